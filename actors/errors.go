@@ -1,0 +1,36 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrStopped resolves tokens still queued when their runtime stopped, and
+	// refuses pushes onto a closed mailbox.
+	ErrStopped = errors.New("coregate: runtime stopped")
+	// ErrGoexit resolves a token whose handler called runtime.Goexit; the
+	// executor goroutine running it ended too.
+	ErrGoexit = errors.New("coregate: handler called runtime.Goexit")
+	// ErrCancelled resolves a token cancelled with Cancel before it started.
+	ErrCancelled = errors.New("coregate: token cancelled")
+	// ErrMailboxFull refuses a token delivered by engine.Send to a full mailbox.
+	ErrMailboxFull = errors.New("coregate: mailbox full")
+)
+
+// PanicError is the error of a token whose handler panicked.
+type PanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the handler goroutine's stack at the panic
+}
+
+func (p *PanicError) Error() string {
+	return fmt.Sprintf("coregate: handler panicked: %v", p.Value)
+}
+
+// Unwrap returns the panic value when it is an error, so errors.Is and errors.As
+// see through a panic(err).
+func (p *PanicError) Unwrap() error {
+	err, _ := p.Value.(error)
+	return err
+}

@@ -1,0 +1,107 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/anthdm/hollywood/actor"
+)
+
+// GroupConfig describes the executors of one runtime.
+type GroupConfig struct {
+	Engine      *actor.Engine
+	Name        string // PID prefix: executors are <Name>/exec/<index>
+	CPUs        []int  // executor i runs on CPUs[i]
+	MailboxSize int
+	Affinity    Affinity
+	Room        *Room // notified when a mailbox frees space; may be nil
+	// OnExit is called on an executor's goroutine as it ends: err is nil when it
+	// drained or was aborted, ErrGoexit or a loop failure when it crashed.
+	OnExit func(e *Executor, err error)
+}
+
+// Group is the executors of one runtime and what they share: the engine, the
+// abort signal that cancels running handlers, and the exit hook.
+type Group struct {
+	engine   *actor.Engine
+	execs    []*Executor // fixed at NewGroup
+	affinity Affinity
+	aborted  atomic.Bool
+	abort    context.Context
+	cancel   context.CancelFunc
+	onExit   func(*Executor, error)
+}
+
+// NewGroup creates the executors and registers each with the engine; none runs
+// until [Executor.Launch].
+func NewGroup(cfg GroupConfig) (*Group, error) {
+	g := &Group{engine: cfg.Engine, affinity: cfg.Affinity, onExit: cfg.OnExit}
+	if g.onExit == nil {
+		g.onExit = func(*Executor, error) {}
+	}
+	g.abort, g.cancel = context.WithCancel(context.Background())
+	kind := cfg.Name + "/exec"
+	for i, cpu := range cfg.CPUs {
+		if cfg.Engine.Registry.GetPID(kind, strconv.Itoa(i)) != nil {
+			g.Unregister()
+			g.cancel()
+			return nil, fmt.Errorf("coregate: PID %s/%d is already registered on this engine (set Config.Name)", kind, i)
+		}
+		e := &Executor{
+			group: g,
+			index: i,
+			cpu:   cpu,
+			pid:   actor.NewPID(cfg.Engine.Address(), kind+"/"+strconv.Itoa(i)),
+			mb:    NewMailbox(cfg.MailboxSize, cfg.Room),
+		}
+		g.execs = append(g.execs, e)
+		cfg.Engine.SpawnProc(e)
+	}
+	return g, nil
+}
+
+// Executors returns the group's executors, index order. Do not modify the slice.
+func (g *Group) Executors() []*Executor { return g.execs }
+
+// Engine returns the engine the executors are registered with.
+func (g *Group) Engine() *actor.Engine { return g.engine }
+
+// Abort makes every executor stop before its next token and cancels the contexts
+// of running handlers.
+func (g *Group) Abort() {
+	g.aborted.Store(true)
+	g.cancel()
+	for _, e := range g.execs {
+		e.mb.Abort()
+	}
+}
+
+// Release frees the abort context; call it once the group is stopped.
+func (g *Group) Release() { g.cancel() }
+
+// Unregister removes the executors' PIDs from the engine.
+func (g *Group) Unregister() {
+	for _, e := range g.execs {
+		g.engine.Registry.Remove(e.pid)
+	}
+}
+
+// current returns the executor whose goroutine is calling, or nil.
+func (g *Group) current() *Executor {
+	id := goid()
+	for _, e := range g.execs {
+		if e.goid.Load() == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// Aborted reports whether Abort was called.
+func (g *Group) Aborted() bool { return g.aborted.Load() }
+
+// Current returns the executor whose goroutine is calling, or nil. It costs about
+// a microsecond.
+func (g *Group) Current() *Executor { return g.current() }

@@ -1,0 +1,55 @@
+package actors
+
+import "sync/atomic"
+
+// counters are an executor's outcome counts. Each sits on its own cache line: the
+// executor goroutine writes them on every token and Stats readers must not slow it.
+type counters struct {
+	c [numOutcomes]struct {
+		n atomic.Uint64
+		_ [56]byte
+	}
+}
+
+func (c *counters) add(o Outcome) { c.c[o].n.Add(1) }
+
+// Counts is a snapshot of one executor's token counts.
+type Counts struct {
+	Submitted uint64 // accepted onto this executor
+	Succeeded uint64
+	Failed    uint64 // the handler returned an error (or called runtime.Goexit)
+	Panicked  uint64
+	Cancelled uint64 // cancelled before starting, or gave up on a cancelled context
+	Stopped   uint64 // still queued when the runtime stopped
+	Queued    uint64
+}
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	c.Submitted += o.Submitted
+	c.Succeeded += o.Succeeded
+	c.Failed += o.Failed
+	c.Panicked += o.Panicked
+	c.Cancelled += o.Cancelled
+	c.Stopped += o.Stopped
+	c.Queued += o.Queued
+}
+
+// Resolved is the number of tokens that reached an outcome.
+func (c Counts) Resolved() uint64 {
+	return c.Succeeded + c.Failed + c.Panicked + c.Cancelled + c.Stopped
+}
+
+// Counts returns a snapshot of e's counts. Outcomes are read before Submitted, so
+// Submitted >= Resolved() holds in every snapshot.
+func (e *Executor) Counts() Counts {
+	var c Counts
+	c.Succeeded = e.stats.c[Succeeded].n.Load()
+	c.Failed = e.stats.c[Failed].n.Load()
+	c.Panicked = e.stats.c[Panicked].n.Load()
+	c.Cancelled = e.stats.c[Cancelled].n.Load()
+	c.Stopped = e.stats.c[Stopped].n.Load()
+	c.Submitted = e.mb.Pushed() + e.refused.Load()
+	c.Queued = uint64(e.mb.Len())
+	return c
+}

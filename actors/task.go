@@ -1,0 +1,227 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Job is what a mailbox holds: a token as the executor sees it. The root package's
+// typed tokens implement it, so a push stores an interface holding a pointer and
+// allocates nothing.
+type Job interface {
+	// Task returns the job's bookkeeping, the same pointer on every call.
+	Task() *Task
+	// Run runs the handler with ctx and keeps its result; it returns the
+	// handler's error.
+	Run(ctx context.Context) error
+}
+
+// Outcome is how a token ended. Every accepted token ends with exactly one.
+type Outcome int
+
+const (
+	Succeeded Outcome = iota
+	Failed
+	Panicked
+	Cancelled
+	Stopped
+	numOutcomes
+)
+
+// task states.
+const (
+	queued uint32 = iota
+	running
+	done
+)
+
+// Task is the part of a token the executor manages: identity, state, result error
+// and the handler's context. A *Task is the [context.Context] its handler
+// receives, so running a token allocates no context: Value answers which executor
+// runs it, and Done (built lazily, only when a handler asks for it) closes when
+// the token is cancelled, the submitter's context ends, the runtime aborts, or
+// the handler has returned.
+//
+// The zero Task is not usable; the root package initialises it with [Task.Init].
+type Task struct {
+	parent context.Context
+	exec   *Executor
+	id     uint64
+	state  atomic.Uint32
+	err    error
+	done   signal // fires when the token is resolved
+	cancel signal // fires when the handler's context is cancelled
+	watch  atomic.Pointer[watch]
+	onDone func(*Task) // optional hook for owners that track pending work; may be nil
+}
+
+// Init prepares t for its first push. parent is the submitter's context: its
+// values are visible to the handler and its end cancels the token.
+func (t *Task) Init(parent context.Context, id uint64) {
+	t.parent = parent
+	t.id = id
+}
+
+// SetOnDone registers a hook run once when t is resolved, before waiters wake.
+func (t *Task) SetOnDone(fn func(*Task)) { t.onDone = fn }
+
+// ID returns the token's id.
+func (t *Task) ID() uint64 { return t.id }
+
+// Executor returns the executor the token was placed on, nil before placement.
+func (t *Task) Executor() *Executor { return t.exec }
+
+// Parent returns the submitter's context.
+func (t *Task) Parent() context.Context { return t.parent }
+
+// Finished returns a channel closed once the token is resolved.
+func (t *Task) Finished() <-chan struct{} { return t.done.ch() }
+
+// IsFinished reports whether the token is resolved.
+func (t *Task) IsFinished() bool { return t.done.isFired() }
+
+// Result returns the token's error once it is resolved (nil on success).
+func (t *Task) Result() error { return t.err }
+
+// Cancel cancels the token: a queued token is resolved at once with
+// [ErrCancelled] and will not run; a running token has its context cancelled. It
+// reports whether the token was resolved by this call.
+func (t *Task) Cancel() bool {
+	if t.state.CompareAndSwap(queued, done) {
+		t.finish(Cancelled, ErrCancelled)
+		return true
+	}
+	if t.state.Load() == running {
+		t.cancel.fire()
+	}
+	return false
+}
+
+// Await blocks until the token is resolved or ctx ends. Called on an executor's
+// own goroutine it runs that executor's queued tokens meanwhile.
+func (t *Task) Await(ctx context.Context) error {
+	if t.done.isFired() {
+		return nil
+	}
+	if e := t.exec.group.current(); e != nil {
+		return e.helpUntil(ctx, t)
+	}
+	select {
+	case <-t.done.ch():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// finish resolves the token; only the goroutine that moved its state to done or
+// running may call it, so it runs once.
+func (t *Task) finish(o Outcome, err error) {
+	t.err = err
+	t.exec.stats.add(o)
+	if t.onDone != nil {
+		t.onDone(t)
+	}
+	t.done.fire()
+	// After the fire: a watch started concurrently either is seen here or sees
+	// the token done (startWatch checks after installing itself).
+	if w := t.watch.Load(); w != nil {
+		w.stop()
+	}
+}
+
+// claim moves a queued token to done for a resolver other than its executor.
+func (t *Task) claim() bool { return t.state.CompareAndSwap(queued, done) }
+
+// context.Context, as the handler sees it.
+
+type execKey struct{}
+
+// ExecutorOf returns the executor running the handler whose context ctx is (or
+// derives from), or nil.
+func ExecutorOf(ctx context.Context) *Executor {
+	e, _ := ctx.Value(execKey{}).(*Executor)
+	return e
+}
+
+func (t *Task) Deadline() (time.Time, bool) { return t.parent.Deadline() }
+
+func (t *Task) Value(key any) any {
+	if key == (execKey{}) {
+		return t.exec
+	}
+	return t.parent.Value(key)
+}
+
+func (t *Task) Done() <-chan struct{} {
+	if t.cancel.isFired() || t.done.isFired() {
+		return *fired
+	}
+	if t.watch.Load() == nil {
+		t.startWatch()
+	}
+	return t.cancel.ch()
+}
+
+func (t *Task) Err() error {
+	if t.cancel.isFired() || t.done.isFired() {
+		return context.Canceled
+	}
+	err := t.parent.Err()
+	if err == nil && t.exec.group.abort.Err() != nil {
+		err = context.Canceled
+	}
+	if err != nil {
+		t.cancel.fire()
+	}
+	return err
+}
+
+// cancelledBy reports whether err is the handler giving up because its context
+// was cancelled, which counts as Cancelled rather than Failed.
+func (t *Task) cancelledBy(err error) bool {
+	return t.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}
+
+// watch ties a running token's cancel signal to its parent context and to the
+// runtime's abort; it exists only once a handler called Done.
+type watch struct {
+	mu      sync.Mutex
+	stopped bool
+	stops   [2]func() bool
+}
+
+func (t *Task) startWatch() {
+	w := &watch{}
+	if !t.watch.CompareAndSwap(nil, w) {
+		return
+	}
+	fire := func() { t.cancel.fire() }
+	w.mu.Lock()
+	if t.parent.Done() != nil {
+		w.stops[0] = context.AfterFunc(t.parent, fire)
+	}
+	w.stops[1] = context.AfterFunc(t.exec.group.abort, fire)
+	w.mu.Unlock()
+	// finish may have looked for a watch before the CompareAndSwap.
+	if t.done.isFired() {
+		w.stop()
+	}
+}
+
+func (w *watch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	w.stopped = true
+	for _, stop := range w.stops {
+		if stop != nil {
+			stop()
+		}
+	}
+}

@@ -1,0 +1,213 @@
+package coregate
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/router"
+	"github.com/coregate/coregate/supervisor"
+)
+
+// Affinity says how executors bind to their CPUs; the zero value is BestEffort.
+type Affinity = actors.Affinity
+
+const (
+	BestEffort = actors.BestEffort // lock and pin; a failed pin is recorded, not fatal
+	Strict     = actors.Strict     // lock and pin; a failed pin fails Start
+	Off        = actors.Off        // neither lock nor pin (for comparison)
+)
+
+// DefaultMailboxSize is the mailbox bound used when Config.MailboxSize is 0.
+const DefaultMailboxSize = 4096
+
+// Config configures a runtime. The zero value is valid: one executor per allowed
+// CPU (up to GOMAXPROCS), best-effort pinning, a new hollywood engine.
+type Config struct {
+	// Cores is the number of executors; 0 means every allowed CPU. The count is
+	// min(allowed CPUs, GOMAXPROCS, Cores). More than the allowed CPUs, or fewer
+	// than 0, is an error.
+	Cores int
+	// MailboxSize bounds each executor's queued tokens; 0 means
+	// DefaultMailboxSize. Submit waits for room when a token's whole range is full.
+	MailboxSize int
+	// Affinity is the pinning mode.
+	Affinity Affinity
+	// Engine hosts the executor and router processes; nil means a new engine.
+	Engine *actor.Engine
+	// Name prefixes the PIDs (<Name>/exec/<i>, <Name>/router); "" means
+	// "coregate". Two runtimes on one engine need different names.
+	Name string
+}
+
+// ExecutorInfo describes one executor.
+type ExecutorInfo struct {
+	Index    int        // position in the runtime, 0-based
+	CPU      int        // the CPU it is pinned to: the Index-th allowed CPU
+	PID      *actor.PID // hollywood PID, <Name>/exec/<Index>
+	Pinned   bool       // its thread's affinity is exactly CPU
+	PinError error      // why it is not pinned, under BestEffort
+}
+
+// Counts are token counts, per executor or in total. Once Stop has returned,
+// Submitted == Succeeded + Failed + Panicked + Cancelled + Stopped.
+type Counts = actors.Counts
+
+// Stats is a snapshot of a runtime's counts.
+type Stats struct {
+	Total     Counts
+	Executors []Counts // index i is executor i
+}
+
+// Runtime is a set of pinned executors with a router in front of them. Create it
+// with Start; all its methods are safe for concurrent use.
+type Runtime struct {
+	engine   *actor.Engine
+	sup      *supervisor.Supervisor
+	router   *router.Router
+	execs    []*actors.Executor
+	ids      atomic.Uint64
+	registry opRegistry
+
+	stopping atomic.Bool
+	stopped  chan struct{}
+	stopErr  error
+}
+
+// Start validates cfg, starts one executor per CPU and returns the runtime.
+func Start(cfg Config) (*Runtime, error) {
+	cpus, err := cfg.cpus()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MailboxSize < 0 {
+		return nil, fmt.Errorf("coregate: Config.MailboxSize is %d, must be 0 (default) or more", cfg.MailboxSize)
+	}
+	if cfg.MailboxSize == 0 {
+		cfg.MailboxSize = DefaultMailboxSize
+	}
+	if !cfg.Affinity.Valid() {
+		return nil, fmt.Errorf("coregate: Config.Affinity is %v, want BestEffort, Strict or Off", cfg.Affinity)
+	}
+	if cfg.Name == "" {
+		cfg.Name = "coregate"
+	}
+	if cfg.Engine == nil {
+		if cfg.Engine, err = actor.NewEngine(actor.NewEngineConfig()); err != nil {
+			return nil, fmt.Errorf("coregate: starting engine: %w", err)
+		}
+	}
+	room := actors.NewRoom()
+	sup, err := supervisor.Start(supervisor.Config{
+		Engine:      cfg.Engine,
+		Name:        cfg.Name,
+		CPUs:        cpus,
+		MailboxSize: cfg.MailboxSize,
+		Affinity:    cfg.Affinity,
+		Room:        room,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rt := &Runtime{
+		engine:  cfg.Engine,
+		sup:     sup,
+		execs:   sup.Executors(),
+		stopped: make(chan struct{}),
+	}
+	rt.router = router.New(cfg.Engine, cfg.Name, rt.execs, room)
+	return rt, nil
+}
+
+// cpus returns the CPUs the executors run on: the first count allowed CPUs.
+func (cfg Config) cpus() ([]int, error) {
+	allowed, err := actors.AllowedCPUs()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.Cores < 0:
+		return nil, fmt.Errorf("coregate: Config.Cores is %d, must be 0 (all allowed CPUs) or more", cfg.Cores)
+	case cfg.Cores > len(allowed):
+		return nil, fmt.Errorf("coregate: Config.Cores is %d but only %d CPUs are allowed: %v", cfg.Cores, len(allowed), allowed)
+	}
+	n := min(len(allowed), runtime.GOMAXPROCS(0))
+	if cfg.Cores > 0 {
+		n = min(n, cfg.Cores)
+	}
+	return allowed[:n], nil
+}
+
+// Engine returns the hollywood engine hosting the runtime's processes; subscribe
+// to its event stream to see the supervisor's events and dead letters.
+func (rt *Runtime) Engine() *actor.Engine { return rt.engine }
+
+// RouterPID returns the router's PID.
+func (rt *Runtime) RouterPID() *actor.PID { return rt.router.PID() }
+
+// Executors describes the executors, index order.
+func (rt *Runtime) Executors() []ExecutorInfo {
+	infos := make([]ExecutorInfo, len(rt.execs))
+	for i, e := range rt.execs {
+		pinned, pinErr := e.Pinned()
+		infos[i] = ExecutorInfo{Index: i, CPU: e.CPU(), PID: e.PID(), Pinned: pinned, PinError: pinErr}
+	}
+	return infos
+}
+
+// Stats returns the runtime's counts.
+func (rt *Runtime) Stats() Stats {
+	s := Stats{Executors: make([]Counts, len(rt.execs))}
+	for i, e := range rt.execs {
+		s.Executors[i] = e.Counts()
+		s.Total.Add(s.Executors[i])
+	}
+	return s
+}
+
+// Stop stops the runtime gracefully: Submit and Define return ErrStopped from
+// now on, the executors drain their queues until ctx ends, then the contexts of
+// running handlers are cancelled and every token still queued is resolved with
+// ErrStopped. Stop returns once every executor goroutine (and its pinned thread)
+// has exited and the router is unregistered; Stats then gives the final counts.
+//
+// It returns nil when the queues drained in time, else an error wrapping ctx's
+// error. Stop may be called more than once and from several goroutines: the
+// first call stops the runtime and later ones wait for it (or for their own ctx)
+// and return its result. Called from inside a handler it returns
+// ErrStopFromHandler, since it would wait for its own executor.
+func (rt *Runtime) Stop(ctx context.Context) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
+	if rt.sup.Group().Current() != nil {
+		return ErrStopFromHandler
+	}
+	if rt.stopping.CompareAndSwap(false, true) {
+		rt.stopErr = rt.sup.Stop(ctx)
+		rt.router.Unregister()
+		close(rt.stopped)
+		return rt.stopErr
+	}
+	select {
+	case <-rt.stopped:
+		return rt.stopErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// CurrentExecutor returns the index of the executor running the handler whose
+// context ctx is (or derives from); ok is false outside a handler.
+func CurrentExecutor(ctx context.Context) (index int, ok bool) {
+	if ctx == nil {
+		return -1, false
+	}
+	if e := actors.ExecutorOf(ctx); e != nil {
+		return e.Index(), true
+	}
+	return -1, false
+}

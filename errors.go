@@ -1,0 +1,30 @@
+package coregate
+
+import (
+	"errors"
+
+	"github.com/coregate/coregate/actors"
+)
+
+var (
+	// ErrStopped is returned by Submit and Define once Stop was called, and
+	// resolves tokens still queued when Stop gave up draining.
+	ErrStopped = actors.ErrStopped
+	// ErrGoexit resolves a token whose handler called runtime.Goexit.
+	ErrGoexit = actors.ErrGoexit
+	// ErrCancelled resolves a token cancelled with [Token.Cancel] before it ran.
+	ErrCancelled = actors.ErrCancelled
+	// ErrMailboxFull resolves a token delivered with engine.Send to a full mailbox.
+	ErrMailboxFull = actors.ErrMailboxFull
+	// ErrNilToken is returned by the methods of a nil *Token.
+	ErrNilToken = errors.New("coregate: nil token")
+	// ErrNilContext is returned when a nil context.Context is passed.
+	ErrNilContext = errors.New("coregate: nil context")
+	// ErrStopFromHandler is returned by Stop called from inside a handler, which
+	// would wait for its own executor to exit.
+	ErrStopFromHandler = errors.New("coregate: Stop called from inside a handler")
+)
+
+// PanicError is the error of a token whose handler panicked; get it with
+// errors.As. Value is what was passed to panic, Stack the handler's stack.
+type PanicError = actors.PanicError

@@ -1,0 +1,16 @@
+module github.com/coregate/coregate
+
+go 1.26.8
+
+require (
+	github.com/anthdm/hollywood v1.0.5
+	golang.org/x/sys v0.49.0
+)
+
+require (
+	github.com/DataDog/gostackparse v0.7.0 // indirect
+	github.com/klauspost/cpuid/v2 v2.0.9 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
+	github.com/zeebo/xxh3 v1.0.2 // indirect
+	google.golang.org/protobuf v1.32.0 // indirect
+)

@@ -1,0 +1,46 @@
+package router
+
+import "fmt"
+
+// Weight is a token's weight class; it decides which executors may run it. The
+// zero value is Heavy: every executor.
+type Weight int
+
+const (
+	Heavy  Weight = iota // every executor
+	Medium               // executors 1 and up
+	Light                // executors 2 and up
+)
+
+// NumWeights is the number of weight classes.
+const NumWeights = 3
+
+func (w Weight) String() string {
+	switch w {
+	case Heavy:
+		return "heavy"
+	case Medium:
+		return "medium"
+	case Light:
+		return "light"
+	}
+	return fmt.Sprintf("Weight(%d)", int(w))
+}
+
+// Valid reports whether w is Heavy, Medium or Light.
+func (w Weight) Valid() bool { return w >= Heavy && w <= Light }
+
+// Range returns the executors [lo, hi] that class w may use when n executors are
+// live. n must be at least 1.
+func Range(w Weight, n int) (lo, hi int) {
+	return min(int(w), n-1), n - 1
+}
+
+// Candidate returns the k-th executor to try (k = 0, 1, ...) for a token of class
+// w at position pos among n executors: round robin over the class's range,
+// starting at pos.
+func Candidate(w Weight, n int, pos uint64, k int) int {
+	lo, hi := Range(w, n)
+	size := uint64(hi - lo + 1)
+	return lo + int((pos+uint64(k))%size)
+}

@@ -1,0 +1,71 @@
+package coregate
+
+import (
+	"context"
+
+	"github.com/coregate/coregate/actors"
+)
+
+// Token is the future of one submitted operation. Its zero value is not usable;
+// tokens come from [Op.Submit]. A nil *Token answers every method with
+// ErrNilToken or a zero value.
+type Token[R any] struct {
+	task actors.Task
+	res  R
+}
+
+// Wait blocks until the token is resolved or ctx ends, and returns the handler's
+// result and error. The error is a *PanicError if the handler panicked,
+// ErrCancelled if it was cancelled before it ran, ErrStopped if the runtime
+// stopped before it ran, or ctx's error if ctx ended first (the token keeps
+// going). Called from inside a handler, Wait runs that executor's queued tokens
+// while it waits, so waiting on a token queued behind the caller does not
+// deadlock.
+func (t *Token[R]) Wait(ctx context.Context) (R, error) {
+	var zero R
+	if t == nil {
+		return zero, ErrNilToken
+	}
+	if ctx == nil {
+		return zero, ErrNilContext
+	}
+	if err := t.task.Await(ctx); err != nil {
+		return zero, err
+	}
+	return t.res, t.task.Result()
+}
+
+// Done returns a channel that is closed once the token is resolved.
+func (t *Token[R]) Done() <-chan struct{} {
+	if t == nil {
+		return nil
+	}
+	return t.task.Finished()
+}
+
+// ID returns the token's id, unique within its runtime; 0 for a nil token.
+func (t *Token[R]) ID() uint64 {
+	if t == nil {
+		return 0
+	}
+	return t.task.ID()
+}
+
+// Executor returns the index of the executor the token was placed on; -1 for a
+// nil token.
+func (t *Token[R]) Executor() int {
+	if t == nil {
+		return -1
+	}
+	return t.task.Executor().Index()
+}
+
+// Cancel cancels the token. A token that has not started is resolved at once
+// with ErrCancelled and never runs (Cancel returns true); a running token has its
+// handler's context cancelled and resolves as its handler returns.
+func (t *Token[R]) Cancel() bool {
+	if t == nil {
+		return false
+	}
+	return t.task.Cancel()
+}
