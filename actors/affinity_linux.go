@@ -6,20 +6,29 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// AllowedCPUs returns the CPUs this process may run on, ascending, as the kernel
-// reports them for the main thread. Containers give sets like {2,4}; executor i
-// runs on AllowedCPUs()[i], never on CPU i.
+// AllowedCPUs returns the CPUs this process may run on, ascending. Containers
+// give sets like {2,4}; executor i runs on AllowedCPUs()[i], never on CPU i.
+//
+// The set is read once, at the first call, from the main thread: an executor may
+// be started on the main thread and pin it, after which the main thread's mask
+// no longer says what the process may use.
 func AllowedCPUs() ([]int, error) {
+	cpus, err := allowedOnce()
+	return slices.Clone(cpus), err
+}
+
+var allowedOnce = sync.OnceValues(func() ([]int, error) {
 	var set unix.CPUSet
 	if err := unix.SchedGetaffinity(os.Getpid(), &set); err != nil {
 		return nil, fmt.Errorf("coregate: reading allowed CPUs: %w", err)
 	}
 	return cpusOf(&set), nil
-}
+})
 
 // ThreadCPUs returns the affinity mask of the calling thread. Called from inside a
 // running token on a pinned executor, it is exactly that executor's CPU.

@@ -101,16 +101,19 @@ func (m *Mailbox) Pop() (Job, bool) {
 
 func (m *Mailbox) refill() (Job, bool) {
 	m.mu.Lock()
+	freed := len(m.batch) > 0
 	m.n -= len(m.batch)
 	m.batch, m.pos = m.batch[:0], 0
-	if m.aborted || len(m.q) == 0 {
-		m.mu.Unlock()
-		return nil, false
+	empty := m.aborted || len(m.q) == 0
+	if !empty {
+		m.batch, m.q = m.q, m.batch
 	}
-	m.batch, m.q = m.q, m.batch
 	m.mu.Unlock()
-	if m.room != nil {
+	if freed && m.room != nil {
 		m.room.notify()
+	}
+	if empty {
+		return nil, false
 	}
 	j := m.batch[0]
 	m.batch[0] = nil

@@ -1,0 +1,310 @@
+package actors
+
+import (
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// refMailbox is the naive reference for Mailbox: a plain FIFO slice with the same
+// bound, where a job popped from a batch keeps counting against the bound until
+// the batch is used up (a batch is everything queued when the previous one ran
+// out).
+type refMailbox struct {
+	q         []Job
+	size      int
+	held      int // popped from the current batch, still counted
+	batchLeft int
+}
+
+func (r *refMailbox) push(j Job) PushResult {
+	if len(r.q)+r.held >= r.size {
+		return Full
+	}
+	r.q = append(r.q, j)
+	return Pushed
+}
+
+func (r *refMailbox) pop() (Job, bool) {
+	if r.batchLeft == 0 {
+		r.held = 0
+		if len(r.q) == 0 {
+			return nil, false
+		}
+		r.batchLeft = len(r.q)
+	}
+	j := r.q[0]
+	r.q = r.q[1:]
+	r.batchLeft--
+	r.held++
+	return j, true
+}
+
+// chanMailbox is the channel a mailbox is usually compared with, for benchmarks.
+type chanMailbox struct{ ch chan Job }
+
+func (c *chanMailbox) push(j Job) PushResult {
+	select {
+	case c.ch <- j:
+		return Pushed
+	default:
+		return Full
+	}
+}
+
+func (c *chanMailbox) pop() (Job, bool) {
+	select {
+	case j := <-c.ch:
+		return j, true
+	default:
+		return nil, false
+	}
+}
+
+// TestMailboxMatchesReference drives Mailbox and the reference with the same
+// random pushes and pops and checks they agree on every result.
+func TestMailboxMatchesReference(t *testing.T) {
+	for seed := range uint64(20) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		size := 1 + r.IntN(16)
+		m := NewMailbox(size, nil)
+		ref := &refMailbox{size: size}
+		jobs := make([]*testJob, 1000)
+		for i := range jobs {
+			jobs[i] = newJob(uint64(i), nil)
+		}
+		next := 0
+		for step := 0; step < 2000; step++ {
+			if r.IntN(2) == 0 && next < len(jobs) {
+				got, want := m.Push(jobs[next]), ref.push(jobs[next])
+				if got != want {
+					t.Fatalf("seed %d step %d: push = %v, reference %v", seed, step, got, want)
+				}
+				if got == Pushed {
+					next++
+				}
+				continue
+			}
+			got, gok := m.Pop()
+			want, wok := ref.pop()
+			if gok != wok || got != want {
+				t.Fatalf("seed %d step %d: pop = %v %v, reference %v %v", seed, step, got, gok, want, wok)
+			}
+		}
+	}
+}
+
+func TestMailboxBoundCountsBatch(t *testing.T) {
+	m := NewMailbox(2, nil)
+	a, b, c := newJob(1, nil), newJob(2, nil), newJob(3, nil)
+	if m.Push(a) != Pushed || m.Push(b) != Pushed {
+		t.Fatal("push into empty mailbox refused")
+	}
+	if got := m.Push(c); got != Full {
+		t.Fatalf("third push into size-2 mailbox = %v, want Full", got)
+	}
+	if j, _ := m.Pop(); j != a {
+		t.Fatal("not FIFO")
+	}
+	// b is in the consumer's batch: it still counts until the next refill.
+	if got := m.Push(c); got != Full {
+		t.Fatalf("push while batch in progress = %v, want Full", got)
+	}
+	if m.Len() != 2 {
+		t.Fatalf("Len = %d, want 2", m.Len())
+	}
+	if j, _ := m.Pop(); j != b {
+		t.Fatal("not FIFO")
+	}
+	if _, ok := m.Pop(); ok {
+		t.Fatal("pop from empty mailbox")
+	}
+	if m.Len() != 0 || m.Push(c) != Pushed {
+		t.Fatal("room not freed by refill")
+	}
+}
+
+func TestMailboxCloseAndAbort(t *testing.T) {
+	m := NewMailbox(4, nil)
+	m.Push(newJob(1, nil))
+	m.Close()
+	if got := m.Push(newJob(2, nil)); got != Closed {
+		t.Fatalf("push after Close = %v, want Closed", got)
+	}
+	if got := m.Park(); got != Ready {
+		t.Fatalf("Park with a queued job = %v, want Ready", got)
+	}
+	if _, ok := m.Pop(); !ok {
+		t.Fatal("closed mailbox must still drain")
+	}
+	if _, ok := m.Pop(); ok {
+		t.Fatal("pop from drained mailbox")
+	}
+	if got := m.Park(); got != Drained {
+		t.Fatalf("Park on closed, empty mailbox = %v, want Drained", got)
+	}
+
+	m = NewMailbox(4, nil)
+	m.Push(newJob(1, nil))
+	m.Push(newJob(2, nil))
+	m.Abort()
+	if _, ok := m.Pop(); ok {
+		t.Fatal("aborted mailbox handed out a job")
+	}
+	if got := m.Park(); got != Aborted {
+		t.Fatalf("Park after Abort = %v, want Aborted", got)
+	}
+	if got := len(m.TakeAll()); got != 2 {
+		t.Fatalf("TakeAll after Abort returned %d jobs, want 2", got)
+	}
+}
+
+// TestMailboxWakesOnlyParked checks the edge-triggered wake-up: pushes to a busy
+// consumer never signal, the first push to a parked one signals exactly once.
+func TestMailboxWakesOnlyParked(t *testing.T) {
+	m := NewMailbox(8, nil)
+	m.Push(newJob(1, nil))
+	m.Push(newJob(2, nil))
+	if len(m.wake) != 0 {
+		t.Fatal("push to a consumer that is not parked signalled it")
+	}
+	m.Pop()
+	m.Pop()
+	m.Pop()
+	if got := m.Park(); got != Parked {
+		t.Fatalf("Park on empty mailbox = %v", got)
+	}
+	m.Push(newJob(3, nil))
+	m.Push(newJob(4, nil))
+	if len(m.wake) != 1 {
+		t.Fatalf("wake channel holds %d signals, want 1", len(m.wake))
+	}
+}
+
+// pushWaiting pushes j, waiting on room while m is full, as the router does.
+func pushWaiting(m *Mailbox, room *Room, j Job) {
+	for {
+		ch, done := room.Wait()
+		if m.Push(j) == Pushed {
+			done()
+			return
+		}
+		<-ch
+		done()
+	}
+}
+
+// TestMailboxConcurrentProducers checks nothing is lost or reordered per producer
+// with several producers and a parking consumer.
+func TestMailboxConcurrentProducers(t *testing.T) {
+	const producers, each = 4, 5000
+	room := NewRoom()
+	m := NewMailbox(64, room)
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				pushWaiting(m, room, newJob(uint64(p*each+i), nil))
+			}
+		}()
+	}
+	last := make([]int, producers)
+	for i := range last {
+		last[i] = -1
+	}
+	for got := 0; got < producers*each; {
+		j, ok := m.Pop()
+		if !ok {
+			if m.Park() == Parked {
+				<-m.Wake()
+			}
+			continue
+		}
+		id := int(j.Task().ID())
+		p, i := id/each, id%each
+		if i <= last[p] {
+			t.Fatalf("producer %d: job %d after %d", p, i, last[p])
+		}
+		last[p] = i
+		got++
+	}
+	wg.Wait()
+}
+
+func TestMailboxPushPopAllocateNothing(t *testing.T) {
+	m := NewMailbox(1024, NewRoom())
+	jobs := make([]Job, 512)
+	for i := range jobs {
+		jobs[i] = newJob(uint64(i), nil)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		for _, j := range jobs {
+			if m.Push(j) != Pushed {
+				t.Fatal("push refused")
+			}
+		}
+		for range jobs {
+			if _, ok := m.Pop(); !ok {
+				t.Fatal("pop failed")
+			}
+		}
+		m.Pop() // refill: settles the count
+	})
+	if allocs != 0 {
+		t.Fatalf("push+pop of %d jobs allocated %.1f times", len(jobs), allocs)
+	}
+}
+
+func BenchmarkMailbox(b *testing.B) {
+	m := NewMailbox(4096, nil)
+	j := newJob(1, nil)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if m.Push(j) != Pushed {
+			b.Fatal("full")
+		}
+		if got, ok := m.Pop(); !ok || got != Job(j) {
+			b.Fatal("lost")
+		}
+	}
+}
+
+func BenchmarkChannelReference(b *testing.B) {
+	ref := &chanMailbox{ch: make(chan Job, 4096)}
+	j := newJob(1, nil)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		ref.push(j)
+		if got, ok := ref.pop(); !ok || got != Job(j) {
+			b.Fatal("lost")
+		}
+	}
+}
+
+// TestRoomNotifiedWhenBatchEndsEmpty: a refill that frees room but finds nothing
+// new queued must still wake producers waiting for room.
+func TestRoomNotifiedWhenBatchEndsEmpty(t *testing.T) {
+	room := NewRoom()
+	m := NewMailbox(1, room)
+	m.Push(newJob(1, nil))
+	pushed := make(chan struct{})
+	go func() {
+		defer close(pushed)
+		pushWaiting(m, room, newJob(2, nil))
+	}()
+	if _, ok := m.Pop(); !ok {
+		t.Fatal("pop failed")
+	}
+	for {
+		if _, ok := m.Pop(); ok {
+			break // the producer got in
+		}
+		select {
+		case <-pushed:
+		case <-m.Wake():
+		}
+	}
+	<-pushed
+}

@@ -1,0 +1,486 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/internal/testkit"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// start starts a runtime that the test stops, checking the accounting invariant.
+func start(t *testing.T, cfg Config) *Runtime {
+	t.Helper()
+	rt, err := Start(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = rt.Stop(context.Background())
+		requireBalanced(t, rt)
+	})
+	return rt
+}
+
+// requireBalanced checks accepted = succeeded + failed + panicked + cancelled +
+// stopped, in total and per executor, on a stopped runtime.
+func requireBalanced(t *testing.T, rt *Runtime) {
+	t.Helper()
+	s := rt.Stats()
+	require.Equal(t, s.Total.Submitted, s.Total.Resolved(), "accepted tokens must all be resolved: %+v", s.Total)
+	require.Zero(t, s.Total.Queued)
+	for i, e := range s.Executors {
+		require.Equal(t, e.Submitted, e.Resolved(), "executor %d: %+v", i, e)
+	}
+}
+
+// must returns v, panicking on err: a failed setup step fails the test.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+type placement struct {
+	mask    []int
+	current int
+	ok      bool
+}
+
+func TestAffinitySeenFromInsideToken(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("thread affinity is only set on Linux")
+	}
+	rt := start(t, Config{Affinity: Strict})
+	where := must(Define(rt, "where", func(ctx context.Context, _ int) (placement, error) {
+		mask, err := actors.ThreadCPUs()
+		cur, ok := CurrentExecutor(ctx)
+		return placement{mask, cur, ok}, err
+	}))
+	ctx := context.Background()
+	execs := rt.Executors()
+	seen := map[int]bool{}
+	for i := range 20 * len(execs) {
+		tok := must(where.Submit(ctx, i))
+		p := must(tok.Wait(ctx))
+		e := execs[tok.Executor()]
+		require.True(t, e.Pinned, "executor %d not pinned: %v", e.Index, e.PinError)
+		require.Equal(t, []int{e.CPU}, p.mask, "thread mask inside a token on executor %d", e.Index)
+		require.True(t, p.ok)
+		require.Equal(t, tok.Executor(), p.current, "CurrentExecutor disagrees with Token.Executor")
+		seen[e.Index] = true
+	}
+	require.Len(t, seen, len(execs), "Heavy tokens should reach every executor")
+}
+
+func TestExecutorsMapToAllowedCPUs(t *testing.T) {
+	allowed := must(actors.AllowedCPUs())
+	rt := start(t, Config{})
+	execs := rt.Executors()
+	require.Len(t, execs, min(len(allowed), runtime.GOMAXPROCS(0)))
+	for i, e := range execs {
+		require.Equal(t, i, e.Index)
+		require.Equal(t, allowed[i], e.CPU)
+		require.Equal(t, "coregate/exec/"+string(rune('0'+i)), e.PID.ID)
+	}
+}
+
+// TestStaggerSpreadsHeavyEvenlyAndKeepsFIFO submits Heavy tokens from one
+// goroutine: they alternate over the executors, and each executor runs its share
+// in submission order.
+func TestStaggerSpreadsHeavyEvenlyAndKeepsFIFO(t *testing.T) {
+	rt := start(t, Config{})
+	n := len(rt.Executors())
+	if n < 2 {
+		t.Skip("spreading needs at least 2 CPUs")
+	}
+	var mu sync.Mutex
+	ran := make([][]int, n)
+	rec := must(Define(rt, "rec", func(ctx context.Context, seq int) (struct{}, error) {
+		e, _ := CurrentExecutor(ctx)
+		mu.Lock()
+		ran[e] = append(ran[e], seq)
+		mu.Unlock()
+		return struct{}{}, nil
+	}))
+	ctx := context.Background()
+	const total = 1000 // below the mailbox bound, so no mailbox is skipped as full
+	toks := make([]*Token[struct{}], total)
+	for i := range toks {
+		toks[i] = must(rec.Submit(ctx, i))
+	}
+	for _, tok := range toks {
+		must(tok.Wait(ctx))
+	}
+	for e, seqs := range ran {
+		require.Len(t, seqs, total/n, "executor %d's share", e)
+		require.True(t, slices.IsSorted(seqs), "executor %d ran out of order", e)
+	}
+}
+
+func TestWeightClassesOnThisMachine(t *testing.T) {
+	rt := start(t, Config{})
+	n := len(rt.Executors())
+	ctx := context.Background()
+	for _, w := range []Weight{Heavy, Medium, Light} {
+		op := must(Define(rt, "op-"+w.String(), func(ctx context.Context, _ int) (int, error) {
+			e, _ := CurrentExecutor(ctx)
+			return e, nil
+		}, WithWeight(w)))
+		for i := range 10 {
+			tok := must(op.Submit(ctx, i))
+			e := must(tok.Wait(ctx))
+			require.GreaterOrEqual(t, e, min(int(w), n-1), "%v token ran on executor %d", w, e)
+		}
+	}
+}
+
+func TestPanicFailsOnlyItsToken(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	op := must(Define(rt, "maybe-panic", func(_ context.Context, x int) (int, error) {
+		if x == 2 {
+			panic("boom")
+		}
+		return x, nil
+	}))
+	ctx := context.Background()
+	var toks []*Token[int]
+	for i := range 5 {
+		toks = append(toks, must(op.Submit(ctx, i)))
+	}
+	for i, tok := range toks {
+		v, err := tok.Wait(ctx)
+		if i != 2 {
+			require.NoError(t, err)
+			require.Equal(t, i, v)
+			continue
+		}
+		var pe *PanicError
+		require.ErrorAs(t, err, &pe)
+		require.Equal(t, "boom", pe.Value)
+		require.Contains(t, string(pe.Stack), "coregate_test.go")
+	}
+	require.NoError(t, rt.Stop(ctx))
+	s := rt.Stats().Total
+	require.Equal(t, uint64(1), s.Panicked)
+	require.Equal(t, uint64(4), s.Succeeded)
+}
+
+// TestNestedWaitOnOneExecutor: with one executor every child is queued behind
+// its waiting parent, so only help-while-waiting lets it finish.
+func TestNestedWaitOnOneExecutor(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	var fib *Op[int, int]
+	fib = must(Define(rt, "fib", func(ctx context.Context, n int) (int, error) {
+		if n < 2 {
+			return n, nil
+		}
+		a, err := fib.Submit(ctx, n-1)
+		if err != nil {
+			return 0, err
+		}
+		b, err := fib.Submit(ctx, n-2)
+		if err != nil {
+			return 0, err
+		}
+		x, err := a.Wait(ctx)
+		if err != nil {
+			return 0, err
+		}
+		// A background context still gets help: the waiter is found by goroutine.
+		y, err := b.Wait(context.Background())
+		return x + y, err
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tok := must(fib.Submit(ctx, 12))
+	require.Equal(t, 144, must(tok.Wait(ctx)))
+}
+
+func TestCancel(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	block := must(Define(rt, "block", func(ctx context.Context, _ int) (int, error) {
+		started <- struct{}{}
+		select {
+		case <-release:
+			return 1, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}))
+	ctx := context.Background()
+	running := must(block.Submit(ctx, 0))
+	<-started
+	queued := must(block.Submit(ctx, 1))
+	require.True(t, queued.Cancel(), "a queued token is resolved by Cancel")
+	_, err := queued.Wait(ctx)
+	require.ErrorIs(t, err, ErrCancelled)
+	require.False(t, running.Cancel(), "a running token resolves when its handler returns")
+	_, err = running.Wait(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	require.NoError(t, rt.Stop(ctx))
+	require.Equal(t, uint64(2), rt.Stats().Total.Cancelled)
+	close(release)
+}
+
+func TestSubmitterContextEndsBeforeRun(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	release := make(chan struct{})
+	block := must(Define(rt, "block", func(context.Context, int) (int, error) {
+		<-release
+		return 0, nil
+	}))
+	ran := false
+	mark := must(Define(rt, "mark", func(context.Context, int) (int, error) {
+		ran = true
+		return 0, nil
+	}))
+	bg := context.Background()
+	first := must(block.Submit(bg, 0))
+	ctx, cancel := context.WithCancel(bg)
+	tok := must(mark.Submit(ctx, 0))
+	cancel()
+	close(release)
+	must(first.Wait(bg))
+	_, err := tok.Wait(bg)
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, ran, "a token whose submitter's context ended must not run")
+}
+
+func TestGoexitResolvesTokenAndExecutorGoesOn(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	op := must(Define(rt, "exit", func(_ context.Context, x int) (int, error) {
+		if x == 1 {
+			runtime.Goexit()
+		}
+		return x, nil
+	}))
+	ctx := context.Background()
+	var toks []*Token[int]
+	for i := range 4 {
+		toks = append(toks, must(op.Submit(ctx, i)))
+	}
+	for i, tok := range toks {
+		v, err := tok.Wait(ctx)
+		if i == 1 {
+			require.ErrorIs(t, err, ErrGoexit)
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, i, v)
+	}
+}
+
+// TestStopUnderLoad stops a runtime while several goroutines submit: every token
+// resolves with its result, ErrStopped or a cancellation, and the counts add up.
+func TestStopUnderLoad(t *testing.T) {
+	rt, err := Start(Config{MailboxSize: 256})
+	require.NoError(t, err)
+	work := must(Define(rt, "work", func(ctx context.Context, x int) (int, error) {
+		select {
+		case <-time.After(50 * time.Microsecond):
+			return x, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}))
+	bg := context.Background()
+	var mu sync.Mutex
+	var toks []*Token[int]
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				tok, err := work.Submit(bg, g*1_000_000+i)
+				if err != nil {
+					assert.ErrorIs(t, err, ErrStopped)
+					return
+				}
+				mu.Lock()
+				toks = append(toks, tok)
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(bg, 5*time.Millisecond)
+	defer cancel()
+	stopErr := rt.Stop(ctx)
+	wg.Wait()
+	var ok, stopped, cancelled int
+	for _, tok := range toks {
+		select {
+		case <-tok.Done():
+		default:
+			t.Fatalf("token %d unresolved after Stop", tok.ID())
+		}
+		_, err := tok.Wait(bg)
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrStopped):
+			stopped++
+		case errors.Is(err, context.Canceled):
+			cancelled++
+		default:
+			t.Fatalf("token %d: unexpected error %v", tok.ID(), err)
+		}
+	}
+	s := rt.Stats().Total
+	require.Equal(t, uint64(len(toks)), s.Submitted, "every accepted token was handed to a submitter")
+	require.Equal(t, uint64(ok), s.Succeeded)
+	require.Equal(t, uint64(stopped), s.Stopped)
+	require.Equal(t, uint64(cancelled), s.Cancelled)
+	requireBalanced(t, rt)
+	if stopped > 0 {
+		require.ErrorIs(t, stopErr, context.DeadlineExceeded)
+	}
+	t.Logf("%d tokens: %d succeeded, %d stopped, %d cancelled", len(toks), ok, stopped, cancelled)
+	_, err = work.Submit(bg, 0)
+	require.ErrorIs(t, err, ErrStopped)
+}
+
+func TestStopDrainsAndIsIdempotent(t *testing.T) {
+	rt, err := Start(Config{})
+	require.NoError(t, err)
+	op := must(Define(rt, "op", func(_ context.Context, x int) (int, error) { return x, nil }))
+	bg := context.Background()
+	var toks []*Token[int]
+	for i := range 2000 {
+		toks = append(toks, must(op.Submit(bg, i)))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = rt.Stop(bg) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	require.NoError(t, rt.Stop(bg), "a second Stop returns the first one's result")
+	for i, tok := range toks {
+		require.Equal(t, i, must(tok.Wait(bg)), "drained tokens succeed")
+	}
+	require.Equal(t, uint64(2000), rt.Stats().Total.Succeeded)
+	requireBalanced(t, rt)
+}
+
+func TestBadInput(t *testing.T) {
+	allowed := must(actors.AllowedCPUs())
+	for _, tt := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Cores: -1}, "Config.Cores is -1"},
+		{Config{Cores: len(allowed) + 1}, "CPUs are allowed: ["},
+		{Config{MailboxSize: -5}, "Config.MailboxSize is -5"},
+		{Config{Affinity: Affinity(9)}, "Config.Affinity"},
+	} {
+		_, err := Start(tt.cfg)
+		require.ErrorContains(t, err, tt.want)
+	}
+
+	rt := start(t, Config{})
+	id := func(_ context.Context, x int) (int, error) { return x, nil }
+	_, err := Define(rt, "", id)
+	require.ErrorContains(t, err, "name is empty")
+	_, err = Define[int, int](rt, "nil", nil)
+	require.ErrorContains(t, err, "nil function")
+	_, err = Define(rt, "weird", id, WithWeight(Weight(7)))
+	require.ErrorContains(t, err, "unknown weight")
+	_, err = Define[int, int](nil, "x", id)
+	require.ErrorContains(t, err, "nil *Runtime")
+	op := must(Define(rt, "id", id))
+	_, err = Define(rt, "id", id)
+	require.ErrorContains(t, err, `"id" is already defined`)
+
+	//lint:ignore SA1012 a nil context is the bad input under test
+	_, err = op.Submit(nil, 1) //nolint:staticcheck
+	require.ErrorIs(t, err, ErrNilContext)
+	var nilTok *Token[int]
+	_, err = nilTok.Wait(context.Background())
+	require.ErrorIs(t, err, ErrNilToken)
+	require.Equal(t, -1, nilTok.Executor())
+	tok := must(op.Submit(context.Background(), 1))
+	_, err = tok.Wait(nil) //nolint:staticcheck
+	require.ErrorIs(t, err, ErrNilContext)
+	require.ErrorIs(t, rt.Stop(nil), ErrNilContext) //nolint:staticcheck
+
+	stopper := must(Define(rt, "stopper", func(ctx context.Context, _ int) (int, error) {
+		return 0, rt.Stop(ctx)
+	}))
+	_, err = must(stopper.Submit(context.Background(), 0)).Wait(context.Background())
+	require.ErrorIs(t, err, ErrStopFromHandler)
+
+	require.NoError(t, rt.Stop(context.Background()))
+	_, err = op.Submit(context.Background(), 1)
+	require.ErrorIs(t, err, ErrStopped)
+	_, err = Define(rt, "late", id)
+	require.ErrorIs(t, err, ErrStopped)
+}
+
+func TestTwoRuntimesOnOneEngineNeedNames(t *testing.T) {
+	engine := must(actor.NewEngine(actor.NewEngineConfig()))
+	start(t, Config{Engine: engine, Cores: 1})
+	_, err := Start(Config{Engine: engine, Cores: 1})
+	require.ErrorContains(t, err, "already registered")
+	rt2 := start(t, Config{Engine: engine, Cores: 1, Name: "second"})
+	require.True(t, strings.HasPrefix(rt2.Executors()[0].PID.ID, "second/exec/"))
+}
+
+func TestNonTokenMessageIsDeadLetter(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	events, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool {
+		_, ok := ev.(actor.DeadLetterEvent)
+		return ok
+	})
+	defer stop()
+	pid := rt.Executors()[0].PID
+	rt.Engine().Send(pid, "hello")
+	select {
+	case ev := <-events:
+		dl := ev.(actor.DeadLetterEvent)
+		require.Equal(t, "hello", dl.Message)
+		require.True(t, dl.Target.Equals(pid))
+	case <-time.After(10 * time.Second):
+		t.Fatal("no dead letter")
+	}
+}
+
+// TestSubmitAllocatesOnlyTheToken checks the amortized allocation budget of a
+// submit, run and wait: the token itself and nothing else.
+func TestSubmitAllocatesOnlyTheToken(t *testing.T) {
+	rt := start(t, Config{})
+	op := must(Define(rt, "id", func(_ context.Context, x int) (int, error) { return x, nil }))
+	ctx := context.Background()
+	const batch = 256
+	toks := make([]*Token[int], batch)
+	allocs := testing.AllocsPerRun(50, func() {
+		for i := range toks {
+			toks[i], _ = op.Submit(ctx, i)
+		}
+		for _, tok := range toks {
+			_, _ = tok.Wait(ctx)
+		}
+	})
+	// A Wait that blocks allocates its wake-up channel; allow that for a few
+	// tokens per batch, never a second allocation per token.
+	require.LessOrEqual(t, allocs/batch, 1.1, "allocations per token")
+}

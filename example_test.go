@@ -1,0 +1,50 @@
+package coregate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/coregate/coregate"
+)
+
+func Example() {
+	ctx := context.Background()
+	rt, err := coregate.Start(coregate.Config{})
+	if err != nil {
+		panic(err)
+	}
+	square, err := coregate.Define(rt, "square", func(ctx context.Context, x int) (int, error) {
+		return x * x, nil
+	})
+	if err != nil {
+		panic(err)
+	}
+	tok, err := square.Submit(ctx, 7)
+	if err != nil {
+		panic(err)
+	}
+	v, err := tok.Wait(ctx)
+	fmt.Println(v, err)
+
+	_ = rt.Stop(ctx)
+	_, err = square.Submit(ctx, 8)
+	fmt.Println(errors.Is(err, coregate.ErrStopped))
+	// Output:
+	// 49 <nil>
+	// true
+}
+
+func ExamplePanicError() {
+	ctx := context.Background()
+	rt, _ := coregate.Start(coregate.Config{Cores: 1})
+	defer rt.Stop(ctx)
+	boom, _ := coregate.Define(rt, "boom", func(ctx context.Context, _ struct{}) (int, error) {
+		panic("out of cheese")
+	})
+	tok, _ := boom.Submit(ctx, struct{}{})
+	_, err := tok.Wait(ctx)
+	var pe *coregate.PanicError
+	fmt.Println(errors.As(err, &pe), pe.Value)
+	// Output: true out of cheese
+}

@@ -1,0 +1,29 @@
+package testkit
+
+import (
+	"context"
+
+	"github.com/coregate/coregate/actors"
+)
+
+// Job is an actors.Job running Fn (nil: does nothing).
+type Job struct {
+	task actors.Task
+	Fn   func(ctx context.Context) error
+}
+
+// NewJob returns a job with the given id and function.
+func NewJob(id uint64, fn func(ctx context.Context) error) *Job {
+	j := &Job{Fn: fn}
+	j.task.Init(context.Background(), id)
+	return j
+}
+
+func (j *Job) Task() *actors.Task { return &j.task }
+
+func (j *Job) Run(ctx context.Context) error {
+	if j.Fn == nil {
+		return nil
+	}
+	return j.Fn(ctx)
+}
