@@ -7,68 +7,114 @@ import (
 	"testing"
 )
 
-// benchTokens is how many tokens a benchmark keeps in flight before waiting on
-// them: submit a window, then wait for it, so the figure is submit-to-completion.
+// benchWindow is how many tokens a submitter keeps in flight: it waits for the
+// oldest before submitting past the window, so each figure covers submit, run and
+// wait.
 const benchWindow = 1024
 
+// BenchmarkSubmitWait measures a tiny token (an atomic add with a result
+// handle) from submit to a successful Wait, from one and from several
+// submitting goroutines. It checks every result and the total before it reports.
 func BenchmarkSubmitWait(b *testing.B) {
-	rt, err := Start(Config{})
-	if err != nil {
-		b.Fatal(err)
+	for _, aff := range []Affinity{BestEffort, Off} {
+		rt, err := Start(Config{Affinity: aff})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var sum atomic.Int64
+		op, err := Define(rt, "add", func(_ context.Context, x int64) (int64, error) {
+			sum.Add(x)
+			return x, nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("affinity="+aff.String()+"/submitters=1", func(b *testing.B) {
+			sum.Store(0)
+			b.ReportAllocs()
+			got := submitWindowed(b, op, b.N)
+			b.StopTimer()
+			checkSum(b, got, sum.Load(), int64(b.N))
+		})
+		b.Run("affinity="+aff.String()+"/submitters=4", func(b *testing.B) {
+			sum.Store(0)
+			b.ReportAllocs()
+			var total atomic.Int64
+			var wg sync.WaitGroup
+			for g := range 4 {
+				n := b.N / 4
+				if g == 0 {
+					n += b.N % 4
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					total.Add(submitWindowed(b, op, n))
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			checkSum(b, total.Load(), sum.Load(), int64(b.N))
+		})
+		if err := rt.Stop(context.Background()); err != nil {
+			b.Fatal(err)
+		}
 	}
-	defer rt.Stop(context.Background())
-	var sum atomic.Int64
-	op, _ := Define(rt, "add", func(_ context.Context, x int64) (int64, error) {
-		sum.Add(x)
-		return x, nil
-	})
-	ctx := context.Background()
-
-	b.Run("submitters=1", func(b *testing.B) {
-		sum.Store(0)
-		b.ReportAllocs()
-		var ring [benchWindow]*Token[int64]
-		var got int64
-		wait := func(t *Token[int64]) {
-			v, err := t.Wait(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			got += v
-		}
-		for i := 0; i < b.N; i++ {
-			if old := ring[i%benchWindow]; old != nil {
-				wait(old)
-			}
-			t, err := op.Submit(ctx, 1)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ring[i%benchWindow] = t
-		}
-		for _, t := range ring {
-			if t != nil {
-				wait(t)
-			}
-		}
-		b.StopTimer()
-		if got != int64(b.N) || sum.Load() != int64(b.N) {
-			b.Fatalf("ran %d, results %d, want %d", sum.Load(), got, b.N)
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/token")
-	})
 }
 
+// submitWindowed submits n tokens of 1 with a sliding window and returns the sum
+// of their results.
+func submitWindowed(b *testing.B, op *Op[int64, int64], n int) int64 {
+	ctx := context.Background()
+	var ring [benchWindow]*Token[int64]
+	var got int64
+	wait := func(t *Token[int64]) {
+		v, err := t.Wait(ctx)
+		if err != nil {
+			b.Error(err)
+		}
+		got += v
+	}
+	for i := range n {
+		if old := ring[i%benchWindow]; old != nil {
+			wait(old)
+		}
+		t, err := op.Submit(ctx, 1)
+		if err != nil {
+			b.Error(err)
+			return got
+		}
+		ring[i%benchWindow] = t
+	}
+	for _, t := range ring {
+		if t != nil {
+			wait(t)
+		}
+	}
+	return got
+}
+
+func checkSum(b *testing.B, results, ran, want int64) {
+	if results != want || ran != want {
+		b.Fatalf("results sum to %d and handlers ran %d times, want %d", results, ran, want)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(want), "ns/token")
+}
+
+// BenchmarkGoroutinePerTask is the baseline: go f() with a WaitGroup per task,
+// the same atomic add, no result handle.
 func BenchmarkGoroutinePerTask(b *testing.B) {
 	b.ReportAllocs()
 	var sum atomic.Int64
 	var wg sync.WaitGroup
-	for i := 0; i < b.N; i++ {
+	for range b.N {
 		wg.Add(1)
-		go func() { sum.Add(1); wg.Done() }()
+		go func() {
+			sum.Add(1)
+			wg.Done()
+		}()
 	}
 	wg.Wait()
-	if sum.Load() != int64(b.N) {
-		b.Fatal("lost tasks")
-	}
+	b.StopTimer()
+	checkSum(b, sum.Load(), sum.Load(), int64(b.N))
 }
