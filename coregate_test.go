@@ -484,3 +484,29 @@ func TestSubmitAllocatesOnlyTheToken(t *testing.T) {
 	// tokens per batch, never a second allocation per token.
 	require.LessOrEqual(t, allocs/batch, 1.1, "allocations per token")
 }
+
+// TestHandlerContext: values come from the submitter's context, and Done closes
+// once the handler has returned, so contexts derived from it do not outlive it.
+func TestHandlerContext(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	type key struct{}
+	var kept context.Context
+	op := must(Define(rt, "ctx", func(ctx context.Context, _ int) (string, error) {
+		kept = ctx
+		select {
+		case <-ctx.Done():
+			return "", errors.New("done before the handler returned")
+		default:
+		}
+		v, _ := ctx.Value(key{}).(string)
+		return v, ctx.Err()
+	}))
+	ctx := context.WithValue(context.Background(), key{}, "carried")
+	require.Equal(t, "carried", must(must(op.Submit(ctx, 0)).Wait(ctx)))
+	select {
+	case <-kept.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler context still open after the handler returned")
+	}
+	require.ErrorIs(t, kept.Err(), context.Canceled)
+}

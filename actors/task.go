@@ -127,9 +127,12 @@ func (t *Task) finish(o Outcome, err error) {
 	}
 	t.done.fire()
 	// After the fire: a watch started concurrently either is seen here or sees
-	// the token done (startWatch checks after installing itself).
+	// the token done (startWatch checks after installing itself). A handler that
+	// asked for Done may have derived contexts still watching it: close it, as
+	// net/http does when a handler returns.
 	if w := t.watch.Load(); w != nil {
 		w.stop()
+		t.cancel.fire()
 	}
 }
 

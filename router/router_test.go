@@ -231,3 +231,22 @@ func BenchmarkTryPlace(b *testing.B) {
 		execs[idx].Mailbox().Pop()
 	}
 }
+
+// TestJobsByMessage: engine.Send of a job to the router places it; to an
+// executor, pushes it; a full mailbox refuses it as an accepted, failed token.
+func TestJobsByMessage(t *testing.T) {
+	r, execs := testRouter(t, 2, 1)
+	r.engine.Send(r.PID(), newJob())
+	r.engine.Send(execs[1].PID(), newJob())
+	if execs[0].Mailbox().Len() != 1 || execs[1].Mailbox().Len() != 1 {
+		t.Fatalf("mailboxes hold %d and %d, want 1 each", execs[0].Mailbox().Len(), execs[1].Mailbox().Len())
+	}
+	refused := newJob()
+	r.engine.Send(r.PID(), refused)
+	if !refused.Task().IsFinished() || !errors.Is(refused.Task().Result(), actors.ErrMailboxFull) {
+		t.Fatalf("job sent to a full runtime: finished %v, %v", refused.Task().IsFinished(), refused.Task().Result())
+	}
+	if c := execs[0].Counts(); c.Submitted != 2 || c.Failed != 1 {
+		t.Fatalf("executor 0 counts %+v, want the refusal counted as accepted and failed", c)
+	}
+}
