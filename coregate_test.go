@@ -452,15 +452,16 @@ func TestNonTokenMessageIsDeadLetter(t *testing.T) {
 		return ok
 	})
 	defer stop()
-	pid := rt.Executors()[0].PID
-	rt.Engine().Send(pid, "hello")
-	select {
-	case ev := <-events:
-		dl := ev.(actor.DeadLetterEvent)
-		require.Equal(t, "hello", dl.Message)
-		require.True(t, dl.Target.Equals(pid))
-	case <-time.After(10 * time.Second):
-		t.Fatal("no dead letter")
+	for _, pid := range []*actor.PID{rt.Executors()[0].PID, rt.RouterPID()} {
+		rt.Engine().Send(pid, "hello")
+		select {
+		case ev := <-events:
+			dl := ev.(actor.DeadLetterEvent)
+			require.Equal(t, "hello", dl.Message)
+			require.True(t, dl.Target.Equals(pid))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no dead letter from %v", pid)
+		}
 	}
 }
 

@@ -65,9 +65,6 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 // Executors returns the group's executors, index order. Do not modify the slice.
 func (g *Group) Executors() []*Executor { return g.execs }
 
-// Engine returns the engine the executors are registered with.
-func (g *Group) Engine() *actor.Engine { return g.engine }
-
 // Abort makes every executor stop before its next token and cancels the contexts
 // of running handlers.
 func (g *Group) Abort() {

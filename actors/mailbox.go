@@ -186,13 +186,6 @@ func (m *Mailbox) Abort() {
 	m.signal()
 }
 
-// isAborted reports whether Abort was called.
-func (m *Mailbox) isAborted() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.aborted
-}
-
 // TakeAll removes and returns every job not yet popped, in order. Only call it
 // when no consumer is running.
 func (m *Mailbox) TakeAll() []Job {
@@ -219,9 +212,6 @@ func (m *Mailbox) Pushed() uint64 {
 	defer m.mu.Unlock()
 	return m.pushed
 }
-
-// Size returns the mailbox's bound.
-func (m *Mailbox) Size() int { return m.size }
 
 // Room lets producers that found every mailbox full wait for space without
 // polling. Waiting allocates a channel; the push path never touches it unless

@@ -55,7 +55,6 @@ type Task struct {
 	done   signal // fires when the token is resolved
 	cancel signal // fires when the handler's context is cancelled
 	watch  atomic.Pointer[watch]
-	onDone func(*Task) // optional hook for owners that track pending work; may be nil
 }
 
 // Init prepares t for its first push. parent is the submitter's context: its
@@ -65,17 +64,11 @@ func (t *Task) Init(parent context.Context, id uint64) {
 	t.id = id
 }
 
-// SetOnDone registers a hook run once when t is resolved, before waiters wake.
-func (t *Task) SetOnDone(fn func(*Task)) { t.onDone = fn }
-
 // ID returns the token's id.
 func (t *Task) ID() uint64 { return t.id }
 
 // Executor returns the executor the token was placed on, nil before placement.
 func (t *Task) Executor() *Executor { return t.exec }
-
-// Parent returns the submitter's context.
-func (t *Task) Parent() context.Context { return t.parent }
 
 // Finished returns a channel closed once the token is resolved.
 func (t *Task) Finished() <-chan struct{} { return t.done.ch() }
@@ -122,9 +115,6 @@ func (t *Task) Await(ctx context.Context) error {
 func (t *Task) finish(o Outcome, err error) {
 	t.err = err
 	t.exec.stats.add(o)
-	if t.onDone != nil {
-		t.onDone(t)
-	}
 	t.done.fire()
 	// After the fire: a watch started concurrently either is seen here or sees
 	// the token done (startWatch checks after installing itself). A handler that
