@@ -1,0 +1,302 @@
+package anchor
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"reflect"
+	"testing"
+	"time"
+	"unsafe"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type pair struct{ A, B string }
+
+type mixed struct {
+	Name  string
+	Blob  []byte
+	Ok    bool
+	N     int64
+	Small int8
+	U     uint16
+	F     float64
+	Arr   [2]int32
+}
+
+func encoderOf[T any](t testing.TB) *Encoder {
+	t.Helper()
+	e, err := NewEncoder(reflect.TypeFor[T]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func encoding[T any](e *Encoder, v T) []byte { return e.appendEncoding(nil, unsafe.Pointer(&v)) }
+
+func TestEncodingIsUnambiguous(t *testing.T) {
+	e := encoderOf[pair](t)
+	if bytes.Equal(encoding(e, pair{"ab", "c"}), encoding(e, pair{"a", "bc"})) {
+		t.Fatal(`("ab","c") and ("a","bc") encode alike`)
+	}
+	if e.Key("op", unsafe.Pointer(&pair{"ab", "c"})) == e.Key("op", unsafe.Pointer(&pair{"a", "bc"})) {
+		t.Fatal(`("ab","c") and ("a","bc") share a key`)
+	}
+	// The op name is part of the key, length-prefixed too.
+	s := encoderOf[string](t)
+	a, b := "b", "c"
+	if s.Key("a", unsafe.Pointer(&a)) == s.Key("ab", unsafe.Pointer(&b)) {
+		t.Fatal("op name and argument run together")
+	}
+}
+
+func TestEncodingOfEveryKind(t *testing.T) {
+	e := encoderOf[mixed](t)
+	v := mixed{Name: "k", Blob: []byte{7}, Ok: true, N: -1, Small: -2, U: 3, F: 1.5, Arr: [2]int32{4, 5}}
+	got := encoding(e, v)
+	// name: len 1 + 'k' (9), blob: len 1 + 7 (9), bool (1), four 8-byte numbers, two array elements.
+	if want := 9 + 9 + 1 + 8*4 + 8*2; len(got) != want {
+		t.Fatalf("encoding is %d bytes, want %d", len(got), want)
+	}
+	v2 := v
+	v2.Arr[1] = 6
+	if bytes.Equal(got, encoding(e, v2)) {
+		t.Fatal("array element change not encoded")
+	}
+	if e.Key("op", unsafe.Pointer(&v)) != e.Key("op", unsafe.Pointer(&v)) {
+		t.Fatal("key is not deterministic")
+	}
+}
+
+func TestUnencodableTypes(t *testing.T) {
+	for _, typ := range []reflect.Type{
+		reflect.TypeFor[map[string]int](),
+		reflect.TypeFor[*int](),
+		reflect.TypeFor[[]int](),
+		reflect.TypeFor[any](),
+		reflect.TypeFor[struct {
+			A string
+			C chan int
+		}](),
+	} {
+		if _, err := NewEncoder(typ); err == nil {
+			t.Errorf("NewEncoder(%v) succeeded", typ)
+		}
+	}
+	_, err := NewEncoder(reflect.TypeFor[struct{ In struct{ P *int } }]())
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(".In.P")) {
+		t.Fatalf("error should name the field: %v", err)
+	}
+}
+
+// FuzzEncodingInjective: two values encode alike only if they are equal.
+func FuzzEncodingInjective(f *testing.F) {
+	f.Add("ab", "c", int64(1), []byte{}, "a", "bc", int64(1), []byte{})
+	f.Add("", "x", int64(0), []byte("x"), "x", "", int64(0), []byte(""))
+	f.Add("a", "", int64(-1), []byte(nil), "a", "", int64(-1), []byte{})
+	e := encoderOf[struct {
+		A, B string
+		N    int64
+		Blob []byte
+	}](f)
+	f.Fuzz(func(t *testing.T, a1, b1 string, n1 int64, x1 []byte, a2, b2 string, n2 int64, x2 []byte) {
+		type v = struct {
+			A, B string
+			N    int64
+			Blob []byte
+		}
+		e1, e2 := encoding(e, v{a1, b1, n1, x1}), encoding(e, v{a2, b2, n2, x2})
+		equal := a1 == a2 && b1 == b2 && n1 == n2 && bytes.Equal(x1, x2)
+		if bytes.Equal(e1, e2) != equal {
+			t.Fatalf("values equal %v but encodings equal %v", equal, !equal)
+		}
+	})
+}
+
+func TestKeyAllocatesNothing(t *testing.T) {
+	e := encoderOf[mixed](t)
+	v := mixed{Name: "some key", Blob: []byte("blob"), N: 42}
+	if n := testing.AllocsPerRun(1000, func() { e.Key("op", unsafe.Pointer(&v)) }); n != 0 {
+		t.Fatalf("Key allocated %.1f times", n)
+	}
+}
+
+type fakeClock struct{ t int64 }
+
+func (c *fakeClock) now() int64              { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t += int64(d) }
+
+func TestStickySameKeySameExecutor(t *testing.T) {
+	s := NewSticky(100, time.Minute, nil)
+	first, pinned := s.Place(7, 0, 3, 2)
+	if !pinned || first != 2 {
+		t.Fatalf("first placement = %d %v, want the staggered choice 2, pinned", first, pinned)
+	}
+	for next := range 4 {
+		if got, _ := s.Place(7, 0, 3, next); got != first {
+			t.Fatalf("key moved to %d", got)
+		}
+	}
+	// Out of the class's range: re-placed on the staggered choice.
+	if got, _ := s.Place(7, 3, 3, 3); got != 3 {
+		t.Fatalf("out-of-range pin placed on %d, want 3", got)
+	}
+	if got, _ := s.Place(7, 0, 3, 0); got != 3 {
+		t.Fatalf("moved pin not kept: %d", got)
+	}
+}
+
+func TestStickyManyKeysSpread(t *testing.T) {
+	s := NewSticky(1<<20, time.Minute, nil)
+	count := make([]int, 8)
+	for k := range uint64(8000) {
+		next := int(k % 6) // what the router's round robin over 2..7 would pass
+		e, _ := s.Place(mix64(k), 2, 7, 2+next)
+		count[e]++
+	}
+	if count[0] != 0 || count[1] != 0 {
+		t.Fatalf("keys placed outside the range: %v", count)
+	}
+	for e := 2; e < 8; e++ {
+		if count[e] < 1000 {
+			t.Fatalf("executor %d got %d of 8000 keys: %v", e, count[e], count)
+		}
+	}
+}
+
+func TestStickyEvictsOnlyIdlePinsAfterTTL(t *testing.T) {
+	clk := &fakeClock{}
+	s := NewSticky(2, time.Second, clk.now)
+	s.Place(1, 0, 1, 0)
+	s.Place(2, 0, 1, 1)
+	s.Release(1)
+	clk.advance(500 * time.Millisecond)
+	s.Sweep()
+	if s.Stats().Pins != 2 {
+		t.Fatal("pin evicted before its TTL")
+	}
+	clk.advance(time.Second)
+	s.Sweep()
+	if st := s.Stats(); st.Pins != 1 || st.Evicted != 1 {
+		t.Fatalf("after the TTL: %+v, want key 1 evicted and key 2 (in flight) kept", st)
+	}
+	// Full table (key 2 in flight, key 3 pinned): a new key is hashed.
+	s.Place(3, 0, 1, 0)
+	e, pinned := s.Place(4, 0, 1, 0)
+	if pinned || e != Rendezvous(4, 0, 1) || s.Stats().Hashed != 1 {
+		t.Fatalf("full table: placed %d pinned %v, stats %+v", e, pinned, s.Stats())
+	}
+}
+
+// TestStickyBoundedUnderMillionKeys streams a million distinct keys with
+// releases and a moving clock, checking the cap and the counts after every step.
+func TestStickyBoundedUnderMillionKeys(t *testing.T) {
+	const max = 1000
+	clk := &fakeClock{}
+	s := NewSticky(max, time.Millisecond, clk.now)
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	var pinnedKeys []uint64
+	for k := range uint64(n) {
+		e, pinned := s.Place(k, 1, 4, 1+int(k%4))
+		if e < 1 || e > 4 {
+			t.Fatalf("key %d placed on %d, outside 1-4", k, e)
+		}
+		if pinned {
+			pinnedKeys = append(pinnedKeys, k)
+		}
+		if len(pinnedKeys) > 64 { // keep a few in flight, release the rest
+			s.Release(pinnedKeys[0])
+			pinnedKeys = pinnedKeys[1:]
+		}
+		clk.advance(time.Microsecond)
+		if p := len(s.pins); p > max {
+			t.Fatalf("step %d: %d pins, cap %d", k, p, max)
+		}
+	}
+	st := s.Stats()
+	// Each distinct key was either pinned (and is live or was evicted) or hashed.
+	if st.Evicted == 0 || st.Hashed == 0 || uint64(st.Pins)+st.Evicted+st.Hashed != uint64(n) {
+		t.Fatalf("stats %+v after %d keys", st, n)
+	}
+}
+
+func TestStickyLookupAllocatesNothing(t *testing.T) {
+	s := NewSticky(10, time.Minute, nil)
+	s.Place(5, 0, 1, 0)
+	if n := testing.AllocsPerRun(1000, func() {
+		s.Place(5, 0, 1, 1)
+		s.Release(5)
+	}); n != 0 {
+		t.Fatalf("Place+Release of a pinned key allocated %.1f times", n)
+	}
+}
+
+func TestRendezvous(t *testing.T) {
+	count := make([]int, 6)
+	for k := range uint64(6000) {
+		e := Rendezvous(k, 2, 5)
+		if e < 2 || e > 5 || Rendezvous(k, 2, 5) != e {
+			t.Fatalf("key %d: %d, not stable or out of range", k, e)
+		}
+		count[e]++
+		// Removing an executor moves only its keys.
+		if e != 5 && Rendezvous(k, 2, 4) != e {
+			t.Fatalf("key %d moved although its executor stayed", k)
+		}
+	}
+	for e := 2; e <= 5; e++ {
+		if count[e] < 1200 {
+			t.Fatalf("uneven spread %v", count)
+		}
+	}
+}
+
+func TestSeedLifecycle(t *testing.T) {
+	table := NewSeeds(1)
+	calls := CallsEncoding([]string{"fetch", "parse", "fetch"})
+	if !bytes.Equal(calls, CallsEncoding([]string{"parse", "fetch"})) {
+		t.Fatal("call encoding depends on order or duplicates")
+	}
+	want := sha256.Sum256(append([]byte("42:"), calls...))
+	s := table.Lead(42, calls, 1)
+	if s == nil || s.ID != want || s.Executor() != 1 || s.Pending() != 1 {
+		t.Fatalf("lead seed %+v", s)
+	}
+	if table.Lead(43, calls, 0) != nil || table.Stats().Unanchored != 1 {
+		t.Fatal("a lead past the cap must run unanchored and be counted")
+	}
+	if !s.Join() || !s.Join() || s.Pending() != 3 {
+		t.Fatal("children must join")
+	}
+	s.Leave() // lead done
+	s.Leave() // first child
+	if st := table.Stats(); st.Live != 1 || st.Released != 0 {
+		t.Fatalf("released early: %+v", st)
+	}
+	s.Leave()
+	if st := table.Stats(); st.Live != 0 || st.Released != 1 {
+		t.Fatalf("not released at zero: %+v", st)
+	}
+	if s.Join() {
+		t.Fatal("joined a released seed")
+	}
+	if table.Lead(44, calls, 0) == nil {
+		t.Fatal("a released seed must free its slot")
+	}
+}
+
+func TestSeedJoinLeaveAllocateNothing(t *testing.T) {
+	s := NewSeeds(1).Lead(1, nil, 0)
+	if n := testing.AllocsPerRun(1000, func() {
+		s.Join()
+		s.Leave()
+	}); n != 0 {
+		t.Fatalf("Join+Leave allocated %.1f times", n)
+	}
+}

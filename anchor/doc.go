@@ -1,0 +1,19 @@
+// Package anchor keeps related tokens on one executor. It holds two bounded
+// tables, both safe for concurrent use and allocation-free on lookup:
+//
+//   - [Sticky] pins a key (xxhash64 of an op name and a canonical encoding of
+//     the argument, see [Encoder]) to the executor that first ran it. A pin counts
+//     its tokens in flight and is evicted only when none are in flight and it has
+//     been idle longer than a TTL. The table has a hard cap: when it is full, a
+//     new key gets no entry and is placed by rendezvous hashing over the eligible
+//     executors instead, so memory stays bounded whatever the key stream.
+//   - [Seeds] anchors a lead token and every child it spawns to one executor. A
+//     seed is SHA-256 of the lead's token id, ":" and a canonical encoding of the
+//     external call names; its pending count starts at 1 for the lead, goes up
+//     before each child is enqueued and down once at every terminal outcome, and
+//     the seed is released at zero. Past the table's cap new leads run unanchored
+//     and a counter says how often.
+//
+// Placement precedence (seed, then sticky pin, then staggered selection) is the
+// router's; this package only keeps the tables.
+package anchor

@@ -1,0 +1,141 @@
+package anchor
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Sticky is the bounded pin table. Its methods are safe for concurrent use and
+// allocate nothing once a key has an entry.
+type Sticky struct {
+	mu        sync.Mutex
+	pins      map[uint64]pin
+	max       int
+	ttl       int64 // nanoseconds
+	now       func() int64
+	nextSweep int64
+
+	evicted atomic.Uint64
+	hashed  atomic.Uint64
+}
+
+type pin struct {
+	exec      int32
+	inflight  int32
+	idleSince int64 // when inflight last dropped to 0
+}
+
+// NewSticky returns a table of at most max pins, each evictable once idle for
+// ttl. now is a monotonic clock in nanoseconds; nil means the process clock.
+func NewSticky(max int, ttl time.Duration, now func() int64) *Sticky {
+	if now == nil {
+		start := time.Now()
+		now = func() int64 { return int64(time.Since(start)) }
+	}
+	return &Sticky{pins: make(map[uint64]pin), max: max, ttl: int64(ttl), now: now}
+}
+
+// Place decides the executor for a token with key whose class may use
+// executors lo..hi; next is the executor staggered selection would pick. A live
+// pin in range wins; a key without a pin is pinned to next; a pin out of range
+// is moved to next. When the table is full even after evicting expired pins, the
+// key gets no entry and Place returns Rendezvous(key, lo, hi) with pinned false.
+// When pinned is true the token counts as in flight until [Sticky.Release].
+func (s *Sticky) Place(key uint64, lo, hi, next int) (exec int, pinned bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pins[key]
+	if ok {
+		if int(p.exec) < lo || int(p.exec) > hi {
+			p.exec = int32(next)
+		}
+		p.inflight++
+		s.pins[key] = p
+		return int(p.exec), true
+	}
+	if len(s.pins) >= s.max {
+		s.sweepLocked(false)
+	}
+	if len(s.pins) >= s.max {
+		s.hashed.Add(1)
+		return Rendezvous(key, lo, hi), false
+	}
+	s.pins[key] = pin{exec: int32(next), inflight: 1}
+	return next, true
+}
+
+// Release ends one in-flight token of a pinned key.
+func (s *Sticky) Release(key uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pins[key]
+	if !ok || p.inflight == 0 {
+		return
+	}
+	p.inflight--
+	if p.inflight == 0 {
+		p.idleSince = s.now()
+	}
+	s.pins[key] = p
+}
+
+// Sweep evicts every pin with nothing in flight that has been idle past the TTL.
+func (s *Sticky) Sweep() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweepLocked(true)
+}
+
+// sweepLocked scans the table; unless forced it scans at most once per quarter
+// TTL, so a full table of busy pins costs a scan now and then, not per key.
+func (s *Sticky) sweepLocked(force bool) {
+	now := s.now()
+	if !force && now < s.nextSweep {
+		return
+	}
+	s.nextSweep = now + s.ttl/4
+	for k, p := range s.pins {
+		if p.inflight == 0 && now-p.idleSince > s.ttl {
+			delete(s.pins, k)
+			s.evicted.Add(1)
+		}
+	}
+}
+
+// StickyStats counts the table's state.
+type StickyStats struct {
+	Pins    int    // live pins
+	Evicted uint64 // pins evicted after idling past the TTL
+	Hashed  uint64 // placements by rendezvous hashing because the table was full
+}
+
+// Stats returns the table's counts.
+func (s *Sticky) Stats() StickyStats {
+	s.mu.Lock()
+	n := len(s.pins)
+	s.mu.Unlock()
+	return StickyStats{Pins: n, Evicted: s.evicted.Load(), Hashed: s.hashed.Load()}
+}
+
+// Rendezvous returns the executor in lo..hi with the highest hash score for
+// key (highest random weight): stable for a key while the range is, and when
+// the range changes only the keys of the executors that left move.
+func Rendezvous(key uint64, lo, hi int) int {
+	best, bestScore := lo, uint64(0)
+	for i := lo; i <= hi; i++ {
+		if score := mix64(key ^ (uint64(i)+1)*0x9e3779b97f4a7c15); score >= bestScore {
+			best, bestScore = i, score
+		}
+	}
+	return best
+}
+
+// mix64 is splitmix64's finalizer: a cheap, well-spread 64-bit mix.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
