@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/anchor"
 	"github.com/coregate/coregate/router"
 	"github.com/coregate/coregate/supervisor"
 )
@@ -41,7 +43,23 @@ type Config struct {
 	// Name prefixes the PIDs (<Name>/exec/<i>, <Name>/router); "" means
 	// "coregate". Two runtimes on one engine need different names.
 	Name string
+	// StickyCap bounds the sticky pin table; 0 means DefaultStickyCap. Past it,
+	// new keys are placed by rendezvous hashing instead of getting a pin.
+	StickyCap int
+	// StickyTTL is how long a pin with nothing in flight is kept; 0 means
+	// DefaultStickyTTL.
+	StickyTTL time.Duration
+	// SeedCap bounds the live seeds; 0 means DefaultSeedCap. Past it, new leads
+	// run unanchored.
+	SeedCap int
 }
+
+// Defaults for the anchor tables.
+const (
+	DefaultStickyCap = 1 << 16
+	DefaultStickyTTL = time.Minute
+	DefaultSeedCap   = 1 << 16
+)
 
 // ExecutorInfo describes one executor.
 type ExecutorInfo struct {
@@ -60,6 +78,13 @@ type Counts = actors.Counts
 type Stats struct {
 	Total     Counts
 	Executors []Counts // index i is executor i
+
+	Pins            int    // live sticky pins
+	PinsEvicted     uint64 // pins evicted after idling past StickyTTL
+	KeysHashed      uint64 // sticky placements by hashing because the pin table was full
+	Seeds           int    // live seeds
+	SeedsReleased   uint64 // seeds whose lead and children all resolved
+	LeadsUnanchored uint64 // leads run without a seed because the seed table was full
 }
 
 // Runtime is a set of pinned executors with a router in front of them. Create it
@@ -71,6 +96,8 @@ type Runtime struct {
 	execs    []*actors.Executor
 	ids      atomic.Uint64
 	registry opRegistry
+	sticky   *anchor.Sticky
+	seeds    *anchor.Seeds
 
 	stopping atomic.Bool
 	stopped  chan struct{}
@@ -88,6 +115,24 @@ func Start(cfg Config) (*Runtime, error) {
 	}
 	if cfg.MailboxSize == 0 {
 		cfg.MailboxSize = DefaultMailboxSize
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{{"StickyCap", &cfg.StickyCap, DefaultStickyCap}, {"SeedCap", &cfg.SeedCap, DefaultSeedCap}} {
+		if *f.v < 0 {
+			return nil, fmt.Errorf("coregate: Config.%s is %d, must be 0 (default) or more", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if cfg.StickyTTL < 0 {
+		return nil, fmt.Errorf("coregate: Config.StickyTTL is %v, must be 0 (default) or more", cfg.StickyTTL)
+	}
+	if cfg.StickyTTL == 0 {
+		cfg.StickyTTL = DefaultStickyTTL
 	}
 	if !cfg.Affinity.Valid() {
 		return nil, fmt.Errorf("coregate: Config.Affinity is %v, want BestEffort, Strict or Off", cfg.Affinity)
@@ -117,6 +162,8 @@ func Start(cfg Config) (*Runtime, error) {
 		sup:     sup,
 		execs:   sup.Executors(),
 		stopped: make(chan struct{}),
+		sticky:  anchor.NewSticky(cfg.StickyCap, cfg.StickyTTL, nil),
+		seeds:   anchor.NewSeeds(cfg.SeedCap),
 	}
 	rt.router = router.New(cfg.Engine, cfg.Name, rt.execs, room)
 	return rt, nil
@@ -165,6 +212,9 @@ func (rt *Runtime) Stats() Stats {
 		s.Executors[i] = e.Counts()
 		s.Total.Add(s.Executors[i])
 	}
+	st, sd := rt.sticky.Stats(), rt.seeds.Stats()
+	s.Pins, s.PinsEvicted, s.KeysHashed = st.Pins, st.Evicted, st.Hashed
+	s.Seeds, s.SeedsReleased, s.LeadsUnanchored = sd.Live, sd.Released, sd.Unanchored
 	return s
 }
 

@@ -55,7 +55,26 @@ type Task struct {
 	done   signal // fires when the token is resolved
 	cancel signal // fires when the handler's context is cancelled
 	watch  atomic.Pointer[watch]
+	hook   Hook // nil for most tokens
 }
+
+// Hook is what anchored tokens carry: the root package uses it to release
+// sticky pins and seeds on every outcome and to hand a lead's seed to the
+// tokens its handler submits.
+type Hook interface {
+	// Resolved is called once when the token resolves, before its waiters wake.
+	Resolved(t *Task)
+	// Anchor is the value the handler's context answers for AnchorKey, or nil.
+	Anchor() any
+}
+
+// AnchorKey is the context key under which a handler's context answers its
+// hook's Anchor, so tokens submitted with that context (or one derived from
+// it) find it.
+type AnchorKey struct{}
+
+// SetHook sets t's hook. Call it before t is pushed.
+func (t *Task) SetHook(h Hook) { t.hook = h }
 
 // Init prepares t for its first push. parent is the submitter's context: its
 // values are visible to the handler and its end cancels the token.
@@ -115,6 +134,9 @@ func (t *Task) Await(ctx context.Context) error {
 func (t *Task) finish(o Outcome, err error) {
 	t.err = err
 	t.exec.stats.add(o)
+	if t.hook != nil {
+		t.hook.Resolved(t)
+	}
 	t.done.fire()
 	// After the fire: a watch started concurrently either is seen here or sees
 	// the token done (startWatch checks after installing itself). A handler that
@@ -143,8 +165,15 @@ func ExecutorOf(ctx context.Context) *Executor {
 func (t *Task) Deadline() (time.Time, bool) { return t.parent.Deadline() }
 
 func (t *Task) Value(key any) any {
-	if key == (execKey{}) {
+	switch key {
+	case execKey{}:
 		return t.exec
+	case AnchorKey{}:
+		if t.hook != nil {
+			if a := t.hook.Anchor(); a != nil {
+				return a
+			}
+		}
 	}
 	return t.parent.Value(key)
 }

@@ -139,3 +139,7 @@ func mix64(x uint64) uint64 {
 	x *= 0x94d049bb133111eb
 	return x ^ x>>31
 }
+
+// MixKey combines the hash of an op name with a key from a user's key function,
+// so two ops' keys do not collide by construction.
+func MixKey(opHash, key uint64) uint64 { return mix64(opHash ^ mix64(key)) }

@@ -66,28 +66,59 @@ func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.Pus
 // error if ctx ends first.
 func (r *Router) Submit(ctx context.Context, w Weight, j actors.Job) (int, error) {
 	pos := r.next(w)
-	i, res := r.tryPlaceAt(w, pos, j)
-	if res == actors.Pushed {
+	if i, res := r.tryPlaceAt(w, pos, j); res == actors.Pushed {
 		return i, nil
 	}
-	for res == actors.Full {
-		ch, done := r.room.Wait()
-		i, res = r.tryPlaceAt(w, pos, j)
-		if res == actors.Full {
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				done()
-				return -1, ctx.Err()
-			}
-		}
-		done()
-	}
-	if res == actors.Closed {
-		return -1, actors.ErrStopped
-	}
-	return i, nil
+	return r.waitRoom(ctx, func() (int, actors.PushResult) { return r.tryPlaceAt(w, pos, j) })
 }
+
+// Next returns the executor staggered selection picks for the next class-w
+// token, advancing the class counter. Sticky keys and seeds are first placed
+// there.
+func (r *Router) Next(w Weight) int {
+	return Candidate(w, len(r.execs), r.next(w), 0)
+}
+
+// SubmitTo pushes j onto executor i, waiting for room while its mailbox is full;
+// errors as for Submit. Pinned tokens use it: they go where their pin or seed
+// says, full or not.
+func (r *Router) SubmitTo(ctx context.Context, i int, j actors.Job) error {
+	switch r.execs[i].Push(j) {
+	case actors.Pushed:
+		return nil
+	case actors.Closed:
+		return actors.ErrStopped
+	}
+	_, err := r.waitRoom(ctx, func() (int, actors.PushResult) { return i, r.execs[i].Push(j) })
+	return err
+}
+
+// waitRoom retries push whenever a mailbox frees room, until it succeeds, the
+// mailboxes close or ctx ends.
+func (r *Router) waitRoom(ctx context.Context, push func() (int, actors.PushResult)) (int, error) {
+	for {
+		ch, done := r.room.Wait()
+		i, res := push()
+		switch res {
+		case actors.Pushed:
+			done()
+			return i, nil
+		case actors.Closed:
+			done()
+			return -1, actors.ErrStopped
+		}
+		select {
+		case <-ch:
+			done()
+		case <-ctx.Done():
+			done()
+			return -1, ctx.Err()
+		}
+	}
+}
+
+// Len returns the number of executors.
+func (r *Router) Len() int { return len(r.execs) }
 
 // actor.Processer
 

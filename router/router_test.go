@@ -197,6 +197,9 @@ func TestPlacementAllocatesNothing(t *testing.T) {
 		if _, err := r.Submit(context.Background(), Heavy, j); err != nil {
 			t.Fatal(err)
 		}
+		if err := r.SubmitTo(context.Background(), r.Next(Medium), j); err != nil {
+			t.Fatal(err)
+		}
 	})
 	if allocs != 0 {
 		t.Fatalf("placement allocated %.1f times per token", allocs)
