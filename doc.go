@@ -23,6 +23,14 @@
 // round robin; a full mailbox is skipped. Tokens of one submitter that land on one
 // executor run in submission order.
 //
+// Precedence is seed, then sticky pin, then that staggered selection. An op
+// defined [WithSticky] (or [WithStickyKey]) sends every token of a key (its name
+// and argument) to the executor the key first ran on while the pin lives. An op
+// defined [WithAnchor] is a lead: the tokens submitted with its handler's
+// context, and their children in turn, run on the lead's executor until the
+// lead and all of them have resolved. Both tables are bounded (see package
+// anchor and [Config]).
+//
 // # Guarantees
 //
 //   - Every token accepted by Submit resolves exactly once: succeeded, failed (the

@@ -1,10 +1,16 @@
-// Command bench is coregate's benchmark suite. With no flags it runs the
-// doubling-wave benchmark: waves of 4, 8, ... 65,536 tiny tokens (131,068 in
-// all), each timed from its first submit to its last completion, and prints per
-// wave the tokens, tokens/s, submit-to-completion latency p50 and p99, and
-// overlap (the sum of the tokens' run times divided by the wave's wall time).
-// Every wave checks that each token completed with the right result before it
-// prints a figure.
+// Command bench is coregate's benchmark suite. With no flags it runs:
+//
+//   - doubling waves: waves of 4, 8, ... 65,536 tiny tokens (131,068 in all),
+//     each timed from its first submit to its last completion, printing per wave
+//     the tokens, tokens/s, submit-to-completion latency p50 and p99, and overlap
+//     (the sum of the tokens' run times divided by the wave's wall time);
+//   - locality: keys owning 256 KiB blocks of state that their tokens update,
+//     sticky placement against plain staggering, as a ratio of tokens/s;
+//   - fan-out: leads whose children read the lead's buffer, anchored against
+//     unanchored.
+//
+// Every workload checks that each token completed with the right result before
+// it prints a figure.
 package main
 
 import (
@@ -14,6 +20,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/coregate/coregate"
 )
@@ -23,6 +30,12 @@ type options struct {
 	affinity string
 	minWave  int
 	maxWave  int
+
+	workloads      string
+	keys, blockKiB int
+	localityTokens int
+	leads, fanout  int
+	bufKiB         int
 }
 
 func main() {
@@ -31,6 +44,13 @@ func main() {
 	flag.StringVar(&o.affinity, "affinity", "best-effort", "pinning: best-effort, strict or off")
 	flag.IntVar(&o.minWave, "min-wave", 4, "smallest wave")
 	flag.IntVar(&o.maxWave, "max-wave", 65536, "largest wave (waves double from -min-wave)")
+	flag.StringVar(&o.workloads, "workloads", "waves,locality,fanout", "comma-separated workloads to run")
+	flag.IntVar(&o.keys, "keys", 16, "locality: keys, each owning a block of state")
+	flag.IntVar(&o.blockKiB, "block-kib", 256, "locality: KiB of state per key")
+	flag.IntVar(&o.localityTokens, "locality-tokens", 4000, "locality: tokens per variant")
+	flag.IntVar(&o.leads, "leads", 400, "fan-out: leads per variant")
+	flag.IntVar(&o.fanout, "children", 16, "fan-out: children per lead")
+	flag.IntVar(&o.bufKiB, "buf-kib", 64, "fan-out: KiB of the buffer a lead shares with its children")
 	flag.Parse()
 	if err := run(os.Stdout, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -43,8 +63,22 @@ func run(w io.Writer, o options) error {
 	if err != nil {
 		return err
 	}
+	want, err := parseWorkloads(o.workloads)
+	if err != nil {
+		return err
+	}
 	if o.minWave < 1 || o.maxWave < o.minWave {
 		return fmt.Errorf("waves must satisfy 1 <= -min-wave <= -max-wave, got %d and %d", o.minWave, o.maxWave)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"keys", o.keys}, {"block-kib", o.blockKiB}, {"locality-tokens", o.localityTokens}, {"leads", o.leads}, {"children", o.fanout}, {"buf-kib", o.bufKiB}} {
+		if want["locality"] || want["fanout"] {
+			if f.v < 1 {
+				return fmt.Errorf("-%s must be at least 1, got %d", f.name, f.v)
+			}
+		}
 	}
 	rt, err := coregate.Start(coregate.Config{Cores: o.cores, Affinity: aff})
 	if err != nil {
@@ -58,13 +92,32 @@ func run(w io.Writer, o options) error {
 			pinned++
 		}
 	}
-	fmt.Fprintf(w, "coregate doubling waves: %d executors (%d pinned, affinity %s), GOMAXPROCS %d, %s/%s\n\n",
+	fmt.Fprintf(w, "coregate: %d executors (%d pinned, affinity %s), GOMAXPROCS %d, %s/%s\n",
 		len(rt.Executors()), pinned, aff, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
-	results, err := runWaves(rt, o.minWave, o.maxWave)
-	if err != nil {
-		return err
+	if want["waves"] {
+		results, err := runWaves(rt, o.minWave, o.maxWave)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, "\ndoubling waves")
+		printWaves(w, results)
 	}
-	printWaves(w, results)
+	var loc []localityResult
+	if want["locality"] {
+		r, err := runLocality(rt, o.keys, o.blockKiB, o.localityTokens)
+		if err != nil {
+			return err
+		}
+		loc = append(loc, r)
+	}
+	if want["fanout"] {
+		r, err := runFanOut(rt, o.leads, o.fanout, o.bufKiB)
+		if err != nil {
+			return err
+		}
+		loc = append(loc, r)
+	}
+	printLocality(w, loc)
 	if err := rt.Stop(context.Background()); err != nil {
 		return err
 	}
@@ -73,6 +126,19 @@ func run(w io.Writer, o options) error {
 		return fmt.Errorf("stats do not add up: %+v", s)
 	}
 	return nil
+}
+
+func parseWorkloads(s string) (map[string]bool, error) {
+	want := map[string]bool{}
+	for _, name := range strings.Split(s, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case "waves", "locality", "fanout":
+			want[name] = true
+		default:
+			return nil, fmt.Errorf("unknown workload %q in -workloads (want waves, locality, fanout)", name)
+		}
+	}
+	return want, nil
 }
 
 func parseAffinity(s string) (coregate.Affinity, error) {

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/coregate/coregate"
+)
+
+// localityResult compares anchored placement with plain staggering on the same
+// work.
+type localityResult struct {
+	Name               string
+	Tokens             int
+	Anchored, Plain    float64 // tokens/s
+	AnchoredOn, Spread string  // how placement used the executors
+}
+
+// block is the state one key owns. Its mutex is needed by plain placement,
+// where two tokens of a key may run at once on different executors; sticky
+// tokens of a key never overlap, so for them it is never contended.
+type block struct {
+	mu   sync.Mutex
+	data []uint64
+}
+
+// runLocality: each of keys keys owns a blockKiB block; every token adds 1 to
+// every word of its key's block. Sticky placement keeps a block in one core's
+// caches; staggered placement moves it between cores. Both variants run the same
+// tokens, and each checks every block afterwards.
+func runLocality(rt *coregate.Runtime, keys, blockKiB, tokens int) (localityResult, error) {
+	var blocks []*block
+	touch := func(_ context.Context, k int) (int, error) {
+		b := blocks[k]
+		b.mu.Lock()
+		for i := range b.data {
+			b.data[i]++
+		}
+		b.mu.Unlock()
+		return k, nil
+	}
+	sticky, err := coregate.Define(rt, "locality-sticky", touch, coregate.WithSticky())
+	if err != nil {
+		return localityResult{}, err
+	}
+	plain, err := coregate.Define(rt, "locality-plain", touch)
+	if err != nil {
+		return localityResult{}, err
+	}
+	res := localityResult{Name: fmt.Sprintf("locality: %d keys x %d KiB, sticky vs staggered", keys, blockKiB), Tokens: tokens}
+	// Keys in a fixed pseudo-random order: in key order, round robin would send
+	// each key to one executor whenever the executor count divides the key count.
+	rng := rand.New(rand.NewPCG(1, 2))
+	seq := make([]int, tokens)
+	count := make([]uint64, keys)
+	for i := range seq {
+		seq[i] = rng.IntN(keys)
+		count[seq[i]]++
+	}
+	for _, v := range []struct {
+		op   *coregate.Op[int, int]
+		rate *float64
+		on   *string
+	}{{plain, &res.Plain, &res.Spread}, {sticky, &res.Anchored, &res.AnchoredOn}} {
+		blocks = make([]*block, keys)
+		for k := range blocks {
+			blocks[k] = &block{data: make([]uint64, blockKiB*1024/8)}
+		}
+		perKey := make([]map[int]bool, keys)
+		for k := range perKey {
+			perKey[k] = map[int]bool{}
+		}
+		toks := make([]*coregate.Token[int], tokens)
+		start := time.Now()
+		for i := range toks {
+			if toks[i], err = v.op.Submit(context.Background(), seq[i]); err != nil {
+				return res, err
+			}
+		}
+		for i, tok := range toks {
+			k, err := tok.Wait(context.Background())
+			if err != nil || k != seq[i] {
+				return res, fmt.Errorf("locality token %d: %d, %v", i, k, err)
+			}
+			perKey[k][tok.Executor()] = true
+		}
+		*v.rate = float64(tokens) / time.Since(start).Seconds()
+		for k, b := range blocks {
+			for _, w := range b.data {
+				if w != count[k] {
+					return res, fmt.Errorf("locality: key %d's block holds %d, want %d", k, w, count[k])
+				}
+			}
+		}
+		*v.on = executorsPerKey(perKey)
+	}
+	return res, nil
+}
+
+// executorsPerKey says on how many executors the average key ran.
+func executorsPerKey(perKey []map[int]bool) string {
+	total := 0
+	for _, m := range perKey {
+		total += len(m)
+	}
+	return fmt.Sprintf("%.1f executors per key", float64(total)/float64(len(perKey)))
+}
+
+// runFanOut: each lead writes a buffer of bufKiB and submits children that each
+// sum it; the lead checks their sums. Anchored, the children run on the lead's
+// executor, where the buffer is in cache; unanchored they spread.
+func runFanOut(rt *coregate.Runtime, leads, children, bufKiB int) (localityResult, error) {
+	sum := func(_ context.Context, buf []uint64) (uint64, error) {
+		var s uint64
+		for _, w := range buf {
+			s += w
+		}
+		return s, nil
+	}
+	child, err := coregate.Define(rt, "fanout-child", sum)
+	if err != nil {
+		return localityResult{}, err
+	}
+	lead := func(ctx context.Context, seed int) ([]int, error) {
+		buf := make([]uint64, bufKiB*1024/8)
+		var want uint64
+		for i := range buf {
+			buf[i] = uint64(seed + i)
+			want += buf[i]
+		}
+		me, _ := coregate.CurrentExecutor(ctx)
+		toks := make([]*coregate.Token[uint64], children)
+		for i := range toks {
+			tok, err := child.Submit(ctx, buf)
+			if err != nil {
+				return nil, err
+			}
+			toks[i] = tok
+		}
+		on := []int{me}
+		for _, tok := range toks {
+			got, err := tok.Wait(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if got != want {
+				return nil, fmt.Errorf("fan-out child summed %d, want %d", got, want)
+			}
+			on = append(on, tok.Executor())
+		}
+		return on, nil
+	}
+	anchored, err := coregate.Define(rt, "fanout-lead-anchored", lead, coregate.WithAnchor("fanout-child"))
+	if err != nil {
+		return localityResult{}, err
+	}
+	plain, err := coregate.Define(rt, "fanout-lead-plain", lead)
+	if err != nil {
+		return localityResult{}, err
+	}
+	res := localityResult{Name: fmt.Sprintf("fan-out: %d leads x %d children on a %d KiB buffer, anchored vs unanchored", leads, children, bufKiB), Tokens: leads * (1 + children)}
+	for _, v := range []struct {
+		op   *coregate.Op[int, []int]
+		rate *float64
+		on   *string
+	}{{plain, &res.Plain, &res.Spread}, {anchored, &res.Anchored, &res.AnchoredOn}} {
+		toks := make([]*coregate.Token[[]int], leads)
+		start := time.Now()
+		for i := range toks {
+			if toks[i], err = v.op.Submit(context.Background(), i); err != nil {
+				return res, err
+			}
+		}
+		away := 0
+		for _, tok := range toks {
+			on, err := tok.Wait(context.Background())
+			if err != nil {
+				return res, err
+			}
+			for _, e := range on[1:] {
+				if e != on[0] {
+					away++
+				}
+			}
+		}
+		*v.rate = float64(res.Tokens) / time.Since(start).Seconds()
+		*v.on = fmt.Sprintf("%.0f%% of children away from their lead", 100*float64(away)/float64(leads*children))
+	}
+	return res, nil
+}
+
+func printLocality(w io.Writer, results []localityResult) {
+	for _, r := range results {
+		fmt.Fprintf(w, "\n%s (%d tokens)\n", r.Name, r.Tokens)
+		fmt.Fprintf(w, "  anchored   %10.0f tokens/s  (%s)\n", r.Anchored, r.AnchoredOn)
+		fmt.Fprintf(w, "  plain      %10.0f tokens/s  (%s)\n", r.Plain, r.Spread)
+		fmt.Fprintf(w, "  ratio      %10.2fx\n", r.Anchored/r.Plain)
+	}
+}
