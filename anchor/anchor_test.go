@@ -300,3 +300,33 @@ func TestSeedJoinLeaveAllocateNothing(t *testing.T) {
 		t.Fatalf("Join+Leave allocated %.1f times", n)
 	}
 }
+
+// TestSeedsBoundedUnderMillionLeads streams a million leads, each with children
+// joining and leaving, checking the cap and the counts after every step.
+func TestSeedsBoundedUnderMillionLeads(t *testing.T) {
+	const max = 100
+	table := NewSeeds(max)
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	var live []*Seed
+	for id := range uint64(n) {
+		if s := table.Lead(id, nil, int(id%4)); s != nil {
+			s.Join() // a child
+			live = append(live, s)
+		}
+		if id%2 == 0 && len(live) > 0 { // the oldest lead and its child resolve, at half the rate leads come
+			live[0].Leave()
+			live[0].Leave()
+			live = live[1:]
+		}
+		if got := len(table.live); got > max || got != len(live) {
+			t.Fatalf("step %d: %d live seeds, cap %d, %d expected", id, got, max, len(live))
+		}
+	}
+	st := table.Stats()
+	if st.Unanchored == 0 || st.Released+uint64(st.Live)+st.Unanchored != uint64(n) {
+		t.Fatalf("stats %+v after %d leads", st, n)
+	}
+}
