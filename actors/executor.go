@@ -128,10 +128,10 @@ func (e *Executor) run(j Job) {
 	t.finish(o, err)
 }
 
-// invoke runs the handler under recover. The double defer of singleflight tells
-// a panic (recover returns the value) from runtime.Goexit (recover returns nil and
-// the handler did not return): a Goexit resolves the token here, then goes on
-// ending the executor goroutine.
+// invoke runs the handler under recover, telling a panic from runtime.Goexit as
+// singleflight does: a deferred recover returns the value of a panic, and nil
+// when the handler neither returned nor panicked, which is a Goexit. A Goexit
+// resolves the token here, then goes on ending the executor goroutine.
 func (e *Executor) invoke(j Job, t *Task) (o Outcome, err error) {
 	normal := false
 	defer func() {

@@ -122,7 +122,7 @@ func (m *Mailbox) refill() (Job, bool) {
 }
 
 // spinRounds bounds how long an idle consumer polls before it parks.
-var spinRounds = 32
+const spinRounds = 32
 
 // spin polls for a push for a short while before the consumer parks: waking a
 // parked locked thread costs the producer a futex call and the consumer microseconds.

@@ -102,7 +102,7 @@ func (t *Task) Result() error { return t.err }
 // [ErrCancelled] and will not run; a running token has its context cancelled. It
 // reports whether the token was resolved by this call.
 func (t *Task) Cancel() bool {
-	if t.state.CompareAndSwap(queued, done) {
+	if t.claim() {
 		t.finish(Cancelled, ErrCancelled)
 		return true
 	}

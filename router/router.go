@@ -36,7 +36,7 @@ func New(engine *actor.Engine, name string, execs []*actors.Executor, room *acto
 	return r
 }
 
-// Next returns the position a class-w token takes, advancing the class counter.
+// next returns the position a class-w token takes, advancing the class counter.
 func (r *Router) next(w Weight) uint64 { return r.pos[w].n.Add(1) - 1 }
 
 // TryPlace pushes j on the first executor of its range with room, starting at the

@@ -188,7 +188,7 @@ func TestSubmitWaitsForRoomUntilContextEnds(t *testing.T) {
 }
 
 func TestPlacementAllocatesNothing(t *testing.T) {
-	r, execs := testRouter(t, 2, 1<<20)
+	r, _ := testRouter(t, 2, 1<<20)
 	j := newJob()
 	allocs := testing.AllocsPerRun(1000, func() {
 		if _, res := r.TryPlace(Light, j); res != actors.Pushed {
@@ -204,7 +204,6 @@ func TestPlacementAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("placement allocated %.1f times per token", allocs)
 	}
-	_ = execs
 }
 
 func TestRouterPIDDeadLetters(t *testing.T) {
