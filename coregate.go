@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,7 +53,23 @@ type Config struct {
 	// SeedCap bounds the live seeds; 0 means DefaultSeedCap. Past it, new leads
 	// run unanchored.
 	SeedCap int
+	// Restart is each executor's restart intensity: at most Restart.MaxRestarts
+	// restarts within Restart.Window, with a doubling, jittered backoff between
+	// them; past it the executor is down and its work moves to the others.
+	// Zero fields mean the defaults (10 restarts per 60 s, backoff from 10 ms up
+	// to 1 s); negative ones are an error.
+	Restart RestartPolicy
+	// StallAfter is how long one token may run before its executor is reported
+	// stalled (ExecutorStalled) and gets no unpinned work until the token ends.
+	// 0 means DefaultStallAfter; a negative value turns the watchdog off.
+	StallAfter time.Duration
 }
+
+// RestartPolicy is an executor's restart intensity; see [supervisor.Policy].
+type RestartPolicy = supervisor.Policy
+
+// DefaultStallAfter is the stall threshold used when Config.StallAfter is 0.
+const DefaultStallAfter = time.Second
 
 // Defaults for the anchor tables.
 const (
@@ -68,6 +85,10 @@ type ExecutorInfo struct {
 	PID      *actor.PID // hollywood PID, <Name>/exec/<Index>
 	Pinned   bool       // its thread's affinity is exactly CPU
 	PinError error      // why it is not pinned, under BestEffort
+	// Health: Restarting while a replacement waits out its backoff, Stalled
+	// while a token runs past Config.StallAfter, Down once past its restart
+	// policy (for good). Unpinned work avoids an executor with any of them.
+	Restarting, Stalled, Down bool
 }
 
 // Counts are token counts, per executor or in total. Once Stop has returned,
@@ -98,6 +119,11 @@ type Runtime struct {
 	registry opRegistry
 	sticky   *anchor.Sticky
 	seeds    *anchor.Seeds
+	room     *actors.Room
+	// moving orders placement against executors going down: anchored
+	// submitters place and push under the read lock; moving a down
+	// executor's queue holds the write lock.
+	moving sync.RWMutex
 
 	stopping atomic.Bool
 	stopped  chan struct{}
@@ -145,28 +171,85 @@ func Start(cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("coregate: starting engine: %w", err)
 		}
 	}
-	room := actors.NewRoom()
+	if _, err := cfg.Restart.Resolve(); err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.StallAfter == 0:
+		cfg.StallAfter = DefaultStallAfter
+	case cfg.StallAfter < 0:
+		cfg.StallAfter = 0 // off
+	}
+	rt := &Runtime{
+		engine:  cfg.Engine,
+		stopped: make(chan struct{}),
+		sticky:  anchor.NewSticky(cfg.StickyCap, cfg.StickyTTL, nil),
+		seeds:   anchor.NewSeeds(cfg.SeedCap),
+		room:    actors.NewRoom(),
+	}
+	// The router needs the executors and the supervisor's hooks need the
+	// router: hooks that run before the router exists have no executor down
+	// yet to deal with, since none can go down before a token runs.
 	sup, err := supervisor.Start(supervisor.Config{
 		Engine:      cfg.Engine,
 		Name:        cfg.Name,
 		CPUs:        cpus,
 		MailboxSize: cfg.MailboxSize,
 		Affinity:    cfg.Affinity,
-		Room:        room,
+		Room:        rt.room,
+		Restart:     cfg.Restart,
+		StallAfter:  cfg.StallAfter,
+		OnDown:      rt.executorDown,
+		Redirect:    rt.redirect,
 	})
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{
-		engine:  cfg.Engine,
-		sup:     sup,
-		execs:   sup.Executors(),
-		stopped: make(chan struct{}),
-		sticky:  anchor.NewSticky(cfg.StickyCap, cfg.StickyTTL, nil),
-		seeds:   anchor.NewSeeds(cfg.SeedCap),
-	}
-	rt.router = router.New(cfg.Engine, cfg.Name, rt.execs, room)
+	rt.sup, rt.execs = sup, sup.Executors()
+	rt.router = router.New(cfg.Engine, cfg.Name, rt.execs, rt.room)
 	return rt, nil
+}
+
+// executorDown moves the queue of an executor that went down: the ranges are
+// recomputed without it, then each queued token, in order, follows its seed or
+// pin (moved off e as a whole) or is staggered over the live executors of its
+// class. It returns how many tokens it moved; with no executor left they are
+// resolved with ErrNoExecutor.
+func (rt *Runtime) executorDown(e *actors.Executor) int {
+	rt.moving.Lock()
+	rt.router.Remove(e.Index())
+	moved := 0
+	for _, j := range e.Retire() {
+		if rt.reroute(j) {
+			moved++
+		}
+	}
+	rt.moving.Unlock()
+	rt.room.Notify() // submitters waiting for room on e place again
+	return moved
+}
+
+// redirect places one job whose executor is down.
+func (rt *Runtime) redirect(j actors.Job) {
+	rt.moving.Lock()
+	defer rt.moving.Unlock()
+	rt.reroute(j)
+}
+
+// reroute queues j, accepted on an executor that went down, on a live one past
+// its bound, or resolves it with ErrNoExecutor. The caller holds rt.moving.
+func (rt *Runtime) reroute(j actors.Job) bool {
+	var exec int
+	if r, ok := j.(interface{ replace() int }); ok {
+		exec = r.replace()
+	} else {
+		exec = rt.router.Next(Heavy) // a job sent by message from outside
+	}
+	if exec >= 0 && rt.execs[exec].Adopt(j) == actors.Pushed {
+		return true
+	}
+	j.Task().Resolve(actors.Failed, ErrNoExecutor)
+	return false
 }
 
 // cpus returns the CPUs the executors run on: the first count allowed CPUs.
@@ -200,7 +283,11 @@ func (rt *Runtime) Executors() []ExecutorInfo {
 	infos := make([]ExecutorInfo, len(rt.execs))
 	for i, e := range rt.execs {
 		pinned, pinErr := e.Pinned()
-		infos[i] = ExecutorInfo{Index: i, CPU: e.CPU(), PID: e.PID(), Pinned: pinned, PinError: pinErr}
+		h := e.Health()
+		infos[i] = ExecutorInfo{
+			Index: i, CPU: e.CPU(), PID: e.PID(), Pinned: pinned, PinError: pinErr,
+			Restarting: h&actors.Restarting != 0, Stalled: h&actors.Stalled != 0, Down: h&actors.Down != 0,
+		}
 	}
 	return infos
 }

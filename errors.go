@@ -16,6 +16,9 @@ var (
 	ErrCancelled = actors.ErrCancelled
 	// ErrMailboxFull resolves a token delivered with engine.Send to a full mailbox.
 	ErrMailboxFull = actors.ErrMailboxFull
+	// ErrNoExecutor is returned by Submit, and resolves queued tokens, when
+	// every executor is down (past its restart policy).
+	ErrNoExecutor = actors.ErrNoExecutor
 	// ErrNilToken is returned by the methods of a nil *Token.
 	ErrNilToken = errors.New("coregate: nil token")
 	// ErrNilContext is returned when a nil context.Context is passed.

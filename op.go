@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
@@ -28,11 +29,13 @@ const (
 type Option func(*opConfig)
 
 type opConfig struct {
-	weight Weight
-	sticky bool
-	keyFn  any // func(A) uint64, checked by Define
-	lead   bool
-	calls  []string
+	weight  Weight
+	sticky  bool
+	keyFn   any // func(A) uint64, checked by Define
+	lead    bool
+	calls   []string
+	retries int
+	backoff time.Duration
 }
 
 // WithWeight sets the op's weight class; the default is Heavy.
@@ -63,16 +66,37 @@ func WithAnchor(externalCalls ...string) Option {
 	return func(c *opConfig) { c.lead, c.calls = true, externalCalls }
 }
 
+// WithRetry makes the op's tokens retried: a run that fails (returns an error
+// other than its cancelled context's, panics, or calls runtime.Goexit) is
+// queued again at the tail of the executor that ran it, up to retries more
+// times, after backoff (doubled for each further retry, at most
+// [MaxRetryBackoff]). Only the final attempt's outcome reaches the token, and
+// the counts record one outcome per token. A cancelled token, or one whose
+// submitter's context ended, is not retried; one waiting out a backoff when the
+// runtime stops resolves with its last attempt's error.
+//
+// This makes delivery at-least-once for the op: a handler that failed after
+// doing part of its work runs again, so use it for idempotent work only.
+// Exactly-once is not offered.
+func WithRetry(retries int, backoff time.Duration) Option {
+	return func(c *opConfig) { c.retries, c.backoff = retries, backoff }
+}
+
+// MaxRetryBackoff caps the doubling backoff between retries.
+const MaxRetryBackoff = time.Minute
+
 // Op is a defined operation: a named handler and its placement options. Submit
 // its tokens with [Op.Submit].
 type Op[A, R any] struct {
-	rt     *Runtime
-	name   string
-	fn     func(context.Context, A) (R, error)
-	weight Weight
-	keyOf  func(*A) uint64 // nil unless sticky
-	lead   bool
-	calls  []byte // canonical encoding of a lead's external calls
+	rt      *Runtime
+	name    string
+	fn      func(context.Context, A) (R, error)
+	weight  Weight
+	keyOf   func(*A) uint64 // nil unless sticky
+	lead    bool
+	calls   []byte // canonical encoding of a lead's external calls
+	retries int
+	backoff time.Duration
 }
 
 // opRegistry holds the names of a runtime's ops.
@@ -117,7 +141,10 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 	if !cfg.weight.Valid() {
 		return nil, fmt.Errorf("coregate: op %q has unknown weight %v (want Heavy, Medium or Light)", name, cfg.weight)
 	}
-	op := &Op[A, R]{rt: rt, name: name, fn: fn, weight: cfg.weight, lead: cfg.lead}
+	if cfg.retries < 0 || cfg.backoff < 0 {
+		return nil, fmt.Errorf("coregate: op %q: WithRetry(%d, %v): retries and backoff must not be negative", name, cfg.retries, cfg.backoff)
+	}
+	op := &Op[A, R]{rt: rt, name: name, fn: fn, weight: cfg.weight, lead: cfg.lead, retries: cfg.retries, backoff: cfg.backoff}
 	if err := op.configureAnchors(cfg); err != nil {
 		return nil, err
 	}
@@ -186,38 +213,109 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 		seed = nil // released: the lead's work is over
 	}
 	if seed == nil && op.keyOf == nil && !op.lead {
-		j := &job[A, R]{op: op, arg: arg}
+		if op.retries == 0 {
+			j := &job[A, R]{op: op, arg: arg}
+			j.tok.task.Init(ctx, rt.ids.Add(1))
+			if _, err := rt.router.Submit(ctx, op.weight, j); err != nil {
+				return nil, err
+			}
+			return &j.tok, nil
+		}
+		j := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}}
 		j.tok.task.Init(ctx, rt.ids.Add(1))
+		j.tok.task.SetHook(j)
 		if _, err := rt.router.Submit(ctx, op.weight, j); err != nil {
 			return nil, err
 		}
 		return &j.tok, nil
 	}
-	j := &anchoredJob[A, R]{job: job[A, R]{op: op, arg: arg}, seed: seed}
+	j := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, seed: seed}
 	j.tok.task.Init(ctx, rt.ids.Add(1))
-	exec := 0
-	if seed != nil {
-		exec = seed.Executor()
-	} else {
-		exec = op.place(j)
-	}
-	if err := j.submitTo(ctx, exec); err != nil {
+	j.tok.task.SetHook(j)
+	if err := j.submit(ctx); err != nil {
 		return nil, err
 	}
 	return &j.tok, nil
 }
 
-// place picks the executor of a sticky or lead token and takes its pin or seed.
-func (op *Op[A, R]) place(j *anchoredJob[A, R]) int {
+// submit pushes an anchored job where its seed or pin says, placing it first.
+// Placement and push happen under the runtime's read lock on moves, so they see
+// the executors as one consistent view: an executor going down moves its queue
+// under the write lock, and no token of a seed or key can overtake the ones
+// being moved. The lock is not held while waiting for room.
+func (j *hookedJob[A, R]) submit(ctx context.Context) error {
+	rt := j.op.rt
+	push := func(first bool) (int, actors.PushResult) {
+		rt.moving.RLock()
+		defer rt.moving.RUnlock()
+		exec := j.target(first)
+		if exec < 0 {
+			return -1, actors.NoExecutor
+		}
+		return exec, rt.execs[exec].Push(j)
+	}
+	_, res := push(true)
+	var err error
+	switch res {
+	case actors.Pushed:
+		return nil
+	case actors.Closed:
+		err = ErrStopped
+	case actors.NoExecutor:
+		err = ErrNoExecutor
+	default:
+		_, err = rt.router.WaitRoom(ctx, func() (int, actors.PushResult) { return push(false) })
+	}
+	if err != nil {
+		j.Resolved(&j.tok.task) // it will never resolve: give back its pin and seed
+	}
+	return err
+}
+
+// target returns the executor an anchored job goes to, -1 when none is live.
+// The first call places it, taking its pin or creating its seed; later calls
+// (after a full mailbox, or to move it off an executor that went down) follow
+// the seed or pin, moving it off a down executor, without counting again.
+// The caller holds the runtime's lock on moves.
+func (j *hookedJob[A, R]) target(first bool) int {
+	rt := j.op.rt
+	switch {
+	case j.seed != nil:
+		exec := j.seed.Executor()
+		if !rt.router.Live(exec) {
+			next := rt.router.Next(Weight(j.seed.Class))
+			if next < 0 {
+				return -1
+			}
+			exec = j.seed.Move(exec, next)
+		}
+		return exec
+	case first:
+		return j.op.place(j)
+	case j.op.keyOf != nil:
+		set := rt.router.Eligible(j.op.weight)
+		if len(set) == 0 {
+			return -1
+		}
+		return rt.sticky.Repin(j.key, set, rt.router.Next(j.op.weight))
+	}
+	return rt.router.Next(j.op.weight)
+}
+
+// place picks the executor of a sticky or lead token and takes its pin or seed;
+// -1 when no executor is live.
+func (op *Op[A, R]) place(j *hookedJob[A, R]) int {
 	rt := op.rt
 	exec := rt.router.Next(op.weight)
+	if exec < 0 {
+		return -1
+	}
 	if op.keyOf != nil {
 		j.key = op.keyOf(&j.arg)
-		lo, hi := router.Range(op.weight, rt.router.Len())
-		exec, j.pinned = rt.sticky.Place(j.key, lo, hi, exec)
+		exec, j.pinned = rt.sticky.Place(j.key, rt.router.Eligible(op.weight), exec)
 	}
 	if op.lead {
-		j.seed = rt.seeds.Lead(j.tok.task.ID(), op.calls, exec) // nil: unanchored
+		j.seed = rt.seeds.Lead(j.tok.task.ID(), op.calls, exec, int(op.weight)) // nil: unanchored
 	}
 	return exec
 }
@@ -229,43 +327,62 @@ type job[A, R any] struct {
 	arg A
 }
 
-// anchoredJob is a job placed by a seed or a sticky pin. Plain tokens do not
-// carry these fields, so they stay one size class smaller.
-type anchoredJob[A, R any] struct {
+// hookedJob is a job with a hook: one placed by a seed or a sticky pin, or one
+// that may be retried. Plain tokens do not carry these fields, so they stay one
+// size class smaller.
+type hookedJob[A, R any] struct {
 	job[A, R]
 	key    uint64       // sticky key, when pinned
 	pinned bool         // holds an in-flight count on its key's pin
 	seed   *anchor.Seed // the seed it belongs to (its own, for a lead), or nil
+	tries  int          // retries so far; touched only by the executor running it
 }
 
-// submitTo pushes j onto executor exec; if it is refused, the pin and seed it
-// took are given back, since it will never resolve.
-func (j *anchoredJob[A, R]) submitTo(ctx context.Context, exec int) error {
-	j.tok.task.SetHook(j)
-	err := j.op.rt.router.SubmitTo(ctx, exec, j)
-	if err != nil {
-		j.Resolved(&j.tok.task)
-	}
-	return err
-}
-
-// Resolved releases the job's pin and seed once, at its outcome.
-func (j *anchoredJob[A, R]) Resolved(*actors.Task) {
+// Resolved releases the job's pin and seed once, at its outcome, and lets go of
+// the argument, which a retry would have needed.
+func (j *hookedJob[A, R]) Resolved(*actors.Task) {
 	if j.pinned {
 		j.op.rt.sticky.Release(j.key)
 	}
 	if j.seed != nil {
 		j.seed.Leave()
 	}
+	var zero A
+	j.arg = zero
 }
 
 // Anchor hands the job's seed to the tokens its handler submits.
-func (j *anchoredJob[A, R]) Anchor() any {
+func (j *hookedJob[A, R]) Anchor() any {
 	if j.seed == nil {
 		return nil // a nil *Seed in an interface would not compare equal to nil
 	}
 	return j.seed
 }
+
+// Retry allows the op's retries, doubling the backoff each time.
+func (j *hookedJob[A, R]) Retry(actors.Outcome, error) (time.Duration, bool) {
+	if j.tries >= j.op.retries {
+		return 0, false
+	}
+	j.tries++
+	d := j.op.backoff
+	for k := 1; k < j.tries && d < MaxRetryBackoff; k++ {
+		d *= 2
+	}
+	return min(d, MaxRetryBackoff), true
+}
+
+// Run runs the handler, keeping the argument for a retry.
+func (j *hookedJob[A, R]) Run(ctx context.Context) error {
+	r, err := j.op.fn(ctx, j.arg)
+	j.tok.res = r
+	return err
+}
+
+// replace returns the executor a job moved off a down executor goes to.
+func (j *hookedJob[A, R]) replace() int { return j.target(false) }
+
+func (j *job[A, R]) replace() int { return j.op.rt.router.Next(j.op.weight) }
 
 func (j *job[A, R]) Task() *actors.Task { return &j.tok.task }
 

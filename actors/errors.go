@@ -16,6 +16,9 @@ var (
 	ErrCancelled = errors.New("coregate: token cancelled")
 	// ErrMailboxFull refuses a token delivered by engine.Send to a full mailbox.
 	ErrMailboxFull = errors.New("coregate: mailbox full")
+	// ErrNoExecutor resolves a token that has no live executor to run on: every
+	// executor of its runtime is down.
+	ErrNoExecutor = errors.New("coregate: no live executor")
 )
 
 // PanicError is the error of a token whose handler panicked.

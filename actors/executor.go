@@ -16,14 +16,18 @@ import (
 // [actor.Processer]: engine.Send to its PID pushes a [Job]; anything else is
 // answered with an [actor.DeadLetterEvent] on the engine's event stream.
 type Executor struct {
-	group   *Group
-	index   int
-	cpu     int
-	pid     *actor.PID
-	mb      *Mailbox
-	stats   counters
-	refused atomic.Uint64 // jobs delivered by Send and refused at once
-	goid    atomic.Uint64 // the running goroutine's id, 0 when none runs
+	group    *Group
+	index    int
+	cpu      int
+	pid      *actor.PID
+	mb       *Mailbox
+	stats    counters
+	refused  atomic.Uint64 // jobs accepted without being pushed here (refused, or redirected)
+	rerouted atomic.Uint64 // jobs moved to other executors when this one went down
+	goid     atomic.Uint64 // the running goroutine's id, 0 when none runs
+	health   atomic.Uint32 // Health bits
+	seq      atomic.Uint64 // progress: bumped as tokens start; odd while one runs
+	depth    int           // nested runs (help-while-waiting); executor goroutine only
 
 	mu     sync.Mutex
 	pinned bool
@@ -53,6 +57,85 @@ func (e *Executor) Push(j Job) PushResult {
 	return e.mb.Push(j)
 }
 
+// Adopt queues j, accepted on an executor that went down, at the tail of this
+// one, past the mailbox bound: an accepted token is never refused for room. It
+// returns Gone when this executor is down too.
+func (e *Executor) Adopt(j Job) PushResult {
+	res := e.mb.Requeue(j)
+	if res == Pushed {
+		j.Task().moved.Store(int32(e.index) + 1)
+	}
+	return res
+}
+
+// Refuse accepts j without queueing it and resolves it at once with o and err,
+// so it is counted on this executor like any other token.
+func (e *Executor) Refuse(j Job, o Outcome, err error) {
+	j.Task().exec = e
+	e.refused.Add(1)
+	j.Task().Resolve(o, err)
+}
+
+// Retire takes the executor out of service once its goroutine ended for good:
+// every later push returns Gone, and the jobs still queued are returned, in
+// order, for the caller to place elsewhere (with [Executor.Adopt]) or resolve.
+func (e *Executor) Retire() []Job {
+	jobs := e.mb.Retire()
+	live := jobs[:0]
+	for _, j := range jobs {
+		if j.Task().Queued() {
+			live = append(live, j)
+		}
+	}
+	e.rerouted.Add(uint64(len(live)))
+	return live
+}
+
+// Health is a set of reasons an executor should not get unpinned work.
+type Health uint32
+
+const (
+	Restarting Health = 1 << iota // its goroutine ended and a replacement is due
+	Stalled                       // a token has run past the stall threshold
+	Down                          // past its restart limit: out of service for good
+)
+
+// Health returns the executor's current health bits; 0 is healthy.
+func (e *Executor) Health() Health { return Health(e.health.Load()) }
+
+// Healthy reports whether the executor should get unpinned work.
+func (e *Executor) Healthy() bool { return e.health.Load() == 0 }
+
+// SetHealth sets or clears h.
+func (e *Executor) SetHealth(h Health, on bool) {
+	for {
+		old := e.health.Load()
+		v := old &^ uint32(h)
+		if on {
+			v = old | uint32(h)
+		}
+		if e.health.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// Progress returns a number that changes whenever a token starts or the last
+// running one ends; it is odd while a token runs. A watchdog that sees the same
+// odd value for a while has found a token running that long.
+func (e *Executor) Progress() uint64 { return e.seq.Load() }
+
+func (e *Executor) begin() {
+	e.depth++
+	e.seq.Store((e.seq.Load() + 2) | 1)
+}
+
+func (e *Executor) end() {
+	if e.depth--; e.depth == 0 {
+		e.seq.Store(e.seq.Load() + 1)
+	}
+}
+
 // Launch starts the executor goroutine and returns once it has locked and pinned
 // its thread. Under [Strict] affinity a failed pin is returned and the goroutine
 // has already ended. Launch is also how a replacement takes over the mailbox of
@@ -78,6 +161,10 @@ func (e *Executor) main(ready chan<- error) {
 		}
 	}
 	e.goid.Store(goid())
+	// A token that ended the previous goroutine left depth and seq mid-run.
+	e.depth = 0
+	e.seq.Store((e.seq.Load() | 1) + 1)
+	e.group.onStart(e)
 	ready <- nil
 
 	crashed := true
@@ -124,14 +211,20 @@ func (e *Executor) run(j Job) {
 		t.finish(Cancelled, err)
 		return
 	}
+	e.begin()
 	o, err := e.invoke(j, t)
+	e.end()
+	if (o == Failed || o == Panicked) && e.retry(j, o, err) {
+		return
+	}
 	t.finish(o, err)
 }
 
 // invoke runs the handler under recover, telling a panic from runtime.Goexit as
 // singleflight does: a deferred recover returns the value of a panic, and nil
 // when the handler neither returned nor panicked, which is a Goexit. A Goexit
-// resolves the token here, then goes on ending the executor goroutine.
+// resolves (or retries) the token here, then goes on ending the executor
+// goroutine.
 func (e *Executor) invoke(j Job, t *Task) (o Outcome, err error) {
 	normal := false
 	defer func() {
@@ -142,7 +235,9 @@ func (e *Executor) invoke(j Job, t *Task) (o Outcome, err error) {
 			o, err = Panicked, &PanicError{Value: r, Stack: debug.Stack()}
 			return
 		}
-		t.finish(Failed, ErrGoexit)
+		if !e.retry(j, Failed, ErrGoexit) {
+			t.finish(Failed, ErrGoexit)
+		}
 	}()
 	err = j.Run(t)
 	normal = true
@@ -153,6 +248,22 @@ func (e *Executor) invoke(j Job, t *Task) (o Outcome, err error) {
 		return Cancelled, err
 	}
 	return Failed, err
+}
+
+// retry queues j again if its hook asks for another attempt, and reports
+// whether it did. A cancelled token or an aborting runtime is not retried.
+func (e *Executor) retry(j Job, o Outcome, err error) bool {
+	t := j.Task()
+	if t.hook == nil || e.group.aborted.Load() || t.cancel.isFired() || t.parent.Err() != nil {
+		return false
+	}
+	delay, again := t.hook.Retry(o, err)
+	if !again {
+		return false
+	}
+	t.state.Store(queued)
+	e.group.retries.schedule(e, j, delay, o, err)
+	return true
 }
 
 // helpUntil runs e's queued tokens until t is resolved or ctx ends. It runs on e's
@@ -193,7 +304,8 @@ func (e *Executor) PID() *actor.PID { return e.pid }
 
 // Send delivers a [Job] without waiting: a job that finds the mailbox full or
 // closed is accepted and resolved at once with [ErrMailboxFull] or [ErrStopped],
-// so the counts still add up. Any other message becomes a dead letter.
+// so the counts still add up; one sent to a down executor is placed elsewhere.
+// Any other message becomes a dead letter.
 func (e *Executor) Send(_ *actor.PID, msg any, sender *actor.PID) {
 	j, ok := msg.(Job)
 	if !ok {
@@ -202,16 +314,12 @@ func (e *Executor) Send(_ *actor.PID, msg any, sender *actor.PID) {
 	}
 	switch e.Push(j) {
 	case Full:
-		e.refuse(j.Task(), Failed, ErrMailboxFull)
+		e.Refuse(j, Failed, ErrMailboxFull)
 	case Closed:
-		e.refuse(j.Task(), Stopped, ErrStopped)
-	}
-}
-
-func (e *Executor) refuse(t *Task, o Outcome, err error) {
-	e.refused.Add(1)
-	if t.claim() {
-		t.finish(o, err)
+		e.Refuse(j, Stopped, ErrStopped)
+	case Gone:
+		e.refused.Add(1)
+		e.group.redirect(j)
 	}
 }
 
@@ -232,8 +340,7 @@ func (e *Executor) Shutdown() { e.mb.Close() }
 func (e *Executor) StopQueued() int {
 	n := 0
 	for _, j := range e.mb.TakeAll() {
-		if t := j.Task(); t.claim() {
-			t.finish(Stopped, ErrStopped)
+		if j.Task().Resolve(Stopped, ErrStopped) {
 			n++
 		}
 	}

@@ -17,9 +17,16 @@ type GroupConfig struct {
 	MailboxSize int
 	Affinity    Affinity
 	Room        *Room // notified when a mailbox frees space; may be nil
+	// OnStart is called on an executor's goroutine once it is locked and
+	// pinned, before it takes its first token; may be nil.
+	OnStart func(e *Executor)
 	// OnExit is called on an executor's goroutine as it ends: err is nil when it
 	// drained or was aborted, ErrGoexit or a loop failure when it crashed.
 	OnExit func(e *Executor, err error)
+	// Redirect places an accepted job whose executor is down (one sent to a
+	// down executor's PID, or a retry due on it) on another executor. nil
+	// resolves such jobs with ErrNoExecutor.
+	Redirect func(j Job)
 }
 
 // Group is the executors of one runtime and what they share: the engine, the
@@ -31,16 +38,26 @@ type Group struct {
 	aborted  atomic.Bool
 	abort    context.Context
 	cancel   context.CancelFunc
+	onStart  func(*Executor)
 	onExit   func(*Executor, error)
+	redirect func(Job)
+	retries  retries
 }
 
 // NewGroup creates the executors and registers each with the engine; none runs
 // until [Executor.Launch].
 func NewGroup(cfg GroupConfig) (*Group, error) {
-	g := &Group{engine: cfg.Engine, affinity: cfg.Affinity, onExit: cfg.OnExit}
+	g := &Group{engine: cfg.Engine, affinity: cfg.Affinity, onStart: cfg.OnStart, onExit: cfg.OnExit, redirect: cfg.Redirect}
+	if g.onStart == nil {
+		g.onStart = func(*Executor) {}
+	}
 	if g.onExit == nil {
 		g.onExit = func(*Executor, error) {}
 	}
+	if g.redirect == nil {
+		g.redirect = func(j Job) { j.Task().Resolve(Failed, ErrNoExecutor) }
+	}
+	g.retries.pending = make(map[*Task]*pendingRetry)
 	g.abort, g.cancel = context.WithCancel(context.Background())
 	kind := cfg.Name + "/exec"
 	for i, cpu := range cfg.CPUs {

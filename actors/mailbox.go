@@ -9,9 +9,11 @@ import (
 type PushResult int
 
 const (
-	Pushed PushResult = iota
-	Full              // the mailbox holds Size tokens; try another or wait for room
-	Closed            // the mailbox refuses tokens: its runtime is stopping
+	Pushed     PushResult = iota
+	Full                  // the mailbox holds Size tokens; try another or wait for room
+	Closed                // the mailbox refuses tokens: its runtime is stopping
+	Gone                  // the mailbox's executor is down: place the token elsewhere
+	NoExecutor            // (from a router) every executor is down
 )
 
 // Mailbox is a bounded multi-producer single-consumer queue of jobs.
@@ -36,6 +38,7 @@ type Mailbox struct {
 	parked  bool
 	closed  bool // refuses pushes
 	aborted bool // the consumer stops taking batches
+	gone    bool // retired: refuses every push, even requeues
 	pushed  uint64
 	wake    chan struct{}
 	room    *Room
@@ -57,20 +60,36 @@ func NewMailbox(size int, room *Room) *Mailbox {
 	}
 }
 
-// Push appends j unless the mailbox is full or closed.
-func (m *Mailbox) Push(j Job) PushResult {
+// Push appends j unless the mailbox is full, closed or retired.
+func (m *Mailbox) Push(j Job) PushResult { return m.add(j, false) }
+
+// Requeue appends a job that was accepted before (a retry, or a token moved
+// from an executor that went down) past the size bound and even when the
+// mailbox is closed, so an accepted token is never refused for room; it is not
+// counted in Pushed, since it was counted where it was accepted. It refuses
+// only a retired mailbox. Whoever drains a closed mailbox after its consumer
+// ended ([Mailbox.TakeAll]) still finds the job.
+func (m *Mailbox) Requeue(j Job) PushResult { return m.add(j, true) }
+
+func (m *Mailbox) add(j Job, again bool) PushResult {
 	m.mu.Lock()
-	if m.closed {
+	switch {
+	case m.gone:
+		m.mu.Unlock()
+		return Gone
+	case again:
+	case m.closed:
 		m.mu.Unlock()
 		return Closed
-	}
-	if m.n >= m.size {
+	case m.n >= m.size:
 		m.mu.Unlock()
 		return Full
 	}
 	m.q = append(m.q, j)
 	m.n++
-	m.pushed++
+	if !again {
+		m.pushed++
+	}
 	wake := m.parked
 	m.parked = false
 	m.mu.Unlock()
@@ -191,6 +210,19 @@ func (m *Mailbox) Abort() {
 func (m *Mailbox) TakeAll() []Job {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.takeAllLocked()
+}
+
+// Retire makes every later push, requeue and adoption return Gone and returns
+// the jobs still queued, in order. Only call it when no consumer is running.
+func (m *Mailbox) Retire() []Job {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gone, m.closed = true, true
+	return m.takeAllLocked()
+}
+
+func (m *Mailbox) takeAllLocked() []Job {
 	jobs := append(append([]Job(nil), m.batch[m.pos:]...), m.q...)
 	clear(m.batch)
 	clear(m.q)
@@ -229,13 +261,16 @@ func NewRoom() *Room {
 	return r
 }
 
-// Wait registers the caller as a waiter and returns the channel to wait on and a
-// function to call when done. Retry the push after Wait and before blocking on
+// Wait registers the caller as a waiter and returns the channel to wait on;
+// call Leave when done waiting. Retry the push after Wait and before blocking on
 // the channel, so a refill between the failed push and Wait is not missed.
-func (r *Room) Wait() (<-chan struct{}, func()) {
+func (r *Room) Wait() <-chan struct{} {
 	r.waiters.Add(1)
-	return *r.ch.Load(), func() { r.waiters.Add(-1) }
+	return *r.ch.Load()
 }
+
+// Leave ends one Wait.
+func (r *Room) Leave() { r.waiters.Add(-1) }
 
 func (r *Room) notify() {
 	if r.waiters.Load() > 0 {

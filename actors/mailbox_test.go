@@ -184,13 +184,13 @@ func TestMailboxWakesOnlyParked(t *testing.T) {
 // pushWaiting pushes j, waiting on room while m is full, as the router does.
 func pushWaiting(m *Mailbox, room *Room, j Job) {
 	for {
-		ch, done := room.Wait()
+		ch := room.Wait()
 		if m.Push(j) == Pushed {
-			done()
+			room.Leave()
 			return
 		}
 		<-ch
-		done()
+		room.Leave()
 	}
 }
 

@@ -13,7 +13,9 @@ type counters struct {
 
 func (c *counters) add(o Outcome) { c.c[o].n.Add(1) }
 
-// Counts is a snapshot of one executor's token counts.
+// Counts is a snapshot of one executor's token counts. A token is counted on the
+// executor that accepted it, from submission to outcome, even when it ran
+// elsewhere because that executor went down.
 type Counts struct {
 	Submitted uint64 // accepted onto this executor
 	Succeeded uint64
@@ -22,6 +24,7 @@ type Counts struct {
 	Cancelled uint64 // cancelled before starting, or gave up on a cancelled context
 	Stopped   uint64 // still queued when the runtime stopped
 	Queued    uint64
+	Rerouted  uint64 // moved to other executors when this one went down (still counted here)
 }
 
 // Add adds o to c.
@@ -33,6 +36,7 @@ func (c *Counts) Add(o Counts) {
 	c.Cancelled += o.Cancelled
 	c.Stopped += o.Stopped
 	c.Queued += o.Queued
+	c.Rerouted += o.Rerouted
 }
 
 // Resolved is the number of tokens that reached an outcome.
@@ -51,5 +55,6 @@ func (e *Executor) Counts() Counts {
 	c.Stopped = e.stats.c[Stopped].n.Load()
 	c.Submitted = e.mb.Pushed() + e.refused.Load()
 	c.Queued = uint64(e.mb.Len())
+	c.Rerouted = e.rerouted.Load()
 	return c
 }

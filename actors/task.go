@@ -51,6 +51,7 @@ type Task struct {
 	exec   *Executor
 	id     uint64
 	state  atomic.Uint32
+	moved  atomic.Int32 // 1 + the index of the executor it was moved to, or 0
 	err    error
 	done   signal // fires when the token is resolved
 	cancel signal // fires when the handler's context is cancelled
@@ -58,14 +59,18 @@ type Task struct {
 	hook   Hook // nil for most tokens
 }
 
-// Hook is what anchored tokens carry: the root package uses it to release
-// sticky pins and seeds on every outcome and to hand a lead's seed to the
-// tokens its handler submits.
+// Hook is what anchored and retried tokens carry: the root package uses it to
+// release sticky pins and seeds on every outcome, to hand a lead's seed to the
+// tokens its handler submits, and to decide retries.
 type Hook interface {
 	// Resolved is called once when the token resolves, before its waiters wake.
 	Resolved(t *Task)
 	// Anchor is the value the handler's context answers for AnchorKey, or nil.
 	Anchor() any
+	// Retry is called when a run failed or panicked (o is Failed or Panicked,
+	// err its error). When again is true the token is queued once more at the
+	// tail of the executor that ran it, after delay, instead of resolving.
+	Retry(o Outcome, err error) (delay time.Duration, again bool)
 }
 
 // AnchorKey is the context key under which a handler's context answers its
@@ -86,8 +91,19 @@ func (t *Task) Init(parent context.Context, id uint64) {
 // ID returns the token's id.
 func (t *Task) ID() uint64 { return t.id }
 
-// Executor returns the executor the token was placed on, nil before placement.
-func (t *Task) Executor() *Executor { return t.exec }
+// Executor returns the executor the token is placed on: the one it was pushed
+// onto, or the one it was moved to when that executor went down. It is nil
+// before placement.
+func (t *Task) Executor() *Executor {
+	if m := t.moved.Load(); m != 0 {
+		return t.exec.group.execs[m-1]
+	}
+	return t.exec
+}
+
+// Home returns the executor the token was accepted on, whose counts record its
+// outcome even when it was moved.
+func (t *Task) Home() *Executor { return t.exec }
 
 // Finished returns a channel closed once the token is resolved.
 func (t *Task) Finished() <-chan struct{} { return t.done.ch() }
@@ -102,8 +118,7 @@ func (t *Task) Result() error { return t.err }
 // [ErrCancelled] and will not run; a running token has its context cancelled. It
 // reports whether the token was resolved by this call.
 func (t *Task) Cancel() bool {
-	if t.claim() {
-		t.finish(Cancelled, ErrCancelled)
+	if t.Resolve(Cancelled, ErrCancelled) {
 		return true
 	}
 	if t.state.Load() == running {
@@ -151,6 +166,20 @@ func (t *Task) finish(o Outcome, err error) {
 // claim moves a queued token to done for a resolver other than its executor.
 func (t *Task) claim() bool { return t.state.CompareAndSwap(queued, done) }
 
+// Resolve resolves a queued token that will not run with outcome o and error
+// err, and reports whether it did: false when the token was already running or
+// resolved. The token must have been pushed (or refused by an executor).
+func (t *Task) Resolve(o Outcome, err error) bool {
+	if !t.claim() {
+		return false
+	}
+	t.finish(o, err)
+	return true
+}
+
+// Queued reports whether the token waits to run.
+func (t *Task) Queued() bool { return t.state.Load() == queued }
+
 // context.Context, as the handler sees it.
 
 type execKey struct{}
@@ -167,7 +196,7 @@ func (t *Task) Deadline() (time.Time, bool) { return t.parent.Deadline() }
 func (t *Task) Value(key any) any {
 	switch key {
 	case execKey{}:
-		return t.exec
+		return t.Executor()
 	case AnchorKey{}:
 		if t.hook != nil {
 			if a := t.hook.Anchor(); a != nil {

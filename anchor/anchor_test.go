@@ -124,6 +124,58 @@ func TestKeyAllocatesNothing(t *testing.T) {
 	}
 }
 
+// span returns the executors lo..hi, as a router's live set.
+func span(lo, hi int) []int {
+	var s []int
+	for i := lo; i <= hi; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+// TestStickyRepinsOffDownExecutor: executor 2 goes down (the live set loses
+// it); the pin moves to the staggered choice once, without counting the token
+// again, and stays there; pins elsewhere do not move.
+func TestStickyRepinsOffDownExecutor(t *testing.T) {
+	s := NewSticky(100, time.Minute, nil)
+	if e, _ := s.Place(7, span(0, 3), 2); e != 2 {
+		t.Fatal(e)
+	}
+	if e, _ := s.Place(8, span(0, 3), 1); e != 1 {
+		t.Fatal(e)
+	}
+	live := []int{0, 1, 3}
+	if e := s.Repin(7, live, 3); e != 3 {
+		t.Fatalf("pin on a down executor re-placed on %d, want 3", e)
+	}
+	if e := s.Repin(7, live, 0); e != 3 {
+		t.Fatalf("re-placed pin moved again to %d", e)
+	}
+	if e := s.Repin(8, live, 3); e != 1 {
+		t.Fatalf("pin on a live executor moved to %d", e)
+	}
+	// Repin did not count: one Release ends key 7's only token.
+	s.Release(7)
+	if p := s.pins[7]; p.inflight != 0 {
+		t.Fatalf("key 7 has %d in flight after its one token ended", p.inflight)
+	}
+	// An unknown key (hashed at placement) is hashed over the live set.
+	if e := s.Repin(99, live, 0); e != Rendezvous(99, live) {
+		t.Fatalf("unpinned key re-placed on %d", e)
+	}
+}
+
+func TestSeedMove(t *testing.T) {
+	s := NewSeeds(4).Lead(1, nil, 2, 1)
+	if got := s.Move(2, 0); got != 0 || s.Executor() != 0 {
+		t.Fatalf("Move(2, 0) = %d, seed on %d", got, s.Executor())
+	}
+	// A second mover that saw the old executor finds it moved already.
+	if got := s.Move(2, 1); got != 0 {
+		t.Fatalf("stale Move moved the seed to %d", got)
+	}
+}
+
 type fakeClock struct{ t int64 }
 
 func (c *fakeClock) now() int64              { return c.t }
@@ -131,20 +183,20 @@ func (c *fakeClock) advance(d time.Duration) { c.t += int64(d) }
 
 func TestStickySameKeySameExecutor(t *testing.T) {
 	s := NewSticky(100, time.Minute, nil)
-	first, pinned := s.Place(7, 0, 3, 2)
+	first, pinned := s.Place(7, span(0, 3), 2)
 	if !pinned || first != 2 {
 		t.Fatalf("first placement = %d %v, want the staggered choice 2, pinned", first, pinned)
 	}
 	for next := range 4 {
-		if got, _ := s.Place(7, 0, 3, next); got != first {
+		if got, _ := s.Place(7, span(0, 3), next); got != first {
 			t.Fatalf("key moved to %d", got)
 		}
 	}
 	// Out of the class's range: re-placed on the staggered choice.
-	if got, _ := s.Place(7, 3, 3, 3); got != 3 {
+	if got, _ := s.Place(7, span(3, 3), 3); got != 3 {
 		t.Fatalf("out-of-range pin placed on %d, want 3", got)
 	}
-	if got, _ := s.Place(7, 0, 3, 0); got != 3 {
+	if got, _ := s.Place(7, span(0, 3), 0); got != 3 {
 		t.Fatalf("moved pin not kept: %d", got)
 	}
 }
@@ -154,7 +206,7 @@ func TestStickyManyKeysSpread(t *testing.T) {
 	count := make([]int, 8)
 	for k := range uint64(8000) {
 		next := int(k % 6) // what the router's round robin over 2..7 would pass
-		e, _ := s.Place(mix64(k), 2, 7, 2+next)
+		e, _ := s.Place(mix64(k), span(2, 7), 2+next)
 		count[e]++
 	}
 	if count[0] != 0 || count[1] != 0 {
@@ -170,8 +222,8 @@ func TestStickyManyKeysSpread(t *testing.T) {
 func TestStickyEvictsOnlyIdlePinsAfterTTL(t *testing.T) {
 	clk := &fakeClock{}
 	s := NewSticky(2, time.Second, clk.now)
-	s.Place(1, 0, 1, 0)
-	s.Place(2, 0, 1, 1)
+	s.Place(1, span(0, 1), 0)
+	s.Place(2, span(0, 1), 1)
 	s.Release(1)
 	clk.advance(500 * time.Millisecond)
 	s.Sweep()
@@ -184,9 +236,9 @@ func TestStickyEvictsOnlyIdlePinsAfterTTL(t *testing.T) {
 		t.Fatalf("after the TTL: %+v, want key 1 evicted and key 2 (in flight) kept", st)
 	}
 	// Full table (key 2 in flight, key 3 pinned): a new key is hashed.
-	s.Place(3, 0, 1, 0)
-	e, pinned := s.Place(4, 0, 1, 0)
-	if pinned || e != Rendezvous(4, 0, 1) || s.Stats().Hashed != 1 {
+	s.Place(3, span(0, 1), 0)
+	e, pinned := s.Place(4, span(0, 1), 0)
+	if pinned || e != Rendezvous(4, span(0, 1)) || s.Stats().Hashed != 1 {
 		t.Fatalf("full table: placed %d pinned %v, stats %+v", e, pinned, s.Stats())
 	}
 }
@@ -203,7 +255,7 @@ func TestStickyBoundedUnderMillionKeys(t *testing.T) {
 	}
 	var pinnedKeys []uint64
 	for k := range uint64(n) {
-		e, pinned := s.Place(k, 1, 4, 1+int(k%4))
+		e, pinned := s.Place(k, span(1, 4), 1+int(k%4))
 		if e < 1 || e > 4 {
 			t.Fatalf("key %d placed on %d, outside 1-4", k, e)
 		}
@@ -228,9 +280,10 @@ func TestStickyBoundedUnderMillionKeys(t *testing.T) {
 
 func TestStickyLookupAllocatesNothing(t *testing.T) {
 	s := NewSticky(10, time.Minute, nil)
-	s.Place(5, 0, 1, 0)
+	set := span(0, 1)
+	s.Place(5, set, 0)
 	if n := testing.AllocsPerRun(1000, func() {
-		s.Place(5, 0, 1, 1)
+		s.Place(5, set, 1)
 		s.Release(5)
 	}); n != 0 {
 		t.Fatalf("Place+Release of a pinned key allocated %.1f times", n)
@@ -240,13 +293,13 @@ func TestStickyLookupAllocatesNothing(t *testing.T) {
 func TestRendezvous(t *testing.T) {
 	count := make([]int, 6)
 	for k := range uint64(6000) {
-		e := Rendezvous(k, 2, 5)
-		if e < 2 || e > 5 || Rendezvous(k, 2, 5) != e {
+		e := Rendezvous(k, span(2, 5))
+		if e < 2 || e > 5 || Rendezvous(k, span(2, 5)) != e {
 			t.Fatalf("key %d: %d, not stable or out of range", k, e)
 		}
 		count[e]++
 		// Removing an executor moves only its keys.
-		if e != 5 && Rendezvous(k, 2, 4) != e {
+		if e != 5 && Rendezvous(k, span(2, 4)) != e {
 			t.Fatalf("key %d moved although its executor stayed", k)
 		}
 	}
@@ -264,11 +317,11 @@ func TestSeedLifecycle(t *testing.T) {
 		t.Fatal("call encoding depends on order or duplicates")
 	}
 	want := sha256.Sum256(append([]byte("42:"), calls...))
-	s := table.Lead(42, calls, 1)
+	s := table.Lead(42, calls, 1, 0)
 	if s == nil || s.ID != want || s.Executor() != 1 || s.Pending() != 1 {
 		t.Fatalf("lead seed %+v", s)
 	}
-	if table.Lead(43, calls, 0) != nil || table.Stats().Unanchored != 1 {
+	if table.Lead(43, calls, 0, 0) != nil || table.Stats().Unanchored != 1 {
 		t.Fatal("a lead past the cap must run unanchored and be counted")
 	}
 	if !s.Join() || !s.Join() || s.Pending() != 3 {
@@ -286,13 +339,13 @@ func TestSeedLifecycle(t *testing.T) {
 	if s.Join() {
 		t.Fatal("joined a released seed")
 	}
-	if table.Lead(44, calls, 0) == nil {
+	if table.Lead(44, calls, 0, 0) == nil {
 		t.Fatal("a released seed must free its slot")
 	}
 }
 
 func TestSeedJoinLeaveAllocateNothing(t *testing.T) {
-	s := NewSeeds(1).Lead(1, nil, 0)
+	s := NewSeeds(1).Lead(1, nil, 0, 0)
 	if n := testing.AllocsPerRun(1000, func() {
 		s.Join()
 		s.Leave()
@@ -312,7 +365,7 @@ func TestSeedsBoundedUnderMillionLeads(t *testing.T) {
 	}
 	var live []*Seed
 	for id := range uint64(n) {
-		if s := table.Lead(id, nil, int(id%4)); s != nil {
+		if s := table.Lead(id, nil, int(id%4), 0); s != nil {
 			s.Join() // a child
 			live = append(live, s)
 		}

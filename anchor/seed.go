@@ -12,6 +12,7 @@ import (
 // Seed anchors a lead token and its children to one executor.
 type Seed struct {
 	ID      [32]byte
+	Class   int // the lead's weight class, for placing the seed again
 	exec    atomic.Int32
 	pending atomic.Int64
 	table   *Seeds
@@ -19,6 +20,16 @@ type Seed struct {
 
 // Executor returns the executor the seed's tokens run on.
 func (s *Seed) Executor() int { return int(s.exec.Load()) }
+
+// Move moves the seed from executor from (which went down) to executor to, all
+// of it: every later token of the seed goes to to. It returns the seed's
+// executor after the call, which is another one if someone moved it first.
+func (s *Seed) Move(from, to int) int {
+	if s.exec.CompareAndSwap(int32(from), int32(to)) {
+		return to
+	}
+	return s.Executor()
+}
 
 // Join counts one more pending child, before it is enqueued. It returns false
 // when the seed was already released; the child is then placed as an ordinary
@@ -84,10 +95,11 @@ func SeedID(tokenID uint64, calls []byte) [32]byte {
 	return id
 }
 
-// Lead creates the seed of a lead token placed on exec, with pending 1 for the
-// lead. It returns nil, counting an unanchored lead, when the table is full.
-func (t *Seeds) Lead(tokenID uint64, calls []byte, exec int) *Seed {
-	s := &Seed{ID: SeedID(tokenID, calls), table: t}
+// Lead creates the seed of a lead token of weight class class placed on exec,
+// with pending 1 for the lead. It returns nil, counting an unanchored lead, when
+// the table is full.
+func (t *Seeds) Lead(tokenID uint64, calls []byte, exec, class int) *Seed {
+	s := &Seed{ID: SeedID(tokenID, calls), Class: class, table: t}
 	s.exec.Store(int32(exec))
 	s.pending.Store(1)
 	t.mu.Lock()

@@ -1,6 +1,7 @@
 package anchor
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,30 +37,49 @@ func NewSticky(max int, ttl time.Duration, now func() int64) *Sticky {
 	return &Sticky{pins: make(map[uint64]pin), max: max, ttl: int64(ttl), now: now}
 }
 
-// Place decides the executor for a token with key whose class may use
-// executors lo..hi; next is the executor staggered selection would pick. A live
-// pin in range wins; a key without a pin is pinned to next; a pin out of range
-// is moved to next. When the table is full even after evicting expired pins, the
-// key gets no entry and Place returns Rendezvous(key, lo, hi) with pinned false.
-// When pinned is true the token counts as in flight until [Sticky.Release].
-func (s *Sticky) Place(key uint64, lo, hi, next int) (exec int, pinned bool) {
+// Place decides the executor for a token with key whose class may use the
+// executors in set (ascending, non-empty); next is the executor staggered
+// selection would pick. A pin on an executor in set wins; a key without a pin is
+// pinned to next; a pin outside set (its executor went down, or the class range
+// does not include it) is moved to next. When the table is full even after
+// evicting expired pins, the key gets no entry and Place returns
+// Rendezvous(key, set) with pinned false. When pinned is true the token counts
+// as in flight until [Sticky.Release].
+func (s *Sticky) Place(key uint64, set []int, next int) (exec int, pinned bool) {
+	return s.place(key, set, next, true)
+}
+
+// Repin returns the executor for a token of key that already counts as in
+// flight and must be placed again (its executor went down, or its push found
+// no room): as Place, without counting the token again.
+func (s *Sticky) Repin(key uint64, set []int, next int) int {
+	exec, _ := s.place(key, set, next, false)
+	return exec
+}
+
+func (s *Sticky) place(key uint64, set []int, next int, count bool) (int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.pins[key]
 	if ok {
-		if int(p.exec) < lo || int(p.exec) > hi {
+		if _, in := slices.BinarySearch(set, int(p.exec)); !in {
 			p.exec = int32(next)
 		}
-		p.inflight++
+		if count {
+			p.inflight++
+		}
 		s.pins[key] = p
 		return int(p.exec), true
+	}
+	if !count {
+		return Rendezvous(key, set), false
 	}
 	if len(s.pins) >= s.max {
 		s.sweepLocked(false)
 	}
 	if len(s.pins) >= s.max {
 		s.hashed.Add(1)
-		return Rendezvous(key, lo, hi), false
+		return Rendezvous(key, set), false
 	}
 	s.pins[key] = pin{exec: int32(next), inflight: 1}
 	return next, true
@@ -118,12 +138,12 @@ func (s *Sticky) Stats() StickyStats {
 	return StickyStats{Pins: n, Evicted: s.evicted.Load(), Hashed: s.hashed.Load()}
 }
 
-// Rendezvous returns the executor in lo..hi with the highest hash score for
-// key (highest random weight): stable for a key while the range is, and when
-// the range changes only the keys of the executors that left move.
-func Rendezvous(key uint64, lo, hi int) int {
-	best, bestScore := lo, uint64(0)
-	for i := lo; i <= hi; i++ {
+// Rendezvous returns the executor in set (non-empty) with the highest hash score
+// for key (highest random weight): stable for a key while the set is, and when
+// the set changes only the keys of the executors that left move.
+func Rendezvous(key uint64, set []int) int {
+	best, bestScore := set[0], uint64(0)
+	for _, i := range set {
 		if score := mix64(key ^ (uint64(i)+1)*0x9e3779b97f4a7c15); score >= bestScore {
 			best, bestScore = i, score
 		}

@@ -8,20 +8,30 @@ import (
 	"github.com/coregate/coregate/actors"
 )
 
-// Router places jobs on a fixed set of executors.
+// Router places jobs on a fixed set of executors, of which the live ones take
+// work.
 type Router struct {
 	pid    *actor.PID
 	engine *actor.Engine
 	execs  []*actors.Executor
 	room   *actors.Room
+	view   atomic.Pointer[view]
 	pos    [NumWeights]struct {
 		n atomic.Uint64
 		_ [56]byte // one counter per cache line: submitters of different classes do not contend
 	}
 }
 
-// New returns a router over execs, registered with engine as <name>/router. room
-// must be the Room the executors' mailboxes notify.
+// view is the set of live executors; it is replaced, never changed.
+type view struct {
+	live   []int  // ascending executor indexes
+	isLive []bool // by executor index
+}
+
+func (v *view) eligible(w Weight) []int { return Eligible(w, v.live) }
+
+// New returns a router over execs, all live, registered with engine as
+// <name>/router. room must be the Room the executors' mailboxes notify.
 func New(engine *actor.Engine, name string, execs []*actors.Executor, room *actors.Room) *Router {
 	r := &Router{
 		pid:    actor.NewPID(engine.Address(), name+"/router"),
@@ -29,6 +39,12 @@ func New(engine *actor.Engine, name string, execs []*actors.Executor, room *acto
 		execs:  execs,
 		room:   room,
 	}
+	v := &view{isLive: make([]bool, len(execs))}
+	for i := range execs {
+		v.live = append(v.live, i)
+		v.isLive[i] = true
+	}
+	r.view.Store(v)
 	for w := range r.pos {
 		r.pos[w].n.Store(uint64(w))
 	}
@@ -36,88 +52,152 @@ func New(engine *actor.Engine, name string, execs []*actors.Executor, room *acto
 	return r
 }
 
+// Remove takes executor i out of placement for good: the weight ranges are
+// recomputed over the executors still live. The caller retires i's mailbox
+// after Remove, so a submitter that still pushed there with the old view gets
+// [actors.Gone] and places again.
+func (r *Router) Remove(i int) {
+	old := r.view.Load()
+	v := &view{isLive: append([]bool(nil), old.isLive...)}
+	v.isLive[i] = false
+	for _, k := range old.live {
+		if k != i {
+			v.live = append(v.live, k)
+		}
+	}
+	r.view.Store(v)
+}
+
+// Live reports whether executor i takes work.
+func (r *Router) Live(i int) bool {
+	v := r.view.Load()
+	return i >= 0 && i < len(v.isLive) && v.isLive[i]
+}
+
+// Eligible returns the live executors class w may use, ascending; empty when
+// none is live. Do not modify the slice.
+func (r *Router) Eligible(w Weight) []int { return r.view.Load().eligible(w) }
+
 // next returns the position a class-w token takes, advancing the class counter.
 func (r *Router) next(w Weight) uint64 { return r.pos[w].n.Add(1) - 1 }
 
-// TryPlace pushes j on the first executor of its range with room, starting at the
-// class's next position. It returns the executor's index, or Full or Closed with
-// index -1.
+// TryPlace pushes j on the first healthy executor of its range with room,
+// starting at the class's next position; unhealthy executors (restarting or
+// stalled) are tried only when every healthy one is full. It returns the
+// executor's index, or -1 and Full, Closed, Gone (an executor went down
+// meanwhile: try again) or NoExecutor.
 func (r *Router) TryPlace(w Weight, j actors.Job) (int, actors.PushResult) {
 	return r.tryPlaceAt(w, r.next(w), j)
 }
 
 func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.PushResult) {
-	n := len(r.execs)
-	lo, hi := Range(w, n)
-	for k := 0; k <= hi-lo; k++ {
-		i := Candidate(w, n, pos, k)
-		switch r.execs[i].Push(j) {
-		case actors.Pushed:
-			return i, actors.Pushed
-		case actors.Closed:
-			return -1, actors.Closed
+	set := r.view.Load().eligible(w)
+	if len(set) == 0 {
+		return -1, actors.NoExecutor
+	}
+	res := actors.Full
+	start := int(pos % uint64(len(set)))
+	skipped := false
+	for pass := 0; pass < 2; pass++ {
+		for k := range set {
+			i := set[(start+k)%len(set)]
+			e := r.execs[i]
+			if e.Healthy() == (pass == 1) {
+				skipped = skipped || pass == 0
+				continue
+			}
+			switch e.Push(j) {
+			case actors.Pushed:
+				return i, actors.Pushed
+			case actors.Closed:
+				return -1, actors.Closed
+			case actors.Gone:
+				res = actors.Gone
+			}
+		}
+		if !skipped {
+			break
 		}
 	}
-	return -1, actors.Full
+	return -1, res
 }
 
 // Submit places j, waiting for room while its whole range is full. It returns the
-// executor's index, [actors.ErrStopped] once the executors are closed, or ctx's
-// error if ctx ends first.
+// executor's index, [actors.ErrStopped] once the executors are closed,
+// [actors.ErrNoExecutor] when every executor is down, or ctx's error if ctx ends
+// first.
 func (r *Router) Submit(ctx context.Context, w Weight, j actors.Job) (int, error) {
 	pos := r.next(w)
 	if i, res := r.tryPlaceAt(w, pos, j); res == actors.Pushed {
 		return i, nil
 	}
-	return r.waitRoom(ctx, func() (int, actors.PushResult) { return r.tryPlaceAt(w, pos, j) })
+	return r.WaitRoom(ctx, func() (int, actors.PushResult) { return r.tryPlaceAt(w, pos, j) })
 }
 
 // Next returns the executor staggered selection picks for the next class-w
-// token, advancing the class counter. Sticky keys and seeds are first placed
-// there.
+// token, advancing the class counter, preferring a healthy one; -1 when none is
+// live. Sticky keys and seeds are first placed there.
 func (r *Router) Next(w Weight) int {
-	return Candidate(w, len(r.execs), r.next(w), 0)
-}
-
-// SubmitTo pushes j onto executor i, waiting for room while its mailbox is full;
-// errors as for Submit. Pinned tokens use it: they go where their pin or seed
-// says, full or not.
-func (r *Router) SubmitTo(ctx context.Context, i int, j actors.Job) error {
-	switch r.execs[i].Push(j) {
-	case actors.Pushed:
-		return nil
-	case actors.Closed:
-		return actors.ErrStopped
+	set := r.view.Load().eligible(w)
+	if len(set) == 0 {
+		return -1
 	}
-	_, err := r.waitRoom(ctx, func() (int, actors.PushResult) { return i, r.execs[i].Push(j) })
-	return err
+	start := int(r.next(w) % uint64(len(set)))
+	for k := range set {
+		if i := set[(start+k)%len(set)]; r.execs[i].Healthy() {
+			return i
+		}
+	}
+	return set[start]
 }
 
-// waitRoom retries push whenever a mailbox frees room, until it succeeds, the
-// mailboxes close or ctx ends.
-func (r *Router) waitRoom(ctx context.Context, push func() (int, actors.PushResult)) (int, error) {
+// Adopt queues j, accepted on an executor that went down, on the executor
+// staggered selection picks for class w, past its mailbox bound. It returns the
+// executor, or -1 when none is live.
+func (r *Router) Adopt(w Weight, j actors.Job) int {
 	for {
-		ch, done := r.room.Wait()
+		i := r.Next(w)
+		if i < 0 || r.execs[i].Adopt(j) == actors.Pushed {
+			return i
+		}
+	}
+}
+
+// WaitRoom calls push until it neither finds every candidate full nor sees an
+// executor go down, waiting for a mailbox to free room between calls. It returns
+// the index push gave, [actors.ErrStopped] once the executors are closed,
+// [actors.ErrNoExecutor] when every executor is down, or ctx's error if ctx ends
+// first.
+func (r *Router) WaitRoom(ctx context.Context, push func() (int, actors.PushResult)) (int, error) {
+	for {
+		ch := r.room.Wait()
 		i, res := push()
 		switch res {
+		case actors.Full:
+		case actors.Gone:
+			r.room.Leave()
+			continue // the view changed: place again at once
 		case actors.Pushed:
-			done()
+			r.room.Leave()
 			return i, nil
 		case actors.Closed:
-			done()
+			r.room.Leave()
 			return -1, actors.ErrStopped
+		default:
+			r.room.Leave()
+			return -1, actors.ErrNoExecutor
 		}
 		select {
 		case <-ch:
-			done()
+			r.room.Leave()
 		case <-ctx.Done():
-			done()
+			r.room.Leave()
 			return -1, ctx.Err()
 		}
 	}
 }
 
-// Len returns the number of executors.
+// Len returns the number of executors, live or not.
 func (r *Router) Len() int { return len(r.execs) }
 
 // actor.Processer
@@ -135,10 +215,27 @@ func (r *Router) Send(_ *actor.PID, msg any, sender *actor.PID) {
 		r.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.pid, Message: msg, Sender: sender})
 		return
 	}
-	if _, res := r.TryPlace(Heavy, j); res != actors.Pushed {
-		// Executor 0 is in every range: let it refuse the job, so the job is
-		// counted as accepted and resolved like any other.
-		r.execs[0].Send(r.execs[0].PID(), j, sender)
+	for {
+		_, res := r.TryPlace(Heavy, j)
+		// A job that cannot be placed is accepted and refused on the first
+		// live executor (executor 0 when none is), so it is counted and
+		// resolved like any other.
+		home := r.execs[0]
+		if set := r.Eligible(Heavy); len(set) > 0 {
+			home = r.execs[set[0]]
+		}
+		switch res {
+		case actors.Pushed:
+		case actors.Full:
+			home.Refuse(j, actors.Failed, actors.ErrMailboxFull)
+		case actors.Closed:
+			home.Refuse(j, actors.Stopped, actors.ErrStopped)
+		case actors.NoExecutor:
+			home.Refuse(j, actors.Failed, actors.ErrNoExecutor)
+		case actors.Gone:
+			continue
+		}
+		return
 	}
 }
 

@@ -188,7 +188,7 @@ func TestSubmitWaitsForRoomUntilContextEnds(t *testing.T) {
 }
 
 func TestPlacementAllocatesNothing(t *testing.T) {
-	r, _ := testRouter(t, 2, 1<<20)
+	r, execs := testRouter(t, 2, 1<<20)
 	j := newJob()
 	allocs := testing.AllocsPerRun(1000, func() {
 		if _, res := r.TryPlace(Light, j); res != actors.Pushed {
@@ -197,7 +197,8 @@ func TestPlacementAllocatesNothing(t *testing.T) {
 		if _, err := r.Submit(context.Background(), Heavy, j); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.SubmitTo(context.Background(), r.Next(Medium), j); err != nil {
+		i := r.Next(Medium)
+		if _, err := r.WaitRoom(context.Background(), func() (int, actors.PushResult) { return i, execs[i].Push(j) }); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -250,5 +251,120 @@ func TestJobsByMessage(t *testing.T) {
 	}
 	if c := execs[0].Counts(); c.Submitted != 2 || c.Failed != 1 {
 		t.Fatalf("executor 0 counts %+v, want the refusal counted as accepted and failed", c)
+	}
+}
+
+// TestEligibleTable: ranges recomputed over the live executors. The class
+// offset counts live positions, so losing executor 0 shifts every range.
+func TestEligibleTable(t *testing.T) {
+	tests := []struct {
+		live                 []int
+		heavy, medium, light []int
+	}{
+		{[]int{0, 1, 2, 3}, []int{0, 1, 2, 3}, []int{1, 2, 3}, []int{2, 3}},
+		{[]int{0, 2, 3}, []int{0, 2, 3}, []int{2, 3}, []int{3}},
+		{[]int{1, 2, 3}, []int{1, 2, 3}, []int{2, 3}, []int{3}},
+		{[]int{0, 3}, []int{0, 3}, []int{3}, []int{3}},
+		{[]int{5}, []int{5}, []int{5}, []int{5}},
+		{nil, nil, nil, nil},
+	}
+	for _, tt := range tests {
+		for w, want := range map[Weight][]int{Heavy: tt.heavy, Medium: tt.medium, Light: tt.light} {
+			if got := Eligible(w, tt.live); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("Eligible(%v, %v) = %v, want %v", w, tt.live, got, want)
+			}
+		}
+	}
+}
+
+// FuzzEligible: for any live set, every class is non-empty unless nothing is
+// live, the classes nest, and only live executors are eligible.
+func FuzzEligible(f *testing.F) {
+	f.Add(uint64(0b1011), 2)
+	f.Add(uint64(1), 0)
+	f.Fuzz(func(t *testing.T, mask uint64, w int) {
+		if w < 0 || w >= NumWeights {
+			t.Skip()
+		}
+		var live []int
+		for i := range 64 {
+			if mask&(1<<i) != 0 {
+				live = append(live, i)
+			}
+		}
+		set := Eligible(Weight(w), live)
+		if (len(set) == 0) != (len(live) == 0) {
+			t.Fatalf("Eligible(%d, %v) = %v", w, live, set)
+		}
+		for _, i := range set {
+			if mask&(1<<i) == 0 {
+				t.Fatalf("executor %d is eligible but not live", i)
+			}
+		}
+		if w > 0 && len(Eligible(Weight(w-1), live)) < len(set) {
+			t.Fatalf("class %d has more executors than class %d", w, w-1)
+		}
+	})
+}
+
+// TestRemoveRecomputesRanges: with executor 1 removed, Heavy alternates over 0
+// and 2 and Medium and Light use 2; with all removed, placement reports that no
+// executor is left.
+func TestRemoveRecomputesRanges(t *testing.T) {
+	r, execs := testRouter(t, 3, 64)
+	r.Remove(1)
+	execs[1].Retire()
+	seen := map[Weight][]int{}
+	for _, w := range []Weight{Heavy, Medium, Light} {
+		for range 4 {
+			i, res := r.TryPlace(w, newJob())
+			if res != actors.Pushed {
+				t.Fatal(res)
+			}
+			seen[w] = append(seen[w], i)
+		}
+	}
+	if fmt.Sprint(seen[Heavy]) != "[0 2 0 2]" || fmt.Sprint(seen[Medium]) != "[2 2 2 2]" || fmt.Sprint(seen[Light]) != "[2 2 2 2]" {
+		t.Fatalf("placements with executor 1 down: %v", seen)
+	}
+	if r.Live(1) || !r.Live(0) || r.Next(Heavy) == 1 {
+		t.Fatal("executor 1 still live")
+	}
+	// A push onto the retired mailbox is refused as Gone, never queued.
+	if got := execs[1].Push(newJob()); got != actors.Gone {
+		t.Fatalf("push on a retired executor: %v", got)
+	}
+	r.Remove(0)
+	r.Remove(2)
+	if _, res := r.TryPlace(Heavy, newJob()); res != actors.NoExecutor {
+		t.Fatalf("TryPlace with nothing live: %v", res)
+	}
+	if _, err := r.Submit(context.Background(), Light, newJob()); !errors.Is(err, actors.ErrNoExecutor) {
+		t.Fatalf("Submit with nothing live: %v", err)
+	}
+	if r.Next(Medium) != -1 {
+		t.Fatal("Next with nothing live")
+	}
+}
+
+// TestUnhealthySkipped: a stalled executor gets no staggered work while a
+// healthy one in range has room, and gets it again when the others are full.
+func TestUnhealthySkipped(t *testing.T) {
+	r, execs := testRouter(t, 2, 3)
+	execs[0].SetHealth(actors.Stalled, true)
+	for range 3 {
+		if i, _ := r.TryPlace(Heavy, newJob()); i != 1 {
+			t.Fatalf("placed on stalled executor %d", i)
+		}
+		if r.Next(Heavy) != 1 {
+			t.Fatal("Next picked the stalled executor")
+		}
+	}
+	if i, _ := r.TryPlace(Heavy, newJob()); i != 0 {
+		t.Fatalf("with executor 1 full, placed on %d, want the stalled 0", i)
+	}
+	execs[0].SetHealth(actors.Stalled, false)
+	if !execs[0].Healthy() {
+		t.Fatal("health not cleared")
 	}
 }

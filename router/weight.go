@@ -44,3 +44,14 @@ func Candidate(w Weight, n int, pos uint64, k int) int {
 	size := uint64(hi - lo + 1)
 	return lo + int((pos+uint64(k))%size)
 }
+
+// Eligible returns the executors class w may use among live, the ascending
+// indexes of the live executors: the class offset counts positions in live, so
+// ranges are recomputed over whatever executors are left. It is a subslice of
+// live (nothing is allocated) and empty only when live is.
+func Eligible(w Weight, live []int) []int {
+	if len(live) == 0 {
+		return nil
+	}
+	return live[min(int(w), len(live)-1):]
+}

@@ -1,6 +1,15 @@
 package supervisor
 
-import "github.com/anthdm/hollywood/actor"
+import (
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+)
+
+// Events are published on the engine's event stream; subscribe an actor with
+// engine.Subscribe to receive them. For one executor they are published in the
+// order they happen: Started, then any of Stalled/Recovered and Restarted, then
+// Down or Stopped.
 
 // ExecutorStarted is published when an executor's goroutine is running. Pinned is
 // false and PinError says why when the thread could not be pinned (or affinity is
@@ -12,15 +21,50 @@ type ExecutorStarted struct {
 	PinError   error
 }
 
-// ExecutorRestarted is published when an executor's goroutine ended unexpectedly
-// and a replacement was started on the same mailbox.
+// ExecutorRestarted is published when a replacement goroutine runs on the
+// mailbox of an executor whose goroutine ended unexpectedly, before it takes
+// a token. Restarts counts the restarts within the policy's window, this one
+// included; Backoff is how long the replacement waited.
 type ExecutorRestarted struct {
 	Index, CPU int
 	PID        *actor.PID
 	Reason     error
+	Restarts   int
+	Backoff    time.Duration
+	Pinned     bool
+	PinError   error
 }
 
-// ExecutorStopped is published when an executor's goroutine ended for good.
+// ExecutorStalled is published when one token has been running on the executor
+// for longer than the stall threshold (Running, at least). Until it recovers the
+// executor gets no unpinned work.
+type ExecutorStalled struct {
+	Index, CPU int
+	PID        *actor.PID
+	Running    time.Duration
+}
+
+// ExecutorRecovered is published when a stalled executor made progress again
+// (its token ended), after Stalled.
+type ExecutorRecovered struct {
+	Index, CPU int
+	PID        *actor.PID
+	Stalled    time.Duration
+}
+
+// ExecutorDown is published when an executor crashed past its restart policy:
+// it is out of service for good, the weight ranges are recomputed over the
+// live executors and its Rerouted queued tokens were moved to them.
+type ExecutorDown struct {
+	Index, CPU int
+	PID        *actor.PID
+	Reason     error
+	Restarts   int
+	Rerouted   int
+}
+
+// ExecutorStopped is published when an executor's goroutine ended for good
+// because the runtime stopped.
 type ExecutorStopped struct {
 	Index, CPU int
 	PID        *actor.PID

@@ -1,0 +1,97 @@
+package supervisor
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Policy is the restart intensity allowed to each executor, as an Erlang/OTP
+// supervisor's: at most MaxRestarts restarts within any Window; the crash that
+// would exceed it takes the executor down instead. Within a window the first
+// restart is immediate and each later one waits Backoff, doubled per restart
+// up to MaxBackoff, with jitter (a uniform draw from the upper half), so
+// executors that crash together do not restart in lockstep. The zero value
+// means the defaults.
+type Policy struct {
+	MaxRestarts int           // 0 means DefaultMaxRestarts
+	Window      time.Duration // 0 means DefaultWindow
+	Backoff     time.Duration // 0 means DefaultBackoff
+	MaxBackoff  time.Duration // 0 means DefaultMaxBackoff
+}
+
+// Policy defaults.
+const (
+	DefaultMaxRestarts = 10
+	DefaultWindow      = 60 * time.Second
+	DefaultBackoff     = 10 * time.Millisecond
+	DefaultMaxBackoff  = time.Second
+)
+
+// Resolve checks p and fills in the defaults; the error names a negative field.
+func (p Policy) Resolve() (Policy, error) {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"MaxRestarts", int64(p.MaxRestarts)}, {"Window", int64(p.Window)}, {"Backoff", int64(p.Backoff)}, {"MaxBackoff", int64(p.MaxBackoff)}} {
+		if f.v < 0 {
+			return p, fmt.Errorf("coregate: restart policy %s is %d, must be 0 (default) or more", f.name, f.v)
+		}
+	}
+	if p.MaxRestarts == 0 {
+		p.MaxRestarts = DefaultMaxRestarts
+	}
+	if p.Window == 0 {
+		p.Window = DefaultWindow
+	}
+	if p.Backoff == 0 {
+		p.Backoff = DefaultBackoff
+	}
+	if p.MaxBackoff == 0 {
+		p.MaxBackoff = DefaultMaxBackoff
+	}
+	p.MaxBackoff = max(p.MaxBackoff, p.Backoff)
+	return p, nil
+}
+
+// delay returns the backoff before a restart when k restarts already happened
+// in the window: 0 for the first, else Backoff<<(k-1) capped at MaxBackoff,
+// jittered into its upper half by rnd (which returns a value in [0, n)).
+func (p Policy) delay(k int, rnd func(n int64) int64) time.Duration {
+	if k == 0 {
+		return 0
+	}
+	d := p.MaxBackoff
+	if k-1 < 62 && p.Backoff <= p.MaxBackoff>>(k-1) {
+		d = p.Backoff << (k - 1)
+	}
+	half := int64(d / 2)
+	return time.Duration(int64(d) - half + rnd(half+1))
+}
+
+// window is one executor's restart history: the times of the restarts within
+// the policy's window, oldest first.
+type window struct {
+	times []time.Time
+}
+
+// admit records a crash at now. It returns the backoff before the restart and
+// how many restarts the window then holds, or down when the crash exceeds the
+// policy.
+func (w *window) admit(now time.Time, p Policy, rnd func(int64) int64) (delay time.Duration, restarts int, down bool) {
+	keep := w.times[:0]
+	for _, t := range w.times {
+		if now.Sub(t) < p.Window {
+			keep = append(keep, t)
+		}
+	}
+	w.times = keep
+	if len(w.times) >= p.MaxRestarts {
+		return 0, len(w.times), true
+	}
+	delay = p.delay(len(w.times), rnd)
+	w.times = append(w.times, now)
+	return delay, len(w.times), false
+}
+
+func jitter(n int64) int64 { return rand.Int64N(n) }
