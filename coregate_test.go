@@ -511,3 +511,32 @@ func TestHandlerContext(t *testing.T) {
 	}
 	require.ErrorIs(t, kept.Err(), context.Canceled)
 }
+
+// TestHandlerSubmitsPastFullMailbox: a handler submitting onto its own full
+// executor (here the only one) queues past the bound instead of waiting for
+// room only it could make.
+func TestHandlerSubmitsPastFullMailbox(t *testing.T) {
+	rt := start(t, Config{Cores: 1, MailboxSize: 2})
+	child := must(Define(rt, "child", func(_ context.Context, x int) (int, error) { return x, nil }))
+	parent := must(Define(rt, "parent", func(ctx context.Context, n int) (int, error) {
+		var toks []*Token[int]
+		for i := range n {
+			tok, err := child.Submit(ctx, i)
+			if err != nil {
+				return 0, err
+			}
+			toks = append(toks, tok)
+		}
+		sum := 0
+		for _, tok := range toks {
+			v, err := tok.Wait(ctx)
+			if err != nil {
+				return 0, err
+			}
+			sum += v
+		}
+		return sum, nil
+	}))
+	bg := context.Background()
+	require.Equal(t, 45, must(must(parent.Submit(bg, 10)).Wait(bg)))
+}

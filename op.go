@@ -245,16 +245,19 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 // being moved. The lock is not held while waiting for room.
 func (j *hookedJob[A, R]) submit(ctx context.Context) error {
 	rt := j.op.rt
-	push := func(first bool) (int, actors.PushResult) {
+	push := func(first, over bool) (int, actors.PushResult) {
 		rt.moving.RLock()
 		defer rt.moving.RUnlock()
 		exec := j.target(first)
 		if exec < 0 {
 			return -1, actors.NoExecutor
 		}
+		if over {
+			return exec, rt.execs[exec].PushOver(j)
+		}
 		return exec, rt.execs[exec].Push(j)
 	}
-	_, res := push(true)
+	_, res := push(true, false)
 	var err error
 	switch res {
 	case actors.Pushed:
@@ -264,7 +267,7 @@ func (j *hookedJob[A, R]) submit(ctx context.Context) error {
 	case actors.NoExecutor:
 		err = ErrNoExecutor
 	default:
-		_, err = rt.router.WaitRoom(ctx, func() (int, actors.PushResult) { return push(false) })
+		_, err = rt.router.WaitRoom(ctx, func(over bool) (int, actors.PushResult) { return push(false, over) })
 	}
 	if err != nil {
 		j.Resolved(&j.tok.task) // it will never resolve: give back its pin and seed

@@ -57,6 +57,13 @@ func (e *Executor) Push(j Job) PushResult {
 	return e.mb.Push(j)
 }
 
+// PushOver is Push past the mailbox bound, for a submitter that must not wait
+// for room (see [Mailbox.PushOver]).
+func (e *Executor) PushOver(j Job) PushResult {
+	j.Task().exec = e
+	return e.mb.PushOver(j)
+}
+
 // Adopt queues j, accepted on an executor that went down, at the tail of this
 // one, past the mailbox bound: an accepted token is never refused for room. It
 // returns Gone when this executor is down too.

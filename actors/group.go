@@ -116,6 +116,9 @@ func (g *Group) current() *Executor {
 // Aborted reports whether Abort was called.
 func (g *Group) Aborted() bool { return g.aborted.Load() }
 
+// Group returns the executor's group.
+func (e *Executor) Group() *Group { return e.group }
+
 // Current returns the executor whose goroutine is calling, or nil. It costs about
 // a microsecond.
 func (g *Group) Current() *Executor { return g.current() }

@@ -61,7 +61,12 @@ func NewMailbox(size int, room *Room) *Mailbox {
 }
 
 // Push appends j unless the mailbox is full, closed or retired.
-func (m *Mailbox) Push(j Job) PushResult { return m.add(j, false) }
+func (m *Mailbox) Push(j Job) PushResult { return m.add(j, push) }
+
+// PushOver is Push past the size bound. It is for submitters that must not wait
+// for room: an executor's own goroutine (a handler submitting), which would
+// otherwise wait on a mailbox only executors drain.
+func (m *Mailbox) PushOver(j Job) PushResult { return m.add(j, pushOver) }
 
 // Requeue appends a job that was accepted before (a retry, or a token moved
 // from an executor that went down) past the size bound and even when the
@@ -69,25 +74,33 @@ func (m *Mailbox) Push(j Job) PushResult { return m.add(j, false) }
 // counted in Pushed, since it was counted where it was accepted. It refuses
 // only a retired mailbox. Whoever drains a closed mailbox after its consumer
 // ended ([Mailbox.TakeAll]) still finds the job.
-func (m *Mailbox) Requeue(j Job) PushResult { return m.add(j, true) }
+func (m *Mailbox) Requeue(j Job) PushResult { return m.add(j, requeue) }
 
-func (m *Mailbox) add(j Job, again bool) PushResult {
+type addMode int
+
+const (
+	push     addMode = iota
+	pushOver         // past the bound
+	requeue          // past the bound and the close, not counted
+)
+
+func (m *Mailbox) add(j Job, mode addMode) PushResult {
 	m.mu.Lock()
 	switch {
 	case m.gone:
 		m.mu.Unlock()
 		return Gone
-	case again:
+	case mode == requeue:
 	case m.closed:
 		m.mu.Unlock()
 		return Closed
-	case m.n >= m.size:
+	case m.n >= m.size && mode == push:
 		m.mu.Unlock()
 		return Full
 	}
 	m.q = append(m.q, j)
 	m.n++
-	if !again {
+	if mode != requeue {
 		m.pushed++
 	}
 	wake := m.parked

@@ -87,10 +87,12 @@ func (r *Router) next(w Weight) uint64 { return r.pos[w].n.Add(1) - 1 }
 // executor's index, or -1 and Full, Closed, Gone (an executor went down
 // meanwhile: try again) or NoExecutor.
 func (r *Router) TryPlace(w Weight, j actors.Job) (int, actors.PushResult) {
-	return r.tryPlaceAt(w, r.next(w), j)
+	return r.tryPlaceAt(w, r.next(w), j, false)
 }
 
-func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.PushResult) {
+// tryPlaceAt is TryPlace at position pos; over pushes past the bound of the
+// first candidate instead of finding every mailbox full.
+func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job, over bool) (int, actors.PushResult) {
 	set := r.view.Load().eligible(w)
 	if len(set) == 0 {
 		return -1, actors.NoExecutor
@@ -106,7 +108,11 @@ func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.Pus
 				skipped = skipped || pass == 0
 				continue
 			}
-			switch e.Push(j) {
+			push := e.Push
+			if over {
+				push = e.PushOver
+			}
+			switch push(j) {
 			case actors.Pushed:
 				return i, actors.Pushed
 			case actors.Closed:
@@ -128,10 +134,10 @@ func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.Pus
 // first.
 func (r *Router) Submit(ctx context.Context, w Weight, j actors.Job) (int, error) {
 	pos := r.next(w)
-	if i, res := r.tryPlaceAt(w, pos, j); res == actors.Pushed {
+	if i, res := r.tryPlaceAt(w, pos, j, false); res == actors.Pushed {
 		return i, nil
 	}
-	return r.WaitRoom(ctx, func() (int, actors.PushResult) { return r.tryPlaceAt(w, pos, j) })
+	return r.WaitRoom(ctx, func(over bool) (int, actors.PushResult) { return r.tryPlaceAt(w, pos, j, over) })
 }
 
 // Next returns the executor staggered selection picks for the next class-w
@@ -168,12 +174,23 @@ func (r *Router) Adopt(w Weight, j actors.Job) int {
 // the index push gave, [actors.ErrStopped] once the executors are closed,
 // [actors.ErrNoExecutor] when every executor is down, or ctx's error if ctx ends
 // first.
-func (r *Router) WaitRoom(ctx context.Context, push func() (int, actors.PushResult)) (int, error) {
+//
+// An executor's own goroutine (a handler submitting) never waits: only
+// executors make room, and one waiting on a full mailbox could wait on itself,
+// or on another executor waiting on it. It calls push with over set instead,
+// which queues past the bound.
+func (r *Router) WaitRoom(ctx context.Context, push func(over bool) (int, actors.PushResult)) (int, error) {
+	over := false
 	for {
 		ch := r.room.Wait()
-		i, res := push()
+		i, res := push(over)
 		switch res {
 		case actors.Full:
+			if !over && r.execs[0].Group().Current() != nil {
+				r.room.Leave()
+				over = true
+				continue
+			}
 		case actors.Gone:
 			r.room.Leave()
 			continue // the view changed: place again at once

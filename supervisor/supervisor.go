@@ -97,6 +97,9 @@ func Start(cfg Config) (*Supervisor, error) {
 		return nil, err
 	}
 	s.group = g
+	if cfg.StallAfter > 0 {
+		s.watchdog = newWatchdog(s, n, cfg.StallAfter)
+	}
 	for i, e := range g.Executors() {
 		if err := e.Launch(); err != nil {
 			close(s.finished[i]) // its goroutine never ran the loop
@@ -109,8 +112,8 @@ func Start(cfg Config) (*Supervisor, error) {
 			return nil, err
 		}
 	}
-	if cfg.StallAfter > 0 {
-		s.watchdog = startWatchdog(s, cfg.StallAfter)
+	if s.watchdog != nil {
+		s.watchdog.start()
 	}
 	return s, nil
 }
@@ -153,6 +156,9 @@ func (s *Supervisor) onExit(e *actors.Executor, err error) {
 // sleeps: a backoff is a timer, and the executor is marked Restarting meanwhile
 // so unpinned work goes elsewhere.
 func (s *Supervisor) crashed(e *actors.Executor, reason error) {
+	if s.watchdog != nil {
+		s.watchdog.poke(e)
+	}
 	s.mu.Lock()
 	sl := &s.slots[e.Index()]
 	delay, restarts, down := sl.window.admit(time.Now(), s.policy, jitter)

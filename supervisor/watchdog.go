@@ -15,9 +15,11 @@ import (
 type watchdog struct {
 	s     *Supervisor
 	after time.Duration
-	seen  []progress
 	quit  chan struct{}
 	done  sync.WaitGroup
+
+	mu   sync.Mutex
+	seen []progress
 }
 
 type progress struct {
@@ -26,15 +28,19 @@ type progress struct {
 	stalled bool
 }
 
-func startWatchdog(s *Supervisor, after time.Duration) *watchdog {
-	w := &watchdog{s: s, after: after, seen: make([]progress, len(s.Executors())), quit: make(chan struct{})}
+func newWatchdog(s *Supervisor, n int, after time.Duration) *watchdog {
+	return &watchdog{s: s, after: after, seen: make([]progress, n), quit: make(chan struct{})}
+}
+
+func (w *watchdog) start() {
 	now := time.Now()
-	for i, e := range s.Executors() {
+	w.mu.Lock()
+	for i, e := range w.s.Executors() {
 		w.seen[i] = progress{seq: e.Progress(), since: now}
 	}
+	w.mu.Unlock()
 	w.done.Add(1)
 	go w.run()
-	return w
 }
 
 func (w *watchdog) run() {
@@ -46,11 +52,26 @@ func (w *watchdog) run() {
 		case <-w.quit:
 			return
 		case now := <-tick.C:
-			for i, e := range w.s.Executors() {
-				w.check(e, &w.seen[i], now)
-			}
+			w.checkAll(now)
 		}
 	}
+}
+
+func (w *watchdog) checkAll(now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, e := range w.s.Executors() {
+		w.check(e, &w.seen[i], now)
+	}
+}
+
+// poke checks e now, out of turn: the supervisor calls it when e's goroutine
+// ends, so a stalled executor that made progress is reported recovered before
+// its restart or its going down is.
+func (w *watchdog) poke(e *actors.Executor) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.check(e, &w.seen[e.Index()], time.Now())
 }
 
 func (w *watchdog) check(e *actors.Executor, p *progress, now time.Time) {
@@ -76,7 +97,10 @@ func (w *watchdog) check(e *actors.Executor, p *progress, now time.Time) {
 	}
 }
 
+// stop ends the watchdog after a last look, so progress made since the last
+// tick is reported.
 func (w *watchdog) stop() {
 	close(w.quit)
 	w.done.Wait()
+	w.checkAll(time.Now())
 }
