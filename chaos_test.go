@@ -29,6 +29,11 @@ const (
 	flaky     // fails its first run; its op retries once
 )
 
+// chaosKinds: every how many tokens each kind is injected, first match wins.
+var chaosKinds = []struct{ every, kind int }{
+	{2003, exiting}, {20011, stalling}, {97, panicking}, {53, fail}, {41, cancelled}, {37, flaky},
+}
+
 type chaosArg struct {
 	id   int
 	kind int
@@ -144,19 +149,11 @@ func chaos(t *testing.T, drain time.Duration) {
 					return
 				}
 				a := chaosArg{id: id}
-				switch {
-				case id%2003 == 0:
-					a.kind = exiting
-				case id%20011 == 0:
-					a.kind = stalling
-				case id%97 == 0:
-					a.kind = panicking
-				case id%53 == 0:
-					a.kind = fail
-				case id%41 == 0:
-					a.kind = cancelled
-				case id%37 == 0:
-					a.kind = flaky
+				for _, k := range chaosKinds {
+					if id%k.every == 0 {
+						a.kind = k.kind
+						break
+					}
 				}
 				op, isLead := plain, false
 				switch {

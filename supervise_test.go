@@ -222,22 +222,22 @@ func TestRoutingAvoidsRestartingAndStalledFakeClock(t *testing.T) {
 			onExecutor(t, 0, func() (*Token[int], error) { return exit.Submit(bg, 0) })
 			synctest.Wait()
 		}
-		require.True(t, rt.Executors()[0].Restarting)
-		require.Equal(t, []int{1, 1, 1, 1, 1, 1}, spread(), "work avoids a restarting executor")
-		time.Sleep(time.Second)
-		synctest.Wait()
-		require.False(t, rt.Executors()[0].Restarting)
-		require.ElementsMatch(t, []int{0, 0, 0, 1, 1, 1}, spread())
+		// avoided checks that work avoids executor 0 while unhealthy says so,
+		// and spreads again once it is healthy, a second later.
+		avoided := func(what string, unhealthy func(ExecutorInfo) bool) {
+			require.True(t, unhealthy(rt.Executors()[0]), what)
+			require.Equal(t, []int{1, 1, 1, 1, 1, 1}, spread(), "work avoids a %s executor", what)
+			time.Sleep(time.Second)
+			synctest.Wait()
+			require.False(t, unhealthy(rt.Executors()[0]), what)
+			require.ElementsMatch(t, []int{0, 0, 0, 1, 1, 1}, spread())
+		}
+		avoided("restarting", func(i ExecutorInfo) bool { return i.Restarting })
 
 		onExecutor(t, 0, func() (*Token[int], error) { return slow.Submit(bg, 0) })
 		time.Sleep(200 * time.Millisecond)
 		synctest.Wait()
-		require.True(t, rt.Executors()[0].Stalled)
-		require.Equal(t, []int{1, 1, 1, 1, 1, 1}, spread(), "work avoids a stalled executor")
-		time.Sleep(time.Second)
-		synctest.Wait()
-		require.False(t, rt.Executors()[0].Stalled)
-		require.ElementsMatch(t, []int{0, 0, 0, 1, 1, 1}, spread())
+		avoided("stalled", func(i ExecutorInfo) bool { return i.Stalled })
 
 		require.NoError(t, rt.Stop(bg))
 		requireBalanced(t, rt)
