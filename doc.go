@@ -42,6 +42,12 @@
 //     cancelled when the token is cancelled, its submitter's context ends, or Stop
 //     gives up draining. Go cannot kill a goroutine: a handler that ignores its
 //     context keeps its executor, and Stop, waiting.
+//   - Failures are contained: an executor whose handler calls runtime.Goexit is
+//     replaced on the same CPU and keeps its queue; past its [RestartPolicy] it
+//     is down and its queue moves to the live executors, seeds as a whole and
+//     in order; a token running past [Config.StallAfter] is reported and its
+//     executor gets no unpinned work until it ends. See package supervisor for
+//     what is kept and what runs at most or at least once ([WithRetry]).
 //   - [Token.Wait] from inside a handler runs the executor's queued tokens while
 //     it waits, so a handler may wait on tokens it submitted to its own executor.
 //   - Bad input (a nil context or token, an empty or duplicate op name, a nil

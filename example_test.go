@@ -48,3 +48,21 @@ func ExamplePanicError() {
 	fmt.Println(errors.As(err, &pe), pe.Value)
 	// Output: true out of cheese
 }
+
+func ExampleWithRetry() {
+	ctx := context.Background()
+	rt, _ := coregate.Start(coregate.Config{Cores: 1})
+	defer rt.Stop(ctx)
+	attempts := 0
+	flaky, _ := coregate.Define(rt, "flaky", func(ctx context.Context, _ struct{}) (string, error) {
+		attempts++ // tokens of one executor run one at a time
+		if attempts < 3 {
+			return "", errors.New("try again")
+		}
+		return "done", nil
+	}, coregate.WithRetry(5, 0))
+	tok, _ := flaky.Submit(ctx, struct{}{})
+	v, err := tok.Wait(ctx)
+	fmt.Println(v, err, attempts)
+	// Output: done <nil> 3
+}

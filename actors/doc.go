@@ -15,7 +15,13 @@
 //   - A pinned executor's thread is never unlocked: to stop, the goroutine returns
 //     while still locked, and the Go runtime ends the thread with it.
 //   - A token is resolved exactly once: by its executor, by [Task.Cancel] before it
-//     starts, or by whoever drains a stopped mailbox ([Mailbox.TakeAll]).
+//     starts, or by whoever drains a stopped mailbox ([Mailbox.TakeAll]) or
+//     retires a down executor's ([Executor.Retire]) and cannot place its jobs
+//     elsewhere. A job moved to another executor ([Executor.Adopt]) or retried
+//     ([Hook]) is still counted on the executor that accepted it.
+//   - An executor's health bits (Restarting, Stalled, Down) tell routers to keep
+//     unpinned work away; its progress number lets a watchdog find a token that
+//     runs too long without the executor reading a clock per token.
 //   - [Task.Await] called on an executor's own goroutine (from inside a handler)
 //     runs that executor's queued tokens while it waits, so waiting on a token
 //     queued behind the waiter does not deadlock.
