@@ -243,3 +243,87 @@ func TestRoutingAvoidsRestartingAndStalledFakeClock(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestDownAndRerouteFakeClock: on the fake clock, executor 0 restarts at once,
+// then after its backoff, and the crash past its policy takes it down at once
+// (no backoff): the tokens queued behind that crash run on executor 1, in
+// order, and the ranges have shrunk to executor 1.
+func TestDownAndRerouteFakeClock(t *testing.T) {
+	needTwo(t)
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{
+			Cores: 2, Affinity: Off, StallAfter: -1,
+			Restart: RestartPolicy{MaxRestarts: 2, Window: time.Minute, Backoff: time.Second, MaxBackoff: time.Second},
+		})
+		require.NoError(t, err)
+		bg := context.Background()
+		on0 := func(ctx context.Context) bool { e, _ := CurrentExecutor(ctx); return e == 0 }
+		release := make(chan struct{})
+		block := must(Define(rt, "block", func(ctx context.Context, _ int) (int, error) {
+			if on0(ctx) {
+				<-release
+			}
+			return 0, nil
+		}))
+		exit := must(Define(rt, "exit", func(ctx context.Context, _ int) (int, error) {
+			if on0(ctx) {
+				runtime.Goexit()
+			}
+			return 0, nil
+		}))
+		var rec recorder
+		type kv struct{ key, seq int }
+		seq := must(Define(rt, "seq", func(ctx context.Context, a kv) (int, error) {
+			rec.add(ctx, fmt.Sprint(a.key), a.seq)
+			return a.seq, nil
+		}, WithStickyKey(func(a kv) uint64 { return uint64(a.key) })))
+		crash := func() time.Time {
+			tok := onExecutor(t, 0, func() (*Token[int], error) { return exit.Submit(bg, 0) })
+			_, err := tok.Wait(bg)
+			require.ErrorIs(t, err, ErrGoexit)
+			return time.Now()
+		}
+		t0 := crash()
+		synctest.Wait()
+		require.False(t, rt.Executors()[0].Restarting, "the first restart is immediate")
+		t1 := crash()
+		synctest.Wait()
+		require.True(t, rt.Executors()[0].Restarting)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.False(t, rt.Executors()[0].Restarting, "restarted within its 0.5-1 s backoff")
+		require.Less(t, t1.Sub(t0), time.Second)
+
+		// Queue a sticky key's tokens behind a third crash.
+		onExecutor(t, 0, func() (*Token[int], error) { return block.Submit(bg, 0) })
+		exitTok := onExecutor(t, 0, func() (*Token[int], error) { return exit.Submit(bg, 0) })
+		// The first key pinned to executor 0, and 7 more of its tokens.
+		key := 0
+		toks := []*Token[int]{onExecutor(t, 0, func() (*Token[int], error) { key++; return seq.Submit(bg, kv{key, 0}) })}
+		for i := 1; i < 8; i++ {
+			toks = append(toks, must(seq.Submit(bg, kv{key, i})))
+		}
+		close(release)
+		_, err = exitTok.Wait(bg)
+		require.ErrorIs(t, err, ErrGoexit)
+		downAt := time.Now()
+		synctest.Wait()
+		require.True(t, rt.Executors()[0].Down)
+		require.Equal(t, downAt, time.Now(), "down without waiting")
+		for _, tok := range toks {
+			_, err := tok.Wait(bg)
+			require.NoError(t, err)
+			require.Equal(t, 1, tok.Executor())
+		}
+		runs := rec.runs(fmt.Sprint(key))
+		for i, r := range runs {
+			require.Equal(t, ran{i, 1}, r, "sticky tokens moved in order: %v", runs)
+		}
+		require.Equal(t, uint64(8), rt.Stats().Executors[0].Rerouted)
+		for _, w := range []Weight{Heavy, Medium, Light} {
+			require.Equal(t, []int{1}, rt.router.Eligible(w))
+		}
+		require.NoError(t, rt.Stop(bg))
+		requireBalanced(t, rt)
+	})
+}
