@@ -41,6 +41,31 @@ func onExecutor[R any](t *testing.T, want int, submit func() (*Token[R], error))
 	return nil
 }
 
+// on0 reports whether the handler whose context ctx is runs on executor 0.
+func on0(ctx context.Context) bool { e, _ := CurrentExecutor(ctx); return e == 0 }
+
+// executor0Ops defines "block", which on executor 0 blocks until unblock is
+// called, and "exit", which on executor 0 calls runtime.Goexit; elsewhere both
+// return at once, so tests may place them by trial (see onExecutor).
+func executor0Ops(t *testing.T, rt *Runtime) (block, exit *Op[int, int], unblock func()) {
+	release := make(chan struct{})
+	unblock = sync.OnceFunc(func() { close(release) })
+	t.Cleanup(unblock) // a failed test must not leave Stop waiting on the blocker
+	block = must(Define(rt, "block", func(ctx context.Context, _ int) (int, error) {
+		if on0(ctx) {
+			<-release
+		}
+		return 0, nil
+	}))
+	exit = must(Define(rt, "exit", func(ctx context.Context, _ int) (int, error) {
+		if on0(ctx) {
+			runtime.Goexit()
+		}
+		return 0, nil
+	}))
+	return block, exit, unblock
+}
+
 type ran struct {
 	seq, exec int
 }
@@ -77,25 +102,8 @@ func TestDownExecutorMovesItsQueue(t *testing.T) {
 	downs, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool { _, ok := ev.(supervisor.ExecutorDown); return ok })
 	defer stop()
 	bg := context.Background()
-	on0 := func(ctx context.Context) bool { e, _ := CurrentExecutor(ctx); return e == 0 }
 	var rec recorder
-
-	release := make(chan struct{})
-	var once sync.Once
-	unblock := func() { once.Do(func() { close(release) }) }
-	defer unblock() // a failed test must not leave Stop waiting on the blocker
-	block := must(Define(rt, "block", func(ctx context.Context, _ int) (int, error) {
-		if on0(ctx) {
-			<-release
-		}
-		return 0, nil
-	}))
-	exit := must(Define(rt, "exit", func(ctx context.Context, _ int) (int, error) {
-		if on0(ctx) {
-			runtime.Goexit()
-		}
-		return 0, nil
-	}))
+	block, exit, unblock := executor0Ops(t, rt)
 	type kv struct{ key, seq int }
 	keyed := must(Define(rt, "keyed", func(ctx context.Context, a kv) (int, error) {
 		rec.add(ctx, fmt.Sprint("key", a.key), a.seq)
@@ -194,13 +202,7 @@ func TestRoutingAvoidsRestartingAndStalledFakeClock(t *testing.T) {
 		})
 		require.NoError(t, err)
 		bg := context.Background()
-		on0 := func(ctx context.Context) bool { e, _ := CurrentExecutor(ctx); return e == 0 }
-		exit := must(Define(rt, "exit", func(ctx context.Context, _ int) (int, error) {
-			if on0(ctx) {
-				runtime.Goexit()
-			}
-			return 0, nil
-		}))
+		_, exit, _ := executor0Ops(t, rt)
 		slow := must(Define(rt, "slow", func(ctx context.Context, _ int) (int, error) {
 			if on0(ctx) {
 				time.Sleep(time.Second)
@@ -257,20 +259,7 @@ func TestDownAndRerouteFakeClock(t *testing.T) {
 		})
 		require.NoError(t, err)
 		bg := context.Background()
-		on0 := func(ctx context.Context) bool { e, _ := CurrentExecutor(ctx); return e == 0 }
-		release := make(chan struct{})
-		block := must(Define(rt, "block", func(ctx context.Context, _ int) (int, error) {
-			if on0(ctx) {
-				<-release
-			}
-			return 0, nil
-		}))
-		exit := must(Define(rt, "exit", func(ctx context.Context, _ int) (int, error) {
-			if on0(ctx) {
-				runtime.Goexit()
-			}
-			return 0, nil
-		}))
+		block, exit, unblock := executor0Ops(t, rt)
 		var rec recorder
 		type kv struct{ key, seq int }
 		seq := must(Define(rt, "seq", func(ctx context.Context, a kv) (int, error) {
@@ -303,7 +292,7 @@ func TestDownAndRerouteFakeClock(t *testing.T) {
 		for i := 1; i < 8; i++ {
 			toks = append(toks, must(seq.Submit(bg, kv{key, i})))
 		}
-		close(release)
+		unblock()
 		_, err = exitTok.Wait(bg)
 		require.ErrorIs(t, err, ErrGoexit)
 		downAt := time.Now()
