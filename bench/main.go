@@ -1,151 +1,361 @@
-// Command bench is coregate's benchmark suite. With no flags it runs:
+// Command bench is coregate's benchmark suite: every workload runs on coregate
+// and on the peers a Go engineer would use instead, in the same process,
+// alternating peer by peer within each repetition, and every measurement
+// checks that each token completed with the right result before it counts.
 //
-//   - doubling waves: waves of 4, 8, ... 65,536 tiny tokens (131,068 in all),
-//     each timed from its first submit to its last completion, printing per wave
-//     the tokens, tokens/s, submit-to-completion latency p50 and p99, and overlap
-//     (the sum of the tokens' run times divided by the wave's wall time);
-//   - locality: keys owning 256 KiB blocks of state that their tokens update,
-//     sticky placement against plain staggering, as a ratio of tokens/s;
-//   - fan-out: leads whose children read the lead's buffer, anchored against
-//     unanchored.
+// Workloads (-workloads):
 //
-// Every workload checks that each token completed with the right result before
-// it prints a figure.
+//   - tiny: tokens whose work is an atomic add, with a result handle, from
+//     one submitter and from -submitters submitters;
+//   - cpu: tokens of about -cpu-us microseconds of computation (calibrated at
+//     start), with their efficiency against the ideal parallel time;
+//   - blocking: -blocking-tokens tokens that sleep -blocking-ms, at a
+//     concurrency of -blocking-concurrency where the peer has such a setting;
+//   - waves: doubling waves of tiny tokens (-min-wave to -max-wave), each timed
+//     from before its first submit to its last completion: tokens/s,
+//     submit-to-completion p50 and p99, and overlap;
+//   - latency: submit-to-start p50, p99 and p99.9 of -probes tokens submitted
+//     one at a time, on an idle runtime and on a busy one;
+//   - locality and fanout: coregate's sticky keys against plain staggering,
+//     and anchored fan-out against unanchored.
+//
+// Peers (-peers): goroutine (a goroutine per task, the baseline of every
+// ratio), chanpool, ants, pond, pond-futures, hollywood, coregate and
+// coregate-off (Affinity: Off). Tables go to stdout, progress to stderr;
+// -json writes every raw measurement and -plot draws waves and latency.
 package main
 
 import (
-	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
+	"time"
 
-	"github.com/coregate/coregate"
+	"github.com/coregate/coregate/actors"
 )
 
 type options struct {
-	cores    int
-	affinity string
-	minWave  int
-	maxWave  int
+	reps       int
+	quick      bool
+	cores      int
+	workloads  string
+	peers      string
+	jsonPath   string
+	plotPath   string
+	tokens     int // tiny
+	submitters int
+	cpuTokens  int
+	cpuMicros  int
+	blkTokens  int
+	blkConc    int
+	blkMillis  int
+	minWave    int
+	maxWave    int
+	probes     int
+	pauseMicro int
 
-	workloads      string
 	keys, blockKiB int
 	localityTokens int
 	leads, fanout  int
 	bufKiB         int
 }
 
+// defaults returns the default run's options; quick shrinks them to a run
+// under 30 seconds.
+func defaults(quick bool) options {
+	o := options{
+		reps: 3, workloads: strings.Join(workloadNames, ","), peers: peerNames(),
+		tokens: 200_000, submitters: 4, cpuTokens: 20_000, cpuMicros: 10,
+		blkTokens: 10_000, blkConc: 1000, blkMillis: 1, minWave: 4, maxWave: 65536,
+		probes: 1000, pauseMicro: 200,
+		keys: 16, blockKiB: 256, localityTokens: 4000, leads: 400, fanout: 16, bufKiB: 64,
+	}
+	if quick {
+		o.quick, o.reps = true, 1
+		o.tokens, o.cpuTokens, o.blkTokens, o.blkConc = 20_000, 2000, 1000, 100
+		o.maxWave, o.probes = 4096, 200
+		o.localityTokens, o.leads = 1000, 100
+	}
+	return o
+}
+
+func peerNames() string {
+	var names []string
+	for _, p := range peers {
+		names = append(names, p.name)
+	}
+	return strings.Join(names, ",")
+}
+
 func main() {
-	var o options
-	flag.IntVar(&o.cores, "cores", 0, "executors (0: every allowed CPU)")
-	flag.StringVar(&o.affinity, "affinity", "best-effort", "pinning: best-effort, strict or off")
-	flag.IntVar(&o.minWave, "min-wave", 4, "smallest wave")
-	flag.IntVar(&o.maxWave, "max-wave", 65536, "largest wave (waves double from -min-wave)")
-	flag.StringVar(&o.workloads, "workloads", "waves,locality,fanout", "comma-separated workloads to run")
-	flag.IntVar(&o.keys, "keys", 16, "locality: keys, each owning a block of state")
-	flag.IntVar(&o.blockKiB, "block-kib", 256, "locality: KiB of state per key")
-	flag.IntVar(&o.localityTokens, "locality-tokens", 4000, "locality: tokens per variant")
-	flag.IntVar(&o.leads, "leads", 400, "fan-out: leads per variant")
-	flag.IntVar(&o.fanout, "children", 16, "fan-out: children per lead")
-	flag.IntVar(&o.bufKiB, "buf-kib", 64, "fan-out: KiB of the buffer a lead shares with its children")
+	quick := slices.Contains(os.Args[1:], "-quick") || slices.Contains(os.Args[1:], "--quick")
+	o := defaults(quick)
+	flag.BoolVar(&o.quick, "quick", o.quick, "a run under 30 seconds: one repetition, smaller sizes (other flags still apply)")
+	flag.IntVar(&o.reps, "reps", o.reps, "repetitions of every measurement")
+	flag.IntVar(&o.cores, "cores", 0, "CPUs to use: coregate's executors and the pools' workers (0: every allowed CPU)")
+	flag.StringVar(&o.workloads, "workloads", o.workloads, "comma-separated workloads: "+strings.Join(workloadNames, ", "))
+	flag.StringVar(&o.peers, "peers", o.peers, "comma-separated peers")
+	flag.StringVar(&o.jsonPath, "json", "", "write every raw measurement to this JSON file")
+	flag.StringVar(&o.plotPath, "plot", "", "draw tokens/s per wave and latency percentiles to this .svg or .png file")
+	flag.IntVar(&o.tokens, "tokens", o.tokens, "tiny: tokens per measurement")
+	flag.IntVar(&o.submitters, "submitters", o.submitters, "tiny: submitting goroutines of the second tiny table")
+	flag.IntVar(&o.cpuTokens, "cpu-tokens", o.cpuTokens, "cpu: tokens per measurement")
+	flag.IntVar(&o.cpuMicros, "cpu-us", o.cpuMicros, "cpu: microseconds of work per token")
+	flag.IntVar(&o.blkTokens, "blocking-tokens", o.blkTokens, "blocking: tokens per measurement")
+	flag.IntVar(&o.blkConc, "blocking-concurrency", o.blkConc, "blocking: tokens in flight and the pools' workers")
+	flag.IntVar(&o.blkMillis, "blocking-ms", o.blkMillis, "blocking: milliseconds each token sleeps")
+	flag.IntVar(&o.minWave, "min-wave", o.minWave, "waves: smallest wave")
+	flag.IntVar(&o.maxWave, "max-wave", o.maxWave, "waves: largest wave (waves double from -min-wave)")
+	flag.IntVar(&o.probes, "probes", o.probes, "latency: tokens submitted one at a time")
+	flag.IntVar(&o.pauseMicro, "pause-us", o.pauseMicro, "latency: microseconds between probes")
+	flag.IntVar(&o.keys, "keys", o.keys, "locality: keys, each owning a block of state")
+	flag.IntVar(&o.blockKiB, "block-kib", o.blockKiB, "locality: KiB of state per key")
+	flag.IntVar(&o.localityTokens, "locality-tokens", o.localityTokens, "locality: tokens per variant")
+	flag.IntVar(&o.leads, "leads", o.leads, "fanout: leads per variant")
+	flag.IntVar(&o.fanout, "children", o.fanout, "fanout: children per lead")
+	flag.IntVar(&o.bufKiB, "buf-kib", o.bufKiB, "fanout: KiB of the buffer a lead shares with its children")
 	flag.Parse()
-	if err := run(os.Stdout, o); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
+	if err := run(os.Stdout, os.Stderr, o); err != nil {
+		fmt.Fprintln(os.Stderr, "\nbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(w io.Writer, o options) error {
-	aff, err := parseAffinity(o.affinity)
+// suite is one run: its options, the chosen peers and every sample taken.
+type suite struct {
+	o        options
+	want     map[string]bool
+	peers    []string
+	cpus     int // CPUs used: coregate's executors, the pools' workers
+	progress io.Writer
+	samples  []sample
+}
+
+func run(stdout, stderr io.Writer, o options) error {
+	s, err := newSuite(o, stderr)
 	if err != nil {
 		return err
 	}
-	want, err := parseWorkloads(o.workloads)
-	if err != nil {
-		return err
-	}
-	if o.minWave < 1 || o.maxWave < o.minWave {
-		return fmt.Errorf("waves must satisfy 1 <= -min-wave <= -max-wave, got %d and %d", o.minWave, o.maxWave)
-	}
-	for _, f := range []struct {
+	fmt.Fprintf(stdout, "coregate bench: %d CPUs used (GOMAXPROCS %d, %d allowed), %s/%s, %s, %d repetition(s)%s\n",
+		s.cpus, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), o.reps, map[bool]string{true: ", -quick"}[o.quick])
+	fmt.Fprintln(stdout, "ratio columns: the peer's time divided by a goroutine per task's in the same repetition (median over repetitions); below 1 is faster")
+	steps := []struct {
 		name string
-		v    int
-	}{{"keys", o.keys}, {"block-kib", o.blockKiB}, {"locality-tokens", o.localityTokens}, {"leads", o.leads}, {"children", o.fanout}, {"buf-kib", o.bufKiB}} {
-		if want["locality"] || want["fanout"] {
-			if f.v < 1 {
-				return fmt.Errorf("-%s must be at least 1, got %d", f.name, f.v)
+		run  func(io.Writer) error
+	}{
+		{wTiny, s.tiny}, {wCPU, s.cpu}, {wBlocking, s.blocking}, {wWaves, s.waves}, {wLatency, s.latency},
+	}
+	for _, st := range steps {
+		if s.want[st.name] {
+			if err := st.run(stdout); err != nil {
+				return fmt.Errorf("%s: %w", st.name, err)
 			}
 		}
 	}
-	rt, err := coregate.Start(coregate.Config{Cores: o.cores, Affinity: aff})
-	if err != nil {
-		return err
-	}
-	defer rt.Stop(context.Background())
-
-	pinned := 0
-	for _, e := range rt.Executors() {
-		if e.Pinned {
-			pinned++
-		}
-	}
-	fmt.Fprintf(w, "coregate: %d executors (%d pinned, affinity %s), GOMAXPROCS %d, %s/%s\n",
-		len(rt.Executors()), pinned, aff, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
-	if want["waves"] {
-		results, err := runWaves(rt, o.minWave, o.maxWave)
-		if err != nil {
+	if s.want[wLocality] || s.want[wFanOut] {
+		if err := s.locality(stdout); err != nil {
 			return err
 		}
-		fmt.Fprintln(w, "\ndoubling waves")
-		printWaves(w, results)
 	}
-	var loc []localityResult
-	if want["locality"] {
-		r, err := runLocality(rt, o.keys, o.blockKiB, o.localityTokens)
-		if err != nil {
+	fmt.Fprint(s.progress, "\r"+strings.Repeat(" ", 72)+"\r")
+	if o.jsonPath != "" {
+		if err := s.writeJSON(o.jsonPath); err != nil {
 			return err
 		}
-		loc = append(loc, r)
+		fmt.Fprintf(stdout, "\nraw measurements: %s\n", o.jsonPath)
 	}
-	if want["fanout"] {
-		r, err := runFanOut(rt, o.leads, o.fanout, o.bufKiB)
-		if err != nil {
+	if o.plotPath != "" {
+		if err := s.plot(o.plotPath); err != nil {
 			return err
 		}
-		loc = append(loc, r)
-	}
-	printLocality(w, loc)
-	if err := rt.Stop(context.Background()); err != nil {
-		return err
-	}
-	s := rt.Stats().Total
-	if s.Submitted != s.Succeeded {
-		return fmt.Errorf("stats do not add up: %+v", s)
+		fmt.Fprintf(stdout, "plot: %s\n", o.plotPath)
 	}
 	return nil
 }
 
-func parseWorkloads(s string) (map[string]bool, error) {
-	want := map[string]bool{}
-	for _, name := range strings.Split(s, ",") {
-		switch name = strings.TrimSpace(name); name {
-		case "waves", "locality", "fanout":
-			want[name] = true
-		default:
-			return nil, fmt.Errorf("unknown workload %q in -workloads (want waves, locality, fanout)", name)
+func newSuite(o options, progress io.Writer) (*suite, error) {
+	s := &suite{o: o, progress: progress, want: map[string]bool{}}
+	for _, name := range splitList(o.workloads) {
+		if !slices.Contains(workloadNames, name) {
+			return nil, fmt.Errorf("unknown workload %q in -workloads (want %s)", name, strings.Join(workloadNames, ", "))
+		}
+		s.want[name] = true
+	}
+	for _, name := range splitList(o.peers) {
+		if peerIndex(name) < 0 {
+			return nil, fmt.Errorf("unknown peer %q in -peers (want %s)", name, peerNames())
+		}
+		if !slices.Contains(s.peers, name) {
+			s.peers = append(s.peers, name)
 		}
 	}
-	return want, nil
+	// Tables follow the peers' declared order, baseline first.
+	slices.SortFunc(s.peers, func(a, b string) int { return peerIndex(a) - peerIndex(b) })
+	if len(s.want) == 0 || len(s.peers) == 0 {
+		return nil, fmt.Errorf("nothing to run: -workloads and -peers must name at least one each")
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"reps", o.reps}, {"tokens", o.tokens}, {"submitters", o.submitters}, {"cpu-tokens", o.cpuTokens},
+		{"cpu-us", o.cpuMicros}, {"blocking-tokens", o.blkTokens}, {"blocking-concurrency", o.blkConc},
+		{"blocking-ms", o.blkMillis}, {"min-wave", o.minWave}, {"probes", o.probes},
+		{"keys", o.keys}, {"block-kib", o.blockKiB}, {"locality-tokens", o.localityTokens},
+		{"leads", o.leads}, {"children", o.fanout}, {"buf-kib", o.bufKiB},
+	} {
+		if f.v < 1 {
+			return nil, fmt.Errorf("-%s must be at least 1, got %d", f.name, f.v)
+		}
+	}
+	if o.pauseMicro < 0 {
+		return nil, fmt.Errorf("-pause-us must not be negative, got %d", o.pauseMicro)
+	}
+	if o.maxWave < o.minWave {
+		return nil, fmt.Errorf("waves must satisfy 1 <= -min-wave <= -max-wave, got %d and %d", o.minWave, o.maxWave)
+	}
+	if o.plotPath != "" && !strings.HasSuffix(o.plotPath, ".svg") && !strings.HasSuffix(o.plotPath, ".png") {
+		return nil, fmt.Errorf("-plot %q: want a .svg or .png file", o.plotPath)
+	}
+	allowed, err := actors.AllowedCPUs()
+	if err != nil {
+		return nil, err
+	}
+	s.cpus = min(len(allowed), runtime.GOMAXPROCS(0))
+	switch {
+	case o.cores < 0 || o.cores > len(allowed):
+		return nil, fmt.Errorf("-cores is %d; this process may use %d CPUs %v", o.cores, len(allowed), allowed)
+	case o.cores > 0:
+		s.cpus = min(s.cpus, o.cores)
+	}
+	return s, nil
 }
 
-func parseAffinity(s string) (coregate.Affinity, error) {
-	for _, a := range []coregate.Affinity{coregate.BestEffort, coregate.Strict, coregate.Off} {
-		if a.String() == s {
-			return a, nil
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
 		}
 	}
-	return 0, fmt.Errorf("unknown -affinity %q (want best-effort, strict or off)", s)
+	return out
+}
+
+func peerIndex(name string) int {
+	return slices.IndexFunc(peers, func(p struct {
+		name string
+		make func(int) peer
+		note string
+	}) bool {
+		return p.name == name
+	})
+}
+
+// each runs measure for every repetition and every chosen peer, alternating
+// peers within a repetition, and keeps the samples.
+func (s *suite) each(workload string, measure func(mk func() peer) ([]sample, error)) error {
+	for rep := 1; rep <= s.o.reps; rep++ {
+		for _, name := range s.peers {
+			fmt.Fprintf(s.progress, "\r%-72s", fmt.Sprintf("bench: %s, %s, repetition %d of %d", workload, name, rep, s.o.reps))
+			p := peers[peerIndex(name)]
+			out, err := measure(func() peer { return p.make(s.o.cores) })
+			if err != nil {
+				return fmt.Errorf("%s, repetition %d: %w", name, rep, err)
+			}
+			for _, smp := range out {
+				smp.Workload, smp.Peer, smp.Rep = workload, name, rep
+				s.samples = append(s.samples, smp)
+			}
+		}
+	}
+	return nil
+}
+
+func one(smp sample, err error) ([]sample, error) { return []sample{smp}, err }
+
+func (s *suite) tiny(w io.Writer) error {
+	for _, subs := range []int{1, s.o.submitters} {
+		name := fmt.Sprintf("%s-%d", wTiny, subs)
+		if err := s.each(name, func(mk func() peer) ([]sample, error) {
+			return one(runTiny(mk, s.cpus, s.o.tokens, subs, 1024))
+		}); err != nil {
+			return err
+		}
+		s.table(w, name, fmt.Sprintf("tiny tokens (an atomic add, result checked), %d submitter(s), %d tokens", subs, s.o.tokens), "ns/token", nsPerToken, false)
+	}
+	return nil
+}
+
+func (s *suite) cpu(w io.Writer) error {
+	d := time.Duration(s.o.cpuMicros) * time.Microsecond
+	iters, cost := calibrate(d)
+	want := make([]int, s.o.cpuTokens)
+	for i := range want {
+		want[i] = spin(i, iters)
+	}
+	if err := s.each(wCPU, func(mk func() peer) ([]sample, error) {
+		return one(runCPU(mk, s.cpus, s.cpus, s.o.cpuTokens, iters, cost, want))
+	}); err != nil {
+		return err
+	}
+	s.table(w, wCPU, fmt.Sprintf("CPU tokens (%v each, calibrated), %d tokens; efficiency = ideal time on %d CPUs / wall", cost.Round(100*time.Nanosecond), s.o.cpuTokens, s.cpus), "ns/token", nsPerToken, true)
+	return nil
+}
+
+func (s *suite) blocking(w io.Writer) error {
+	d := time.Duration(s.o.blkMillis) * time.Millisecond
+	if err := s.each(wBlocking, func(mk func() peer) ([]sample, error) {
+		return one(runBlocking(mk, s.o.blkConc, s.o.blkTokens, d))
+	}); err != nil {
+		return err
+	}
+	s.table(w, wBlocking, fmt.Sprintf("blocking tokens (sleep %v), %d tokens, concurrency %d (coregate: %d executors); efficiency = ideal time / wall", d, s.o.blkTokens, s.o.blkConc, s.cpus), "ms", wallMillis, true)
+	return nil
+}
+
+func (s *suite) waves(w io.Writer) error {
+	if err := s.each(wWaves, func(mk func() peer) ([]sample, error) {
+		return runWaves(mk, s.cpus, s.o.minWave, s.o.maxWave)
+	}); err != nil {
+		return err
+	}
+	s.waveTables(w)
+	return nil
+}
+
+func (s *suite) latency(w io.Writer) error {
+	pause := time.Duration(s.o.pauseMicro) * time.Microsecond
+	busyIters, _ := calibrate(time.Microsecond)
+	for _, busy := range []bool{false, true} {
+		name := wLatency + "-idle"
+		if busy {
+			name = wLatency + "-busy"
+		}
+		if err := s.each(name, func(mk func() peer) ([]sample, error) {
+			return one(runLatency(mk, s.cpus, s.o.probes, pause, busy, busyIters))
+		}); err != nil {
+			return err
+		}
+	}
+	s.latencyTable(w)
+	return nil
+}
+
+func (s *suite) writeJSON(path string) error {
+	out := struct {
+		GOOS, GOARCH, Go string
+		GOMAXPROCS, CPUs int
+		Options          string
+		Samples          []sample
+	}{runtime.GOOS, runtime.GOARCH, runtime.Version(), runtime.GOMAXPROCS(0), s.cpus, fmt.Sprintf("%+v", s.o), s.samples}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }

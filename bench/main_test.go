@@ -2,39 +2,100 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// ants starts its default pool's goroutines when it is initialised, before any
+// test: those are ignored, every goroutine a test leaves behind is not.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
 
-// TestQuickRun keeps the suite from rotting: a tiny run must finish and report
-// every wave.
+// tiny returns -quick options shrunk further, so the whole suite runs on
+// every peer in a test and cannot rot.
+func tiny() options {
+	o := defaults(true)
+	o.tokens, o.cpuTokens, o.cpuMicros = 2000, 200, 2
+	o.blkTokens, o.blkConc = 40, 8
+	o.maxWave, o.probes, o.pauseMicro = 64, 20, 20
+	o.keys, o.blockKiB, o.localityTokens, o.leads, o.fanout, o.bufKiB = 4, 4, 40, 8, 3, 1
+	return o
+}
+
+// TestQuickRun runs every workload on every peer with tiny sizes and checks
+// the tables, the JSON and the plot.
 func TestQuickRun(t *testing.T) {
-	var out bytes.Buffer
-	o := options{affinity: "best-effort", minWave: 4, maxWave: 256, workloads: "waves,locality,fanout",
-		keys: 4, blockKiB: 4, localityTokens: 40, leads: 8, fanout: 3, bufKiB: 1}
-	if err := run(&out, o); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	o := tiny()
+	o.jsonPath, o.plotPath = filepath.Join(dir, "raw.json"), filepath.Join(dir, "plot.svg")
+	var out, progress bytes.Buffer
+	if err := run(&out, &progress, o); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"tokens/s", "overlap", "508 tokens, all completed", "locality: 4 keys", "fan-out: 8 leads", "ratio"} {
+	for _, want := range []string{
+		"tiny tokens", "4 submitter(s)", "CPU tokens", "blocking tokens", "doubling waves", "tokens/s",
+		"overlap", "submit-to-start latency", "locality: 4 keys", "fan-out: 8 leads", "vs goroutine",
+		"pond-futures", "hollywood", "coregate-off", "all 124 tokens of every wave completed",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("output lacks %q:\n%s", want, out.String())
 		}
 	}
+	if !strings.Contains(progress.String(), "repetition 1 of 1") {
+		t.Fatalf("no progress on stderr: %q", progress.String())
+	}
+	var raw struct{ Samples []sample }
+	b, err := os.ReadFile(o.jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	// tiny x2, cpu, blocking, latency x2, and 5 waves: 11 samples per peer.
+	if want := 11 * len(peers); len(raw.Samples) != want {
+		t.Fatalf("%d samples in the JSON, want %d", len(raw.Samples), want)
+	}
+	svg, err := os.ReadFile(o.plotPath)
+	if err != nil || !bytes.Contains(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("coregate-off")) {
+		t.Fatalf("plot: %v, %d bytes", err, len(svg))
+	}
+}
+
+// TestPNGPlot draws the plot as a PNG from a run of two peers.
+func TestPNGPlot(t *testing.T) {
+	o := tiny()
+	o.workloads, o.peers = "waves,latency", "goroutine,coregate"
+	o.plotPath = filepath.Join(t.TempDir(), "plot.png")
+	if err := run(&bytes.Buffer{}, &bytes.Buffer{}, o); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(o.plotPath)
+	if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Fatalf("png: %v", err)
+	}
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, o := range []options{
-		{affinity: "sideways", minWave: 4, maxWave: 8, workloads: "waves"},
-		{affinity: "off", minWave: 8, maxWave: 4, workloads: "waves"},
-		{affinity: "off", minWave: 4, maxWave: 8, cores: -3, workloads: "waves"},
-		{affinity: "off", minWave: 4, maxWave: 8, workloads: "waves,nope"},
-		{affinity: "off", minWave: 4, maxWave: 8, workloads: "locality"},
+	for _, mod := range []func(*options){
+		func(o *options) { o.maxWave = 2 },
+		func(o *options) { o.cores = -3 },
+		func(o *options) { o.cores = 1 << 20 },
+		func(o *options) { o.workloads = "tiny,nope" },
+		func(o *options) { o.peers = "goroutine,threads" },
+		func(o *options) { o.peers = "" },
+		func(o *options) { o.reps = 0 },
+		func(o *options) { o.keys = 0 },
+		func(o *options) { o.pauseMicro = -1 },
+		func(o *options) { o.plotPath = "plot.pdf" },
 	} {
-		if err := run(&bytes.Buffer{}, o); err == nil {
+		o := tiny()
+		mod(&o)
+		if err := run(&bytes.Buffer{}, &bytes.Buffer{}, o); err == nil {
 			t.Errorf("run(%+v) succeeded, want an error", o)
 		}
 	}

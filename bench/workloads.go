@@ -1,0 +1,364 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// sample is one measurement: one workload (one wave of the waves workload) on
+// one peer in one repetition. Durations are in nanoseconds.
+type sample struct {
+	Workload       string  `json:"workload"`
+	Peer           string  `json:"peer"`
+	Rep            int     `json:"rep"`
+	Wave           int     `json:"wave,omitempty"`
+	Tokens         int     `json:"tokens"`
+	Workers        int     `json:"workers"`
+	WallNs         int64   `json:"wall_ns"`
+	NsPerToken     float64 `json:"ns_per_token"`
+	TokensPerSec   float64 `json:"tokens_per_sec"`
+	AllocsPerToken float64 `json:"allocs_per_token"`
+	P50Ns          int64   `json:"p50_ns,omitempty"`
+	P99Ns          int64   `json:"p99_ns,omitempty"`
+	P999Ns         int64   `json:"p999_ns,omitempty"`
+	Overlap        float64 `json:"overlap,omitempty"`
+	Efficiency     float64 `json:"efficiency,omitempty"`
+}
+
+// Workload names, as -workloads takes them and tables show them.
+const (
+	wTiny     = "tiny"
+	wCPU      = "cpu"
+	wBlocking = "blocking"
+	wWaves    = "waves"
+	wLatency  = "latency"
+	wLocality = "locality"
+	wFanOut   = "fanout"
+)
+
+var workloadNames = []string{wTiny, wCPU, wBlocking, wWaves, wLatency, wLocality, wFanOut}
+
+// timed runs body between two reads of the allocation counter and the clock,
+// after a GC so garbage from earlier measurements is not charged to it.
+func timed(body func() error) (wall time.Duration, mallocs uint64, err error) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	err = body()
+	wall = time.Since(start)
+	runtime.ReadMemStats(&after)
+	return wall, after.Mallocs - before.Mallocs, err
+}
+
+// withPeer opens a fresh peer for one measurement and closes it after.
+func withPeer(mk func() peer, workers int, job func(int) int, body func(p peer) error) error {
+	p := mk()
+	if err := p.open(workers, job); err != nil {
+		return err
+	}
+	err := body(p)
+	if cerr := p.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// chunked runs [lo, hi) on p in batches of window, so at most window tokens
+// are in flight per submitter (a goroutine per task could otherwise hold
+// hundreds of thousands of stacks at once).
+func chunked(p peer, lo, hi, window int, res []int) error {
+	for c := lo; c < hi; c += window {
+		if err := p.batch(c, min(c+window, hi), res, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkResults reports the first token whose result is not want(i).
+func checkResults(res []int, want func(i int) int) error {
+	for i, v := range res {
+		if w := want(i); v != w {
+			return fmt.Errorf("token %d returned %d, want %d", i, v, w)
+		}
+	}
+	return nil
+}
+
+func tinyResult(i int) int { return i ^ 0x5bd1 }
+
+// runTiny: n tokens whose work is an atomic add and whose result is checked,
+// from submitters goroutines each keeping window tokens in flight.
+func runTiny(mk func() peer, workers, n, submitters, window int) (sample, error) {
+	var counter atomic.Int64
+	job := func(i int) int { counter.Add(1); return tinyResult(i) }
+	res := make([]int, n)
+	var s sample
+	err := withPeer(mk, workers, job, func(p peer) error {
+		wall, mallocs, err := timed(func() error {
+			errs := make([]error, submitters)
+			var wg sync.WaitGroup
+			for k := range submitters {
+				wg.Go(func() { errs[k] = chunked(p, k*n/submitters, (k+1)*n/submitters, window, res) })
+			}
+			wg.Wait()
+			return firstError(errs)
+		})
+		if err != nil {
+			return err
+		}
+		if c := counter.Load(); c != int64(n) {
+			return fmt.Errorf("%d of %d tokens ran", c, n)
+		}
+		s = perToken(n, workers, wall, mallocs)
+		return checkResults(res, tinyResult)
+	})
+	return s, err
+}
+
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func perToken(n, workers int, wall time.Duration, mallocs uint64) sample {
+	return sample{
+		Tokens: n, Workers: workers, WallNs: int64(wall),
+		NsPerToken:     float64(wall) / float64(n),
+		TokensPerSec:   float64(n) / wall.Seconds(),
+		AllocsPerToken: float64(mallocs) / float64(n),
+	}
+}
+
+// spin is the CPU workload: iters rounds of a 64-bit LCG seeded with i; its
+// result depends on every round, so it cannot be skipped.
+func spin(i, iters int) int {
+	x := uint64(i) + 1
+	for range iters {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	return int(x >> 1)
+}
+
+// sink keeps calibration results alive, so the compiler cannot drop the work.
+var sink int
+
+// calibrate returns the spin iterations that take about d on this machine,
+// and what one such token then costs, measured on one goroutine.
+func calibrate(d time.Duration) (iters int, cost time.Duration) {
+	iters = 1000
+	for {
+		const reps = 200
+		start := time.Now()
+		for i := range reps {
+			sink += spin(i, iters)
+		}
+		per := time.Since(start) / reps
+		if per >= d/2 || iters > 1<<30 {
+			iters = int(float64(iters) * float64(d) / float64(max(per, 1)))
+			break
+		}
+		iters *= 4
+	}
+	start := time.Now()
+	const reps = 200
+	for i := range reps {
+		sink += spin(i, iters)
+	}
+	return iters, time.Since(start) / reps
+}
+
+// runCPU: n tokens of cost each, one submitter keeping window in flight.
+// Efficiency is the ideal parallel time on cpus CPUs (n*cost/cpus) divided by
+// the wall time.
+func runCPU(mk func() peer, workers, cpus, n, iters int, cost time.Duration, want []int) (sample, error) {
+	job := func(i int) int { return spin(i, iters) }
+	res := make([]int, n)
+	var s sample
+	err := withPeer(mk, workers, job, func(p peer) error {
+		wall, mallocs, err := timed(func() error { return chunked(p, 0, n, 64*workers, res) })
+		if err != nil {
+			return err
+		}
+		s = perToken(n, workers, wall, mallocs)
+		s.Efficiency = float64(n) * float64(cost) / float64(cpus) / float64(wall)
+		return checkResults(res, func(i int) int { return want[i] })
+	})
+	return s, err
+}
+
+// runBlocking: n tokens that each sleep d, concurrency of them in flight (the
+// peers' worker count too; coregate has one executor per CPU whatever it is).
+func runBlocking(mk func() peer, concurrency, n int, d time.Duration) (sample, error) {
+	job := func(i int) int { time.Sleep(d); return i }
+	res := make([]int, n)
+	var s sample
+	err := withPeer(mk, concurrency, job, func(p peer) error {
+		wall, mallocs, err := timed(func() error { return chunked(p, 0, n, concurrency, res) })
+		if err != nil {
+			return err
+		}
+		s = perToken(n, concurrency, wall, mallocs)
+		s.Efficiency = float64(n) * float64(d) / float64(concurrency) / float64(wall)
+		return checkResults(res, func(i int) int { return i })
+	})
+	return s, err
+}
+
+// wave holds one wave's per-token timestamps, measured from base on the
+// monotonic clock. Token i writes only slot i, and the slots are read after
+// the wave completed, so no locking is needed.
+type wave struct {
+	base               time.Time
+	submit, start, end []time.Duration
+}
+
+// runWaves: waves of minWave, 2*minWave, ... maxWave tokens, each submitted
+// at once and timed from before its first submit to its last completion; one
+// sample per wave.
+func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
+	var cur *wave
+	job := func(i int) int {
+		w := cur
+		w.start[i] = time.Since(w.base)
+		r := i * 2 // the work: tiny, and checkable
+		w.end[i] = time.Since(w.base)
+		return r
+	}
+	var out []sample
+	err := withPeer(mk, workers, job, func(p peer) error {
+		for n := minWave; n <= maxWave; n *= 2 {
+			w := &wave{submit: make([]time.Duration, n), start: make([]time.Duration, n), end: make([]time.Duration, n)}
+			cur = w
+			res := make([]int, n)
+			before := func(i int) { w.submit[i] = time.Since(w.base) }
+			_, mallocs, err := timed(func() error {
+				w.base = time.Now()
+				return p.batch(0, n, res, before)
+			})
+			if err != nil {
+				return err
+			}
+			if err := checkResults(res, func(i int) int { return 2 * i }); err != nil {
+				return fmt.Errorf("wave %d: %w", n, err)
+			}
+			out = append(out, w.sample(workers, mallocs))
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (w *wave) sample(workers int, mallocs uint64) sample {
+	n := len(w.submit)
+	lat := make([]time.Duration, n)
+	var busy time.Duration
+	for i := range n {
+		lat[i] = w.end[i] - w.submit[i]
+		busy += w.end[i] - w.start[i]
+	}
+	wall := slices.Max(w.end) // from before the first submit
+	s := perToken(n, workers, wall, mallocs)
+	s.Wave = n
+	s.Overlap = float64(busy) / float64(wall)
+	slices.Sort(lat)
+	s.P50Ns, s.P99Ns = int64(percentile(lat, 0.50)), int64(percentile(lat, 0.99))
+	return s
+}
+
+// percentile returns the p-th percentile of sorted by the nearest-rank method.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	i := int(float64(len(sorted))*p+0.5) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// runLatency measures submit-to-start of probes tokens submitted one at a
+// time, pause apart. Busy, a background submitter keeps 2*workers tokens of
+// about a microsecond each in flight meanwhile.
+func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy bool, busyIters int) (sample, error) {
+	base := time.Now()
+	submit := make([]time.Duration, probes)
+	start := make([]time.Duration, probes)
+	job := func(i int) int {
+		if i < probes {
+			start[i] = time.Since(base)
+			return i
+		}
+		return spin(i, busyIters)
+	}
+	bgWindow := 2 * workers
+	res := make([]int, probes+bgWindow)
+	var s sample
+	err := withPeer(mk, workers, job, func(p peer) error {
+		stop := make(chan struct{})
+		bgErr := make(chan error, 1)
+		bgRounds := 0
+		if busy {
+			go func() {
+				for {
+					select {
+					case <-stop:
+						bgErr <- nil
+						return
+					default:
+					}
+					if err := p.batch(probes, probes+bgWindow, res, nil); err != nil {
+						bgErr <- err
+						return
+					}
+					for i := probes; i < probes+bgWindow; i++ {
+						if res[i] != spin(i, busyIters) {
+							bgErr <- fmt.Errorf("background token %d returned %d", i, res[i])
+							return
+						}
+					}
+					bgRounds++
+				}
+			}()
+			time.Sleep(pause) // let the load build up
+		}
+		before := func(i int) { submit[i] = time.Since(base) }
+		wall, mallocs, err := timed(func() error {
+			for i := range probes {
+				if err := p.batch(i, i+1, res, before); err != nil {
+					return err
+				}
+				time.Sleep(pause)
+			}
+			return nil
+		})
+		if busy {
+			close(stop)
+			if berr := <-bgErr; err == nil {
+				err = berr
+			}
+			if err == nil && bgRounds == 0 {
+				err = fmt.Errorf("the background load never completed a round")
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkResults(res[:probes], func(i int) int { return i }); err != nil {
+			return err
+		}
+		lat := make([]time.Duration, probes)
+		for i := range lat {
+			lat[i] = start[i] - submit[i]
+		}
+		slices.Sort(lat)
+		s = perToken(probes, workers, wall, mallocs)
+		s.P50Ns, s.P99Ns, s.P999Ns = int64(percentile(lat, 0.50)), int64(percentile(lat, 0.99)), int64(percentile(lat, 0.999))
+		return nil
+	})
+	return s, err
+}
