@@ -257,6 +257,8 @@ func TestMailboxPushPopAllocateNothing(t *testing.T) {
 	}
 }
 
+// BenchmarkMailbox measures a push and a pop; BenchmarkChannelReference the same
+// through a buffered channel, the naive reference.
 func BenchmarkMailbox(b *testing.B) {
 	m := NewMailbox(4096, nil)
 	j := newJob(1, nil)

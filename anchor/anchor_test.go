@@ -383,3 +383,23 @@ func TestSeedsBoundedUnderMillionLeads(t *testing.T) {
 		t.Fatalf("stats %+v after %d leads", st, n)
 	}
 }
+
+// BenchmarkStickyPlace measures placing a token of a pinned key and releasing
+// it, the sticky hot path; it allocates nothing.
+func BenchmarkStickyPlace(b *testing.B) {
+	s := NewSticky(1<<16, time.Minute, nil)
+	set := span(0, 7)
+	for k := range uint64(1024) {
+		s.Place(k, set, int(k%8))
+		s.Release(k)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		k := uint64(i) & 1023
+		if e, pinned := s.Place(k, set, 0); !pinned || e != int(k%8) {
+			b.Fatalf("key %d on %d, pinned %v", k, e, pinned)
+		}
+		s.Release(k)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "placements/s")
+}

@@ -23,7 +23,7 @@ func (s *suite) plot(path string) error {
 	waves.Y.Label.Text = "tokens/s"
 	waves.X.Scale, waves.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	waves.X.Tick.Marker, waves.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
-	waves.Legend.Top = true
+	waves.Legend.Top, waves.Legend.Left = true, true
 
 	lat := plot.New()
 	lat.Title.Text = "submit-to-start latency, idle"
@@ -31,7 +31,7 @@ func (s *suite) plot(path string) error {
 	lat.Y.Label.Text = "µs"
 	lat.Y.Scale, lat.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	lat.NominalX("p50", "p99", "p99.9")
-	lat.Legend.Top = true
+	lat.Legend.Top, lat.Legend.Left = true, true
 
 	var waveLines, latLines []any
 	for _, p := range s.peers {

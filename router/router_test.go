@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -225,13 +226,29 @@ func TestRouterPIDDeadLetters(t *testing.T) {
 	}
 }
 
+// BenchmarkTryPlace measures placement plus the push it makes (and the pop
+// that keeps the mailbox from filling), per class, over 8 executors.
 func BenchmarkTryPlace(b *testing.B) {
-	r, execs := testRouter(b, 2, 4096)
-	j := newJob()
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		idx, _ := r.TryPlace(Heavy, j)
-		execs[idx].Mailbox().Pop()
+	for _, w := range []Weight{Heavy, Medium, Light} {
+		b.Run(w.String(), func(b *testing.B) {
+			r, execs := testRouter(b, 8, 4096)
+			j := newJob()
+			lo, _ := Range(w, 8)
+			count := make([]int, 8)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				idx, res := r.TryPlace(w, j)
+				if res != actors.Pushed || idx < lo {
+					b.Fatalf("placed on %d: %v", idx, res)
+				}
+				count[idx]++
+				execs[idx].Mailbox().Pop()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "placements/s")
+			b.ReportMetric(float64(slices.Max(count[lo:])-slices.Min(count[lo:])), "max-min/executor")
+		})
 	}
 }
 
