@@ -21,6 +21,25 @@ func lifecycle(ev any) bool {
 	return false
 }
 
+// startFake starts one unpinned executor (these tests are about time, not
+// affinity) with cfg's policy and watchdog, on a new
+// engine whose lifecycle events the returned channel carries.
+func startFake(t *testing.T, cfg Config) (*Supervisor, *actors.Executor, <-chan any) {
+	t.Helper()
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, stop := testkit.Subscribe(engine, lifecycle)
+	t.Cleanup(stop)
+	cfg.Engine, cfg.Name, cfg.CPUs, cfg.MailboxSize, cfg.Affinity, cfg.Room = engine, "t", []int{0}, 64, actors.Off, actors.NewRoom()
+	s, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, s.Executors()[0], events
+}
+
 // TestRestartBackoffAndDownFakeClock runs the restart policy on synctest's
 // fake clock: the first restart in the window is immediate, the next ones
 // wait out a doubling jittered backoff (the executor is Restarting meanwhile),
@@ -28,20 +47,7 @@ func lifecycle(ev any) bool {
 // queued behind it (no other executor here) with ErrNoExecutor.
 func TestRestartBackoffAndDownFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		engine, err := actor.NewEngine(actor.NewEngineConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		events, stop := testkit.Subscribe(engine, lifecycle)
-		defer stop()
-		s, err := Start(Config{
-			Engine: engine, Name: "t", CPUs: []int{0}, MailboxSize: 64, Affinity: actors.Off, Room: actors.NewRoom(),
-			Restart: Policy{MaxRestarts: 3, Window: time.Minute, Backoff: time.Second, MaxBackoff: 10 * time.Second},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := s.Executors()[0]
+		s, e, events := startFake(t, Config{Restart: Policy{MaxRestarts: 3, Window: time.Minute, Backoff: time.Second, MaxBackoff: 10 * time.Second}})
 		if _, ok := next(t, events).(ExecutorStarted); !ok {
 			t.Fatal("first event is not ExecutorStarted")
 		}
@@ -116,20 +122,7 @@ func TestRestartBackoffAndDownFakeClock(t *testing.T) {
 // longer count, so a crash after a quiet minute restarts at once.
 func TestWindowForgetsOldRestartsFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		engine, err := actor.NewEngine(actor.NewEngineConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		events, stop := testkit.Subscribe(engine, lifecycle)
-		defer stop()
-		s, err := Start(Config{
-			Engine: engine, Name: "t", CPUs: []int{0}, MailboxSize: 64, Affinity: actors.Off, Room: actors.NewRoom(),
-			Restart: Policy{MaxRestarts: 2, Window: time.Minute, Backoff: time.Second},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := s.Executors()[0]
+		s, e, events := startFake(t, Config{Restart: Policy{MaxRestarts: 2, Window: time.Minute, Backoff: time.Second}})
 		next(t, events) // started
 		for round := range 3 {
 			for k := range 2 {
@@ -157,18 +150,7 @@ func TestWindowForgetsOldRestartsFakeClock(t *testing.T) {
 // relaunches it at once, and the tokens queued behind the crash run.
 func TestStopDuringBackoffDrains(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		engine, err := actor.NewEngine(actor.NewEngineConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := Start(Config{
-			Engine: engine, Name: "t", CPUs: []int{0}, MailboxSize: 64, Affinity: actors.Off, Room: actors.NewRoom(),
-			Restart: Policy{Backoff: time.Hour, MaxBackoff: time.Hour},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := s.Executors()[0]
+		s, e, _ := startFake(t, Config{Restart: Policy{Backoff: time.Hour, MaxBackoff: time.Hour}})
 		goexit := func(context.Context) error { runtime.Goexit(); return nil }
 		push(t, e, testkit.NewJob(0, goexit))
 		synctest.Wait() // restarted at once
@@ -197,20 +179,7 @@ func TestStopDuringBackoffDrains(t *testing.T) {
 // publishes ExecutorRecovered. Short tokens and an idle executor raise nothing.
 func TestWatchdogFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		engine, err := actor.NewEngine(actor.NewEngineConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		events, stop := testkit.Subscribe(engine, lifecycle)
-		defer stop()
-		s, err := Start(Config{
-			Engine: engine, Name: "t", CPUs: []int{0}, MailboxSize: 64, Affinity: actors.Off, Room: actors.NewRoom(),
-			StallAfter: 100 * time.Millisecond,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := s.Executors()[0]
+		s, e, events := startFake(t, Config{StallAfter: 100 * time.Millisecond})
 		next(t, events) // started
 		for range 20 {
 			push(t, e, testkit.NewJob(0, func(context.Context) error { time.Sleep(50 * time.Millisecond); return nil }))
