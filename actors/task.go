@@ -101,10 +101,6 @@ func (t *Task) Executor() *Executor {
 	return t.exec
 }
 
-// Home returns the executor the token was accepted on, whose counts record its
-// outcome even when it was moved.
-func (t *Task) Home() *Executor { return t.exec }
-
 // Finished returns a channel closed once the token is resolved.
 func (t *Task) Finished() <-chan struct{} { return t.done.ch() }
 
