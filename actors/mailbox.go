@@ -226,7 +226,7 @@ func (m *Mailbox) TakeAll() []Job {
 	return m.takeAllLocked()
 }
 
-// Retire makes every later push, requeue and adoption return Gone and returns
+// Retire makes every later push and requeue return Gone and returns
 // the jobs still queued, in order. Only call it when no consumer is running.
 func (m *Mailbox) Retire() []Job {
 	m.mu.Lock()

@@ -98,11 +98,10 @@ func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job, over bool) (int,
 		return -1, actors.NoExecutor
 	}
 	res := actors.Full
-	start := int(pos % uint64(len(set)))
 	skipped := false
 	for pass := 0; pass < 2; pass++ {
 		for k := range set {
-			i := set[(start+k)%len(set)]
+			i := Candidate(set, pos, k)
 			e := r.execs[i]
 			if e.Healthy() == (pass == 1) {
 				skipped = skipped || pass == 0
@@ -148,13 +147,13 @@ func (r *Router) Next(w Weight) int {
 	if len(set) == 0 {
 		return -1
 	}
-	start := int(r.next(w) % uint64(len(set)))
+	pos := r.next(w)
 	for k := range set {
-		if i := set[(start+k)%len(set)]; r.execs[i].Healthy() {
+		if i := Candidate(set, pos, k); r.execs[i].Healthy() {
 			return i
 		}
 	}
-	return set[start]
+	return Candidate(set, pos, 0)
 }
 
 // Adopt queues j, accepted on an executor that went down, on the executor
@@ -234,26 +233,29 @@ func (r *Router) Send(_ *actor.PID, msg any, sender *actor.PID) {
 	}
 	for {
 		_, res := r.TryPlace(Heavy, j)
-		// A job that cannot be placed is accepted and refused on the first
-		// live executor (executor 0 when none is), so it is counted and
-		// resolved like any other.
-		home := r.execs[0]
-		if set := r.Eligible(Heavy); len(set) > 0 {
-			home = r.execs[set[0]]
-		}
 		switch res {
 		case actors.Pushed:
 		case actors.Full:
-			home.Refuse(j, actors.Failed, actors.ErrMailboxFull)
+			r.home().Refuse(j, actors.Failed, actors.ErrMailboxFull)
 		case actors.Closed:
-			home.Refuse(j, actors.Stopped, actors.ErrStopped)
+			r.home().Refuse(j, actors.Stopped, actors.ErrStopped)
 		case actors.NoExecutor:
-			home.Refuse(j, actors.Failed, actors.ErrNoExecutor)
+			r.home().Refuse(j, actors.Failed, actors.ErrNoExecutor)
 		case actors.Gone:
 			continue
 		}
 		return
 	}
+}
+
+// home is the executor that accepts and refuses a job sent to the router that
+// cannot be placed, so it is counted and resolved like any other: the first
+// live one, or executor 0 when none is.
+func (r *Router) home() *actors.Executor {
+	if set := r.Eligible(Heavy); len(set) > 0 {
+		return r.execs[set[0]]
+	}
+	return r.execs[0]
 }
 
 // Invoke treats each envelope as a Send.

@@ -16,6 +16,15 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// span returns the executors 0..n-1, all live.
+func span(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
+
 // TestRangeTable is DESIGN.md's weight-range table.
 func TestRangeTable(t *testing.T) {
 	type span struct{ lo, hi int }
@@ -59,7 +68,7 @@ func TestCandidateOrder(t *testing.T) {
 		var got []int
 		lo, hi := Range(tt.w, tt.n)
 		for k := 0; k <= hi-lo; k++ {
-			got = append(got, Candidate(tt.w, tt.n, tt.pos, k))
+			got = append(got, Candidate(Eligible(tt.w, span(tt.n)), tt.pos, k))
 		}
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("%v n=%d pos=%d: order %v, want %v", tt.w, tt.n, tt.pos, got, tt.want)
@@ -91,7 +100,7 @@ func FuzzPlacement(f *testing.F) {
 		}
 		seen := make(map[int]bool)
 		for k := 0; k <= hi-lo; k++ {
-			i := Candidate(Weight(w), n, pos, k)
+			i := Candidate(Eligible(Weight(w), span(n)), pos, k)
 			if i < lo || i > hi || seen[i] {
 				t.Fatalf("candidate %d = %d: outside %d-%d or repeated", k, i, lo, hi)
 			}

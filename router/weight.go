@@ -36,22 +36,21 @@ func Range(w Weight, n int) (lo, hi int) {
 	return min(int(w), n-1), n - 1
 }
 
-// Candidate returns the k-th executor to try (k = 0, 1, ...) for a token of class
-// w at position pos among n executors: round robin over the class's range,
-// starting at pos.
-func Candidate(w Weight, n int, pos uint64, k int) int {
-	lo, hi := Range(w, n)
-	size := uint64(hi - lo + 1)
-	return lo + int((pos+uint64(k))%size)
-}
-
 // Eligible returns the executors class w may use among live, the ascending
-// indexes of the live executors: the class offset counts positions in live, so
-// ranges are recomputed over whatever executors are left. It is a subslice of
-// live (nothing is allocated) and empty only when live is.
+// indexes of the live executors: Range over their count, so ranges are
+// recomputed over whatever executors are left. It is a subslice of live
+// (nothing is allocated) and empty only when live is.
 func Eligible(w Weight, live []int) []int {
 	if len(live) == 0 {
 		return nil
 	}
-	return live[min(int(w), len(live)-1):]
+	lo, _ := Range(w, len(live))
+	return live[lo:]
+}
+
+// Candidate returns the k-th executor to try (k = 0, 1, ...) in a class's
+// eligible set (non-empty) for position pos: round robin over the set,
+// starting at pos.
+func Candidate(set []int, pos uint64, k int) int {
+	return set[(int(pos%uint64(len(set)))+k)%len(set)]
 }
