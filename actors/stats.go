@@ -23,8 +23,11 @@ type Counts struct {
 	Panicked  uint64
 	Cancelled uint64 // cancelled before starting, or gave up on a cancelled context
 	Stopped   uint64 // still queued when the runtime stopped
-	Queued    uint64
-	Rerouted  uint64 // moved to other executors when this one went down (still counted here)
+	// Queued is a gauge, not a count: the tokens held against the mailbox
+	// bound, which includes the rest of the batch the executor is working
+	// through, so a token that just resolved may still be counted for a moment.
+	Queued   uint64
+	Rerouted uint64 // moved to other executors when this one went down (still counted here)
 }
 
 // Add adds o to c.
