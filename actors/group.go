@@ -119,6 +119,6 @@ func (g *Group) Aborted() bool { return g.aborted.Load() }
 // Group returns the executor's group.
 func (e *Executor) Group() *Group { return e.group }
 
-// Current returns the executor whose goroutine is calling, or nil. It costs about
-// a microsecond.
+// Current returns the executor whose goroutine is calling, or nil. It costs a
+// few nanoseconds per executor on amd64 and arm64, about 2 µs elsewhere.
 func (g *Group) Current() *Executor { return g.current() }
