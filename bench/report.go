@@ -138,7 +138,7 @@ func fmtNs(v float64) string {
 
 // latencyTable prints submit-to-start percentiles, idle and busy, per peer.
 func (s *suite) latencyTable(w io.Writer) {
-	fmt.Fprintf(w, "\nsubmit-to-start latency, %d tokens one at a time %dµs apart; busy: with 2 tokens per CPU of ~1µs in flight\n", s.o.probes, s.o.pauseMicro)
+	fmt.Fprintf(w, "\nsubmit-to-start latency, %d tokens one at a time %dµs apart; busy: two background submitters take turns keeping a ~1µs token per worker in flight\n", s.o.probes, s.o.pauseMicro)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "peer\tidle p50\tp99\tp99.9\tbusy p50\tp99\tp99.9\tidle p50 vs goroutine\tidle p99 vs goroutine\t")
 	p50 := func(x sample) float64 { return float64(x.P50Ns) }

@@ -275,6 +275,27 @@ func (w *wave) sample(workers int, mallocs uint64) sample {
 	return s
 }
 
+// load runs batches of tokens [lo, hi) on p, checking each batch's results,
+// until stop is closed.
+func load(p peer, lo, hi int, res []int, iters int, stop <-chan struct{}, rounds *atomic.Int64) error {
+	for {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		if err := p.batch(lo, hi, res, nil); err != nil {
+			return err
+		}
+		for i := lo; i < hi; i++ {
+			if res[i] != spin(i, iters) {
+				return fmt.Errorf("background token %d returned %d", i, res[i])
+			}
+		}
+		rounds.Add(1)
+	}
+}
+
 // percentile returns the p-th percentile of sorted by the nearest-rank method.
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	i := int(float64(len(sorted))*p+0.5) - 1
@@ -282,8 +303,9 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 // runLatency measures submit-to-start of probes tokens submitted one at a
-// time, pause apart. Busy, a background submitter keeps 2*workers tokens of
-// about a microsecond each in flight meanwhile.
+// time, pause apart. Busy, two background submitters each keep a batch of
+// workers tokens of about a microsecond in flight meanwhile, taking turns, so
+// the workers are not left idle while one of them checks its batch.
 func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy bool, busyIters int) (sample, error) {
 	base := time.Now()
 	submit := make([]time.Duration, probes)
@@ -295,35 +317,17 @@ func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy b
 		}
 		return spin(i, busyIters)
 	}
-	bgWindow := 2 * workers
-	res := make([]int, probes+bgWindow)
+	const loaders = 2
+	res := make([]int, probes+loaders*workers)
 	var s sample
 	err := withPeer(mk, workers, job, func(p peer) error {
 		stop := make(chan struct{})
-		bgErr := make(chan error, 1)
-		bgRounds := 0
+		bgErr := make(chan error, loaders)
+		var bgRounds atomic.Int64
 		if busy {
-			go func() {
-				for {
-					select {
-					case <-stop:
-						bgErr <- nil
-						return
-					default:
-					}
-					if err := p.batch(probes, probes+bgWindow, res, nil); err != nil {
-						bgErr <- err
-						return
-					}
-					for i := probes; i < probes+bgWindow; i++ {
-						if res[i] != spin(i, busyIters) {
-							bgErr <- fmt.Errorf("background token %d returned %d", i, res[i])
-							return
-						}
-					}
-					bgRounds++
-				}
-			}()
+			for l := range loaders {
+				go func() { bgErr <- load(p, probes+l*workers, probes+(l+1)*workers, res, busyIters, stop, &bgRounds) }()
+			}
 			time.Sleep(pause) // let the load build up
 		}
 		before := func(i int) { submit[i] = time.Since(base) }
@@ -338,10 +342,12 @@ func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy b
 		})
 		if busy {
 			close(stop)
-			if berr := <-bgErr; err == nil {
-				err = berr
+			for range loaders {
+				if berr := <-bgErr; err == nil {
+					err = berr
+				}
 			}
-			if err == nil && bgRounds == 0 {
+			if err == nil && bgRounds.Load() == 0 {
 				err = fmt.Errorf("the background load never completed a round")
 			}
 		}
