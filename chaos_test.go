@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/internal/faults"
 	"github.com/coregate/coregate/internal/testkit"
 	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
@@ -75,7 +76,6 @@ func chaos(t *testing.T, drain time.Duration) {
 		Engine:      engine,
 		MailboxSize: 256,
 		StallAfter:  2 * time.Millisecond,
-		Restart:     RestartPolicy{MaxRestarts: 1 << 20, Backoff: time.Microsecond, MaxBackoff: 50 * time.Microsecond},
 	})
 	require.NoError(t, err)
 
@@ -262,7 +262,9 @@ func chaos(t *testing.T, drain time.Duration) {
 }
 
 // TestEventsInOrder: a subscriber on the runtime's engine sees an executor's
-// lifecycle in order: started, restarted, stalled, recovered, down.
+// lifecycle in order: started, restarted after a handler's Goexit (not
+// counted), stalled, recovered, restarted after its loop failed, down at the
+// second loop failure, revived after its cool-down, stopped.
 func TestEventsInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		engine, err := actor.NewEngine(actor.NewEngineConfig())
@@ -270,34 +272,50 @@ func TestEventsInOrder(t *testing.T) {
 		events, stop := testkit.Subscribe(engine, func(ev any) bool {
 			switch ev.(type) {
 			case supervisor.ExecutorStarted, supervisor.ExecutorRestarted, supervisor.ExecutorStalled,
-				supervisor.ExecutorRecovered, supervisor.ExecutorDown, supervisor.ExecutorStopped:
+				supervisor.ExecutorRecovered, supervisor.ExecutorDown, supervisor.ExecutorRevived, supervisor.ExecutorStopped:
 				return true
 			}
 			return false
 		})
 		defer stop()
+		var armed atomic.Bool
+		defer faults.SetLoop(func(int) error {
+			if armed.CompareAndSwap(true, false) {
+				return errors.New("injected loop failure")
+			}
+			return nil
+		})()
 		rt, err := Start(Config{Engine: engine, Cores: 1, Affinity: Off, StallAfter: 10 * time.Millisecond, Restart: RestartPolicy{MaxRestarts: 1}})
 		require.NoError(t, err)
 		bg := context.Background()
 		exit := must(Define(rt, "exit", func(context.Context, int) (int, error) { runtime.Goexit(); return 0, nil }))
 		slow := must(Define(rt, "slow", func(context.Context, int) (int, error) { time.Sleep(100 * time.Millisecond); return 0, nil }))
-		for _, op := range []*Op[int, int]{exit, slow, exit} {
+		// arm makes the executor's loop fail right after the token.
+		arm := must(Define(rt, "arm", func(context.Context, int) (int, error) { armed.Store(true); return 0, nil }))
+		for _, op := range []*Op[int, int]{exit, slow, arm, arm} {
 			_, _ = must(op.Submit(bg, 0)).Wait(bg)
 			synctest.Wait()
 		}
 		_, err = exit.Submit(bg, 0)
 		require.ErrorIs(t, err, ErrNoExecutor, "Submit with every executor down")
+		time.Sleep(supervisor.DefaultCooldown)
+		synctest.Wait()
+		_, err = must(Define(rt, "ok", where[int])).Submit(bg, 0)
+		require.NoError(t, err, "a token after the cool-down")
 		require.NoError(t, rt.Stop(bg))
 		var got []string
-		for len(got) < 5 {
+		for len(got) < 8 {
 			select {
 			case ev := <-events:
 				got = append(got, strings.TrimPrefix(fmt.Sprintf("%T", ev), "supervisor."))
-			case <-time.After(time.Second):
+			case <-time.After(time.Minute):
 				t.Fatalf("events so far: %v", got)
 			}
 		}
-		require.Equal(t, []string{"ExecutorStarted", "ExecutorRestarted", "ExecutorStalled", "ExecutorRecovered", "ExecutorDown"}, got)
+		require.Equal(t, []string{
+			"ExecutorStarted", "ExecutorRestarted", "ExecutorStalled", "ExecutorRecovered",
+			"ExecutorRestarted", "ExecutorDown", "ExecutorRevived", "ExecutorStopped",
+		}, got)
 		requireBalanced(t, rt)
 	})
 }

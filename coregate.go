@@ -24,8 +24,12 @@ const (
 	Off        = actors.Off        // neither lock nor pin (for comparison)
 )
 
-// DefaultMailboxSize is the mailbox bound used when Config.MailboxSize is 0.
-const DefaultMailboxSize = 4096
+// Mailbox and blocking bounds.
+const (
+	DefaultMailboxSize = 4096                     // Config.MailboxSize when 0
+	MaxMailboxSize     = actors.MaxMailboxSize    // the largest Config.MailboxSize
+	DefaultMaxBlocked  = actors.DefaultMaxBlocked // Config.MaxBlocked when 0
+)
 
 // Config configures a runtime. The zero value is valid: one executor per allowed
 // CPU (up to GOMAXPROCS), best-effort pinning, a new hollywood engine.
@@ -34,9 +38,18 @@ type Config struct {
 	// min(allowed CPUs, GOMAXPROCS, Cores). More than the allowed CPUs, or fewer
 	// than 0, is an error.
 	Cores int
-	// MailboxSize bounds each executor's queued tokens; 0 means
-	// DefaultMailboxSize. Submit waits for room when a token's whole range is full.
+	// MailboxSize bounds each executor's queued tokens (with the retries
+	// waiting out a backoff on it); 0 means DefaultMailboxSize, at most
+	// MaxMailboxSize. Submit waits for room when a token's whole range is
+	// full, a handler's Submit included. Mailboxes grow with use and give a
+	// burst's memory back once drained.
 	MailboxSize int
+	// MaxBlocked bounds the handlers blocked at once in Wait or waiting for
+	// room; 0 means DefaultMaxBlocked. A blocked handler hands its executor to
+	// a helper on the same CPU and holds a goroutine (and, pinned, an OS
+	// thread: Go's limit is 10,000 threads, see debug.SetMaxThreads); past the
+	// bound such a call fails with ErrTooManyBlocked.
+	MaxBlocked int
 	// Affinity is the pinning mode.
 	Affinity Affinity
 	// Engine hosts the executor and router processes; nil means a new engine.
@@ -55,9 +68,11 @@ type Config struct {
 	SeedCap int
 	// Restart is each executor's restart intensity: at most Restart.MaxRestarts
 	// restarts within Restart.Window, with a doubling, jittered backoff between
-	// them; past it the executor is down and its work moves to the others.
-	// Zero fields mean the defaults (10 restarts per 60 s, backoff from 10 ms up
-	// to 1 s); negative ones are an error.
+	// them; past it the executor is down, its work moves to the others, and it
+	// is tried again after a doubling cool-down. Only failures of the executor
+	// itself count, never a handler's panic or runtime.Goexit. Zero fields mean
+	// the defaults (10 restarts per 60 s, backoff from 10 ms up to 1 s,
+	// cool-down from 1 s up to 1 min); negative ones are an error.
 	Restart RestartPolicy
 	// StallAfter is how long one token may run before its executor is reported
 	// stalled (ExecutorStalled) and gets no unpinned work until the token ends.
@@ -87,12 +102,14 @@ type ExecutorInfo struct {
 	PinError error      // why it is not pinned, under BestEffort
 	// Health: Restarting while a replacement waits out its backoff, Stalled
 	// while a token runs past Config.StallAfter, Down once past its restart
-	// policy (for good). Unpinned work avoids an executor with any of them.
+	// policy, until its cool-down brings it back. Unpinned work avoids an
+	// executor with any of them.
 	Restarting, Stalled, Down bool
 }
 
-// Counts are token counts, per executor or in total. Once Stop has returned,
-// Submitted == Succeeded + Failed + Panicked + Cancelled + Stopped.
+// Counts are token counts, per executor or in total. Once Stop has returned
+// nil, Submitted == Succeeded + Failed + Panicked + Cancelled + Stopped; when
+// Stop reported handlers still running, they are counted as each returns.
 type Counts = actors.Counts
 
 // Stats is a snapshot of a runtime's counts.
@@ -136,8 +153,11 @@ func Start(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.MailboxSize < 0 {
-		return nil, fmt.Errorf("coregate: Config.MailboxSize is %d, must be 0 (default) or more", cfg.MailboxSize)
+	if cfg.MailboxSize < 0 || cfg.MailboxSize > MaxMailboxSize {
+		return nil, fmt.Errorf("coregate: Config.MailboxSize is %d, must be 0 (default) to %d", cfg.MailboxSize, MaxMailboxSize)
+	}
+	if cfg.MaxBlocked < 0 {
+		return nil, fmt.Errorf("coregate: Config.MaxBlocked is %d, must be 0 (default) or more", cfg.MaxBlocked)
 	}
 	if cfg.MailboxSize == 0 {
 		cfg.MailboxSize = DefaultMailboxSize
@@ -195,11 +215,12 @@ func Start(cfg Config) (*Runtime, error) {
 		Name:        cfg.Name,
 		CPUs:        cpus,
 		MailboxSize: cfg.MailboxSize,
+		MaxBlocked:  cfg.MaxBlocked,
 		Affinity:    cfg.Affinity,
 		Room:        rt.room,
 		Restart:     cfg.Restart,
 		StallAfter:  cfg.StallAfter,
-		OnDown:      rt.executorDown,
+		Reroute:     (*rerouter)(rt),
 		Redirect:    rt.redirect,
 	})
 	if err != nil {
@@ -210,22 +231,50 @@ func Start(cfg Config) (*Runtime, error) {
 	return rt, nil
 }
 
-// executorDown moves the queue of an executor that went down: the ranges are
+// rerouter is the runtime as the supervisor's [supervisor.Rerouter].
+type rerouter Runtime
+
+// Down moves the queue of an executor that went down: the ranges are
 // recomputed without it, then each queued token, in order, follows its seed or
 // pin (moved off e as a whole) or is staggered over the live executors of its
 // class. It returns how many tokens it moved; with no executor left they are
 // resolved with ErrNoExecutor.
-func (rt *Runtime) executorDown(e *actors.Executor) int {
+func (r *rerouter) Down(e *actors.Executor) int {
+	rt := (*Runtime)(r)
 	rt.moving.Lock()
 	rt.router.Remove(e.Index())
+	moved := rt.moveAll(e.Retire())
+	rt.moving.Unlock()
+	rt.room.Notify() // submitters waiting for room on e place again
+	return moved
+}
+
+// Up puts an executor back from down into the ranges.
+func (r *rerouter) Up(e *actors.Executor) { r.router.Restore(e.Index()) }
+
+// Stalled moves the tokens queued on a stalled executor that no sticky pin or
+// seed holds there to healthy executors of their range (or, when none of the
+// range is healthy, of the range over the healthy ones); pinned and anchored
+// tokens wait for it, in order.
+func (r *rerouter) Stalled(e *actors.Executor) int {
+	rt := (*Runtime)(r)
+	rt.moving.Lock()
+	defer rt.moving.Unlock()
+	return rt.moveAll(e.Steal(func(j actors.Job) bool {
+		m, ok := j.(interface{ movable() bool })
+		return !ok || m.movable()
+	}))
+}
+
+// moveAll reroutes jobs in order and returns how many moved. The caller holds
+// rt.moving.
+func (rt *Runtime) moveAll(jobs []actors.Job) int {
 	moved := 0
-	for _, j := range e.Retire() {
+	for _, j := range jobs {
 		if rt.reroute(j) {
 			moved++
 		}
 	}
-	rt.moving.Unlock()
-	rt.room.Notify() // submitters waiting for room on e place again
 	return moved
 }
 
@@ -245,8 +294,14 @@ func (rt *Runtime) reroute(j actors.Job) bool {
 	} else {
 		exec = rt.router.Next(Heavy) // a job sent by message from outside
 	}
-	if exec >= 0 && rt.execs[exec].Adopt(j) == actors.Pushed {
-		return true
+	if exec >= 0 {
+		switch rt.execs[exec].Adopt(j) {
+		case actors.Pushed:
+			return true
+		case actors.Closed:
+			j.Task().Resolve(actors.Stopped, ErrStopped)
+			return false
+		}
 	}
 	j.Task().Resolve(actors.Failed, ErrNoExecutor)
 	return false
@@ -320,7 +375,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return ErrNilContext
 	}
-	if rt.sup.Group().Current() != nil {
+	if rt.sup.Group().InHandler() {
 		return ErrStopFromHandler
 	}
 	if rt.stopping.CompareAndSwap(false, true) {

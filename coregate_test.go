@@ -3,6 +3,8 @@ package coregate
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -434,6 +436,89 @@ func TestBadInput(t *testing.T) {
 	require.ErrorIs(t, err, ErrStopped)
 	_, err = Define(rt, "late", id)
 	require.ErrorIs(t, err, ErrStopped)
+}
+
+// defineErr defines an op named name on rt, with argument type A and opts, and
+// returns Define's error.
+func defineErr[A any](rt *Runtime, name string, opts ...Option) error {
+	_, err := Define(rt, name, func(_ context.Context, a A) (A, error) { return a, nil }, opts...)
+	return err
+}
+
+// TestDefineBadOptions: odd options and argument types make Define return an
+// error, never panic, and the error names what is wrong once.
+func TestDefineBadOptions(t *testing.T) {
+	rt := start(t, Config{})
+	type withMap struct {
+		Name string
+		Tags map[string]int
+	}
+	type nested struct {
+		ID  int
+		Arr [2]struct{ P *int }
+	}
+	var nilKey func(int) uint64
+	const hint = "; use a key function instead"
+	for _, tt := range []struct {
+		name   string
+		define func() error
+		want   string
+	}{
+		{"nil option", func() error { return defineErr[int](rt, "x", nil) },
+			`coregate: op "x": option 1 is nil`},
+		{"nil option after a good one", func() error { return defineErr[int](rt, "x", WithSticky(), Option(nil)) },
+			`coregate: op "x": option 2 is nil`},
+		{"nil key function", func() error { return defineErr[int](rt, "x", WithStickyKey[int](nil)) },
+			`coregate: op "x": WithStickyKey got a nil key function`},
+		{"nil key function variable", func() error { return defineErr[int](rt, "x", WithStickyKey(nilKey)) },
+			`coregate: op "x": WithStickyKey got a nil key function`},
+		{"key function of another type", func() error { return defineErr[string](rt, "x", WithStickyKey(nilKey)) },
+			`coregate: op "x": WithStickyKey got a func(int) uint64, want a func(string) uint64`},
+		{"sticky map", func() error { return defineErr[map[string]int](rt, "x", WithSticky()) },
+			`coregate: op "x": WithSticky: anchor: map[string]int has no canonical encoding (maps have no order)` + hint},
+		{"sticky int slice", func() error { return defineErr[[]int](rt, "x", WithSticky()) },
+			`coregate: op "x": WithSticky: anchor: []int has no canonical encoding (only byte slices encode)` + hint},
+		{"sticky pointer", func() error { return defineErr[*int](rt, "x", WithSticky()) },
+			`coregate: op "x": WithSticky: anchor: *int has no canonical encoding (a pointer is an address, not a value)` + hint},
+		{"sticky interface", func() error { return defineErr[any](rt, "x", WithSticky()) },
+			`coregate: op "x": WithSticky: anchor: interface {} has no canonical encoding (an interface may hold any type)` + hint},
+		{"sticky struct with a map field", func() error { return defineErr[withMap](rt, "x", WithSticky()) },
+			`coregate: op "x": WithSticky: anchor: field Tags of coregate.withMap is map[string]int, which has no canonical encoding (maps have no order)` + hint},
+		{"sticky nested pointer field", func() error { return defineErr[nested](rt, "x", WithSticky()) },
+			`coregate: op "x": WithSticky: anchor: field Arr[0].P of coregate.nested is *int, which has no canonical encoding (a pointer is an address, not a value)` + hint},
+		{"sticky array of channels", func() error { return defineErr[[2]chan int](rt, "x", WithSticky()) },
+			`coregate: op "x": WithSticky: anchor: element [0] of [2]chan int is chan int, which has no canonical encoding (channels have no value to encode)` + hint},
+		{"sticky huge array", func() error { return defineErr[[1 << 20]byte](rt, "x", WithSticky()) },
+			`coregate: op "x": WithSticky: anchor: [1048576]uint8 is too large to encode (more than 65536 fields and elements)` + hint},
+		{"weight -1", func() error { return defineErr[int](rt, "x", WithWeight(Weight(-1))) },
+			`coregate: op "x" has unknown weight Weight(-1) (want Heavy, Medium or Light)`},
+		{"weight 99", func() error { return defineErr[int](rt, "x", WithWeight(Weight(99))) },
+			`coregate: op "x" has unknown weight Weight(99) (want Heavy, Medium or Light)`},
+		{"negative retries", func() error { return defineErr[int](rt, "x", WithRetry(math.MinInt, 0)) },
+			fmt.Sprintf(`coregate: op "x": WithRetry(%d, 0s): retries and backoff must not be negative`, math.MinInt)},
+		{"negative backoff", func() error { return defineErr[int](rt, "x", WithRetry(1, math.MinInt64)) },
+			`coregate: op "x": WithRetry(1, -2562047h47m16.854775808s): retries and backoff must not be negative`},
+		{"empty call name", func() error { return defineErr[int](rt, "x", WithAnchor("ok", "")) },
+			`coregate: op "x": WithAnchor has an empty call name`},
+		{"zero Runtime", func() error { return defineErr[int](&Runtime{}, "x") },
+			`coregate: Define on a Runtime not made by Start`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			require.NotPanics(t, func() { err = tt.define() })
+			require.EqualError(t, err, tt.want)
+		})
+	}
+
+	// Extremes that are valid: Define accepts them.
+	require.NoError(t, defineErr[int](rt, "retry max", WithRetry(math.MaxInt, math.MaxInt64)))
+	require.NoError(t, defineErr[int](rt, "lead without calls", WithWeight(Light), WithAnchor()))
+	require.NoError(t, defineErr[int](rt, "both sticky", WithSticky(), WithStickyKey(func(int) uint64 { return 0 })))
+	require.NoError(t, defineErr[struct{}](rt, "sticky empty struct", WithSticky()))
+	require.NoError(t, defineErr[[0]map[int]int](rt, "sticky empty array", WithSticky()))
+	require.NoError(t, defineErr[[1 << 62]struct{}](rt, "sticky huge empty array", WithSticky()))
+	// The failures above registered nothing.
+	require.NoError(t, defineErr[int](rt, "x"))
 }
 
 func TestTwoRuntimesOnOneEngineNeedNames(t *testing.T) {

@@ -25,7 +25,7 @@ const (
 	Light  = router.Light  // executors 2 and up (clamped to the last)
 )
 
-// Option configures an op at Define time.
+// Option configures an op at Define time. A nil Option is an error.
 type Option func(*opConfig)
 
 type opConfig struct {
@@ -50,8 +50,8 @@ func WithWeight(w Weight) Option { return func(c *opConfig) { c.weight = w } }
 func WithSticky() Option { return func(c *opConfig) { c.sticky = true } }
 
 // WithStickyKey makes the op's tokens sticky with key(arg) as the key (mixed
-// with the op name). key must be a func(A) uint64 for the op's argument type A;
-// Define reports any other.
+// with the op name). key must be a non-nil func(A) uint64 for the op's
+// argument type A; Define reports any other.
 func WithStickyKey[A any](key func(A) uint64) Option {
 	return func(c *opConfig) { c.sticky, c.keyFn = true, key }
 }
@@ -89,6 +89,7 @@ const MaxRetryBackoff = time.Minute
 // its tokens with [Op.Submit].
 type Op[A, R any] struct {
 	rt      *Runtime
+	info    actors.Op // the op's name, shared by its tokens for reports
 	name    string
 	fn      func(context.Context, A) (R, error)
 	weight  Weight
@@ -119,11 +120,15 @@ func (r *opRegistry) add(name string) error {
 }
 
 // Define defines an op named name on rt, run by fn. Names are unique per runtime.
-// It returns an error for a nil runtime, a stopped runtime, an empty or
-// duplicate name, a nil fn or an unknown weight.
+// It returns an error for a nil runtime or one not made by [Start], a stopped
+// runtime, an empty or duplicate name, a nil fn, a nil option, or options that
+// do not fit the op (see each option).
 func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, error), opts ...Option) (*Op[A, R], error) {
 	if rt == nil {
 		return nil, errors.New("coregate: Define on a nil *Runtime")
+	}
+	if rt.router == nil {
+		return nil, errors.New("coregate: Define on a Runtime not made by Start")
 	}
 	if rt.stopping.Load() {
 		return nil, ErrStopped
@@ -135,7 +140,10 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 		return nil, fmt.Errorf("coregate: op %q has a nil function", name)
 	}
 	var cfg opConfig
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("coregate: op %q: option %d is nil", name, i+1) // counted from 1
+		}
 		opt(&cfg)
 	}
 	if !cfg.weight.Valid() {
@@ -144,7 +152,7 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 	if cfg.retries < 0 || cfg.backoff < 0 {
 		return nil, fmt.Errorf("coregate: op %q: WithRetry(%d, %v): retries and backoff must not be negative", name, cfg.retries, cfg.backoff)
 	}
-	op := &Op[A, R]{rt: rt, name: name, fn: fn, weight: cfg.weight, lead: cfg.lead, retries: cfg.retries, backoff: cfg.backoff}
+	op := &Op[A, R]{rt: rt, info: actors.Op{Name: name}, name: name, fn: fn, weight: cfg.weight, lead: cfg.lead, retries: cfg.retries, backoff: cfg.backoff}
 	if err := op.configureAnchors(cfg); err != nil {
 		return nil, err
 	}
@@ -160,6 +168,9 @@ func (op *Op[A, R]) configureAnchors(cfg opConfig) error {
 		key, ok := cfg.keyFn.(func(A) uint64)
 		if !ok {
 			return fmt.Errorf("coregate: op %q: WithStickyKey got a %T, want a func(%v) uint64", op.name, cfg.keyFn, reflect.TypeFor[A]())
+		}
+		if key == nil { // a typed nil: cfg.keyFn itself is not nil
+			return fmt.Errorf("coregate: op %q: WithStickyKey got a nil key function", op.name)
 		}
 		opHash := xxhash.Sum64String(op.name)
 		op.keyOf = func(a *A) uint64 { return anchor.MixKey(opHash, key(*a)) }
@@ -215,14 +226,14 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 	if seed == nil && op.keyOf == nil && !op.lead {
 		if op.retries == 0 {
 			j := &job[A, R]{op: op, arg: arg}
-			j.tok.task.Init(ctx, rt.ids.Add(1))
+			j.tok.task.Init(ctx, rt.ids.Add(1), &op.info)
 			if _, err := rt.router.Submit(ctx, op.weight, j); err != nil {
 				return nil, err
 			}
 			return &j.tok, nil
 		}
 		j := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}}
-		j.tok.task.Init(ctx, rt.ids.Add(1))
+		j.tok.task.Init(ctx, rt.ids.Add(1), &op.info)
 		j.tok.task.SetHook(j)
 		if _, err := rt.router.Submit(ctx, op.weight, j); err != nil {
 			return nil, err
@@ -230,7 +241,7 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 		return &j.tok, nil
 	}
 	j := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, seed: seed}
-	j.tok.task.Init(ctx, rt.ids.Add(1))
+	j.tok.task.Init(ctx, rt.ids.Add(1), &op.info)
 	j.tok.task.SetHook(j)
 	if err := j.submit(ctx); err != nil {
 		return nil, err
@@ -245,19 +256,16 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 // being moved. The lock is not held while waiting for room.
 func (j *hookedJob[A, R]) submit(ctx context.Context) error {
 	rt := j.op.rt
-	push := func(first, over bool) (int, actors.PushResult) {
+	push := func(first bool) (int, actors.PushResult) {
 		rt.moving.RLock()
 		defer rt.moving.RUnlock()
 		exec := j.target(first)
 		if exec < 0 {
 			return -1, actors.NoExecutor
 		}
-		if over {
-			return exec, rt.execs[exec].PushOver(j)
-		}
 		return exec, rt.execs[exec].Push(j)
 	}
-	_, res := push(true, false)
+	_, res := push(true)
 	var err error
 	switch res {
 	case actors.Pushed:
@@ -267,7 +275,7 @@ func (j *hookedJob[A, R]) submit(ctx context.Context) error {
 	case actors.NoExecutor:
 		err = ErrNoExecutor
 	default:
-		_, err = rt.router.WaitRoom(ctx, func(over bool) (int, actors.PushResult) { return push(false, over) })
+		_, err = rt.router.WaitRoom(ctx, func() (int, actors.PushResult) { return push(false) })
 	}
 	if err != nil {
 		j.Resolved(&j.tok.task) // it will never resolve: give back its pin and seed
@@ -385,7 +393,13 @@ func (j *hookedJob[A, R]) Run(ctx context.Context) error {
 // replace returns the executor a job moved off a down executor goes to.
 func (j *hookedJob[A, R]) replace() int { return j.target(false) }
 
+// movable reports whether the job may leave a stalled executor: not when a
+// sticky pin or a seed holds it there.
+func (j *hookedJob[A, R]) movable() bool { return !j.pinned && j.seed == nil }
+
 func (j *job[A, R]) replace() int { return j.op.rt.router.Next(j.op.weight) }
+
+func (j *job[A, R]) movable() bool { return true }
 
 func (j *job[A, R]) Task() *actors.Task { return &j.tok.task }
 

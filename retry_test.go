@@ -83,9 +83,10 @@ func TestRetryNotForCancelled(t *testing.T) {
 	require.Equal(t, int32(1), runs.Load())
 }
 
-// TestRetryBackoffFakeClock: retries wait the backoff, doubled each time; a
-// token waiting out its backoff when the runtime stops resolves with its last
-// error, and Stop does not wait for the backoff.
+// TestRetryBackoffFakeClock: retries wait the backoff, doubled each time. A
+// graceful Stop drains a token waiting out its backoff (it holds a slot of its
+// executor's mailbox): the retry runs; a Stop whose context ends first
+// resolves it with its last error and says so.
 func TestRetryBackoffFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, err := Start(Config{Cores: 1, Affinity: Off})
@@ -101,7 +102,13 @@ func TestRetryBackoffFakeClock(t *testing.T) {
 		require.ErrorIs(t, err, errFlaky)
 		require.Equal(t, []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond}, at)
 
-		slow := must(Define(rt, "slow", func(context.Context, int) (int, error) { return 0, errFlaky }, WithRetry(1, time.Hour)))
+		var tries atomic.Int32
+		slow := must(Define(rt, "slow", func(context.Context, int) (int, error) {
+			if tries.Add(1) == 1 {
+				return 0, errFlaky
+			}
+			return 7, nil
+		}, WithRetry(1, time.Hour)))
 		tok := must(slow.Submit(bg, 0))
 		synctest.Wait()
 		select {
@@ -111,7 +118,20 @@ func TestRetryBackoffFakeClock(t *testing.T) {
 		}
 		stopAt := time.Now()
 		require.NoError(t, rt.Stop(bg))
-		require.Zero(t, time.Since(stopAt), "Stop waited for a retry backoff")
+		require.Equal(t, MaxRetryBackoff, time.Since(stopAt), "a graceful Stop drains the retry")
+		require.Equal(t, 7, must(tok.Wait(bg)))
+		requireBalanced(t, rt)
+
+		rt, err = Start(Config{Cores: 1, Affinity: Off})
+		require.NoError(t, err)
+		again := must(Define(rt, "again", func(context.Context, int) (int, error) { return 0, errFlaky }, WithRetry(1, time.Hour)))
+		tok = must(again.Submit(bg, 0))
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+		defer cancel()
+		err = rt.Stop(ctx)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.EqualError(t, err, "coregate: stop: context deadline exceeded before the runtime drained; 1 tokens waiting to retry resolved with their last error")
 		_, err = tok.Wait(bg)
 		require.ErrorIs(t, err, errFlaky)
 		requireBalanced(t, rt)

@@ -2,15 +2,18 @@ package coregate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/internal/faults"
 	"github.com/coregate/coregate/internal/testkit"
 	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
@@ -45,26 +48,37 @@ func onExecutor[R any](t *testing.T, want int, submit func() (*Token[R], error))
 func on0(ctx context.Context) bool { e, _ := CurrentExecutor(ctx); return e == 0 }
 
 // executor0Ops defines "block", which on executor 0 blocks until unblock is
-// called, and "exit", which on executor 0 calls runtime.Goexit; elsewhere both
-// return at once, so tests may place them by trial (see onExecutor).
-func executor0Ops(t *testing.T, rt *Runtime) (block, exit *Op[int, int], unblock func()) {
+// called, and "crash", which on executor 0 makes the executor's own loop fail
+// right after the token (through the faults seam: no handler can do that);
+// elsewhere both return at once, so tests may place them by trial (see
+// onExecutor).
+func executor0Ops(t *testing.T, rt *Runtime) (block, crash *Op[int, int], unblock func()) {
 	release := make(chan struct{})
 	unblock = sync.OnceFunc(func() { close(release) })
 	t.Cleanup(unblock) // a failed test must not leave Stop waiting on the blocker
+	var armed atomic.Bool
+	t.Cleanup(faults.SetLoop(func(exec int) error {
+		if exec == 0 && armed.CompareAndSwap(true, false) {
+			return errLoop
+		}
+		return nil
+	}))
 	block = must(Define(rt, "block", func(ctx context.Context, _ int) (int, error) {
 		if on0(ctx) {
 			<-release
 		}
 		return 0, nil
 	}))
-	exit = must(Define(rt, "exit", func(ctx context.Context, _ int) (int, error) {
+	crash = must(Define(rt, "crash", func(ctx context.Context, _ int) (int, error) {
 		if on0(ctx) {
-			runtime.Goexit()
+			armed.Store(true)
 		}
 		return 0, nil
 	}))
-	return block, exit, unblock
+	return block, crash, unblock
 }
+
+var errLoop = errors.New("injected loop failure")
 
 type ran struct {
 	seq, exec int
@@ -103,7 +117,7 @@ func TestDownExecutorMovesItsQueue(t *testing.T) {
 	defer stop()
 	bg := context.Background()
 	var rec recorder
-	block, exit, unblock := executor0Ops(t, rt)
+	block, crash, unblock := executor0Ops(t, rt)
 	type kv struct{ key, seq int }
 	keyed := must(Define(rt, "keyed", func(ctx context.Context, a kv) (int, error) {
 		rec.add(ctx, fmt.Sprint("key", a.key), a.seq)
@@ -132,9 +146,9 @@ func TestDownExecutorMovesItsQueue(t *testing.T) {
 
 	blocker := onExecutor(t, 0, func() (*Token[int], error) { return block.Submit(bg, 0) })
 	leadTok := onExecutor(t, 0, func() (*Token[int], error) { return lead.Submit(bg, 0) })
-	exits := []*Token[int]{
-		onExecutor(t, 0, func() (*Token[int], error) { return exit.Submit(bg, 0) }),
-		onExecutor(t, 0, func() (*Token[int], error) { return exit.Submit(bg, 0) }),
+	crashes := []*Token[int]{
+		onExecutor(t, 0, func() (*Token[int], error) { return crash.Submit(bg, 0) }),
+		onExecutor(t, 0, func() (*Token[int], error) { return crash.Submit(bg, 0) }),
 	}
 	// The first key whose first token is pinned to executor 0.
 	key := 0
@@ -158,9 +172,9 @@ func TestDownExecutorMovesItsQueue(t *testing.T) {
 		_, err := tok.Wait(bg)
 		require.NoError(t, err)
 	}
-	for _, tok := range exits {
+	for _, tok := range crashes {
 		_, err := tok.Wait(bg)
-		require.ErrorIs(t, err, ErrGoexit)
+		require.NoError(t, err)
 	}
 	require.Len(t, children, 10)
 	for _, tok := range children {
@@ -202,7 +216,7 @@ func TestRoutingAvoidsRestartingAndStalledFakeClock(t *testing.T) {
 		})
 		require.NoError(t, err)
 		bg := context.Background()
-		_, exit, _ := executor0Ops(t, rt)
+		_, crash, _ := executor0Ops(t, rt)
 		slow := must(Define(rt, "slow", func(ctx context.Context, _ int) (int, error) {
 			if on0(ctx) {
 				time.Sleep(time.Second)
@@ -221,7 +235,8 @@ func TestRoutingAvoidsRestartingAndStalledFakeClock(t *testing.T) {
 		require.ElementsMatch(t, []int{0, 0, 0, 1, 1, 1}, spread())
 
 		for range 2 { // the second crash in the window waits out a backoff
-			onExecutor(t, 0, func() (*Token[int], error) { return exit.Submit(bg, 0) })
+			_, err := onExecutor(t, 0, func() (*Token[int], error) { return crash.Submit(bg, 0) }).Wait(bg)
+			require.NoError(t, err)
 			synctest.Wait()
 		}
 		// avoided checks that work avoids executor 0 while unhealthy says so,
@@ -259,23 +274,23 @@ func TestDownAndRerouteFakeClock(t *testing.T) {
 		})
 		require.NoError(t, err)
 		bg := context.Background()
-		block, exit, unblock := executor0Ops(t, rt)
+		block, crash, unblock := executor0Ops(t, rt)
 		var rec recorder
 		type kv struct{ key, seq int }
 		seq := must(Define(rt, "seq", func(ctx context.Context, a kv) (int, error) {
 			rec.add(ctx, fmt.Sprint(a.key), a.seq)
 			return a.seq, nil
 		}, WithStickyKey(func(a kv) uint64 { return uint64(a.key) })))
-		crash := func() time.Time {
-			tok := onExecutor(t, 0, func() (*Token[int], error) { return exit.Submit(bg, 0) })
+		fail := func() time.Time {
+			tok := onExecutor(t, 0, func() (*Token[int], error) { return crash.Submit(bg, 0) })
 			_, err := tok.Wait(bg)
-			require.ErrorIs(t, err, ErrGoexit)
+			require.NoError(t, err)
 			return time.Now()
 		}
-		t0 := crash()
+		t0 := fail()
 		synctest.Wait()
 		require.False(t, rt.Executors()[0].Restarting, "the first restart is immediate")
-		t1 := crash()
+		t1 := fail()
 		synctest.Wait()
 		require.True(t, rt.Executors()[0].Restarting)
 		time.Sleep(time.Second)
@@ -285,7 +300,7 @@ func TestDownAndRerouteFakeClock(t *testing.T) {
 
 		// Queue a sticky key's tokens behind a third crash.
 		onExecutor(t, 0, func() (*Token[int], error) { return block.Submit(bg, 0) })
-		exitTok := onExecutor(t, 0, func() (*Token[int], error) { return exit.Submit(bg, 0) })
+		crashTok := onExecutor(t, 0, func() (*Token[int], error) { return crash.Submit(bg, 0) })
 		// The first key pinned to executor 0, and 7 more of its tokens.
 		key := 0
 		toks := []*Token[int]{onExecutor(t, 0, func() (*Token[int], error) { key++; return seq.Submit(bg, kv{key, 0}) })}
@@ -293,8 +308,8 @@ func TestDownAndRerouteFakeClock(t *testing.T) {
 			toks = append(toks, must(seq.Submit(bg, kv{key, i})))
 		}
 		unblock()
-		_, err = exitTok.Wait(bg)
-		require.ErrorIs(t, err, ErrGoexit)
+		_, err = crashTok.Wait(bg)
+		require.NoError(t, err)
 		downAt := time.Now()
 		synctest.Wait()
 		require.True(t, rt.Executors()[0].Down)

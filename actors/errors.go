@@ -10,7 +10,7 @@ var (
 	// refuses pushes onto a closed mailbox.
 	ErrStopped = errors.New("coregate: runtime stopped")
 	// ErrGoexit resolves a token whose handler called runtime.Goexit; the
-	// executor goroutine running it ended too.
+	// goroutine running it ended too, and a replacement took its place.
 	ErrGoexit = errors.New("coregate: handler called runtime.Goexit")
 	// ErrCancelled resolves a token cancelled with Cancel before it started.
 	ErrCancelled = errors.New("coregate: token cancelled")
@@ -19,6 +19,11 @@ var (
 	// ErrNoExecutor resolves a token that has no live executor to run on: every
 	// executor of its runtime is down.
 	ErrNoExecutor = errors.New("coregate: no live executor")
+	// ErrTooManyBlocked is returned by a blocking call inside a handler
+	// (waiting on a token, or for room) when as many handlers as the runtime
+	// allows block already: each holds a goroutine and, when pinned, an OS
+	// thread, and Go ends the process past its thread limit.
+	ErrTooManyBlocked = errors.New("coregate: too many handlers blocked at once; nesting this deep cannot be served")
 )
 
 // PanicError is the error of a token whose handler panicked.

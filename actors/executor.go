@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -9,12 +8,21 @@ import (
 	"sync/atomic"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/internal/faults"
 )
 
-// Executor runs tokens from its mailbox on one goroutine, locked to its OS thread
-// and pinned to one CPU unless the group's affinity is [Off]. It implements
-// [actor.Processer]: engine.Send to its PID pushes a [Job]; anything else is
-// answered with an [actor.DeadLetterEvent] on the engine's event stream.
+// Executor runs tokens from its mailbox, one at a time, on a goroutine locked to
+// its OS thread and pinned to one CPU unless the group's affinity is [Off]. It
+// implements [actor.Processer]: engine.Send to its PID pushes a [Job]; anything
+// else is answered with an [actor.DeadLetterEvent] on the engine's event stream
+// (and, for a Request, an error response).
+//
+// The goroutine draining the mailbox is the executor's owner. A handler that
+// blocks (in [Task.Await], or waiting for room) hands ownership to a helper
+// goroutine pinned to the same CPU and blocks without holding the executor;
+// once it wakes it finishes its handler beside the new owner and then exits.
+// This is how fork-join pools compensate a blocked worker, and it keeps a
+// child's runtime.Goexit from unwinding the parent that waits for it.
 type Executor struct {
 	group    *Group
 	index    int
@@ -23,15 +31,22 @@ type Executor struct {
 	mb       *Mailbox
 	stats    counters
 	refused  atomic.Uint64 // jobs accepted without being pushed here (refused, or redirected)
-	rerouted atomic.Uint64 // jobs moved to other executors when this one went down
-	goid     atomic.Uint64 // the running goroutine's id, 0 when none runs
+	rerouted atomic.Uint64 // jobs accepted here that moved to other executors
+	owner    atomic.Pointer[worker]
 	health   atomic.Uint32 // Health bits
-	seq      atomic.Uint64 // progress: bumped as tokens start; odd while one runs
-	depth    int           // nested runs (help-while-waiting); executor goroutine only
+	seq      atomic.Uint64 // progress: bumped as the owner starts and ends tokens; odd while one runs
 
 	mu     sync.Mutex
 	pinned bool
 	pinErr error
+}
+
+// worker is one goroutine of an executor: its owner, or a handler that handed
+// ownership on and is finishing.
+type worker struct {
+	e   *Executor
+	id  uint64 // goroutine id
+	cur atomic.Pointer[Task]
 }
 
 // Index returns the executor's position in its group.
@@ -43,8 +58,8 @@ func (e *Executor) CPU() int { return e.cpu }
 // Mailbox returns the executor's mailbox.
 func (e *Executor) Mailbox() *Mailbox { return e.mb }
 
-// Pinned reports whether the running goroutine's thread is pinned to CPU(), and
-// why not when it is not.
+// Pinned reports whether the owner's thread is pinned to CPU(), and why not
+// when it is not.
 func (e *Executor) Pinned() (bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -57,20 +72,18 @@ func (e *Executor) Push(j Job) PushResult {
 	return e.mb.Push(j)
 }
 
-// PushOver is Push past the mailbox bound, for a submitter that must not wait
-// for room (see [Mailbox.PushOver]).
-func (e *Executor) PushOver(j Job) PushResult {
-	j.Task().exec = e
-	return e.mb.PushOver(j)
-}
-
-// Adopt queues j, accepted on an executor that went down, at the tail of this
-// one, past the mailbox bound: an accepted token is never refused for room. It
-// returns Gone when this executor is down too.
+// Adopt queues j, accepted on another executor that went down or stalled, at
+// the tail of this one past the mailbox bound: an accepted token is never
+// refused for room. It returns Gone when this executor is down too, Closed
+// when the runtime aborted. The executor that accepted j counts it as
+// rerouted, once however often it moves.
 func (e *Executor) Adopt(j Job) PushResult {
 	res := e.mb.Requeue(j)
 	if res == Pushed {
-		j.Task().moved.Store(int32(e.index) + 1)
+		t := j.Task()
+		if t.moved.Swap(int32(e.index)+1) == 0 {
+			t.exec.rerouted.Add(1)
+		}
 	}
 	return res
 }
@@ -83,28 +96,35 @@ func (e *Executor) Refuse(j Job, o Outcome, err error) {
 	j.Task().Resolve(o, err)
 }
 
-// Retire takes the executor out of service once its goroutine ended for good:
-// every later push returns Gone, and the jobs still queued are returned, in
-// order, for the caller to place elsewhere (with [Executor.Adopt]) or resolve.
-func (e *Executor) Retire() []Job {
-	jobs := e.mb.Retire()
-	live := jobs[:0]
+// Retire takes the executor out of service once its owner ended: every later
+// push returns Gone, and the jobs still queued are returned, in order, for the
+// caller to place elsewhere (with [Executor.Adopt]) or resolve.
+func (e *Executor) Retire() []Job { return live(e.mb.Retire()) }
+
+// Steal takes the queued jobs for which movable is true, in order, for the
+// caller to place elsewhere; the others stay queued in order. It is safe
+// while the executor runs (or is stuck in) a handler.
+func (e *Executor) Steal(movable func(Job) bool) []Job { return live(e.mb.Steal(movable)) }
+
+// live drops jobs resolved while queued (cancelled).
+func live(jobs []Job) []Job {
+	out := jobs[:0]
 	for _, j := range jobs {
 		if j.Task().Queued() {
-			live = append(live, j)
+			out = append(out, j)
 		}
 	}
-	e.rerouted.Add(uint64(len(live)))
-	return live
+	clear(jobs[len(out):])
+	return out
 }
 
 // Health is a set of reasons an executor should not get unpinned work.
 type Health uint32
 
 const (
-	Restarting Health = 1 << iota // its goroutine ended and a replacement is due
+	Restarting Health = 1 << iota // its owner ended and a replacement is due
 	Stalled                       // a token has run past the stall threshold
-	Down                          // past its restart limit: out of service for good
+	Down                          // past its restart intensity, until a cool-down brings it back
 )
 
 // Health returns the executor's current health bits; 0 is healthy.
@@ -115,85 +135,106 @@ func (e *Executor) Healthy() bool { return e.health.Load() == 0 }
 
 // SetHealth sets or clears h.
 func (e *Executor) SetHealth(h Health, on bool) {
-	for {
-		old := e.health.Load()
-		v := old &^ uint32(h)
-		if on {
-			v = old | uint32(h)
-		}
-		if e.health.CompareAndSwap(old, v) {
-			return
-		}
+	if on {
+		e.health.Or(uint32(h))
+	} else {
+		e.health.And(^uint32(h))
 	}
 }
 
-// Progress returns a number that changes whenever a token starts or the last
-// running one ends; it is odd while a token runs. A watchdog that sees the same
-// odd value for a while has found a token running that long.
+// Progress returns a number that changes whenever the owner starts or ends a
+// token; it is odd while one runs. A watchdog that sees the same odd value for
+// a while has found a token running that long.
 func (e *Executor) Progress() uint64 { return e.seq.Load() }
 
-func (e *Executor) begin() {
-	e.depth++
-	e.seq.Store((e.seq.Load() + 2) | 1)
-}
+// step moves the progress number on; only the owner calls it.
+func (e *Executor) step() { e.seq.Store(e.seq.Load() + 1) }
 
-func (e *Executor) end() {
-	if e.depth--; e.depth == 0 {
-		e.seq.Store(e.seq.Load() + 1)
-	}
-}
+func (e *Executor) owns(w *worker) bool { return e.owner.Load() == w }
 
-// Launch starts the executor goroutine and returns once it has locked and pinned
+// Launch starts the executor's owner and returns once it has locked and pinned
 // its thread. Under [Strict] affinity a failed pin is returned and the goroutine
 // has already ended. Launch is also how a replacement takes over the mailbox of
-// an executor whose goroutine ended.
+// an executor whose owner ended.
 func (e *Executor) Launch() error {
 	ready := make(chan error, 1)
 	go e.main(ready)
 	return <-ready
 }
 
+// main is an owner's goroutine: the first, a replacement (ready != nil), or a
+// helper taking over from a handler that blocks (ready == nil).
 func (e *Executor) main(ready chan<- error) {
+	w := &worker{e: e}
 	if e.group.affinity != Off {
 		// Never unlocked: the goroutine returns still locked and the thread ends
 		// with it, so no other goroutine ever inherits the pinned mask.
 		runtime.LockOSThread()
-		err := pinThread(e.cpu)
+		err := faults.Pin(e.index)
+		if err == nil {
+			err = pinThread(e.cpu)
+		}
 		e.mu.Lock()
 		e.pinned, e.pinErr = err == nil, err
 		e.mu.Unlock()
 		if err != nil && e.group.affinity == Strict {
-			ready <- err
+			if ready != nil {
+				ready <- err
+				return
+			}
+			// A helper that cannot pin fails like the executor's loop would.
+			e.group.enter(w, e)
+			e.owner.Store(w)
+			e.exit(w, fmt.Errorf("coregate: executor %d: %w", e.index, err))
 			return
 		}
 	}
-	e.goid.Store(goid())
-	// A token that ended the previous goroutine left depth and seq mid-run.
-	e.depth = 0
-	e.seq.Store((e.seq.Load() | 1) + 1)
-	e.group.onStart(e)
-	ready <- nil
-
-	crashed := true
+	w.id = goid()
+	e.group.enter(w, e)
+	e.owner.Store(w)
+	if e.seq.Load()&1 == 1 {
+		e.step() // the previous owner ended inside a token
+	}
+	if ready != nil {
+		e.group.onStart(e)
+		ready <- nil
+	}
+	normal := false
 	defer func() {
-		e.goid.Store(0)
 		var err error
-		if crashed {
+		if !normal {
 			err = ErrGoexit
 			if r := recover(); r != nil {
-				err = fmt.Errorf("coregate: executor %d loop panicked: %v", e.index, r)
+				cause, ok := r.(error)
+				if !ok {
+					cause = fmt.Errorf("%v", r)
+				}
+				err = fmt.Errorf("coregate: executor %d loop panicked: %w", e.index, cause)
 			}
 		}
-		e.group.onExit(e, err)
+		e.exit(w, err)
 	}()
-	e.loop()
-	crashed = false
+	e.loop(w)
+	normal = true
 }
 
-func (e *Executor) loop() {
-	for !e.group.aborted.Load() {
+// exit ends worker w. An owner's end is reported to the group, which starts a
+// replacement before w leaves, so a stopping group never sees no worker while
+// a replacement is due.
+func (e *Executor) exit(w *worker, err error) {
+	if e.owner.CompareAndSwap(w, nil) {
+		e.group.onExit(e, err)
+	}
+	e.group.leave(w)
+}
+
+func (e *Executor) loop(w *worker) {
+	for !e.group.aborted.Load() && e.owns(w) {
+		if err := faults.Loop(e.index); err != nil {
+			panic(err)
+		}
 		if j, ok := e.mb.Pop(); ok {
-			e.run(j)
+			e.run(w, j)
 			continue
 		}
 		if e.mb.spin() {
@@ -209,59 +250,74 @@ func (e *Executor) loop() {
 }
 
 // run resolves j: it runs the handler unless the token was cancelled already.
-func (e *Executor) run(j Job) {
+func (e *Executor) run(w *worker, j Job) {
 	t := j.Task()
 	if !t.state.CompareAndSwap(queued, running) {
-		return // resolved by Cancel while queued
+		return // resolved while queued
 	}
-	if err := t.parent.Err(); err != nil {
-		t.finish(Cancelled, err)
+	if e.group.aborted.Load() {
+		t.finish(Stopped, ErrStopped)
 		return
 	}
-	e.begin()
-	o, err := e.invoke(j, t)
-	e.end()
+	w.cur.Store(t)
+	e.step()
+	o, err := e.invoke(w, j, t)
+	if e.owns(w) {
+		e.step()
+	}
+	w.cur.Store(nil)
 	if (o == Failed || o == Panicked) && e.retry(j, o, err) {
 		return
 	}
 	t.finish(o, err)
 }
 
-// invoke runs the handler under recover, telling a panic from runtime.Goexit as
-// singleflight does: a deferred recover returns the value of a panic, and nil
-// when the handler neither returned nor panicked, which is a Goexit. A Goexit
-// resolves (or retries) the token here, then goes on ending the executor
-// goroutine.
-func (e *Executor) invoke(j Job, t *Task) (o Outcome, err error) {
-	normal := false
+// invoke runs the handler under recover, telling a panic from runtime.Goexit
+// with singleflight's double defer: the inner function recovers a panic (even
+// panic(nil) under GODEBUG=panicnil=1) and returns normally, while a Goexit
+// runs the inner defer and keeps unwinding, past the line after it. A Goexit
+// resolves (or retries) the token here, then goes on ending the goroutine.
+func (e *Executor) invoke(w *worker, j Job, t *Task) (o Outcome, err error) {
+	normal, recovered := false, false
 	defer func() {
-		if normal {
+		if normal || recovered {
 			return
 		}
-		if r := recover(); r != nil {
-			o, err = Panicked, &PanicError{Value: r, Stack: debug.Stack()}
-			return
+		if e.owns(w) {
+			e.step()
 		}
+		w.cur.Store(nil)
 		if !e.retry(j, Failed, ErrGoexit) {
 			t.finish(Failed, ErrGoexit)
 		}
 	}()
-	err = j.Run(t)
-	normal = true
-	switch {
-	case err == nil:
-		return Succeeded, nil
-	case t.cancelledBy(err):
-		return Cancelled, err
-	}
-	return Failed, err
+	func() {
+		defer func() {
+			if !normal {
+				r := recover()
+				o, err = Panicked, &PanicError{Value: r, Stack: debug.Stack()}
+			}
+		}()
+		if err = t.ctxErr(); err != nil {
+			o = Cancelled
+		} else if err = j.Run(t); err == nil {
+			o = Succeeded
+		} else if t.cancelledBy(err) {
+			o = Cancelled
+		} else {
+			o = Failed
+		}
+		normal = true
+	}()
+	recovered = !normal
+	return o, err
 }
 
 // retry queues j again if its hook asks for another attempt, and reports
 // whether it did. A cancelled token or an aborting runtime is not retried.
 func (e *Executor) retry(j Job, o Outcome, err error) bool {
 	t := j.Task()
-	if t.hook == nil || e.group.aborted.Load() || t.cancel.isFired() || t.parent.Err() != nil {
+	if t.hook == nil || e.group.aborted.Load() || t.cancel.isFired() || t.ctxErr() != nil {
 		return false
 	}
 	delay, again := t.hook.Retry(o, err)
@@ -273,31 +329,12 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 	return true
 }
 
-// helpUntil runs e's queued tokens until t is resolved or ctx ends. It runs on e's
-// goroutine, from inside a handler, so a token queued behind its waiter runs.
-func (e *Executor) helpUntil(ctx context.Context, t *Task) error {
-	for !t.done.isFired() {
-		if !e.group.aborted.Load() {
-			if j, ok := e.mb.Pop(); ok {
-				e.run(j)
-				continue
-			}
-		}
-		var wake <-chan struct{}
-		switch e.mb.Park() {
-		case Ready:
-			continue
-		case Parked:
-			wake = e.mb.Wake()
-		}
-		select {
-		case <-t.done.ch():
-		case <-wake:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
+// handOff gives ownership of e from w, which is about to block inside a
+// handler, to a new helper goroutine on the same CPU.
+func (e *Executor) handOff(w *worker) {
+	e.step() // the executor is no longer busy with w's token
+	e.owner.Store(nil)
+	go e.main(nil)
 }
 
 // actor.Processer
@@ -312,11 +349,11 @@ func (e *Executor) PID() *actor.PID { return e.pid }
 // Send delivers a [Job] without waiting: a job that finds the mailbox full or
 // closed is accepted and resolved at once with [ErrMailboxFull] or [ErrStopped],
 // so the counts still add up; one sent to a down executor is placed elsewhere.
-// Any other message becomes a dead letter.
+// hollywood's Poison and Stop are refused (see [Group]); anything else becomes
+// a dead letter, answered with an error when it came as a Request.
 func (e *Executor) Send(_ *actor.PID, msg any, sender *actor.PID) {
-	j, ok := msg.(Job)
+	j, ok := e.group.accept(e.pid, msg, sender)
 	if !ok {
-		e.group.engine.BroadcastEvent(actor.DeadLetterEvent{Target: e.pid, Message: msg, Sender: sender})
 		return
 	}
 	switch e.Push(j) {
@@ -338,18 +375,18 @@ func (e *Executor) Invoke(msgs []actor.Envelope) {
 	}
 }
 
-// Shutdown closes the mailbox; the executor drains it and exits. Runtimes stop
-// executors through their supervisor, which also resolves what is left.
-func (e *Executor) Shutdown() { e.mb.Close() }
+// Shutdown is part of [actor.Processer]; hollywood never calls it for a
+// process it did not spawn. Runtimes stop executors through their supervisor.
+func (e *Executor) Shutdown() {}
 
-// StopQueued resolves every job still queued with [ErrStopped] and returns how
-// many it resolved. Call it only once the executor goroutine has ended for good.
-func (e *Executor) StopQueued() int {
-	n := 0
-	for _, j := range e.mb.TakeAll() {
-		if j.Task().Resolve(Stopped, ErrStopped) {
-			n++
+// currentOwner returns the calling goroutine's worker when it owns an
+// executor of g, or nil.
+func (g *Group) currentOwner() *worker {
+	id := goid()
+	for _, e := range g.execs {
+		if w := e.owner.Load(); w != nil && w.id == id {
+			return w
 		}
 	}
-	return n
+	return nil
 }

@@ -3,11 +3,18 @@ package actors
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strconv"
+	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/anthdm/hollywood/actor"
 )
+
+// DefaultMaxBlocked is the default bound on handlers blocked at once in one
+// group; see [GroupConfig].
+const DefaultMaxBlocked = 1000
 
 // GroupConfig describes the executors of one runtime.
 type GroupConfig struct {
@@ -17,11 +24,18 @@ type GroupConfig struct {
 	MailboxSize int
 	Affinity    Affinity
 	Room        *Room // notified when a mailbox frees space; may be nil
+	// MaxBlocked bounds the handlers blocked at once (in [Task.Await] or
+	// waiting for room), each of which holds a goroutine and, when pinned, an
+	// OS thread; past it a blocking call fails with [ErrTooManyBlocked]. 0
+	// means DefaultMaxBlocked.
+	MaxBlocked int
 	// OnStart is called on an executor's goroutine once it is locked and
 	// pinned, before it takes its first token; may be nil.
 	OnStart func(e *Executor)
-	// OnExit is called on an executor's goroutine as it ends: err is nil when it
-	// drained or was aborted, ErrGoexit or a loop failure when it crashed.
+	// OnExit is called on an executor's owner goroutine as it ends: err is nil
+	// when it drained or was aborted, ErrGoexit when a handler called
+	// runtime.Goexit, another error when the loop itself failed. It may
+	// launch a replacement; it runs before the goroutine leaves the group.
 	OnExit func(e *Executor, err error)
 	// Redirect places an accepted job whose executor is down (one sent to a
 	// down executor's PID, or a retry due on it) on another executor. nil
@@ -30,24 +44,47 @@ type GroupConfig struct {
 }
 
 // Group is the executors of one runtime and what they share: the engine, the
-// abort signal that cancels running handlers, and the exit hook.
+// abort signal that cancels running handlers, the exit hook, and the
+// goroutines running their handlers.
+//
+// An executor's or the router's PID refuses hollywood's Poison and Stop: the
+// runtime owns them and stops them with its own Stop, so they would lose
+// tokens otherwise. The refusal completes the context Poison returned and is
+// published as a [PoisonRefused] event.
 type Group struct {
-	engine   *actor.Engine
-	execs    []*Executor // fixed at NewGroup
-	affinity Affinity
-	aborted  atomic.Bool
-	abort    context.Context
-	cancel   context.CancelFunc
-	onStart  func(*Executor)
-	onExit   func(*Executor, error)
-	redirect func(Job)
-	retries  retries
+	engine     *actor.Engine
+	execs      []*Executor // fixed at NewGroup
+	affinity   Affinity
+	maxBlocked int32
+	blocked    atomic.Int32
+	aborted    atomic.Bool
+	abort      context.Context
+	cancel     context.CancelFunc
+	onStart    func(*Executor)
+	onExit     func(*Executor, error)
+	redirect   func(Job)
+	retries    retries
+
+	wmu     sync.Mutex
+	workers map[*worker]struct{}
+	idle    chan struct{} // closed while workers is empty
 }
 
 // NewGroup creates the executors and registers each with the engine; none runs
 // until [Executor.Launch].
 func NewGroup(cfg GroupConfig) (*Group, error) {
-	g := &Group{engine: cfg.Engine, affinity: cfg.Affinity, onStart: cfg.OnStart, onExit: cfg.OnExit, redirect: cfg.Redirect}
+	if cfg.MailboxSize < 1 || cfg.MailboxSize > MaxMailboxSize {
+		return nil, fmt.Errorf("coregate: mailbox size %d is out of range 1-%d", cfg.MailboxSize, MaxMailboxSize)
+	}
+	g := &Group{
+		engine: cfg.Engine, affinity: cfg.Affinity, maxBlocked: int32(cfg.MaxBlocked),
+		onStart: cfg.OnStart, onExit: cfg.OnExit, redirect: cfg.Redirect,
+		workers: make(map[*worker]struct{}), idle: make(chan struct{}),
+	}
+	close(g.idle)
+	if g.maxBlocked <= 0 {
+		g.maxBlocked = DefaultMaxBlocked
+	}
 	if g.onStart == nil {
 		g.onStart = func(*Executor) {}
 	}
@@ -64,7 +101,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 		if cfg.Engine.Registry.GetPID(kind, strconv.Itoa(i)) != nil {
 			g.Unregister()
 			g.cancel()
-			return nil, fmt.Errorf("coregate: PID %s/%d is already registered on this engine (set Config.Name)", kind, i)
+			return nil, fmt.Errorf("coregate: PID %s/%d is already registered on this engine", kind, i)
 		}
 		e := &Executor{
 			group: g,
@@ -82,14 +119,25 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 // Executors returns the group's executors, index order. Do not modify the slice.
 func (g *Group) Executors() []*Executor { return g.execs }
 
-// Abort makes every executor stop before its next token and cancels the contexts
-// of running handlers.
-func (g *Group) Abort() {
+// Engine returns the engine the executors are registered with.
+func (g *Group) Engine() *actor.Engine { return g.engine }
+
+// Abort makes every executor stop before its next token, cancels the contexts
+// of running handlers, and resolves every token still queued with
+// [ErrStopped], at once, so nothing waits on a token no executor will run. It
+// returns how many it resolved. Call it once.
+func (g *Group) Abort() int {
 	g.aborted.Store(true)
 	g.cancel()
+	n := 0
 	for _, e := range g.execs {
-		e.mb.Abort()
+		for _, j := range e.mb.Abort() {
+			if j.Task().Resolve(Stopped, ErrStopped) {
+				n++
+			}
+		}
 	}
+	return n
 }
 
 // Release frees the abort context; call it once the group is stopped.
@@ -102,23 +150,182 @@ func (g *Group) Unregister() {
 	}
 }
 
-// current returns the executor whose goroutine is calling, or nil.
-func (g *Group) current() *Executor {
-	id := goid()
-	for _, e := range g.execs {
-		if e.goid.Load() == id {
-			return e
-		}
-	}
-	return nil
-}
-
 // Aborted reports whether Abort was called.
 func (g *Group) Aborted() bool { return g.aborted.Load() }
 
 // Group returns the executor's group.
 func (e *Executor) Group() *Group { return e.group }
 
-// Current returns the executor whose goroutine is calling, or nil. It costs a
-// few nanoseconds per executor on amd64 and arm64, about 2 µs elsewhere.
-func (g *Group) Current() *Executor { return g.current() }
+// Current returns the executor whose owner goroutine is calling, or nil. It
+// costs a few nanoseconds per executor on amd64 and arm64, about 2 µs elsewhere.
+func (g *Group) Current() *Executor {
+	if w := g.currentOwner(); w != nil {
+		return w.e
+	}
+	return nil
+}
+
+// InHandler reports whether the calling goroutine runs a handler of g: an
+// executor's owner, or a handler that handed its executor on and goes on.
+func (g *Group) InHandler() bool {
+	id := goid()
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	for w := range g.workers {
+		if w.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Block is called by a handler's goroutine before it blocks. When the caller
+// owns an executor it hands the executor to a helper pinned to the same CPU,
+// which drains the queue meanwhile, so a handler blocking on work queued
+// behind it does not deadlock, and a child's runtime.Goexit ends only the
+// child's goroutine. It fails with [ErrTooManyBlocked] past the group's bound
+// on blocked handlers. Call resume once the caller stops blocking; the caller
+// then finishes its handler beside the executor's new owner. Block does
+// nothing for other goroutines, or once the group is aborted (no queue is left
+// to drain).
+func (g *Group) Block() (resume func(), err error) {
+	w := g.currentOwner()
+	if w == nil || g.aborted.Load() {
+		return func() {}, nil
+	}
+	if g.blocked.Add(1) > g.maxBlocked {
+		g.blocked.Add(-1)
+		return nil, fmt.Errorf("%w (%d)", ErrTooManyBlocked, g.maxBlocked)
+	}
+	w.e.handOff(w)
+	return func() { g.blocked.Add(-1) }, nil
+}
+
+func (g *Group) enter(w *worker, e *Executor) {
+	g.wmu.Lock()
+	if len(g.workers) == 0 {
+		g.idle = make(chan struct{})
+	}
+	g.workers[w] = struct{}{}
+	g.wmu.Unlock()
+}
+
+func (g *Group) leave(w *worker) {
+	g.wmu.Lock()
+	delete(g.workers, w)
+	if len(g.workers) == 0 {
+		close(g.idle)
+	}
+	g.wmu.Unlock()
+}
+
+// Wait blocks until no goroutine of g runs, or ctx ends.
+func (g *Group) Wait(ctx context.Context) error {
+	g.wmu.Lock()
+	idle := g.idle
+	g.wmu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Running returns the tokens whose handlers run now, on owners and on
+// handlers finishing after a hand-off.
+func (g *Group) Running() []*Task {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	var ts []*Task
+	for w := range g.workers {
+		if t := w.cur.Load(); t != nil {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// PoisonRefused is published when hollywood's Poison or Stop is sent to a PID
+// the runtime owns (an executor or its router). Nothing is stopped or lost;
+// the context Poison returned is done. Stop the runtime to stop them.
+type PoisonRefused struct {
+	PID      *actor.PID
+	Graceful bool // Poison rather than Stop
+}
+
+// accept returns the job msg carries, or handles a message that is not one:
+// a hollywood poison pill is refused and completed, a malformed job or
+// anything else is a dead letter, answered with an error for a Request.
+func (g *Group) accept(pid *actor.PID, msg any, sender *actor.PID) (Job, bool) {
+	if j, ok := msg.(Job); ok {
+		if err := validJob(j); err != nil {
+			g.reject(pid, msg, sender, err)
+			return nil, false
+		}
+		return j, true
+	}
+	if cancel, graceful, ok := poisonPill(msg); ok {
+		g.engine.BroadcastEvent(PoisonRefused{PID: pid, Graceful: graceful})
+		cancel()
+		return nil, false
+	}
+	g.reject(pid, msg, sender, fmt.Errorf("coregate: %v takes coregate jobs, not %T", pid, msg))
+	return nil, false
+}
+
+// Reject publishes msg as a dead letter to pid and, when it came as a
+// Request, answers err.
+func (g *Group) reject(pid *actor.PID, msg any, sender *actor.PID, err error) {
+	g.engine.BroadcastEvent(actor.DeadLetterEvent{Target: pid, Message: msg, Sender: sender})
+	if sender != nil {
+		g.engine.Send(sender, err)
+	}
+}
+
+// Accept is [Group.accept] for other processes of the runtime (its router).
+func (g *Group) Accept(pid *actor.PID, msg any, sender *actor.PID) (Job, bool) {
+	return g.accept(pid, msg, sender)
+}
+
+// validJob checks a job that came by message before anything runs it: its
+// Task must be one prepared by [Task.Init] and never pushed. Calling into a
+// job of unknown make is done under recover.
+func validJob(j Job) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("coregate: a %T panicked when asked for its Task: %v", j, r)
+		}
+	}()
+	t := j.Task()
+	switch {
+	case t == nil:
+		return fmt.Errorf("coregate: a %T has a nil Task", j)
+	case t.parent == nil:
+		return fmt.Errorf("coregate: a %T has a Task that was never initialised with Task.Init", j)
+	case t.exec != nil:
+		return fmt.Errorf("coregate: a %T was pushed before; a token runs once", j)
+	}
+	return nil
+}
+
+// poisonPill recognises hollywood's unexported poisonPill (v1.0.5: fields
+// cancel context.CancelFunc and graceful bool) and returns its cancel.
+func poisonPill(msg any) (cancel func(), graceful, ok bool) {
+	v := reflect.ValueOf(msg)
+	if !v.IsValid() || v.Kind() != reflect.Struct || v.Type().Name() != "poisonPill" || v.Type().PkgPath() != reflect.TypeFor[actor.PID]().PkgPath() {
+		return nil, false, false
+	}
+	c, g := v.FieldByName("cancel"), v.FieldByName("graceful")
+	if c.Type() != reflect.TypeFor[context.CancelFunc]() || g.Kind() != reflect.Bool {
+		return nil, false, false
+	}
+	p := reflect.New(v.Type()).Elem()
+	p.Set(v)
+	f := p.FieldByName("cancel")
+	cancel = *(*context.CancelFunc)(unsafe.Pointer(f.UnsafeAddr()))
+	if cancel == nil {
+		cancel = func() {}
+	}
+	return cancel, g.Bool(), true
+}

@@ -9,31 +9,48 @@ import (
 type PushResult int
 
 const (
-	Pushed     PushResult = iota
-	Full                  // the mailbox holds Size tokens; try another or wait for room
-	Closed                // the mailbox refuses tokens: its runtime is stopping
-	Gone                  // the mailbox's executor is down: place the token elsewhere
-	NoExecutor            // (from a router) every executor is down
+	Pushed     PushResult = iota // queued
+	Full                         // the mailbox holds its bound; try another or wait for room
+	Closed                       // the mailbox refuses jobs: its runtime is stopping
+	Gone                         // the mailbox's executor is down: place the job elsewhere
+	NoExecutor                   // (from a router) no executor is live
 )
+
+// MaxMailboxSize bounds a mailbox's size: 16 Mi jobs, 256 MiB of queue at
+// most per executor.
+const MaxMailboxSize = 1 << 24
+
+// keepCap is the largest slice a drained mailbox keeps for its next batch; a
+// burst that grew one past it gives its memory back once it is drained, as
+// nats-server's queue does.
+const keepCap = 1024
 
 // Mailbox is a bounded multi-producer single-consumer queue of jobs.
 //
-// Producers append under a mutex to a slice allocated once; the consumer swaps
-// that slice for its own empty one and runs the whole batch without the lock, the
-// shape of nats-server's internal queue. A producer signals the consumer's
-// capacity-1 wake channel only when the consumer is parked, so a busy executor is
-// never signalled and an idle one is woken once per empty-to-non-empty edge.
+// Producers append under a mutex; the consumer swaps the producers' slice for
+// its own empty one and works through that batch without the lock, the shape
+// of nats-server's internal queue. A producer signals the consumer's
+// capacity-1 wake channel only when the consumer is parked, so a busy executor
+// is never signalled and an idle one is woken once per empty-to-non-empty edge.
+// The consumer claims each batch entry with an atomic cursor, so [Mailbox.Abort]
+// and [Mailbox.Steal] can take the rest of a batch from a consumer stuck in a
+// handler without racing it.
 //
-// Size bounds the tokens queued, counting the consumer's batch until the next
-// refill, so at most Size jobs wait at any time. Nothing allocates per push or pop
-// once the two slices exist.
+// The bound counts the jobs queued, the rest of the consumer's batch until its
+// next refill, and the retries holding a slot ([Mailbox.Hold]); nothing but
+// [Mailbox.Requeue] of a job accepted before goes past it. Slices grow with
+// use up to the bound and shrink back once drained; nothing allocates per push
+// or pop in steady state.
 //
-// Consumer methods (Pop, Park, TakeAll) must be called by one goroutine at a time;
-// a replacement consumer may take over after the previous one ended.
+// Pop and Park are for the consumer: one goroutine at a time, which may hand
+// the role to another (a replacement, or a helper taking over from a handler
+// that blocks) through a happens-before edge such as a go statement.
 type Mailbox struct {
 	mu      sync.Mutex
-	q       []Job // producer side, len(q) <= size
-	n       int   // queued: len(q) plus the consumer's batch until it refills
+	q       []Job
+	n       int // held against the bound: len(q), the batch until refill, held
+	held    int // slots of retries waiting out a backoff
+	taken   int // batch entries taken by Abort or Steal since the last refill
 	size    int
 	parked  bool
 	closed  bool // refuses pushes
@@ -43,64 +60,85 @@ type Mailbox struct {
 	wake    chan struct{}
 	room    *Room
 
-	// consumer side
+	// consumer side: batch is written under mu, by the consumer only
 	batch []Job
-	pos   int
+	pos   atomic.Int64 // next batch entry to claim
 }
 
-// NewMailbox returns an empty mailbox holding at most size jobs. room, which may be
-// nil, is notified whenever a refill frees space while producers wait for it.
+// NewMailbox returns an empty mailbox holding at most size jobs (1 to
+// [MaxMailboxSize]). room, which may be nil, is notified whenever a refill
+// frees space while producers wait for it. Its memory grows with use.
 func NewMailbox(size int, room *Room) *Mailbox {
 	return &Mailbox{
-		q:     make([]Job, 0, size),
-		batch: make([]Job, 0, size),
-		size:  size,
-		wake:  make(chan struct{}, 1),
-		room:  room,
+		size: min(max(size, 1), MaxMailboxSize),
+		wake: make(chan struct{}, 1),
+		room: room,
 	}
 }
 
 // Push appends j unless the mailbox is full, closed or retired.
 func (m *Mailbox) Push(j Job) PushResult { return m.add(j, push) }
 
-// PushOver is Push past the size bound. It is for submitters that must not wait
-// for room: an executor's own goroutine (a handler submitting), which would
-// otherwise wait on a mailbox only executors drain.
-func (m *Mailbox) PushOver(j Job) PushResult { return m.add(j, pushOver) }
-
-// Requeue appends a job that was accepted before (a retry, or a token moved
-// from an executor that went down) past the size bound and even when the
-// mailbox is closed, so an accepted token is never refused for room; it is not
-// counted in Pushed, since it was counted where it was accepted. It refuses
-// only a retired mailbox. Whoever drains a closed mailbox after its consumer
-// ended ([Mailbox.TakeAll]) still finds the job.
+// Requeue appends a job that was accepted before, a token moved from an
+// executor that went down or stalled, past the bound and even when the
+// mailbox is closed (a draining consumer still runs it); it is not counted in
+// Pushed, since it was counted where it was accepted. It refuses an aborted
+// mailbox (Closed) and a retired one (Gone). Every requeued job was held
+// against some mailbox's bound when accepted, so the jobs queued over a whole
+// group never exceed the sum of the bounds.
 func (m *Mailbox) Requeue(j Job) PushResult { return m.add(j, requeue) }
+
+// Hold keeps a slot for a retry waiting out its backoff, so tokens in backoff
+// count against the bound and a draining consumer waits for them. The retry
+// ends its hold with [Mailbox.Retry] or [Mailbox.Unhold].
+func (m *Mailbox) Hold() {
+	m.mu.Lock()
+	m.n++
+	m.held++
+	m.mu.Unlock()
+}
+
+// Unhold gives back a slot kept by Hold for a retry that will not run.
+func (m *Mailbox) Unhold() {
+	m.mu.Lock()
+	m.n--
+	m.held--
+	m.mu.Unlock()
+}
+
+// Retry queues a retried job in the slot it held, past the close like
+// Requeue. A retired or aborted mailbox refuses it (Gone, Closed) and the slot
+// is given back.
+func (m *Mailbox) Retry(j Job) PushResult { return m.add(j, retry) }
 
 type addMode int
 
 const (
-	push     addMode = iota
-	pushOver         // past the bound
-	requeue          // past the bound and the close, not counted
+	push    addMode = iota
+	requeue         // past the bound and the close, not counted
+	retry           // requeue into a held slot
 )
 
 func (m *Mailbox) add(j Job, mode addMode) PushResult {
 	m.mu.Lock()
+	if mode == retry {
+		m.held--
+		m.n--
+	}
 	switch {
 	case m.gone:
 		m.mu.Unlock()
 		return Gone
-	case mode == requeue:
-	case m.closed:
+	case m.aborted || (m.closed && mode == push):
 		m.mu.Unlock()
 		return Closed
-	case m.n >= m.size && mode == push:
+	case mode == push && m.n >= m.size:
 		m.mu.Unlock()
 		return Full
 	}
 	m.q = append(m.q, j)
 	m.n++
-	if mode != requeue {
+	if mode == push {
 		m.pushed++
 	}
 	wake := m.parked
@@ -122,10 +160,9 @@ func (m *Mailbox) signal() {
 // Pop returns the next job, taking a new batch when the current one is used up.
 // It returns false when the mailbox is empty or aborted.
 func (m *Mailbox) Pop() (Job, bool) {
-	if m.pos < len(m.batch) {
-		j := m.batch[m.pos]
-		m.batch[m.pos] = nil
-		m.pos++
+	if i := m.pos.Add(1) - 1; i < int64(len(m.batch)) {
+		j := m.batch[i]
+		m.batch[i] = nil
 		return j, true
 	}
 	return m.refill()
@@ -133,24 +170,27 @@ func (m *Mailbox) Pop() (Job, bool) {
 
 func (m *Mailbox) refill() (Job, bool) {
 	m.mu.Lock()
-	freed := len(m.batch) > 0
-	m.n -= len(m.batch)
-	m.batch, m.pos = m.batch[:0], 0
-	empty := m.aborted || len(m.q) == 0
-	if !empty {
-		m.batch, m.q = m.q, m.batch
+	consumed := len(m.batch) - m.taken
+	m.n -= consumed
+	m.taken = 0
+	spent := m.batch[:0]
+	if cap(spent) > keepCap {
+		spent = nil
 	}
+	m.batch = spent
+	var j Job
+	ok := !m.aborted && len(m.q) > 0
+	if ok {
+		m.batch, m.q = m.q, spent
+		j = m.batch[0]
+		m.batch[0] = nil
+	}
+	m.pos.Store(1)
 	m.mu.Unlock()
-	if freed && m.room != nil {
+	if consumed > 0 && m.room != nil {
 		m.room.notify()
 	}
-	if empty {
-		return nil, false
-	}
-	j := m.batch[0]
-	m.batch[0] = nil
-	m.pos = 1
-	return j, true
+	return j, ok
 }
 
 // spinRounds bounds how long an idle consumer polls before it parks.
@@ -177,12 +217,12 @@ type ParkState int
 const (
 	Ready   ParkState = iota // jobs are queued: Pop again
 	Parked                   // nothing queued: wait on Wake, then Park again
-	Drained                  // closed and empty: the consumer may exit
+	Drained                  // closed, empty and no retry held: the consumer may exit
 	Aborted                  // aborted: the consumer must exit now
 )
 
 // Park is called by the consumer after Pop returned false. When it returns Parked
-// the next Push will signal Wake.
+// the next push will signal Wake.
 func (m *Mailbox) Park() ParkState {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -191,7 +231,7 @@ func (m *Mailbox) Park() ParkState {
 		return Aborted
 	case len(m.q) > 0:
 		return Ready
-	case m.closed:
+	case m.closed && m.held == 0:
 		return Drained
 	}
 	m.parked = true
@@ -201,8 +241,8 @@ func (m *Mailbox) Park() ParkState {
 // Wake returns the channel a parked consumer waits on.
 func (m *Mailbox) Wake() <-chan struct{} { return m.wake }
 
-// Close refuses further pushes; the consumer drains what is queued, then Park
-// says Drained.
+// Close refuses further pushes; the consumer drains what is queued (and the
+// retries held), then Park says Drained.
 func (m *Mailbox) Close() {
 	m.mu.Lock()
 	m.closed = true
@@ -210,24 +250,20 @@ func (m *Mailbox) Close() {
 	m.signal()
 }
 
-// Abort closes the mailbox and makes the consumer stop at its next batch.
-func (m *Mailbox) Abort() {
+// Abort closes the mailbox, makes the consumer stop at its next batch entry,
+// and returns every job not yet claimed, in order, for the caller to resolve.
+// It is safe while a consumer runs.
+func (m *Mailbox) Abort() []Job {
 	m.mu.Lock()
 	m.closed, m.aborted = true, true
+	jobs := m.takeAllLocked()
 	m.mu.Unlock()
 	m.signal()
+	return jobs
 }
 
-// TakeAll removes and returns every job not yet popped, in order. Only call it
-// when no consumer is running.
-func (m *Mailbox) TakeAll() []Job {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.takeAllLocked()
-}
-
-// Retire makes every later push and requeue return Gone and returns
-// the jobs still queued, in order. Only call it when no consumer is running.
+// Retire makes every later push, requeue and retry return Gone and returns
+// the jobs not yet claimed, in order. It is safe while a consumer runs.
 func (m *Mailbox) Retire() []Job {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -235,20 +271,86 @@ func (m *Mailbox) Retire() []Job {
 	return m.takeAllLocked()
 }
 
+// Reopen undoes Retire for an executor that comes back into service.
+func (m *Mailbox) Reopen() {
+	m.mu.Lock()
+	m.gone, m.closed = false, false
+	m.mu.Unlock()
+}
+
+// Steal takes the jobs not yet claimed for which movable is true, in order,
+// and leaves the others queued in their order. It is safe while a consumer
+// runs: that is its point, moving work off a consumer stuck in a handler.
+func (m *Mailbox) Steal(movable func(Job) bool) []Job {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.takeLocked(movable)
+}
+
+// takeAllLocked takes every job not yet claimed, for a mailbox whose
+// consumer will not refill again (aborted) or has ended (retired): the
+// entries it claimed are no longer counted either, so the mailbox holds
+// nothing against its bound but the retries still holding a slot.
 func (m *Mailbox) takeAllLocked() []Job {
-	jobs := append(append([]Job(nil), m.batch[m.pos:]...), m.q...)
-	clear(m.batch)
-	clear(m.q)
-	m.batch, m.q, m.pos, m.n = m.batch[:0], m.q[:0], 0, 0
+	jobs := m.takeLocked(nil)
+	m.taken, m.n = len(m.batch), m.held
 	return jobs
 }
 
-// Len returns the number of queued jobs (the batch in progress counts until the
-// consumer's next refill).
+// takeLocked claims the rest of the batch and takes it and the queue; with
+// movable != nil only the jobs it accepts are taken and the others stay
+// queued, ahead of later pushes.
+func (m *Mailbox) takeLocked(movable func(Job) bool) []Job {
+	var out, stay []Job
+	l := int64(len(m.batch))
+	for {
+		p := m.pos.Load()
+		if p >= l {
+			break
+		}
+		if m.pos.CompareAndSwap(p, l) {
+			for _, j := range m.batch[p:] {
+				if movable == nil || movable(j) {
+					out = append(out, j)
+				} else {
+					stay = append(stay, j)
+				}
+			}
+			clear(m.batch[p:])
+			m.taken += int(l - p)
+			m.n -= int(l - p)
+			break
+		}
+	}
+	for _, j := range m.q {
+		if movable == nil || movable(j) {
+			out = append(out, j)
+		} else {
+			stay = append(stay, j)
+		}
+	}
+	clear(m.q)
+	m.n += len(stay) - len(m.q)
+	m.q = append(m.q[:0], stay...)
+	if len(m.q) == 0 && cap(m.q) > keepCap {
+		m.q = nil
+	}
+	return out
+}
+
+// Len returns the number of jobs held against the bound: queued, left in the
+// consumer's batch until its next refill, and retries holding a slot.
 func (m *Mailbox) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.n
+}
+
+// counts returns Pushed and Len under one lock.
+func (m *Mailbox) counts() (pushed uint64, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pushed, m.n
 }
 
 // Pushed returns how many jobs were ever pushed.

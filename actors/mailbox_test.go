@@ -2,6 +2,7 @@ package actors
 
 import (
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -144,18 +145,121 @@ func TestMailboxCloseAndAbort(t *testing.T) {
 		t.Fatalf("Park on closed, empty mailbox = %v, want Drained", got)
 	}
 
-	m = NewMailbox(4, nil)
-	m.Push(newJob(1, nil))
-	m.Push(newJob(2, nil))
-	m.Abort()
+	m = NewMailbox(8, nil)
+	for i := range 4 {
+		m.Push(newJob(uint64(i), nil))
+	}
+	if j, _ := m.Pop(); j.Task().ID() != 0 {
+		t.Fatal("not FIFO")
+	}
+	m.Push(newJob(4, nil))
+	// Abort takes the rest of the consumer's batch (1-3) and the queue (4).
+	if got := ids(m.Abort()); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
+		t.Fatalf("Abort took %v, want [1 2 3 4]", got)
+	}
 	if _, ok := m.Pop(); ok {
 		t.Fatal("aborted mailbox handed out a job")
 	}
 	if got := m.Park(); got != Aborted {
 		t.Fatalf("Park after Abort = %v, want Aborted", got)
 	}
-	if got := len(m.TakeAll()); got != 2 {
-		t.Fatalf("TakeAll after Abort returned %d jobs, want 2", got)
+	if m.Requeue(newJob(5, nil)) != Closed || m.Len() != 0 {
+		t.Fatalf("requeue onto an aborted mailbox accepted, Len %d", m.Len())
+	}
+}
+
+func ids(jobs []Job) []uint64 {
+	var out []uint64
+	for _, j := range jobs {
+		out = append(out, j.Task().ID())
+	}
+	return out
+}
+
+// TestMailboxStealKeepsPinnedInOrder takes the movable jobs (even ids) from the
+// rest of a batch in progress and from the queue; the others stay queued, in
+// order, and the bound counts only them.
+func TestMailboxStealKeepsPinnedInOrder(t *testing.T) {
+	room := NewRoom()
+	m := NewMailbox(8, room)
+	for i := range 4 {
+		m.Push(newJob(uint64(i), nil))
+	}
+	m.Pop() // job 0; the batch holds 1-3
+	for i := 4; i < 8; i++ {
+		m.Push(newJob(uint64(i), nil))
+	}
+	even := func(j Job) bool { return j.Task().ID()%2 == 0 }
+	if got := ids(m.Steal(even)); !slices.Equal(got, []uint64{2, 4, 6}) {
+		t.Fatalf("stole %v, want [2 4 6]", got)
+	}
+	var left []uint64
+	for {
+		j, ok := m.Pop()
+		if !ok {
+			break
+		}
+		left = append(left, j.Task().ID())
+	}
+	if !slices.Equal(left, []uint64{1, 3, 5, 7}) {
+		t.Fatalf("left %v, want [1 3 5 7]", left)
+	}
+	if m.Len() != 0 {
+		t.Fatalf("Len %d after draining, want 0", m.Len())
+	}
+}
+
+// TestMailboxHoldCountsRetries: a slot held for a retry counts against the
+// bound and keeps a closed mailbox from draining until the retry is queued
+// and run.
+func TestMailboxHoldCountsRetries(t *testing.T) {
+	m := NewMailbox(2, nil)
+	m.Push(newJob(1, nil))
+	m.Hold()
+	if m.Push(newJob(2, nil)) != Full {
+		t.Fatal("a held slot did not count against the bound")
+	}
+	m.Close()
+	m.Pop()
+	m.Pop()
+	if got := m.Park(); got != Parked {
+		t.Fatalf("Park with a retry held = %v, want Parked", got)
+	}
+	if m.Retry(newJob(3, nil)) != Pushed || len(m.wake) != 1 {
+		t.Fatal("retry into a closed mailbox refused, or did not wake the consumer")
+	}
+	if j, ok := m.Pop(); !ok || j.Task().ID() != 3 {
+		t.Fatal("retry not popped")
+	}
+	m.Pop()
+	if got := m.Park(); got != Drained || m.Len() != 0 {
+		t.Fatalf("Park = %v, Len %d; want Drained, 0", got, m.Len())
+	}
+}
+
+// TestMailboxShrinksAfterBurst: a burst past keepCap grows the slices; once
+// drained the mailbox keeps no more than keepCap of them.
+func TestMailboxShrinksAfterBurst(t *testing.T) {
+	m := NewMailbox(8*keepCap, nil)
+	for i := range 8 * keepCap {
+		m.Push(newJob(uint64(i), nil))
+	}
+	for {
+		if _, ok := m.Pop(); !ok {
+			break
+		}
+	}
+	if cap(m.q) > keepCap || cap(m.batch) > keepCap {
+		t.Fatalf("drained mailbox keeps capacities %d and %d, want at most %d", cap(m.q), cap(m.batch), keepCap)
+	}
+}
+
+// TestMailboxHugeSizeAllocatesLazily: a mailbox's memory grows with use, so a
+// large bound costs nothing up front.
+func TestMailboxHugeSizeAllocatesLazily(t *testing.T) {
+	m := NewMailbox(MaxMailboxSize, nil)
+	if cap(m.q) != 0 || cap(m.batch) != 0 {
+		t.Fatal("mailbox allocated its bound up front")
 	}
 }
 

@@ -17,7 +17,7 @@ type testJob struct {
 
 func newJob(id uint64, fn func(ctx context.Context) error) *testJob {
 	j := &testJob{fn: fn}
-	j.task.Init(context.Background(), id)
+	j.task.Init(context.Background(), id, nil)
 	return j
 }
 

@@ -5,9 +5,11 @@ import (
 	"time"
 )
 
-// retries holds the tokens waiting out a retry backoff. A token in here is
-// neither queued in a mailbox nor resolved, so Stop must find it: StopRetries
-// resolves each with the outcome of its last attempt.
+// retries holds the tokens waiting out a retry backoff. Each holds a slot of
+// the mailbox it will be queued on ([Mailbox.Hold]), so retries count against
+// the bound and a draining executor waits for them. A token in here is
+// neither queued nor resolved, so Stop must find it: StopRetries resolves each
+// with the outcome of its last attempt.
 type retries struct {
 	mu      sync.Mutex
 	pending map[*Task]*pendingRetry
@@ -17,6 +19,7 @@ type retries struct {
 
 type pendingRetry struct {
 	timer *time.Timer
+	exec  *Executor
 	job   Job
 	o     Outcome
 	err   error
@@ -25,18 +28,20 @@ type pendingRetry struct {
 // schedule queues j again on e after delay. Its state is already queued, so
 // Cancel can resolve it meanwhile; the executor skips it then.
 func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, err error) {
+	e.mb.Hold()
 	if delay <= 0 {
-		e.requeue(j)
+		e.requeue(j, o, err)
 		return
 	}
 	t := j.Task()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stopped {
+		e.mb.Unhold()
 		t.Resolve(o, err)
 		return
 	}
-	p := &pendingRetry{job: j, o: o, err: err}
+	p := &pendingRetry{exec: e, job: j, o: o, err: err}
 	p.timer = time.AfterFunc(delay, func() {
 		r.mu.Lock()
 		if r.pending[t] != p {
@@ -47,31 +52,40 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 		r.firing.Add(1)
 		r.mu.Unlock()
 		defer r.firing.Done()
-		e.requeue(j)
+		e.requeue(j, o, err)
 	})
 	r.pending[t] = p
 }
 
-// requeue puts a retried job at the tail of e's mailbox, or elsewhere when e is
-// down.
-func (e *Executor) requeue(j Job) {
-	if e.mb.Requeue(j) == Gone {
+// requeue puts a retried job into the slot it holds at the tail of e's
+// mailbox, elsewhere when e is down, or resolves it with its last attempt's
+// outcome once the runtime aborted.
+func (e *Executor) requeue(j Job, o Outcome, err error) {
+	switch e.mb.Retry(j) {
+	case Gone:
 		e.group.redirect(j)
+	case Closed:
+		j.Task().Resolve(o, err)
 	}
 }
 
-// StopRetries resolves every token waiting out a retry backoff with the outcome
-// of its last attempt and returns once no retry timer is still queueing a job.
-// Call it when the executors have ended, before draining their mailboxes.
-func (g *Group) StopRetries() {
+// StopRetries resolves every token waiting out a retry backoff with the
+// outcome of its last attempt, returns how many, and returns once no retry
+// timer is still queueing a job.
+func (g *Group) StopRetries() int {
 	r := &g.retries
 	r.mu.Lock()
 	r.stopped = true
+	n := 0
 	for t, p := range r.pending {
 		p.timer.Stop()
 		delete(r.pending, t)
-		t.Resolve(p.o, p.err)
+		p.exec.mb.Unhold()
+		if t.Resolve(p.o, p.err) {
+			n++
+		}
 	}
 	r.mu.Unlock()
 	r.firing.Wait()
+	return n
 }

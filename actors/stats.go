@@ -25,9 +25,13 @@ type Counts struct {
 	Stopped   uint64 // still queued when the runtime stopped
 	// Queued is a gauge, not a count: the tokens held against the mailbox
 	// bound, which includes the rest of the batch the executor is working
-	// through, so a token that just resolved may still be counted for a moment.
-	Queued   uint64
-	Rerouted uint64 // moved to other executors when this one went down (still counted here)
+	// through and retries waiting out a backoff, so a token that just
+	// resolved may still be counted for a moment.
+	Queued uint64
+	// Rerouted counts tokens accepted here that moved to another executor
+	// because this one went down or stalled, once each however often they
+	// moved; they are still counted here.
+	Rerouted uint64
 }
 
 // Add adds o to c.
@@ -56,8 +60,9 @@ func (e *Executor) Counts() Counts {
 	c.Panicked = e.stats.c[Panicked].n.Load()
 	c.Cancelled = e.stats.c[Cancelled].n.Load()
 	c.Stopped = e.stats.c[Stopped].n.Load()
-	c.Submitted = e.mb.Pushed() + e.refused.Load()
-	c.Queued = uint64(e.mb.Len())
+	pushed, n := e.mb.counts()
+	c.Submitted = pushed + e.refused.Load()
+	c.Queued = uint64(n)
 	c.Rerouted = e.rerouted.Load()
 	return c
 }

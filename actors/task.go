@@ -19,15 +19,21 @@ type Job interface {
 	Run(ctx context.Context) error
 }
 
+// Op names what a token runs, for reports such as a Stop that left handlers
+// running. Tokens of one op share one *Op.
+type Op struct {
+	Name string
+}
+
 // Outcome is how a token ended. Every accepted token ends with exactly one.
 type Outcome int
 
 const (
-	Succeeded Outcome = iota
-	Failed
-	Panicked
-	Cancelled
-	Stopped
+	Succeeded Outcome = iota // the handler returned nil
+	Failed                   // the handler returned an error, or called runtime.Goexit
+	Panicked                 // the handler panicked
+	Cancelled                // cancelled before it ran, or gave up on its cancelled context
+	Stopped                  // still queued when the runtime stopped
 	numOutcomes
 )
 
@@ -45,9 +51,18 @@ const (
 // the token is cancelled, the submitter's context ends, the runtime aborts, or
 // the handler has returned.
 //
+// A token submitted with its parent handler's context directly keeps a link to
+// the parent token instead of walking it: values and the deadline come from
+// the first context above the chain of tokens, and cancellation is checked up
+// the chain only as far as the first token that ended, so nesting costs
+// constant time per level however deep it goes.
+//
 // The zero Task is not usable; the root package initialises it with [Task.Init].
 type Task struct {
-	parent context.Context
+	parent context.Context // the first context above the chain of parent tokens
+	up     *Task           // the parent token, when submitted with its context
+	anchor any             // up's answer for AnchorKey, when up is set
+	op     *Op
 	exec   *Executor
 	id     uint64
 	state  atomic.Uint32
@@ -82,10 +97,21 @@ type AnchorKey struct{}
 func (t *Task) SetHook(h Hook) { t.hook = h }
 
 // Init prepares t for its first push. parent is the submitter's context: its
-// values are visible to the handler and its end cancels the token.
-func (t *Task) Init(parent context.Context, id uint64) {
-	t.parent = parent
-	t.id = id
+// values are visible to the handler and its end cancels the token. op names
+// what it runs; nil is allowed.
+func (t *Task) Init(parent context.Context, id uint64, op *Op) {
+	t.parent, t.id, t.op = parent, id, op
+	if up, ok := parent.(*Task); ok {
+		t.up, t.parent, t.anchor = up, up.parent, up.Value(AnchorKey{})
+	}
+}
+
+// OpName returns the name of the op t runs, or "?" when it has none.
+func (t *Task) OpName() string {
+	if t.op == nil {
+		return "?"
+	}
+	return t.op.Name
 }
 
 // ID returns the token's id.
@@ -123,15 +149,19 @@ func (t *Task) Cancel() bool {
 	return false
 }
 
-// Await blocks until the token is resolved or ctx ends. Called on an executor's
-// own goroutine it runs that executor's queued tokens meanwhile.
+// Await blocks until the token is resolved or ctx ends. Called from a handler
+// on an executor's goroutine it first hands the executor to a helper pinned to
+// the same CPU (see [Group.Block]), so the executor's queue keeps running,
+// including a token queued behind the waiter.
 func (t *Task) Await(ctx context.Context) error {
 	if t.done.isFired() {
 		return nil
 	}
-	if e := t.exec.group.current(); e != nil {
-		return e.helpUntil(ctx, t)
+	resume, err := t.exec.group.Block()
+	if err != nil {
+		return err
 	}
+	defer resume()
 	select {
 	case <-t.done.ch():
 		return nil
@@ -187,8 +217,11 @@ func ExecutorOf(ctx context.Context) *Executor {
 	return e
 }
 
+// Deadline is the submitter's deadline, if any.
 func (t *Task) Deadline() (time.Time, bool) { return t.parent.Deadline() }
 
+// Value answers the executor running the token, its hook's anchor, and the
+// submitter's values.
 func (t *Task) Value(key any) any {
 	switch key {
 	case execKey{}:
@@ -199,10 +232,15 @@ func (t *Task) Value(key any) any {
 				return a
 			}
 		}
+		if t.up != nil {
+			return t.anchor
+		}
 	}
 	return t.parent.Value(key)
 }
 
+// Done is closed when the token is cancelled, its submitter's context or a
+// parent token's ends, the runtime aborts, or the handler has returned.
 func (t *Task) Done() <-chan struct{} {
 	if t.cancel.isFired() || t.done.isFired() {
 		return *fired
@@ -213,18 +251,31 @@ func (t *Task) Done() <-chan struct{} {
 	return t.cancel.ch()
 }
 
+// Err says why Done is closed, or nil. It fires nothing: a getter.
 func (t *Task) Err() error {
-	if t.cancel.isFired() || t.done.isFired() {
+	for c := t; c != nil; c = c.up {
+		if c.cancel.isFired() || c.done.isFired() {
+			return context.Canceled
+		}
+	}
+	if err := t.parent.Err(); err != nil {
+		return err
+	}
+	if t.exec != nil && t.exec.group.aborted.Load() {
 		return context.Canceled
 	}
-	err := t.parent.Err()
-	if err == nil && t.exec.group.abort.Err() != nil {
-		err = context.Canceled
+	return nil
+}
+
+// ctxErr is the submitter's context's error, or Canceled once a parent token
+// ended or was cancelled: a token whose ctxErr is set does not start.
+func (t *Task) ctxErr() error {
+	for c := t.up; c != nil; c = c.up {
+		if c.cancel.isFired() || c.done.isFired() {
+			return context.Canceled
+		}
 	}
-	if err != nil {
-		t.cancel.fire()
-	}
-	return err
+	return t.parent.Err()
 }
 
 // cancelledBy reports whether err is the handler giving up because its context
@@ -238,7 +289,7 @@ func (t *Task) cancelledBy(err error) bool {
 type watch struct {
 	mu      sync.Mutex
 	stopped bool
-	stops   [2]func() bool
+	stops   [3]func() bool
 }
 
 func (t *Task) startWatch() {
@@ -252,6 +303,9 @@ func (t *Task) startWatch() {
 		w.stops[0] = context.AfterFunc(t.parent, fire)
 	}
 	w.stops[1] = context.AfterFunc(t.exec.group.abort, fire)
+	if t.up != nil {
+		w.stops[2] = context.AfterFunc(t.up, fire)
+	}
 	w.mu.Unlock()
 	// finish may have looked for a watch before the CompareAndSwap.
 	if t.done.isFired() {

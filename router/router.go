@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"github.com/anthdm/hollywood/actor"
@@ -15,6 +16,7 @@ type Router struct {
 	engine *actor.Engine
 	execs  []*actors.Executor
 	room   *actors.Room
+	mu     sync.Mutex // orders view changes
 	view   atomic.Pointer[view]
 	pos    [NumWeights]struct {
 		n atomic.Uint64
@@ -52,16 +54,23 @@ func New(engine *actor.Engine, name string, execs []*actors.Executor, room *acto
 	return r
 }
 
-// Remove takes executor i out of placement for good: the weight ranges are
-// recomputed over the executors still live. The caller retires i's mailbox
-// after Remove, so a submitter that still pushed there with the old view gets
-// [actors.Gone] and places again.
-func (r *Router) Remove(i int) {
+// Remove takes executor i out of placement while it is down: the weight
+// ranges are recomputed over the executors still live. The caller retires i's
+// mailbox after Remove, so a submitter that still pushed there with the old
+// view gets [actors.Gone] and places again.
+func (r *Router) Remove(i int) { r.setLive(i, false) }
+
+// Restore puts executor i, back from down, into placement again.
+func (r *Router) Restore(i int) { r.setLive(i, true) }
+
+func (r *Router) setLive(i int, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	old := r.view.Load()
 	v := &view{isLive: append([]bool(nil), old.isLive...)}
-	v.isLive[i] = false
-	for _, k := range old.live {
-		if k != i {
+	v.isLive[i] = on
+	for k, l := range v.isLive {
+		if l {
 			v.live = append(v.live, k)
 		}
 	}
@@ -87,15 +96,21 @@ func (r *Router) next(w Weight) uint64 { return r.pos[w].n.Add(1) - 1 }
 // executor's index, or -1 and Full, Closed, Gone (an executor went down
 // meanwhile: try again) or NoExecutor.
 func (r *Router) TryPlace(w Weight, j actors.Job) (int, actors.PushResult) {
-	return r.tryPlaceAt(w, r.next(w), j, false)
+	return r.tryPlaceAt(w, r.next(w), j)
 }
 
-// tryPlaceAt is TryPlace at position pos; over pushes past the bound of the
-// first candidate instead of finding every mailbox full.
-func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job, over bool) (int, actors.PushResult) {
+// tryPlaceAt is TryPlace at position pos.
+func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.PushResult) {
 	set := r.view.Load().eligible(w)
 	if len(set) == 0 {
 		return -1, actors.NoExecutor
+	}
+	if !r.anyHealthy(set) {
+		if i := r.healthyElsewhere(w, pos); i >= 0 {
+			if res := r.execs[i].Push(j); res == actors.Pushed || res == actors.Closed {
+				return i, res
+			}
+		}
 	}
 	res := actors.Full
 	skipped := false
@@ -107,11 +122,7 @@ func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job, over bool) (int,
 				skipped = skipped || pass == 0
 				continue
 			}
-			push := e.Push
-			if over {
-				push = e.PushOver
-			}
-			switch push(j) {
+			switch e.Push(j) {
 			case actors.Pushed:
 				return i, actors.Pushed
 			case actors.Closed:
@@ -133,10 +144,47 @@ func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job, over bool) (int,
 // first.
 func (r *Router) Submit(ctx context.Context, w Weight, j actors.Job) (int, error) {
 	pos := r.next(w)
-	if i, res := r.tryPlaceAt(w, pos, j, false); res == actors.Pushed {
+	if i, res := r.tryPlaceAt(w, pos, j); res == actors.Pushed {
 		return i, nil
 	}
-	return r.WaitRoom(ctx, func(over bool) (int, actors.PushResult) { return r.tryPlaceAt(w, pos, j, over) })
+	return r.WaitRoom(ctx, func() (int, actors.PushResult) { return r.tryPlaceAt(w, pos, j) })
+}
+
+func (r *Router) anyHealthy(set []int) bool {
+	for _, i := range set {
+		if r.execs[i].Healthy() {
+			return true
+		}
+	}
+	return false
+}
+
+// healthyElsewhere is where unpinned work of class w goes when no executor
+// of its range is healthy (all stalled or restarting, as a Light op's single
+// executor may be): the class's range computed over the healthy live
+// executors, staggered by pos; -1 when none is healthy.
+func (r *Router) healthyElsewhere(w Weight, pos uint64) int {
+	live := r.view.Load().live
+	n := 0
+	for _, i := range live {
+		if r.execs[i].Healthy() {
+			n++
+		}
+	}
+	if n == 0 {
+		return -1
+	}
+	lo, _ := Range(w, n)
+	k := lo + int(pos%uint64(n-lo))
+	for _, i := range live {
+		if r.execs[i].Healthy() {
+			if k == 0 {
+				return i
+			}
+			k--
+		}
+	}
+	return -1
 }
 
 // Next returns the executor staggered selection picks for the next class-w
@@ -153,19 +201,10 @@ func (r *Router) Next(w Weight) int {
 			return i
 		}
 	}
-	return Candidate(set, pos, 0)
-}
-
-// Adopt queues j, accepted on an executor that went down, on the executor
-// staggered selection picks for class w, past its mailbox bound. It returns the
-// executor, or -1 when none is live.
-func (r *Router) Adopt(w Weight, j actors.Job) int {
-	for {
-		i := r.Next(w)
-		if i < 0 || r.execs[i].Adopt(j) == actors.Pushed {
-			return i
-		}
+	if i := r.healthyElsewhere(w, pos); i >= 0 {
+		return i
 	}
+	return Candidate(set, pos, 0)
 }
 
 // WaitRoom calls push until it neither finds every candidate full nor sees an
@@ -174,22 +213,21 @@ func (r *Router) Adopt(w Weight, j actors.Job) int {
 // [actors.ErrNoExecutor] when every executor is down, or ctx's error if ctx ends
 // first.
 //
-// An executor's own goroutine (a handler submitting) never waits: only
-// executors make room, and one waiting on a full mailbox could wait on itself,
-// or on another executor waiting on it. It calls push with over set instead,
-// which queues past the bound.
-func (r *Router) WaitRoom(ctx context.Context, push func(over bool) (int, actors.PushResult)) (int, error) {
-	over := false
+// A handler waiting for room hands its executor on first ([actors.Group.Block]),
+// so the executor goes on draining and the handler meets backpressure like
+// any submitter, never an unbounded queue.
+func (r *Router) WaitRoom(ctx context.Context, push func() (int, actors.PushResult)) (int, error) {
+	var resume func()
+	defer func() {
+		if resume != nil {
+			resume()
+		}
+	}()
 	for {
 		ch := r.room.Wait()
-		i, res := push(over)
+		i, res := push()
 		switch res {
 		case actors.Full:
-			if !over && r.execs[0].Group().Current() != nil {
-				r.room.Leave()
-				over = true
-				continue
-			}
 		case actors.Gone:
 			r.room.Leave()
 			continue // the view changed: place again at once
@@ -203,6 +241,13 @@ func (r *Router) WaitRoom(ctx context.Context, push func(over bool) (int, actors
 			r.room.Leave()
 			return -1, actors.ErrNoExecutor
 		}
+		if resume == nil {
+			var err error
+			if resume, err = r.execs[0].Group().Block(); err != nil {
+				r.room.Leave()
+				return -1, err
+			}
+		}
 		select {
 		case <-ch:
 			r.room.Leave()
@@ -213,9 +258,6 @@ func (r *Router) WaitRoom(ctx context.Context, push func(over bool) (int, actors
 	}
 }
 
-// Len returns the number of executors, live or not.
-func (r *Router) Len() int { return len(r.execs) }
-
 // actor.Processer
 
 // Start is a no-op: the router has no goroutine of its own.
@@ -224,11 +266,11 @@ func (r *Router) Start() {}
 // PID returns the router's PID, <name>/router.
 func (r *Router) PID() *actor.PID { return r.pid }
 
-// Send places a [actors.Job] as class Heavy without waiting; see the package doc.
+// Send places a [actors.Job] as class Heavy without waiting; see the package
+// doc. Other messages are handled as an executor's Send handles them.
 func (r *Router) Send(_ *actor.PID, msg any, sender *actor.PID) {
-	j, ok := msg.(actors.Job)
+	j, ok := r.execs[0].Group().Accept(r.pid, msg, sender)
 	if !ok {
-		r.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.pid, Message: msg, Sender: sender})
 		return
 	}
 	for {

@@ -208,7 +208,7 @@ func TestPlacementAllocatesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		i := r.Next(Medium)
-		if _, err := r.WaitRoom(context.Background(), func(bool) (int, actors.PushResult) { return i, execs[i].Push(j) }); err != nil {
+		if _, err := r.WaitRoom(context.Background(), func() (int, actors.PushResult) { return i, execs[i].Push(j) }); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -392,5 +392,31 @@ func TestUnhealthySkipped(t *testing.T) {
 	execs[0].SetHealth(actors.Stalled, false)
 	if !execs[0].Healthy() {
 		t.Fatal("health not cleared")
+	}
+}
+
+// TestNoHealthyInRangeGoesToHealthy: a Light op whose whole range (executor
+// 1 of 2) is stalled is placed on the healthy executor 0, the Light range
+// computed over the healthy executors, instead of queueing behind the stall;
+// Restore after Remove puts an executor back.
+func TestNoHealthyInRangeGoesToHealthy(t *testing.T) {
+	r, execs := testRouter(t, 2, 8)
+	execs[1].SetHealth(actors.Stalled, true)
+	for range 3 {
+		if i, res := r.TryPlace(Light, newJob()); i != 0 || res != actors.Pushed {
+			t.Fatalf("Light with its range stalled placed on %d (%v), want 0", i, res)
+		}
+		if i := r.Next(Light); i != 0 {
+			t.Fatalf("Next(Light) = %d with its range stalled, want 0", i)
+		}
+	}
+	execs[0].SetHealth(actors.Stalled, true)
+	if i, _ := r.TryPlace(Light, newJob()); i != 1 {
+		t.Fatalf("with nothing healthy, Light placed on %d, want its own range", i)
+	}
+	r.Remove(1)
+	r.Restore(1)
+	if !r.Live(1) || fmt.Sprint(r.Eligible(Light)) != "[1]" {
+		t.Fatal("Restore did not put executor 1 back")
 	}
 }

@@ -8,8 +8,8 @@ import (
 
 // Events are published on the engine's event stream; subscribe an actor with
 // engine.Subscribe to receive them. For one executor they are published in the
-// order they happen: Started, then any of Stalled/Recovered and Restarted, then
-// Down or Stopped.
+// order they happen: Started, then any of Stalled/Recovered, Restarted and
+// Down/Revived, then Stopped.
 
 // ExecutorStarted is published when an executor's goroutine is running. Pinned is
 // false and PinError says why when the thread could not be pinned (or affinity is
@@ -42,6 +42,7 @@ type ExecutorStalled struct {
 	Index, CPU int
 	PID        *actor.PID
 	Running    time.Duration
+	Moved      int // queued tokens moved to healthy executors
 }
 
 // ExecutorRecovered is published when a stalled executor made progress again
@@ -52,15 +53,26 @@ type ExecutorRecovered struct {
 	Stalled    time.Duration
 }
 
-// ExecutorDown is published when an executor crashed past its restart policy:
-// it is out of service for good, the weight ranges are recomputed over the
-// live executors and its Rerouted queued tokens were moved to them.
+// ExecutorDown is published when an executor failed past its restart policy:
+// it is out of service, the weight ranges are recomputed over the live
+// executors, its Rerouted queued tokens were moved to them, and it is tried
+// again after Cooldown (unless the runtime stops first).
 type ExecutorDown struct {
 	Index, CPU int
 	PID        *actor.PID
 	Reason     error
 	Restarts   int
 	Rerouted   int
+	Cooldown   time.Duration
+}
+
+// ExecutorRevived is published when a down executor runs again after its
+// cool-down, back in the weight ranges, before it takes a token.
+type ExecutorRevived struct {
+	Index, CPU int
+	PID        *actor.PID
+	Pinned     bool
+	PinError   error
 }
 
 // ExecutorStopped is published when an executor's goroutine ended for good

@@ -1,23 +1,35 @@
 package supervisor
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"time"
 )
 
 // Policy is the restart intensity allowed to each executor, as an Erlang/OTP
-// supervisor's: at most MaxRestarts restarts within any Window; the crash that
-// would exceed it takes the executor down instead. Within a window the first
-// restart is immediate and each later one waits Backoff, doubled per restart
-// up to MaxBackoff, with jitter (a uniform draw from the upper half), so
-// executors that crash together do not restart in lockstep. The zero value
-// means the defaults.
+// supervisor's: at most MaxRestarts restarts within any Window; the failure
+// that would exceed it takes the executor down instead. Within a window the
+// first restart is immediate and each later one waits Backoff, doubled per
+// restart up to MaxBackoff, with jitter (a uniform draw from the upper half),
+// so executors that fail together do not restart in lockstep.
+//
+// Down is not forever: after Cooldown the executor is tried again, like a
+// circuit breaker's half-open state. Each time it goes down again the
+// cool-down doubles, up to MaxCooldown; once it stayed up for a whole Window
+// the next one starts from Cooldown again.
+//
+// Only failures of the executor itself count: its loop failing, its thread
+// failing to pin under Strict affinity. A handler's panic or runtime.Goexit
+// is the user's code failing and never counts. The zero value means the
+// defaults.
 type Policy struct {
 	MaxRestarts int           // 0 means DefaultMaxRestarts
 	Window      time.Duration // 0 means DefaultWindow
 	Backoff     time.Duration // 0 means DefaultBackoff
 	MaxBackoff  time.Duration // 0 means DefaultMaxBackoff
+	Cooldown    time.Duration // 0 means DefaultCooldown
+	MaxCooldown time.Duration // 0 means DefaultMaxCooldown
 }
 
 // Policy defaults.
@@ -26,16 +38,21 @@ const (
 	DefaultWindow      = 60 * time.Second
 	DefaultBackoff     = 10 * time.Millisecond
 	DefaultMaxBackoff  = time.Second
+	DefaultCooldown    = time.Second
+	DefaultMaxCooldown = time.Minute
 )
 
 // Resolve checks p and fills in the defaults; the error names a negative field.
 func (p Policy) Resolve() (Policy, error) {
+	if p.MaxRestarts < 0 {
+		return p, fmt.Errorf("coregate: restart policy MaxRestarts is %d, must be 0 (default) or more", p.MaxRestarts)
+	}
 	for _, f := range []struct {
 		name string
-		v    int64
-	}{{"MaxRestarts", int64(p.MaxRestarts)}, {"Window", int64(p.Window)}, {"Backoff", int64(p.Backoff)}, {"MaxBackoff", int64(p.MaxBackoff)}} {
+		v    time.Duration
+	}{{"Window", p.Window}, {"Backoff", p.Backoff}, {"MaxBackoff", p.MaxBackoff}, {"Cooldown", p.Cooldown}, {"MaxCooldown", p.MaxCooldown}} {
 		if f.v < 0 {
-			return p, fmt.Errorf("coregate: restart policy %s is %d, must be 0 (default) or more", f.name, f.v)
+			return p, fmt.Errorf("coregate: restart policy %s is %v, must be 0 (default) or more", f.name, f.v)
 		}
 	}
 	if p.MaxRestarts == 0 {
@@ -51,6 +68,8 @@ func (p Policy) Resolve() (Policy, error) {
 		p.MaxBackoff = DefaultMaxBackoff
 	}
 	p.MaxBackoff = max(p.MaxBackoff, p.Backoff)
+	p.Cooldown = cmp.Or(p.Cooldown, DefaultCooldown)
+	p.MaxCooldown = max(cmp.Or(p.MaxCooldown, DefaultMaxCooldown), p.Cooldown)
 	return p, nil
 }
 

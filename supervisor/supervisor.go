@@ -1,8 +1,13 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -10,26 +15,47 @@ import (
 	"github.com/coregate/coregate/actors"
 )
 
+// Rerouter moves queued work off executors that cannot run it; the runtime
+// implements it over its router. Its methods run on the supervisor's
+// goroutines (an ending executor's, a timer's, the watchdog's).
+type Rerouter interface {
+	// Down is called once e went down: take its queued tokens
+	// ([actors.Executor.Retire]) and place or resolve each; return how many
+	// moved to other executors.
+	Down(e *actors.Executor) int
+	// Up is called once e, back from down, runs again.
+	Up(e *actors.Executor)
+	// Stalled is called once e stalled: move the queued tokens that need not
+	// stay on e ([actors.Executor.Steal]); return how many moved.
+	Stalled(e *actors.Executor) int
+}
+
 // Config describes the executors to supervise.
 type Config struct {
 	Engine      *actor.Engine
 	Name        string // PID prefix
 	CPUs        []int  // executor i runs on CPUs[i]
 	MailboxSize int
+	MaxBlocked  int // see actors.GroupConfig
 	Affinity    actors.Affinity
 	Room        *actors.Room
 	Restart     Policy // zero fields mean the defaults
 	// StallAfter is the stall threshold; 0 turns the watchdog off.
 	StallAfter time.Duration
-	// OnDown is called when an executor goes down, after it is marked Down
-	// and before ExecutorDown is published. It must take the executor's
-	// queued tokens ([actors.Executor.Retire]) and place or resolve each; it
-	// returns how many it placed elsewhere. nil resolves them with
-	// actors.ErrNoExecutor.
-	OnDown func(e *actors.Executor) int
+	// Grace is how long Stop waits, once its context ended and running
+	// handlers saw theirs cancelled, for them to return before it reports
+	// them as still running. 0 means DefaultGrace.
+	Grace time.Duration
+	// Reroute moves work off down and stalled executors; nil resolves a down
+	// executor's tokens with actors.ErrNoExecutor and leaves a stalled
+	// executor's queue in place.
+	Reroute Rerouter
 	// Redirect places a job whose executor is down; see actors.GroupConfig.
 	Redirect func(j actors.Job)
 }
+
+// DefaultGrace is the grace Stop gives cancelled handlers to return.
+const DefaultGrace = 100 * time.Millisecond
 
 // Supervisor owns a group of executors.
 type Supervisor struct {
@@ -37,23 +63,39 @@ type Supervisor struct {
 	engine   *actor.Engine
 	room     *actors.Room
 	policy   Policy
-	onDown   func(*actors.Executor) int
-	finished []chan struct{} // closed when executor i has ended for good
+	grace    time.Duration
+	reroute  Rerouter
 	watchdog *watchdog
 
 	mu       sync.Mutex
 	slots    []slot
 	stopping bool
+	firing   sync.WaitGroup // timers relaunching an executor
 }
 
 // slot is the supervisor's record of one executor.
 type slot struct {
 	window   window
-	timer    *time.Timer // a relaunch waiting out its backoff
+	timer    *time.Timer // a relaunch waiting out its backoff, or a cool-down
+	down     bool        // out of service; timer, if set, is its cool-down
 	reason   error       // why the next start is a restart; nil for the first
 	restarts int
 	backoff  time.Duration
+	cooldown time.Duration // the next cool-down; 0 until the first down
+	upSince  time.Time     // when it last came back from down
 }
+
+// noReroute is the Rerouter used when Config.Reroute is nil.
+type noReroute struct{}
+
+func (noReroute) Down(e *actors.Executor) int {
+	for _, j := range e.Retire() {
+		j.Task().Resolve(actors.Failed, actors.ErrNoExecutor)
+	}
+	return 0
+}
+func (noReroute) Up(*actors.Executor)          {}
+func (noReroute) Stalled(*actors.Executor) int { return 0 }
 
 // Start creates, registers and launches the executors. Under [actors.Strict] a
 // failed pin stops the executors already launched and is returned.
@@ -62,31 +104,23 @@ func Start(cfg Config) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := len(cfg.CPUs)
 	s := &Supervisor{
-		engine:   cfg.Engine,
-		room:     cfg.Room,
-		policy:   policy,
-		onDown:   cfg.OnDown,
-		finished: make([]chan struct{}, n),
-		slots:    make([]slot, n),
+		engine:  cfg.Engine,
+		room:    cfg.Room,
+		policy:  policy,
+		grace:   cmp.Or(cfg.Grace, DefaultGrace),
+		reroute: cfg.Reroute,
+		slots:   make([]slot, len(cfg.CPUs)),
 	}
-	if s.onDown == nil {
-		s.onDown = func(e *actors.Executor) int {
-			for _, j := range e.Retire() {
-				j.Task().Resolve(actors.Failed, actors.ErrNoExecutor)
-			}
-			return 0
-		}
-	}
-	for i := range s.finished {
-		s.finished[i] = make(chan struct{})
+	if s.reroute == nil {
+		s.reroute = noReroute{}
 	}
 	g, err := actors.NewGroup(actors.GroupConfig{
 		Engine:      cfg.Engine,
 		Name:        cfg.Name,
 		CPUs:        cfg.CPUs,
 		MailboxSize: cfg.MailboxSize,
+		MaxBlocked:  cfg.MaxBlocked,
 		Affinity:    cfg.Affinity,
 		Room:        cfg.Room,
 		OnStart:     s.onStart,
@@ -98,16 +132,13 @@ func Start(cfg Config) (*Supervisor, error) {
 	}
 	s.group = g
 	if cfg.StallAfter > 0 {
-		s.watchdog = newWatchdog(s, n, cfg.StallAfter)
+		s.watchdog = newWatchdog(s, len(cfg.CPUs), cfg.StallAfter)
 	}
-	for i, e := range g.Executors() {
+	for _, e := range g.Executors() {
 		if err := e.Launch(); err != nil {
-			close(s.finished[i]) // its goroutine never ran the loop
-			for _, f := range s.finished[i+1:] {
-				close(f)
-			}
 			s.group.Abort()
-			s.wait(context.Background())
+			_ = s.group.Wait(context.Background())
+			s.group.Release()
 			s.group.Unregister()
 			return nil, err
 		}
@@ -122,39 +153,61 @@ func Start(cfg Config) (*Supervisor, error) {
 func (s *Supervisor) Executors() []*actors.Executor { return s.group.Executors() }
 
 // onStart runs on an executor goroutine once it is pinned, before its first
-// token, so its Started or Restarted event precedes anything it does.
+// token, so its Started, Restarted or Revived event precedes anything it does.
 func (s *Supervisor) onStart(e *actors.Executor) {
 	s.mu.Lock()
 	sl := &s.slots[e.Index()]
-	reason, restarts, backoff := sl.reason, sl.restarts, sl.backoff
-	sl.reason = nil
+	reason, restarts, backoff, revived := sl.reason, sl.restarts, sl.backoff, sl.down
+	sl.reason, sl.down = nil, false
+	if revived {
+		sl.upSince = time.Now()
+	}
 	s.mu.Unlock()
-	e.SetHealth(actors.Restarting, false)
+	e.SetHealth(actors.Restarting|actors.Down, false)
 	pinned, pinErr := e.Pinned()
-	if reason == nil {
+	switch {
+	case revived:
+		s.reroute.Up(e)
+		s.engine.BroadcastEvent(ExecutorRevived{Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Pinned: pinned, PinError: pinErr})
+	case reason == nil:
 		s.engine.BroadcastEvent(ExecutorStarted{Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Pinned: pinned, PinError: pinErr})
-		return
+	default:
+		s.engine.BroadcastEvent(ExecutorRestarted{
+			Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Reason: reason,
+			Restarts: restarts, Backoff: backoff, Pinned: pinned, PinError: pinErr,
+		})
 	}
-	s.engine.BroadcastEvent(ExecutorRestarted{
-		Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Reason: reason,
-		Restarts: restarts, Backoff: backoff, Pinned: pinned, PinError: pinErr,
-	})
 }
 
-// onExit runs on an executor goroutine as it ends.
+// onExit runs on an executor's owner goroutine as it ends, before it leaves
+// the group.
 func (s *Supervisor) onExit(e *actors.Executor, err error) {
-	if err == nil || s.group.Aborted() {
+	switch {
+	case err == nil || s.group.Aborted():
 		s.engine.BroadcastEvent(ExecutorStopped{Index: e.Index(), CPU: e.CPU(), PID: e.PID()})
-		close(s.finished[e.Index()])
-		return
+	case errors.Is(err, actors.ErrGoexit):
+		s.userExit(e)
+	default:
+		s.crashed(e, err)
 	}
-	s.crashed(e, err)
 }
 
-// crashed decides what follows an unexpected end: a restart now (the first in
-// the window, or while stopping), a restart after a backoff, or down. It never
-// sleeps: a backoff is a timer, and the executor is marked Restarting meanwhile
-// so unpinned work goes elsewhere.
+// userExit replaces an owner that a handler's runtime.Goexit ended: at once,
+// on the same CPU and mailbox, outside the restart intensity, since the
+// executor did not fail.
+func (s *Supervisor) userExit(e *actors.Executor) {
+	s.mu.Lock()
+	sl := &s.slots[e.Index()]
+	sl.reason, sl.restarts, sl.backoff = actors.ErrGoexit, len(sl.window.times), 0
+	s.mu.Unlock()
+	e.SetHealth(actors.Restarting, true)
+	s.relaunch(e)
+}
+
+// crashed decides what follows a failure of the executor itself: a restart
+// now (the first in the window, or while stopping), a restart after a
+// backoff, or down. It never sleeps: a backoff is a timer, and the executor is
+// marked Restarting meanwhile so unpinned work goes elsewhere.
 func (s *Supervisor) crashed(e *actors.Executor, reason error) {
 	if s.watchdog != nil {
 		s.watchdog.poke(e)
@@ -177,17 +230,26 @@ func (s *Supervisor) crashed(e *actors.Executor, reason error) {
 		s.relaunch(e)
 		return
 	}
-	sl.timer = time.AfterFunc(delay, func() {
-		s.mu.Lock()
-		if sl.timer == nil {
-			s.mu.Unlock()
-			return // Stop relaunched it
-		}
-		sl.timer = nil
-		s.mu.Unlock()
-		s.relaunch(e)
-	})
+	sl.timer = time.AfterFunc(delay, func() { s.fire(e) })
 	s.mu.Unlock()
+}
+
+// fire runs a relaunch or a cool-down whose timer is due, unless Stop took it.
+func (s *Supervisor) fire(e *actors.Executor) {
+	s.mu.Lock()
+	sl := &s.slots[e.Index()]
+	if sl.timer == nil || s.stopping {
+		s.mu.Unlock()
+		return // Stop took it
+	}
+	sl.timer = nil
+	if sl.down {
+		e.Mailbox().Reopen() // under mu: Stop's Close comes after
+	}
+	s.firing.Add(1)
+	s.mu.Unlock()
+	defer s.firing.Done()
+	s.relaunch(e)
 }
 
 func (s *Supervisor) relaunch(e *actors.Executor) {
@@ -196,45 +258,54 @@ func (s *Supervisor) relaunch(e *actors.Executor) {
 	}
 }
 
-// down takes e out of service for good and moves its queued tokens.
+// down takes e out of service, moves its queued tokens, and sets the
+// cool-down after which it is tried again: doubling from the policy's
+// Cooldown to MaxCooldown, back to Cooldown once it stayed up a whole Window.
 func (s *Supervisor) down(e *actors.Executor, reason error, restarts int) {
 	e.SetHealth(actors.Down, true)
-	moved := s.onDown(e)
+	e.SetHealth(actors.Restarting, false)
+	moved := s.reroute.Down(e)
+	s.mu.Lock()
+	sl := &s.slots[e.Index()]
+	now := time.Now()
+	switch {
+	case sl.cooldown == 0 || now.Sub(sl.upSince) >= s.policy.Window:
+		sl.cooldown = s.policy.Cooldown
+	default:
+		sl.cooldown = min(2*sl.cooldown, s.policy.MaxCooldown)
+	}
+	cool := sl.cooldown
+	sl.down, sl.reason, sl.window = true, reason, window{}
+	if !s.stopping {
+		sl.timer = time.AfterFunc(cool, func() { s.fire(e) })
+	}
+	s.mu.Unlock()
 	s.engine.BroadcastEvent(ExecutorDown{
 		Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Reason: reason,
-		Restarts: restarts, Rerouted: moved,
+		Restarts: restarts, Rerouted: moved, Cooldown: cool,
 	})
-	close(s.finished[e.Index()])
 }
 
-// wait blocks until every executor ended for good or ctx ends.
-func (s *Supervisor) wait(ctx context.Context) error {
-	for _, f := range s.finished {
-		select {
-		case <-f:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// Stop drains and stops the executors (see the package doc). It returns nil when
-// every queue drained before ctx ended, else an error wrapping ctx's error and
-// saying how many tokens were resolved with actors.ErrStopped. Call it once.
+// Stop drains and stops the executors (see the package doc). It returns nil
+// when every accepted token reached its own outcome, else an error saying
+// what was cut short: tokens resolved with actors.ErrStopped, retries resolved
+// with their last error, and handlers still running (by op), whose goroutines
+// exit when they return. Call it once.
 func (s *Supervisor) Stop(ctx context.Context) error {
-	// From here on a crashed executor restarts at once, and one waiting out a
-	// backoff is relaunched now, so every queue drains.
+	// From here on a crashed executor restarts at once, one waiting out a
+	// backoff is relaunched now, and one down stays down.
 	s.mu.Lock()
 	s.stopping = true
 	var due []*actors.Executor
 	for i := range s.slots {
-		if sl := &s.slots[i]; sl.timer != nil && sl.timer.Stop() {
-			sl.timer = nil
+		sl := &s.slots[i]
+		if sl.timer != nil && sl.timer.Stop() && !sl.down {
 			due = append(due, s.group.Executors()[i])
 		}
+		sl.timer = nil
 	}
 	s.mu.Unlock()
+	s.firing.Wait()
 	for _, e := range due {
 		s.relaunch(e)
 	}
@@ -242,25 +313,79 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 		e.Mailbox().Close()
 	}
 	s.room.Notify() // submitters waiting for room see the mailboxes closed
-	werr := s.wait(ctx)
+	werr := s.group.Wait(ctx)
+	var stopped, retried int
 	if werr != nil {
-		s.group.Abort()
-		_ = s.wait(context.Background())
+		stopped = s.group.Abort()
+		retried = s.group.StopRetries()
+		grace, cancel := context.WithTimeout(context.Background(), s.grace)
+		_ = s.group.Wait(grace)
+		cancel()
 	}
 	if s.watchdog != nil {
 		s.watchdog.stop()
 	}
-	s.group.StopRetries()
-	stopped := 0
-	for _, e := range s.group.Executors() {
-		stopped += e.StopQueued()
-	}
+	retried += s.group.StopRetries()
+	running := s.group.Running()
 	s.group.Release()
 	s.group.Unregister()
-	if werr != nil {
-		return fmt.Errorf("coregate: stop: %w before the queues drained; %d queued tokens resolved with ErrStopped", werr, stopped)
+	if stopped == 0 && retried == 0 && len(running) == 0 {
+		return nil
 	}
-	return nil
+	return &StopError{Cause: werr, Stopped: stopped, Retries: retried, Running: byOp(running)}
+}
+
+// StopError is what Stop returns when its context ended before every token
+// reached its own outcome.
+type StopError struct {
+	Cause   error          // the context's error
+	Stopped int            // queued tokens resolved with actors.ErrStopped
+	Retries int            // tokens in a retry backoff, resolved with their last error
+	Running map[string]int // handlers still running, by op; their goroutines exit when they return
+}
+
+func (e *StopError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "coregate: stop: %v before the runtime drained", e.Cause)
+	if e.Stopped > 0 {
+		fmt.Fprintf(&b, "; %d queued tokens resolved with ErrStopped", e.Stopped)
+	}
+	if e.Retries > 0 {
+		fmt.Fprintf(&b, "; %d tokens waiting to retry resolved with their last error", e.Retries)
+	}
+	if n := sum(e.Running); n > 0 {
+		fmt.Fprintf(&b, "; %d tokens still running, their contexts cancelled (", n)
+		for k, op := range slices.Sorted(maps.Keys(e.Running)) {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%q x%d", op, e.Running[op])
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// Unwrap returns the context's error.
+func (e *StopError) Unwrap() error { return e.Cause }
+
+func byOp(ts []*actors.Task) map[string]int {
+	if len(ts) == 0 {
+		return nil
+	}
+	m := make(map[string]int)
+	for _, t := range ts {
+		m[t.OpName()]++
+	}
+	return m
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // Group returns the supervised executors' group.

@@ -47,7 +47,7 @@ func next(t *testing.T, events <-chan any) any {
 	select {
 	case ev := <-events:
 		return ev
-	case <-time.After(10 * time.Second):
+	case <-time.After(2 * time.Minute): // long enough for the fake clock's cool-downs
 		t.Fatal("no event")
 		return nil
 	}

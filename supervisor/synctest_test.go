@@ -4,18 +4,20 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/internal/faults"
 	"github.com/coregate/coregate/internal/testkit"
 )
 
 func lifecycle(ev any) bool {
 	switch ev.(type) {
-	case ExecutorStarted, ExecutorRestarted, ExecutorStalled, ExecutorRecovered, ExecutorDown, ExecutorStopped:
+	case ExecutorStarted, ExecutorRestarted, ExecutorStalled, ExecutorRecovered, ExecutorDown, ExecutorRevived, ExecutorStopped:
 		return true
 	}
 	return false
@@ -40,37 +42,68 @@ func startFake(t *testing.T, cfg Config) (*Supervisor, *actors.Executor, <-chan 
 	return s, s.Executors()[0], events
 }
 
-// TestRestartBackoffAndDownFakeClock runs the restart policy on synctest's
-// fake clock: the first restart in the window is immediate, the next ones
-// wait out a doubling jittered backoff (the executor is Restarting meanwhile),
-// and the crash past MaxRestarts takes the executor down, resolving what was
-// queued behind it (no other executor here) with ErrNoExecutor.
-func TestRestartBackoffAndDownFakeClock(t *testing.T) {
+// loopFaults arms executor 0's loop to fail: each crash() makes the loop
+// panic once, between batches, as a bug in coregate itself would.
+type loopFaults struct {
+	armed atomic.Int32
+	e     *actors.Executor
+}
+
+var errLoop = errors.New("injected loop failure")
+
+func injectLoopFaults(t *testing.T, e *actors.Executor) *loopFaults {
+	f := &loopFaults{e: e}
+	t.Cleanup(faults.SetLoop(func(exec int) error {
+		if exec == e.Index() && f.armed.Load() > 0 && f.armed.Add(-1) >= 0 {
+			return errLoop
+		}
+		return nil
+	}))
+	return f
+}
+
+// crash makes the loop fail once: a no-op token wakes it, and the loop fails
+// before running it, so the token waits for the replacement. It returns once
+// the supervisor has dealt with the failure.
+func (f *loopFaults) crash(t *testing.T) time.Time {
+	f.armed.Store(1)
+	push(t, f.e, testkit.NewJob(0, nil))
+	synctest.Wait()
+	return time.Now()
+}
+
+func goexitJob(id uint64) *testkit.Job {
+	return testkit.NewJob(id, func(context.Context) error { runtime.Goexit(); return nil })
+}
+
+// TestRestartBackoffDownAndReviveFakeClock runs the restart policy on
+// synctest's fake clock: the first restart in the window is immediate, the
+// next ones wait out a doubling jittered backoff (the executor is Restarting
+// meanwhile), the failure past MaxRestarts takes the executor down, resolving
+// what was queued behind it (no other executor here) with ErrNoExecutor, and
+// after its cool-down it runs again; each further down doubles the cool-down
+// up to MaxCooldown. Handlers' Goexits in between never count.
+func TestRestartBackoffDownAndReviveFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, e, events := startFake(t, Config{Restart: Policy{MaxRestarts: 3, Window: time.Minute, Backoff: time.Second, MaxBackoff: 10 * time.Second}})
+		s, e, events := startFake(t, Config{Restart: Policy{
+			MaxRestarts: 3, Window: time.Minute, Backoff: time.Second, MaxBackoff: 10 * time.Second,
+			Cooldown: 10 * time.Second, MaxCooldown: 30 * time.Second,
+		}})
+		f := injectLoopFaults(t, e)
 		if _, ok := next(t, events).(ExecutorStarted); !ok {
 			t.Fatal("first event is not ExecutorStarted")
-		}
-		crash := func() time.Time {
-			j := testkit.NewJob(0, func(context.Context) error { runtime.Goexit(); return nil })
-			push(t, e, j)
-			<-j.Task().Finished()
-			return time.Now()
 		}
 		for k, want := range []struct{ lo, hi time.Duration }{
 			{0, 0},
 			{500 * time.Millisecond, time.Second},
 			{time.Second, 2 * time.Second},
 		} {
-			at := crash()
-			if want.hi > 0 {
-				synctest.Wait()
-				if e.Health()&actors.Restarting == 0 {
-					t.Fatalf("restart %d: executor not marked Restarting during its backoff", k+1)
-				}
+			at := f.crash(t)
+			if want.hi > 0 && e.Health()&actors.Restarting == 0 {
+				t.Fatalf("restart %d: executor not marked Restarting during its backoff", k+1)
 			}
 			ev, ok := next(t, events).(ExecutorRestarted)
-			if !ok || ev.Restarts != k+1 || !errors.Is(ev.Reason, actors.ErrGoexit) {
+			if !ok || ev.Restarts != k+1 || !errors.Is(ev.Reason, errLoop) {
 				t.Fatalf("restart %d: event %#v", k+1, ev)
 			}
 			if waited := time.Since(at); waited != ev.Backoff || waited < want.lo || waited > want.hi {
@@ -79,28 +112,32 @@ func TestRestartBackoffAndDownFakeClock(t *testing.T) {
 			if !e.Healthy() {
 				t.Fatalf("restart %d: health %v after the restart", k+1, e.Health())
 			}
+			// A handler's Goexit is replaced at once and not counted.
+			push(t, e, goexitJob(1))
+			if ev, ok := next(t, events).(ExecutorRestarted); !ok || ev.Restarts != k+1 || ev.Backoff != 0 || !errors.Is(ev.Reason, actors.ErrGoexit) {
+				t.Fatalf("Goexit after restart %d: %#v", k+1, ev)
+			}
 		}
 
-		// The fourth crash within the minute is past the policy.
+		// The fourth failure within the minute is past the policy.
 		release := make(chan struct{})
 		push(t, e, testkit.NewJob(1, func(context.Context) error { <-release; return nil }))
-		exiter := testkit.NewJob(2, func(context.Context) error { runtime.Goexit(); return nil })
-		push(t, e, exiter)
+		synctest.Wait() // it runs
 		var queued []*testkit.Job
 		for i := range 5 {
 			j := testkit.NewJob(uint64(10+i), nil)
 			queued = append(queued, j)
 			push(t, e, j)
 		}
+		f.armed.Store(1)
 		close(release)
 		ev, ok := next(t, events).(ExecutorDown)
-		if !ok || ev.Restarts != 3 || ev.Rerouted != 0 {
-			t.Fatalf("want ExecutorDown after 3 restarts, got %#v", ev)
+		if !ok || ev.Restarts != 3 || ev.Rerouted != 0 || ev.Cooldown != 10*time.Second {
+			t.Fatalf("want ExecutorDown after 3 restarts with a 10 s cool-down, got %#v", ev)
 		}
+		downAt := time.Now()
 		for _, j := range queued {
-			if err := j.Task().Result(); !j.Task().IsFinished() || !errors.Is(err, actors.ErrNoExecutor) {
-				t.Fatalf("token queued on the down executor: %v", err)
-			}
+			<-j.Task().Finished()
 		}
 		if e.Health()&actors.Down == 0 {
 			t.Fatal("executor not marked Down")
@@ -108,25 +145,59 @@ func TestRestartBackoffAndDownFakeClock(t *testing.T) {
 		if got := e.Push(testkit.NewJob(99, nil)); got != actors.Gone {
 			t.Fatalf("push on a down executor: %v", got)
 		}
+
+		// Half-open after the cool-down: it runs again, and work reaches it.
+		for k, cool := range []time.Duration{10 * time.Second, 20 * time.Second, 30 * time.Second} {
+			if _, ok := next(t, events).(ExecutorRevived); !ok || time.Since(downAt) != cool {
+				t.Fatalf("revival %d after %v, want %v", k+1, time.Since(downAt), cool)
+			}
+			if !e.Healthy() {
+				t.Fatalf("revived executor has health %v", e.Health())
+			}
+			j := testkit.NewJob(100, nil)
+			push(t, e, j)
+			<-j.Task().Finished()
+			if j.Task().Result() != nil {
+				t.Fatal(j.Task().Result())
+			}
+			// Down again at once: the window restarts, so three restarts
+			// then down, with the cool-down doubled (capped at 30 s).
+			for range 3 {
+				f.crash(t)
+				time.Sleep(10 * time.Second) // past any backoff
+			}
+			f.crash(t)
+			down, ok := next(t, events).(ExecutorDown)
+			for !ok { // the three restarts before it
+				down, ok = next(t, events).(ExecutorDown)
+			}
+			if want := min(2*cool, 30*time.Second); down.Cooldown != want {
+				t.Fatalf("down %d: cool-down %v, want %v", k+2, down.Cooldown, want)
+			}
+			downAt = time.Now()
+		}
 		if err := s.Stop(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		c := e.Counts()
-		if c.Submitted != c.Resolved() || c.Failed != 4+5 || c.Succeeded != 1 {
+		// 3 Goexits; 5 queued at the first down and the waking no-op at each
+		// later one, resolved with ErrNoExecutor (no other executor here).
+		if c.Submitted != c.Resolved() || c.Failed != 3+5+3 {
 			t.Fatalf("counts %+v", c)
 		}
 	})
 }
 
 // TestWindowForgetsOldRestartsFakeClock: restarts older than the window no
-// longer count, so a crash after a quiet minute restarts at once.
+// longer count, so a failure after a quiet minute restarts at once.
 func TestWindowForgetsOldRestartsFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s, e, events := startFake(t, Config{Restart: Policy{MaxRestarts: 2, Window: time.Minute, Backoff: time.Second}})
+		f := injectLoopFaults(t, e)
 		next(t, events) // started
 		for round := range 3 {
 			for k := range 2 {
-				push(t, e, testkit.NewJob(0, func(context.Context) error { runtime.Goexit(); return nil }))
+				f.crash(t)
 				ev, ok := next(t, events).(ExecutorRestarted)
 				if !ok || ev.Restarts != k+1 {
 					t.Fatalf("round %d restart %d: %#v", round, k+1, ev)
@@ -147,29 +218,63 @@ func TestWindowForgetsOldRestartsFakeClock(t *testing.T) {
 }
 
 // TestStopDuringBackoffDrains: Stop while an executor waits out a backoff
-// relaunches it at once, and the tokens queued behind the crash run.
+// relaunches it at once, and the tokens queued behind the failure run.
 func TestStopDuringBackoffDrains(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s, e, _ := startFake(t, Config{Restart: Policy{Backoff: time.Hour, MaxBackoff: time.Hour}})
-		goexit := func(context.Context) error { runtime.Goexit(); return nil }
-		push(t, e, testkit.NewJob(0, goexit))
-		synctest.Wait() // restarted at once
+		f := injectLoopFaults(t, e)
+		f.crash(t) // restarted at once
 		release := make(chan struct{})
 		push(t, e, testkit.NewJob(1, func(context.Context) error { <-release; return nil }))
-		push(t, e, testkit.NewJob(2, goexit))
 		after := testkit.NewJob(3, nil)
 		push(t, e, after)
+		f.armed.Store(1)
 		close(release)
-		synctest.Wait() // crashed again: an hour's backoff
-		if e.Health()&actors.Restarting == 0 || after.Task().IsFinished() {
+		synctest.Wait() // failed again: an hour's backoff, after's token ran
+		push(t, e, testkit.NewJob(4, nil))
+		later := testkit.NewJob(5, nil)
+		push(t, e, later)
+		synctest.Wait()
+		if e.Health()&actors.Restarting == 0 || later.Task().IsFinished() {
 			t.Fatal("executor is not waiting out its backoff")
 		}
 		start := time.Now()
 		if err := s.Stop(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if time.Since(start) != 0 || after.Task().Result() != nil || !after.Task().IsFinished() {
-			t.Fatalf("Stop waited %v; queued token: %v", time.Since(start), after.Task().Result())
+		if time.Since(start) != 0 || later.Task().Result() != nil || !later.Task().IsFinished() {
+			t.Fatalf("Stop waited %v; queued token: %v", time.Since(start), later.Task().Result())
+		}
+	})
+}
+
+// TestGoexitFloodNeverDownFakeClock: a thousand handlers calling
+// runtime.Goexit within a second never take the executor down, nor wait out a
+// backoff: each is replaced at once.
+func TestGoexitFloodNeverDownFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, _ := startFake(t, Config{Restart: Policy{MaxRestarts: 1}})
+		start := time.Now()
+		var last *testkit.Job
+		for i := range 1000 {
+			last = goexitJob(uint64(i))
+			push(t, e, last)
+			if i%32 == 31 {
+				<-last.Task().Finished()
+			}
+		}
+		<-last.Task().Finished()
+		ok := testkit.NewJob(2000, nil)
+		push(t, e, ok)
+		<-ok.Task().Finished()
+		if time.Since(start) != 0 || !e.Healthy() || ok.Task().Result() != nil {
+			t.Fatalf("after 1000 Goexits: %v later, health %v, %v", time.Since(start), e.Health(), ok.Task().Result())
+		}
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if c := e.Counts(); c.Failed != 1000 || c.Succeeded != 1 {
+			t.Fatalf("counts %+v", c)
 		}
 	})
 }

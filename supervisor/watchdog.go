@@ -9,8 +9,9 @@ import (
 
 // watchdog samples every executor's progress a few times per stall threshold.
 // An executor whose progress number stays odd (a token running) and unchanged
-// for the threshold is stalled: it is marked so, unpinned work avoids it, and
-// ExecutorStalled is published. Its next progress publishes ExecutorRecovered.
+// for the threshold is stalled: it is marked so, unpinned work avoids it, its
+// queued unpinned work moves to healthy executors, and ExecutorStalled is
+// published. Its next progress publishes ExecutorRecovered.
 // It costs the executors nothing but the progress number they keep anyway.
 type watchdog struct {
 	s     *Supervisor
@@ -93,7 +94,8 @@ func (w *watchdog) check(e *actors.Executor, p *progress, now time.Time) {
 	if running := now.Sub(p.since); running >= w.after {
 		p.stalled = true
 		e.SetHealth(actors.Stalled, true)
-		engine.BroadcastEvent(ExecutorStalled{Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Running: running})
+		moved := w.s.reroute.Stalled(e)
+		engine.BroadcastEvent(ExecutorStalled{Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Running: running, Moved: moved})
 	}
 }
 

@@ -15,9 +15,12 @@ type Job struct {
 // NewJob returns a job with the given id and function.
 func NewJob(id uint64, fn func(ctx context.Context) error) *Job {
 	j := &Job{Fn: fn}
-	j.task.Init(context.Background(), id)
+	j.task.Init(context.Background(), id, &op)
 	return j
 }
+
+// op names every testkit job "testkit" in reports.
+var op = actors.Op{Name: "testkit"}
 
 func (j *Job) Task() *actors.Task { return &j.task }
 
