@@ -43,6 +43,7 @@ func requireBalanced(t *testing.T, rt *Runtime) {
 	require.Zero(t, s.Total.Queued)
 	for i, e := range s.Executors {
 		require.Equal(t, e.Submitted, e.Resolved(), "executor %d: %+v", i, e)
+		require.LessOrEqual(t, e.Rerouted, e.Submitted, "executor %d moved tokens it never accepted: %+v", i, e)
 	}
 }
 

@@ -19,6 +19,10 @@ var (
 	// ErrNoExecutor is returned by Submit, and resolves queued tokens, when
 	// every executor is down (past its restart policy).
 	ErrNoExecutor = actors.ErrNoExecutor
+	// ErrTooManyBlocked is returned by Wait, or by a Submit waiting for room,
+	// inside a handler when Config.MaxBlocked handlers block already: each
+	// blocked handler holds a goroutine and, pinned, an OS thread.
+	ErrTooManyBlocked = actors.ErrTooManyBlocked
 	// ErrNilToken is returned by the methods of a nil *Token.
 	ErrNilToken = errors.New("coregate: nil token")
 	// ErrNilContext is returned when a nil context.Context is passed.

@@ -393,9 +393,10 @@ func (j *hookedJob[A, R]) Run(ctx context.Context) error {
 // replace returns the executor a job moved off a down executor goes to.
 func (j *hookedJob[A, R]) replace() int { return j.target(false) }
 
-// movable reports whether the job may leave a stalled executor: not when a
-// sticky pin or a seed holds it there.
-func (j *hookedJob[A, R]) movable() bool { return !j.pinned && j.seed == nil }
+// movable reports whether the job may leave a stalled executor: never for a
+// hooked job, held there by a sticky pin or a seed, or retried (an earlier
+// attempt's entry may still sit in the stalled executor's batch).
+func (j *hookedJob[A, R]) movable() bool { return false }
 
 func (j *job[A, R]) replace() int { return j.op.rt.router.Next(j.op.weight) }
 

@@ -33,8 +33,8 @@ type Executor struct {
 	refused  atomic.Uint64 // jobs accepted without being pushed here (refused, or redirected)
 	rerouted atomic.Uint64 // jobs accepted here that moved to other executors
 	owner    atomic.Pointer[worker]
-	health   atomic.Uint32 // Health bits
-	seq      atomic.Uint64 // progress: bumped as the owner starts and ends tokens; odd while one runs
+	health   atomic.Uint32        // Health bits
+	running  atomic.Pointer[Task] // the owner's token: the last it started, nil while it waits
 
 	mu     sync.Mutex
 	pinned bool
@@ -44,9 +44,9 @@ type Executor struct {
 // worker is one goroutine of an executor: its owner, or a handler that handed
 // ownership on and is finishing.
 type worker struct {
-	e   *Executor
-	id  uint64 // goroutine id
-	cur atomic.Pointer[Task]
+	e    *Executor
+	id   uint64               // goroutine id
+	kept atomic.Pointer[Task] // the token it went on with after handing the executor on
 }
 
 // Index returns the executor's position in its group.
@@ -78,12 +78,14 @@ func (e *Executor) Push(j Job) PushResult {
 // when the runtime aborted. The executor that accepted j counts it as
 // rerouted, once however often it moves.
 func (e *Executor) Adopt(j Job) PushResult {
+	t := j.Task()
+	prev := t.moved.Swap(int32(e.index) + 1) // before the push: its old executor skips it; clears sentBit, no longer needed
 	res := e.mb.Requeue(j)
-	if res == Pushed {
-		t := j.Task()
-		if t.moved.Swap(int32(e.index)+1) == 0 {
-			t.exec.rerouted.Add(1)
-		}
+	switch {
+	case res != Pushed:
+		t.moved.Store(prev)
+	case prev&^sentBit == 0:
+		t.exec.rerouted.Add(1)
 	}
 	return res
 }
@@ -142,13 +144,15 @@ func (e *Executor) SetHealth(h Health, on bool) {
 	}
 }
 
-// Progress returns a number that changes whenever the owner starts or ends a
-// token; it is odd while one runs. A watchdog that sees the same odd value for
-// a while has found a token running that long.
-func (e *Executor) Progress() uint64 { return e.seq.Load() }
-
-// step moves the progress number on; only the owner calls it.
-func (e *Executor) step() { e.seq.Store(e.seq.Load() + 1) }
+// Running returns the token the executor's owner runs now, or nil. A
+// watchdog that sees the same token (pointer and ID) running for a while has
+// found a token running that long; it costs the owner one store per token.
+func (e *Executor) Running() *Task {
+	if t := e.running.Load(); t != nil && t.isRunning() {
+		return t
+	}
+	return nil
+}
 
 func (e *Executor) owns(w *worker) bool { return e.owner.Load() == w }
 
@@ -191,10 +195,8 @@ func (e *Executor) main(ready chan<- error) {
 	}
 	w.id = goid()
 	e.group.enter(w, e)
+	e.running.Store(nil) // the previous owner may have ended inside a token
 	e.owner.Store(w)
-	if e.seq.Load()&1 == 1 {
-		e.step() // the previous owner ended inside a token
-	}
 	if ready != nil {
 		e.group.onStart(e)
 		ready <- nil
@@ -237,6 +239,7 @@ func (e *Executor) loop(w *worker) {
 			e.run(w, j)
 			continue
 		}
+		e.running.Store(nil)
 		if e.mb.spin() {
 			continue
 		}
@@ -249,23 +252,24 @@ func (e *Executor) loop(w *worker) {
 	}
 }
 
-// run resolves j: it runs the handler unless the token was cancelled already.
+// run resolves j: it runs the handler unless the token was resolved already
+// or moved to another executor. The token's state decides between this
+// executor and whoever else may hold it (Abort, Cancel, a stealer that moved
+// it): only one of them moves it out of queued.
 func (e *Executor) run(w *worker, j Job) {
 	t := j.Task()
+	if i := t.movedTo(); i >= 0 && i != e.index {
+		return // moved off this executor; its new one runs it
+	}
 	if !t.state.CompareAndSwap(queued, running) {
-		return // resolved while queued
+		return // resolved while queued, or running elsewhere
 	}
 	if e.group.aborted.Load() {
 		t.finish(Stopped, ErrStopped)
 		return
 	}
-	w.cur.Store(t)
-	e.step()
+	e.running.Store(t)
 	o, err := e.invoke(w, j, t)
-	if e.owns(w) {
-		e.step()
-	}
-	w.cur.Store(nil)
 	if (o == Failed || o == Panicked) && e.retry(j, o, err) {
 		return
 	}
@@ -283,10 +287,6 @@ func (e *Executor) invoke(w *worker, j Job, t *Task) (o Outcome, err error) {
 		if normal || recovered {
 			return
 		}
-		if e.owns(w) {
-			e.step()
-		}
-		w.cur.Store(nil)
 		if !e.retry(j, Failed, ErrGoexit) {
 			t.finish(Failed, ErrGoexit)
 		}
@@ -332,7 +332,7 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 // handOff gives ownership of e from w, which is about to block inside a
 // handler, to a new helper goroutine on the same CPU.
 func (e *Executor) handOff(w *worker) {
-	e.step() // the executor is no longer busy with w's token
+	w.kept.Store(e.running.Swap(nil)) // the executor is no longer busy with it
 	e.owner.Store(nil)
 	go e.main(nil)
 }

@@ -235,11 +235,16 @@ func (g *Group) Wait(ctx context.Context) error {
 // Running returns the tokens whose handlers run now, on owners and on
 // handlers finishing after a hand-off.
 func (g *Group) Running() []*Task {
+	var ts []*Task
+	for _, e := range g.execs {
+		if t := e.Running(); t != nil {
+			ts = append(ts, t)
+		}
+	}
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
-	var ts []*Task
 	for w := range g.workers {
-		if t := w.cur.Load(); t != nil {
+		if t := w.kept.Load(); t != nil && t.isRunning() {
 			ts = append(ts, t)
 		}
 	}
@@ -289,7 +294,8 @@ func (g *Group) Accept(pid *actor.PID, msg any, sender *actor.PID) (Job, bool) {
 }
 
 // validJob checks a job that came by message before anything runs it: its
-// Task must be one prepared by [Task.Init] and never pushed. Calling into a
+// Task must be one prepared by [Task.Init] and never sent or pushed; it
+// claims it, so a job sent twice at once is accepted once. Calling into a
 // job of unknown make is done under recover.
 func validJob(j Job) (err error) {
 	defer func() {
@@ -303,8 +309,8 @@ func validJob(j Job) (err error) {
 		return fmt.Errorf("coregate: a %T has a nil Task", j)
 	case t.parent == nil:
 		return fmt.Errorf("coregate: a %T has a Task that was never initialised with Task.Init", j)
-	case t.exec != nil:
-		return fmt.Errorf("coregate: a %T was pushed before; a token runs once", j)
+	case !t.claimSent():
+		return fmt.Errorf("coregate: a %T was sent or pushed before; a token runs once", j)
 	}
 	return nil
 }

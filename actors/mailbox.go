@@ -20,10 +20,10 @@ const (
 // most per executor.
 const MaxMailboxSize = 1 << 24
 
-// keepCap is the largest slice a drained mailbox keeps for its next batch; a
-// burst that grew one past it gives its memory back once it is drained, as
-// nats-server's queue does.
-const keepCap = 1024
+// maxKeep bounds the slice a drained mailbox keeps for its next batch: twice
+// its size, at most this; a burst that grew one past it gives its memory back
+// once drained, as nats-server's queue does.
+const maxKeep = 1 << 16
 
 // Mailbox is a bounded multi-producer single-consumer queue of jobs.
 //
@@ -32,9 +32,9 @@ const keepCap = 1024
 // of nats-server's internal queue. A producer signals the consumer's
 // capacity-1 wake channel only when the consumer is parked, so a busy executor
 // is never signalled and an idle one is woken once per empty-to-non-empty edge.
-// The consumer claims each batch entry with an atomic cursor, so [Mailbox.Abort]
-// and [Mailbox.Steal] can take the rest of a batch from a consumer stuck in a
-// handler without racing it.
+// The batch is written only under the mutex, so [Mailbox.Abort] and
+// [Mailbox.Steal] can read what a consumer stuck in a handler has not run yet;
+// the token's own state decides who gets each one (see [Task]).
 //
 // The bound counts the jobs queued, the rest of the consumer's batch until its
 // next refill, and the retries holding a slot ([Mailbox.Hold]); nothing but
@@ -50,7 +50,8 @@ type Mailbox struct {
 	q       []Job
 	n       int // held against the bound: len(q), the batch until refill, held
 	held    int // slots of retries waiting out a backoff
-	taken   int // batch entries taken by Abort or Steal since the last refill
+	taken   int // batch entries no longer counted in n (Abort, Retire) since the last refill
+	keep    int // the largest slice capacity kept once drained
 	size    int
 	parked  bool
 	closed  bool // refuses pushes
@@ -60,17 +61,20 @@ type Mailbox struct {
 	wake    chan struct{}
 	room    *Room
 
-	// consumer side: batch is written under mu, by the consumer only
+	// consumer side: batch is written under mu, by the consumer only; pos is
+	// the consumer's alone
 	batch []Job
-	pos   atomic.Int64 // next batch entry to claim
+	pos   int
 }
 
 // NewMailbox returns an empty mailbox holding at most size jobs (1 to
 // [MaxMailboxSize]). room, which may be nil, is notified whenever a refill
 // frees space while producers wait for it. Its memory grows with use.
 func NewMailbox(size int, room *Room) *Mailbox {
+	size = min(max(size, 1), MaxMailboxSize)
 	return &Mailbox{
-		size: min(max(size, 1), MaxMailboxSize),
+		size: size,
+		keep: min(2*size, maxKeep),
 		wake: make(chan struct{}, 1),
 		room: room,
 	}
@@ -160,9 +164,9 @@ func (m *Mailbox) signal() {
 // Pop returns the next job, taking a new batch when the current one is used up.
 // It returns false when the mailbox is empty or aborted.
 func (m *Mailbox) Pop() (Job, bool) {
-	if i := m.pos.Add(1) - 1; i < int64(len(m.batch)) {
-		j := m.batch[i]
-		m.batch[i] = nil
+	if m.pos < len(m.batch) {
+		j := m.batch[m.pos]
+		m.pos++
 		return j, true
 	}
 	return m.refill()
@@ -173,8 +177,9 @@ func (m *Mailbox) refill() (Job, bool) {
 	consumed := len(m.batch) - m.taken
 	m.n -= consumed
 	m.taken = 0
+	clear(m.batch)
 	spent := m.batch[:0]
-	if cap(spent) > keepCap {
+	if cap(spent) > m.keep {
 		spent = nil
 	}
 	m.batch = spent
@@ -183,9 +188,8 @@ func (m *Mailbox) refill() (Job, bool) {
 	if ok {
 		m.batch, m.q = m.q, spent
 		j = m.batch[0]
-		m.batch[0] = nil
 	}
-	m.pos.Store(1)
+	m.pos = 1
 	m.mu.Unlock()
 	if consumed > 0 && m.room != nil {
 		m.room.notify()
@@ -250,9 +254,10 @@ func (m *Mailbox) Close() {
 	m.signal()
 }
 
-// Abort closes the mailbox, makes the consumer stop at its next batch entry,
-// and returns every job not yet claimed, in order, for the caller to resolve.
-// It is safe while a consumer runs.
+// Abort closes the mailbox, makes the consumer stop at its next refill, and
+// returns every job queued or left in the consumer's batch, in order, for the
+// caller to resolve; a job the consumer runs meanwhile is resolved by it
+// instead (the token's state decides). It is safe while a consumer runs.
 func (m *Mailbox) Abort() []Job {
 	m.mu.Lock()
 	m.closed, m.aborted = true, true
@@ -263,12 +268,16 @@ func (m *Mailbox) Abort() []Job {
 }
 
 // Retire makes every later push, requeue and retry return Gone and returns
-// the jobs not yet claimed, in order. It is safe while a consumer runs.
+// the jobs queued or left in the batch, in order. Call it once the consumer
+// ended: a consumer that takes over later (see [Mailbox.Reopen]) starts
+// afresh.
 func (m *Mailbox) Retire() []Job {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gone, m.closed = true, true
-	return m.takeAllLocked()
+	jobs := m.takeAllLocked()
+	m.pos = len(m.batch)
+	return jobs
 }
 
 // Reopen undoes Retire for an executor that comes back into service.
@@ -278,64 +287,42 @@ func (m *Mailbox) Reopen() {
 	m.mu.Unlock()
 }
 
-// Steal takes the jobs not yet claimed for which movable is true, in order,
-// and leaves the others queued in their order. It is safe while a consumer
-// runs: that is its point, moving work off a consumer stuck in a handler.
+// Steal returns the jobs for which movable is true, in order: those queued
+// are taken out, those left in the consumer's batch are returned too and
+// stay there, for the token's state to decide who runs them. The others stay
+// queued in order. It is safe while a consumer runs: that is its point,
+// moving work off a consumer stuck in a handler.
 func (m *Mailbox) Steal(movable func(Job) bool) []Job {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.takeLocked(movable)
-}
-
-// takeAllLocked takes every job not yet claimed, for a mailbox whose
-// consumer will not refill again (aborted) or has ended (retired): the
-// entries it claimed are no longer counted either, so the mailbox holds
-// nothing against its bound but the retries still holding a slot.
-func (m *Mailbox) takeAllLocked() []Job {
-	jobs := m.takeLocked(nil)
-	m.taken, m.n = len(m.batch), m.held
-	return jobs
-}
-
-// takeLocked claims the rest of the batch and takes it and the queue; with
-// movable != nil only the jobs it accepts are taken and the others stay
-// queued, ahead of later pushes.
-func (m *Mailbox) takeLocked(movable func(Job) bool) []Job {
-	var out, stay []Job
-	l := int64(len(m.batch))
-	for {
-		p := m.pos.Load()
-		if p >= l {
-			break
-		}
-		if m.pos.CompareAndSwap(p, l) {
-			for _, j := range m.batch[p:] {
-				if movable == nil || movable(j) {
-					out = append(out, j)
-				} else {
-					stay = append(stay, j)
-				}
-			}
-			clear(m.batch[p:])
-			m.taken += int(l - p)
-			m.n -= int(l - p)
-			break
+	var out []Job
+	for _, j := range m.batch {
+		if movable(j) {
+			out = append(out, j)
 		}
 	}
+	stay := m.q[:0]
 	for _, j := range m.q {
-		if movable == nil || movable(j) {
+		if movable(j) {
 			out = append(out, j)
 		} else {
 			stay = append(stay, j)
 		}
 	}
-	clear(m.q)
-	m.n += len(stay) - len(m.q)
-	m.q = append(m.q[:0], stay...)
-	if len(m.q) == 0 && cap(m.q) > keepCap {
-		m.q = nil
-	}
+	clear(m.q[len(stay):])
+	m.n -= len(m.q) - len(stay)
+	m.q = stay
 	return out
+}
+
+// takeAllLocked takes the queue and returns it after the consumer's batch.
+// Nothing but retries holding a slot is counted against the bound afterwards.
+func (m *Mailbox) takeAllLocked() []Job {
+	jobs := append(append([]Job(nil), m.batch...), m.q...)
+	clear(m.q)
+	m.q = nil
+	m.taken, m.n = len(m.batch), m.held
+	return jobs
 }
 
 // Len returns the number of jobs held against the bound: queued, left in the

@@ -153,12 +153,18 @@ func TestMailboxCloseAndAbort(t *testing.T) {
 		t.Fatal("not FIFO")
 	}
 	m.Push(newJob(4, nil))
-	// Abort takes the rest of the consumer's batch (1-3) and the queue (4).
-	if got := ids(m.Abort()); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
-		t.Fatalf("Abort took %v, want [1 2 3 4]", got)
+	// Abort returns the consumer's whole batch (0-3: the caller's Resolve
+	// skips a token that ran) and takes the queue (4).
+	if got := ids(m.Abort()); !slices.Equal(got, []uint64{0, 1, 2, 3, 4}) {
+		t.Fatalf("Abort took %v, want [0 1 2 3 4]", got)
+	}
+	// The consumer may still pop the rest of its batch (the executor skips
+	// tokens resolved meanwhile), never a new batch.
+	for range 3 {
+		m.Pop()
 	}
 	if _, ok := m.Pop(); ok {
-		t.Fatal("aborted mailbox handed out a job")
+		t.Fatal("aborted mailbox handed out a new batch")
 	}
 	if got := m.Park(); got != Aborted {
 		t.Fatalf("Park after Abort = %v, want Aborted", got)
@@ -176,9 +182,9 @@ func ids(jobs []Job) []uint64 {
 	return out
 }
 
-// TestMailboxStealKeepsPinnedInOrder takes the movable jobs (even ids) from the
-// rest of a batch in progress and from the queue; the others stay queued, in
-// order, and the bound counts only them.
+// TestMailboxStealKeepsPinnedInOrder returns the movable jobs (even ids) from
+// a batch in progress (they stay in it: the tokens' state decides who runs
+// them) and takes them from the queue, where the others stay in order.
 func TestMailboxStealKeepsPinnedInOrder(t *testing.T) {
 	room := NewRoom()
 	m := NewMailbox(8, room)
@@ -190,8 +196,8 @@ func TestMailboxStealKeepsPinnedInOrder(t *testing.T) {
 		m.Push(newJob(uint64(i), nil))
 	}
 	even := func(j Job) bool { return j.Task().ID()%2 == 0 }
-	if got := ids(m.Steal(even)); !slices.Equal(got, []uint64{2, 4, 6}) {
-		t.Fatalf("stole %v, want [2 4 6]", got)
+	if got := ids(m.Steal(even)); !slices.Equal(got, []uint64{0, 2, 4, 6}) {
+		t.Fatalf("stole %v, want [0 2 4 6]", got)
 	}
 	var left []uint64
 	for {
@@ -201,8 +207,8 @@ func TestMailboxStealKeepsPinnedInOrder(t *testing.T) {
 		}
 		left = append(left, j.Task().ID())
 	}
-	if !slices.Equal(left, []uint64{1, 3, 5, 7}) {
-		t.Fatalf("left %v, want [1 3 5 7]", left)
+	if !slices.Equal(left, []uint64{1, 2, 3, 5, 7}) {
+		t.Fatalf("left %v, want [1 2 3 5 7]", left)
 	}
 	if m.Len() != 0 {
 		t.Fatalf("Len %d after draining, want 0", m.Len())
@@ -237,20 +243,21 @@ func TestMailboxHoldCountsRetries(t *testing.T) {
 	}
 }
 
-// TestMailboxShrinksAfterBurst: a burst past keepCap grows the slices; once
-// drained the mailbox keeps no more than keepCap of them.
+// TestMailboxShrinksAfterBurst: a burst past maxKeep grows the slices; once
+// drained the mailbox keeps no more than maxKeep of them.
 func TestMailboxShrinksAfterBurst(t *testing.T) {
-	m := NewMailbox(8*keepCap, nil)
-	for i := range 8 * keepCap {
-		m.Push(newJob(uint64(i), nil))
+	m := NewMailbox(4*maxKeep, nil)
+	j := newJob(1, nil)
+	for range 4 * maxKeep {
+		m.Push(j)
 	}
 	for {
 		if _, ok := m.Pop(); !ok {
 			break
 		}
 	}
-	if cap(m.q) > keepCap || cap(m.batch) > keepCap {
-		t.Fatalf("drained mailbox keeps capacities %d and %d, want at most %d", cap(m.q), cap(m.batch), keepCap)
+	if cap(m.q) > maxKeep || cap(m.batch) > maxKeep {
+		t.Fatalf("drained mailbox keeps capacities %d and %d, want at most %d", cap(m.q), cap(m.batch), maxKeep)
 	}
 }
 

@@ -51,22 +51,21 @@ const (
 // the token is cancelled, the submitter's context ends, the runtime aborts, or
 // the handler has returned.
 //
-// A token submitted with its parent handler's context directly keeps a link to
-// the parent token instead of walking it: values and the deadline come from
-// the first context above the chain of tokens, and cancellation is checked up
-// the chain only as far as the first token that ended, so nesting costs
-// constant time per level however deep it goes.
+// A token submitted with its parent handler's context has that token as its
+// parent, so a lookup walks the chain of live handlers above it. The chain
+// is short: a handler cannot submit with its context once that context is
+// cancelled (its parent ended), so every link was running when it was made,
+// and the handlers running or blocked at once are bounded (the executors,
+// and [GroupConfig.MaxBlocked]).
 //
 // The zero Task is not usable; the root package initialises it with [Task.Init].
 type Task struct {
-	parent context.Context // the first context above the chain of parent tokens
-	up     *Task           // the parent token, when submitted with its context
-	anchor any             // up's answer for AnchorKey, when up is set
+	parent context.Context
 	op     *Op
 	exec   *Executor
 	id     uint64
 	state  atomic.Uint32
-	moved  atomic.Int32 // 1 + the index of the executor it was moved to, or 0
+	moved  atomic.Int32 // 1 + the index of the executor it was moved to, or 0; and sentBit
 	err    error
 	done   signal // fires when the token is resolved
 	cancel signal // fires when the handler's context is cancelled
@@ -101,9 +100,22 @@ func (t *Task) SetHook(h Hook) { t.hook = h }
 // what it runs; nil is allowed.
 func (t *Task) Init(parent context.Context, id uint64, op *Op) {
 	t.parent, t.id, t.op = parent, id, op
-	if up, ok := parent.(*Task); ok {
-		t.up, t.parent, t.anchor = up, up.parent, up.Value(AnchorKey{})
+}
+
+// sentBit marks in moved a job accepted by message, so sending one job twice
+// at once is refused rather than queued twice.
+const sentBit = 1 << 30
+
+// claimSent claims a job that came by message; false when it was sent, pushed
+// or moved before.
+func (t *Task) claimSent() bool { return t.moved.CompareAndSwap(0, sentBit) }
+
+// movedTo returns the index of the executor the token was moved to, or -1.
+func (t *Task) movedTo() int {
+	if m := t.moved.Load() &^ sentBit; m != 0 {
+		return int(m - 1)
 	}
+	return -1
 }
 
 // OpName returns the name of the op t runs, or "?" when it has none.
@@ -121,8 +133,8 @@ func (t *Task) ID() uint64 { return t.id }
 // onto, or the one it was moved to when that executor went down. It is nil
 // before placement.
 func (t *Task) Executor() *Executor {
-	if m := t.moved.Load(); m != 0 {
-		return t.exec.group.execs[m-1]
+	if i := t.movedTo(); i >= 0 {
+		return t.exec.group.execs[i]
 	}
 	return t.exec
 }
@@ -203,6 +215,9 @@ func (t *Task) Resolve(o Outcome, err error) bool {
 	return true
 }
 
+// isRunning reports whether the token's handler runs now.
+func (t *Task) isRunning() bool { return t.state.Load() == running && !t.done.isFired() }
+
 // Queued reports whether the token waits to run.
 func (t *Task) Queued() bool { return t.state.Load() == queued }
 
@@ -232,9 +247,6 @@ func (t *Task) Value(key any) any {
 				return a
 			}
 		}
-		if t.up != nil {
-			return t.anchor
-		}
 	}
 	return t.parent.Value(key)
 }
@@ -253,10 +265,8 @@ func (t *Task) Done() <-chan struct{} {
 
 // Err says why Done is closed, or nil. It fires nothing: a getter.
 func (t *Task) Err() error {
-	for c := t; c != nil; c = c.up {
-		if c.cancel.isFired() || c.done.isFired() {
-			return context.Canceled
-		}
+	if t.cancel.isFired() || t.done.isFired() {
+		return context.Canceled
 	}
 	if err := t.parent.Err(); err != nil {
 		return err
@@ -267,16 +277,9 @@ func (t *Task) Err() error {
 	return nil
 }
 
-// ctxErr is the submitter's context's error, or Canceled once a parent token
-// ended or was cancelled: a token whose ctxErr is set does not start.
-func (t *Task) ctxErr() error {
-	for c := t.up; c != nil; c = c.up {
-		if c.cancel.isFired() || c.done.isFired() {
-			return context.Canceled
-		}
-	}
-	return t.parent.Err()
-}
+// ctxErr is the submitter's context's error (Canceled once a parent token
+// ended or was cancelled): a token whose ctxErr is set does not start.
+func (t *Task) ctxErr() error { return t.parent.Err() }
 
 // cancelledBy reports whether err is the handler giving up because its context
 // was cancelled, which counts as Cancelled rather than Failed.
@@ -289,7 +292,7 @@ func (t *Task) cancelledBy(err error) bool {
 type watch struct {
 	mu      sync.Mutex
 	stopped bool
-	stops   [3]func() bool
+	stops   [2]func() bool
 }
 
 func (t *Task) startWatch() {
@@ -303,9 +306,6 @@ func (t *Task) startWatch() {
 		w.stops[0] = context.AfterFunc(t.parent, fire)
 	}
 	w.stops[1] = context.AfterFunc(t.exec.group.abort, fire)
-	if t.up != nil {
-		w.stops[2] = context.AfterFunc(t.up, fire)
-	}
 	w.mu.Unlock()
 	// finish may have looked for a watch before the CompareAndSwap.
 	if t.done.isFired() {

@@ -314,25 +314,24 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	}
 	s.room.Notify() // submitters waiting for room see the mailboxes closed
 	werr := s.group.Wait(ctx)
-	var stopped, retried int
+	var stop *StopError
 	if werr != nil {
-		stopped = s.group.Abort()
-		retried = s.group.StopRetries()
+		stop = &StopError{Cause: werr, Stopped: s.group.Abort(), Retries: s.group.StopRetries()}
 		grace, cancel := context.WithTimeout(context.Background(), s.grace)
 		_ = s.group.Wait(grace)
 		cancel()
+		stop.Running = byOp(s.group.Running())
 	}
 	if s.watchdog != nil {
 		s.watchdog.stop()
 	}
-	retried += s.group.StopRetries()
-	running := s.group.Running()
+	s.group.StopRetries() // none is left after a drain; this marks them stopped
 	s.group.Release()
 	s.group.Unregister()
-	if stopped == 0 && retried == 0 && len(running) == 0 {
-		return nil
+	if stop == nil || stop.Stopped == 0 && stop.Retries == 0 && len(stop.Running) == 0 {
+		return nil // nothing was cut short
 	}
-	return &StopError{Cause: werr, Stopped: stopped, Retries: retried, Running: byOp(running)}
+	return stop
 }
 
 // StopError is what Stop returns when its context ended before every token

@@ -7,12 +7,12 @@ import (
 	"github.com/coregate/coregate/actors"
 )
 
-// watchdog samples every executor's progress a few times per stall threshold.
-// An executor whose progress number stays odd (a token running) and unchanged
-// for the threshold is stalled: it is marked so, unpinned work avoids it, its
+// watchdog samples the token each executor's owner runs a few times per stall
+// threshold. An executor running the same token (pointer and ID) for the
+// threshold is stalled: it is marked so, unpinned work avoids it, its
 // queued unpinned work moves to healthy executors, and ExecutorStalled is
 // published. Its next progress publishes ExecutorRecovered.
-// It costs the executors nothing but the progress number they keep anyway.
+// It costs the executors nothing but the running token they record anyway.
 type watchdog struct {
 	s     *Supervisor
 	after time.Duration
@@ -24,9 +24,17 @@ type watchdog struct {
 }
 
 type progress struct {
-	seq     uint64
-	since   time.Time // when seq was first seen
+	task    *actors.Task // nil when idle
+	id      uint64       // task's ID: a token at a reused address is another
+	since   time.Time    // when task was first seen
 	stalled bool
+}
+
+func sample(e *actors.Executor) (*actors.Task, uint64) {
+	if t := e.Running(); t != nil {
+		return t, t.ID()
+	}
+	return nil, 0
 }
 
 func newWatchdog(s *Supervisor, n int, after time.Duration) *watchdog {
@@ -37,7 +45,8 @@ func (w *watchdog) start() {
 	now := time.Now()
 	w.mu.Lock()
 	for i, e := range w.s.Executors() {
-		w.seen[i] = progress{seq: e.Progress(), since: now}
+		t, id := sample(e)
+		w.seen[i] = progress{task: t, id: id, since: now}
 	}
 	w.mu.Unlock()
 	w.done.Add(1)
@@ -76,19 +85,17 @@ func (w *watchdog) poke(e *actors.Executor) {
 }
 
 func (w *watchdog) check(e *actors.Executor, p *progress, now time.Time) {
-	seq := e.Progress()
+	t, id := sample(e)
 	engine := w.s.engine
-	if seq != p.seq {
+	if t != p.task || id != p.id {
 		if p.stalled {
 			e.SetHealth(actors.Stalled, false)
 			engine.BroadcastEvent(ExecutorRecovered{Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Stalled: now.Sub(p.since)})
 		}
-		*p = progress{seq: seq, since: now}
+		*p = progress{task: t, id: id, since: now}
 		return
 	}
-	// A restarting or down executor runs nothing: its odd number is the token
-	// that ended its last goroutine.
-	if p.stalled || seq&1 == 0 || e.Health()&(actors.Restarting|actors.Down) != 0 {
+	if p.stalled || t == nil || e.Health()&(actors.Restarting|actors.Down) != 0 {
 		return
 	}
 	if running := now.Sub(p.since); running >= w.after {
