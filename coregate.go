@@ -361,16 +361,23 @@ func (rt *Runtime) Stats() Stats {
 }
 
 // Stop stops the runtime gracefully: Submit and Define return ErrStopped from
-// now on, the executors drain their queues until ctx ends, then the contexts of
-// running handlers are cancelled and every token still queued is resolved with
-// ErrStopped. Stop returns once every executor goroutine (and its pinned thread)
-// has exited and the router is unregistered; Stats then gives the final counts.
+// now on, and the executors drain their queues, and the retries waiting out a
+// backoff, until ctx ends. If ctx ends first, every token still queued is
+// resolved with ErrStopped at once (so nothing waits on a token no executor
+// will run), every retry waiting out a backoff with its last attempt's error,
+// and the contexts of running handlers are cancelled and given
+// [supervisor.DefaultGrace] to return. Stop then returns, even while a handler
+// ignores its context: Go cannot kill it, and its goroutine (and pinned
+// thread) exits when it returns. The router is unregistered; Stats gives the
+// final counts, plus those of handlers still running as each returns.
 //
-// It returns nil when the queues drained in time, else an error wrapping ctx's
-// error. Stop may be called more than once and from several goroutines: the
-// first call stops the runtime and later ones wait for it (or for their own ctx)
-// and return its result. Called from inside a handler it returns
-// ErrStopFromHandler, since it would wait for its own executor.
+// It returns nil when every accepted token reached its own outcome, else a
+// [*supervisor.StopError] wrapping ctx's error and saying exactly what was cut
+// short (queued tokens stopped, retries resolved, handlers still running by
+// op). Stop may be called more than once and from several goroutines: the
+// first call stops the runtime and later ones wait for it (or for their own
+// ctx) and return its result. Called from inside a handler it returns
+// ErrStopFromHandler, since it would wait for its own goroutine.
 func (rt *Runtime) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return ErrNilContext

@@ -37,22 +37,31 @@
 //     handler returned an error or called runtime.Goexit), panicked (a
 //     [*PanicError] with the value and stack), cancelled, or stopped. After Stop
 //     returns, Stats().Total.Submitted equals the sum of those outcomes.
-//   - A panic fails only its own token; the executor goes on with the next.
+//   - A panic or runtime.Goexit fails only its own token: a Goexit ends the
+//     goroutine running it and a replacement takes the same CPU and queue at
+//     once. Neither counts against the executor's [RestartPolicy], which
+//     counts only the executor itself failing.
 //   - A handler's context tells which executor runs it ([CurrentExecutor]) and is
 //     cancelled when the token is cancelled, its submitter's context ends, or Stop
 //     gives up draining. Go cannot kill a goroutine: a handler that ignores its
-//     context keeps its executor, and Stop, waiting.
-//   - Failures are contained: an executor whose handler calls runtime.Goexit is
-//     replaced on the same CPU and keeps its queue; past its [RestartPolicy] it
-//     is down and its queue moves to the live executors, seeds as a whole and
-//     in order; a token running past [Config.StallAfter] is reported and its
-//     executor gets no unpinned work until it ends. See package supervisor for
-//     what is kept and what runs at most or at least once ([WithRetry]).
-//   - [Token.Wait] from inside a handler runs the executor's queued tokens while
-//     it waits, so a handler may wait on tokens it submitted to its own executor.
-//   - Bad input (a nil context or token, an empty or duplicate op name, a nil
-//     function, an unknown weight, Cores out of range) is an error, never a panic
-//     or a hang.
+//     context keeps running; Stop returns at its deadline anyway and names it.
+//   - Failures are contained: an executor failing past its [RestartPolicy] is
+//     down, its queue moves to the live executors (seeds as a whole and in
+//     order), and it is tried again after a doubling cool-down; a token
+//     running past [Config.StallAfter] is reported, its executor gets no
+//     unpinned work until it ends, and the unpinned tokens queued behind it
+//     move. See package supervisor for what is kept and what runs at most or
+//     at least once ([WithRetry]).
+//   - A handler that blocks ([Token.Wait], or a Submit waiting for room) hands
+//     its executor to a helper pinned to the same CPU first, so a handler may
+//     wait on tokens it submitted to its own executor, and a child's Goexit
+//     never unwinds its parent. At most [Config.MaxBlocked] handlers block at
+//     once; past that the call fails with [ErrTooManyBlocked].
+//   - Every queue is bounded ([Config.MailboxSize], retries included), and
+//     [Runtime.Stop] is bounded by its context.
+//   - Bad input (a nil context, token or option, an empty or duplicate op name,
+//     a nil function, an unknown weight, Cores or MailboxSize out of range) is an
+//     error, never a panic or a hang.
 //
 // Hot paths allocate nothing beyond the token itself: placement, mailbox push and
 // pop, and running a handler.

@@ -16,11 +16,18 @@ type Token[R any] struct {
 
 // Wait blocks until the token is resolved or ctx ends, and returns the handler's
 // result and error. The error is a *PanicError if the handler panicked,
-// ErrCancelled if it was cancelled before it ran, ErrStopped if the runtime
-// stopped before it ran, or ctx's error if ctx ended first (the token keeps
-// going). Called from inside a handler, Wait runs that executor's queued tokens
-// while it waits, so waiting on a token queued behind the caller does not
-// deadlock.
+// ErrGoexit if it called runtime.Goexit, ErrCancelled if it was cancelled
+// before it ran, ErrStopped if the runtime stopped before it ran, or ctx's
+// error if ctx ended first (the token keeps going). Called from inside a
+// handler, Wait first hands the handler's executor to a helper pinned to the
+// same CPU, which goes on running its queue, so waiting on a token queued
+// behind the caller does not deadlock; it returns ErrTooManyBlocked when
+// Config.MaxBlocked handlers block already.
+//
+// A handler waiting for a sticky key's token no longer holds the executor, so
+// the key's next token may run meanwhile: a sticky key keeps tokens on one
+// executor, not one at a time. For state touched by one message at a time,
+// use an actor.
 func (t *Token[R]) Wait(ctx context.Context) (R, error) {
 	var zero R
 	if t == nil {

@@ -1,30 +1,39 @@
-// Package actors provides coregate's executor: one long-lived goroutine per CPU,
-// locked to its OS thread and pinned to exactly one CPU, draining its own bounded
-// mailbox of tokens. An executor is a hollywood process (a custom
+// Package actors provides coregate's executor: one long-lived owner goroutine
+// per CPU, locked to its OS thread and pinned to exactly one CPU, draining its
+// own bounded mailbox of tokens. An executor is a hollywood process (a custom
 // [actor.Processer] registered with [actor.Engine.SpawnProc]), so it has a PID.
 //
 // Guarantees:
 //
-//   - Tokens pushed onto one executor run in push order, one at a time, on the
-//     executor's goroutine.
-//   - Every token runs under recover: a panic resolves that token with a
-//     [*PanicError] and the executor goes on with the next one. A handler that
-//     calls [runtime.Goexit] resolves its token with [ErrGoexit] and ends the
-//     executor goroutine (and, when it is locked, its thread); the owner is told
-//     through the exit hook so it can start a replacement on the same mailbox.
-//   - A pinned executor's thread is never unlocked: to stop, the goroutine returns
-//     while still locked, and the Go runtime ends the thread with it.
-//   - A token is resolved exactly once: by its executor, by [Task.Cancel] before it
-//     starts, or by whoever drains a stopped mailbox ([Mailbox.TakeAll]) or
-//     retires a down executor's ([Executor.Retire]) and cannot place its jobs
-//     elsewhere. A job moved to another executor ([Executor.Adopt]) or retried
-//     ([Hook]) is still counted on the executor that accepted it.
-//   - An executor's health bits (Restarting, Stalled, Down) tell routers to keep
-//     unpinned work away; its progress number lets a watchdog find a token that
-//     runs too long without the executor reading a clock per token.
-//   - [Task.Await] called on an executor's own goroutine (from inside a handler)
-//     runs that executor's queued tokens while it waits, so waiting on a token
-//     queued behind the waiter does not deadlock.
+//   - Tokens pushed onto one executor run in push order, one at a time on its
+//     owner goroutine.
+//   - Every token runs under recover, with singleflight's double defer to tell
+//     a panic from runtime.Goexit: a panic (panic(nil) included) resolves that
+//     token with a [*PanicError] and the owner goes on; a Goexit resolves it
+//     with [ErrGoexit] and ends the goroutine (and, when locked, its thread),
+//     and the owner's end is reported through the exit hook so a replacement
+//     takes the same mailbox.
+//   - A handler that blocks ([Task.Await], or a router waiting for room) hands
+//     the executor to a helper goroutine pinned to the same CPU
+//     ([Group.Block]) and blocks without holding it; a Goexit below it ends
+//     only the goroutine that ran it. At most [GroupConfig.MaxBlocked] block
+//     at once ([ErrTooManyBlocked]).
+//   - A pinned thread is never unlocked: to stop, the goroutine returns while
+//     still locked, and the Go runtime ends the thread with it.
+//   - A token is resolved exactly once: its state moves out of queued once,
+//     by the executor that runs it, by [Task.Cancel], or by whoever aborts or
+//     retires a mailbox. A job moved to another executor ([Executor.Adopt])
+//     carries a mark its old executor skips, and is still counted on the
+//     executor that accepted it.
+//   - Every queue is bounded: pushes stop at the mailbox size, retries hold a
+//     slot, and only tokens accepted before are requeued past it.
+//   - An executor's health bits (Restarting, Stalled, Down) tell routers to
+//     keep unpinned work away; [Executor.Running] lets a watchdog find a token
+//     that runs too long at the cost of one store per token.
+//   - Anything sent to an executor's PID that is not a well-formed job (or is
+//     a job sent twice) is a dead letter, answered with an error when it came
+//     as a Request; hollywood's Poison and Stop are refused ([PoisonRefused])
+//     and their context completes.
 //
 // Hollywood's normal actors cannot host an executor: each inbox activation runs on
 // a fresh goroutine, so no thread could stay locked. The [Mailbox] here replaces
