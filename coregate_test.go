@@ -394,6 +394,11 @@ func TestBadInput(t *testing.T) {
 		{Config{Cores: -1}, "Config.Cores is -1"},
 		{Config{Cores: len(allowed) + 1}, "CPUs are allowed: ["},
 		{Config{MailboxSize: -5}, "Config.MailboxSize is -5"},
+		// Found by trying: this once died of "out of memory" in Start.
+		{Config{MailboxSize: 1 << 40}, "Config.MailboxSize is 1099511627776, must be 0 (default) to 16777216"},
+		{Config{MaxBlocked: -1}, "Config.MaxBlocked is -1"},
+		{Config{Restart: RestartPolicy{Cooldown: -time.Second}}, "restart policy Cooldown is -1s"},
+		{Config{Restart: RestartPolicy{Backoff: -time.Millisecond}}, "restart policy Backoff is -1ms"},
 		{Config{Affinity: Affinity(9)}, "Config.Affinity"},
 	} {
 		_, err := Start(tt.cfg)

@@ -119,9 +119,6 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 // Executors returns the group's executors, index order. Do not modify the slice.
 func (g *Group) Executors() []*Executor { return g.execs }
 
-// Engine returns the engine the executors are registered with.
-func (g *Group) Engine() *actor.Engine { return g.engine }
-
 // Abort makes every executor stop before its next token, cancels the contexts
 // of running handlers, and resolves every token still queued with
 // [ErrStopped], at once, so nothing waits on a token no executor will run. It
@@ -155,15 +152,6 @@ func (g *Group) Aborted() bool { return g.aborted.Load() }
 
 // Group returns the executor's group.
 func (e *Executor) Group() *Group { return e.group }
-
-// Current returns the executor whose owner goroutine is calling, or nil. It
-// costs a few nanoseconds per executor on amd64 and arm64, about 2 µs elsewhere.
-func (g *Group) Current() *Executor {
-	if w := g.currentOwner(); w != nil {
-		return w.e
-	}
-	return nil
-}
 
 // InHandler reports whether the calling goroutine runs a handler of g: an
 // executor's owner, or a handler that handed its executor on and goes on.
