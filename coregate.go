@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,8 +34,10 @@ const (
 // CPU (up to GOMAXPROCS), best-effort pinning, a new hollywood engine.
 type Config struct {
 	// Cores is the number of executors; 0 means every allowed CPU. The count is
-	// min(allowed CPUs, GOMAXPROCS, Cores). More than the allowed CPUs, or fewer
-	// than 0, is an error.
+	// min(allowed CPUs, GOMAXPROCS, Cores). Fewer than 0 is an error, and so is
+	// more than the allowed CPUs, except with Affinity Off: unpinned executors
+	// are plain goroutines, so Cores of them run on a smaller machine (for
+	// tests and comparisons).
 	Cores int
 	// MailboxSize bounds each executor's queued tokens (with the retries
 	// waiting out a backoff on it); 0 means DefaultMailboxSize, at most
@@ -137,10 +138,6 @@ type Runtime struct {
 	sticky   *anchor.Sticky
 	seeds    *anchor.Seeds
 	room     *actors.Room
-	// moving orders placement against executors going down: anchored
-	// submitters place and push under the read lock; moving a down
-	// executor's queue holds the write lock.
-	moving sync.RWMutex
 
 	stopping atomic.Bool
 	stopped  chan struct{}
@@ -207,10 +204,10 @@ func Start(cfg Config) (*Runtime, error) {
 		seeds:   anchor.NewSeeds(cfg.SeedCap),
 		room:    actors.NewRoom(),
 	}
-	// The router needs the executors and the supervisor's hooks need the
-	// router: hooks that run before the router exists have no executor down
-	// yet to deal with, since none can go down before a token runs.
-	sup, err := supervisor.Start(supervisor.Config{
+	// In dependency order: the executors (not running yet), the router over
+	// them, then the supervisor, which starts them with its own hooks and the
+	// router's.
+	group, err := actors.NewGroup(actors.GroupConfig{
 		Engine:      cfg.Engine,
 		Name:        cfg.Name,
 		CPUs:        cpus,
@@ -218,96 +215,33 @@ func Start(cfg Config) (*Runtime, error) {
 		MaxBlocked:  cfg.MaxBlocked,
 		Affinity:    cfg.Affinity,
 		Room:        rt.room,
-		Restart:     cfg.Restart,
-		StallAfter:  cfg.StallAfter,
-		Reroute:     (*rerouter)(rt),
-		Redirect:    rt.redirect,
 	})
 	if err != nil {
+		return nil, fmt.Errorf("%w (give each runtime on an engine its own Config.Name)", err)
+	}
+	if rt.router, err = router.New(group, cfg.Name, rt.room, rt.sticky, rt.seeds); err != nil {
+		group.Release()
+		group.Unregister()
+		return nil, fmt.Errorf("%w (give each runtime on an engine its own Config.Name)", err)
+	}
+	rt.sup, err = supervisor.Start(supervisor.Config{
+		Group:      group,
+		Room:       rt.room,
+		Restart:    cfg.Restart,
+		StallAfter: cfg.StallAfter,
+		Reroute:    rt.router,
+	})
+	if err != nil {
+		rt.router.Unregister()
 		return nil, err
 	}
-	rt.sup, rt.execs = sup, sup.Executors()
-	rt.router = router.New(cfg.Engine, cfg.Name, rt.execs, rt.room)
+	rt.execs = group.Executors()
 	return rt, nil
 }
 
-// rerouter is the runtime as the supervisor's [supervisor.Rerouter].
-type rerouter Runtime
-
-// Down moves the queue of an executor that went down: the ranges are
-// recomputed without it, then each queued token, in order, follows its seed or
-// pin (moved off e as a whole) or is staggered over the live executors of its
-// class. It returns how many tokens it moved; with no executor left they are
-// resolved with ErrNoExecutor.
-func (r *rerouter) Down(e *actors.Executor) int {
-	rt := (*Runtime)(r)
-	rt.moving.Lock()
-	rt.router.Remove(e.Index())
-	moved := rt.moveAll(e.Retire())
-	rt.moving.Unlock()
-	rt.room.Notify() // submitters waiting for room on e place again
-	return moved
-}
-
-// Up puts an executor back from down into the ranges.
-func (r *rerouter) Up(e *actors.Executor) { r.router.Restore(e.Index()) }
-
-// Stalled moves the tokens queued on a stalled executor that no sticky pin or
-// seed holds there to healthy executors of their range (or, when none of the
-// range is healthy, of the range over the healthy ones); pinned and anchored
-// tokens wait for it, in order.
-func (r *rerouter) Stalled(e *actors.Executor) int {
-	rt := (*Runtime)(r)
-	rt.moving.Lock()
-	defer rt.moving.Unlock()
-	return rt.moveAll(e.Steal(func(j actors.Job) bool {
-		m, ok := j.(interface{ movable() bool })
-		return !ok || m.movable()
-	}))
-}
-
-// moveAll reroutes jobs in order and returns how many moved. The caller holds
-// rt.moving.
-func (rt *Runtime) moveAll(jobs []actors.Job) int {
-	moved := 0
-	for _, j := range jobs {
-		if rt.reroute(j) {
-			moved++
-		}
-	}
-	return moved
-}
-
-// redirect places one job whose executor is down.
-func (rt *Runtime) redirect(j actors.Job) {
-	rt.moving.Lock()
-	defer rt.moving.Unlock()
-	rt.reroute(j)
-}
-
-// reroute queues j, accepted on an executor that went down, on a live one past
-// its bound, or resolves it with ErrNoExecutor. The caller holds rt.moving.
-func (rt *Runtime) reroute(j actors.Job) bool {
-	var exec int
-	if r, ok := j.(interface{ replace() int }); ok {
-		exec = r.replace()
-	} else {
-		exec = rt.router.Next(Heavy) // a job sent by message from outside
-	}
-	if exec >= 0 {
-		switch rt.execs[exec].Adopt(j) {
-		case actors.Pushed:
-			return true
-		case actors.Closed:
-			j.Task().Resolve(actors.Stopped, ErrStopped)
-			return false
-		}
-	}
-	j.Task().Resolve(actors.Failed, ErrNoExecutor)
-	return false
-}
-
 // cpus returns the CPUs the executors run on: the first count allowed CPUs.
+// Unpinned executors (Affinity Off) are plain goroutines, so any count is
+// allowed: executor i is then attributed to allowed CPU i modulo their number.
 func (cfg Config) cpus() ([]int, error) {
 	allowed, err := actors.AllowedCPUs()
 	if err != nil {
@@ -316,8 +250,14 @@ func (cfg Config) cpus() ([]int, error) {
 	switch {
 	case cfg.Cores < 0:
 		return nil, fmt.Errorf("coregate: Config.Cores is %d, must be 0 (all allowed CPUs) or more", cfg.Cores)
+	case cfg.Cores > len(allowed) && cfg.Affinity != Off:
+		return nil, fmt.Errorf("coregate: Config.Cores is %d but only %d CPUs are allowed: %v (Affinity Off allows more)", cfg.Cores, len(allowed), allowed)
 	case cfg.Cores > len(allowed):
-		return nil, fmt.Errorf("coregate: Config.Cores is %d but only %d CPUs are allowed: %v", cfg.Cores, len(allowed), allowed)
+		cpus := make([]int, cfg.Cores)
+		for i := range cpus {
+			cpus[i] = allowed[i%len(allowed)]
+		}
+		return cpus, nil
 	}
 	n := min(len(allowed), runtime.GOMAXPROCS(0))
 	if cfg.Cores > 0 {

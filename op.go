@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -88,22 +91,30 @@ const MaxRetryBackoff = time.Minute
 // Op is a defined operation: a named handler and its placement options. Submit
 // its tokens with [Op.Submit].
 type Op[A, R any] struct {
-	rt      *Runtime
-	info    actors.Op // the op's name, shared by its tokens for reports
-	name    string
-	fn      func(context.Context, A) (R, error)
-	weight  Weight
-	keyOf   func(*A) uint64 // nil unless sticky
-	lead    bool
-	calls   []byte // canonical encoding of a lead's external calls
-	retries int
-	backoff time.Duration
+	rt       *Runtime
+	info     actors.Op // the op's name, shared by its tokens for reports
+	name     string
+	fn       func(context.Context, A) (R, error)
+	rule     router.Rule
+	keyOf    func(*A) uint64     // nil unless sticky
+	declared map[string]struct{} // a lead's external calls: the ops whose tokens join its seed
+	checked  atomic.Bool         // a lead's declared calls were all found defined
+	hooked   bool                // its tokens carry a hook: keyed, a lead, or retried
+	retries  int
+	backoff  time.Duration
 }
 
 // opRegistry holds the names of a runtime's ops.
 type opRegistry struct {
 	mu    sync.Mutex
 	names map[string]struct{}
+}
+
+func (r *opRegistry) has(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.names[name]
+	return ok
 }
 
 func (r *opRegistry) add(name string) error {
@@ -152,10 +163,16 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 	if cfg.retries < 0 || cfg.backoff < 0 {
 		return nil, fmt.Errorf("coregate: op %q: WithRetry(%d, %v): retries and backoff must not be negative", name, cfg.retries, cfg.backoff)
 	}
-	op := &Op[A, R]{rt: rt, info: actors.Op{Name: name}, name: name, fn: fn, weight: cfg.weight, lead: cfg.lead, retries: cfg.retries, backoff: cfg.backoff}
+	op := &Op[A, R]{
+		rt: rt, info: actors.Op{Name: name}, name: name, fn: fn,
+		rule:    router.Rule{Weight: cfg.weight, Lead: cfg.lead},
+		retries: cfg.retries, backoff: cfg.backoff,
+	}
 	if err := op.configureAnchors(cfg); err != nil {
 		return nil, err
 	}
+	op.rule.Keyed = op.keyOf != nil
+	op.hooked = op.rule.Keyed || op.rule.Lead || op.retries > 0
 	if err := rt.registry.add(name); err != nil {
 		return nil, err
 	}
@@ -187,7 +204,11 @@ func (op *Op[A, R]) configureAnchors(cfg opConfig) error {
 		}
 	}
 	if cfg.lead {
-		op.calls = anchor.CallsEncoding(cfg.calls)
+		op.rule.Calls = anchor.CallsEncoding(cfg.calls)
+		op.declared = make(map[string]struct{}, len(cfg.calls))
+		for _, c := range cfg.calls {
+			op.declared[c] = struct{}{}
+		}
 	}
 	return nil
 }
@@ -196,14 +217,15 @@ func (op *Op[A, R]) configureAnchors(cfg opConfig) error {
 func (op *Op[A, R]) Name() string { return op.name }
 
 // Weight returns the op's weight class.
-func (op *Op[A, R]) Weight() Weight { return op.weight }
+func (op *Op[A, R]) Weight() Weight { return op.rule.Weight }
 
 // Submit places a token for fn(ctx', arg) on an executor and returns it at once;
 // [Token.Wait] gives the result. ctx is the token's parent: the handler's context
 // carries ctx's values and is cancelled when ctx ends, and a token whose ctx ended
 // before it started resolves with ctx's error without running. When every
 // executor in the op's range is full, Submit waits for room until ctx ends and
-// then returns ctx's error. After Stop it returns ErrStopped.
+// then returns ctx's error. After Stop it returns ErrStopped. A lead's first
+// Submit reports a declared external call that no op of the runtime defines.
 //
 // Submit allocates once: the token.
 func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
@@ -217,118 +239,62 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Placement precedence: the seed of the lead whose context this is, then a
-	// sticky pin, then staggered selection.
-	seed, _ := ctx.Value(actors.AnchorKey{}).(*anchor.Seed)
-	if seed != nil && !seed.Join() {
-		seed = nil // released: the lead's work is over
-	}
-	if seed == nil && op.keyOf == nil && !op.lead {
-		if op.retries == 0 {
-			j := &job[A, R]{op: op, arg: arg}
-			j.tok.task.Init(ctx, rt.ids.Add(1), &op.info)
-			if _, err := rt.router.Submit(ctx, op.weight, j); err != nil {
-				return nil, err
-			}
-			return &j.tok, nil
-		}
-		j := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}}
-		j.tok.task.Init(ctx, rt.ids.Add(1), &op.info)
-		j.tok.task.SetHook(j)
-		if _, err := rt.router.Submit(ctx, op.weight, j); err != nil {
+	if op.rule.Lead && !op.checked.Load() {
+		if err := op.checkCalls(); err != nil {
 			return nil, err
 		}
-		return &j.tok, nil
 	}
-	j := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, seed: seed}
-	j.tok.task.Init(ctx, rt.ids.Add(1), &op.info)
-	j.tok.task.SetHook(j)
-	if err := j.submit(ctx); err != nil {
+	// The seed of the lead whose context this is comes first, when the lead
+	// declared this op among its external calls.
+	var seed *anchor.Seed
+	var declared map[string]struct{}
+	if l, ok := ctx.Value(actors.AnchorKey{}).(leader); ok {
+		seed, declared = l.join(op.name)
+	}
+	if seed == nil && !op.hooked {
+		j := &job[A, R]{op: op, arg: arg}
+		return op.submit(ctx, j, j, nil)
+	}
+	h := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, declared: declared}
+	h.ticket.Seed = seed
+	if seed == nil && op.rule.Lead {
+		h.declared = op.declared
+	}
+	if op.keyOf != nil {
+		h.ticket.Key = op.keyOf(&h.arg)
+	}
+	h.tok.task.SetHook(h)
+	return op.submit(ctx, &h.job, h, &h.ticket)
+}
+
+// submit starts j's token and has the router place it (as, with ticket tk:
+// nil for a plain token).
+func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, tk *router.Ticket) (*Token[R], error) {
+	j.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info)
+	if err := op.rt.router.Submit(ctx, &op.rule, tk, as); err != nil {
 		return nil, err
 	}
 	return &j.tok, nil
 }
 
-// submit pushes an anchored job where its seed or pin says, placing it first.
-// Placement and push happen under the runtime's read lock on moves, so they see
-// the executors as one consistent view: an executor going down moves its queue
-// under the write lock, and no token of a seed or key can overtake the ones
-// being moved. The lock is not held while waiting for room.
-func (j *hookedJob[A, R]) submit(ctx context.Context) error {
-	rt := j.op.rt
-	push := func(first bool) (int, actors.PushResult) {
-		rt.moving.RLock()
-		defer rt.moving.RUnlock()
-		exec := j.target(first)
-		if exec < 0 {
-			return -1, actors.NoExecutor
+// checkCalls reports a lead's declared external call that no op of the
+// runtime defines; once all are, it is not asked again.
+func (op *Op[A, R]) checkCalls() error {
+	for _, c := range slices.Sorted(maps.Keys(op.declared)) {
+		if !op.rt.registry.has(c) {
+			return fmt.Errorf("coregate: op %q: WithAnchor declares %q, which no op of this runtime defines", op.name, c)
 		}
-		return exec, rt.execs[exec].Push(j)
 	}
-	_, res := push(true)
-	var err error
-	switch res {
-	case actors.Pushed:
-		return nil
-	case actors.Closed:
-		err = ErrStopped
-	case actors.NoExecutor:
-		err = ErrNoExecutor
-	default:
-		_, err = rt.router.WaitRoom(ctx, func() (int, actors.PushResult) { return push(false) })
-	}
-	if err != nil {
-		j.Resolved(&j.tok.task) // it will never resolve: give back its pin and seed
-	}
-	return err
+	op.checked.Store(true)
+	return nil
 }
 
-// target returns the executor an anchored job goes to, -1 when none is live.
-// The first call places it, taking its pin or creating its seed; later calls
-// (after a full mailbox, or to move it off an executor that went down) follow
-// the seed or pin, moving it off a down executor, without counting again.
-// The caller holds the runtime's lock on moves.
-func (j *hookedJob[A, R]) target(first bool) int {
-	rt := j.op.rt
-	switch {
-	case j.seed != nil:
-		exec := j.seed.Executor()
-		if !rt.router.Live(exec) {
-			next := rt.router.Next(Weight(j.seed.Class))
-			if next < 0 {
-				return -1
-			}
-			exec = j.seed.Move(exec, next)
-		}
-		return exec
-	case first:
-		return j.op.place(j)
-	case j.op.keyOf != nil:
-		set := rt.router.Eligible(j.op.weight)
-		if len(set) == 0 {
-			return -1
-		}
-		return rt.sticky.Repin(j.key, set, rt.router.Next(j.op.weight))
-	}
-	return rt.router.Next(j.op.weight)
-}
-
-// place picks the executor of a sticky or lead token and takes its pin or seed;
-// -1 when no executor is live.
-func (op *Op[A, R]) place(j *hookedJob[A, R]) int {
-	rt := op.rt
-	exec := rt.router.Next(op.weight)
-	if exec < 0 {
-		return -1
-	}
-	if op.keyOf != nil {
-		j.key = op.keyOf(&j.arg)
-		exec, j.pinned = rt.sticky.Place(j.key, rt.router.Eligible(op.weight), exec)
-	}
-	if op.lead {
-		j.seed = rt.seeds.Lead(j.tok.task.ID(), op.calls, exec, int(op.weight)) // nil: unanchored
-	}
-	return exec
+// leader is what a handler's context carries under actors.AnchorKey when
+// its token belongs to a seed: join hands the seed to a token of op name,
+// with the lead's declared calls to pass on, when the lead declared name
+// and the seed is still live.
+type leader interface {
+	join(name string) (*anchor.Seed, map[string]struct{})
 }
 
 // job is a token with its op and argument: what a mailbox holds.
@@ -343,31 +309,55 @@ type job[A, R any] struct {
 // size class smaller.
 type hookedJob[A, R any] struct {
 	job[A, R]
-	key    uint64       // sticky key, when pinned
-	pinned bool         // holds an in-flight count on its key's pin
-	seed   *anchor.Seed // the seed it belongs to (its own, for a lead), or nil
-	tries  int          // retries so far; touched only by the executor running it
+	ticket   router.Ticket
+	declared map[string]struct{} // the ops that join its seed (its lead's declared calls)
+	tries    int                 // retries so far; touched only by the executor running it
 }
 
-// Resolved releases the job's pin and seed once, at its outcome, and lets go of
-// the argument, which a retry would have needed.
+func (j *job[A, R]) Task() *actors.Task { return &j.tok.task }
+
+// Run runs the handler and keeps its result; the argument is kept only for a
+// retry.
+func (j *job[A, R]) Run(ctx context.Context) error {
+	r, err := j.op.fn(ctx, j.arg)
+	j.tok.res = r
+	if j.op.retries == 0 {
+		var zero A
+		j.arg = zero // the token may outlive the run; the argument need not
+	}
+	return err
+}
+
+// Placement is a plain token's: its op's rule, no ticket.
+func (j *job[A, R]) Placement() (*router.Rule, *router.Ticket) { return &j.op.rule, nil }
+
+// Placement is the op's rule and the token's ticket.
+func (j *hookedJob[A, R]) Placement() (*router.Rule, *router.Ticket) {
+	return &j.op.rule, &j.ticket
+}
+
+// Resolved gives back the job's pin and seed once, at its outcome, and lets
+// go of the argument, which a retry would have needed.
 func (j *hookedJob[A, R]) Resolved(*actors.Task) {
-	if j.pinned {
-		j.op.rt.sticky.Release(j.key)
-	}
-	if j.seed != nil {
-		j.seed.Leave()
-	}
+	j.op.rt.router.Release(&j.ticket)
 	var zero A
 	j.arg = zero
 }
 
-// Anchor hands the job's seed to the tokens its handler submits.
+// Anchor hands the job, as a leader, to the tokens its handler submits when
+// it belongs to a seed.
 func (j *hookedJob[A, R]) Anchor() any {
-	if j.seed == nil {
-		return nil // a nil *Seed in an interface would not compare equal to nil
+	if j.ticket.Seed == nil {
+		return nil // a nil *hookedJob in an interface would not compare equal to nil
 	}
-	return j.seed
+	return j
+}
+
+func (j *hookedJob[A, R]) join(name string) (*anchor.Seed, map[string]struct{}) {
+	if _, ok := j.declared[name]; !ok || !j.ticket.Seed.Join() {
+		return nil, nil // not a declared call, or the lead's work is over
+	}
+	return j.ticket.Seed, j.declared
 }
 
 // Retry allows the op's retries, doubling the backoff each time.
@@ -381,33 +371,4 @@ func (j *hookedJob[A, R]) Retry(actors.Outcome, error) (time.Duration, bool) {
 		d *= 2
 	}
 	return min(d, MaxRetryBackoff), true
-}
-
-// Run runs the handler, keeping the argument for a retry.
-func (j *hookedJob[A, R]) Run(ctx context.Context) error {
-	r, err := j.op.fn(ctx, j.arg)
-	j.tok.res = r
-	return err
-}
-
-// replace returns the executor a job moved off a down executor goes to.
-func (j *hookedJob[A, R]) replace() int { return j.target(false) }
-
-// movable reports whether the job may leave a stalled executor: never for a
-// hooked job, held there by a sticky pin or a seed, or retried (an earlier
-// attempt's entry may still sit in the stalled executor's batch).
-func (j *hookedJob[A, R]) movable() bool { return false }
-
-func (j *job[A, R]) replace() int { return j.op.rt.router.Next(j.op.weight) }
-
-func (j *job[A, R]) movable() bool { return true }
-
-func (j *job[A, R]) Task() *actors.Task { return &j.tok.task }
-
-func (j *job[A, R]) Run(ctx context.Context) error {
-	r, err := j.op.fn(ctx, j.arg)
-	j.tok.res = r
-	var zero A
-	j.arg = zero // the token may outlive the run; the argument need not
-	return err
 }

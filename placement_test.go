@@ -150,7 +150,7 @@ func TestLeadKeepsLightChildrenOnItsExecutor(t *testing.T) {
 			out = append(out, e)
 		}
 		return out, nil
-	}, WithAnchor("child")))
+	}, WithAnchor("child", "grandchild")))
 	for range 2 * len(rt.Executors()) {
 		tok := must(lead.Submit(bg, 0))
 		got := must(tok.Wait(bg))
@@ -243,4 +243,24 @@ func TestStickySubmitAllocatesOnlyTheToken(t *testing.T) {
 		}
 	})
 	require.LessOrEqual(t, allocs/batch, 1.1, "allocations per sticky token")
+}
+
+// TestDeclaredCallsDecideWhoJoins: only the ops a lead declares join its
+// seed; an undeclared op submitted with the lead's context is placed by its
+// own rules. A declared name that no op defines is reported at the lead's
+// first Submit, and no longer once it is defined.
+func TestDeclaredCallsDecideWhoJoins(t *testing.T) {
+	rt := start(t, Config{Cores: 3, Affinity: Off})
+	bg := context.Background()
+	declared := must(Define(rt, "declared", where[int], WithWeight(Light)))
+	other := must(Define(rt, "other", where[int], WithWeight(Light)))
+	lead := must(Define(rt, "lead", func(ctx context.Context, _ int) ([3]int, error) {
+		me, _ := CurrentExecutor(ctx)
+		return [3]int{me, run(t, declared, ctx, 0), run(t, other, ctx, 0)}, nil
+	}, WithAnchor("declared", "later")))
+	_, err := lead.Submit(bg, 0)
+	require.EqualError(t, err, `coregate: op "lead": WithAnchor declares "later", which no op of this runtime defines`)
+	must(Define(rt, "later", where[int]))
+	got := must(must(lead.Submit(bg, 0)).Wait(bg)) // Heavy's first position: executor 0
+	require.Equal(t, [3]int{0, 0, 2}, got, "lead, declared child (its seed), undeclared (Light: executor 2)")
 }

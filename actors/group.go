@@ -29,8 +29,13 @@ type GroupConfig struct {
 	// OS thread; past it a blocking call fails with [ErrTooManyBlocked]. 0
 	// means DefaultMaxBlocked.
 	MaxBlocked int
+}
+
+// Hooks are what a group's owner (its supervisor) and its router give it when
+// it starts. Nil fields do nothing (Redirect: resolve with ErrNoExecutor).
+type Hooks struct {
 	// OnStart is called on an executor's goroutine once it is locked and
-	// pinned, before it takes its first token; may be nil.
+	// pinned, before it takes its first token.
 	OnStart func(e *Executor)
 	// OnExit is called on an executor's owner goroutine as it ends: err is nil
 	// when it drained or was aborted, ErrGoexit when a handler called
@@ -38,8 +43,7 @@ type GroupConfig struct {
 	// launch a replacement; it runs before the goroutine leaves the group.
 	OnExit func(e *Executor, err error)
 	// Redirect places an accepted job whose executor is down (one sent to a
-	// down executor's PID, or a retry due on it) on another executor. nil
-	// resolves such jobs with ErrNoExecutor.
+	// down executor's PID, or a retry due on it) on another executor.
 	Redirect func(j Job)
 }
 
@@ -78,21 +82,11 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	}
 	g := &Group{
 		engine: cfg.Engine, affinity: cfg.Affinity, maxBlocked: int32(cfg.MaxBlocked),
-		onStart: cfg.OnStart, onExit: cfg.OnExit, redirect: cfg.Redirect,
 		workers: make(map[*worker]struct{}), idle: make(chan struct{}),
 	}
 	close(g.idle)
 	if g.maxBlocked <= 0 {
 		g.maxBlocked = DefaultMaxBlocked
-	}
-	if g.onStart == nil {
-		g.onStart = func(*Executor) {}
-	}
-	if g.onExit == nil {
-		g.onExit = func(*Executor, error) {}
-	}
-	if g.redirect == nil {
-		g.redirect = func(j Job) { j.Task().Resolve(Failed, ErrNoExecutor) }
 	}
 	g.retries.pending = make(map[*Task]*pendingRetry)
 	g.abort, g.cancel = context.WithCancel(context.Background())
@@ -118,6 +112,33 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 
 // Executors returns the group's executors, index order. Do not modify the slice.
 func (g *Group) Executors() []*Executor { return g.execs }
+
+// Engine returns the engine the executors are registered with.
+func (g *Group) Engine() *actor.Engine { return g.engine }
+
+// Start sets the group's hooks and launches every executor; under [Strict]
+// affinity a failed pin aborts the executors already launched, waits for
+// them and is returned. Call it once.
+func (g *Group) Start(h Hooks) error {
+	g.onStart, g.onExit, g.redirect = h.OnStart, h.OnExit, h.Redirect
+	if g.onStart == nil {
+		g.onStart = func(*Executor) {}
+	}
+	if g.onExit == nil {
+		g.onExit = func(*Executor, error) {}
+	}
+	if g.redirect == nil {
+		g.redirect = func(j Job) { j.Task().Resolve(Failed, ErrNoExecutor) }
+	}
+	for _, e := range g.execs {
+		if err := e.Launch(); err != nil {
+			g.Abort()
+			_ = g.Wait(context.Background())
+			return err
+		}
+	}
+	return nil
+}
 
 // Abort makes every executor stop before its next token, cancels the contexts
 // of running handlers, and resolves every token still queued with

@@ -21,24 +21,22 @@ func TestPanicNilIsAPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	exits := 0
-	g, err := NewGroup(GroupConfig{
-		Engine: engine, Name: "t", CPUs: []int{0}, MailboxSize: 8, Affinity: Off,
-		OnExit: func(e *Executor, err error) {
-			if err != nil {
-				exits++
-				if err := e.Launch(); err != nil {
-					t.Error(err)
-				}
+	g, err := NewGroup(GroupConfig{Engine: engine, Name: "t", CPUs: []int{0}, MailboxSize: 8, Affinity: Off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = g.Start(Hooks{OnExit: func(e *Executor, err error) {
+		if err != nil {
+			exits++
+			if err := e.Launch(); err != nil {
+				t.Error(err)
 			}
-		},
-	})
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := g.Executors()[0]
-	if err := e.Launch(); err != nil {
-		t.Fatal(err)
-	}
 	nilPanic := newJob(1, func(context.Context) error { panic(nil) })
 	after := newJob(2, nil)
 	e.Push(nilPanic)

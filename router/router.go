@@ -2,21 +2,29 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/anchor"
 )
 
 // Router places jobs on a fixed set of executors, of which the live ones take
-// work.
+// work, and moves queued work off executors that go down or stall. It
+// implements the supervisor's Rerouter (Down, Up, Stalled) and the group's
+// Redirect.
 type Router struct {
 	pid    *actor.PID
 	engine *actor.Engine
+	group  *actors.Group
 	execs  []*actors.Executor
 	room   *actors.Room
-	mu     sync.Mutex // orders view changes
+	sticky *anchor.Sticky
+	seeds  *anchor.Seeds
+	moving sync.RWMutex // placement of keyed and anchored tokens (read) against moves (write)
+	mu     sync.Mutex   // orders view changes
 	view   atomic.Pointer[view]
 	pos    [NumWeights]struct {
 		n atomic.Uint64
@@ -32,17 +40,25 @@ type view struct {
 
 func (v *view) eligible(w Weight) []int { return Eligible(w, v.live) }
 
-// New returns a router over execs, all live, registered with engine as
-// <name>/router. room must be the Room the executors' mailboxes notify.
-func New(engine *actor.Engine, name string, execs []*actors.Executor, room *actors.Room) *Router {
+// New returns a router over g's executors, all live, registered with g's
+// engine as <name>/router, placing sticky keys with sticky and seeds with
+// seeds. room must be the Room the executors' mailboxes notify.
+func New(g *actors.Group, name string, room *actors.Room, sticky *anchor.Sticky, seeds *anchor.Seeds) (*Router, error) {
+	engine := g.Engine()
+	if engine.Registry.GetPID(name, "router") != nil {
+		return nil, fmt.Errorf("router: PID %s/router is already registered on this engine", name)
+	}
 	r := &Router{
 		pid:    actor.NewPID(engine.Address(), name+"/router"),
 		engine: engine,
-		execs:  execs,
+		group:  g,
+		execs:  g.Executors(),
 		room:   room,
+		sticky: sticky,
+		seeds:  seeds,
 	}
-	v := &view{isLive: make([]bool, len(execs))}
-	for i := range execs {
+	v := &view{isLive: make([]bool, len(r.execs))}
+	for i := range r.execs {
 		v.live = append(v.live, i)
 		v.isLive[i] = true
 	}
@@ -51,17 +67,8 @@ func New(engine *actor.Engine, name string, execs []*actors.Executor, room *acto
 		r.pos[w].n.Store(uint64(w))
 	}
 	engine.SpawnProc(r)
-	return r
+	return r, nil
 }
-
-// Remove takes executor i out of placement while it is down: the weight
-// ranges are recomputed over the executors still live. The caller retires i's
-// mailbox after Remove, so a submitter that still pushed there with the old
-// view gets [actors.Gone] and places again.
-func (r *Router) Remove(i int) { r.setLive(i, false) }
-
-// Restore puts executor i, back from down, into placement again.
-func (r *Router) Restore(i int) { r.setLive(i, true) }
 
 func (r *Router) setLive(i int, on bool) {
 	r.mu.Lock()
@@ -106,7 +113,7 @@ func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.Pus
 		return -1, actors.NoExecutor
 	}
 	if !r.anyHealthy(set) {
-		if i := r.healthyElsewhere(w, pos); i >= 0 {
+		if i := healthyRange(r.view.Load().live, r.healthy, w, pos); i >= 0 {
 			if res := r.execs[i].Push(j); res == actors.Pushed || res == actors.Closed {
 				return i, res
 			}
@@ -138,18 +145,6 @@ func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.Pus
 	return -1, res
 }
 
-// Submit places j, waiting for room while its whole range is full. It returns the
-// executor's index, [actors.ErrStopped] once the executors are closed,
-// [actors.ErrNoExecutor] when every executor is down, or ctx's error if ctx ends
-// first.
-func (r *Router) Submit(ctx context.Context, w Weight, j actors.Job) (int, error) {
-	pos := r.next(w)
-	if i, res := r.tryPlaceAt(w, pos, j); res == actors.Pushed {
-		return i, nil
-	}
-	return r.WaitRoom(ctx, func() (int, actors.PushResult) { return r.tryPlaceAt(w, pos, j) })
-}
-
 func (r *Router) anyHealthy(set []int) bool {
 	for _, i := range set {
 		if r.execs[i].Healthy() {
@@ -159,52 +154,10 @@ func (r *Router) anyHealthy(set []int) bool {
 	return false
 }
 
-// healthyElsewhere is where unpinned work of class w goes when no executor
-// of its range is healthy (all stalled or restarting, as a Light op's single
-// executor may be): the class's range computed over the healthy live
-// executors, staggered by pos; -1 when none is healthy.
-func (r *Router) healthyElsewhere(w Weight, pos uint64) int {
-	live := r.view.Load().live
-	n := 0
-	for _, i := range live {
-		if r.execs[i].Healthy() {
-			n++
-		}
-	}
-	if n == 0 {
-		return -1
-	}
-	lo, _ := Range(w, n)
-	k := lo + int(pos%uint64(n-lo))
-	for _, i := range live {
-		if r.execs[i].Healthy() {
-			if k == 0 {
-				return i
-			}
-			k--
-		}
-	}
-	return -1
-}
-
 // Next returns the executor staggered selection picks for the next class-w
-// token, advancing the class counter, preferring a healthy one; -1 when none is
-// live. Sticky keys and seeds are first placed there.
+// token, advancing the class counter (see [Decide]); -1 when none is live.
 func (r *Router) Next(w Weight) int {
-	set := r.view.Load().eligible(w)
-	if len(set) == 0 {
-		return -1
-	}
-	pos := r.next(w)
-	for k := range set {
-		if i := Candidate(set, pos, k); r.execs[i].Healthy() {
-			return i
-		}
-	}
-	if i := r.healthyElsewhere(w, pos); i >= 0 {
-		return i
-	}
-	return Candidate(set, pos, 0)
+	return Decide(r.view.Load().live, r.healthy, w, -1, r.next(w))
 }
 
 // WaitRoom calls push until it neither finds every candidate full nor sees an
@@ -243,7 +196,7 @@ func (r *Router) WaitRoom(ctx context.Context, push func() (int, actors.PushResu
 		}
 		if resume == nil {
 			var err error
-			if resume, err = r.execs[0].Group().Block(); err != nil {
+			if resume, err = r.group.Block(); err != nil {
 				r.room.Leave()
 				return -1, err
 			}
@@ -269,7 +222,7 @@ func (r *Router) PID() *actor.PID { return r.pid }
 // Send places a [actors.Job] as class Heavy without waiting; see the package
 // doc. Other messages are handled as an executor's Send handles them.
 func (r *Router) Send(_ *actor.PID, msg any, sender *actor.PID) {
-	j, ok := r.execs[0].Group().Accept(r.pid, msg, sender)
+	j, ok := r.group.Accept(r.pid, msg, sender)
 	if !ok {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/anchor"
 	"github.com/coregate/coregate/internal/testkit"
 	"go.uber.org/goleak"
 )
@@ -124,7 +125,11 @@ func testRouter(t testing.TB, n, size int) (*Router, []*actors.Executor) {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Release)
-	return New(engine, "t", g.Executors(), room), g.Executors()
+	r, err := New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, g.Executors()
 }
 
 func newJob() *testkit.Job { return testkit.NewJob(0, nil) }
@@ -170,18 +175,18 @@ func TestStaggerAndSkipFull(t *testing.T) {
 
 func TestSubmitWaitsForRoomUntilContextEnds(t *testing.T) {
 	r, execs := testRouter(t, 1, 1)
-	if _, err := r.Submit(context.Background(), Heavy, newJob()); err != nil {
+	if _, err := r.submitW(context.Background(), Heavy, newJob()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := r.Submit(ctx, Heavy, newJob()); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := r.submitW(ctx, Heavy, newJob()); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Submit into full range = %v, want deadline exceeded", err)
 	}
 	// Room made while a submitter waits lets it through.
 	done := make(chan error)
 	go func() {
-		_, err := r.Submit(context.Background(), Heavy, newJob())
+		_, err := r.submitW(context.Background(), Heavy, newJob())
 		done <- err
 	}()
 	time.Sleep(5 * time.Millisecond)
@@ -192,7 +197,7 @@ func TestSubmitWaitsForRoomUntilContextEnds(t *testing.T) {
 	}
 	execs[0].Mailbox().Close()
 	r.room.Notify()
-	if _, err := r.Submit(context.Background(), Heavy, newJob()); !errors.Is(err, actors.ErrStopped) {
+	if _, err := r.submitW(context.Background(), Heavy, newJob()); !errors.Is(err, actors.ErrStopped) {
 		t.Fatalf("Submit to closed mailboxes = %v, want ErrStopped", err)
 	}
 }
@@ -204,7 +209,7 @@ func TestPlacementAllocatesNothing(t *testing.T) {
 		if _, res := r.TryPlace(Light, j); res != actors.Pushed {
 			t.Fatal(res)
 		}
-		if _, err := r.Submit(context.Background(), Heavy, j); err != nil {
+		if _, err := r.submitW(context.Background(), Heavy, j); err != nil {
 			t.Fatal(err)
 		}
 		i := r.Next(Medium)
@@ -338,8 +343,7 @@ func FuzzEligible(f *testing.F) {
 // executor is left.
 func TestRemoveRecomputesRanges(t *testing.T) {
 	r, execs := testRouter(t, 3, 64)
-	r.Remove(1)
-	execs[1].Retire()
+	r.Down(execs[1])
 	seen := map[Weight][]int{}
 	for _, w := range []Weight{Heavy, Medium, Light} {
 		for range 4 {
@@ -360,12 +364,12 @@ func TestRemoveRecomputesRanges(t *testing.T) {
 	if got := execs[1].Push(newJob()); got != actors.Gone {
 		t.Fatalf("push on a retired executor: %v", got)
 	}
-	r.Remove(0)
-	r.Remove(2)
+	r.Down(execs[0])
+	r.Down(execs[2])
 	if _, res := r.TryPlace(Heavy, newJob()); res != actors.NoExecutor {
 		t.Fatalf("TryPlace with nothing live: %v", res)
 	}
-	if _, err := r.Submit(context.Background(), Light, newJob()); !errors.Is(err, actors.ErrNoExecutor) {
+	if _, err := r.submitW(context.Background(), Light, newJob()); !errors.Is(err, actors.ErrNoExecutor) {
 		t.Fatalf("Submit with nothing live: %v", err)
 	}
 	if r.Next(Medium) != -1 {
@@ -398,7 +402,7 @@ func TestUnhealthySkipped(t *testing.T) {
 // TestNoHealthyInRangeGoesToHealthy: a Light op whose whole range (executor
 // 1 of 2) is stalled is placed on the healthy executor 0, the Light range
 // computed over the healthy executors, instead of queueing behind the stall;
-// Restore after Remove puts an executor back.
+// Up after Down puts an executor back.
 func TestNoHealthyInRangeGoesToHealthy(t *testing.T) {
 	r, execs := testRouter(t, 2, 8)
 	execs[1].SetHealth(actors.Stalled, true)
@@ -414,9 +418,9 @@ func TestNoHealthyInRangeGoesToHealthy(t *testing.T) {
 	if i, _ := r.TryPlace(Light, newJob()); i != 1 {
 		t.Fatalf("with nothing healthy, Light placed on %d, want its own range", i)
 	}
-	r.Remove(1)
-	r.Restore(1)
+	r.Down(execs[1])
+	r.Up(execs[1])
 	if !r.Live(1) || fmt.Sprint(r.Eligible(Light)) != "[1]" {
-		t.Fatal("Restore did not put executor 1 back")
+		t.Fatal("Up did not put executor 1 back")
 	}
 }

@@ -15,10 +15,13 @@ import (
 	"github.com/coregate/coregate/actors"
 )
 
-// Rerouter moves queued work off executors that cannot run it; the runtime
-// implements it over its router. Its methods run on the supervisor's
-// goroutines (an ending executor's, a timer's, the watchdog's).
+// Rerouter moves queued work off executors that cannot run it; the runtime's
+// router implements it. Its methods run on the supervisor's goroutines (an
+// ending executor's, a timer's, the watchdog's).
 type Rerouter interface {
+	// Redirect places an accepted job whose executor is down (sent to its
+	// PID, or a retry due on it) elsewhere, or resolves it.
+	Redirect(j actors.Job)
 	// Down is called once e went down: take its queued tokens
 	// ([actors.Executor.Retire]) and place or resolve each; return how many
 	// moved to other executors.
@@ -30,16 +33,11 @@ type Rerouter interface {
 	Stalled(e *actors.Executor) int
 }
 
-// Config describes the executors to supervise.
+// Config describes what to supervise and how.
 type Config struct {
-	Engine      *actor.Engine
-	Name        string // PID prefix
-	CPUs        []int  // executor i runs on CPUs[i]
-	MailboxSize int
-	MaxBlocked  int // see actors.GroupConfig
-	Affinity    actors.Affinity
-	Room        *actors.Room
-	Restart     Policy // zero fields mean the defaults
+	Group   *actors.Group // the executors, not started yet
+	Room    *actors.Room  // the Room the executors' mailboxes notify
+	Restart Policy        // zero fields mean the defaults
 	// StallAfter is the stall threshold; 0 turns the watchdog off.
 	StallAfter time.Duration
 	// Grace is how long Stop waits, once its context ended and running
@@ -50,8 +48,6 @@ type Config struct {
 	// executor's tokens with actors.ErrNoExecutor and leaves a stalled
 	// executor's queue in place.
 	Reroute Rerouter
-	// Redirect places a job whose executor is down; see actors.GroupConfig.
-	Redirect func(j actors.Job)
 }
 
 // DefaultGrace is the grace Stop gives cancelled handlers to return.
@@ -94,54 +90,38 @@ func (noReroute) Down(e *actors.Executor) int {
 	}
 	return 0
 }
+func (noReroute) Redirect(j actors.Job)        { j.Task().Resolve(actors.Failed, actors.ErrNoExecutor) }
 func (noReroute) Up(*actors.Executor)          {}
 func (noReroute) Stalled(*actors.Executor) int { return 0 }
 
-// Start creates, registers and launches the executors. Under [actors.Strict] a
-// failed pin stops the executors already launched and is returned.
+// Start launches and supervises cfg.Group's executors. Under
+// [actors.Strict] a failed pin stops the executors already launched and is
+// returned; the group is then released and unregistered.
 func Start(cfg Config) (*Supervisor, error) {
 	policy, err := cfg.Restart.Resolve()
 	if err != nil {
 		return nil, err
 	}
+	g := cfg.Group
 	s := &Supervisor{
-		engine:  cfg.Engine,
+		group:   g,
+		engine:  g.Engine(),
 		room:    cfg.Room,
 		policy:  policy,
 		grace:   cmp.Or(cfg.Grace, DefaultGrace),
 		reroute: cfg.Reroute,
-		slots:   make([]slot, len(cfg.CPUs)),
+		slots:   make([]slot, len(g.Executors())),
 	}
 	if s.reroute == nil {
 		s.reroute = noReroute{}
 	}
-	g, err := actors.NewGroup(actors.GroupConfig{
-		Engine:      cfg.Engine,
-		Name:        cfg.Name,
-		CPUs:        cfg.CPUs,
-		MailboxSize: cfg.MailboxSize,
-		MaxBlocked:  cfg.MaxBlocked,
-		Affinity:    cfg.Affinity,
-		Room:        cfg.Room,
-		OnStart:     s.onStart,
-		OnExit:      s.onExit,
-		Redirect:    cfg.Redirect,
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.group = g
 	if cfg.StallAfter > 0 {
-		s.watchdog = newWatchdog(s, len(cfg.CPUs), cfg.StallAfter)
+		s.watchdog = newWatchdog(s, len(s.slots), cfg.StallAfter)
 	}
-	for _, e := range g.Executors() {
-		if err := e.Launch(); err != nil {
-			s.group.Abort()
-			_ = s.group.Wait(context.Background())
-			s.group.Release()
-			s.group.Unregister()
-			return nil, err
-		}
+	if err := g.Start(actors.Hooks{OnStart: s.onStart, OnExit: s.onExit, Redirect: s.reroute.Redirect}); err != nil {
+		g.Release()
+		g.Unregister()
+		return nil, err
 	}
 	if s.watchdog != nil {
 		s.watchdog.start()

@@ -35,11 +35,26 @@ func startOne(t *testing.T) (*Supervisor, *actor.Engine, <-chan any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Start(Config{Engine: engine, Name: "t", CPUs: cpus[:1], MailboxSize: 64, Room: actors.NewRoom()})
+	s := startGroup(t, actors.GroupConfig{Engine: engine, CPUs: cpus[:1]}, Config{})
+	return s, engine, events
+}
+
+// startGroup starts a supervisor over a new group made from gc (named "t",
+// 64-token mailboxes) with cfg's policy, watchdog and rerouter.
+func startGroup(t *testing.T, gc actors.GroupConfig, cfg Config) *Supervisor {
+	t.Helper()
+	room := actors.NewRoom()
+	gc.Name, gc.MailboxSize, gc.Room = "t", 64, room
+	g, err := actors.NewGroup(gc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, engine, events
+	cfg.Group, cfg.Room = g, room
+	s, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func next(t *testing.T, events <-chan any) any {

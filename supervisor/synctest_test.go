@@ -34,11 +34,7 @@ func startFake(t *testing.T, cfg Config) (*Supervisor, *actors.Executor, <-chan 
 	}
 	events, stop := testkit.Subscribe(engine, lifecycle)
 	t.Cleanup(stop)
-	cfg.Engine, cfg.Name, cfg.CPUs, cfg.MailboxSize, cfg.Affinity, cfg.Room = engine, "t", []int{0}, 64, actors.Off, actors.NewRoom()
-	s, err := Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := startGroup(t, actors.GroupConfig{Engine: engine, CPUs: []int{0}, Affinity: actors.Off}, cfg)
 	return s, s.Executors()[0], events
 }
 

@@ -1,0 +1,265 @@
+package router
+
+import (
+	"context"
+
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/anchor"
+)
+
+// Rule is an op's placement rule, fixed when the op is defined.
+type Rule struct {
+	Weight Weight
+	Keyed  bool   // sticky: each token carries a key ([Ticket.Key])
+	Lead   bool   // each token leads a seed that its children join
+	Calls  []byte // a lead's canonical external call names, hashed into its seed
+}
+
+// Ticket is one token's placement: its sticky key and what placing it took.
+// The zero value is a token with no key and no seed yet.
+type Ticket struct {
+	Key    uint64       // the sticky key, under a keyed rule
+	Seed   *anchor.Seed // the seed it joined (a child), or its own once placed (a lead); nil for none
+	Pinned bool         // it holds an in-flight count on its key's pin
+	placed bool
+}
+
+// Placed is a job the router can place again, by its op's rule and its
+// ticket, when the executor it waits on goes down or stalls. A nil ticket is
+// a plain token: staggered within its class, and free to move off a stalled
+// executor. Jobs that are not Placed (sent by message) are plain Heavy tokens.
+type Placed interface {
+	actors.Job
+	Placement() (*Rule, *Ticket)
+}
+
+// Decide is placement's precedence as a pure function of the live executors
+// (ascending indexes), which of them take unpinned work (healthy), the
+// executor of the token's seed (-1 for none) and its class position pos: the
+// seed's executor when it is live, whatever the token's class; else staggered
+// selection in the class's range from pos, preferring healthy executors, and
+// when none of the range is healthy, the range computed over the healthy ones.
+// A sticky key's pin (package anchor) takes this staggered choice as the
+// executor for a key that has none. It returns -1 when no executor is live.
+func Decide(live []int, healthy func(int) bool, w Weight, seed int, pos uint64) int {
+	if seed >= 0 && contains(live, seed) {
+		return seed
+	}
+	set := Eligible(w, live)
+	if len(set) == 0 {
+		return -1
+	}
+	for k := range set {
+		if i := Candidate(set, pos, k); healthy(i) {
+			return i
+		}
+	}
+	if i := healthyRange(live, healthy, w, pos); i >= 0 {
+		return i
+	}
+	return Candidate(set, pos, 0)
+}
+
+// healthyRange is where unpinned work of class w goes when no executor of its
+// range is healthy (all stalled or restarting, as a Light op's single
+// executor may be): the class's range computed over the healthy live
+// executors, staggered by pos; -1 when none is healthy.
+func healthyRange(live []int, healthy func(int) bool, w Weight, pos uint64) int {
+	n := 0
+	for _, i := range live {
+		if healthy(i) {
+			n++
+		}
+	}
+	if n == 0 {
+		return -1
+	}
+	lo, _ := Range(w, n)
+	k := lo + int(pos%uint64(n-lo))
+	for _, i := range live {
+		if healthy(i) {
+			if k == 0 {
+				return i
+			}
+			k--
+		}
+	}
+	return -1
+}
+
+func contains(set []int, i int) bool {
+	for _, k := range set {
+		if k == i {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Router) healthy(i int) bool { return r.execs[i].Healthy() }
+
+// Submit places j by rule and tk (nil for a plain token) and pushes it,
+// waiting for room while its executor (or, for a plain token, its whole
+// range) is full. Precedence is seed, then sticky pin, then staggered
+// selection. A keyed or anchored token is placed and pushed under the read
+// lock on moves, so an executor going down (which moves its queue under the
+// write lock) never lets a token of a key or seed overtake the ones being
+// moved. It returns [actors.ErrStopped] once the executors are closed,
+// [actors.ErrNoExecutor] when none is live, ctx's error if ctx ends first, or
+// [actors.ErrTooManyBlocked] for a handler that may not block; on error the
+// ticket's pin and seed are given back.
+func (r *Router) Submit(ctx context.Context, rule *Rule, tk *Ticket, j actors.Job) error {
+	if tk == nil || (!rule.Keyed && !rule.Lead && tk.Seed == nil) {
+		pos := r.next(rule.Weight)
+		if _, res := r.tryPlaceAt(rule.Weight, pos, j); res == actors.Pushed {
+			return nil
+		}
+		_, err := r.WaitRoom(ctx, func() (int, actors.PushResult) { return r.tryPlaceAt(rule.Weight, pos, j) })
+		return err
+	}
+	push := func() (int, actors.PushResult) {
+		r.moving.RLock()
+		defer r.moving.RUnlock()
+		exec := r.target(rule, tk, j)
+		if exec < 0 {
+			return -1, actors.NoExecutor
+		}
+		return exec, r.execs[exec].Push(j)
+	}
+	if _, res := push(); res == actors.Pushed {
+		return nil
+	}
+	_, err := r.WaitRoom(ctx, push)
+	if err != nil {
+		r.Release(tk) // it will never resolve: give back its pin and seed
+	}
+	return err
+}
+
+// target returns the executor a keyed or anchored token goes to, -1 when
+// none is live. The first call places it, taking its pin or creating its
+// seed; later calls (after a full mailbox, or to move it off an executor that
+// went down) follow the seed or pin, moving them off a down executor, without
+// counting again. The caller holds the read lock on moves (or the write lock).
+func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
+	v := r.view.Load()
+	if tk.Seed != nil {
+		exec := tk.Seed.Executor()
+		if !v.isLive[exec] {
+			next := Decide(v.live, r.healthy, Weight(tk.Seed.Class), -1, r.next(Weight(tk.Seed.Class)))
+			if next < 0 {
+				return -1
+			}
+			exec = tk.Seed.Move(exec, next)
+		}
+		return exec
+	}
+	next := Decide(v.live, r.healthy, rule.Weight, -1, r.next(rule.Weight))
+	if next < 0 {
+		return -1
+	}
+	first := !tk.placed
+	tk.placed = true
+	switch {
+	case rule.Keyed && first:
+		next, tk.Pinned = r.sticky.Place(tk.Key, v.eligible(rule.Weight), next)
+	case rule.Keyed:
+		next = r.sticky.Repin(tk.Key, v.eligible(rule.Weight), next)
+	}
+	if rule.Lead && first {
+		tk.Seed = r.seeds.Lead(j.Task().ID(), rule.Calls, next, int(rule.Weight)) // nil: unanchored
+	}
+	return next
+}
+
+// Release gives back what placing tk took, once its token resolved (or was
+// never accepted): its key's in-flight count and its share of its seed.
+func (r *Router) Release(tk *Ticket) {
+	if tk.Pinned {
+		r.sticky.Release(tk.Key)
+	}
+	if tk.Seed != nil {
+		tk.Seed.Leave()
+	}
+}
+
+// Down moves the queue of an executor that went down: the ranges are
+// recomputed without it, then each queued token, in order, follows its seed
+// or pin (moved off e as a whole) or is staggered over the live executors of
+// its class. It returns how many tokens moved; with no executor left they are
+// resolved with [actors.ErrNoExecutor].
+func (r *Router) Down(e *actors.Executor) int {
+	r.moving.Lock()
+	r.setLive(e.Index(), false)
+	moved := r.moveAll(e.Retire())
+	r.moving.Unlock()
+	r.room.Notify() // submitters waiting for room on e place again
+	return moved
+}
+
+// Up puts an executor back from down into the ranges.
+func (r *Router) Up(e *actors.Executor) { r.setLive(e.Index(), true) }
+
+// Stalled moves the tokens queued on a stalled executor that nothing holds
+// there (plain tokens: no sticky pin, seed or retry) to healthy executors of
+// their range, or of the range over the healthy ones when none of it is
+// healthy; the others wait for it, in order. It returns how many moved.
+func (r *Router) Stalled(e *actors.Executor) int {
+	r.moving.Lock()
+	defer r.moving.Unlock()
+	return r.moveAll(e.Steal(func(j actors.Job) bool {
+		p, ok := j.(Placed)
+		if !ok {
+			return true
+		}
+		_, tk := p.Placement()
+		return tk == nil
+	}))
+}
+
+// Redirect places one accepted job whose executor is down (one sent to a down
+// executor's PID, or a retry due on it).
+func (r *Router) Redirect(j actors.Job) {
+	r.moving.Lock()
+	defer r.moving.Unlock()
+	r.reroute(j)
+}
+
+// moveAll reroutes jobs in order and returns how many moved. The caller holds
+// the write lock on moves.
+func (r *Router) moveAll(jobs []actors.Job) int {
+	moved := 0
+	for _, j := range jobs {
+		if r.reroute(j) {
+			moved++
+		}
+	}
+	return moved
+}
+
+// reroute queues j, accepted on an executor that went down or stalled, on a
+// live one past its bound, or resolves it: with ErrStopped once the runtime
+// aborted, with ErrNoExecutor when none is live.
+func (r *Router) reroute(j actors.Job) bool {
+	rule, tk := &Rule{}, (*Ticket)(nil)
+	if p, ok := j.(Placed); ok {
+		rule, tk = p.Placement()
+	}
+	var exec int
+	if tk != nil {
+		exec = r.target(rule, tk, j)
+	} else {
+		exec = r.Next(rule.Weight)
+	}
+	if exec >= 0 {
+		switch r.execs[exec].Adopt(j) {
+		case actors.Pushed:
+			return true
+		case actors.Closed:
+			j.Task().Resolve(actors.Stopped, actors.ErrStopped)
+			return false
+		}
+	}
+	j.Task().Resolve(actors.Failed, actors.ErrNoExecutor)
+	return false
+}

@@ -1,0 +1,105 @@
+package router
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/coregate/coregate/actors"
+)
+
+// submitW submits a plain token of class w, as an op without options does.
+func (r *Router) submitW(ctx context.Context, w Weight, j actors.Job) (int, error) {
+	return -1, r.Submit(ctx, &Rule{Weight: w}, nil, j)
+}
+
+// TestDecideTable: placement precedence as a pure function, over live sets
+// with holes and unhealthy executors.
+func TestDecideTable(t *testing.T) {
+	all := func(int) bool { return true }
+	except := func(bad ...int) func(int) bool {
+		return func(i int) bool { return !slices.Contains(bad, i) }
+	}
+	for _, tt := range []struct {
+		name    string
+		live    []int
+		healthy func(int) bool
+		w       Weight
+		seed    int
+		pos     uint64
+		want    int
+	}{
+		{"nothing live", nil, all, Heavy, -1, 0, -1},
+		{"nothing live, even with a seed", nil, all, Heavy, 0, 0, -1},
+		{"heavy staggers from pos", []int{0, 1, 2, 3}, all, Heavy, -1, 6, 2},
+		{"light starts at the third", []int{0, 1, 2, 3}, all, Light, -1, 0, 2},
+		{"light clamped on two", []int{0, 1}, all, Light, -1, 5, 1},
+		{"a live seed wins over the class", []int{0, 1, 2, 3}, all, Light, 0, 0, 0},
+		{"a live seed wins over health", []int{0, 1, 2, 3}, except(0), Light, 0, 0, 0},
+		{"a down seed is placed by its class", []int{1, 2, 3}, all, Heavy, 0, 0, 1},
+		{"unhealthy skipped", []int{0, 1, 2}, except(1), Heavy, -1, 1, 2},
+		{"range over live positions", []int{0, 2, 3}, all, Medium, -1, 0, 2},
+		{"whole range stalled: healthy ones", []int{0, 1}, except(1), Light, -1, 0, 0},
+		{"nothing healthy: own range", []int{0, 1}, except(0, 1), Light, -1, 0, 1},
+	} {
+		if got := Decide(tt.live, tt.healthy, tt.w, tt.seed, tt.pos); got != tt.want {
+			t.Errorf("%s: Decide(%v, %v, seed %d, pos %d) = %d, want %d", tt.name, tt.live, tt.w, tt.seed, tt.pos, got, tt.want)
+		}
+	}
+}
+
+// FuzzDecide checks Decide's invariants on any live set, health mask, class,
+// seed and position: the result is -1 exactly when nothing is live; a live
+// seed always wins; otherwise the pick is in the class's range over the live
+// executors when one of those is healthy (and healthy itself), else in the
+// range over the healthy ones, else in the class's own range.
+func FuzzDecide(f *testing.F) {
+	f.Add(uint16(0b1111), uint16(0), uint8(0), int8(-1), uint64(0))
+	f.Add(uint16(0b1101), uint16(0b0100), uint8(2), int8(1), uint64(7))
+	f.Add(uint16(0b0011), uint16(0b0010), uint8(2), int8(-1), uint64(3))
+	f.Add(uint16(0), uint16(0), uint8(1), int8(3), uint64(1))
+	f.Fuzz(func(t *testing.T, liveMask, sickMask uint16, w uint8, seed int8, pos uint64) {
+		var live []int
+		for i := range 16 {
+			if liveMask&(1<<i) != 0 {
+				live = append(live, i)
+			}
+		}
+		healthy := func(i int) bool { return sickMask&(1<<i) == 0 }
+		class := Weight(w % NumWeights)
+		got := Decide(live, healthy, class, int(seed%17), pos)
+		switch {
+		case len(live) == 0:
+			if got != -1 {
+				t.Fatalf("nothing live, got %d", got)
+			}
+			return
+		case seed >= 0 && slices.Contains(live, int(seed%17)):
+			if got != int(seed%17) {
+				t.Fatalf("live seed %d lost to %d", seed%17, got)
+			}
+			return
+		}
+		set := Eligible(class, live)
+		var healthyLive []int
+		for _, i := range live {
+			if healthy(i) {
+				healthyLive = append(healthyLive, i)
+			}
+		}
+		switch {
+		case slices.ContainsFunc(set, healthy):
+			if !slices.Contains(set, got) || !healthy(got) {
+				t.Fatalf("picked %d, want a healthy one of %v", got, set)
+			}
+		case len(healthyLive) > 0:
+			if !slices.Contains(Eligible(class, healthyLive), got) {
+				t.Fatalf("picked %d, want one of %v", got, Eligible(class, healthyLive))
+			}
+		default:
+			if !slices.Contains(set, got) {
+				t.Fatalf("picked %d, want one of %v", got, set)
+			}
+		}
+	})
+}
