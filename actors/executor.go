@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -30,8 +31,9 @@ type Executor struct {
 	pid      *actor.PID
 	mb       *Mailbox
 	stats    counters
-	refused  atomic.Uint64 // jobs accepted without being pushed here (refused, or redirected)
-	rerouted atomic.Uint64 // jobs accepted here that moved to other executors
+	refused  atomic.Uint64   // jobs accepted without being pushed here (refused, or redirected)
+	rerouted atomic.Uint64   // jobs accepted here that moved to other executors
+	ctx      context.Context // what Scheduled turns run with
 	owner    atomic.Pointer[worker]
 	health   atomic.Uint32        // Health bits
 	running  atomic.Pointer[Task] // the owner's token: the last it started, nil while it waits
@@ -79,6 +81,9 @@ func (e *Executor) Push(j Job) PushResult {
 // rerouted, once however often it moves.
 func (e *Executor) Adopt(j Job) PushResult {
 	t := j.Task()
+	if t == nil {
+		return e.mb.Requeue(j) // a Scheduled runnable: no token to mark or count
+	}
 	prev := t.moved.Swap(int32(e.index) + 1) // before the push: its old executor skips it; clears sentBit, no longer needed
 	res := e.mb.Requeue(j)
 	switch {
@@ -108,11 +113,11 @@ func (e *Executor) Retire() []Job { return live(e.mb.Retire()) }
 // while the executor runs (or is stuck in) a handler.
 func (e *Executor) Steal(movable func(Job) bool) []Job { return live(e.mb.Steal(movable)) }
 
-// live drops jobs resolved while queued (cancelled).
+// live drops tokens resolved while queued (cancelled); scheduled runnables stay.
 func live(jobs []Job) []Job {
 	out := jobs[:0]
 	for _, j := range jobs {
-		if j.Task().Queued() {
+		if t := j.Task(); t == nil || t.Queued() {
 			out = append(out, j)
 		}
 	}
@@ -258,6 +263,12 @@ func (e *Executor) loop(w *worker) {
 // it): only one of them moves it out of queued.
 func (e *Executor) run(w *worker, j Job) {
 	t := j.Task()
+	if t == nil {
+		if s, ok := j.(Scheduled); ok && !e.group.aborted.Load() {
+			e.turn(s)
+		}
+		return
+	}
 	if i := t.movedTo(); i >= 0 && i != e.index {
 		return // moved off this executor; its new one runs it
 	}
@@ -312,6 +323,29 @@ func (e *Executor) invoke(w *worker, j Job, t *Task) (o Outcome, err error) {
 	recovered = !normal
 	return o, err
 }
+
+// turn runs one turn of s. A panic escaping it is recovered (the runnable
+// owns its failures); a Goexit goes on ending the goroutine.
+func (e *Executor) turn(s Scheduled) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.group.engine.BroadcastEvent(TurnPanicked{Index: e.index, Value: r})
+		}
+	}()
+	s.Turn(e.ctx)
+}
+
+// TurnPanicked is published when a panic escapes a [Scheduled] runnable's
+// turn; the executor goes on.
+type TurnPanicked struct {
+	Index int // the executor
+	Value any // what was passed to panic
+}
+
+// Schedule queues s for a turn, past the mailbox bound and the close (an
+// actor with messages is drained like any token), uncounted: it is not a
+// token. It refuses an aborted mailbox (Closed) and a down executor (Gone).
+func (e *Executor) Schedule(s Scheduled) PushResult { return e.mb.add(s, schedule) }
 
 // retry queues j again if its hook asks for another attempt, and reports
 // whether it did. A cancelled token or an aborting runtime is not retried.

@@ -104,6 +104,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 			pid:   actor.NewPID(cfg.Engine.Address(), kind+"/"+strconv.Itoa(i)),
 			mb:    NewMailbox(cfg.MailboxSize, cfg.Room),
 		}
+		e.ctx = context.WithValue(g.abort, execKey{}, e)
 		g.execs = append(g.execs, e)
 		cfg.Engine.SpawnProc(e)
 	}
@@ -128,7 +129,7 @@ func (g *Group) Start(h Hooks) error {
 		g.onExit = func(*Executor, error) {}
 	}
 	if g.redirect == nil {
-		g.redirect = func(j Job) { j.Task().Resolve(Failed, ErrNoExecutor) }
+		g.redirect = func(j Job) { Drop(j, Failed, ErrNoExecutor) }
 	}
 	for _, e := range g.execs {
 		if err := e.Launch(); err != nil {
@@ -150,7 +151,7 @@ func (g *Group) Abort() int {
 	n := 0
 	for _, e := range g.execs {
 		for _, j := range e.mb.Abort() {
-			if j.Task().Resolve(Stopped, ErrStopped) {
+			if Drop(j, Stopped, ErrStopped) {
 				n++
 			}
 		}

@@ -118,9 +118,10 @@ func (m *Mailbox) Retry(j Job) PushResult { return m.add(j, retry) }
 type addMode int
 
 const (
-	push    addMode = iota
-	requeue         // past the bound and the close, not counted
-	retry           // requeue into a held slot
+	push     addMode = iota
+	requeue          // past the bound and the close, not counted
+	retry            // requeue into a held slot
+	schedule         // a Scheduled runnable: as requeue
 )
 
 func (m *Mailbox) add(j Job, mode addMode) PushResult {

@@ -8,15 +8,35 @@ import (
 	"time"
 )
 
-// Job is what a mailbox holds: a token as the executor sees it. The root package's
-// typed tokens implement it, so a push stores an interface holding a pointer and
-// allocates nothing.
+// Job is what a mailbox holds, a runnable of one of two kinds. A token runs
+// once: its Task is its bookkeeping, and Run runs its handler. A [Scheduled]
+// runnable (an actor) runs many times and its Task is nil. The root package's
+// typed tokens implement Job, so a push stores an interface holding a pointer
+// and allocates nothing.
 type Job interface {
-	// Task returns the job's bookkeeping, the same pointer on every call.
+	// Task returns a token's bookkeeping, the same pointer on every call; nil
+	// for a Scheduled runnable.
 	Task() *Task
-	// Run runs the handler with ctx and keeps its result; it returns the
-	// handler's error.
+	// Run runs a token's handler with ctx and keeps its result; it returns
+	// the handler's error.
 	Run(ctx context.Context) error
+}
+
+// Scheduled is a runnable run many times and never twice at once: an actor,
+// put on its executor's queue ([Executor.Schedule]) whenever its mailbox turns
+// non-empty. Each turn runs on the executor's goroutine with a context that
+// [ExecutorOf] understands and that the runtime's abort cancels. Run is not
+// called for it.
+//
+// It keeps its own schedule state: a turn that finds a previous one still
+// active (its goroutine handed the executor on while blocked in it, see
+// [Group.Block]) must return at once and leave it to the active turn to
+// schedule it again. A panic or runtime.Goexit escaping a turn is its own
+// failure to handle: the executor recovers a panic and goes on, and a Goexit
+// ends the goroutine as a token's does.
+type Scheduled interface {
+	Job
+	Turn(ctx context.Context)
 }
 
 // Op names what a token runs, for reports such as a Stop that left handlers
@@ -217,6 +237,13 @@ func (t *Task) Resolve(o Outcome, err error) bool {
 
 // isRunning reports whether the token's handler runs now.
 func (t *Task) isRunning() bool { return t.state.Load() == running && !t.done.isFired() }
+
+// Drop resolves j with o and err when it is a token; a Scheduled runnable
+// has nothing to resolve. It reports whether it resolved a token.
+func Drop(j Job, o Outcome, err error) bool {
+	t := j.Task()
+	return t != nil && t.Resolve(o, err)
+}
 
 // Queued reports whether the token waits to run.
 func (t *Task) Queued() bool { return t.state.Load() == queued }

@@ -201,19 +201,19 @@ func (r *Router) Down(e *actors.Executor) int {
 func (r *Router) Up(e *actors.Executor) { r.setLive(e.Index(), true) }
 
 // Stalled moves the tokens queued on a stalled executor that nothing holds
-// there (plain tokens: no sticky pin, seed or retry) to healthy executors of
+// there (plain tokens: no sticky pin, seed or retry; never a Scheduled
+// runnable) to healthy executors of
 // their range, or of the range over the healthy ones when none of it is
 // healthy; the others wait for it, in order. It returns how many moved.
 func (r *Router) Stalled(e *actors.Executor) int {
 	r.moving.Lock()
 	defer r.moving.Unlock()
 	return r.moveAll(e.Steal(func(j actors.Job) bool {
-		p, ok := j.(Placed)
-		if !ok {
-			return true
+		if p, ok := j.(Placed); ok {
+			_, tk := p.Placement()
+			return tk == nil
 		}
-		_, tk := p.Placement()
-		return tk == nil
+		return j.Task() != nil // a Scheduled runnable (an actor) stays
 	}))
 }
 
@@ -256,10 +256,10 @@ func (r *Router) reroute(j actors.Job) bool {
 		case actors.Pushed:
 			return true
 		case actors.Closed:
-			j.Task().Resolve(actors.Stopped, actors.ErrStopped)
+			actors.Drop(j, actors.Stopped, actors.ErrStopped)
 			return false
 		}
 	}
-	j.Task().Resolve(actors.Failed, actors.ErrNoExecutor)
+	actors.Drop(j, actors.Failed, actors.ErrNoExecutor)
 	return false
 }

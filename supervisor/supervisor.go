@@ -86,11 +86,11 @@ type noReroute struct{}
 
 func (noReroute) Down(e *actors.Executor) int {
 	for _, j := range e.Retire() {
-		j.Task().Resolve(actors.Failed, actors.ErrNoExecutor)
+		actors.Drop(j, actors.Failed, actors.ErrNoExecutor)
 	}
 	return 0
 }
-func (noReroute) Redirect(j actors.Job)        { j.Task().Resolve(actors.Failed, actors.ErrNoExecutor) }
+func (noReroute) Redirect(j actors.Job)        { actors.Drop(j, actors.Failed, actors.ErrNoExecutor) }
 func (noReroute) Up(*actors.Executor)          {}
 func (noReroute) Stalled(*actors.Executor) int { return 0 }
 

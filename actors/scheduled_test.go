@@ -1,0 +1,138 @@
+package actors
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/anthdm/hollywood/actor"
+)
+
+// ticker is a test-only Scheduled runnable, shaped like an actor: it keeps its
+// own schedule state, runs turns one at a time, skips a turn that finds one
+// active (recording that it must run again), and schedules itself again until
+// it has had limit turns.
+type ticker struct {
+	e     *Executor
+	limit int
+	body  func(ctx context.Context, turn int)
+	done  chan struct{}
+
+	mu             sync.Mutex
+	active, again  bool
+	turns, skipped int
+	overlapped     bool
+}
+
+func (k *ticker) Task() *Task               { return nil }
+func (k *ticker) Run(context.Context) error { panic("a Scheduled runnable is not run as a token") }
+
+func (k *ticker) Turn(ctx context.Context) {
+	k.mu.Lock()
+	if k.active {
+		k.again, k.skipped = true, k.skipped+1
+		k.mu.Unlock()
+		return
+	}
+	k.active, k.turns = true, k.turns+1
+	turn := k.turns
+	k.mu.Unlock()
+	if e := ExecutorOf(ctx); e != k.e {
+		k.overlapped = true // wrong executor: flag it like an overlap
+	}
+	if k.body != nil {
+		k.body(ctx, turn)
+	}
+	k.mu.Lock()
+	k.active = false
+	more := k.again || turn < k.limit
+	k.again = false
+	k.mu.Unlock()
+	if !more {
+		close(k.done)
+		return
+	}
+	if k.e.Schedule(k) != Pushed {
+		panic("reschedule refused")
+	}
+}
+
+func startOneExecutor(t *testing.T) (*Group, *Executor) {
+	t.Helper()
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := NewGroup(GroupConfig{Engine: engine, Name: "t", CPUs: []int{0}, MailboxSize: 16, Affinity: Off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		g.Abort()
+		_ = g.Wait(context.Background())
+		g.Release()
+		g.Unregister()
+	})
+	return g, g.Executors()[0]
+}
+
+// TestScheduledRunsManyTimes: a Scheduled runnable rescheduling itself runs
+// 100 turns on its executor, interleaved with tokens, which all run; it is
+// not counted as a token.
+func TestScheduledRunsManyTimes(t *testing.T) {
+	_, e := startOneExecutor(t)
+	k := &ticker{e: e, limit: 100, done: make(chan struct{})}
+	if e.Schedule(k) != Pushed {
+		t.Fatal("schedule refused")
+	}
+	var toks []*testJob
+	for i := range 50 {
+		j := newJob(uint64(i), nil)
+		toks = append(toks, j)
+		for e.Push(j) == Full {
+			<-k.done // cannot happen with 16 slots and the runnable uncounted
+		}
+	}
+	<-k.done
+	for _, j := range toks {
+		<-j.Task().Finished()
+	}
+	if k.turns != 100 || k.skipped != 0 || k.overlapped {
+		t.Fatalf("turns %d, skipped %d, overlapped %v", k.turns, k.skipped, k.overlapped)
+	}
+	if c := e.Counts(); c.Submitted != 50 || c.Succeeded != 50 {
+		t.Fatalf("counts %+v: the runnable must not count as tokens", c)
+	}
+}
+
+// TestScheduledSkippedWhileActive: a turn blocks on a token queued behind it,
+// so its goroutine hands the executor to a helper; the runnable, scheduled
+// again meanwhile, is popped by the helper and skips (its turn is active),
+// then runs again once the blocked turn ends. Turns never overlap.
+func TestScheduledSkippedWhileActive(t *testing.T) {
+	_, e := startOneExecutor(t)
+	k := &ticker{e: e, limit: 1, done: make(chan struct{})}
+	k.body = func(ctx context.Context, turn int) {
+		if turn != 1 {
+			return
+		}
+		if e.Schedule(k) != Pushed { // queued ahead of the token
+			panic("schedule refused")
+		}
+		tok := newJob(1, nil)
+		if e.Push(tok) != Pushed {
+			panic("push refused")
+		}
+		if err := tok.Task().Await(ctx); err != nil {
+			panic(err)
+		}
+	}
+	e.Schedule(k)
+	<-k.done
+	if k.turns != 2 || k.skipped != 1 || k.overlapped {
+		t.Fatalf("turns %d, skipped %d, overlapped %v; want 2 turns, 1 skipped", k.turns, k.skipped, k.overlapped)
+	}
+}
