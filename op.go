@@ -50,6 +50,12 @@ func WithWeight(w Weight) Option { return func(c *opConfig) { c.weight = w } }
 // made of strings, byte slices, booleans, integers and floats (structs and
 // arrays of these included); for other types use [WithStickyKey]. Define
 // reports an argument type that can be neither encoded nor keyed.
+//
+// A key keeps its tokens on one executor, not one at a time: while one of them
+// blocks in [Token.Wait], its executor runs on, and so may the key's next
+// token (tried: 100 deposits to one sticky account, each waiting on a child,
+// ran interleaved). For state that must be touched by one message at a time,
+// use an actor.
 func WithSticky() Option { return func(c *opConfig) { c.sticky = true } }
 
 // WithStickyKey makes the op's tokens sticky with key(arg) as the key (mixed
@@ -60,11 +66,14 @@ func WithStickyKey[A any](key func(A) uint64) Option {
 }
 
 // WithAnchor makes the op a lead that calls the named ops: each of its tokens
-// gets a seed, and every token submitted with the context its handler received
-// (directly or through nested children) runs on the lead's executor, whatever
-// its own weight. The seed is released when the lead and all its children have
-// resolved; a child submitted after that is placed as an ordinary token, since
-// its lead's work is over and there is nothing left to stay near.
+// gets a seed, and every token of a declared op submitted with the context its
+// handler received (directly or through nested children of declared ops) runs
+// on the lead's executor, whatever its own weight. A token of an op the lead
+// did not declare is placed by its own rules. The seed is released when the
+// lead and all its children have resolved; a child submitted after that is
+// placed as an ordinary token, since its lead's work is over and there is
+// nothing left to stay near. The lead's first Submit reports a declared name
+// that no op of the runtime defines.
 func WithAnchor(externalCalls ...string) Option {
 	return func(c *opConfig) { c.lead, c.calls = true, externalCalls }
 }
