@@ -17,6 +17,7 @@ const (
 	Off
 )
 
+// String names the mode.
 func (a Affinity) String() string {
 	switch a {
 	case BestEffort:

@@ -19,6 +19,8 @@ var (
 	// ErrNoExecutor resolves a token that has no live executor to run on: every
 	// executor of its runtime is down.
 	ErrNoExecutor = errors.New("coregate: no live executor")
+	// ErrRunning refuses [Executor.Launch] of an executor that has an owner.
+	ErrRunning = errors.New("coregate: executor already running")
 	// ErrTooManyBlocked is returned by a blocking call inside a handler
 	// (waiting on a token, or for room) when as many handlers as the runtime
 	// allows block already: each holds a goroutine and, when pinned, an OS
@@ -32,6 +34,7 @@ type PanicError struct {
 	Stack []byte // the handler goroutine's stack at the panic
 }
 
+// Error says the handler panicked, with the value.
 func (p *PanicError) Error() string {
 	return fmt.Sprintf("coregate: handler panicked: %v", p.Value)
 }

@@ -165,11 +165,22 @@ func (e *Executor) owns(w *worker) bool { return e.owner.Load() == w }
 // its thread. Under [Strict] affinity a failed pin is returned and the goroutine
 // has already ended. Launch is also how a replacement takes over the mailbox of
 // an executor whose owner ended.
+//
+// Launch is refused with [ErrRunning] while the executor has an owner (or a
+// launch or hand-off is under way), so two goroutines never drain one mailbox.
 func (e *Executor) Launch() error {
+	if !e.owner.CompareAndSwap(nil, reserved) {
+		return fmt.Errorf("%w: executor %d", ErrRunning, e.index)
+	}
 	ready := make(chan error, 1)
 	go e.main(ready)
 	return <-ready
 }
+
+// reserved is the owner while a goroutine is on its way to becoming it (a
+// launch, or a helper after a hand-off): nobody else may launch meanwhile.
+// Its id matches no goroutine.
+var reserved = &worker{}
 
 // main is an owner's goroutine: the first, a replacement (ready != nil), or a
 // helper taking over from a handler that blocks (ready == nil).
@@ -188,6 +199,7 @@ func (e *Executor) main(ready chan<- error) {
 		e.mu.Unlock()
 		if err != nil && e.group.affinity == Strict {
 			if ready != nil {
+				e.owner.Store(nil)
 				ready <- err
 				return
 			}
@@ -367,7 +379,7 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 // handler, to a new helper goroutine on the same CPU.
 func (e *Executor) handOff(w *worker) {
 	w.kept.Store(e.running.Swap(nil)) // the executor is no longer busy with it
-	e.owner.Store(nil)
+	e.owner.Store(reserved)
 	go e.main(nil)
 }
 

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
@@ -134,5 +135,14 @@ func TestScheduledSkippedWhileActive(t *testing.T) {
 	<-k.done
 	if k.turns != 2 || k.skipped != 1 || k.overlapped {
 		t.Fatalf("turns %d, skipped %d, overlapped %v; want 2 turns, 1 skipped", k.turns, k.skipped, k.overlapped)
+	}
+}
+
+// TestLaunchRefusedWhileRunning: a second Launch of a running executor is an
+// error, never a second goroutine draining its mailbox.
+func TestLaunchRefusedWhileRunning(t *testing.T) {
+	_, e := startOneExecutor(t)
+	if err := e.Launch(); !errors.Is(err, ErrRunning) {
+		t.Fatalf("Launch of a running executor = %v, want ErrRunning", err)
 	}
 }
