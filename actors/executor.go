@@ -213,6 +213,7 @@ func (e *Executor) main(ready chan<- error) {
 	w.id = goid()
 	e.group.enter(w, e)
 	e.running.Store(nil) // the previous owner may have ended inside a token
+	e.mb.attach(true)
 	e.owner.Store(w)
 	if ready != nil {
 		e.group.onStart(e)
@@ -242,6 +243,7 @@ func (e *Executor) main(ready chan<- error) {
 // a replacement is due.
 func (e *Executor) exit(w *worker, err error) {
 	if e.owner.CompareAndSwap(w, nil) {
+		e.mb.attach(false)
 		e.group.onExit(e, err)
 	}
 	e.group.leave(w)
@@ -252,7 +254,7 @@ func (e *Executor) loop(w *worker) {
 		if err := faults.Loop(e.index); err != nil {
 			panic(err)
 		}
-		if j, ok := e.mb.Pop(); ok {
+		if j, ok := e.mb.pop(); ok {
 			e.run(w, j)
 			continue
 		}
@@ -260,9 +262,9 @@ func (e *Executor) loop(w *worker) {
 		if e.mb.spin() {
 			continue
 		}
-		switch e.mb.Park() {
+		switch e.mb.park() {
 		case Parked:
-			<-e.mb.Wake()
+			<-e.mb.wake
 		case Drained, Aborted:
 			return
 		}

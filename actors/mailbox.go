@@ -42,11 +42,15 @@ const maxKeep = 1 << 16
 // use up to the bound and shrink back once drained; nothing allocates per push
 // or pop in steady state.
 //
-// Pop and Park are for the consumer: one goroutine at a time, which may hand
-// the role to another (a replacement, or a helper taking over from a handler
-// that blocks) through a happens-before edge such as a go statement.
+// The consumer is the executor's owner goroutine, attached to the mailbox
+// while the executor runs; it may hand the role to another (a replacement, or
+// a helper taking over from a handler that blocks) through a happens-before
+// edge such as a go statement. [Mailbox.Pop] serves any other caller while no
+// executor is attached.
 type Mailbox struct {
-	mu      sync.Mutex
+	cmu      sync.Mutex // held by Pop, and to attach or detach the executor
+	attached bool       // an executor's owner consumes; written under cmu and mu
+	mu       sync.Mutex
 	q       []Job
 	n       int // held against the bound: len(q), the batch until refill, held
 	held    int // slots of retries waiting out a backoff
@@ -162,9 +166,27 @@ func (m *Mailbox) signal() {
 	}
 }
 
-// Pop returns the next job, taking a new batch when the current one is used up.
-// It returns false when the mailbox is empty or aborted.
+// Pop returns the next job, taking a new batch when the current one is used
+// up; false when the mailbox is empty or aborted, or while an executor
+// consumes it (only it may then). Callers are served one at a time.
 func (m *Mailbox) Pop() (Job, bool) {
+	m.cmu.Lock()
+	defer m.cmu.Unlock()
+	if m.attached {
+		return nil, false
+	}
+	return m.pop()
+}
+
+// attach makes the executor's owner the consumer; detach ends it.
+func (m *Mailbox) attach(on bool) {
+	m.cmu.Lock()
+	m.attached = on
+	m.cmu.Unlock()
+}
+
+// pop is Pop for the attached consumer.
+func (m *Mailbox) pop() (Job, bool) {
 	if m.pos < len(m.batch) {
 		j := m.batch[m.pos]
 		m.pos++
@@ -216,19 +238,19 @@ func (m *Mailbox) spin() bool {
 	return false
 }
 
-// ParkState is what Park found.
+// ParkState is what a consumer found when it looked for work.
 type ParkState int
 
 const (
-	Ready   ParkState = iota // jobs are queued: Pop again
-	Parked                   // nothing queued: wait on Wake, then Park again
+	Ready   ParkState = iota // jobs are queued: pop again
+	Parked                   // nothing queued: wait for the wake signal, then look again
 	Drained                  // closed, empty and no retry held: the consumer may exit
 	Aborted                  // aborted: the consumer must exit now
 )
 
-// Park is called by the consumer after Pop returned false. When it returns Parked
-// the next push will signal Wake.
-func (m *Mailbox) Park() ParkState {
+// park is called by the consumer after pop returned false. When it returns
+// Parked the next push will signal wake.
+func (m *Mailbox) park() ParkState {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
@@ -243,11 +265,10 @@ func (m *Mailbox) Park() ParkState {
 	return Parked
 }
 
-// Wake returns the channel a parked consumer waits on.
-func (m *Mailbox) Wake() <-chan struct{} { return m.wake }
+
 
 // Close refuses further pushes; the consumer drains what is queued (and the
-// retries held), then Park says Drained.
+// retries held), then finds it Drained.
 func (m *Mailbox) Close() {
 	m.mu.Lock()
 	m.closed = true

@@ -132,7 +132,7 @@ func TestMailboxCloseAndAbort(t *testing.T) {
 	if got := m.Push(newJob(2, nil)); got != Closed {
 		t.Fatalf("push after Close = %v, want Closed", got)
 	}
-	if got := m.Park(); got != Ready {
+	if got := m.park(); got != Ready {
 		t.Fatalf("Park with a queued job = %v, want Ready", got)
 	}
 	if _, ok := m.Pop(); !ok {
@@ -141,7 +141,7 @@ func TestMailboxCloseAndAbort(t *testing.T) {
 	if _, ok := m.Pop(); ok {
 		t.Fatal("pop from drained mailbox")
 	}
-	if got := m.Park(); got != Drained {
+	if got := m.park(); got != Drained {
 		t.Fatalf("Park on closed, empty mailbox = %v, want Drained", got)
 	}
 
@@ -166,7 +166,7 @@ func TestMailboxCloseAndAbort(t *testing.T) {
 	if _, ok := m.Pop(); ok {
 		t.Fatal("aborted mailbox handed out a new batch")
 	}
-	if got := m.Park(); got != Aborted {
+	if got := m.park(); got != Aborted {
 		t.Fatalf("Park after Abort = %v, want Aborted", got)
 	}
 	if m.Requeue(newJob(5, nil)) != Closed || m.Len() != 0 {
@@ -228,7 +228,7 @@ func TestMailboxHoldCountsRetries(t *testing.T) {
 	m.Close()
 	m.Pop()
 	m.Pop()
-	if got := m.Park(); got != Parked {
+	if got := m.park(); got != Parked {
 		t.Fatalf("Park with a retry held = %v, want Parked", got)
 	}
 	if m.Retry(newJob(3, nil)) != Pushed || len(m.wake) != 1 {
@@ -238,7 +238,7 @@ func TestMailboxHoldCountsRetries(t *testing.T) {
 		t.Fatal("retry not popped")
 	}
 	m.Pop()
-	if got := m.Park(); got != Drained || m.Len() != 0 {
+	if got := m.park(); got != Drained || m.Len() != 0 {
 		t.Fatalf("Park = %v, Len %d; want Drained, 0", got, m.Len())
 	}
 }
@@ -282,7 +282,7 @@ func TestMailboxWakesOnlyParked(t *testing.T) {
 	m.Pop()
 	m.Pop()
 	m.Pop()
-	if got := m.Park(); got != Parked {
+	if got := m.park(); got != Parked {
 		t.Fatalf("Park on empty mailbox = %v", got)
 	}
 	m.Push(newJob(3, nil))
@@ -328,8 +328,8 @@ func TestMailboxConcurrentProducers(t *testing.T) {
 	for got := 0; got < producers*each; {
 		j, ok := m.Pop()
 		if !ok {
-			if m.Park() == Parked {
-				<-m.Wake()
+			if m.park() == Parked {
+				<-m.wake
 			}
 			continue
 		}
@@ -378,7 +378,7 @@ func BenchmarkMailbox(b *testing.B) {
 		if m.Push(j) != Pushed {
 			b.Fatal("full")
 		}
-		if got, ok := m.Pop(); !ok || got != Job(j) {
+		if got, ok := m.pop(); !ok || got != Job(j) {
 			b.Fatal("lost")
 		}
 	}
@@ -416,7 +416,7 @@ func TestRoomNotifiedWhenBatchEndsEmpty(t *testing.T) {
 		}
 		select {
 		case <-pushed:
-		case <-m.Wake():
+		case <-m.wake:
 		}
 	}
 	<-pushed

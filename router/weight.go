@@ -15,6 +15,7 @@ const (
 // NumWeights is the number of weight classes.
 const NumWeights = 3
 
+// String names the class.
 func (w Weight) String() string {
 	switch w {
 	case Heavy:

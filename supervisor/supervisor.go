@@ -323,6 +323,7 @@ type StopError struct {
 	Running map[string]int // handlers still running, by op; their goroutines exit when they return
 }
 
+// Error says what Stop cut short.
 func (e *StopError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "coregate: stop: %v before the runtime drained", e.Cause)

@@ -22,8 +22,10 @@ func NewJob(id uint64, fn func(ctx context.Context) error) *Job {
 // op names every testkit job "testkit" in reports.
 var op = actors.Op{Name: "testkit"}
 
+// Task returns the job's bookkeeping.
 func (j *Job) Task() *actors.Task { return &j.task }
 
+// Run runs Fn.
 func (j *Job) Run(ctx context.Context) error {
 	if j.Fn == nil {
 		return nil
