@@ -51,19 +51,19 @@ type Mailbox struct {
 	cmu      sync.Mutex // held by Pop, and to attach or detach the executor
 	attached bool       // an executor's owner consumes; written under cmu and mu
 	mu       sync.Mutex
-	q       []Job
-	n       int // held against the bound: len(q), the batch until refill, held
-	held    int // slots of retries waiting out a backoff
-	taken   int // batch entries no longer counted in n (Abort, Retire) since the last refill
-	keep    int // the largest slice capacity kept once drained
-	size    int
-	parked  bool
-	closed  bool // refuses pushes
-	aborted bool // the consumer stops taking batches
-	gone    bool // retired: refuses every push, even requeues
-	pushed  uint64
-	wake    chan struct{}
-	room    *Room
+	q        []Job
+	n        int // held against the bound: len(q), the batch until refill, held
+	held     int // slots of retries waiting out a backoff
+	taken    int // batch entries no longer counted in n (Abort, Retire) since the last refill
+	keep     int // the largest slice capacity kept once drained
+	size     int
+	parked   bool
+	closed   bool // refuses pushes
+	aborted  bool // the consumer stops taking batches
+	gone     bool // retired: refuses every push, even requeues
+	pushed   uint64
+	wake     chan struct{}
+	room     *Room
 
 	// consumer side: batch is written under mu, by the consumer only; pos is
 	// the consumer's alone
@@ -264,8 +264,6 @@ func (m *Mailbox) park() ParkState {
 	m.parked = true
 	return Parked
 }
-
-
 
 // Close refuses further pushes; the consumer drains what is queued (and the
 // retries held), then finds it Drained.
