@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/coregate/coregate/actors"
@@ -201,11 +200,11 @@ func (op *Op[A, R]) configureAnchors(cfg opConfig) error {
 		opHash := xxhash.Sum64String(op.name)
 		op.keyOf = func(a *A) uint64 { return anchor.MixKey(opHash, key(*a)) }
 	case cfg.sticky:
-		enc, err := anchor.NewEncoder(reflect.TypeFor[A]())
+		keyer, err := anchor.NewKeyer[A]()
 		if err != nil {
 			return fmt.Errorf("coregate: op %q: WithSticky: %w", op.name, err)
 		}
-		op.keyOf = func(a *A) uint64 { return enc.Key(op.name, unsafe.Pointer(a)) }
+		op.keyOf = func(a *A) uint64 { return keyer.Key(op.name, a) }
 	}
 	for _, c := range cfg.calls {
 		if c == "" {

@@ -11,8 +11,9 @@
 //     seed is SHA-256 of the lead's token id, ":" and a canonical encoding of the
 //     external call names; its pending count starts at 1 for the lead, goes up
 //     before each child is enqueued and down once at every terminal outcome, and
-//     the seed is released at zero. Past the table's cap new leads run unanchored
-//     and a counter says how often.
+//     the seed is released at zero. Tokens carry their seed, so the table keeps
+//     no entries, only the count of live seeds: past its cap new leads run
+//     unanchored and a counter says how often.
 //
 // Placement precedence (seed, then sticky pin, then staggered selection) is the
 // router's; this package only keeps the tables.

@@ -11,24 +11,31 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// Encoder writes the canonical encoding of one argument type: booleans as one
-// byte, integers and floats as 8 little-endian bytes (floats as float64 bits),
-// strings and byte slices as an 8-byte length and their bytes, arrays and
-// structs as their elements in order. Lengths make it unambiguous: ("ab", "c")
-// and ("a", "bc") encode differently. It allocates nothing.
+// Encoder writes the canonical encoding of one argument type: booleans and
+// 1-byte integers as their byte, other integers and floats as 8 little-endian
+// bytes (floats as float64 bits), strings and byte slices as an 8-byte length
+// and their bytes, arrays and structs as their elements in order. Lengths make
+// it unambiguous: ("ab", "c") and ("a", "bc") encode differently; a fixed-size
+// array needs none, its type fixes its length, so a [32]byte encodes as its 32
+// bytes. An Encoder is safe for concurrent use and allocates nothing.
 type Encoder struct {
-	steps []step
+	steps   []step
+	scalars int // fields and array elements, flattened; bounded by maxScalars
 }
 
+// step encodes one field; a run of adjacent 1-byte fields and elements (a byte
+// array) is one step of kind reflect.Uint8, written as it lies in memory, one
+// hash call for the whole run.
 type step struct {
 	kind   reflect.Kind
 	offset uintptr
+	size   uintptr // bytes in the run, for reflect.Uint8
 }
 
-// maxSteps caps the scalars (fields and array elements, flattened) a type may
+// maxScalars caps the scalars (fields and array elements, flattened) a type may
 // have to be encoded: past it, building the encoder would take too long and too
-// much memory, and so would every key.
-const maxSteps = 1 << 16
+// much memory, and every key too much hashing.
+const maxScalars = 1 << 16
 
 // NewEncoder returns the encoder for t, or an error naming the first field
 // that cannot be encoded (maps, pointers, interfaces, channels, functions and
@@ -46,22 +53,32 @@ func NewEncoder(t reflect.Type) (*Encoder, error) {
 // to t is path ("" for root itself, else like ".A[0].B" or "[1]").
 func (e *Encoder) compile(t reflect.Type, off uintptr, root reflect.Type, path string) error {
 	switch t.Kind() {
-	case reflect.Bool, reflect.String,
-		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64:
-		if len(e.steps) >= maxSteps {
+	case reflect.Bool, reflect.Int8, reflect.Uint8:
+		// A bool is stored as 0 or 1 and an int8 in two's complement: each
+		// byte is its own encoding.
+		if e.scalars >= maxScalars {
 			return tooLarge(root)
 		}
-		e.steps = append(e.steps, step{t.Kind(), off})
+		e.scalars++
+		e.add(step{kind: reflect.Uint8, offset: off, size: 1})
+	case reflect.String,
+		reflect.Int, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		if e.scalars >= maxScalars {
+			return tooLarge(root)
+		}
+		e.scalars++
+		e.add(step{kind: t.Kind(), offset: off})
 	case reflect.Slice:
 		if t.Elem().Kind() != reflect.Uint8 {
 			return unencodable(t, root, path, "only byte slices encode")
 		}
-		if len(e.steps) >= maxSteps {
+		if e.scalars >= maxScalars {
 			return tooLarge(root)
 		}
-		e.steps = append(e.steps, step{reflect.Slice, off})
+		e.scalars++
+		e.add(step{kind: reflect.Slice, offset: off})
 	case reflect.Array:
 		if t.Len() == 0 {
 			return nil // holds nothing, whatever its element type
@@ -74,12 +91,14 @@ func (e *Encoder) compile(t reflect.Type, off uintptr, root reflect.Type, path s
 		if len(elem.steps) == 0 {
 			return nil // elements of size zero
 		}
-		if len(elem.steps) > (maxSteps-len(e.steps))/t.Len() {
+		if elem.scalars > (maxScalars-e.scalars)/t.Len() {
 			return tooLarge(root)
 		}
+		e.scalars += elem.scalars * t.Len()
 		for i := range t.Len() {
 			for _, st := range elem.steps {
-				e.steps = append(e.steps, step{st.kind, off + uintptr(i)*t.Elem().Size() + st.offset})
+				st.offset += off + uintptr(i)*t.Elem().Size()
+				e.add(st)
 			}
 		}
 	case reflect.Struct:
@@ -105,6 +124,19 @@ func (e *Encoder) compile(t reflect.Type, off uintptr, root reflect.Type, path s
 	return nil
 }
 
+// add appends st, extending the last step instead when both are byte runs and
+// st starts where the last ends (no padding between): the bytes written are the
+// same, in fewer calls.
+func (e *Encoder) add(st step) {
+	if n := len(e.steps); n > 0 && st.kind == reflect.Uint8 {
+		if last := &e.steps[n-1]; last.kind == reflect.Uint8 && last.offset+last.size == st.offset {
+			last.size += st.size
+			return
+		}
+	}
+	e.steps = append(e.steps, st)
+}
+
 // unencodable returns the error for t, found at path within root, saying why.
 func unencodable(t, root reflect.Type, path, why string) error {
 	if path == "" {
@@ -119,7 +151,7 @@ func unencodable(t, root reflect.Type, path, why string) error {
 }
 
 func tooLarge(root reflect.Type) error {
-	return fmt.Errorf("anchor: %v is too large to encode (more than %d fields and elements); use a key function instead", root, maxSteps)
+	return fmt.Errorf("anchor: %v is too large to encode (more than %d fields and elements); use a key function instead", root, maxScalars)
 }
 
 // sink receives an encoding: it hashes it, or, in tests, also keeps the bytes.
@@ -150,9 +182,10 @@ func (s *sink) writeUint64(v uint64) {
 	s.write(b[:])
 }
 
-// Key returns the sticky key of op applied to the value at p, which must point
-// to a value of the encoder's type.
-func (e *Encoder) Key(op string, p unsafe.Pointer) uint64 {
+// key returns the sticky key of op applied to the value at p: xxhash64 of op,
+// length-prefixed, and the value's encoding. p points to a value of the
+// encoder's type: [Keyer] makes sure of it.
+func (e *Encoder) key(op string, p unsafe.Pointer) uint64 {
 	var s sink
 	s.d.Reset()
 	s.writeString(op)
@@ -171,20 +204,14 @@ func (e *Encoder) encode(s *sink, p unsafe.Pointer) {
 	for _, st := range e.steps {
 		f := unsafe.Add(p, st.offset)
 		switch st.kind {
-		case reflect.Bool:
-			if *(*bool)(f) {
-				s.write([]byte{1})
-			} else {
-				s.write([]byte{0})
-			}
+		case reflect.Uint8:
+			s.write(unsafe.Slice((*byte)(f), st.size))
 		case reflect.String:
 			s.writeString(*(*string)(f))
 		case reflect.Slice:
 			s.writeString(unsafe.String(unsafe.SliceData(*(*[]byte)(f)), len(*(*[]byte)(f))))
 		case reflect.Int:
 			s.writeUint64(uint64(*(*int)(f)))
-		case reflect.Int8:
-			s.writeUint64(uint64(*(*int8)(f)))
 		case reflect.Int16:
 			s.writeUint64(uint64(*(*int16)(f)))
 		case reflect.Int32:
@@ -193,8 +220,6 @@ func (e *Encoder) encode(s *sink, p unsafe.Pointer) {
 			s.writeUint64(uint64(*(*int64)(f)))
 		case reflect.Uint, reflect.Uintptr:
 			s.writeUint64(uint64(*(*uint)(f)))
-		case reflect.Uint8:
-			s.writeUint64(uint64(*(*uint8)(f)))
 		case reflect.Uint16:
 			s.writeUint64(uint64(*(*uint16)(f)))
 		case reflect.Uint32:
@@ -208,3 +233,17 @@ func (e *Encoder) encode(s *sink, p unsafe.Pointer) {
 		}
 	}
 }
+
+// Keyer keys arguments of type A: the op name and the argument's canonical
+// encoding, hashed. Unlike an [Encoder] it cannot be handed a value of another
+// type. Its zero value is not usable; make one with [NewKeyer].
+type Keyer[A any] struct{ e *Encoder }
+
+// NewKeyer returns the Keyer for A, or the error [NewEncoder] gives for it.
+func NewKeyer[A any]() (Keyer[A], error) {
+	e, err := NewEncoder(reflect.TypeFor[A]())
+	return Keyer[A]{e}, err
+}
+
+// Key returns the sticky key of op's argument *a. It allocates nothing.
+func (k Keyer[A]) Key(op string, a *A) uint64 { return k.e.key(op, unsafe.Pointer(a)) }

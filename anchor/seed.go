@@ -5,16 +5,21 @@ import (
 	"encoding/binary"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 )
 
-// Seed anchors a lead token and its children to one executor.
+// Seed anchors a lead token and its children to one executor. Its methods are
+// safe for concurrent use; Join and Leave allocate nothing.
 type Seed struct {
-	ID      [32]byte
-	Class   int // the lead's weight class, for placing the seed again
+	// ID is the seed's identity: SHA-256 of the lead's token id (decimal), ":"
+	// and the canonical encoding of its external call names ([CallsEncoding]).
+	// Set by [Seeds.Lead]; the table does not depend on it.
+	ID [32]byte
+	// Class is the lead's weight class, for placing the seed again when its
+	// executor goes down. Set by [Seeds.Lead].
+	Class   int
 	exec    atomic.Int32
-	pending atomic.Int64
+	pending atomic.Int64 // tokens not yet resolved; 0 once released, never below
 	table   *Seeds
 }
 
@@ -46,29 +51,37 @@ func (s *Seed) Join() bool {
 	}
 }
 
-// Leave counts one terminal outcome; the last one releases the seed.
+// Leave counts one terminal outcome of the lead or of a child that joined; the
+// last one releases the seed. Once the seed is released Leave does nothing, so
+// the table's count of live seeds stays exact whatever the calls.
 func (s *Seed) Leave() {
-	if s.pending.Add(-1) == 0 {
-		s.table.release(s)
+	for {
+		n := s.pending.Load()
+		if n <= 0 {
+			return
+		}
+		if s.pending.CompareAndSwap(n, n-1) {
+			if n == 1 {
+				s.table.release()
+			}
+			return
+		}
 	}
 }
 
-// Pending returns the number of tokens of the seed not yet resolved.
-func (s *Seed) Pending() int64 { return s.pending.Load() }
-
-// Seeds is the bounded seed table; safe for concurrent use.
+// Seeds is the bounded seed table; safe for concurrent use. It needs no entry
+// per seed: a seed is reached through the tokens that carry it, never looked
+// up, so the table only counts the live ones against its cap. The zero Seeds
+// has a cap of 0: every lead runs unanchored.
 type Seeds struct {
-	mu         sync.Mutex
-	live       map[[32]byte]*Seed
-	max        int
+	max        int64
+	live       atomic.Int64
 	released   atomic.Uint64
 	unanchored atomic.Uint64
 }
 
 // NewSeeds returns a table of at most max live seeds.
-func NewSeeds(max int) *Seeds {
-	return &Seeds{live: make(map[[32]byte]*Seed), max: max}
-}
+func NewSeeds(max int) *Seeds { return &Seeds{max: int64(max)} }
 
 // CallsEncoding returns the canonical encoding of a lead's external call names:
 // sorted, without duplicates, each as an 8-byte length and its bytes.
@@ -82,9 +95,9 @@ func CallsEncoding(calls []string) []byte {
 	return b
 }
 
-// SeedID returns SHA-256 of the lead's token id (decimal), ":" and the encoded
+// seedID returns SHA-256 of the lead's token id (decimal), ":" and the encoded
 // external call names.
-func SeedID(tokenID uint64, calls []byte) [32]byte {
+func seedID(tokenID uint64, calls []byte) [32]byte {
 	h := sha256.New()
 	var buf [20]byte
 	h.Write(strconv.AppendUint(buf[:0], tokenID, 10))
@@ -99,24 +112,26 @@ func SeedID(tokenID uint64, calls []byte) [32]byte {
 // with pending 1 for the lead. It returns nil, counting an unanchored lead, when
 // the table is full.
 func (t *Seeds) Lead(tokenID uint64, calls []byte, exec, class int) *Seed {
-	s := &Seed{ID: SeedID(tokenID, calls), Class: class, table: t}
+	for {
+		n := t.live.Load()
+		if n >= t.max {
+			t.unanchored.Add(1)
+			return nil
+		}
+		if t.live.CompareAndSwap(n, n+1) {
+			break
+		}
+	}
+	s := &Seed{ID: seedID(tokenID, calls), Class: class, table: t}
 	s.exec.Store(int32(exec))
 	s.pending.Store(1)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.live) >= t.max {
-		t.unanchored.Add(1)
-		return nil
-	}
-	t.live[s.ID] = s
 	return s
 }
 
-func (t *Seeds) release(s *Seed) {
-	t.mu.Lock()
-	delete(t.live, s.ID)
-	t.mu.Unlock()
+// release frees a seed's slot; Leave calls it once per seed, at zero.
+func (t *Seeds) release() {
 	t.released.Add(1)
+	t.live.Add(-1)
 }
 
 // SeedStats counts the table's state.
@@ -126,10 +141,8 @@ type SeedStats struct {
 	Unanchored uint64 // leads run without a seed because the table was full
 }
 
-// Stats returns the table's counts.
+// Stats returns the table's counts. Each is exact; taken while leads come and
+// go they are not one snapshot.
 func (t *Seeds) Stats() SeedStats {
-	t.mu.Lock()
-	n := len(t.live)
-	t.mu.Unlock()
-	return SeedStats{Live: n, Released: t.released.Load(), Unanchored: t.unanchored.Load()}
+	return SeedStats{Live: int(t.live.Load()), Released: t.released.Load(), Unanchored: t.unanchored.Load()}
 }

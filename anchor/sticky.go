@@ -8,7 +8,8 @@ import (
 )
 
 // Sticky is the bounded pin table. Its methods are safe for concurrent use and
-// allocate nothing once a key has an entry.
+// allocate nothing once a key has an entry. The zero Sticky has a cap of 0:
+// every key is placed by [Rendezvous].
 type Sticky struct {
 	mu        sync.Mutex
 	pins      map[uint64]pin
@@ -38,31 +39,36 @@ func NewSticky(max int, ttl time.Duration, now func() int64) *Sticky {
 }
 
 // Place decides the executor for a token with key whose class may use the
-// executors in set (ascending, non-empty); next is the executor staggered
-// selection would pick. A pin on an executor in set wins; a key without a pin is
-// pinned to next; a pin outside set (its executor went down, or the class range
-// does not include it) is moved to next. When the table is full even after
-// evicting expired pins, the key gets no entry and Place returns
-// Rendezvous(key, set) with pinned false. When pinned is true the token counts
-// as in flight until [Sticky.Release].
+// executors in set; next is the executor staggered selection would pick. A pin
+// on an executor in set wins; a key without a pin is pinned to next; a pin
+// outside set (its executor went down, or the class range does not include it)
+// is moved to next. When the table is full even after evicting expired pins,
+// the key gets no entry and Place returns Rendezvous(key, set) with pinned
+// false. When pinned is true the token counts as in flight until
+// [Sticky.Release]. With set empty there is nowhere to place: Place returns -1,
+// false and changes nothing.
 func (s *Sticky) Place(key uint64, set []int, next int) (exec int, pinned bool) {
 	return s.place(key, set, next, true)
 }
 
-// Repin returns the executor for a token of key that already counts as in
-// flight and must be placed again (its executor went down, or its push found
-// no room): as Place, without counting the token again.
+// Repin returns the executor for a token of key placed before that must be
+// placed again (its executor went down, or its push found no room): as Place,
+// moving the key's pin if it is outside set, but it counts nothing and pins no
+// new key (a key without a pin is placed by Rendezvous).
 func (s *Sticky) Repin(key uint64, set []int, next int) int {
 	exec, _ := s.place(key, set, next, false)
 	return exec
 }
 
 func (s *Sticky) place(key uint64, set []int, next int, count bool) (int, bool) {
+	if len(set) == 0 {
+		return -1, false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.pins[key]
 	if ok {
-		if _, in := slices.BinarySearch(set, int(p.exec)); !in {
+		if !slices.Contains(set, int(p.exec)) {
 			p.exec = int32(next)
 		}
 		if count {
@@ -85,7 +91,9 @@ func (s *Sticky) place(key uint64, set []int, next int, count bool) (int, bool) 
 	return next, true
 }
 
-// Release ends one in-flight token of a pinned key.
+// Release ends one in-flight token of key, one that Place counted (pinned
+// true); the pin becomes evictable when none is left. With nothing in flight
+// for key it does nothing.
 func (s *Sticky) Release(key uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -100,16 +108,13 @@ func (s *Sticky) Release(key uint64) {
 	s.pins[key] = p
 }
 
-// Sweep evicts every pin with nothing in flight that has been idle past the TTL.
-func (s *Sticky) Sweep() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sweepLocked(true)
-}
-
-// sweepLocked scans the table; unless forced it scans at most once per quarter
-// TTL, so a full table of busy pins costs a scan now and then, not per key.
+// sweepLocked evicts every pin with nothing in flight that has been idle past
+// the TTL. Unless forced it scans at most once per quarter TTL, so a full table
+// of busy pins costs a scan now and then, not per key.
 func (s *Sticky) sweepLocked(force bool) {
+	if len(s.pins) == 0 {
+		return // nothing to evict (and a zero Sticky has no clock)
+	}
 	now := s.now()
 	if !force && now < s.nextSweep {
 		return
@@ -138,11 +143,12 @@ func (s *Sticky) Stats() StickyStats {
 	return StickyStats{Pins: n, Evicted: s.evicted.Load(), Hashed: s.hashed.Load()}
 }
 
-// Rendezvous returns the executor in set (non-empty) with the highest hash score
-// for key (highest random weight): stable for a key while the set is, and when
-// the set changes only the keys of the executors that left move.
+// Rendezvous returns the executor in set with the highest hash score for key
+// (highest random weight): stable for a key while the set is, and when the set
+// changes only the keys of the executors that left move. It returns -1 for an
+// empty set.
 func Rendezvous(key uint64, set []int) int {
-	best, bestScore := set[0], uint64(0)
+	best, bestScore := -1, uint64(0)
 	for _, i := range set {
 		if score := mix64(key ^ (uint64(i)+1)*0x9e3779b97f4a7c15); score >= bestScore {
 			best, bestScore = i, score
