@@ -66,7 +66,7 @@ type options struct {
 }
 
 // defaults returns the default run's options; quick shrinks them to a run
-// under 30 seconds.
+// of about 5 seconds on 2 CPUs.
 func defaults(quick bool) options {
 	o := options{
 		reps: 3, workloads: strings.Join(workloadNames, ","), peers: peerNames(),
@@ -95,7 +95,7 @@ func peerNames() string {
 func main() {
 	quick := slices.Contains(os.Args[1:], "-quick") || slices.Contains(os.Args[1:], "--quick")
 	o := defaults(quick)
-	flag.BoolVar(&o.quick, "quick", o.quick, "a run under 30 seconds: one repetition, smaller sizes (other flags still apply)")
+	flag.BoolVar(&o.quick, "quick", o.quick, "one repetition, smaller sizes: about 5 s on 2 CPUs (other flags still apply)")
 	flag.IntVar(&o.reps, "reps", o.reps, "repetitions of every measurement")
 	flag.IntVar(&o.cores, "cores", 0, "CPUs to use: coregate's executors and the pools' workers (0: every allowed CPU)")
 	flag.StringVar(&o.workloads, "workloads", o.workloads, "comma-separated workloads: "+strings.Join(workloadNames, ", "))
