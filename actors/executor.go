@@ -82,10 +82,10 @@ func (e *Executor) Push(j Job) PushResult {
 func (e *Executor) Adopt(j Job) PushResult {
 	t := j.Task()
 	if t == nil {
-		return e.mb.Requeue(j) // a Scheduled runnable: no token to mark or count
+		return e.mb.requeue(j) // a Scheduled runnable: no token to mark or count
 	}
 	prev := t.moved.Swap(int32(e.index) + 1) // before the push: its old executor skips it; clears sentBit, no longer needed
-	res := e.mb.Requeue(j)
+	res := e.mb.requeue(j)
 	switch {
 	case res != Pushed:
 		t.moved.Store(prev)
@@ -106,12 +106,12 @@ func (e *Executor) Refuse(j Job, o Outcome, err error) {
 // Retire takes the executor out of service once its owner ended: every later
 // push returns Gone, and the jobs still queued are returned, in order, for the
 // caller to place elsewhere (with [Executor.Adopt]) or resolve.
-func (e *Executor) Retire() []Job { return live(e.mb.Retire()) }
+func (e *Executor) Retire() []Job { return live(e.mb.retire()) }
 
 // Steal takes the queued jobs for which movable is true, in order, for the
 // caller to place elsewhere; the others stay queued in order. It is safe
 // while the executor runs (or is stuck in) a handler.
-func (e *Executor) Steal(movable func(Job) bool) []Job { return live(e.mb.Steal(movable)) }
+func (e *Executor) Steal(movable func(Job) bool) []Job { return live(e.mb.steal(movable)) }
 
 // live drops tokens resolved while queued (cancelled); scheduled runnables stay.
 func live(jobs []Job) []Job {
@@ -359,7 +359,7 @@ type TurnPanicked struct {
 // Schedule queues s for a turn, past the mailbox bound and the close (an
 // actor with messages is drained like any token), uncounted: it is not a
 // token. It refuses an aborted mailbox (Closed) and a down executor (Gone).
-func (e *Executor) Schedule(s Scheduled) PushResult { return e.mb.add(s, schedule) }
+func (e *Executor) Schedule(s Scheduled) PushResult { return e.mb.add(s, modeSchedule) }
 
 // retry queues j again if its hook asks for another attempt, and reports
 // whether it did. A cancelled token or an aborting runtime is not retried.

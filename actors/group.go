@@ -150,7 +150,7 @@ func (g *Group) Abort() int {
 	g.cancel()
 	n := 0
 	for _, e := range g.execs {
-		for _, j := range e.mb.Abort() {
+		for _, j := range e.mb.abort() {
 			if Drop(j, Stopped, ErrStopped) {
 				n++
 			}

@@ -32,13 +32,13 @@ const maxKeep = 1 << 16
 // of nats-server's internal queue. A producer signals the consumer's
 // capacity-1 wake channel only when the consumer is parked, so a busy executor
 // is never signalled and an idle one is woken once per empty-to-non-empty edge.
-// The batch is written only under the mutex, so [Mailbox.Abort] and
-// [Mailbox.Steal] can read what a consumer stuck in a handler has not run yet;
+// The batch is written only under the mutex, so Mailbox.abort and
+// Mailbox.steal can read what a consumer stuck in a handler has not run yet;
 // the token's own state decides who gets each one (see [Task]).
 //
 // The bound counts the jobs queued, the rest of the consumer's batch until its
-// next refill, and the retries holding a slot ([Mailbox.Hold]); nothing but
-// [Mailbox.Requeue] of a job accepted before goes past it. Slices grow with
+// next refill, and the retries holding a slot (Mailbox.hold); nothing but
+// Mailbox.requeue of a job accepted before goes past it. Slices grow with
 // use up to the bound and shrink back once drained; nothing allocates per push
 // or pop in steady state.
 //
@@ -85,7 +85,7 @@ func NewMailbox(size int, room *Room) *Mailbox {
 }
 
 // Push appends j unless the mailbox is full, closed or retired.
-func (m *Mailbox) Push(j Job) PushResult { return m.add(j, push) }
+func (m *Mailbox) Push(j Job) PushResult { return m.add(j, modePush) }
 
 // Requeue appends a job that was accepted before, a token moved from an
 // executor that went down or stalled, past the bound and even when the
@@ -94,12 +94,12 @@ func (m *Mailbox) Push(j Job) PushResult { return m.add(j, push) }
 // mailbox (Closed) and a retired one (Gone). Every requeued job was held
 // against some mailbox's bound when accepted, so the jobs queued over a whole
 // group never exceed the sum of the bounds.
-func (m *Mailbox) Requeue(j Job) PushResult { return m.add(j, requeue) }
+func (m *Mailbox) requeue(j Job) PushResult { return m.add(j, modeRequeue) }
 
 // Hold keeps a slot for a retry waiting out its backoff, so tokens in backoff
 // count against the bound and a draining consumer waits for them. The retry
-// ends its hold with [Mailbox.Retry] or [Mailbox.Unhold].
-func (m *Mailbox) Hold() {
+// ends its hold with requeueHeld or unhold.
+func (m *Mailbox) hold() {
 	m.mu.Lock()
 	m.n++
 	m.held++
@@ -107,7 +107,7 @@ func (m *Mailbox) Hold() {
 }
 
 // Unhold gives back a slot kept by Hold for a retry that will not run.
-func (m *Mailbox) Unhold() {
+func (m *Mailbox) unhold() {
 	m.mu.Lock()
 	m.n--
 	m.held--
@@ -117,20 +117,20 @@ func (m *Mailbox) Unhold() {
 // Retry queues a retried job in the slot it held, past the close like
 // Requeue. A retired or aborted mailbox refuses it (Gone, Closed) and the slot
 // is given back.
-func (m *Mailbox) Retry(j Job) PushResult { return m.add(j, retry) }
+func (m *Mailbox) requeueHeld(j Job) PushResult { return m.add(j, modeRetry) }
 
 type addMode int
 
 const (
-	push     addMode = iota
-	requeue          // past the bound and the close, not counted
-	retry            // requeue into a held slot
-	schedule         // a Scheduled runnable: as requeue
+	modePush     addMode = iota
+	modeRequeue          // past the bound and the close, not counted
+	modeRetry            // requeue into a held slot
+	modeSchedule         // a Scheduled runnable: as requeue
 )
 
 func (m *Mailbox) add(j Job, mode addMode) PushResult {
 	m.mu.Lock()
-	if mode == retry {
+	if mode == modeRetry {
 		m.held--
 		m.n--
 	}
@@ -138,16 +138,16 @@ func (m *Mailbox) add(j Job, mode addMode) PushResult {
 	case m.gone:
 		m.mu.Unlock()
 		return Gone
-	case m.aborted || (m.closed && mode == push):
+	case m.aborted || (m.closed && mode == modePush):
 		m.mu.Unlock()
 		return Closed
-	case mode == push && m.n >= m.size:
+	case mode == modePush && m.n >= m.size:
 		m.mu.Unlock()
 		return Full
 	}
 	m.q = append(m.q, j)
 	m.n++
-	if mode == push {
+	if mode == modePush {
 		m.pushed++
 	}
 	wake := m.parked
@@ -278,7 +278,7 @@ func (m *Mailbox) Close() {
 // returns every job queued or left in the consumer's batch, in order, for the
 // caller to resolve; a job the consumer runs meanwhile is resolved by it
 // instead (the token's state decides). It is safe while a consumer runs.
-func (m *Mailbox) Abort() []Job {
+func (m *Mailbox) abort() []Job {
 	m.mu.Lock()
 	m.closed, m.aborted = true, true
 	jobs := m.takeAllLocked()
@@ -291,7 +291,7 @@ func (m *Mailbox) Abort() []Job {
 // the jobs queued or left in the batch, in order. Call it once the consumer
 // ended: a consumer that takes over later (see [Mailbox.Reopen]) starts
 // afresh.
-func (m *Mailbox) Retire() []Job {
+func (m *Mailbox) retire() []Job {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gone, m.closed = true, true
@@ -312,7 +312,7 @@ func (m *Mailbox) Reopen() {
 // stay there, for the token's state to decide who runs them. The others stay
 // queued in order. It is safe while a consumer runs: that is its point,
 // moving work off a consumer stuck in a handler.
-func (m *Mailbox) Steal(movable func(Job) bool) []Job {
+func (m *Mailbox) steal(movable func(Job) bool) []Job {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Job
@@ -361,7 +361,7 @@ func (m *Mailbox) counts() (pushed uint64, n int) {
 }
 
 // Pushed returns how many jobs were ever pushed.
-func (m *Mailbox) Pushed() uint64 {
+func (m *Mailbox) pushedCount() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.pushed

@@ -155,7 +155,7 @@ func TestMailboxCloseAndAbort(t *testing.T) {
 	m.Push(newJob(4, nil))
 	// Abort returns the consumer's whole batch (0-3: the caller's Resolve
 	// skips a token that ran) and takes the queue (4).
-	if got := ids(m.Abort()); !slices.Equal(got, []uint64{0, 1, 2, 3, 4}) {
+	if got := ids(m.abort()); !slices.Equal(got, []uint64{0, 1, 2, 3, 4}) {
 		t.Fatalf("Abort took %v, want [0 1 2 3 4]", got)
 	}
 	// The consumer may still pop the rest of its batch (the executor skips
@@ -169,7 +169,7 @@ func TestMailboxCloseAndAbort(t *testing.T) {
 	if got := m.park(); got != Aborted {
 		t.Fatalf("Park after Abort = %v, want Aborted", got)
 	}
-	if m.Requeue(newJob(5, nil)) != Closed || m.Len() != 0 {
+	if m.requeue(newJob(5, nil)) != Closed || m.Len() != 0 {
 		t.Fatalf("requeue onto an aborted mailbox accepted, Len %d", m.Len())
 	}
 }
@@ -196,7 +196,7 @@ func TestMailboxStealKeepsPinnedInOrder(t *testing.T) {
 		m.Push(newJob(uint64(i), nil))
 	}
 	even := func(j Job) bool { return j.Task().ID()%2 == 0 }
-	if got := ids(m.Steal(even)); !slices.Equal(got, []uint64{0, 2, 4, 6}) {
+	if got := ids(m.steal(even)); !slices.Equal(got, []uint64{0, 2, 4, 6}) {
 		t.Fatalf("stole %v, want [0 2 4 6]", got)
 	}
 	var left []uint64
@@ -221,7 +221,7 @@ func TestMailboxStealKeepsPinnedInOrder(t *testing.T) {
 func TestMailboxHoldCountsRetries(t *testing.T) {
 	m := NewMailbox(2, nil)
 	m.Push(newJob(1, nil))
-	m.Hold()
+	m.hold()
 	if m.Push(newJob(2, nil)) != Full {
 		t.Fatal("a held slot did not count against the bound")
 	}
@@ -231,7 +231,7 @@ func TestMailboxHoldCountsRetries(t *testing.T) {
 	if got := m.park(); got != Parked {
 		t.Fatalf("Park with a retry held = %v, want Parked", got)
 	}
-	if m.Retry(newJob(3, nil)) != Pushed || len(m.wake) != 1 {
+	if m.requeueHeld(newJob(3, nil)) != Pushed || len(m.wake) != 1 {
 		t.Fatal("retry into a closed mailbox refused, or did not wake the consumer")
 	}
 	if j, ok := m.Pop(); !ok || j.Task().ID() != 3 {

@@ -6,7 +6,7 @@ import (
 )
 
 // retries holds the tokens waiting out a retry backoff. Each holds a slot of
-// the mailbox it will be queued on ([Mailbox.Hold]), so retries count against
+// the mailbox it will be queued on (Mailbox.hold), so retries count against
 // the bound and a draining executor waits for them. A token in here is
 // neither queued nor resolved, so Stop must find it: StopRetries resolves each
 // with the outcome of its last attempt.
@@ -28,7 +28,7 @@ type pendingRetry struct {
 // schedule queues j again on e after delay. Its state is already queued, so
 // Cancel can resolve it meanwhile; the executor skips it then.
 func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, err error) {
-	e.mb.Hold()
+	e.mb.hold()
 	if delay <= 0 {
 		e.requeue(j, o, err)
 		return
@@ -37,7 +37,7 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stopped {
-		e.mb.Unhold()
+		e.mb.unhold()
 		t.Resolve(o, err)
 		return
 	}
@@ -61,7 +61,7 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 // mailbox, elsewhere when e is down, or resolves it with its last attempt's
 // outcome once the runtime aborted.
 func (e *Executor) requeue(j Job, o Outcome, err error) {
-	switch e.mb.Retry(j) {
+	switch e.mb.requeueHeld(j) {
 	case Gone:
 		e.group.redirect(j)
 	case Closed:
@@ -80,7 +80,7 @@ func (g *Group) StopRetries() int {
 	for t, p := range r.pending {
 		p.timer.Stop()
 		delete(r.pending, t)
-		p.exec.mb.Unhold()
+		p.exec.mb.unhold()
 		if t.Resolve(p.o, p.err) {
 			n++
 		}
