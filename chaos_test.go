@@ -25,7 +25,7 @@ const (
 	fail
 	panicking
 	exiting
-	stalling
+	stalling  // holds its executor until the watchdog reports it stalled
 	cancelled // the submitter cancels it right away
 	flaky     // fails its first run; its op retries once
 )
@@ -41,12 +41,20 @@ type chaosArg struct {
 }
 
 // TestChaos runs over 100,000 tokens from several submitters while handlers fail,
-// panic, call runtime.Goexit (restarting their executor), stall past the
-// watchdog's threshold, get cancelled and get retried, with sticky and
+// panic, call runtime.Goexit (restarting their executor), stall until the
+// watchdog reports them, get cancelled and get retried, with sticky and
 // anchored ops in the mix; then stops the runtime while the submitters are
 // still submitting. Every accepted token resolves exactly once with the outcome
 // its handler chose, no handler runs more often than it should, the counts add
-// up, and no hollywood actor was ever restarted.
+// up, stalls and restarts were reported, and no hollywood actor was ever
+// restarted.
+//
+// It runs on the real clock, with real concurrency: a fake clock (synctest)
+// only advances when every goroutine is blocked, which a flood of submitters
+// seldom is. Nothing depends on timing, though: a stalling handler holds its
+// executor until the watchdog has reported it (see awaitStall), so no stall
+// can be missed however slow the machine (or -race) makes the watchdog, and
+// one that is never reported fails the test.
 func TestChaos(t *testing.T) {
 	t.Run("graceful", func(t *testing.T) { chaos(t, time.Minute) })
 	// Stop gives up draining at once: queued tokens resolve with ErrStopped
@@ -59,12 +67,17 @@ func chaos(t *testing.T, drain time.Duration) {
 	engine, err := actor.NewEngine(actor.NewEngineConfig())
 	require.NoError(t, err)
 	var restarted, stalled atomic.Int64
+	// Events reach the subscriber asynchronously: the test waits for the
+	// first of each kind rather than sampling the counts.
+	sawRestart, sawStall := make(chan struct{}, 1), make(chan struct{}, 1)
 	restarts, stop := testkit.Subscribe(engine, func(ev any) bool {
 		switch ev.(type) {
 		case supervisor.ExecutorRestarted:
 			restarted.Add(1)
+			notify(sawRestart)
 		case supervisor.ExecutorStalled:
 			stalled.Add(1)
+			notify(sawStall)
 		case actor.ActorRestartedEvent:
 			return true
 		}
@@ -75,12 +88,16 @@ func chaos(t *testing.T, drain time.Duration) {
 	rt, err := Start(Config{
 		Engine:      engine,
 		MailboxSize: 256,
-		StallAfter:  2 * time.Millisecond,
+		// Only how long a stalling token holds its executor: calm handlers
+		// seen past it (under -race, on a busy machine) are stalls too,
+		// which the runtime handles like the injected ones.
+		StallAfter: 20 * time.Millisecond,
 	})
 	require.NoError(t, err)
 
 	// Submitters take ids below 2*total, children the ones above.
 	runs := make([]atomic.Int32, 4*total)
+	var stallsSeen atomic.Int64 // stalling handlers that saw their stall reported
 	body := func(ctx context.Context, a chaosArg) (int, error) {
 		n := runs[a.id].Add(1)
 		switch a.kind {
@@ -91,7 +108,10 @@ func chaos(t *testing.T, drain time.Duration) {
 		case exiting:
 			runtime.Goexit()
 		case stalling:
-			time.Sleep(5 * time.Millisecond)
+			if err := awaitStall(ctx, rt); err != nil {
+				return 0, err
+			}
+			stallsSeen.Add(1)
 		case flaky:
 			if n == 1 {
 				return 0, errFlaky
@@ -199,7 +219,7 @@ func chaos(t *testing.T, drain time.Duration) {
 	wg.Wait()
 
 	bg := context.Background()
-	n := 0
+	n, stallsDone := 0, 0
 	for _, ss := range sents {
 		for _, s := range ss {
 			n++
@@ -211,8 +231,14 @@ func chaos(t *testing.T, drain time.Duration) {
 				continue
 			}
 			switch s.arg.kind {
-			case calm, stalling:
+			case calm:
 				require.NoError(t, err)
+			case stalling:
+				if drain == 0 && errors.Is(err, context.Canceled) {
+					break // running when Stop aborted: its context was cancelled
+				}
+				require.NoError(t, err, "stalling token %d", s.arg.id)
+				stallsDone++
 			case fail:
 				require.ErrorIs(t, err, errFlaky)
 			case panicking:
@@ -255,10 +281,57 @@ func chaos(t *testing.T, drain time.Duration) {
 		t.Fatalf("hollywood restarted an actor: %+v", ev)
 	default:
 	}
+	require.Positive(t, stallsDone, "no stalling token ran to its stall")
+	require.Equal(t, int64(stallsDone), stallsSeen.Load(), "stalling tokens that succeeded saw their stall reported")
+	for _, ev := range []struct {
+		name string
+		ch   <-chan struct{}
+	}{{"ExecutorRestarted", sawRestart}, {"ExecutorStalled", sawStall}} {
+		select {
+		case <-ev.ch:
+		case <-time.After(time.Minute):
+			t.Fatalf("no %s event published", ev.name)
+		}
+	}
 	stop()
-	require.Positive(t, restarted.Load(), "no executor restart was injected")
-	require.Positive(t, stalled.Load(), "no stall was injected")
-	t.Logf("%d tokens accepted, %d restarts, %d stalls; totals %+v", accepted.Load(), restarted.Load(), stalled.Load(), st.Total)
+	t.Logf("%d tokens accepted, %d restarts, %d stalls (%d injected); totals %+v", accepted.Load(), restarted.Load(), stalled.Load(), stallsDone, st.Total)
+}
+
+// errNoStall is what a stalling handler returns when its stall is never
+// reported.
+var errNoStall = errors.New("the watchdog never reported the stalling token's executor stalled")
+
+// awaitStall holds the executor running the handler whose context ctx is
+// until the watchdog reports it stalled, which it does once a token has run
+// past Config.StallAfter: this one, which runs until then (or, rarely, the
+// one before it, whose report the watchdog has not yet cleared: a stall all
+// the same). It returns ctx's error if ctx ends first (an aborting Stop
+// cancels it), and errNoStall after a minute, so a watchdog that never
+// reports fails the test rather than hanging it.
+func awaitStall(ctx context.Context, rt *Runtime) error {
+	e, _ := CurrentExecutor(ctx)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	limit := time.NewTimer(time.Minute)
+	defer limit.Stop()
+	for !rt.Executors()[e].Stalled {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-limit.C:
+			return errNoStall
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// notify sends on ch, of capacity 1, unless a send is already pending.
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
 
 // TestEventsInOrder: a subscriber on the runtime's engine sees an executor's

@@ -6,15 +6,16 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/internal/testkit"
+	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -61,6 +62,11 @@ type placement struct {
 	ok      bool
 }
 
+// TestAffinitySeenFromInsideToken: under Strict affinity each executor's
+// thread is pinned to exactly its CPU, as seen from inside a token, Heavy
+// tokens go round robin over every executor, and CurrentExecutor agrees with
+// Token.Executor. It checks real pinning, so it runs only where pinning
+// exists, on the machine's own CPUs.
 func TestAffinitySeenFromInsideToken(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("thread affinity is only set on Linux")
@@ -75,7 +81,7 @@ func TestAffinitySeenFromInsideToken(t *testing.T) {
 	execs := rt.Executors()
 	seen := map[int]bool{}
 	for i := range 20 * len(execs) {
-		tok := must(where.Submit(ctx, i))
+		tok := requireOn(t, i%len(execs), must(where.Submit(ctx, i))) // Heavy round robin from executor 0
 		p := must(tok.Wait(ctx))
 		e := execs[tok.Executor()]
 		require.True(t, e.Pinned, "executor %d not pinned: %v", e.Index, e.PinError)
@@ -87,6 +93,9 @@ func TestAffinitySeenFromInsideToken(t *testing.T) {
 	require.Len(t, seen, len(execs), "Heavy tokens should reach every executor")
 }
 
+// TestExecutorsMapToAllowedCPUs: the default runtime has one executor per
+// allowed CPU (up to GOMAXPROCS), executor i on the i-th allowed CPU, with
+// PID <Name>/exec/<i>.
 func TestExecutorsMapToAllowedCPUs(t *testing.T) {
 	allowed := must(actors.AllowedCPUs())
 	rt := start(t, Config{})
@@ -95,19 +104,17 @@ func TestExecutorsMapToAllowedCPUs(t *testing.T) {
 	for i, e := range execs {
 		require.Equal(t, i, e.Index)
 		require.Equal(t, allowed[i], e.CPU)
-		require.Equal(t, "coregate/exec/"+string(rune('0'+i)), e.PID.ID)
+		require.Equal(t, fmt.Sprint("coregate/exec/", i), e.PID.ID)
 	}
 }
 
 // TestStaggerSpreadsHeavyEvenlyAndKeepsFIFO submits Heavy tokens from one
-// goroutine: they alternate over the executors, and each executor runs its share
+// goroutine to a fresh runtime of four executors (unpinned, so it runs on any
+// machine): token k goes to executor k mod 4, and each executor runs its share
 // in submission order.
 func TestStaggerSpreadsHeavyEvenlyAndKeepsFIFO(t *testing.T) {
-	rt := start(t, Config{})
-	n := len(rt.Executors())
-	if n < 2 {
-		t.Skip("spreading needs at least 2 CPUs")
-	}
+	const n = 4
+	rt := start(t, Config{Cores: n, Affinity: Off})
 	var mu sync.Mutex
 	ran := make([][]int, n)
 	rec := must(Define(rt, "rec", func(ctx context.Context, seq int) (struct{}, error) {
@@ -121,14 +128,17 @@ func TestStaggerSpreadsHeavyEvenlyAndKeepsFIFO(t *testing.T) {
 	const total = 1000 // below the mailbox bound, so no mailbox is skipped as full
 	toks := make([]*Token[struct{}], total)
 	for i := range toks {
-		toks[i] = must(rec.Submit(ctx, i))
+		toks[i] = requireOn(t, i%n, must(rec.Submit(ctx, i)))
 	}
 	for _, tok := range toks {
 		must(tok.Wait(ctx))
 	}
 	for e, seqs := range ran {
-		require.Len(t, seqs, total/n, "executor %d's share", e)
-		require.True(t, slices.IsSorted(seqs), "executor %d ran out of order", e)
+		want := make([]int, 0, total/n)
+		for seq := e; seq < total; seq += n {
+			want = append(want, seq)
+		}
+		require.Equal(t, want, seqs, "executor %d's share, in order", e)
 	}
 }
 
@@ -287,75 +297,124 @@ func TestGoexitResolvesTokenAndExecutorGoesOn(t *testing.T) {
 	}
 }
 
-// TestStopUnderLoad stops a runtime while several goroutines submit: every token
-// resolves with its result, ErrStopped or a cancellation, and the counts add up.
+// TestStopUnderLoad stops a busy runtime whose mailboxes are full and whose
+// submitters wait for room, with a deadline that passes while tokens are
+// queued: on the fake clock the numbers are exact. The submitters get
+// ErrStopped, the queued tokens resolve with ErrStopped, the running handler
+// that honours its context is cancelled, the one that ignores it is reported
+// still running, by op, and Stop returns at its deadline plus the grace.
+// Every token resolves, and the counts add up once the stuck handler returns.
 func TestStopUnderLoad(t *testing.T) {
-	rt, err := Start(Config{MailboxSize: 256})
-	require.NoError(t, err)
-	work := must(Define(rt, "work", func(ctx context.Context, x int) (int, error) {
-		select {
-		case <-time.After(50 * time.Microsecond):
-			return x, nil
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-	}))
-	bg := context.Background()
-	var mu sync.Mutex
-	var toks []*Token[int]
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				tok, err := work.Submit(bg, g*1_000_000+i)
-				if err != nil {
-					assert.ErrorIs(t, err, ErrStopped)
-					return
-				}
-				mu.Lock()
-				toks = append(toks, tok)
-				mu.Unlock()
+	synctest.Test(t, func(t *testing.T) {
+		const mailbox = 4
+		rt, err := Start(Config{Cores: 2, Affinity: Off, MailboxSize: mailbox, StallAfter: -1})
+		require.NoError(t, err)
+		bg := context.Background()
+		gate := make(chan struct{}) // each send lets one running work handler succeed
+		work := must(Define(rt, "work", func(ctx context.Context, x int) (int, error) {
+			select {
+			case <-gate:
+				return x, nil
+			case <-ctx.Done():
+				return 0, ctx.Err()
 			}
-		}()
-	}
-	time.Sleep(20 * time.Millisecond)
-	ctx, cancel := context.WithTimeout(bg, 5*time.Millisecond)
-	defer cancel()
-	stopErr := rt.Stop(ctx)
-	wg.Wait()
-	var ok, stopped, cancelled int
-	for _, tok := range toks {
-		select {
-		case <-tok.Done():
-		default:
-			t.Fatalf("token %d unresolved after Stop", tok.ID())
+		}))
+		unstick := make(chan struct{})
+		stuck := must(Define(rt, "stuck", func(context.Context, int) (int, error) {
+			<-unstick // ignores its context: Stop cannot cut it short
+			return 0, nil
+		}))
+
+		var mu sync.Mutex
+		var toks []*Token[int]
+		// Two tokens succeed first (Heavy positions 0 and 1), then the
+		// executors go idle: nothing held against the bounds is left.
+		const succeeded = 2
+		for i := range succeeded {
+			tok := requireOn(t, i, must(work.Submit(bg, i)))
+			gate <- struct{}{}
+			require.Equal(t, i, must(tok.Wait(bg)))
+			toks = append(toks, tok)
 		}
-		_, err := tok.Wait(bg)
-		switch {
-		case err == nil:
-			ok++
-		case errors.Is(err, ErrStopped):
-			stopped++
-		case errors.Is(err, context.Canceled):
-			cancelled++
-		default:
-			t.Fatalf("token %d: unexpected error %v", tok.ID(), err)
+		synctest.Wait()
+		// Executor 0 runs a handler that ignores its context (Heavy position
+		// 2); four submitters fill both mailboxes, executor 1 starts one
+		// work token, and they wait for room.
+		stuckTok := requireOn(t, 0, must(stuck.Submit(bg, 0)))
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					tok, err := work.Submit(bg, 1000*(g+1)+i)
+					if err != nil {
+						assert.ErrorIs(t, err, ErrStopped)
+						return
+					}
+					mu.Lock()
+					toks = append(toks, tok)
+					mu.Unlock()
+				}
+			})
 		}
-	}
-	s := rt.Stats().Total
-	require.Equal(t, uint64(len(toks)), s.Submitted, "every accepted token was handed to a submitter")
-	require.Equal(t, uint64(ok), s.Succeeded)
-	require.Equal(t, uint64(stopped), s.Stopped)
-	require.Equal(t, uint64(cancelled), s.Cancelled)
-	requireBalanced(t, rt)
-	if stopped > 0 {
+		synctest.Wait()
+		// Each executor holds mailbox tokens: its running one and the queued.
+		const queued = 2 * (mailbox - 1)
+		mu.Lock()
+		require.Len(t, toks, succeeded+1+queued, "work tokens accepted")
+		mu.Unlock()
+
+		const deadline = time.Second
+		ctx, cancel := context.WithTimeout(bg, deadline)
+		defer cancel()
+		stopAt := time.Now()
+		stopErr := rt.Stop(ctx)
+		require.Equal(t, deadline+supervisor.DefaultGrace, time.Since(stopAt), "Stop waits out its deadline, then the grace")
+		wg.Wait()
+		var se *supervisor.StopError
+		require.ErrorAs(t, stopErr, &se)
 		require.ErrorIs(t, stopErr, context.DeadlineExceeded)
-	}
-	t.Logf("%d tokens: %d succeeded, %d stopped, %d cancelled", len(toks), ok, stopped, cancelled)
-	_, err = work.Submit(bg, 0)
-	require.ErrorIs(t, err, ErrStopped)
+		require.EqualError(t, stopErr, fmt.Sprintf("coregate: stop: context deadline exceeded before the runtime drained; "+
+			"%d queued tokens resolved with ErrStopped; 1 tokens still running, their contexts cancelled (\"stuck\" x1)", queued))
+
+		var ok, stopped, cancelled int
+		for _, tok := range toks {
+			select {
+			case <-tok.Done():
+			default:
+				t.Fatalf("token %d unresolved after Stop", tok.ID())
+			}
+			_, err := tok.Wait(bg)
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, ErrStopped):
+				stopped++
+			case errors.Is(err, context.Canceled):
+				cancelled++
+			default:
+				t.Fatalf("token %d: unexpected error %v", tok.ID(), err)
+			}
+		}
+		require.Equal(t, []int{succeeded, queued, 1}, []int{ok, stopped, cancelled}, "work tokens succeeded, stopped, cancelled")
+		select {
+		case <-stuckTok.Done():
+			t.Fatal("the stuck token resolved while its handler runs")
+		default:
+		}
+		s := rt.Stats().Total
+		require.Equal(t, uint64(len(toks)+1), s.Submitted)
+		require.Equal(t, uint64(succeeded), s.Succeeded)
+		require.Equal(t, uint64(queued), s.Stopped)
+		require.Equal(t, uint64(1), s.Cancelled)
+
+		close(unstick)
+		_, err = stuckTok.Wait(bg)
+		require.NoError(t, err, "a handler that outlived Stop resolves its token with what it returns")
+		require.Equal(t, uint64(succeeded+1), rt.Stats().Total.Succeeded)
+		requireBalanced(t, rt)
+		_, err = work.Submit(bg, 0)
+		require.ErrorIs(t, err, ErrStopped)
+	})
 }
 
 func TestStopDrainsAndIsIdempotent(t *testing.T) {

@@ -263,7 +263,6 @@ func TestStopWakesWaiterOnQueuedChild(t *testing.T) {
 // TestStopWakesWaiterOnChildElsewhere: the child is queued behind a blocker
 // on the other executor (Light runs on executor 1 of 2).
 func TestStopWakesWaiterOnChildElsewhere(t *testing.T) {
-	needTwo(t)
 	stopWhileWaiting(t, Config{Cores: 2, Affinity: Off}, ErrStopped, true, func(rt *Runtime) *Op[int, int] {
 		return must(Define(rt, "child", where[int], WithWeight(Light)))
 	})
@@ -282,7 +281,6 @@ func TestStopWakesWaiterOnRetryingChild(t *testing.T) {
 // sticky key's token pinned there waits for it. A Light op, whose whole range
 // (executor 1 of 2) is stalled, gets executor 0 instead of no relief.
 func TestStallMovesUnpinnedWork(t *testing.T) {
-	needTwo(t)
 	synctest.Test(t, func(t *testing.T) {
 		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: 100 * time.Millisecond})
 		require.NoError(t, err)

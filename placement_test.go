@@ -22,85 +22,85 @@ func run[A any](t *testing.T, op *Op[A, int], ctx context.Context, arg A) int {
 }
 
 // TestPlacementPrecedence: seed, then sticky pin, then staggered selection.
+// Each case starts a fresh runtime of three unpinned executors (any machine
+// runs them), so every placement is known: the k-th Heavy token placed by
+// staggering goes to executor k mod 3, and Light's range is executor 2.
 func TestPlacementPrecedence(t *testing.T) {
-	rt := start(t, Config{})
-	n := len(rt.Executors())
 	bg := context.Background()
-	plain := must(Define(rt, "plain", where[int], WithWeight(Light)))
-	sticky := must(Define(rt, "sticky", where[string], WithSticky()))
-	lightChild := must(Define(rt, "light-child", where[int], WithWeight(Light)))
-	stickyChild := must(Define(rt, "sticky-child", where[string], WithSticky()))
-
-	type result struct{ lead, light, sticky int }
-	lead := must(Define(rt, "lead", func(ctx context.Context, key string) (result, error) {
-		me, _ := CurrentExecutor(ctx)
-		return result{me, run(t, lightChild, ctx, 0), run(t, stickyChild, ctx, key)}, nil
-	}, WithAnchor("light-child", "sticky-child")))
-
+	fresh := func(t *testing.T) *Runtime { return start(t, Config{Cores: 3, Affinity: Off}) }
 	for _, tt := range []struct {
 		name  string
 		check func(t *testing.T)
 	}{
 		{"staggered: a plain token stays in its class's range", func(t *testing.T) {
-			require.Equal(t, n-1, run(t, plain, bg, 0), "Light on %d executors", n)
+			rt := fresh(t)
+			light := must(Define(rt, "light", where[int], WithWeight(Light)))
+			heavy := must(Define(rt, "heavy", where[int]))
+			for i := range 4 {
+				require.Equal(t, 2, run(t, light, bg, 0), "Light on 3 executors")
+				require.Equal(t, i%3, run(t, heavy, bg, 0), "Heavy token %d", i)
+			}
 		}},
 		{"pin: a sticky key keeps its first executor", func(t *testing.T) {
-			first := run(t, sticky, bg, "k")
-			for range 10 {
-				require.Equal(t, first, run(t, sticky, bg, "k"))
+			rt := fresh(t)
+			sticky := must(Define(rt, "sticky", where[string], WithSticky()))
+			require.Equal(t, 0, run(t, sticky, bg, "k"), "the first Heavy position")
+			for range 10 { // staggering would have moved on to 1, 2, 0...
+				require.Equal(t, 0, run(t, sticky, bg, "k"))
 			}
 		}},
 		{"seed over weight: children run on the lead's executor", func(t *testing.T) {
-			for range 4 {
-				r := must(must(lead.Submit(bg, "x")).Wait(bg))
-				require.Equal(t, r.lead, r.light)
+			rt := fresh(t)
+			child := must(Define(rt, "light-child", where[int], WithWeight(Light)))
+			lead := must(Define(rt, "lead", func(ctx context.Context, _ int) ([2]int, error) {
+				me, _ := CurrentExecutor(ctx)
+				return [2]int{me, run(t, child, ctx, 0)}, nil
+			}, WithAnchor("light-child")))
+			for i := range 3 { // leads on 0, 1, 2; Light alone would be on 2
+				require.Equal(t, [2]int{i, i}, must(must(lead.Submit(bg, 0)).Wait(bg)), "lead %d and its Light child", i)
 			}
 		}},
 		{"seed over pin: a sticky child follows its lead, not its pin", func(t *testing.T) {
-			if n < 2 {
-				t.Skip("needs two executors for the pin and the seed to differ")
-			}
-			pinned := run(t, stickyChild, bg, "p") // pins "p" outside any seed
-			for range 4 {
-				r := must(must(lead.Submit(bg, "p")).Wait(bg))
-				require.Equal(t, r.lead, r.sticky)
-				if r.lead != pinned {
-					return
-				}
-			}
-			t.Fatal("no lead landed away from the pin in 4 tries")
+			rt := fresh(t)
+			child := must(Define(rt, "sticky-child", where[string], WithSticky()))
+			lead := must(Define(rt, "lead", func(ctx context.Context, key string) ([2]int, error) {
+				me, _ := CurrentExecutor(ctx)
+				return [2]int{me, run(t, child, ctx, key)}, nil
+			}, WithAnchor("sticky-child")))
+			require.Equal(t, 0, run(t, child, bg, "p"), "pins \"p\" outside any seed, at the first Heavy position")
+			require.Equal(t, [2]int{1, 1}, must(must(lead.Submit(bg, "p")).Wait(bg)), "the lead, at the second Heavy position, and its child")
+			require.Equal(t, 0, run(t, child, bg, "p"), "outside the seed, the pin holds")
 		}},
 	} {
 		t.Run(tt.name, tt.check)
 	}
 }
 
+// TestStickyKeysSpreadOverTheRange: new keys take the staggered choice as
+// their pin, so on a fresh runtime of four (unpinned) executors key k is
+// pinned to executor k mod 4, and every key stays there.
 func TestStickyKeysSpreadOverTheRange(t *testing.T) {
-	rt := start(t, Config{})
-	n := len(rt.Executors())
+	const n = 4
+	rt := start(t, Config{Cores: n, Affinity: Off})
 	op := must(Define(rt, "keyed", where[int], WithSticky()))
 	bg := context.Background()
-	home := map[int]int{}
 	for k := range 200 {
-		home[k] = run(t, op, bg, k)
+		require.Equal(t, k%n, run(t, op, bg, k), "key %d's first token", k)
 	}
-	per := make([]int, n)
 	for round := range 3 {
 		for k := range 200 {
-			require.Equal(t, home[k], run(t, op, bg, k), "round %d key %d moved", round, k)
+			require.Equal(t, k%n, run(t, op, bg, k), "round %d key %d moved", round, k)
 		}
-	}
-	for _, e := range home {
-		per[e]++
-	}
-	for e, c := range per {
-		require.Greater(t, c, 200/n/2, "executor %d got %d of 200 keys: %v", e, c, per)
 	}
 	require.Equal(t, 200, rt.Stats().Pins)
 }
 
+// TestStickyKeyFunction: a key function makes arguments that the default
+// encoding cannot key (or would key apart) share a pin. On a fresh runtime of
+// two executors the key's first token is pinned to executor 0; a token with
+// its own pin would take executor 1.
 func TestStickyKeyFunction(t *testing.T) {
-	rt := start(t, Config{})
+	rt := start(t, Config{Cores: 2, Affinity: Off})
 	type req struct {
 		user string
 		meta map[string]string // not encodable: a key function is needed
@@ -111,19 +111,21 @@ func TestStickyKeyFunction(t *testing.T) {
 	require.ErrorContains(t, err, "want a func(coregate.req) uint64")
 	op := must(Define(rt, "by-user", where[req], WithStickyKey(func(r req) uint64 { return uint64(len(r.user)) })))
 	bg := context.Background()
-	first := run(t, op, bg, req{user: "ann"})
+	require.Equal(t, 0, run(t, op, bg, req{user: "ann"}), "the first Heavy position")
 	for range 5 {
-		require.Equal(t, first, run(t, op, bg, req{user: "bob", meta: map[string]string{"a": "b"}}), "same key, same executor")
+		require.Equal(t, 0, run(t, op, bg, req{user: "bob", meta: map[string]string{"a": "b"}}), "same key, same executor")
 	}
+	require.Equal(t, 1, rt.Stats().Pins, "one key")
 	_, err = Define(rt, "empty-call", where[int], WithAnchor("ok", ""))
 	require.ErrorContains(t, err, "empty call name")
 }
 
-// TestLeadKeepsLightChildrenOnItsExecutor: on this machine Light ops run on the
-// last executor only, yet the children of a lead on executor 0 run on 0, nested
-// children too.
+// TestLeadKeepsLightChildrenOnItsExecutor: on three executors Light ops run
+// on executor 2 only, yet the children of a lead run on the lead's executor,
+// nested children too. On a fresh runtime the leads take Heavy positions 0,
+// 1 and 2: executors 0 and 1 are outside Light's range.
 func TestLeadKeepsLightChildrenOnItsExecutor(t *testing.T) {
-	rt := start(t, Config{})
+	rt := start(t, Config{Cores: 3, Affinity: Off})
 	bg := context.Background()
 	var grandchild *Op[int, int]
 	child := must(Define(rt, "child", func(ctx context.Context, _ int) (int, error) {
@@ -151,17 +153,11 @@ func TestLeadKeepsLightChildrenOnItsExecutor(t *testing.T) {
 		}
 		return out, nil
 	}, WithAnchor("child", "grandchild")))
-	for range 2 * len(rt.Executors()) {
-		tok := must(lead.Submit(bg, 0))
+	for i := range 3 {
+		tok := requireOn(t, i, must(lead.Submit(bg, 0)))
 		got := must(tok.Wait(bg))
-		for _, e := range got[1:] {
-			require.Equal(t, got[0], e, "children of a lead on %d", got[0])
-		}
-		if tok.Executor() == 0 {
-			return
-		}
+		require.Equal(t, []int{i, i, i, i, i, i, i, i, i}, got, "lead %d and its 8 children", i)
 	}
-	t.Fatal("no lead landed on executor 0")
 }
 
 // TestSeedReleasedOnEveryOutcome: the pending count reaches zero and the seed is

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -12,36 +11,33 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/internal/faults"
 	"github.com/coregate/coregate/internal/testkit"
 	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
 )
 
-// needTwo skips tests that move work from one executor to another.
-func needTwo(t *testing.T) {
+// requireOn requires tok to have been placed on executor want and returns it.
+func requireOn[R any](t *testing.T, want int, tok *Token[R]) *Token[R] {
 	t.Helper()
-	cpus, err := actors.AllowedCPUs()
-	require.NoError(t, err)
-	if min(len(cpus), runtime.GOMAXPROCS(0)) < 2 {
-		t.Skip("needs 2 CPUs: the test moves work off one executor onto another")
-	}
+	require.Equal(t, want, tok.Executor(), "token placed on executor %d, want %d", tok.Executor(), want)
+	return tok
 }
 
-// onExecutor submits with submit until a token lands on executor want; tokens
-// landing elsewhere are left to run (the test's handlers act only on want).
-func onExecutor[R any](t *testing.T, want int, submit func() (*Token[R], error)) *Token[R] {
-	t.Helper()
-	for range 64 {
-		tok, err := submit()
-		require.NoError(t, err)
-		if tok.Executor() == want {
-			return tok
-		}
+// alternate is for a fresh runtime of two healthy executors, where the k-th
+// Heavy token goes to executor k mod 2. It returns at0, which requires the
+// Heavy token just submitted to be on executor 0, then submits a filler
+// Heavy token that must land on executor 1, so that the next Heavy token
+// lands on executor 0 again. Every Heavy token a test submits must go through
+// at0 or come in pairs, to keep the count even.
+func alternate(t *testing.T, rt *Runtime) (at0 func(*Token[int]) *Token[int]) {
+	filler := must(Define(rt, "filler", where[int]))
+	return func(tok *Token[int]) *Token[int] {
+		t.Helper()
+		requireOn(t, 0, tok)
+		requireOn(t, 1, must(filler.Submit(context.Background(), 0)))
+		return tok
 	}
-	t.Fatalf("no token placed on executor %d in 64 tries", want)
-	return nil
 }
 
 // on0 reports whether the handler whose context ctx is runs on executor 0.
@@ -50,8 +46,8 @@ func on0(ctx context.Context) bool { e, _ := CurrentExecutor(ctx); return e == 0
 // executor0Ops defines "block", which on executor 0 blocks until unblock is
 // called, and "crash", which on executor 0 makes the executor's own loop fail
 // right after the token (through the faults seam: no handler can do that);
-// elsewhere both return at once, so tests may place them by trial (see
-// onExecutor).
+// elsewhere both return at once. Both are Heavy: tests place them on
+// executor 0 with alternate.
 func executor0Ops(t *testing.T, rt *Runtime) (block, crash *Op[int, int], unblock func()) {
 	release := make(chan struct{})
 	unblock = sync.OnceFunc(func() { close(release) })
@@ -106,18 +102,21 @@ func (r *recorder) runs(key string) []ran {
 	return slices.Clone(r.got[key])
 }
 
-// TestDownExecutorMovesItsQueue: executor 0 crashes past its policy with a
-// sticky key's tokens, a seed's children and plain tokens queued on it. They
-// all run on executor 1, each key's and the seed's in their order, the event
-// says how many moved, and new work of every class goes to executor 1.
+// TestDownExecutorMovesItsQueue: executor 0 crashes past its policy with
+// plain tokens, a sticky key's tokens and a seed's children queued on it,
+// each placed there by the known order of Heavy placement. They all run on
+// executor 1, the key's and the seed's in their order, the event says how
+// many moved, and new work of every class goes to executor 1. Two unpinned
+// executors run on any machine; the watchdog is off, so executor 0 stays
+// healthy however long the blocker holds it while the test queues work.
 func TestDownExecutorMovesItsQueue(t *testing.T) {
-	needTwo(t)
-	rt := start(t, Config{Cores: 2, Restart: RestartPolicy{MaxRestarts: 1}})
+	rt := start(t, Config{Cores: 2, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1}})
 	downs, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool { _, ok := ev.(supervisor.ExecutorDown); return ok })
 	defer stop()
 	bg := context.Background()
 	var rec recorder
 	block, crash, unblock := executor0Ops(t, rt)
+	at0 := alternate(t, rt)
 	type kv struct{ key, seq int }
 	keyed := must(Define(rt, "keyed", func(ctx context.Context, a kv) (int, error) {
 		rec.add(ctx, fmt.Sprint("key", a.key), a.seq)
@@ -129,52 +128,46 @@ func TestDownExecutorMovesItsQueue(t *testing.T) {
 	}, WithWeight(Light)))
 	var children []*Token[int]
 	lead := must(Define(rt, "lead", func(ctx context.Context, _ int) (int, error) {
-		if on0(ctx) {
-			// The children outlive the lead's handler: detach them from its
-			// cancellation, keeping its values (the seed).
-			detached := context.WithoutCancel(ctx)
-			for i := range 10 {
-				children = append(children, must(child.Submit(detached, i)))
-			}
+		// The children outlive the lead's handler: detach them from its
+		// cancellation, keeping its values (the seed).
+		detached := context.WithoutCancel(ctx)
+		for i := range 10 {
+			children = append(children, must(child.Submit(detached, i)))
 		}
 		return 0, nil
 	}, WithAnchor("child")))
-	plain := must(Define(rt, "plain", func(ctx context.Context, _ int) (int, error) {
-		e, _ := CurrentExecutor(ctx)
-		return e, nil
-	}))
+	plain := must(Define(rt, "plain", where[int]))
 
-	blocker := onExecutor(t, 0, func() (*Token[int], error) { return block.Submit(bg, 0) })
-	leadTok := onExecutor(t, 0, func() (*Token[int], error) { return lead.Submit(bg, 0) })
-	crashes := []*Token[int]{
-		onExecutor(t, 0, func() (*Token[int], error) { return crash.Submit(bg, 0) }),
-		onExecutor(t, 0, func() (*Token[int], error) { return crash.Submit(bg, 0) }),
-	}
-	// The first key whose first token is pinned to executor 0.
-	key := 0
-	for ; must(keyed.Submit(bg, kv{key, 0})).Executor() != 0; key++ {
-	}
-	keyedToks := []*Token[int]{}
-	for i := 1; i < 20; i++ {
-		keyedToks = append(keyedToks, must(keyed.Submit(bg, kv{key, i})))
-	}
+	// Executor 0's queue, in order: the blocker (running), the lead, two
+	// crashes, 10 plain tokens, the key's 20 tokens; the lead adds its 10
+	// children when it runs. The first crash restarts executor 0, the second
+	// takes it down with 40 tokens queued behind it.
+	blocker := at0(must(block.Submit(bg, 0)))
+	leadTok := at0(must(lead.Submit(bg, 0)))
+	crashes := []*Token[int]{at0(must(crash.Submit(bg, 0))), at0(must(crash.Submit(bg, 0)))}
 	var plainOn0 []*Token[int]
 	for range 10 {
-		plainOn0 = append(plainOn0, onExecutor(t, 0, func() (*Token[int], error) { return plain.Submit(bg, 0) }))
+		plainOn0 = append(plainOn0, at0(must(plain.Submit(bg, 0))))
+	}
+	// The key's first token takes the next Heavy position, executor 0, as its
+	// pin; the others follow the pin.
+	const key = 7
+	var keyedToks []*Token[int]
+	for i := range 20 {
+		keyedToks = append(keyedToks, requireOn(t, 0, must(keyed.Submit(bg, kv{key, i}))))
 	}
 	unblock()
 
 	ev, ok := (<-downs).(supervisor.ExecutorDown)
 	require.True(t, ok)
 	require.Equal(t, 0, ev.Index)
-	require.Equal(t, 20+10+10, ev.Rerouted, "keyed, plain and child tokens move")
-	for _, tok := range append(append([]*Token[int]{blocker, leadTok}, keyedToks...), plainOn0...) {
+	require.Equal(t, 10+20+10, ev.Rerouted, "plain, keyed and child tokens move")
+	for _, tok := range append(append([]*Token[int]{blocker, leadTok}, crashes...), keyedToks...) {
 		_, err := tok.Wait(bg)
 		require.NoError(t, err)
 	}
-	for _, tok := range crashes {
-		_, err := tok.Wait(bg)
-		require.NoError(t, err)
+	for _, tok := range plainOn0 {
+		require.Equal(t, 1, must(tok.Wait(bg)), "a moved plain token runs on executor 1")
 	}
 	require.Len(t, children, 10)
 	for _, tok := range children {
@@ -182,14 +175,15 @@ func TestDownExecutorMovesItsQueue(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, tok.Executor(), "a moved token reports its new executor")
 	}
-	for _, key := range []string{fmt.Sprint("key", key), "child"} {
-		runs := rec.runs(key)
+	for _, k := range []struct {
+		name string
+		n    int
+	}{{fmt.Sprint("key", key), 20}, {"child", 10}} {
+		runs := rec.runs(k.name)
+		require.Len(t, runs, k.n, "%s tokens run", k.name)
 		for i, r := range runs {
-			require.Equal(t, ran{i, 1}, r, "%s tokens run in order on executor 1: %v", key, runs)
+			require.Equal(t, ran{i, 1}, r, "%s tokens run in order on executor 1: %v", k.name, runs)
 		}
-	}
-	for _, tok := range plainOn0 {
-		require.Equal(t, 1, must(tok.Wait(bg)))
 	}
 	require.True(t, rt.Executors()[0].Down)
 	for _, w := range []Weight{Heavy, Medium, Light} {
@@ -206,9 +200,9 @@ func TestDownExecutorMovesItsQueue(t *testing.T) {
 
 // TestRoutingAvoidsRestartingAndStalledFakeClock: unpinned work avoids an
 // executor waiting out a restart backoff, and one running a stalled token,
-// and comes back to it once it recovers.
+// and comes back to it once it recovers: Heavy tokens alternate 0, 1, 0, 1...
+// while both are healthy and all go to executor 1 meanwhile.
 func TestRoutingAvoidsRestartingAndStalledFakeClock(t *testing.T) {
-	needTwo(t)
 	synctest.Test(t, func(t *testing.T) {
 		rt, err := Start(Config{
 			Cores: 2, Affinity: Off, StallAfter: 100 * time.Millisecond,
@@ -217,13 +211,14 @@ func TestRoutingAvoidsRestartingAndStalledFakeClock(t *testing.T) {
 		require.NoError(t, err)
 		bg := context.Background()
 		_, crash, _ := executor0Ops(t, rt)
-		slow := must(Define(rt, "slow", func(ctx context.Context, _ int) (int, error) {
-			if on0(ctx) {
-				time.Sleep(time.Second)
-			}
+		at0 := alternate(t, rt)
+		slow := must(Define(rt, "slow", func(context.Context, int) (int, error) {
+			time.Sleep(time.Second)
 			return 0, nil
 		}))
 		plain := must(Define(rt, "plain", where[int]))
+		// spread submits six Heavy tokens (an even count, as at0 needs) and
+		// returns where they were placed.
 		spread := func() []int {
 			var got []int
 			for range 6 {
@@ -232,10 +227,10 @@ func TestRoutingAvoidsRestartingAndStalledFakeClock(t *testing.T) {
 			synctest.Wait()
 			return got
 		}
-		require.ElementsMatch(t, []int{0, 0, 0, 1, 1, 1}, spread())
+		require.Equal(t, []int{0, 1, 0, 1, 0, 1}, spread())
 
 		for range 2 { // the second crash in the window waits out a backoff
-			_, err := onExecutor(t, 0, func() (*Token[int], error) { return crash.Submit(bg, 0) }).Wait(bg)
+			_, err := at0(must(crash.Submit(bg, 0))).Wait(bg)
 			require.NoError(t, err)
 			synctest.Wait()
 		}
@@ -247,11 +242,11 @@ func TestRoutingAvoidsRestartingAndStalledFakeClock(t *testing.T) {
 			time.Sleep(time.Second)
 			synctest.Wait()
 			require.False(t, unhealthy(rt.Executors()[0]), what)
-			require.ElementsMatch(t, []int{0, 0, 0, 1, 1, 1}, spread())
+			require.Equal(t, []int{0, 1, 0, 1, 0, 1}, spread(), "work spreads again once executor 0 is no longer %s", what)
 		}
 		avoided("restarting", func(i ExecutorInfo) bool { return i.Restarting })
 
-		onExecutor(t, 0, func() (*Token[int], error) { return slow.Submit(bg, 0) })
+		at0(must(slow.Submit(bg, 0)))
 		time.Sleep(200 * time.Millisecond)
 		synctest.Wait()
 		avoided("stalled", func(i ExecutorInfo) bool { return i.Stalled })
@@ -266,7 +261,6 @@ func TestRoutingAvoidsRestartingAndStalledFakeClock(t *testing.T) {
 // (no backoff): the tokens queued behind that crash run on executor 1, in
 // order, and the ranges have shrunk to executor 1.
 func TestDownAndRerouteFakeClock(t *testing.T) {
-	needTwo(t)
 	synctest.Test(t, func(t *testing.T) {
 		rt, err := Start(Config{
 			Cores: 2, Affinity: Off, StallAfter: -1,
@@ -275,6 +269,7 @@ func TestDownAndRerouteFakeClock(t *testing.T) {
 		require.NoError(t, err)
 		bg := context.Background()
 		block, crash, unblock := executor0Ops(t, rt)
+		at0 := alternate(t, rt)
 		var rec recorder
 		type kv struct{ key, seq int }
 		seq := must(Define(rt, "seq", func(ctx context.Context, a kv) (int, error) {
@@ -282,8 +277,7 @@ func TestDownAndRerouteFakeClock(t *testing.T) {
 			return a.seq, nil
 		}, WithStickyKey(func(a kv) uint64 { return uint64(a.key) })))
 		fail := func() time.Time {
-			tok := onExecutor(t, 0, func() (*Token[int], error) { return crash.Submit(bg, 0) })
-			_, err := tok.Wait(bg)
+			_, err := at0(must(crash.Submit(bg, 0))).Wait(bg)
 			require.NoError(t, err)
 			return time.Now()
 		}
@@ -299,13 +293,14 @@ func TestDownAndRerouteFakeClock(t *testing.T) {
 		require.Less(t, t1.Sub(t0), time.Second)
 
 		// Queue a sticky key's tokens behind a third crash.
-		onExecutor(t, 0, func() (*Token[int], error) { return block.Submit(bg, 0) })
-		crashTok := onExecutor(t, 0, func() (*Token[int], error) { return crash.Submit(bg, 0) })
-		// The first key pinned to executor 0, and 7 more of its tokens.
-		key := 0
-		toks := []*Token[int]{onExecutor(t, 0, func() (*Token[int], error) { key++; return seq.Submit(bg, kv{key, 0}) })}
-		for i := 1; i < 8; i++ {
-			toks = append(toks, must(seq.Submit(bg, kv{key, i})))
+		at0(must(block.Submit(bg, 0)))
+		crashTok := at0(must(crash.Submit(bg, 0)))
+		// The key's first token takes the next Heavy position, executor 0, as
+		// its pin; its 7 other tokens follow the pin.
+		const key = 1
+		var toks []*Token[int]
+		for i := range 8 {
+			toks = append(toks, requireOn(t, 0, must(seq.Submit(bg, kv{key, i}))))
 		}
 		unblock()
 		_, err = crashTok.Wait(bg)
@@ -320,6 +315,7 @@ func TestDownAndRerouteFakeClock(t *testing.T) {
 			require.Equal(t, 1, tok.Executor())
 		}
 		runs := rec.runs(fmt.Sprint(key))
+		require.Len(t, runs, 8)
 		for i, r := range runs {
 			require.Equal(t, ran{i, 1}, r, "sticky tokens moved in order: %v", runs)
 		}

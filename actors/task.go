@@ -162,9 +162,6 @@ func (t *Task) Executor() *Executor {
 // Finished returns a channel closed once the token is resolved.
 func (t *Task) Finished() <-chan struct{} { return t.done.ch() }
 
-// IsFinished reports whether the token is resolved.
-func (t *Task) IsFinished() bool { return t.done.isFired() }
-
 // Result returns the token's error once it is resolved (nil on success).
 func (t *Task) Result() error { return t.err }
 

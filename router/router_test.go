@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -173,33 +174,59 @@ func TestStaggerAndSkipFull(t *testing.T) {
 	}
 }
 
+// TestSubmitWaitsForRoomUntilContextEnds: on the fake clock, a Submit into a
+// full range waits for room exactly until its context's deadline; a waiting
+// submitter goes through when a refill frees a slot, and not before; closed
+// mailboxes make Submit return ErrStopped.
 func TestSubmitWaitsForRoomUntilContextEnds(t *testing.T) {
-	r, execs := testRouter(t, 1, 1)
-	if _, err := r.submitW(context.Background(), Heavy, newJob()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := r.submitW(ctx, Heavy, newJob()); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Submit into full range = %v, want deadline exceeded", err)
-	}
-	// Room made while a submitter waits lets it through.
-	done := make(chan error)
-	go func() {
-		_, err := r.submitW(context.Background(), Heavy, newJob())
-		done <- err
-	}()
-	time.Sleep(5 * time.Millisecond)
-	execs[0].Mailbox().Pop()
-	execs[0].Mailbox().Pop() // refill frees the slot and notifies
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	execs[0].Mailbox().Close()
-	r.room.Notify()
-	if _, err := r.submitW(context.Background(), Heavy, newJob()); !errors.Is(err, actors.ErrStopped) {
-		t.Fatalf("Submit to closed mailboxes = %v, want ErrStopped", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r, execs := testRouter(t, 1, 1)
+		bg := context.Background()
+		if _, err := r.submitW(bg, Heavy, newJob()); err != nil {
+			t.Fatal(err)
+		}
+		const timeout = 20 * time.Millisecond
+		ctx, cancel := context.WithTimeout(bg, timeout)
+		defer cancel()
+		start := time.Now()
+		if _, err := r.submitW(ctx, Heavy, newJob()); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Submit into full range = %v, want deadline exceeded", err)
+		}
+		if waited := time.Since(start); waited != timeout {
+			t.Fatalf("Submit gave up after %v, want its context's %v", waited, timeout)
+		}
+
+		// A submitter waiting for room goes through once a refill frees a slot.
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.submitW(bg, Heavy, newJob())
+			done <- err
+		}()
+		stillWaiting := func(when string) {
+			t.Helper()
+			synctest.Wait()
+			select {
+			case err := <-done:
+				t.Fatalf("Submit returned %v %s", err, when)
+			default:
+			}
+		}
+		stillWaiting("with the range full")
+		mb := execs[0].Mailbox()
+		if _, ok := mb.Pop(); !ok { // the consumer takes the queued job as its batch
+			t.Fatal("nothing to pop")
+		}
+		stillWaiting("before the batch was used up")
+		mb.Pop() // the refill frees the slot and notifies the room
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		mb.Close()
+		r.room.Notify()
+		if _, err := r.submitW(bg, Heavy, newJob()); !errors.Is(err, actors.ErrStopped) {
+			t.Fatalf("Submit to closed mailboxes = %v, want ErrStopped", err)
+		}
+	})
 }
 
 func TestPlacementAllocatesNothing(t *testing.T) {
@@ -277,8 +304,8 @@ func TestJobsByMessage(t *testing.T) {
 	}
 	refused := newJob()
 	r.engine.Send(r.PID(), refused)
-	if !refused.Task().IsFinished() || !errors.Is(refused.Task().Result(), actors.ErrMailboxFull) {
-		t.Fatalf("job sent to a full runtime: finished %v, %v", refused.Task().IsFinished(), refused.Task().Result())
+	if !testkit.Finished(refused.Task()) || !errors.Is(refused.Task().Result(), actors.ErrMailboxFull) {
+		t.Fatalf("job sent to a full runtime: finished %v, %v", testkit.Finished(refused.Task()), refused.Task().Result())
 	}
 	if c := execs[0].Counts(); c.Submitted != 2 || c.Failed != 1 {
 		t.Fatalf("executor 0 counts %+v, want the refusal counted as accepted and failed", c)

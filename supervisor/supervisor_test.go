@@ -168,7 +168,7 @@ func TestStopAbortsWhenContextEnds(t *testing.T) {
 		t.Fatalf("running token resolved with %v, want its context cancelled", err)
 	}
 	for _, j := range queued {
-		if err := j.Task().Result(); !errors.Is(err, actors.ErrStopped) || !j.Task().IsFinished() {
+		if err := j.Task().Result(); !errors.Is(err, actors.ErrStopped) || !testkit.Finished(j.Task()) {
 			t.Fatalf("queued token resolved with %v, want ErrStopped", err)
 		}
 	}

@@ -231,14 +231,14 @@ func TestStopDuringBackoffDrains(t *testing.T) {
 		later := testkit.NewJob(5, nil)
 		push(t, e, later)
 		synctest.Wait()
-		if e.Health()&actors.Restarting == 0 || later.Task().IsFinished() {
+		if e.Health()&actors.Restarting == 0 || testkit.Finished(later.Task()) {
 			t.Fatal("executor is not waiting out its backoff")
 		}
 		start := time.Now()
 		if err := s.Stop(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if time.Since(start) != 0 || later.Task().Result() != nil || !later.Task().IsFinished() {
+		if time.Since(start) != 0 || later.Task().Result() != nil || !testkit.Finished(later.Task()) {
 			t.Fatalf("Stop waited %v; queued token: %v", time.Since(start), later.Task().Result())
 		}
 	})

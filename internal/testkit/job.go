@@ -32,3 +32,13 @@ func (j *Job) Run(ctx context.Context) error {
 	}
 	return j.Fn(ctx)
 }
+
+// Finished reports whether t is resolved, without waiting.
+func Finished(t *actors.Task) bool {
+	select {
+	case <-t.Finished():
+		return true
+	default:
+		return false
+	}
+}
