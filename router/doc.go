@@ -1,7 +1,7 @@
 // Package router places tokens on executors. Placement is a pure function of the
-// router's state (how many executors are live, a position counter per weight
-// class) and the token's class, so it is tested with tables and fuzzing, without
-// threads, and allocates nothing.
+// router's state (which executors are live and healthy, a position counter per
+// weight class) and the token's facts (class, seed, sticky key), so it is
+// tested with tables and fuzzing, without threads, and allocates nothing.
 //
 // Weight ranges: class offsets are Heavy 0, Medium 1, Light 2. With n executors a
 // class may use executors min(offset, n-1) through n-1, so every class has at
@@ -18,6 +18,17 @@
 // begin on the same executor). One submitter's tokens on one executor keep their
 // submission order. A full mailbox is skipped for the next in range; when every
 // mailbox in range is full, [Router.Submit] waits for room until its context ends.
+//
+// Precedence is seed, then sticky pin, then staggered selection. Each op has a
+// [Rule] and each token a [Ticket] (its key, and the pin or seed its placement
+// took); [Decide] is the precedence as a pure function and [Router.Submit]
+// places and pushes every kind of token with it. Keyed and anchored tokens are
+// placed under a read lock that moving a down executor's queue takes for
+// writing, so no token of a key or seed overtakes the ones being moved.
+//
+// The router also moves queued work: it implements the supervisor's Rerouter
+// ([Router.Down], [Router.Up], [Router.Stalled], [Router.Redirect]), placing
+// each moved job again by its rule and ticket ([Placed]).
 //
 // The router is also a hollywood process with its own PID: engine.Send of a
 // [actors.Job] to it places the job without waiting (a job finding its whole range
