@@ -41,6 +41,10 @@ type Executor struct {
 	mu     sync.Mutex
 	pinned bool
 	pinErr error
+
+	spareMu  sync.Mutex
+	spares   []*worker // parked helpers, pinned like the owner
+	noSpares bool      // stopping: parking helpers exit instead
 }
 
 // worker is one goroutine of an executor: its owner, or a handler that handed
@@ -49,6 +53,7 @@ type worker struct {
 	e    *Executor
 	id   uint64               // goroutine id
 	kept atomic.Pointer[Task] // the token it went on with after handing the executor on
+	wake chan bool            // a parked spare's: true to take over, false to exit
 }
 
 // Index returns the executor's position in its group.
@@ -234,8 +239,55 @@ func (e *Executor) main(ready chan<- error) {
 		}
 		e.exit(w, err)
 	}()
-	e.loop(w)
+	for {
+		e.loop(w)
+		if e.owns(w) || !e.park(w) {
+			break
+		}
+	}
 	normal = true
+}
+
+// maxSpares bounds the parked helpers an executor keeps: enough for the
+// usual fan-out of a few handlers waiting at once, without holding many idle
+// threads.
+const maxSpares = 4
+
+// park keeps w, a handler's goroutine that handed its executor on and has
+// finished its handler, as a spare helper, so the next hand-off wakes a
+// parked, already pinned thread instead of creating and pinning one. It
+// returns true when a hand-off made w the owner again, false when w should
+// exit (enough spares, or the runtime is stopping).
+func (e *Executor) park(w *worker) bool {
+	w.kept.Store(nil)
+	e.spareMu.Lock()
+	if e.noSpares || len(e.spares) >= maxSpares {
+		e.spareMu.Unlock()
+		return false
+	}
+	if w.wake == nil {
+		w.wake = make(chan bool, 1)
+	}
+	e.spares = append(e.spares, w)
+	e.spareMu.Unlock()
+	if !<-w.wake {
+		return false
+	}
+	e.running.Store(nil)
+	e.owner.Store(w) // handOff reserved it for w
+	return true
+}
+
+// dropSpares wakes every parked spare to exit and keeps no more; the group
+// calls it as it stops.
+func (e *Executor) dropSpares() {
+	e.spareMu.Lock()
+	spares := e.spares
+	e.spares, e.noSpares = nil, true
+	e.spareMu.Unlock()
+	for _, w := range spares {
+		w.wake <- false
+	}
 }
 
 // exit ends worker w. An owner's end is reported to the group, which starts a
@@ -382,6 +434,16 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 func (e *Executor) handOff(w *worker) {
 	w.kept.Store(e.running.Swap(nil)) // the executor is no longer busy with it
 	e.owner.Store(reserved)
+	e.spareMu.Lock()
+	var spare *worker
+	if n := len(e.spares); n > 0 {
+		spare, e.spares = e.spares[n-1], e.spares[:n-1]
+	}
+	e.spareMu.Unlock()
+	if spare != nil {
+		spare.wake <- true
+		return
+	}
 	go e.main(nil)
 }
 

@@ -141,12 +141,22 @@ func (g *Group) Start(h Hooks) error {
 	return nil
 }
 
+// DropSpares ends the parked helpers of every executor and keeps none from
+// now on; a stopping runtime calls it so that only goroutines with work are
+// left to wait for.
+func (g *Group) DropSpares() {
+	for _, e := range g.execs {
+		e.dropSpares()
+	}
+}
+
 // Abort makes every executor stop before its next token, cancels the contexts
 // of running handlers, and resolves every token still queued with
 // [ErrStopped], at once, so nothing waits on a token no executor will run. It
 // returns how many it resolved. Call it once.
 func (g *Group) Abort() int {
 	g.aborted.Store(true)
+	g.DropSpares()
 	g.cancel()
 	n := 0
 	for _, e := range g.execs {

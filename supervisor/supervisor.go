@@ -292,6 +292,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	for _, e := range s.group.Executors() {
 		e.Mailbox().Close()
 	}
+	s.group.DropSpares()
 	s.room.Notify() // submitters waiting for room see the mailboxes closed
 	werr := s.group.Wait(ctx)
 	var stop *StopError
