@@ -108,26 +108,22 @@ func (r *Router) TryPlace(w Weight, j actors.Job) (int, actors.PushResult) {
 
 // tryPlaceAt is TryPlace at position pos.
 func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.PushResult) {
-	set := r.view.Load().eligible(w)
+	v := r.view.Load()
+	set := v.eligible(w)
 	if len(set) == 0 {
 		return -1, actors.NoExecutor
 	}
-	if !r.anyHealthy(set) {
-		if i := healthyRange(r.view.Load().live, r.healthy, w, pos); i >= 0 {
-			if res := r.execs[i].Push(j); res == actors.Pushed || res == actors.Closed {
-				return i, res
-			}
-		}
-	}
 	res := actors.Full
-	skipped := false
+	healthy := 0
 	for pass := 0; pass < 2; pass++ {
 		for k := range set {
 			i := Candidate(set, pos, k)
 			e := r.execs[i]
 			if e.Healthy() == (pass == 1) {
-				skipped = skipped || pass == 0
 				continue
+			}
+			if pass == 0 {
+				healthy++
 			}
 			switch e.Push(j) {
 			case actors.Pushed:
@@ -138,20 +134,20 @@ func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.Pus
 				res = actors.Gone
 			}
 		}
-		if !skipped {
-			break
+		if healthy == len(set) {
+			break // nobody skipped
+		}
+		if healthy == 0 {
+			// The whole range is unhealthy: before queueing behind it, try the
+			// range over the healthy executors.
+			if i := healthyRange(v.live, r.healthy, w, pos); i >= 0 {
+				if got := r.execs[i].Push(j); got == actors.Pushed || got == actors.Closed {
+					return i, got
+				}
+			}
 		}
 	}
 	return -1, res
-}
-
-func (r *Router) anyHealthy(set []int) bool {
-	for _, i := range set {
-		if r.execs[i].Healthy() {
-			return true
-		}
-	}
-	return false
 }
 
 // Next returns the executor staggered selection picks for the next class-w
