@@ -261,7 +261,7 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 	}
 	if seed == nil && !op.hooked {
 		j := &job[A, R]{op: op, arg: arg}
-		return op.submit(ctx, j, j, nil)
+		return op.submit(ctx, j, j, nil, nil)
 	}
 	h := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, declared: declared}
 	h.ticket.Seed = seed
@@ -271,14 +271,13 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 	if op.keyOf != nil {
 		h.ticket.Key = op.keyOf(&h.arg)
 	}
-	h.tok.task.SetHook(h)
-	return op.submit(ctx, &h.job, h, &h.ticket)
+	return op.submit(ctx, &h.job, h, h, &h.ticket)
 }
 
-// submit starts j's token and has the router place it (as, with ticket tk:
-// nil for a plain token).
-func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, tk *router.Ticket) (*Token[R], error) {
-	j.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info)
+// submit starts j's token and has the router place it (as, with hook and
+// ticket tk: both nil for a plain token).
+func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hook actors.Hook, tk *router.Ticket) (*Token[R], error) {
+	j.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, hook)
 	if err := op.rt.router.Submit(ctx, &op.rule, tk, as); err != nil {
 		return nil, err
 	}

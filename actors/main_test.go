@@ -17,7 +17,7 @@ type testJob struct {
 
 func newJob(id uint64, fn func(ctx context.Context) error) *testJob {
 	j := &testJob{fn: fn}
-	j.task.Init(context.Background(), id, nil)
+	j.task.Init(context.Background(), id, nil, nil)
 	return j
 }
 

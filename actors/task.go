@@ -112,14 +112,12 @@ type Hook interface {
 // it) find it.
 type AnchorKey struct{}
 
-// SetHook sets t's hook. Call it before t is pushed.
-func (t *Task) SetHook(h Hook) { t.hook = h }
-
-// Init prepares t for its first push. parent is the submitter's context: its
-// values are visible to the handler and its end cancels the token. op names
-// what it runs; nil is allowed.
-func (t *Task) Init(parent context.Context, id uint64, op *Op) {
-	t.parent, t.id, t.op = parent, id, op
+// Init prepares t, once, before it is pushed: parent is the submitter's
+// context (its values are visible to the handler and its end cancels the
+// token), op names what it runs and hook is what an anchored or retried token
+// carries; op and hook may be nil.
+func (t *Task) Init(parent context.Context, id uint64, op *Op, hook Hook) {
+	t.parent, t.id, t.op, t.hook = parent, id, op, hook
 }
 
 // sentBit marks in moved a job accepted by message, so sending one job twice

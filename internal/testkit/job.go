@@ -15,7 +15,7 @@ type Job struct {
 // NewJob returns a job with the given id and function.
 func NewJob(id uint64, fn func(ctx context.Context) error) *Job {
 	j := &Job{Fn: fn}
-	j.task.Init(context.Background(), id, &op)
+	j.task.Init(context.Background(), id, &op, nil)
 	return j
 }
 
