@@ -103,3 +103,78 @@ func FuzzDecide(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTryPlace drives placement and push over up to 6 executors, some of
+// them full, unhealthy or down, and checks what it chose against a reference
+// of the rules: a token lands on a healthy executor of its range with room
+// when there is one; when the whole range is unhealthy, on a healthy one of
+// the range computed over the healthy executors, if one has room; else on
+// an unhealthy one of its range with room; Full only when every candidate is
+// full; NoExecutor only when none is live.
+func FuzzTryPlace(f *testing.F) {
+	f.Add(uint8(3), uint8(0), uint8(0), uint8(0), uint8(0), uint64(0))
+	f.Add(uint8(2), uint8(0b10), uint8(0), uint8(0), uint8(2), uint64(1))
+	f.Add(uint8(4), uint8(0b0110), uint8(0b0001), uint8(0), uint8(1), uint64(5))
+	f.Add(uint8(3), uint8(0), uint8(0b111), uint8(0), uint8(0), uint64(2))
+	f.Add(uint8(3), uint8(0), uint8(0), uint8(0b111), uint8(1), uint64(9))
+	f.Fuzz(func(t *testing.T, n, sick, full, down, w uint8, pos uint64) {
+		n = 1 + n%6
+		r, execs := testRouter(t, int(n), 1)
+		class := Weight(w % NumWeights)
+		for i, e := range execs {
+			bit := uint8(1) << i
+			if full&bit != 0 {
+				if e.Push(newJob()) != actors.Pushed {
+					t.Fatal("filling an empty mailbox failed")
+				}
+			}
+			if sick&bit != 0 {
+				e.SetHealth(actors.Stalled, true)
+			}
+		}
+		for i, e := range execs {
+			if down&(1<<i) != 0 {
+				r.setLive(i, false)
+				e.Retire()
+			}
+		}
+		v := r.view.Load()
+		set := v.eligible(class)
+		room := func(i int) bool { return full&(1<<i) == 0 }
+		healthy := func(i int) bool { return sick&(1<<i) == 0 }
+		got, res := r.tryPlaceAt(class, pos, newJob())
+
+		if len(set) == 0 {
+			if res != actors.NoExecutor {
+				t.Fatalf("nothing live: %v", res)
+			}
+			return
+		}
+		want := map[int]bool{} // the executors the rules allow, in preference order's first tier
+		for _, i := range set {
+			if healthy(i) && room(i) {
+				want[i] = true
+			}
+		}
+		if len(want) == 0 && !slices.ContainsFunc(set, healthy) {
+			if i := healthyRange(v.live, healthy, class, pos); i >= 0 && room(i) {
+				want[i] = true
+			}
+		}
+		if len(want) == 0 {
+			for _, i := range set {
+				if room(i) {
+					want[i] = true
+				}
+			}
+		}
+		switch {
+		case len(want) == 0:
+			if res != actors.Full {
+				t.Fatalf("every candidate full, got %d %v", got, res)
+			}
+		case res != actors.Pushed || !want[got]:
+			t.Fatalf("placed on %d (%v), want one of %v (range %v)", got, res, want, set)
+		}
+	})
+}
