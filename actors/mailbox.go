@@ -49,7 +49,7 @@ const maxKeep = 1 << 16
 // executor is attached.
 type Mailbox struct {
 	cmu      sync.Mutex // held by Pop, and to attach or detach the executor
-	attached bool       // an executor's owner consumes; written under cmu and mu
+	attached bool       // an executor's owner consumes; written under cmu
 	mu       sync.Mutex
 	q        []Job
 	n        int // held against the bound: len(q), the batch until refill, held
