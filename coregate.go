@@ -138,6 +138,8 @@ type Runtime struct {
 	sticky   *anchor.Sticky
 	seeds    *anchor.Seeds
 	room     *actors.Room
+	name     string
+	actors   actorRegistry
 
 	stopping atomic.Bool
 	stopped  chan struct{}
@@ -198,6 +200,7 @@ func Start(cfg Config) (*Runtime, error) {
 		cfg.StallAfter = 0 // off
 	}
 	rt := &Runtime{
+		name:    cfg.Name,
 		engine:  cfg.Engine,
 		stopped: make(chan struct{}),
 		sticky:  anchor.NewSticky(cfg.StickyCap, cfg.StickyTTL, nil),
@@ -326,7 +329,15 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		return ErrStopFromHandler
 	}
 	if rt.stopping.CompareAndSwap(false, true) {
+		// Actors stop behind the messages queued to them, drained with the
+		// executors; those the drain did not reach stop at once after it.
+		for _, n := range rt.actors.all() {
+			n.h.stopWith(nil)
+		}
 		rt.stopErr = rt.sup.Stop(ctx)
+		for _, n := range rt.actors.all() {
+			n.h.finish(ErrStopped)
+		}
 		rt.router.Unregister()
 		close(rt.stopped)
 		return rt.stopErr

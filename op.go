@@ -27,10 +27,14 @@ const (
 	Light  = router.Light  // executors 2 and up (clamped to the last)
 )
 
-// Option configures an op at Define time. A nil Option is an error.
+// Option configures an op at Define time, or an actor at Spawn time. A nil
+// Option is an error, and so is one that does not apply to what it
+// configures (each option says where it applies).
 type Option func(*opConfig)
 
 type opConfig struct {
+	ops, actors []string // the options used that apply only to ops, or only to actors
+
 	weight  Weight
 	sticky  bool
 	keyFn   any // func(A) uint64, checked by Define
@@ -38,10 +42,49 @@ type opConfig struct {
 	calls   []string
 	retries int
 	backoff time.Duration
+
+	onExec  int        // 1 + the executor an actor is pinned to, or 0
+	parent  *actorNode // ChildOf's parent, or nil
+	restart RestartPolicy
+	mailbox int
 }
 
-// WithWeight sets the op's weight class; the default is Heavy.
+// WithWeight sets the weight class of an op or of an actor (placed by
+// staggered selection in the class's range); the default is Heavy.
 func WithWeight(w Weight) Option { return func(c *opConfig) { c.weight = w } }
+
+// OnExecutor pins an actor to executor i; Spawn reports an i out of range.
+// Actors only.
+func OnExecutor(i int) Option {
+	return func(c *opConfig) { c.actors, c.onExec = append(c.actors, "OnExecutor"), i+1 }
+}
+
+// ChildOf places an actor on the executor of the actor whose context c is,
+// and stops it when that actor stops. Actors only.
+func ChildOf(c *ActorContext) Option {
+	return func(cfg *opConfig) {
+		cfg.actors = append(cfg.actors, "ChildOf")
+		if c != nil {
+			cfg.parent = c.node
+		} else {
+			cfg.parent = &actorNode{} // reported by Spawn
+		}
+	}
+}
+
+// WithRestartPolicy sets an actor's restart intensity: a panic or
+// runtime.Goexit in Receive restarts it from its factory at most
+// p.MaxRestarts times within p.Window; past that it stops. Zero fields mean
+// the executors' defaults. Actors only.
+func WithRestartPolicy(p RestartPolicy) Option {
+	return func(c *opConfig) { c.actors, c.restart = append(c.actors, "WithRestartPolicy"), p }
+}
+
+// WithMailbox bounds an actor's queued messages (default
+// DefaultActorMailbox); Tell and Ask wait for room beyond it. Actors only.
+func WithMailbox(n int) Option {
+	return func(c *opConfig) { c.actors, c.mailbox = append(c.actors, "WithMailbox"), n }
+}
 
 // WithSticky makes the op's tokens sticky: the key is the op name and the
 // argument, and every token of a key goes to the executor the key's first token
@@ -55,13 +98,15 @@ func WithWeight(w Weight) Option { return func(c *opConfig) { c.weight = w } }
 // token (tried: 100 deposits to one sticky account, each waiting on a child,
 // ran interleaved). For state that must be touched by one message at a time,
 // use an actor.
-func WithSticky() Option { return func(c *opConfig) { c.sticky = true } }
+func WithSticky() Option {
+	return func(c *opConfig) { c.ops, c.sticky = append(c.ops, "WithSticky"), true }
+}
 
 // WithStickyKey makes the op's tokens sticky with key(arg) as the key (mixed
 // with the op name). key must be a non-nil func(A) uint64 for the op's
 // argument type A; Define reports any other.
 func WithStickyKey[A any](key func(A) uint64) Option {
-	return func(c *opConfig) { c.sticky, c.keyFn = true, key }
+	return func(c *opConfig) { c.ops, c.sticky, c.keyFn = append(c.ops, "WithStickyKey"), true, key }
 }
 
 // WithAnchor makes the op a lead that calls the named ops: each of its tokens
@@ -74,7 +119,7 @@ func WithStickyKey[A any](key func(A) uint64) Option {
 // nothing left to stay near. The lead's first Submit reports a declared name
 // that no op of the runtime defines.
 func WithAnchor(externalCalls ...string) Option {
-	return func(c *opConfig) { c.lead, c.calls = true, externalCalls }
+	return func(c *opConfig) { c.ops, c.lead, c.calls = append(c.ops, "WithAnchor"), true, externalCalls }
 }
 
 // WithRetry makes the op's tokens retried: a run that fails (returns an error
@@ -90,7 +135,7 @@ func WithAnchor(externalCalls ...string) Option {
 // doing part of its work runs again, so use it for idempotent work only.
 // Exactly-once is not offered.
 func WithRetry(retries int, backoff time.Duration) Option {
-	return func(c *opConfig) { c.retries, c.backoff = retries, backoff }
+	return func(c *opConfig) { c.ops, c.retries, c.backoff = append(c.ops, "WithRetry"), retries, backoff }
 }
 
 // MaxRetryBackoff caps the doubling backoff between retries.
@@ -164,6 +209,9 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 			return nil, fmt.Errorf("coregate: op %q: option %d is nil", name, i+1) // counted from 1
 		}
 		opt(&cfg)
+	}
+	if len(cfg.actors) > 0 {
+		return nil, fmt.Errorf("coregate: op %q: %s applies to actors, not ops", name, cfg.actors[0])
 	}
 	if !cfg.weight.Valid() {
 		return nil, fmt.Errorf("coregate: op %q has unknown weight %v (want Heavy, Medium or Light)", name, cfg.weight)
@@ -254,17 +302,20 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 	}
 	// The seed of the lead whose context this is comes first, when the lead
 	// declared this op among its external calls.
+	// An actor's context keeps its tokens near it.
 	var seed *anchor.Seed
 	var declared map[string]struct{}
+	near := 0
 	if l, ok := ctx.Value(actors.AnchorKey{}).(leader); ok {
 		seed, declared = l.join(op.name)
+		near = l.near()
 	}
-	if seed == nil && !op.hooked {
+	if seed == nil && near == 0 && !op.hooked {
 		j := &job[A, R]{op: op, arg: arg}
 		return op.submit(ctx, j, j, nil, nil)
 	}
 	h := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, declared: declared}
-	h.ticket.Seed = seed
+	h.ticket.Seed, h.ticket.Near = seed, near
 	if seed == nil && op.rule.Lead {
 		h.declared = op.declared
 	}
@@ -302,6 +353,7 @@ func (op *Op[A, R]) checkCalls() error {
 // and the seed is still live.
 type leader interface {
 	join(name string) (*anchor.Seed, map[string]struct{})
+	near() int // 1 + the executor to stay on (an actor's), or 0
 }
 
 // job is a token with its op and argument: what a mailbox holds.
@@ -360,6 +412,8 @@ func (j *hookedJob[A, R]) Anchor() any {
 	return j
 }
 
+func (j *hookedJob[A, R]) near() int { return j.ticket.Near }
+
 func (j *hookedJob[A, R]) join(name string) (*anchor.Seed, map[string]struct{}) {
 	if _, ok := j.declared[name]; !ok || !j.ticket.Seed.Join() {
 		return nil, nil // not a declared call, or the lead's work is over
@@ -378,4 +432,28 @@ func (j *hookedJob[A, R]) Retry(actors.Outcome, error) (time.Duration, bool) {
 		d *= 2
 	}
 	return min(d, MaxRetryBackoff), true
+}
+
+// actorOptions applies opts for an actor named name and checks they apply.
+func actorOptions(name string, opts []Option) (opConfig, error) {
+	var cfg opConfig
+	for i, opt := range opts {
+		if opt == nil {
+			return cfg, fmt.Errorf("coregate: actor %q: option %d is nil", name, i+1)
+		}
+		opt(&cfg)
+	}
+	switch {
+	case len(cfg.ops) > 0:
+		return cfg, fmt.Errorf("coregate: actor %q: %s applies to ops, not actors", name, cfg.ops[0])
+	case !cfg.weight.Valid():
+		return cfg, fmt.Errorf("coregate: actor %q has unknown weight %v (want Heavy, Medium or Light)", name, cfg.weight)
+	case cfg.onExec < 0 || (cfg.onExec == 0 && slices.Contains(cfg.actors, "OnExecutor")):
+		return cfg, fmt.Errorf("coregate: actor %q: OnExecutor(%d) is out of range", name, cfg.onExec-1)
+	case cfg.parent != nil && cfg.parent.exec.Load() == 0:
+		return cfg, fmt.Errorf("coregate: actor %q: ChildOf needs the context a parent actor received", name)
+	case cfg.mailbox < 0:
+		return cfg, fmt.Errorf("coregate: actor %q: WithMailbox(%d) must not be negative", name, cfg.mailbox)
+	}
+	return cfg, nil
 }

@@ -19,6 +19,8 @@ var (
 	// ErrNoExecutor resolves a token that has no live executor to run on: every
 	// executor of its runtime is down.
 	ErrNoExecutor = errors.New("coregate: no live executor")
+	// ErrCellClosed refuses an envelope for an actor that stopped.
+	ErrCellClosed = errors.New("coregate: actor stopped")
 	// ErrRunning refuses [Executor.Launch] of an executor that has an owner.
 	ErrRunning = errors.New("coregate: executor already running")
 	// ErrTooManyBlocked is returned by a blocking call inside a handler

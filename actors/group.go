@@ -290,7 +290,7 @@ func (g *Group) accept(pid *actor.PID, msg any, sender *actor.PID) (Job, bool) {
 		}
 		return j, true
 	}
-	if cancel, graceful, ok := poisonPill(msg); ok {
+	if cancel, graceful, ok := PoisonPill(msg); ok {
 		g.engine.BroadcastEvent(PoisonRefused{PID: pid, Graceful: graceful})
 		cancel()
 		return nil, false
@@ -335,9 +335,11 @@ func validJob(j Job) (err error) {
 	return nil
 }
 
-// poisonPill recognises hollywood's unexported poisonPill (v1.0.5: fields
-// cancel context.CancelFunc and graceful bool) and returns its cancel.
-func poisonPill(msg any) (cancel func(), graceful, ok bool) {
+// PoisonPill recognises hollywood's unexported poisonPill, what
+// engine.Poison and engine.Stop send (v1.0.5: fields cancel
+// context.CancelFunc and graceful bool), and returns its cancel, which
+// completes the context they returned.
+func PoisonPill(msg any) (cancel func(), graceful, ok bool) {
 	v := reflect.ValueOf(msg)
 	if !v.IsValid() || v.Kind() != reflect.Struct || v.Type().Name() != "poisonPill" || v.Type().PkgPath() != reflect.TypeFor[actor.PID]().PkgPath() {
 		return nil, false, false

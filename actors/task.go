@@ -233,6 +233,29 @@ func (t *Task) Resolve(o Outcome, err error) bool {
 // isRunning reports whether the token's handler runs now.
 func (t *Task) isRunning() bool { return t.state.Load() == running && !t.done.isFired() }
 
+// Accept counts t, a token that is not run as a job (an actor's Ask), as
+// accepted by executor e, so it is counted there like any token. Call it once,
+// before anything can resolve t.
+func (e *Executor) Accept(t *Task) {
+	t.exec = e
+	e.refused.Add(1)
+}
+
+// Begin moves an accepted token that is not run as a job (an Ask) from
+// queued to running, for whoever handles it; false when it was resolved
+// already (cancelled, or stopped).
+func (t *Task) Begin() bool { return t.state.CompareAndSwap(queued, running) }
+
+// End resolves a token that Begin moved to running with o and err; it does
+// nothing for one that was not begun, and reports whether it resolved it.
+func (t *Task) End(o Outcome, err error) bool {
+	if !t.state.CompareAndSwap(running, done) {
+		return false
+	}
+	t.finish(o, err)
+	return true
+}
+
 // Drop resolves j with o and err when it is a token; a Scheduled runnable
 // has nothing to resolve. It reports whether it resolved a token.
 func Drop(j Job, o Outcome, err error) bool {

@@ -18,6 +18,7 @@ type Rule struct {
 // Ticket is one token's placement: its sticky key and what placing it took.
 // The zero value is a token with no key and no seed yet.
 type Ticket struct {
+	Near   int          // 1 + the executor of the actor whose context submitted it, or 0: used in place of staggered selection
 	Key    uint64       // the sticky key, under a keyed rule
 	Seed   *anchor.Seed // the seed it joined (a child), or its own once placed (a lead); nil for none
 	Pinned bool         // it holds an in-flight count on its key's pin
@@ -109,7 +110,7 @@ func (r *Router) healthy(i int) bool { return r.execs[i].Healthy() }
 // [actors.ErrTooManyBlocked] for a handler that may not block; on error the
 // ticket's pin and seed are given back.
 func (r *Router) Submit(ctx context.Context, rule *Rule, tk *Ticket, j actors.Job) error {
-	if tk == nil || (!rule.Keyed && !rule.Lead && tk.Seed == nil) {
+	if tk == nil || (!rule.Keyed && !rule.Lead && tk.Seed == nil && tk.Near == 0) {
 		pos := r.next(rule.Weight)
 		if _, res := r.tryPlaceAt(rule.Weight, pos, j); res == actors.Pushed {
 			return nil
@@ -155,6 +156,9 @@ func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 		return exec
 	}
 	next := Decide(v.live, r.healthy, rule.Weight, -1, r.next(rule.Weight))
+	if tk.Near > 0 && v.isLive[tk.Near-1] {
+		next = tk.Near - 1 // submitted by an actor: stays near it, in place of staggering
+	}
 	if next < 0 {
 		return -1
 	}

@@ -114,3 +114,15 @@ func (w *window) admit(now time.Time, p Policy, rnd func(int64) int64) (delay ti
 }
 
 func jitter(n int64) int64 { return rand.Int64N(n) }
+
+// Window is a restart history for a policy's intensity, for whatever restarts
+// under one (an actor). The zero value is an empty history.
+type Window struct{ w window }
+
+// Allow records a failure at now and reports whether restarting is within p
+// (resolved, see [Policy.Resolve]) and how many restarts the window then
+// holds; false means past the intensity.
+func (w *Window) Allow(now time.Time, p Policy) (restarts int, ok bool) {
+	_, n, down := w.w.admit(now, p, func(int64) int64 { return 0 })
+	return n, !down
+}

@@ -1,0 +1,570 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/anchor"
+	"github.com/coregate/coregate/supervisor"
+)
+
+// Actor is a Go value with state whose Receive handles one message at a time
+// on the executor the actor is pinned to. The value is the actor's state.
+//
+// Optional methods, found by type assertion:
+//
+//	Started(c *ActorContext) error // after creation and after every restart
+//	Stopped(c *ActorContext)       // once, when the actor stops
+type Actor[M, R any] interface {
+	Receive(c *ActorContext, msg M) (R, error)
+}
+
+type starter interface{ Started(*ActorContext) error }
+type stopper interface{ Stopped(*ActorContext) }
+
+// ActorContext is what Receive, Started and Stopped get: a [context.Context]
+// that [CurrentExecutor] understands and that ops submitted with it inherit
+// (their tokens run on the actor's executor, in place of staggering), and the
+// actor's identity. It is valid during the call that received it.
+type ActorContext struct {
+	context.Context
+	self *actor.PID
+	node *actorNode
+}
+
+// Self returns the actor's PID.
+func (c *ActorContext) Self() *actor.PID { return c.self }
+
+// Value answers the actor (as the tokens it submits see it: stay near it),
+// then the executor's context's values.
+func (c *ActorContext) Value(key any) any {
+	if key == (actors.AnchorKey{}) {
+		return c.node
+	}
+	return c.Context.Value(key)
+}
+
+// join: an actor leads no seed.
+func (n *actorNode) join(string) (*anchor.Seed, map[string]struct{}) { return nil, nil }
+
+// near is the executor the actor's tokens stay on.
+func (n *actorNode) near() int { return int(n.exec.Load()) }
+
+// ErrActorStopped answers Tell and Ask to an actor that stopped (by Stop, past
+// its restart intensity, with its parent, or with the runtime), and resolves
+// the Asks still queued when it stopped.
+var ErrActorStopped = errors.New("coregate: actor stopped")
+
+// Actor lifecycle events, published on the runtime's engine.
+type (
+	// ActorStarted is published when an actor is spawned.
+	ActorStarted struct {
+		PID      *actor.PID
+		Executor int
+	}
+	// ActorRestarted is published when a panic or runtime.Goexit in Receive
+	// restarted an actor from its factory; Restarts counts those within its
+	// policy's window.
+	ActorRestarted struct {
+		PID      *actor.PID
+		Reason   error
+		Restarts int
+	}
+	// ActorStopped is published once when an actor stops; Reason is nil for
+	// a Stop.
+	ActorStopped struct {
+		PID    *actor.PID
+		Reason error
+	}
+)
+
+// actorNode is the untyped part of an actor the runtime keeps: its name, its
+// place in the parent/child tree, and how to stop it.
+type actorNode struct {
+	name     string
+	pid      *actor.PID
+	exec     atomic.Int32 // 1 + the executor index, for tokens it submits and ChildOf
+	h        actorHandle
+	mu       sync.Mutex
+	children map[*actorNode]struct{}
+	parent   *actorNode
+}
+
+// envelope is one message in an actor's mailbox.
+type envelope[M, R any] struct {
+	kind  envKind
+	msg   M
+	tok   *Token[R]  // an Ask's token, or nil
+	reply *actor.PID // a hollywood Request's sender, or nil
+}
+
+type envKind uint8
+
+const (
+	envTell envKind = iota
+	envStart
+	envStop
+)
+
+// Ref is a typed handle on a spawned actor: Tell, Ask, Stop. Its zero value
+// is not usable; refs come from [Spawn].
+type Ref[M, R any] struct {
+	rt       *Runtime
+	node     *actorNode // &own
+	own      actorNode
+	cell     *actors.Cell[envelope[M, R]]
+	info     actors.Op // "actor <name>", for reports
+	newActor func() Actor[M, R]
+	policy   supervisor.Policy
+
+	// touched only in the actor's turns
+	value   Actor[M, R]
+	ctx     ActorContext
+	window  supervisor.Window
+	stopped bool
+
+	stopping atomic.Bool
+	once     sync.Once
+	mu       sync.Mutex
+	done     chan struct{} // closed when the actor stopped; made when first asked for
+	finished bool
+	reason   error
+}
+
+// actorHandle is how the runtime stops an actor without knowing its types.
+type actorHandle interface {
+	stopWith(reason error) <-chan struct{}
+	finish(reason error)
+}
+
+// doneCh returns a channel closed once the actor stopped.
+func (r *Ref[M, R]) doneCh() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done == nil {
+		r.done = make(chan struct{})
+		if r.finished {
+			close(r.done)
+		}
+	}
+	return r.done
+}
+
+// Spawn starts an actor named name (unique among the runtime's live actors)
+// whose state is a value from newActor, and returns its Ref. The actor is
+// placed with [OnExecutor], [ChildOf] or [WithWeight] (staggered in the
+// class's range, Heavy by default) and restarted from newActor under
+// [WithRestartPolicy] (the executors' defaults otherwise). It is a hollywood
+// process with PID <Config.Name>/actor/<name>.
+//
+// Started, if the actor has it, runs on the actor's executor before its
+// first message; an error from it stops the actor.
+func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts ...Option) (*Ref[M, R], error) {
+	switch {
+	case rt == nil:
+		return nil, errors.New("coregate: Spawn on a nil *Runtime")
+	case rt.router == nil:
+		return nil, errors.New("coregate: Spawn on a Runtime not made by Start")
+	case rt.stopping.Load():
+		return nil, ErrStopped
+	case name == "":
+		return nil, errors.New("coregate: actor name is empty")
+	case newActor == nil:
+		return nil, fmt.Errorf("coregate: actor %q has a nil factory", name)
+	}
+	cfg, err := actorOptions(name, opts)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := cfg.restart.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("coregate: actor %q: %w", name, err)
+	}
+	value := newActor()
+	if value == nil {
+		return nil, fmt.Errorf("coregate: actor %q: the factory returned nil", name)
+	}
+	exec, err := rt.actorExecutor(name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &Ref[M, R]{
+		rt: rt, info: actors.Op{Name: name}, newActor: newActor, policy: policy, value: value,
+	}
+	r.own = actorNode{
+		name: name,
+		pid:  actor.NewPID(rt.engine.Address(), rt.name+"/actor/"+name),
+		h:    r,
+	}
+	r.node = &r.own
+	r.node.exec.Store(int32(exec.Index()) + 1)
+	r.ctx = ActorContext{Context: context.Background(), self: r.node.pid, node: r.node}
+	size := cmpOr(cfg.mailbox, DefaultActorMailbox)
+	r.cell = actors.NewCell(exec, size, r.deliver, func() *actors.Executor {
+		if i := rt.router.Next(cfg.weight); i >= 0 {
+			return rt.execs[i]
+		}
+		return nil
+	})
+	if err := rt.actors.add(r.node, cfg.parent); err != nil {
+		return nil, err
+	}
+	rt.engine.SpawnProc(&actorProc[M, R]{r})
+	if err := r.cell.TryPut(envelope[M, R]{kind: envStart}); err != nil {
+		r.finish(err)
+		return nil, fmt.Errorf("coregate: actor %q: %w", name, err)
+	}
+	rt.engine.BroadcastEvent(ActorStarted{PID: r.node.pid, Executor: exec.Index()})
+	return r, nil
+}
+
+// DefaultActorMailbox bounds an actor's queued messages unless
+// [WithMailbox] says otherwise.
+const DefaultActorMailbox = 1024
+
+func cmpOr(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// PID returns the actor's hollywood PID, <Config.Name>/actor/<name>.
+func (r *Ref[M, R]) PID() *actor.PID { return r.node.pid }
+
+// Executor returns the index of the executor the actor runs on.
+func (r *Ref[M, R]) Executor() int { return r.cell.Executor().Index() }
+
+// Tell queues msg for the actor, waiting for room in its mailbox until ctx
+// ends. Messages from one sender arrive in the order sent. A failure of
+// Receive on msg has no one to go to: it restarts the actor, as for Ask. It
+// returns ErrActorStopped once the actor stopped. Tell allocates nothing in
+// steady state.
+func (r *Ref[M, R]) Tell(ctx context.Context, msg M) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
+	if r.stopping.Load() {
+		return ErrActorStopped
+	}
+	return r.put(ctx, envelope[M, R]{msg: msg})
+}
+
+// Ask queues msg for the actor and returns at once the token its reply
+// resolves: Wait gives Receive's result and error (a *PanicError or
+// ErrGoexit when Receive failed, ErrActorStopped when the actor stopped
+// first); Cancel before the actor reaches it skips it. It waits for room like
+// Tell and allocates only the token.
+func (r *Ref[M, R]) Ask(ctx context.Context, msg M) (*Token[R], error) {
+	if ctx == nil {
+		return nil, ErrNilContext
+	}
+	if r.stopping.Load() {
+		return nil, ErrActorStopped
+	}
+	tok := &Token[R]{}
+	tok.task.Init(ctx, r.rt.ids.Add(1), &r.info, nil)
+	r.cell.Executor().Accept(&tok.task)
+	if err := r.put(ctx, envelope[M, R]{msg: msg, tok: tok}); err != nil {
+		tok.task.Resolve(actors.Failed, err) // accepted: resolve it so the counts balance
+		return nil, err
+	}
+	return tok, nil
+}
+
+func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
+	err := r.cell.Put(ctx, e)
+	if errors.Is(err, actors.ErrCellClosed) {
+		return ErrActorStopped
+	}
+	return err
+}
+
+// Stop stops the actor after the messages already queued: new ones are
+// refused, Stopped runs once, and Stop returns when it has, or ctx's error if
+// ctx ends first (the actor still stops).
+func (r *Ref[M, R]) Stop(ctx context.Context) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
+	select {
+	case <-r.stopWith(nil):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stopWith starts stopping the actor (a stop envelope behind what is queued)
+// and returns a channel closed once it stopped.
+func (r *Ref[M, R]) stopWith(reason error) <-chan struct{} {
+	if r.stopping.CompareAndSwap(false, true) {
+		r.reason = reason
+		if err := r.cell.TryPut(envelope[M, R]{kind: envStop}); err != nil {
+			if errors.Is(err, actors.ErrMailboxFull) {
+				go func() { _ = r.cell.Put(context.Background(), envelope[M, R]{kind: envStop}) }()
+			} else {
+				r.finish(reason) // no executor will run it: stop here
+			}
+		}
+	}
+	return r.doneCh()
+}
+
+// deliver handles one envelope on the actor's executor.
+func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
+	if r.stopped {
+		r.refuse(e)
+		return
+	}
+	r.ctx.Context = ctx
+	if i := int32(actors.ExecutorOf(ctx).Index()) + 1; r.node.exec.Load() != i {
+		r.node.exec.Store(i) // moved off an executor that went down
+	}
+	switch e.kind {
+	case envStart:
+		if s, ok := r.value.(starter); ok {
+			if err := s.Started(&r.ctx); err != nil {
+				r.finish(fmt.Errorf("coregate: actor %q: Started: %w", r.node.name, err))
+			}
+		}
+		return
+	case envStop:
+		r.finish(r.reason)
+		return
+	}
+	if e.tok != nil && !e.tok.task.Begin() {
+		return // cancelled while queued
+	}
+	o, res, err := r.receive(e)
+	r.reply(e, o, res, err)
+	if o == actors.Panicked {
+		r.restart(err)
+	}
+}
+
+// receive runs Receive, telling a panic from runtime.Goexit as the executor
+// does; a Goexit replies ErrGoexit and restarts the actor before the
+// goroutine ends (its executor replaces it).
+func (r *Ref[M, R]) receive(e envelope[M, R]) (o actors.Outcome, res R, err error) {
+	normal, recovered := false, false
+	defer func() {
+		if !normal && !recovered {
+			var zero R
+			r.reply(e, actors.Failed, zero, ErrGoexit)
+			r.restart(ErrGoexit)
+		}
+	}()
+	func() {
+		defer func() {
+			if !normal {
+				o, err = actors.Panicked, &PanicError{Value: recover(), Stack: debug.Stack()}
+			}
+		}()
+		res, err = r.value.Receive(&r.ctx, e.msg)
+		o = actors.Succeeded
+		if err != nil {
+			o = actors.Failed
+		}
+		normal = true
+	}()
+	recovered = !normal
+	return o, res, err
+}
+
+// reply resolves an Ask's token or answers a Request.
+func (r *Ref[M, R]) reply(e envelope[M, R], o actors.Outcome, res R, err error) {
+	if e.tok != nil {
+		e.tok.res = res
+		e.tok.task.End(o, err)
+	}
+	if e.reply != nil {
+		if err != nil {
+			r.rt.engine.Send(e.reply, err)
+		} else {
+			r.rt.engine.Send(e.reply, res)
+		}
+	}
+}
+
+// refuse answers an envelope that reached a stopped actor.
+func (r *Ref[M, R]) refuse(e envelope[M, R]) {
+	if e.tok != nil {
+		e.tok.task.Resolve(actors.Stopped, ErrActorStopped)
+	}
+	if e.reply != nil {
+		r.rt.engine.Send(e.reply, ErrActorStopped)
+	}
+}
+
+// restart replaces the actor's value from its factory within its restart
+// intensity, or stops it past it. Its mailbox is kept.
+func (r *Ref[M, R]) restart(reason error) {
+	n, ok := r.window.Allow(time.Now(), r.policy)
+	if !ok {
+		r.finish(fmt.Errorf("coregate: actor %q: past its restart intensity (%d in %v): %w", r.node.name, r.policy.MaxRestarts, r.policy.Window, reason))
+		return
+	}
+	v := r.newActor()
+	if v == nil {
+		r.finish(fmt.Errorf("coregate: actor %q: the factory returned nil on restart", r.node.name))
+		return
+	}
+	r.value = v
+	r.rt.engine.BroadcastEvent(ActorRestarted{PID: r.node.pid, Reason: reason, Restarts: n})
+	if s, ok := v.(starter); ok {
+		if err := s.Started(&r.ctx); err != nil {
+			r.finish(fmt.Errorf("coregate: actor %q: Started: %w", r.node.name, err))
+		}
+	}
+}
+
+// finish stops the actor once: its mailbox refuses new messages and the
+// queued ones are answered ErrActorStopped, its children stop, Stopped runs
+// (on the actor's executor, or on the stopping goroutine once no executor
+// runs), and its name and PID are freed.
+func (r *Ref[M, R]) finish(reason error) {
+	r.once.Do(func() {
+		r.stopping.Store(true)
+		r.stopped = true
+		for _, e := range r.cell.Close() {
+			r.refuse(e)
+		}
+		for _, c := range r.rt.actors.remove(r.node) {
+			c.h.stopWith(ErrActorStopped)
+		}
+		if s, ok := r.value.(stopper); ok {
+			s.Stopped(&r.ctx)
+		}
+		r.rt.engine.Registry.Remove(r.node.pid)
+		r.rt.engine.BroadcastEvent(ActorStopped{PID: r.node.pid, Reason: reason})
+		r.mu.Lock()
+		r.finished = true
+		if r.done != nil {
+			close(r.done)
+		}
+		r.mu.Unlock()
+	})
+}
+
+// actorProc is an actor as a hollywood process: Send of an M is a Tell (a
+// Request's sender gets the reply), Poison and Stop stop the actor, anything
+// else is a dead letter.
+type actorProc[M, R any] struct{ r *Ref[M, R] }
+
+func (p *actorProc[M, R]) Start()          {}
+func (p *actorProc[M, R]) PID() *actor.PID { return p.r.node.pid }
+func (p *actorProc[M, R]) Shutdown()       {}
+func (p *actorProc[M, R]) Invoke(msgs []actor.Envelope) {
+	for _, m := range msgs {
+		p.Send(p.r.node.pid, m.Msg, m.Sender)
+	}
+}
+
+func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
+	r := p.r
+	m, ok := msg.(M)
+	if !ok {
+		if cancel, _, ok := actors.PoisonPill(msg); ok {
+			go func() { <-r.stopWith(nil); cancel() }()
+			return
+		}
+		r.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.node.pid, Message: msg, Sender: sender})
+		if sender != nil {
+			r.rt.engine.Send(sender, fmt.Errorf("coregate: actor %q takes %T, not %T", r.node.name, *new(M), msg))
+		}
+		return
+	}
+	if err := r.cell.TryPut(envelope[M, R]{msg: m, reply: sender}); err != nil {
+		r.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.node.pid, Message: msg, Sender: sender})
+		if sender != nil {
+			r.rt.engine.Send(sender, fmt.Errorf("coregate: actor %q: %w", r.node.name, err))
+		}
+	}
+}
+
+// actorRegistry holds a runtime's live actors by name.
+type actorRegistry struct {
+	mu    sync.Mutex
+	names map[string]*actorNode
+}
+
+func (a *actorRegistry) add(n *actorNode, parent *actorNode) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, dup := a.names[n.name]; dup {
+		return fmt.Errorf("coregate: actor %q is already running", n.name)
+	}
+	if a.names == nil {
+		a.names = make(map[string]*actorNode)
+	}
+	a.names[n.name] = n
+	if parent != nil {
+		n.parent = parent
+		parent.mu.Lock()
+		if parent.children == nil {
+			parent.children = make(map[*actorNode]struct{})
+		}
+		parent.children[n] = struct{}{}
+		parent.mu.Unlock()
+	}
+	return nil
+}
+
+// remove frees n's name and returns its children, to stop with it.
+func (a *actorRegistry) remove(n *actorNode) []*actorNode {
+	a.mu.Lock()
+	if a.names[n.name] == n {
+		delete(a.names, n.name)
+	}
+	a.mu.Unlock()
+	if p := n.parent; p != nil {
+		p.mu.Lock()
+		delete(p.children, n)
+		p.mu.Unlock()
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var kids []*actorNode
+	for c := range n.children {
+		kids = append(kids, c)
+	}
+	return kids
+}
+
+// all returns the live actors.
+func (a *actorRegistry) all() []*actorNode {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*actorNode, 0, len(a.names))
+	for _, n := range a.names {
+		out = append(out, n)
+	}
+	return out
+}
+
+// actorExecutor is where a new actor goes: OnExecutor, its parent's executor,
+// or staggered selection in its weight class.
+func (rt *Runtime) actorExecutor(name string, cfg opConfig) (*actors.Executor, error) {
+	switch {
+	case cfg.parent != nil:
+		return rt.execs[cfg.parent.exec.Load()-1], nil
+	case cfg.onExec > 0:
+		if cfg.onExec > len(rt.execs) {
+			return nil, fmt.Errorf("coregate: actor %q: OnExecutor(%d) is out of range: the runtime has %d executors", name, cfg.onExec-1, len(rt.execs))
+		}
+		return rt.execs[cfg.onExec-1], nil
+	}
+	i := rt.router.Next(cfg.weight)
+	if i < 0 {
+		return nil, ErrNoExecutor
+	}
+	return rt.execs[i], nil
+}

@@ -1,0 +1,437 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/internal/testkit"
+	"github.com/stretchr/testify/require"
+)
+
+// counter is the README's actor: its value is its state.
+type counter struct {
+	n       int
+	started *atomic.Int32
+	stopped *atomic.Int32
+}
+
+func (c *counter) Receive(_ *ActorContext, add int) (int, error) {
+	c.n += add
+	return c.n, nil
+}
+
+func (c *counter) Started(*ActorContext) error {
+	if c.started != nil {
+		c.started.Add(1)
+	}
+	return nil
+}
+
+func (c *counter) Stopped(*ActorContext) {
+	if c.stopped != nil {
+		c.stopped.Add(1)
+	}
+}
+
+// TestCounterActor: Tell and Ask in order from one sender; the state is the
+// value; Started before the first message and Stopped once.
+func TestCounterActor(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off})
+	var started, stopped atomic.Int32
+	ref := must(Spawn(rt, "counter", func() Actor[int, int] { return &counter{started: &started, stopped: &stopped} }))
+	bg := context.Background()
+	for range 100 {
+		require.NoError(t, ref.Tell(bg, 1))
+	}
+	require.Equal(t, 101, must(must(ref.Ask(bg, 1)).Wait(bg)))
+	require.Equal(t, int32(1), started.Load())
+	require.NoError(t, ref.Stop(bg))
+	require.Equal(t, int32(1), stopped.Load())
+	require.ErrorIs(t, ref.Tell(bg, 1), ErrActorStopped)
+	_, err := ref.Ask(bg, 1)
+	require.ErrorIs(t, err, ErrActorStopped)
+	// A stopped actor's name may be spawned again.
+	again := must(Spawn(rt, "counter", func() Actor[int, int] { return &counter{} }))
+	require.Equal(t, 1, must(must(again.Ask(bg, 1)).Wait(bg)))
+}
+
+// orderActor records each sender's messages and catches concurrent Receives.
+type orderActor struct {
+	busy atomic.Bool
+	seen map[int]int // sender -> last seq
+	bad  *atomic.Int32
+}
+
+type seqMsg struct{ sender, seq int }
+
+func (a *orderActor) Receive(_ *ActorContext, m seqMsg) (int, error) {
+	if !a.busy.CompareAndSwap(false, true) {
+		a.bad.Add(1)
+	}
+	defer a.busy.Store(false)
+	if a.seen == nil {
+		a.seen = map[int]int{}
+	}
+	if last, ok := a.seen[m.sender]; ok && m.seq != last+1 {
+		a.bad.Add(1)
+	}
+	a.seen[m.sender] = m.seq // unlocked state: -race catches a concurrent Receive
+	return 0, nil
+}
+
+// TestActorOrderAndOneAtATime: 8 senders, 2,000 messages each: each sender's
+// arrive in order and Receive never runs twice at once.
+func TestActorOrderAndOneAtATime(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off})
+	var bad atomic.Int32
+	ref := must(Spawn(rt, "order", func() Actor[seqMsg, int] { return &orderActor{bad: &bad} }, WithMailbox(64)))
+	bg := context.Background()
+	var wg sync.WaitGroup
+	for s := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				require.NoError(t, ref.Tell(bg, seqMsg{s, i}))
+			}
+		})
+	}
+	wg.Wait()
+	_, err := must(ref.Ask(bg, seqMsg{99, 0})).Wait(bg)
+	require.NoError(t, err)
+	require.Zero(t, bad.Load())
+}
+
+type whereActor struct{}
+
+func (whereActor) Receive(c *ActorContext, _ struct{}) ([2]any, error) {
+	e, _ := CurrentExecutor(c)
+	mask, _ := actors.ThreadCPUs()
+	return [2]any{e, mask}, nil
+}
+
+// TestActorAffinityInsideReceive: Receive runs on the actor's executor, whose
+// thread is pinned to exactly that executor's CPU when pinning works here.
+func TestActorAffinityInsideReceive(t *testing.T) {
+	rt := start(t, Config{})
+	bg := context.Background()
+	for _, info := range rt.Executors() {
+		ref := must(Spawn(rt, fmt.Sprint("where", info.Index), func() Actor[struct{}, [2]any] { return whereActor{} }, OnExecutor(info.Index)))
+		got := must(must(ref.Ask(bg, struct{}{})).Wait(bg))
+		require.Equal(t, info.Index, got[0])
+		require.Equal(t, info.Index, ref.Executor())
+		if info.Pinned {
+			require.Equal(t, []int{info.CPU}, got[1])
+		}
+	}
+}
+
+// moody panics or exits on command and counts its incarnations.
+type moody struct {
+	n     int
+	lives *atomic.Int32
+}
+
+func (f *moody) Started(*ActorContext) error { f.lives.Add(1); return nil }
+
+func (f *moody) Receive(_ *ActorContext, m string) (int, error) {
+	switch m {
+	case "panic":
+		panic("boom")
+	case "exit":
+		runtime.Goexit()
+	}
+	f.n++
+	return f.n, nil
+}
+
+// TestActorRestartKeepsMailbox: a panic and a Goexit each fail their message
+// only and restart the actor from its factory (state reset, Started again);
+// the messages queued behind them are kept and answered.
+func TestActorRestartKeepsMailbox(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	var lives atomic.Int32
+	ref := must(Spawn(rt, "moody", func() Actor[string, int] { return &moody{lives: &lives} }))
+	bg := context.Background()
+	var toks []*Token[int]
+	for _, m := range []string{"inc", "inc", "panic", "inc", "exit", "inc", "inc"} {
+		toks = append(toks, must(ref.Ask(bg, m)))
+	}
+	var got []any
+	for _, tok := range toks {
+		v, err := tok.Wait(bg)
+		var pe *PanicError
+		switch {
+		case errors.As(err, &pe):
+			got = append(got, "panic")
+		case errors.Is(err, ErrGoexit):
+			got = append(got, "exit")
+		default:
+			require.NoError(t, err)
+			got = append(got, v)
+		}
+	}
+	require.Equal(t, []any{1, 2, "panic", 1, "exit", 1, 2}, got)
+	require.Equal(t, int32(3), lives.Load(), "created, then restarted twice")
+}
+
+// TestCrashLoopingActorStops: past its restart intensity the actor stops;
+// every queued Ask resolves (the failures, then ErrActorStopped), and a
+// neighbour on the same executor is unharmed.
+func TestCrashLoopingActorStops(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	var lives atomic.Int32
+	bad := must(Spawn(rt, "bad", func() Actor[string, int] { return &moody{lives: &lives} },
+		WithRestartPolicy(RestartPolicy{MaxRestarts: 3, Window: time.Hour})))
+	good := must(Spawn(rt, "good", func() Actor[int, int] { return &counter{} }))
+	bg := context.Background()
+	var toks []*Token[int]
+	for range 10 {
+		toks = append(toks, must(bad.Ask(bg, "panic")))
+	}
+	panicked, stopped := 0, 0
+	for _, tok := range toks {
+		_, err := tok.Wait(bg)
+		var pe *PanicError
+		switch {
+		case errors.As(err, &pe):
+			panicked++
+		case errors.Is(err, ErrActorStopped):
+			stopped++
+		default:
+			t.Fatalf("unexpected %v", err)
+		}
+	}
+	require.Equal(t, 4, panicked, "three restarts, the fourth failure stops it")
+	require.Equal(t, 6, stopped)
+	require.ErrorIs(t, bad.Tell(bg, "inc"), ErrActorStopped)
+	require.Equal(t, 1, must(must(good.Ask(bg, 1)).Wait(bg)))
+}
+
+// asker asks the next actor of a chain and waits, inside Receive.
+type asker struct{ next *Ref[int, int] }
+
+func (a *asker) Receive(c *ActorContext, n int) (int, error) {
+	if a.next == nil {
+		return n, nil
+	}
+	v, err := must(a.next.Ask(c, n+1)).Wait(c)
+	return v, err
+}
+
+// TestActorsAskAndWaitOnOneCore: on a one-executor runtime, ten actors each
+// ask the next and wait inside Receive: each waiting actor hands the executor
+// on, so the chain completes. (A cycle, a asking b while b asks a, waits for
+// good as in any actor system, since each is busy; the executor and every
+// other actor go on, and a context bounds such an Ask.)
+func TestActorsAskAndWaitOnOneCore(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	var next *Ref[int, int]
+	for i := 9; i >= 0; i-- {
+		n := next
+		next = must(Spawn(rt, fmt.Sprint("chain", i), func() Actor[int, int] { return &asker{n} }))
+	}
+	bg := context.Background()
+	require.Equal(t, 9, must(must(next.Ask(bg, 0)).Wait(bg)))
+}
+
+// parent spawns a child with ChildOf on its first message.
+type parent struct {
+	child **Ref[int, int]
+	rt    *Runtime
+}
+
+func (p *parent) Receive(c *ActorContext, _ int) (int, error) {
+	ref, err := Spawn(p.rt, "child", func() Actor[int, int] { return &counter{} }, ChildOf(c))
+	if err != nil {
+		return 0, err
+	}
+	*p.child = ref
+	e, _ := CurrentExecutor(c)
+	return e, nil
+}
+
+// TestChildOfPlacementAndCascade: a child runs on its parent's executor and
+// stops with it.
+func TestChildOfPlacementAndCascade(t *testing.T) {
+	rt := start(t, Config{Cores: 3, Affinity: Off})
+	var child *Ref[int, int]
+	par := must(Spawn(rt, "parent", func() Actor[int, int] { return &parent{&child, rt} }, OnExecutor(2)))
+	bg := context.Background()
+	require.Equal(t, 2, must(must(par.Ask(bg, 0)).Wait(bg)))
+	require.Equal(t, 2, child.Executor())
+	require.NoError(t, par.Stop(bg))
+	select {
+	case <-child.doneCh():
+	case <-time.After(10 * time.Second):
+		t.Fatal("child not stopped with its parent")
+	}
+	require.ErrorIs(t, child.Tell(bg, 1), ErrActorStopped)
+}
+
+// TestActorReachedThroughHollywood: engine.Send delivers like Tell,
+// engine.Request gets the reply, a wrong type is a dead letter answered with
+// an error, and Poison stops the actor.
+func TestActorReachedThroughHollywood(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	var stopped atomic.Int32
+	ref := must(Spawn(rt, "hw", func() Actor[int, int] { return &counter{stopped: &stopped} }))
+	require.Equal(t, "local/coregate/actor/hw", ref.PID().String())
+	e := rt.Engine()
+	e.Send(ref.PID(), 5)
+	v, err := e.Request(ref.PID(), 1, 10*time.Second).Result()
+	require.NoError(t, err)
+	require.Equal(t, 6, v)
+	v, err = e.Request(ref.PID(), "six", 10*time.Second).Result()
+	require.NoError(t, err)
+	require.ErrorContains(t, v.(error), "takes int, not string")
+	select {
+	case <-e.Poison(ref.PID()).Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Poison did not complete")
+	}
+	require.Equal(t, int32(1), stopped.Load())
+}
+
+// TestTenThousandActorsSpread: 10,000 Heavy actors spread evenly over every
+// executor, and an idle one costs well under 1 KiB of heap.
+func TestTenThousandActorsSpread(t *testing.T) {
+	rt := start(t, Config{Cores: 4, Affinity: Off})
+	const n = 10_000
+	refs := make([]*Ref[int, int], 0, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		refs = append(refs, must(Spawn(rt, fmt.Sprint("a", i), func() Actor[int, int] { return &counter{} })))
+	}
+	bg := context.Background()
+	for _, r := range refs { // every actor ran Started and is idle again
+		must(must(r.Ask(bg, 0)).Wait(bg))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("%.0f bytes of heap per idle actor", per)
+	require.Less(t, per, 1024.0, "heap per idle actor")
+	count := make([]int, 4)
+	for _, r := range refs {
+		count[r.Executor()]++
+	}
+	require.Equal(t, []int{n / 4, n / 4, n / 4, n / 4}, count)
+}
+
+// TestRuntimeStopStopsActors: Stop under load stops every actor (Stopped once
+// each) and resolves every Ask, answered or ErrActorStopped.
+func TestRuntimeStopStopsActors(t *testing.T) {
+	rt, err := Start(Config{Cores: 2, Affinity: Off})
+	require.NoError(t, err)
+	var stopped atomic.Int32
+	var refs []*Ref[int, int]
+	for i := range 20 {
+		refs = append(refs, must(Spawn(rt, fmt.Sprint("s", i), func() Actor[int, int] { return &counter{stopped: &stopped} })))
+	}
+	bg := context.Background()
+	var toks []*Token[int]
+	for _, r := range refs {
+		for range 50 {
+			toks = append(toks, must(r.Ask(bg, 1)))
+		}
+	}
+	require.NoError(t, rt.Stop(bg))
+	for _, tok := range toks {
+		_, err := tok.Wait(bg)
+		if err != nil {
+			require.ErrorIs(t, err, ErrActorStopped)
+		}
+	}
+	require.Equal(t, int32(20), stopped.Load())
+	requireBalanced(t, rt)
+}
+
+// TestSpawnBadInput: bad input is an error, never a panic.
+func TestSpawnBadInput(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off})
+	mk := func() Actor[int, int] { return &counter{} }
+	for _, tt := range []struct {
+		name string
+		do   func() error
+		want string
+	}{
+		{"nil runtime", func() error { _, err := Spawn[int, int](nil, "x", mk); return err }, "nil *Runtime"},
+		{"empty name", func() error { _, err := Spawn(rt, "", mk); return err }, "name is empty"},
+		{"nil factory", func() error { _, err := Spawn[int, int](rt, "x", nil); return err }, "nil factory"},
+		{"factory returns nil", func() error {
+			_, err := Spawn(rt, "x", func() Actor[int, int] { return nil })
+			return err
+		}, "the factory returned nil"},
+		{"out of range", func() error { _, err := Spawn(rt, "x", mk, OnExecutor(2)); return err }, "OnExecutor(2) is out of range"},
+		{"negative executor", func() error { _, err := Spawn(rt, "x", mk, OnExecutor(-1)); return err }, "out of range"},
+		{"op option", func() error { _, err := Spawn(rt, "x", mk, WithSticky()); return err }, "WithSticky applies to ops, not actors"},
+		{"nil option", func() error { _, err := Spawn(rt, "x", mk, nil); return err }, "option 1 is nil"},
+		{"ChildOf nil", func() error { _, err := Spawn(rt, "x", mk, ChildOf(nil)); return err }, "ChildOf needs"},
+		{"actor option on an op", func() error { _, err := Define(rt, "op", where[int], OnExecutor(0)); return err }, "OnExecutor applies to actors, not ops"},
+	} {
+		var err error
+		require.NotPanics(t, func() { err = tt.do() }, tt.name)
+		require.ErrorContains(t, err, tt.want, tt.name)
+	}
+	must(Spawn(rt, "dup", mk))
+	_, err := Spawn(rt, "dup", mk)
+	require.ErrorContains(t, err, `actor "dup" is already running`)
+	ref := must(Spawn(rt, "ctx", mk))
+	//lint:ignore SA1012 a nil context is the bad input under test
+	require.ErrorIs(t, ref.Tell(nil, 1), ErrNilContext) //nolint:staticcheck
+	require.NoError(t, rt.Stop(context.Background()))
+	_, err = Spawn(rt, "late", mk)
+	require.ErrorIs(t, err, ErrStopped)
+}
+
+// TestTellAllocatesNothing guards the hot path: a Tell in steady state
+// allocates nothing.
+func TestTellAllocatesNothing(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ref := must(Spawn(rt, "quiet", func() Actor[int, int] { return &counter{} }, WithMailbox(1<<16)))
+	bg := context.Background()
+	for range 1000 { // grow the mailbox
+		require.NoError(t, ref.Tell(bg, 1))
+	}
+	allocs := testing.AllocsPerRun(1000, func() { _ = ref.Tell(bg, 1) })
+	require.Zero(t, allocs)
+}
+
+// TestActorEvents: started, restarted and stopped go on the event stream.
+func TestActorEvents(t *testing.T) {
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	require.NoError(t, err)
+	events, stop := testkit.Subscribe(engine, func(ev any) bool {
+		switch ev.(type) {
+		case ActorStarted, ActorRestarted, ActorStopped:
+			return true
+		}
+		return false
+	})
+	defer stop()
+	rt := start(t, Config{Engine: engine, Cores: 1, Affinity: Off})
+	var lives atomic.Int32
+	ref := must(Spawn(rt, "ev", func() Actor[string, int] { return &moody{lives: &lives} }))
+	bg := context.Background()
+	_, _ = must(ref.Ask(bg, "panic")).Wait(bg)
+	require.NoError(t, ref.Stop(bg))
+	var got []string
+	for len(got) < 3 {
+		select {
+		case ev := <-events:
+			got = append(got, fmt.Sprintf("%T", ev))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("events so far: %v", got)
+		}
+	}
+	require.Equal(t, []string{"coregate.ActorStarted", "coregate.ActorRestarted", "coregate.ActorStopped"}, got)
+}
