@@ -12,6 +12,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/internal/faults"
 	"github.com/coregate/coregate/internal/testkit"
 	"github.com/stretchr/testify/require"
 )
@@ -434,4 +435,46 @@ func TestActorEvents(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"coregate.ActorStarted", "coregate.ActorRestarted", "coregate.ActorStopped"}, got)
+}
+
+// armer counts what it is told; a negative number makes its executor's own
+// loop fail right after (through the faults seam).
+type armer struct {
+	n     int
+	armed *atomic.Bool
+}
+
+func (a *armer) Receive(_ *ActorContext, x int) (int, error) {
+	if x < 0 {
+		a.armed.Store(true)
+		return a.n, nil
+	}
+	a.n += x
+	return a.n, nil
+}
+
+// TestActorFollowsItsExecutor: an actor stays on its executor through a
+// restart of that executor, and moves with its state and mailbox to a live
+// one when it goes down.
+func TestActorFollowsItsExecutor(t *testing.T) {
+	var armed atomic.Bool
+	defer faults.SetLoop(func(exec int) error {
+		if exec == 0 && armed.CompareAndSwap(true, false) {
+			return errLoop
+		}
+		return nil
+	})()
+	rt := start(t, Config{Cores: 2, Affinity: Off, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Hour}})
+	ref := must(Spawn(rt, "armer", func() Actor[int, int] { return &armer{armed: &armed} }, OnExecutor(0)))
+	bg := context.Background()
+	require.NoError(t, ref.Tell(bg, 5))
+	require.Equal(t, 5, must(must(ref.Ask(bg, -1)).Wait(bg))) // the loop fails: restart
+	require.Equal(t, 6, must(must(ref.Ask(bg, 1)).Wait(bg)), "state kept across the executor's restart")
+	require.Equal(t, 0, ref.Executor())
+	require.Equal(t, 6, must(must(ref.Ask(bg, -1)).Wait(bg))) // again: past the policy, down
+	for !rt.Executors()[0].Down {
+		runtime.Gosched()
+	}
+	require.Equal(t, 7, must(must(ref.Ask(bg, 1)).Wait(bg)), "state kept across the move")
+	require.Equal(t, 1, ref.Executor())
 }

@@ -15,6 +15,28 @@
 //	v, err := tok.Wait(ctx)                         // 49
 //	err = rt.Stop(ctx)
 //
+// # Actors
+//
+// An actor is a Go value with state whose Receive handles one message at a
+// time on the executor it is pinned to:
+//
+//	type counter struct{ n int }
+//
+//	func (c *counter) Receive(_ *coregate.ActorContext, add int) (int, error) {
+//		c.n += add
+//		return c.n, nil
+//	}
+//
+//	ref, err := coregate.Spawn(rt, "counter", func() coregate.Actor[int, int] { return &counter{} })
+//	err = ref.Tell(ctx, 5)      // fire and forget
+//	tok, err := ref.Ask(ctx, 1) // n, err := tok.Wait(ctx): 6
+//
+// A panic or runtime.Goexit in Receive fails that message and restarts the
+// actor from its factory: the mailbox is kept, the state is lost. Past its
+// restart intensity the actor stops and its queued Asks resolve with
+// [ErrActorStopped]. Every actor is a hollywood process with a PID. See
+// [Spawn], [Ref] and [ActorContext].
+//
 // # Placement
 //
 // Heavy ops may run on every executor, Medium ones from the second, Light ones

@@ -66,3 +66,27 @@ func ExampleWithRetry() {
 	fmt.Println(v, err, attempts)
 	// Output: done <nil> 3
 }
+
+// tally is an actor: its value is its state.
+type tally struct{ n int }
+
+func (t *tally) Receive(_ *coregate.ActorContext, add int) (int, error) {
+	t.n += add
+	return t.n, nil
+}
+
+// A counter actor: Tell to change it, Ask to read it, one message at a time.
+func ExampleSpawn() {
+	ctx := context.Background()
+	rt, _ := coregate.Start(coregate.Config{})
+	defer rt.Stop(ctx)
+
+	ref, _ := coregate.Spawn(rt, "tally", func() coregate.Actor[int, int] { return &tally{} })
+	for range 10 {
+		ref.Tell(ctx, 1)
+	}
+	tok, _ := ref.Ask(ctx, 0)
+	n, _ := tok.Wait(ctx)
+	fmt.Println(n)
+	// Output: 10
+}

@@ -1,0 +1,80 @@
+// Command counter runs user actors on coregate: a counter per account, pinned
+// to cores, driven by Tell and Ask from many goroutines, one of them crashing
+// and restarting from its factory with its mailbox kept.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"sync"
+
+	"github.com/coregate/coregate"
+)
+
+// account is an actor: its value is its state, and Receive sees one message
+// at a time, so it needs no lock.
+type account struct{ balance int }
+
+func (a *account) Receive(c *coregate.ActorContext, amount int) (int, error) {
+	if amount == 0 {
+		panic("a zero deposit is a bug") // fails this message; the actor restarts
+	}
+	a.balance += amount
+	return a.balance, nil
+}
+
+func main() {
+	ctx := context.Background()
+	rt, err := coregate.Start(coregate.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.Stop(ctx)
+
+	var refs []*coregate.Ref[int, int]
+	for i := range 4 {
+		ref, err := coregate.Spawn(rt, fmt.Sprint("account-", i), func() coregate.Actor[int, int] { return &account{} })
+		if err != nil {
+			log.Fatal(err)
+		}
+		refs = append(refs, ref)
+	}
+
+	// 8 goroutines deposit 1 into every account 1,000 times each.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 1000 {
+				for _, ref := range refs {
+					if err := ref.Tell(ctx, 1); err != nil {
+						log.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, ref := range refs {
+		tok, err := ref.Ask(ctx, 1) // queued behind every Tell above
+		if err != nil {
+			log.Fatal(err)
+		}
+		balance, err := tok.Wait(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s on executor %d: balance %d\n", ref.PID(), ref.Executor(), balance)
+	}
+
+	// A panic fails its message and restarts the actor from its factory: the
+	// state is new, the messages queued behind it are kept.
+	bad, _ := refs[0].Ask(ctx, 0)
+	after, _ := refs[0].Ask(ctx, 5)
+	_, err = bad.Wait(ctx)
+	var pe *coregate.PanicError
+	fmt.Println("zero deposit:", errors.As(err, &pe))
+	balance, _ := after.Wait(ctx)
+	fmt.Println("after the restart:", balance)
+}
