@@ -395,7 +395,7 @@ func TestSpawnBadInput(t *testing.T) {
 }
 
 // TestTellAllocatesNothing guards the hot path: a Tell in steady state
-// allocates nothing.
+// allocates nothing, an Ask only its token.
 func TestTellAllocatesNothing(t *testing.T) {
 	rt := start(t, Config{Cores: 1, Affinity: Off})
 	ref := must(Spawn(rt, "quiet", func() Actor[int, int] { return &counter{} }, WithMailbox(1<<16)))
@@ -405,6 +405,8 @@ func TestTellAllocatesNothing(t *testing.T) {
 	}
 	allocs := testing.AllocsPerRun(1000, func() { _ = ref.Tell(bg, 1) })
 	require.Zero(t, allocs)
+	allocs = testing.AllocsPerRun(1000, func() { _, _ = ref.Ask(bg, 1) })
+	require.LessOrEqual(t, allocs, 1.0, "an Ask allocates only its token")
 }
 
 // TestActorEvents: started, restarted and stopped go on the event stream.
