@@ -18,25 +18,29 @@ const Throughput = 64
 // executor on) returns at once and leaves the rescheduling to the active one,
 // so deliver never runs twice at once for one cell.
 //
-// The queue grows with use up to its bound and gives its memory back once
-// drained, so an idle cell costs a few hundred bytes.
+// The bound counts the envelopes queued and not yet taken by a turn (a turn
+// takes them all at once), so a mailbox holds at most twice its size. The
+// queue grows with use and gives a burst's memory back once drained.
 type Cell[E any] struct {
 	deliver func(ctx context.Context, e E)
 	home    func() *Executor // a live executor, when the cell's went down
 
-	mu      sync.Mutex
-	q       []E
-	head    int
-	size    int
-	exec    *Executor
-	state   cellState
-	closed  bool
-	room    chan struct{} // closed when a turn frees room; made only while senders wait
-	waiting int
+	mu     sync.Mutex
+	q      []E // queued, not yet taken by a turn
+	size   int
+	exec   *Executor
+	state  cellState
+	closed bool
+	room   chan struct{} // closed when a turn frees room; made only while senders wait
+
+	// the active turn's batch; taken under mu, worked through without it
+	batch []E
+	bpos  int
 }
 
-// cellKeep bounds the queue an idle cell keeps, in envelopes.
-const cellKeep = 8
+// cellKeep bounds the queue slices a cell keeps once drained, in envelopes:
+// a steady stream reuses them, a burst gives its memory back.
+const cellKeep = Throughput
 
 type cellState uint8
 
@@ -71,7 +75,7 @@ func (c *Cell[E]) Put(ctx context.Context, e E) error {
 			c.mu.Unlock()
 			return ErrCellClosed
 		}
-		if len(c.q)-c.head < c.size {
+		if len(c.q) < c.size {
 			c.q = append(c.q, e)
 			err := c.scheduleLocked()
 			c.mu.Unlock()
@@ -81,13 +85,8 @@ func (c *Cell[E]) Put(ctx context.Context, e E) error {
 			c.room = make(chan struct{})
 		}
 		room := c.room
-		c.waiting++
 		c.mu.Unlock()
-		err := c.wait(ctx, room)
-		c.mu.Lock()
-		c.waiting--
-		c.mu.Unlock()
-		if err != nil {
+		if err := c.wait(ctx, room); err != nil {
 			return err
 		}
 	}
@@ -115,7 +114,7 @@ func (c *Cell[E]) TryPut(e E) error {
 	switch {
 	case c.closed:
 		return ErrCellClosed
-	case len(c.q)-c.head >= c.size:
+	case len(c.q) >= c.size:
 		return ErrMailboxFull
 	}
 	c.q = append(c.q, e)
@@ -156,9 +155,11 @@ func (c *Cell[E]) Task() *Task { return nil }
 // Run is not called for a Scheduled runnable.
 func (c *Cell[E]) Run(context.Context) error { return nil }
 
-// Turn hands up to Throughput envelopes to deliver (see [Cell]). The cell
-// follows the executor running the turn, so a cell moved off an executor that
-// went down stays on its new one.
+// Turn hands up to Throughput envelopes to deliver (see [Cell]). It takes
+// the queued envelopes as a batch under one lock, as the executor's mailbox
+// does, and works through it without the lock. The cell follows the executor
+// running the turn, so a cell moved off an executor that went down stays on
+// its new one.
 func (c *Cell[E]) Turn(ctx context.Context) {
 	c.mu.Lock()
 	if c.state == cellActive || c.state == cellAgain {
@@ -170,6 +171,9 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 	if e := ExecutorOf(ctx); e != nil {
 		c.exec = e
 	}
+	if c.bpos == len(c.batch) {
+		c.takeLocked()
+	}
 	c.mu.Unlock()
 	done := false
 	defer func() {
@@ -177,38 +181,38 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 			c.endTurn()
 		}
 	}()
-	for range Throughput {
-		e, ok := c.pop()
-		if !ok {
-			break
+	var zero E
+	for k := 0; k < Throughput; k++ {
+		if c.bpos == len(c.batch) {
+			c.mu.Lock()
+			c.takeLocked()
+			c.mu.Unlock()
+			if len(c.batch) == 0 {
+				break
+			}
 		}
+		e := c.batch[c.bpos]
+		c.batch[c.bpos] = zero
+		c.bpos++
 		c.deliver(ctx, e)
 	}
 	done = true
 	c.endTurn()
 }
 
-func (c *Cell[E]) pop() (E, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var zero E
-	if c.head == len(c.q) {
-		return zero, false
+// takeLocked makes the queue the turn's batch, freeing its room for senders,
+// and gives the spent batch back to the queue (or to the collector when a
+// burst grew it past cellKeep).
+func (c *Cell[E]) takeLocked() {
+	spent := c.batch[:0]
+	if cap(spent) > min(2*c.size, cellKeep) {
+		spent = nil // an idle actor keeps little: a burst's memory goes back
 	}
-	e := c.q[c.head]
-	c.q[c.head] = zero
-	c.head++
-	if c.head == len(c.q) {
-		c.q, c.head = c.q[:0], 0
-		if cap(c.q) > min(2*c.size, cellKeep) {
-			c.q = nil // an idle actor keeps little: a burst's memory goes back
-		}
-	}
-	if c.room != nil { // senders wait for room
+	c.batch, c.q, c.bpos = c.q, spent, 0
+	if len(c.batch) > 0 && c.room != nil { // senders wait for room
 		close(c.room)
 		c.room = nil
 	}
-	return e, true
 }
 
 // endTurn makes the cell idle, or schedules it again when envelopes remain
@@ -217,36 +221,30 @@ func (c *Cell[E]) endTurn() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.state = cellIdle
-	if c.head < len(c.q) {
+	if len(c.q) > 0 || c.bpos < len(c.batch) {
 		_ = c.scheduleLocked() // an error here leaves the envelopes to Close
 	}
 }
 
-// Len returns the envelopes queued.
-func (c *Cell[E]) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.q) - c.head
-}
-
 // Close refuses further envelopes and returns those still queued, in order,
-// for the caller to resolve; senders waiting for room see ErrCellClosed.
+// for the caller to resolve; senders waiting for room see ErrCellClosed. The
+// rest of a batch a turn is working through is left to that turn (its
+// deliver sees the actor stopped); without one, Close takes it too.
 func (c *Cell[E]) Close() []E {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
-	left := append([]E(nil), c.q[c.head:]...)
-	c.q, c.head = nil, 0
+	var left []E
+	if c.state != cellActive && c.state != cellAgain {
+		left = append(left, c.batch[c.bpos:]...)
+		clear(c.batch)
+		c.batch, c.bpos = nil, 0
+	}
+	left = append(left, c.q...)
+	c.q = nil
 	if c.room != nil {
 		close(c.room)
 		c.room = nil
 	}
 	return left
-}
-
-// Idle reports whether no turn of the cell runs or is queued.
-func (c *Cell[E]) Idle() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.state == cellIdle
 }
