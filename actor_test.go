@@ -480,3 +480,51 @@ func TestActorFollowsItsExecutor(t *testing.T) {
 	require.Equal(t, 7, must(must(ref.Ask(bg, 1)).Wait(bg)), "state kept across the move")
 	require.Equal(t, 1, ref.Executor())
 }
+
+// cycler asks its peer and waits with a bounded context.
+type cycler struct {
+	peer **Ref[int, int]
+}
+
+func (c *cycler) Receive(ctx *ActorContext, n int) (int, error) {
+	if n == 0 {
+		return 0, nil
+	}
+	bounded, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	return must((*c.peer).Ask(ctx, n-1)).Wait(bounded)
+}
+
+// TestAskCycleDoesNotStopTheExecutor: a asks b, which asks a back while a
+// waits: the pair waits (each is busy, as in any actor system) until the
+// inner Ask's context ends, while the executor and a third actor go on.
+func TestAskCycleDoesNotStopTheExecutor(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	var a, b *Ref[int, int]
+	a = must(Spawn(rt, "a", func() Actor[int, int] { return &cycler{&b} }))
+	b = must(Spawn(rt, "b", func() Actor[int, int] { return &cycler{&a} }))
+	other := must(Spawn(rt, "other", func() Actor[int, int] { return &counter{} }))
+	bg := context.Background()
+	tok := must(a.Ask(bg, 2))
+	require.Equal(t, 3, must(must(other.Ask(bg, 3)).Wait(bg)), "a third actor answers meanwhile")
+	_, err := tok.Wait(bg)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// nearActor submits an op with its context.
+type nearActor struct{ op *Op[int, int] }
+
+func (n nearActor) Receive(c *ActorContext, _ int) (int, error) {
+	return must(n.op.Submit(c, 0)).Wait(c)
+}
+
+// TestOpsSubmittedByAnActorStayNear: a Light op, which would run on executor
+// 2 of 3, submitted with an actor's context runs on the actor's executor.
+func TestOpsSubmittedByAnActorStayNear(t *testing.T) {
+	rt := start(t, Config{Cores: 3, Affinity: Off})
+	op := must(Define(rt, "light", where[int], WithWeight(Light)))
+	ref := must(Spawn(rt, "near", func() Actor[int, int] { return nearActor{op} }, OnExecutor(0)))
+	bg := context.Background()
+	require.Equal(t, 0, must(must(ref.Ask(bg, 0)).Wait(bg)))
+	require.Equal(t, 2, must(must(op.Submit(bg, 0)).Wait(bg)), "elsewhere it stays in its range")
+}
