@@ -437,13 +437,13 @@ func (r *Ref[M, R]) finish(reason error) {
 		for _, e := range r.cell.Close() {
 			r.refuse(e)
 		}
-		for _, c := range r.rt.actors.remove(r.node) {
-			c.h.stopWith(ErrActorStopped)
-		}
 		if s, ok := r.value.(stopper); ok {
 			s.Stopped(&r.ctx)
 		}
-		r.rt.engine.Registry.Remove(r.node.pid)
+		r.rt.engine.Registry.Remove(r.node.pid) // before the name is free to spawn again
+		for _, c := range r.rt.actors.remove(r.node) {
+			c.h.stopWith(ErrActorStopped)
+		}
 		r.rt.engine.BroadcastEvent(ActorStopped{PID: r.node.pid, Reason: reason})
 		r.mu.Lock()
 		r.finished = true
