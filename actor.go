@@ -32,7 +32,8 @@ type stopper interface{ Stopped(*ActorContext) }
 // ActorContext is what Receive, Started and Stopped get: a [context.Context]
 // that [CurrentExecutor] understands and that ops submitted with it inherit
 // (their tokens run on the actor's executor, in place of staggering), and the
-// actor's identity. It is valid during the call that received it.
+// actor's identity. It is one value for the actor's life, cancelled when the
+// runtime aborts its stop; contexts derived from it stay valid.
 type ActorContext struct {
 	context.Context
 	self *actor.PID
@@ -42,10 +43,14 @@ type ActorContext struct {
 // Self returns the actor's PID.
 func (c *ActorContext) Self() *actor.PID { return c.self }
 
-// Value answers the actor (as the tokens it submits see it: stay near it),
-// then the executor's context's values.
+// Value answers the executor the actor runs on, and the actor itself (the
+// tokens it submits stay near it); then the runtime context's values. An
+// ActorContext never changes, so contexts derived from it stay valid.
 func (c *ActorContext) Value(key any) any {
-	if key == (actors.AnchorKey{}) {
+	switch key {
+	case actors.ExecKey:
+		return c.node.rt.execs[c.node.exec.Load()-1]
+	case actors.AnchorKey{}:
 		return c.node
 	}
 	return c.Context.Value(key)
@@ -90,6 +95,7 @@ type (
 type actorNode struct {
 	name     string
 	pid      *actor.PID
+	rt       *Runtime
 	exec     atomic.Int32 // 1 + the executor index, for tokens it submits and ChildOf
 	h        actorHandle
 	mu       sync.Mutex
@@ -199,13 +205,14 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 		rt: rt, info: actors.Op{Name: name}, newActor: newActor, policy: policy, value: value,
 	}
 	r.own = actorNode{
+		rt:   rt,
 		name: name,
 		pid:  actor.NewPID(rt.engine.Address(), rt.name+"/actor/"+name),
 		h:    r,
 	}
 	r.node = &r.own
 	r.node.exec.Store(int32(exec.Index()) + 1)
-	r.ctx = ActorContext{Context: context.Background(), self: r.node.pid, node: r.node}
+	r.ctx = ActorContext{Context: rt.sup.Group().Context(), self: r.node.pid, node: r.node}
 	size := cmpOr(cfg.mailbox, DefaultActorMailbox)
 	r.cell = actors.NewCell(exec, size, r.deliver, func() *actors.Executor {
 		if i := rt.router.Next(cfg.weight); i >= 0 {
@@ -324,7 +331,6 @@ func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
 		r.refuse(e)
 		return
 	}
-	r.ctx.Context = ctx
 	if i := int32(actors.ExecutorOf(ctx).Index()) + 1; r.node.exec.Load() != i {
 		r.node.exec.Store(i) // moved off an executor that went down
 	}

@@ -169,6 +169,9 @@ func (g *Group) Abort() int {
 	return n
 }
 
+// Context returns the group's context: cancelled when the group aborts.
+func (g *Group) Context() context.Context { return g.abort }
+
 // Release frees the abort context; call it once the group is stopped.
 func (g *Group) Release() { g.cancel() }
 

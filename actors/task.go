@@ -270,6 +270,10 @@ func (t *Task) Queued() bool { return t.state.Load() == queued }
 
 type execKey struct{}
 
+// ExecKey is the context key under which a handler's context answers the
+// *Executor running it, for contexts that answer it themselves (an actor's).
+var ExecKey any = execKey{}
+
 // ExecutorOf returns the executor running the handler whose context ctx is (or
 // derives from), or nil.
 func ExecutorOf(ctx context.Context) *Executor {
