@@ -48,9 +48,9 @@
 // Precedence is seed, then sticky pin, then that staggered selection. An op
 // defined [WithSticky] (or [WithStickyKey]) sends every token of a key (its name
 // and argument) to the executor the key first ran on while the pin lives. An op
-// defined [WithAnchor] is a lead: the tokens submitted with its handler's
-// context, and their children in turn, run on the lead's executor until the
-// lead and all of them have resolved. Both tables are bounded (see package
+// defined [WithAnchor] is a lead: the tokens of the ops it declares,
+// submitted with its handler's context, and their children in turn, run on the
+// lead's executor until the lead and all of them have resolved. Both tables are bounded (see package
 // anchor and [Config]).
 //
 // # Guarantees
