@@ -136,7 +136,9 @@ type Ref[M, R any] struct {
 	window  supervisor.Window
 	stopped bool
 
+	weight   Weight // where a moved actor goes
 	stopping atomic.Bool
+	killed   atomic.Pointer[error] // a kill's reason, for the running turn to complete
 	once     sync.Once
 	mu       sync.Mutex
 	done     chan struct{} // closed when the actor stopped; made when first asked for
@@ -147,7 +149,43 @@ type Ref[M, R any] struct {
 // actorHandle is how the runtime stops an actor without knowing its types.
 type actorHandle interface {
 	stopWith(reason error) <-chan struct{}
-	finish(reason error)
+	kill(reason error)
+}
+
+// kill stops the actor at once, from outside its turns (a stopping runtime
+// whose executors ended): now when no turn runs, else as the running turn
+// ends, so Stopped never overlaps Receive. A turn stuck in Receive keeps the
+// Asks of its batch until it returns.
+func (r *Ref[M, R]) kill(reason error) {
+	r.killed.Store(&reason)
+	if r.cell.Idle() {
+		r.finish(reason)
+	}
+}
+
+// cellHost is a Ref as its cell's [actors.Host]; a conversion, not an
+// allocation.
+type cellHost[M, R any] Ref[M, R]
+
+// Deliver handles one envelope.
+func (h *cellHost[M, R]) Deliver(ctx context.Context, e envelope[M, R]) {
+	(*Ref[M, R])(h).deliver(ctx, e)
+}
+
+// Home picks a live executor in the actor's weight class for an actor whose
+// executor went down.
+func (h *cellHost[M, R]) Home() *actors.Executor {
+	if i := h.rt.router.Next(h.weight); i >= 0 {
+		return h.rt.execs[i]
+	}
+	return nil
+}
+
+// Idle completes a kill that came during the turn that just ended.
+func (h *cellHost[M, R]) Idle() {
+	if reason := h.killed.Load(); reason != nil {
+		(*Ref[M, R])(h).finish(*reason)
+	}
 }
 
 // doneCh returns a channel closed once the actor stopped.
@@ -214,20 +252,20 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	r.node.exec.Store(int32(exec.Index()) + 1)
 	r.ctx = ActorContext{Context: rt.sup.Group().Context(), self: r.node.pid, node: r.node}
 	size := cmpOr(cfg.mailbox, DefaultActorMailbox)
-	r.cell = actors.NewCell(exec, size, r.deliver, func() *actors.Executor {
-		if i := rt.router.Next(cfg.weight); i >= 0 {
-			return rt.execs[i]
-		}
-		return nil
-	})
+	r.weight = cfg.weight
+	r.cell = actors.NewCell[envelope[M, R]](exec, size, (*cellHost[M, R])(r))
 	if err := rt.actors.add(r.node, cfg.parent); err != nil {
 		return nil, err
 	}
-	rt.engine.SpawnProc(&actorProc[M, R]{r})
 	if err := r.cell.TryPut(envelope[M, R]{kind: envStart}); err != nil {
 		r.finish(err)
 		return nil, fmt.Errorf("coregate: actor %q: %w", name, err)
 	}
+	if rt.stopping.Load() { // Stop began meanwhile and may not have seen it
+		r.finish(ErrStopped)
+		return nil, ErrStopped
+	}
+	rt.engine.SpawnProc(&actorProc[M, R]{r}) // after Started is queued: a message by PID comes after it
 	rt.engine.BroadcastEvent(ActorStarted{PID: r.node.pid, Executor: exec.Index()})
 	return r, nil
 }
@@ -318,7 +356,7 @@ func (r *Ref[M, R]) stopWith(reason error) <-chan struct{} {
 			if errors.Is(err, actors.ErrMailboxFull) {
 				go func() { _ = r.cell.Put(context.Background(), envelope[M, R]{kind: envStop}) }()
 			} else {
-				r.finish(reason) // no executor will run it: stop here
+				r.kill(reason) // no executor will run it: stop here
 			}
 		}
 	}
@@ -336,11 +374,7 @@ func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
 	}
 	switch e.kind {
 	case envStart:
-		if s, ok := r.value.(starter); ok {
-			if err := s.Started(&r.ctx); err != nil {
-				r.finish(fmt.Errorf("coregate: actor %q: Started: %w", r.node.name, err))
-			}
-		}
+		r.start()
 		return
 	case envStop:
 		r.finish(r.reason)
@@ -425,10 +459,27 @@ func (r *Ref[M, R]) restart(reason error) {
 	}
 	r.value = v
 	r.rt.engine.BroadcastEvent(ActorRestarted{PID: r.node.pid, Reason: reason, Restarts: n})
-	if s, ok := v.(starter); ok {
-		if err := s.Started(&r.ctx); err != nil {
-			r.finish(fmt.Errorf("coregate: actor %q: Started: %w", r.node.name, err))
-		}
+	r.start()
+}
+
+// start runs Started, if the actor has it; an error or a panic stops the
+// actor.
+func (r *Ref[M, R]) start() {
+	s, ok := r.value.(starter)
+	if !ok {
+		return
+	}
+	var err error
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err = &PanicError{Value: p, Stack: debug.Stack()}
+			}
+		}()
+		err = s.Started(&r.ctx)
+	}()
+	if err != nil {
+		r.finish(fmt.Errorf("coregate: actor %q: Started: %w", r.node.name, err))
 	}
 }
 
@@ -444,7 +495,10 @@ func (r *Ref[M, R]) finish(reason error) {
 			r.refuse(e)
 		}
 		if s, ok := r.value.(stopper); ok {
-			s.Stopped(&r.ctx)
+			func() {
+				defer func() { _ = recover() }() // a panicking Stopped must not leave the actor half-stopped
+				s.Stopped(&r.ctx)
+			}()
 		}
 		r.rt.engine.Registry.Remove(r.node.pid) // before the name is free to spawn again
 		for _, c := range r.rt.actors.remove(r.node) {

@@ -336,7 +336,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		}
 		rt.stopErr = rt.sup.Stop(ctx)
 		for _, n := range rt.actors.all() {
-			n.h.finish(ErrStopped)
+			n.h.kill(ErrStopped)
 		}
 		rt.router.Unregister()
 		close(rt.stopped)

@@ -22,8 +22,7 @@ const Throughput = 64
 // takes them all at once), so a mailbox holds at most twice its size. The
 // queue grows with use and gives a burst's memory back once drained.
 type Cell[E any] struct {
-	deliver func(ctx context.Context, e E)
-	home    func() *Executor // a live executor, when the cell's went down
+	host Host[E]
 
 	mu     sync.Mutex
 	q      []E // queued, not yet taken by a turn
@@ -51,11 +50,20 @@ const (
 	cellAgain                      // a turn runs and another is due when it ends
 )
 
+// Host is the typed half of an actor, which its cell calls.
+type Host[E any] interface {
+	// Deliver handles one envelope, on the cell's executor.
+	Deliver(ctx context.Context, e E)
+	// Home returns a live executor for a cell whose executor went down, or nil.
+	Home() *Executor
+	// Idle is called on the executor after a turn left the cell idle.
+	Idle()
+}
+
 // NewCell returns a cell on executor e whose queue holds at most size
-// envelopes, handing each to deliver on e's goroutine. home, called when e
-// refuses the cell because it went down, returns a live executor or nil.
-func NewCell[E any](e *Executor, size int, deliver func(ctx context.Context, e E), home func() *Executor) *Cell[E] {
-	return &Cell[E]{exec: e, size: max(size, 1), deliver: deliver, home: home}
+// envelopes, handing each to host on e's goroutine.
+func NewCell[E any](e *Executor, size int, host Host[E]) *Cell[E] {
+	return &Cell[E]{exec: e, size: max(size, 1), host: host}
 }
 
 // Executor returns the executor the cell runs on.
@@ -76,8 +84,7 @@ func (c *Cell[E]) Put(ctx context.Context, e E) error {
 			return ErrCellClosed
 		}
 		if len(c.q) < c.size {
-			c.q = append(c.q, e)
-			err := c.scheduleLocked()
+			err := c.appendLocked(e)
 			c.mu.Unlock()
 			return err
 		}
@@ -117,8 +124,31 @@ func (c *Cell[E]) TryPut(e E) error {
 	case len(c.q) >= c.size:
 		return ErrMailboxFull
 	}
+	return c.appendLocked(e)
+}
+
+// appendLocked queues e and schedules the cell; when it cannot be scheduled
+// e is taken back, so an error always means e was not queued.
+func (c *Cell[E]) appendLocked(e E) error {
 	c.q = append(c.q, e)
-	return c.scheduleLocked()
+	if err := c.scheduleLocked(); err != nil {
+		var zero E
+		c.q[len(c.q)-1] = zero
+		c.q = c.q[:len(c.q)-1]
+		return err
+	}
+	return nil
+}
+
+// Unschedule is called when the cell was taken off a queue and could not be
+// placed anywhere (no executor was live): it is idle again, so the next
+// message schedules it.
+func (c *Cell[E]) Unschedule() {
+	c.mu.Lock()
+	if c.state == cellScheduled {
+		c.state = cellIdle
+	}
+	c.mu.Unlock()
 }
 
 // scheduleLocked puts an idle cell on its executor's queue, on another live
@@ -138,7 +168,7 @@ func (c *Cell[E]) scheduleLocked() error {
 			c.state = cellScheduled
 			return nil
 		case Gone:
-			if e := c.home(); e != nil && e != c.exec {
+			if e := c.host.Home(); e != nil && e != c.exec {
 				c.exec = e
 				continue
 			}
@@ -194,7 +224,7 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 		e := c.batch[c.bpos]
 		c.batch[c.bpos] = zero
 		c.bpos++
-		c.deliver(ctx, e)
+		c.host.Deliver(ctx, e)
 	}
 	done = true
 	c.endTurn()
@@ -219,10 +249,14 @@ func (c *Cell[E]) takeLocked() {
 // or a send came in during the turn.
 func (c *Cell[E]) endTurn() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.state = cellIdle
 	if len(c.q) > 0 || c.bpos < len(c.batch) {
 		_ = c.scheduleLocked() // an error here leaves the envelopes to Close
+	}
+	idle := c.state == cellIdle
+	c.mu.Unlock()
+	if idle {
+		c.host.Idle()
 	}
 }
 
@@ -247,4 +281,11 @@ func (c *Cell[E]) Close() []E {
 		c.room = nil
 	}
 	return left
+}
+
+// Idle reports whether no turn of the cell runs or is queued.
+func (c *Cell[E]) Idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == cellIdle
 }

@@ -5,8 +5,9 @@
 //
 // Guarantees:
 //
-//   - Tokens pushed onto one executor run in push order, one at a time on its
-//     owner goroutine.
+//   - Tokens pushed onto one executor start in push order on its owner
+//     goroutine, one at a time while none blocks: a handler that blocks hands
+//     the executor on and finishes beside the next owner.
 //   - Every token runs under recover, with singleflight's double defer to tell
 //     a panic from runtime.Goexit: a panic (panic(nil) included) resolves that
 //     token with a [*PanicError] and the owner goes on; a Goexit resolves it

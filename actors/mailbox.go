@@ -60,6 +60,7 @@ type Mailbox struct {
 	parked   bool
 	closed   bool // refuses pushes
 	aborted  bool // the consumer stops taking batches
+	drained  bool // closed and drained: its consumer exited, everything is refused
 	gone     bool // retired: refuses every push, even requeues
 	pushed   uint64
 	wake     chan struct{}
@@ -138,7 +139,7 @@ func (m *Mailbox) add(j Job, mode addMode) PushResult {
 	case m.gone:
 		m.mu.Unlock()
 		return Gone
-	case m.aborted || (m.closed && mode == modePush):
+	case m.aborted || m.drained || (m.closed && mode == modePush):
 		m.mu.Unlock()
 		return Closed
 	case mode == modePush && m.n >= m.size:
@@ -259,6 +260,7 @@ func (m *Mailbox) park() ParkState {
 	case len(m.q) > 0:
 		return Ready
 	case m.closed && m.held == 0:
+		m.drained = true // its consumer exits: nothing may be queued behind it
 		return Drained
 	}
 	m.parked = true
@@ -295,6 +297,8 @@ func (m *Mailbox) retire() []Job {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gone, m.closed = true, true
+	m.batch = m.batch[min(m.pos, len(m.batch)):] // the consumer ended: what it reached ran
+	m.pos = 0
 	jobs := m.takeAllLocked()
 	m.pos = len(m.batch)
 	return jobs
@@ -358,13 +362,6 @@ func (m *Mailbox) counts() (pushed uint64, n int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.pushed, m.n
-}
-
-// Pushed returns how many jobs were ever pushed.
-func (m *Mailbox) pushedCount() uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.pushed
 }
 
 // Room lets producers that found every mailbox full wait for space without

@@ -27,6 +27,7 @@ type ticker struct {
 
 func (k *ticker) Task() *Task               { return nil }
 func (k *ticker) Run(context.Context) error { panic("a Scheduled runnable is not run as a token") }
+func (k *ticker) Unschedule()               {}
 
 func (k *ticker) Turn(ctx context.Context) {
 	k.mu.Lock()

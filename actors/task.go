@@ -37,6 +37,9 @@ type Job interface {
 type Scheduled interface {
 	Job
 	Turn(ctx context.Context)
+	// Unschedule tells it that it was taken off a queue and could not be
+	// placed anywhere: it is no longer scheduled.
+	Unschedule()
 }
 
 // Op names what a token runs, for reports such as a Stop that left handlers
@@ -257,10 +260,16 @@ func (t *Task) End(o Outcome, err error) bool {
 }
 
 // Drop resolves j with o and err when it is a token; a Scheduled runnable
-// has nothing to resolve. It reports whether it resolved a token.
+// is told it is no longer scheduled. It reports whether it resolved a token.
 func Drop(j Job, o Outcome, err error) bool {
 	t := j.Task()
-	return t != nil && t.Resolve(o, err)
+	if t == nil {
+		if s, ok := j.(Scheduled); ok {
+			s.Unschedule()
+		}
+		return false
+	}
+	return t.Resolve(o, err)
 }
 
 // Queued reports whether the token waits to run.

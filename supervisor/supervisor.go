@@ -218,9 +218,9 @@ func (s *Supervisor) crashed(e *actors.Executor, reason error) {
 func (s *Supervisor) fire(e *actors.Executor) {
 	s.mu.Lock()
 	sl := &s.slots[e.Index()]
-	if sl.timer == nil || s.stopping {
+	if sl.timer == nil {
 		s.mu.Unlock()
-		return // Stop took it
+		return // Stop took it (and relaunches it, unless it is down)
 	}
 	sl.timer = nil
 	if sl.down {
@@ -279,8 +279,13 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	var due []*actors.Executor
 	for i := range s.slots {
 		sl := &s.slots[i]
-		if sl.timer != nil && sl.timer.Stop() && !sl.down {
-			due = append(due, s.group.Executors()[i])
+		if sl.timer != nil {
+			// Taken from its timer even when the timer fired meanwhile: fire
+			// then finds it taken, so exactly one of them relaunches it.
+			sl.timer.Stop()
+			if !sl.down {
+				due = append(due, s.group.Executors()[i])
+			}
 		}
 		sl.timer = nil
 	}
@@ -367,6 +372,12 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+func (s *Supervisor) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
 }
 
 // Group returns the supervised executors' group.

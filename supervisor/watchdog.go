@@ -101,7 +101,10 @@ func (w *watchdog) check(e *actors.Executor, p *progress, now time.Time) {
 	if running := now.Sub(p.since); running >= w.after {
 		p.stalled = true
 		e.SetHealth(actors.Stalled, true)
-		moved := w.s.reroute.Stalled(e)
+		moved := 0
+		if !w.s.isStopping() { // a draining runtime waits for the stall: its other executors may have exited
+			moved = w.s.reroute.Stalled(e)
+		}
 		engine.BroadcastEvent(ExecutorStalled{Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Running: running, Moved: moved})
 	}
 }

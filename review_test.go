@@ -1,0 +1,136 @@
+package coregate
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/coregate/coregate/internal/faults"
+	"github.com/stretchr/testify/require"
+)
+
+// Regression tests for what a review of the hand-off, the graceful stop and
+// the actors found.
+
+// TestStallDuringGracefulStopWaits: a stall seen while Stop drains does not
+// move the tokens queued behind it (the other executor may have drained and
+// exited): they wait for the stall and run.
+func TestStallDuringGracefulStopWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: 50 * time.Millisecond})
+		require.NoError(t, err)
+		slow := must(Define(rt, "slow", func(context.Context, int) (int, error) {
+			time.Sleep(400 * time.Millisecond)
+			return 0, nil
+		}))
+		fast := must(Define(rt, "fast", where[int]))
+		bg := context.Background()
+		must(slow.Submit(bg, 0)) // executor 0
+		var toks []*Token[int]
+		for range 20 {
+			toks = append(toks, must(fast.Submit(bg, 0)))
+		}
+		require.NoError(t, rt.Stop(bg))
+		for _, tok := range toks {
+			_, err := tok.Wait(bg)
+			require.NoError(t, err)
+		}
+		requireBalanced(t, rt)
+	})
+}
+
+// TestRetryAfterDrainResolves: a handler that handed its executor on, then
+// fails after its executor drained during Stop, is not queued on a mailbox
+// nobody reads: it resolves with its last error.
+func TestRetryAfterDrainResolves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1})
+		require.NoError(t, err)
+		child := must(Define(rt, "child", where[int]))
+		parent := must(Define(rt, "parent", func(ctx context.Context, _ int) (int, error) {
+			_, _ = must(child.Submit(ctx, 0)).Wait(ctx) // hands the executor on
+			time.Sleep(100 * time.Millisecond)          // meanwhile Stop drains it
+			return 0, errFlaky
+		}, WithRetry(3, 0)))
+		bg := context.Background()
+		tok := must(parent.Submit(bg, 0))
+		time.Sleep(10 * time.Millisecond)
+		require.NoError(t, rt.Stop(bg))
+		_, err = tok.Wait(bg)
+		require.ErrorIs(t, err, errFlaky)
+		requireBalanced(t, rt)
+	})
+}
+
+// TestSpawnRacingStop: a Spawn whose factory runs while Stop completes
+// returns ErrStopped, never a Ref whose Asks would hang.
+func TestSpawnRacingStop(t *testing.T) {
+	rt, err := Start(Config{Cores: 1, Affinity: Off})
+	require.NoError(t, err)
+	inFactory, release := make(chan struct{}), make(chan struct{})
+	spawned := make(chan error, 1)
+	go func() {
+		_, err := Spawn(rt, "late", func() Actor[int, int] {
+			close(inFactory)
+			<-release
+			return &counter{}
+		})
+		spawned <- err
+	}()
+	<-inFactory
+	require.NoError(t, rt.Stop(context.Background()))
+	close(release)
+	require.ErrorIs(t, <-spawned, ErrStopped)
+}
+
+// panicsOnStop panics in Stopped.
+type panicsOnStop struct{ counter }
+
+func (*panicsOnStop) Stopped(*ActorContext) { panic("in Stopped") }
+
+// TestPanicInStoppedStillStops: a panicking Stopped does not leave the actor
+// half-stopped: Stop returns and the name can be spawned again.
+func TestPanicInStoppedStillStops(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	ref := must(Spawn(rt, "p", func() Actor[int, int] { return &panicsOnStop{} }))
+	require.NoError(t, ref.Stop(bg))
+	must(Spawn(rt, "p", func() Actor[int, int] { return &counter{} }))
+}
+
+// TestActorSurvivesNoExecutor: the only executor goes down while an actor is
+// queued on it. The actor's turn cannot be placed anywhere; a Tell meanwhile
+// fails and is not delivered later; after the cool-down the actor runs again
+// with its queued message.
+func TestActorSurvivesNoExecutor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var arms atomic.Int32
+		defer faults.SetLoop(func(int) error {
+			if arms.Load() > 0 && arms.Add(-1) >= 0 {
+				return errLoop
+			}
+			return nil
+		})()
+		rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Second}})
+		require.NoError(t, err)
+		gate := make(chan struct{})
+		block := must(Define(rt, "block", func(context.Context, int) (int, error) { <-gate; return 0, nil }))
+		ref := must(Spawn(rt, "acct", func() Actor[int, int] { return &counter{} }))
+		bg := context.Background()
+		must(must(ref.Ask(bg, 0)).Wait(bg)) // started and idle
+		must(block.Submit(bg, 0))
+		synctest.Wait()
+		require.NoError(t, ref.Tell(bg, 1)) // the actor is queued behind the blocker
+		arms.Store(2)                       // the loop fails twice: restart, then down
+		close(gate)
+		synctest.Wait()
+		require.True(t, rt.Executors()[0].Down)
+		require.ErrorIs(t, ref.Tell(bg, 100), ErrNoExecutor, "no executor is up")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.Equal(t, 3, must(must(ref.Ask(bg, 2)).Wait(bg)), "the queued 1, not the refused 100, then 2")
+		require.NoError(t, rt.Stop(bg))
+	})
+}
