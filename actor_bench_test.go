@@ -270,15 +270,21 @@ func (a *cgSum) Receive(_ *ActorContext, x int) (int, error) {
 	return a.sum, nil
 }
 
-func benchCoregateCounting(b *testing.B) {
-	rt, stop := startBenchRuntime(b, Config{})
-	defer stop()
+// spawnSum starts a runtime with one cgSum actor; stop stops both.
+func spawnSum(b *testing.B) (*Ref[int, int], context.Context, func()) {
+	rt, stopRT := startBenchRuntime(b, Config{})
 	ref, err := Spawn(rt, "sum", func() Actor[int, int] { return &cgSum{} })
 	if err != nil {
+		stopRT()
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), benchDeadline)
-	defer cancel()
+	return ref, ctx, func() { cancel(); stopRT() }
+}
+
+func benchCoregateCounting(b *testing.B) {
+	ref, ctx, stop := spawnSum(b)
+	defer stop()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -337,14 +343,8 @@ func benchHollywoodCounting(b *testing.B) {
 }
 
 func benchCoregateAsk(b *testing.B) {
-	rt, stop := startBenchRuntime(b, Config{})
+	ref, ctx, stop := spawnSum(b)
 	defer stop()
-	ref, err := Spawn(rt, "sum", func() Actor[int, int] { return &cgSum{} })
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), benchDeadline)
-	defer cancel()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {

@@ -146,7 +146,6 @@ const MaxRetryBackoff = time.Minute
 type Op[A, R any] struct {
 	rt       *Runtime
 	info     actors.Op // the op's name, shared by its tokens for reports
-	name     string
 	fn       func(context.Context, A) (R, error)
 	rule     router.Rule
 	keyOf    func(*A) uint64     // nil unless sticky
@@ -220,7 +219,7 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 		return nil, fmt.Errorf("coregate: op %q: WithRetry(%d, %v): retries and backoff must not be negative", name, cfg.retries, cfg.backoff)
 	}
 	op := &Op[A, R]{
-		rt: rt, info: actors.Op{Name: name}, name: name, fn: fn,
+		rt: rt, info: actors.Op{Name: name}, fn: fn,
 		rule:    router.Rule{Weight: cfg.weight, Lead: cfg.lead},
 		retries: cfg.retries, backoff: cfg.backoff,
 	}
@@ -240,23 +239,23 @@ func (op *Op[A, R]) configureAnchors(cfg opConfig) error {
 	case cfg.keyFn != nil:
 		key, ok := cfg.keyFn.(func(A) uint64)
 		if !ok {
-			return fmt.Errorf("coregate: op %q: WithStickyKey got a %T, want a func(%v) uint64", op.name, cfg.keyFn, reflect.TypeFor[A]())
+			return fmt.Errorf("coregate: op %q: WithStickyKey got a %T, want a func(%v) uint64", op.info.Name, cfg.keyFn, reflect.TypeFor[A]())
 		}
 		if key == nil { // a typed nil: cfg.keyFn itself is not nil
-			return fmt.Errorf("coregate: op %q: WithStickyKey got a nil key function", op.name)
+			return fmt.Errorf("coregate: op %q: WithStickyKey got a nil key function", op.info.Name)
 		}
-		opHash := xxhash.Sum64String(op.name)
+		opHash := xxhash.Sum64String(op.info.Name)
 		op.keyOf = func(a *A) uint64 { return anchor.MixKey(opHash, key(*a)) }
 	case cfg.sticky:
 		keyer, err := anchor.NewKeyer[A]()
 		if err != nil {
-			return fmt.Errorf("coregate: op %q: WithSticky: %w", op.name, err)
+			return fmt.Errorf("coregate: op %q: WithSticky: %w", op.info.Name, err)
 		}
-		op.keyOf = func(a *A) uint64 { return keyer.Key(op.name, a) }
+		op.keyOf = func(a *A) uint64 { return keyer.Key(op.info.Name, a) }
 	}
 	for _, c := range cfg.calls {
 		if c == "" {
-			return fmt.Errorf("coregate: op %q: WithAnchor has an empty call name", op.name)
+			return fmt.Errorf("coregate: op %q: WithAnchor has an empty call name", op.info.Name)
 		}
 	}
 	if cfg.lead {
@@ -270,7 +269,7 @@ func (op *Op[A, R]) configureAnchors(cfg opConfig) error {
 }
 
 // Name returns the op's name.
-func (op *Op[A, R]) Name() string { return op.name }
+func (op *Op[A, R]) Name() string { return op.info.Name }
 
 // Weight returns the op's weight class.
 func (op *Op[A, R]) Weight() Weight { return op.rule.Weight }
@@ -307,7 +306,7 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 	var declared map[string]struct{}
 	near := 0
 	if l, ok := ctx.Value(actors.AnchorKey{}).(leader); ok {
-		seed, declared = l.join(op.name)
+		seed, declared = l.join(op.info.Name)
 		near = l.near()
 	}
 	if seed == nil && near == 0 && !op.hooked {
@@ -340,7 +339,7 @@ func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hoo
 func (op *Op[A, R]) checkCalls() error {
 	for _, c := range slices.Sorted(maps.Keys(op.declared)) {
 		if !op.rt.registry.has(c) {
-			return fmt.Errorf("coregate: op %q: WithAnchor declares %q, which no op of this runtime defines", op.name, c)
+			return fmt.Errorf("coregate: op %q: WithAnchor declares %q, which no op of this runtime defines", op.info.Name, c)
 		}
 	}
 	op.checked.Store(true)

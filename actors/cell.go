@@ -46,8 +46,7 @@ type cellState uint8
 const (
 	cellIdle      cellState = iota // not queued anywhere
 	cellScheduled                  // on its executor's queue
-	cellActive                     // a turn runs
-	cellAgain                      // a turn runs and another is due when it ends
+	cellActive                     // a turn runs; it schedules the next when work remains
 )
 
 // Host is the typed half of an actor, which its cell calls.
@@ -154,13 +153,8 @@ func (c *Cell[E]) Unschedule() {
 // scheduleLocked puts an idle cell on its executor's queue, on another live
 // one when its executor went down.
 func (c *Cell[E]) scheduleLocked() error {
-	switch c.state {
-	case cellIdle:
-	case cellActive:
-		c.state = cellAgain
-		return nil
-	default:
-		return nil
+	if c.state != cellIdle {
+		return nil // scheduled already, or the active turn schedules the next
 	}
 	for {
 		switch c.exec.Schedule(c) {
@@ -192,10 +186,9 @@ func (c *Cell[E]) Run(context.Context) error { return nil }
 // its new one.
 func (c *Cell[E]) Turn(ctx context.Context) {
 	c.mu.Lock()
-	if c.state == cellActive || c.state == cellAgain {
-		c.state = cellAgain // the active turn schedules the next
+	if c.state == cellActive {
 		c.mu.Unlock()
-		return
+		return // the active turn schedules the next
 	}
 	c.state = cellActive
 	if e := ExecutorOf(ctx); e != nil {
@@ -269,7 +262,7 @@ func (c *Cell[E]) Close() []E {
 	defer c.mu.Unlock()
 	c.closed = true
 	var left []E
-	if c.state != cellActive && c.state != cellAgain {
+	if c.state != cellActive {
 		left = append(left, c.batch[c.bpos:]...)
 		clear(c.batch)
 		c.batch, c.bpos = nil, 0
