@@ -28,6 +28,8 @@ const (
 	DefaultMailboxSize = 4096                     // Config.MailboxSize when 0
 	MaxMailboxSize     = actors.MaxMailboxSize    // the largest Config.MailboxSize
 	DefaultMaxBlocked  = actors.DefaultMaxBlocked // Config.MaxBlocked when 0
+	DefaultIdleSpin    = actors.DefaultIdleSpin   // Config.IdleSpin when 0
+	MaxIdleSpin        = actors.MaxIdleSpin       // the longest Config.IdleSpin
 )
 
 // Config configures a runtime. The zero value is valid: one executor per allowed
@@ -51,6 +53,21 @@ type Config struct {
 	// thread: Go's limit is 10,000 threads, see debug.SetMaxThreads); past the
 	// bound such a call fails with ErrTooManyBlocked.
 	MaxBlocked int
+	// IdleSpin is how long an idle executor stays awake polling its mailbox
+	// (yielding its CPU to any other thread between looks) before it parks,
+	// and bounds how long a Wait outside a handler polls its token before it
+	// blocks: a token submitted to an awake executor starts in well under a
+	// microsecond, while waking a parked pinned thread costs tens of
+	// microseconds on a virtual machine. The price is CPU: after its last
+	// token an executor burns up to IdleSpin of its core. 0 means
+	// DefaultIdleSpin; negative means park at once (no polling, no idle CPU);
+	// at most MaxIdleSpin. See the README's Idle executors.
+	IdleSpin time.Duration
+	// Spinners bounds the executors polling at once, so pollers never take
+	// every CPU from the program's own goroutines; 0 means half the
+	// executors, at least one. The router sends a token whose staggered
+	// executor sleeps to an awake one in its range instead.
+	Spinners int
 	// Affinity is the pinning mode.
 	Affinity Affinity
 	// Engine hosts the executor and router processes; nil means a new engine.
@@ -158,6 +175,15 @@ func Start(cfg Config) (*Runtime, error) {
 	if cfg.MaxBlocked < 0 {
 		return nil, fmt.Errorf("coregate: Config.MaxBlocked is %d, must be 0 (default) or more", cfg.MaxBlocked)
 	}
+	if cfg.IdleSpin > MaxIdleSpin {
+		return nil, fmt.Errorf("coregate: Config.IdleSpin is %v, must be at most %v (negative: never poll)", cfg.IdleSpin, MaxIdleSpin)
+	}
+	if cfg.Spinners < 0 {
+		return nil, fmt.Errorf("coregate: Config.Spinners is %d, must be 0 (default) or more", cfg.Spinners)
+	}
+	if cfg.IdleSpin == 0 {
+		cfg.IdleSpin = DefaultIdleSpin
+	}
 	if cfg.MailboxSize == 0 {
 		cfg.MailboxSize = DefaultMailboxSize
 	}
@@ -216,6 +242,8 @@ func Start(cfg Config) (*Runtime, error) {
 		CPUs:        cpus,
 		MailboxSize: cfg.MailboxSize,
 		MaxBlocked:  cfg.MaxBlocked,
+		IdleSpin:    cfg.IdleSpin,
+		Spinners:    cfg.Spinners,
 		Affinity:    cfg.Affinity,
 		Room:        rt.room,
 	})

@@ -71,7 +71,7 @@ func TestAffinitySeenFromInsideToken(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("thread affinity is only set on Linux")
 	}
-	rt := start(t, Config{Affinity: Strict})
+	rt := start(t, Config{Affinity: Strict, IdleSpin: -1}) // parked executors: placement follows the staggered counter
 	where := must(Define(rt, "where", func(ctx context.Context, _ int) (placement, error) {
 		mask, err := actors.ThreadCPUs()
 		cur, ok := CurrentExecutor(ctx)
@@ -114,7 +114,7 @@ func TestExecutorsMapToAllowedCPUs(t *testing.T) {
 // in submission order.
 func TestStaggerSpreadsHeavyEvenlyAndKeepsFIFO(t *testing.T) {
 	const n = 4
-	rt := start(t, Config{Cores: n, Affinity: Off})
+	rt := start(t, Config{Cores: n, Affinity: Off, IdleSpin: -1})
 	var mu sync.Mutex
 	ran := make([][]int, n)
 	rec := must(Define(rt, "rec", func(ctx context.Context, seq int) (struct{}, error) {
@@ -307,7 +307,7 @@ func TestGoexitResolvesTokenAndExecutorGoesOn(t *testing.T) {
 func TestStopUnderLoad(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const mailbox = 4
-		rt, err := Start(Config{Cores: 2, Affinity: Off, MailboxSize: mailbox, StallAfter: -1})
+		rt, err := Start(Config{Cores: 2, Affinity: Off, MailboxSize: mailbox, StallAfter: -1, IdleSpin: -1})
 		require.NoError(t, err)
 		bg := context.Background()
 		gate := make(chan struct{}) // each send lets one running work handler succeed
@@ -456,6 +456,8 @@ func TestBadInput(t *testing.T) {
 		// Found by trying: this once died of "out of memory" in Start.
 		{Config{MailboxSize: 1 << 40}, "Config.MailboxSize is 1099511627776, must be 0 (default) to 16777216"},
 		{Config{MaxBlocked: -1}, "Config.MaxBlocked is -1"},
+		{Config{IdleSpin: MaxIdleSpin + 1}, "Config.IdleSpin is 10.000001ms"},
+		{Config{Spinners: -1}, "Config.Spinners is -1"},
 		{Config{Restart: RestartPolicy{Cooldown: -time.Second}}, "restart policy Cooldown is -1s"},
 		{Config{Restart: RestartPolicy{Backoff: -time.Millisecond}}, "restart policy Backoff is -1ms"},
 		{Config{Affinity: Affinity(9)}, "Config.Affinity"},

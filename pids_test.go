@@ -252,7 +252,7 @@ type eventsFlushed struct{}
 // down any executor, without being counted; a token still runs on every
 // executor afterwards.
 func TestHandBuiltJobsAreDeadLetters(t *testing.T) {
-	rt := start(t, Config{})
+	rt := start(t, Config{IdleSpin: -1}) // parked executors: sequential tokens follow the staggered counter
 	events, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool {
 		switch ev := ev.(type) {
 		case actor.DeadLetterEvent:

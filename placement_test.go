@@ -27,7 +27,7 @@ func run[A any](t *testing.T, op *Op[A, int], ctx context.Context, arg A) int {
 // staggering goes to executor k mod 3, and Light's range is executor 2.
 func TestPlacementPrecedence(t *testing.T) {
 	bg := context.Background()
-	fresh := func(t *testing.T) *Runtime { return start(t, Config{Cores: 3, Affinity: Off}) }
+	fresh := func(t *testing.T) *Runtime { return start(t, Config{Cores: 3, Affinity: Off, IdleSpin: -1}) }
 	for _, tt := range []struct {
 		name  string
 		check func(t *testing.T)

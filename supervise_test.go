@@ -110,7 +110,7 @@ func (r *recorder) runs(key string) []ran {
 // executors run on any machine; the watchdog is off, so executor 0 stays
 // healthy however long the blocker holds it while the test queues work.
 func TestDownExecutorMovesItsQueue(t *testing.T) {
-	rt := start(t, Config{Cores: 2, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1}})
+	rt := start(t, Config{Cores: 2, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1}, IdleSpin: -1})
 	downs, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool { _, ok := ev.(supervisor.ExecutorDown); return ok })
 	defer stop()
 	bg := context.Background()
@@ -205,7 +205,7 @@ func TestDownExecutorMovesItsQueue(t *testing.T) {
 func TestRoutingAvoidsRestartingAndStalledFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, err := Start(Config{
-			Cores: 2, Affinity: Off, StallAfter: 100 * time.Millisecond,
+			Cores: 2, Affinity: Off, StallAfter: 100 * time.Millisecond, IdleSpin: -1,
 			Restart: RestartPolicy{Backoff: time.Second, MaxBackoff: time.Second},
 		})
 		require.NoError(t, err)
@@ -263,7 +263,7 @@ func TestRoutingAvoidsRestartingAndStalledFakeClock(t *testing.T) {
 func TestDownAndRerouteFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, err := Start(Config{
-			Cores: 2, Affinity: Off, StallAfter: -1,
+			Cores: 2, Affinity: Off, StallAfter: -1, IdleSpin: -1,
 			Restart: RestartPolicy{MaxRestarts: 2, Window: time.Minute, Backoff: time.Second, MaxBackoff: time.Second},
 		})
 		require.NoError(t, err)

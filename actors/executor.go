@@ -25,18 +25,19 @@ import (
 // This is how fork-join pools compensate a blocked worker, and it keeps a
 // child's runtime.Goexit from unwinding the parent that waits for it.
 type Executor struct {
-	group    *Group
-	index    int
-	cpu      int
-	pid      *actor.PID
-	mb       *Mailbox
-	stats    counters
-	refused  atomic.Uint64   // jobs accepted without being pushed here (refused, or redirected)
-	rerouted atomic.Uint64   // jobs accepted here that moved to other executors
-	ctx      context.Context // what Scheduled turns run with
-	owner    atomic.Pointer[worker]
-	health   atomic.Uint32        // Health bits
-	running  atomic.Pointer[Task] // the owner's token: the last it started, nil while it waits
+	group     *Group
+	index     int
+	cpu       int
+	pid       *actor.PID
+	mb        *Mailbox
+	stats     counters
+	refused   atomic.Uint64   // jobs accepted without being pushed here (refused, or redirected)
+	rerouted  atomic.Uint64   // jobs accepted here that moved to other executors
+	ctx       context.Context // what Scheduled turns run with
+	owner     atomic.Pointer[worker]
+	health    atomic.Uint32        // Health bits
+	running   atomic.Pointer[Task] // the owner's token: the last it started, nil while it waits
+	idleState atomic.Uint32        // idleBusy, idleSpinning or idleParked
 
 	mu     sync.Mutex
 	pinned bool
@@ -311,13 +312,7 @@ func (e *Executor) loop(w *worker) {
 			continue
 		}
 		e.running.Store(nil)
-		if e.mb.spin() {
-			continue
-		}
-		switch e.mb.park() {
-		case Parked:
-			<-e.mb.wake
-		case Drained, Aborted:
+		if !e.idle() {
 			return
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/anthdm/hollywood/actor"
@@ -29,6 +30,11 @@ type GroupConfig struct {
 	// OS thread; past it a blocking call fails with [ErrTooManyBlocked]. 0
 	// means DefaultMaxBlocked.
 	MaxBlocked int
+	// IdleSpin is how long an idle executor polls its mailbox before it
+	// parks, at most [MaxIdleSpin]; 0 means it parks at once. Spinners bounds
+	// the executors polling at once; 0 means half of them, at least one.
+	IdleSpin time.Duration
+	Spinners int
 }
 
 // Hooks are what a group's owner (its supervisor) and its router give it when
@@ -68,6 +74,8 @@ type Group struct {
 	onExit     func(*Executor, error)
 	redirect   func(Job)
 	retries    retries
+	spin       time.Duration // GroupConfig.IdleSpin
+	spinners   spinners
 
 	wmu     sync.Mutex
 	workers map[*worker]struct{}
@@ -87,6 +95,11 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	close(g.idle)
 	if g.maxBlocked <= 0 {
 		g.maxBlocked = DefaultMaxBlocked
+	}
+	g.spin = min(max(cfg.IdleSpin, 0), MaxIdleSpin)
+	g.spinners.max = int32(cfg.Spinners)
+	if cfg.Spinners <= 0 {
+		g.spinners.max = int32(max(1, len(cfg.CPUs)/2))
 	}
 	g.retries.pending = make(map[*Task]*pendingRetry)
 	g.abort, g.cancel = context.WithCancel(context.Background())

@@ -63,6 +63,7 @@ type Mailbox struct {
 	drained  bool // closed and drained: its consumer exited, everything is refused
 	gone     bool // retired: refuses every push, even requeues
 	pushed   uint64
+	ready    atomic.Int32 // len(q), or -1 once closed: what a polling consumer reads without the lock
 	wake     chan struct{}
 	room     *Room
 
@@ -147,6 +148,7 @@ func (m *Mailbox) add(j Job, mode addMode) PushResult {
 		return Full
 	}
 	m.q = append(m.q, j)
+	m.setReady()
 	m.n++
 	if mode == modePush {
 		m.pushed++
@@ -211,6 +213,7 @@ func (m *Mailbox) refill() (Job, bool) {
 	ok := !m.aborted && len(m.q) > 0
 	if ok {
 		m.batch, m.q = m.q, spent
+		m.setReady()
 		j = m.batch[0]
 	}
 	m.pos = 1
@@ -221,23 +224,20 @@ func (m *Mailbox) refill() (Job, bool) {
 	return j, ok
 }
 
-// spinRounds bounds how long an idle consumer polls before it parks.
-const spinRounds = 32
-
-// spin polls for a push for a short while before the consumer parks: waking a
-// parked locked thread costs the producer a futex call and the consumer microseconds.
-func (m *Mailbox) spin() bool {
-	for range spinRounds {
-		if m.mu.TryLock() {
-			n := len(m.q)
-			m.mu.Unlock()
-			if n > 0 {
-				return true
-			}
-		}
+// setReady publishes, under mu, what a polling consumer reads: the queued
+// count, or -1 once closed so that it stops polling and finds out why.
+func (m *Mailbox) setReady() {
+	if m.closed {
+		m.ready.Store(-1)
+	} else {
+		m.ready.Store(int32(len(m.q)))
 	}
-	return false
 }
+
+// hasWork reports whether a push is queued or the consumer should look at
+// its mailbox for another reason (closed or aborted), without the lock: a
+// poller's look.
+func (m *Mailbox) hasWork() bool { return m.ready.Load() != 0 }
 
 // ParkState is what a consumer found when it looked for work.
 type ParkState int
@@ -272,6 +272,7 @@ func (m *Mailbox) park() ParkState {
 func (m *Mailbox) Close() {
 	m.mu.Lock()
 	m.closed = true
+	m.setReady()
 	m.mu.Unlock()
 	m.signal()
 }
@@ -284,6 +285,7 @@ func (m *Mailbox) abort() []Job {
 	m.mu.Lock()
 	m.closed, m.aborted = true, true
 	jobs := m.takeAllLocked()
+	m.setReady()
 	m.mu.Unlock()
 	m.signal()
 	return jobs
@@ -308,6 +310,7 @@ func (m *Mailbox) retire() []Job {
 func (m *Mailbox) Reopen() {
 	m.mu.Lock()
 	m.gone, m.closed = false, false
+	m.setReady()
 	m.mu.Unlock()
 }
 
@@ -336,6 +339,7 @@ func (m *Mailbox) steal(movable func(Job) bool) []Job {
 	clear(m.q[len(stay):])
 	m.n -= len(m.q) - len(stay)
 	m.q = stay
+	m.setReady()
 	return out
 }
 
@@ -345,6 +349,7 @@ func (m *Mailbox) takeAllLocked() []Job {
 	jobs := append(append([]Job(nil), m.batch...), m.q...)
 	clear(m.q)
 	m.q = nil
+	m.setReady()
 	m.taken, m.n = len(m.batch), m.held
 	return jobs
 }

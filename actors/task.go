@@ -187,6 +187,11 @@ func (t *Task) Await(ctx context.Context) error {
 	if t.done.isFired() {
 		return nil
 	}
+	// A caller that is not a handler polls briefly: a tiny token often ends
+	// before a blocked goroutine would be woken.
+	if g := t.exec.group; g.spin > 0 && g.currentOwner() == nil && poll(min(g.spin, awaitSpin), t.done.isFired) {
+		return nil
+	}
 	resume, err := t.exec.group.Block()
 	if err != nil {
 		return err

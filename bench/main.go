@@ -72,7 +72,7 @@ func defaults(quick bool) options {
 		reps: 3, workloads: strings.Join(workloadNames, ","), peers: peerNames(),
 		tokens: 200_000, submitters: 4, cpuTokens: 20_000, cpuMicros: 10,
 		blkTokens: 10_000, blkConc: 1000, blkMillis: 1, minWave: 4, maxWave: 65536,
-		probes: 1000, pauseMicro: 200,
+		probes: 1000, pauseMicro: 20,
 		keys: 16, blockKiB: 256, localityTokens: 4000, leads: 400, fanout: 16, bufKiB: 64,
 	}
 	if quick {

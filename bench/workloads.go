@@ -296,6 +296,21 @@ func load(p peer, lo, hi int, res []int, iters int, stop <-chan struct{}, rounds
 	}
 }
 
+// wait pauses for d. A short pause yields the processor in a loop instead of
+// sleeping: time.Sleep rounds a 20 µs sleep up to about a millisecond on a
+// Linux VM once every P is idle, which would turn "a token every 20 µs" into
+// a token every millisecond. Yielding also lets a goroutine peer's new
+// goroutine run at once, as a real caller that goes on working would.
+func wait(d time.Duration) {
+	if d >= time.Millisecond {
+		time.Sleep(d)
+		return
+	}
+	for t := time.Now(); time.Since(t) < d; {
+		runtime.Gosched()
+	}
+}
+
 // percentile returns the p-th percentile of sorted by the nearest-rank method.
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	i := int(float64(len(sorted))*p+0.5) - 1
@@ -336,7 +351,7 @@ func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy b
 				if err := p.batch(i, i+1, res, before); err != nil {
 					return err
 				}
-				time.Sleep(pause)
+				wait(pause)
 			}
 			return nil
 		})

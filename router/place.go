@@ -61,6 +61,25 @@ func Decide(live []int, healthy func(int) bool, w Weight, seed int, pos uint64) 
 	return Candidate(set, pos, 0)
 }
 
+// Awake returns the executor of set to use in place of the staggered choice
+// at pos, or -1 to keep it: when that choice is asleep (parked: a push must
+// wake its thread), the first awake one after it in staggered order. At light
+// load a token then starts at once on an executor that polls its mailbox
+// instead of waiting tens of microseconds for a thread to wake, and light
+// work gathers on few executors; a burst is still spread by staggering, since
+// busy executors are neither asleep nor awake.
+func Awake(set []int, pos uint64, asleep, awake func(int) bool) int {
+	if len(set) == 0 || !asleep(Candidate(set, pos, 0)) {
+		return -1
+	}
+	for k := 1; k < len(set); k++ {
+		if i := Candidate(set, pos, k); awake(i) {
+			return i
+		}
+	}
+	return -1
+}
+
 // healthyRange is where unpinned work of class w goes when no executor of its
 // range is healthy (all stalled or restarting, as a Light op's single
 // executor may be): the class's range computed over the healthy live

@@ -48,6 +48,32 @@ func TestDecideTable(t *testing.T) {
 	}
 }
 
+// TestAwakeTable: the preference for an awake executor over a sleeping
+// staggered choice, as a pure function.
+func TestAwakeTable(t *testing.T) {
+	in := func(set ...int) func(int) bool { return func(i int) bool { return slices.Contains(set, i) } }
+	for _, tt := range []struct {
+		name          string
+		set           []int
+		pos           uint64
+		asleep, awake func(int) bool
+		want          int
+	}{
+		{"empty range", nil, 0, in(), in(), -1},
+		{"choice busy: kept", []int{0, 1, 2}, 1, in(0, 2), in(0, 2), -1},
+		{"choice awake: kept", []int{0, 1, 2}, 1, in(), in(1), -1},
+		{"choice asleep, next awake", []int{0, 1, 2}, 1, in(1), in(2), 2},
+		{"choice asleep, staggered order wraps", []int{0, 1, 2}, 2, in(2), in(0, 1), 0},
+		{"choice asleep, nobody awake: kept", []int{0, 1, 2}, 0, in(0, 1, 2), in(), -1},
+		{"only executor asleep", []int{3}, 5, in(3), in(), -1},
+		{"range over live positions", []int{0, 2, 3}, 0, in(0), in(3), 3},
+	} {
+		if got := Awake(tt.set, tt.pos, tt.asleep, tt.awake); got != tt.want {
+			t.Errorf("%s: Awake(%v, pos %d) = %d, want %d", tt.name, tt.set, tt.pos, got, tt.want)
+		}
+	}
+}
+
 // FuzzDecide checks Decide's invariants on any live set, health mask, class,
 // seed and position: the result is -1 exactly when nothing is live; a live
 // seed always wins; otherwise the pick is in the class's range over the live

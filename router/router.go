@@ -106,12 +106,23 @@ func (r *Router) TryPlace(w Weight, j actors.Job) (int, actors.PushResult) {
 	return r.tryPlaceAt(w, r.next(w), j)
 }
 
+// awake is [Awake] over the router's executors.
+func (r *Router) awake(set []int, pos uint64) int {
+	return Awake(set, pos, func(i int) bool { return r.execs[i].Asleep() },
+		func(i int) bool { return r.execs[i].Awake() && r.execs[i].Healthy() })
+}
+
 // tryPlaceAt is TryPlace at position pos.
 func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.PushResult) {
 	v := r.view.Load()
 	set := v.eligible(w)
 	if len(set) == 0 {
 		return -1, actors.NoExecutor
+	}
+	if i := r.awake(set, pos); i >= 0 {
+		if got := r.execs[i].Push(j); got == actors.Pushed || got == actors.Closed {
+			return i, got
+		}
 	}
 	res := actors.Full
 	healthy := 0

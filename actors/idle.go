@@ -1,0 +1,116 @@
+package actors
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// An idle executor first polls its mailbox for a while, yielding its CPU to
+// any other thread between looks, and only then parks: waking a parked
+// locked thread costs the producer a scheduler hand-off and the consumer
+// tens of microseconds on a virtual machine (see docs/design.md, Idle
+// executors). This is Seastar's reactor poll and Aeron's backoff idle
+// strategy. At most a few executors poll at once, so the CPUs are not all
+// taken by pollers while user goroutines need them, and the router prefers
+// an executor that polls to one that sleeps.
+
+// Idle states of an executor, for the router's preference.
+const (
+	idleBusy     uint32 = iota // running tokens, or between them
+	idleSpinning               // awake, polling its mailbox
+	idleParked                 // asleep until a push wakes it
+)
+
+// DefaultIdleSpin is how long an idle executor polls before it parks when
+// [GroupConfig.IdleSpin] is 0.
+const DefaultIdleSpin = 100 * time.Microsecond
+
+// MaxIdleSpin bounds [GroupConfig.IdleSpin].
+const MaxIdleSpin = 10 * time.Millisecond
+
+// awaitSpin bounds how long [Task.Await] polls a token before it blocks, for
+// a caller that is not a handler: a tiny token often ends sooner than a
+// blocked goroutine would be woken.
+const awaitSpin = 5 * time.Microsecond
+
+// pollEvery is how many looks a poller makes between yields of its CPU (and
+// reads of the clock); pollStep is a floor on the time they take, so a
+// poller whose clock stands still (in a testing/synctest bubble) still ends.
+const (
+	pollEvery = 16
+	pollStep  = 100 * time.Nanosecond
+)
+
+// poll calls ready until it reports true, for up to d; it reports whether it
+// did. Between looks it yields the CPU to the OS's other runnable threads.
+func poll(d time.Duration, ready func() bool) bool {
+	if d <= 0 {
+		return ready()
+	}
+	rounds := int(d / (pollEvery * pollStep))
+	var start time.Time
+	for r := 0; r <= rounds; r++ {
+		for range pollEvery {
+			if ready() {
+				return true
+			}
+		}
+		if r == 0 {
+			start = time.Now()
+		} else if time.Since(start) >= d {
+			return false
+		}
+		osYield()
+	}
+	return false
+}
+
+// spinners counts a group's polling executors against its bound.
+type spinners struct {
+	n   atomic.Int32
+	max int32
+}
+
+// enter reports whether one more executor may poll; leave ends a poll that
+// entered.
+func (s *spinners) enter() bool {
+	if s.n.Add(1) <= s.max {
+		return true
+	}
+	s.n.Add(-1)
+	return false
+}
+
+func (s *spinners) leave() { s.n.Add(-1) }
+
+// idle is what the executor's owner does when its mailbox is empty: poll
+// while the group allows one more poller, then park. It returns false when
+// the owner must exit (drained or aborted).
+func (e *Executor) idle() bool {
+	g := e.group
+	if g.spin > 0 && g.spinners.enter() {
+		e.idleState.Store(idleSpinning)
+		poll(g.spin, e.mb.hasWork)
+		e.idleState.Store(idleBusy)
+		g.spinners.leave()
+		if e.mb.ready.Load() > 0 {
+			return true
+		}
+	}
+	e.idleState.Store(idleParked)
+	defer e.idleState.Store(idleBusy)
+	switch e.mb.park() { // closed, aborted or empty: park tells which
+	case Parked:
+		<-e.mb.wake
+	case Drained, Aborted:
+		return false
+	}
+	return true
+}
+
+// Awake reports whether the executor is polling its mailbox: idle, but a push
+// starts at once without waking a thread.
+func (e *Executor) Awake() bool { return e.idleState.Load() == idleSpinning }
+
+// Asleep reports whether the executor is parked: a push to it wakes a thread.
+func (e *Executor) Asleep() bool { return e.idleState.Load() == idleParked }
