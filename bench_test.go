@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // benchWindow is how many tokens a submitter keeps in flight: it waits for the
@@ -184,5 +185,47 @@ func BenchmarkWaitResolved(b *testing.B) {
 		if v, err := tok.Wait(ctx); v != 7 || err != nil {
 			b.Fatal(v, err)
 		}
+	}
+}
+
+// BenchmarkBurst is the burst of issue 15's goal: tiny tokens with results
+// submitted from one goroutine, then all awaited, on the default Config and
+// with idle polling off. It checks every result.
+func BenchmarkBurst(b *testing.B) {
+	for _, spin := range []time.Duration{0, -1} {
+		b.Run("idlespin="+map[bool]string{true: "default", false: "off"}[spin == 0], func(b *testing.B) {
+			rt, err := Start(Config{IdleSpin: spin})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rt.Stop(context.Background())
+			var sum atomic.Int64
+			op, err := Define(rt, "add", func(_ context.Context, x int64) (int64, error) {
+				sum.Add(x)
+				return x, nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			toks := make([]*Token[int64], b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range toks {
+				if toks[i], err = op.Submit(ctx, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var got int64
+			for _, t := range toks {
+				v, err := t.Wait(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got += v
+			}
+			b.StopTimer()
+			checkSum(b, got, sum.Load(), int64(b.N))
+		})
 	}
 }

@@ -25,19 +25,23 @@ import (
 // This is how fork-join pools compensate a blocked worker, and it keeps a
 // child's runtime.Goexit from unwinding the parent that waits for it.
 type Executor struct {
+	// Read by every submitter: kept off the lines the owner writes per token.
 	group     *Group
 	index     int
 	cpu       int
 	pid       *actor.PID
 	mb        *Mailbox
-	stats     counters
-	refused   atomic.Uint64   // jobs accepted without being pushed here (refused, or redirected)
-	rerouted  atomic.Uint64   // jobs accepted here that moved to other executors
 	ctx       context.Context // what Scheduled turns run with
 	owner     atomic.Pointer[worker]
-	health    atomic.Uint32        // Health bits
+	health    atomic.Uint32 // Health bits
+	idleState atomic.Uint32 // idleBusy, idleSpinning or idleParked
+	woke      atomic.Bool   // a token's end woke a goroutine waiting for it
+	_         [64]byte
 	running   atomic.Pointer[Task] // the owner's token: the last it started, nil while it waits
-	idleState atomic.Uint32        // idleBusy, idleSpinning or idleParked
+	_         [56]byte
+	stats     counters      // each count on its own line
+	refused   atomic.Uint64 // jobs accepted without being pushed here (refused, or redirected)
+	rerouted  atomic.Uint64 // jobs accepted here that moved to other executors
 
 	mu     sync.Mutex
 	pinned bool

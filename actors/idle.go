@@ -86,9 +86,16 @@ func (s *spinners) leave() { s.n.Add(-1) }
 // idle is what the executor's owner does when its mailbox is empty: poll
 // while the group allows one more poller, then park. It returns false when
 // the owner must exit (drained or aborted).
+//
+// A goroutine that the owner woke (a Wait on a token that ended, a producer
+// waiting for room) was queued on the owner's P, and a poller keeps its P:
+// with no idle P to steal it, that goroutine would wait out the poll. So an
+// owner that woke one parks at once, giving its P to the goroutine.
 func (e *Executor) idle() bool {
 	g := e.group
-	if g.spin > 0 && g.spinners.enter() {
+	woke := e.woke.Swap(false) || e.mb.woke
+	e.mb.woke = false
+	if g.spin > 0 && !woke && g.spinners.enter() {
 		e.idleState.Store(idleSpinning)
 		poll(g.spin, e.mb.hasWork)
 		e.idleState.Store(idleBusy)
@@ -111,6 +118,12 @@ func (e *Executor) idle() bool {
 // Awake reports whether the executor is polling its mailbox: idle, but a push
 // starts at once without waking a thread.
 func (e *Executor) Awake() bool { return e.idleState.Load() == idleSpinning }
+
+// Claim takes an awake executor for one push: it reports whether the
+// executor was polling, and from then on it no longer counts as awake, so
+// that a burst is not all sent to one poller before it has noticed the
+// first push (it may be off its CPU meanwhile).
+func (e *Executor) Claim() bool { return e.idleState.CompareAndSwap(idleSpinning, idleBusy) }
 
 // Asleep reports whether the executor is parked: a push to it wakes a thread.
 func (e *Executor) Asleep() bool { return e.idleState.Load() == idleParked }

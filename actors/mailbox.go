@@ -71,6 +71,7 @@ type Mailbox struct {
 	// the consumer's alone
 	batch []Job
 	pos   int
+	woke  bool // a refill woke producers waiting for room
 }
 
 // NewMailbox returns an empty mailbox holding at most size jobs (1 to
@@ -218,8 +219,8 @@ func (m *Mailbox) refill() (Job, bool) {
 	}
 	m.pos = 1
 	m.mu.Unlock()
-	if consumed > 0 && m.room != nil {
-		m.room.notify()
+	if consumed > 0 && m.room != nil && m.room.notify() {
+		m.woke = true
 	}
 	return j, ok
 }
@@ -396,10 +397,13 @@ func (r *Room) Wait() <-chan struct{} {
 // Leave ends one Wait.
 func (r *Room) Leave() { r.waiters.Add(-1) }
 
-func (r *Room) notify() {
+// notify wakes the waiters, if any, and reports whether there were some.
+func (r *Room) notify() bool {
 	if r.waiters.Load() > 0 {
 		r.Notify()
+		return true
 	}
+	return false
 }
 
 // Notify wakes every current waiter.

@@ -213,6 +213,9 @@ func (t *Task) finish(o Outcome, err error) {
 	if t.hook != nil {
 		t.hook.Resolved(t)
 	}
+	if t.done.p.Load() != nil {
+		t.exec.woke.Store(true) // probably a waiter, readied on this P: see Executor.idle
+	}
 	t.done.fire()
 	// After the fire: a watch started concurrently either is seen here or sees
 	// the token done (startWatch checks after installing itself). A handler that

@@ -63,7 +63,8 @@ func Decide(live []int, healthy func(int) bool, w Weight, seed int, pos uint64) 
 
 // Awake returns the executor of set to use in place of the staggered choice
 // at pos, or -1 to keep it: when that choice is asleep (parked: a push must
-// wake its thread), the first awake one after it in staggered order. At light
+// wake its thread), the first one after it in staggered order for which awake
+// reports true (it may claim the executor, so it is asked once per pick). At light
 // load a token then starts at once on an executor that polls its mailbox
 // instead of waiting tens of microseconds for a thread to wake, and light
 // work gathers on few executors; a burst is still spread by staggering, since

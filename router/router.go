@@ -106,10 +106,11 @@ func (r *Router) TryPlace(w Weight, j actors.Job) (int, actors.PushResult) {
 	return r.tryPlaceAt(w, r.next(w), j)
 }
 
-// awake is [Awake] over the router's executors.
+// awake is [Awake] over the router's executors; the executor it returns is
+// claimed (see [actors.Executor.Claim]).
 func (r *Router) awake(set []int, pos uint64) int {
 	return Awake(set, pos, func(i int) bool { return r.execs[i].Asleep() },
-		func(i int) bool { return r.execs[i].Awake() && r.execs[i].Healthy() })
+		func(i int) bool { return r.execs[i].Healthy() && r.execs[i].Claim() })
 }
 
 // tryPlaceAt is TryPlace at position pos.
