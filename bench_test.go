@@ -18,18 +18,7 @@ const benchWindow = 1024
 // submitting goroutines. It checks every result and the total before it reports.
 func BenchmarkSubmitWait(b *testing.B) {
 	for _, aff := range []Affinity{BestEffort, Off} {
-		rt, err := Start(Config{Affinity: aff})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var sum atomic.Int64
-		op, err := Define(rt, "add", func(_ context.Context, x int64) (int64, error) {
-			sum.Add(x)
-			return x, nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
+		rt, op, sum := startAdder(b, Config{Affinity: aff})
 		b.Run("affinity="+aff.String()+"/submitters=1", func(b *testing.B) {
 			sum.Store(0)
 			b.ReportAllocs()
@@ -61,6 +50,24 @@ func BenchmarkSubmitWait(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// startAdder starts a runtime with an op "add" that adds its argument to the
+// returned sum and returns it.
+func startAdder(b *testing.B, cfg Config) (*Runtime, *Op[int64, int64], *atomic.Int64) {
+	rt, err := Start(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sum := new(atomic.Int64)
+	op, err := Define(rt, "add", func(_ context.Context, x int64) (int64, error) {
+		sum.Add(x)
+		return x, nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rt, op, sum
 }
 
 // submitWindowed submits n tokens of 1 with a sliding window and returns the sum
@@ -194,19 +201,9 @@ func BenchmarkWaitResolved(b *testing.B) {
 func BenchmarkBurst(b *testing.B) {
 	for _, spin := range []time.Duration{0, -1} {
 		b.Run("idlespin="+map[bool]string{true: "default", false: "off"}[spin == 0], func(b *testing.B) {
-			rt, err := Start(Config{IdleSpin: spin})
-			if err != nil {
-				b.Fatal(err)
-			}
+			rt, op, sum := startAdder(b, Config{IdleSpin: spin})
 			defer rt.Stop(context.Background())
-			var sum atomic.Int64
-			op, err := Define(rt, "add", func(_ context.Context, x int64) (int64, error) {
-				sum.Add(x)
-				return x, nil
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
+			var err error
 			ctx := context.Background()
 			toks := make([]*Token[int64], b.N)
 			b.ReportAllocs()
