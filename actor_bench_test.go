@@ -24,6 +24,11 @@ import (
 //	ask                  b.N blocking round trips from outside, one at a
 //	                     time: Ask+Wait against Request(...).Result()
 //
+// coregate-allpoll runs with Config.Spinners set so that every executor polls
+// when idle (the default leaves half the Ps to the program's goroutines: one
+// of two executors here), so a message to another executor rarely wakes a
+// parked thread.
+//
 // Each sub-benchmark checks its own result (b.Fatal on a mismatch) before it
 // reports msgs/s (for ask: round trips per second) and allocations, and stops
 // everything it started: the runtime (coregate) or every actor it spawned
@@ -42,6 +47,10 @@ func BenchmarkActors(b *testing.B) {
 				needTwoCPUs(b)
 				benchCoregateRing(b, Config{Cores: 2}, 2, 2*b.N, OnExecutor)
 			})
+			b.Run("coregate-allpoll", func(b *testing.B) {
+				needTwoCPUs(b)
+				benchCoregateRing(b, Config{Cores: 2, Spinners: 2}, 2, 2*b.N, OnExecutor)
+			})
 			b.Run("hollywood", func(b *testing.B) {
 				needTwoCPUs(b)
 				benchHollywoodRing(b, 2, 2*b.N)
@@ -54,6 +63,7 @@ func BenchmarkActors(b *testing.B) {
 	})
 	b.Run("ring100", func(b *testing.B) {
 		b.Run("coregate", func(b *testing.B) { benchCoregateRing(b, Config{}, 100, b.N, nil) })
+		b.Run("coregate-allpoll", func(b *testing.B) { benchCoregateRing(b, Config{Spinners: runtime.NumCPU()}, 100, b.N, nil) })
 		b.Run("hollywood", func(b *testing.B) { benchHollywoodRing(b, 100, b.N) })
 	})
 	b.Run("ask", func(b *testing.B) {

@@ -63,10 +63,13 @@ type Config struct {
 	// DefaultIdleSpin; negative means park at once (no polling, no idle CPU);
 	// at most MaxIdleSpin. See the README's Idle executors.
 	IdleSpin time.Duration
-	// Spinners bounds the executors polling at once, so pollers never take
-	// every CPU from the program's own goroutines; 0 means half the
-	// executors, at least one. The router sends a token whose staggered
-	// executor sleeps to an awake one in its range instead.
+	// Spinners bounds the executors polling at once. A polling executor
+	// holds its P, so 0 means as many as leave the program's own goroutines
+	// half the executors' worth of Ps: one of two executors at the default
+	// GOMAXPROCS, every executor when GOMAXPROCS is at least 1.5 times the
+	// executor count. Actors that message across executors want every
+	// executor polling (see the README's Idle executors). The router sends a
+	// token whose staggered executor sleeps to an awake one in its range.
 	Spinners int
 	// Affinity is the pinning mode.
 	Affinity Affinity

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -99,7 +100,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	g.spin = min(max(cfg.IdleSpin, 0), MaxIdleSpin)
 	g.spinners.max = int32(cfg.Spinners)
 	if cfg.Spinners <= 0 {
-		g.spinners.max = int32(max(1, len(cfg.CPUs)/2))
+		g.spinners.max = int32(DefaultSpinners(len(cfg.CPUs), runtime.GOMAXPROCS(0)))
 	}
 	g.retries.pending = make(map[*Task]*pendingRetry)
 	g.abort, g.cancel = context.WithCancel(context.Background())
@@ -117,6 +118,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 			pid:   actor.NewPID(cfg.Engine.Address(), kind+"/"+strconv.Itoa(i)),
 			mb:    NewMailbox(cfg.MailboxSize, cfg.Room),
 		}
+		e.mb.woken = g.wokeExecutor
 		e.ctx = context.WithValue(g.abort, execKey{}, e)
 		g.execs = append(g.execs, e)
 		cfg.Engine.SpawnProc(e)

@@ -65,6 +65,28 @@ func poll(d time.Duration, ready func() bool) bool {
 	return false
 }
 
+// DefaultSpinners is the bound on polling executors when
+// [GroupConfig.Spinners] is 0: as many as leave the program's goroutines at
+// least half the executors' worth of Ps (a polling executor holds its P), so
+// every executor when GOMAXPROCS leaves that headroom, at least one.
+func DefaultSpinners(executors, gomaxprocs int) int {
+	return min(executors, max(1, gomaxprocs-executors/2))
+}
+
+// wokeExecutor is called after a push woke a parked executor. When the
+// caller is an owner, the woken goroutine was queued on the caller's P,
+// where it waits for that P: unless every executor may poll (then the woken
+// one finds a P left idle by a parked one), the owner parks at once when it
+// goes idle instead of polling (see [Executor.idle]).
+func (g *Group) wokeExecutor() {
+	if int(g.spinners.max) >= len(g.execs) {
+		return
+	}
+	if w := g.currentOwner(); w != nil {
+		w.e.woke.Store(true)
+	}
+}
+
 // spinners counts a group's polling executors against its bound.
 type spinners struct {
 	n   atomic.Int32
@@ -88,7 +110,7 @@ func (s *spinners) leave() { s.n.Add(-1) }
 // the owner must exit (drained or aborted).
 //
 // A goroutine that the owner woke (a Wait on a token that ended, a producer
-// waiting for room) was queued on the owner's P, and a poller keeps its P:
+// waiting for room, another executor's owner) was queued on the owner's P, and a poller keeps its P:
 // with no idle P to steal it, that goroutine would wait out the poll. So an
 // owner that woke one parks at once, giving its P to the goroutine.
 func (e *Executor) idle() bool {

@@ -94,3 +94,14 @@ func TestIdleExecutorsPollWithinBound(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultSpinners: pollers leave the program half the executors' Ps.
+func TestDefaultSpinners(t *testing.T) {
+	for _, tt := range []struct{ execs, procs, want int }{
+		{1, 1, 1}, {2, 2, 1}, {2, 3, 2}, {2, 4, 2}, {16, 16, 8}, {16, 24, 16}, {16, 64, 16}, {4, 2, 1},
+	} {
+		if got := DefaultSpinners(tt.execs, tt.procs); got != tt.want {
+			t.Errorf("DefaultSpinners(%d executors, GOMAXPROCS %d) = %d, want %d", tt.execs, tt.procs, got, tt.want)
+		}
+	}
+}

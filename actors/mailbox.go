@@ -65,6 +65,7 @@ type Mailbox struct {
 	pushed   uint64
 	ready    atomic.Int32 // len(q), or -1 once closed: what a polling consumer reads without the lock
 	wake     chan struct{}
+	woken    func() // called after a push woke the parked consumer; may be nil
 	room     *Room
 
 	// consumer side: batch is written under mu, by the consumer only; pos is
@@ -159,6 +160,9 @@ func (m *Mailbox) add(j Job, mode addMode) PushResult {
 	m.mu.Unlock()
 	if wake {
 		m.signal()
+		if m.woken != nil {
+			m.woken()
+		}
 	}
 	return Pushed
 }
