@@ -3,6 +3,7 @@ package coregate
 import (
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"time"
 
@@ -168,6 +169,9 @@ func fromWire(m *wire.Call) (Call, error) {
 		return Call{}, fmt.Errorf("%w: a nil *wire.Call", ErrBadArgument)
 	}
 	c := Call{Op: m.GetOp(), Timeout: time.Duration(m.GetTimeoutMs()) * time.Millisecond}
+	if ms := m.GetTimeoutMs(); ms > int64(math.MaxInt64/time.Millisecond) {
+		c.Timeout = math.MaxInt64 // past 292 years: none, in effect
+	}
 	if m.GetArg() != nil {
 		arg, err := m.GetArg().UnmarshalNew()
 		if err != nil {
