@@ -270,6 +270,7 @@ func Start(cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	rt.execs = group.Executors()
+	rt.engine.SpawnProc(newOpsProc(rt))
 	return rt, nil
 }
 
@@ -370,6 +371,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 			n.h.kill(ErrStopped)
 		}
 		rt.router.Unregister()
+		rt.engine.Registry.Remove(rt.OpsPID())
 		close(rt.stopped)
 		return rt.stopErr
 	}

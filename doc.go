@@ -37,6 +37,24 @@
 // [ErrActorStopped]. Every actor is a hollywood process with a PID. See
 // [Spawn], [Ref] and [ActorContext].
 //
+// # Ops by message, and other processes
+//
+// Every op is also reachable by message at the runtime's ops process
+// ([Runtime.OpsPID], <Config.Name>/ops): a [Call] names the op and carries
+// its argument, the op runs as one token, and a hollywood Request gets the
+// result or the error ([Request] waits for it, typed, until its context
+// ends). An unknown name or a wrong argument type is answered with
+// [ErrUnknownOp] or [ErrBadArgument], never a panic.
+//
+// An engine configured with hollywood's remote transport, wrapped by
+// [Remote], makes the runtime's actors and ops reachable from other
+// processes by PID. Hollywood's remote carries protobuf messages only: an
+// actor's M and R and an op's A and R must be generated protobuf types
+// there, an op is called with a [wire.Call] (its argument packed in an Any),
+// and errors arrive as a [*wire.Error] with a [wire.Code]. A peer that went
+// away answers nothing: the caller's Request ends with its context's error,
+// and the next message dials the peer again. See examples/remote.
+//
 // # Placement
 //
 // Heavy ops may run on every executor, Medium ones from the second, Light ones

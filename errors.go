@@ -27,6 +27,11 @@ var (
 	ErrNilToken = errors.New("coregate: nil token")
 	// ErrNilContext is returned when a nil context.Context is passed.
 	ErrNilContext = errors.New("coregate: nil context")
+	// ErrUnknownOp answers a [Call] naming no op of the runtime.
+	ErrUnknownOp = errors.New("coregate: no op named")
+	// ErrBadArgument answers a [Call] whose argument is not of its op's
+	// argument type, or that is malformed.
+	ErrBadArgument = errors.New("coregate: bad argument")
 	// ErrStopFromHandler is returned by Stop called from inside a handler, which
 	// would wait for its own executor to exit.
 	ErrStopFromHandler = errors.New("coregate: Stop called from inside a handler")

@@ -156,10 +156,10 @@ type Op[A, R any] struct {
 	backoff  time.Duration
 }
 
-// opRegistry holds the names of a runtime's ops.
+// opRegistry holds a runtime's ops by name.
 type opRegistry struct {
 	mu    sync.Mutex
-	names map[string]struct{}
+	names map[string]opCaller
 }
 
 func (r *opRegistry) has(name string) bool {
@@ -169,16 +169,16 @@ func (r *opRegistry) has(name string) bool {
 	return ok
 }
 
-func (r *opRegistry) add(name string) error {
+func (r *opRegistry) add(name string, op opCaller) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.names[name]; dup {
 		return fmt.Errorf("coregate: op %q is already defined", name)
 	}
 	if r.names == nil {
-		r.names = make(map[string]struct{})
+		r.names = make(map[string]opCaller)
 	}
-	r.names[name] = struct{}{}
+	r.names[name] = op
 	return nil
 }
 
@@ -228,7 +228,7 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 	}
 	op.rule.Keyed = op.keyOf != nil
 	op.hooked = op.rule.Keyed || op.rule.Lead || op.retries > 0
-	if err := rt.registry.add(name); err != nil {
+	if err := rt.registry.add(name, op); err != nil {
 		return nil, err
 	}
 	return op, nil

@@ -1,0 +1,240 @@
+package coregate
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"reflect"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/wire"
+)
+
+// Call runs an op by name when sent to a runtime's ops process
+// ([Runtime.OpsPID]): the op named Op runs with Arg as one token, exactly as
+// [Op.Submit] would run it, and a hollywood Request's sender gets the
+// handler's result, or its error, as the answer. Arg must be of the op's
+// argument type A (nil only where A's zero value is nil); a wrong name or
+// type is answered with an error wrapping [ErrUnknownOp] or
+// [ErrBadArgument] and published as a hollywood DeadLetterEvent, never a
+// panic. Timeout, when above 0, bounds the token as a context deadline
+// would (waiting for room, then running); a negative one is a bad argument.
+//
+// Only local senders can send a Call: across processes send a [*wire.Call],
+// whose argument is a protobuf message packed in an Any (see [Remote]).
+type Call struct {
+	Op      string
+	Arg     any
+	Timeout time.Duration
+}
+
+// OpsPID returns the PID of the runtime's ops process, <Config.Name>/ops,
+// which runs a [Call] or a [*wire.Call] it is sent, from local code, a
+// hollywood actor or a remote engine, until the runtime stops. Every op
+// defined on the runtime is reachable there: on an engine with a remote
+// listener, so is every process that reaches its address (bind it to
+// loopback or use TLS).
+//
+// engine.Send runs the op and drops its result; engine.Request answers the
+// result or the error. Receiving a call submits its token at once, in the
+// order calls arrive, and waits for room as Submit does when the op's range
+// is full: that backpressure reaches the sender's goroutine (for a remote
+// engine, its connection). Answering waits for the token on a goroutine of
+// its own, so the ops process is never held by a running handler.
+func (rt *Runtime) OpsPID() *actor.PID {
+	return actor.NewPID(rt.engine.Address(), rt.name+"/ops")
+}
+
+// opCaller is an op with its types erased, as the ops process calls it.
+type opCaller interface {
+	// submitAny submits a token with arg, which must be the op's argument
+	// type, and returns a channel closed when it is resolved and a function
+	// giving its answer then: the result, or the error.
+	submitAny(ctx context.Context, arg any) (done <-chan struct{}, answer func() any, err error)
+}
+
+func (op *Op[A, R]) submitAny(ctx context.Context, arg any) (<-chan struct{}, func() any, error) {
+	a, err := argAs[A](arg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: op %q %w", ErrBadArgument, op.info.Name, err)
+	}
+	tok, err := op.Submit(ctx, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tok.Done(), func() any {
+		r, err := tok.Wait(context.Background()) // resolved already: returns at once
+		if err != nil {
+			return err
+		}
+		return r
+	}, nil
+}
+
+// argAs returns v as a T; a nil v is T's zero value where that is nil.
+func argAs[T any](v any) (T, error) {
+	t, ok := v.(T)
+	if ok || (v == nil && nilable(reflect.TypeFor[T]())) {
+		return t, nil
+	}
+	got := "nil"
+	if v != nil {
+		got = fmt.Sprintf("%T", v)
+	}
+	return t, fmt.Errorf("takes %v, not %s", reflect.TypeFor[T](), got)
+}
+
+func nilable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		return true
+	}
+	return false
+}
+
+// get returns the op named name, or nil.
+func (r *opRegistry) get(name string) opCaller {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.names[name]
+}
+
+// proc is a hollywood process made of its send function: Invoke treats
+// each envelope as a Send, and it has no goroutine or state of its own.
+type proc struct {
+	pid  *actor.PID
+	send func(msg any, sender *actor.PID)
+}
+
+func (p *proc) Start()          {}
+func (p *proc) PID() *actor.PID { return p.pid }
+func (p *proc) Shutdown()       {}
+func (p *proc) Send(_ *actor.PID, msg any, sender *actor.PID) {
+	p.send(msg, sender)
+}
+func (p *proc) Invoke(msgs []actor.Envelope) {
+	for _, m := range msgs {
+		p.send(m.Msg, m.Sender)
+	}
+}
+
+// opsProc is a runtime's ops process: it runs the calls it is sent.
+type opsProc struct {
+	rt  *Runtime
+	pid *actor.PID
+}
+
+// newOpsProc returns rt's ops process, to register with its engine.
+func newOpsProc(rt *Runtime) *proc {
+	p := &opsProc{rt: rt, pid: rt.OpsPID()}
+	return &proc{pid: p.pid, send: p.receive}
+}
+
+// receive runs a call: a [Call] or a [*wire.Call]. Poison and Stop are
+// refused (stop the runtime to stop it); anything else is a dead letter.
+func (p *opsProc) receive(msg any, sender *actor.PID) {
+	var c Call
+	switch m := msg.(type) {
+	case Call:
+		c = m
+	case *Call:
+		if m == nil {
+			p.reject(msg, sender, fmt.Errorf("coregate: %v got a nil *coregate.Call", p.pid))
+			return
+		}
+		c = *m
+	case *wire.Call:
+		var err error
+		if c, err = fromWire(m); err != nil {
+			p.reject(msg, sender, err)
+			return
+		}
+	default:
+		if cancel, graceful, ok := actors.PoisonPill(msg); ok {
+			p.rt.engine.BroadcastEvent(actors.PoisonRefused{PID: p.pid, Graceful: graceful})
+			cancel()
+			return
+		}
+		p.reject(msg, sender, fmt.Errorf("coregate: %v takes a coregate.Call or a *wire.Call, not %T", p.pid, msg))
+		return
+	}
+	p.call(c, msg, sender)
+}
+
+// fromWire unpacks a call that crossed processes.
+func fromWire(m *wire.Call) (Call, error) {
+	if m == nil {
+		return Call{}, fmt.Errorf("%w: a nil *wire.Call", ErrBadArgument)
+	}
+	c := Call{Op: m.GetOp(), Timeout: time.Duration(m.GetTimeoutMs()) * time.Millisecond}
+	if ms := m.GetTimeoutMs(); ms > int64(math.MaxInt64/time.Millisecond) {
+		c.Timeout = math.MaxInt64 // past 292 years: none, in effect
+	}
+	if m.GetArg() != nil {
+		arg, err := m.GetArg().UnmarshalNew()
+		if err != nil {
+			return Call{}, fmt.Errorf("%w: op %q: argument of type %q: %w (is its generated package linked into this process?)", ErrBadArgument, m.GetOp(), m.GetArg().GetTypeUrl(), err)
+		}
+		c.Arg = arg
+	}
+	return c, nil
+}
+
+// call submits c's token and answers its outcome to sender, if any; msg is
+// what came, for a dead letter.
+func (p *opsProc) call(c Call, msg any, sender *actor.PID) {
+	rt := p.rt
+	op := rt.registry.get(c.Op)
+	switch {
+	case op == nil:
+		p.reject(msg, sender, fmt.Errorf("%w %q on runtime %q", ErrUnknownOp, c.Op, rt.name))
+		return
+	case c.Timeout < 0:
+		p.reject(msg, sender, fmt.Errorf("%w: op %q: the call's timeout is %v, must be 0 (none) or more", ErrBadArgument, c.Op, c.Timeout))
+		return
+	}
+	ctx, cancel := rt.sup.Group().Context(), context.CancelFunc(nil)
+	if c.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+	}
+	done, answer, err := op.submitAny(ctx, c.Arg)
+	if err != nil {
+		if cancel != nil {
+			cancel()
+		}
+		p.reject(msg, sender, err)
+		return
+	}
+	if sender == nil && cancel == nil {
+		return // nothing to answer, nothing to release
+	}
+	go func() {
+		<-done
+		if cancel != nil {
+			cancel()
+		}
+		if sender != nil {
+			rt.answer(sender, answer())
+		}
+	}()
+}
+
+// reject publishes msg as a dead letter to the ops process and answers err
+// to sender, if any.
+func (p *opsProc) reject(msg any, sender *actor.PID, err error) {
+	p.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: p.pid, Message: msg, Sender: sender})
+	if sender != nil {
+		p.rt.answer(sender, err)
+	}
+}
+
+// answer sends v to pid; to a process of another engine as a protobuf
+// message (see [Remote]), so an error or a plain Go value crosses too.
+func (rt *Runtime) answer(pid *actor.PID, v any) {
+	if pid.GetAddress() != rt.engine.Address() {
+		v = toWire(v)
+	}
+	rt.engine.Send(pid, v)
+}

@@ -1,0 +1,277 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/internal/testkit"
+	"github.com/coregate/coregate/wire"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// opsRuntime starts a one-executor runtime with the ops the call tests use.
+func opsRuntime(t *testing.T) *Runtime {
+	t.Helper()
+	rt := start(t, Config{Cores: 1})
+	must(Define(rt, "square", func(_ context.Context, x int) (int, error) { return x * x, nil }))
+	must(Define(rt, "fail", func(_ context.Context, s string) (int, error) { return 0, errors.New("fail: " + s) }))
+	must(Define(rt, "boom", func(_ context.Context, s string) (int, error) { panic("boom: " + s) }))
+	must(Define(rt, "len", func(_ context.Context, p *[]int) (int, error) {
+		if p == nil {
+			return -1, nil
+		}
+		return len(*p), nil
+	}))
+	must(Define(rt, "double", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
+		return wrapperspb.Int64(2 * v.GetValue()), nil
+	}))
+	return rt
+}
+
+func call[R any](t *testing.T, rt *Runtime, msg any) (R, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return Request[R](ctx, rt.Engine(), rt.OpsPID(), msg)
+}
+
+func TestCallRunsOpByName(t *testing.T) {
+	rt := opsRuntime(t)
+	require.Equal(t, "coregate/ops", rt.OpsPID().ID)
+	before := rt.Stats().Total.Submitted
+
+	v, err := call[int](t, rt, Call{Op: "square", Arg: 7})
+	require.NoError(t, err)
+	require.Equal(t, 49, v)
+	v, err = call[int](t, rt, &Call{Op: "square", Arg: 8, Timeout: time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, 64, v)
+	require.Equal(t, before+2, rt.Stats().Total.Submitted, "each call is one token")
+
+	// A nil argument is the zero value where that is nil.
+	v, err = call[int](t, rt, Call{Op: "len"})
+	require.NoError(t, err)
+	require.Equal(t, -1, v)
+
+	// Plain hollywood: engine.Request answers the result itself.
+	res, err := rt.Engine().Request(rt.OpsPID(), Call{Op: "square", Arg: 9}, 10*time.Second).Result()
+	require.NoError(t, err)
+	require.Equal(t, 81, res)
+
+	// A wire.Call from this process is answered the local way too.
+	c := must(wire.NewCall("double", wrapperspb.Int64(21), 0))
+	d, err := call[*wrapperspb.Int64Value](t, rt, c)
+	require.NoError(t, err)
+	require.Equal(t, int64(42), d.GetValue())
+	c.TimeoutMs = math.MaxInt64 // past what a Duration holds: no timeout, not a negative one
+	d, err = call[*wrapperspb.Int64Value](t, rt, c)
+	require.NoError(t, err)
+	require.Equal(t, int64(42), d.GetValue())
+}
+
+func TestCallErrorsAreAnswers(t *testing.T) {
+	rt := opsRuntime(t)
+	events, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool {
+		dl, ok := ev.(actor.DeadLetterEvent)
+		return ok && dl.Target.Equals(rt.OpsPID())
+	})
+	defer stop()
+	unknownType := &anypb.Any{TypeUrl: "type.googleapis.com/no.such.Message", Value: []byte{1}}
+	for _, tc := range []struct {
+		name       string
+		msg        any
+		is         error
+		text       string
+		deadLetter bool
+	}{
+		{"unknown op", Call{Op: "sqare", Arg: 7}, ErrUnknownOp, `no op named "sqare" on runtime "coregate"`, true},
+		{"empty op", Call{Arg: 7}, ErrUnknownOp, `no op named ""`, true},
+		{"wrong type", Call{Op: "square", Arg: "7"}, ErrBadArgument, `op "square" takes int, not string`, true},
+		{"nil for int", Call{Op: "square"}, ErrBadArgument, "takes int, not nil", true},
+		{"negative timeout", Call{Op: "square", Arg: 1, Timeout: -time.Second}, ErrBadArgument, "timeout is -1s", true},
+		{"nil *Call", (*Call)(nil), nil, "nil *coregate.Call", true},
+		{"not a call", "square 7", nil, "takes a coregate.Call or a *wire.Call, not string", true},
+		{"nil wire call", (*wire.Call)(nil), ErrBadArgument, "nil *wire.Call", true},
+		{"wire arg unknown here", &wire.Call{Op: "double", Arg: unknownType}, ErrBadArgument, `"type.googleapis.com/no.such.Message"`, true},
+		{"wire arg of another type", must(wire.NewCall("square", wrapperspb.Int64(3), 0)), ErrBadArgument, "takes int, not *wrapperspb.Int64Value", true},
+		{"handler error", Call{Op: "fail", Arg: "x"}, nil, "fail: x", false},
+		{"handler panic", Call{Op: "boom", Arg: "y"}, nil, "boom: y", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := call[int](t, rt, tc.msg)
+			require.Error(t, err)
+			require.ErrorContains(t, err, tc.text)
+			if tc.is != nil {
+				require.ErrorIs(t, err, tc.is)
+			}
+			if tc.name == "handler panic" {
+				var pe *PanicError
+				require.ErrorAs(t, err, &pe)
+			}
+			if tc.deadLetter {
+				select {
+				case ev := <-events:
+					require.Equal(t, tc.msg, ev.(actor.DeadLetterEvent).Message)
+				case <-time.After(10 * time.Second):
+					t.Fatal("no dead letter")
+				}
+			}
+		})
+	}
+	// A failing handler is an answer, not a dead letter: the next dead letter
+	// is this one's (the event stream keeps order).
+	marker := Call{Op: "marker"}
+	_, err := call[int](t, rt, marker)
+	require.ErrorIs(t, err, ErrUnknownOp)
+	require.Equal(t, marker, (<-events).(actor.DeadLetterEvent).Message)
+	// The runtime goes on.
+	v, err := call[int](t, rt, Call{Op: "square", Arg: 3})
+	require.NoError(t, err)
+	require.Equal(t, 9, v)
+}
+
+func TestCallTimeoutEndsTheHandler(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	must(Define(rt, "block", func(ctx context.Context, _ int) (int, error) {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}))
+	_, err := call[int](t, rt, Call{Op: "block", Arg: 1, Timeout: time.Millisecond})
+	require.True(t, errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled), "the handler's context ended: %v", err)
+	_, err = call[int](t, rt, must(wire.NewCall("block", wrapperspb.Int64(1), time.Microsecond)))
+	require.ErrorIs(t, err, ErrBadArgument, "the op takes an int: the argument is checked first")
+	require.Equal(t, int64(1), must(wire.NewCall("block", wrapperspb.Int64(1), time.Microsecond)).GetTimeoutMs(), "a timeout under 1 ms is not none")
+}
+
+func TestCallWithoutSenderRuns(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	got := make(chan string, 2)
+	must(Define(rt, "note", func(_ context.Context, s string) (struct{}, error) {
+		got <- s
+		return struct{}{}, nil
+	}))
+	rt.Engine().Send(rt.OpsPID(), Call{Op: "note", Arg: "plain"})
+	rt.Engine().Send(rt.OpsPID(), Call{Op: "note", Arg: "timed", Timeout: time.Minute})
+	require.Equal(t, "plain", <-got)
+	require.Equal(t, "timed", <-got)
+}
+
+func TestCallPoisonRefusedAndGoneAfterStop(t *testing.T) {
+	rt, err := Start(Config{Cores: 1})
+	require.NoError(t, err)
+	must(Define(rt, "square", func(_ context.Context, x int) (int, error) { return x * x, nil }))
+	events, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool {
+		switch ev := ev.(type) {
+		case actors.PoisonRefused:
+			return true
+		case actor.DeadLetterEvent:
+			return ev.Target.Equals(rt.OpsPID())
+		}
+		return false
+	})
+	defer stop()
+	<-rt.Engine().Poison(rt.OpsPID()).Done()
+	require.IsType(t, actors.PoisonRefused{}, <-events)
+	v, err := call[int](t, rt, Call{Op: "square", Arg: 5})
+	require.NoError(t, err)
+	require.Equal(t, 25, v)
+
+	require.NoError(t, rt.Stop(context.Background()))
+	requireBalanced(t, rt)
+	rt.Engine().Send(rt.OpsPID(), Call{Op: "square", Arg: 5})
+	require.IsType(t, actor.DeadLetterEvent{}, <-events, "a stopped runtime's ops process is gone")
+}
+
+func TestRequestBadInput(t *testing.T) {
+	rt := opsRuntime(t)
+	e, pid := rt.Engine(), rt.OpsPID()
+	//lint:ignore SA1012 a nil context is the bad input under test
+	_, err := Request[int](nil, e, pid, Call{}) //nolint:staticcheck
+	require.ErrorIs(t, err, ErrNilContext)
+	_, err = Request[int](context.Background(), nil, pid, Call{})
+	require.ErrorContains(t, err, "nil *actor.Engine")
+	_, err = Request[int](context.Background(), e, nil, Call{})
+	require.ErrorContains(t, err, "nil *actor.PID")
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = Request[int](done, e, pid, Call{Op: "square", Arg: 1})
+	require.ErrorIs(t, err, context.Canceled)
+
+	_, err = call[string](t, rt, Call{Op: "square", Arg: 2})
+	require.ErrorContains(t, err, "answered a int, want string")
+
+	// Nobody answers: ctx's error, naming the PID.
+	short, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_, err = Request[int](short, e, actor.NewPID(e.Address(), "nobody"), Call{})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "no answer from local/nobody")
+}
+
+func TestWireErrorCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code wire.Code
+	}{
+		{errors.New("x"), wire.Code_FAILED},
+		{fmt.Errorf("%w %q", ErrUnknownOp, "x"), wire.Code_UNKNOWN_OP},
+		{fmt.Errorf("%w: y", ErrBadArgument), wire.Code_BAD_ARGUMENT},
+		{&PanicError{Value: 1}, wire.Code_PANICKED},
+		{ErrStopped, wire.Code_STOPPED},
+		{ErrActorStopped, wire.Code_ACTOR_STOPPED},
+		{ErrCancelled, wire.Code_CANCELLED},
+		{context.Canceled, wire.Code_CANCELLED},
+		{fmt.Errorf("late: %w", context.DeadlineExceeded), wire.Code_DEADLINE_EXCEEDED},
+		{ErrMailboxFull, wire.Code_FULL},
+		{ErrNoExecutor, wire.Code_NO_EXECUTOR},
+		{&wire.Error{Code: wire.Code_PANICKED, Message: "far"}, wire.Code_PANICKED},
+	} {
+		w := wireError(tc.err)
+		require.Equal(t, tc.code, w.GetCode(), "%v", tc.err)
+		require.Equal(t, tc.err.Error(), w.Error())
+	}
+	require.Equal(t, "coregate: remote error STOPPED", (&wire.Error{Code: wire.Code_STOPPED}).Error())
+}
+
+// fakeRemote records what a Remote passes to hollywood's transport.
+type fakeRemote struct {
+	sent    []any
+	started *actor.Engine
+}
+
+func (f *fakeRemote) Address() string                        { return "127.0.0.1:1" }
+func (f *fakeRemote) Send(_ *actor.PID, m any, _ *actor.PID) { f.sent = append(f.sent, m) }
+func (f *fakeRemote) Start(e *actor.Engine) error            { f.started = e; return nil }
+func (f *fakeRemote) Stop() *sync.WaitGroup                  { return &sync.WaitGroup{} }
+
+func TestRemoteSendsOnlyProtobuf(t *testing.T) {
+	require.Nil(t, Remote(nil))
+	f := &fakeRemote{}
+	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(Remote(f)))
+	require.NoError(t, err)
+	require.Same(t, e, f.started)
+	events, stop := testkit.Subscribe(e, func(ev any) bool { _, ok := ev.(actor.DeadLetterEvent); return ok })
+	defer stop()
+	far := actor.NewPID("127.0.0.1:2", "x")
+	e.Send(far, wrapperspb.String("as is"))
+	e.Send(far, ErrActorStopped)
+	e.Send(far, 42)
+	require.Len(t, f.sent, 3)
+	require.Equal(t, "as is", f.sent[0].(*wrapperspb.StringValue).GetValue())
+	require.Equal(t, wire.Code_ACTOR_STOPPED, f.sent[1].(*wire.Error).GetCode())
+	notProto := f.sent[2].(*wire.Error)
+	require.Equal(t, wire.Code_NOT_PROTO, notProto.GetCode())
+	require.Contains(t, notProto.Error(), "a int cannot cross processes")
+	// The first dead letter is the int's: the protobuf message and the error
+	// sent before it made none (the event stream keeps order).
+	require.Equal(t, 42, (<-events).(actor.DeadLetterEvent).Message)
+}

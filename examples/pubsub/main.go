@@ -1,0 +1,232 @@
+// Command pubsub is a publish/subscribe hub on coregate: each topic is an
+// actor, and subscribers stream a topic's events over HTTP as server-sent
+// events.
+//
+//	POST /publish?topic=news   the body is the event; answers how many got it
+//	GET  /subscribe?topic=news an event stream (text/event-stream)
+//
+// Slow subscribers never stall fast ones. A topic hands each event to each
+// subscriber's buffer (Buffer events) without waiting; a subscriber whose
+// buffer is full is disconnected: its stream gets what its buffer still
+// holds, then "event: dropped", and ends (it may subscribe again). A topic's
+// mailbox is bounded too, so publishers wait for room when a topic falls
+// behind: backpressure to publishers, never unbounded memory.
+//
+//	go run ./examples/pubsub -addr 127.0.0.1:8080
+//	curl -N '127.0.0.1:8080/subscribe?topic=news' &
+//	curl -d hello '127.0.0.1:8080/publish?topic=news'
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coregate/coregate"
+	"github.com/coregate/coregate/examples/internal/serve"
+)
+
+// Buffer is how many events a subscriber may fall behind before it is
+// disconnected.
+const Buffer = 64
+
+func main() {
+	serve.Main(func(rt *coregate.Runtime) (*http.Server, func(context.Context) error, error) {
+		h := newHub(rt, Buffer)
+		return h.http, h.shutdown, nil
+	})
+}
+
+// subscriber is one subscription: its buffer of events, closed by its topic
+// when it is dropped or the topic stops.
+type subscriber struct {
+	events  chan string
+	dropped atomic.Bool // set before events is closed, when it fell behind
+}
+
+// topicMsg is what a topic actor takes: one of subscribe, unsubscribe or an
+// event to publish.
+type topicMsg struct {
+	subscribe, unsubscribe *subscriber
+	event                  string
+}
+
+// topic is an actor: its subscribers are its state.
+type topic struct{ subs map[*subscriber]struct{} }
+
+// Receive answers how many subscribers it has, or for an event how many got
+// it.
+func (t *topic) Receive(_ *coregate.ActorContext, m topicMsg) (int, error) {
+	switch {
+	case m.subscribe != nil:
+		t.subs[m.subscribe] = struct{}{}
+		return len(t.subs), nil
+	case m.unsubscribe != nil:
+		delete(t.subs, m.unsubscribe) // its handler is gone: nobody reads events
+		return len(t.subs), nil
+	}
+	n := 0
+	for s := range t.subs {
+		select {
+		case s.events <- m.event:
+			n++
+		default: // fell Buffer events behind: disconnect it
+			s.dropped.Store(true)
+			close(s.events)
+			delete(t.subs, s)
+		}
+	}
+	return n, nil
+}
+
+// Stopped ends every stream when the topic stops (with the runtime).
+func (t *topic) Stopped(*coregate.ActorContext) {
+	for s := range t.subs {
+		close(s.events)
+	}
+	clear(t.subs)
+}
+
+// hub is the HTTP face: topics by name, spawned on first use.
+type hub struct {
+	rt     *coregate.Runtime
+	buffer int
+	http   *http.Server
+	mu     sync.Mutex
+	topics map[string]*coregate.Ref[topicMsg, int]
+}
+
+func newHub(rt *coregate.Runtime, buffer int) *hub {
+	h := &hub{rt: rt, buffer: buffer, topics: map[string]*coregate.Ref[topicMsg, int]{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /publish", h.publish)
+	mux.HandleFunc("GET /subscribe", h.subscribe)
+	h.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return h
+}
+
+// topic returns the named topic's actor, spawning it the first time.
+func (h *hub) topic(name string) (*coregate.Ref[topicMsg, int], error) {
+	if name == "" || len(name) > 64 || strings.ContainsAny(name, "/ ") {
+		return nil, fmt.Errorf("topic %q: want 1 to 64 characters, no '/' or space", name)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ref, ok := h.topics[name]; ok {
+		return ref, nil
+	}
+	ref, err := coregate.Spawn(h.rt, "topic-"+name, func() coregate.Actor[topicMsg, int] {
+		return &topic{subs: map[*subscriber]struct{}{}}
+	}, coregate.WithMailbox(1024))
+	if err != nil {
+		return nil, err
+	}
+	h.topics[name] = ref
+	return ref, nil
+}
+
+// ask sends m to the named topic and waits for its answer.
+func (h *hub) ask(ctx context.Context, name string, m topicMsg) (int, error) {
+	ref, err := h.topic(name)
+	if err != nil {
+		return 0, err
+	}
+	tok, err := ref.Ask(ctx, m)
+	if err != nil {
+		return 0, err
+	}
+	return tok.Wait(ctx)
+}
+
+// join subscribes to a topic; leave unsubscribes.
+func (h *hub) join(ctx context.Context, name string) (s *subscriber, leave func(), err error) {
+	s = &subscriber{events: make(chan string, h.buffer)}
+	if _, err := h.ask(ctx, name, topicMsg{subscribe: s}); err != nil {
+		return nil, nil, err
+	}
+	return s, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = h.ask(ctx, name, topicMsg{unsubscribe: s}) // a stopped topic has let go already
+	}, nil
+}
+
+func (h *hub) publish(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	n, err := h.ask(r.Context(), r.URL.Query().Get("topic"), topicMsg{event: string(body)})
+	if err != nil {
+		http.Error(w, err.Error(), statusOf(err))
+		return
+	}
+	fmt.Fprintf(w, "delivered %d\n", n)
+}
+
+func (h *hub) subscribe(w http.ResponseWriter, r *http.Request) {
+	s, leave, err := h.join(r.Context(), r.URL.Query().Get("topic"))
+	if err != nil {
+		http.Error(w, err.Error(), statusOf(err))
+		return
+	}
+	defer leave()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	stream(r.Context(), w, s)
+}
+
+// stream writes s's events to w as server-sent events until s ends or ctx
+// does; a subscriber that was dropped gets "event: dropped" last.
+func stream(ctx context.Context, w http.ResponseWriter, s *subscriber) {
+	flush := func() {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+	fmt.Fprint(w, ": subscribed\n\n")
+	flush()
+	for {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				if s.dropped.Load() {
+					fmt.Fprintf(w, "event: dropped\ndata: more than %d events behind\n\n", cap(s.events))
+					flush()
+				}
+				return
+			}
+			for line := range strings.SplitSeq(ev, "\n") {
+				fmt.Fprintf(w, "data: %s\n", line)
+			}
+			fmt.Fprint(w, "\n")
+			flush()
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func statusOf(err error) int {
+	if errors.Is(err, coregate.ErrStopped) || errors.Is(err, coregate.ErrActorStopped) {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
+// shutdown stops taking connections, ends every stream by stopping the
+// runtime (each topic's Stopped closes its subscribers), and waits for the
+// handlers to return.
+func (h *hub) shutdown(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- h.http.Shutdown(ctx) }()
+	err := h.rt.Stop(ctx)
+	return errors.Join(<-done, err)
+}

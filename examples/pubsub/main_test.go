@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coregate/coregate"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// running is a hub serving on loopback, as main runs it.
+type running struct {
+	*hub
+	url    string
+	client *http.Client
+	done   chan error
+}
+
+func start(t *testing.T, buffer int) *running {
+	t.Helper()
+	rt, err := coregate.Start(coregate.Config{})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	r := &running{hub: newHub(rt, buffer), url: "http://" + ln.Addr().String(), done: make(chan error, 1),
+		client: &http.Client{Transport: &http.Transport{}}}
+	go func() { r.done <- r.http.Serve(ln) }()
+	t.Cleanup(r.client.CloseIdleConnections)
+	return r
+}
+
+func (r *running) publish(t *testing.T, topic, event string) string {
+	t.Helper()
+	resp, err := r.client.Post(r.url+"/publish?topic="+topic, "text/plain", strings.NewReader(event))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	return strings.TrimSpace(string(body))
+}
+
+// sse subscribes over HTTP and returns the stream's events (data, or
+// "event: <name>") as they come; the channel is closed when the stream ends.
+func (r *running) sse(t *testing.T, ctx context.Context, topic string) <-chan string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url+"/subscribe?topic="+topic, nil)
+	require.NoError(t, err)
+	resp, err := r.client.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	sc := bufio.NewScanner(resp.Body)
+	require.True(t, sc.Scan())
+	require.Equal(t, ": subscribed", sc.Text(), "the stream opens once the topic has the subscriber")
+	events := make(chan string, 1024)
+	go func() {
+		defer close(events)
+		defer resp.Body.Close()
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "data: "):
+				events <- strings.TrimPrefix(line, "data: ")
+			case strings.HasPrefix(line, "event: "):
+				events <- line
+			}
+		}
+	}()
+	return events
+}
+
+func next(t *testing.T, events <-chan string) string {
+	t.Helper()
+	select {
+	case ev, ok := <-events:
+		require.True(t, ok, "the stream ended")
+		return ev
+	case <-time.After(30 * time.Second):
+		t.Fatal("no event")
+		return ""
+	}
+}
+
+// TestStuckSubscriberDoesNotStallFastOne: a subscriber that reads nothing
+// is disconnected once Buffer events behind, while a fast one over HTTP
+// gets every event in order and no publish waits. Shutting down ends the
+// stream and the server.
+func TestStuckSubscriberDoesNotStallFastOne(t *testing.T) {
+	const buffer = 8
+	r := start(t, buffer)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fast := r.sse(t, ctx, "news")
+	stuck, leave, err := r.join(ctx, "news")
+	require.NoError(t, err)
+	defer leave()
+
+	// In lockstep with the fast reader, so only the stuck one falls behind.
+	for i := range 3 * buffer {
+		delivered := r.publish(t, "news", fmt.Sprint("event ", i))
+		if i < buffer {
+			require.Equal(t, "delivered 2", delivered, "event %d", i)
+		} else {
+			require.Equal(t, "delivered 1", delivered, "event %d: the stuck one is gone", i)
+		}
+		require.Equal(t, fmt.Sprint("event ", i), next(t, fast))
+	}
+	require.True(t, stuck.dropped.Load())
+	var kept []string
+	for ev := range stuck.events { // closed by the topic
+		kept = append(kept, ev)
+	}
+	require.Len(t, kept, buffer, "it keeps what its buffer held")
+	require.Equal(t, "event 0", kept[0])
+
+	// A multi-line event is several data lines.
+	require.Equal(t, "delivered 1", r.publish(t, "news", "a\nb"))
+	require.Equal(t, "a", next(t, fast))
+	require.Equal(t, "b", next(t, fast))
+
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	require.NoError(t, r.shutdown(sctx))
+	require.ErrorIs(t, <-r.done, http.ErrServerClosed)
+	for range fast { // the stream ends: drain to its close
+	}
+	st := r.rt.Stats().Total
+	require.Equal(t, st.Submitted, st.Resolved(), "%+v", st)
+}
+
+// TestDroppedStreamSaysSo: the stream of a dropped subscriber carries what
+// its buffer held, then "event: dropped", and ends.
+func TestDroppedStreamSaysSo(t *testing.T) {
+	s := &subscriber{events: make(chan string, 2)}
+	s.events <- "one"
+	s.events <- "two"
+	s.dropped.Store(true)
+	close(s.events)
+	rec := httptest.NewRecorder()
+	stream(context.Background(), rec, s)
+	require.Equal(t, ": subscribed\n\ndata: one\n\ndata: two\n\nevent: dropped\ndata: more than 2 events behind\n\n", rec.Body.String())
+	require.True(t, rec.Flushed)
+}
+
+func TestBadRequests(t *testing.T) {
+	r := start(t, Buffer)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, r.shutdown(ctx))
+		<-r.done
+	}()
+	for _, tc := range []struct {
+		method, path string
+		code         int
+	}{
+		{http.MethodGet, "/subscribe", http.StatusBadRequest},
+		{http.MethodGet, "/subscribe?topic=a/b", http.StatusBadRequest},
+		{http.MethodPost, "/publish", http.StatusBadRequest},
+		{http.MethodGet, "/publish?topic=x", http.StatusMethodNotAllowed},
+	} {
+		req, err := http.NewRequest(tc.method, r.url+tc.path, nil)
+		require.NoError(t, err)
+		resp, err := r.client.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, tc.code, resp.StatusCode, "%s %s", tc.method, tc.path)
+	}
+	require.Equal(t, "delivered 0", r.publish(t, "empty", "nobody listens"))
+}

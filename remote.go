@@ -1,0 +1,182 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/wire"
+	"google.golang.org/protobuf/proto"
+)
+
+// Remote wraps hollywood's remote transport (what remote.New returns) for an
+// engine that hosts a runtime, so that what the runtime answers crosses
+// processes:
+//
+//	r := remote.New("127.0.0.1:4000", remote.NewConfig())
+//	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(coregate.Remote(r)))
+//	rt, err := coregate.Start(coregate.Config{Engine: e})
+//
+// Hollywood's remote carries protobuf messages only, and its writer panics
+// (ending the process) on anything else. The runtime answers Go errors (a
+// failed Receive, a wrong message type, a stopped actor) and actors answer
+// their R, so Remote sends an error as a [*wire.Error] with its [wire.Code],
+// and any other value that is not a protobuf message as a *wire.Error of code
+// NOT_PROTO, publishing it as a DeadLetterEvent too. Protobuf messages pass
+// as they are. Remote(nil) is nil: an engine without a remote.
+//
+// Remote also works around a fault of hollywood v1.0.5's remote: a message
+// sent without a sender, batched on the wire with one that has a sender,
+// arrives carrying that other sender, so a Tell to an actor would be
+// answered to someone else's Request. Remote sends such messages from
+// <address>/coregate/discard instead, a process of the engine that drops
+// what it gets (the answers to Tells).
+//
+// So across processes an actor's M and R, and an op's A and R, must be
+// protobuf messages (pointers to generated types), linked into both
+// processes: a message of a type the receiver does not know makes
+// hollywood's reader drop the connection (the next message dials again).
+func Remote(r actor.Remoter) actor.Remoter {
+	if r == nil {
+		return nil
+	}
+	return &protoRemote{Remoter: r}
+}
+
+type protoRemote struct {
+	actor.Remoter
+	engine  atomic.Pointer[actor.Engine] // for dead letters; set by Start
+	discard *actor.PID
+}
+
+func (p *protoRemote) Start(e *actor.Engine) error {
+	if err := p.Remoter.Start(e); err != nil {
+		return err
+	}
+	p.discard = e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), "coregate/discard"), send: func(any, *actor.PID) {}})
+	p.engine.Store(e)
+	return nil
+}
+
+func (p *protoRemote) Send(pid *actor.PID, msg any, sender *actor.PID) {
+	m := toWire(msg)
+	if w, ok := m.(*wire.Error); ok && w.GetCode() == wire.Code_NOT_PROTO && m != msg {
+		if e := p.engine.Load(); e != nil {
+			e.BroadcastEvent(actor.DeadLetterEvent{Target: pid, Message: msg, Sender: sender})
+		}
+	}
+	if sender == nil {
+		sender = p.discard
+	}
+	p.Remoter.Send(pid, m, sender)
+}
+
+// toWire returns v as a protobuf message: itself, an error as a *wire.Error,
+// anything else as a *wire.Error saying it cannot cross.
+func toWire(v any) proto.Message {
+	switch v := v.(type) {
+	case proto.Message:
+		return v
+	case error:
+		return wireError(v)
+	}
+	return &wire.Error{
+		Code:    wire.Code_NOT_PROTO,
+		Message: fmt.Sprintf("coregate: a %T cannot cross processes: hollywood's remote carries protobuf messages only", v),
+	}
+}
+
+// wireCodes maps the runtime's errors to their codes, first match first.
+var wireCodes = []struct {
+	err  error
+	code wire.Code
+}{
+	{ErrUnknownOp, wire.Code_UNKNOWN_OP},
+	{ErrBadArgument, wire.Code_BAD_ARGUMENT},
+	{ErrStopped, wire.Code_STOPPED},
+	{ErrActorStopped, wire.Code_ACTOR_STOPPED},
+	{ErrCancelled, wire.Code_CANCELLED},
+	{context.Canceled, wire.Code_CANCELLED},
+	{context.DeadlineExceeded, wire.Code_DEADLINE_EXCEEDED},
+	{ErrMailboxFull, wire.Code_FULL},
+	{ErrNoExecutor, wire.Code_NO_EXECUTOR},
+}
+
+// wireError returns err as a *wire.Error with its code.
+func wireError(err error) *wire.Error {
+	var w *wire.Error
+	if errors.As(err, &w) {
+		return w
+	}
+	code := wire.Code_FAILED
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		code = wire.Code_PANICKED
+	} else {
+		for _, c := range wireCodes {
+			if errors.Is(err, c.err) {
+				code = c.code
+				break
+			}
+		}
+	}
+	return &wire.Error{Code: code, Message: err.Error()}
+}
+
+// requestIDs numbers the answer processes of Request.
+var requestIDs atomic.Uint64
+
+// Request sends msg to pid from engine e as a hollywood Request and waits
+// for the answer until ctx ends. pid may be of e or of another engine (over
+// [Remote]): an actor's PID with its M, a runtime's ops process
+// ([Runtime.OpsPID]) with a [Call] or a [*wire.Call], any hollywood process.
+//
+// An answer that is an error (a Go error locally, a [*wire.Error] from
+// another process) is returned as the error, and an answer of another type
+// than R is an error naming both. A process that is gone, or a peer that
+// went away, answers nothing: Request returns ctx's error, wrapped to name
+// pid, when ctx ends (give it a deadline), and an answer coming later is a
+// dead letter. A nil ctx, engine or PID is an error.
+func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg any) (R, error) {
+	var zero R
+	switch {
+	case ctx == nil:
+		return zero, ErrNilContext
+	case e == nil:
+		return zero, errors.New("coregate: Request on a nil *actor.Engine")
+	case pid == nil:
+		return zero, errors.New("coregate: Request to a nil *actor.PID")
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	answers := make(chan any, 1)
+	a := e.SpawnProc(&proc{
+		pid: actor.NewPID(e.Address(), "coregate/request/"+strconv.FormatUint(requestIDs.Add(1), 10)),
+		send: func(msg any, _ *actor.PID) {
+			select {
+			case answers <- msg:
+			default: // the first answer counts
+			}
+		},
+	})
+	defer e.Registry.Remove(a)
+	e.SendWithSender(pid, msg, a)
+	select {
+	case v := <-answers:
+		if err, ok := v.(error); ok {
+			return zero, err
+		}
+		r, err := argAs[R](v)
+		if err != nil {
+			return zero, fmt.Errorf("coregate: %v answered a %T, want %v", pid, v, reflect.TypeFor[R]())
+		}
+		return r, nil
+	case <-ctx.Done():
+		return zero, fmt.Errorf("coregate: no answer from %v: %w", pid, ctx.Err())
+	}
+}

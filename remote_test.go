@@ -1,0 +1,95 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/anthdm/hollywood/remote"
+	"github.com/coregate/coregate/wire"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// remoteEngine starts an engine with hollywood's remote, wrapped by Remote,
+// on a free loopback port; the test stops its listener.
+func remoteEngine(t *testing.T) *actor.Engine {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	r := remote.New(addr, remote.NewConfig())
+	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(Remote(r)))
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Stop().Wait() })
+	return e
+}
+
+// summer adds what it is told and answers the sum; a negative number fails.
+type summer struct{ sum int64 }
+
+func (s *summer) Receive(_ *ActorContext, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
+	if v.GetValue() < 0 {
+		return nil, errors.New("summer: negative")
+	}
+	s.sum += v.GetValue()
+	return wrapperspb.Int64(s.sum), nil
+}
+
+// TestRemoteOpsAndActors: an engine reaches another engine's runtime over
+// hollywood's remote on loopback, calling its ops and telling and asking its
+// actor, with typed answers; every bad input comes back as a *wire.Error with
+// its code.
+func TestRemoteOpsAndActors(t *testing.T) {
+	ea, eb := remoteEngine(t), remoteEngine(t)
+	rt := start(t, Config{Engine: eb, Cores: 1})
+	must(Define(rt, "double", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
+		return wrapperspb.Int64(2 * v.GetValue()), nil
+	}))
+	must(Define(rt, "plain", func(_ context.Context, v *wrapperspb.Int64Value) (int, error) { return int(v.GetValue()), nil }))
+	ref := must(Spawn(rt, "sum", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return &summer{} }))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ops := actor.NewPID(eb.Address(), "coregate/ops")
+	require.True(t, ops.Equals(rt.OpsPID()))
+
+	v, err := Request[*wrapperspb.Int64Value](ctx, ea, ops, must(wire.NewCall("double", wrapperspb.Int64(21), time.Minute)))
+	require.NoError(t, err)
+	require.Equal(t, int64(42), v.GetValue())
+
+	ea.Send(ref.PID(), wrapperspb.Int64(5)) // a Tell
+	v, err = Request[*wrapperspb.Int64Value](ctx, ea, ref.PID(), wrapperspb.Int64(1))
+	require.NoError(t, err)
+	require.Equal(t, int64(6), v.GetValue(), "the Tell came first")
+
+	for _, tc := range []struct {
+		name string
+		pid  *actor.PID
+		msg  any
+		code wire.Code
+		text string
+	}{
+		{"unknown op", ops, must(wire.NewCall("tripple", wrapperspb.Int64(1), 0)), wire.Code_UNKNOWN_OP, `no op named "tripple"`},
+		{"wrong argument", ops, must(wire.NewCall("double", wrapperspb.String("1"), 0)), wire.Code_BAD_ARGUMENT, "takes *wrapperspb.Int64Value, not *wrapperspb.StringValue"},
+		{"not a call", ops, wrapperspb.String("double 1"), wire.Code_FAILED, "takes a coregate.Call or a *wire.Call"},
+		{"result not protobuf", ops, must(wire.NewCall("plain", wrapperspb.Int64(1), 0)), wire.Code_NOT_PROTO, "a int cannot cross processes"},
+		{"actor error", ref.PID(), wrapperspb.Int64(-1), wire.Code_FAILED, "summer: negative"},
+		{"actor wrong type", ref.PID(), wrapperspb.String("x"), wire.Code_FAILED, `actor "sum" takes *wrapperspb.Int64Value, not *wrapperspb.StringValue`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Request[*wrapperspb.Int64Value](ctx, ea, tc.pid, tc.msg)
+			var w *wire.Error
+			require.ErrorAs(t, err, &w)
+			require.Equal(t, tc.code, w.GetCode(), "%v", w)
+			require.ErrorContains(t, err, tc.text)
+		})
+	}
+	v, err = Request[*wrapperspb.Int64Value](ctx, ea, ref.PID(), wrapperspb.Int64(0))
+	require.NoError(t, err)
+	require.Equal(t, int64(6), v.GetValue(), "the actor went on")
+}
