@@ -427,9 +427,9 @@ func (r *Ref[M, R]) reply(e envelope[M, R], o actors.Outcome, res R, err error) 
 	}
 	if e.reply != nil {
 		if err != nil {
-			r.rt.engine.Send(e.reply, err)
+			r.rt.answer(e.reply, err)
 		} else {
-			r.rt.engine.Send(e.reply, res)
+			r.rt.answer(e.reply, res)
 		}
 	}
 }
@@ -440,7 +440,7 @@ func (r *Ref[M, R]) refuse(e envelope[M, R]) {
 		e.tok.task.Resolve(actors.Stopped, ErrActorStopped)
 	}
 	if e.reply != nil {
-		r.rt.engine.Send(e.reply, ErrActorStopped)
+		r.rt.answer(e.reply, ErrActorStopped)
 	}
 }
 
@@ -538,14 +538,14 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 		}
 		r.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.node.pid, Message: msg, Sender: sender})
 		if sender != nil {
-			r.rt.engine.Send(sender, fmt.Errorf("coregate: actor %q takes %T, not %T", r.node.name, *new(M), msg))
+			r.rt.answer(sender, fmt.Errorf("coregate: actor %q takes %T, not %T", r.node.name, *new(M), msg))
 		}
 		return
 	}
 	if err := r.cell.TryPut(envelope[M, R]{msg: m, reply: sender}); err != nil {
 		r.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.node.pid, Message: msg, Sender: sender})
 		if sender != nil {
-			r.rt.engine.Send(sender, fmt.Errorf("coregate: actor %q: %w", r.node.name, err))
+			r.rt.answer(sender, fmt.Errorf("coregate: actor %q: %w", r.node.name, err))
 		}
 	}
 }

@@ -247,6 +247,7 @@ func Start(cfg Config) (*Runtime, error) {
 		MaxBlocked:  cfg.MaxBlocked,
 		IdleSpin:    cfg.IdleSpin,
 		Spinners:    cfg.Spinners,
+		Answer:      rt.answer,
 		Affinity:    cfg.Affinity,
 		Room:        rt.room,
 	})

@@ -18,12 +18,18 @@ import (
 // on a free loopback port; the test stops its listener.
 func remoteEngine(t *testing.T) *actor.Engine {
 	t.Helper()
+	return remoteEngineWith(t, Remote)
+}
+
+// remoteEngineWith is remoteEngine with hollywood's remote wrapped by wrap.
+func remoteEngineWith(t *testing.T, wrap func(actor.Remoter) actor.Remoter) *actor.Engine {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	r := remote.New(addr, remote.NewConfig())
-	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(Remote(r)))
+	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(wrap(r)))
 	require.NoError(t, err)
 	t.Cleanup(func() { r.Stop().Wait() })
 	return e
@@ -92,4 +98,28 @@ func TestRemoteOpsAndActors(t *testing.T) {
 	v, err = Request[*wrapperspb.Int64Value](ctx, ea, ref.PID(), wrapperspb.Int64(0))
 	require.NoError(t, err)
 	require.Equal(t, int64(6), v.GetValue(), "the actor went on")
+}
+
+// TestRemoteRejectsWithoutWrapper: a runtime whose engine uses hollywood's
+// remote as it is (not wrapped by Remote) still answers a remote Request it
+// rejects (an executor's or the router's PID given a non-job, an actor given
+// a wrong type) with a *wire.Error: hollywood's remote writer panics on a
+// message that is not protobuf, which a plain Go error reply is, and that
+// took the whole process down (found by review of the remote work).
+func TestRemoteRejectsWithoutWrapper(t *testing.T) {
+	bare := func(r actor.Remoter) actor.Remoter { return r }
+	ea, eb := remoteEngine(t), remoteEngineWith(t, bare)
+	rt := start(t, Config{Engine: eb, Cores: 1})
+	ref := must(Spawn(rt, "sum", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return &summer{} }))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, pid := range []*actor.PID{rt.Executors()[0].PID, actor.NewPID(eb.Address(), "coregate/router"), ref.PID()} {
+		_, err := Request[*wrapperspb.Int64Value](ctx, ea, pid, wrapperspb.String("not a job"))
+		var w *wire.Error
+		require.ErrorAs(t, err, &w, "reply from %v", pid)
+		require.Equal(t, wire.Code_FAILED, w.GetCode(), "%v", w)
+	}
+	v, err := Request[*wrapperspb.Int64Value](ctx, ea, ref.PID(), wrapperspb.Int64(3))
+	require.NoError(t, err)
+	require.Equal(t, int64(3), v.GetValue(), "the runtime went on")
 }

@@ -36,6 +36,10 @@ type GroupConfig struct {
 	// the executors polling at once; 0 means half of them, at least one.
 	IdleSpin time.Duration
 	Spinners int
+	// Answer sends a reply to a Request's sender; nil means engine.Send.
+	// A runtime on a remote engine turns replies into protobuf messages
+	// there, since hollywood's remote carries nothing else.
+	Answer func(to *actor.PID, v any)
 }
 
 // Hooks are what a group's owner (its supervisor) and its router give it when
@@ -75,6 +79,7 @@ type Group struct {
 	onExit     func(*Executor, error)
 	redirect   func(Job)
 	retries    retries
+	answer     func(*actor.PID, any)
 	spin       time.Duration // GroupConfig.IdleSpin
 	spinners   spinners
 
@@ -96,6 +101,10 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	close(g.idle)
 	if g.maxBlocked <= 0 {
 		g.maxBlocked = DefaultMaxBlocked
+	}
+	g.answer = cfg.Answer
+	if g.answer == nil {
+		g.answer = func(to *actor.PID, v any) { cfg.Engine.Send(to, v) }
 	}
 	g.spin = min(max(cfg.IdleSpin, 0), MaxIdleSpin)
 	g.spinners.max = int32(cfg.Spinners)
@@ -322,7 +331,7 @@ func (g *Group) accept(pid *actor.PID, msg any, sender *actor.PID) (Job, bool) {
 func (g *Group) reject(pid *actor.PID, msg any, sender *actor.PID, err error) {
 	g.engine.BroadcastEvent(actor.DeadLetterEvent{Target: pid, Message: msg, Sender: sender})
 	if sender != nil {
-		g.engine.Send(sender, err)
+		g.answer(sender, err)
 	}
 }
 
