@@ -138,9 +138,9 @@ func fmtNs(v float64) string {
 
 // latencyTable prints submit-to-start percentiles, idle and busy, per peer.
 func (s *suite) latencyTable(w io.Writer) {
-	fmt.Fprintf(w, "\nsubmit-to-start latency, %d tokens one at a time %dµs apart; busy: two background submitters take turns keeping a ~1µs token per worker in flight\n", s.o.probes, s.o.pauseMicro)
+	fmt.Fprintf(w, "\nsubmit-to-start latency, %d tokens one at a time %dµs apart; busy: two background submitters take turns keeping a ~1µs token per worker in flight; idle CPU: the process's CPU time over the idle run's wall time (the submitter's own pause loop is about 1 core)\n", s.o.probes, s.o.pauseMicro)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "peer\tidle p50\tp99\tp99.9\tbusy p50\tp99\tp99.9\tidle p50 vs goroutine\tidle p99 vs goroutine\t")
+	fmt.Fprintln(tw, "peer\tidle p50\tp99\tp99.9\tbusy p50\tp99\tp99.9\tidle p50 vs goroutine\tidle p99 vs goroutine\tidle CPU (cores)\t")
 	p50 := func(x sample) float64 { return float64(x.P50Ns) }
 	p99 := func(x sample) float64 { return float64(x.P99Ns) }
 	p999 := func(x sample) float64 { return float64(x.P999Ns) }
@@ -156,6 +156,11 @@ func (s *suite) latencyTable(w io.Writer) {
 			}
 		}
 		row += fmtRatio(s.ratio(wLatency+"-idle", p, 0, p50)) + "\t" + fmtRatio(s.ratio(wLatency+"-idle", p, 0, p99)) + "\t"
+		var cpu []float64
+		for _, smp := range s.find(wLatency+"-idle", p, 0) {
+			cpu = append(cpu, smp.CPUCores)
+		}
+		row += fmt.Sprintf("%.2f\t", median(cpu))
 		fmt.Fprintln(tw, row)
 	}
 	tw.Flush()

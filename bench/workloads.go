@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -27,6 +28,7 @@ type sample struct {
 	P999Ns         int64   `json:"p999_ns,omitempty"`
 	Overlap        float64 `json:"overlap,omitempty"`
 	Efficiency     float64 `json:"efficiency,omitempty"`
+	CPUCores       float64 `json:"cpu_cores,omitempty"` // process CPU time over wall time (latency)
 }
 
 // Workload names, as -workloads takes them and tables show them.
@@ -296,6 +298,15 @@ func load(p peer, lo, hi int, res []int, iters int, stop <-chan struct{}, rounds
 	}
 }
 
+// cpuTime returns the process's CPU time so far, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // wait pauses for d. A short pause yields the processor in a loop instead of
 // sleeping: time.Sleep rounds a 20 µs sleep up to about a millisecond on a
 // Linux VM once every P is idle, which would turn "a token every 20 µs" into
@@ -346,7 +357,9 @@ func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy b
 			time.Sleep(pause) // let the load build up
 		}
 		before := func(i int) { submit[i] = time.Since(base) }
+		var cpu0 time.Duration
 		wall, mallocs, err := timed(func() error {
+			cpu0 = cpuTime() // after timed's GC
 			for i := range probes {
 				if err := p.batch(i, i+1, res, before); err != nil {
 					return err
@@ -378,6 +391,7 @@ func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy b
 		}
 		slices.Sort(lat)
 		s = perToken(probes, workers, wall, mallocs)
+		s.CPUCores = float64(cpuTime()-cpu0) / float64(wall)
 		s.P50Ns, s.P99Ns, s.P999Ns = int64(percentile(lat, 0.50)), int64(percentile(lat, 0.99)), int64(percentile(lat, 0.999))
 		return nil
 	})
