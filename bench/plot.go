@@ -68,22 +68,24 @@ func (s *suite) plot(path string) error {
 		return err
 	}
 
-	width, height := 30*vg.Centimeter, 12*vg.Centimeter
-	var c interface {
-		vg.CanvasSizer
-	}
+	return saveFigure(path, 30*vg.Centimeter, 12*vg.Centimeter, func(dc draw.Canvas) {
+		tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Centimeter, PadY: vg.Centimeter / 2, PadLeft: vg.Centimeter / 2, PadRight: vg.Centimeter / 2, PadTop: vg.Centimeter / 2, PadBottom: vg.Centimeter / 2}
+		cells := plot.Align([][]*plot.Plot{{waves, lat}}, tiles, dc)
+		waves.Draw(cells[0][0])
+		lat.Draw(cells[0][1])
+	})
+}
+
+// saveFigure draws a figure of the given size into path, an .svg or a .png.
+func saveFigure(path string, width, height vg.Length, drawFig func(draw.Canvas)) error {
+	var c vg.CanvasSizer
 	svg := strings.HasSuffix(path, ".svg")
 	if svg {
 		c = vgsvg.New(width, height)
 	} else {
 		c = vgimg.New(width, height)
 	}
-	dc := draw.New(c)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Centimeter, PadY: vg.Centimeter / 2, PadLeft: vg.Centimeter / 2, PadRight: vg.Centimeter / 2, PadTop: vg.Centimeter / 2, PadBottom: vg.Centimeter / 2}
-	cells := plot.Align([][]*plot.Plot{{waves, lat}}, tiles, dc)
-	waves.Draw(cells[0][0])
-	lat.Draw(cells[0][1])
-
+	drawFig(draw.New(c))
 	f, err := os.Create(path)
 	if err != nil {
 		return err
