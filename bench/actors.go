@@ -41,9 +41,10 @@ func protoactorDir() string {
 
 // actorRunner starts the children.
 type actorRunner struct {
-	dir   string            // results and built children
-	bins  map[string]string // system -> executable
-	limit time.Duration     // the longest a child may run
+	dir      string            // results and built children
+	bins     map[string]string // system -> executable
+	limit    time.Duration     // the longest a child may run
+	profiles string            // where CPU profiles go, or ""
 }
 
 func newActorRunner(systems []string, p actorsuite.Params, progress io.Writer) (*actorRunner, error) {
@@ -95,8 +96,9 @@ func buildChild(src, out string) (string, error) {
 	return out, nil
 }
 
-// run measures p.Case on sys in a fresh child process.
-func (r *actorRunner) run(sys string, p actorsuite.Params) (actorsuite.Result, error) {
+// run measures p.Case on sys in a fresh child process; with a profile
+// directory, the child writes a CPU profile of the measured part there.
+func (r *actorRunner) run(sys string, p actorsuite.Params, rep int) (actorsuite.Result, error) {
 	params, err := json.Marshal(p)
 	if err != nil {
 		return actorsuite.Result{}, err
@@ -107,6 +109,10 @@ func (r *actorRunner) run(sys string, p actorsuite.Params) (actorsuite.Result, e
 	defer cancel()
 	cmd := exec.CommandContext(ctx, r.bins[sys])
 	cmd.Env = append(os.Environ(), actorsuite.EnvSystem+"="+sys, actorsuite.EnvParams+"="+string(params), actorsuite.EnvResult+"="+out)
+	if r.profiles != "" {
+		name := fmt.Sprintf("%s-%s-%d.pprof", strings.ReplaceAll(p.Case, "/", "-"), sys, rep)
+		cmd.Env = append(cmd.Env, actorsuite.EnvProfile+"="+filepath.Join(r.profiles, name))
+	}
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
@@ -147,6 +153,11 @@ func (s *suite) actors(w io.Writer) error {
 		return err
 	}
 	defer r.close()
+	if r.profiles = s.o.actorProfiles; r.profiles != "" {
+		if err := os.MkdirAll(r.profiles, 0o755); err != nil {
+			return err
+		}
+	}
 	var failed []string
 	for rep := 1; rep <= s.o.actorReps; rep++ {
 		for _, c := range s.cases {
@@ -156,7 +167,7 @@ func (s *suite) actors(w io.Writer) error {
 				var res actorsuite.Result
 				if why := twoCPUs(); c == actorsuite.PingPongCrossCore && why != "" {
 					res = actorsuite.Result{Case: c, System: sys, Skipped: why}
-				} else if res, err = r.run(sys, p); err != nil {
+				} else if res, err = r.run(sys, p, rep); err != nil {
 					return err
 				}
 				res.Rep = rep

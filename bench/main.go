@@ -66,11 +66,12 @@ type options struct {
 	leads, fanout  int
 	bufKiB         int
 
-	suite        string // tokens, actors or all
-	actor        actorsuite.Params
-	actorReps    int
-	actorCases   string
-	actorSystems string
+	suite         string // tokens, actors or all
+	actor         actorsuite.Params
+	actorReps     int
+	actorCases    string
+	actorSystems  string
+	actorProfiles string
 }
 
 // Suites, as -suite takes them.
@@ -89,7 +90,7 @@ func defaults(quick bool) options {
 		blkTokens: 10_000, blkConc: 1000, blkMillis: 1, minWave: 4, maxWave: 65536,
 		probes: 1000, pauseMicro: 200,
 		keys: 16, blockKiB: 256, localityTokens: 4000, leads: 400, fanout: 16, bufKiB: 64,
-		suite: suiteTokens, actor: actorsuite.Defaults(quick), actorReps: 3,
+		suite: suiteTokens, actor: actorsuite.Defaults(quick), actorReps: 5,
 		actorCases: strings.Join(actorsuite.Cases, ","), actorSystems: strings.Join(actorSystemNames, ","),
 	}
 	if quick {
@@ -97,6 +98,7 @@ func defaults(quick bool) options {
 		o.tokens, o.cpuTokens, o.blkTokens, o.blkConc = 20_000, 2000, 1000, 100
 		o.maxWave, o.probes = 4096, 200
 		o.localityTokens, o.leads = 1000, 100
+		o.actorReps = 3
 	}
 	return o
 }
@@ -143,6 +145,7 @@ func main() {
 	flag.IntVar(&o.actorReps, "actor-reps", o.actorReps, "actors: repetitions of every case on every system")
 	flag.StringVar(&o.actorCases, "actor-cases", o.actorCases, "actors: comma-separated cases: "+strings.Join(actorsuite.Cases, ", "))
 	flag.StringVar(&o.actorSystems, "actor-systems", o.actorSystems, "actors: comma-separated systems: "+strings.Join(actorSystemNames, ", "))
+	flag.StringVar(&o.actorProfiles, "actor-profiles", "", "actors: write a CPU profile of every measurement to this directory (CASE-SYSTEM-REP.pprof; the protoactor binary is not kept)")
 	a := &o.actor
 	for _, f := range []struct {
 		v          *int

@@ -99,6 +99,14 @@ func TestBadFlags(t *testing.T) {
 		func(o *options) { o.keys = 0 },
 		func(o *options) { o.pauseMicro = -1 },
 		func(o *options) { o.plotPath = "plot.pdf" },
+		func(o *options) { o.suite = "everything" },
+		func(o *options) { o.suite, o.actorCases = suiteActors, "pingpong,nope" },
+		func(o *options) { o.suite, o.actorSystems = suiteActors, "" },
+		func(o *options) { o.suite, o.actorSystems = suiteActors, "akka" },
+		func(o *options) { o.suite, o.actorReps = suiteActors, 0 },
+		func(o *options) { o.suite, o.actor.Rounds = suiteActors, 0 },
+		func(o *options) { o.suite, o.actor.BigActors = suiteActors, 1 },
+		func(o *options) { o.suite, o.actor.Timeout = suiteActors, 0 },
 	} {
 		o := tiny()
 		mod(&o)

@@ -46,6 +46,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 )
@@ -102,22 +103,23 @@ type Params struct {
 	Timeout      time.Duration `json:"timeout"` // the longest wait for an answer
 }
 
-// Defaults returns Savina's parameters scaled to seconds on 2 CPUs, or with
-// quick to a fraction of a second per case.
+// Defaults returns sizes near Savina's, each measurement a fraction of a
+// second to a few seconds on 2 CPUs; quick ones are smaller, so the
+// quick suite (3 repetitions) takes well under a minute there.
 func Defaults(quick bool) Params {
 	if quick {
 		return Params{
-			Rounds: 20_000, Count: 200_000, RingActors: 100, RingHops: 50_000,
-			FJActors: 60, FJMessages: 2_000, Creations: 10_000,
-			BigActors: 120, BigPings: 400, Creatures: 100, Meetings: 20_000,
-			Accounts: 1_000, Transactions: 10_000, Seed: 1, Timeout: time.Minute,
+			Rounds: 40_000, Count: 2_000_000, RingActors: 100, RingHops: 100_000,
+			FJActors: 60, FJMessages: 20_000, Creations: 40_000,
+			BigActors: 120, BigPings: 4_000, Creatures: 100, Meetings: 200_000,
+			Accounts: 1_000, Transactions: 100_000, Seed: 1, Timeout: time.Minute,
 		}
 	}
 	return Params{
-		Rounds: 100_000, Count: 1_000_000, RingActors: 100, RingHops: 300_000,
-		FJActors: 60, FJMessages: 10_000, Creations: 40_000,
-		BigActors: 120, BigPings: 2_000, Creatures: 100, Meetings: 100_000,
-		Accounts: 1_000, Transactions: 50_000, Seed: 1, Timeout: 2 * time.Minute,
+		Rounds: 100_000, Count: 5_000_000, RingActors: 100, RingHops: 300_000,
+		FJActors: 60, FJMessages: 50_000, Creations: 100_000,
+		BigActors: 120, BigPings: 10_000, Creatures: 100, Meetings: 1_000_000,
+		Accounts: 1_000, Transactions: 300_000, Seed: 1, Timeout: 2 * time.Minute,
 	}
 }
 
@@ -179,6 +181,9 @@ type Meter struct {
 	mallocs       uint64
 	started, done bool
 	lat           []int64
+	profile       string   // a CPU profile of the measured part goes here
+	profFile      *os.File // while it is written
+	err           error    // from the profile
 }
 
 // Reserve makes room for n latency samples before the measured part, so
@@ -195,6 +200,11 @@ func (m *Meter) Start() {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	m.mallocs, m.started = ms.Mallocs, true
+	if m.profile != "" {
+		if m.profFile, m.err = os.Create(m.profile); m.err == nil {
+			m.err = pprof.StartCPUProfile(m.profFile)
+		}
+	}
 	m.start = time.Now()
 }
 
@@ -204,6 +214,10 @@ func (m *Meter) Stop() {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m.mallocs, m.done = ms.Mallocs-m.mallocs, true
+	if m.profFile != nil {
+		pprof.StopCPUProfile()
+		m.err = errors.Join(m.err, m.profFile.Close())
+	}
 }
 
 // Result is one measurement: one case on one system in one repetition.
@@ -236,8 +250,9 @@ func (r Result) AllocsPerOp() float64 {
 }
 
 // Run runs p.Case on sys and returns its result; a failed check, a panic or
-// a missing case is a Result with Failure set.
-func Run(name string, sys System, p Params) (res Result) {
+// a missing case is a Result with Failure set. With a non-empty profile, a
+// CPU profile of the measured part is written there.
+func Run(name string, sys System, p Params, profile string) (res Result) {
 	res = Result{Case: p.Case, System: name}
 	f, ok := sys[p.Case]
 	if !ok {
@@ -251,7 +266,7 @@ func Run(name string, sys System, p Params) (res Result) {
 	if p.Case == PingPongOneCore {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	}
-	m := &Meter{}
+	m := &Meter{profile: profile}
 	defer func() {
 		if v := recover(); v != nil {
 			res.Failure = fmt.Sprintf("panic: %v", v)
@@ -263,6 +278,8 @@ func Run(name string, sys System, p Params) (res Result) {
 		res.Failure = err.Error()
 	case !m.started || !m.done:
 		res.Failure = fmt.Sprintf("%s %s: the measured part was never started and stopped", name, p.Case)
+	case m.err != nil:
+		res.Failure = fmt.Sprintf("CPU profile: %v", m.err)
 	default:
 		res.Ops, res.WallNs, res.Allocs = ops, m.stop.Sub(m.start).Nanoseconds(), m.mallocs
 		if len(m.lat) > 0 {
@@ -276,9 +293,10 @@ func Run(name string, sys System, p Params) (res Result) {
 // The child protocol: the parent sets these variables in a child's
 // environment; nothing else reads them.
 const (
-	EnvSystem = "COREGATE_BENCH_ACTOR_SYSTEM" // the system to run
-	EnvParams = "COREGATE_BENCH_ACTOR_PARAMS" // Params as JSON
-	EnvResult = "COREGATE_BENCH_ACTOR_RESULT" // the file the Result goes to, as JSON
+	EnvSystem  = "COREGATE_BENCH_ACTOR_SYSTEM"  // the system to run
+	EnvParams  = "COREGATE_BENCH_ACTOR_PARAMS"  // Params as JSON
+	EnvResult  = "COREGATE_BENCH_ACTOR_RESULT"  // the file the Result goes to, as JSON
+	EnvProfile = "COREGATE_BENCH_ACTOR_PROFILE" // if set, the file a CPU profile goes to
 )
 
 // IsChild reports whether this process was started as a child of the bench.
@@ -309,7 +327,7 @@ func serve(systems map[string]System) error {
 	if out == "" {
 		return errors.New(EnvResult + " is not set")
 	}
-	b, err := json.Marshal(Run(name, sys, p))
+	b, err := json.Marshal(Run(name, sys, p, os.Getenv(EnvProfile)))
 	if err != nil {
 		return err
 	}

@@ -130,16 +130,21 @@ func Complement(a, b Color) Color {
 	return 3 - a - b
 }
 
-// Creature is what a chameneos creature reports when the mall sends it home.
-type Creature struct {
-	Meetings, Self int // meetings, and those with itself (must be none)
+// CreatureReport is what a chameneos creature reports when the mall sends
+// it home (or a send failed).
+type CreatureReport struct {
+	Meetings, Self int   // meetings, and those with itself (must be none)
+	Err            error // a failed send
 }
 
 // CheckChameneos checks that the creatures met p.Meetings times in pairs and
 // never met themselves.
-func CheckChameneos(p Params, cs []Creature) error {
+func CheckChameneos(p Params, cs []CreatureReport) error {
 	total := 0
 	for i, c := range cs {
+		if c.Err != nil {
+			return fmt.Errorf("chameneos: creature %d: %w", i, c.Err)
+		}
 		if c.Self != 0 {
 			return fmt.Errorf("chameneos: creature %d met itself %d times", i, c.Self)
 		}
@@ -185,4 +190,46 @@ func CheckBank(p Params, balances []int) error {
 		total += b
 	}
 	return Equal("bank: total balance", total, p.Accounts*InitialBalance)
+}
+
+// CheckBigActors checks big's run: what the actors reported (errs, and the
+// wait's error), then the pings and pongs of each actor(i).
+func CheckBigActors(p Params, errs []error, wait error, actor func(i int) *BigActor) error {
+	if err := FirstErr(errs, wait); err != nil {
+		return err
+	}
+	pings, pongs := make([]int, p.BigActors), make([]int, p.BigActors)
+	for i := range pings {
+		a := actor(i)
+		pings[i], pongs[i] = a.Pings, a.Pongs
+	}
+	return CheckBig(p, pings, pongs)
+}
+
+// CheckChameneosRun checks chameneos' run: the creatures' reports, the wait's
+// error and a failure the mall reported.
+func CheckChameneosRun(p Params, seen []CreatureReport, wait error, mall <-chan error) error {
+	select {
+	case err := <-mall:
+		return fmt.Errorf("chameneos: the mall: %w", err)
+	default:
+	}
+	if wait != nil {
+		return wait
+	}
+	return CheckChameneos(p, seen)
+}
+
+// CheckBalances asks every account for its balance with balance(i) and
+// checks them.
+func CheckBalances(p Params, balance func(i int) (int, error)) error {
+	balances := make([]int, p.Accounts)
+	for i := range balances {
+		b, err := balance(i)
+		if err != nil {
+			return fmt.Errorf("bank: account %d's balance: %w", i, err)
+		}
+		balances[i] = b
+	}
+	return CheckBank(p, balances)
 }

@@ -21,7 +21,7 @@ func TestCases(t *testing.T) {
 			}
 			p := actorsuite.Tiny()
 			p.Case = c
-			if r := actorsuite.Run("protoactor", protoactorActors, p); r.Failure != "" || r.Ops <= 0 || r.WallNs <= 0 {
+			if r := actorsuite.Run("protoactor", protoactorActors, p, ""); r.Failure != "" || r.Ops <= 0 || r.WallNs <= 0 {
 				t.Fatalf("%+v", r)
 			}
 		})
