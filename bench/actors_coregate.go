@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
+	"time"
 
 	"github.com/coregate/coregate"
 	"github.com/coregate/coregate/bench/actorsuite"
@@ -67,14 +69,31 @@ func cgSpawn[M, R any](rt *coregate.Runtime, prefix string, n int, newActor func
 	return refs, nil
 }
 
-// cgHop is a ring member.
+// cgHop is a ring member: it passes n-1 to next and reports on done at 0.
+// The member with a meter records the time between its messages: with two
+// members, the round trip.
 type cgHop struct {
-	actorsuite.Hop
-	next *coregate.Ref[int, struct{}]
+	next  *coregate.Ref[int, struct{}]
+	recvd int
+	m     *actorsuite.Meter
+	last  time.Time
+	done  chan<- error
 }
 
 func (a *cgHop) Receive(c *coregate.ActorContext, n int) (struct{}, error) {
-	a.Hop.Receive(n, func(v int) error { return a.next.Tell(c, v) })
+	a.recvd++
+	if a.m != nil {
+		now := time.Now()
+		if !a.last.IsZero() {
+			a.m.Record(now.Sub(a.last))
+		}
+		a.last = now
+	}
+	if n == 0 {
+		a.done <- nil
+	} else if err := a.next.Tell(c, n-1); err != nil {
+		a.done <- err
+	}
 	return struct{}{}, nil
 }
 
@@ -89,7 +108,7 @@ func cgRing(p actorsuite.Params, m *actorsuite.Meter, cfg coregate.Config, k, ho
 			opts = func(i int) []coregate.Option { return []coregate.Option{place(i)} }
 		}
 		refs, err := cgSpawn(rt, "hop", k, func(i int) coregate.Actor[int, struct{}] {
-			hopv[i] = &cgHop{Hop: actorsuite.Hop{Done: done}}
+			hopv[i] = &cgHop{done: done}
 			return hopv[i]
 		}, opts)
 		if err != nil {
@@ -99,7 +118,7 @@ func cgRing(p actorsuite.Params, m *actorsuite.Meter, cfg coregate.Config, k, ho
 			h.next = refs[(i+1)%k]
 		}
 		if k == 2 {
-			hopv[0].Meter = m
+			hopv[0].m = m
 			m.Reserve(hops / 2)
 		}
 		m.Start()
@@ -113,7 +132,7 @@ func cgRing(p actorsuite.Params, m *actorsuite.Meter, cfg coregate.Config, k, ho
 		}
 		recvd := make([]int, k)
 		for i, h := range hopv {
-			recvd[i] = h.Recvd
+			recvd[i] = h.recvd
 		}
 		return hops, actorsuite.CheckRing(recvd, hops)
 	})
@@ -152,11 +171,18 @@ func cgCounting(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 	})
 }
 
-// cgFJ is a forkjoin-throughput actor.
-type cgFJ struct{ actorsuite.ForkJoin }
+// cgFJ counts and sums what it receives and reports once it got msgs.
+type cgFJ struct {
+	i, msgs, count, sum int
+	done                chan<- error
+}
 
 func (a *cgFJ) Receive(_ *coregate.ActorContext, v int) (struct{}, error) {
-	a.ForkJoin.Receive(v)
+	a.count++
+	a.sum += v
+	if a.count == a.msgs {
+		a.done <- actorsuite.CheckForkJoin(a.i, a.count, a.sum, a.msgs)
+	}
 	return struct{}{}, nil
 }
 
@@ -164,7 +190,7 @@ func cgForkJoin(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
 		done := make(chan error, p.FJActors)
 		refs, err := cgSpawn(rt, "fj", p.FJActors, func(i int) coregate.Actor[int, struct{}] {
-			return &cgFJ{actorsuite.ForkJoin{I: i, Msgs: p.FJMessages, Done: done}}
+			return &cgFJ{i: i, msgs: p.FJMessages, done: done}
 		}, nil)
 		if err != nil {
 			return 0, err
@@ -214,15 +240,38 @@ func cgCreation(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 	})
 }
 
-// cgBigActor is one of big's actors.
+// cgBigActor pings random others one at a time and answers their pings.
 type cgBigActor struct {
-	*actorsuite.BigActor
-	peers []*coregate.Ref[actorsuite.BigMsg, struct{}]
+	i, pings, pongs int
+	p               actorsuite.Params
+	peers           []*coregate.Ref[actorsuite.BigMsg, struct{}]
+	rng             *rand.Rand
+	done            chan<- error
 }
 
 func (a *cgBigActor) Receive(c *coregate.ActorContext, msg actorsuite.BigMsg) (struct{}, error) {
-	a.BigActor.Receive(msg, func(to int, m actorsuite.BigMsg) error { return a.peers[to].Tell(c, m) })
+	var err error
+	switch {
+	case msg.From < 0:
+		err = a.ping(c)
+	case msg.Ping:
+		a.pings++
+		err = a.peers[msg.From].Tell(c, actorsuite.BigMsg{From: a.i})
+	default:
+		if a.pongs++; a.pongs < a.p.BigPings {
+			err = a.ping(c)
+		} else {
+			a.done <- nil
+		}
+	}
+	if err != nil {
+		a.done <- err
+	}
 	return struct{}{}, nil
+}
+
+func (a *cgBigActor) ping(c *coregate.ActorContext) error {
+	return a.peers[actorsuite.BigTarget(a.rng, a.i, a.p.BigActors)].Tell(c, actorsuite.BigMsg{Ping: true, From: a.i})
 }
 
 func cgBig(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
@@ -230,7 +279,7 @@ func cgBig(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		done := make(chan error, p.BigActors)
 		as := make([]*cgBigActor, p.BigActors)
 		refs, err := cgSpawn(rt, "big", p.BigActors, func(i int) coregate.Actor[actorsuite.BigMsg, struct{}] {
-			as[i] = &cgBigActor{BigActor: actorsuite.NewBigActor(p, i, done)}
+			as[i] = &cgBigActor{i: i, p: p, rng: actorsuite.BigRand(p, i), done: done}
 			return as[i]
 		}, nil)
 		if err != nil {
@@ -247,45 +296,75 @@ func cgBig(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		}
 		errs, werr := actorsuite.Await(p, done, p.BigActors, "big actors done")
 		m.Stop()
-		return 2 * p.BigActors * p.BigPings, actorsuite.CheckBigActors(p, errs, werr, func(i int) *actorsuite.BigActor { return as[i].BigActor })
+		if err := actorsuite.FirstErr(errs, werr); err != nil {
+			return 0, err
+		}
+		return 2 * p.BigActors * p.BigPings, actorsuite.CheckBig(p, func(i int) (int, int) { return as[i].pings, as[i].pongs })
 	})
 }
 
-// cgMall is chameneos' meeting place.
+// cgMall pairs the creatures that come to it until no meetings are left.
 type cgMall struct {
-	*actorsuite.Mall
-	creatures []*coregate.Ref[actorsuite.ChamMsg, struct{}]
+	left, waiting int
+	color         actorsuite.Color
+	creatures     []*coregate.Ref[actorsuite.ChamMsg, struct{}]
 }
 
 func (a *cgMall) Receive(c *coregate.ActorContext, msg actorsuite.ChamMsg) (struct{}, error) {
-	a.Mall.Receive(msg, func(to int, m actorsuite.ChamMsg) error { return a.creatures[to].Tell(c, m) })
-	return struct{}{}, nil
+	switch {
+	case a.left == 0:
+		return struct{}{}, a.creatures[msg.From].Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamExit})
+	case a.waiting < 0:
+		a.waiting, a.color = msg.From, msg.Color
+		return struct{}{}, nil
+	}
+	a.left--
+	first := a.waiting
+	a.waiting = -1
+	return struct{}{}, a.creatures[first].Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamMatched, Color: msg.Color, From: msg.From})
 }
 
-// cgCreature is a chameneos creature.
+// cgCreature goes to the mall, changes colour at each meeting and goes back.
 type cgCreature struct {
-	*actorsuite.Creature
+	i     int
+	color actorsuite.Color
+	seen  actorsuite.CreatureReport
 	mall  *coregate.Ref[actorsuite.ChamMsg, struct{}]
 	peers []*coregate.Ref[actorsuite.ChamMsg, struct{}]
+	done  chan<- actorsuite.CreatureReport
 }
 
 func (a *cgCreature) Receive(c *coregate.ActorContext, msg actorsuite.ChamMsg) (struct{}, error) {
-	a.Creature.Receive(msg, func(to int, m actorsuite.ChamMsg) error { return actorsuite.Route(to, a.peers, a.mall).Tell(c, m) })
-	return struct{}{}, nil
+	switch msg.Kind {
+	case actorsuite.ChamExit:
+		a.done <- a.seen
+		return struct{}{}, nil
+	case actorsuite.ChamMatched, actorsuite.ChamChange:
+		a.seen.Meetings++
+		if msg.From == a.i {
+			a.seen.Self++
+		}
+		if msg.Kind == actorsuite.ChamMatched {
+			if err := a.peers[msg.From].Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamChange, Color: a.color, From: a.i}); err != nil {
+				return struct{}{}, err
+			}
+		}
+		a.color = actorsuite.Complement(a.color, msg.Color)
+	}
+	return struct{}{}, a.mall.Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamMeet, Color: a.color, From: a.i})
 }
 
 func cgChameneos(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
 		done := make(chan actorsuite.CreatureReport, p.Creatures)
-		mallDone := make(chan error, 1)
-		mall := &cgMall{Mall: actorsuite.NewMall(p, mallDone)}
+		mall := &cgMall{left: p.Meetings, waiting: -1}
 		mallRef, err := coregate.Spawn(rt, "mall", func() coregate.Actor[actorsuite.ChamMsg, struct{}] { return mall })
 		if err != nil {
 			return 0, err
 		}
 		cs := make([]*cgCreature, p.Creatures)
 		refs, err := cgSpawn(rt, "creature", p.Creatures, func(i int) coregate.Actor[actorsuite.ChamMsg, struct{}] {
-			cs[i] = &cgCreature{Creature: actorsuite.NewCreature(i, done), mall: mallRef}
+			cs[i] = &cgCreature{i: i, color: actorsuite.Color(i % 3), mall: mallRef, done: done}
 			return cs[i]
 		}, nil)
 		if err != nil {
@@ -303,36 +382,54 @@ func cgChameneos(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		}
 		seen, werr := actorsuite.Await(p, done, p.Creatures, "creatures sent home")
 		m.Stop()
-		return p.Meetings, actorsuite.CheckChameneosRun(p, seen, werr, mallDone)
+		if werr != nil {
+			return 0, werr
+		}
+		return p.Meetings, actorsuite.CheckChameneos(p, seen)
 	})
 }
 
-// cgTeller is the bank's teller.
+// cgTeller sends every transfer at once and reports when all are done.
 type cgTeller struct {
-	*actorsuite.Teller
-	accounts []*coregate.Ref[actorsuite.BankMsg, int]
+	transfers []actorsuite.Transfer
+	accounts  []*coregate.Ref[actorsuite.BankMsg, int]
+	finished  int
+	done      chan<- error
 }
 
 func (a *cgTeller) Receive(c *coregate.ActorContext, msg actorsuite.BankMsg) (struct{}, error) {
-	a.Teller.Receive(msg, func(to int, m actorsuite.BankMsg) error { return a.accounts[to].Tell(c, m) })
+	if msg.Kind == actorsuite.BankStart {
+		for _, t := range a.transfers {
+			if err := a.accounts[t.From].Tell(c, actorsuite.BankMsg{Kind: actorsuite.BankDebit, Amount: t.Amount, To: t.To}); err != nil {
+				a.done <- err
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, nil
+	}
+	if a.finished++; a.finished == len(a.transfers) {
+		a.done <- nil
+	}
 	return struct{}{}, nil
 }
 
-// cgAccount is a bank account; it answers a balance query with its balance.
+// cgAccount debits and passes the credit on, credits and tells the teller.
 type cgAccount struct {
-	*actorsuite.Account
+	balance  int
 	accounts []*coregate.Ref[actorsuite.BankMsg, int]
 	teller   *coregate.Ref[actorsuite.BankMsg, struct{}]
 }
 
 func (a *cgAccount) Receive(c *coregate.ActorContext, msg actorsuite.BankMsg) (int, error) {
-	a.Account.Receive(msg, func(to int, m actorsuite.BankMsg) error {
-		if to == actorsuite.ToTeller {
-			return a.teller.Tell(c, m)
-		}
-		return a.accounts[to].Tell(c, m)
-	})
-	return a.Balance, nil
+	switch msg.Kind {
+	case actorsuite.BankDebit:
+		a.balance -= msg.Amount
+		return a.balance, a.accounts[msg.To].Tell(c, actorsuite.BankMsg{Kind: actorsuite.BankCredit, Amount: msg.Amount})
+	case actorsuite.BankCredit:
+		a.balance += msg.Amount
+		return a.balance, a.teller.Tell(c, actorsuite.BankMsg{Kind: actorsuite.BankDone})
+	}
+	return a.balance, nil
 }
 
 func cgBank(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
@@ -341,14 +438,14 @@ func cgBank(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		// The teller sends every transfer in one turn: mailboxes that hold
 		// the whole burst, or it and the accounts could wait on each other.
 		room := coregate.WithMailbox(p.Transactions + 1)
-		teller := &cgTeller{Teller: actorsuite.NewTeller(p, done)}
+		teller := &cgTeller{transfers: actorsuite.Transfers(p), done: done}
 		tellerRef, err := coregate.Spawn(rt, "teller", func() coregate.Actor[actorsuite.BankMsg, struct{}] { return teller }, room)
 		if err != nil {
 			return 0, err
 		}
 		accts := make([]*cgAccount, p.Accounts)
 		refs, err := cgSpawn(rt, "account", p.Accounts, func(i int) coregate.Actor[actorsuite.BankMsg, int] {
-			accts[i] = &cgAccount{Account: actorsuite.NewAccount(done), teller: tellerRef}
+			accts[i] = &cgAccount{balance: actorsuite.InitialBalance, teller: tellerRef}
 			return accts[i]
 		}, func(int) []coregate.Option { return []coregate.Option{room} })
 		if err != nil {
@@ -367,12 +464,16 @@ func cgBank(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		if err := actorsuite.FirstErr(errs, werr); err != nil {
 			return 0, err
 		}
-		return p.Transactions, actorsuite.CheckBalances(p, func(i int) (int, error) {
-			tok, err := refs[i].Ask(ctx, actorsuite.BankMsg{Kind: actorsuite.BankBalance})
+		balances := make([]int, p.Accounts)
+		for i, ref := range refs {
+			tok, err := ref.Ask(ctx, actorsuite.BankMsg{Kind: actorsuite.BankBalance})
 			if err != nil {
 				return 0, err
 			}
-			return tok.Wait(ctx)
-		})
+			if balances[i], err = tok.Wait(ctx); err != nil {
+				return 0, err
+			}
+		}
+		return p.Transactions, actorsuite.CheckBank(p, balances)
 	})
 }

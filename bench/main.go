@@ -1,7 +1,14 @@
-// Command bench is coregate's benchmark suite: every workload runs on coregate
-// and on the peers a Go engineer would use instead, in the same process,
+// Command bench is coregate's benchmark suite. It has two suites (-suite):
+// tokens (the default) measures coregate's tokens against the worker pools a
+// Go engineer would use instead; actors runs the Savina actor workloads on
+// coregate, hollywood and protoactor actors; all runs both. Every
+// measurement checks its own result before it counts.
+//
+// # Tokens
+//
+// Every workload runs on coregate and on the peers in the same process,
 // alternating peer by peer within each repetition, and every measurement
-// checks that each token completed with the right result before it counts.
+// checks that each token completed with the right result.
 //
 // Workloads (-workloads):
 //
@@ -23,6 +30,29 @@
 // ratio), chanpool, ants, pond, pond-futures, hollywood, coregate and
 // coregate-off (Affinity: Off). Tables go to stdout, progress to stderr;
 // -json writes every raw measurement and -plot draws waves and latency.
+//
+// # Actors
+//
+// The cases (-actor-cases) are described in package
+// [github.com/coregate/coregate/bench/actorsuite]; each runs on every system
+// (-actor-systems) in every repetition (-actor-reps), systems alternating,
+// and prints a table (median rate, min, max, p50 where it applies,
+// allocations per operation, ratio to hollywood in the same repetition) and
+// a summary. A failed check prints FAIL and the command exits 1.
+//
+// Every measurement runs in a child process of its own. Hollywood and
+// protoactor cannot be linked into one binary: both register the protobuf
+// file actor.proto, and such a program panics before main. So coregate and
+// hollywood, which this binary links, run in a copy of this very executable
+// (os.Executable, told what to run by environment variables the parent sets;
+// main serves them before parsing flags), and protoactor runs in the program
+// of the module bench/protoactor, which the parent builds once per run with
+// the go command into a temporary directory (the build cache makes every
+// build after the first one quick). A process per measurement also keeps one
+// system's garbage, threads and GOMAXPROCS out of another's timings. Nothing
+// needs to be set by hand: `go run ./bench -suite actors` does it all; a
+// machine without the go command or the source can leave protoactor out
+// with -actor-systems coregate,hollywood.
 package main
 
 import (
