@@ -436,7 +436,9 @@ func cgBank(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
 		done := make(chan error, 1)
 		// The teller sends every transfer in one turn: mailboxes that hold
-		// the whole burst, or it and the accounts could wait on each other.
+		// the whole burst. With the default bound a Tell to a full mailbox
+		// waits, handing its executor to a spare thread each time; the case
+		// still completes, at about a sixth of the rate (measured).
 		room := coregate.WithMailbox(p.Transactions + 1)
 		teller := &cgTeller{transfers: actorsuite.Transfers(p), done: done}
 		tellerRef, err := coregate.Spawn(rt, "teller", func() coregate.Actor[actorsuite.BankMsg, struct{}] { return teller }, room)
