@@ -1,7 +1,14 @@
-// Command bench is coregate's benchmark suite: every workload runs on coregate
-// and on the peers a Go engineer would use instead, in the same process,
+// Command bench is coregate's benchmark suite. It has two suites (-suite):
+// tokens (the default) measures coregate's tokens against the worker pools a
+// Go engineer would use instead; actors runs the Savina actor workloads on
+// coregate, hollywood and protoactor actors; all runs both. Every
+// measurement checks its own result before it counts.
+//
+// # Tokens
+//
+// Every workload runs on coregate and on the peers in the same process,
 // alternating peer by peer within each repetition, and every measurement
-// checks that each token completed with the right result before it counts.
+// checks that each token completed with the right result.
 //
 // Workloads (-workloads):
 //
@@ -23,6 +30,29 @@
 // ratio), chanpool, ants, pond, pond-futures, hollywood, coregate and
 // coregate-off (Affinity: Off). Tables go to stdout, progress to stderr;
 // -json writes every raw measurement and -plot draws waves and latency.
+//
+// # Actors
+//
+// The cases (-actor-cases) are described in package
+// [github.com/coregate/coregate/bench/actorsuite]; each runs on every system
+// (-actor-systems) in every repetition (-actor-reps), systems alternating,
+// and prints a table (median rate, min, max, p50 where it applies,
+// allocations per operation, ratio to hollywood in the same repetition) and
+// a summary. A failed check prints FAIL and the command exits 1.
+//
+// Every measurement runs in a child process of its own. Hollywood and
+// protoactor cannot be linked into one binary: both register the protobuf
+// file actor.proto, and such a program panics before main. So coregate and
+// hollywood, which this binary links, run in a copy of this very executable
+// (os.Executable, told what to run by environment variables the parent sets;
+// main serves them before parsing flags), and protoactor runs in the program
+// of the module bench/protoactor, which the parent builds once per run with
+// the go command into a temporary directory (the build cache makes every
+// build after the first one quick). A process per measurement also keeps one
+// system's garbage, threads and GOMAXPROCS out of another's timings. Nothing
+// needs to be set by hand: `go run ./bench -suite actors` does it all; a
+// machine without the go command or the source can leave protoactor out
+// with -actor-systems coregate,hollywood.
 package main
 
 import (
@@ -31,12 +61,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/bench/actorsuite"
 )
 
 type options struct {
@@ -63,7 +95,21 @@ type options struct {
 	localityTokens int
 	leads, fanout  int
 	bufKiB         int
+
+	suite         string // tokens, actors or all
+	actor         actorsuite.Params
+	actorReps     int
+	actorCases    string
+	actorSystems  string
+	actorProfiles string
 }
+
+// Suites, as -suite takes them.
+const (
+	suiteTokens = "tokens"
+	suiteActors = "actors"
+	suiteAll    = "all"
+)
 
 // defaults returns the default run's options; quick shrinks them to a run
 // of about 5 seconds on 2 CPUs.
@@ -74,12 +120,15 @@ func defaults(quick bool) options {
 		blkTokens: 10_000, blkConc: 1000, blkMillis: 1, minWave: 4, maxWave: 65536,
 		probes: 1000, pauseMicro: 20,
 		keys: 16, blockKiB: 256, localityTokens: 4000, leads: 400, fanout: 16, bufKiB: 64,
+		suite: suiteTokens, actor: actorsuite.Defaults(quick), actorReps: 5,
+		actorCases: strings.Join(actorsuite.Cases, ","), actorSystems: strings.Join(actorSystemNames, ","),
 	}
 	if quick {
 		o.quick, o.reps = true, 1
 		o.tokens, o.cpuTokens, o.blkTokens, o.blkConc = 20_000, 2000, 1000, 100
 		o.maxWave, o.probes = 4096, 200
 		o.localityTokens, o.leads = 1000, 100
+		o.actorReps = 3
 	}
 	return o
 }
@@ -93,15 +142,18 @@ func peerNames() string {
 }
 
 func main() {
+	if actorsuite.IsChild() {
+		actorsuite.ServeChild(linkedActorSystems)
+	}
 	quick := slices.Contains(os.Args[1:], "-quick") || slices.Contains(os.Args[1:], "--quick")
 	o := defaults(quick)
-	flag.BoolVar(&o.quick, "quick", o.quick, "one repetition, smaller sizes: about 5 s on 2 CPUs (other flags still apply)")
+	flag.BoolVar(&o.quick, "quick", o.quick, "smaller sizes (tokens: one repetition, about 5 s on 2 CPUs; actors: about a minute) (other flags still apply)")
 	flag.IntVar(&o.reps, "reps", o.reps, "repetitions of every measurement")
 	flag.IntVar(&o.cores, "cores", 0, "CPUs to use: coregate's executors and the pools' workers (0: every allowed CPU)")
 	flag.StringVar(&o.workloads, "workloads", o.workloads, "comma-separated workloads: "+strings.Join(workloadNames, ", "))
 	flag.StringVar(&o.peers, "peers", o.peers, "comma-separated peers")
 	flag.StringVar(&o.jsonPath, "json", "", "write every raw measurement to this JSON file")
-	flag.StringVar(&o.plotPath, "plot", "", "draw tokens/s per wave and latency percentiles to this .svg or .png file")
+	flag.StringVar(&o.plotPath, "plot", "", "draw the suite to this .svg or .png file (tokens: tokens/s per wave and latency; actors: rates per case; all: the actors' chart goes to NAME-actors.EXT)")
 	flag.IntVar(&o.tokens, "tokens", o.tokens, "tiny: tokens per measurement")
 	flag.IntVar(&o.submitters, "submitters", o.submitters, "tiny: submitting goroutines of the second tiny table")
 	flag.IntVar(&o.cpuTokens, "cpu-tokens", o.cpuTokens, "cpu: tokens per measurement")
@@ -119,6 +171,33 @@ func main() {
 	flag.IntVar(&o.leads, "leads", o.leads, "fanout: leads per variant")
 	flag.IntVar(&o.fanout, "children", o.fanout, "fanout: children per lead")
 	flag.IntVar(&o.bufKiB, "buf-kib", o.bufKiB, "fanout: KiB of the buffer a lead shares with its children")
+	flag.StringVar(&o.suite, "suite", o.suite, "which suite: tokens (tokens against worker pools), actors (Savina workloads on coregate, hollywood and protoactor) or all")
+	flag.IntVar(&o.actorReps, "actor-reps", o.actorReps, "actors: repetitions of every case on every system")
+	flag.StringVar(&o.actorCases, "actor-cases", o.actorCases, "actors: comma-separated cases: "+strings.Join(actorsuite.Cases, ", "))
+	flag.StringVar(&o.actorSystems, "actor-systems", o.actorSystems, "actors: comma-separated systems: "+strings.Join(actorSystemNames, ", "))
+	flag.StringVar(&o.actorProfiles, "actor-profiles", "", "actors: write a CPU profile of every measurement to this directory (CASE-SYSTEM-REP.pprof; the protoactor binary is not kept)")
+	a := &o.actor
+	for _, f := range []struct {
+		v          *int
+		name, help string
+	}{
+		{&a.Rounds, "rounds", "pingpong: round trips"},
+		{&a.Count, "count", "counting: messages"},
+		{&a.RingActors, "ring-actors", "threadring: actors in the ring"},
+		{&a.RingHops, "ring-hops", "threadring: hops of the token"},
+		{&a.FJActors, "fj-actors", "forkjoin-throughput: actors"},
+		{&a.FJMessages, "fj-messages", "forkjoin-throughput: messages per actor"},
+		{&a.Creations, "creations", "forkjoin-creation: actors created"},
+		{&a.BigActors, "big-actors", "big: actors"},
+		{&a.BigPings, "big-pings", "big: pings each actor sends"},
+		{&a.Creatures, "creatures", "chameneos: creatures"},
+		{&a.Meetings, "meetings", "chameneos: meetings"},
+		{&a.Accounts, "accounts", "bank: accounts"},
+		{&a.Transactions, "transactions", "bank: transfers"},
+	} {
+		flag.IntVar(f.v, f.name, *f.v, "actors, "+f.help)
+	}
+	flag.DurationVar(&a.Timeout, "actor-timeout", a.Timeout, "actors: the longest wait for an answer before a case fails")
 	flag.Parse()
 	if err := run(os.Stdout, os.Stderr, o); err != nil {
 		fmt.Fprintln(os.Stderr, "\nbench:", err)
@@ -134,6 +213,10 @@ type suite struct {
 	cpus     int // CPUs used: coregate's executors, the pools' workers
 	progress io.Writer
 	samples  []sample
+
+	tokens, actorsOn bool     // the suites to run
+	cases, systems   []string // the actor suite's
+	actorResults     []actorsuite.Result
 }
 
 func run(stdout, stderr io.Writer, o options) error {
@@ -141,9 +224,37 @@ func run(stdout, stderr io.Writer, o options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "coregate bench: %d CPUs used (GOMAXPROCS %d, %d allowed), %s/%s, %s, %d repetition(s)%s\n",
-		s.cpus, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), o.reps, map[bool]string{true: ", -quick"}[o.quick])
-	fmt.Fprintln(stdout, "ratio columns: the peer's time divided by a goroutine per task's in the same repetition (median over repetitions); below 1 is faster")
+	fmt.Fprintf(stdout, "coregate bench: %d CPUs used (GOMAXPROCS %d, %d allowed), %s/%s, %s%s\n",
+		s.cpus, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), map[bool]string{true: ", -quick"}[o.quick])
+	if s.tokens {
+		if err := s.tokenSuite(stdout); err != nil {
+			return err
+		}
+	}
+	var actorErr error
+	if s.actorsOn {
+		actorErr = s.actors(stdout) // a failed check still writes what was measured
+		if len(s.actorResults) == 0 {
+			return actorErr
+		}
+	}
+	if o.jsonPath != "" {
+		if err := s.writeJSON(o.jsonPath); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nraw measurements: %s\n", o.jsonPath)
+	}
+	if o.plotPath != "" {
+		if err := s.plots(stdout, o.plotPath); err != nil {
+			return err
+		}
+	}
+	return actorErr
+}
+
+// tokenSuite runs the chosen token workloads.
+func (s *suite) tokenSuite(stdout io.Writer) error {
+	fmt.Fprintf(stdout, "token suite, %d repetition(s); ratio columns: the peer's time divided by a goroutine per task's in the same repetition (median over repetitions); below 1 is faster\n", s.o.reps)
 	steps := []struct {
 		name string
 		run  func(io.Writer) error
@@ -163,23 +274,42 @@ func run(stdout, stderr io.Writer, o options) error {
 		}
 	}
 	fmt.Fprint(s.progress, "\r"+strings.Repeat(" ", 72)+"\r")
-	if o.jsonPath != "" {
-		if err := s.writeJSON(o.jsonPath); err != nil {
+	return nil
+}
+
+// plots draws the suites that ran: with both, the actors' chart goes beside
+// path as NAME-actors.EXT.
+func (s *suite) plots(stdout io.Writer, path string) error {
+	if s.tokens {
+		if err := s.plot(path); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nraw measurements: %s\n", o.jsonPath)
+		fmt.Fprintf(stdout, "plot: %s\n", path)
 	}
-	if o.plotPath != "" {
-		if err := s.plot(o.plotPath); err != nil {
+	if s.actorsOn {
+		if s.tokens {
+			ext := filepath.Ext(path)
+			path = strings.TrimSuffix(path, ext) + "-actors" + ext
+		}
+		if err := s.actorPlot(path); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "plot: %s\n", o.plotPath)
+		fmt.Fprintf(stdout, "plot: %s\n", path)
 	}
 	return nil
 }
 
 func newSuite(o options, progress io.Writer) (*suite, error) {
 	s := &suite{o: o, progress: progress, want: map[string]bool{}}
+	switch o.suite {
+	case suiteTokens, suiteActors, suiteAll:
+		s.tokens, s.actorsOn = o.suite != suiteActors, o.suite != suiteTokens
+	default:
+		return nil, fmt.Errorf("unknown -suite %q (want %s, %s or %s)", o.suite, suiteTokens, suiteActors, suiteAll)
+	}
+	if err := s.validActorOptions(); err != nil {
+		return nil, err
+	}
 	for _, name := range splitList(o.workloads) {
 		if !slices.Contains(workloadNames, name) {
 			return nil, fmt.Errorf("unknown workload %q in -workloads (want %s)", name, strings.Join(workloadNames, ", "))
@@ -351,8 +481,14 @@ func (s *suite) writeJSON(path string) error {
 		GOOS, GOARCH, Go string
 		GOMAXPROCS, CPUs int
 		Options          string
-		Samples          []sample
-	}{runtime.GOOS, runtime.GOARCH, runtime.Version(), runtime.GOMAXPROCS(0), s.cpus, fmt.Sprintf("%+v", s.o), s.samples}
+		Samples          []sample            `json:",omitempty"`
+		ActorParams      *actorsuite.Params  `json:",omitempty"`
+		Actors           []actorsuite.Result `json:",omitempty"`
+	}{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Go: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: s.cpus,
+		Options: fmt.Sprintf("%+v", s.o), Samples: s.samples, Actors: s.actorResults}
+	if s.actorsOn {
+		out.ActorParams = &s.o.actor
+	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return err

@@ -8,12 +8,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coregate/coregate/bench/actorsuite"
 	"go.uber.org/goleak"
 )
 
 // ants starts its default pool's goroutines when it is initialised, before any
 // test: those are ignored, every goroutine a test leaves behind is not.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
+// The actor suite runs this test binary as its child (see actorRunner).
+func TestMain(m *testing.M) {
+	if actorsuite.IsChild() {
+		actorsuite.ServeChild(linkedActorSystems)
+	}
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
+}
 
 // tiny returns -quick options shrunk further, so the whole suite runs on
 // every peer in a test and cannot rot.
@@ -92,6 +99,14 @@ func TestBadFlags(t *testing.T) {
 		func(o *options) { o.keys = 0 },
 		func(o *options) { o.pauseMicro = -1 },
 		func(o *options) { o.plotPath = "plot.pdf" },
+		func(o *options) { o.suite = "everything" },
+		func(o *options) { o.suite, o.actorCases = suiteActors, "pingpong,nope" },
+		func(o *options) { o.suite, o.actorSystems = suiteActors, "" },
+		func(o *options) { o.suite, o.actorSystems = suiteActors, "akka" },
+		func(o *options) { o.suite, o.actorReps = suiteActors, 0 },
+		func(o *options) { o.suite, o.actor.Rounds = suiteActors, 0 },
+		func(o *options) { o.suite, o.actor.BigActors = suiteActors, 1 },
+		func(o *options) { o.suite, o.actor.Timeout = suiteActors, 0 },
 	} {
 		o := tiny()
 		mod(&o)

@@ -61,29 +61,38 @@ func (s *suite) plot(path string) error {
 	if len(waveLines) == 0 && len(latLines) == 0 {
 		return fmt.Errorf("-plot: the run has no waves or latency measurements to draw")
 	}
-	if err := plotutil.AddLinePoints(waves, waveLines...); err != nil {
-		return err
+	// A panel without data is left out: an empty log axis cannot be drawn.
+	var panels []*plot.Plot
+	for _, pl := range []struct {
+		p     *plot.Plot
+		lines []any
+	}{{waves, waveLines}, {lat, latLines}} {
+		if len(pl.lines) > 0 {
+			if err := plotutil.AddLinePoints(pl.p, pl.lines...); err != nil {
+				return err
+			}
+			panels = append(panels, pl.p)
+		}
 	}
-	if err := plotutil.AddLinePoints(lat, latLines...); err != nil {
-		return err
-	}
+	return saveFigure(path, 30*vg.Centimeter, 12*vg.Centimeter, func(dc draw.Canvas) {
+		tiles := draw.Tiles{Rows: 1, Cols: len(panels), PadX: vg.Centimeter, PadY: vg.Centimeter / 2, PadLeft: vg.Centimeter / 2, PadRight: vg.Centimeter / 2, PadTop: vg.Centimeter / 2, PadBottom: vg.Centimeter / 2}
+		cells := plot.Align([][]*plot.Plot{panels}, tiles, dc)
+		for i, p := range panels {
+			p.Draw(cells[0][i])
+		}
+	})
+}
 
-	width, height := 30*vg.Centimeter, 12*vg.Centimeter
-	var c interface {
-		vg.CanvasSizer
-	}
+// saveFigure draws a figure of the given size into path, an .svg or a .png.
+func saveFigure(path string, width, height vg.Length, drawFig func(draw.Canvas)) error {
+	var c vg.CanvasSizer
 	svg := strings.HasSuffix(path, ".svg")
 	if svg {
 		c = vgsvg.New(width, height)
 	} else {
 		c = vgimg.New(width, height)
 	}
-	dc := draw.New(c)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Centimeter, PadY: vg.Centimeter / 2, PadLeft: vg.Centimeter / 2, PadRight: vg.Centimeter / 2, PadTop: vg.Centimeter / 2, PadBottom: vg.Centimeter / 2}
-	cells := plot.Align([][]*plot.Plot{{waves, lat}}, tiles, dc)
-	waves.Draw(cells[0][0])
-	lat.Draw(cells[0][1])
-
+	drawFig(draw.New(c))
 	f, err := os.Create(path)
 	if err != nil {
 		return err

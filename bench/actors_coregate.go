@@ -1,0 +1,481 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/coregate/coregate"
+	"github.com/coregate/coregate/bench/actorsuite"
+)
+
+// coregateActors is every actor case on coregate actors: typed messages,
+// Tell between actors with the ActorContext, Ask from outside, the default
+// staggered placement except where a case names executors.
+var coregateActors = actorsuite.System{
+	actorsuite.PingPongOneCore: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+		return cgRing(p, m, coregate.Config{}, 2, 2*p.Rounds, func(int) coregate.Option { return coregate.OnExecutor(0) })
+	},
+	actorsuite.PingPongCrossCore: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+		return cgRing(p, m, coregate.Config{Cores: 2}, 2, 2*p.Rounds, coregate.OnExecutor)
+	},
+	actorsuite.ThreadRing: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+		return cgRing(p, m, coregate.Config{}, p.RingActors, p.RingHops, nil)
+	},
+	actorsuite.Counting:         cgCounting,
+	actorsuite.ForkJoinThrough:  cgForkJoin,
+	actorsuite.ForkJoinCreation: cgCreation,
+	actorsuite.Big:              cgBig,
+	actorsuite.Chameneos:        cgChameneos,
+	actorsuite.Bank:             cgBank,
+}
+
+// cgRuntime runs body on a fresh runtime, stops it and checks that every
+// Ask's token was resolved.
+func cgRuntime(p actorsuite.Params, cfg coregate.Config, body func(ctx context.Context, rt *coregate.Runtime) (int, error)) (int, error) {
+	rt, err := coregate.Start(cfg)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
+	defer cancel()
+	ops, err := body(ctx, rt)
+	err = errors.Join(err, rt.Stop(ctx))
+	if st := rt.Stats().Total; st.Submitted != st.Resolved() {
+		err = errors.Join(err, fmt.Errorf("coregate: unbalanced token counts after Stop: %+v", st))
+	}
+	return ops, err
+}
+
+// cgSpawn spawns n actors named prefix0 to prefix<n-1>, actor i from
+// newActor(i) with opts(i) (nil: none).
+func cgSpawn[M, R any](rt *coregate.Runtime, prefix string, n int, newActor func(i int) coregate.Actor[M, R], opts func(i int) []coregate.Option) ([]*coregate.Ref[M, R], error) {
+	refs := make([]*coregate.Ref[M, R], n)
+	for i := range refs {
+		a := newActor(i)
+		var o []coregate.Option
+		if opts != nil {
+			o = opts(i)
+		}
+		ref, err := coregate.Spawn(rt, prefix+strconv.Itoa(i), func() coregate.Actor[M, R] { return a }, o...)
+		if err != nil {
+			return nil, err
+		}
+		refs[i] = ref
+	}
+	return refs, nil
+}
+
+// cgHop is a ring member: it passes n-1 to next and reports on done at 0.
+// The member with a meter records the time between its messages: with two
+// members, the round trip.
+type cgHop struct {
+	next  *coregate.Ref[int, struct{}]
+	recvd int
+	m     *actorsuite.Meter
+	last  time.Time
+	done  chan<- error
+}
+
+func (a *cgHop) Receive(c *coregate.ActorContext, n int) (struct{}, error) {
+	a.recvd++
+	if a.m != nil {
+		now := time.Now()
+		if !a.last.IsZero() {
+			a.m.Record(now.Sub(a.last))
+		}
+		a.last = now
+	}
+	if n == 0 {
+		a.done <- nil
+	} else if err := a.next.Tell(c, n-1); err != nil {
+		a.done <- err
+	}
+	return struct{}{}, nil
+}
+
+// cgRing passes a token hops hops around a ring of k actors placed with
+// place(i) (nil: staggered); a ring of 2 is ping-pong, timed per round trip.
+func cgRing(p actorsuite.Params, m *actorsuite.Meter, cfg coregate.Config, k, hops int, place func(int) coregate.Option) (int, error) {
+	return cgRuntime(p, cfg, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
+		done := make(chan error, 1)
+		hopv := make([]*cgHop, k)
+		var opts func(int) []coregate.Option
+		if place != nil {
+			opts = func(i int) []coregate.Option { return []coregate.Option{place(i)} }
+		}
+		refs, err := cgSpawn(rt, "hop", k, func(i int) coregate.Actor[int, struct{}] {
+			hopv[i] = &cgHop{done: done}
+			return hopv[i]
+		}, opts)
+		if err != nil {
+			return 0, err
+		}
+		for i, h := range hopv {
+			h.next = refs[(i+1)%k]
+		}
+		if k == 2 {
+			hopv[0].m = m
+			m.Reserve(hops / 2)
+		}
+		m.Start()
+		if err := refs[0].Tell(ctx, hops); err != nil {
+			return 0, err
+		}
+		errs, werr := actorsuite.Await(p, done, 1, "the token's return to 0")
+		m.Stop()
+		if err := actorsuite.FirstErr(errs, werr); err != nil {
+			return 0, err
+		}
+		recvd := make([]int, k)
+		for i, h := range hopv {
+			recvd[i] = h.recvd
+		}
+		return hops, actorsuite.CheckRing(recvd, hops)
+	})
+}
+
+// cgCounter adds what it is told and answers the sum.
+type cgCounter struct{ n int }
+
+func (a *cgCounter) Receive(_ *coregate.ActorContext, add int) (int, error) {
+	a.n += add
+	return a.n, nil
+}
+
+func cgCounting(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
+		ref, err := coregate.Spawn(rt, "counter", func() coregate.Actor[int, int] { return &cgCounter{} })
+		if err != nil {
+			return 0, err
+		}
+		m.Start()
+		for range p.Count {
+			if err := ref.Tell(ctx, 1); err != nil {
+				return 0, err
+			}
+		}
+		tok, err := ref.Ask(ctx, 0)
+		if err != nil {
+			return 0, err
+		}
+		got, err := tok.Wait(ctx)
+		m.Stop()
+		if err != nil {
+			return 0, err
+		}
+		return p.Count, actorsuite.Equal("counting: the count", got, p.Count)
+	})
+}
+
+// cgFJ counts and sums what it receives and reports once it got msgs.
+type cgFJ struct {
+	i, msgs, count, sum int
+	done                chan<- error
+}
+
+func (a *cgFJ) Receive(_ *coregate.ActorContext, v int) (struct{}, error) {
+	a.count++
+	a.sum += v
+	if a.count == a.msgs {
+		a.done <- actorsuite.CheckForkJoin(a.i, a.count, a.sum, a.msgs)
+	}
+	return struct{}{}, nil
+}
+
+func cgForkJoin(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
+		done := make(chan error, p.FJActors)
+		refs, err := cgSpawn(rt, "fj", p.FJActors, func(i int) coregate.Actor[int, struct{}] {
+			return &cgFJ{i: i, msgs: p.FJMessages, done: done}
+		}, nil)
+		if err != nil {
+			return 0, err
+		}
+		m.Start()
+		for v := range p.FJMessages {
+			for _, ref := range refs {
+				if err := ref.Tell(ctx, v); err != nil {
+					return 0, err
+				}
+			}
+		}
+		errs, werr := actorsuite.Await(p, done, p.FJActors, "forkjoin actors done")
+		m.Stop()
+		return p.FJActors * p.FJMessages, actorsuite.FirstErr(errs, werr)
+	})
+}
+
+// cgOnce reports the one message it gets.
+type cgOnce struct{ done chan<- int }
+
+func (a *cgOnce) Receive(_ *coregate.ActorContext, id int) (struct{}, error) {
+	a.done <- id
+	return struct{}{}, nil
+}
+
+func cgCreation(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
+		done := make(chan int, p.Creations)
+		newOnce := func() coregate.Actor[int, struct{}] { return &cgOnce{done: done} }
+		m.Start()
+		for i := range p.Creations {
+			ref, err := coregate.Spawn(rt, "once"+strconv.Itoa(i), newOnce)
+			if err != nil {
+				return 0, err
+			}
+			if err := ref.Tell(ctx, i); err != nil {
+				return 0, err
+			}
+		}
+		ids, werr := actorsuite.Await(p, done, p.Creations, "created actors' reports")
+		m.Stop()
+		if werr != nil {
+			return 0, werr
+		}
+		return p.Creations, actorsuite.CheckCreation(ids, p.Creations)
+	})
+}
+
+// cgBigActor pings random others one at a time and answers their pings.
+type cgBigActor struct {
+	i, pings, pongs int
+	p               actorsuite.Params
+	peers           []*coregate.Ref[actorsuite.BigMsg, struct{}]
+	rng             *rand.Rand
+	done            chan<- error
+}
+
+func (a *cgBigActor) Receive(c *coregate.ActorContext, msg actorsuite.BigMsg) (struct{}, error) {
+	var err error
+	switch {
+	case msg.From < 0:
+		err = a.ping(c)
+	case msg.Ping:
+		a.pings++
+		err = a.peers[msg.From].Tell(c, actorsuite.BigMsg{From: a.i})
+	default:
+		if a.pongs++; a.pongs < a.p.BigPings {
+			err = a.ping(c)
+		} else {
+			a.done <- nil
+		}
+	}
+	if err != nil {
+		a.done <- err
+	}
+	return struct{}{}, nil
+}
+
+func (a *cgBigActor) ping(c *coregate.ActorContext) error {
+	return a.peers[actorsuite.BigTarget(a.rng, a.i, a.p.BigActors)].Tell(c, actorsuite.BigMsg{Ping: true, From: a.i})
+}
+
+func cgBig(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
+		done := make(chan error, p.BigActors)
+		as := make([]*cgBigActor, p.BigActors)
+		refs, err := cgSpawn(rt, "big", p.BigActors, func(i int) coregate.Actor[actorsuite.BigMsg, struct{}] {
+			as[i] = &cgBigActor{i: i, p: p, rng: actorsuite.BigRand(p, i), done: done}
+			return as[i]
+		}, nil)
+		if err != nil {
+			return 0, err
+		}
+		for _, a := range as {
+			a.peers = refs
+		}
+		m.Start()
+		for _, ref := range refs {
+			if err := ref.Tell(ctx, actorsuite.BigMsg{From: -1}); err != nil {
+				return 0, err
+			}
+		}
+		errs, werr := actorsuite.Await(p, done, p.BigActors, "big actors done")
+		m.Stop()
+		if err := actorsuite.FirstErr(errs, werr); err != nil {
+			return 0, err
+		}
+		return 2 * p.BigActors * p.BigPings, actorsuite.CheckBig(p, func(i int) (int, int) { return as[i].pings, as[i].pongs })
+	})
+}
+
+// cgMall pairs the creatures that come to it until no meetings are left.
+type cgMall struct {
+	left, waiting int
+	color         actorsuite.Color
+	creatures     []*coregate.Ref[actorsuite.ChamMsg, struct{}]
+}
+
+func (a *cgMall) Receive(c *coregate.ActorContext, msg actorsuite.ChamMsg) (struct{}, error) {
+	switch {
+	case a.left == 0:
+		return struct{}{}, a.creatures[msg.From].Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamExit})
+	case a.waiting < 0:
+		a.waiting, a.color = msg.From, msg.Color
+		return struct{}{}, nil
+	}
+	a.left--
+	first := a.waiting
+	a.waiting = -1
+	return struct{}{}, a.creatures[first].Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamMatched, Color: msg.Color, From: msg.From})
+}
+
+// cgCreature goes to the mall, changes colour at each meeting and goes back.
+type cgCreature struct {
+	i     int
+	color actorsuite.Color
+	seen  actorsuite.CreatureReport
+	mall  *coregate.Ref[actorsuite.ChamMsg, struct{}]
+	peers []*coregate.Ref[actorsuite.ChamMsg, struct{}]
+	done  chan<- actorsuite.CreatureReport
+}
+
+func (a *cgCreature) Receive(c *coregate.ActorContext, msg actorsuite.ChamMsg) (struct{}, error) {
+	switch msg.Kind {
+	case actorsuite.ChamExit:
+		a.done <- a.seen
+		return struct{}{}, nil
+	case actorsuite.ChamMatched, actorsuite.ChamChange:
+		a.seen.Meetings++
+		if msg.From == a.i {
+			a.seen.Self++
+		}
+		if msg.Kind == actorsuite.ChamMatched {
+			if err := a.peers[msg.From].Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamChange, Color: a.color, From: a.i}); err != nil {
+				return struct{}{}, err
+			}
+		}
+		a.color = actorsuite.Complement(a.color, msg.Color)
+	}
+	return struct{}{}, a.mall.Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamMeet, Color: a.color, From: a.i})
+}
+
+func cgChameneos(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
+		done := make(chan actorsuite.CreatureReport, p.Creatures)
+		mall := &cgMall{left: p.Meetings, waiting: -1}
+		mallRef, err := coregate.Spawn(rt, "mall", func() coregate.Actor[actorsuite.ChamMsg, struct{}] { return mall })
+		if err != nil {
+			return 0, err
+		}
+		cs := make([]*cgCreature, p.Creatures)
+		refs, err := cgSpawn(rt, "creature", p.Creatures, func(i int) coregate.Actor[actorsuite.ChamMsg, struct{}] {
+			cs[i] = &cgCreature{i: i, color: actorsuite.Color(i % 3), mall: mallRef, done: done}
+			return cs[i]
+		}, nil)
+		if err != nil {
+			return 0, err
+		}
+		mall.creatures = refs
+		for _, c := range cs {
+			c.peers = refs
+		}
+		m.Start()
+		for _, ref := range refs {
+			if err := ref.Tell(ctx, actorsuite.ChamMsg{Kind: actorsuite.ChamStart}); err != nil {
+				return 0, err
+			}
+		}
+		seen, werr := actorsuite.Await(p, done, p.Creatures, "creatures sent home")
+		m.Stop()
+		if werr != nil {
+			return 0, werr
+		}
+		return p.Meetings, actorsuite.CheckChameneos(p, seen)
+	})
+}
+
+// cgTeller sends every transfer at once and reports when all are done.
+type cgTeller struct {
+	transfers []actorsuite.Transfer
+	accounts  []*coregate.Ref[actorsuite.BankMsg, int]
+	finished  int
+	done      chan<- error
+}
+
+func (a *cgTeller) Receive(c *coregate.ActorContext, msg actorsuite.BankMsg) (struct{}, error) {
+	if msg.Kind == actorsuite.BankStart {
+		for _, t := range a.transfers {
+			if err := a.accounts[t.From].Tell(c, actorsuite.BankMsg{Kind: actorsuite.BankDebit, Amount: t.Amount, To: t.To}); err != nil {
+				a.done <- err
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, nil
+	}
+	if a.finished++; a.finished == len(a.transfers) {
+		a.done <- nil
+	}
+	return struct{}{}, nil
+}
+
+// cgAccount debits and passes the credit on, credits and tells the teller.
+type cgAccount struct {
+	balance  int
+	accounts []*coregate.Ref[actorsuite.BankMsg, int]
+	teller   *coregate.Ref[actorsuite.BankMsg, struct{}]
+}
+
+func (a *cgAccount) Receive(c *coregate.ActorContext, msg actorsuite.BankMsg) (int, error) {
+	switch msg.Kind {
+	case actorsuite.BankDebit:
+		a.balance -= msg.Amount
+		return a.balance, a.accounts[msg.To].Tell(c, actorsuite.BankMsg{Kind: actorsuite.BankCredit, Amount: msg.Amount})
+	case actorsuite.BankCredit:
+		a.balance += msg.Amount
+		return a.balance, a.teller.Tell(c, actorsuite.BankMsg{Kind: actorsuite.BankDone})
+	}
+	return a.balance, nil
+}
+
+func cgBank(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
+		done := make(chan error, 1)
+		// The teller sends every transfer in one turn: mailboxes that hold
+		// the whole burst. With the default bound a Tell to a full mailbox
+		// waits, handing its executor to a spare thread each time; the case
+		// still completes, at about a sixth of the rate (measured).
+		room := coregate.WithMailbox(p.Transactions + 1)
+		teller := &cgTeller{transfers: actorsuite.Transfers(p), done: done}
+		tellerRef, err := coregate.Spawn(rt, "teller", func() coregate.Actor[actorsuite.BankMsg, struct{}] { return teller }, room)
+		if err != nil {
+			return 0, err
+		}
+		accts := make([]*cgAccount, p.Accounts)
+		refs, err := cgSpawn(rt, "account", p.Accounts, func(i int) coregate.Actor[actorsuite.BankMsg, int] {
+			accts[i] = &cgAccount{balance: actorsuite.InitialBalance, teller: tellerRef}
+			return accts[i]
+		}, func(int) []coregate.Option { return []coregate.Option{room} })
+		if err != nil {
+			return 0, err
+		}
+		teller.accounts = refs
+		for _, a := range accts {
+			a.accounts = refs
+		}
+		m.Start()
+		if err := tellerRef.Tell(ctx, actorsuite.BankMsg{Kind: actorsuite.BankStart}); err != nil {
+			return 0, err
+		}
+		errs, werr := actorsuite.Await(p, done, 1, "the teller's last transfer")
+		m.Stop()
+		if err := actorsuite.FirstErr(errs, werr); err != nil {
+			return 0, err
+		}
+		balances := make([]int, p.Accounts)
+		for i, ref := range refs {
+			tok, err := ref.Ask(ctx, actorsuite.BankMsg{Kind: actorsuite.BankBalance})
+			if err != nil {
+				return 0, err
+			}
+			if balances[i], err = tok.Wait(ctx); err != nil {
+				return 0, err
+			}
+		}
+		return p.Transactions, actorsuite.CheckBank(p, balances)
+	})
+}

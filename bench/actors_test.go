@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coregate/coregate/bench/actorsuite"
+)
+
+// brokenActors is a system whose every case measures and then fails its
+// check, as a broken adapter would; it exists only in the test binary, so
+// the children re-executed from it know it too.
+var brokenActors = actorsuite.System{}
+
+func init() {
+	for _, c := range actorsuite.Cases {
+		brokenActors[c] = func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+			m.Start()
+			m.Stop()
+			return 1, errors.New("counted 41, want 42")
+		}
+	}
+	linkedActorSystems["broken"] = brokenActors
+}
+
+// TestActorCases runs every actor case at a tiny size on coregate and
+// hollywood in this process, so a broken adapter fails here with its check's
+// message.
+func TestActorCases(t *testing.T) {
+	for _, sys := range []string{"coregate", "hollywood"} {
+		for _, c := range actorsuite.Cases {
+			t.Run(sys+"/"+c, func(t *testing.T) {
+				if c == actorsuite.PingPongCrossCore && twoCPUs() != "" {
+					t.Skip(twoCPUs())
+				}
+				p := actorsuite.Tiny()
+				p.Case = c
+				r := actorsuite.Run(sys, linkedActorSystems[sys], p, "")
+				if r.Failure != "" || r.Ops <= 0 || r.WallNs <= 0 {
+					t.Fatalf("%+v", r)
+				}
+			})
+		}
+	}
+}
+
+// tinyActors returns options for the actor suite alone at a tiny size.
+func tinyActors(t *testing.T) options {
+	o := tiny()
+	o.suite, o.actor, o.actorReps = suiteActors, actorsuite.Tiny(), 1
+	dir := t.TempDir()
+	o.jsonPath, o.plotPath = filepath.Join(dir, "raw.json"), filepath.Join(dir, "actors.svg")
+	return o
+}
+
+// TestActorSuite runs the whole actor suite at a tiny size through the
+// parent: every case on every system in its child process (the protoactor
+// child built with the go command), the tables, the JSON parsed back and the
+// chart.
+func TestActorSuite(t *testing.T) {
+	o := tinyActors(t)
+	var out, progress bytes.Buffer
+	if err := run(&out, &progress, o); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range append(append([]string{"actor suite summary", "vs hollywood", "every actor case checked its result"},
+		actorsuite.Cases...), actorSystemNames...) {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "FAIL") {
+		t.Fatalf("a check failed:\n%s", out.String())
+	}
+	if !strings.Contains(progress.String(), "bank, protoactor, repetition 1 of 1") {
+		t.Fatalf("no progress on stderr: %q", progress.String())
+	}
+	var raw struct {
+		ActorParams actorsuite.Params
+		Actors      []actorsuite.Result
+	}
+	b, err := os.ReadFile(o.jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if want := len(actorsuite.Cases) * len(actorSystemNames); len(raw.Actors) != want || raw.ActorParams.Rounds != o.actor.Rounds {
+		t.Fatalf("%d results and rounds %d in the JSON, want %d and %d", len(raw.Actors), raw.ActorParams.Rounds, want, o.actor.Rounds)
+	}
+	for _, r := range raw.Actors {
+		if r.Failure != "" || r.Skipped == "" && (r.Ops <= 0 || r.WallNs <= 0 || r.Rep != 1) {
+			t.Fatalf("raw result %+v", r)
+		}
+		if r.Skipped == "" && strings.HasPrefix(r.Case, "pingpong") && r.P50Ns <= 0 {
+			t.Fatalf("ping-pong without its p50: %+v", r)
+		}
+	}
+	svg, err := os.ReadFile(o.plotPath)
+	if err != nil || !bytes.Contains(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("protoactor")) || !bytes.Contains(svg, []byte("chameneos")) {
+		t.Fatalf("plot: %v, %d bytes", err, len(svg))
+	}
+}
+
+// TestActorFailure runs a system whose checks fail: the run prints FAIL for
+// each case, still writes its JSON, and returns an error (a non-zero exit).
+func TestActorFailure(t *testing.T) {
+	saved := actorSystemNames
+	actorSystemNames = append([]string{"broken"}, saved...)
+	t.Cleanup(func() { actorSystemNames = saved })
+	o := tinyActors(t)
+	o.actorSystems, o.actorCases, o.plotPath = "hollywood,broken", "counting,bank", ""
+	var out bytes.Buffer
+	err := run(&out, &bytes.Buffer{}, o)
+	if err == nil || !strings.Contains(err.Error(), "2 failed check(s)") {
+		t.Fatalf("run returned %v, want 2 failed checks\n%s", err, out.String())
+	}
+	for _, want := range []string{"FAIL counting on broken, repetition 1: counted 41, want 42", "FAIL bank on broken"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	b, err := os.ReadFile(o.jsonPath)
+	if err != nil || !bytes.Contains(b, []byte(`"failure": "counted 41, want 42"`)) {
+		t.Fatalf("JSON without the failure: %v\n%s", err, b)
+	}
+}
+
+// TestAllSuitesPlots draws both suites' charts from one -suite all run.
+func TestAllSuitesPlots(t *testing.T) {
+	o := tinyActors(t)
+	o.suite, o.workloads, o.peers = suiteAll, "waves", "goroutine,coregate"
+	o.actorCases, o.actorSystems = "counting", "coregate,hollywood"
+	if err := run(&bytes.Buffer{}, &bytes.Buffer{}, o); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{o.plotPath, strings.TrimSuffix(o.plotPath, ".svg") + "-actors.svg"} {
+		if b, err := os.ReadFile(p); err != nil || !bytes.Contains(b, []byte("<svg")) {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
+}

@@ -1,0 +1,166 @@
+package actorsuite
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestRingWant(t *testing.T) {
+	// A token of 5 around 2 actors: hops 0, 2, 4 reach actor 0; 1, 3, 5 actor 1.
+	if err := CheckRing([]int{3, 3}, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckRing([]int{3, 2}, 5); err == nil {
+		t.Fatal("a lost message passed the ring's check")
+	}
+	// Fewer hops than actors: the last ones get nothing.
+	if got := []int{RingWant(0, 5, 2), RingWant(2, 5, 2), RingWant(3, 5, 2)}; got[0] != 1 || got[1] != 1 || got[2] != 0 {
+		t.Fatalf("RingWant: %v", got)
+	}
+}
+
+func TestChecks(t *testing.T) {
+	p := Tiny()
+	for _, c := range []struct {
+		name string
+		err  error
+		ok   bool
+	}{
+		{"forkjoin right", CheckForkJoin(0, 4, 6, 4), true},
+		{"forkjoin a value twice", CheckForkJoin(0, 4, 7, 4), false},
+		{"creation right", CheckCreation([]int{2, 0, 1}, 3), true},
+		{"creation an id twice", CheckCreation([]int{2, 2, 1}, 3), false},
+		{"creation one missing", CheckCreation([]int{0, 1}, 3), false},
+		{"chameneos right", CheckChameneos(Params{Meetings: 3}, []CreatureReport{{Meetings: 4}, {Meetings: 2}}), true},
+		{"chameneos a meeting lost", CheckChameneos(Params{Meetings: 3}, []CreatureReport{{Meetings: 4}, {Meetings: 1}}), false},
+		{"chameneos met itself", CheckChameneos(Params{Meetings: 1}, []CreatureReport{{Meetings: 2, Self: 1}}), false},
+		{"equal", Equal("x", 1, 1), true},
+		{"not equal", Equal("x", 1, 2), false},
+	} {
+		if (c.err == nil) != c.ok {
+			t.Errorf("%s: %v", c.name, c.err)
+		}
+	}
+	want := BigWant(p)
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+	if total != p.BigActors*p.BigPings {
+		t.Fatalf("big: %d pings expected in all, want %d", total, p.BigActors*p.BigPings)
+	}
+	counts := func(i int) (int, int) { return want[i], p.BigPings }
+	if err := CheckBig(p, counts); err != nil {
+		t.Fatal(err)
+	}
+	want[0]++
+	if CheckBig(p, counts) == nil {
+		t.Fatal("a wrong ping count passed big's check")
+	}
+}
+
+func TestBank(t *testing.T) {
+	p := Tiny()
+	balances := make([]int, p.Accounts)
+	for i := range balances {
+		balances[i] = InitialBalance
+	}
+	for _, tr := range Transfers(p) {
+		if tr.From == tr.To || tr.Amount < 1 {
+			t.Fatalf("transfer %+v", tr)
+		}
+		balances[tr.From] -= tr.Amount
+		balances[tr.To] += tr.Amount
+	}
+	if err := CheckBank(p, balances); err != nil {
+		t.Fatal(err)
+	}
+	balances[0]++
+	balances[1]-- // the total holds, one account does not
+	if err := CheckBank(p, balances); err == nil || !strings.Contains(err.Error(), "account 0") {
+		t.Fatalf("CheckBank = %v, want account 0 reported", err)
+	}
+}
+
+func TestComplement(t *testing.T) {
+	for a := range Color(3) {
+		for b := range Color(3) {
+			c := Complement(a, b)
+			if a == b && c != a || a != b && (c == a || c == b) {
+				t.Errorf("Complement(%d, %d) = %d", a, b, c)
+			}
+		}
+	}
+}
+
+func TestAwaitTimesOut(t *testing.T) {
+	p := Tiny()
+	p.Timeout = time.Millisecond
+	ch := make(chan int, 1)
+	ch <- 7
+	got, err := Await(p, ch, 2, "replies")
+	if err == nil || len(got) != 1 || !strings.Contains(err.Error(), "replies: 1 of 2") {
+		t.Fatalf("Await = %v, %v", got, err)
+	}
+}
+
+func TestRunFailures(t *testing.T) {
+	p := Tiny()
+	p.Case = Counting
+	for _, c := range []struct {
+		name string
+		sys  System
+		want string
+	}{
+		{"missing case", System{}, "implements no case"},
+		{"check failed", System{Counting: func(_ Params, m *Meter) (int, error) { m.Start(); m.Stop(); return 1, errors.New("off by one") }}, "off by one"},
+		{"never measured", System{Counting: func(Params, *Meter) (int, error) { return 1, nil }}, "never started"},
+		{"panic", System{Counting: func(Params, *Meter) (int, error) { panic("boom") }}, "panic: boom"},
+	} {
+		if r := Run("x", c.sys, p, ""); !strings.Contains(r.Failure, c.want) || r.Rate() != 0 {
+			t.Errorf("%s: %+v", c.name, r)
+		}
+	}
+	ok := System{Counting: func(_ Params, m *Meter) (int, error) {
+		m.Reserve(3)
+		m.Start()
+		for _, d := range []time.Duration{3, 1, 2} {
+			m.Record(d)
+		}
+		m.Stop()
+		return 10, nil
+	}}
+	r := Run("x", ok, p, t.TempDir()+"/cpu.pprof")
+	if r.Failure != "" || r.Ops != 10 || r.P50Ns != 2 || r.WallNs <= 0 {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, mod := range []func(*Params){
+		func(p *Params) { p.Case = "nope" },
+		func(p *Params) { p.Rounds = 0 },
+		func(p *Params) { p.Transactions = -1 },
+		func(p *Params) { p.BigActors = 1 },
+		func(p *Params) { p.Creatures = 1 },
+		func(p *Params) { p.Accounts = 1 },
+		func(p *Params) { p.Timeout = 0 },
+	} {
+		p := Tiny()
+		mod(&p)
+		if p.Validate() == nil {
+			t.Errorf("%+v validated", p)
+		}
+	}
+	for _, quick := range []bool{false, true} {
+		if err := Defaults(quick).Validate(); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/coregate/coregate/bench/actorsuite"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestCases runs every actor case at a tiny size on protoactor in this
+// process, so a broken adapter fails with its check's message. The bench's
+// own tests run the built child the same way through the parent.
+func TestCases(t *testing.T) {
+	for _, c := range actorsuite.Cases {
+		t.Run(c, func(t *testing.T) {
+			if c == actorsuite.PingPongCrossCore && (runtime.NumCPU() < 2 || runtime.GOMAXPROCS(0) < 2) {
+				t.Skip("needs 2 CPUs")
+			}
+			p := actorsuite.Tiny()
+			p.Case = c
+			if r := actorsuite.Run("protoactor", protoactorActors, p, ""); r.Failure != "" || r.Ops <= 0 || r.WallNs <= 0 {
+				t.Fatalf("%+v", r)
+			}
+		})
+	}
+}
