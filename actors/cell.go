@@ -209,10 +209,16 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 		if c.bpos == len(c.batch) {
 			c.mu.Lock()
 			c.takeLocked()
-			c.mu.Unlock()
-			if len(c.batch) == 0 {
-				break
+			if len(c.batch) == 0 { // drained: end the turn under the same lock
+				done = true
+				idle := c.endTurnLocked()
+				c.mu.Unlock()
+				if idle {
+					c.host.Idle()
+				}
+				return
 			}
+			c.mu.Unlock()
 		}
 		e := c.batch[c.bpos]
 		c.batch[c.bpos] = zero
@@ -242,15 +248,20 @@ func (c *Cell[E]) takeLocked() {
 // or a send came in during the turn.
 func (c *Cell[E]) endTurn() {
 	c.mu.Lock()
-	c.state = cellIdle
-	if len(c.q) > 0 || c.bpos < len(c.batch) {
-		_ = c.scheduleLocked() // an error here leaves the envelopes to Close
-	}
-	idle := c.state == cellIdle
+	idle := c.endTurnLocked()
 	c.mu.Unlock()
 	if idle {
 		c.host.Idle()
 	}
+}
+
+// endTurnLocked is endTurn under mu; it reports whether the cell is idle.
+func (c *Cell[E]) endTurnLocked() bool {
+	c.state = cellIdle
+	if len(c.q) > 0 || c.bpos < len(c.batch) {
+		_ = c.scheduleLocked() // an error here leaves the envelopes to Close
+	}
+	return c.state == cellIdle
 }
 
 // Close refuses further envelopes and returns those still queued, in order,

@@ -39,6 +39,14 @@ type Executor struct {
 	_         [64]byte
 	running   atomic.Pointer[Task] // the owner's token: the last it started, nil while it waits
 	_         [56]byte
+
+	// The owner's own run queue: runnables the owner scheduled on its own
+	// executor (an actor's Tell to an actor beside it), queued without a
+	// lock or a wake-up. Only the current owner touches it; a hand-off passes
+	// it on, and an owner that ends moves it to the mailbox.
+	local     []Scheduled
+	localPos  int
+	fromLocal bool          // the last job came from local: the mailbox goes next
 	stats     counters      // each count on its own line
 	refused   atomic.Uint64 // jobs accepted without being pushed here (refused, or redirected)
 	rerouted  atomic.Uint64 // jobs accepted here that moved to other executors
@@ -299,6 +307,9 @@ func (e *Executor) dropSpares() {
 // replacement before w leaves, so a stopping group never sees no worker while
 // a replacement is due.
 func (e *Executor) exit(w *worker, err error) {
+	if e.owns(w) {
+		e.flushLocal()
+	}
 	if e.owner.CompareAndSwap(w, nil) {
 		e.mb.attach(false)
 		e.group.onExit(e, err)
@@ -311,7 +322,7 @@ func (e *Executor) loop(w *worker) {
 		if err := faults.Loop(e.index); err != nil {
 			panic(err)
 		}
-		if j, ok := e.mb.pop(); ok {
+		if j, ok := e.next(); ok {
 			e.run(w, j)
 			continue
 		}
@@ -410,7 +421,49 @@ type TurnPanicked struct {
 // Schedule queues s for a turn, past the mailbox bound and the close (an
 // actor with messages is drained like any token), uncounted: it is not a
 // token. It refuses an aborted mailbox (Closed) and a down executor (Gone).
-func (e *Executor) Schedule(s Scheduled) PushResult { return e.mb.add(s, modeSchedule) }
+//
+// Called by the executor's own owner (a turn or handler running on it), it
+// queues s on the owner's local run queue: no lock, no wake-up.
+func (e *Executor) Schedule(s Scheduled) PushResult {
+	if w := e.owner.Load(); w != nil && w.id == goid() && !e.group.aborted.Load() {
+		e.local = append(e.local, s)
+		return Pushed
+	}
+	return e.mb.add(s, modeSchedule)
+}
+
+// next returns the owner's next job: from its local run queue or its
+// mailbox, taking turns while both have some.
+func (e *Executor) next() (Job, bool) {
+	if e.localPos < len(e.local) {
+		e.fromLocal = !e.fromLocal
+		if e.fromLocal || !e.mb.pending() {
+			s := e.local[e.localPos]
+			e.local[e.localPos] = nil
+			if e.localPos++; e.localPos == len(e.local) {
+				e.local, e.localPos = e.local[:0], 0
+				if cap(e.local) > maxKeep {
+					e.local = nil
+				}
+			}
+			return s, true
+		}
+	}
+	e.fromLocal = false
+	return e.mb.pop()
+}
+
+// flushLocal moves the local run queue to the mailbox, as an owner ends; a
+// runnable the mailbox refuses (aborted, retired) is unscheduled.
+func (e *Executor) flushLocal() {
+	for _, s := range e.local[e.localPos:] {
+		if e.mb.add(s, modeSchedule) != Pushed {
+			s.Unschedule()
+		}
+	}
+	clear(e.local)
+	e.local, e.localPos = nil, 0
+}
 
 // retry queues j again if its hook asks for another attempt, and reports
 // whether it did. A cancelled token or an aborting runtime is not retried.

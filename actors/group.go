@@ -128,7 +128,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 			mb:    NewMailbox(cfg.MailboxSize, cfg.Room),
 		}
 		e.mb.woken = g.wokeExecutor
-		e.ctx = context.WithValue(g.abort, execKey{}, e)
+		e.ctx = &turnCtx{g.abort, e}
 		g.execs = append(g.execs, e)
 		cfg.Engine.SpawnProc(e)
 	}

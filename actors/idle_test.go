@@ -1,12 +1,9 @@
 package actors
 
 import (
-	"context"
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/anthdm/hollywood/actor"
 )
 
 // TestPollEnds: poll looks until ready says so, gives up after its time, and
@@ -57,24 +54,7 @@ func TestSpinnersBound(t *testing.T) {
 // at a time, so the bound is read from the count they enter, not from their
 // states: one may leave and another enter between two reads.)
 func TestIdleExecutorsPollWithinBound(t *testing.T) {
-	engine, err := actor.NewEngine(actor.NewEngineConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := NewGroup(GroupConfig{Engine: engine, Name: "t", CPUs: []int{0, 0, 0}, MailboxSize: 16,
-		Affinity: Off, IdleSpin: MaxIdleSpin, Spinners: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(Hooks{}); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		g.Abort()
-		_ = g.Wait(context.Background())
-		g.Release()
-		g.Unregister()
-	}()
+	g := startGroup(t, GroupConfig{CPUs: []int{0, 0, 0}, MailboxSize: 16, Affinity: Off, IdleSpin: MaxIdleSpin, Spinners: 1}, Hooks{})
 	seen := false
 	for round := uint64(0); !seen; round++ {
 		for _, e := range g.Executors() {

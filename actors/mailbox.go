@@ -193,6 +193,10 @@ func (m *Mailbox) attach(on bool) {
 	m.cmu.Unlock()
 }
 
+// pending reports, for the attached consumer, whether a pop would find a
+// job without waiting (its batch, or a push since).
+func (m *Mailbox) pending() bool { return m.pos < len(m.batch) || m.ready.Load() > 0 }
+
 // pop is Pop for the attached consumer.
 func (m *Mailbox) pop() (Job, bool) {
 	if m.pos < len(m.batch) {

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -61,15 +62,24 @@ func (k *ticker) Turn(ctx context.Context) {
 
 func startOneExecutor(t *testing.T) (*Group, *Executor) {
 	t.Helper()
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off}, Hooks{})
+	return g, g.Executors()[0]
+}
+
+// startGroup starts a group of cfg (Engine and Name filled in) with hooks on
+// a new engine; the test's cleanup aborts it.
+func startGroup(t *testing.T, cfg GroupConfig, hooks Hooks) *Group {
+	t.Helper()
 	engine, err := actor.NewEngine(actor.NewEngineConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := NewGroup(GroupConfig{Engine: engine, Name: "t", CPUs: []int{0}, MailboxSize: 16, Affinity: Off})
+	cfg.Engine, cfg.Name = engine, "t"
+	g, err := NewGroup(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Start(Hooks{}); err != nil {
+	if err := g.Start(hooks); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -78,7 +88,7 @@ func startOneExecutor(t *testing.T) (*Group, *Executor) {
 		g.Release()
 		g.Unregister()
 	})
-	return g, g.Executors()[0]
+	return g
 }
 
 // TestScheduledRunsManyTimes: a Scheduled runnable rescheduling itself runs
@@ -145,5 +155,56 @@ func TestLaunchRefusedWhileRunning(t *testing.T) {
 	_, e := startOneExecutor(t)
 	if err := e.Launch(); !errors.Is(err, ErrRunning) {
 		t.Fatalf("Launch of a running executor = %v, want ErrRunning", err)
+	}
+}
+
+// TestLocalScheduleIsFair: a runnable that its own turns schedule again (on
+// the owner's local run queue) does not starve a token pushed to the
+// mailbox meanwhile: the owner takes turns between the two.
+func TestLocalScheduleIsFair(t *testing.T) {
+	_, e := startOneExecutor(t)
+	tok := newJob(1, nil)
+	ranAt := 0 // the turn during which the token was seen done
+	k := &ticker{e: e, limit: 50, done: make(chan struct{})}
+	k.body = func(_ context.Context, turn int) {
+		if turn == 1 && e.Push(tok) != Pushed {
+			panic("push refused")
+		}
+		if ranAt == 0 && tok.Task().done.isFired() {
+			ranAt = turn
+		}
+	}
+	if e.Schedule(k) != Pushed {
+		t.Fatal("schedule refused")
+	}
+	<-k.done
+	if ranAt == 0 || ranAt > 3 {
+		t.Fatalf("the mailbox's token ran before turn %d of a self-scheduling runnable; want by turn 3", ranAt)
+	}
+}
+
+// TestLocalScheduleSurvivesOwnerExit: a runnable scheduled on the owner's
+// local run queue by a turn that then ends the owner's goroutine
+// (runtime.Goexit) is moved to the mailbox as the owner ends, so that an
+// executor retired then (down) hands it on with its queue.
+func TestLocalScheduleSurvivesOwnerExit(t *testing.T) {
+	retired := make(chan []Job, 1)
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off},
+		Hooks{OnExit: func(e *Executor, err error) { retired <- e.Retire() }})
+	e := g.Executors()[0]
+	after := &ticker{e: e, limit: 1, done: make(chan struct{})}
+	k := &ticker{e: e, limit: 1, done: make(chan struct{})}
+	k.body = func(context.Context, int) {
+		if e.Schedule(after) != Pushed {
+			panic("schedule refused")
+		}
+		runtime.Goexit() // the turn never returns
+	}
+	if e.Schedule(k) != Pushed {
+		t.Fatal("schedule refused")
+	}
+	jobs := <-retired
+	if len(jobs) != 1 || jobs[0] != Job(after) {
+		t.Fatalf("retired %v, want the runnable scheduled locally", jobs)
 	}
 }

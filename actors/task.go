@@ -294,8 +294,25 @@ var ExecKey any = execKey{}
 // ExecutorOf returns the executor running the handler whose context ctx is (or
 // derives from), or nil.
 func ExecutorOf(ctx context.Context) *Executor {
+	if c, ok := ctx.(*turnCtx); ok { // a Scheduled turn's: no walk, no key compare
+		return c.e
+	}
 	e, _ := ctx.Value(execKey{}).(*Executor)
 	return e
+}
+
+// turnCtx is what an executor's Scheduled turns run with: the group's abort
+// context, answering the executor.
+type turnCtx struct {
+	context.Context
+	e *Executor
+}
+
+func (c *turnCtx) Value(key any) any {
+	if _, ok := key.(execKey); ok {
+		return c.e
+	}
+	return c.Context.Value(key)
 }
 
 // Deadline is the submitter's deadline, if any.
