@@ -58,7 +58,8 @@ func BenchmarkActors(b *testing.B) {
 		})
 	})
 	b.Run("counting", func(b *testing.B) {
-		b.Run("coregate", benchCoregateCounting)
+		b.Run("coregate", func(b *testing.B) { benchCoregateCounting(b, Config{}) })
+		b.Run("coregate-allpoll", func(b *testing.B) { benchCoregateCounting(b, Config{Spinners: runtime.NumCPU()}) })
 		b.Run("hollywood", benchHollywoodCounting)
 	})
 	b.Run("ring100", func(b *testing.B) {
@@ -67,7 +68,8 @@ func BenchmarkActors(b *testing.B) {
 		b.Run("hollywood", func(b *testing.B) { benchHollywoodRing(b, 100, b.N) })
 	})
 	b.Run("ask", func(b *testing.B) {
-		b.Run("coregate", benchCoregateAsk)
+		b.Run("coregate", func(b *testing.B) { benchCoregateAsk(b, Config{}) })
+		b.Run("coregate-allpoll", func(b *testing.B) { benchCoregateAsk(b, Config{Spinners: runtime.NumCPU()}) })
 		b.Run("hollywood", benchHollywoodAsk)
 	})
 }
@@ -281,8 +283,8 @@ func (a *cgSum) Receive(_ *ActorContext, x int) (int, error) {
 }
 
 // spawnSum starts a runtime with one cgSum actor; stop stops both.
-func spawnSum(b *testing.B) (*Ref[int, int], context.Context, func()) {
-	rt, stopRT := startBenchRuntime(b, Config{})
+func spawnSum(b *testing.B, cfg Config) (*Ref[int, int], context.Context, func()) {
+	rt, stopRT := startBenchRuntime(b, cfg)
 	ref, err := Spawn(rt, "sum", func() Actor[int, int] { return &cgSum{} })
 	if err != nil {
 		stopRT()
@@ -292,8 +294,8 @@ func spawnSum(b *testing.B) (*Ref[int, int], context.Context, func()) {
 	return ref, ctx, func() { cancel(); stopRT() }
 }
 
-func benchCoregateCounting(b *testing.B) {
-	ref, ctx, stop := spawnSum(b)
+func benchCoregateCounting(b *testing.B, cfg Config) {
+	ref, ctx, stop := spawnSum(b, cfg)
 	defer stop()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -352,8 +354,8 @@ func benchHollywoodCounting(b *testing.B) {
 	reportMsgs(b, b.N+1)
 }
 
-func benchCoregateAsk(b *testing.B) {
-	ref, ctx, stop := spawnSum(b)
+func benchCoregateAsk(b *testing.B, cfg Config) {
+	ref, ctx, stop := spawnSum(b, cfg)
 	defer stop()
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -28,28 +28,33 @@ const DefaultIdleSpin = 100 * time.Microsecond
 // MaxIdleSpin bounds [GroupConfig.IdleSpin].
 const MaxIdleSpin = 10 * time.Millisecond
 
+// wokeGrace bounds how long an owner that woke a goroutine waits for
+// another P to take it before it parks to give it its own.
+const wokeGrace = 20 * time.Microsecond
+
 // awaitSpin bounds how long [Task.Await] polls a token before it blocks, for
 // a caller that is not a handler: a tiny token often ends sooner than a
 // blocked goroutine would be woken.
 const awaitSpin = 5 * time.Microsecond
 
-// pollEvery is how many looks a poller makes between yields of its CPU (and
-// reads of the clock); pollStep is a floor on the time they take, so a
-// poller whose clock stands still (in a testing/synctest bubble) still ends.
+// A poller reads the clock every pollEvery looks and yields its CPU every
+// yieldEvery reads: sched_yield costs about half a microsecond on a VM, so
+// yielding often would slow the poller's reaction; a pinned poller shares
+// its CPU only with threads the OS lets preempt it anyway.
 const (
-	pollEvery = 16
-	pollStep  = 100 * time.Nanosecond
+	pollEvery  = 64
+	yieldEvery = 8
 )
 
 // poll calls ready until it reports true, for up to d; it reports whether it
-// did. Between looks it yields the CPU to the OS's other runnable threads.
+// did. A clock that stands still (in a testing/synctest bubble, while
+// nothing blocks) ends it too.
 func poll(d time.Duration, ready func() bool) bool {
 	if d <= 0 {
 		return ready()
 	}
-	rounds := int(d / (pollEvery * pollStep))
 	var start time.Time
-	for r := 0; r <= rounds; r++ {
+	for r := 0; ; r++ {
 		for range pollEvery {
 			if ready() {
 				return true
@@ -57,12 +62,15 @@ func poll(d time.Duration, ready func() bool) bool {
 		}
 		if r == 0 {
 			start = time.Now()
-		} else if time.Since(start) >= d {
+			continue
+		}
+		if elapsed := time.Since(start); elapsed >= d || (elapsed == 0 && r >= 1000) {
 			return false
 		}
-		osYield()
+		if r%yieldEvery == 0 {
+			osYield()
+		}
 	}
-	return false
 }
 
 // DefaultSpinners is the bound on polling executors when
@@ -110,14 +118,23 @@ func (s *spinners) leave() { s.n.Add(-1) }
 // the owner must exit (drained or aborted).
 //
 // A goroutine that the owner woke (a Wait on a token that ended, a producer
-// waiting for room, another executor's owner) was queued on the owner's P, and a poller keeps its P:
-// with no idle P to steal it, that goroutine would wait out the poll. So an
-// owner that woke one parks at once, giving its P to the goroutine.
+// waiting for room, another executor's owner) was queued on the owner's P,
+// and a poller keeps its P. Another P usually takes it within microseconds
+// (the woken Wait says so by clearing the flag); the owner waits up to
+// wokeGrace for that, and parks, giving the goroutine its P, if it did not
+// happen. Parking at once instead locks a caller that asks and waits into
+// waking a parked executor every time.
 func (e *Executor) idle() bool {
 	g := e.group
-	woke := e.woke.Swap(false) || e.mb.woke
+	if g.spin > 0 && e.woke.Load() {
+		poll(min(g.spin, wokeGrace), func() bool { return !e.woke.Load() || e.mb.hasWork() })
+		if e.mb.ready.Load() > 0 {
+			return true // work first; the flag is looked at next time
+		}
+	}
+	stranded := e.woke.Swap(false) || e.mb.woke
 	e.mb.woke = false
-	if g.spin > 0 && !woke && g.spinners.enter() {
+	if g.spin > 0 && !stranded && g.spinners.enter() {
 		e.idleState.Store(idleSpinning)
 		poll(g.spin, e.mb.hasWork)
 		e.idleState.Store(idleBusy)

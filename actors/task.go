@@ -199,6 +199,7 @@ func (t *Task) Await(ctx context.Context) error {
 	defer resume()
 	select {
 	case <-t.done.ch():
+		t.exec.woke.Store(false) // running again: the executor that woke it need not park for it
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
