@@ -284,6 +284,12 @@ func (op *Op[A, R]) Weight() Weight { return op.rule.Weight }
 //
 // Submit allocates once: the token.
 func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
+	return op.submitWith(ctx, arg, router.How{}, nil)
+}
+
+// submitWith is Submit queueing as how says, with the token joining g when g
+// is not nil.
+func (op *Op[A, R]) submitWith(ctx context.Context, arg A, how router.How, g *Group) (*Token[R], error) {
 	if ctx == nil {
 		return nil, ErrNilContext
 	}
@@ -299,6 +305,18 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 			return nil, err
 		}
 	}
+	h := op.prepare(ctx, arg, g)
+	if h == nil {
+		j := &job[A, R]{op: op, arg: arg}
+		return op.submit(ctx, j, j, nil, nil, how)
+	}
+	return op.submit(ctx, &h.job, h, h, &h.ticket, how)
+}
+
+// prepare returns the hooked job for a token of arg submitted with ctx, or
+// nil when a plain job will do: no seed, no actor nearby, no sticky key,
+// lead, retry or group.
+func (op *Op[A, R]) prepare(ctx context.Context, arg A, g *Group) *hookedJob[A, R] {
 	// The seed of the lead whose context this is comes first, when the lead
 	// declared this op among its external calls.
 	// An actor's context keeps its tokens near it.
@@ -309,11 +327,10 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 		seed, declared = l.join(op.info.Name)
 		near = l.near()
 	}
-	if seed == nil && near == 0 && !op.hooked {
-		j := &job[A, R]{op: op, arg: arg}
-		return op.submit(ctx, j, j, nil, nil)
+	if seed == nil && near == 0 && !op.hooked && g == nil {
+		return nil
 	}
-	h := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, declared: declared}
+	h := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, declared: declared, group: g}
 	h.ticket.Seed, h.ticket.Near = seed, near
 	if seed == nil && op.rule.Lead {
 		h.declared = op.declared
@@ -321,14 +338,17 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 	if op.keyOf != nil {
 		h.ticket.Key = op.keyOf(&h.arg)
 	}
-	return op.submit(ctx, &h.job, h, h, &h.ticket)
+	return h
 }
 
 // submit starts j's token and has the router place it (as, with hook and
 // ticket tk: both nil for a plain token).
-func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hook actors.Hook, tk *router.Ticket) (*Token[R], error) {
+func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hook actors.Hook, tk *router.Ticket, how router.How) (*Token[R], error) {
 	j.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, hook)
-	if err := op.rt.router.Submit(ctx, &op.rule, tk, as); err != nil {
+	if err := op.rt.router.SubmitHow(ctx, &op.rule, tk, as, how); err != nil {
+		if errors.Is(err, actors.ErrFull) {
+			return nil, fmt.Errorf("%w (op %q)", ErrFull, op.info.Name)
+		}
 		return nil, err
 	}
 	return &j.tok, nil
@@ -370,6 +390,7 @@ type hookedJob[A, R any] struct {
 	ticket   router.Ticket
 	declared map[string]struct{} // the ops that join its seed (its lead's declared calls)
 	tries    int                 // retries so far; touched only by the executor running it
+	group    *Group              // the group it belongs to, or nil
 }
 
 func (j *job[A, R]) Task() *actors.Task { return &j.tok.task }
@@ -396,10 +417,13 @@ func (j *hookedJob[A, R]) Placement() (*router.Rule, *router.Ticket) {
 
 // Resolved gives back the job's pin and seed once, at its outcome, and lets
 // go of the argument, which a retry would have needed.
-func (j *hookedJob[A, R]) Resolved(*actors.Task) {
+func (j *hookedJob[A, R]) Resolved(t *actors.Task) {
 	j.op.rt.router.Release(&j.ticket)
 	var zero A
 	j.arg = zero
+	if j.group != nil {
+		j.group.resolved(t.Result())
+	}
 }
 
 // Anchor hands the job, as a leader, to the tokens its handler submits when
