@@ -140,6 +140,7 @@ type Runtime struct {
 	room     *actors.Room
 	name     string
 	actors   actorRegistry
+	delays   delays // tokens waiting out SubmitAfter's delay
 
 	stopping atomic.Bool
 	stopped  chan struct{}
@@ -304,7 +305,8 @@ func (rt *Runtime) Stats() Stats {
 }
 
 // Stop stops the runtime gracefully: Submit and Define return ErrStopped from
-// now on, and the executors drain their queues, and the retries waiting out a
+// now on, tokens waiting out [Op.SubmitAfter]'s delay resolve with ErrStopped
+// at once, the loops of [Op.Every] end, and the executors drain their queues, and the retries waiting out a
 // backoff, until ctx ends. If ctx ends first, every token still queued is
 // resolved with ErrStopped at once (so nothing waits on a token no executor
 // will run), every retry waiting out a backoff with its last attempt's error,
@@ -329,6 +331,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		return ErrStopFromHandler
 	}
 	if rt.stopping.CompareAndSwap(false, true) {
+		rt.delays.stop()
 		// Actors stop behind the messages queued to them, drained with the
 		// executors; those the drain did not reach stop at once after it.
 		for _, n := range rt.actors.all() {

@@ -290,20 +290,8 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 // submitWith is Submit queueing as how says, with the token joining g when g
 // is not nil.
 func (op *Op[A, R]) submitWith(ctx context.Context, arg A, how router.How, g *Group) (*Token[R], error) {
-	if ctx == nil {
-		return nil, ErrNilContext
-	}
-	rt := op.rt
-	if rt.stopping.Load() {
-		return nil, ErrStopped
-	}
-	if err := ctx.Err(); err != nil {
+	if err := op.admit(ctx); err != nil {
 		return nil, err
-	}
-	if op.rule.Lead && !op.checked.Load() {
-		if err := op.checkCalls(); err != nil {
-			return nil, err
-		}
 	}
 	h := op.prepare(ctx, arg, g)
 	if h == nil {
@@ -311,6 +299,23 @@ func (op *Op[A, R]) submitWith(ctx context.Context, arg A, how router.How, g *Gr
 		return op.submit(ctx, j, j, nil, nil, how)
 	}
 	return op.submit(ctx, &h.job, h, h, &h.ticket, how)
+}
+
+// admit says why a token of op may not be submitted with ctx now, or nil.
+func (op *Op[A, R]) admit(ctx context.Context) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
+	if op.rt.stopping.Load() {
+		return ErrStopped
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if op.rule.Lead && !op.checked.Load() {
+		return op.checkCalls()
+	}
+	return nil
 }
 
 // prepare returns the hooked job for a token of arg submitted with ctx, or

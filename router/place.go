@@ -307,3 +307,15 @@ func (r *Router) reroute(j actors.Job) bool {
 	actors.Drop(j, actors.Failed, actors.ErrNoExecutor)
 	return false
 }
+
+// Place decides the executor j goes to without pushing it, taking what
+// placing it takes (a pin, a seed) as Submit does, for a token accepted now
+// and queued there later ([actors.Executor.Deliver]); -1 when none is live.
+func (r *Router) Place(rule *Rule, tk *Ticket, j actors.Job) int {
+	if tk == nil {
+		return r.Next(rule.Weight)
+	}
+	r.moving.RLock()
+	defer r.moving.RUnlock()
+	return r.target(rule, tk, j)
+}
