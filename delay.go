@@ -104,14 +104,18 @@ func (ds *delays) arm(wait time.Duration) {
 	ds.timer.Reset(wait)
 }
 
-// drop takes d out while it waits and resolves it with o and err.
-func (ds *delays) drop(d *delayed, o actors.Outcome, err error) {
+// drop takes d out while it waits and resolves it with o and err; it
+// reports whether it resolved it.
+func (ds *delays) drop(d *delayed, o actors.Outcome, err error) bool {
 	ds.mu.Lock()
 	if d.index >= 0 && d.index < len(ds.q) && ds.q[d.index] == d {
 		heap.Remove(&ds.q, d.index)
 	}
 	ds.mu.Unlock()
-	d.job.Task().Resolve(o, err)
+	if d.watch != nil {
+		d.watch()
+	}
+	return d.job.Task().Resolve(o, err)
 }
 
 // fire queues every token that is due and arms the timer for the next.
@@ -203,4 +207,24 @@ func (h *delayHeap) Pop() any {
 	d.index = -1
 	*h = old[:len(old)-1]
 	return d
+}
+
+// cancelOf resolves every waiting token of op with ErrCancelled and returns
+// how many.
+func (ds *delays) cancelOf(op *actors.Op) int {
+	ds.mu.Lock()
+	var out []*delayed
+	for _, d := range ds.q {
+		if d.job.Task().Op() == op {
+			out = append(out, d)
+		}
+	}
+	ds.mu.Unlock()
+	n := 0
+	for _, d := range out {
+		if ds.drop(d, actors.Cancelled, ErrCancelled) {
+			n++
+		}
+	}
+	return n
 }

@@ -38,7 +38,7 @@ type runLog struct {
 	op  *Op[int, int]
 }
 
-func newRecorder(t *testing.T, rt *Runtime, name string, opts ...Option) *runLog {
+func newRunLog(t *testing.T, rt *Runtime, name string, opts ...Option) *runLog {
 	t.Helper()
 	r := &runLog{}
 	r.op = must(Define(rt, name, func(_ context.Context, x int) (int, error) {
@@ -62,7 +62,7 @@ func TestSubmitFirstRunsAheadOfTheQueue(t *testing.T) {
 	rt := start(t, Config{Cores: 1, Affinity: Off})
 	ctx := context.Background()
 	b := newBlocker(t, rt, "block")
-	rec := newRecorder(t, rt, "rec")
+	rec := newRunLog(t, rt, "rec")
 	must(b.op.Submit(ctx, 0))
 	<-b.started
 	var toks []*Token[int]
@@ -84,9 +84,9 @@ func TestTrySubmitFullFailsAtOnce(t *testing.T) {
 	rt := start(t, Config{Cores: 2, Affinity: Off, MailboxSize: 2})
 	ctx := context.Background()
 	b := newBlocker(t, rt, "block")
-	rec := newRecorder(t, rt, "rec", WithWeight(Medium)) // executor 1 only
-	must(b.op.Submit(ctx, 0))                            // Heavy position 0: executor 0
-	must(b.op.Submit(ctx, 1))                            // executor 1
+	rec := newRunLog(t, rt, "rec", WithWeight(Medium)) // executor 1 only
+	must(b.op.Submit(ctx, 0))                          // Heavy position 0: executor 0
+	must(b.op.Submit(ctx, 1))                          // executor 1
 	<-b.started
 	<-b.started
 	// Executor 1 holds its running token (in its batch until the next refill)
