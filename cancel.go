@@ -9,10 +9,10 @@ import "github.com/coregate/coregate/actors"
 // many it cancelled. Tokens submitted meanwhile may escape it.
 func (op *Op[A, R]) CancelQueued() int {
 	n := 0
-	for _, t := range op.rt.sup.Group().QueuedOf(&op.info) {
-		if t.Resolve(actors.Cancelled, ErrCancelled) {
+	for _, j := range op.rt.sup.Group().QueuedOf(&op.info) {
+		if j.Task().Resolve(actors.Cancelled, ErrCancelled) {
 			n++
 		}
 	}
-	return n + op.rt.delays.cancelOf(&op.info)
+	return n + op.rt.delays.cancelOf(&op.info) + op.pause.cancel()
 }

@@ -141,6 +141,7 @@ type Runtime struct {
 	name     string
 	actors   actorRegistry
 	delays   delays // tokens waiting out SubmitAfter's delay
+	pauses   pauses // ops ever paused, whose held tokens Stop resolves
 
 	stopping atomic.Bool
 	stopped  chan struct{}
@@ -305,8 +306,8 @@ func (rt *Runtime) Stats() Stats {
 }
 
 // Stop stops the runtime gracefully: Submit and Define return ErrStopped from
-// now on, tokens waiting out [Op.SubmitAfter]'s delay resolve with ErrStopped
-// at once, the loops of [Op.Every] end, and the executors drain their queues, and the retries waiting out a
+// now on, tokens waiting out [Op.SubmitAfter]'s delay or held by [Op.Pause]
+// resolve with ErrStopped at once, the loops of [Op.Every] end, and the executors drain their queues, and the retries waiting out a
 // backoff, until ctx ends. If ctx ends first, every token still queued is
 // resolved with ErrStopped at once (so nothing waits on a token no executor
 // will run), every retry waiting out a backoff with its last attempt's error,
@@ -332,6 +333,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	}
 	if rt.stopping.CompareAndSwap(false, true) {
 		rt.delays.stop()
+		rt.pauses.stop()
 		// Actors stop behind the messages queued to them, drained with the
 		// executors; those the drain did not reach stop at once after it.
 		for _, n := range rt.actors.all() {

@@ -43,7 +43,7 @@ func (op *Op[A, R]) SubmitAfter(ctx context.Context, d time.Duration, arg A) (*T
 		as, tok = j, &j.tok
 	}
 	tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, hook)
-	if err := op.rt.delays.add(ctx, op.rt, &op.rule, tk, as, time.Now().Add(d)); err != nil {
+	if err := op.rt.delays.add(ctx, op.rt, &op.rule, tk, as, &op.pause, time.Now().Add(d)); err != nil {
 		return nil, err
 	}
 	return tok, nil
@@ -57,7 +57,7 @@ type delays struct {
 	timer   *time.Timer
 	stopped bool
 	quit    chan struct{} // closed by stop, for the loops of Every
-	reroute func(actors.Job)
+	rt      *Runtime
 }
 
 type delayed struct {
@@ -66,10 +66,11 @@ type delayed struct {
 	job   actors.Job
 	exec  *actors.Executor
 	watch func() bool // stops the watch on the submitter's context, or nil
+	pause *pause      // its op's, which holds it when due while paused
 }
 
 // add accepts j on the executor its placement picks and keeps it until at.
-func (ds *delays) add(ctx context.Context, rt *Runtime, rule *router.Rule, tk *router.Ticket, j actors.Job, at time.Time) error {
+func (ds *delays) add(ctx context.Context, rt *Runtime, rule *router.Rule, tk *router.Ticket, j actors.Job, p *pause, at time.Time) error {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	if ds.stopped {
@@ -82,8 +83,8 @@ func (ds *delays) add(ctx context.Context, rt *Runtime, rule *router.Rule, tk *r
 		}
 		return ErrNoExecutor
 	}
-	ds.reroute = rt.router.Redirect
-	d := &delayed{at: at, job: j, exec: rt.execs[i]}
+	ds.rt = rt
+	d := &delayed{at: at, job: j, exec: rt.execs[i], pause: p}
 	d.exec.Accept(j.Task())
 	heap.Push(&ds.q, d)
 	if ctx.Done() != nil {
@@ -134,15 +135,22 @@ func (ds *delays) fire() {
 		if d.watch != nil {
 			d.watch()
 		}
-		if !d.job.Task().Queued() {
-			continue // cancelled while it waited
+		if !d.job.Task().Queued() || d.pause.hold(d.job) {
+			continue // cancelled while it waited, or held by a Pause
 		}
-		switch d.exec.Deliver(d.job) {
-		case actors.Gone:
-			ds.reroute(d.job)
-		case actors.Closed:
-			d.job.Task().Resolve(actors.Stopped, ErrStopped)
-		}
+		ds.rt.deliver(d.job)
+	}
+}
+
+// deliver queues j, accepted before and held meanwhile, at the tail of its
+// executor; elsewhere when that one is down; resolved with ErrStopped once
+// the runtime aborted.
+func (rt *Runtime) deliver(j actors.Job) {
+	switch j.Task().Executor().Deliver(j) {
+	case actors.Gone:
+		rt.router.Redirect(j)
+	case actors.Closed:
+		j.Task().Resolve(actors.Stopped, ErrStopped)
 	}
 }
 

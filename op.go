@@ -154,6 +154,7 @@ type Op[A, R any] struct {
 	hooked   bool                // its tokens carry a hook: keyed, a lead, or retried
 	retries  int
 	backoff  time.Duration
+	pause    pause // holds its tokens while paused
 }
 
 // opRegistry holds the names of a runtime's ops.
@@ -356,6 +357,7 @@ func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hoo
 		}
 		return nil, err
 	}
+	op.pause.hold(as) // after the push: a Pause scanning meanwhile may have missed it
 	return &j.tok, nil
 }
 

@@ -3,15 +3,15 @@ package actors
 // Op returns what t runs, as given to [Task.Init].
 func (t *Task) Op() *Op { return t.op }
 
-// QueuedOf returns the tokens of op that wait to run in g: queued on an
-// executor (in its mailbox, or in the rest of the batch it works through) or
-// waiting out a retry backoff. They may start or resolve as soon as it
-// returns; resolving one that did not is the caller's business.
-func (g *Group) QueuedOf(op *Op) []*Task {
-	var ts []*Task
+// QueuedOf returns the jobs of tokens of op that wait to run in g: queued on
+// an executor (in its mailbox, or in the rest of the batch it works through)
+// or waiting out a retry backoff. They may start or resolve as soon as it
+// returns; resolving or parking one that did not is the caller's business.
+func (g *Group) QueuedOf(op *Op) []Job {
+	var js []Job
 	keep := func(j Job) {
 		if t := j.Task(); t != nil && t.op == op && t.Queued() {
-			ts = append(ts, t)
+			js = append(js, j)
 		}
 	}
 	for _, e := range g.execs {
@@ -22,7 +22,7 @@ func (g *Group) QueuedOf(op *Op) []*Task {
 		keep(p.job)
 	}
 	g.retries.mu.Unlock()
-	return ts
+	return js
 }
 
 // each calls f for every job in the batch and the queue, under the lock; f

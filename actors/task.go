@@ -219,8 +219,11 @@ func (t *Task) finish(o Outcome, err error) {
 	}
 }
 
-// claim moves a queued token to done for a resolver other than its executor.
-func (t *Task) claim() bool { return t.state.CompareAndSwap(queued, done) }
+// claim moves a queued (or parked) token to done for a resolver other than
+// its executor.
+func (t *Task) claim() bool {
+	return t.state.CompareAndSwap(queued, done) || t.state.CompareAndSwap(parked, done)
+}
 
 // Resolve resolves a queued token that will not run with outcome o and error
 // err, and reports whether it did: false when the token was already running or
