@@ -75,6 +75,11 @@ type Config struct {
 	// the defaults (10 restarts per 60 s, backoff from 10 ms up to 1 s,
 	// cool-down from 1 s up to 1 min); negative ones are an error.
 	Restart RestartPolicy
+	// BlockingWorkers bounds the goroutines running the tokens of ops
+	// defined WithBlocking at once; 0 means DefaultBlockingWorkers, fewer
+	// than 0 is an error. They are plain goroutines, neither locked nor
+	// pinned, started as work comes and gone once it is done.
+	BlockingWorkers int
 	// StallAfter is how long one token may run before its executor is reported
 	// stalled (ExecutorStalled) and gets no unpinned work until the token ends.
 	// 0 means DefaultStallAfter; a negative value turns the watchdog off.
@@ -142,6 +147,7 @@ type Runtime struct {
 	actors   actorRegistry
 	delays   delays // tokens waiting out SubmitAfter's delay
 	pauses   pauses // ops ever paused, whose held tokens Stop resolves
+	lane     *lane  // the blocking lane of WithBlocking ops
 
 	stopping atomic.Bool
 	stopped  chan struct{}
@@ -156,6 +162,12 @@ func Start(cfg Config) (*Runtime, error) {
 	}
 	if cfg.MailboxSize < 0 || cfg.MailboxSize > MaxMailboxSize {
 		return nil, fmt.Errorf("coregate: Config.MailboxSize is %d, must be 0 (default) to %d", cfg.MailboxSize, MaxMailboxSize)
+	}
+	if cfg.BlockingWorkers < 0 {
+		return nil, fmt.Errorf("coregate: Config.BlockingWorkers is %d, must be 0 (default) or more", cfg.BlockingWorkers)
+	}
+	if cfg.BlockingWorkers == 0 {
+		cfg.BlockingWorkers = DefaultBlockingWorkers
 	}
 	if cfg.MaxBlocked < 0 {
 		return nil, fmt.Errorf("coregate: Config.MaxBlocked is %d, must be 0 (default) or more", cfg.MaxBlocked)
@@ -209,6 +221,7 @@ func Start(cfg Config) (*Runtime, error) {
 		seeds:   anchor.NewSeeds(cfg.SeedCap),
 		room:    actors.NewRoom(),
 	}
+	rt.lane = newLane(rt, cfg.BlockingWorkers, cfg.MailboxSize)
 	// In dependency order: the executors (not running yet), the router over
 	// them, then the supervisor, which starts them with its own hooks and the
 	// router's.
@@ -339,7 +352,8 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		for _, n := range rt.actors.all() {
 			n.h.stopWith(nil)
 		}
-		rt.stopErr = rt.sup.Stop(ctx)
+		laneStopped := rt.lane.stop(ctx)
+		rt.stopErr = withLaneStopped(ctx, rt.sup.Stop(ctx), laneStopped)
 		for _, n := range rt.actors.all() {
 			n.h.kill(ErrStopped)
 		}

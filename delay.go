@@ -43,7 +43,7 @@ func (op *Op[A, R]) SubmitAfter(ctx context.Context, d time.Duration, arg A) (*T
 		as, tok = j, &j.tok
 	}
 	tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, hook)
-	if err := op.rt.delays.add(ctx, op.rt, &op.rule, tk, as, &op.pause, time.Now().Add(d)); err != nil {
+	if err := op.rt.delays.add(ctx, op.rt, &op.rule, tk, as, &op.pause, op.deliver, time.Now().Add(d)); err != nil {
 		return nil, err
 	}
 	return tok, nil
@@ -57,20 +57,20 @@ type delays struct {
 	timer   *time.Timer
 	stopped bool
 	quit    chan struct{} // closed by stop, for the loops of Every
-	rt      *Runtime
 }
 
 type delayed struct {
-	at    time.Time
-	index int // in the heap; -1 once out
-	job   actors.Job
-	exec  *actors.Executor
-	watch func() bool // stops the watch on the submitter's context, or nil
-	pause *pause      // its op's, which holds it when due while paused
+	at      time.Time
+	index   int // in the heap; -1 once out
+	job     actors.Job
+	exec    *actors.Executor
+	watch   func() bool      // stops the watch on the submitter's context, or nil
+	pause   *pause           // its op's, which holds it when due while paused
+	deliver func(actors.Job) // queues it when due
 }
 
 // add accepts j on the executor its placement picks and keeps it until at.
-func (ds *delays) add(ctx context.Context, rt *Runtime, rule *router.Rule, tk *router.Ticket, j actors.Job, p *pause, at time.Time) error {
+func (ds *delays) add(ctx context.Context, rt *Runtime, rule *router.Rule, tk *router.Ticket, j actors.Job, p *pause, deliver func(actors.Job), at time.Time) error {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	if ds.stopped {
@@ -83,8 +83,7 @@ func (ds *delays) add(ctx context.Context, rt *Runtime, rule *router.Rule, tk *r
 		}
 		return ErrNoExecutor
 	}
-	ds.rt = rt
-	d := &delayed{at: at, job: j, exec: rt.execs[i], pause: p}
+	d := &delayed{at: at, job: j, exec: rt.execs[i], pause: p, deliver: deliver}
 	d.exec.Accept(j.Task())
 	heap.Push(&ds.q, d)
 	if ctx.Done() != nil {
@@ -138,7 +137,7 @@ func (ds *delays) fire() {
 		if !d.job.Task().Queued() || d.pause.hold(d.job) {
 			continue // cancelled while it waited, or held by a Pause
 		}
-		ds.rt.deliver(d.job)
+		d.deliver(d.job)
 	}
 }
 

@@ -47,6 +47,8 @@ type opConfig struct {
 	parent  *actorNode // ChildOf's parent, or nil
 	restart RestartPolicy
 	mailbox int
+
+	blocking bool // WithBlocking
 }
 
 // WithWeight sets the weight class of an op or of an actor (placed by
@@ -155,6 +157,7 @@ type Op[A, R any] struct {
 	retries  int
 	backoff  time.Duration
 	pause    pause // holds its tokens while paused
+	lane     *lane // the blocking lane (WithBlocking), or nil
 }
 
 // opRegistry holds the names of a runtime's ops.
@@ -216,6 +219,9 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 	if !cfg.weight.Valid() {
 		return nil, fmt.Errorf("coregate: op %q has unknown weight %v (want Heavy, Medium or Light)", name, cfg.weight)
 	}
+	if cfg.blocking && (cfg.sticky || cfg.lead) {
+		return nil, fmt.Errorf("coregate: op %q: WithBlocking does not combine with WithSticky, WithStickyKey or WithAnchor", name)
+	}
 	if cfg.retries < 0 || cfg.backoff < 0 {
 		return nil, fmt.Errorf("coregate: op %q: WithRetry(%d, %v): retries and backoff must not be negative", name, cfg.retries, cfg.backoff)
 	}
@@ -223,6 +229,9 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 		rt: rt, info: actors.Op{Name: name}, fn: fn,
 		rule:    router.Rule{Weight: cfg.weight, Lead: cfg.lead},
 		retries: cfg.retries, backoff: cfg.backoff,
+	}
+	if cfg.blocking {
+		op.lane = rt.lane
 	}
 	if err := op.configureAnchors(cfg); err != nil {
 		return nil, err
@@ -329,7 +338,7 @@ func (op *Op[A, R]) prepare(ctx context.Context, arg A, g *Group) *hookedJob[A, 
 	var seed *anchor.Seed
 	var declared map[string]struct{}
 	near := 0
-	if l, ok := ctx.Value(actors.AnchorKey{}).(leader); ok {
+	if l, ok := ctx.Value(actors.AnchorKey{}).(leader); ok && op.lane == nil {
 		seed, declared = l.join(op.info.Name)
 		near = l.near()
 	}
@@ -351,7 +360,7 @@ func (op *Op[A, R]) prepare(ctx context.Context, arg A, g *Group) *hookedJob[A, 
 // ticket tk: both nil for a plain token).
 func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hook actors.Hook, tk *router.Ticket, how router.How) (*Token[R], error) {
 	j.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, hook)
-	if err := op.rt.router.SubmitHow(ctx, &op.rule, tk, as, how); err != nil {
+	if err := op.place(ctx, tk, as, how); err != nil {
 		if errors.Is(err, actors.ErrFull) {
 			return nil, fmt.Errorf("%w (op %q)", ErrFull, op.info.Name)
 		}
@@ -359,6 +368,34 @@ func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hoo
 	}
 	op.pause.hold(as) // after the push: a Pause scanning meanwhile may have missed it
 	return &j.tok, nil
+}
+
+// place queues a started token: on the blocking lane, or where the router
+// places it.
+func (op *Op[A, R]) place(ctx context.Context, tk *router.Ticket, as actors.Job, how router.How) error {
+	if op.lane != nil {
+		return op.lane.submit(ctx, &op.rule, as, how)
+	}
+	return op.rt.router.SubmitHow(ctx, &op.rule, tk, as, how)
+}
+
+// deliver queues a token of op accepted before and held meanwhile (delayed
+// or paused) again.
+func (op *Op[A, R]) deliver(j actors.Job) {
+	if op.lane != nil {
+		op.lane.deliver(j)
+		return
+	}
+	op.rt.deliver(j)
+}
+
+// queued returns the jobs of op's tokens that wait to run.
+func (op *Op[A, R]) queued() []actors.Job {
+	js := op.rt.sup.Group().QueuedOf(&op.info)
+	if op.lane != nil {
+		js = append(js, op.lane.queuedOf(&op.info)...)
+	}
+	return js
 }
 
 // checkCalls reports a lead's declared external call that no op of the

@@ -28,7 +28,7 @@ func (op *Op[A, R]) Pause() {
 		op.rt.pauses.add(p)
 	}
 	p.on.Store(true)
-	for _, j := range op.rt.sup.Group().QueuedOf(&op.info) {
+	for _, j := range op.queued() {
 		p.parkLocked(j)
 	}
 }
@@ -46,7 +46,7 @@ func (op *Op[A, R]) Resume() {
 	p.mu.Unlock()
 	for _, j := range held {
 		if j.Task().Unpark() {
-			op.rt.deliver(j)
+			op.deliver(j)
 		}
 	}
 }

@@ -133,7 +133,7 @@ func (t *Task) claimSent() bool { return t.moved.CompareAndSwap(0, sentBit) }
 
 // movedTo returns the index of the executor the token was moved to, or -1.
 func (t *Task) movedTo() int {
-	if m := t.moved.Load() &^ sentBit; m != 0 {
+	if m := t.moved.Load() &^ (sentBit | detachedBit); m != 0 {
 		return int(m - 1)
 	}
 	return -1
@@ -301,6 +301,9 @@ func (t *Task) Deadline() (time.Time, bool) { return t.parent.Deadline() }
 func (t *Task) Value(key any) any {
 	switch key {
 	case execKey{}:
+		if t.moved.Load()&detachedBit != 0 {
+			return nil // runs off the executors (RunDetached)
+		}
 		return t.Executor()
 	case AnchorKey{}:
 		if t.hook != nil {
