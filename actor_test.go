@@ -377,7 +377,7 @@ func TestSpawnBadInput(t *testing.T) {
 		{"op option", func() error { _, err := Spawn(rt, "x", mk, WithSticky()); return err }, "WithSticky applies to ops, not actors"},
 		{"nil option", func() error { _, err := Spawn(rt, "x", mk, nil); return err }, "option 1 is nil"},
 		{"ChildOf nil", func() error { _, err := Spawn(rt, "x", mk, ChildOf(nil)); return err }, "ChildOf needs"},
-		{"actor option on an op", func() error { _, err := Define(rt, "op", where[int], OnExecutor(0)); return err }, "OnExecutor applies to actors, not ops"},
+		{"actor option on an op", func() error { _, err := Define(rt, "op", where[int], WithMailbox(8)); return err }, "WithMailbox applies to actors, not ops"},
 	} {
 		var err error
 		require.NotPanics(t, func() { err = tt.do() }, tt.name)

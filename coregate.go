@@ -2,8 +2,10 @@ package coregate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +41,12 @@ type Config struct {
 	// are plain goroutines, so Cores of them run on a smaller machine (for
 	// tests and comparisons).
 	Cores int
+	// CPUs names the CPUs the executors run on, executor i on CPUs[i], so
+	// that two runtimes in one process can be kept apart; nil means the
+	// allowed CPUs in order (see Cores). Each must be allowed (an error names
+	// the allowed ones) and appear once; with Cores set too, Cores must not
+	// exceed len(CPUs) and the first Cores are used.
+	CPUs []int
 	// MailboxSize bounds each executor's queued tokens (with the retries
 	// waiting out a backoff on it); 0 means DefaultMailboxSize, at most
 	// MaxMailboxSize. Submit waits for room when a token's whole range is
@@ -268,6 +276,8 @@ func (cfg Config) cpus() ([]int, error) {
 	switch {
 	case cfg.Cores < 0:
 		return nil, fmt.Errorf("coregate: Config.Cores is %d, must be 0 (all allowed CPUs) or more", cfg.Cores)
+	case cfg.CPUs != nil:
+		return cfg.chosenCPUs(allowed)
 	case cfg.Cores > len(allowed) && cfg.Affinity != Off:
 		return nil, fmt.Errorf("coregate: Config.Cores is %d but only %d CPUs are allowed: %v (Affinity Off allows more)", cfg.Cores, len(allowed), allowed)
 	case cfg.Cores > len(allowed):
@@ -282,6 +292,31 @@ func (cfg Config) cpus() ([]int, error) {
 		n = min(n, cfg.Cores)
 	}
 	return allowed[:n], nil
+}
+
+// chosenCPUs checks Config.CPUs against the allowed CPUs.
+func (cfg Config) chosenCPUs(allowed []int) ([]int, error) {
+	if len(cfg.CPUs) == 0 {
+		return nil, errors.New("coregate: Config.CPUs is empty; leave it nil for every allowed CPU")
+	}
+	if cfg.Cores > len(cfg.CPUs) {
+		return nil, fmt.Errorf("coregate: Config.Cores is %d but Config.CPUs names %d CPUs", cfg.Cores, len(cfg.CPUs))
+	}
+	seen := make(map[int]bool, len(cfg.CPUs))
+	for _, c := range cfg.CPUs {
+		switch {
+		case !slices.Contains(allowed, c):
+			return nil, fmt.Errorf("coregate: Config.CPUs names CPU %d, which is not allowed; the allowed CPUs are %v", c, allowed)
+		case seen[c]:
+			return nil, fmt.Errorf("coregate: Config.CPUs names CPU %d twice", c)
+		}
+		seen[c] = true
+	}
+	cpus := slices.Clone(cfg.CPUs)
+	if cfg.Cores > 0 {
+		cpus = cpus[:cfg.Cores]
+	}
+	return cpus, nil
 }
 
 // Engine returns the hollywood engine hosting the runtime's processes; subscribe

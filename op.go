@@ -43,10 +43,11 @@ type opConfig struct {
 	retries int
 	backoff time.Duration
 
-	onExec  int        // 1 + the executor an actor is pinned to, or 0
-	parent  *actorNode // ChildOf's parent, or nil
-	restart RestartPolicy
-	mailbox int
+	onExec    int        // 1 + the executor an actor or op is pinned to, or 0
+	onExecSet bool       // OnExecutor was given
+	parent    *actorNode // ChildOf's parent, or nil
+	restart   RestartPolicy
+	mailbox   int
 
 	blocking bool // WithBlocking
 }
@@ -55,10 +56,13 @@ type opConfig struct {
 // staggered selection in the class's range); the default is Heavy.
 func WithWeight(w Weight) Option { return func(c *opConfig) { c.weight = w } }
 
-// OnExecutor pins an actor to executor i; Spawn reports an i out of range.
-// Actors only.
+// OnExecutor pins an actor, or every token of an op, to executor i, whatever
+// the weight; Spawn and Define report an i out of range. A pinned op's
+// tokens wait for room on that executor alone, join no lead's seed, and
+// move elsewhere only while it is down. It does not combine with WithBlocking, WithSticky,
+// WithStickyKey or WithAnchor.
 func OnExecutor(i int) Option {
-	return func(c *opConfig) { c.actors, c.onExec = append(c.actors, "OnExecutor"), i+1 }
+	return func(c *opConfig) { c.onExec, c.onExecSet = i+1, true }
 }
 
 // ChildOf places an actor on the executor of the actor whose context c is,
@@ -158,6 +162,7 @@ type Op[A, R any] struct {
 	backoff  time.Duration
 	pause    pause // holds its tokens while paused
 	lane     *lane // the blocking lane (WithBlocking), or nil
+	near     int   // 1 + the executor every token goes to (OnExecutor), or 0
 }
 
 // opRegistry holds the names of a runtime's ops.
@@ -222,6 +227,14 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 	if cfg.blocking && (cfg.sticky || cfg.lead) {
 		return nil, fmt.Errorf("coregate: op %q: WithBlocking does not combine with WithSticky, WithStickyKey or WithAnchor", name)
 	}
+	if cfg.onExecSet {
+		switch {
+		case cfg.onExec <= 0 || cfg.onExec > len(rt.execs):
+			return nil, fmt.Errorf("coregate: op %q: OnExecutor(%d) is out of range: the runtime has %d executors", name, cfg.onExec-1, len(rt.execs))
+		case cfg.blocking || cfg.sticky || cfg.lead:
+			return nil, fmt.Errorf("coregate: op %q: OnExecutor does not combine with WithBlocking, WithSticky, WithStickyKey or WithAnchor", name)
+		}
+	}
 	if cfg.retries < 0 || cfg.backoff < 0 {
 		return nil, fmt.Errorf("coregate: op %q: WithRetry(%d, %v): retries and backoff must not be negative", name, cfg.retries, cfg.backoff)
 	}
@@ -237,7 +250,8 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 		return nil, err
 	}
 	op.rule.Keyed = op.keyOf != nil
-	op.hooked = op.rule.Keyed || op.rule.Lead || op.retries > 0
+	op.near = cfg.onExec
+	op.hooked = op.rule.Keyed || op.rule.Lead || op.retries > 0 || op.near > 0
 	if err := rt.registry.add(name); err != nil {
 		return nil, err
 	}
@@ -338,9 +352,12 @@ func (op *Op[A, R]) prepare(ctx context.Context, arg A, g *Group) *hookedJob[A, 
 	var seed *anchor.Seed
 	var declared map[string]struct{}
 	near := 0
-	if l, ok := ctx.Value(actors.AnchorKey{}).(leader); ok && op.lane == nil {
+	if l, ok := ctx.Value(actors.AnchorKey{}).(leader); ok && op.lane == nil && op.near == 0 {
 		seed, declared = l.join(op.info.Name)
 		near = l.near()
+	}
+	if op.near > 0 {
+		near = op.near
 	}
 	if seed == nil && near == 0 && !op.hooked && g == nil {
 		return nil
@@ -515,7 +532,7 @@ func actorOptions(name string, opts []Option) (opConfig, error) {
 		return cfg, fmt.Errorf("coregate: actor %q: %s applies to ops, not actors", name, cfg.ops[0])
 	case !cfg.weight.Valid():
 		return cfg, fmt.Errorf("coregate: actor %q has unknown weight %v (want Heavy, Medium or Light)", name, cfg.weight)
-	case cfg.onExec < 0 || (cfg.onExec == 0 && slices.Contains(cfg.actors, "OnExecutor")):
+	case cfg.onExecSet && cfg.onExec <= 0:
 		return cfg, fmt.Errorf("coregate: actor %q: OnExecutor(%d) is out of range", name, cfg.onExec-1)
 	case cfg.parent != nil && cfg.parent.exec.Load() == 0:
 		return cfg, fmt.Errorf("coregate: actor %q: ChildOf needs the context a parent actor received", name)
