@@ -47,12 +47,13 @@ type lane struct {
 	idle    chan struct{}                // closed while no worker runs and no retry waits
 	room    chan struct{}                // closed and replaced when a waiter may push
 	waiters int
-	aborted bool // Stop gave up draining: nothing runs any more
+	aborted bool                // Stop gave up draining: nothing runs any more
+	ids     map[uint64]struct{} // the workers' goroutine ids
 }
 
 func newLane(rt *Runtime, workers, bound int) *lane {
 	l := &lane{rt: rt, max: workers, bound: bound, retries: map[*actors.Task]*time.Timer{},
-		idle: make(chan struct{}), room: make(chan struct{})}
+		idle: make(chan struct{}), room: make(chan struct{}), ids: map[uint64]struct{}{}}
 	close(l.idle)
 	return l
 }
@@ -159,15 +160,20 @@ func (l *lane) busyLocked(delta int) {
 }
 
 func (l *lane) work() {
+	id := actors.GoID()
+	l.mu.Lock()
+	l.ids[id] = struct{}{}
+	l.mu.Unlock()
 	clean := false
 	defer func() {
+		l.mu.Lock()
+		delete(l.ids, id)
 		if !clean { // runtime.Goexit in a handler ended this goroutine
-			l.mu.Lock()
 			l.busyLocked(-1)
 			l.workers--
 			l.spawnLocked()
-			l.mu.Unlock()
 		}
+		l.mu.Unlock()
 	}()
 	for {
 		j, ok := l.next()
@@ -219,6 +225,15 @@ func (l *lane) retryAfter(j actors.Job, delay time.Duration) {
 		l.mu.Unlock()
 		l.deliver(j)
 	})
+}
+
+// inWorker reports whether the caller is one of the lane's workers.
+func (l *lane) inWorker() bool {
+	id := actors.GoID()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.ids[id]
+	return ok
 }
 
 // queuedOf returns the jobs of op's tokens waiting in the lane (not those

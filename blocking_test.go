@@ -201,3 +201,15 @@ func TestBlockingBadInput(t *testing.T) {
 	_, err = Spawn(rt, "a", func() Actor[int, int] { return perCoreActor{} }, WithBlocking())
 	require.ErrorContains(t, err, "applies to ops")
 }
+
+// TestStopFromBlockingHandler: Stop called from a handler on the lane is
+// refused, as from any handler, instead of waiting for its own return.
+func TestStopFromBlockingHandler(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ctx := context.Background()
+	op := must(Define(rt, "stopper", func(ctx context.Context, _ int) (int, error) {
+		return 0, rt.Stop(ctx)
+	}, WithBlocking()))
+	_, err := must(op.Submit(ctx, 0)).Wait(ctx)
+	require.ErrorIs(t, err, ErrStopFromHandler)
+}

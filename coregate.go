@@ -376,7 +376,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return ErrNilContext
 	}
-	if rt.sup.Group().InHandler() {
+	if rt.sup.Group().InHandler() || rt.lane.inWorker() {
 		return ErrStopFromHandler
 	}
 	if rt.stopping.CompareAndSwap(false, true) {

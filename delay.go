@@ -18,8 +18,11 @@ import (
 // mailbox bound, since it was accepted already. [Token.Cancel] and the end
 // of ctx resolve it while it waits (ErrCancelled, ctx's error), and Stop
 // resolves it with ErrStopped. Every waiting token of a runtime shares one
-// heap and one timer: waiting tokens cost memory, no goroutines. A d of 0
-// is Submit; a negative d is an error.
+// heap and one timer: waiting tokens cost memory, no goroutines, except
+// that a token submitted with a handler's context has a goroutine watch that
+// context while it waits (and, as for Submit, is cancelled if the handler
+// returns first: pass [context.WithoutCancel] of it to outlive the handler).
+// A d of 0 is Submit; a negative d is an error.
 func (op *Op[A, R]) SubmitAfter(ctx context.Context, d time.Duration, arg A) (*Token[R], error) {
 	switch {
 	case ctx == nil:

@@ -44,3 +44,8 @@ func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration)) {
 	}
 	t.finish(o, err)
 }
+
+// GoID returns the calling goroutine's id, for pools of goroutines that run
+// handlers off the executors and must recognise their own (a Stop called
+// from one of them).
+func GoID() uint64 { return goid() }
