@@ -49,11 +49,13 @@ type lane struct {
 	waiters int
 	aborted bool                // Stop gave up draining: nothing runs any more
 	ids     map[uint64]struct{} // the workers' goroutine ids
+	running map[*actors.Task]struct{}
 }
 
 func newLane(rt *Runtime, workers, bound int) *lane {
 	l := &lane{rt: rt, max: workers, bound: bound, retries: map[*actors.Task]*time.Timer{},
-		idle: make(chan struct{}), room: make(chan struct{}), ids: map[uint64]struct{}{}}
+		idle: make(chan struct{}), room: make(chan struct{}), ids: map[uint64]struct{}{},
+		running: map[*actors.Task]struct{}{}}
 	close(l.idle)
 	return l
 }
@@ -181,8 +183,22 @@ func (l *lane) work() {
 			clean = true
 			return
 		}
-		j.Task().Executor().RunDetached(j, l.retryAfter)
+		l.run(j)
 	}
+}
+
+// run runs j on the calling worker, known as running meanwhile.
+func (l *lane) run(j actors.Job) {
+	t := j.Task()
+	l.mu.Lock()
+	l.running[t] = struct{}{}
+	l.mu.Unlock()
+	defer func() { // a Goexit unwinds through here too
+		l.mu.Lock()
+		delete(l.running, t)
+		l.mu.Unlock()
+	}()
+	t.Executor().RunDetached(j, l.retryAfter)
 }
 
 // next takes the oldest waiting token; when none waits the worker is
@@ -250,11 +266,12 @@ func (l *lane) queuedOf(op *actors.Op) []actors.Job {
 	return js
 }
 
-// stop waits for the lane to drain until ctx ends; then it resolves what
-// still waits with ErrStopped (a retry waiting out its backoff with
-// ErrStopped too) and returns how many. Running handlers are cancelled with
-// the executors' abort and counted as they return.
-func (l *lane) stop(ctx context.Context) int {
+// stop waits for the lane to drain until ctx ends. Then it resolves what
+// still waits with ErrStopped (a retry waiting out its backoff too), cancels
+// the running handlers' contexts and gives them [supervisor.DefaultGrace] to
+// return. It returns how many it resolved and the handlers still running, by
+// op.
+func (l *lane) stop(ctx context.Context) (stopped int, running []*actors.Task) {
 	l.mu.Lock()
 	idle := l.idle
 	close(l.room) // submitters waiting for room see the runtime stopping
@@ -262,44 +279,68 @@ func (l *lane) stop(ctx context.Context) int {
 	l.mu.Unlock()
 	select {
 	case <-idle:
+		return 0, nil
 	case <-ctx.Done():
 	}
 	l.mu.Lock()
 	l.aborted = true
-	var js []actors.Job
-	js = append(js, l.q[l.head:]...)
+	tasks := make([]*actors.Task, 0, len(l.q)-l.head+len(l.retries))
+	for _, j := range l.q[l.head:] {
+		tasks = append(tasks, j.Task())
+	}
 	clear(l.q)
 	l.q, l.head = nil, 0
-	tasks := make([]*actors.Task, 0, len(js)+len(l.retries))
 	for t, timer := range l.retries {
 		timer.Stop()
 		tasks = append(tasks, t)
 	}
-	for _, j := range js {
-		tasks = append(tasks, j.Task())
-	}
 	l.busyLocked(-len(l.retries))
 	clear(l.retries)
+	for t := range l.running {
+		running = append(running, t)
+	}
+	idle = l.idle
 	l.mu.Unlock()
-	n := 0
 	for _, t := range tasks {
 		if t.Resolve(actors.Stopped, ErrStopped) {
-			n++
+			stopped++
 		}
 	}
-	return n
+	for _, t := range running {
+		t.Cancel()
+	}
+	grace := time.NewTimer(supervisor.DefaultGrace)
+	defer grace.Stop()
+	select {
+	case <-idle:
+		return stopped, nil
+	case <-grace.C:
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	running = running[:0]
+	for t := range l.running {
+		running = append(running, t)
+	}
+	return stopped, running
 }
 
-// withLaneStopped adds the n tokens the blocking lane resolved with
-// ErrStopped to err, Stop's result for the executors.
-func withLaneStopped(ctx context.Context, err error, n int) error {
-	if n == 0 {
+// withLane adds to err, Stop's result for the executors, the n tokens the
+// blocking lane resolved with ErrStopped and its handlers still running.
+func withLane(ctx context.Context, err error, n int, running []*actors.Task) error {
+	if n == 0 && len(running) == 0 {
 		return err
 	}
 	var se *supervisor.StopError
-	if errors.As(err, &se) {
-		se.Stopped += n
-		return se
+	if !errors.As(err, &se) {
+		se = &supervisor.StopError{Cause: ctx.Err()}
 	}
-	return &supervisor.StopError{Cause: ctx.Err(), Stopped: n}
+	se.Stopped += n
+	for _, t := range running {
+		if se.Running == nil {
+			se.Running = map[string]int{}
+		}
+		se.Running[t.OpName()]++
+	}
+	return se
 }

@@ -164,19 +164,31 @@ func TestBlockingFailuresRetryAndCancel(t *testing.T) {
 }
 
 // TestBlockingStop: Stop drains the lane; one whose context ends first
-// resolves what waits with ErrStopped (counted in its error) and cancels
-// the running handlers' contexts.
+// resolves what waits with ErrStopped and cancels the running handlers'
+// contexts, and its error counts the first and names those still running.
 func TestBlockingStop(t *testing.T) {
-	rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1})
+	rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 2})
 	ctx := context.Background()
 	g := newGated(t, rt)
+	unstick := make(chan struct{})
+	ignoring := must(Define(rt, "ignore", func(context.Context, int) (int, error) {
+		g.started <- struct{}{}
+		<-unstick // ignores its context
+		return 0, nil
+	}, WithBlocking()))
 	running := must(g.op.Submit(ctx, 0))
+	stuck := must(ignoring.Submit(ctx, 0))
+	<-g.started
 	<-g.started
 	queued := must(g.op.Submit(ctx, 1))
 	done, cancel := context.WithCancel(ctx)
 	cancel()
 	err := rt.Stop(done)
+	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorContains(t, err, "1 queued tokens resolved with ErrStopped")
+	require.ErrorContains(t, err, `1 tokens still running, their contexts cancelled ("ignore" x1)`)
+	close(unstick)
+	must(stuck.Wait(ctx))
 	_, err = queued.Wait(ctx)
 	require.ErrorIs(t, err, ErrStopped)
 	_, err = running.Wait(ctx)

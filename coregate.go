@@ -387,8 +387,8 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		for _, n := range rt.actors.all() {
 			n.h.stopWith(nil)
 		}
-		laneStopped := rt.lane.stop(ctx)
-		rt.stopErr = withLaneStopped(ctx, rt.sup.Stop(ctx), laneStopped)
+		laneStopped, laneRunning := rt.lane.stop(ctx)
+		rt.stopErr = withLane(ctx, rt.sup.Stop(ctx), laneStopped, laneRunning)
 		for _, n := range rt.actors.all() {
 			n.h.kill(ErrStopped)
 		}
