@@ -59,10 +59,10 @@
 // promise: [Op.SubmitFirst] (head of the queue), [Op.TrySubmit] ([ErrFull]
 // instead of waiting), [Op.SubmitAfter] (one heap and one timer for every
 // waiting token), [Op.Every] (periodic, never overlapping),
-// [Op.CancelQueued], [Op.Pause] and [Op.Resume], [Map] (ordered, a bounded
-// window, a break cancels the rest), [WithBlocking] (a bounded pool of
-// unpinned goroutines for handlers that sleep or do I/O), [PerCore] (one
-// value per executor, made on its thread), [SubmitFunc] (a closure without an
+// [Op.CancelQueued], [Op.Pause] and [Op.Resume], [Map] (ordered, a
+// bounded window, a break cancels the rest) and [MapUnordered],
+// [WithBlocking] (a bounded pool of unpinned goroutines for handlers that
+// sleep or do I/O), [PerCore] (one value per executor, made on its thread), [SubmitFunc] (a closure without an
 // op), [Group] (errgroup's semantics on tokens), and [OnExecutor] on an op
 // and [Config.CPUs] to choose cores:
 //

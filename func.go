@@ -25,7 +25,7 @@ func SubmitFunc[R any](ctx context.Context, rt *Runtime, fn func(context.Context
 	return submitFunc(ctx, rt, fn, nil)
 }
 
-func submitFunc[R any](ctx context.Context, rt *Runtime, fn func(context.Context) (R, error), g *Group) (*Token[R], error) {
+func submitFunc[R any](ctx context.Context, rt *Runtime, fn func(context.Context) (R, error), w watcher) (*Token[R], error) {
 	switch {
 	case ctx == nil:
 		return nil, ErrNilContext
@@ -39,7 +39,7 @@ func submitFunc[R any](ctx context.Context, rt *Runtime, fn func(context.Context
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	j := &funcJob[R]{fn: fn, group: g}
+	j := &funcJob[R]{fn: fn, watch: w}
 	j.tok.task.Init(ctx, rt.ids.Add(1), &funcInfo, j)
 	if err := rt.router.Submit(ctx, &funcRule, nil, j); err != nil {
 		return nil, err
@@ -47,11 +47,11 @@ func submitFunc[R any](ctx context.Context, rt *Runtime, fn func(context.Context
 	return &j.tok, nil
 }
 
-// funcJob is a closure's token; it is its own hook, to tell its group.
+// funcJob is a closure's token; it is its own hook, to tell its watcher.
 type funcJob[R any] struct {
 	tok   Token[R]
 	fn    func(context.Context) (R, error)
-	group *Group
+	watch watcher
 }
 
 func (j *funcJob[R]) Task() *actors.Task { return &j.tok.task }
@@ -64,11 +64,11 @@ func (j *funcJob[R]) Run(ctx context.Context) error {
 
 func (j *funcJob[R]) Placement() (*router.Rule, *router.Ticket) { return &funcRule, nil }
 
-// Resolved lets go of the closure and tells the group.
+// Resolved lets go of the closure and tells the watcher.
 func (j *funcJob[R]) Resolved(t *actors.Task) {
 	j.fn = nil
-	if j.group != nil {
-		j.group.resolved(t.Result())
+	if j.watch != nil {
+		j.watch.resolved(t)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/router"
 )
 
@@ -86,15 +87,23 @@ func join[R any](g *Group, submit func() (*Token[R], error)) (*Token[R], error) 
 	g.mu.Unlock()
 	tok, err := submit()
 	if err != nil {
-		g.resolved(err)
+		g.done(err)
 		return nil, err
 	}
 	return tok, nil
 }
 
-// resolved is called once per token of the group as it resolves (or is
-// refused) with err.
-func (g *Group) resolved(err error) {
+// watcher is told of a token's outcome as it resolves, before its waiters
+// wake, on the goroutine that resolved it: it must not block.
+type watcher interface {
+	resolved(t *actors.Task)
+}
+
+func (g *Group) resolved(t *actors.Task) { g.done(t.Result()) }
+
+// done is called once per token of the group as it resolves (or is refused)
+// with err.
+func (g *Group) done(err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if err != nil && g.err == nil {

@@ -115,3 +115,55 @@ func TestMapBadInputAndStop(t *testing.T) {
 	require.NoError(t, rt.Stop(ctx))
 	require.ErrorIs(t, one(Map(ctx, op, counted(3, new(atomic.Int32)))), ErrStopped)
 }
+
+// TestMapUnorderedYieldsAsTokensFinish: a slow first token holds up none of
+// the others: they are yielded first, then it; errors come with their
+// results; a break cancels the rest.
+func TestMapUnorderedYieldsAsTokensFinish(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 8})
+	ctx := context.Background()
+	gate := make(chan struct{})
+	errFive := errors.New("five")
+	op := must(Define(rt, "op", func(ctx context.Context, x int) (int, error) {
+		switch x {
+		case 0:
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		case 5:
+			return 0, errFive
+		}
+		return x, nil
+	}, WithBlocking()))
+	var got []int
+	var errs []error
+	for r, err := range MapUnorderedWindow(ctx, op, counted(6, new(atomic.Int32)), 6) {
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			got = append(got, r)
+		}
+		if len(got)+len(errs) == 5 {
+			close(gate) // every other token finished first
+		}
+	}
+	require.Len(t, errs, 1)
+	require.ErrorIs(t, errs[0], errFive)
+	require.ElementsMatch(t, []int{1, 2, 3, 4}, got[:4])
+	require.Equal(t, 0, got[4])
+
+	gate = make(chan struct{}) // token 0 holds on until the break cancels it
+	var taken atomic.Int32
+	for _, err := range MapUnorderedWindow(ctx, op, counted(100, &taken), 3) {
+		require.NoError(t, err)
+		break
+	}
+	require.Equal(t, int32(3), taken.Load())
+	require.NoError(t, rt.Stop(ctx))
+	s := rt.Stats().Total
+	require.Equal(t, uint64(9), s.Submitted)
+	require.Equal(t, uint64(9), s.Resolved())
+	require.GreaterOrEqual(t, s.Cancelled, uint64(1), "the slow token 0 of the second run, cancelled by the break")
+}

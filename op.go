@@ -311,13 +311,13 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 	return op.submitWith(ctx, arg, router.How{}, nil)
 }
 
-// submitWith is Submit queueing as how says, with the token joining g when g
-// is not nil.
-func (op *Op[A, R]) submitWith(ctx context.Context, arg A, how router.How, g *Group) (*Token[R], error) {
+// submitWith is Submit queueing as how says, with w (when not nil) told of
+// the token's outcome.
+func (op *Op[A, R]) submitWith(ctx context.Context, arg A, how router.How, w watcher) (*Token[R], error) {
 	if err := op.admit(ctx); err != nil {
 		return nil, err
 	}
-	h := op.prepare(ctx, arg, g)
+	h := op.prepare(ctx, arg, w)
 	if h == nil {
 		j := &job[A, R]{op: op, arg: arg}
 		return op.submit(ctx, j, j, nil, nil, how)
@@ -344,8 +344,8 @@ func (op *Op[A, R]) admit(ctx context.Context) error {
 
 // prepare returns the hooked job for a token of arg submitted with ctx, or
 // nil when a plain job will do: no seed, no actor nearby, no sticky key,
-// lead, retry or group.
-func (op *Op[A, R]) prepare(ctx context.Context, arg A, g *Group) *hookedJob[A, R] {
+// lead, retry or watcher.
+func (op *Op[A, R]) prepare(ctx context.Context, arg A, w watcher) *hookedJob[A, R] {
 	// The seed of the lead whose context this is comes first, when the lead
 	// declared this op among its external calls.
 	// An actor's context keeps its tokens near it.
@@ -359,10 +359,10 @@ func (op *Op[A, R]) prepare(ctx context.Context, arg A, g *Group) *hookedJob[A, 
 	if op.near > 0 {
 		near = op.near
 	}
-	if seed == nil && near == 0 && !op.hooked && g == nil {
+	if seed == nil && near == 0 && !op.hooked && w == nil {
 		return nil
 	}
-	h := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, declared: declared, group: g}
+	h := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, declared: declared, watch: w}
 	h.ticket.Seed, h.ticket.Near = seed, near
 	if seed == nil && op.rule.Lead {
 		h.declared = op.declared
@@ -451,7 +451,7 @@ type hookedJob[A, R any] struct {
 	ticket   router.Ticket
 	declared map[string]struct{} // the ops that join its seed (its lead's declared calls)
 	tries    int                 // retries so far; touched only by the executor running it
-	group    *Group              // the group it belongs to, or nil
+	watch    watcher             // told of its outcome (its group's, Map's), or nil
 }
 
 func (j *job[A, R]) Task() *actors.Task { return &j.tok.task }
@@ -482,8 +482,8 @@ func (j *hookedJob[A, R]) Resolved(t *actors.Task) {
 	j.op.rt.router.Release(&j.ticket)
 	var zero A
 	j.arg = zero
-	if j.group != nil {
-		j.group.resolved(t.Result())
+	if j.watch != nil {
+		j.watch.resolved(t)
 	}
 }
 
