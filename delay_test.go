@@ -168,3 +168,27 @@ func TestEveryStopsWithContextAndRuntime(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestSubmitAfterKeepsStickyPlacement: a delayed token of a sticky op is
+// placed by its key when submitted and runs on the key's executor when due;
+// a cancelled one is counted there.
+func TestSubmitAfterKeepsStickyPlacement(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 3, Affinity: Off})
+		ctx := context.Background()
+		op := must(Define(rt, "sticky", where[string], WithSticky()))
+		first := must(op.Submit(ctx, "k"))
+		on := must(first.Wait(ctx))
+		var toks []*Token[int]
+		for range 4 {
+			toks = append(toks, must(op.SubmitAfter(ctx, time.Second, "k")))
+		}
+		for _, tok := range toks {
+			require.Equal(t, on, tok.Executor())
+			require.Equal(t, on, must(tok.Wait(ctx)))
+		}
+		cancelled := must(op.SubmitAfter(ctx, time.Hour, "k"))
+		require.True(t, cancelled.Cancel())
+		require.Equal(t, on, cancelled.Executor())
+	})
+}
