@@ -2,6 +2,8 @@ package coregate
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -81,4 +83,42 @@ func TestPauseHoldsQueuedAndNewTokens(t *testing.T) {
 		rec.op.Pause() // after Stop: nothing
 		require.False(t, rec.op.Paused())
 	})
+}
+
+// TestPauseResumeUnderLoad: submitters racing Pause and Resume strand no
+// token: after a last Resume every token runs exactly once, on two cores.
+func TestPauseResumeUnderLoad(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off, MailboxSize: 16})
+	ctx := context.Background()
+	var ran sync.Map
+	op := must(Define(rt, "op", func(_ context.Context, x int) (int, error) {
+		if _, dup := ran.LoadOrStore(x, true); dup {
+			return 0, fmt.Errorf("%d ran twice", x)
+		}
+		return x, nil
+	}))
+	var wg sync.WaitGroup
+	toks := make([][]*Token[int], 4)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				toks[g] = append(toks[g], must(op.Submit(ctx, g*1000+i)))
+			}
+		})
+	}
+	for i := range 40 {
+		if i%2 == 0 {
+			op.Pause()
+		} else {
+			op.Resume()
+		}
+	}
+	wg.Wait()
+	op.Resume()
+	for _, ts := range toks {
+		for _, tok := range ts {
+			must(tok.Wait(ctx))
+		}
+	}
+	require.Equal(t, uint64(800), rt.Stats().Total.Succeeded)
 }

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -60,5 +62,53 @@ func TestPushFront(t *testing.T) {
 	m.Close()
 	if res := m.pushFront(newJob(22, nil)); res != Closed {
 		t.Fatalf("pushFront on a closed mailbox: %v", res)
+	}
+}
+
+// TestPushFrontConcurrent: producers pushing to the head and the tail while
+// the consumer pops lose and repeat nothing, and the count held against the
+// bound returns to zero.
+func TestPushFrontConcurrent(t *testing.T) {
+	m := NewMailbox(64, nil)
+	const producers, each = 4, 500
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Go(func() {
+			for i := range each {
+				j := newJob(uint64(p*each+i), nil)
+				for {
+					var res PushResult
+					if i%3 == 0 {
+						res = m.pushFront(j)
+					} else {
+						res = m.Push(j)
+					}
+					if res == Pushed {
+						break
+					}
+					runtime.Gosched() // full: let the consumer drain
+				}
+			}
+		})
+	}
+	seen := make(map[uint64]bool, producers*each)
+	for len(seen) < producers*each {
+		j, ok := m.Pop()
+		if !ok {
+			runtime.Gosched()
+			continue
+		}
+		id := j.Task().ID()
+		if seen[id] {
+			t.Fatalf("job %d popped twice", id)
+		}
+		seen[id] = true
+	}
+	wg.Wait()
+	if _, ok := m.Pop(); ok {
+		t.Fatal("a job left over")
+	}
+	if n := m.Len(); n != 0 {
+		t.Fatalf("Len %d after draining", n)
 	}
 }
