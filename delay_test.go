@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -129,8 +130,11 @@ func TestEveryNeverOverlaps(t *testing.T) {
 		time.Sleep(65 * time.Millisecond)
 		synctest.Wait()
 		stop()
+		n := len(got)
 		time.Sleep(time.Second)
 		synctest.Wait()
+		require.Len(t, got, n, "each is not called after stop returned")
+		stop() // twice is once
 		ms := time.Millisecond
 		require.Equal(t, []time.Duration{10 * ms, 20 * ms, 50 * ms, 60 * ms}, starts)
 		require.Equal(t, []int{1, 2, 3, 4}, got)
@@ -157,6 +161,9 @@ func TestEveryStopsWithContextAndRuntime(t *testing.T) {
 		must(op.Every(short, 10*time.Millisecond, 0, func(int, error) { n++ }))
 		m := 0
 		must(op.Every(ctx, 10*time.Millisecond, 0, func(int, error) { m++ }))
+		var stopSelf atomic.Pointer[func()]                                                                    // set before the first tick, on the fake clock
+		selfStopping := must(op.Every(ctx, 10*time.Millisecond, 0, func(int, error) { (*stopSelf.Load())() })) // returns at once
+		stopSelf.Store(&selfStopping)
 		time.Sleep(45 * time.Millisecond)
 		synctest.Wait()
 		require.Equal(t, 3, n, "stopped by its context")

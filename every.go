@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/coregate/coregate/actors"
 )
 
 // Every submits a token of op for arg every interval, starting one interval
@@ -19,7 +21,9 @@ import (
 // It stops when stop is called, when ctx ends, or when the runtime stops;
 // each is then called at most once more, for a run under way: with its
 // result when the runtime stopped, with its context's error when stop or ctx
-// ended it (its handler's context is cancelled). Each Every holds one goroutine while it runs, however many
+// ended it (its handler's context is cancelled). stop returns once the loop
+// has ended, so each is not called after it (called from each, it returns
+// at once); it may be called more than once. Each Every holds one goroutine while it runs, however many
 // ticks it waits for. An interval of 0 or less, a nil each or ctx, or a
 // stopped runtime is an error.
 func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, each func(R, error)) (stop func(), err error) {
@@ -39,7 +43,11 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 	runCtx, cancel := context.WithCancel(ctx)
 	quit := op.rt.delays.done()
 	ticker := time.NewTicker(interval)
+	ended := make(chan struct{})
+	var loop atomic.Uint64 // the loop goroutine's id, so stop can tell a call from each
 	go func() {
+		loop.Store(actors.GoID())
+		defer close(ended)
 		defer ticker.Stop()
 		defer cancel()
 		for {
@@ -61,8 +69,12 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 			}
 		}
 	}()
-	var once sync.Once
-	return func() { once.Do(cancel) }, nil
+	return func() {
+		cancel()
+		if actors.GoID() != loop.Load() {
+			<-ended
+		}
+	}, nil
 }
 
 // runOnce submits one token and waits for it.
