@@ -222,7 +222,15 @@ func (t *Task) finish(o Outcome, err error) {
 // claim moves a queued (or parked) token to done for a resolver other than
 // its executor.
 func (t *Task) claim() bool {
-	return t.state.CompareAndSwap(queued, done) || t.state.CompareAndSwap(parked, done)
+	for {
+		s := t.state.Load()
+		if s != queued && s != parked {
+			return false
+		}
+		if t.state.CompareAndSwap(s, done) {
+			return true
+		}
+	}
 }
 
 // Resolve resolves a queued token that will not run with outcome o and error
