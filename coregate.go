@@ -2,8 +2,10 @@ package coregate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +43,12 @@ type Config struct {
 	// are plain goroutines, so Cores of them run on a smaller machine (for
 	// tests and comparisons).
 	Cores int
+	// CPUs names the CPUs the executors run on, executor i on CPUs[i], so
+	// that two runtimes in one process can be kept apart; nil means the
+	// allowed CPUs in order (see Cores). Each must be allowed (an error names
+	// the allowed ones) and appear once; with Cores set too, Cores must not
+	// exceed len(CPUs) and the first Cores are used.
+	CPUs []int
 	// MailboxSize bounds each executor's queued tokens (with the retries
 	// waiting out a backoff on it); 0 means DefaultMailboxSize, at most
 	// MaxMailboxSize. Submit waits for room when a token's whole range is
@@ -95,6 +103,11 @@ type Config struct {
 	// the defaults (10 restarts per 60 s, backoff from 10 ms up to 1 s,
 	// cool-down from 1 s up to 1 min); negative ones are an error.
 	Restart RestartPolicy
+	// BlockingWorkers bounds the goroutines running the tokens of ops
+	// defined WithBlocking at once; 0 means DefaultBlockingWorkers, fewer
+	// than 0 is an error. They are plain goroutines, neither locked nor
+	// pinned, started as work comes and gone once it is done.
+	BlockingWorkers int
 	// StallAfter is how long one token may run before its executor is reported
 	// stalled (ExecutorStalled) and gets no unpinned work until the token ends.
 	// 0 means DefaultStallAfter; a negative value turns the watchdog off.
@@ -160,6 +173,9 @@ type Runtime struct {
 	room     *actors.Room
 	name     string
 	actors   actorRegistry
+	delays   delays // tokens waiting out SubmitAfter's delay
+	pauses   pauses // ops ever paused, whose held tokens Stop resolves
+	lane     *lane  // the blocking lane of WithBlocking ops
 
 	stopping atomic.Bool
 	stopped  chan struct{}
@@ -174,6 +190,12 @@ func Start(cfg Config) (*Runtime, error) {
 	}
 	if cfg.MailboxSize < 0 || cfg.MailboxSize > MaxMailboxSize {
 		return nil, fmt.Errorf("coregate: Config.MailboxSize is %d, must be 0 (default) to %d", cfg.MailboxSize, MaxMailboxSize)
+	}
+	if cfg.BlockingWorkers < 0 {
+		return nil, fmt.Errorf("coregate: Config.BlockingWorkers is %d, must be 0 (default) or more", cfg.BlockingWorkers)
+	}
+	if cfg.BlockingWorkers == 0 {
+		cfg.BlockingWorkers = DefaultBlockingWorkers
 	}
 	if cfg.MaxBlocked < 0 {
 		return nil, fmt.Errorf("coregate: Config.MaxBlocked is %d, must be 0 (default) or more", cfg.MaxBlocked)
@@ -236,6 +258,7 @@ func Start(cfg Config) (*Runtime, error) {
 		seeds:   anchor.NewSeeds(cfg.SeedCap),
 		room:    actors.NewRoom(),
 	}
+	rt.lane = newLane(rt, cfg.BlockingWorkers, cfg.MailboxSize)
 	// In dependency order: the executors (not running yet), the router over
 	// them, then the supervisor, which starts them with its own hooks and the
 	// router's.
@@ -286,6 +309,8 @@ func (cfg Config) cpus() ([]int, error) {
 	switch {
 	case cfg.Cores < 0:
 		return nil, fmt.Errorf("coregate: Config.Cores is %d, must be 0 (all allowed CPUs) or more", cfg.Cores)
+	case cfg.CPUs != nil:
+		return cfg.chosenCPUs(allowed)
 	case cfg.Cores > len(allowed) && cfg.Affinity != Off:
 		return nil, fmt.Errorf("coregate: Config.Cores is %d but only %d CPUs are allowed: %v (Affinity Off allows more)", cfg.Cores, len(allowed), allowed)
 	case cfg.Cores > len(allowed):
@@ -300,6 +325,31 @@ func (cfg Config) cpus() ([]int, error) {
 		n = min(n, cfg.Cores)
 	}
 	return allowed[:n], nil
+}
+
+// chosenCPUs checks Config.CPUs against the allowed CPUs.
+func (cfg Config) chosenCPUs(allowed []int) ([]int, error) {
+	if len(cfg.CPUs) == 0 {
+		return nil, errors.New("coregate: Config.CPUs is empty; leave it nil for every allowed CPU")
+	}
+	if cfg.Cores > len(cfg.CPUs) {
+		return nil, fmt.Errorf("coregate: Config.Cores is %d but Config.CPUs names %d CPUs", cfg.Cores, len(cfg.CPUs))
+	}
+	seen := make(map[int]bool, len(cfg.CPUs))
+	for _, c := range cfg.CPUs {
+		switch {
+		case !slices.Contains(allowed, c):
+			return nil, fmt.Errorf("coregate: Config.CPUs names CPU %d, which is not allowed; the allowed CPUs are %v", c, allowed)
+		case seen[c]:
+			return nil, fmt.Errorf("coregate: Config.CPUs names CPU %d twice", c)
+		}
+		seen[c] = true
+	}
+	cpus := slices.Clone(cfg.CPUs)
+	if cfg.Cores > 0 {
+		cpus = cpus[:cfg.Cores]
+	}
+	return cpus, nil
 }
 
 // Engine returns the hollywood engine hosting the runtime's processes; subscribe
@@ -337,7 +387,8 @@ func (rt *Runtime) Stats() Stats {
 }
 
 // Stop stops the runtime gracefully: Submit and Define return ErrStopped from
-// now on, and the executors drain their queues, and the retries waiting out a
+// now on, tokens waiting out [Op.SubmitAfter]'s delay or held by [Op.Pause]
+// resolve with ErrStopped at once, the loops of [Op.Every] end, and the executors drain their queues, and the retries waiting out a
 // backoff, until ctx ends. If ctx ends first, every token still queued is
 // resolved with ErrStopped at once (so nothing waits on a token no executor
 // will run), every retry waiting out a backoff with its last attempt's error,
@@ -358,16 +409,19 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return ErrNilContext
 	}
-	if rt.sup.Group().InHandler() {
+	if rt.sup.Group().InHandler() || rt.lane.inWorker() {
 		return ErrStopFromHandler
 	}
 	if rt.stopping.CompareAndSwap(false, true) {
+		rt.delays.stop()
+		rt.pauses.stop()
 		// Actors stop behind the messages queued to them, drained with the
 		// executors; those the drain did not reach stop at once after it.
 		for _, n := range rt.actors.all() {
 			n.h.stopWith(nil)
 		}
-		rt.stopErr = rt.sup.Stop(ctx)
+		laneStopped, laneRunning := rt.lane.stop(ctx)
+		rt.stopErr = withLane(ctx, rt.sup.Stop(ctx), laneStopped, laneRunning)
 		for _, n := range rt.actors.all() {
 			n.h.kill(ErrStopped)
 		}

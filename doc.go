@@ -71,6 +71,23 @@
 // lead's executor until the lead and all of them have resolved. Both tables are bounded (see package
 // anchor and [Config]).
 //
+// # Pool and service features
+//
+// On the same tokens, keeping placement, counts, supervision and Stop's
+// promise: [Op.SubmitFirst] (head of the queue), [Op.TrySubmit] ([ErrFull]
+// instead of waiting), [Op.SubmitAfter] (one heap and one timer for every
+// waiting token), [Op.Every] (periodic, never overlapping),
+// [Op.CancelQueued], [Op.Pause] and [Op.Resume], [Map] (ordered, a
+// bounded window, a break cancels the rest) and [MapUnordered],
+// [WithBlocking] (a bounded pool of unpinned goroutines for handlers that
+// sleep or do I/O), [PerCore] (one value per executor, made on its thread), [SubmitFunc] (a closure without an
+// op), [Group] (errgroup's semantics on tokens), and [OnExecutor] on an op
+// and [Config.CPUs] to choose cores:
+//
+//	g := coregate.NewGroup(ctx, rt)
+//	for _, id := range ids { coregate.Add(g, fetch, id) }
+//	err := g.Wait() // the first error; the rest were cancelled
+//
 // # Guarantees
 //
 //   - Every token accepted by Submit resolves exactly once: succeeded, failed (the

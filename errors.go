@@ -23,6 +23,9 @@ var (
 	// inside a handler when Config.MaxBlocked handlers block already: each
 	// blocked handler holds a goroutine and, pinned, an OS thread.
 	ErrTooManyBlocked = actors.ErrTooManyBlocked
+	// ErrFull is wrapped by the error of [Op.TrySubmit] when every executor
+	// the token may go to is full.
+	ErrFull = actors.ErrFull
 	// ErrNilToken is returned by the methods of a nil *Token.
 	ErrNilToken = errors.New("coregate: nil token")
 	// ErrNilContext is returned when a nil context.Context is passed.

@@ -43,20 +43,26 @@ type opConfig struct {
 	retries int
 	backoff time.Duration
 
-	onExec  int        // 1 + the executor an actor is pinned to, or 0
-	parent  *actorNode // ChildOf's parent, or nil
-	restart RestartPolicy
-	mailbox int
+	onExec    int        // 1 + the executor an actor or op is pinned to, or 0
+	onExecSet bool       // OnExecutor was given
+	parent    *actorNode // ChildOf's parent, or nil
+	restart   RestartPolicy
+	mailbox   int
+
+	blocking bool // WithBlocking
 }
 
 // WithWeight sets the weight class of an op or of an actor (placed by
 // staggered selection in the class's range); the default is Heavy.
 func WithWeight(w Weight) Option { return func(c *opConfig) { c.weight = w } }
 
-// OnExecutor pins an actor to executor i; Spawn reports an i out of range.
-// Actors only.
+// OnExecutor pins an actor, or every token of an op, to executor i, whatever
+// the weight; Spawn and Define report an i out of range. A pinned op's
+// tokens wait for room on that executor alone, join no lead's seed, and
+// move elsewhere only while it is down. It does not combine with WithBlocking, WithSticky,
+// WithStickyKey or WithAnchor.
 func OnExecutor(i int) Option {
-	return func(c *opConfig) { c.actors, c.onExec = append(c.actors, "OnExecutor"), i+1 }
+	return func(c *opConfig) { c.onExec, c.onExecSet = i+1, true }
 }
 
 // ChildOf places an actor on the executor of the actor whose context c is,
@@ -154,6 +160,9 @@ type Op[A, R any] struct {
 	hooked   bool                // its tokens carry a hook: keyed, a lead, or retried
 	retries  int
 	backoff  time.Duration
+	pause    pause // holds its tokens while paused
+	lane     *lane // the blocking lane (WithBlocking), or nil
+	near     int   // 1 + the executor every token goes to (OnExecutor), or 0
 }
 
 // opRegistry holds a runtime's ops by name.
@@ -215,6 +224,17 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 	if !cfg.weight.Valid() {
 		return nil, fmt.Errorf("coregate: op %q has unknown weight %v (want Heavy, Medium or Light)", name, cfg.weight)
 	}
+	if cfg.blocking && (cfg.sticky || cfg.lead) {
+		return nil, fmt.Errorf("coregate: op %q: WithBlocking does not combine with WithSticky, WithStickyKey or WithAnchor", name)
+	}
+	if cfg.onExecSet {
+		switch {
+		case cfg.onExec <= 0 || cfg.onExec > len(rt.execs):
+			return nil, fmt.Errorf("coregate: op %q: OnExecutor(%d) is out of range: the runtime has %d executors", name, cfg.onExec-1, len(rt.execs))
+		case cfg.blocking || cfg.sticky || cfg.lead:
+			return nil, fmt.Errorf("coregate: op %q: OnExecutor does not combine with WithBlocking, WithSticky, WithStickyKey or WithAnchor", name)
+		}
+	}
 	if cfg.retries < 0 || cfg.backoff < 0 {
 		return nil, fmt.Errorf("coregate: op %q: WithRetry(%d, %v): retries and backoff must not be negative", name, cfg.retries, cfg.backoff)
 	}
@@ -223,11 +243,15 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 		rule:    router.Rule{Weight: cfg.weight, Lead: cfg.lead},
 		retries: cfg.retries, backoff: cfg.backoff,
 	}
+	if cfg.blocking {
+		op.lane = rt.lane
+	}
 	if err := op.configureAnchors(cfg); err != nil {
 		return nil, err
 	}
 	op.rule.Keyed = op.keyOf != nil
-	op.hooked = op.rule.Keyed || op.rule.Lead || op.retries > 0
+	op.near = cfg.onExec
+	op.hooked = op.rule.Keyed || op.rule.Lead || op.retries > 0 || op.near > 0
 	if err := rt.registry.add(name, op); err != nil {
 		return nil, err
 	}
@@ -284,36 +308,61 @@ func (op *Op[A, R]) Weight() Weight { return op.rule.Weight }
 //
 // Submit allocates once: the token.
 func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
-	if ctx == nil {
-		return nil, ErrNilContext
-	}
-	rt := op.rt
-	if rt.stopping.Load() {
-		return nil, ErrStopped
-	}
-	if err := ctx.Err(); err != nil {
+	return op.submitWith(ctx, arg, router.How{}, nil)
+}
+
+// submitWith is Submit queueing as how says, with w (when not nil) told of
+// the token's outcome.
+func (op *Op[A, R]) submitWith(ctx context.Context, arg A, how router.How, w watcher) (*Token[R], error) {
+	if err := op.admit(ctx); err != nil {
 		return nil, err
 	}
-	if op.rule.Lead && !op.checked.Load() {
-		if err := op.checkCalls(); err != nil {
-			return nil, err
-		}
+	h := op.prepare(ctx, arg, w)
+	if h == nil {
+		j := &job[A, R]{op: op, arg: arg}
+		return op.submit(ctx, j, j, nil, nil, how)
 	}
+	return op.submit(ctx, &h.job, h, h, &h.ticket, how)
+}
+
+// admit says why a token of op may not be submitted with ctx now, or nil.
+func (op *Op[A, R]) admit(ctx context.Context) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
+	if op.rt.stopping.Load() {
+		return ErrStopped
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if op.rule.Lead && !op.checked.Load() {
+		return op.checkCalls()
+	}
+	return nil
+}
+
+// prepare returns the hooked job for a token of arg submitted with ctx, or
+// nil when a plain job will do: no seed, no actor nearby, no sticky key,
+// lead, retry or watcher.
+func (op *Op[A, R]) prepare(ctx context.Context, arg A, w watcher) *hookedJob[A, R] {
 	// The seed of the lead whose context this is comes first, when the lead
 	// declared this op among its external calls.
 	// An actor's context keeps its tokens near it.
 	var seed *anchor.Seed
 	var declared map[string]struct{}
 	near := 0
-	if l, ok := ctx.Value(actors.AnchorKey{}).(leader); ok {
+	if l, ok := ctx.Value(actors.AnchorKey{}).(leader); ok && op.lane == nil && op.near == 0 {
 		seed, declared = l.join(op.info.Name)
 		near = l.near()
 	}
-	if seed == nil && near == 0 && !op.hooked {
-		j := &job[A, R]{op: op, arg: arg}
-		return op.submit(ctx, j, j, nil, nil)
+	if op.near > 0 {
+		near = op.near
 	}
-	h := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, declared: declared}
+	if seed == nil && near == 0 && !op.hooked && w == nil {
+		return nil
+	}
+	h := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, declared: declared, watch: w}
 	h.ticket.Seed, h.ticket.Near = seed, near
 	if seed == nil && op.rule.Lead {
 		h.declared = op.declared
@@ -321,17 +370,49 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 	if op.keyOf != nil {
 		h.ticket.Key = op.keyOf(&h.arg)
 	}
-	return op.submit(ctx, &h.job, h, h, &h.ticket)
+	return h
 }
 
 // submit starts j's token and has the router place it (as, with hook and
 // ticket tk: both nil for a plain token).
-func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hook actors.Hook, tk *router.Ticket) (*Token[R], error) {
+func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hook actors.Hook, tk *router.Ticket, how router.How) (*Token[R], error) {
 	j.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, hook)
-	if err := op.rt.router.Submit(ctx, &op.rule, tk, as); err != nil {
+	if err := op.place(ctx, tk, as, how); err != nil {
+		if errors.Is(err, actors.ErrFull) {
+			return nil, fmt.Errorf("%w (op %q)", ErrFull, op.info.Name)
+		}
 		return nil, err
 	}
+	op.pause.hold(as) // after the push: a Pause scanning meanwhile may have missed it
 	return &j.tok, nil
+}
+
+// place queues a started token: on the blocking lane, or where the router
+// places it.
+func (op *Op[A, R]) place(ctx context.Context, tk *router.Ticket, as actors.Job, how router.How) error {
+	if op.lane != nil {
+		return op.lane.submit(ctx, &op.rule, as, how)
+	}
+	return op.rt.router.SubmitHow(ctx, &op.rule, tk, as, how)
+}
+
+// deliver queues a token of op accepted before and held meanwhile (delayed
+// or paused) again.
+func (op *Op[A, R]) deliver(j actors.Job) {
+	if op.lane != nil {
+		op.lane.deliver(j)
+		return
+	}
+	op.rt.deliver(j)
+}
+
+// queued returns the jobs of op's tokens that wait to run.
+func (op *Op[A, R]) queued() []actors.Job {
+	js := op.rt.sup.Group().QueuedOf(&op.info)
+	if op.lane != nil {
+		js = append(js, op.lane.queuedOf(&op.info)...)
+	}
+	return js
 }
 
 // checkCalls reports a lead's declared external call that no op of the
@@ -370,6 +451,7 @@ type hookedJob[A, R any] struct {
 	ticket   router.Ticket
 	declared map[string]struct{} // the ops that join its seed (its lead's declared calls)
 	tries    int                 // retries so far; touched only by the executor running it
+	watch    watcher             // told of its outcome (its group's, Map's), or nil
 }
 
 func (j *job[A, R]) Task() *actors.Task { return &j.tok.task }
@@ -396,10 +478,13 @@ func (j *hookedJob[A, R]) Placement() (*router.Rule, *router.Ticket) {
 
 // Resolved gives back the job's pin and seed once, at its outcome, and lets
 // go of the argument, which a retry would have needed.
-func (j *hookedJob[A, R]) Resolved(*actors.Task) {
+func (j *hookedJob[A, R]) Resolved(t *actors.Task) {
 	j.op.rt.router.Release(&j.ticket)
 	var zero A
 	j.arg = zero
+	if j.watch != nil {
+		j.watch.resolved(t)
+	}
 }
 
 // Anchor hands the job, as a leader, to the tokens its handler submits when
@@ -447,7 +532,7 @@ func actorOptions(name string, opts []Option) (opConfig, error) {
 		return cfg, fmt.Errorf("coregate: actor %q: %s applies to ops, not actors", name, cfg.ops[0])
 	case !cfg.weight.Valid():
 		return cfg, fmt.Errorf("coregate: actor %q has unknown weight %v (want Heavy, Medium or Light)", name, cfg.weight)
-	case cfg.onExec < 0 || (cfg.onExec == 0 && slices.Contains(cfg.actors, "OnExecutor")):
+	case cfg.onExecSet && cfg.onExec <= 0:
 		return cfg, fmt.Errorf("coregate: actor %q: OnExecutor(%d) is out of range", name, cfg.onExec-1)
 	case cfg.parent != nil && cfg.parent.exec.Load() == 0:
 		return cfg, fmt.Errorf("coregate: actor %q: ChildOf needs the context a parent actor received", name)

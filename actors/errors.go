@@ -19,6 +19,9 @@ var (
 	// ErrNoExecutor resolves a token that has no live executor to run on: every
 	// executor of its runtime is down.
 	ErrNoExecutor = errors.New("coregate: no live executor")
+	// ErrFull refuses a token that is not to wait for room when every
+	// executor it may go to is full.
+	ErrFull = errors.New("coregate: every executor of the op's range is full")
 	// ErrCellClosed refuses an envelope for an actor that stopped.
 	ErrCellClosed = errors.New("coregate: actor stopped")
 	// ErrRunning refuses [Executor.Launch] of an executor that has an owner.

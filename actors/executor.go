@@ -356,7 +356,7 @@ func (e *Executor) run(w *worker, j Job) {
 		return
 	}
 	e.running.Store(t)
-	o, err := e.invoke(w, j, t)
+	o, err := invoke(j, t, e.retry)
 	if (o == Failed || o == Panicked) && e.retry(j, o, err) {
 		return
 	}
@@ -367,14 +367,15 @@ func (e *Executor) run(w *worker, j Job) {
 // with singleflight's double defer: the inner function recovers a panic (even
 // panic(nil) under GODEBUG=panicnil=1) and returns normally, while a Goexit
 // runs the inner defer and keeps unwinding, past the line after it. A Goexit
-// resolves (or retries) the token here, then goes on ending the goroutine.
-func (e *Executor) invoke(w *worker, j Job, t *Task) (o Outcome, err error) {
+// resolves (or, when retry queues it again, retries) the token here, then
+// goes on ending the goroutine.
+func invoke(j Job, t *Task, retry func(Job, Outcome, error) bool) (o Outcome, err error) {
 	normal, recovered := false, false
 	defer func() {
 		if normal || recovered {
 			return
 		}
-		if !e.retry(j, Failed, ErrGoexit) {
+		if !retry(j, Failed, ErrGoexit) {
 			t.finish(Failed, ErrGoexit)
 		}
 	}()

@@ -67,6 +67,8 @@ type Mailbox struct {
 	wake     chan struct{}
 	woken    func() // called after a push woke the parked consumer; may be nil
 	room     *Room
+	nfront   int         // jobs pushed to the head (PushFront) at the start of q
+	hasFront atomic.Bool // nfront > 0: the consumer merges them ahead of its batch
 
 	// consumer side: batch is written under mu, by the consumer only; pos is
 	// the consumer's alone
@@ -130,6 +132,7 @@ const (
 	modeRequeue          // past the bound and the close, not counted
 	modeRetry            // requeue into a held slot
 	modeSchedule         // a Scheduled runnable: as requeue
+	modeFront            // as push, at the head (see front.go)
 )
 
 func (m *Mailbox) add(j Job, mode addMode) PushResult {
@@ -138,21 +141,26 @@ func (m *Mailbox) add(j Job, mode addMode) PushResult {
 		m.held--
 		m.n--
 	}
+	bounded := mode == modePush || mode == modeFront
 	switch {
 	case m.gone:
 		m.mu.Unlock()
 		return Gone
-	case m.aborted || m.drained || (m.closed && mode == modePush):
+	case m.aborted || m.drained || (m.closed && bounded):
 		m.mu.Unlock()
 		return Closed
-	case mode == modePush && m.n >= m.size:
+	case bounded && m.n >= m.size:
 		m.mu.Unlock()
 		return Full
 	}
-	m.q = append(m.q, j)
+	if mode == modeFront {
+		m.insertFront(j)
+	} else {
+		m.q = append(m.q, j)
+	}
 	m.setReady()
 	m.n++
-	if mode == modePush {
+	if bounded {
 		m.pushed++
 	}
 	wake := m.parked
@@ -199,6 +207,9 @@ func (m *Mailbox) pending() bool { return m.pos < len(m.batch) || m.ready.Load()
 
 // pop is Pop for the attached consumer.
 func (m *Mailbox) pop() (Job, bool) {
+	if m.hasFront.Load() {
+		m.mergeFront()
+	}
 	if m.pos < len(m.batch) {
 		j := m.batch[m.pos]
 		m.pos++
@@ -221,6 +232,7 @@ func (m *Mailbox) refill() (Job, bool) {
 	var j Job
 	ok := !m.aborted && len(m.q) > 0
 	if ok {
+		m.clearFront() // they lead q, and so the batch
 		m.batch, m.q = m.q, spent
 		m.setReady()
 		j = m.batch[0]

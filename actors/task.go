@@ -133,7 +133,7 @@ func (t *Task) claimSent() bool { return t.moved.CompareAndSwap(0, sentBit) }
 
 // movedTo returns the index of the executor the token was moved to, or -1.
 func (t *Task) movedTo() int {
-	if m := t.moved.Load() &^ sentBit; m != 0 {
+	if m := t.moved.Load() &^ (sentBit | detachedBit); m != 0 {
 		return int(m - 1)
 	}
 	return -1
@@ -228,8 +228,19 @@ func (t *Task) finish(o Outcome, err error) {
 	}
 }
 
-// claim moves a queued token to done for a resolver other than its executor.
-func (t *Task) claim() bool { return t.state.CompareAndSwap(queued, done) }
+// claim moves a queued (or parked) token to done for a resolver other than
+// its executor.
+func (t *Task) claim() bool {
+	for {
+		s := t.state.Load()
+		if s != queued && s != parked {
+			return false
+		}
+		if t.state.CompareAndSwap(s, done) {
+			return true
+		}
+	}
+}
 
 // Resolve resolves a queued token that will not run with outcome o and error
 // err, and reports whether it did: false when the token was already running or
@@ -324,6 +335,9 @@ func (t *Task) Deadline() (time.Time, bool) { return t.parent.Deadline() }
 func (t *Task) Value(key any) any {
 	switch key {
 	case execKey{}:
+		if t.moved.Load()&detachedBit != 0 {
+			return nil // runs off the executors (RunDetached)
+		}
 		return t.Executor()
 	case AnchorKey{}:
 		if t.hook != nil {

@@ -119,6 +119,19 @@ func contains(set []int, i int) bool {
 
 func (r *Router) healthy(i int) bool { return r.execs[i].Healthy() }
 
+// How says how [Router.SubmitHow] queues a token. The zero value is Submit's.
+type How struct {
+	First  bool // at the head of its executor's queue ([actors.Executor.PushFront])
+	NoWait bool // [actors.ErrFull] at once instead of waiting for room
+}
+
+func (h How) push(e *actors.Executor, j actors.Job) actors.PushResult {
+	if h.First {
+		return e.PushFront(j)
+	}
+	return e.Push(j)
+}
+
 // Submit places j by rule and tk (nil for a plain token) and pushes it,
 // waiting for room while its executor (or, for a plain token, its whole
 // range) is full. Precedence is seed, then sticky pin, then staggered
@@ -130,13 +143,18 @@ func (r *Router) healthy(i int) bool { return r.execs[i].Healthy() }
 // [actors.ErrTooManyBlocked] for a handler that may not block; on error the
 // ticket's pin and seed are given back.
 func (r *Router) Submit(ctx context.Context, rule *Rule, tk *Ticket, j actors.Job) error {
+	return r.SubmitHow(ctx, rule, tk, j, How{})
+}
+
+// SubmitHow is [Router.Submit] queueing as how says; with how.NoWait it
+// returns [actors.ErrFull] instead of waiting for room.
+func (r *Router) SubmitHow(ctx context.Context, rule *Rule, tk *Ticket, j actors.Job, how How) error {
 	if tk == nil || (!rule.Keyed && !rule.Lead && tk.Seed == nil && tk.Near == 0) {
 		pos := r.next(rule.Weight)
-		if _, res := r.tryPlaceAt(rule.Weight, pos, j); res == actors.Pushed {
+		if _, res := r.tryPlaceAt(rule.Weight, pos, j, how); res == actors.Pushed {
 			return nil
 		}
-		_, err := r.WaitRoom(ctx, func() (int, actors.PushResult) { return r.tryPlaceAt(rule.Weight, pos, j) })
-		return err
+		return r.waitRoom(ctx, how, func() (int, actors.PushResult) { return r.tryPlaceAt(rule.Weight, pos, j, how) })
 	}
 	push := func() (int, actors.PushResult) {
 		r.moving.RLock()
@@ -145,16 +163,38 @@ func (r *Router) Submit(ctx context.Context, rule *Rule, tk *Ticket, j actors.Jo
 		if exec < 0 {
 			return -1, actors.NoExecutor
 		}
-		return exec, r.execs[exec].Push(j)
+		return exec, how.push(r.execs[exec], j)
 	}
 	if _, res := push(); res == actors.Pushed {
 		return nil
 	}
-	_, err := r.WaitRoom(ctx, push)
+	err := r.waitRoom(ctx, how, push)
 	if err != nil {
 		r.Release(tk) // it will never resolve: give back its pin and seed
 	}
 	return err
+}
+
+// waitRoom is WaitRoom, or with how.NoWait, one more try that does not wait.
+func (r *Router) waitRoom(ctx context.Context, how How, push func() (int, actors.PushResult)) error {
+	if !how.NoWait {
+		_, err := r.WaitRoom(ctx, push)
+		return err
+	}
+	for {
+		switch _, res := push(); res {
+		case actors.Pushed:
+			return nil
+		case actors.Gone:
+			continue // the view changed: place again at once
+		case actors.Full:
+			return actors.ErrFull
+		case actors.Closed:
+			return actors.ErrStopped
+		default:
+			return actors.ErrNoExecutor
+		}
+	}
 }
 
 // target returns the executor a keyed or anchored token goes to, -1 when
@@ -286,4 +326,16 @@ func (r *Router) reroute(j actors.Job) bool {
 	}
 	actors.Drop(j, actors.Failed, actors.ErrNoExecutor)
 	return false
+}
+
+// Place decides the executor j goes to without pushing it, taking what
+// placing it takes (a pin, a seed) as Submit does, for a token accepted now
+// and queued there later ([actors.Executor.Deliver]); -1 when none is live.
+func (r *Router) Place(rule *Rule, tk *Ticket, j actors.Job) int {
+	if tk == nil {
+		return r.Next(rule.Weight)
+	}
+	r.moving.RLock()
+	defer r.moving.RUnlock()
+	return r.target(rule, tk, j)
 }

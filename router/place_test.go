@@ -168,7 +168,7 @@ func FuzzTryPlace(f *testing.F) {
 		set := v.eligible(class)
 		room := func(i int) bool { return full&(1<<i) == 0 }
 		healthy := func(i int) bool { return sick&(1<<i) == 0 }
-		got, res := r.tryPlaceAt(class, pos, newJob())
+		got, res := r.tryPlaceAt(class, pos, newJob(), How{})
 
 		if len(set) == 0 {
 			if res != actors.NoExecutor {

@@ -103,7 +103,7 @@ func (r *Router) next(w Weight) uint64 { return r.pos[w].n.Add(1) - 1 }
 // executor's index, or -1 and Full, Closed, Gone (an executor went down
 // meanwhile: try again) or NoExecutor.
 func (r *Router) TryPlace(w Weight, j actors.Job) (int, actors.PushResult) {
-	return r.tryPlaceAt(w, r.next(w), j)
+	return r.tryPlaceAt(w, r.next(w), j, How{})
 }
 
 // awake is [Awake] over the router's executors; the executor it returns is
@@ -114,14 +114,14 @@ func (r *Router) awake(set []int, pos uint64) int {
 }
 
 // tryPlaceAt is TryPlace at position pos.
-func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.PushResult) {
+func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job, how How) (int, actors.PushResult) {
 	v := r.view.Load()
 	set := v.eligible(w)
 	if len(set) == 0 {
 		return -1, actors.NoExecutor
 	}
 	if i := r.awake(set, pos); i >= 0 {
-		if got := r.execs[i].Push(j); got == actors.Pushed || got == actors.Closed {
+		if got := how.push(r.execs[i], j); got == actors.Pushed || got == actors.Closed {
 			return i, got
 		}
 	}
@@ -137,7 +137,7 @@ func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.Pus
 			if pass == 0 {
 				healthy++
 			}
-			switch e.Push(j) {
+			switch how.push(e, j) {
 			case actors.Pushed:
 				return i, actors.Pushed
 			case actors.Closed:
@@ -153,7 +153,7 @@ func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job) (int, actors.Pus
 			// The whole range is unhealthy: before queueing behind it, try the
 			// range over the healthy executors.
 			if i := healthyRange(v.live, r.healthy, w, pos); i >= 0 {
-				if got := r.execs[i].Push(j); got == actors.Pushed || got == actors.Closed {
+				if got := how.push(r.execs[i], j); got == actors.Pushed || got == actors.Closed {
 					return i, got
 				}
 			}

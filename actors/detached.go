@@ -1,0 +1,51 @@
+package actors
+
+import "time"
+
+// detachedBit marks in moved a token run by [Executor.RunDetached]: its
+// handler's context answers no executor.
+const detachedBit = 1 << 29
+
+// RunDetached runs token j, accepted on e ([Executor.Accept]) and queued
+// off its mailbox, on the calling goroutine instead of e's owner: for
+// handlers that block (sleep, I/O) on goroutines that are neither locked nor
+// pinned. It is counted on e, resolved as e's tokens are (a panic fails it
+// with a [*PanicError], runtime.Goexit with [ErrGoexit] and goes on ending
+// the calling goroutine), and its handler's context is cancelled by the
+// group's abort; it answers no executor ([ExecutorOf] gives nil), and the
+// stall watchdog does not see it. When its hook asks for a retry, j is
+// queued again (its state) and again is called with the delay instead of
+// resolving it. A token that is not queued (resolved, parked or running
+// elsewhere) is skipped.
+func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration)) {
+	t := j.Task()
+	if !t.state.CompareAndSwap(queued, running) {
+		return
+	}
+	if e.group.aborted.Load() {
+		t.finish(Stopped, ErrStopped)
+		return
+	}
+	t.moved.Or(detachedBit)
+	retry := func(j Job, o Outcome, err error) bool {
+		if t.hook == nil || e.group.aborted.Load() || t.cancel.isFired() || t.ctxErr() != nil {
+			return false
+		}
+		delay, ok := t.hook.Retry(o, err)
+		if ok {
+			t.state.Store(queued)
+			again(j, delay)
+		}
+		return ok
+	}
+	o, err := invoke(j, t, retry)
+	if (o == Failed || o == Panicked) && retry(j, o, err) {
+		return
+	}
+	t.finish(o, err)
+}
+
+// GoID returns the calling goroutine's id, for pools of goroutines that run
+// handlers off the executors and must recognise their own (a Stop called
+// from one of them).
+func GoID() uint64 { return goid() }

@@ -1,0 +1,346 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/router"
+	"github.com/coregate/coregate/supervisor"
+)
+
+// DefaultBlockingWorkers is Config.BlockingWorkers when 0: enough goroutines
+// for handlers that mostly wait on I/O.
+const DefaultBlockingWorkers = 256
+
+// WithBlocking runs the op's tokens on the runtime's blocking lane: a bounded
+// pool of unpinned goroutines (Config.BlockingWorkers at most, started as
+// work comes and gone when it is done) in front of a queue bounded like a
+// mailbox (Config.MailboxSize). Handlers that sleep, call slow APIs or do
+// file I/O then never occupy a core's executor. The tokens are counted on an
+// executor picked as for the op's weight, and cancel, retry, Pause, Map,
+// groups, SubmitAfter and Stop behave as for other ops; SubmitFirst puts a
+// token at the head of the lane, TrySubmit fails with ErrFull when the lane
+// is full. Their handlers' contexts answer no executor ([CurrentExecutor]
+// is false, [PerCore.Get] an error), and the stall watchdog does not watch
+// them. It does not combine with WithSticky, WithStickyKey or WithAnchor,
+// which place tokens on executors. Ops only.
+func WithBlocking() Option {
+	return func(c *opConfig) { c.ops, c.blocking = append(c.ops, "WithBlocking"), true }
+}
+
+// lane is a runtime's blocking lane: a FIFO queue of accepted tokens and the
+// goroutines running them, at most max at once. A worker exists only while
+// there is work, so an idle lane holds no goroutine.
+type lane struct {
+	rt      *Runtime
+	max     int
+	bound   int
+	mu      sync.Mutex
+	q       []actors.Job // q[head:] waits, oldest first
+	head    int
+	workers int                          // goroutines running
+	retries map[*actors.Task]*time.Timer // tokens waiting out a retry backoff
+	idle    chan struct{}                // closed while no worker runs and no retry waits
+	room    chan struct{}                // closed and replaced when a waiter may push
+	waiters int
+	aborted bool                // Stop gave up draining: nothing runs any more
+	ids     map[uint64]struct{} // the workers' goroutine ids
+	running map[*actors.Task]struct{}
+}
+
+func newLane(rt *Runtime, workers, bound int) *lane {
+	l := &lane{rt: rt, max: workers, bound: bound, retries: map[*actors.Task]*time.Timer{},
+		idle: make(chan struct{}), room: make(chan struct{}), ids: map[uint64]struct{}{},
+		running: map[*actors.Task]struct{}{}}
+	close(l.idle)
+	return l
+}
+
+// submit accepts j on an executor picked for rule, for counting, and queues
+// it, waiting for room as how says.
+func (l *lane) submit(ctx context.Context, rule *router.Rule, j actors.Job, how router.How) error {
+	var resume func()
+	defer func() {
+		if resume != nil {
+			resume()
+		}
+	}()
+	for {
+		l.mu.Lock()
+		switch {
+		case l.aborted || l.rt.stopping.Load():
+			l.mu.Unlock()
+			return ErrStopped
+		case len(l.q)-l.head < l.bound:
+			err := l.acceptLocked(rule, j, how.First)
+			l.mu.Unlock()
+			return err
+		case how.NoWait:
+			l.mu.Unlock()
+			return actors.ErrFull
+		}
+		room := l.room
+		l.waiters++
+		l.mu.Unlock()
+		if resume == nil {
+			var err error
+			if resume, err = l.rt.sup.Group().Block(); err != nil {
+				l.leave()
+				return err
+			}
+		}
+		select {
+		case <-room:
+			l.leave()
+		case <-ctx.Done():
+			l.leave()
+			return ctx.Err()
+		}
+	}
+}
+
+func (l *lane) leave() {
+	l.mu.Lock()
+	l.waiters--
+	l.mu.Unlock()
+}
+
+func (l *lane) acceptLocked(rule *router.Rule, j actors.Job, first bool) error {
+	i := l.rt.router.Next(rule.Weight)
+	if i < 0 {
+		return ErrNoExecutor
+	}
+	l.rt.execs[i].Accept(j.Task())
+	if first {
+		l.q = slices.Insert(l.q, l.head, j)
+	} else {
+		l.q = append(l.q, j)
+	}
+	l.spawnLocked()
+	return nil
+}
+
+// deliver queues j, accepted before and held meanwhile (delayed, paused or
+// retried), past the bound; once Stop gave up it is resolved instead.
+func (l *lane) deliver(j actors.Job) {
+	l.mu.Lock()
+	if l.aborted {
+		l.mu.Unlock()
+		j.Task().Resolve(actors.Stopped, ErrStopped)
+		return
+	}
+	l.q = append(l.q, j)
+	l.spawnLocked()
+	l.mu.Unlock()
+}
+
+// spawnLocked starts a worker when tokens wait and fewer than max run.
+func (l *lane) spawnLocked() {
+	if l.workers >= l.max || len(l.q) == l.head {
+		return
+	}
+	l.busyLocked(+1)
+	l.workers++
+	go l.work()
+}
+
+// busyLocked counts work (a worker or a waiting retry) in or out, opening
+// and closing idle.
+func (l *lane) busyLocked(delta int) {
+	before := l.workers + len(l.retries)
+	after := before + delta
+	switch {
+	case before == 0 && after > 0:
+		l.idle = make(chan struct{})
+	case before > 0 && after == 0:
+		close(l.idle)
+	}
+}
+
+func (l *lane) work() {
+	id := actors.GoID()
+	l.mu.Lock()
+	l.ids[id] = struct{}{}
+	l.mu.Unlock()
+	clean := false
+	defer func() {
+		l.mu.Lock()
+		delete(l.ids, id)
+		if !clean { // runtime.Goexit in a handler ended this goroutine
+			l.busyLocked(-1)
+			l.workers--
+			l.spawnLocked()
+		}
+		l.mu.Unlock()
+	}()
+	for {
+		j, ok := l.next()
+		if !ok {
+			clean = true
+			return
+		}
+		l.run(j)
+	}
+}
+
+// run runs j on the calling worker, known as running meanwhile.
+func (l *lane) run(j actors.Job) {
+	t := j.Task()
+	l.mu.Lock()
+	l.running[t] = struct{}{}
+	l.mu.Unlock()
+	defer func() { // a Goexit unwinds through here too
+		l.mu.Lock()
+		delete(l.running, t)
+		l.mu.Unlock()
+	}()
+	t.Executor().RunDetached(j, l.retryAfter)
+}
+
+// next takes the oldest waiting token; when none waits the worker is
+// counted out under the same lock, so a push never misses a worker.
+func (l *lane) next() (actors.Job, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.head == len(l.q) || l.aborted {
+		l.busyLocked(-1)
+		l.workers--
+		return nil, false
+	}
+	j := l.q[l.head]
+	l.q[l.head] = nil
+	l.head++
+	if l.head == len(l.q) {
+		l.q, l.head = l.q[:0], 0
+	}
+	if l.waiters > 0 {
+		close(l.room)
+		l.room = make(chan struct{})
+	}
+	return j, true
+}
+
+// retryAfter queues j again after delay.
+func (l *lane) retryAfter(j actors.Job, delay time.Duration) {
+	t := j.Task()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.busyLocked(+1)
+	l.retries[t] = time.AfterFunc(delay, func() {
+		l.mu.Lock()
+		if _, ok := l.retries[t]; !ok {
+			l.mu.Unlock()
+			return // Stop resolved it
+		}
+		l.busyLocked(-1)
+		delete(l.retries, t)
+		l.mu.Unlock()
+		l.deliver(j)
+	})
+}
+
+// inWorker reports whether the caller is one of the lane's workers.
+func (l *lane) inWorker() bool {
+	id := actors.GoID()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.ids[id]
+	return ok
+}
+
+// queuedOf returns the jobs of op's tokens waiting in the lane (not those
+// waiting out a retry backoff).
+func (l *lane) queuedOf(op *actors.Op) []actors.Job {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var js []actors.Job
+	for _, j := range l.q[l.head:] {
+		if t := j.Task(); t.Op() == op && t.Queued() {
+			js = append(js, j)
+		}
+	}
+	return js
+}
+
+// stop waits for the lane to drain until ctx ends. Then it resolves what
+// still waits with ErrStopped (a retry waiting out its backoff too), cancels
+// the running handlers' contexts and gives them [supervisor.DefaultGrace] to
+// return. It returns how many it resolved and the handlers still running, by
+// op.
+func (l *lane) stop(ctx context.Context) (stopped int, running []*actors.Task) {
+	l.mu.Lock()
+	idle := l.idle
+	close(l.room) // submitters waiting for room see the runtime stopping
+	l.room = make(chan struct{})
+	l.mu.Unlock()
+	select {
+	case <-idle:
+		return 0, nil
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	l.aborted = true
+	tasks := make([]*actors.Task, 0, len(l.q)-l.head+len(l.retries))
+	for _, j := range l.q[l.head:] {
+		tasks = append(tasks, j.Task())
+	}
+	clear(l.q)
+	l.q, l.head = nil, 0
+	for t, timer := range l.retries {
+		timer.Stop()
+		tasks = append(tasks, t)
+	}
+	l.busyLocked(-len(l.retries))
+	clear(l.retries)
+	for t := range l.running {
+		running = append(running, t)
+	}
+	idle = l.idle
+	l.mu.Unlock()
+	for _, t := range tasks {
+		if t.Resolve(actors.Stopped, ErrStopped) {
+			stopped++
+		}
+	}
+	for _, t := range running {
+		t.Cancel()
+	}
+	grace := time.NewTimer(supervisor.DefaultGrace)
+	defer grace.Stop()
+	select {
+	case <-idle:
+		return stopped, nil
+	case <-grace.C:
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	running = running[:0]
+	for t := range l.running {
+		running = append(running, t)
+	}
+	return stopped, running
+}
+
+// withLane adds to err, Stop's result for the executors, the n tokens the
+// blocking lane resolved with ErrStopped and its handlers still running.
+func withLane(ctx context.Context, err error, n int, running []*actors.Task) error {
+	if n == 0 && len(running) == 0 {
+		return err
+	}
+	var se *supervisor.StopError
+	if !errors.As(err, &se) {
+		se = &supervisor.StopError{Cause: ctx.Err()}
+	}
+	se.Stopped += n
+	for _, t := range running {
+		if se.Running == nil {
+			se.Running = map[string]int{}
+		}
+		se.Running[t.OpName()]++
+	}
+	return se
+}

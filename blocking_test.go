@@ -1,0 +1,227 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/require"
+)
+
+// gated is a blocking op whose handlers count themselves running and wait
+// for gate (or their context).
+type gated struct {
+	op            *Op[int, int]
+	gate          chan struct{}
+	running, most atomic.Int32
+	started       chan struct{}
+	mu            sync.Mutex
+	ran           []int // in start order
+}
+
+func (g *gated) order() []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]int(nil), g.ran...)
+}
+
+func newGated(t *testing.T, rt *Runtime, opts ...Option) *gated {
+	t.Helper()
+	g := &gated{gate: make(chan struct{}), started: make(chan struct{}, 1000)}
+	g.op = must(Define(rt, "gated", func(ctx context.Context, x int) (int, error) {
+		if _, on := CurrentExecutor(ctx); on {
+			return 0, errors.New("a blocking handler runs on an executor")
+		}
+		n := g.running.Add(1)
+		defer g.running.Add(-1)
+		for m := g.most.Load(); n > m && !g.most.CompareAndSwap(m, n); m = g.most.Load() {
+		}
+		g.mu.Lock()
+		g.ran = append(g.ran, x)
+		g.mu.Unlock()
+		g.started <- struct{}{}
+		select {
+		case <-g.gate:
+			return x, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}, append([]Option{WithBlocking()}, opts...)...))
+	return g
+}
+
+// TestBlockingLaneKeepsOneCoreResponsive: a one-core runtime with 100
+// handlers blocked on the lane still runs its core's tokens at once.
+func TestBlockingLaneKeepsOneCoreResponsive(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ctx := context.Background()
+	g := newGated(t, rt)
+	var toks []*Token[int]
+	for i := range 100 {
+		toks = append(toks, must(g.op.Submit(ctx, i)))
+	}
+	for range 100 {
+		<-g.started
+	}
+	require.Equal(t, int32(100), g.running.Load(), "all 100 wait at once, none on the core")
+	quick := must(Define(rt, "quick", where[int]))
+	require.Equal(t, 0, must(must(quick.Submit(ctx, 0)).Wait(ctx)), "the core is free")
+	close(g.gate)
+	for i, tok := range toks {
+		require.Equal(t, i, must(tok.Wait(ctx)))
+		require.Equal(t, 0, tok.Executor(), "counted on an executor")
+	}
+	require.Equal(t, uint64(101), rt.Stats().Total.Succeeded)
+}
+
+// TestBlockingWorkersBound: no more than Config.BlockingWorkers handlers run
+// at once, the rest wait in the lane; SubmitFirst goes to its head, and
+// TrySubmit fails with ErrFull once it holds MailboxSize tokens.
+func TestBlockingWorkersBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 2})
+		ctx := context.Background()
+		g := newGated(t, rt)
+		var toks []*Token[int]
+		for i := range 5 {
+			toks = append(toks, must(g.op.Submit(ctx, i)))
+		}
+		synctest.Wait()
+		require.Equal(t, int32(2), g.running.Load())
+		close(g.gate)
+		for _, tok := range toks {
+			must(tok.Wait(ctx))
+		}
+		require.Equal(t, int32(2), g.most.Load())
+	})
+
+	rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1, MailboxSize: 2})
+	ctx := context.Background()
+	g := newGated(t, rt)
+	toks := []*Token[int]{must(g.op.Submit(ctx, 0))}
+	<-g.started
+	toks = append(toks, must(g.op.TrySubmit(1)), must(g.op.SubmitFirst(ctx, 2)))
+	_, err := g.op.TrySubmit(3)
+	require.ErrorIs(t, err, ErrFull)
+	require.ErrorContains(t, err, `op "gated"`)
+	close(g.gate)
+	for _, tok := range toks {
+		must(tok.Wait(ctx))
+	}
+	require.Equal(t, []int{0, 2, 1}, g.order())
+}
+
+// TestBlockingFailuresRetryAndCancel: on the lane a panic and a Goexit fail
+// their token and the lane goes on, a retry runs on the lane again, and a
+// queued token can be cancelled, by itself or with CancelQueued, and held
+// by Pause.
+func TestBlockingFailuresRetryAndCancel(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1})
+	ctx := context.Background()
+	var tries atomic.Int32
+	op := must(Define(rt, "op", func(ctx context.Context, x int) (int, error) {
+		if _, on := CurrentExecutor(ctx); on {
+			return 0, errors.New("on an executor")
+		}
+		switch x {
+		case 1:
+			panic("boom")
+		case 2:
+			runtime.Goexit()
+		case 3:
+			if tries.Add(1) < 3 {
+				return 0, errFlaky
+			}
+		}
+		return x, nil
+	}, WithBlocking(), WithRetry(2, 0)))
+	_, err := must(op.Submit(ctx, 1)).Wait(ctx)
+	var pe *PanicError
+	require.ErrorAs(t, err, &pe)
+	_, err = must(op.Submit(ctx, 2)).Wait(ctx)
+	require.ErrorIs(t, err, ErrGoexit)
+	require.Equal(t, 3, must(must(op.Submit(ctx, 3)).Wait(ctx)))
+	require.Equal(t, int32(3), tries.Load())
+
+	g := newGated(t, rt)
+	must(g.op.Submit(ctx, 0))
+	<-g.started // the lane's one worker is busy
+	queued := []*Token[int]{must(g.op.Submit(ctx, 1)), must(g.op.Submit(ctx, 2)), must(g.op.Submit(ctx, 3))}
+	require.True(t, queued[0].Cancel())
+	g.op.Pause()
+	held := must(g.op.Submit(ctx, 4))
+	require.Equal(t, 3, g.op.CancelQueued(), "two queued, one held")
+	for _, tok := range append(queued, held) {
+		_, err := tok.Wait(ctx)
+		require.ErrorIs(t, err, ErrCancelled)
+	}
+	g.op.Resume()
+	close(g.gate)
+}
+
+// TestBlockingStop: Stop drains the lane; one whose context ends first
+// resolves what waits with ErrStopped and cancels the running handlers'
+// contexts, and its error counts the first and names those still running.
+func TestBlockingStop(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 2})
+	ctx := context.Background()
+	g := newGated(t, rt)
+	unstick := make(chan struct{})
+	ignoring := must(Define(rt, "ignore", func(context.Context, int) (int, error) {
+		g.started <- struct{}{}
+		<-unstick // ignores its context
+		return 0, nil
+	}, WithBlocking()))
+	running := must(g.op.Submit(ctx, 0))
+	stuck := must(ignoring.Submit(ctx, 0))
+	<-g.started
+	<-g.started
+	queued := must(g.op.Submit(ctx, 1))
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	err := rt.Stop(done)
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorContains(t, err, "1 queued tokens resolved with ErrStopped")
+	require.ErrorContains(t, err, `1 tokens still running, their contexts cancelled ("ignore" x1)`)
+	close(unstick)
+	must(stuck.Wait(ctx))
+	_, err = queued.Wait(ctx)
+	require.ErrorIs(t, err, ErrStopped)
+	_, err = running.Wait(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = g.op.Submit(ctx, 2)
+	require.ErrorIs(t, err, ErrStopped)
+
+	rt2 := start(t, Config{Cores: 1, Affinity: Off})
+	g2 := newGated(t, rt2)
+	close(g2.gate)
+	tok := must(g2.op.Submit(ctx, 7))
+	require.NoError(t, rt2.Stop(ctx), "a graceful Stop drains the lane")
+	require.Equal(t, 7, must(tok.Wait(ctx)))
+}
+
+func TestBlockingBadInput(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	_, err := Define(rt, "s", where[int], WithBlocking(), WithSticky())
+	require.ErrorContains(t, err, "does not combine")
+	_, err = Start(Config{BlockingWorkers: -1})
+	require.ErrorContains(t, err, "BlockingWorkers is -1")
+	_, err = Spawn(rt, "a", func() Actor[int, int] { return perCoreActor{} }, WithBlocking())
+	require.ErrorContains(t, err, "applies to ops")
+}
+
+// TestStopFromBlockingHandler: Stop called from a handler on the lane is
+// refused, as from any handler, instead of waiting for its own return.
+func TestStopFromBlockingHandler(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ctx := context.Background()
+	op := must(Define(rt, "stopper", func(ctx context.Context, _ int) (int, error) {
+		return 0, rt.Stop(ctx)
+	}, WithBlocking()))
+	_, err := must(op.Submit(ctx, 0)).Wait(ctx)
+	require.ErrorIs(t, err, ErrStopFromHandler)
+}

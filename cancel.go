@@ -1,0 +1,18 @@
+package coregate
+
+import "github.com/coregate/coregate/actors"
+
+// CancelQueued cancels every token of op that waits to run: queued on an
+// executor, waiting out [Op.SubmitAfter]'s delay or a retry backoff, or held
+// by [Op.Pause]. Each resolves with ErrCancelled and never runs; running
+// tokens are not touched (cancel one with [Token.Cancel]). It returns how
+// many it cancelled. Tokens submitted meanwhile may escape it.
+func (op *Op[A, R]) CancelQueued() int {
+	n := 0
+	for _, j := range op.queued() {
+		if j.Task().Resolve(actors.Cancelled, ErrCancelled) {
+			n++
+		}
+	}
+	return n + op.rt.delays.cancelOf(&op.info) + op.pause.cancel()
+}

@@ -1,0 +1,240 @@
+package coregate
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/router"
+)
+
+// SubmitAfter is [Op.Submit] for a token that runs no earlier than d from
+// now. The token is placed and accepted at once (it counts as submitted on
+// its executor and [Token.Executor] answers it), and waits off every queue
+// until it is due; it is then queued at the tail of its executor, past the
+// mailbox bound, since it was accepted already. [Token.Cancel] and the end
+// of ctx resolve it while it waits (ErrCancelled, ctx's error), and Stop
+// resolves it with ErrStopped. Every waiting token of a runtime shares one
+// heap and one timer: waiting tokens cost memory, no goroutines, except
+// that a token submitted with a handler's context has a goroutine watch that
+// context while it waits (and, as for Submit, is cancelled if the handler
+// returns first: pass [context.WithoutCancel] of it to outlive the handler).
+// A d of 0 is Submit; a negative d is an error.
+func (op *Op[A, R]) SubmitAfter(ctx context.Context, d time.Duration, arg A) (*Token[R], error) {
+	switch {
+	case ctx == nil:
+		return nil, ErrNilContext
+	case d < 0:
+		return nil, fmt.Errorf("coregate: op %q: SubmitAfter with a negative delay %v", op.info.Name, d)
+	case d == 0:
+		return op.Submit(ctx, arg)
+	}
+	if err := op.admit(ctx); err != nil {
+		return nil, err
+	}
+	var as actors.Job
+	var tok *Token[R]
+	var hook actors.Hook
+	var tk *router.Ticket
+	if h := op.prepare(ctx, arg, nil); h != nil {
+		as, tok, hook, tk = h, &h.tok, h, &h.ticket
+	} else {
+		j := &job[A, R]{op: op, arg: arg}
+		as, tok = j, &j.tok
+	}
+	tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, hook)
+	if err := op.rt.delays.add(ctx, op.rt, &op.rule, tk, as, &op.pause, op.deliver, time.Now().Add(d)); err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+// delays holds a runtime's tokens waiting out SubmitAfter's delay, in a
+// heap by due time, with one timer armed for the earliest.
+type delays struct {
+	mu      sync.Mutex
+	q       delayHeap
+	timer   *time.Timer
+	stopped bool
+	quit    chan struct{} // closed by stop, for the loops of Every
+}
+
+type delayed struct {
+	at      time.Time
+	index   int // in the heap; -1 once out
+	job     actors.Job
+	exec    *actors.Executor
+	watch   func() bool      // stops the watch on the submitter's context, or nil
+	pause   *pause           // its op's, which holds it when due while paused
+	deliver func(actors.Job) // queues it when due
+}
+
+// add accepts j on the executor its placement picks and keeps it until at.
+func (ds *delays) add(ctx context.Context, rt *Runtime, rule *router.Rule, tk *router.Ticket, j actors.Job, p *pause, deliver func(actors.Job), at time.Time) error {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if ds.stopped {
+		return ErrStopped
+	}
+	i := rt.router.Place(rule, tk, j)
+	if i < 0 {
+		if tk != nil {
+			rt.router.Release(tk)
+		}
+		return ErrNoExecutor
+	}
+	d := &delayed{at: at, job: j, exec: rt.execs[i], pause: p, deliver: deliver}
+	d.exec.Accept(j.Task())
+	heap.Push(&ds.q, d)
+	if ctx.Done() != nil {
+		d.watch = context.AfterFunc(ctx, func() { ds.drop(d, actors.Cancelled, ctx.Err()) })
+	}
+	if ds.q[0] == d {
+		ds.arm(time.Until(at))
+	}
+	return nil
+}
+
+// arm sets the timer to fire after wait; the caller holds mu.
+func (ds *delays) arm(wait time.Duration) {
+	if ds.timer == nil {
+		ds.timer = time.AfterFunc(wait, ds.fire)
+		return
+	}
+	ds.timer.Reset(wait)
+}
+
+// drop takes d out while it waits and resolves it with o and err; it
+// reports whether it resolved it.
+func (ds *delays) drop(d *delayed, o actors.Outcome, err error) bool {
+	ds.mu.Lock()
+	if d.index >= 0 && d.index < len(ds.q) && ds.q[d.index] == d {
+		heap.Remove(&ds.q, d.index)
+	}
+	ds.mu.Unlock()
+	if d.watch != nil {
+		d.watch()
+	}
+	return d.job.Task().Resolve(o, err)
+}
+
+// fire queues every token that is due and arms the timer for the next.
+func (ds *delays) fire() {
+	now := time.Now()
+	var due []*delayed
+	ds.mu.Lock()
+	for len(ds.q) > 0 && !ds.q[0].at.After(now) {
+		due = append(due, heap.Pop(&ds.q).(*delayed))
+	}
+	if len(ds.q) > 0 && !ds.stopped {
+		ds.arm(ds.q[0].at.Sub(now))
+	}
+	ds.mu.Unlock()
+	for _, d := range due {
+		if d.watch != nil {
+			d.watch()
+		}
+		if !d.job.Task().Queued() || d.pause.hold(d.job) {
+			continue // cancelled while it waited, or held by a Pause
+		}
+		d.deliver(d.job)
+	}
+}
+
+// deliver queues j, accepted before and held meanwhile, at the tail of its
+// executor; elsewhere when that one is down; resolved with ErrStopped once
+// the runtime aborted.
+func (rt *Runtime) deliver(j actors.Job) {
+	switch j.Task().Executor().Deliver(j) {
+	case actors.Gone:
+		rt.router.Redirect(j)
+	case actors.Closed:
+		j.Task().Resolve(actors.Stopped, ErrStopped)
+	}
+}
+
+// stop resolves every waiting token with ErrStopped, refuses new ones and
+// ends the loops of Every; it returns how many it resolved.
+func (ds *delays) stop() int {
+	ds.mu.Lock()
+	ds.stopped = true
+	if ds.timer != nil {
+		ds.timer.Stop()
+	}
+	q := ds.q
+	ds.q = nil
+	for _, d := range q {
+		d.index = -1
+	}
+	if ds.quit == nil {
+		ds.quit = make(chan struct{})
+	}
+	close(ds.quit)
+	ds.mu.Unlock()
+	n := 0
+	for _, d := range q {
+		if d.watch != nil {
+			d.watch()
+		}
+		if d.job.Task().Resolve(actors.Stopped, ErrStopped) {
+			n++
+		}
+	}
+	return n
+}
+
+// done returns a channel closed once the runtime stops.
+func (ds *delays) done() <-chan struct{} {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if ds.quit == nil {
+		ds.quit = make(chan struct{})
+	}
+	return ds.quit
+}
+
+// delayHeap orders waiting tokens by due time.
+type delayHeap []*delayed
+
+func (h delayHeap) Len() int           { return len(h) }
+func (h delayHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h delayHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *delayHeap) Push(x any) {
+	d := x.(*delayed)
+	d.index = len(*h)
+	*h = append(*h, d)
+}
+func (h *delayHeap) Pop() any {
+	old := *h
+	d := old[len(old)-1]
+	old[len(old)-1] = nil
+	d.index = -1
+	*h = old[:len(old)-1]
+	return d
+}
+
+// cancelOf resolves every waiting token of op with ErrCancelled and returns
+// how many.
+func (ds *delays) cancelOf(op *actors.Op) int {
+	ds.mu.Lock()
+	var out []*delayed
+	for _, d := range ds.q {
+		if d.job.Task().Op() == op {
+			out = append(out, d)
+		}
+	}
+	ds.mu.Unlock()
+	n := 0
+	for _, d := range out {
+		if ds.drop(d, actors.Cancelled, ErrCancelled) {
+			n++
+		}
+	}
+	return n
+}

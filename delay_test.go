@@ -1,0 +1,201 @@
+package coregate
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestSubmitAfterRunsNoEarlier: on the fake clock a delayed token runs
+// exactly when due, in due order whatever the submission order; it is
+// accepted (and answers its executor) at once.
+func TestSubmitAfterRunsNoEarlier(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off})
+		ctx := context.Background()
+		t0 := time.Now()
+		var mu sync.Mutex
+		at := map[int]time.Duration{}
+		var order []int
+		op := must(Define(rt, "op", func(_ context.Context, x int) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			at[x] = time.Since(t0)
+			order = append(order, x)
+			return x, nil
+		}))
+		late := must(op.SubmitAfter(ctx, 300*time.Millisecond, 3))
+		early := must(op.SubmitAfter(ctx, 100*time.Millisecond, 1))
+		mid := must(op.SubmitAfter(ctx, 200*time.Millisecond, 2))
+		now := must(op.SubmitAfter(ctx, 0, 0))
+		require.Equal(t, 0, late.Executor())
+		require.Equal(t, uint64(4), rt.Stats().Total.Submitted, "accepted when submitted")
+		for _, tok := range []*Token[int]{now, early, mid, late} {
+			must(tok.Wait(ctx))
+		}
+		require.Equal(t, []int{0, 1, 2, 3}, order)
+		require.Equal(t, map[int]time.Duration{0: 0, 1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 300 * time.Millisecond}, at)
+	})
+}
+
+// TestSubmitAfterCancelStopAndBadInput: a waiting token resolves at once on
+// Cancel (ErrCancelled) and on its context's end (the context's error), and
+// never runs; Stop resolves the rest with ErrStopped at once, not at their
+// due time; negative delays and use after Stop are errors.
+func TestSubmitAfterCancelStopAndBadInput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 2, Affinity: Off, IdleSpin: -1})
+		ctx := context.Background()
+		ran := 0
+		op := must(Define(rt, "op", func(_ context.Context, x int) (int, error) {
+			ran++
+			return x, nil
+		}))
+		_, err := op.SubmitAfter(ctx, -time.Second, 1)
+		require.ErrorContains(t, err, "negative delay")
+		_, err = op.SubmitAfter(nil, time.Second, 1) //nolint:staticcheck // a nil context is the point
+		require.ErrorIs(t, err, ErrNilContext)
+
+		cancelled := must(op.SubmitAfter(ctx, time.Hour, 1))
+		require.True(t, cancelled.Cancel())
+		_, err = cancelled.Wait(ctx)
+		require.ErrorIs(t, err, ErrCancelled)
+
+		short, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		expired := must(op.SubmitAfter(short, time.Hour, 2))
+		t0 := time.Now()
+		_, err = expired.Wait(ctx)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Equal(t, time.Minute, time.Since(t0), "resolved when its context ended")
+
+		var waiting []*Token[int]
+		before := runtime.NumGoroutine()
+		for i := range 1000 {
+			waiting = append(waiting, must(op.SubmitAfter(ctx, time.Hour+time.Duration(i), i)))
+		}
+		synctest.Wait() // nothing runs: one timer waits for all of them
+		require.Less(t, runtime.NumGoroutine()-before, 10, "no goroutine per waiting token")
+		t0 = time.Now()
+		require.NoError(t, rt.Stop(ctx))
+		require.Zero(t, time.Since(t0))
+		for _, tok := range waiting {
+			_, err := tok.Wait(ctx)
+			require.ErrorIs(t, err, ErrStopped)
+		}
+		require.Zero(t, ran)
+		s := rt.Stats().Total
+		require.Equal(t, uint64(1002), s.Submitted)
+		require.Equal(t, uint64(1000), s.Stopped)
+		require.Equal(t, uint64(2), s.Cancelled)
+		requireBalanced(t, rt)
+		_, err = op.SubmitAfter(ctx, time.Second, 1)
+		require.ErrorIs(t, err, ErrStopped)
+	})
+}
+
+// TestEveryNeverOverlaps: on the fake clock runs come every interval; a run
+// longer than the interval skips the ticks due meanwhile, and the next run
+// starts at the first tick after it. stop ends it.
+func TestEveryNeverOverlaps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 2, Affinity: Off, IdleSpin: -1})
+		ctx := context.Background()
+		t0 := time.Now()
+		var starts []time.Duration
+		running := 0
+		op := must(Define(rt, "tick", func(_ context.Context, x int) (int, error) {
+			running++
+			defer func() { running-- }()
+			if running > 1 {
+				t.Error("runs overlap")
+			}
+			starts = append(starts, time.Since(t0))
+			if len(starts) == 2 {
+				time.Sleep(25 * time.Millisecond) // over two ticks
+			}
+			return len(starts), nil
+		}))
+		var got []int
+		stop := must(op.Every(ctx, 10*time.Millisecond, 0, func(n int, err error) {
+			require.NoError(t, err)
+			got = append(got, n)
+		}))
+		time.Sleep(65 * time.Millisecond)
+		synctest.Wait()
+		stop()
+		n := len(got)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.Len(t, got, n, "each is not called after stop returned")
+		stop() // twice is once
+		ms := time.Millisecond
+		require.Equal(t, []time.Duration{10 * ms, 20 * ms, 50 * ms, 60 * ms}, starts)
+		require.Equal(t, []int{1, 2, 3, 4}, got)
+	})
+}
+
+// TestEveryStopsWithContextAndRuntime and rejects bad input.
+func TestEveryStopsWithContextAndRuntime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off})
+		ctx := context.Background()
+		op := must(Define(rt, "tick", func(context.Context, int) (int, error) { return 1, nil }))
+		each := func(int, error) {}
+		_, err := op.Every(ctx, 0, 0, each)
+		require.ErrorContains(t, err, "interval 0s")
+		_, err = op.Every(ctx, -time.Second, 0, each)
+		require.ErrorContains(t, err, "want more than 0")
+		_, err = op.Every(ctx, time.Second, 0, nil)
+		require.ErrorContains(t, err, "nil each")
+
+		short, cancel := context.WithTimeout(ctx, 35*time.Millisecond)
+		defer cancel()
+		n := 0
+		must(op.Every(short, 10*time.Millisecond, 0, func(int, error) { n++ }))
+		m := 0
+		must(op.Every(ctx, 10*time.Millisecond, 0, func(int, error) { m++ }))
+		var stopSelf atomic.Pointer[func()]                                                                    // set before the first tick, on the fake clock
+		selfStopping := must(op.Every(ctx, 10*time.Millisecond, 0, func(int, error) { (*stopSelf.Load())() })) // returns at once
+		stopSelf.Store(&selfStopping)
+		time.Sleep(45 * time.Millisecond)
+		synctest.Wait()
+		require.Equal(t, 3, n, "stopped by its context")
+		require.NoError(t, rt.Stop(ctx))
+		synctest.Wait() // the second one's loop has returned
+		require.Equal(t, 4, m)
+		_, err = op.Every(ctx, time.Second, 0, each)
+		require.ErrorIs(t, err, ErrStopped)
+		requireBalanced(t, rt)
+	})
+}
+
+// TestSubmitAfterKeepsStickyPlacement: a delayed token of a sticky op is
+// placed by its key when submitted and runs on the key's executor when due;
+// a cancelled one is counted there.
+func TestSubmitAfterKeepsStickyPlacement(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 3, Affinity: Off, IdleSpin: -1})
+		ctx := context.Background()
+		op := must(Define(rt, "sticky", where[string], WithSticky()))
+		first := must(op.Submit(ctx, "k"))
+		on := must(first.Wait(ctx))
+		var toks []*Token[int]
+		for range 4 {
+			toks = append(toks, must(op.SubmitAfter(ctx, time.Second, "k")))
+		}
+		for _, tok := range toks {
+			require.Equal(t, on, tok.Executor())
+			require.Equal(t, on, must(tok.Wait(ctx)))
+		}
+		cancelled := must(op.SubmitAfter(ctx, time.Hour, "k"))
+		require.True(t, cancelled.Cancel())
+		require.Equal(t, on, cancelled.Executor())
+	})
+}

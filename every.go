@@ -1,0 +1,88 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/coregate/coregate/actors"
+)
+
+// Every submits a token of op for arg every interval, starting one interval
+// from now, and passes each result to each, in order. Runs never overlap: a
+// run still going when the next one is due makes that tick skip, as
+// [time.Ticker] drops ticks for a slow receiver, and the next run starts at
+// the first tick after it returned. A run that cannot be submitted (every
+// executor down, too many blocked handlers) gives each the error and the
+// ticks go on.
+//
+// It stops when stop is called, when ctx ends, or when the runtime stops;
+// each is then called at most once more, for a run under way: with its
+// result when the runtime stopped, with its context's error when stop or ctx
+// ended it (its handler's context is cancelled). stop returns once the loop
+// has ended, so each is not called after it (called from each, it returns
+// at once); it may be called more than once. Each Every holds one goroutine while it runs, however many
+// ticks it waits for. An interval of 0 or less, a nil each or ctx, or a
+// stopped runtime is an error.
+func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, each func(R, error)) (stop func(), err error) {
+	switch {
+	case ctx == nil:
+		return nil, ErrNilContext
+	case interval <= 0:
+		return nil, fmt.Errorf("coregate: op %q: Every with interval %v, want more than 0", op.info.Name, interval)
+	case each == nil:
+		return nil, fmt.Errorf("coregate: op %q: Every with a nil each", op.info.Name)
+	case op.rt.stopping.Load():
+		return nil, ErrStopped
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	quit := op.rt.delays.done()
+	ticker := time.NewTicker(interval)
+	ended := make(chan struct{})
+	var loop atomic.Uint64 // the loop goroutine's id, so stop can tell a call from each
+	go func() {
+		loop.Store(actors.GoID())
+		defer close(ended)
+		defer ticker.Stop()
+		defer cancel()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-quit:
+				return
+			case <-ticker.C:
+			}
+			r, err := op.runOnce(runCtx, arg)
+			each(r, err)
+			if errors.Is(err, ErrStopped) || runCtx.Err() != nil {
+				return
+			}
+			select { // the tick due while it ran is skipped
+			case <-ticker.C:
+			default:
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		if actors.GoID() != loop.Load() {
+			<-ended
+		}
+	}, nil
+}
+
+// runOnce submits one token and waits for it.
+func (op *Op[A, R]) runOnce(ctx context.Context, arg A) (R, error) {
+	tok, err := op.Submit(ctx, arg)
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	return tok.Wait(ctx)
+}

@@ -1,0 +1,105 @@
+// Command service shows coregate's pool and service features together: a
+// request fans out with a group, a slow lookup runs on the blocking lane so
+// no core waits on it, results stream back in order with Map, a per-core
+// counter tallies work without a lock, a periodic job reports while the
+// service runs, and a job submitted first jumps the queue.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coregate/coregate"
+)
+
+func main() {
+	ctx := context.Background()
+	rt, err := coregate.Start(coregate.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// A per-core tally: each executor counts in its own slot, no lock.
+	tally, err := coregate.NewPerCore(rt, func(int) int { return 0 })
+	if err != nil {
+		log.Fatal(err)
+	}
+	upper, err := coregate.Define(rt, "upper", func(ctx context.Context, s string) (string, error) {
+		n, err := tally.Get(ctx)
+		if err != nil {
+			return "", err
+		}
+		*n++
+		return strings.ToUpper(s), nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// A slow lookup (a remote API, a disk): on the blocking lane.
+	lookup, err := coregate.Define(rt, "lookup", func(ctx context.Context, id int) (string, error) {
+		select {
+		case <-time.After(20 * time.Millisecond):
+			return fmt.Sprintf("user-%d", id), nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}, coregate.WithBlocking())
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// A periodic report while the service runs; runs never overlap.
+	report, err := coregate.Define(rt, "report", func(context.Context, struct{}) (coregate.Counts, error) {
+		return rt.Stats().Total, nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	stop, err := report.Every(ctx, 10*time.Millisecond, struct{}{}, func(c coregate.Counts, err error) {
+		if err == nil {
+			fmt.Printf("report: %d tokens done so far\n", c.Resolved())
+		}
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// A request fans out to 50 lookups at once: three lines with a group.
+	start := time.Now()
+	g := coregate.NewGroup(ctx, rt)
+	for id := range 50 {
+		coregate.Add(g, lookup, id)
+	}
+	if err := g.Wait(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("50 lookups of 20 ms each in %v, the cores free meanwhile\n", time.Since(start).Round(10*time.Millisecond))
+
+	// Results in input order, a bounded window in flight.
+	var out []string
+	for s, err := range coregate.Map(ctx, upper, slices.Values([]string{"alpha", "beta", "gamma"})) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	fmt.Println(out)
+
+	urgent, err := upper.SubmitFirst(ctx, "urgent") // ahead of anything queued
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(urgent.Wait(ctx))
+	stop()
+
+	if err := rt.Stop(ctx); err != nil {
+		log.Fatal(err)
+	}
+	s := rt.Stats().Total
+	fmt.Printf("stats: %d accepted = %d succeeded + %d failed + %d panicked + %d cancelled + %d stopped\n",
+		s.Submitted, s.Succeeded, s.Failed, s.Panicked, s.Cancelled, s.Stopped)
+}

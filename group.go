@@ -1,0 +1,156 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/router"
+)
+
+// Group is a set of tokens that succeed or fail together, with
+// [golang.org/x/sync/errgroup]'s semantics on tokens: [Group.Wait] waits for
+// every token of the group, and the first one to fail cancels the group's
+// context, so the others that have not started resolve with ErrCancelled
+// without running and the running ones see their context cancelled. A
+// request's fan-out is three lines:
+//
+//	g := coregate.NewGroup(ctx, rt)
+//	for _, id := range ids { coregate.Add(g, fetch, id) }
+//	err := g.Wait()
+//
+// Create it with [NewGroup]; the zero value is not usable. Its methods are
+// safe for concurrent use, and tokens may be added from inside its tokens'
+// handlers.
+type Group struct {
+	rt     *Runtime
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	mu   sync.Mutex
+	n    int           // tokens added and not yet resolved
+	err  error         // the first error
+	idle chan struct{} // closed while n is 0
+}
+
+// errGroupDone is the cause of a group's context once Wait returned.
+var errGroupDone = errors.New("coregate: group done")
+
+// NewGroup returns a group of tokens on rt whose context derives from ctx
+// (its values, the seed of the handler whose context it is, and its end).
+func NewGroup(ctx context.Context, rt *Runtime) *Group {
+	if ctx == nil {
+		ctx = context.Background() // Add reports it: a nil context stays an error
+	}
+	g := &Group{rt: rt, idle: make(chan struct{})}
+	close(g.idle)
+	g.ctx, g.cancel = context.WithCancelCause(ctx)
+	return g
+}
+
+// Context returns the group's context: cancelled at the first failure, and
+// once Wait returned. Its tokens are submitted with it.
+func (g *Group) Context() context.Context { return g.ctx }
+
+// Add submits a token of op for arg to the group, with the group's context.
+// An error submitting it (the runtime stopped, the group's context ended, a
+// nil group or op) is returned and is also the group's error, as if the token
+// had failed; so a caller may ignore Add's error and read Wait's.
+func Add[A, R any](g *Group, op *Op[A, R], arg A) (*Token[R], error) {
+	if g == nil {
+		return nil, errors.New("coregate: Add to a nil *Group")
+	}
+	if op == nil {
+		return nil, g.failed(errors.New("coregate: Add of a nil *Op"))
+	}
+	return join(g, func() (*Token[R], error) { return op.submitWith(g.ctx, arg, router.How{}, g) })
+}
+
+// Go runs fn as a token of the group, placed as [SubmitFunc]'s are; errors as
+// for [Add].
+func Go[R any](g *Group, fn func(context.Context) (R, error)) (*Token[R], error) {
+	if g == nil {
+		return nil, errors.New("coregate: Go on a nil *Group")
+	}
+	return join(g, func() (*Token[R], error) { return submitFunc(g.ctx, g.rt, fn, g) })
+}
+
+// join counts a token in before submit places it (it may resolve at once),
+// and out again when it was not accepted.
+func join[R any](g *Group, submit func() (*Token[R], error)) (*Token[R], error) {
+	g.mu.Lock()
+	if g.n == 0 {
+		g.idle = make(chan struct{})
+	}
+	g.n++
+	g.mu.Unlock()
+	tok, err := submit()
+	if err != nil {
+		g.done(err)
+		return nil, err
+	}
+	return tok, nil
+}
+
+// watcher is told of a token's outcome as it resolves, before its waiters
+// wake, on the goroutine that resolved it: it must not block.
+type watcher interface {
+	resolved(t *actors.Task)
+}
+
+func (g *Group) resolved(t *actors.Task) { g.done(t.Result()) }
+
+// done is called once per token of the group as it resolves (or is refused)
+// with err.
+func (g *Group) done(err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err != nil && g.err == nil {
+		g.err = err
+		g.cancel(err)
+	}
+	if g.n--; g.n == 0 {
+		close(g.idle)
+	}
+}
+
+// failed records err as the group's error when it is the first.
+func (g *Group) failed(err error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.err == nil {
+		g.err = err
+		g.cancel(err)
+	}
+	return err
+}
+
+// Wait blocks until every token added so far has resolved, then cancels the
+// group's context and returns the first error of the group (nil when none
+// failed). Called from inside a handler it hands the executor on while it
+// waits, as [Token.Wait] does. A nil group returns an error.
+func (g *Group) Wait() error {
+	if g == nil {
+		return errors.New("coregate: Wait on a nil *Group")
+	}
+	g.mu.Lock()
+	idle := g.idle
+	g.mu.Unlock()
+	select {
+	case <-idle:
+	default:
+		if g.rt != nil && g.rt.sup != nil {
+			resume, err := g.rt.sup.Group().Block()
+			if err != nil {
+				return err
+			}
+			defer resume()
+		}
+		<-idle
+	}
+	g.cancel(errGroupDone)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
+}

@@ -1,0 +1,145 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestSubmitFunc: a closure runs as a Heavy token, counted, with its
+// handler's context, and bad input is an error.
+func TestSubmitFunc(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off, IdleSpin: -1}) // parked executors: the staggered order
+	ctx := context.Background()
+	seen := map[int]bool{}
+	for range 4 {
+		tok := must(SubmitFunc(ctx, rt, func(ctx context.Context) (int, error) {
+			i, ok := CurrentExecutor(ctx)
+			if !ok {
+				return -1, errors.New("not on an executor")
+			}
+			return i, nil
+		}))
+		i := must(tok.Wait(ctx))
+		require.Equal(t, tok.Executor(), i)
+		seen[i] = true
+	}
+	require.Len(t, seen, 2, "staggered over both executors")
+	require.Equal(t, uint64(4), rt.Stats().Total.Succeeded)
+
+	_, err := SubmitFunc[int](ctx, rt, nil)
+	require.ErrorContains(t, err, "nil function")
+	_, err = SubmitFunc(nil, rt, func(context.Context) (int, error) { return 0, nil }) //nolint:staticcheck // a nil context is the point
+	require.ErrorIs(t, err, ErrNilContext)
+	_, err = SubmitFunc(ctx, nil, func(context.Context) (int, error) { return 0, nil })
+	require.ErrorContains(t, err, "nil *Runtime")
+	require.NoError(t, rt.Stop(ctx))
+	_, err = SubmitFunc(ctx, rt, func(context.Context) (int, error) { return 0, nil })
+	require.ErrorIs(t, err, ErrStopped)
+}
+
+// TestGroupWaitsForAll: Wait returns once every token of the group resolved,
+// nil when none failed.
+func TestGroupWaitsForAll(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off, IdleSpin: -1})
+	ctx := context.Background()
+	var sum atomic.Int64
+	add := must(Define(rt, "add", func(_ context.Context, x int) (int, error) {
+		sum.Add(int64(x))
+		return x, nil
+	}))
+	g := NewGroup(ctx, rt)
+	var toks []*Token[int]
+	for i := 1; i <= 10; i++ {
+		toks = append(toks, must(Add(g, add, i)))
+	}
+	must(Go(g, func(context.Context) (int, error) { sum.Add(100); return 0, nil }))
+	require.NoError(t, g.Wait())
+	require.Equal(t, int64(155), sum.Load())
+	for _, tok := range toks {
+		select {
+		case <-tok.Done():
+		default:
+			t.Fatal("Wait returned before a token resolved")
+		}
+	}
+	require.ErrorIs(t, context.Cause(g.Context()), errGroupDone)
+}
+
+// TestGroupFirstErrorCancelsTheRest: the first failure cancels the group:
+// the tokens queued behind it resolve with the group's cancellation without
+// running, a running one sees its context cancelled, Wait returns the first
+// error, and a token added afterwards is refused with the group's context
+// error.
+func TestGroupFirstErrorCancelsTheRest(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off, IdleSpin: -1}) // parked executors: the staggered order
+	ctx := context.Background()
+	errBoom := errors.New("boom")
+	g := NewGroup(ctx, rt)
+	started, fail := make(chan struct{}), make(chan struct{})
+	// Heavy positions 0 and 1: one token on each executor.
+	waiter := must(Go(g, func(ctx context.Context) (int, error) {
+		close(started)
+		<-ctx.Done() // ended by the failure below
+		return 0, ctx.Err()
+	}))
+	<-started
+	failing := must(Go(g, func(context.Context) (int, error) {
+		<-fail
+		return 0, errBoom
+	}))
+	require.NotEqual(t, waiter.Executor(), failing.Executor())
+	var ran atomic.Int32
+	op := must(Define(rt, "count", func(context.Context, int) (int, error) { ran.Add(1); return 0, nil }, WithWeight(Medium)))
+	var queued []*Token[int]
+	for range 3 {
+		queued = append(queued, must(Add(g, op, 0))) // executor 1, behind failing
+	}
+	close(fail)
+	require.ErrorIs(t, g.Wait(), errBoom)
+	_, err := waiter.Wait(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	for _, tok := range queued {
+		_, err := tok.Wait(ctx)
+		require.ErrorIs(t, err, context.Canceled)
+	}
+	require.Zero(t, ran.Load())
+	_, err = Add(g, op, 1)
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = Add(g, (*Op[int, int])(nil), 1)
+	require.ErrorContains(t, err, "nil *Op")
+	require.ErrorContains(t, (*Group)(nil).Wait(), "nil *Group")
+	s := rt.Stats().Total
+	require.Equal(t, uint64(4), s.Cancelled)
+	require.Equal(t, uint64(1), s.Failed)
+}
+
+// TestGroupWaitInsideHandler: a handler fanning out with a group on a
+// one-core runtime hands its executor on while it waits, so the tokens
+// queued behind it run.
+func TestGroupWaitInsideHandler(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ctx := context.Background()
+	sq := must(Define(rt, "sq", func(_ context.Context, x int) (int, error) { return x * x, nil }))
+	fan := must(Define(rt, "fan", func(ctx context.Context, n int) (int, error) {
+		g := NewGroup(ctx, rt)
+		var toks []*Token[int]
+		for i := range n {
+			tok, _ := Add(g, sq, i)
+			toks = append(toks, tok)
+		}
+		if err := g.Wait(); err != nil {
+			return 0, err
+		}
+		sum := 0
+		for _, tok := range toks {
+			v, _ := tok.Wait(ctx)
+			sum += v
+		}
+		return sum, nil
+	}))
+	require.Equal(t, 0+1+4+9+16, must(must(fan.Submit(ctx, 5)).Wait(ctx)))
+}

@@ -1,0 +1,139 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+)
+
+// MapWindowPerExecutor is the window of [Map]: how many of its tokens may be
+// in flight at once, per executor of the runtime.
+const MapWindowPerExecutor = 4
+
+// Map runs op on every argument of args and yields the results in input
+// order, each as soon as it and those before it are ready. At most
+// [MapWindowPerExecutor] tokens per executor are in flight at once: args is
+// read no further than that window ahead of the results yielded, so a
+// million inputs never mean a million tokens. A handler's error is yielded at
+// its own position, and the sequence goes on. An error submitting a token
+// (the runtime stopped, ctx ended) is yielded at its position after the
+// results before it, and ends the sequence; so does ctx's end while waiting.
+// Breaking out of the loop cancels every token still in flight: those not
+// started resolve with ErrCancelled, running ones see their context
+// cancelled. The tokens are submitted with a context derived from ctx.
+//
+// The sequence may be ranged over more than once; each range runs op again.
+func Map[A, R any](ctx context.Context, op *Op[A, R], args iter.Seq[A]) iter.Seq2[R, error] {
+	return MapWindow(ctx, op, args, window(op))
+}
+
+// MapWindow is [Map] with at most window tokens in flight; a window below 1
+// is an error, yielded as the sequence's only element.
+func MapWindow[A, R any](ctx context.Context, op *Op[A, R], args iter.Seq[A], window int) iter.Seq2[R, error] {
+	return mapWith(ctx, op, args, window, func(ctx context.Context, yield func(R, error) bool) flight[A] {
+		return &inOrder[A, R]{op: op, yield: yield, ctx: ctx, toks: make([]*Token[R], 0, window)}
+	})
+}
+
+// flight is a Map's tokens in flight, yielded in input order or as they
+// finish.
+type flight[A any] interface {
+	submit(ctx context.Context, a A) error // a token for a, held in flight
+	len() int
+	emit() bool // waits for a token and yields it; false to stop
+	cancelAll()
+}
+
+// mapWith runs a Map over args with at most window tokens in the flight
+// newFlight makes.
+func mapWith[A, R any](ctx context.Context, op *Op[A, R], args iter.Seq[A], window int, newFlight func(context.Context, func(R, error) bool) flight[A]) iter.Seq2[R, error] {
+	return func(yield func(R, error) bool) {
+		var zero R
+		if err := checkMap(ctx, op, args, window); err != nil {
+			yield(zero, err)
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		f := newFlight(ctx, yield)
+		defer f.cancelAll()
+		for a := range args {
+			if err := f.submit(ctx, a); err != nil {
+				for f.len() > 0 {
+					if !f.emit() {
+						return
+					}
+				}
+				yield(zero, err)
+				return
+			}
+			if f.len() == window && !f.emit() {
+				return
+			}
+		}
+		for f.len() > 0 && f.emit() {
+		}
+	}
+}
+
+// checkMap says what is wrong with Map's input, or nil.
+func checkMap[A, R any](ctx context.Context, op *Op[A, R], args iter.Seq[A], window int) error {
+	switch {
+	case ctx == nil:
+		return ErrNilContext
+	case op == nil:
+		return errors.New("coregate: Map of a nil *Op")
+	case args == nil:
+		return fmt.Errorf("coregate: op %q: Map over a nil sequence", op.info.Name)
+	case window < 1:
+		return fmt.Errorf("coregate: op %q: Map with a window of %d, want 1 or more", op.info.Name, window)
+	}
+	return nil
+}
+
+// window is Map's default window for op.
+func window[A, R any](op *Op[A, R]) int {
+	if op == nil || op.rt == nil {
+		return MapWindowPerExecutor
+	}
+	return MapWindowPerExecutor * len(op.rt.execs)
+}
+
+// inOrder is Map's tokens in flight, yielded in input order.
+type inOrder[A, R any] struct {
+	op    *Op[A, R]
+	yield func(R, error) bool
+	ctx   context.Context
+	toks  []*Token[R] // a queue: the oldest first
+}
+
+func (w *inOrder[A, R]) submit(ctx context.Context, a A) error {
+	tok, err := w.op.Submit(ctx, a)
+	if err == nil {
+		w.toks = append(w.toks, tok)
+	}
+	return err
+}
+
+func (w *inOrder[A, R]) len() int { return len(w.toks) }
+
+// emit waits for the oldest token and yields its result; false when the
+// caller stopped, or when ctx ended the wait (its error was yielded).
+func (w *inOrder[A, R]) emit() bool {
+	tok := w.toks[0]
+	w.toks[0] = nil
+	w.toks = append(w.toks[:0], w.toks[1:]...)
+	r, err := tok.Wait(w.ctx)
+	if !w.yield(r, err) {
+		return false
+	}
+	return err == nil || w.ctx.Err() == nil
+}
+
+// cancelAll cancels the tokens still in flight.
+func (w *inOrder[A, R]) cancelAll() {
+	for _, tok := range w.toks {
+		tok.Cancel()
+	}
+}

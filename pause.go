@@ -1,0 +1,131 @@
+package coregate
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/coregate/coregate/actors"
+)
+
+// Pause holds the op's tokens until [Op.Resume]: those queued now and those
+// submitted (or due after [Op.SubmitAfter]) meanwhile wait without running.
+// A held token takes no executor and holds up no other op's tokens: an
+// executor that meets one in its queue skips it. Submit still places and
+// counts new tokens as usual, and waits for room as usual. Held tokens can be
+// cancelled ([Token.Cancel], [Op.CancelQueued]); Stop resolves them with
+// ErrStopped at once. Running tokens go on, and so does the retry of a token
+// that was running when Pause was called. Pause on a paused op, or after
+// Stop, does nothing.
+func (op *Op[A, R]) Pause() {
+	p := &op.pause
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.on.Load() || op.rt.stopping.Load() {
+		return
+	}
+	if p.rt == nil {
+		p.rt = op.rt
+		op.rt.pauses.add(p)
+	}
+	p.on.Store(true)
+	for _, j := range op.queued() {
+		p.parkLocked(j)
+	}
+}
+
+// Resume ends a [Op.Pause]: the tokens it held are queued again, each at the
+// tail of its executor (past the mailbox bound: they were accepted already),
+// in the order they were held. Resume on an op that is not paused does
+// nothing.
+func (op *Op[A, R]) Resume() {
+	p := &op.pause
+	p.mu.Lock()
+	p.on.Store(false)
+	held := p.held
+	p.held = nil
+	p.mu.Unlock()
+	for _, j := range held {
+		if j.Task().Unpark() {
+			op.deliver(j)
+		}
+	}
+}
+
+// Paused reports whether the op is paused.
+func (op *Op[A, R]) Paused() bool { return op.pause.on.Load() }
+
+// pause holds the tokens of a paused op.
+type pause struct {
+	on     atomic.Bool
+	mu     sync.Mutex
+	closed bool         // the runtime stopped: nothing is held any more
+	rt     *Runtime     // set when first paused, and registered with rt
+	held   []actors.Job // parked, in the order they were held
+}
+
+// hold parks j, a token of the op that is queued or about to be, when the op
+// is paused, and reports whether it did. Submit calls it after each push,
+// so a token pushed while Pause scanned the queues is held too.
+func (p *pause) hold(j actors.Job) bool {
+	if !p.on.Load() {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.on.Load() && !p.closed && p.parkLocked(j)
+}
+
+func (p *pause) parkLocked(j actors.Job) bool {
+	if !j.Task().Park() {
+		return false
+	}
+	p.held = append(p.held, j)
+	return true
+}
+
+// drop resolves every held token with o and err (and holds no more when
+// closing) and returns how many it resolved.
+func (p *pause) drop(o actors.Outcome, err error, closing bool) int {
+	p.mu.Lock()
+	held := p.held
+	p.held = nil
+	if closing {
+		p.closed = true
+		p.on.Store(false)
+	}
+	p.mu.Unlock()
+	n := 0
+	for _, j := range held {
+		if j.Task().Resolve(o, err) {
+			n++
+		}
+	}
+	return n
+}
+
+// cancel resolves every held token with ErrCancelled.
+func (p *pause) cancel() int { return p.drop(actors.Cancelled, ErrCancelled, false) }
+
+// pauses are a runtime's ops that were ever paused, for Stop.
+type pauses struct {
+	mu   sync.Mutex
+	list []*pause
+}
+
+func (ps *pauses) add(p *pause) {
+	ps.mu.Lock()
+	ps.list = append(ps.list, p)
+	ps.mu.Unlock()
+}
+
+// stop resolves every held token with ErrStopped; nothing is held after it.
+func (ps *pauses) stop() int {
+	ps.mu.Lock()
+	list := ps.list
+	ps.mu.Unlock()
+	n := 0
+	for _, p := range list {
+		n += p.drop(actors.Stopped, ErrStopped, true)
+	}
+	return n
+}

@@ -1,0 +1,78 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coregate/coregate/actors"
+)
+
+// PerCore is one S per executor of a runtime, as Seastar's sharded<T> is one
+// per core: each executor's value is made by init(executor) on that
+// executor's own thread the first time a handler or actor on it asks, so its
+// memory is first touched (and, on NUMA machines, placed) on its core, and
+// is then reached without a lock. Values are never shared between
+// executors; a handler that blocked (in Wait, or waiting for room) finishes
+// on a goroutine of the same CPU beside the executor's next handler, so
+// guard S against that when handlers on one executor block.
+//
+// Create it with [NewPerCore]; the zero value is not usable.
+type PerCore[S any] struct {
+	rt    *Runtime
+	init  func(executor int) S
+	slots []perCoreSlot[S]
+}
+
+type perCoreSlot[S any] struct {
+	ready atomic.Bool
+	mu    sync.Mutex // held only while init runs
+	v     S
+	_     [64]byte // neighbours' values stay off this slot's cache line
+}
+
+// NewPerCore returns a PerCore on rt whose values init makes. A nil runtime
+// or init, or a stopped runtime, is an error.
+func NewPerCore[S any](rt *Runtime, init func(executor int) S) (*PerCore[S], error) {
+	switch {
+	case rt == nil || rt.router == nil:
+		return nil, errors.New("coregate: NewPerCore on a nil *Runtime or one not made by Start")
+	case init == nil:
+		return nil, errors.New("coregate: NewPerCore with a nil init")
+	case rt.stopping.Load():
+		return nil, ErrStopped
+	}
+	return &PerCore[S]{rt: rt, init: init, slots: make([]perCoreSlot[S], len(rt.execs))}, nil
+}
+
+// Get returns the value of the executor running the handler or actor whose
+// context ctx is (or derives from), making it first if it is the first
+// time. Outside a handler or actor of p's runtime it is an error. A panic in
+// init goes to the caller (failing its token) and the next Get tries again.
+func (p *PerCore[S]) Get(ctx context.Context) (*S, error) {
+	switch {
+	case p == nil:
+		return nil, errors.New("coregate: Get on a nil *PerCore")
+	case ctx == nil:
+		return nil, ErrNilContext
+	}
+	e := actors.ExecutorOf(ctx)
+	if e == nil || e.Group() != p.rt.sup.Group() {
+		return nil, errors.New("coregate: PerCore.Get outside a handler or actor of its runtime")
+	}
+	s := &p.slots[e.Index()]
+	if !s.ready.Load() {
+		s.make(p.init, e.Index())
+	}
+	return &s.v, nil
+}
+
+func (s *perCoreSlot[S]) make(init func(int) S, i int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ready.Load() {
+		s.v = init(i)
+		s.ready.Store(true)
+	}
+}

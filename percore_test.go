@@ -1,0 +1,86 @@
+package coregate
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// shard is a per-core value that knows the executor it was made for.
+type shard struct {
+	exec  int
+	count int // touched only by its executor's handlers: -race says if not
+}
+
+// TestPerCoreValuesAreNeverShared: each executor gets its own value, made
+// once on first use, and every handler on it gets that one; the race
+// detector checks that no two executors touch one value. Actors get theirs
+// too; outside a handler Get is an error.
+func TestPerCoreValuesAreNeverShared(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off, IdleSpin: -1})
+	ctx := context.Background()
+	var mu sync.Mutex
+	made := map[int]int{}
+	pc := must(NewPerCore(rt, func(i int) shard {
+		mu.Lock()
+		made[i]++
+		mu.Unlock()
+		return shard{exec: i}
+	}))
+	op := must(Define(rt, "count", func(ctx context.Context, _ int) (*shard, error) {
+		s, err := pc.Get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if i, _ := CurrentExecutor(ctx); s.exec != i {
+			t.Errorf("executor %d got executor %d's value", i, s.exec)
+		}
+		s.count++
+		return s, nil
+	}))
+	var toks []*Token[*shard]
+	for i := range 100 {
+		toks = append(toks, must(op.Submit(ctx, i)))
+	}
+	perExec := map[int]*shard{}
+	for _, tok := range toks {
+		s := must(tok.Wait(ctx))
+		if prev, ok := perExec[tok.Executor()]; ok {
+			require.Same(t, prev, s)
+		}
+		perExec[tok.Executor()] = s
+	}
+	require.Len(t, perExec, 2)
+	require.NotSame(t, perExec[0], perExec[1])
+	require.Equal(t, map[int]int{0: 1, 1: 1}, made, "made once per executor")
+	require.Equal(t, 100, perExec[0].count+perExec[1].count)
+
+	ref := must(Spawn(rt, "a", func() Actor[int, int] { return perCoreActor{pc} }, OnExecutor(1)))
+	require.Equal(t, 1, must(must(ref.Ask(ctx, 0)).Wait(ctx)))
+
+	_, err := pc.Get(ctx)
+	require.ErrorContains(t, err, "outside a handler")
+	other := start(t, Config{Cores: 1, Affinity: Off})
+	foreign := must(Define(other, "foreign", func(ctx context.Context, _ int) (*shard, error) { return pc.Get(ctx) }))
+	_, err = must(foreign.Submit(ctx, 0)).Wait(ctx)
+	require.ErrorContains(t, err, "of its runtime")
+	_, err = NewPerCore[int](rt, nil)
+	require.ErrorContains(t, err, "nil init")
+	_, err = NewPerCore(nil, func(int) int { return 0 })
+	require.ErrorContains(t, err, "nil *Runtime")
+	require.NoError(t, rt.Stop(ctx))
+	_, err = NewPerCore(rt, func(int) int { return 0 })
+	require.ErrorIs(t, err, ErrStopped)
+}
+
+type perCoreActor struct{ pc *PerCore[shard] }
+
+func (a perCoreActor) Receive(c *ActorContext, _ int) (int, error) {
+	s, err := a.pc.Get(c)
+	if err != nil {
+		return -1, err
+	}
+	return s.exec, nil
+}

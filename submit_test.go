@@ -1,0 +1,104 @@
+package coregate
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// blocker is an op whose tokens signal started and then hold their executor
+// until gate is closed (or their context ends).
+type blocker struct {
+	op      *Op[int, int]
+	started chan int
+	gate    chan struct{}
+}
+
+func newBlocker(t *testing.T, rt *Runtime, name string) *blocker {
+	t.Helper()
+	b := &blocker{started: make(chan int, 64), gate: make(chan struct{})}
+	b.op = must(Define(rt, name, func(ctx context.Context, x int) (int, error) {
+		b.started <- x
+		select {
+		case <-b.gate:
+			return x, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}))
+	return b
+}
+
+// runLog is an op that appends its argument to a list, in run order.
+type runLog struct {
+	mu  sync.Mutex
+	ran []int
+	op  *Op[int, int]
+}
+
+func newRunLog(t *testing.T, rt *Runtime, name string, opts ...Option) *runLog {
+	t.Helper()
+	r := &runLog{}
+	r.op = must(Define(rt, name, func(_ context.Context, x int) (int, error) {
+		r.mu.Lock()
+		r.ran = append(r.ran, x)
+		r.mu.Unlock()
+		return x, nil
+	}, opts...))
+	return r
+}
+
+func (r *runLog) order() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int(nil), r.ran...)
+}
+
+// TestSubmitFirstRunsAheadOfTheQueue: on a one-core runtime busy with a
+// token, tokens submitted first run before those queued, the latest first.
+func TestSubmitFirstRunsAheadOfTheQueue(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ctx := context.Background()
+	b := newBlocker(t, rt, "block")
+	rec := newRunLog(t, rt, "rec")
+	must(b.op.Submit(ctx, 0))
+	<-b.started
+	var toks []*Token[int]
+	for i := 1; i <= 3; i++ {
+		toks = append(toks, must(rec.op.Submit(ctx, i)))
+	}
+	toks = append(toks, must(rec.op.SubmitFirst(ctx, 10)), must(rec.op.SubmitFirst(ctx, 11)))
+	close(b.gate)
+	for _, tok := range toks {
+		must(tok.Wait(ctx))
+	}
+	require.Equal(t, []int{11, 10, 1, 2, 3}, rec.order())
+}
+
+// TestTrySubmitFullFailsAtOnce: with every mailbox of the range full,
+// TrySubmit fails at once with ErrFull naming the op, where Submit would
+// wait; once there is room it succeeds. Nothing refused is counted.
+func TestTrySubmitFullFailsAtOnce(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off, MailboxSize: 2, IdleSpin: -1})
+	ctx := context.Background()
+	b := newBlocker(t, rt, "block")
+	rec := newRunLog(t, rt, "rec", WithWeight(Medium)) // executor 1 only
+	must(b.op.Submit(ctx, 0))                          // Heavy position 0: executor 0
+	must(b.op.Submit(ctx, 1))                          // executor 1
+	<-b.started
+	<-b.started
+	// Executor 1 holds its running token (in its batch until the next refill)
+	// and one more.
+	queued := must(rec.op.TrySubmit(5))
+	require.Equal(t, 1, queued.Executor())
+	before := rt.Stats().Total.Submitted
+	_, err := rec.op.TrySubmit(6)
+	require.ErrorIs(t, err, ErrFull)
+	require.ErrorContains(t, err, `op "rec"`)
+	require.Equal(t, before, rt.Stats().Total.Submitted, "a refused token is not accepted")
+	close(b.gate)
+	require.Equal(t, 5, must(queued.Wait(ctx)))
+	require.Equal(t, 6, must(must(rec.op.TrySubmit(6)).Wait(ctx)))
+}
