@@ -24,10 +24,9 @@ import (
 //	ask                  b.N blocking round trips from outside, one at a
 //	                     time: Ask+Wait against Request(...).Result()
 //
-// coregate-allpoll runs with Config.Spinners set so that every executor polls
-// when idle (the default leaves half the Ps to the program's goroutines: one
-// of two executors here), so a message to another executor rarely wakes a
-// parked thread.
+// coregate-nopoll runs with Config.IdleSpin -1: idle executors park at once,
+// so a message to an idle executor wakes a parked thread (what idle polling
+// saves).
 //
 // Each sub-benchmark checks its own result (b.Fatal on a mismatch) before it
 // reports msgs/s (for ask: round trips per second) and allocations, and stops
@@ -47,9 +46,9 @@ func BenchmarkActors(b *testing.B) {
 				needTwoCPUs(b)
 				benchCoregateRing(b, Config{Cores: 2}, 2, 2*b.N, OnExecutor)
 			})
-			b.Run("coregate-allpoll", func(b *testing.B) {
+			b.Run("coregate-nopoll", func(b *testing.B) {
 				needTwoCPUs(b)
-				benchCoregateRing(b, Config{Cores: 2, Spinners: 2}, 2, 2*b.N, OnExecutor)
+				benchCoregateRing(b, Config{Cores: 2, IdleSpin: -1}, 2, 2*b.N, OnExecutor)
 			})
 			b.Run("hollywood", func(b *testing.B) {
 				needTwoCPUs(b)
@@ -59,17 +58,17 @@ func BenchmarkActors(b *testing.B) {
 	})
 	b.Run("counting", func(b *testing.B) {
 		b.Run("coregate", func(b *testing.B) { benchCoregateCounting(b, Config{}) })
-		b.Run("coregate-allpoll", func(b *testing.B) { benchCoregateCounting(b, Config{Spinners: runtime.NumCPU()}) })
+		b.Run("coregate-nopoll", func(b *testing.B) { benchCoregateCounting(b, Config{IdleSpin: -1}) })
 		b.Run("hollywood", benchHollywoodCounting)
 	})
 	b.Run("ring100", func(b *testing.B) {
 		b.Run("coregate", func(b *testing.B) { benchCoregateRing(b, Config{}, 100, b.N, nil) })
-		b.Run("coregate-allpoll", func(b *testing.B) { benchCoregateRing(b, Config{Spinners: runtime.NumCPU()}, 100, b.N, nil) })
+		b.Run("coregate-nopoll", func(b *testing.B) { benchCoregateRing(b, Config{IdleSpin: -1}, 100, b.N, nil) })
 		b.Run("hollywood", func(b *testing.B) { benchHollywoodRing(b, 100, b.N) })
 	})
 	b.Run("ask", func(b *testing.B) {
 		b.Run("coregate", func(b *testing.B) { benchCoregateAsk(b, Config{}) })
-		b.Run("coregate-allpoll", func(b *testing.B) { benchCoregateAsk(b, Config{Spinners: runtime.NumCPU()}) })
+		b.Run("coregate-nopoll", func(b *testing.B) { benchCoregateAsk(b, Config{IdleSpin: -1}) })
 		b.Run("hollywood", benchHollywoodAsk)
 	})
 }

@@ -71,12 +71,11 @@ type Config struct {
 	// DefaultIdleSpin; negative means park at once (no polling, no idle CPU);
 	// at most MaxIdleSpin. See the README's Idle executors.
 	IdleSpin time.Duration
-	// Spinners bounds the executors polling at once. A polling executor
-	// holds its P, so 0 means as many as leave the program's own goroutines
-	// half the executors' worth of Ps: one of two executors at the default
-	// GOMAXPROCS, every executor when GOMAXPROCS is at least 1.5 times the
-	// executor count. Actors that message across executors want every
-	// executor polling (see the README's Idle executors). The router sends a
+	// Spinners bounds the executors polling at once; 0 means every executor.
+	// A polling executor holds its P; it gives the P up (parks) as soon as
+	// goroutines wait for one at two looks in a row, so the program's own
+	// goroutines are not kept from running. A bound leaves CPUs to a program
+	// that needs them even between its goroutines' runs. The router sends a
 	// token whose staggered executor sleeps to an awake one in its range.
 	Spinners int
 	// Affinity is the pinning mode.

@@ -35,7 +35,6 @@ type Executor struct {
 	owner     atomic.Pointer[worker]
 	health    atomic.Uint32 // Health bits
 	idleState atomic.Uint32 // idleBusy, idleSpinning or idleParked
-	woke      atomic.Bool   // a token's end woke a goroutine waiting for it
 	_         [64]byte
 	running   atomic.Pointer[Task] // the owner's token: the last it started, nil while it waits
 	_         [56]byte

@@ -46,8 +46,8 @@ func (m *Mailbox) mergeFront() {
 	m.batch, m.pos = merged, 0
 	m.clearFront()
 	m.mu.Unlock()
-	if consumed > 0 && m.room != nil && m.room.notify() {
-		m.woke = true
+	if consumed > 0 && m.room != nil {
+		m.room.notify()
 	}
 }
 

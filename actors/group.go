@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -33,7 +32,7 @@ type GroupConfig struct {
 	MaxBlocked int
 	// IdleSpin is how long an idle executor polls its mailbox before it
 	// parks, at most [MaxIdleSpin]; 0 means it parks at once. Spinners bounds
-	// the executors polling at once; 0 means half of them, at least one.
+	// the executors polling at once; 0 means all of them.
 	IdleSpin time.Duration
 	Spinners int
 	// Answer sends a reply to a Request's sender; nil means engine.Send.
@@ -109,7 +108,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	g.spin = min(max(cfg.IdleSpin, 0), MaxIdleSpin)
 	g.spinners.max = int32(cfg.Spinners)
 	if cfg.Spinners <= 0 {
-		g.spinners.max = int32(DefaultSpinners(len(cfg.CPUs), runtime.GOMAXPROCS(0)))
+		g.spinners.max = int32(len(cfg.CPUs))
 	}
 	g.retries.pending = make(map[*Task]*pendingRetry)
 	g.abort, g.cancel = context.WithCancel(context.Background())
@@ -127,7 +126,6 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 			pid:   actor.NewPID(cfg.Engine.Address(), kind+"/"+strconv.Itoa(i)),
 			mb:    NewMailbox(cfg.MailboxSize, cfg.Room),
 		}
-		e.mb.woken = g.wokeExecutor
 		e.ctx = &turnCtx{g.abort, e}
 		g.execs = append(g.execs, e)
 		cfg.Engine.SpawnProc(e)

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"runtime/metrics"
 	"sync/atomic"
 	"time"
 )
@@ -28,10 +29,6 @@ const DefaultIdleSpin = 100 * time.Microsecond
 // MaxIdleSpin bounds [GroupConfig.IdleSpin].
 const MaxIdleSpin = 10 * time.Millisecond
 
-// wokeGrace bounds how long an owner that woke a goroutine waits for
-// another P to take it before it parks to give it its own.
-const wokeGrace = 20 * time.Microsecond
-
 // awaitSpin bounds how long [Task.Await] polls a token before it blocks, for
 // a caller that is not a handler: a tiny token often ends sooner than a
 // blocked goroutine would be woken.
@@ -48,8 +45,9 @@ const (
 
 // poll calls ready until it reports true, for up to d; it reports whether it
 // did. A clock that stands still (in a testing/synctest bubble, while
-// nothing blocks) ends it too.
-func poll(d time.Duration, ready func() bool) bool {
+// nothing blocks) ends it too, and so does giveUp (may be nil), asked each
+// time the poller yields its CPU.
+func poll(d time.Duration, ready func() bool, giveUp func() bool) bool {
 	if d <= 0 {
 		return ready()
 	}
@@ -68,31 +66,23 @@ func poll(d time.Duration, ready func() bool) bool {
 			return false
 		}
 		if r%yieldEvery == 0 {
+			if giveUp != nil && giveUp() {
+				return false
+			}
 			osYield()
 		}
 	}
 }
 
-// DefaultSpinners is the bound on polling executors when
-// [GroupConfig.Spinners] is 0: as many as leave the program's goroutines at
-// least half the executors' worth of Ps (a polling executor holds its P), so
-// every executor when GOMAXPROCS leaves that headroom, at least one.
-func DefaultSpinners(executors, gomaxprocs int) int {
-	return min(executors, max(1, gomaxprocs-executors/2))
-}
-
-// wokeExecutor is called after a push woke a parked executor. When the
-// caller is an owner, the woken goroutine was queued on the caller's P,
-// where it waits for that P: unless every executor may poll (then the woken
-// one finds a P left idle by a parked one), the owner parks at once when it
-// goes idle instead of polling (see [Executor.idle]).
-func (g *Group) wokeExecutor() {
-	if int(g.spinners.max) >= len(g.execs) {
-		return
+// runnableGoroutines reads how many goroutines wait for a P. It takes the
+// scheduler's lock, so pollers read it only as often as they yield.
+func runnableGoroutines() uint64 {
+	s := [1]metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
+	metrics.Read(s[:])
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
 	}
-	if w := g.currentOwner(); w != nil {
-		w.e.woke.Store(true)
-	}
+	return s[0].Value.Uint64()
 }
 
 // spinners counts a group's polling executors against its bound.
@@ -117,26 +107,25 @@ func (s *spinners) leave() { s.n.Add(-1) }
 // while the group allows one more poller, then park. It returns false when
 // the owner must exit (drained or aborted).
 //
-// A goroutine that the owner woke (a Wait on a token that ended, a producer
-// waiting for room, another executor's owner) was queued on the owner's P,
-// and a poller keeps its P. Another P usually takes it within microseconds
-// (the woken Wait says so by clearing the flag); the owner waits up to
-// wokeGrace for that, and parks, giving the goroutine its P, if it did not
-// happen. Parking at once instead locks a caller that asks and waits into
-// waking a parked executor every time.
+// A poller keeps its P, and every P may be needed: a goroutine the owner
+// woke (a Wait on a token that ended, a producer waiting for room) is queued
+// on the owner's own P, and a program's goroutines need Ps to run at all
+// when every P is held by an executor. So a poller gives up as soon as
+// goroutines wait for a P at two looks in a row (runtime/metrics' runnable
+// count, read as often as it yields), parking and handing its P to them.
+// One look is not enough: a goroutine readied while another P is idle is
+// usually taken by that P within microseconds.
 func (e *Executor) idle() bool {
 	g := e.group
-	if g.spin > 0 && e.woke.Load() {
-		poll(min(g.spin, wokeGrace), func() bool { return !e.woke.Load() || e.mb.hasWork() })
-		if e.mb.ready.Load() > 0 {
-			return true // work first; the flag is looked at next time
-		}
-	}
-	stranded := e.woke.Swap(false) || e.mb.woke
-	e.mb.woke = false
-	if g.spin > 0 && !stranded && g.spinners.enter() {
+	if g.spin > 0 && g.spinners.enter() {
 		e.idleState.Store(idleSpinning)
-		poll(g.spin, e.mb.hasWork)
+		waited := false // goroutines waited for a P at the last look as well
+		poll(g.spin, e.mb.hasWork, func() bool {
+			waiting := runnableGoroutines() > 0
+			giveUp := waiting && waited
+			waited = waiting
+			return giveUp
+		})
 		e.idleState.Store(idleBusy)
 		g.spinners.leave()
 		if e.mb.ready.Load() > 0 {

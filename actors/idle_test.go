@@ -12,19 +12,19 @@ import (
 // executor in a bubble parks and lets the bubble block.
 func TestPollEnds(t *testing.T) {
 	looks := 0
-	if !poll(time.Second, func() bool { looks++; return looks == 100 }) || looks != 100 {
+	if !poll(time.Second, func() bool { looks++; return looks == 100 }, nil) || looks != 100 {
 		t.Fatalf("poll stopped after %d looks, want true at the 100th", looks)
 	}
-	if poll(50*time.Microsecond, func() bool { return false }) {
+	if poll(50*time.Microsecond, func() bool { return false }, nil) {
 		t.Fatal("poll of a never-ready condition reported ready")
 	}
 	looks = 0
-	if poll(0, func() bool { looks++; return false }) || looks != 1 {
+	if poll(0, func() bool { looks++; return false }, nil) || looks != 1 {
 		t.Fatalf("poll(0) looked %d times, want once", looks)
 	}
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		if poll(MaxIdleSpin, func() bool { return false }) {
+		if poll(MaxIdleSpin, func() bool { return false }, nil) {
 			t.Fatal("poll reported ready")
 		}
 		if time.Since(start) != 0 {
@@ -75,17 +75,6 @@ func TestIdleExecutorsPollWithinBound(t *testing.T) {
 			for _, e := range g.Executors() {
 				seen = seen || e.Awake()
 			}
-		}
-	}
-}
-
-// TestDefaultSpinners: pollers leave the program half the executors' Ps.
-func TestDefaultSpinners(t *testing.T) {
-	for _, tt := range []struct{ execs, procs, want int }{
-		{1, 1, 1}, {2, 2, 1}, {2, 3, 2}, {2, 4, 2}, {16, 16, 8}, {16, 24, 16}, {16, 64, 16}, {4, 2, 1},
-	} {
-		if got := DefaultSpinners(tt.execs, tt.procs); got != tt.want {
-			t.Errorf("DefaultSpinners(%d executors, GOMAXPROCS %d) = %d, want %d", tt.execs, tt.procs, got, tt.want)
 		}
 	}
 }

@@ -65,7 +65,6 @@ type Mailbox struct {
 	pushed   uint64
 	ready    atomic.Int32 // len(q), or -1 once closed: what a polling consumer reads without the lock
 	wake     chan struct{}
-	woken    func() // called after a push woke the parked consumer; may be nil
 	room     *Room
 	nfront   int         // jobs pushed to the head (PushFront) at the start of q
 	hasFront atomic.Bool // nfront > 0: the consumer merges them ahead of its batch
@@ -74,7 +73,6 @@ type Mailbox struct {
 	// the consumer's alone
 	batch []Job
 	pos   int
-	woke  bool // a refill woke producers waiting for room
 }
 
 // NewMailbox returns an empty mailbox holding at most size jobs (1 to
@@ -168,9 +166,6 @@ func (m *Mailbox) add(j Job, mode addMode) PushResult {
 	m.mu.Unlock()
 	if wake {
 		m.signal()
-		if m.woken != nil {
-			m.woken()
-		}
 	}
 	return Pushed
 }
@@ -239,8 +234,8 @@ func (m *Mailbox) refill() (Job, bool) {
 	}
 	m.pos = 1
 	m.mu.Unlock()
-	if consumed > 0 && m.room != nil && m.room.notify() {
-		m.woke = true
+	if consumed > 0 && m.room != nil {
+		m.room.notify()
 	}
 	return j, ok
 }
@@ -417,13 +412,10 @@ func (r *Room) Wait() <-chan struct{} {
 // Leave ends one Wait.
 func (r *Room) Leave() { r.waiters.Add(-1) }
 
-// notify wakes the waiters, if any, and reports whether there were some.
-func (r *Room) notify() bool {
+func (r *Room) notify() {
 	if r.waiters.Load() > 0 {
 		r.Notify()
-		return true
 	}
-	return false
 }
 
 // Notify wakes every current waiter.

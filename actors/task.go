@@ -189,7 +189,7 @@ func (t *Task) Await(ctx context.Context) error {
 	}
 	// A caller that is not a handler polls briefly: a tiny token often ends
 	// before a blocked goroutine would be woken.
-	if g := t.exec.group; g.spin > 0 && g.currentOwner() == nil && poll(min(g.spin, awaitSpin), t.done.isFired) {
+	if g := t.exec.group; g.spin > 0 && g.currentOwner() == nil && poll(min(g.spin, awaitSpin), t.done.isFired, nil) {
 		return nil
 	}
 	resume, err := t.exec.group.Block()
@@ -199,7 +199,6 @@ func (t *Task) Await(ctx context.Context) error {
 	defer resume()
 	select {
 	case <-t.done.ch():
-		t.exec.woke.Store(false) // running again: the executor that woke it need not park for it
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -213,9 +212,6 @@ func (t *Task) finish(o Outcome, err error) {
 	t.exec.stats.add(o)
 	if t.hook != nil {
 		t.hook.Resolved(t)
-	}
-	if t.done.p.Load() != nil {
-		t.exec.woke.Store(true) // probably a waiter, readied on this P: see Executor.idle
 	}
 	t.done.fire()
 	// After the fire: a watch started concurrently either is seen here or sees

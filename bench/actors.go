@@ -21,15 +21,14 @@ import (
 
 // Actor systems, in the order tables show them; hollywood is the baseline
 // of the ratios.
-var actorSystemNames = []string{"coregate", "coregate-allpoll", "hollywood", "protoactor"}
+var actorSystemNames = []string{"coregate", "hollywood", "protoactor"}
 
 // linkedActorSystems are the systems linked into this binary. The bench runs
 // each measurement of one in a child process of itself (the same executable,
 // told what to run by the actorsuite.Env* variables).
 var linkedActorSystems = map[string]actorsuite.System{
-	"coregate":         coregateActors,
-	"coregate-allpoll": coregateAllPoll,
-	"hollywood":        hollywoodActors,
+	"coregate":  coregateActors,
+	"hollywood": hollywoodActors,
 }
 
 // protoactorDir is the module of the protoactor child, bench/protoactor,

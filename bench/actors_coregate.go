@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/coregate/coregate"
@@ -35,32 +33,9 @@ var coregateActors = actorsuite.System{
 	actorsuite.Bank:             cgBank,
 }
 
-// coregateAllPoll is coregateActors with Config.Spinners set so that every
-// executor polls when idle: the default lets half the Ps' worth poll (one of
-// two executors at GOMAXPROCS 2), and a message to a parked executor costs a
-// thread wake-up.
-var coregateAllPoll = func() actorsuite.System {
-	all := actorsuite.System{}
-	for name, run := range coregateActors {
-		all[name] = func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
-			cgSpinners.Store(int32(runtime.NumCPU()))
-			defer cgSpinners.Store(0)
-			return run(p, m)
-		}
-	}
-	return all
-}()
-
-// cgSpinners, when set, is the Config.Spinners of the runtimes cgRuntime
-// starts.
-var cgSpinners atomic.Int32
-
 // cgRuntime runs body on a fresh runtime, stops it and checks that every
 // Ask's token was resolved.
 func cgRuntime(p actorsuite.Params, cfg coregate.Config, body func(ctx context.Context, rt *coregate.Runtime) (int, error)) (int, error) {
-	if cfg.Spinners == 0 {
-		cfg.Spinners = int(cgSpinners.Load())
-	}
 	rt, err := coregate.Start(cfg)
 	if err != nil {
 		return 0, err
