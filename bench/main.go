@@ -444,7 +444,7 @@ func (s *suite) blocking(w io.Writer) error {
 	}); err != nil {
 		return err
 	}
-	s.table(w, wBlocking, fmt.Sprintf("blocking tokens (sleep %v), %d tokens, concurrency %d (coregate: %d executors); efficiency = ideal time / wall", d, s.o.blkTokens, s.o.blkConc, s.cpus), "ms", wallMillis, true)
+	s.table(w, wBlocking, fmt.Sprintf("blocking tokens (sleep %v), %d tokens, concurrency %d (coregate: an op WithBlocking, Config.BlockingWorkers %d); efficiency = ideal time / wall", d, s.o.blkTokens, s.o.blkConc, s.o.blkConc), "ms", wallMillis, true)
 	return nil
 }
 

@@ -255,10 +255,20 @@ type coregatePeer struct {
 }
 
 func (p *coregatePeer) open(workers int, job func(int) int) (err error) {
-	if p.rt, err = coregate.Start(coregate.Config{Cores: p.cores, Affinity: p.affinity}); err != nil {
+	return p.start(coregate.Config{Cores: p.cores, Affinity: p.affinity}, job)
+}
+
+// openBlocking runs the jobs on coregate's blocking lane (WithBlocking), with
+// workers goroutines, as a user with sleeping or I/O handlers would.
+func (p *coregatePeer) openBlocking(workers int, job func(int) int) error {
+	return p.start(coregate.Config{Cores: p.cores, Affinity: p.affinity, BlockingWorkers: workers}, job, coregate.WithBlocking())
+}
+
+func (p *coregatePeer) start(cfg coregate.Config, job func(int) int, opts ...coregate.Option) (err error) {
+	if p.rt, err = coregate.Start(cfg); err != nil {
 		return err
 	}
-	p.op, err = coregate.Define(p.rt, "job", func(_ context.Context, i int) (int, error) { return job(i), nil })
+	p.op, err = coregate.Define(p.rt, "job", func(_ context.Context, i int) (int, error) { return job(i), nil }, opts...)
 	return err
 }
 

@@ -59,8 +59,29 @@ func timed(body func() error) (wall time.Duration, mallocs uint64, err error) {
 
 // withPeer opens a fresh peer for one measurement and closes it after.
 func withPeer(mk func() peer, workers int, job func(int) int, body func(p peer) error) error {
+	return withPeerOpened(mk, func(p peer) error { return p.open(workers, job) }, body)
+}
+
+// blockingPeer is a peer with its own way to run blocking jobs (coregate's
+// blocking lane, WithBlocking).
+type blockingPeer interface {
+	openBlocking(workers int, job func(int) int) error
+}
+
+// withBlockingPeer is withPeer for a blocking job: a peer that has a blocking
+// mode opens in it.
+func withBlockingPeer(mk func() peer, workers int, job func(int) int, body func(p peer) error) error {
+	return withPeerOpened(mk, func(p peer) error {
+		if bp, ok := p.(blockingPeer); ok {
+			return bp.openBlocking(workers, job)
+		}
+		return p.open(workers, job)
+	}, body)
+}
+
+func withPeerOpened(mk func() peer, open func(peer) error, body func(p peer) error) error {
 	p := mk()
-	if err := p.open(workers, job); err != nil {
+	if err := open(p); err != nil {
 		return err
 	}
 	err := body(p)
@@ -204,7 +225,7 @@ func runBlocking(mk func() peer, concurrency, n int, d time.Duration) (sample, e
 	job := func(i int) int { time.Sleep(d); return i }
 	res := make([]int, n)
 	var s sample
-	err := withPeer(mk, concurrency, job, func(p peer) error {
+	err := withBlockingPeer(mk, concurrency, job, func(p peer) error {
 		wall, mallocs, err := timed(func() error { return chunked(p, 0, n, concurrency, res) })
 		if err != nil {
 			return err
