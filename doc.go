@@ -61,7 +61,12 @@
 // from the third, clamped so every class has at least one executor on small
 // machines (see package router for the table). Within its range a class goes
 // round robin; a full mailbox is skipped. Tokens of one submitter that land on one
-// executor run in submission order.
+// executor run in submission order. When the round robin's choice is parked and
+// another executor of the range is polling its mailbox, the token goes to the
+// polling one: an idle executor polls for [Config.IdleSpin] before it parks
+// (waking a parked pinned thread costs tens of microseconds), gives its P up
+// when goroutines wait for one, and costs CPU while it polls; IdleSpin -1
+// turns polling off.
 //
 // Precedence is seed, then sticky pin, then that staggered selection. An op
 // defined [WithSticky] (or [WithStickyKey]) sends every token of a key (its name
