@@ -539,3 +539,38 @@ func TestOpsSubmittedByAnActorStayNear(t *testing.T) {
 	require.Equal(t, 0, must(must(ref.Ask(bg, 0)).Wait(bg)))
 	require.Equal(t, 2, must(must(op.Submit(bg, 0)).Wait(bg)), "elsewhere it stays in its range")
 }
+
+// TestLocalActorResolvedAfterStopTimesOut: found by review. A handler asks
+// an actor on its own executor (queued on the owner's local run queue), then
+// blocks past Stop's deadline without handing the executor on. Once it
+// returns, the actor is killed and the Ask resolves: the counts balance.
+func TestLocalActorResolvedAfterStopTimesOut(t *testing.T) {
+	rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1})
+	require.NoError(t, err)
+	bg := context.Background()
+	ref := must(Spawn(rt, "a", func() Actor[int, int] { return &counter{} }, OnExecutor(0)))
+	must(must(ref.Ask(bg, 0)).Wait(bg))
+	asked := make(chan *Token[int], 1)
+	release := make(chan struct{})
+	op := must(Define(rt, "stuck", func(ctx context.Context, _ int) (int, error) {
+		tok, err := ref.Ask(bg, 1) // on the owner: the local run queue
+		if err != nil {
+			return 0, err
+		}
+		asked <- tok
+		<-release // ignores its context and keeps the executor
+		return 0, nil
+	}, OnExecutor(0)))
+	stuck := must(op.Submit(bg, 0))
+	tok := <-asked
+	ctx, cancel := context.WithTimeout(bg, 20*time.Millisecond)
+	defer cancel()
+	require.Error(t, rt.Stop(ctx), "Stop reports the stuck handler")
+	close(release)
+	wctx, wcancel := context.WithTimeout(bg, 10*time.Second)
+	defer wcancel()
+	_, _ = stuck.Wait(wctx)
+	_, werr := tok.Wait(wctx)
+	require.ErrorIs(t, werr, ErrActorStopped, "the Ask queued on the local run queue was never resolved")
+	requireBalanced(t, rt)
+}

@@ -55,7 +55,8 @@ type Host[E any] interface {
 	Deliver(ctx context.Context, e E)
 	// Home returns a live executor for a cell whose executor went down, or nil.
 	Home() *Executor
-	// Idle is called on the executor after a turn left the cell idle.
+	// Idle is called after the cell went idle: on the executor after a turn,
+	// or where it was unscheduled (an executor that could not run it).
 	Idle()
 }
 
@@ -144,10 +145,14 @@ func (c *Cell[E]) appendLocked(e E) error {
 // message schedules it.
 func (c *Cell[E]) Unschedule() {
 	c.mu.Lock()
-	if c.state == cellScheduled {
+	idle := c.state == cellScheduled
+	if idle {
 		c.state = cellIdle
 	}
 	c.mu.Unlock()
+	if idle {
+		c.host.Idle() // what waited for the cell to be idle (a kill) goes on
+	}
 }
 
 // scheduleLocked puts an idle cell on its executor's queue, on another live

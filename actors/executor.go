@@ -339,8 +339,12 @@ func (e *Executor) loop(w *worker) {
 func (e *Executor) run(w *worker, j Job) {
 	t := j.Task()
 	if t == nil {
-		if s, ok := j.(Scheduled); ok && !e.group.aborted.Load() {
-			e.turn(s)
+		if s, ok := j.(Scheduled); ok {
+			if e.group.aborted.Load() {
+				s.Unschedule() // as Abort drops those still queued
+			} else {
+				e.turn(s)
+			}
 		}
 		return
 	}
@@ -438,19 +442,31 @@ func (e *Executor) next() (Job, bool) {
 	if e.localPos < len(e.local) {
 		e.fromLocal = !e.fromLocal
 		if e.fromLocal || !e.mb.pending() {
-			s := e.local[e.localPos]
-			e.local[e.localPos] = nil
-			if e.localPos++; e.localPos == len(e.local) {
-				e.local, e.localPos = e.local[:0], 0
-				if cap(e.local) > maxKeep {
-					e.local = nil
-				}
-			}
-			return s, true
+			return e.popLocal(), true
 		}
 	}
 	e.fromLocal = false
-	return e.mb.pop()
+	if j, ok := e.mb.pop(); ok {
+		return j, true
+	}
+	if e.localPos < len(e.local) {
+		// pending saw a push that a steal took, or the mailbox is closed
+		// and empty: the local queue goes on.
+		return e.popLocal(), true
+	}
+	return nil, false
+}
+
+func (e *Executor) popLocal() Job {
+	s := e.local[e.localPos]
+	e.local[e.localPos] = nil
+	if e.localPos++; e.localPos == len(e.local) {
+		e.local, e.localPos = e.local[:0], 0
+		if cap(e.local) > maxKeep {
+			e.local = nil
+		}
+	}
+	return s
 }
 
 // flushLocal moves the local run queue to the mailbox, as an owner ends; a

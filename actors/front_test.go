@@ -2,6 +2,7 @@ package actors
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -110,5 +111,25 @@ func TestPushFrontConcurrent(t *testing.T) {
 	}
 	if n := m.Len(); n != 0 {
 		t.Fatalf("Len %d after draining", n)
+	}
+}
+
+// TestStealOfHeadJobKeepsFIFO: found by review. A steal that takes a job
+// pushed to the head leaves the next ordinary job where it was, behind the
+// rest of the batch.
+func TestStealOfHeadJobKeepsFIFO(t *testing.T) {
+	m := NewMailbox(8, nil)
+	m.Push(newJob(1, nil))
+	m.Push(newJob(2, nil))
+	if got := popIDs(t, m, 1); got[0] != 1 {
+		t.Fatalf("first pop %v", got)
+	}
+	m.pushFront(newJob(10, nil))
+	m.Push(newJob(3, nil))
+	if len(m.steal(func(j Job) bool { return j.Task().ID() == 10 })) != 1 {
+		t.Fatal("the head job was not stolen")
+	}
+	if got := popIDs(t, m, 2); !slices.Equal(got, []uint64{2, 3}) {
+		t.Fatalf("popped %v, want [2 3]", got)
 	}
 }

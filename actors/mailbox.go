@@ -196,9 +196,9 @@ func (m *Mailbox) attach(on bool) {
 	m.cmu.Unlock()
 }
 
-// pending reports, for the attached consumer, whether a pop would find a
-// job without waiting (its batch, or a push since).
-func (m *Mailbox) pending() bool { return m.pos < len(m.batch) || m.ready.Load() > 0 }
+// pending reports, for the attached consumer, whether a pop may find a job
+// without waiting (its batch, or a push since; once closed, it says to look).
+func (m *Mailbox) pending() bool { return m.pos < len(m.batch) || m.ready.Load() != 0 }
 
 // pop is Pop for the attached consumer.
 func (m *Mailbox) pop() (Job, bool) {
@@ -344,10 +344,13 @@ func (m *Mailbox) steal(movable func(Job) bool) []Job {
 			out = append(out, j)
 		}
 	}
-	stay := m.q[:0]
-	for _, j := range m.q {
+	stay, front := m.q[:0], m.nfront
+	for i, j := range m.q {
 		if movable(j) {
 			out = append(out, j)
+			if i < front {
+				m.nfront-- // a head job taken: the next ones are not head jobs
+			}
 		} else {
 			stay = append(stay, j)
 		}

@@ -70,11 +70,7 @@ func startOneExecutor(t *testing.T) (*Group, *Executor) {
 // a new engine; the test's cleanup aborts it.
 func startGroup(t *testing.T, cfg GroupConfig, hooks Hooks) *Group {
 	t.Helper()
-	engine, err := actor.NewEngine(actor.NewEngineConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Engine, cfg.Name = engine, "t"
+	cfg.Engine, cfg.Name = newEngine(t), "t"
 	g, err := NewGroup(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -207,4 +203,72 @@ func TestLocalScheduleSurvivesOwnerExit(t *testing.T) {
 	if len(jobs) != 1 || jobs[0] != Job(after) {
 		t.Fatalf("retired %v, want the runnable scheduled locally", jobs)
 	}
+}
+
+// TestLocalQueueGoesOnWhenPopFails: found by review. The owner gives the
+// mailbox its turn when a pop may find a job (a push it saw, a closed
+// mailbox to look at); when the pop finds none (a steal took the push, the
+// closed mailbox is empty) the local runnable must run next, not wait for a
+// push that may never come.
+func TestLocalQueueGoesOnWhenPopFails(t *testing.T) {
+	g, err := NewGroup(GroupConfig{Engine: newEngine(t), Name: "t", CPUs: []int{0}, MailboxSize: 8, Affinity: Off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Unregister()
+	e := g.Executors()[0] // not launched: the test plays its owner
+	e.mb.attach(true)
+	defer e.mb.attach(false)
+	k := &ticker{e: e, limit: 1, done: make(chan struct{})}
+	e.local = append(e.local, k)
+	e.fromLocal = true // the mailbox's turn
+	e.mb.Close()       // empty, but pending: the owner must look
+	if !e.mb.pending() {
+		t.Fatal("a closed mailbox does not ask to be looked at")
+	}
+	if j, ok := e.next(); !ok || j != Job(k) {
+		t.Fatalf("next() = %v, %v; want the local runnable", j, ok)
+	}
+}
+
+// TestLocalQueueTakesTurnsWithClosedMailbox: found by review. While the
+// mailbox is closed (a draining Stop) its jobs still take turns with the
+// local run queue.
+func TestLocalQueueTakesTurnsWithClosedMailbox(t *testing.T) {
+	g, err := NewGroup(GroupConfig{Engine: newEngine(t), Name: "t", CPUs: []int{0}, MailboxSize: 8, Affinity: Off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Unregister()
+	e := g.Executors()[0]
+	e.mb.attach(true)
+	defer e.mb.attach(false)
+	k1 := &ticker{e: e, limit: 1, done: make(chan struct{})}
+	k2 := &ticker{e: e, limit: 1, done: make(chan struct{})}
+	tok := newJob(1, nil)
+	if e.Push(tok) != Pushed {
+		t.Fatal("push refused")
+	}
+	e.mb.Close()
+	e.local = append(e.local, k1, k2)
+	var got []Job
+	for range 3 {
+		j, ok := e.next()
+		if !ok {
+			t.Fatal("next() found nothing")
+		}
+		got = append(got, j)
+	}
+	if got[0] != Job(k1) || got[1] != Job(tok) || got[2] != Job(k2) {
+		t.Fatalf("order %v, want local, mailbox, local", got)
+	}
+}
+
+func newEngine(t *testing.T) *actor.Engine {
+	t.Helper()
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine
 }
