@@ -151,7 +151,10 @@ func (e *Executor) Awake() bool { return e.idleState.Load() == idleSpinning }
 // executor was polling, and from then on it no longer counts as awake, so
 // that a burst is not all sent to one poller before it has noticed the
 // first push (it may be off its CPU meanwhile).
-func (e *Executor) Claim() bool { return e.idleState.CompareAndSwap(idleSpinning, idleBusy) }
+func (e *Executor) Claim() bool {
+	// Load first: a failed CAS still takes the line from the executor.
+	return e.idleState.Load() == idleSpinning && e.idleState.CompareAndSwap(idleSpinning, idleBusy)
+}
 
 // Asleep reports whether the executor is parked: a push to it wakes a thread.
 func (e *Executor) Asleep() bool { return e.idleState.Load() == idleParked }
