@@ -81,6 +81,7 @@ type Group struct {
 	answer     func(*actor.PID, any)
 	spin       time.Duration // GroupConfig.IdleSpin
 	spinners   spinners
+	waiting    waitingGauge // goroutines waiting for a P, as the pollers see it
 
 	wmu     sync.Mutex
 	workers map[*worker]struct{}

@@ -85,6 +85,33 @@ func runnableGoroutines() uint64 {
 	return s[0].Value.Uint64()
 }
 
+// waitingGauge shares one reading of the runnable-goroutine count among a
+// group's pollers for a few microseconds: the reading takes the scheduler's
+// lock, and sixteen pollers reading it on their own would take it millions
+// of times a second.
+type waitingGauge struct {
+	n       atomic.Uint64
+	at      atomic.Int64 // when n was read, in time.Since(gaugeEpoch) nanoseconds
+	reading atomic.Bool
+}
+
+// gaugeFresh is how long one reading serves.
+const gaugeFresh = 2 * time.Microsecond
+
+var gaugeEpoch = time.Now()
+
+// read returns a reading at most gaugeFresh old, taking a new one when none
+// is and no other poller is taking it.
+func (w *waitingGauge) read() uint64 {
+	now := int64(time.Since(gaugeEpoch))
+	if now-w.at.Load() > int64(gaugeFresh) && w.reading.CompareAndSwap(false, true) {
+		w.n.Store(runnableGoroutines())
+		w.at.Store(now)
+		w.reading.Store(false)
+	}
+	return w.n.Load()
+}
+
 // spinners counts a group's polling executors against its bound.
 type spinners struct {
 	n   atomic.Int32
@@ -121,7 +148,7 @@ func (e *Executor) idle() bool {
 		e.idleState.Store(idleSpinning)
 		waited := false // goroutines waited for a P at the last look as well
 		poll(g.spin, e.mb.hasWork, func() bool {
-			waiting := runnableGoroutines() > 0
+			waiting := g.waiting.read() > 0
 			giveUp := waiting && waited
 			waited = waiting
 			return giveUp

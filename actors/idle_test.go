@@ -78,3 +78,18 @@ func TestIdleExecutorsPollWithinBound(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitingGaugeSharesReadings: within gaugeFresh one reading serves every
+// poller, and a stale one is read again. Time is faked by moving the stamp.
+func TestWaitingGaugeSharesReadings(t *testing.T) {
+	var w waitingGauge
+	w.n.Store(1 << 40)
+	w.at.Store(int64(time.Since(gaugeEpoch)) + int64(time.Hour)) // fresh for an hour
+	if got := w.read(); got != 1<<40 {
+		t.Fatalf("a fresh reading was not shared: got %d", got)
+	}
+	w.at.Store(0) // long stale
+	if got := w.read(); got == 1<<40 {
+		t.Fatalf("a stale reading was served: got %d", got)
+	}
+}
