@@ -139,7 +139,8 @@ func (s *spinners) leave() { s.n.Add(-1) }
 // on the owner's own P, and a program's goroutines need Ps to run at all
 // when every P is held by an executor. So a poller gives up as soon as
 // goroutines wait for a P at two looks in a row (runtime/metrics' runnable
-// count, read as often as it yields), parking and handing its P to them.
+// count, read as often as it yields, through the group's shared gauge),
+// parking and handing its P to them.
 // One look is not enough: a goroutine readied while another P is idle is
 // usually taken by that P within microseconds.
 func (e *Executor) idle() bool {
