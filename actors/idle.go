@@ -11,9 +11,9 @@ import (
 // locked thread costs the producer a scheduler hand-off and the consumer
 // tens of microseconds on a virtual machine (see docs/design.md, Idle
 // executors). This is Seastar's reactor poll and Aeron's backoff idle
-// strategy. At most a few executors poll at once, so the CPUs are not all
-// taken by pollers while user goroutines need them, and the router prefers
-// an executor that polls to one that sleeps.
+// strategy. A poller gives its P up as soon as the program's goroutines wait
+// for one (see Executor.idle), GroupConfig.Spinners may bound the pollers,
+// and the router prefers an executor that polls to one that sleeps.
 
 // Idle states of an executor, for the router's preference.
 const (
@@ -75,7 +75,7 @@ func poll(d time.Duration, ready func() bool, giveUp func() bool) bool {
 }
 
 // runnableGoroutines reads how many goroutines wait for a P. It takes the
-// scheduler's lock, so pollers read it only as often as they yield.
+// scheduler's lock: pollers read it through their group's waitingGauge.
 func runnableGoroutines() uint64 {
 	s := [1]metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
 	metrics.Read(s[:])
@@ -131,7 +131,7 @@ func (s *spinners) enter() bool {
 func (s *spinners) leave() { s.n.Add(-1) }
 
 // idle is what the executor's owner does when its mailbox is empty: poll
-// while the group allows one more poller, then park. It returns false when
+// (while GroupConfig.Spinners allows one more poller), then park. It returns false when
 // the owner must exit (drained or aborted).
 //
 // A poller keeps its P, and every P may be needed: a goroutine the owner
