@@ -62,8 +62,9 @@ type Config struct {
 	// bound such a call fails with ErrTooManyBlocked.
 	MaxBlocked int
 	// IdleSpin is how long an idle executor stays awake polling its mailbox
-	// (yielding its CPU to any other thread between looks) before it parks,
-	// and bounds how long a Wait outside a handler polls its token before it
+	// before it parks (its first fifth only spinning, then yielding its CPU
+	// to any other thread between looks; time it gives its P to waiting
+	// goroutines does not count), and bounds how long a Wait outside a handler polls its token before it
 	// blocks: a token submitted to an awake executor starts in well under a
 	// microsecond, while waking a parked pinned thread costs tens of
 	// microseconds on a virtual machine. The price is CPU: after its last
@@ -72,9 +73,11 @@ type Config struct {
 	// at most MaxIdleSpin. See the README's Idle executors.
 	IdleSpin time.Duration
 	// Spinners bounds the executors polling at once; 0 means every executor.
-	// A polling executor holds its P; it gives the P up (parks) as soon as
-	// goroutines wait for one at two looks in a row, so the program's own
-	// goroutines are not kept from running. A bound leaves CPUs to a program
+	// A polling executor holds its P; past the first fifth of its spin (at
+	// once after a token it ran woke a waiting goroutine) it gives the P up
+	// when goroutines wait for one at two looks in a row, one poller at a
+	// time, and polls on once the scheduler runs it again, so the program's
+	// own goroutines are not kept from running. A bound leaves CPUs to a program
 	// that needs them even between its goroutines' runs. The router sends a
 	// token whose staggered executor sleeps to an awake one in its range.
 	Spinners int

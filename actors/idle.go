@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"runtime"
 	"runtime/metrics"
 	"sync/atomic"
 	"time"
@@ -34,7 +35,8 @@ const MaxIdleSpin = 10 * time.Millisecond
 // blocked goroutine would be woken.
 const awaitSpin = 5 * time.Microsecond
 
-// A poller reads the clock every pollEvery looks and yields its CPU every
+// A poller reads the clock every pollEvery looks and, past its first
+// phase, looks at the program's demand for Ps and yields its CPU every
 // yieldEvery reads: sched_yield costs about half a microsecond on a VM, so
 // yielding often would slow the poller's reaction; a pinned poller shares
 // its CPU only with threads the OS lets preempt it anyway.
@@ -43,11 +45,18 @@ const (
 	yieldEvery = 8
 )
 
+// 1/spinShare of an idle spin only spins (Aeron's backoff:
+// spin, then yield, then park): a reply in a conversation between executors
+// comes within a few microseconds, and neither a yield nor a P handed to a
+// goroutine that was waiting a moment should stand in its way.
+const spinShare = 5
+
 // poll calls ready until it reports true, for up to d; it reports whether it
-// did. A clock that stands still (in a testing/synctest bubble, while
-// nothing blocks) ends it too, and so does giveUp (may be nil), asked each
-// time the poller yields its CPU.
-func poll(d time.Duration, ready func() bool, giveUp func() bool) bool {
+// did. For its first spin it only looks; after that it asks giveUp
+// (may be nil) and yields its CPU every yieldEvery reads, and ends when
+// giveUp says so. A clock that stands still (in a testing/synctest bubble,
+// while nothing blocks) ends it too.
+func poll(d, spin time.Duration, ready func() bool, giveUp func() bool) bool {
 	if d <= 0 {
 		return ready()
 	}
@@ -62,10 +71,11 @@ func poll(d time.Duration, ready func() bool, giveUp func() bool) bool {
 			start = time.Now()
 			continue
 		}
-		if elapsed := time.Since(start); elapsed >= d || (elapsed == 0 && r >= 1000) {
+		elapsed := time.Since(start)
+		if elapsed >= d || (elapsed == 0 && r >= 1000) {
 			return false
 		}
-		if r%yieldEvery == 0 {
+		if r%yieldEvery == 0 && elapsed >= spin {
 			if giveUp != nil && giveUp() {
 				return false
 			}
@@ -93,6 +103,20 @@ type waitingGauge struct {
 	n       atomic.Uint64
 	at      atomic.Int64 // when n was read, in time.Since(gaugeEpoch) nanoseconds
 	reading atomic.Bool
+	gave    atomic.Int64 // when a poller last gave its P up, as at
+}
+
+// giveGap is how long one poller's P serves the goroutines that waited:
+// the others go on polling meanwhile, so one waiting goroutine does not make
+// every poller park.
+const giveGap = 10 * time.Microsecond
+
+// yield reports whether the calling poller should give its P up: no other
+// poller has in the last giveGap. It takes the turn when it does.
+func (w *waitingGauge) yield() bool {
+	now := int64(time.Since(gaugeEpoch))
+	last := w.gave.Load()
+	return now-last > int64(giveGap) && w.gave.CompareAndSwap(last, now)
 }
 
 // gaugeFresh is how long one reading serves.
@@ -137,23 +161,41 @@ func (s *spinners) leave() { s.n.Add(-1) }
 // A poller keeps its P, and every P may be needed: a goroutine the owner
 // woke (a Wait on a token that ended, a producer waiting for room) is queued
 // on the owner's own P, and a program's goroutines need Ps to run at all
-// when every P is held by an executor. So a poller gives up as soon as
-// goroutines wait for a P at two looks in a row (runtime/metrics' runnable
-// count, read as often as it yields, through the group's shared gauge),
-// parking and handing its P to them.
-// One look is not enough: a goroutine readied while another P is idle is
-// usually taken by that P within microseconds.
+// when every P is held by an executor. So past its spin-only phase (at once
+// when the owner just woke a waiter) a poller gives its P up when goroutines
+// wait for one at two looks in a row (runtime/metrics' runnable count, read
+// as often as it yields, through the group's shared gauge; one poller per
+// giveGap), and polls on when the scheduler runs it again. One look is not
+// enough: a goroutine readied while another P is idle is usually taken by
+// that P within microseconds.
 func (e *Executor) idle() bool {
 	g := e.group
 	if g.spin > 0 && g.spinners.enter() {
-		e.idleState.Store(idleSpinning)
-		waited := false // goroutines waited for a P at the last look as well
-		poll(g.spin, e.mb.hasWork, func() bool {
+		waited, gave := false, false // goroutines waited for a P at the last look as well
+		giveUp := func() bool {
 			waiting := g.waiting.read() > 0
-			giveUp := waiting && waited
+			gave = waiting && waited && g.waiting.yield()
 			waited = waiting
-			return giveUp
-		})
+			return gave
+		}
+		first := g.spin / spinShare
+		if e.woke { // the woken goroutine waits on this P: look for demand at once
+			e.woke, first = false, 0
+		}
+		for left := g.spin; left > 0; first = 0 {
+			e.idleState.Store(idleSpinning)
+			start := time.Now()
+			if poll(left, first, e.mb.hasWork, giveUp) || !gave {
+				break
+			}
+			// Goroutines wait for this P: let them have it, and go on
+			// polling once the scheduler runs this goroutine again, for
+			// what is left of the spin (time off the P does not count).
+			left -= time.Since(start)
+			waited, gave = false, false
+			e.idleState.Store(idleParked)
+			runtime.Gosched()
+		}
 		e.idleState.Store(idleBusy)
 		g.spinners.leave()
 		if e.mb.ready.Load() > 0 {
@@ -186,3 +228,12 @@ func (e *Executor) Claim() bool {
 
 // Asleep reports whether the executor is parked: a push to it wakes a thread.
 func (e *Executor) Asleep() bool { return e.idleState.Load() == idleParked }
+
+// wokeWaiter notes, when called by e's owner, that a token it resolved woke
+// a goroutine: Go queued it on the owner's P, which the owner's next poll
+// should give up soon rather than spin on.
+func (e *Executor) wokeWaiter() {
+	if w := e.owner.Load(); w != nil && w.id == goid() {
+		e.woke = true
+	}
+}

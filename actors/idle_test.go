@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"runtime"
 	"testing"
 	"testing/synctest"
@@ -12,19 +13,19 @@ import (
 // executor in a bubble parks and lets the bubble block.
 func TestPollEnds(t *testing.T) {
 	looks := 0
-	if !poll(time.Second, func() bool { looks++; return looks == 100 }, nil) || looks != 100 {
+	if !poll(time.Second, 0, func() bool { looks++; return looks == 100 }, nil) || looks != 100 {
 		t.Fatalf("poll stopped after %d looks, want true at the 100th", looks)
 	}
-	if poll(50*time.Microsecond, func() bool { return false }, nil) {
+	if poll(50*time.Microsecond, 0, func() bool { return false }, nil) {
 		t.Fatal("poll of a never-ready condition reported ready")
 	}
 	looks = 0
-	if poll(0, func() bool { looks++; return false }, nil) || looks != 1 {
+	if poll(0, 0, func() bool { looks++; return false }, nil) || looks != 1 {
 		t.Fatalf("poll(0) looked %d times, want once", looks)
 	}
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
-		if poll(MaxIdleSpin, func() bool { return false }, nil) {
+		if poll(MaxIdleSpin, 0, func() bool { return false }, nil) {
 			t.Fatal("poll reported ready")
 		}
 		if time.Since(start) != 0 {
@@ -91,5 +92,83 @@ func TestWaitingGaugeSharesReadings(t *testing.T) {
 	w.at.Store(0) // long stale
 	if got := w.read(); got == 1<<40 {
 		t.Fatalf("a stale reading was served: got %d", got)
+	}
+}
+
+// TestPollSpinsBeforeGivingUp: poll does not ask giveUp during its spin-only
+// phase, asks it after, and ends when giveUp says so.
+func TestPollSpinsBeforeGivingUp(t *testing.T) {
+	const spin = 2 * time.Millisecond
+	start := time.Now()
+	var asked time.Duration
+	if poll(time.Minute, spin, func() bool { return false }, func() bool { asked = time.Since(start); return true }) {
+		t.Fatal("poll of a never-ready condition reported ready")
+	}
+	if asked < spin {
+		t.Fatalf("giveUp asked %v into the poll, within its %v spin-only phase", asked, spin)
+	}
+}
+
+// TestWaitingGaugeOneYieldPerGap: of pollers that see goroutines waiting,
+// one gives its P up per giveGap.
+func TestWaitingGaugeOneYieldPerGap(t *testing.T) {
+	var w waitingGauge
+	if !w.yield() {
+		t.Fatal("the first poller to see goroutines waiting was refused")
+	}
+	w.gave.Store(int64(time.Since(gaugeEpoch)) + int64(time.Hour)) // one gave up just now, for an hour
+	if w.yield() {
+		t.Fatal("a second poller gave up within giveGap of the first")
+	}
+	w.gave.Store(0) // long ago
+	if !w.yield() {
+		t.Fatal("a poller was refused long after the last gave up")
+	}
+}
+
+// TestSignalFireReportsWaiter: fire reports a possible wake-up only when
+// somebody asked for the channel first.
+func TestSignalFireReportsWaiter(t *testing.T) {
+	var quiet, watched signal
+	if quiet.fire() {
+		t.Fatal("a signal nobody watched reported a wake-up")
+	}
+	<-quiet.ch() // fired: the shared closed channel
+	ch := watched.ch()
+	if !watched.fire() {
+		t.Fatal("a watched signal did not report its wake-up")
+	}
+	<-ch
+	if watched.fire() {
+		t.Fatal("a second fire reported a wake-up")
+	}
+}
+
+// TestOwnerNotesWokenWaiter: a token whose end wakes a goroutine waiting on
+// it marks its executor, read by the next token on it; a token nobody waits
+// on does not. (idle clears the mark: both follow-ups are queued before the
+// executor can go idle.)
+func TestOwnerNotesWokenWaiter(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off}, Hooks{})
+	e := g.Executors()[0]
+	for _, watched := range []bool{false, true} {
+		gate := make(chan struct{})
+		lead := newJob(1, func(context.Context) error { <-gate; return nil })
+		var woke bool
+		next := newJob(2, func(context.Context) error { woke = e.woke; return nil })
+		if e.Push(lead) != Pushed || e.Push(next) != Pushed {
+			t.Fatal("push refused")
+		}
+		if watched {
+			done := lead.Task().Finished() // a waiter's channel, asked for before the end
+			close(gate)
+			<-done
+		} else {
+			close(gate)
+		}
+		<-next.Task().Finished()
+		if woke != watched {
+			t.Fatalf("waiter watching %v: the executor noted a woken waiter: %v", watched, woke)
+		}
 	}
 }

@@ -16,15 +16,14 @@ var fired = func() *chan struct{} {
 
 func (s *signal) isFired() bool { return s.p.Load() == fired }
 
-// fire closes the signal's channel; it reports whether this call fired it.
-func (s *signal) fire() bool {
+// fire closes the signal's channel; it reports whether that may have woken
+// a goroutine (somebody asked for the channel first).
+func (s *signal) fire() (woke bool) {
 	old := s.p.Swap(fired)
-	if old == fired {
+	if old == fired || old == nil {
 		return false
 	}
-	if old != nil {
-		close(*old)
-	}
+	close(*old)
 	return true
 }
 

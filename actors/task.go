@@ -189,7 +189,7 @@ func (t *Task) Await(ctx context.Context) error {
 	}
 	// A caller that is not a handler polls briefly: a tiny token often ends
 	// before a blocked goroutine would be woken.
-	if g := t.exec.group; g.spin > 0 && g.currentOwner() == nil && poll(min(g.spin, awaitSpin), t.done.isFired, nil) {
+	if g := t.exec.group; g.spin > 0 && g.currentOwner() == nil && poll(min(g.spin, awaitSpin), awaitSpin, t.done.isFired, nil) {
 		return nil
 	}
 	resume, err := t.exec.group.Block()
@@ -213,7 +213,9 @@ func (t *Task) finish(o Outcome, err error) {
 	if t.hook != nil {
 		t.hook.Resolved(t)
 	}
-	t.done.fire()
+	if t.done.fire() {
+		t.exec.wokeWaiter()
+	}
 	// After the fire: a watch started concurrently either is seen here or sees
 	// the token done (startWatch checks after installing itself). A handler that
 	// asked for Done may have derived contexts still watching it: close it, as
