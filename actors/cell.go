@@ -37,8 +37,8 @@ type Cell[E any] struct {
 	bpos  int
 }
 
-// cellKeep bounds the queue slices a cell keeps once drained, in envelopes:
-// a steady stream reuses them, a burst gives its memory back.
+// cellKeep bounds the queue slices an idle cell keeps, in envelopes: a
+// steady stream reuses them, a burst gives its memory back.
 const cellKeep = Throughput
 
 type cellState uint8
@@ -235,17 +235,15 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 }
 
 // takeLocked makes the queue the turn's batch, freeing its room for senders,
-// and gives the spent batch back to the queue (or to the collector when a
-// burst grew it past cellKeep).
+// and gives the spent batch back to the queue: a stream of messages reuses
+// the two slices, and endTurnLocked gives a burst's memory back once the
+// cell goes idle.
 func (c *Cell[E]) takeLocked() {
-	spent := c.batch[:0]
-	if cap(spent) > min(2*c.size, cellKeep) {
-		spent = nil // an idle actor keeps little: a burst's memory goes back
-	}
-	c.batch, c.q, c.bpos = c.q, spent, 0
+	c.batch, c.q, c.bpos = c.q, c.batch[:0], 0
 	if len(c.batch) > 0 && c.room != nil { // senders wait for room
 		close(c.room)
 		c.room = nil
+		c.exec.wokeWaiter()
 	}
 }
 
@@ -266,7 +264,20 @@ func (c *Cell[E]) endTurnLocked() bool {
 	if len(c.q) > 0 || c.bpos < len(c.batch) {
 		_ = c.scheduleLocked() // an error here leaves the envelopes to Close
 	}
-	return c.state == cellIdle
+	if c.state != cellIdle {
+		return false
+	}
+	if len(c.q) > 0 || c.bpos < len(c.batch) {
+		return true // unscheduled with envelopes left, for Close
+	}
+	// An idle actor keeps little: a burst's memory goes back.
+	if cap(c.q) > cellKeep {
+		c.q = nil
+	}
+	if cap(c.batch) > cellKeep {
+		c.batch, c.bpos = nil, 0
+	}
+	return true
 }
 
 // Close refuses further envelopes and returns those still queued, in order,

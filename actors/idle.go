@@ -229,8 +229,9 @@ func (e *Executor) Claim() bool {
 // Asleep reports whether the executor is parked: a push to it wakes a thread.
 func (e *Executor) Asleep() bool { return e.idleState.Load() == idleParked }
 
-// wokeWaiter notes, when called by e's owner, that a token it resolved woke
-// a goroutine: Go queued it on the owner's P, which the owner's next poll
+// wokeWaiter notes, when called by e's owner, that it woke a goroutine (the
+// waiter of a token it resolved, a sender waiting for room in an actor's
+// mailbox): Go queued it on the owner's P, which the owner's next poll
 // should give up soon rather than spin on.
 func (e *Executor) wokeWaiter() {
 	if w := e.owner.Load(); w != nil && w.id == goid() {
