@@ -226,6 +226,9 @@ func run(stdout, stderr io.Writer, o options) error {
 	}
 	fmt.Fprintf(stdout, "coregate bench: %d CPUs used (GOMAXPROCS %d, %d allowed), %s/%s, %s%s\n",
 		s.cpus, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), map[bool]string{true: ", -quick"}[o.quick])
+	if rt := crossCPURoundTrip(); rt > 0 {
+		fmt.Fprintf(stdout, "cross-CPU round trip (a cache line from CPU 0 to 1 and back): %v\n", rt)
+	}
 	if s.tokens {
 		if err := s.tokenSuite(stdout); err != nil {
 			return err

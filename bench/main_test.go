@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -48,9 +49,13 @@ func TestQuickRun(t *testing.T) {
 		"overlap", "submit-to-start latency", "locality: 4 keys", "fan-out: 8 leads", "vs goroutine",
 		"pond-futures", "hollywood", "coregate-off", "all 124 tokens of every wave completed",
 	} {
+
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+	if runtime.NumCPU() >= 2 && runtime.GOMAXPROCS(0) >= 2 && !strings.Contains(out.String(), "cross-CPU round trip") {
+		t.Fatalf("output lacks the cross-CPU round trip:\n%s", out.String())
 	}
 	if !strings.Contains(progress.String(), "repetition 1 of 1") {
 		t.Fatalf("no progress on stderr: %q", progress.String())

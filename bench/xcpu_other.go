@@ -1,0 +1,7 @@
+//go:build !linux
+
+package main
+
+// pinTo is a no-op where threads cannot be pinned: the two threads run
+// wherever the OS puts them.
+func pinTo(int) {}
