@@ -13,6 +13,10 @@ import (
 // pays several times over, and on a virtual machine it depends on where the
 // host runs the two vCPUs at the moment, so the bench prints it with its
 // results. It returns 0 on a machine with one CPU.
+//
+// Each thread gets its CPU mask back before it is unlocked: a thread that
+// kept a one-CPU mask would pass it to whatever ran on it next, and to the
+// child processes the actor suite forks from it.
 func crossCPURoundTrip() time.Duration {
 	if runtime.NumCPU() < 2 || runtime.GOMAXPROCS(0) < 2 {
 		return 0
@@ -22,30 +26,35 @@ func crossCPURoundTrip() time.Duration {
 	var tries []time.Duration
 	for range 3 {
 		turn.Store(0)
-		done := make(chan time.Duration)
+		took, back := make(chan time.Duration, 1), make(chan struct{})
 		go func() {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			pinTo(1)
+			restore := pinTo(1)
 			for i := int64(1); i <= trips; i++ {
 				for turn.Load() != 2*i-1 {
 				}
 				turn.Store(2 * i)
 			}
+			restore()
+			close(back)
 		}()
 		go func() {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			pinTo(0)
+			restore := pinTo(0)
 			start := time.Now()
 			for i := int64(1); i <= trips; i++ {
 				turn.Store(2*i - 1)
 				for turn.Load() != 2*i {
 				}
 			}
-			done <- time.Since(start)
+			d := time.Since(start)
+			restore()
+			took <- d
 		}()
-		tries = append(tries, <-done/trips)
+		<-back
+		tries = append(tries, <-took/trips)
 	}
 	slices.Sort(tries)
 	return tries[len(tries)/2]

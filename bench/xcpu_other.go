@@ -4,4 +4,4 @@ package main
 
 // pinTo is a no-op where threads cannot be pinned: the two threads run
 // wherever the OS puts them.
-func pinTo(int) {}
+func pinTo(int) (restore func()) { return func() {} }
