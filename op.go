@@ -377,13 +377,20 @@ func (op *Op[A, R]) prepare(ctx context.Context, arg A, w watcher) *hookedJob[A,
 // ticket tk: both nil for a plain token).
 func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hook actors.Hook, tk *router.Ticket, how router.How) (*Token[R], error) {
 	j.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, hook)
+	// A token of a paused op is pushed parked: an awake executor takes a
+	// push within nanoseconds, before the token could be parked after it.
+	parked := op.pause.on.Load() && j.tok.task.Park()
 	if err := op.place(ctx, tk, as, how); err != nil {
 		if errors.Is(err, actors.ErrFull) {
 			return nil, fmt.Errorf("%w (op %q)", ErrFull, op.info.Name)
 		}
 		return nil, err
 	}
-	op.pause.hold(as) // after the push: a Pause scanning meanwhile may have missed it
+	if parked {
+		op.pause.holdParked(as, op.deliver)
+	} else {
+		op.pause.hold(as) // after the push: a Pause scanning meanwhile may have missed it
+	}
 	return &j.tok, nil
 }
 

@@ -75,6 +75,22 @@ func (p *pause) hold(j actors.Job) bool {
 	return p.on.Load() && !p.closed && p.parkLocked(j)
 }
 
+// holdParked holds j, a token pushed parked because the op was paused when
+// it was submitted. When a Resume or Stop came in between, j is unparked
+// and delivered again instead, as Resume does (a Stop resolves it there).
+func (p *pause) holdParked(j actors.Job, deliver func(actors.Job)) {
+	p.mu.Lock()
+	if p.on.Load() && !p.closed {
+		p.held = append(p.held, j)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	if j.Task().Unpark() {
+		deliver(j)
+	}
+}
+
 func (p *pause) parkLocked(j actors.Job) bool {
 	if !j.Task().Park() {
 		return false

@@ -23,6 +23,35 @@ func requirePending(t *testing.T, toks ...*Token[int]) {
 	}
 }
 
+// TestPausedOpNeverRunsNewTokens: a token submitted to a paused op never
+// runs, even on executors that poll their mailboxes and would take a push
+// at once (it used to be pushed queued and parked only after the push, and
+// an awake executor sometimes ran it in between: 2% of the runs of the test
+// below failed that way). The same test on an op paused while executors
+// are awake, with many tokens, fails at once without the fix.
+func TestPausedOpNeverRunsNewTokens(t *testing.T) {
+	for name, opts := range map[string][]Option{"executors": nil, "blocking lane": {WithBlocking()}} {
+		t.Run(name, func(t *testing.T) {
+			rt := start(t, Config{IdleSpin: MaxIdleSpin, Affinity: Off})
+			ctx := context.Background()
+			rec := newRunLog(t, rt, "rec", opts...)
+			must(must(rec.op.Submit(ctx, -1)).Wait(ctx)) // the executors are awake now
+			rec.op.Pause()
+			const n = 2000
+			toks := make([]*Token[int], n)
+			for i := range toks {
+				toks[i] = must(rec.op.Submit(ctx, i))
+			}
+			require.Equal(t, n, rec.op.CancelQueued(), "tokens held")
+			for _, tok := range toks {
+				_, err := tok.Wait(ctx)
+				require.ErrorIs(t, err, ErrCancelled)
+			}
+			require.Equal(t, []int{-1}, rec.order(), "tokens of a paused op ran")
+		})
+	}
+}
+
 // TestPauseHoldsQueuedAndNewTokens: on a one-core runtime, pausing an op
 // holds its queued tokens, those submitted and those coming due meanwhile,
 // while another op's tokens queued behind them run; Resume runs them all,
