@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Throughput is how many messages an actor handles in one turn before the
@@ -24,13 +25,18 @@ const Throughput = 64
 type Cell[E any] struct {
 	host Host[E]
 
-	mu     sync.Mutex
-	q      []E // queued, not yet taken by a turn
-	size   int
-	exec   *Executor
-	state  cellState
-	closed bool
-	room   chan struct{} // closed when a turn frees room; made only while senders wait
+	mu sync.Mutex
+	q  []E // queued, not yet taken by a turn
+	// A turn lingering for the next envelope (see Executor.linger) sets
+	// lingering under mu and polls fresh; a sender that queues meanwhile
+	// sets fresh.
+	lingering bool
+	fresh     atomic.Bool
+	size      int
+	exec      *Executor
+	state     cellState
+	closed    bool
+	room      chan struct{} // closed when a turn frees room; made only while senders wait
 
 	// the active turn's batch; taken under mu, worked through without it
 	batch []E
@@ -100,7 +106,11 @@ func (c *Cell[E]) Put(ctx context.Context, e E) error {
 }
 
 func (c *Cell[E]) wait(ctx context.Context, room chan struct{}) error {
-	resume, err := c.Executor().group.Block()
+	g := c.Executor().group
+	if g.SpinRoom(room) {
+		return nil
+	}
+	resume, err := g.Block()
 	if err != nil {
 		return err
 	}
@@ -136,6 +146,9 @@ func (c *Cell[E]) appendLocked(e E) error {
 		c.q[len(c.q)-1] = zero
 		c.q = c.q[:len(c.q)-1]
 		return err
+	}
+	if c.lingering {
+		c.fresh.Store(true)
 	}
 	return nil
 }
@@ -214,6 +227,18 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 		if c.bpos == len(c.batch) {
 			c.mu.Lock()
 			c.takeLocked()
+			if e := c.exec; len(c.batch) == 0 && !c.closed && e.mayLinger() {
+				// Drained: an executor with nothing else to do waits a
+				// moment for the next envelope of a stream, instead of
+				// ending the turn and scheduling it again for each one.
+				c.lingering = true
+				c.fresh.Store(false)
+				c.mu.Unlock()
+				e.linger(c.fresh.Load)
+				c.mu.Lock()
+				c.lingering = false
+				c.takeLocked()
+			}
 			if len(c.batch) == 0 { // drained: end the turn under the same lock
 				done = true
 				idle := c.endTurnLocked()

@@ -58,3 +58,29 @@ func TestCellGivesBurstMemoryBack(t *testing.T) {
 		t.Fatalf("idle cell keeps capacity %d + %d, want at most %d each", cap(c.q), cap(c.batch), cellKeep)
 	}
 }
+
+// TestCellMarksEnvelopesForLingeringTurn: an envelope queued while a turn
+// lingers sets the flag the turn polls; one queued otherwise does not.
+func TestCellMarksEnvelopesForLingeringTurn(t *testing.T) {
+	_, e := startOneExecutor(t)
+	r := &recorder{gate: make(chan struct{}), want: -1, idle: make(chan struct{})}
+	c := NewCell[int](e, 16, r)
+	c.mu.Lock()
+	c.state = cellActive // a turn runs (held by this test): sends do not schedule
+	c.mu.Unlock()
+	if err := c.TryPut(0); err != nil {
+		t.Fatal(err)
+	}
+	if c.fresh.Load() {
+		t.Fatal("an envelope marked fresh with no turn lingering")
+	}
+	c.mu.Lock()
+	c.lingering = true
+	c.mu.Unlock()
+	if err := c.TryPut(1); err != nil {
+		t.Fatal(err)
+	}
+	if !c.fresh.Load() {
+		t.Fatal("an envelope queued during a linger was not marked")
+	}
+}

@@ -238,3 +238,61 @@ func (e *Executor) wokeWaiter() {
 		e.woke = true
 	}
 }
+
+// lingerFor bounds how long a turn whose actor ran dry waits for its next
+// envelope: a stream's messages come within a microsecond or two of each
+// other, and a reply from another executor within a few.
+const lingerFor = 2 * time.Microsecond
+
+// mayLinger reports whether a turn whose runnable ran dry may linger (see
+// linger): polling is on, nothing else is queued on the executor, it woke
+// no goroutine that waits for its P, and the caller is its owner.
+func (e *Executor) mayLinger() bool {
+	if e.group.spin <= 0 {
+		return false
+	}
+	w := e.owner.Load()
+	return w != nil && w.id == goid() && !e.woke && e.localPos == len(e.local)
+}
+
+// linger, for a turn that mayLinger, polls more as well as the executor's
+// mailbox for up to lingerFor. A stream of messages to one actor is then
+// taken by the turn that is already running, instead of the turn ending and
+// being scheduled again through the mailbox for each message, the sender
+// and the turn contending for the actor's lock every time.
+func (e *Executor) linger(more func() bool) {
+	poll(min(e.group.spin, lingerFor), lingerFor, func() bool { return more() || e.mb.hasWork() }, nil)
+}
+
+// roomSpin bounds how long a sender that found a mailbox full polls for room
+// before it blocks.
+const roomSpin = 50 * time.Microsecond
+
+// SpinRoom lets a caller that is not a handler poll ch, which a consumer
+// closes when it frees room, for up to roomSpin (IdleSpin when shorter)
+// before the caller blocks on it, and reports whether ch closed meanwhile.
+// A sender that parks instead is woken onto the consumer's own P, which the
+// consumer holds while it works through the batch it just took, and waits
+// for another P to steal it: a full mailbox then runs stop-and-go, a thread
+// wake-up per batch. Like an idle poller it yields its CPU between looks and
+// stops early when goroutines wait for a P at two looks in a row.
+func (g *Group) SpinRoom(ch <-chan struct{}) bool {
+	if g.spin <= 0 || g.currentOwner() != nil {
+		return false
+	}
+	closed := func() bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	waited := false
+	return poll(min(g.spin, roomSpin), 0, closed, func() bool {
+		waiting := g.waiting.read() > 0
+		giveUp := waiting && waited
+		waited = waiting
+		return giveUp
+	})
+}

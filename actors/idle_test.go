@@ -172,3 +172,75 @@ func TestOwnerNotesWokenWaiter(t *testing.T) {
 		}
 	}
 }
+
+// TestSpinRoom: a sender that is not a handler polls for room and sees a
+// channel closed; one that never closes ends the poll within roomSpin; a
+// handler, or a group that does not poll, does not poll for room at all.
+func TestSpinRoom(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: 50 * time.Microsecond}, Hooks{})
+	closed := make(chan struct{})
+	close(closed)
+	if !g.SpinRoom(closed) {
+		t.Fatal("a closed channel was not seen")
+	}
+	if g.SpinRoom(make(chan struct{})) {
+		t.Fatal("a channel nobody closed was seen closed")
+	}
+	var inHandler bool
+	j := newJob(1, func(context.Context) error { inHandler = g.SpinRoom(closed); return nil })
+	if g.Executors()[0].Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-j.Task().Finished()
+	if inHandler {
+		t.Fatal("a handler polled for room instead of handing its executor on")
+	}
+	off := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: -1}, Hooks{})
+	if off.SpinRoom(closed) {
+		t.Fatal("a group with IdleSpin -1 polled for room")
+	}
+}
+
+// TestMayLinger: a turn may linger on its owner with nothing else queued;
+// not off the owner, not with a runnable on the owner's local queue, not
+// after waking a waiter, and not where polling is off.
+func TestMayLinger(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: DefaultIdleSpin}, Hooks{})
+	e := g.Executors()[0]
+	var alone, withLocal, afterWake bool
+	j := newJob(1, func(context.Context) error {
+		alone = e.mayLinger()
+		k := &ticker{e: e, limit: 1, done: make(chan struct{})}
+		e.Schedule(k) // the owner's local run queue
+		withLocal = e.mayLinger()
+		return nil
+	})
+	if e.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-j.Task().Finished()
+	if !alone || withLocal {
+		t.Fatalf("on the owner: mayLinger %v alone, %v with a local runnable; want true, false", alone, withLocal)
+	}
+	if e.mayLinger() {
+		t.Fatal("a goroutine that is not the owner may linger")
+	}
+	k := newJob(2, func(context.Context) error { e.woke = true; afterWake = e.mayLinger(); return nil })
+	if e.Push(k) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-k.Task().Finished()
+	if afterWake {
+		t.Fatal("an owner that woke a waiter may linger")
+	}
+	off := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: -1}, Hooks{})
+	var offOwner bool
+	m := newJob(3, func(context.Context) error { offOwner = off.Executors()[0].mayLinger(); return nil })
+	if off.Executors()[0].Push(m) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-m.Task().Finished()
+	if offOwner {
+		t.Fatal("an owner may linger with polling off")
+	}
+}

@@ -202,6 +202,10 @@ func (r *Router) WaitRoom(ctx context.Context, push func() (int, actors.PushResu
 			r.room.Leave()
 			return -1, actors.ErrNoExecutor
 		}
+		if r.group.SpinRoom(ch) {
+			r.room.Leave()
+			continue
+		}
 		if resume == nil {
 			var err error
 			if resume, err = r.group.Block(); err != nil {
