@@ -181,6 +181,9 @@ func (h *cellHost[M, R]) Home() *actors.Executor {
 	return nil
 }
 
+// Drop answers an envelope that will not be delivered as refused.
+func (h *cellHost[M, R]) Drop(e envelope[M, R]) { (*Ref[M, R])(h).refuse(e) }
+
 // Idle completes a kill that came during the turn that just ended.
 func (h *cellHost[M, R]) Idle() {
 	if reason := h.killed.Load(); reason != nil {

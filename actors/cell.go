@@ -33,10 +33,16 @@ type Cell[E any] struct {
 	lingering bool
 	fresh     atomic.Bool
 	size      int
-	exec      *Executor
-	state     cellState
-	closed    bool
-	room      chan struct{} // closed when a turn frees room; made only while senders wait
+	exec      atomic.Pointer[Executor] // written under mu
+	state     atomic.Uint32            // a cellState; changed under mu, but for putNear's idle to cellNear
+	closed    atomic.Bool              // written under mu
+	room      chan struct{}            // closed when a turn frees room; made only while senders wait
+
+	// Envelopes queued by the owner of the cell's executor without the lock
+	// (putNear), while the cell was idle or already queued that way. Only
+	// that owner touches near: it appends, and the turn it runs takes them
+	// ahead of q.
+	near []E
 
 	// the active turn's batch; taken under mu, worked through without it
 	batch []E
@@ -47,11 +53,12 @@ type Cell[E any] struct {
 // steady stream reuses them, a burst gives its memory back.
 const cellKeep = Throughput
 
-type cellState uint8
+type cellState = uint32
 
 const (
-	cellIdle      cellState = iota // not queued anywhere
+	cellIdle      cellState = iota // not queued anywhere, nothing queued (but where no executor could take it)
 	cellScheduled                  // on its executor's queue
+	cellNear                       // on its executor's local run queue, put there by putNear
 	cellActive                     // a turn runs; it schedules the next when work remains
 )
 
@@ -64,28 +71,66 @@ type Host[E any] interface {
 	// Idle is called after the cell went idle: on the executor after a turn,
 	// or where it was unscheduled (an executor that could not run it).
 	Idle()
+	// Drop resolves an envelope that will never be delivered: one its
+	// executor's goroutine queued (putNear) after the cell was closed, when
+	// no turn will run to deliver it.
+	Drop(e E)
 }
 
 // NewCell returns a cell on executor e whose queue holds at most size
 // envelopes, handing each to host on e's goroutine.
 func NewCell[E any](e *Executor, size int, host Host[E]) *Cell[E] {
-	return &Cell[E]{exec: e, size: max(size, 1), host: host}
+	c := &Cell[E]{size: max(size, 1), host: host}
+	c.exec.Store(e)
+	return c
 }
 
 // Executor returns the executor the cell runs on.
-func (c *Cell[E]) Executor() *Executor {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.exec
+func (c *Cell[E]) Executor() *Executor { return c.exec.Load() }
+
+// putNear queues e without a lock or a wake-up when the caller is the owner
+// of the cell's executor (a handler or turn on it) and the cell is idle or
+// was queued the same way: the cell goes on the owner's local run queue,
+// and its turn, run by the same owner, takes these envelopes ahead of the
+// locked queue. It reports whether it queued e; otherwise the caller takes
+// the locked path (closed, full, scheduled another way, or active).
+//
+// Order holds for each sender: a cell is idle only once its queue is empty
+// (see endTurnLocked), so an envelope put here never passes one its sender
+// queued under the lock, and the turn takes near first, so neither does one
+// queued under the lock after it.
+func (c *Cell[E]) putNear(e E) bool {
+	x := c.exec.Load()
+	if w := x.owner.Load(); w == nil || w.id != goid() || c.closed.Load() || len(c.near) >= c.size {
+		return false
+	}
+	switch c.state.Load() {
+	case cellNear:
+	case cellIdle:
+		if !c.state.CompareAndSwap(cellIdle, cellNear) {
+			return false
+		}
+		if !x.scheduleNear(c) {
+			c.state.Store(cellIdle) // aborting: the locked path says so
+			return false
+		}
+	default:
+		return false
+	}
+	c.near = append(c.near, e)
+	return true
 }
 
 // Put queues e, waiting for room until ctx ends. It returns ErrMailboxFull
 // when ctx ends first, ErrCellClosed once the cell is closed, or
 // ErrNoExecutor when no executor can take the cell.
 func (c *Cell[E]) Put(ctx context.Context, e E) error {
+	if c.putNear(e) {
+		return nil
+	}
 	for {
 		c.mu.Lock()
-		if c.closed {
+		if c.closed.Load() {
 			c.mu.Unlock()
 			return ErrCellClosed
 		}
@@ -126,10 +171,13 @@ func (c *Cell[E]) wait(ctx context.Context, room chan struct{}) error {
 // TryPut queues e if there is room, without waiting; it reports whether it
 // did (ErrMailboxFull when full, or as Put).
 func (c *Cell[E]) TryPut(e E) error {
+	if c.putNear(e) {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
-	case c.closed:
+	case c.closed.Load():
 		return ErrCellClosed
 	case len(c.q) >= c.size:
 		return ErrMailboxFull
@@ -156,11 +204,17 @@ func (c *Cell[E]) appendLocked(e E) error {
 // Unschedule is called when the cell was taken off a queue and could not be
 // placed anywhere (no executor was live): it is idle again, so the next
 // message schedules it.
+//
+// Called for a cell its executor's goroutine queued with putNear (from the
+// owner: an aborting executor's run, or its flushLocal), it first moves
+// those envelopes to the locked queue, or drops them once the cell is
+// closed, so they reach Close or are resolved.
 func (c *Cell[E]) Unschedule() {
 	c.mu.Lock()
-	idle := c.state == cellScheduled
+	c.leaveNearLocked()
+	idle := c.state.Load() == cellScheduled
 	if idle {
-		c.state = cellIdle
+		c.state.Store(cellIdle)
 	}
 	c.mu.Unlock()
 	if idle {
@@ -168,24 +222,69 @@ func (c *Cell[E]) Unschedule() {
 	}
 }
 
+// LeaveNear is called by an owner that moves the cell off its local run
+// queue to the mailbox (it ends): envelopes queued near go to the locked
+// queue, ahead of it, and the cell counts as scheduled the usual way.
+func (c *Cell[E]) LeaveNear() {
+	c.mu.Lock()
+	c.leaveNearLocked()
+	c.mu.Unlock()
+}
+
+func (c *Cell[E]) leaveNearLocked() {
+	if c.state.Load() != cellNear {
+		return
+	}
+	c.state.Store(cellScheduled)
+	if c.closed.Load() {
+		for _, e := range c.near {
+			c.host.Drop(e)
+		}
+		clear(c.near)
+		c.near = c.near[:0]
+		return
+	}
+	c.mergeNearLocked()
+}
+
+// mergeNearLocked puts the envelopes queued near ahead of q, on the owner.
+func (c *Cell[E]) mergeNearLocked() {
+	if len(c.near) == 0 {
+		return
+	}
+	if len(c.q) > 0 {
+		c.near = append(c.near, c.q...)
+		clear(c.q)
+	}
+	c.q, c.near = c.near, c.q[:0]
+}
+
 // scheduleLocked puts an idle cell on its executor's queue, on another live
 // one when its executor went down.
 func (c *Cell[E]) scheduleLocked() error {
-	if c.state != cellIdle {
+	if !c.state.CompareAndSwap(cellIdle, cellScheduled) {
 		return nil // scheduled already, or the active turn schedules the next
 	}
+	return c.placeLocked()
+}
+
+// placeLocked puts a cell marked scheduled on its executor's queue (see
+// scheduleLocked); it is idle again when no executor takes it.
+func (c *Cell[E]) placeLocked() error {
 	for {
-		switch c.exec.Schedule(c) {
+		x := c.exec.Load()
+		switch x.Schedule(c) {
 		case Pushed:
-			c.state = cellScheduled
 			return nil
 		case Gone:
-			if e := c.host.Home(); e != nil && e != c.exec {
-				c.exec = e
+			if e := c.host.Home(); e != nil && e != x {
+				c.exec.Store(e)
 				continue
 			}
+			c.state.Store(cellIdle)
 			return ErrNoExecutor
 		default: // aborted: the runtime is stopping
+			c.state.Store(cellIdle)
 			return ErrStopped
 		}
 	}
@@ -204,14 +303,14 @@ func (c *Cell[E]) Run(context.Context) error { return nil }
 // its new one.
 func (c *Cell[E]) Turn(ctx context.Context) {
 	c.mu.Lock()
-	if c.state == cellActive {
+	if c.state.Swap(cellActive) == cellActive {
 		c.mu.Unlock()
 		return // the active turn schedules the next
 	}
-	c.state = cellActive
-	if e := ExecutorOf(ctx); e != nil {
-		c.exec = e
+	if e := ExecutorOf(ctx); e != nil && e != c.exec.Load() {
+		c.exec.Store(e)
 	}
+	c.mergeNearLocked() // queued by this owner, while the cell was not active
 	if c.bpos == len(c.batch) {
 		c.takeLocked()
 	}
@@ -227,7 +326,7 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 		if c.bpos == len(c.batch) {
 			c.mu.Lock()
 			c.takeLocked()
-			if e := c.exec; len(c.batch) == 0 && !c.closed && e.mayLinger() {
+			if e := c.exec.Load(); len(c.batch) == 0 && !c.closed.Load() && e.mayLinger() {
 				// Drained: an executor with nothing else to do waits a
 				// moment for the next envelope of a stream, instead of
 				// ending the turn and scheduling it again for each one.
@@ -268,7 +367,7 @@ func (c *Cell[E]) takeLocked() {
 	if len(c.batch) > 0 && c.room != nil { // senders wait for room
 		close(c.room)
 		c.room = nil
-		c.exec.wokeWaiter()
+		c.exec.Load().wokeWaiter()
 	}
 }
 
@@ -284,17 +383,17 @@ func (c *Cell[E]) endTurn() {
 }
 
 // endTurnLocked is endTurn under mu; it reports whether the cell is idle.
+//
+// The cell never shows idle while envelopes remain: the owner's putNear
+// could otherwise queue a sender's next envelope ahead of one it queued
+// under the lock.
 func (c *Cell[E]) endTurnLocked() bool {
-	c.state = cellIdle
 	if len(c.q) > 0 || c.bpos < len(c.batch) {
-		_ = c.scheduleLocked() // an error here leaves the envelopes to Close
+		c.state.Store(cellScheduled)
+		// An error here leaves the envelopes to Close: the runtime stops.
+		return c.placeLocked() != nil
 	}
-	if c.state != cellIdle {
-		return false
-	}
-	if len(c.q) > 0 || c.bpos < len(c.batch) {
-		return true // unscheduled with envelopes left, for Close
-	}
+	c.state.Store(cellIdle)
 	// An idle actor keeps little: a burst's memory goes back.
 	if cap(c.q) > cellKeep {
 		c.q = nil
@@ -309,12 +408,16 @@ func (c *Cell[E]) endTurnLocked() bool {
 // for the caller to resolve; senders waiting for room see ErrCellClosed. The
 // rest of a batch a turn is working through is left to that turn (its
 // deliver sees the actor stopped); without one, Close takes it too.
+//
+// Envelopes the executor's goroutine queued without the lock (putNear) are
+// not Close's: the turn that is queued for them delivers them (its deliver
+// sees the actor stopped), or they are dropped if that turn never runs.
 func (c *Cell[E]) Close() []E {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closed = true
+	c.closed.Store(true)
 	var left []E
-	if c.state != cellActive {
+	if c.state.Load() != cellActive {
 		left = append(left, c.batch[c.bpos:]...)
 		clear(c.batch)
 		c.batch, c.bpos = nil, 0
@@ -329,8 +432,4 @@ func (c *Cell[E]) Close() []E {
 }
 
 // Idle reports whether no turn of the cell runs or is queued.
-func (c *Cell[E]) Idle() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.state == cellIdle
-}
+func (c *Cell[E]) Idle() bool { return c.state.Load() == cellIdle }

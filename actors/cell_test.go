@@ -2,7 +2,10 @@ package actors
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 )
 
 // recorder is a test Host: it counts deliveries, holds the first until gate
@@ -25,6 +28,8 @@ func (r *recorder) Deliver(_ context.Context, e int) {
 }
 
 func (r *recorder) Home() *Executor { return nil }
+
+func (r *recorder) Drop(int) {}
 
 func (r *recorder) Idle() {
 	if r.delivered == r.want {
@@ -65,9 +70,7 @@ func TestCellMarksEnvelopesForLingeringTurn(t *testing.T) {
 	_, e := startOneExecutor(t)
 	r := &recorder{gate: make(chan struct{}), want: -1, idle: make(chan struct{})}
 	c := NewCell[int](e, 16, r)
-	c.mu.Lock()
-	c.state = cellActive // a turn runs (held by this test): sends do not schedule
-	c.mu.Unlock()
+	c.state.Store(cellActive) // a turn runs (held by this test): sends do not schedule
 	if err := c.TryPut(0); err != nil {
 		t.Fatal(err)
 	}
@@ -82,5 +85,131 @@ func TestCellMarksEnvelopesForLingeringTurn(t *testing.T) {
 	}
 	if !c.fresh.Load() {
 		t.Fatal("an envelope queued during a linger was not marked")
+	}
+}
+
+// log is a test Host that records what it delivered and dropped, in order,
+// and reports each on a channel.
+type log struct {
+	mu                 sync.Mutex
+	delivered, dropped []int
+	seen               chan int
+}
+
+func newLog() *log { return &log{seen: make(chan int, 1024)} }
+
+func (l *log) Deliver(_ context.Context, e int) {
+	l.mu.Lock()
+	l.delivered = append(l.delivered, e)
+	l.mu.Unlock()
+	l.seen <- e
+}
+
+func (l *log) Drop(e int) {
+	l.mu.Lock()
+	l.dropped = append(l.dropped, e)
+	l.mu.Unlock()
+	l.seen <- e
+}
+
+func (l *log) Home() *Executor { return nil }
+func (l *log) Idle()           {}
+
+func (l *log) lists() (delivered, dropped []int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]int(nil), l.delivered...), append([]int(nil), l.dropped...)
+}
+
+// TestNearPutTakesNoLock: an envelope put by the cell's own executor (a
+// handler on it) is queued while the test holds the cell's lock, so it took
+// no lock; the turn it scheduled delivers it once the lock is free.
+func TestNearPutTakesNoLock(t *testing.T) {
+	_, e := startOneExecutor(t)
+	l := newLog()
+	c := NewCell[int](e, 16, l)
+	c.mu.Lock()
+	var err error
+	j := newJob(1, func(context.Context) error { err = c.TryPut(7); return nil })
+	if e.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	select {
+	case <-j.Task().Finished():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a put from the cell's own executor waited for the cell's lock")
+	}
+	c.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := <-l.seen; got != 7 {
+		t.Fatalf("delivered %d, want 7", got)
+	}
+}
+
+// TestNearPutKeepsOrder: a handler on the cell's executor puts more
+// envelopes than the near queue holds, so later ones take the locked queue,
+// which fills too and makes the handler wait for room (handing its executor
+// on to a helper that runs the cell's turns): every envelope arrives once,
+// in order.
+func TestNearPutKeepsOrder(t *testing.T) {
+	_, e := startOneExecutor(t)
+	l := newLog()
+	c := NewCell[int](e, 4, l)
+	const n = 40
+	j := newJob(1, func(ctx context.Context) error {
+		for i := range n {
+			if err := c.Put(ctx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if e.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-j.Task().Finished()
+	if err := j.Task().Result(); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		<-l.seen
+	}
+	delivered, _ := l.lists()
+	for i, v := range delivered {
+		if v != i {
+			t.Fatalf("delivered %v, want 0 to %d in order", delivered, n-1)
+		}
+	}
+}
+
+// TestNearPutDroppedWhenNoTurnRuns: envelopes put near a cell that is then
+// closed, on an executor that aborts before the cell's turn runs, are
+// dropped (resolved by the host), not lost.
+func TestNearPutDroppedWhenNoTurnRuns(t *testing.T) {
+	g, e := startOneExecutor(t)
+	l := newLog()
+	c := NewCell[int](e, 16, l)
+	var left []int
+	j := newJob(1, func(context.Context) error {
+		for i := range 3 {
+			if err := c.TryPut(i); err != nil {
+				return err
+			}
+		}
+		left = c.Close() // the near envelopes are not Close's
+		g.Abort()        // the cell's turn, queued behind this token, will not run
+		return nil
+	})
+	if e.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	for range 3 {
+		<-l.seen
+	}
+	delivered, dropped := l.lists()
+	if len(left) != 0 || len(delivered) != 0 || !slices.Equal(dropped, []int{0, 1, 2}) {
+		t.Fatalf("Close returned %v, delivered %v, dropped %v; want none, none, [0 1 2]", left, delivered, dropped)
 	}
 }

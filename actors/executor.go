@@ -430,12 +430,27 @@ type TurnPanicked struct {
 // Called by the executor's own owner (a turn or handler running on it), it
 // queues s on the owner's local run queue: no lock, no wake-up.
 func (e *Executor) Schedule(s Scheduled) PushResult {
-	if w := e.owner.Load(); w != nil && w.id == goid() && !e.group.aborted.Load() {
-		e.local = append(e.local, s)
+	if e.scheduleNear(s) {
 		return Pushed
 	}
 	return e.mb.add(s, modeSchedule)
 }
+
+// scheduleNear queues s on the owner's local run queue when the caller is
+// e's owner and the group is not aborting, and reports whether it did.
+func (e *Executor) scheduleNear(s Scheduled) bool {
+	if w := e.owner.Load(); w == nil || w.id != goid() || e.group.aborted.Load() {
+		return false
+	}
+	e.local = append(e.local, s)
+	return true
+}
+
+// nearLeaver is a Scheduled runnable that keeps work only its executor's
+// owner may touch while it is on the owner's local run queue (a Cell's
+// envelopes queued near): LeaveNear hands that work over before the
+// runnable moves to the mailbox.
+type nearLeaver interface{ LeaveNear() }
 
 // next returns the owner's next job: from its local run queue or its
 // mailbox, taking turns while both have some.
@@ -474,6 +489,9 @@ func (e *Executor) popLocal() Job {
 // runnable the mailbox refuses (aborted, retired) is unscheduled.
 func (e *Executor) flushLocal() {
 	for _, s := range e.local[e.localPos:] {
+		if n, ok := s.(nearLeaver); ok {
+			n.LeaveNear()
+		}
 		if e.mb.add(s, modeSchedule) != Pushed {
 			s.Unschedule()
 		}
