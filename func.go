@@ -72,6 +72,13 @@ func (j *funcJob[R]) Resolved(t *actors.Task) {
 	}
 }
 
+// Settled tells the watcher the token's waiters were woken.
+func (j *funcJob[R]) Settled(t *actors.Task) {
+	if j.watch != nil {
+		j.watch.settled(t)
+	}
+}
+
 func (j *funcJob[R]) Anchor() any { return nil }
 
 func (j *funcJob[R]) Retry(actors.Outcome, error) (time.Duration, bool) { return 0, false }

@@ -94,14 +94,26 @@ func join[R any](g *Group, submit func() (*Token[R], error)) (*Token[R], error) 
 }
 
 // watcher is told of a token's outcome as it resolves, before its waiters
-// wake, on the goroutine that resolved it: it must not block.
+// wake, and again once they were woken, on the goroutine that resolved it:
+// it must not block.
 type watcher interface {
 	resolved(t *actors.Task)
+	settled(t *actors.Task)
 }
 
-func (g *Group) resolved(t *actors.Task) { g.done(t.Result()) }
+// resolved records a failure first, so the group is cancelled before the
+// failed token's own waiters wake.
+func (g *Group) resolved(t *actors.Task) {
+	if err := t.Result(); err != nil {
+		_ = g.failed(err)
+	}
+}
 
-// done is called once per token of the group as it resolves (or is refused)
+// settled counts the token out once its waiters were woken, so Wait never
+// returns before a token's own Done is closed.
+func (g *Group) settled(*actors.Task) { g.done(nil) }
+
+// done is called once per token of the group as it settles (or is refused)
 // with err.
 func (g *Group) done(err error) {
 	g.mu.Lock()

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
+
+	"github.com/coregate/coregate/actors"
 )
 
 // MapWindowPerExecutor is the window of [Map]: how many of its tokens may be
@@ -132,8 +135,17 @@ func (w *inOrder[A, R]) emit() bool {
 }
 
 // cancelAll cancels the tokens still in flight.
-func (w *inOrder[A, R]) cancelAll() {
-	for _, tok := range w.toks {
+func (w *inOrder[A, R]) cancelAll() { cancelInFlight(slices.Values(w.toks)) }
+
+// cancelInFlight cancels toks: first every one not started yet, then the
+// running ones' contexts. Cancelling a running token first would let its
+// executor go on to the next one before that was cancelled: on one core,
+// breaking out of a Map ran tokens queued behind the one running.
+func cancelInFlight[R any](toks iter.Seq[*Token[R]]) {
+	for tok := range toks {
+		tok.task.Resolve(actors.Cancelled, ErrCancelled)
+	}
+	for tok := range toks {
 		tok.Cancel()
 	}
 }

@@ -3,6 +3,7 @@ package coregate
 import (
 	"context"
 	"iter"
+	"maps"
 
 	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/router"
@@ -34,7 +35,10 @@ type finished[A, R any] struct {
 	inFlight map[*actors.Task]*Token[R]
 }
 
-func (w *finished[A, R]) resolved(t *actors.Task) { w.ch <- t }
+func (w *finished[A, R]) resolved(*actors.Task) {}
+
+// settled hands t on once its waiters were woken: its token is done.
+func (w *finished[A, R]) settled(t *actors.Task) { w.ch <- t }
 
 func (w *finished[A, R]) submit(ctx context.Context, a A) error {
 	tok, err := w.op.submitWith(ctx, a, router.How{}, w)
@@ -77,8 +81,4 @@ func (w *finished[A, R]) emit() bool {
 	return w.yield(r, err)
 }
 
-func (w *finished[A, R]) cancelAll() {
-	for _, tok := range w.inFlight {
-		tok.Cancel()
-	}
-}
+func (w *finished[A, R]) cancelAll() { cancelInFlight(maps.Values(w.inFlight)) }

@@ -494,6 +494,13 @@ func (j *hookedJob[A, R]) Resolved(t *actors.Task) {
 	}
 }
 
+// Settled tells the watcher the token's waiters were woken.
+func (j *hookedJob[A, R]) Settled(t *actors.Task) {
+	if j.watch != nil {
+		j.watch.settled(t)
+	}
+}
+
 // Anchor hands the job, as a leader, to the tokens its handler submits when
 // it belongs to a seed.
 func (j *hookedJob[A, R]) Anchor() any {

@@ -110,6 +110,13 @@ type Hook interface {
 	Retry(o Outcome, err error) (delay time.Duration, again bool)
 }
 
+// Settler is a [Hook] that is also told once the token's waiters were
+// woken: what waits for a set of tokens (a group) must not finish before
+// each token's own Wait would.
+type Settler interface {
+	Settled(t *Task)
+}
+
 // AnchorKey is the context key under which a handler's context answers its
 // hook's Anchor, so tokens submitted with that context (or one derived from
 // it) find it.
@@ -215,6 +222,9 @@ func (t *Task) finish(o Outcome, err error) {
 	}
 	if t.done.fire() {
 		t.exec.wokeWaiter()
+	}
+	if s, ok := t.hook.(Settler); ok {
+		s.Settled(t)
 	}
 	// After the fire: a watch started concurrently either is seen here or sees
 	// the token done (startWatch checks after installing itself). A handler that
