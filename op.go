@@ -87,7 +87,10 @@ func WithRestartPolicy(p RestartPolicy) Option {
 }
 
 // WithMailbox bounds an actor's queued messages (default
-// DefaultActorMailbox); Tell and Ask wait for room beyond it. Actors only.
+// DefaultActorMailbox); Tell and Ask wait for room beyond it. The bound
+// counts what waits for the actor's next turn; the turn's own batch, and
+// what actors on the same executor queued without a lock, may each hold as
+// many again. Actors only.
 func WithMailbox(n int) Option {
 	return func(c *opConfig) { c.actors, c.mailbox = append(c.actors, "WithMailbox"), n }
 }

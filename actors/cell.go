@@ -20,7 +20,8 @@ const Throughput = 64
 // so deliver never runs twice at once for one cell.
 //
 // The bound counts the envelopes queued and not yet taken by a turn (a turn
-// takes them all at once), so a mailbox holds at most twice its size. The
+// takes them all at once), and the near queue (see putNear) holds at most
+// size more, so a mailbox holds at most three times its size. The
 // queue grows with use and gives a burst's memory back once drained.
 type Cell[E any] struct {
 	host Host[E]
@@ -36,7 +37,10 @@ type Cell[E any] struct {
 	exec      atomic.Pointer[Executor] // written under mu
 	state     atomic.Uint32            // a cellState; changed under mu, but for putNear's idle to cellNear
 	closed    atomic.Bool              // written under mu
-	room      chan struct{}            // closed when a turn frees room; made only while senders wait
+	// stranded is set, under mu, while the cell is idle with envelopes left
+	// (no executor could take it): putNear must not pass them.
+	stranded atomic.Bool
+	room     chan struct{} // closed when a turn frees room; made only while senders wait
 
 	// Envelopes queued by the owner of the cell's executor without the lock
 	// (putNear), while the cell was idle or already queued that way. Only
@@ -107,13 +111,12 @@ func (c *Cell[E]) putNear(e E) bool {
 	switch c.state.Load() {
 	case cellNear:
 	case cellIdle:
-		if !c.state.CompareAndSwap(cellIdle, cellNear) {
+		if c.stranded.Load() || !c.state.CompareAndSwap(cellIdle, cellNear) {
 			return false
 		}
-		if !x.scheduleNear(c) {
-			c.state.Store(cellIdle) // aborting: the locked path says so
-			return false
-		}
+		// Queued even while the group aborts: the owner's run or, as it
+		// ends, its flushLocal unschedules it and hands the envelopes on.
+		x.local = append(x.local, c)
 	default:
 		return false
 	}
@@ -209,17 +212,34 @@ func (c *Cell[E]) appendLocked(e E) error {
 // owner: an aborting executor's run, or its flushLocal), it first moves
 // those envelopes to the locked queue, or drops them once the cell is
 // closed, so they reach Close or are resolved.
+//
+// Called by another goroutine for a cell queued near (Group.Abort drops
+// its mailbox's whole batch, which may hold a stale entry for a cell that
+// ran and was queued near since), it does nothing: the entry that counts
+// is on the owner's local run queue, and only the owner touches near.
 func (c *Cell[E]) Unschedule() {
 	c.mu.Lock()
-	c.leaveNearLocked()
+	if c.state.Load() == cellNear && !c.ownedHere() {
+		c.mu.Unlock()
+		return
+	}
+	drop := c.leaveNearLocked()
 	idle := c.state.Load() == cellScheduled
 	if idle {
 		c.state.Store(cellIdle)
+		c.stranded.Store(len(c.q) > 0 || c.bpos < len(c.batch))
 	}
 	c.mu.Unlock()
+	c.drop(drop)
 	if idle {
 		c.host.Idle() // what waited for the cell to be idle (a kill) goes on
 	}
+}
+
+// ownedHere reports whether the caller is the owner of the cell's executor.
+func (c *Cell[E]) ownedHere() bool {
+	w := c.exec.Load().owner.Load()
+	return w != nil && w.id == goid()
 }
 
 // LeaveNear is called by an owner that moves the cell off its local run
@@ -227,24 +247,33 @@ func (c *Cell[E]) Unschedule() {
 // queue, ahead of it, and the cell counts as scheduled the usual way.
 func (c *Cell[E]) LeaveNear() {
 	c.mu.Lock()
-	c.leaveNearLocked()
+	drop := c.leaveNearLocked()
 	c.mu.Unlock()
+	c.drop(drop)
 }
 
-func (c *Cell[E]) leaveNearLocked() {
+// leaveNearLocked ends the cell's near state, on the owner: the near
+// envelopes go ahead of q, or, once the cell is closed, are returned for
+// the caller to drop after unlocking (a dropped Ask's answer may be a
+// message to this very actor).
+func (c *Cell[E]) leaveNearLocked() (drop []E) {
 	if c.state.Load() != cellNear {
-		return
+		return nil
 	}
 	c.state.Store(cellScheduled)
 	if c.closed.Load() {
-		for _, e := range c.near {
-			c.host.Drop(e)
-		}
-		clear(c.near)
-		c.near = c.near[:0]
-		return
+		drop, c.near = c.near, nil
+		return drop
 	}
 	c.mergeNearLocked()
+	return nil
+}
+
+// drop hands envelopes that will never be delivered to the host.
+func (c *Cell[E]) drop(es []E) {
+	for _, e := range es {
+		c.host.Drop(e)
+	}
 }
 
 // mergeNearLocked puts the envelopes queued near ahead of q, on the owner.
@@ -281,13 +310,20 @@ func (c *Cell[E]) placeLocked() error {
 				c.exec.Store(e)
 				continue
 			}
-			c.state.Store(cellIdle)
+			c.unplacedLocked()
 			return ErrNoExecutor
 		default: // aborted: the runtime is stopping
-			c.state.Store(cellIdle)
+			c.unplacedLocked()
 			return ErrStopped
 		}
 	}
+}
+
+// unplacedLocked makes a cell no executor took idle again, marking it
+// stranded when envelopes are left (for Close).
+func (c *Cell[E]) unplacedLocked() {
+	c.state.Store(cellIdle)
+	c.stranded.Store(len(c.q) > 0 || c.bpos < len(c.batch))
 }
 
 // Task is nil: a cell is a Scheduled runnable, not a token.
@@ -310,6 +346,7 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 	if e := ExecutorOf(ctx); e != nil && e != c.exec.Load() {
 		c.exec.Store(e)
 	}
+	c.stranded.Store(false)
 	c.mergeNearLocked() // queued by this owner, while the cell was not active
 	if c.bpos == len(c.batch) {
 		c.takeLocked()
@@ -432,4 +469,12 @@ func (c *Cell[E]) Close() []E {
 }
 
 // Idle reports whether no turn of the cell runs or is queued.
-func (c *Cell[E]) Idle() bool { return c.state.Load() == cellIdle }
+//
+// It takes the lock: a put that fails to place the cell marks it scheduled
+// for a moment under the lock, and a kill that saw that would wait for an
+// Idle call that never comes.
+func (c *Cell[E]) Idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state.Load() == cellIdle
+}

@@ -2,8 +2,10 @@ package actors
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -211,5 +213,102 @@ func TestNearPutDroppedWhenNoTurnRuns(t *testing.T) {
 	delivered, dropped := l.lists()
 	if len(left) != 0 || len(delivered) != 0 || !slices.Equal(dropped, []int{0, 1, 2}) {
 		t.Fatalf("Close returned %v, delivered %v, dropped %v; want none, none, [0 1 2]", left, delivered, dropped)
+	}
+}
+
+// countHost counts what a cell delivered and dropped.
+type countHost struct {
+	mu                 sync.Mutex
+	delivered, dropped int
+}
+
+func (h *countHost) Deliver(context.Context, int) { h.mu.Lock(); h.delivered++; h.mu.Unlock() }
+func (h *countHost) Drop(int)                     { h.mu.Lock(); h.dropped++; h.mu.Unlock() }
+func (h *countHost) Home() *Executor              { return nil }
+func (h *countHost) Idle()                        {}
+
+// TestAbortLeavesNearToTheOwner (found in review): Group.Abort returns the
+// consumer's whole batch, including runnables already popped from it, and
+// unschedules them on its own goroutine; a cell that ran from that batch,
+// went idle and was then queued near by a handler still running must not
+// have its near envelopes touched there (a race on the slice that lost an
+// envelope in half the runs). Every accepted put is delivered, dropped or
+// returned by Close.
+func TestAbortLeavesNearToTheOwner(t *testing.T) {
+	g, e := startOneExecutor(t)
+	h := &countHost{}
+	c := NewCell[int](e, 1<<30, h)
+	gate, running := make(chan struct{}), make(chan struct{})
+	blocker := newJob(1, func(context.Context) error { close(running); <-gate; return nil })
+	if e.Push(blocker) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-running
+	if err := c.TryPut(-1); err != nil { // from outside: the cell goes on the mailbox
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	puts := 0
+	sender := newJob(2, func(context.Context) error {
+		for i := 0; !stop.Load(); i++ {
+			if c.TryPut(i) == nil {
+				puts++
+			}
+		}
+		return nil
+	})
+	if e.Push(sender) != Pushed {
+		t.Fatal("push refused")
+	}
+	close(gate) // the owner's next batch is [cell, sender]: the cell runs, goes idle, then is queued near
+	for c.state.Load() != cellNear {
+		runtime.Gosched()
+	}
+	g.Abort()
+	stop.Store(true)
+	<-sender.Task().Finished()
+	_ = g.Wait(context.Background())
+	left := c.Close()
+	h.mu.Lock()
+	got := h.delivered - 1 + h.dropped + len(left)
+	h.mu.Unlock()
+	if got != puts {
+		t.Fatalf("%d puts accepted, %d delivered, dropped or returned by Close", puts, got)
+	}
+}
+
+// TestIdleWhileNothingIsQueued (found in review): puts that fail to place
+// the cell (an aborted group) never show it busy to Idle, which a kill
+// reads to decide whether to finish the actor now or wait for a turn that
+// will never come.
+func TestIdleWhileNothingIsQueued(t *testing.T) {
+	g, e := startOneExecutor(t)
+	c := NewCell[int](e, 16, &countHost{})
+	g.Abort()
+	var stop atomic.Bool
+	var tries atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			tries.Add(1)
+			if c.TryPut(1) == nil {
+				panic("put accepted by an aborted group")
+			}
+		}
+	}()
+	for tries.Load() == 0 {
+		runtime.Gosched()
+	}
+	busy := 0
+	for range 100000 {
+		if !c.Idle() {
+			busy++
+		}
+	}
+	stop.Store(true)
+	<-done
+	if busy > 0 {
+		t.Fatalf("Idle() was false %d times in 100000 looks, with no turn running or queued", busy)
 	}
 }

@@ -277,8 +277,8 @@ const roomSpin = 50 * time.Microsecond
 // wake-up per batch. Like an idle poller it yields its CPU between looks and
 // stops early when goroutines wait for a P at two looks in a row.
 func (g *Group) SpinRoom(ch <-chan struct{}) bool {
-	if g.spin <= 0 || g.currentOwner() != nil {
-		return false
+	if g.spin <= 0 || g.InHandler() {
+		return false // a handler hands its executor on and blocks instead
 	}
 	closed := func() bool {
 		select {
