@@ -152,6 +152,27 @@ func (f *moody) Receive(_ *ActorContext, m string) (int, error) {
 	return f.n, nil
 }
 
+// outcomes waits for toks and gives each one's value, or "panic" or "exit"
+// for a Receive that panicked or exited.
+func outcomes(t *testing.T, toks []*Token[int]) []any {
+	t.Helper()
+	var got []any
+	for _, tok := range toks {
+		v, err := tok.Wait(context.Background())
+		var pe *PanicError
+		switch {
+		case errors.As(err, &pe):
+			got = append(got, "panic")
+		case errors.Is(err, ErrGoexit):
+			got = append(got, "exit")
+		default:
+			require.NoError(t, err)
+			got = append(got, v)
+		}
+	}
+	return got
+}
+
 // TestActorRestartKeepsMailbox: a panic and a Goexit each fail their message
 // only and restart the actor from its factory (state reset, Started again);
 // the messages queued behind them are kept and answered.
@@ -164,20 +185,7 @@ func TestActorRestartKeepsMailbox(t *testing.T) {
 	for _, m := range []string{"inc", "inc", "panic", "inc", "exit", "inc", "inc"} {
 		toks = append(toks, must(ref.Ask(bg, m)))
 	}
-	var got []any
-	for _, tok := range toks {
-		v, err := tok.Wait(bg)
-		var pe *PanicError
-		switch {
-		case errors.As(err, &pe):
-			got = append(got, "panic")
-		case errors.Is(err, ErrGoexit):
-			got = append(got, "exit")
-		default:
-			require.NoError(t, err)
-			got = append(got, v)
-		}
-	}
+	got := outcomes(t, toks)
 	require.Equal(t, []any{1, 2, "panic", 1, "exit", 1, 2}, got)
 	require.Equal(t, int32(3), lives.Load(), "created, then restarted twice")
 }
@@ -573,4 +581,46 @@ func TestLocalActorResolvedAfterStopTimesOut(t *testing.T) {
 	_, werr := tok.Wait(wctx)
 	require.ErrorIs(t, werr, ErrActorStopped, "the Ask queued on the local run queue was never resolved")
 	requireBalanced(t, rt)
+}
+
+// nearAsker asks its target for each message of its own message, from its
+// Receive: on one executor those Asks take the near queue.
+type nearAsker struct{ target *Ref[string, int] }
+
+func (a nearAsker) Receive(c *ActorContext, ms []string) ([]*Token[int], error) {
+	var toks []*Token[int]
+	for _, m := range ms {
+		tok, err := a.target.Ask(c, m)
+		if err != nil {
+			return nil, err
+		}
+		toks = append(toks, tok)
+	}
+	return toks, nil
+}
+
+// TestNearMessagesSurvivePanicGoexitAndThroughput: an actor asks another
+// on its own executor (the near queue, no lock) more messages than one
+// turn takes, with a panic and a Goexit among them: each fails its own
+// message, the actor restarts, and every other message is answered, in
+// order.
+func TestNearMessagesSurvivePanicGoexitAndThroughput(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	var lives atomic.Int32
+	target := must(Spawn(rt, "moody", func() Actor[string, int] { return &moody{lives: &lives} }, OnExecutor(0)))
+	from := must(Spawn(rt, "asker", func() Actor[[]string, []*Token[int]] { return nearAsker{target} }, OnExecutor(0)))
+	ms := []string{"inc", "inc", "panic", "inc", "exit"}
+	for range 2 * actors.Throughput {
+		ms = append(ms, "inc")
+	}
+	bg := context.Background()
+	toks := must(must(from.Ask(bg, ms)).Wait(bg))
+	require.Len(t, toks, len(ms))
+	want := []any{1, 2, "panic", 1, "exit"}
+	for i := range 2 * actors.Throughput {
+		want = append(want, i+1)
+	}
+	got := outcomes(t, toks)
+	require.Equal(t, want, got)
+	require.Equal(t, int32(3), lives.Load(), "created, then restarted twice")
 }

@@ -105,11 +105,17 @@ func (c *Cell[E]) Executor() *Executor { return c.exec.Load() }
 // queued under the lock after it.
 func (c *Cell[E]) putNear(e E) bool {
 	x := c.exec.Load()
-	if w := x.owner.Load(); w == nil || w.id != goid() || c.closed.Load() || len(c.near) >= c.size {
+	if w := x.owner.Load(); w == nil || w.id != goid() || c.closed.Load() {
 		return false
 	}
+	// near is read only once the state says this owner may touch it: a
+	// turn that went on on another goroutine (a hand-off) still writes it
+	// until the cell is no longer active.
 	switch c.state.Load() {
 	case cellNear:
+		if len(c.near) >= c.size {
+			return false
+		}
 	case cellIdle:
 		if c.stranded.Load() || !c.state.CompareAndSwap(cellIdle, cellNear) {
 			return false
@@ -276,6 +282,21 @@ func (c *Cell[E]) drop(es []E) {
 	}
 }
 
+// restNear ends a turn's pass over near, which delivered near[:from]: the
+// rest (past Throughput, or left by a Goexit) go ahead of q.
+func (c *Cell[E]) restNear(from int) {
+	if from == len(c.near) {
+		c.near = c.near[:0]
+		return
+	}
+	c.mu.Lock()
+	n := copy(c.near, c.near[from:])
+	clear(c.near[n:])
+	c.near = c.near[:n]
+	c.mergeNearLocked()
+	c.mu.Unlock()
+}
+
 // mergeNearLocked puts the envelopes queued near ahead of q, on the owner.
 func (c *Cell[E]) mergeNearLocked() {
 	if len(c.near) == 0 {
@@ -338,28 +359,50 @@ func (c *Cell[E]) Run(context.Context) error { return nil }
 // running the turn, so a cell moved off an executor that went down stays on
 // its new one.
 func (c *Cell[E]) Turn(ctx context.Context) {
-	c.mu.Lock()
-	if c.state.Swap(cellActive) == cellActive {
+	// A cell queued near is on this owner's local run queue, and only this
+	// owner touches near: its turn starts without the lock.
+	near := c.state.Load() == cellNear && c.state.CompareAndSwap(cellNear, cellActive)
+	if !near {
+		c.mu.Lock()
+		if c.state.Swap(cellActive) == cellActive {
+			c.mu.Unlock()
+			return // the active turn schedules the next
+		}
+		if e := ExecutorOf(ctx); e != nil && e != c.exec.Load() {
+			c.exec.Store(e)
+		}
+		if c.stranded.Load() {
+			c.stranded.Store(false)
+		}
+		if c.bpos == len(c.batch) {
+			c.takeLocked()
+		}
 		c.mu.Unlock()
-		return // the active turn schedules the next
 	}
-	if e := ExecutorOf(ctx); e != nil && e != c.exec.Load() {
-		c.exec.Store(e)
-	}
-	c.stranded.Store(false)
-	c.mergeNearLocked() // queued by this owner, while the cell was not active
-	if c.bpos == len(c.batch) {
-		c.takeLocked()
-	}
-	c.mu.Unlock()
+	k, npos := 0, 0
 	done := false
 	defer func() {
 		if !done { // deliver ended the goroutine (runtime.Goexit): let the next turn go on
+			if near {
+				c.restNear(npos)
+			}
 			c.endTurn()
 		}
 	}()
 	var zero E
-	for k := 0; k < Throughput; k++ {
+	if near {
+		// The near envelopes first: the cell is active, so no one else
+		// touches near until this turn ends, on whichever goroutine.
+		for npos < len(c.near) && k < Throughput {
+			e := c.near[npos]
+			c.near[npos] = zero
+			npos++
+			k++
+			c.host.Deliver(ctx, e)
+		}
+		c.restNear(npos)
+	}
+	for ; k < Throughput; k++ {
 		if c.bpos == len(c.batch) {
 			c.mu.Lock()
 			c.takeLocked()
