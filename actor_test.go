@@ -624,3 +624,52 @@ func TestNearMessagesSurvivePanicGoexitAndThroughput(t *testing.T) {
 	require.Equal(t, want, got)
 	require.Equal(t, int32(3), lives.Load(), "created, then restarted twice")
 }
+
+// mixedAsker asks target "inc" from its handler (the near queue), then
+// "exit" from another goroutine (the locked queue), so target's next turn
+// starts near and goes on to the locked queue, where Receive exits.
+type mixedAsker struct{ target *Ref[string, int] }
+
+func (a mixedAsker) Receive(c *ActorContext, _ string) ([]*Token[int], error) {
+	first, err := a.target.Ask(c, "inc")
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan *Token[int])
+	go func() { tok, _ := a.target.Ask(context.Background(), "exit"); ch <- tok }()
+	return []*Token[int]{first, <-ch}, nil
+}
+
+// TestGoexitAfterNearPartOfTurn (found in review): a Goexit in the locked
+// part of a turn that started with near envelopes used to redo the near
+// part in the turn's cleanup, panic there holding the actor's lock, and
+// leave every later Tell, Ask and Stop blocked on it.
+func TestGoexitAfterNearPartOfTurn(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	var lives atomic.Int32
+	target := must(Spawn(rt, "moody", func() Actor[string, int] { return &moody{lives: &lives} }, OnExecutor(0)))
+	from := must(Spawn(rt, "asker", func() Actor[string, []*Token[int]] { return mixedAsker{target} }, OnExecutor(0)))
+	bg := context.Background()
+	require.Equal(t, []any{1, "exit"}, outcomes(t, must(must(from.Ask(bg, "go")).Wait(bg))))
+	type answer struct {
+		v   int
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() { // Ask itself blocked on the actor's lock
+		tok, err := target.Ask(bg, "inc")
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		v, err := tok.Wait(bg)
+		got <- answer{v, err}
+	}()
+	select {
+	case a := <-got:
+		require.NoError(t, a.err)
+		require.Equal(t, 1, a.v)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the actor is stuck after a Goexit in the locked part of a turn that started near")
+	}
+}

@@ -232,8 +232,7 @@ func (c *Cell[E]) Unschedule() {
 	drop := c.leaveNearLocked()
 	idle := c.state.Load() == cellScheduled
 	if idle {
-		c.state.Store(cellIdle)
-		c.stranded.Store(len(c.q) > 0 || c.bpos < len(c.batch))
+		c.unplacedLocked()
 	}
 	c.mu.Unlock()
 	c.drop(drop)
@@ -343,8 +342,8 @@ func (c *Cell[E]) placeLocked() error {
 // unplacedLocked makes a cell no executor took idle again, marking it
 // stranded when envelopes are left (for Close).
 func (c *Cell[E]) unplacedLocked() {
+	c.stranded.Store(len(c.q) > 0 || c.bpos < len(c.batch)) // before idle: putNear reads them in that order
 	c.state.Store(cellIdle)
-	c.stranded.Store(len(c.q) > 0 || c.bpos < len(c.batch))
 }
 
 // Task is nil: a cell is a Scheduled runnable, not a token.
@@ -401,6 +400,7 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 			c.host.Deliver(ctx, e)
 		}
 		c.restNear(npos)
+		near = false // done with near: a Goexit from here on must not redo it
 	}
 	for ; k < Throughput; k++ {
 		if c.bpos == len(c.batch) {

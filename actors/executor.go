@@ -487,8 +487,12 @@ func (e *Executor) popLocal() Job {
 
 // flushLocal moves the local run queue to the mailbox, as an owner ends; a
 // runnable the mailbox refuses (aborted, retired) is unscheduled.
+//
+// It goes on until the queue is empty: what it calls (an actor stopped by
+// Unschedule, an answer sent by Drop) may queue another runnable there.
 func (e *Executor) flushLocal() {
-	for _, s := range e.local[e.localPos:] {
+	for e.localPos < len(e.local) {
+		s := e.popLocal().(Scheduled)
 		if n, ok := s.(nearLeaver); ok {
 			n.LeaveNear()
 		}
@@ -496,7 +500,6 @@ func (e *Executor) flushLocal() {
 			s.Unschedule()
 		}
 	}
-	clear(e.local)
 	e.local, e.localPos = nil, 0
 }
 
