@@ -72,12 +72,14 @@ type Config struct {
 	// DefaultIdleSpin; negative means park at once (no polling, no idle CPU);
 	// at most MaxIdleSpin. See the README's Idle executors.
 	IdleSpin time.Duration
-	// Spinners bounds the executors polling at once; 0 means every executor.
-	// A polling executor holds its P; past the first fifth of its spin (at
-	// once after a token it ran woke a waiting goroutine) it gives the P up
-	// when goroutines wait for one at two looks in a row, one poller at a
-	// time, and polls on once the scheduler runs it again, so the program's
-	// own goroutines are not kept from running. A bound leaves CPUs to a program
+	// Spinners bounds the executors in their idle poll at once; 0 means every
+	// executor. (It does not bound the 2 µs an actor's turn may wait for its
+	// next message, nor a sender polling for room.) A polling executor holds
+	// its P; past the first fifth of its spin (at once after it woke a
+	// waiting goroutine) it gives the P up when goroutines wait for one at
+	// two readings in a row of the runnable count, one poller per 10 µs, and
+	// polls on once the scheduler runs it again, so the program's own
+	// goroutines are not kept from running. A bound leaves CPUs to a program
 	// that needs them even between its goroutines' runs. The router sends a
 	// token whose staggered executor sleeps to an awake one in its range.
 	Spinners int
@@ -424,6 +426,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		}
 		laneStopped, laneRunning := rt.lane.stop(ctx)
 		rt.stopErr = withLane(ctx, rt.sup.Stop(ctx), laneStopped, laneRunning)
+		rt.pauses.settle() // a Submit to a paused op still holding its token resolves it
 		for _, n := range rt.actors.all() {
 			n.h.kill(ErrStopped)
 		}

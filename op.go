@@ -383,6 +383,10 @@ func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hoo
 	// A token of a paused op is pushed parked: an awake executor takes a
 	// push within nanoseconds, before the token could be parked after it.
 	parked := op.pause.on.Load() && j.tok.task.Park()
+	if parked {
+		op.rt.pauses.park() // Stop waits until the token is held or resolved
+		defer op.rt.pauses.parked()
+	}
 	if err := op.place(ctx, tk, as, how); err != nil {
 		if errors.Is(err, actors.ErrFull) {
 			return nil, fmt.Errorf("%w (op %q)", ErrFull, op.info.Name)

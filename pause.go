@@ -76,17 +76,21 @@ func (p *pause) hold(j actors.Job) bool {
 }
 
 // holdParked holds j, a token pushed parked because the op was paused when
-// it was submitted. When a Resume or Stop came in between, j is unparked
-// and delivered again instead, as Resume does (a Stop resolves it there).
+// it was submitted. When a Resume came in between, j is unparked and
+// delivered again instead, as Resume does; when a Stop did, j is resolved
+// with ErrStopped (the drain resolves it first if it reaches it).
 func (p *pause) holdParked(j actors.Job, deliver func(actors.Job)) {
 	p.mu.Lock()
-	if p.on.Load() && !p.closed {
+	on, closed := p.on.Load(), p.closed
+	if on && !closed {
 		p.held = append(p.held, j)
-		p.mu.Unlock()
-		return
 	}
 	p.mu.Unlock()
-	if j.Task().Unpark() {
+	switch {
+	case on && !closed:
+	case closed:
+		j.Task().Resolve(actors.Stopped, ErrStopped)
+	case j.Task().Unpark():
 		deliver(j)
 	}
 }
@@ -122,10 +126,48 @@ func (p *pause) drop(o actors.Outcome, err error, closing bool) int {
 // cancel resolves every held token with ErrCancelled.
 func (p *pause) cancel() int { return p.drop(actors.Cancelled, ErrCancelled, false) }
 
-// pauses are a runtime's ops that were ever paused, for Stop.
+// pauses are a runtime's ops that were ever paused, for Stop, and the
+// submits that pushed a token parked and have not held it yet.
 type pauses struct {
-	mu   sync.Mutex
-	list []*pause
+	mu      sync.Mutex
+	list    []*pause
+	parking int           // submits between their parked push and holdParked
+	settled chan struct{} // made by settle while parking > 0; closed when it reaches 0
+}
+
+// park counts a submit in between its parked push and its hold.
+func (ps *pauses) park() {
+	ps.mu.Lock()
+	ps.parking++
+	ps.mu.Unlock()
+}
+
+// parked counts a submit out once it held (or resolved) its token.
+func (ps *pauses) parked() {
+	ps.mu.Lock()
+	if ps.parking--; ps.parking == 0 && ps.settled != nil {
+		close(ps.settled)
+		ps.settled = nil
+	}
+	ps.mu.Unlock()
+}
+
+// settle waits until no submit is between its parked push and its hold:
+// Stop calls it once the executors drained (so a submit waiting for room
+// has been refused), and a token pushed meanwhile is resolved by its own
+// submit (holdParked) before Stop returns.
+func (ps *pauses) settle() {
+	ps.mu.Lock()
+	if ps.parking == 0 {
+		ps.mu.Unlock()
+		return
+	}
+	if ps.settled == nil {
+		ps.settled = make(chan struct{})
+	}
+	ch := ps.settled
+	ps.mu.Unlock()
+	<-ch
 }
 
 func (ps *pauses) add(p *pause) {

@@ -3,11 +3,13 @@ package coregate
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/coregate/coregate/router"
 	"github.com/stretchr/testify/require"
 )
 
@@ -150,4 +152,55 @@ func TestPauseResumeUnderLoad(t *testing.T) {
 		}
 	}
 	require.Equal(t, uint64(800), rt.Stats().Total.Succeeded)
+}
+
+// TestParkedSubmitRacingStop (found in review): a Submit to a paused op that
+// pushed its token parked and was descheduled before holding it, while Stop
+// ran: Stop waits for it, and returns with the token resolved with
+// ErrStopped; the token never runs (on the blocking lane it used to run
+// after Stop returned). The test replays Op.submit's steps, with the Stop
+// started in between and the submit resuming only once Stop waits for it.
+func TestParkedSubmitRacingStop(t *testing.T) {
+	for name, opts := range map[string][]Option{"executors": nil, "blocking lane": {WithBlocking()}} {
+		t.Run(name, func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off})
+			rec := newRunLog(t, rt, "rec", opts...)
+			op := rec.op
+			op.Pause()
+			ctx := context.Background()
+			j := &job[int, int]{op: op, arg: 7}
+			j.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, nil)
+			require.True(t, op.pause.on.Load() && j.tok.task.Park())
+			op.rt.pauses.park()
+			require.NoError(t, op.place(ctx, nil, j, router.How{}))
+			type result struct {
+				err error
+				s   Counts
+			}
+			stopped := make(chan result, 1)
+			go func() { // the submitter is descheduled meanwhile
+				err := rt.Stop(ctx)
+				stopped <- result{err, rt.Stats().Total}
+			}()
+			for waiting := false; !waiting; { // until Stop waits for the submit, or returns
+				select {
+				case r := <-stopped:
+					t.Fatalf("Stop returned before the submit held its token: %+v", r.s)
+				default:
+				}
+				runtime.Gosched()
+				rt.pauses.mu.Lock()
+				waiting = rt.pauses.settled != nil
+				rt.pauses.mu.Unlock()
+			}
+			op.pause.holdParked(j, op.deliver) // the submitter resumes
+			op.rt.pauses.parked()
+			r := <-stopped
+			require.NoError(t, r.err)
+			require.Equal(t, r.s.Submitted, r.s.Resolved(), "when Stop returned: %+v", r.s)
+			_, err := j.tok.Wait(ctx)
+			require.ErrorIs(t, err, ErrStopped)
+			require.Empty(t, rec.order(), "a token of the paused op ran")
+		})
+	}
 }

@@ -22,7 +22,7 @@ const Throughput = 64
 // The bound counts the envelopes queued and not yet taken by a turn (a turn
 // takes them all at once), and the near queue (see putNear) holds at most
 // size more, so a mailbox holds at most three times its size. The
-// queue grows with use and gives a burst's memory back once drained.
+// queue grows with use and gives a burst's memory back once the cell is idle.
 type Cell[E any] struct {
 	host Host[E]
 

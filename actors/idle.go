@@ -119,6 +119,28 @@ func (w *waitingGauge) yield() bool {
 	return now-last > int64(giveGap) && w.gave.CompareAndSwap(last, now)
 }
 
+// demand tells a poller whether goroutines waited for a P at two readings
+// of its group's gauge in a row: one reading is not enough (a goroutine
+// readied while another P is idle is usually taken by that P within
+// microseconds), and two looks within gaugeFresh see the same reading.
+type demand struct {
+	gauge  *waitingGauge
+	waited bool  // at the last reading
+	last   int64 // when the last reading was taken
+}
+
+func (d *demand) sustained() bool {
+	n, at := d.gauge.read()
+	if at == d.last {
+		return false
+	}
+	d.last = at
+	waiting := n > 0
+	both := waiting && d.waited
+	d.waited = waiting
+	return both
+}
+
 // gaugeFresh is how long one reading serves.
 const gaugeFresh = 2 * time.Microsecond
 
@@ -126,14 +148,19 @@ var gaugeEpoch = time.Now()
 
 // read returns a reading at most gaugeFresh old, taking a new one when none
 // is and no other poller is taking it.
-func (w *waitingGauge) read() uint64 {
+//
+// It also returns when the reading was taken, so a poller can tell a new
+// reading from the one it saw last. (In a testing/synctest bubble the clock
+// stands before gaugeEpoch, so no reading is taken there and pollers never
+// give their P up: they end when the clock does not move.)
+func (w *waitingGauge) read() (n uint64, at int64) {
 	now := int64(time.Since(gaugeEpoch))
 	if now-w.at.Load() > int64(gaugeFresh) && w.reading.CompareAndSwap(false, true) {
 		w.n.Store(runnableGoroutines())
 		w.at.Store(now)
 		w.reading.Store(false)
 	}
-	return w.n.Load()
+	return w.n.Load(), w.at.Load()
 }
 
 // spinners counts a group's polling executors against its bound.
@@ -163,24 +190,23 @@ func (s *spinners) leave() { s.n.Add(-1) }
 // on the owner's own P, and a program's goroutines need Ps to run at all
 // when every P is held by an executor. So past its spin-only phase (at once
 // when the owner just woke a waiter) a poller gives its P up when goroutines
-// wait for one at two looks in a row (runtime/metrics' runnable count, read
+// wait for one at two readings in a row (runtime/metrics' runnable count, read
 // as often as it yields, through the group's shared gauge; one poller per
 // giveGap), and polls on when the scheduler runs it again. One look is not
 // enough: a goroutine readied while another P is idle is usually taken by
 // that P within microseconds.
 func (e *Executor) idle() bool {
 	g := e.group
+	first := g.spin / spinShare
+	if e.woke { // the woken goroutine waits on this P: look for demand at once
+		e.woke, first = false, 0
+	}
 	if g.spin > 0 && g.spinners.enter() {
-		waited, gave := false, false // goroutines waited for a P at the last look as well
+		d := demand{gauge: &g.waiting, last: -1}
+		gave := false
 		giveUp := func() bool {
-			waiting := g.waiting.read() > 0
-			gave = waiting && waited && g.waiting.yield()
-			waited = waiting
+			gave = d.sustained() && g.waiting.yield()
 			return gave
-		}
-		first := g.spin / spinShare
-		if e.woke { // the woken goroutine waits on this P: look for demand at once
-			e.woke, first = false, 0
 		}
 		for left := g.spin; left > 0; first = 0 {
 			e.idleState.Store(idleSpinning)
@@ -192,7 +218,7 @@ func (e *Executor) idle() bool {
 			// polling once the scheduler runs this goroutine again, for
 			// what is left of the spin (time off the P does not count).
 			left -= time.Since(start)
-			waited, gave = false, false
+			d.waited, gave = false, false
 			e.idleState.Store(idleParked)
 			runtime.Gosched()
 		}
@@ -275,7 +301,7 @@ const roomSpin = 50 * time.Microsecond
 // consumer holds while it works through the batch it just took, and waits
 // for another P to steal it: a full mailbox then runs stop-and-go, a thread
 // wake-up per batch. Like an idle poller it yields its CPU between looks and
-// stops early when goroutines wait for a P at two looks in a row.
+// stops early when goroutines wait for a P at two readings in a row.
 func (g *Group) SpinRoom(ch <-chan struct{}) bool {
 	if g.spin <= 0 || g.InHandler() {
 		return false // a handler hands its executor on and blocks instead
@@ -288,11 +314,6 @@ func (g *Group) SpinRoom(ch <-chan struct{}) bool {
 			return false
 		}
 	}
-	waited := false
-	return poll(min(g.spin, roomSpin), 0, closed, func() bool {
-		waiting := g.waiting.read() > 0
-		giveUp := waiting && waited
-		waited = waiting
-		return giveUp
-	})
+	d := demand{gauge: &g.waiting, last: -1}
+	return poll(min(g.spin, roomSpin), 0, closed, d.sustained)
 }

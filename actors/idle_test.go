@@ -86,12 +86,34 @@ func TestWaitingGaugeSharesReadings(t *testing.T) {
 	var w waitingGauge
 	w.n.Store(1 << 40)
 	w.at.Store(int64(time.Since(gaugeEpoch)) + int64(time.Hour)) // fresh for an hour
-	if got := w.read(); got != 1<<40 {
+	if got, _ := w.read(); got != 1<<40 {
 		t.Fatalf("a fresh reading was not shared: got %d", got)
 	}
 	w.at.Store(0) // long stale
-	if got := w.read(); got == 1<<40 {
-		t.Fatalf("a stale reading was served: got %d", got)
+	if got, at := w.read(); got == 1<<40 || at == 0 {
+		t.Fatalf("a stale reading was served: got %d, taken at %d", got, at)
+	}
+}
+
+// TestDemandNeedsTwoReadings: goroutines waiting counts as sustained only
+// at two distinct readings in a row, not at two looks at one reading.
+func TestDemandNeedsTwoReadings(t *testing.T) {
+	var w waitingGauge
+	fresh := int64(time.Since(gaugeEpoch)) + int64(time.Hour) // no new reading is taken
+	w.n.Store(3)
+	w.at.Store(fresh)
+	d := demand{gauge: &w, last: -1}
+	if d.sustained() || d.sustained() {
+		t.Fatal("two looks at one reading counted as sustained demand")
+	}
+	w.at.Store(fresh + 1) // a second reading, still waiting
+	if !d.sustained() {
+		t.Fatal("two readings in a row with goroutines waiting were not sustained demand")
+	}
+	w.n.Store(0)
+	w.at.Store(fresh + 2)
+	if d.sustained() {
+		t.Fatal("a reading with nobody waiting counted as demand")
 	}
 }
 
