@@ -40,8 +40,8 @@ type Config struct {
 	// Cores is the number of executors; 0 means every allowed CPU. The count is
 	// min(allowed CPUs, GOMAXPROCS, Cores). Fewer than 0 is an error, and so is
 	// more than the allowed CPUs, except with Affinity Off: unpinned executors
-	// are plain goroutines, so Cores of them run on a smaller machine (for
-	// tests and comparisons).
+	// are plain goroutines, so Cores of them run whatever the allowed CPUs and
+	// GOMAXPROCS (for tests and comparisons on a smaller machine).
 	Cores int
 	// CPUs names the CPUs the executors run on, executor i on CPUs[i], so
 	// that two runtimes in one process can be kept apart; nil means the
@@ -303,8 +303,9 @@ func Start(cfg Config) (*Runtime, error) {
 }
 
 // cpus returns the CPUs the executors run on: the first count allowed CPUs.
-// Unpinned executors (Affinity Off) are plain goroutines, so any count is
-// allowed: executor i is then attributed to allowed CPU i modulo their number.
+// Unpinned executors (Affinity Off) are plain goroutines, so Cores of them
+// run whatever the allowed CPUs and GOMAXPROCS: executor i is then
+// attributed to allowed CPU i modulo their number.
 func (cfg Config) cpus() ([]int, error) {
 	allowed, err := actors.AllowedCPUs()
 	if err != nil {
@@ -317,7 +318,7 @@ func (cfg Config) cpus() ([]int, error) {
 		return cfg.chosenCPUs(allowed)
 	case cfg.Cores > len(allowed) && cfg.Affinity != Off:
 		return nil, fmt.Errorf("coregate: Config.Cores is %d but only %d CPUs are allowed: %v (Affinity Off allows more)", cfg.Cores, len(allowed), allowed)
-	case cfg.Cores > len(allowed):
+	case cfg.Cores > 0 && cfg.Affinity == Off:
 		cpus := make([]int, cfg.Cores)
 		for i := range cpus {
 			cpus[i] = allowed[i%len(allowed)]

@@ -108,6 +108,19 @@ func TestExecutorsMapToAllowedCPUs(t *testing.T) {
 	}
 }
 
+// TestCoresUnpinnedIgnoresGOMAXPROCS: with Affinity Off, Config.Cores
+// executors run whatever GOMAXPROCS is, as they do on a machine with fewer
+// allowed CPUs; pinned ones stay capped at GOMAXPROCS. (Under go test -cpu 1
+// on a two-CPU machine, Cores 2 unpinned used to start one executor, unlike
+// on a one-CPU machine.)
+func TestCoresUnpinnedIgnoresGOMAXPROCS(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	off := start(t, Config{Cores: 2, Affinity: Off})
+	require.Len(t, off.Executors(), 2)
+	pinned := start(t, Config{Cores: min(2, len(must(actors.AllowedCPUs())))})
+	require.Len(t, pinned.Executors(), 1, "pinned executors stay within GOMAXPROCS")
+}
+
 // TestStaggerSpreadsHeavyEvenlyAndKeepsFIFO submits Heavy tokens from one
 // goroutine to a fresh runtime of four executors (unpinned, so it runs on any
 // machine): token k goes to executor k mod 4, and each executor runs its share
