@@ -22,16 +22,16 @@ const Throughput = 64
 // The bound counts the envelopes queued and not yet taken by a turn (a turn
 // takes them all at once), and the near queue (see putNear) holds at most
 // size more, so a mailbox holds at most three times its size. The
-// queue grows with use and gives a burst's memory back once the cell is idle.
+// queue grows with use and gives a burst's memory back once the cell is idle
+// and its executor parks (see trim).
 type Cell[E any] struct {
-	host Host[E]
-
 	mu sync.Mutex
 	q  []E // queued, not yet taken by a turn
 	// A turn lingering for the next envelope (see Executor.linger) sets
 	// lingering under mu and polls fresh; a sender that queues meanwhile
-	// sets fresh.
-	lingering bool
+	// sets fresh once it let go of mu, so that the turn, taking mu at once,
+	// does not find it still held.
+	lingering atomic.Bool
 	fresh     atomic.Bool
 	size      int
 	exec      atomic.Pointer[Executor] // written under mu
@@ -41,6 +41,11 @@ type Cell[E any] struct {
 	// (no executor could take it): putNear must not pass them.
 	stranded atomic.Bool
 	room     chan struct{} // closed when a turn frees room; made only while senders wait
+	// The executor whose trim list holds the cell (see trim), written under
+	// mu.
+	trimOn *Executor
+
+	host Host[E]
 
 	// Envelopes queued by the owner of the cell's executor without the lock
 	// (putNear), while the cell was idle or already queued that way. Only
@@ -53,8 +58,8 @@ type Cell[E any] struct {
 	bpos  int
 }
 
-// cellKeep bounds the queue slices an idle cell keeps, in envelopes: a
-// steady stream reuses them, a burst gives its memory back.
+// cellKeep bounds the queue slices a cell keeps once its executor parks, in
+// envelopes: a stream reuses them, a burst gives its memory back.
 const cellKeep = Throughput
 
 type cellState = uint32
@@ -146,6 +151,7 @@ func (c *Cell[E]) Put(ctx context.Context, e E) error {
 		if len(c.q) < c.size {
 			err := c.appendLocked(e)
 			c.mu.Unlock()
+			c.nudge()
 			return err
 		}
 		if c.room == nil {
@@ -184,14 +190,26 @@ func (c *Cell[E]) TryPut(e E) error {
 		return nil
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	var err error
 	switch {
 	case c.closed.Load():
-		return ErrCellClosed
+		err = ErrCellClosed
 	case len(c.q) >= c.size:
-		return ErrMailboxFull
+		err = ErrMailboxFull
+	default:
+		err = c.appendLocked(e)
 	}
-	return c.appendLocked(e)
+	c.mu.Unlock()
+	c.nudge()
+	return err
+}
+
+// nudge tells a turn lingering for the next envelope that one came, after
+// the sender let go of mu.
+func (c *Cell[E]) nudge() {
+	if c.lingering.Load() {
+		c.fresh.Store(true)
+	}
 }
 
 // appendLocked queues e and schedules the cell; when it cannot be scheduled
@@ -203,9 +221,6 @@ func (c *Cell[E]) appendLocked(e E) error {
 		c.q[len(c.q)-1] = zero
 		c.q = c.q[:len(c.q)-1]
 		return err
-	}
-	if c.lingering {
-		c.fresh.Store(true)
 	}
 	return nil
 }
@@ -311,7 +326,8 @@ func (c *Cell[E]) mergeNearLocked() {
 // scheduleLocked puts an idle cell on its executor's queue, on another live
 // one when its executor went down.
 func (c *Cell[E]) scheduleLocked() error {
-	if !c.state.CompareAndSwap(cellIdle, cellScheduled) {
+	// Load first: a failed CAS still takes the line from the turn.
+	if c.state.Load() != cellIdle || !c.state.CompareAndSwap(cellIdle, cellScheduled) {
 		return nil // scheduled already, or the active turn schedules the next
 	}
 	return c.placeLocked()
@@ -378,10 +394,15 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 		}
 		c.mu.Unlock()
 	}
+	// The batch is worked through in locals, written back before anything
+	// else reads them (the lock, a Goexit): a turn writes nothing per
+	// envelope on the cell, whose fields senders write.
+	host, batch, pos := c.host, c.batch, c.bpos
 	k, npos := 0, 0
 	done := false
 	defer func() {
 		if !done { // deliver ended the goroutine (runtime.Goexit): let the next turn go on
+			c.bpos = pos
 			if near {
 				c.restNear(npos)
 			}
@@ -397,51 +418,54 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 			c.near[npos] = zero
 			npos++
 			k++
-			c.host.Deliver(ctx, e)
+			host.Deliver(ctx, e)
 		}
 		c.restNear(npos)
 		near = false // done with near: a Goexit from here on must not redo it
 	}
 	for ; k < Throughput; k++ {
-		if c.bpos == len(c.batch) {
+		if pos == len(batch) {
 			c.mu.Lock()
+			c.bpos = pos
 			c.takeLocked()
 			if e := c.exec.Load(); len(c.batch) == 0 && !c.closed.Load() && e.mayLinger() {
 				// Drained: an executor with nothing else to do waits a
 				// moment for the next envelope of a stream, instead of
 				// ending the turn and scheduling it again for each one.
-				c.lingering = true
+				c.lingering.Store(true)
 				c.fresh.Store(false)
 				c.mu.Unlock()
 				e.linger(c.fresh.Load)
 				c.mu.Lock()
-				c.lingering = false
+				c.lingering.Store(false)
 				c.takeLocked()
 			}
-			if len(c.batch) == 0 { // drained: end the turn under the same lock
+			batch, pos = c.batch, c.bpos
+			if len(batch) == 0 { // drained: end the turn under the same lock
 				done = true
 				idle := c.endTurnLocked()
 				c.mu.Unlock()
 				if idle {
-					c.host.Idle()
+					host.Idle()
 				}
 				return
 			}
 			c.mu.Unlock()
 		}
-		e := c.batch[c.bpos]
-		c.batch[c.bpos] = zero
-		c.bpos++
-		c.host.Deliver(ctx, e)
+		e := batch[pos]
+		batch[pos] = zero
+		pos++
+		host.Deliver(ctx, e)
 	}
 	done = true
+	c.bpos = pos
 	c.endTurn()
 }
 
 // takeLocked makes the queue the turn's batch, freeing its room for senders,
 // and gives the spent batch back to the queue: a stream of messages reuses
-// the two slices, and endTurnLocked gives a burst's memory back once the
-// cell goes idle.
+// the two slices, and trim gives a burst's memory back once the cell is
+// idle and its executor parks.
 func (c *Cell[E]) takeLocked() {
 	c.batch, c.q, c.bpos = c.q, c.batch[:0], 0
 	if len(c.batch) > 0 && c.room != nil { // senders wait for room
@@ -474,14 +498,34 @@ func (c *Cell[E]) endTurnLocked() bool {
 		return c.placeLocked() != nil
 	}
 	c.state.Store(cellIdle)
-	// An idle actor keeps little: a burst's memory goes back.
+	// A burst's memory goes back once the executor parks (see trim), not
+	// here: a stream that pauses for a moment would allocate its queue
+	// afresh each time, and the garbage would pause it again.
+	if x := c.exec.Load(); c.trimOn != x && max(cap(c.q), cap(c.batch)) > cellKeep {
+		c.trimOn = x
+		x.addTrim(c)
+	}
+	return true
+}
+
+// trim gives back the queue memory of a cell still idle when its executor
+// x parks: an idle actor keeps little.
+func (c *Cell[E]) trim(x *Executor) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.trimOn != x {
+		return // listed again since, on another executor
+	}
+	c.trimOn = nil
+	if c.state.Load() != cellIdle {
+		return // at work again: its next idle lists it again
+	}
 	if cap(c.q) > cellKeep {
 		c.q = nil
 	}
 	if cap(c.batch) > cellKeep {
 		c.batch, c.bpos = nil, 0
 	}
-	return true
 }
 
 // Close refuses further envelopes and returns those still queued, in order,

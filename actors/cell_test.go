@@ -40,7 +40,8 @@ func (r *recorder) Idle() {
 }
 
 // TestCellGivesBurstMemoryBack: a burst grows a cell's queue, and once the
-// cell is idle again it keeps no more than cellKeep envelopes of capacity.
+// cell is idle and its executor parks it keeps no more than cellKeep
+// envelopes of capacity.
 func TestCellGivesBurstMemoryBack(t *testing.T) {
 	_, e := startOneExecutor(t)
 	const burst = 20 * cellKeep
@@ -59,10 +60,51 @@ func TestCellGivesBurstMemoryBack(t *testing.T) {
 	}
 	close(r.gate)
 	<-r.idle
+	// The executor (IdleSpin 0) parks once the cell is idle, and trims it
+	// first.
+	for deadline := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
+		c.mu.Lock()
+		q, b, listed := cap(c.q), cap(c.batch), c.trimOn != nil
+		c.mu.Unlock()
+		if !listed && q <= cellKeep && b <= cellKeep {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("idle cell keeps capacity %d + %d (listed: %v), want at most %d each", q, b, listed, cellKeep)
+		}
+	}
+}
+
+// TestCellKeepsQueueUntilExecutorParks: a cell that goes idle keeps its
+// grown queue (a stream that pauses reuses it) and is listed on its
+// executor, whose next park trims it; a cell at work again is not trimmed.
+func TestCellKeepsQueueUntilExecutorParks(t *testing.T) {
+	_, e := startOneExecutor(t)
+	c := NewCell[int](e, 1024, &recorder{})
+	grow := func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.state.Store(cellActive) // as a turn that just drained its batch
+		c.batch, c.bpos = make([]int, 4*cellKeep), 4*cellKeep
+		if !c.endTurnLocked() {
+			t.Fatal("a drained cell did not go idle")
+		}
+		if cap(c.batch) != 4*cellKeep || c.trimOn != e {
+			t.Fatalf("idle cell kept %d of capacity, listed on %p; want %d, on %p", cap(c.batch), c.trimOn, 4*cellKeep, e)
+		}
+	}
+	grow()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cap(c.q) > cellKeep || cap(c.batch) > cellKeep {
-		t.Fatalf("idle cell keeps capacity %d + %d, want at most %d each", cap(c.q), cap(c.batch), cellKeep)
+	c.state.Store(cellActive) // at work again before the park
+	c.mu.Unlock()
+	c.trim(e)
+	if cap(c.batch) != 4*cellKeep || c.trimOn != nil {
+		t.Fatalf("a busy cell was trimmed: capacity %d, listed on %p", cap(c.batch), c.trimOn)
+	}
+	grow()
+	c.trim(e)
+	if cap(c.batch) > cellKeep || c.trimOn != nil {
+		t.Fatalf("an idle cell kept %d of capacity after its executor parked (listed on %p)", cap(c.batch), c.trimOn)
 	}
 }
 
@@ -79,9 +121,7 @@ func TestCellMarksEnvelopesForLingeringTurn(t *testing.T) {
 	if c.fresh.Load() {
 		t.Fatal("an envelope marked fresh with no turn lingering")
 	}
-	c.mu.Lock()
-	c.lingering = true
-	c.mu.Unlock()
+	c.lingering.Store(true)
 	if err := c.TryPut(1); err != nil {
 		t.Fatal(err)
 	}

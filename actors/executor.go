@@ -58,6 +58,30 @@ type Executor struct {
 	spareMu  sync.Mutex
 	spares   []*worker // parked helpers, pinned like the owner
 	noSpares bool      // stopping: parking helpers exit instead
+
+	trimMu sync.Mutex
+	trims  []trimmer // idle cells holding a burst's memory, trimmed when the owner parks
+}
+
+// trimmer is an idle cell that may give memory back (see Cell.trim).
+type trimmer interface{ trim(x *Executor) }
+
+// addTrim lists t, to trim when the owner next parks.
+func (e *Executor) addTrim(t trimmer) {
+	e.trimMu.Lock()
+	e.trims = append(e.trims, t)
+	e.trimMu.Unlock()
+}
+
+// trimIdle trims the cells listed since the owner last parked.
+func (e *Executor) trimIdle() {
+	e.trimMu.Lock()
+	ts := e.trims
+	e.trims = nil
+	e.trimMu.Unlock()
+	for _, t := range ts {
+		t.trim(e)
+	}
 }
 
 // worker is one goroutine of an executor: its owner, or a handler that handed
