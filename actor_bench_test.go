@@ -21,6 +21,8 @@ import (
 //	counting             the benchmark goroutine tells b.N ones to one
 //	                     actor, then asks it for the sum (b.N+1 messages)
 //	ring100              a token goes b.N hops around a ring of 100 actors
+//	                     (coregate: placed as Spawn spreads them, or
+//	                     one-core: all on executor 0)
 //	ask                  b.N blocking round trips from outside, one at a
 //	                     time: Ask+Wait against Request(...).Result()
 //
@@ -63,6 +65,9 @@ func BenchmarkActors(b *testing.B) {
 	})
 	b.Run("ring100", func(b *testing.B) {
 		b.Run("coregate", func(b *testing.B) { benchCoregateRing(b, Config{}, 100, b.N, nil) })
+		b.Run("coregate-one-core", func(b *testing.B) {
+			benchCoregateRing(b, Config{}, 100, b.N, func(int) Option { return OnExecutor(0) })
+		})
 		b.Run("coregate-nopoll", func(b *testing.B) { benchCoregateRing(b, Config{IdleSpin: -1}, 100, b.N, nil) })
 		b.Run("hollywood", func(b *testing.B) { benchHollywoodRing(b, 100, b.N) })
 	})

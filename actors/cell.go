@@ -27,16 +27,16 @@ const Throughput = 64
 type Cell[E any] struct {
 	mu sync.Mutex
 	q  []E // queued, not yet taken by a turn
-	// A turn lingering for the next envelope (see Executor.linger) sets
-	// lingering under mu and polls fresh; a sender that queues meanwhile
-	// sets fresh once it let go of mu, so that the turn, taking mu at once,
-	// does not find it still held.
-	lingering atomic.Bool
-	fresh     atomic.Bool
-	size      int
-	exec      atomic.Pointer[Executor] // written under mu
-	state     atomic.Uint32            // a cellState; changed under mu, but for putNear's idle to cellNear
-	closed    atomic.Bool              // written under mu
+	// fresh says that a sender queued an envelope since the active turn
+	// last took the queue (takeLocked clears it): a turn that ran dry reads
+	// it, and lingers on it (see Executor.linger), before it takes the lock
+	// again. Senders set it once they let go of mu, so that the turn,
+	// taking mu at once, does not find it still held.
+	fresh  atomic.Bool
+	size   int
+	exec   atomic.Pointer[Executor] // written under mu
+	state  atomic.Uint32            // a cellState; changed under mu, but for putNear's idle to cellNear
+	closed atomic.Bool              // written under mu
 	// stranded is set, under mu, while the cell is idle with envelopes left
 	// (no executor could take it): putNear must not pass them.
 	stranded atomic.Bool
@@ -151,7 +151,9 @@ func (c *Cell[E]) Put(ctx context.Context, e E) error {
 		if len(c.q) < c.size {
 			err := c.appendLocked(e)
 			c.mu.Unlock()
-			c.nudge()
+			if err == nil {
+				c.nudge()
+			}
 			return err
 		}
 		if c.room == nil {
@@ -200,14 +202,17 @@ func (c *Cell[E]) TryPut(e E) error {
 		err = c.appendLocked(e)
 	}
 	c.mu.Unlock()
-	c.nudge()
+	if err == nil {
+		c.nudge()
+	}
 	return err
 }
 
-// nudge tells a turn lingering for the next envelope that one came, after
-// the sender let go of mu.
+// nudge tells the active turn, after a sender queued an envelope and let go
+// of mu, that one came (see fresh). Read first: a stream sets it once for
+// each batch the turn takes, not for each envelope.
 func (c *Cell[E]) nudge() {
-	if c.lingering.Load() {
+	if c.state.Load() == cellActive && !c.fresh.Load() {
 		c.fresh.Store(true)
 	}
 }
@@ -398,6 +403,7 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 	// else reads them (the lock, a Goexit): a turn writes nothing per
 	// envelope on the cell, whose fields senders write.
 	host, batch, pos := c.host, c.batch, c.bpos
+	took := !near
 	k, npos := 0, 0
 	done := false
 	defer func() {
@@ -425,22 +431,20 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 	}
 	for ; k < Throughput; k++ {
 		if pos == len(batch) {
+			// Drained, as far as the senders said: an executor with
+			// nothing else to do waits a moment for the next envelope of
+			// a stream, instead of ending the turn and scheduling it
+			// again for each one. Then the turn takes the queue, under
+			// the one lock a dry turn takes.
+			// A turn that began near has not taken the queue yet: fresh
+			// does not cover what was queued before it.
+			if e := c.exec.Load(); took && !c.fresh.Load() && !c.closed.Load() && e.mayLinger() {
+				e.linger(c.fresh.Load)
+			}
 			c.mu.Lock()
 			c.bpos = pos
 			c.takeLocked()
-			if e := c.exec.Load(); len(c.batch) == 0 && !c.closed.Load() && e.mayLinger() {
-				// Drained: an executor with nothing else to do waits a
-				// moment for the next envelope of a stream, instead of
-				// ending the turn and scheduling it again for each one.
-				c.lingering.Store(true)
-				c.fresh.Store(false)
-				c.mu.Unlock()
-				e.linger(c.fresh.Load)
-				c.mu.Lock()
-				c.lingering.Store(false)
-				c.takeLocked()
-			}
-			batch, pos = c.batch, c.bpos
+			batch, pos, took = c.batch, c.bpos, true
 			if len(batch) == 0 { // drained: end the turn under the same lock
 				done = true
 				idle := c.endTurnLocked()
@@ -468,6 +472,9 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 // idle and its executor parks.
 func (c *Cell[E]) takeLocked() {
 	c.batch, c.q, c.bpos = c.q, c.batch[:0], 0
+	if c.fresh.Load() {
+		c.fresh.Store(false)
+	}
 	if len(c.batch) > 0 && c.room != nil { // senders wait for room
 		close(c.room)
 		c.room = nil
@@ -517,8 +524,8 @@ func (c *Cell[E]) trim(x *Executor) {
 		return // listed again since, on another executor
 	}
 	c.trimOn = nil
-	if c.state.Load() != cellIdle {
-		return // at work again: its next idle lists it again
+	if c.state.Load() != cellIdle || len(c.q) > 0 || c.bpos < len(c.batch) {
+		return // at work again (its next idle lists it again), or stranded with envelopes
 	}
 	if cap(c.q) > cellKeep {
 		c.q = nil
@@ -541,7 +548,10 @@ func (c *Cell[E]) Close() []E {
 	defer c.mu.Unlock()
 	c.closed.Store(true)
 	var left []E
-	if c.state.Load() != cellActive {
+	// Only a batch with envelopes left is Close's to touch: a turn queued
+	// near (its cell was idle, so its batch is spent) reads the batch
+	// without the lock as it begins.
+	if c.state.Load() != cellActive && c.bpos < len(c.batch) {
 		left = append(left, c.batch[c.bpos:]...)
 		clear(c.batch)
 		c.batch, c.bpos = nil, 0

@@ -108,25 +108,32 @@ func TestCellKeepsQueueUntilExecutorParks(t *testing.T) {
 	}
 }
 
-// TestCellMarksEnvelopesForLingeringTurn: an envelope queued while a turn
-// lingers sets the flag the turn polls; one queued otherwise does not.
-func TestCellMarksEnvelopesForLingeringTurn(t *testing.T) {
+// TestCellMarksEnvelopesForActiveTurn: an envelope queued while a turn is
+// active sets the flag a dry turn reads (and lingers on) before it takes
+// the lock, until the turn takes the queue; one queued to a cell whose
+// turn has not begun does not, since the turn takes the queue as it begins.
+func TestCellMarksEnvelopesForActiveTurn(t *testing.T) {
 	_, e := startOneExecutor(t)
-	r := &recorder{gate: make(chan struct{}), want: -1, idle: make(chan struct{})}
-	c := NewCell[int](e, 16, r)
-	c.state.Store(cellActive) // a turn runs (held by this test): sends do not schedule
+	c := NewCell[int](e, 16, &recorder{})
+	c.state.Store(cellScheduled) // queued on its executor (as far as sends can tell)
 	if err := c.TryPut(0); err != nil {
 		t.Fatal(err)
 	}
 	if c.fresh.Load() {
-		t.Fatal("an envelope marked fresh with no turn lingering")
+		t.Fatal("an envelope marked fresh with no turn active")
 	}
-	c.lingering.Store(true)
+	c.state.Store(cellActive) // a turn runs (held by this test)
 	if err := c.TryPut(1); err != nil {
 		t.Fatal(err)
 	}
 	if !c.fresh.Load() {
-		t.Fatal("an envelope queued during a linger was not marked")
+		t.Fatal("an envelope queued during a turn was not marked")
+	}
+	c.mu.Lock()
+	c.takeLocked()
+	c.mu.Unlock()
+	if c.fresh.Load() || len(c.batch) != 2 {
+		t.Fatalf("after the turn took %v, fresh is %v: want both envelopes and fresh cleared", c.batch, c.fresh.Load())
 	}
 }
 
@@ -350,5 +357,49 @@ func TestIdleWhileNothingIsQueued(t *testing.T) {
 	<-done
 	if busy > 0 {
 		t.Fatalf("Idle() was false %d times in 100000 looks, with no turn running or queued", busy)
+	}
+}
+
+// TestTrimKeepsStrandedEnvelopes: a cell idle with envelopes that no
+// executor could take (stranded) keeps them when its executor trims it;
+// they are Close's, or the next turn's. From a review: trim dropped them.
+func TestTrimKeepsStrandedEnvelopes(t *testing.T) {
+	_, e := startOneExecutor(t)
+	c := NewCell[int](e, 1024, &recorder{})
+	c.mu.Lock()
+	c.q = append(make([]int, 0, 4*cellKeep), 1, 2, 3)
+	c.trimOn = e
+	c.state.Store(cellScheduled)
+	c.unplacedLocked() // no executor took it: idle, stranded
+	c.mu.Unlock()
+	c.trim(e)
+	if left := c.Close(); !slices.Equal(left, []int{1, 2, 3}) {
+		t.Fatalf("a trimmed stranded cell gave Close %v, want [1 2 3]", left)
+	}
+}
+
+// TestTrimWithoutPark: an executor that keeps finding work, and so never
+// parks, trims the cells listed on it once the first is trimAge old, as it
+// runs out of work; before that it keeps them. From a review: the list,
+// and every grown queue on it, lived as long as the executor never parked.
+func TestTrimWithoutPark(t *testing.T) {
+	_, e := startOneExecutor(t)
+	c := NewCell[int](e, 1024, &recorder{})
+	c.mu.Lock()
+	c.batch = make([]int, 0, 4*cellKeep)
+	c.trimOn = e
+	c.mu.Unlock()
+	e.addTrim(c)
+	from := e.trimFrom.Load()
+	e.trimDue(func() int64 { return from + int64(trimAge) - 1 })
+	if cap(c.batch) != 4*cellKeep {
+		t.Fatal("trimmed before trimAge")
+	}
+	e.trimDue(func() int64 { return from + int64(trimAge) })
+	e.trimMu.Lock()
+	listed := len(e.trims)
+	e.trimMu.Unlock()
+	if cap(c.batch) > cellKeep || listed != 0 || e.trimFrom.Load() != 0 {
+		t.Fatalf("after trimAge: capacity %d, %d listed, listed from %d; want trimmed, none, 0", cap(c.batch), listed, e.trimFrom.Load())
 	}
 }

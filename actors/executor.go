@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/internal/faults"
@@ -59,25 +60,52 @@ type Executor struct {
 	spares   []*worker // parked helpers, pinned like the owner
 	noSpares bool      // stopping: parking helpers exit instead
 
-	trimMu sync.Mutex
-	trims  []trimmer // idle cells holding a burst's memory, trimmed when the owner parks
+	// Idle cells holding a burst's memory, trimmed when the owner parks or,
+	// on an owner that keeps finding work, once the first listed is
+	// trimAge old (trimFrom, a nanotime).
+	trimMu   sync.Mutex
+	trims    []trimmer
+	trimFrom atomic.Int64 // 0 while none is listed
 }
 
 // trimmer is an idle cell that may give memory back (see Cell.trim).
 type trimmer interface{ trim(x *Executor) }
 
-// addTrim lists t, to trim when the owner next parks.
+// trimAge bounds how long a listed cell waits for its executor to park
+// before it is trimmed anyway: a stream that pauses regrows its queue at
+// most once per trimAge.
+const trimAge = 10 * time.Millisecond
+
+// addTrim lists t, to trim when the owner next parks or trimAge from now.
 func (e *Executor) addTrim(t trimmer) {
 	e.trimMu.Lock()
+	if len(e.trims) == 0 {
+		e.trimFrom.Store(nanotime())
+	}
 	e.trims = append(e.trims, t)
 	e.trimMu.Unlock()
 }
 
-// trimIdle trims the cells listed since the owner last parked.
+// trimDue trims the listed cells, as the owner runs out of work, when the
+// first was listed trimAge before now.
+func (e *Executor) trimDue(now func() int64) {
+	if from := e.trimFrom.Load(); from != 0 && now()-from >= int64(trimAge) {
+		e.trimIdle()
+	}
+}
+
+// epoch is what nanotime counts from.
+var epoch = time.Now()
+
+// nanotime is a monotonic clock in nanoseconds, never 0.
+func nanotime() int64 { return int64(time.Since(epoch)) + 1 }
+
+// trimIdle trims the listed cells.
 func (e *Executor) trimIdle() {
 	e.trimMu.Lock()
 	ts := e.trims
 	e.trims = nil
+	e.trimFrom.Store(0)
 	e.trimMu.Unlock()
 	for _, t := range ts {
 		t.trim(e)

@@ -196,6 +196,7 @@ func (s *spinners) leave() { s.n.Add(-1) }
 // enough: a goroutine readied while another P is idle is usually taken by
 // that P within microseconds.
 func (e *Executor) idle() bool {
+	e.trimDue(nanotime)
 	g := e.group
 	first := g.spin / spinShare
 	if e.woke { // the woken goroutine waits on this P: look for demand at once
