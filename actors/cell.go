@@ -382,6 +382,7 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 	// A cell queued near is on this owner's local run queue, and only this
 	// owner touches near: its turn starts without the lock.
 	near := c.state.Load() == cellNear && c.state.CompareAndSwap(cellNear, cellActive)
+	took := false
 	if !near {
 		c.mu.Lock()
 		if c.state.Swap(cellActive) == cellActive {
@@ -396,6 +397,7 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 		}
 		if c.bpos == len(c.batch) {
 			c.takeLocked()
+			took = true
 		}
 		c.mu.Unlock()
 	}
@@ -403,7 +405,6 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 	// else reads them (the lock, a Goexit): a turn writes nothing per
 	// envelope on the cell, whose fields senders write.
 	host, batch, pos := c.host, c.batch, c.bpos
-	took := !near
 	k, npos := 0, 0
 	done := false
 	defer func() {
@@ -430,21 +431,30 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 		near = false // done with near: a Goexit from here on must not redo it
 	}
 	for ; k < Throughput; k++ {
+		if pos == len(batch) && !took {
+			// Not taken yet this turn (it began near, or on a batch left
+			// from the last): fresh does not cover what was queued before
+			// it began.
+			c.mu.Lock()
+			c.bpos = pos
+			c.takeLocked()
+			batch, pos, took = c.batch, c.bpos, true
+			c.mu.Unlock()
+		}
 		if pos == len(batch) {
 			// Drained, as far as the senders said: an executor with
 			// nothing else to do waits a moment for the next envelope of
 			// a stream, instead of ending the turn and scheduling it
 			// again for each one. Then the turn takes the queue, under
 			// the one lock a dry turn takes.
-			// A turn that began near has not taken the queue yet: fresh
-			// does not cover what was queued before it.
-			if e := c.exec.Load(); took && !c.fresh.Load() && !c.closed.Load() && e.mayLinger() {
+			if e := c.exec.Load(); !c.fresh.Load() && !c.closed.Load() && e.mayLinger() {
+				e.lingers++
 				e.linger(c.fresh.Load)
 			}
 			c.mu.Lock()
 			c.bpos = pos
 			c.takeLocked()
-			batch, pos, took = c.batch, c.bpos, true
+			batch, pos = c.batch, c.bpos
 			if len(batch) == 0 { // drained: end the turn under the same lock
 				done = true
 				idle := c.endTurnLocked()

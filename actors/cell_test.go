@@ -403,3 +403,52 @@ func TestTrimWithoutPark(t *testing.T) {
 		t.Fatalf("after trimAge: capacity %d, %d listed, listed from %d; want trimmed, none, 0", cap(c.batch), listed, e.trimFrom.Load())
 	}
 }
+
+// lingerHost records, for each envelope, how many turns of its executor had
+// lingered when it was delivered.
+type lingerHost struct {
+	e  *Executor
+	at map[int]int
+}
+
+func (h *lingerHost) Deliver(_ context.Context, v int) { h.at[v] = h.e.lingers }
+func (h *lingerHost) Home() *Executor                  { return nil }
+func (h *lingerHost) Drop(int)                         {}
+func (h *lingerHost) Idle()                            {}
+
+// TestTurnTakesQueueBeforeLingering: a turn that began on a batch left from
+// the last turn (which reached Throughput) has not taken the queue, so an
+// envelope queued meanwhile, while the cell was scheduled, set no fresh:
+// the turn takes it once the batch runs dry, before it lingers. From a
+// review: the turn lingered with it queued.
+func TestTurnTakesQueueBeforeLingering(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: DefaultIdleSpin}, Hooks{})
+	e := g.Executors()[0]
+	h := &lingerHost{e: e, at: map[int]int{}}
+	c := NewCell[int](e, 16, h)
+	var before int
+	j := newJob(1, func(ctx context.Context) error {
+		c.mu.Lock()
+		c.batch, c.bpos = []int{0}, 0 // left from the last turn
+		c.q = append(c.q, 1)          // queued while the cell was scheduled
+		c.state.Store(cellScheduled)
+		c.mu.Unlock()
+		e.woke = false // an owner that woke nobody may linger
+		before = e.lingers
+		c.Turn(ctx)
+		return nil
+	})
+	if e.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-j.Task().Finished()
+	if len(h.at) != 2 {
+		t.Fatalf("delivered %v, want 0 and 1", h.at)
+	}
+	if h.at[1] != before {
+		t.Fatalf("the turn lingered %d times before delivering the envelope queued before it began", h.at[1]-before)
+	}
+	if e.lingers != before+1 {
+		t.Fatalf("the turn lingered %d times in all, want once (dry after both)", e.lingers-before)
+	}
+}
