@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"runtime"
 	"slices"
@@ -245,9 +246,20 @@ type wave struct {
 	submit, start, end []time.Duration
 }
 
+// waveTokens bounds the tokens of the rounds runWaves times for one wave
+// size: small waves get up to maxWaveRounds rounds, the largest one.
+const (
+	waveTokens    = 1 << 16
+	maxWaveRounds = 9
+)
+
 // runWaves: waves of minWave, 2*minWave, ... maxWave tokens, each submitted
-// at once and timed from before its first submit to its last completion; one
-// sample per wave.
+// at once and timed from before its first submit to its last completion.
+// Each size runs several rounds back to back after one GC, and its sample is
+// the round of median wall time: one wave alone is too short to stand for
+// the size, and a wave just after a GC's stop-the-world measures the
+// scheduler handing Ps back, not the peer (a service fanning out each
+// request meets a GC once in many requests).
 func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
 	var cur *wave
 	job := func(i int) int {
@@ -260,21 +272,35 @@ func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
 	var out []sample
 	err := withPeer(mk, workers, job, func(p peer) error {
 		for n := minWave; n <= maxWave; n *= 2 {
-			w := &wave{submit: make([]time.Duration, n), start: make([]time.Duration, n), end: make([]time.Duration, n)}
-			cur = w
-			res := make([]int, n)
-			before := func(i int) { w.submit[i] = time.Since(w.base) }
-			_, mallocs, err := timed(func() error {
+			rounds := min(max(waveTokens/n, 1), maxWaveRounds)
+			waves, results := make([]*wave, rounds), make([][]int, rounds)
+			for r := range rounds {
+				waves[r] = &wave{submit: make([]time.Duration, n), start: make([]time.Duration, n), end: make([]time.Duration, n)}
+				results[r] = make([]int, n)
+			}
+			// One count of allocations over the rounds, whose reads stop
+			// the world: not between rounds.
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			for r, w := range waves {
+				cur = w
+				before := func(i int) { w.submit[i] = time.Since(w.base) }
 				w.base = time.Now()
-				return p.batch(0, n, res, before)
-			})
-			if err != nil {
-				return err
+				if err := p.batch(0, n, results[r], before); err != nil {
+					return err
+				}
 			}
-			if err := checkResults(res, func(i int) int { return 2 * i }); err != nil {
-				return fmt.Errorf("wave %d: %w", n, err)
+			runtime.ReadMemStats(&m1)
+			samples := make([]sample, rounds)
+			for r, w := range waves {
+				if err := checkResults(results[r], func(i int) int { return 2 * i }); err != nil {
+					return fmt.Errorf("wave %d: %w", n, err)
+				}
+				samples[r] = w.sample(workers, (m1.Mallocs-m0.Mallocs)/uint64(rounds))
 			}
-			out = append(out, w.sample(workers, mallocs))
+			slices.SortFunc(samples, func(a, b sample) int { return cmp.Compare(a.WallNs, b.WallNs) })
+			out = append(out, samples[rounds/2])
 		}
 		return nil
 	})
