@@ -431,30 +431,31 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 		near = false // done with near: a Goexit from here on must not redo it
 	}
 	for ; k < Throughput; k++ {
-		if pos == len(batch) && !took {
-			// Not taken yet this turn (it began near, or on a batch left
-			// from the last): fresh does not cover what was queued before
-			// it began.
-			c.mu.Lock()
-			c.bpos = pos
-			c.takeLocked()
-			batch, pos, took = c.batch, c.bpos, true
-			c.mu.Unlock()
-		}
 		if pos == len(batch) {
 			// Drained, as far as the senders said: an executor with
 			// nothing else to do waits a moment for the next envelope of
 			// a stream, instead of ending the turn and scheduling it
-			// again for each one. Then the turn takes the queue, under
-			// the one lock a dry turn takes.
-			if e := c.exec.Load(); !c.fresh.Load() && !c.closed.Load() && e.mayLinger() {
-				e.lingers++
-				e.linger(c.fresh.Load)
+			// again for each one; then the turn takes the queue, under
+			// the one lock a dry turn takes. A turn that has not taken
+			// the queue yet (it began near, or on a batch left from the
+			// last) takes it first: fresh does not cover what was queued
+			// before it began.
+			x := c.exec.Load()
+			if took && !c.fresh.Load() && !c.closed.Load() && x.mayLinger() {
+				x.lingers++
+				x.linger(c.fresh.Load)
 			}
 			c.mu.Lock()
 			c.bpos = pos
 			c.takeLocked()
-			batch, pos = c.batch, c.bpos
+			if len(c.batch) == 0 && !took && !c.closed.Load() && x.mayLinger() {
+				c.mu.Unlock()
+				x.lingers++
+				x.linger(c.fresh.Load)
+				c.mu.Lock()
+				c.takeLocked()
+			}
+			batch, pos, took = c.batch, c.bpos, true
 			if len(batch) == 0 { // drained: end the turn under the same lock
 				done = true
 				idle := c.endTurnLocked()
