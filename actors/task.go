@@ -195,9 +195,13 @@ func (t *Task) Await(ctx context.Context) error {
 		return nil
 	}
 	// A caller that is not a handler polls briefly: a tiny token often ends
-	// before a blocked goroutine would be woken.
-	if g := t.exec.group; g.spin > 0 && g.currentOwner() == nil && poll(min(g.spin, awaitSpin), awaitSpin, t.done.isFired, nil) {
-		return nil
+	// before a blocked goroutine would be woken. Not while the token waits
+	// on an executor off its CPU, which may be waiting for this very P.
+	if g := t.exec.group; g.spin > 0 && g.currentOwner() == nil {
+		stop := func() bool { return t.done.isFired() || t.exec.Asleep() && t.state.Load() == queued }
+		if poll(min(g.spin, awaitSpin), awaitSpin, stop, nil) && t.done.isFired() {
+			return nil
+		}
 	}
 	resume, err := t.exec.group.Block()
 	if err != nil {
