@@ -84,10 +84,12 @@ func poll(d, spin time.Duration, ready func() bool, giveUp func() bool) bool {
 	}
 }
 
-// runnableGoroutines reads how many goroutines wait for a P. It takes the
-// scheduler's lock: pollers read it through their group's waitingGauge.
-func runnableGoroutines() uint64 {
-	s := [1]metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
+// runnableGoroutines reads into s how many goroutines wait for a P. It takes
+// the scheduler's lock: pollers read it through their group's waitingGauge.
+// s is the caller's, kept between readings: a sample made for each reading
+// escapes to the heap, and pollers read every few microseconds.
+func runnableGoroutines(s *[1]metrics.Sample) uint64 {
+	s[0].Name = "/sched/goroutines/runnable:goroutines"
 	metrics.Read(s[:])
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0
@@ -103,7 +105,8 @@ type waitingGauge struct {
 	n       atomic.Uint64
 	at      atomic.Int64 // when n was read, in time.Since(gaugeEpoch) nanoseconds
 	reading atomic.Bool
-	gave    atomic.Int64 // when a poller last gave its P up, as at
+	sample  [1]metrics.Sample // the reading's, used by the poller that set reading
+	gave    atomic.Int64      // when a poller last gave its P up, as at
 }
 
 // giveGap is how long one poller's P serves the goroutines that waited:
@@ -156,7 +159,7 @@ var gaugeEpoch = time.Now()
 func (w *waitingGauge) read() (n uint64, at int64) {
 	now := int64(time.Since(gaugeEpoch))
 	if now-w.at.Load() > int64(gaugeFresh) && w.reading.CompareAndSwap(false, true) {
-		w.n.Store(runnableGoroutines())
+		w.n.Store(runnableGoroutines(&w.sample))
 		w.at.Store(now)
 		w.reading.Store(false)
 	}

@@ -266,3 +266,19 @@ func TestMayLinger(t *testing.T) {
 		t.Fatal("an owner may linger with polling off")
 	}
 }
+
+// TestGaugeReadingAllocatesNothing: a poller past its spin-only phase reads
+// the runnable-goroutine count every few microseconds; a reading must not
+// allocate, or idle polling makes garbage (and the collections it brings)
+// out of nothing. It did: the runtime/metrics sample escaped to the heap.
+func TestGaugeReadingAllocatesNothing(t *testing.T) {
+	var w waitingGauge
+	w.read()
+	allocs := testing.AllocsPerRun(1000, func() {
+		w.at.Store(0) // stale: read again
+		w.read()
+	})
+	if allocs != 0 {
+		t.Fatalf("a gauge reading allocates %v objects", allocs)
+	}
+}
