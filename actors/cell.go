@@ -432,29 +432,7 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 	}
 	for ; k < Throughput; k++ {
 		if pos == len(batch) {
-			// Drained, as far as the senders said: an executor with
-			// nothing else to do waits a moment for the next envelope of
-			// a stream, instead of ending the turn and scheduling it
-			// again for each one; then the turn takes the queue, under
-			// the one lock a dry turn takes. A turn that has not taken
-			// the queue yet (it began near, or on a batch left from the
-			// last) takes it first: fresh does not cover what was queued
-			// before it began.
-			x := c.exec.Load()
-			if took && !c.fresh.Load() && !c.closed.Load() && x.mayLinger() {
-				x.lingers++
-				x.linger(c.fresh.Load)
-			}
-			c.mu.Lock()
-			c.bpos = pos
-			c.takeLocked()
-			if len(c.batch) == 0 && !took && !c.closed.Load() && x.mayLinger() {
-				c.mu.Unlock()
-				x.lingers++
-				x.linger(c.fresh.Load)
-				c.mu.Lock()
-				c.takeLocked()
-			}
+			c.refill(pos, took)
 			batch, pos, took = c.batch, c.bpos, true
 			if len(batch) == 0 { // drained: end the turn under the same lock
 				done = true
@@ -475,6 +453,30 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 	done = true
 	c.bpos = pos
 	c.endTurn()
+}
+
+// refill takes the queue for a turn whose batch ran dry at pos, and returns
+// holding mu. Drained, as far as the senders said (fresh), a turn on an
+// executor with nothing else to do lingers a moment for the next envelope
+// of a stream, instead of ending and being scheduled again for each one;
+// then it takes the queue, under the one lock a dry turn takes. A turn that
+// has not taken the queue yet (took is false: it began near, or on a batch
+// left from the last turn) takes it first, since fresh does not cover what
+// was queued before it began, and lingers only if it found nothing.
+func (c *Cell[E]) refill(pos int, took bool) {
+	x := c.exec.Load()
+	if took && !c.fresh.Load() && !c.closed.Load() && x.mayLinger() {
+		x.linger(c.fresh.Load)
+	}
+	c.mu.Lock()
+	c.bpos = pos
+	c.takeLocked()
+	if len(c.batch) == 0 && !took && !c.closed.Load() && x.mayLinger() {
+		c.mu.Unlock()
+		x.linger(c.fresh.Load)
+		c.mu.Lock()
+		c.takeLocked()
+	}
 }
 
 // takeLocked makes the queue the turn's batch, freeing its room for senders,

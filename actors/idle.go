@@ -292,6 +292,7 @@ func (e *Executor) mayLinger() bool {
 // being scheduled again through the mailbox for each message, the sender
 // and the turn contending for the actor's lock every time.
 func (e *Executor) linger(more func() bool) {
+	e.lingers++
 	poll(min(e.group.spin, lingerFor), lingerFor, func() bool { return more() || e.mb.hasWork() }, nil)
 }
 
