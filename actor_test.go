@@ -705,3 +705,88 @@ func TestActorStreamKeepsItsQueue(t *testing.T) {
 	// token's channel; regrowing the queue cost 10-15 allocations a burst.
 	require.Less(t, allocs, uint64(4*rounds), "the actor's queue was allocated afresh for bursts")
 }
+
+// forwarder tells target n numbered messages for each n it gets: from a
+// handler on the target's executor they take the near path, and a full
+// mailbox makes the handler hand its executor on and wait for room.
+type forwarder struct {
+	id, seq int
+	target  *Ref[seqMsg, int]
+}
+
+func (f *forwarder) Receive(c *ActorContext, n int) (int, error) {
+	for range n {
+		if err := f.target.Tell(c, seqMsg{f.id, f.seq}); err != nil {
+			return 0, err
+		}
+		f.seq++
+	}
+	return 0, nil
+}
+
+// countingOrder is an orderActor that counts what it received.
+type countingOrder struct {
+	orderActor
+	n *atomic.Int64
+}
+
+func (a *countingOrder) Receive(c *ActorContext, m seqMsg) (int, error) {
+	a.n.Add(1)
+	return a.orderActor.Receive(c, m)
+}
+
+// TestMixedSendersOrderAndCount: one actor with a mailbox of 8 fed at once
+// by goroutines outside the runtime (the locked queue) and by actors beside
+// it and on the other executor (the near queue, batches past Throughput,
+// handlers blocked for room), with polling on and off: every message
+// arrives once, each sender's in order, and Receive never runs twice at
+// once.
+func TestMixedSendersOrderAndCount(t *testing.T) {
+	for _, cores := range []int{1, 2} {
+		for _, spin := range []time.Duration{-1, 0} {
+			t.Run(fmt.Sprintf("cores=%d/idlespin=%v", cores, spin), func(t *testing.T) {
+				rt := start(t, Config{Cores: cores, Affinity: Off, IdleSpin: spin})
+				var bad atomic.Int32
+				var got atomic.Int64
+				target := must(Spawn(rt, "target", func() Actor[seqMsg, int] { return &countingOrder{orderActor{bad: &bad}, &got} }, WithMailbox(8), OnExecutor(0)))
+				var fwds []*Ref[int, int]
+				for i := range 4 {
+					fwds = append(fwds, must(Spawn(rt, fmt.Sprint("fwd", i), func() Actor[int, int] { return &forwarder{id: 100 + i, target: target} }, OnExecutor(i%cores))))
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				var sent atomic.Int64
+				var wg sync.WaitGroup
+				for s := range 4 {
+					wg.Go(func() {
+						for i := range 2000 {
+							if err := target.Tell(ctx, seqMsg{s, i}); err != nil {
+								t.Error(err)
+								return
+							}
+							sent.Add(1)
+							if i%97 == 0 {
+								runtime.Gosched()
+							}
+						}
+					})
+				}
+				var toks []*Token[int]
+				for r := range 100 {
+					for _, f := range fwds {
+						n := 1 + r%70
+						toks = append(toks, must(f.Ask(ctx, n)))
+						sent.Add(int64(n))
+					}
+				}
+				for _, tok := range toks {
+					must(tok.Wait(ctx))
+				}
+				wg.Wait()
+				must(must(target.Ask(ctx, seqMsg{999, 0})).Wait(ctx))
+				require.Equal(t, sent.Load()+1, got.Load(), "messages received")
+				require.Zero(t, bad.Load(), "messages out of order, or Receive run twice at once")
+			})
+		}
+	}
+}
