@@ -22,7 +22,9 @@
 //     from before its first submit to its last completion: tokens/s,
 //     submit-to-completion p50 and p99, and overlap;
 //   - latency: submit-to-start p50, p99 and p99.9 of -probes tokens submitted
-//     one at a time, on an idle runtime and on a busy one;
+//     one at a time, on an idle runtime and on a busy one, and (on Linux)
+//     where the idle ones started: on the CPU their submitter had just run
+//     on or on another, with the latencies of each;
 //   - locality and fanout: coregate's sticky keys against plain staggering,
 //     and anchored fan-out against unanchored.
 //

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coregate/coregate/bench/actorsuite"
 	"go.uber.org/goleak"
@@ -118,5 +119,22 @@ func TestBadFlags(t *testing.T) {
 		if err := run(&bytes.Buffer{}, &bytes.Buffer{}, o); err == nil {
 			t.Errorf("run(%+v) succeeded, want an error", o)
 		}
+	}
+}
+
+// TestSplitByCPU: probes split by whether they started on their submitter's
+// CPU, those with an unread CPU left out.
+func TestSplitByCPU(t *testing.T) {
+	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
+	lat := []time.Duration{us(9), us(1), us(2), us(8), us(3), us(50)}
+	sub := []int{0, 0, 1, 1, 0, -1}
+	start := []int{0, 1, 0, 1, 1, 0}
+	got := splitByCPU(lat, sub, start)
+	want := cpuSplit{known: 5, own: 0.4, ownP50: us(8), otherP50: us(2), otherP99: us(3)}
+	if got != want {
+		t.Fatalf("split %+v, want %+v", got, want)
+	}
+	if got := splitByCPU(lat[:1], []int{-1}, []int{0}); got != (cpuSplit{}) {
+		t.Fatalf("no CPU read: split %+v, want none", got)
 	}
 }

@@ -164,6 +164,50 @@ func (s *suite) latencyTable(w io.Writer) {
 		fmt.Fprintln(tw, row)
 	}
 	tw.Flush()
+	s.cpuSplitTable(w)
+}
+
+// cpuSplitTable prints where the idle probes started: how many on the CPU
+// their submitter had just run on, the p50 of those, and the p50 and p99 of
+// the others (medians over repetitions). It prints nothing where CPUs
+// cannot be read.
+func (s *suite) cpuSplitTable(w io.Writer) {
+	known := false
+	for _, p := range s.peers {
+		for _, smp := range s.find(wLatency+"-idle", p, 0) {
+			known = known || smp.CPUKnown > 0
+		}
+	}
+	if !known {
+		return
+	}
+	fmt.Fprintf(w, "\nwhere the idle probes started: on the CPU their submitter had just run on (a goroutine runs there in the submitter's place once it blocks; a thread pinned there waits for the OS to take the CPU from the submitter's), or on another\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "peer\ton submitter's CPU\tp50 there\tp50 elsewhere\tp99 elsewhere\t")
+	for _, p := range s.peers {
+		var own, ownP50, otherP50, otherP99 []float64
+		for _, smp := range s.find(wLatency+"-idle", p, 0) {
+			if smp.CPUKnown == 0 {
+				continue
+			}
+			own = append(own, smp.OwnCPU)
+			if smp.OwnCPU > 0 {
+				ownP50 = append(ownP50, float64(smp.OwnCPUP50Ns))
+			}
+			if smp.OwnCPU < 1 {
+				otherP50 = append(otherP50, float64(smp.OtherCPUP50Ns))
+				otherP99 = append(otherP99, float64(smp.OtherCPUP99Ns))
+			}
+		}
+		cell := func(xs []float64) string {
+			if len(xs) == 0 {
+				return "-"
+			}
+			return fmtNs(median(xs))
+		}
+		fmt.Fprintf(tw, "%s\t%.0f%%\t%s\t%s\t%s\t\n", p, 100*median(own), cell(ownP50), cell(otherP50), cell(otherP99))
+	}
+	tw.Flush()
 }
 
 // locality runs coregate's own placement workloads on one pinned runtime.

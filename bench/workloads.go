@@ -30,6 +30,15 @@ type sample struct {
 	Overlap        float64 `json:"overlap,omitempty"`
 	Efficiency     float64 `json:"efficiency,omitempty"`
 	CPUCores       float64 `json:"cpu_cores,omitempty"` // process CPU time over wall time (latency)
+
+	// Latency, where threads' CPUs can be read: of the CPUKnown probes, the
+	// share OwnCPU that started on the CPU their submitter ran on just
+	// before submitting, the p50 of those, and the p50 and p99 of the others.
+	CPUKnown      int     `json:"cpu_known,omitempty"`
+	OwnCPU        float64 `json:"own_cpu,omitempty"`
+	OwnCPUP50Ns   int64   `json:"own_cpu_p50_ns,omitempty"`
+	OtherCPUP50Ns int64   `json:"other_cpu_p50_ns,omitempty"`
+	OtherCPUP99Ns int64   `json:"other_cpu_p99_ns,omitempty"`
 }
 
 // Workload names, as -workloads takes them and tables show them.
@@ -375,6 +384,44 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
+// cpuSplit is how probes' latencies split by where they started.
+type cpuSplit struct {
+	known                      int     // probes whose two CPUs were read
+	own                        float64 // share of those that started on their submitter's CPU
+	ownP50, otherP50, otherP99 time.Duration
+}
+
+// splitByCPU splits lat by whether probe i started on the CPU its submitter
+// ran on just before submitting (start[i] == sub[i]); a CPU of -1 (not
+// read) leaves the probe out. A thread that shares its CPU with the
+// submitter can start only when the OS takes the CPU from the submitter.
+func splitByCPU(lat []time.Duration, sub, start []int) cpuSplit {
+	var own, other []time.Duration
+	for i, l := range lat {
+		switch {
+		case sub[i] < 0 || start[i] < 0:
+		case sub[i] == start[i]:
+			own = append(own, l)
+		default:
+			other = append(other, l)
+		}
+	}
+	var s cpuSplit
+	if s.known = len(own) + len(other); s.known == 0 {
+		return s
+	}
+	s.own = float64(len(own)) / float64(s.known)
+	if len(own) > 0 {
+		slices.Sort(own)
+		s.ownP50 = percentile(own, 0.50)
+	}
+	if len(other) > 0 {
+		slices.Sort(other)
+		s.otherP50, s.otherP99 = percentile(other, 0.50), percentile(other, 0.99)
+	}
+	return s
+}
+
 // runLatency measures submit-to-start of probes tokens submitted one at a
 // time, pause apart. Busy, two background submitters each keep a batch of
 // workers tokens of about a microsecond in flight meanwhile, taking turns, so
@@ -383,9 +430,12 @@ func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy b
 	base := time.Now()
 	submit := make([]time.Duration, probes)
 	start := make([]time.Duration, probes)
+	// The CPUs are read outside the timed span: before the submit time, after the start time.
+	subCPU, startCPU := make([]int, probes), make([]int, probes)
 	job := func(i int) int {
 		if i < probes {
 			start[i] = time.Since(base)
+			startCPU[i] = currentCPU()
 			return i
 		}
 		return spin(i, busyIters)
@@ -403,7 +453,10 @@ func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy b
 			}
 			time.Sleep(pause) // let the load build up
 		}
-		before := func(i int) { submit[i] = time.Since(base) }
+		before := func(i int) {
+			subCPU[i] = currentCPU()
+			submit[i] = time.Since(base)
+		}
 		var cpu0 time.Duration
 		wall, mallocs, err := timed(func() error {
 			cpu0 = cpuTime() // after timed's GC
@@ -436,8 +489,11 @@ func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy b
 		for i := range lat {
 			lat[i] = start[i] - submit[i]
 		}
+		split := splitByCPU(lat, subCPU, startCPU)
 		slices.Sort(lat)
 		s = perToken(probes, workers, wall, mallocs)
+		s.CPUKnown, s.OwnCPU = split.known, split.own
+		s.OwnCPUP50Ns, s.OtherCPUP50Ns, s.OtherCPUP99Ns = int64(split.ownP50), int64(split.otherP50), int64(split.otherP99)
 		s.CPUCores = float64(cpuTime()-cpu0) / float64(wall)
 		s.P50Ns, s.P99Ns, s.P999Ns = int64(percentile(lat, 0.50)), int64(percentile(lat, 0.99)), int64(percentile(lat, 0.999))
 		return nil
