@@ -205,7 +205,7 @@ func (s *suite) cpuSplitTable(w io.Writer) {
 			}
 			return fmtNs(median(xs))
 		}
-		fmt.Fprintf(tw, "%s\t%.0f%%\t%s\t%s\t%s\t\n", p, 100*median(own), cell(ownP50), cell(otherP50), cell(otherP99))
+		fmt.Fprintf(tw, "%s\t%.1f%%\t%s\t%s\t%s\t\n", p, 100*median(own), cell(ownP50), cell(otherP50), cell(otherP99))
 	}
 	tw.Flush()
 }
