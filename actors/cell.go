@@ -108,21 +108,36 @@ func (c *Cell[E]) Executor() *Executor { return c.exec.Load() }
 // (see endTurnLocked), so an envelope put here never passes one its sender
 // queued under the lock, and the turn takes near first, so neither does one
 // queued under the lock after it.
-func (c *Cell[E]) putNear(e E) bool {
-	x := c.exec.Load()
+func (c *Cell[E]) putNear(e E) bool { return c.putNearOn(c.exec.Load(), e) }
+
+// putNearOn is putNear for a cell whose executor the caller read as x.
+func (c *Cell[E]) putNearOn(x *Executor, e E) bool {
 	if w := x.owner.Load(); w == nil || w.id != goid() || c.closed.Load() {
 		return false
 	}
 	// near is read only once the state says this owner may touch it: a
 	// turn that went on on another goroutine (a hand-off) still writes it
-	// until the cell is no longer active.
+	// until the cell is no longer active. The cell's executor changes only
+	// while it is scheduled or active, but a turn elsewhere may have moved
+	// it since x was read (a steal off a stalled x), so the state is
+	// checked against the executor read after it.
 	switch c.state.Load() {
 	case cellNear:
-		if len(c.near) >= c.size {
-			return false
+		if c.exec.Load() != x || len(c.near) >= c.size {
+			return false // queued near by the owner of the executor it moved to
 		}
 	case cellIdle:
 		if c.stranded.Load() || !c.state.CompareAndSwap(cellIdle, cellNear) {
+			return false
+		}
+		// Moved since x was read: undo, under the lock, since a sender that
+		// saw the cell near meanwhile queued without scheduling it.
+		if c.exec.Load() != x {
+			c.mu.Lock()
+			if c.state.CompareAndSwap(cellNear, cellIdle) && len(c.q) > 0 {
+				_ = c.scheduleLocked() // as that sender's own Put would have (an error marks the cell stranded)
+			}
+			c.mu.Unlock()
 			return false
 		}
 		// Queued even while the group aborts: the owner's run or, as it

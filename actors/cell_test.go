@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"slices"
 	"sync"
@@ -450,5 +451,82 @@ func TestTurnTakesQueueBeforeLingering(t *testing.T) {
 	}
 	if e.lingers != before+1 {
 		t.Fatalf("the turn lingered %d times in all, want once (dry after both)", e.lingers-before)
+	}
+}
+
+// where is a test Host that reports the executor each delivery ran on.
+type where struct{ on chan *Executor }
+
+func (w *where) Deliver(ctx context.Context, _ int) { w.on <- ExecutorOf(ctx) }
+func (w *where) Home() *Executor                    { return nil }
+func (w *where) Drop(int)                           {}
+func (w *where) Idle()                              {}
+
+// TestNearPutOnStaleExecutor: a handler on x that read the cell's executor
+// as x, while a turn elsewhere moved the cell to y and it went idle there,
+// must not queue near on x (the turn would run on x, the cell's old
+// executor): it finds the cell moved and takes the locked path, and the
+// envelope is delivered on y.
+func TestNearPutOnStaleExecutor(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0, 0}, MailboxSize: 16, Affinity: Off}, Hooks{})
+	x, y := g.Executors()[0], g.Executors()[1]
+	w := &where{on: make(chan *Executor, 2)}
+	c := NewCell[int](y, 16, w)
+	var near bool
+	j := newJob(1, func(context.Context) error { near = c.putNearOn(x, 1); return nil })
+	if x.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-j.Task().Finished()
+	if near {
+		t.Fatal("queued near on x, which the cell had left")
+	}
+	if err := c.TryPut(2); err != nil { // the locked path, as the caller then takes
+		t.Fatal(err)
+	}
+	if got := <-w.on; got != y {
+		t.Fatalf("delivered on executor %d, want %d (the cell's)", got.Index(), y.Index())
+	}
+}
+
+// TestNearPutOnStaleExecutorWhileNear: a handler on x that read the cell's
+// executor as x must not add to the near queue that y's owner holds for the
+// cell (a write beside that owner's): it takes the locked path, and every
+// envelope is delivered on y.
+func TestNearPutOnStaleExecutorWhileNear(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0, 0}, MailboxSize: 16, Affinity: Off}, Hooks{})
+	x, y := g.Executors()[0], g.Executors()[1]
+	w := &where{on: make(chan *Executor, 3)}
+	c := NewCell[int](y, 16, w)
+	onX := make(chan bool)
+	var putErr error
+	jy := newJob(1, func(context.Context) error {
+		if putErr = c.TryPut(1); putErr != nil { // near: y's owner holds the cell until this returns
+			return nil
+		}
+		jx := newJob(2, func(context.Context) error { onX <- c.putNearOn(x, 2); return nil })
+		if x.Push(jx) != Pushed {
+			putErr = errors.New("push to x refused")
+			return nil
+		}
+		if <-onX {
+			putErr = errors.New("queued near on x, in the near queue y's owner holds")
+		}
+		return nil
+	})
+	if y.Push(jy) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-jy.Task().Finished()
+	if putErr != nil {
+		t.Fatal(putErr)
+	}
+	if err := c.TryPut(3); err != nil { // the locked path, as the caller then takes
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got := <-w.on; got != y {
+			t.Fatalf("delivered on executor %d, want %d (the cell's)", got.Index(), y.Index())
+		}
 	}
 }
