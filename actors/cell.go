@@ -32,11 +32,15 @@ type Cell[E any] struct {
 	// it, and lingers on it (see Executor.linger), before it takes the lock
 	// again. Senders set it once they let go of mu, so that the turn,
 	// taking mu at once, does not find it still held.
-	fresh  atomic.Bool
-	size   int
-	exec   atomic.Pointer[Executor] // written under mu
-	state  atomic.Uint32            // a cellState; changed under mu, but for putNear's idle to cellNear
-	closed atomic.Bool              // written under mu
+	fresh atomic.Bool
+	size  int
+	exec  atomic.Pointer[Executor] // written under mu, with state's executor bits (setExec)
+	// state holds the cell's phase (a cellState) in its low phaseBits and
+	// the index of its executor above them, so that putNear's move from
+	// idle to near checks the executor in the same compare-and-swap (see
+	// putNearOn). It changes under mu, but for putNear's idle to near.
+	state  atomic.Uint32
+	closed atomic.Bool // written under mu
 	// stranded is set, under mu, while the cell is idle with envelopes left
 	// (no executor could take it): putNear must not pass them.
 	stranded atomic.Bool
@@ -63,6 +67,31 @@ type Cell[E any] struct {
 const cellKeep = Throughput
 
 type cellState = uint32
+
+// The state word's low phaseBits hold the phase; the executor's index is
+// above them.
+const (
+	phaseBits = 8
+	phaseMask = 1<<phaseBits - 1
+)
+
+// phase returns the cell's cellState.
+func (c *Cell[E]) phase() cellState { return c.state.Load() & phaseMask }
+
+// setPhase changes the phase, keeping the executor bits. Never called while
+// the cell is idle, the one phase another writer (putNear) leaves by CAS
+// without the lock.
+func (c *Cell[E]) setPhase(p cellState) { c.state.Store(c.state.Load()&^phaseMask | p) }
+
+// setExec moves the cell to executor e, under mu while the cell is
+// scheduled or active: no one else writes the state then.
+func (c *Cell[E]) setExec(e *Executor) {
+	c.exec.Store(e)
+	c.state.Store(c.state.Load()&phaseMask | execBits(e))
+}
+
+// execBits is e's index in the state word.
+func execBits(e *Executor) uint32 { return uint32(e.index) << phaseBits }
 
 const (
 	cellIdle      cellState = iota // not queued anywhere, nothing queued (but where no executor could take it)
@@ -91,6 +120,7 @@ type Host[E any] interface {
 func NewCell[E any](e *Executor, size int, host Host[E]) *Cell[E] {
 	c := &Cell[E]{size: max(size, 1), host: host}
 	c.exec.Store(e)
+	c.state.Store(cellIdle | execBits(e))
 	return c
 }
 
@@ -117,27 +147,22 @@ func (c *Cell[E]) putNearOn(x *Executor, e E) bool {
 	}
 	// near is read only once the state says this owner may touch it: a
 	// turn that went on on another goroutine (a hand-off) still writes it
-	// until the cell is no longer active. The cell's executor changes only
-	// while it is scheduled or active, but a turn elsewhere may have moved
-	// it since x was read (a steal off a stalled x), so the state is
-	// checked against the executor read after it.
-	switch c.state.Load() {
+	// until the cell is no longer active. The state says which executor the
+	// cell is on: it may have moved since x was read (x went down while its
+	// owner still ran, and a turn on a live executor took the cell over),
+	// and then near is another owner's, or making it near here would run
+	// its next turn on x.
+	s := c.state.Load()
+	if s&^phaseMask != execBits(x) {
+		return false
+	}
+	switch s & phaseMask {
 	case cellNear:
-		if c.exec.Load() != x || len(c.near) >= c.size {
-			return false // queued near by the owner of the executor it moved to
-		}
-	case cellIdle:
-		if c.stranded.Load() || !c.state.CompareAndSwap(cellIdle, cellNear) {
+		if len(c.near) >= c.size {
 			return false
 		}
-		// Moved since x was read: undo, under the lock, since a sender that
-		// saw the cell near meanwhile queued without scheduling it.
-		if c.exec.Load() != x {
-			c.mu.Lock()
-			if c.state.CompareAndSwap(cellNear, cellIdle) && len(c.q) > 0 {
-				_ = c.scheduleLocked() // as that sender's own Put would have (an error marks the cell stranded)
-			}
-			c.mu.Unlock()
+	case cellIdle:
+		if c.stranded.Load() || !c.state.CompareAndSwap(s, s&^phaseMask|cellNear) {
 			return false
 		}
 		// Queued even while the group aborts: the owner's run or, as it
@@ -227,7 +252,7 @@ func (c *Cell[E]) TryPut(e E) error {
 // of mu, that one came (see fresh). Read first: a stream sets it once for
 // each batch the turn takes, not for each envelope.
 func (c *Cell[E]) nudge() {
-	if c.state.Load() == cellActive && !c.fresh.Load() {
+	if c.phase() == cellActive && !c.fresh.Load() {
 		c.fresh.Store(true)
 	}
 }
@@ -260,12 +285,12 @@ func (c *Cell[E]) appendLocked(e E) error {
 // is on the owner's local run queue, and only the owner touches near.
 func (c *Cell[E]) Unschedule() {
 	c.mu.Lock()
-	if c.state.Load() == cellNear && !c.ownedHere() {
+	if c.phase() == cellNear && !c.ownedHere() {
 		c.mu.Unlock()
 		return
 	}
 	drop := c.leaveNearLocked()
-	idle := c.state.Load() == cellScheduled
+	idle := c.phase() == cellScheduled
 	if idle {
 		c.unplacedLocked()
 	}
@@ -297,10 +322,10 @@ func (c *Cell[E]) LeaveNear() {
 // the caller to drop after unlocking (a dropped Ask's answer may be a
 // message to this very actor).
 func (c *Cell[E]) leaveNearLocked() (drop []E) {
-	if c.state.Load() != cellNear {
+	if c.phase() != cellNear {
 		return nil
 	}
-	c.state.Store(cellScheduled)
+	c.setPhase(cellScheduled)
 	if c.closed.Load() {
 		drop, c.near = c.near, nil
 		return drop
@@ -347,7 +372,7 @@ func (c *Cell[E]) mergeNearLocked() {
 // one when its executor went down.
 func (c *Cell[E]) scheduleLocked() error {
 	// Load first: a failed CAS still takes the line from the turn.
-	if c.state.Load() != cellIdle || !c.state.CompareAndSwap(cellIdle, cellScheduled) {
+	if s := c.state.Load(); s&phaseMask != cellIdle || !c.state.CompareAndSwap(s, s&^phaseMask|cellScheduled) {
 		return nil // scheduled already, or the active turn schedules the next
 	}
 	return c.placeLocked()
@@ -363,7 +388,7 @@ func (c *Cell[E]) placeLocked() error {
 			return nil
 		case Gone:
 			if e := c.host.Home(); e != nil && e != x {
-				c.exec.Store(e)
+				c.setExec(e)
 				continue
 			}
 			c.unplacedLocked()
@@ -379,7 +404,7 @@ func (c *Cell[E]) placeLocked() error {
 // stranded when envelopes are left (for Close).
 func (c *Cell[E]) unplacedLocked() {
 	c.stranded.Store(len(c.q) > 0 || c.bpos < len(c.batch)) // before idle: putNear reads them in that order
-	c.state.Store(cellIdle)
+	c.setPhase(cellIdle)
 }
 
 // Task is nil: a cell is a Scheduled runnable, not a token.
@@ -396,16 +421,17 @@ func (c *Cell[E]) Run(context.Context) error { return nil }
 func (c *Cell[E]) Turn(ctx context.Context) {
 	// A cell queued near is on this owner's local run queue, and only this
 	// owner touches near: its turn starts without the lock.
-	near := c.state.Load() == cellNear && c.state.CompareAndSwap(cellNear, cellActive)
+	s := c.state.Load()
+	near := s&phaseMask == cellNear && c.state.CompareAndSwap(s, s&^phaseMask|cellActive)
 	took := false
 	if !near {
 		c.mu.Lock()
-		if c.state.Swap(cellActive) == cellActive {
+		if c.activate() == cellActive {
 			c.mu.Unlock()
 			return // the active turn schedules the next
 		}
 		if e := ExecutorOf(ctx); e != nil && e != c.exec.Load() {
-			c.exec.Store(e)
+			c.setExec(e)
 		}
 		if c.stranded.Load() {
 			c.stranded.Store(false)
@@ -470,6 +496,17 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 	c.endTurn()
 }
 
+// activate makes the cell active, under mu, and returns the phase it was
+// in. A CAS, not a store: putNear may be leaving idle meanwhile.
+func (c *Cell[E]) activate() cellState {
+	for {
+		s := c.state.Load()
+		if c.state.CompareAndSwap(s, s&^phaseMask|cellActive) {
+			return s & phaseMask
+		}
+	}
+}
+
 // refill takes the queue for a turn whose batch ran dry at pos, and returns
 // holding mu. Drained, as far as the senders said (fresh), a turn on an
 // executor with nothing else to do lingers a moment for the next envelope
@@ -528,11 +565,11 @@ func (c *Cell[E]) endTurn() {
 // under the lock.
 func (c *Cell[E]) endTurnLocked() bool {
 	if len(c.q) > 0 || c.bpos < len(c.batch) {
-		c.state.Store(cellScheduled)
+		c.setPhase(cellScheduled)
 		// An error here leaves the envelopes to Close: the runtime stops.
 		return c.placeLocked() != nil
 	}
-	c.state.Store(cellIdle)
+	c.setPhase(cellIdle)
 	// A burst's memory goes back once the executor parks (see trim), not
 	// here: a stream that pauses for a moment would allocate its queue
 	// afresh each time, and the garbage would pause it again.
@@ -552,7 +589,7 @@ func (c *Cell[E]) trim(x *Executor) {
 		return // listed again since, on another executor
 	}
 	c.trimOn = nil
-	if c.state.Load() != cellIdle || len(c.q) > 0 || c.bpos < len(c.batch) {
+	if c.phase() != cellIdle || len(c.q) > 0 || c.bpos < len(c.batch) {
 		return // at work again (its next idle lists it again), or stranded with envelopes
 	}
 	if cap(c.q) > cellKeep {
@@ -579,7 +616,7 @@ func (c *Cell[E]) Close() []E {
 	// Only a batch with envelopes left is Close's to touch: a turn queued
 	// near (its cell was idle, so its batch is spent) reads the batch
 	// without the lock as it begins.
-	if c.state.Load() != cellActive && c.bpos < len(c.batch) {
+	if c.phase() != cellActive && c.bpos < len(c.batch) {
 		left = append(left, c.batch[c.bpos:]...)
 		clear(c.batch)
 		c.batch, c.bpos = nil, 0
@@ -601,5 +638,5 @@ func (c *Cell[E]) Close() []E {
 func (c *Cell[E]) Idle() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.state.Load() == cellIdle
+	return c.phase() == cellIdle
 }

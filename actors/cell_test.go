@@ -85,7 +85,7 @@ func TestCellKeepsQueueUntilExecutorParks(t *testing.T) {
 	grow := func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		c.state.Store(cellActive) // as a turn that just drained its batch
+		c.setPhase(cellActive) // as a turn that just drained its batch
 		c.batch, c.bpos = make([]int, 4*cellKeep), 4*cellKeep
 		if !c.endTurnLocked() {
 			t.Fatal("a drained cell did not go idle")
@@ -96,7 +96,7 @@ func TestCellKeepsQueueUntilExecutorParks(t *testing.T) {
 	}
 	grow()
 	c.mu.Lock()
-	c.state.Store(cellActive) // at work again before the park
+	c.setPhase(cellActive) // at work again before the park
 	c.mu.Unlock()
 	c.trim(e)
 	if cap(c.batch) != 4*cellKeep || c.trimOn != nil {
@@ -116,14 +116,14 @@ func TestCellKeepsQueueUntilExecutorParks(t *testing.T) {
 func TestCellMarksEnvelopesForActiveTurn(t *testing.T) {
 	_, e := startOneExecutor(t)
 	c := NewCell[int](e, 16, &recorder{})
-	c.state.Store(cellScheduled) // queued on its executor (as far as sends can tell)
+	c.setPhase(cellScheduled) // queued on its executor (as far as sends can tell)
 	if err := c.TryPut(0); err != nil {
 		t.Fatal(err)
 	}
 	if c.fresh.Load() {
 		t.Fatal("an envelope marked fresh with no turn active")
 	}
-	c.state.Store(cellActive) // a turn runs (held by this test)
+	c.setPhase(cellActive) // a turn runs (held by this test)
 	if err := c.TryPut(1); err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func TestAbortLeavesNearToTheOwner(t *testing.T) {
 		t.Fatal("push refused")
 	}
 	close(gate) // the owner's next batch is [cell, sender]: the cell runs, goes idle, then is queued near
-	for c.state.Load() != cellNear {
+	for c.phase() != cellNear {
 		runtime.Gosched()
 	}
 	g.Abort()
@@ -370,7 +370,7 @@ func TestTrimKeepsStrandedEnvelopes(t *testing.T) {
 	c.mu.Lock()
 	c.q = append(make([]int, 0, 4*cellKeep), 1, 2, 3)
 	c.trimOn = e
-	c.state.Store(cellScheduled)
+	c.setPhase(cellScheduled)
 	c.unplacedLocked() // no executor took it: idle, stranded
 	c.mu.Unlock()
 	c.trim(e)
@@ -432,7 +432,7 @@ func TestTurnTakesQueueBeforeLingering(t *testing.T) {
 		c.mu.Lock()
 		c.batch, c.bpos = []int{0}, 0 // left from the last turn
 		c.q = append(c.q, 1)          // queued while the cell was scheduled
-		c.state.Store(cellScheduled)
+		c.setPhase(cellScheduled)
 		c.mu.Unlock()
 		e.woke = false // an owner that woke nobody may linger
 		before = e.lingers
@@ -527,6 +527,49 @@ func TestNearPutOnStaleExecutorWhileNear(t *testing.T) {
 	for range 2 {
 		if got := <-w.on; got != y {
 			t.Fatalf("delivered on executor %d, want %d (the cell's)", got.Index(), y.Index())
+		}
+	}
+}
+
+// TestNearPutFollowsMove: a turn that runs on another executor (the cell's
+// went down) moves the cell there; from then on only that executor's owner
+// puts near, and the old one's owner takes the locked path.
+func TestNearPutFollowsMove(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0, 0}, MailboxSize: 16, Affinity: Off}, Hooks{})
+	x, y := g.Executors()[0], g.Executors()[1]
+	w := &where{on: make(chan *Executor, 3)}
+	c := NewCell[int](x, 16, w)
+	c.mu.Lock()
+	c.q = append(c.q, 1)
+	c.setPhase(cellScheduled)
+	c.mu.Unlock()
+	if y.Schedule(c) != Pushed { // as placeLocked does once x is gone
+		t.Fatal("schedule refused")
+	}
+	if got := <-w.on; got != y {
+		t.Fatalf("turn ran on executor %d, want %d", got.Index(), y.Index())
+	}
+	for _, tc := range []struct {
+		on   *Executor
+		near bool
+	}{{x, false}, {y, true}} {
+		var near bool
+		var err error
+		j := newJob(2, func(context.Context) error {
+			if near = c.putNearOn(tc.on, 2); !near { // tc.on: as read before the move, for x
+				err = c.TryPut(2)
+			}
+			return nil
+		})
+		if tc.on.Push(j) != Pushed {
+			t.Fatal("push refused")
+		}
+		<-j.Task().Finished()
+		if near != tc.near || err != nil {
+			t.Fatalf("put from executor %d's owner: near %v (err %v), want near %v", tc.on.Index(), near, err, tc.near)
+		}
+		if got := <-w.on; got != y {
+			t.Fatalf("delivered on executor %d, want %d", got.Index(), y.Index())
 		}
 	}
 }
