@@ -693,17 +693,27 @@ func TestActorStreamKeepsItsQueue(t *testing.T) {
 	}
 	burst() // grow the queue
 	const rounds = 50
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range rounds {
-		burst()
-	}
-	runtime.ReadMemStats(&after)
-	allocs := after.Mallocs - before.Mallocs
-	t.Logf("%d allocations over %d bursts of 256 Tells and an Ask", allocs, rounds)
 	// Each burst's Ask allocates its token, and its Wait may make the
 	// token's channel; regrowing the queue cost 10-15 allocations a burst.
-	require.Less(t, allocs, uint64(4*rounds), "the actor's queue was allocated afresh for bursts")
+	// On a machine busy enough to keep the executor off its CPU past its
+	// idle spin (it parks) or trimAge, the queue is trimmed between bursts,
+	// as it should be: such a run is measured again, up to three times (the
+	// old code failed every one, at 571-719).
+	var allocs uint64
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range rounds {
+			burst()
+		}
+		runtime.ReadMemStats(&after)
+		allocs = after.Mallocs - before.Mallocs
+		t.Logf("%d allocations over %d bursts of 256 Tells and an Ask", allocs, rounds)
+		if allocs < 4*rounds {
+			return
+		}
+	}
+	t.Fatalf("%d allocations over %d bursts, want under %d: the actor's queue was allocated afresh for bursts", allocs, rounds, 4*rounds)
 }
 
 // forwarder tells target n numbered messages for each n it gets: from a
