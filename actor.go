@@ -36,12 +36,11 @@ type stopper interface{ Stopped(*ActorContext) }
 // runtime aborts its stop; contexts derived from it stay valid.
 type ActorContext struct {
 	context.Context
-	self *actor.PID
 	node *actorNode
 }
 
 // Self returns the actor's PID.
-func (c *ActorContext) Self() *actor.PID { return c.self }
+func (c *ActorContext) Self() *actor.PID { return c.node.pid }
 
 // Value answers the executor the actor runs on, and the actor itself (the
 // tokens it submits stay near it); then the runtime context's values. An
@@ -122,13 +121,14 @@ const (
 // Ref is a typed handle on a spawned actor: Tell, Ask, Stop. Its zero value
 // is not usable; refs come from [Spawn].
 type Ref[M, R any] struct {
-	rt       *Runtime
-	node     *actorNode // &own
-	own      actorNode
+	own      actorNode // its place among the runtime's actors
 	cell     *actors.Cell[envelope[M, R]]
 	info     actors.Op // "actor <name>", for reports
 	newActor func() Actor[M, R]
-	policy   supervisor.Policy
+	// Its restart intensity: Policy.MaxRestarts and Window, the two an
+	// actor's restarts use (they take no backoff).
+	maxRestarts   int
+	restartWindow time.Duration
 
 	// touched only in the actor's turns
 	value   Actor[M, R]
@@ -175,8 +175,8 @@ func (h *cellHost[M, R]) Deliver(ctx context.Context, e envelope[M, R]) {
 // Home picks a live executor in the actor's weight class for an actor whose
 // executor went down.
 func (h *cellHost[M, R]) Home() *actors.Executor {
-	if i := h.rt.router.Next(h.weight); i >= 0 {
-		return h.rt.execs[i]
+	if i := h.own.rt.router.Next(h.weight); i >= 0 {
+		return h.own.rt.execs[i]
 	}
 	return nil
 }
@@ -243,7 +243,8 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 		return nil, err
 	}
 	r := &Ref[M, R]{
-		rt: rt, info: actors.Op{Name: name}, newActor: newActor, policy: policy, value: value,
+		info: actors.Op{Name: name}, newActor: newActor, value: value,
+		maxRestarts: policy.MaxRestarts, restartWindow: policy.Window,
 	}
 	r.own = actorNode{
 		rt:   rt,
@@ -251,13 +252,12 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 		pid:  actor.NewPID(rt.engine.Address(), rt.name+"/actor/"+name),
 		h:    r,
 	}
-	r.node = &r.own
-	r.node.exec.Store(int32(exec.Index()) + 1)
-	r.ctx = ActorContext{Context: rt.sup.Group().Context(), self: r.node.pid, node: r.node}
+	r.own.exec.Store(int32(exec.Index()) + 1)
+	r.ctx = ActorContext{Context: rt.sup.Group().Context(), node: &r.own}
 	size := cmpOr(cfg.mailbox, DefaultActorMailbox)
 	r.weight = cfg.weight
 	r.cell = actors.NewCell[envelope[M, R]](exec, size, (*cellHost[M, R])(r))
-	if err := rt.actors.add(r.node, cfg.parent); err != nil {
+	if err := rt.actors.add(&r.own, cfg.parent); err != nil {
 		return nil, err
 	}
 	if err := r.cell.TryPut(envelope[M, R]{kind: envStart}); err != nil {
@@ -269,7 +269,7 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 		return nil, ErrStopped
 	}
 	rt.engine.SpawnProc(&actorProc[M, R]{r}) // after Started is queued: a message by PID comes after it
-	rt.engine.BroadcastEvent(ActorStarted{PID: r.node.pid, Executor: exec.Index()})
+	rt.engine.BroadcastEvent(ActorStarted{PID: r.own.pid, Executor: exec.Index()})
 	return r, nil
 }
 
@@ -285,7 +285,7 @@ func cmpOr(v, def int) int {
 }
 
 // PID returns the actor's hollywood PID, <Config.Name>/actor/<name>.
-func (r *Ref[M, R]) PID() *actor.PID { return r.node.pid }
+func (r *Ref[M, R]) PID() *actor.PID { return r.own.pid }
 
 // Executor returns the index of the executor the actor runs on.
 func (r *Ref[M, R]) Executor() int { return r.cell.Executor().Index() }
@@ -318,7 +318,7 @@ func (r *Ref[M, R]) Ask(ctx context.Context, msg M) (*Token[R], error) {
 		return nil, ErrActorStopped
 	}
 	tok := &Token[R]{}
-	tok.task.Init(ctx, r.rt.ids.Add(1), &r.info, nil)
+	tok.task.Init(ctx, r.own.rt.ids.Add(1), &r.info, nil)
 	r.cell.Executor().Accept(&tok.task)
 	if err := r.put(ctx, envelope[M, R]{msg: msg, tok: tok}); err != nil {
 		tok.task.Resolve(actors.Failed, err) // accepted: resolve it so the counts balance
@@ -372,8 +372,8 @@ func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
 		r.refuse(e)
 		return
 	}
-	if i := int32(actors.ExecutorOf(ctx).Index()) + 1; r.node.exec.Load() != i {
-		r.node.exec.Store(i) // moved off an executor that went down
+	if i := int32(actors.ExecutorOf(ctx).Index()) + 1; r.own.exec.Load() != i {
+		r.own.exec.Store(i) // moved off an executor that went down
 	}
 	switch e.kind {
 	case envStart:
@@ -430,9 +430,9 @@ func (r *Ref[M, R]) reply(e envelope[M, R], o actors.Outcome, res R, err error) 
 	}
 	if e.reply != nil {
 		if err != nil {
-			r.rt.answer(e.reply, err)
+			r.own.rt.answer(e.reply, err)
 		} else {
-			r.rt.answer(e.reply, res)
+			r.own.rt.answer(e.reply, res)
 		}
 	}
 }
@@ -443,25 +443,25 @@ func (r *Ref[M, R]) refuse(e envelope[M, R]) {
 		e.tok.task.Resolve(actors.Stopped, ErrActorStopped)
 	}
 	if e.reply != nil {
-		r.rt.answer(e.reply, ErrActorStopped)
+		r.own.rt.answer(e.reply, ErrActorStopped)
 	}
 }
 
 // restart replaces the actor's value from its factory within its restart
 // intensity, or stops it past it. Its mailbox is kept.
 func (r *Ref[M, R]) restart(reason error) {
-	n, ok := r.window.Allow(time.Now(), r.policy)
+	n, ok := r.window.Allow(time.Now(), supervisor.Policy{MaxRestarts: r.maxRestarts, Window: r.restartWindow})
 	if !ok {
-		r.finish(fmt.Errorf("coregate: actor %q: past its restart intensity (%d in %v): %w", r.node.name, r.policy.MaxRestarts, r.policy.Window, reason))
+		r.finish(fmt.Errorf("coregate: actor %q: past its restart intensity (%d in %v): %w", r.own.name, r.maxRestarts, r.restartWindow, reason))
 		return
 	}
 	v := r.newActor()
 	if v == nil {
-		r.finish(fmt.Errorf("coregate: actor %q: the factory returned nil on restart", r.node.name))
+		r.finish(fmt.Errorf("coregate: actor %q: the factory returned nil on restart", r.own.name))
 		return
 	}
 	r.value = v
-	r.rt.engine.BroadcastEvent(ActorRestarted{PID: r.node.pid, Reason: reason, Restarts: n})
+	r.own.rt.engine.BroadcastEvent(ActorRestarted{PID: r.own.pid, Reason: reason, Restarts: n})
 	r.start()
 }
 
@@ -482,7 +482,7 @@ func (r *Ref[M, R]) start() {
 		err = s.Started(&r.ctx)
 	}()
 	if err != nil {
-		r.finish(fmt.Errorf("coregate: actor %q: Started: %w", r.node.name, err))
+		r.finish(fmt.Errorf("coregate: actor %q: Started: %w", r.own.name, err))
 	}
 }
 
@@ -503,11 +503,11 @@ func (r *Ref[M, R]) finish(reason error) {
 				s.Stopped(&r.ctx)
 			}()
 		}
-		r.rt.engine.Registry.Remove(r.node.pid) // before the name is free to spawn again
-		for _, c := range r.rt.actors.remove(r.node) {
+		r.own.rt.engine.Registry.Remove(r.own.pid) // before the name is free to spawn again
+		for _, c := range r.own.rt.actors.remove(&r.own) {
 			c.h.stopWith(ErrActorStopped)
 		}
-		r.rt.engine.BroadcastEvent(ActorStopped{PID: r.node.pid, Reason: reason})
+		r.own.rt.engine.BroadcastEvent(ActorStopped{PID: r.own.pid, Reason: reason})
 		r.mu.Lock()
 		r.finished = true
 		if r.done != nil {
@@ -523,11 +523,11 @@ func (r *Ref[M, R]) finish(reason error) {
 type actorProc[M, R any] struct{ r *Ref[M, R] }
 
 func (p *actorProc[M, R]) Start()          {}
-func (p *actorProc[M, R]) PID() *actor.PID { return p.r.node.pid }
+func (p *actorProc[M, R]) PID() *actor.PID { return p.r.own.pid }
 func (p *actorProc[M, R]) Shutdown()       {}
 func (p *actorProc[M, R]) Invoke(msgs []actor.Envelope) {
 	for _, m := range msgs {
-		p.Send(p.r.node.pid, m.Msg, m.Sender)
+		p.Send(p.r.own.pid, m.Msg, m.Sender)
 	}
 }
 
@@ -539,16 +539,16 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 			go func() { <-r.stopWith(nil); cancel() }()
 			return
 		}
-		r.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.node.pid, Message: msg, Sender: sender})
+		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
 		if sender != nil {
-			r.rt.answer(sender, fmt.Errorf("coregate: actor %q takes %T, not %T", r.node.name, *new(M), msg))
+			r.own.rt.answer(sender, fmt.Errorf("coregate: actor %q takes %T, not %T", r.own.name, *new(M), msg))
 		}
 		return
 	}
 	if err := r.cell.TryPut(envelope[M, R]{msg: m, reply: sender}); err != nil {
-		r.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.node.pid, Message: msg, Sender: sender})
+		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
 		if sender != nil {
-			r.rt.answer(sender, fmt.Errorf("coregate: actor %q: %w", r.node.name, err))
+			r.own.rt.answer(sender, fmt.Errorf("coregate: actor %q: %w", r.own.name, err))
 		}
 	}
 }
