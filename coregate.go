@@ -41,7 +41,8 @@ type Config struct {
 	// min(allowed CPUs, GOMAXPROCS, Cores). Fewer than 0 is an error, and so is
 	// more than the allowed CPUs, except with Affinity Off: unpinned executors
 	// are plain goroutines, so Cores of them run whatever the allowed CPUs and
-	// GOMAXPROCS (for tests and comparisons on a smaller machine).
+	// GOMAXPROCS (for tests and comparisons on a smaller machine), up to
+	// actors.MaxExecutors (16 Mi).
 	Cores int
 	// CPUs names the CPUs the executors run on, executor i on CPUs[i], so
 	// that two runtimes in one process can be kept apart; nil means the
@@ -316,6 +317,8 @@ func (cfg Config) cpus() ([]int, error) {
 		return nil, fmt.Errorf("coregate: Config.Cores is %d, must be 0 (all allowed CPUs) or more", cfg.Cores)
 	case cfg.CPUs != nil:
 		return cfg.chosenCPUs(allowed)
+	case cfg.Cores > actors.MaxExecutors:
+		return nil, fmt.Errorf("coregate: Config.Cores is %d, at most %d", cfg.Cores, actors.MaxExecutors)
 	case cfg.Cores > len(allowed) && cfg.Affinity != Off:
 		return nil, fmt.Errorf("coregate: Config.Cores is %d but only %d CPUs are allowed: %v (Affinity Off allows more)", cfg.Cores, len(allowed), allowed)
 	case cfg.Cores > 0 && cfg.Affinity == Off:

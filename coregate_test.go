@@ -465,6 +465,8 @@ func TestBadInput(t *testing.T) {
 	}{
 		{Config{Cores: -1}, "Config.Cores is -1"},
 		{Config{Cores: len(allowed) + 1}, "CPUs are allowed: ["},
+		// A cell's state word holds its executor's index in 24 bits.
+		{Config{Cores: actors.MaxExecutors + 1, Affinity: Off}, "Config.Cores is 16777217, at most 16777216"},
 		{Config{MailboxSize: -5}, "Config.MailboxSize is -5"},
 		// Found by trying: this once died of "out of memory" in Start.
 		{Config{MailboxSize: 1 << 40}, "Config.MailboxSize is 1099511627776, must be 0 (default) to 16777216"},

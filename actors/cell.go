@@ -38,7 +38,8 @@ type Cell[E any] struct {
 	// state holds the cell's phase (a cellState) in its low phaseBits and
 	// the index of its executor above them, so that putNear's move from
 	// idle to near checks the executor in the same compare-and-swap (see
-	// putNearOn). It changes under mu, but for putNear's idle to near.
+	// putNearOn). It changes under mu, but for putNear's idle to near and
+	// the near turn's near to active, both by CAS.
 	state  atomic.Uint32
 	closed atomic.Bool // written under mu
 	// stranded is set, under mu, while the cell is idle with envelopes left
@@ -79,8 +80,9 @@ const (
 func (c *Cell[E]) phase() cellState { return c.state.Load() & phaseMask }
 
 // setPhase changes the phase, keeping the executor bits. Never called while
-// the cell is idle, the one phase another writer (putNear) leaves by CAS
-// without the lock.
+// the cell is idle and may be sent to: idle is the one phase another writer
+// (putNear) leaves by CAS without the lock. (Tests set the phase of cells
+// no one sends to.)
 func (c *Cell[E]) setPhase(p cellState) { c.state.Store(c.state.Load()&^phaseMask | p) }
 
 // setExec moves the cell to executor e, under mu while the cell is
@@ -92,6 +94,10 @@ func (c *Cell[E]) setExec(e *Executor) {
 
 // execBits is e's index in the state word.
 func execBits(e *Executor) uint32 { return uint32(e.index) << phaseBits }
+
+// MaxExecutors bounds a group's executors: a cell's state word holds the
+// index of its executor in 32 - phaseBits bits.
+const MaxExecutors = 1 << (32 - phaseBits)
 
 const (
 	cellIdle      cellState = iota // not queued anywhere, nothing queued (but where no executor could take it)

@@ -94,6 +94,9 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	if cfg.MailboxSize < 1 || cfg.MailboxSize > MaxMailboxSize {
 		return nil, fmt.Errorf("coregate: mailbox size %d is out of range 1-%d", cfg.MailboxSize, MaxMailboxSize)
 	}
+	if len(cfg.CPUs) > MaxExecutors {
+		return nil, fmt.Errorf("coregate: %d executors, at most %d", len(cfg.CPUs), MaxExecutors)
+	}
 	g := &Group{
 		engine: cfg.Engine, affinity: cfg.Affinity, maxBlocked: int32(cfg.MaxBlocked),
 		workers: make(map[*worker]struct{}), idle: make(chan struct{}),
