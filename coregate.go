@@ -22,7 +22,7 @@ type Affinity = actors.Affinity
 const (
 	BestEffort = actors.BestEffort // lock and pin; a failed pin is recorded, not fatal
 	Strict     = actors.Strict     // lock and pin; a failed pin fails Start
-	Off        = actors.Off        // neither lock nor pin (for comparison)
+	Off        = actors.Off        // neither lock nor pin (see the README on choosing)
 )
 
 // Mailbox and blocking bounds.

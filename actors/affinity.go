@@ -12,8 +12,10 @@ const (
 	BestEffort Affinity = iota
 	// Strict is BestEffort where a failed pin fails Start.
 	Strict
-	// Off neither locks nor pins: executors are plain goroutines. It exists so
-	// benchmarks can show what pinning costs or gains.
+	// Off neither locks nor pins: executors are plain goroutines, which the OS
+	// and Go's scheduler move freely. It shows what pinning costs or gains,
+	// and at light load on a machine whose CPUs the program's own threads
+	// need, it starts tokens sooner (see the README's Affinity section).
 	Off
 )
 
