@@ -15,7 +15,7 @@ const (
 	// Off neither locks nor pins: executors are plain goroutines, which the OS
 	// and Go's scheduler move freely. It shows what pinning costs or gains,
 	// and at light load on a machine whose CPUs the program's own threads
-	// need, it starts tokens sooner (see the README's Affinity section).
+	// need, it starts tokens sooner (see the README's Placement section, Affinity modes).
 	Off
 )
 
