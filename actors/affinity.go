@@ -15,7 +15,8 @@ const (
 	// Off neither locks nor pins: executors are plain goroutines, which the OS
 	// and Go's scheduler move freely. It shows what pinning costs or gains,
 	// and at light load on a machine whose CPUs the program's own threads
-	// need, it starts tokens sooner (see the README's Placement section, Affinity modes).
+	// need, it starts tokens sooner (the README's Placement section, on
+	// affinity modes).
 	Off
 )
 
