@@ -69,6 +69,13 @@ const cellKeep = Throughput
 
 type cellState = uint32
 
+const (
+	cellIdle      cellState = iota // not queued anywhere, nothing queued (but where no executor could take it)
+	cellScheduled                  // on its executor's queue
+	cellNear                       // on its executor's local run queue, put there by putNear
+	cellActive                     // a turn runs; it schedules the next when work remains
+)
+
 // The state word's low phaseBits hold the phase; the executor's index is
 // above them.
 const (
@@ -98,13 +105,6 @@ func execBits(e *Executor) uint32 { return uint32(e.index) << phaseBits }
 // MaxExecutors bounds a group's executors: a cell's state word holds the
 // index of its executor in 32 - phaseBits bits.
 const MaxExecutors = 1 << (32 - phaseBits)
-
-const (
-	cellIdle      cellState = iota // not queued anywhere, nothing queued (but where no executor could take it)
-	cellScheduled                  // on its executor's queue
-	cellNear                       // on its executor's local run queue, put there by putNear
-	cellActive                     // a turn runs; it schedules the next when work remains
-)
 
 // Host is the typed half of an actor, which its cell calls.
 type Host[E any] interface {
