@@ -462,31 +462,51 @@ func (w *where) Home() *Executor                    { return nil }
 func (w *where) Drop(int)                           {}
 func (w *where) Idle()                              {}
 
+// startTwoExecutors starts a group of two unpinned executors, x and y.
+func startTwoExecutors(t *testing.T) (x, y *Executor) {
+	t.Helper()
+	ex := startGroup(t, GroupConfig{CPUs: []int{0, 0}, MailboxSize: 16, Affinity: Off}, Hooks{}).Executors()
+	return ex[0], ex[1]
+}
+
+// runOn runs fn as a token on e, as its owner, and waits for it.
+func runOn(t *testing.T, e *Executor, fn func()) {
+	t.Helper()
+	j := newJob(1, func(context.Context) error { fn(); return nil })
+	if e.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-j.Task().Finished()
+}
+
+// wantDelivered reads n deliveries and fails unless each ran on e.
+func (w *where) wantDelivered(t *testing.T, n int, e *Executor) {
+	t.Helper()
+	for range n {
+		if got := <-w.on; got != e {
+			t.Fatalf("delivered on executor %d, want %d (the cell's)", got.Index(), e.Index())
+		}
+	}
+}
+
 // TestNearPutOnStaleExecutor: a handler on x that read the cell's executor
 // as x, while a turn elsewhere moved the cell to y and it went idle there,
 // must not queue near on x (the turn would run on x, the cell's old
 // executor): it finds the cell moved and takes the locked path, and the
 // envelope is delivered on y.
 func TestNearPutOnStaleExecutor(t *testing.T) {
-	g := startGroup(t, GroupConfig{CPUs: []int{0, 0}, MailboxSize: 16, Affinity: Off}, Hooks{})
-	x, y := g.Executors()[0], g.Executors()[1]
+	x, y := startTwoExecutors(t)
 	w := &where{on: make(chan *Executor, 2)}
 	c := NewCell[int](y, 16, w)
 	var near bool
-	j := newJob(1, func(context.Context) error { near = c.putNearOn(x, 1); return nil })
-	if x.Push(j) != Pushed {
-		t.Fatal("push refused")
-	}
-	<-j.Task().Finished()
+	runOn(t, x, func() { near = c.putNearOn(x, 1) })
 	if near {
 		t.Fatal("queued near on x, which the cell had left")
 	}
 	if err := c.TryPut(2); err != nil { // the locked path, as the caller then takes
 		t.Fatal(err)
 	}
-	if got := <-w.on; got != y {
-		t.Fatalf("delivered on executor %d, want %d (the cell's)", got.Index(), y.Index())
-	}
+	w.wantDelivered(t, 1, y)
 }
 
 // TestNearPutOnStaleExecutorWhileNear: a handler on x that read the cell's
@@ -494,49 +514,36 @@ func TestNearPutOnStaleExecutor(t *testing.T) {
 // cell (a write beside that owner's): it takes the locked path, and every
 // envelope is delivered on y.
 func TestNearPutOnStaleExecutorWhileNear(t *testing.T) {
-	g := startGroup(t, GroupConfig{CPUs: []int{0, 0}, MailboxSize: 16, Affinity: Off}, Hooks{})
-	x, y := g.Executors()[0], g.Executors()[1]
+	x, y := startTwoExecutors(t)
 	w := &where{on: make(chan *Executor, 3)}
 	c := NewCell[int](y, 16, w)
 	onX := make(chan bool)
 	var putErr error
-	jy := newJob(1, func(context.Context) error {
+	runOn(t, y, func() {
 		if putErr = c.TryPut(1); putErr != nil { // near: y's owner holds the cell until this returns
-			return nil
+			return
 		}
 		jx := newJob(2, func(context.Context) error { onX <- c.putNearOn(x, 2); return nil })
 		if x.Push(jx) != Pushed {
 			putErr = errors.New("push to x refused")
-			return nil
-		}
-		if <-onX {
+		} else if <-onX {
 			putErr = errors.New("queued near on x, in the near queue y's owner holds")
 		}
-		return nil
 	})
-	if y.Push(jy) != Pushed {
-		t.Fatal("push refused")
-	}
-	<-jy.Task().Finished()
 	if putErr != nil {
 		t.Fatal(putErr)
 	}
 	if err := c.TryPut(3); err != nil { // the locked path, as the caller then takes
 		t.Fatal(err)
 	}
-	for range 2 {
-		if got := <-w.on; got != y {
-			t.Fatalf("delivered on executor %d, want %d (the cell's)", got.Index(), y.Index())
-		}
-	}
+	w.wantDelivered(t, 2, y)
 }
 
 // TestNearPutFollowsMove: a turn that runs on another executor (the cell's
 // went down) moves the cell there; from then on only that executor's owner
 // puts near, and the old one's owner takes the locked path.
 func TestNearPutFollowsMove(t *testing.T) {
-	g := startGroup(t, GroupConfig{CPUs: []int{0, 0}, MailboxSize: 16, Affinity: Off}, Hooks{})
-	x, y := g.Executors()[0], g.Executors()[1]
+	x, y := startTwoExecutors(t)
 	w := &where{on: make(chan *Executor, 3)}
 	c := NewCell[int](x, 16, w)
 	c.mu.Lock()
@@ -546,30 +553,21 @@ func TestNearPutFollowsMove(t *testing.T) {
 	if y.Schedule(c) != Pushed { // as placeLocked does once x is gone
 		t.Fatal("schedule refused")
 	}
-	if got := <-w.on; got != y {
-		t.Fatalf("turn ran on executor %d, want %d", got.Index(), y.Index())
-	}
+	w.wantDelivered(t, 1, y)
 	for _, tc := range []struct {
 		on   *Executor
 		near bool
 	}{{x, false}, {y, true}} {
 		var near bool
 		var err error
-		j := newJob(2, func(context.Context) error {
+		runOn(t, tc.on, func() {
 			if near = c.putNearOn(tc.on, 2); !near { // tc.on: as read before the move, for x
 				err = c.TryPut(2)
 			}
-			return nil
 		})
-		if tc.on.Push(j) != Pushed {
-			t.Fatal("push refused")
-		}
-		<-j.Task().Finished()
 		if near != tc.near || err != nil {
 			t.Fatalf("put from executor %d's owner: near %v (err %v), want near %v", tc.on.Index(), near, err, tc.near)
 		}
-		if got := <-w.on; got != y {
-			t.Fatalf("delivered on executor %d, want %d", got.Index(), y.Index())
-		}
+		w.wantDelivered(t, 1, y)
 	}
 }
