@@ -68,7 +68,10 @@ var ErrActorStopped = errors.New("coregate: actor stopped")
 
 // Actor lifecycle events, published on the runtime's engine.
 type (
-	// ActorStarted is published when an actor is spawned.
+	// ActorStarted is published when a spawned actor became a process of
+	// the engine, reachable at its PID. An actor that stops before that
+	// (within Spawn: its Started failed, or its parent stopped, at once)
+	// is announced by neither ActorStarted nor ActorStopped.
 	ActorStarted struct {
 		PID      *actor.PID
 		Executor int
@@ -81,8 +84,8 @@ type (
 		Reason   error
 		Restarts int
 	}
-	// ActorStopped is published once when an actor stops; Reason is nil for
-	// a Stop.
+	// ActorStopped is published once when an actor announced by
+	// ActorStarted stops; Reason is nil for a Stop.
 	ActorStopped struct {
 		PID    *actor.PID
 		Reason error
@@ -144,6 +147,9 @@ type Ref[M, R any] struct {
 	done     chan struct{} // closed when the actor stopped; made when first asked for
 	finished bool
 	reason   error
+	// registered says Spawn made the actor a process of the engine, unlisted
+	// that finish ran its clean-up: whichever comes second sees the other.
+	registered, unlisted bool
 }
 
 // actorHandle is how the runtime stops an actor without knowing its types.
@@ -268,9 +274,42 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 		r.finish(ErrStopped)
 		return nil, ErrStopped
 	}
-	rt.engine.SpawnProc(&actorProc[M, R]{r}) // after Started is queued: a message by PID comes after it
-	rt.engine.BroadcastEvent(ActorStarted{PID: r.own.pid, Executor: exec.Index()})
+	if testSpawnQueued != nil {
+		testSpawnQueued(r.doneCh())
+	}
+	r.register(exec.Index())
 	return r, nil
+}
+
+// testSpawnQueued, when set by a test, is called by Spawn once Started is
+// queued and before the actor is registered with the engine, with a channel
+// closed once the actor stopped.
+var testSpawnQueued func(stopped <-chan struct{})
+
+// register makes the actor a process of the engine and announces it
+// (ActorStarted), after Started is queued, so that a message by PID comes
+// after it. An actor that stopped meanwhile (its Started failed, or its
+// parent stopped) is not registered: its PID would outlive it and hide the
+// next actor of its name.
+func (r *Ref[M, R]) register(exec int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unlisted {
+		return
+	}
+	r.registered = true
+	e := r.own.rt.engine
+	e.SpawnProc(&actorProc[M, R]{r})
+	e.BroadcastEvent(ActorStarted{PID: r.own.pid, Executor: exec})
+}
+
+// unlist ends the actor's registration for finish, and reports whether
+// there was one: whose process to remove and whose end to announce.
+func (r *Ref[M, R]) unlist() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unlisted = true
+	return r.registered
 }
 
 // DefaultActorMailbox bounds an actor's queued messages unless
@@ -503,11 +542,16 @@ func (r *Ref[M, R]) finish(reason error) {
 				s.Stopped(&r.ctx)
 			}()
 		}
-		r.own.rt.engine.Registry.Remove(r.own.pid) // before the name is free to spawn again
+		listed := r.unlist()
+		if listed {
+			r.own.rt.engine.Registry.Remove(r.own.pid) // before the name is free to spawn again
+		}
 		for _, c := range r.own.rt.actors.remove(&r.own) {
 			c.h.stopWith(ErrActorStopped)
 		}
-		r.own.rt.engine.BroadcastEvent(ActorStopped{PID: r.own.pid, Reason: reason})
+		if listed {
+			r.own.rt.engine.BroadcastEvent(ActorStopped{PID: r.own.pid, Reason: reason})
+		}
 		r.mu.Lock()
 		r.finished = true
 		if r.done != nil {
@@ -518,8 +562,8 @@ func (r *Ref[M, R]) finish(reason error) {
 }
 
 // actorProc is an actor as a hollywood process: Send of an M is a Tell (a
-// Request's sender gets the reply), Poison and Stop stop the actor, anything
-// else is a dead letter.
+// Request's sender gets the reply), Poison and Stop stop the actor after
+// the messages queued (as Ref.Stop does), anything else is a dead letter.
 type actorProc[M, R any] struct{ r *Ref[M, R] }
 
 func (p *actorProc[M, R]) Start()          {}
@@ -533,12 +577,14 @@ func (p *actorProc[M, R]) Invoke(msgs []actor.Envelope) {
 
 func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 	r := p.r
+	// A pill first: an actor of any M (an interface) would take it for a
+	// message.
+	if cancel, _, ok := actors.PoisonPill(msg); ok {
+		go func() { <-r.stopWith(nil); cancel() }()
+		return
+	}
 	m, ok := msg.(M)
 	if !ok {
-		if cancel, _, ok := actors.PoisonPill(msg); ok {
-			go func() { <-r.stopWith(nil); cancel() }()
-			return
-		}
 		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
 		if sender != nil {
 			r.own.rt.answer(sender, fmt.Errorf("coregate: actor %q takes %T, not %T", r.own.name, *new(M), msg))
@@ -564,6 +610,12 @@ func (a *actorRegistry) add(n *actorNode, parent *actorNode) error {
 	defer a.mu.Unlock()
 	if _, dup := a.names[n.name]; dup {
 		return fmt.Errorf("coregate: actor %q is already running", n.name)
+	}
+	if parent != nil && a.names[parent.name] != parent {
+		// Checked with the parent's children under the same lock as its
+		// stop takes them (remove): a child is either stopped with its
+		// parent or refused here.
+		return fmt.Errorf("coregate: actor %q: its parent %q stopped: %w", n.name, parent.name, ErrActorStopped)
 	}
 	if a.names == nil {
 		a.names = make(map[string]*actorNode)
@@ -617,6 +669,8 @@ func (a *actorRegistry) all() []*actorNode {
 // or staggered selection in its weight class.
 func (rt *Runtime) actorExecutor(name string, cfg opConfig) (*actors.Executor, error) {
 	switch {
+	case cfg.parent != nil && cfg.parent.rt != rt:
+		return nil, fmt.Errorf("coregate: actor %q: ChildOf a parent %q of another runtime (%q, not %q)", name, cfg.parent.name, cfg.parent.rt.name, rt.name)
 	case cfg.parent != nil:
 		return rt.execs[cfg.parent.exec.Load()-1], nil
 	case cfg.onExec > 0:

@@ -800,3 +800,122 @@ func TestMixedSendersOrderAndCount(t *testing.T) {
 		}
 	}
 }
+
+// ctxKeeper hands out the ActorContext of its first message.
+type ctxKeeper struct{ ch chan *ActorContext }
+
+func (k *ctxKeeper) Receive(c *ActorContext, x int) (int, error) {
+	select {
+	case k.ch <- c:
+	default:
+	}
+	return x, nil
+}
+
+// spawnParent spawns a ctxKeeper on rt and returns it with its context.
+func spawnParent(t *testing.T, rt *Runtime, name string) (*Ref[int, int], *ActorContext) {
+	t.Helper()
+	ch := make(chan *ActorContext, 1)
+	p := must(Spawn(rt, name, func() Actor[int, int] { return &ctxKeeper{ch: ch} }))
+	bg := context.Background()
+	must(must(p.Ask(bg, 0)).Wait(bg))
+	return p, <-ch
+}
+
+// TestChildOfRefusesABadParent: ChildOf a parent of another runtime, or of
+// one that stopped, is a clear error. The first indexed the runtime's
+// executors with the other runtime's index (a panic, or the wrong
+// executor), the second made an orphan that no parent would ever stop
+// (found by review).
+func TestChildOfRefusesABadParent(t *testing.T) {
+	big := start(t, Config{Cores: 2, Affinity: Off})
+	small := start(t, Config{Name: "small", Cores: 1, Affinity: Off})
+	mk := func() Actor[int, int] { return &counter{} }
+	bg := context.Background()
+
+	_, far := spawnParent(t, big, "far")
+	_, err := Spawn(small, "c", mk, ChildOf(far))
+	require.ErrorContains(t, err, `ChildOf a parent "far" of another runtime`)
+
+	p, pc := spawnParent(t, small, "p")
+	require.NoError(t, p.Stop(bg))
+	_, err = Spawn(small, "orphan", mk, ChildOf(pc))
+	require.ErrorIs(t, err, ErrActorStopped)
+	require.ErrorContains(t, err, `its parent "p" stopped`)
+	// The name was not taken.
+	must(Spawn(small, "orphan", mk))
+}
+
+// failStart is an actor whose Started fails, so it stops at once.
+type failStart struct{}
+
+func (f failStart) Started(*ActorContext) error                 { return errors.New("no start") }
+func (f failStart) Receive(_ *ActorContext, x int) (int, error) { return x, nil }
+
+// TestActorStoppedBeforeRegistered: an actor that stops before Spawn
+// registered it with the engine (its Started failed on its executor
+// meanwhile) is not registered: its stale process hid the next actor of its
+// name, whose PID reached the dead one, and its ActorStopped came before its
+// ActorStarted (found by review; the hook holds Spawn there until the actor
+// stopped).
+func TestActorStoppedBeforeRegistered(t *testing.T) {
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	require.NoError(t, err)
+	events, stop := testkit.Subscribe(engine, func(ev any) bool {
+		switch ev := ev.(type) {
+		case ActorStarted:
+			return ev.PID.ID == "coregate/actor/early"
+		case ActorStopped:
+			return ev.PID.ID == "coregate/actor/early"
+		}
+		return false
+	})
+	defer stop()
+	rt := start(t, Config{Engine: engine, Cores: 1, Affinity: Off})
+	testSpawnQueued = func(stopped <-chan struct{}) { <-stopped }
+	_, err = Spawn(rt, "early", func() Actor[int, int] { return failStart{} })
+	testSpawnQueued = nil
+	require.NoError(t, err, "Started fails after Spawn queued it")
+	require.Nil(t, engine.Registry.GetPID("coregate/actor", "early"), "a stopped actor is registered")
+
+	good := must(Spawn(rt, "early", func() Actor[int, int] { return &counter{} }))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := Request[int](ctx, engine, good.PID(), 7)
+	require.NoError(t, err, "the new actor of the name is reached by its PID")
+	require.Equal(t, 7, v)
+	// The first event of the name is the new actor's start: the one that
+	// never was registered announced neither.
+	select {
+	case ev := <-events:
+		require.IsType(t, ActorStarted{}, ev)
+	case <-ctx.Done():
+		t.Fatal("no ActorStarted")
+	}
+}
+
+// anything takes any message and counts them.
+type anything struct{ n *atomic.Int32 }
+
+func (a anything) Receive(_ *ActorContext, _ any) (int, error) { return int(a.n.Add(1)), nil }
+
+// TestPoisonStopsAnActorOfAnyM: engine.Poison and engine.Stop stop an actor
+// whose M is an interface; the pill was handed to its Receive as a message
+// and the actor never stopped (found by review).
+func TestPoisonStopsAnActorOfAnyM(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, kill := range []func(*actor.PID) context.Context{rt.Engine().Poison, rt.Engine().Stop} {
+		var n atomic.Int32
+		ref := must(Spawn(rt, "any", func() Actor[any, int] { return anything{&n} }))
+		rt.Engine().Send(ref.PID(), "a message")
+		select {
+		case <-kill(ref.PID()).Done():
+		case <-ctx.Done():
+			t.Fatal("the actor did not stop")
+		}
+		require.Equal(t, int32(1), n.Load(), "the message queued before the pill is handled, the pill is not")
+		require.ErrorIs(t, ref.Tell(ctx, 1), ErrActorStopped)
+	}
+}
