@@ -2,6 +2,7 @@ package coregate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/wire"
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // Call runs an op by name when sent to a runtime's ops process
@@ -168,14 +170,21 @@ func fromWire(m *wire.Call) (Call, error) {
 	if m == nil {
 		return Call{}, fmt.Errorf("%w: a nil *wire.Call", ErrBadArgument)
 	}
-	c := Call{Op: m.GetOp(), Timeout: time.Duration(m.GetTimeoutMs()) * time.Millisecond}
-	if ms := m.GetTimeoutMs(); ms > int64(math.MaxInt64/time.Millisecond) {
+	ms := m.GetTimeoutMs()
+	if ms < 0 { // before the multiplication, which a large one overflows
+		return Call{}, fmt.Errorf("%w: op %q: the call's timeout_ms is %d, must be 0 (none) or more", ErrBadArgument, m.GetOp(), ms)
+	}
+	c := Call{Op: m.GetOp(), Timeout: time.Duration(ms) * time.Millisecond}
+	if ms > int64(math.MaxInt64/time.Millisecond) {
 		c.Timeout = math.MaxInt64 // past 292 years: none, in effect
 	}
 	if m.GetArg() != nil {
 		arg, err := m.GetArg().UnmarshalNew()
-		if err != nil {
+		if errors.Is(err, protoregistry.NotFound) {
 			return Call{}, fmt.Errorf("%w: op %q: argument of type %q: %w (is its generated package linked into this process?)", ErrBadArgument, m.GetOp(), m.GetArg().GetTypeUrl(), err)
+		}
+		if err != nil {
+			return Call{}, fmt.Errorf("%w: op %q: argument of type %q: %w", ErrBadArgument, m.GetOp(), m.GetArg().GetTypeUrl(), err)
 		}
 		c.Arg = arg
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/coregate/coregate/internal/testkit"
 	"github.com/coregate/coregate/wire"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -86,6 +87,8 @@ func TestCallErrorsAreAnswers(t *testing.T) {
 	})
 	defer stop()
 	unknownType := &anypb.Any{TypeUrl: "type.googleapis.com/no.such.Message", Value: []byte{1}}
+	int64Arg := must(anypb.New(wrapperspb.Int64(1)))
+	corrupt := &anypb.Any{TypeUrl: int64Arg.GetTypeUrl(), Value: []byte{0xff}}
 	for _, tc := range []struct {
 		name       string
 		msg        any
@@ -101,7 +104,13 @@ func TestCallErrorsAreAnswers(t *testing.T) {
 		{"nil *Call", (*Call)(nil), nil, "nil *coregate.Call", true},
 		{"not a call", "square 7", nil, "takes a coregate.Call or a *wire.Call, not string", true},
 		{"nil wire call", (*wire.Call)(nil), ErrBadArgument, "nil *wire.Call", true},
-		{"wire arg unknown here", &wire.Call{Op: "double", Arg: unknownType}, ErrBadArgument, `"type.googleapis.com/no.such.Message"`, true},
+		{"wire arg unknown here", &wire.Call{Op: "double", Arg: unknownType}, ErrBadArgument, "not found (is its generated package linked into this process?)", true},
+		{"wire arg corrupt", &wire.Call{Op: "double", Arg: corrupt}, ErrBadArgument, "cannot parse invalid wire-format data", true},
+		// A large negative timeout_ms overflowed into a large positive timeout
+		// (found by review).
+		{"wire negative timeout", &wire.Call{Op: "double", Arg: int64Arg, TimeoutMs: -1}, ErrBadArgument, "timeout_ms is -1", true},
+		{"wire huge negative timeout", &wire.Call{Op: "double", Arg: int64Arg, TimeoutMs: math.MinInt64}, ErrBadArgument, "must be 0 (none) or more", true},
+		{"wire overflowing timeout", &wire.Call{Op: "double", Arg: int64Arg, TimeoutMs: math.MinInt64/int64(time.Millisecond) - 1}, ErrBadArgument, "must be 0 (none) or more", true},
 		{"wire arg of another type", must(wire.NewCall("square", wrapperspb.Int64(3), 0)), ErrBadArgument, "takes int, not *wrapperspb.Int64Value", true},
 		{"handler error", Call{Op: "fail", Arg: "x"}, nil, "fail: x", false},
 		{"handler panic", Call{Op: "boom", Arg: "y"}, nil, "boom: y", false},
@@ -112,6 +121,9 @@ func TestCallErrorsAreAnswers(t *testing.T) {
 			require.ErrorContains(t, err, tc.text)
 			if tc.is != nil {
 				require.ErrorIs(t, err, tc.is)
+			}
+			if tc.name == "wire arg corrupt" { // its type is known here: the hint would mislead
+				require.NotContains(t, err.Error(), "linked into")
 			}
 			if tc.name == "handler panic" {
 				var pe *PanicError
@@ -261,17 +273,53 @@ func TestRemoteSendsOnlyProtobuf(t *testing.T) {
 	require.Same(t, e, f.started)
 	events, stop := testkit.Subscribe(e, func(ev any) bool { _, ok := ev.(actor.DeadLetterEvent); return ok })
 	defer stop()
+	answers := make(chan any, 1)
+	asker := e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), "asker"), send: func(m any, _ *actor.PID) { answers <- m }})
 	far := actor.NewPID("127.0.0.1:2", "x")
 	e.Send(far, wrapperspb.String("as is"))
 	e.Send(far, ErrActorStopped)
 	e.Send(far, 42)
-	require.Len(t, f.sent, 3)
+	e.SendWithSender(far, Call{Op: "square"}, asker)
+	// The int and the Call stay off the wire: delivered as a *wire.Error
+	// they reached an actor taking any (or an error) as a message nobody
+	// sent (found by review).
+	require.Len(t, f.sent, 2)
 	require.Equal(t, "as is", f.sent[0].(*wrapperspb.StringValue).GetValue())
 	require.Equal(t, wire.Code_ACTOR_STOPPED, f.sent[1].(*wire.Error).GetCode())
-	notProto := f.sent[2].(*wire.Error)
+	// The sender of this engine is answered at once, and why.
+	notProto := (<-answers).(*wire.Error)
 	require.Equal(t, wire.Code_NOT_PROTO, notProto.GetCode())
-	require.Contains(t, notProto.Error(), "a int cannot cross processes")
-	// The first dead letter is the int's: the protobuf message and the error
-	// sent before it made none (the event stream keeps order).
+	require.Contains(t, notProto.Error(), "a coregate.Call cannot cross processes")
+	// The dead letters are the int's and the Call's: the protobuf message
+	// and the error sent before them made none (the event stream keeps
+	// order).
 	require.Equal(t, 42, (<-events).(actor.DeadLetterEvent).Message)
+	require.Equal(t, Call{Op: "square"}, (<-events).(actor.DeadLetterEvent).Message)
+}
+
+// nilErr is an error whose Error method panics on a nil pointer.
+type nilErr struct{ msg string }
+
+func (e *nilErr) Error() string { return e.msg }
+
+// TestWireErrorIsSafe: an error crossing processes never panics the
+// goroutine that answers (a typed nil error's Error did, ending the
+// process), and its message is valid UTF-8, as a protobuf string must be
+// (hollywood's writer dropped the answer, and could send an empty message
+// in its place; both found by review).
+func TestWireErrorIsSafe(t *testing.T) {
+	var typedNil *nilErr
+	w := wireError(typedNil)
+	require.Equal(t, wire.Code_FAILED, w.GetCode())
+	require.Contains(t, w.GetMessage(), "a *coregate.nilErr error whose methods panicked")
+
+	w = wireError(fmt.Errorf("bad byte \xff in key: %w", ErrBadArgument))
+	require.Equal(t, wire.Code_BAD_ARGUMENT, w.GetCode())
+	require.Equal(t, "bad byte \uFFFD in key: coregate: bad argument", w.GetMessage())
+	_, err := proto.Marshal(w)
+	require.NoError(t, err)
+
+	w = wireError(&wire.Error{Code: wire.Code_PANICKED, Message: "far \xff"})
+	require.Equal(t, wire.Code_PANICKED, w.GetCode())
+	require.Equal(t, "far \uFFFD", w.GetMessage())
 }

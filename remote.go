@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/wire"
@@ -24,10 +26,13 @@ import (
 // Hollywood's remote carries protobuf messages only, and its writer panics
 // (ending the process) on anything else. The runtime answers Go errors (a
 // failed Receive, a wrong message type, a stopped actor) and actors answer
-// their R, so Remote sends an error as a [*wire.Error] with its [wire.Code],
-// and any other value that is not a protobuf message as a *wire.Error of code
-// NOT_PROTO, publishing it as a DeadLetterEvent too. Protobuf messages pass
-// as they are. Remote(nil) is nil: an engine without a remote.
+// their R, so Remote sends an error as a [*wire.Error] with its [wire.Code].
+// Protobuf messages pass as they are. Any other value does not cross: Remote
+// publishes it as a DeadLetterEvent and answers a sender of this engine (a
+// [Request] waiting for its answer) at once with a *wire.Error of code
+// NOT_PROTO that names its type. (An answer of the runtime's that is not a
+// protobuf message, an actor's R, crosses as that *wire.Error, so a remote
+// caller learns why.) Remote(nil) is nil: an engine without a remote.
 //
 // Remote also works around a fault of hollywood v1.0.5's remote: a message
 // sent without a sender, batched on the wire with one that has a sender,
@@ -63,16 +68,35 @@ func (p *protoRemote) Start(e *actor.Engine) error {
 }
 
 func (p *protoRemote) Send(pid *actor.PID, msg any, sender *actor.PID) {
-	m := toWire(msg)
-	if w, ok := m.(*wire.Error); ok && w.GetCode() == wire.Code_NOT_PROTO && m != msg {
-		if e := p.engine.Load(); e != nil {
-			e.BroadcastEvent(actor.DeadLetterEvent{Target: pid, Message: msg, Sender: sender})
-		}
+	var m proto.Message
+	switch v := msg.(type) {
+	case proto.Message:
+		m = v
+	case error:
+		m = wireError(v)
+	default:
+		p.refuse(pid, msg, sender)
+		return
 	}
 	if sender == nil {
 		sender = p.discard
 	}
 	p.Remoter.Send(pid, m, sender)
+}
+
+// refuse keeps msg, which is not a protobuf message, off the wire: a dead
+// letter, and for a sender of this engine an answer saying why. (It is not
+// delivered as a *wire.Error: an actor taking any, or an error, would take
+// that for a message its sender never sent.)
+func (p *protoRemote) refuse(pid *actor.PID, msg any, sender *actor.PID) {
+	e := p.engine.Load()
+	if e == nil {
+		return // not started: nothing can cross yet
+	}
+	e.BroadcastEvent(actor.DeadLetterEvent{Target: pid, Message: msg, Sender: sender})
+	if sender != nil && sender.GetAddress() == e.Address() {
+		e.SendLocal(sender, notProto(msg), nil)
+	}
 }
 
 // toWire returns v as a protobuf message: itself, an error as a *wire.Error,
@@ -84,6 +108,10 @@ func toWire(v any) proto.Message {
 	case error:
 		return wireError(v)
 	}
+	return notProto(v)
+}
+
+func notProto(v any) *wire.Error {
 	return &wire.Error{
 		Code:    wire.Code_NOT_PROTO,
 		Message: fmt.Sprintf("coregate: a %T cannot cross processes: hollywood's remote carries protobuf messages only", v),
@@ -106,10 +134,21 @@ var wireCodes = []struct {
 	{ErrNoExecutor, wire.Code_NO_EXECUTOR},
 }
 
-// wireError returns err as a *wire.Error with its code.
-func wireError(err error) *wire.Error {
-	var w *wire.Error
-	if errors.As(err, &w) {
+// wireError returns err as a *wire.Error with its code. It never panics: it
+// runs on the goroutine that answers, and an error's own methods may (a
+// typed nil pointer's Error, most often); and its message is valid UTF-8,
+// as a protobuf string must be (hollywood's writer drops a message it
+// cannot marshal, and may send an empty one in its place).
+func wireError(err error) (w *wire.Error) {
+	defer func() {
+		if p := recover(); p != nil {
+			w = &wire.Error{Code: wire.Code_FAILED, Message: fmt.Sprintf("coregate: a %T error whose methods panicked: %v", err, p)}
+		}
+	}()
+	if errors.As(err, &w) && w != nil {
+		if !utf8.ValidString(w.GetMessage()) {
+			w = &wire.Error{Code: w.GetCode(), Message: strings.ToValidUTF8(w.GetMessage(), "\uFFFD")}
+		}
 		return w
 	}
 	code := wire.Code_FAILED
@@ -124,7 +163,7 @@ func wireError(err error) *wire.Error {
 			}
 		}
 	}
-	return &wire.Error{Code: code, Message: err.Error()}
+	return &wire.Error{Code: code, Message: strings.ToValidUTF8(err.Error(), "\uFFFD")}
 }
 
 // requestIDs numbers the answer processes of Request.

@@ -123,3 +123,60 @@ func TestRemoteRejectsWithoutWrapper(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(3), v.GetValue(), "the runtime went on")
 }
+
+// badErrs answers -1 with a typed nil error and -2 with an error whose text
+// is not valid UTF-8.
+type badErrs struct{}
+
+func (badErrs) Receive(_ *ActorContext, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
+	switch v.GetValue() {
+	case -1:
+		var e *nilErr
+		return nil, e
+	case -2:
+		return nil, errors.New("bad byte \xff in key")
+	}
+	return v, nil
+}
+
+// TestRemoteAnswersAwkwardErrors: errors that cannot be formatted as they
+// are still reach a remote caller. A typed nil error from an op ended the
+// answering process (a nil pointer in its Error, on a goroutine without a
+// recover), the same from an actor panicked its turn and the caller waited
+// for ever, and an error text that is not valid UTF-8 was dropped by
+// hollywood's writer (all found by review). A Call, which cannot cross, is
+// answered at once instead of crossing as a *wire.Error.
+func TestRemoteAnswersAwkwardErrors(t *testing.T) {
+	ea, eb := remoteEngine(t), remoteEngine(t)
+	rt := start(t, Config{Engine: eb, Cores: 1, Affinity: Off})
+	must(Define(rt, "typednil", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
+		var e *nilErr
+		return nil, e
+	}))
+	ref := must(Spawn(rt, "bad", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return badErrs{} }))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		pid  *actor.PID
+		msg  any
+		code wire.Code
+		text string
+	}{
+		{"op's typed nil", rt.OpsPID(), must(wire.NewCall("typednil", wrapperspb.Int64(1), 0)), wire.Code_FAILED, "a *coregate.nilErr error whose methods panicked"},
+		{"actor's typed nil", ref.PID(), wrapperspb.Int64(-1), wire.Code_FAILED, "a *coregate.nilErr error whose methods panicked"},
+		{"invalid UTF-8", ref.PID(), wrapperspb.Int64(-2), wire.Code_FAILED, "bad byte \uFFFD in key"},
+		{"a Call", rt.OpsPID(), Call{Op: "typednil"}, wire.Code_NOT_PROTO, "a coregate.Call cannot cross processes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Request[*wrapperspb.Int64Value](ctx, ea, tc.pid, tc.msg)
+			var w *wire.Error
+			require.ErrorAs(t, err, &w, "got %v", err)
+			require.Equal(t, tc.code, w.GetCode(), "%v", w)
+			require.ErrorContains(t, err, tc.text)
+		})
+	}
+	v, err := Request[*wrapperspb.Int64Value](ctx, ea, ref.PID(), wrapperspb.Int64(5))
+	require.NoError(t, err)
+	require.Equal(t, int64(5), v.GetValue(), "the actor went on")
+}
