@@ -35,6 +35,31 @@ func remoteEngineWith(t *testing.T, wrap func(actor.Remoter) actor.Remoter) *act
 	return e
 }
 
+// wireCase is a Request whose answer must be a *wire.Error of code code
+// saying text.
+type wireCase struct {
+	name string
+	pid  *actor.PID
+	msg  any
+	code wire.Code
+	text string
+}
+
+// requireWireAnswers makes each case's Request from engine e and checks
+// its answer.
+func requireWireAnswers(t *testing.T, ctx context.Context, e *actor.Engine, cases []wireCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Request[*wrapperspb.Int64Value](ctx, e, tc.pid, tc.msg)
+			var w *wire.Error
+			require.ErrorAs(t, err, &w, "got %v", err)
+			require.Equal(t, tc.code, w.GetCode(), "%v", w)
+			require.ErrorContains(t, err, tc.text)
+		})
+	}
+}
+
 // summer adds what it is told and answers the sum; a negative number fails.
 type summer struct{ sum int64 }
 
@@ -73,28 +98,14 @@ func TestRemoteOpsAndActors(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(6), v.GetValue(), "the Tell came first")
 
-	for _, tc := range []struct {
-		name string
-		pid  *actor.PID
-		msg  any
-		code wire.Code
-		text string
-	}{
+	requireWireAnswers(t, ctx, ea, []wireCase{
 		{"unknown op", ops, must(wire.NewCall("tripple", wrapperspb.Int64(1), 0)), wire.Code_UNKNOWN_OP, `no op named "tripple"`},
 		{"wrong argument", ops, must(wire.NewCall("double", wrapperspb.String("1"), 0)), wire.Code_BAD_ARGUMENT, "takes *wrapperspb.Int64Value, not *wrapperspb.StringValue"},
 		{"not a call", ops, wrapperspb.String("double 1"), wire.Code_FAILED, "takes a coregate.Call or a *wire.Call"},
 		{"result not protobuf", ops, must(wire.NewCall("plain", wrapperspb.Int64(1), 0)), wire.Code_NOT_PROTO, "a int cannot cross processes"},
 		{"actor error", ref.PID(), wrapperspb.Int64(-1), wire.Code_FAILED, "summer: negative"},
 		{"actor wrong type", ref.PID(), wrapperspb.String("x"), wire.Code_FAILED, `actor "sum" takes *wrapperspb.Int64Value, not *wrapperspb.StringValue`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Request[*wrapperspb.Int64Value](ctx, ea, tc.pid, tc.msg)
-			var w *wire.Error
-			require.ErrorAs(t, err, &w)
-			require.Equal(t, tc.code, w.GetCode(), "%v", w)
-			require.ErrorContains(t, err, tc.text)
-		})
-	}
+	})
 	v, err = Request[*wrapperspb.Int64Value](ctx, ea, ref.PID(), wrapperspb.Int64(0))
 	require.NoError(t, err)
 	require.Equal(t, int64(6), v.GetValue(), "the actor went on")
@@ -156,26 +167,12 @@ func TestRemoteAnswersAwkwardErrors(t *testing.T) {
 	ref := must(Spawn(rt, "bad", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return badErrs{} }))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, tc := range []struct {
-		name string
-		pid  *actor.PID
-		msg  any
-		code wire.Code
-		text string
-	}{
+	requireWireAnswers(t, ctx, ea, []wireCase{
 		{"op's typed nil", rt.OpsPID(), must(wire.NewCall("typednil", wrapperspb.Int64(1), 0)), wire.Code_FAILED, "a *coregate.nilErr error whose methods panicked"},
 		{"actor's typed nil", ref.PID(), wrapperspb.Int64(-1), wire.Code_FAILED, "a *coregate.nilErr error whose methods panicked"},
 		{"invalid UTF-8", ref.PID(), wrapperspb.Int64(-2), wire.Code_FAILED, "bad byte \uFFFD in key"},
 		{"a Call", rt.OpsPID(), Call{Op: "typednil"}, wire.Code_NOT_PROTO, "a coregate.Call cannot cross processes"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Request[*wrapperspb.Int64Value](ctx, ea, tc.pid, tc.msg)
-			var w *wire.Error
-			require.ErrorAs(t, err, &w, "got %v", err)
-			require.Equal(t, tc.code, w.GetCode(), "%v", w)
-			require.ErrorContains(t, err, tc.text)
-		})
-	}
+	})
 	v, err := Request[*wrapperspb.Int64Value](ctx, ea, ref.PID(), wrapperspb.Int64(5))
 	require.NoError(t, err)
 	require.Equal(t, int64(5), v.GetValue(), "the actor went on")
