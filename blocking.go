@@ -42,10 +42,10 @@ type lane struct {
 	mu      sync.Mutex
 	q       []actors.Job // q[head:] waits, oldest first
 	head    int
-	workers int                          // goroutines running
-	retries map[*actors.Task]*time.Timer // tokens waiting out a retry backoff
-	idle    chan struct{}                // closed while no worker runs and no retry waits
-	room    chan struct{}                // closed and replaced when a waiter may push
+	workers int                        // goroutines running
+	retries map[*actors.Task]laneRetry // tokens waiting out a retry backoff
+	idle    chan struct{}              // closed while no worker runs and no retry waits
+	room    chan struct{}              // closed and replaced when a waiter may push
 	waiters int
 	aborted bool                // Stop gave up draining: nothing runs any more
 	ids     map[uint64]struct{} // the workers' goroutine ids
@@ -53,7 +53,7 @@ type lane struct {
 }
 
 func newLane(rt *Runtime, workers, bound int) *lane {
-	l := &lane{rt: rt, max: workers, bound: bound, retries: map[*actors.Task]*time.Timer{},
+	l := &lane{rt: rt, max: workers, bound: bound, retries: map[*actors.Task]laneRetry{},
 		idle: make(chan struct{}), room: make(chan struct{}), ids: map[uint64]struct{}{},
 		running: map[*actors.Task]struct{}{}}
 	close(l.idle)
@@ -229,18 +229,42 @@ func (l *lane) retryAfter(j actors.Job, delay time.Duration) {
 	t := j.Task()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !t.Queued() {
+		return // resolved already (cancelled): its dropRetry came first
+	}
 	l.busyLocked(+1)
-	l.retries[t] = time.AfterFunc(delay, func() {
+	l.retries[t] = laneRetry{job: j, timer: time.AfterFunc(delay, func() {
 		l.mu.Lock()
+		defer l.mu.Unlock()
 		if _, ok := l.retries[t]; !ok {
-			l.mu.Unlock()
-			return // Stop resolved it
+			return // Stop resolved it, or it was resolved (dropRetry)
 		}
+		// Queued before the retry stops counting as work, under one lock:
+		// the lane never looks idle in between, which let Stop return with
+		// the token unresolved.
+		l.q = append(l.q, j)
+		l.spawnLocked()
 		l.busyLocked(-1)
 		delete(l.retries, t)
-		l.mu.Unlock()
-		l.deliver(j)
-	})
+	})}
+}
+
+// laneRetry is a token of the lane waiting out a retry backoff.
+type laneRetry struct {
+	job   actors.Job
+	timer *time.Timer
+}
+
+// dropRetry forgets the retry t waits out a backoff for, if any: t was
+// resolved meanwhile (cancelled), and Stop must not wait for its timer.
+func (l *lane) dropRetry(t *actors.Task) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r, ok := l.retries[t]; ok {
+		r.timer.Stop()
+		l.busyLocked(-1)
+		delete(l.retries, t)
+	}
 }
 
 // inWorker reports whether the caller is one of the lane's workers.
@@ -252,15 +276,23 @@ func (l *lane) inWorker() bool {
 	return ok
 }
 
-// queuedOf returns the jobs of op's tokens waiting in the lane (not those
-// waiting out a retry backoff).
-func (l *lane) queuedOf(op *actors.Op) []actors.Job {
+// queuedOf returns the jobs of op's tokens waiting in the lane and, when
+// retrying is true, those waiting out a retry backoff.
+func (l *lane) queuedOf(op *actors.Op, retrying bool) []actors.Job {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var js []actors.Job
-	for _, j := range l.q[l.head:] {
+	keep := func(j actors.Job) {
 		if t := j.Task(); t.Op() == op && t.Queued() {
 			js = append(js, j)
+		}
+	}
+	for _, j := range l.q[l.head:] {
+		keep(j)
+	}
+	if retrying {
+		for _, r := range l.retries {
+			keep(r.job)
 		}
 	}
 	return js
@@ -290,8 +322,8 @@ func (l *lane) stop(ctx context.Context) (stopped int, running []*actors.Task) {
 	}
 	clear(l.q)
 	l.q, l.head = nil, 0
-	for t, timer := range l.retries {
-		timer.Stop()
+	for t, r := range l.retries {
+		r.timer.Stop()
 		tasks = append(tasks, t)
 	}
 	l.busyLocked(-len(l.retries))

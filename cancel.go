@@ -9,7 +9,7 @@ import "github.com/coregate/coregate/actors"
 // many it cancelled. Tokens submitted meanwhile may escape it.
 func (op *Op[A, R]) CancelQueued() int {
 	n := 0
-	for _, j := range op.queued() {
+	for _, j := range op.queued(true) {
 		if j.Task().Resolve(actors.Cancelled, ErrCancelled) {
 			n++
 		}

@@ -420,13 +420,23 @@ func (op *Op[A, R]) deliver(j actors.Job) {
 	op.rt.deliver(j)
 }
 
-// queued returns the jobs of op's tokens that wait to run.
-func (op *Op[A, R]) queued() []actors.Job {
-	js := op.rt.sup.Group().QueuedOf(&op.info)
+// queued returns the jobs of op's tokens that wait to run: queued, and when
+// retrying is true waiting out a retry backoff too.
+func (op *Op[A, R]) queued(retrying bool) []actors.Job {
+	js := op.rt.sup.Group().QueuedOf(&op.info, retrying)
 	if op.lane != nil {
-		js = append(js, op.lane.queuedOf(&op.info)...)
+		js = append(js, op.lane.queuedOf(&op.info, retrying)...)
 	}
 	return js
+}
+
+// dropRetry forgets the retry t, resolved, may be waiting out a backoff for.
+func (op *Op[A, R]) dropRetry(t *actors.Task) {
+	if op.lane != nil {
+		op.lane.dropRetry(t)
+		return
+	}
+	op.rt.sup.Group().DropRetry(t)
 }
 
 // checkCalls reports a lead's declared external call that no op of the
@@ -493,6 +503,9 @@ func (j *hookedJob[A, R]) Placement() (*router.Rule, *router.Ticket) {
 // Resolved gives back the job's pin and seed once, at its outcome, and lets
 // go of the argument, which a retry would have needed.
 func (j *hookedJob[A, R]) Resolved(t *actors.Task) {
+	if j.tries > 0 { // resolved while waiting out a backoff (cancelled): its timer need not hold Stop up
+		j.op.dropRetry(t)
+	}
 	j.op.rt.router.Release(&j.ticket)
 	var zero A
 	j.arg = zero

@@ -14,8 +14,8 @@ import (
 // counts new tokens as usual, and waits for room as usual. Held tokens can be
 // cancelled ([Token.Cancel], [Op.CancelQueued]); Stop resolves them with
 // ErrStopped at once. Running tokens go on, and so does the retry of a token
-// that was running when Pause was called. Pause on a paused op, or after
-// Stop, does nothing.
+// that was running or waiting out its retry backoff when Pause was called.
+// Pause on a paused op, or after Stop, does nothing.
 func (op *Op[A, R]) Pause() {
 	p := &op.pause
 	p.mu.Lock()
@@ -24,11 +24,13 @@ func (op *Op[A, R]) Pause() {
 		return
 	}
 	if p.rt == nil {
+		if !op.rt.pauses.add(p) {
+			return // Stop came first: it would never resolve what this parks
+		}
 		p.rt = op.rt
-		op.rt.pauses.add(p)
 	}
 	p.on.Store(true)
-	for _, j := range op.queued() {
+	for _, j := range op.queued(false) {
 		p.parkLocked(j)
 	}
 }
@@ -131,6 +133,7 @@ func (p *pause) cancel() int { return p.drop(actors.Cancelled, ErrCancelled, fal
 type pauses struct {
 	mu      sync.Mutex
 	list    []*pause
+	stopped bool          // stop began: no op registers any more
 	parking int           // submits between their parked push and holdParked
 	settled chan struct{} // made by settle while parking > 0; closed when it reaches 0
 }
@@ -170,15 +173,23 @@ func (ps *pauses) settle() {
 	<-ch
 }
 
-func (ps *pauses) add(p *pause) {
+// add registers a paused op, which stop will find, and reports whether it
+// did: not once stop began.
+func (ps *pauses) add(p *pause) bool {
 	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.stopped {
+		return false
+	}
 	ps.list = append(ps.list, p)
-	ps.mu.Unlock()
+	return true
 }
 
-// stop resolves every held token with ErrStopped; nothing is held after it.
+// stop resolves every held token with ErrStopped; nothing is held after it,
+// and no op registers to hold any.
 func (ps *pauses) stop() int {
 	ps.mu.Lock()
+	ps.stopped = true
 	list := ps.list
 	ps.mu.Unlock()
 	n := 0

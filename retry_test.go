@@ -145,3 +145,130 @@ func TestRetryBadInput(t *testing.T) {
 	_, err = Define(rt, "negb", where[int], WithRetry(1, -time.Second))
 	require.ErrorContains(t, err, "must not be negative")
 }
+
+// failing returns a handler that fails its first n attempts, then returns
+// its argument, and the count of attempts.
+func failing(n int32) (func(context.Context, int) (int, error), *atomic.Int32) {
+	var attempts atomic.Int32
+	return func(_ context.Context, x int) (int, error) {
+		if attempts.Add(1) <= n {
+			return 0, errFlaky
+		}
+		return x, nil
+	}, &attempts
+}
+
+// TestPauseLeavesARetryBackoffAlone: pausing an op whose token waits out a
+// retry backoff holds it no more than a running one: its retries go on, each
+// after its backoff, and a Stop afterwards finds nothing held. Pause parked
+// it, so Resume queued it at once while its timer stayed armed; its next
+// failure replaced the timer's entry, the old timer then found itself
+// replaced and kept the mailbox slot it held for ever, and a graceful Stop
+// never returned (found by review).
+func TestPauseLeavesARetryBackoffAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off})
+		require.NoError(t, err)
+		fn, attempts := failing(2)
+		op := must(Define(rt, "pr", fn, WithRetry(3, 100*time.Millisecond)))
+		bg := context.Background()
+		t0 := time.Now()
+		tok := must(op.Submit(bg, 7))
+		synctest.Wait()
+		require.Equal(t, int32(1), attempts.Load(), "the first attempt failed: in its backoff")
+		op.Pause()
+		op.Resume()
+		op.Pause()
+		ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+		defer cancel()
+		v, err := tok.Wait(ctx)
+		require.NoError(t, err, "the retries do not go on while paused")
+		require.Equal(t, 7, v)
+		require.Equal(t, 300*time.Millisecond, time.Since(t0), "each backoff waited out, while paused too")
+		require.Equal(t, int32(3), attempts.Load())
+		op.Resume()
+		stopAt := time.Now()
+		require.NoError(t, rt.Stop(bg))
+		require.Zero(t, time.Since(stopAt), "nothing holds the drain")
+		require.Zero(t, rt.Stats().Total.Queued)
+		requireBalanced(t, rt)
+	})
+}
+
+// TestStopDoesNotWaitForACancelledRetry: a token cancelled while it waits
+// out a retry backoff lets go of its slot (an executor's) or of the lane at
+// once: a graceful Stop waited for its timer, up to MaxRetryBackoff (found
+// by review).
+func TestStopDoesNotWaitForACancelledRetry(t *testing.T) {
+	for _, opts := range [][]Option{{}, {WithBlocking()}} {
+		synctest.Test(t, func(t *testing.T) {
+			rt, err := Start(Config{Cores: 1, Affinity: Off})
+			require.NoError(t, err)
+			fn, attempts := failing(1)
+			op := must(Define(rt, "cr", fn, append(opts, WithRetry(1, time.Hour))...))
+			bg := context.Background()
+			tok := must(op.Submit(bg, 1))
+			synctest.Wait()
+			require.Equal(t, int32(1), attempts.Load())
+			require.True(t, tok.Cancel())
+			stopAt := time.Now()
+			require.NoError(t, rt.Stop(bg))
+			require.Zero(t, time.Since(stopAt), "Stop waited for the timer of a cancelled retry")
+			_, err = tok.Wait(bg)
+			require.ErrorIs(t, err, ErrCancelled)
+			requireBalanced(t, rt)
+		})
+	}
+}
+
+// TestCancelQueuedTakesRetries: CancelQueued cancels a token waiting out a
+// retry backoff, on an executor and on the blocking lane (where it did
+// not: found by review), and the token never runs again.
+func TestCancelQueuedTakesRetries(t *testing.T) {
+	for _, opts := range [][]Option{{}, {WithBlocking()}} {
+		synctest.Test(t, func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off})
+			fn, attempts := failing(1)
+			op := must(Define(rt, "cq", fn, append(opts, WithRetry(1, time.Second))...))
+			bg := context.Background()
+			tok := must(op.Submit(bg, 1))
+			synctest.Wait()
+			require.Equal(t, 1, op.CancelQueued())
+			_, err := tok.Wait(bg)
+			require.ErrorIs(t, err, ErrCancelled)
+			time.Sleep(2 * time.Second)
+			synctest.Wait()
+			require.Equal(t, int32(1), attempts.Load(), "a cancelled token ran again")
+		})
+	}
+}
+
+// TestLaneRetryEndingDuringStop: a graceful Stop waits for a blocking-lane
+// token whose retry backoff ends while Stop waits. The retry's timer let
+// the lane look idle for a moment before queueing the token, Stop returned
+// nil then, and the token ran after it (found by review).
+func TestLaneRetryEndingDuringStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off})
+		require.NoError(t, err)
+		var attempts atomic.Int32
+		op := must(Define(rt, "lr", func(_ context.Context, x int) (int, error) {
+			if attempts.Add(1) == 1 {
+				return 0, errFlaky
+			}
+			time.Sleep(300 * time.Millisecond)
+			return x, nil
+		}, WithBlocking(), WithRetry(1, 50*time.Millisecond)))
+		bg := context.Background()
+		tok := must(op.Submit(bg, 7))
+		synctest.Wait()
+		require.NoError(t, rt.Stop(bg))
+		select {
+		case <-tok.Done():
+		default:
+			t.Fatal("Stop returned nil with the token unresolved")
+		}
+		require.Equal(t, 7, must(tok.Wait(bg)))
+		requireBalanced(t, rt)
+	})
+}

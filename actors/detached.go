@@ -32,11 +32,16 @@ func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration)) {
 			return false
 		}
 		delay, ok := t.hook.Retry(o, err)
-		if ok {
-			t.state.Store(queued)
-			again(j, delay)
+		if !ok {
+			return false
 		}
-		return ok
+		t.state.Store(queued)
+		if t.cancel.isFired() { // as in Executor.retry
+			t.Resolve(o, err)
+			return true
+		}
+		again(j, delay)
+		return true
 	}
 	o, err := invoke(j, t, retry)
 	if (o == Failed || o == Panicked) && retry(j, o, err) {

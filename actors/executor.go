@@ -568,6 +568,10 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 		return false
 	}
 	t.state.Store(queued)
+	if t.cancel.isFired() { // Cancel came as it ended (see Task.Cancel): this attempt's outcome is its last
+		t.Resolve(o, err)
+		return true
+	}
 	e.group.retries.schedule(e, j, delay, o, err)
 	return true
 }

@@ -110,12 +110,24 @@ func (m *Mailbox) hold() {
 	m.mu.Unlock()
 }
 
-// Unhold gives back a slot kept by Hold for a retry that will not run.
+// Unhold gives back a slot kept by Hold for a retry that will not run. A
+// consumer parked while draining waited for it: it is woken to find the
+// mailbox drained.
 func (m *Mailbox) unhold() {
 	m.mu.Lock()
 	m.n--
 	m.held--
+	wake := m.parked && m.closed && m.held == 0
+	if wake {
+		m.parked = false
+	}
 	m.mu.Unlock()
+	if wake {
+		m.signal()
+	}
+	if m.room != nil {
+		m.room.notify()
+	}
 }
 
 // Retry queues a retried job in the slot it held, past the close like

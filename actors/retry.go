@@ -10,6 +10,9 @@ import (
 // the bound and a draining executor waits for them. A token in here is
 // neither queued nor resolved, so Stop must find it: StopRetries resolves each
 // with the outcome of its last attempt.
+//
+// Whoever takes an entry out of pending (its timer, DropRetry, StopRetries)
+// gives its slot back or hands it on to the requeued job.
 type retries struct {
 	mu      sync.Mutex
 	pending map[*Task]*pendingRetry
@@ -26,7 +29,8 @@ type pendingRetry struct {
 }
 
 // schedule queues j again on e after delay. Its state is already queued, so
-// Cancel can resolve it meanwhile; the executor skips it then.
+// Cancel can resolve it meanwhile; the token's hook then drops the retry
+// (DropRetry), and the executor would skip it anyway.
 func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, err error) {
 	e.mb.hold()
 	if delay <= 0 {
@@ -35,18 +39,25 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 	}
 	t := j.Task()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.stopped {
+		r.mu.Unlock()
 		e.mb.unhold()
 		t.Resolve(o, err)
 		return
+	}
+	if old := r.pending[t]; old != nil {
+		// Run again before its backoff ended (a Resume of a token parked
+		// as it waited): the entry replaced gives its slot back, or the
+		// old timer, finding itself replaced, would keep it for ever.
+		old.timer.Stop()
+		old.exec.mb.unhold()
 	}
 	p := &pendingRetry{exec: e, job: j, o: o, err: err}
 	p.timer = time.AfterFunc(delay, func() {
 		r.mu.Lock()
 		if r.pending[t] != p {
 			r.mu.Unlock()
-			return // StopRetries resolved it
+			return // taken out, its slot given back (StopRetries, DropRetry)
 		}
 		delete(r.pending, t)
 		r.firing.Add(1)
@@ -55,6 +66,10 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 		e.requeue(j, o, err)
 	})
 	r.pending[t] = p
+	r.mu.Unlock()
+	if !t.Queued() {
+		r.drop(t) // resolved (cancelled) before its entry was there to drop
+	}
 }
 
 // requeue puts a retried job into the slot it holds at the tail of e's
@@ -69,6 +84,23 @@ func (e *Executor) requeue(j Job, o Outcome, err error) {
 	}
 }
 
+// DropRetry forgets the retry t waits for, if it waits out a backoff, and
+// gives its slot back: for a token resolved meanwhile (cancelled), whose
+// timer would otherwise hold a slot of the mailbox, and keep a draining
+// executor waiting, until it fires.
+func (g *Group) DropRetry(t *Task) { g.retries.drop(t) }
+
+func (r *retries) drop(t *Task) {
+	r.mu.Lock()
+	p := r.pending[t]
+	delete(r.pending, t)
+	r.mu.Unlock()
+	if p != nil {
+		p.timer.Stop()
+		p.exec.mb.unhold()
+	}
+}
+
 // StopRetries resolves every token waiting out a retry backoff with the
 // outcome of its last attempt, returns how many, and returns once no retry
 // timer is still queueing a job.
@@ -76,16 +108,17 @@ func (g *Group) StopRetries() int {
 	r := &g.retries
 	r.mu.Lock()
 	r.stopped = true
+	pending := r.pending
+	r.pending = make(map[*Task]*pendingRetry)
+	r.mu.Unlock()
 	n := 0
-	for t, p := range r.pending {
+	for t, p := range pending { // resolved without the lock: a token's hook drops its retry
 		p.timer.Stop()
-		delete(r.pending, t)
 		p.exec.mb.unhold()
 		if t.Resolve(p.o, p.err) {
 			n++
 		}
 	}
-	r.mu.Unlock()
 	r.firing.Wait()
 	return n
 }

@@ -5,23 +5,37 @@ func (t *Task) Op() *Op { return t.op }
 
 // QueuedOf returns the jobs of tokens of op that wait to run in g: queued on
 // an executor (in its mailbox, or in the rest of the batch it works through)
-// or waiting out a retry backoff. They may start or resolve as soon as it
-// returns; resolving or parking one that did not is the caller's business.
-func (g *Group) QueuedOf(op *Op) []Job {
+// and, when retrying is true, waiting out a retry backoff. They may start or
+// resolve as soon as it returns; resolving or parking one that did not is
+// the caller's business (a token in a backoff is not parked: its timer
+// queues it).
+func (g *Group) QueuedOf(op *Op, retrying bool) []Job {
 	var js []Job
+	// A batch keeps the entries its executor already took, and one of
+	// those waiting out a backoff reads as queued: the retries are left
+	// out of the scan unless asked for.
+	g.retries.mu.Lock()
+	var skip map[*Task]bool
+	if !retrying && len(g.retries.pending) > 0 {
+		skip = make(map[*Task]bool, len(g.retries.pending))
+		for t := range g.retries.pending {
+			skip[t] = true
+		}
+	}
+	for t, p := range g.retries.pending {
+		if retrying && t.op == op && t.Queued() {
+			js = append(js, p.job)
+		}
+	}
+	g.retries.mu.Unlock()
 	keep := func(j Job) {
-		if t := j.Task(); t != nil && t.op == op && t.Queued() {
+		if t := j.Task(); t != nil && t.op == op && t.Queued() && !skip[t] {
 			js = append(js, j)
 		}
 	}
 	for _, e := range g.execs {
 		e.mb.each(keep)
 	}
-	g.retries.mu.Lock()
-	for _, p := range g.retries.pending {
-		keep(p.job)
-	}
-	g.retries.mu.Unlock()
 	return js
 }
 

@@ -177,13 +177,25 @@ func (t *Task) Result() error { return t.err }
 // [ErrCancelled] and will not run; a running token has its context cancelled. It
 // reports whether the token was resolved by this call.
 func (t *Task) Cancel() bool {
-	if t.Resolve(Cancelled, ErrCancelled) {
-		return true
+	for {
+		if t.Resolve(Cancelled, ErrCancelled) {
+			return true
+		}
+		switch t.state.Load() {
+		case running:
+			// A failed attempt queued for its retry reads cancel once it is
+			// queued (Executor.retry), and this reads the state once cancel
+			// is fired: one of the two sees the other, so the Cancel is not
+			// lost between attempts.
+			t.cancel.fire()
+			if t.state.Load() == running {
+				return false
+			}
+		case done:
+			return false
+		}
+		// Queued again since the claim failed (a retry): claim it now.
 	}
-	if t.state.Load() == running {
-		t.cancel.fire()
-	}
-	return false
 }
 
 // Await blocks until the token is resolved or ctx ends. Called from a handler

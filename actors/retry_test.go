@@ -1,0 +1,109 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// retryHook retries a failure once after delay, calling during (if set) as
+// the executor decides: the moment between its check for a Cancel and its
+// queueing the token again.
+type retryHook struct {
+	delay   time.Duration
+	during  func()
+	retried bool
+}
+
+func (h *retryHook) Resolved(*Task) {}
+func (h *retryHook) Anchor() any    { return nil }
+func (h *retryHook) Retry(Outcome, error) (time.Duration, bool) {
+	if h.during != nil {
+		h.during()
+	}
+	if h.retried {
+		return 0, false
+	}
+	h.retried = true
+	return h.delay, true
+}
+
+var errAttempt = errors.New("attempt failed")
+
+// newRetried returns a job that fails every attempt and counts them, with
+// a retryHook.
+func newRetried(h *retryHook, attempts *int) *testJob {
+	j := &testJob{fn: func(context.Context) error { *attempts++; return errAttempt }}
+	j.task.Init(context.Background(), 1, nil, h)
+	return j
+}
+
+// TestCancelAsAnAttemptEnds: a Cancel that comes while a failed attempt is
+// being queued for its retry (after the executor looked for one, before
+// the token is queued again) is not lost: the token ends with that
+// attempt's outcome and runs no more. It was retried, its Cancel returning
+// false as if the handler still ran (found by review).
+func TestCancelAsAnAttemptEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, e := startOneExecutor(t)
+		attempts := 0
+		h := &retryHook{delay: time.Hour}
+		j := newRetried(h, &attempts)
+		var cancelled bool
+		h.during = func() {
+			if attempts == 1 {
+				cancelled = j.task.Cancel()
+			}
+		}
+		if e.Push(j) != Pushed {
+			t.Fatal("push refused")
+		}
+		<-j.task.Finished()
+		if cancelled {
+			t.Error("Cancel reported it resolved a token that was running")
+		}
+		if err := j.task.Result(); !errors.Is(err, errAttempt) {
+			t.Errorf("resolved with %v, want the attempt's error", err)
+		}
+		if attempts != 1 {
+			t.Errorf("%d attempts, want 1", attempts)
+		}
+	})
+}
+
+// TestCancelledRetryFreesItsSlot: a token cancelled while it waits out a
+// retry backoff gives its mailbox slot back at once (DropRetry, which the
+// root package's hook calls as the token resolves), so a graceful drain does
+// not wait for its timer: it held the slot, and Stop, until the timer fired
+// (found by review).
+func TestCancelledRetryFreesItsSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, e := startOneExecutor(t)
+		attempts := 0
+		j := newRetried(&retryHook{delay: time.Hour}, &attempts)
+		if e.Push(j) != Pushed {
+			t.Fatal("push refused")
+		}
+		synctest.Wait()
+		if n := e.mb.Len(); attempts != 1 || n != 1 {
+			t.Fatalf("%d attempts, %d slots held; want 1 and 1 (waiting out its backoff)", attempts, n)
+		}
+		if !j.task.Cancel() {
+			t.Fatal("Cancel did not resolve a token waiting out its backoff")
+		}
+		g.DropRetry(&j.task)
+		if n := e.mb.Len(); n != 0 {
+			t.Fatalf("%d slots held after the retry was dropped", n)
+		}
+		start := time.Now()
+		e.mb.Close()
+		if err := g.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("the drain waited %v for a dropped retry", d)
+		}
+	})
+}
