@@ -22,6 +22,10 @@ import (
 //
 //	Started(c *ActorContext) error // after creation and after every restart
 //	Stopped(c *ActorContext)       // once, when the actor stops
+//
+// Stopped runs only for an actor whose start was reached (an actor that a
+// runtime Stop stopped as it was spawned never ran Started either); a panic
+// or runtime.Goexit in it does not keep the actor from stopping.
 type Actor[M, R any] interface {
 	Receive(c *ActorContext, msg M) (R, error)
 }
@@ -138,6 +142,7 @@ type Ref[M, R any] struct {
 	ctx     ActorContext
 	window  supervisor.Window
 	stopped bool
+	began   bool // its start was delivered: Stopped runs only after it
 
 	weight   Weight // where a moved actor goes
 	stopping atomic.Bool
@@ -145,7 +150,7 @@ type Ref[M, R any] struct {
 	once     sync.Once
 	mu       sync.Mutex
 	done     chan struct{} // closed when the actor stopped; made when first asked for
-	finished bool
+	ended    bool
 	reason   error
 	// registered says Spawn made the actor a process of the engine, unlisted
 	// that finish ran its clean-up: whichever comes second sees the other.
@@ -203,7 +208,7 @@ func (r *Ref[M, R]) doneCh() <-chan struct{} {
 	defer r.mu.Unlock()
 	if r.done == nil {
 		r.done = make(chan struct{})
-		if r.finished {
+		if r.ended {
 			close(r.done)
 		}
 	}
@@ -269,10 +274,6 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	if err := r.cell.TryPut(envelope[M, R]{kind: envStart}); err != nil {
 		r.finish(err)
 		return nil, fmt.Errorf("coregate: actor %q: %w", name, err)
-	}
-	if rt.stopping.Load() { // Stop began meanwhile and may not have seen it
-		r.finish(ErrStopped)
-		return nil, ErrStopped
 	}
 	if testSpawnQueued != nil {
 		testSpawnQueued(r.doneCh())
@@ -376,13 +377,32 @@ func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
 
 // Stop stops the actor after the messages already queued: new ones are
 // refused, Stopped runs once, and Stop returns when it has, or ctx's error if
-// ctx ends first (the actor still stops).
+// ctx ends first (the actor still stops). Called from a handler (an op's, or
+// another actor's Receive), it hands the handler's executor on while it
+// waits, as Wait does, since the actor may be queued on that very executor.
+// The actor stopping itself (with its ActorContext, or a context derived
+// from it) returns at once: it stops once the current message is handled
+// and those queued before the stop.
 func (r *Ref[M, R]) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return ErrNilContext
 	}
+	done := r.stopWith(nil)
+	if self, _ := ctx.Value(actors.AnchorKey{}).(*actorNode); self == &r.own {
+		return nil // it stops after this turn: waiting for it here would never end
+	}
 	select {
-	case <-r.stopWith(nil):
+	case <-done:
+		return nil
+	default:
+	}
+	resume, err := r.own.rt.sup.Group().Block()
+	if err != nil {
+		return err
+	}
+	defer resume()
+	select {
+	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -416,6 +436,7 @@ func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
 	}
 	switch e.kind {
 	case envStart:
+		r.began = true
 		r.start()
 		return
 	case envStop:
@@ -536,29 +557,57 @@ func (r *Ref[M, R]) finish(reason error) {
 		for _, e := range r.cell.Close() {
 			r.refuse(e)
 		}
-		if s, ok := r.value.(stopper); ok {
-			func() {
-				defer func() { _ = recover() }() // a panicking Stopped must not leave the actor half-stopped
-				s.Stopped(&r.ctx)
-			}()
+		defer r.finished(reason) // also when Stopped calls runtime.Goexit
+		// Not for an actor stopped before its start was delivered (Stop
+		// came as it was spawned): Started never ran.
+		if s, ok := r.value.(stopper); ok && r.began {
+			r.runStopped(s)
 		}
-		listed := r.unlist()
-		if listed {
-			r.own.rt.engine.Registry.Remove(r.own.pid) // before the name is free to spawn again
-		}
-		for _, c := range r.own.rt.actors.remove(&r.own) {
-			c.h.stopWith(ErrActorStopped)
-		}
-		if listed {
-			r.own.rt.engine.BroadcastEvent(ActorStopped{PID: r.own.pid, Reason: reason})
-		}
-		r.mu.Lock()
-		r.finished = true
-		if r.done != nil {
-			close(r.done)
-		}
-		r.mu.Unlock()
 	})
+}
+
+// finished is the rest of finish once Stopped ran: the name and PID freed,
+// the children stopped, the end announced, Stop's waiters let go.
+func (r *Ref[M, R]) finished(reason error) {
+	listed := r.unlist()
+	if listed {
+		r.own.rt.engine.Registry.Remove(r.own.pid) // before the name is free to spawn again
+	}
+	for _, c := range r.own.rt.actors.remove(&r.own) {
+		c.h.stopWith(ErrActorStopped)
+	}
+	if listed {
+		r.own.rt.engine.BroadcastEvent(ActorStopped{PID: r.own.pid, Reason: reason})
+	}
+	r.mu.Lock()
+	r.ended = true
+	if r.done != nil {
+		close(r.done)
+	}
+	r.mu.Unlock()
+}
+
+// runStopped runs s.Stopped; a panic in it is dropped, so that the actor is
+// not left half-stopped. On the actor's executor (a turn) it runs there, as
+// Receive does: a runtime.Goexit in it ends the goroutine once finish's
+// deferred rest ran, and the executor replaces the goroutine. Elsewhere (a
+// stopping runtime's goroutine, once no executor runs) it runs on a
+// goroutine of its own, so that a Goexit cannot end the caller's.
+func (r *Ref[M, R]) runStopped(s stopper) {
+	run := func() {
+		defer func() { _ = recover() }()
+		s.Stopped(&r.ctx)
+	}
+	if r.own.rt.sup.Group().InHandler() {
+		run()
+		return
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		run()
+	}()
+	<-ended
 }
 
 // actorProc is an actor as a hollywood process: Send of an M is a Tell (a
@@ -608,6 +657,11 @@ type actorRegistry struct {
 func (a *actorRegistry) add(n *actorNode, parent *actorNode) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if n.rt.stopping.Load() {
+		// Under the lock that Stop's look at the actors (all) takes after it
+		// set stopping: an actor is either refused here or stopped by Stop.
+		return ErrStopped
+	}
 	if _, dup := a.names[n.name]; dup {
 		return fmt.Errorf("coregate: actor %q is already running", n.name)
 	}

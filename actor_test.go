@@ -919,3 +919,110 @@ func TestPoisonStopsAnActorOfAnyM(t *testing.T) {
 		require.ErrorIs(t, ref.Tell(ctx, 1), ErrActorStopped)
 	}
 }
+
+// stopsRef stops the actor it holds from its Receive: another one (with
+// the context it got), or itself (ref is its own Ref).
+type stopsRef struct{ ref **Ref[int, int] }
+
+func (s *stopsRef) Receive(c *ActorContext, _ int) (int, error) {
+	ctx, cancel := context.WithTimeout(c, 10*time.Second)
+	defer cancel()
+	return 1, (*s.ref).Stop(ctx)
+}
+
+// TestStopFromAHandler: Ref.Stop called from a handler on the actor's own
+// executor (another actor's Receive, an op's handler) hands the executor
+// on while it waits, and an actor stopping itself returns at once and stops
+// after the message. Both waited for the stop on the executor they held,
+// until their context ended (found by review).
+func TestStopFromAHandler(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	mk := func() Actor[int, int] { return &counter{} }
+
+	victim := must(Spawn(rt, "victim", mk, OnExecutor(0)))
+	must(must(victim.Ask(bg, 0)).Wait(bg))
+	stopper := must(Spawn(rt, "stopper", func() Actor[int, int] { return &stopsRef{&victim} }, OnExecutor(0)))
+	require.Equal(t, 1, must(must(stopper.Ask(bg, 0)).Wait(bg)))
+	require.ErrorIs(t, victim.Tell(bg, 1), ErrActorStopped)
+
+	victim = must(Spawn(rt, "victim", mk, OnExecutor(0)))
+	must(must(victim.Ask(bg, 0)).Wait(bg))
+	op := must(Define(rt, "stopit", func(ctx context.Context, _ int) (int, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return 0, victim.Stop(ctx)
+	}, OnExecutor(0)))
+	_, err := must(op.Submit(bg, 0)).Wait(bg)
+	require.NoError(t, err)
+	require.ErrorIs(t, victim.Tell(bg, 1), ErrActorStopped)
+
+	var self *Ref[int, int]
+	self = must(Spawn(rt, "self", func() Actor[int, int] { return &stopsRef{&self} }, OnExecutor(0)))
+	require.Equal(t, 1, must(must(self.Ask(bg, 0)).Wait(bg)))
+	<-self.doneCh()
+}
+
+// goexitOnStop calls runtime.Goexit in Stopped.
+type goexitOnStop struct{ counter }
+
+func (*goexitOnStop) Stopped(*ActorContext) { runtime.Goexit() }
+
+// TestGoexitInStoppedStillStops: runtime.Goexit in Stopped (a t.FailNow
+// there) does not leave the actor half-stopped: it skipped the rest of its
+// stop, so Stop waited until its context ended and the name stayed taken
+// (found by review).
+func TestGoexitInStoppedStillStops(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	ref := must(Spawn(rt, "g", func() Actor[int, int] { return &goexitOnStop{} }))
+	must(must(ref.Ask(bg, 0)).Wait(bg))
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	require.NoError(t, ref.Stop(ctx))
+	again := must(Spawn(rt, "g", func() Actor[int, int] { return &counter{} }))
+	require.Equal(t, 2, must(must(again.Ask(bg, 2)).Wait(bg)), "the executor went on")
+}
+
+// lifeCount counts its Started and Stopped calls.
+type lifeCount struct {
+	counter
+	started, stopped *atomic.Int32
+}
+
+func (l *lifeCount) Started(*ActorContext) error { l.started.Add(1); return nil }
+func (l *lifeCount) Stopped(*ActorContext)       { l.stopped.Add(1) }
+
+// TestSpawnAsStopBegins: a Spawn whose runtime began to Stop while it made
+// the actor (in its factory) is refused before anything of the actor is
+// queued. It queued the actor's start, then stopped the actor on the
+// spawning goroutine while the executor could run that start: a data race,
+// and Stopped beside (or without) Started (found by review).
+func TestSpawnAsStopBegins(t *testing.T) {
+	rt, err := Start(Config{Cores: 1, Affinity: Off})
+	require.NoError(t, err)
+	bg := context.Background()
+	inFactory, release := make(chan struct{}), make(chan struct{})
+	var started, stopped atomic.Int32
+	spawned := make(chan error, 1)
+	go func() {
+		_, err := Spawn(rt, "late", func() Actor[int, int] {
+			close(inFactory)
+			<-release
+			return &lifeCount{started: &started, stopped: &stopped}
+		})
+		spawned <- err
+	}()
+	<-inFactory
+	stopErr := make(chan error, 1)
+	go func() { stopErr <- rt.Stop(bg) }()
+	for !rt.stopping.Load() {
+		runtime.Gosched()
+	}
+	close(release)
+	require.ErrorIs(t, <-spawned, ErrStopped)
+	require.NoError(t, <-stopErr)
+	require.Zero(t, started.Load(), "Started ran")
+	require.Zero(t, stopped.Load(), "Stopped ran for an actor Spawn refused")
+	requireBalanced(t, rt)
+}
