@@ -45,7 +45,12 @@ type Cell[E any] struct {
 	// stranded is set, under mu, while the cell is idle with envelopes left
 	// (no executor could take it): putNear must not pass them.
 	stranded atomic.Bool
-	room     chan struct{} // closed when a turn frees room; made only while senders wait
+	// lockedNear is set, under mu, when an envelope is queued under the
+	// lock while the cell is near (its sender was not the owner: a handler
+	// that handed the executor on): the owner's next put must not go near,
+	// ahead of it. takeLocked clears it.
+	lockedNear atomic.Bool
+	room       chan struct{} // closed when a turn frees room; made only while senders wait
 	// The executor whose trim list holds the cell (see trim), written under
 	// mu.
 	trimOn *Executor
@@ -164,7 +169,7 @@ func (c *Cell[E]) putNearOn(x *Executor, e E) bool {
 	}
 	switch s & phaseMask {
 	case cellNear:
-		if len(c.near) >= c.size {
+		if len(c.near) >= c.size || c.lockedNear.Load() {
 			return false
 		}
 	case cellIdle:
@@ -267,6 +272,9 @@ func (c *Cell[E]) nudge() {
 // e is taken back, so an error always means e was not queued.
 func (c *Cell[E]) appendLocked(e E) error {
 	c.q = append(c.q, e)
+	if c.phase() == cellNear && !c.lockedNear.Load() {
+		c.lockedNear.Store(true)
+	}
 	if err := c.scheduleLocked(); err != nil {
 		var zero E
 		c.q[len(c.q)-1] = zero
@@ -298,6 +306,9 @@ func (c *Cell[E]) Unschedule() {
 	drop := c.leaveNearLocked()
 	idle := c.phase() == cellScheduled
 	if idle {
+		if c.closed.Load() { // no Close is to come for what is left
+			drop = append(drop, c.takeLeftLocked()...)
+		}
 		c.unplacedLocked()
 	}
 	c.mu.Unlock()
@@ -483,8 +494,9 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 			batch, pos, took = c.batch, c.bpos, true
 			if len(batch) == 0 { // drained: end the turn under the same lock
 				done = true
-				idle := c.endTurnLocked()
+				idle, drop := c.endTurnLocked()
 				c.mu.Unlock()
+				c.drop(drop)
 				if idle {
 					host.Idle()
 				}
@@ -546,6 +558,9 @@ func (c *Cell[E]) takeLocked() {
 	if c.fresh.Load() {
 		c.fresh.Store(false)
 	}
+	if c.lockedNear.Load() {
+		c.lockedNear.Store(false)
+	}
 	if len(c.batch) > 0 && c.room != nil { // senders wait for room
 		close(c.room)
 		c.room = nil
@@ -557,23 +572,31 @@ func (c *Cell[E]) takeLocked() {
 // or a send came in during the turn.
 func (c *Cell[E]) endTurn() {
 	c.mu.Lock()
-	idle := c.endTurnLocked()
+	idle, drop := c.endTurnLocked()
 	c.mu.Unlock()
+	c.drop(drop)
 	if idle {
 		c.host.Idle()
 	}
 }
 
-// endTurnLocked is endTurn under mu; it reports whether the cell is idle.
+// endTurnLocked is endTurn under mu; it reports whether the cell is idle,
+// and returns the envelopes left when the cell is closed, for the caller to
+// drop once it let go of mu.
 //
 // The cell never shows idle while envelopes remain: the owner's putNear
 // could otherwise queue a sender's next envelope ahead of one it queued
-// under the lock.
-func (c *Cell[E]) endTurnLocked() bool {
+// under the lock. A closed cell is not scheduled again for what is left
+// (Close left the rest of the batch to this turn, and placing the cell may
+// fail, which would strand them): they are dropped, each resolved.
+func (c *Cell[E]) endTurnLocked() (idle bool, drop []E) {
+	if c.closed.Load() {
+		drop = c.takeLeftLocked()
+	}
 	if len(c.q) > 0 || c.bpos < len(c.batch) {
 		c.setPhase(cellScheduled)
 		// An error here leaves the envelopes to Close: the runtime stops.
-		return c.placeLocked() != nil
+		return c.placeLocked() != nil, nil
 	}
 	c.setPhase(cellIdle)
 	// A burst's memory goes back once the executor parks (see trim), not
@@ -583,7 +606,22 @@ func (c *Cell[E]) endTurnLocked() bool {
 		c.trimOn = x
 		x.addTrim(c)
 	}
-	return true
+	return true, drop
+}
+
+// takeLeftLocked takes the envelopes a closed cell still holds (the rest of
+// its batch, and its queue), in order.
+func (c *Cell[E]) takeLeftLocked() []E {
+	n := len(c.batch) - c.bpos + len(c.q)
+	if n == 0 {
+		return nil
+	}
+	left := make([]E, 0, n)
+	left = append(append(left, c.batch[c.bpos:]...), c.q...)
+	clear(c.batch)
+	clear(c.q)
+	c.batch, c.bpos, c.q = c.batch[:0], 0, c.q[:0]
+	return left
 }
 
 // trim gives back the queue memory of a cell still idle when its executor

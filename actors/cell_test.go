@@ -87,7 +87,7 @@ func TestCellKeepsQueueUntilExecutorParks(t *testing.T) {
 		defer c.mu.Unlock()
 		c.setPhase(cellActive) // as a turn that just drained its batch
 		c.batch, c.bpos = make([]int, 4*cellKeep), 4*cellKeep
-		if !c.endTurnLocked() {
+		if idle, _ := c.endTurnLocked(); !idle {
 			t.Fatal("a drained cell did not go idle")
 		}
 		if cap(c.batch) != 4*cellKeep || c.trimOn != e {
@@ -569,5 +569,105 @@ func TestNearPutFollowsMove(t *testing.T) {
 			t.Fatalf("put from executor %d's owner: near %v (err %v), want near %v", tc.on.Index(), near, err, tc.near)
 		}
 		w.wantDelivered(t, 1, y)
+	}
+}
+
+// seqHost records what it is delivered, in order, and what it is given to
+// drop.
+type seqHost struct {
+	first   func() // if set, called as the first envelope is delivered
+	mu      sync.Mutex
+	got     []int
+	dropped []int
+	done    chan struct{} // closed once want envelopes were delivered or dropped
+	want    int
+}
+
+func newSeqHost(want int) *seqHost { return &seqHost{done: make(chan struct{}), want: want} }
+
+func (h *seqHost) note(into *[]int, v int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	*into = append(*into, v)
+	if len(h.got)+len(h.dropped) == h.want {
+		close(h.done)
+	}
+}
+
+func (h *seqHost) Deliver(_ context.Context, v int) {
+	if h.first != nil && v == 0 {
+		h.first()
+	}
+	h.note(&h.got, v)
+}
+func (h *seqHost) Home() *Executor { return nil }
+func (h *seqHost) Drop(v int)      { h.note(&h.dropped, v) }
+func (h *seqHost) Idle()           {}
+
+// TestNearDoesNotPassLocked: one sender's envelopes keep their order when
+// it sends first as the owner of the cell's executor (near), then from a
+// goroutine that is not (a handler that handed the executor on: the locked
+// queue), then as the owner again. The third went near, ahead of the
+// second, whose locked queue the turn takes after near (found by review).
+func TestNearDoesNotPassLocked(t *testing.T) {
+	_, e := startOneExecutor(t)
+	h := newSeqHost(3)
+	c := NewCell[int](e, 16, h)
+	var err error
+	runOn(t, e, func() {
+		if !c.putNear(0) {
+			err = errors.New("the owner's first put did not go near")
+			return
+		}
+		off := make(chan error)
+		go func() { off <- c.TryPut(1) }() // not the owner: the locked queue
+		if err = <-off; err == nil {
+			err = c.TryPut(2) // the owner again
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-h.done
+	if !slices.Equal(h.got, []int{0, 1, 2}) {
+		t.Fatalf("delivered %v, want [0 1 2]", h.got)
+	}
+}
+
+// TestClosedTurnDropsWhatItCannotPlace: a cell closed while its turn runs
+// (its actor stopped mid-batch) leaves the rest of the batch to that turn;
+// when the turn ends with envelopes left, past Throughput, and cannot be
+// placed again (its executor refuses it), they are dropped, so each is
+// resolved. They stayed in the idle, stranded cell, and their Asks never
+// resolved: Close had run already (found by review).
+func TestClosedTurnDropsWhatItCannotPlace(t *testing.T) {
+	g, e := startOneExecutor(t)
+	const n = Throughput + 8
+	h := newSeqHost(n)
+	c := NewCell[int](e, 2*n, h)
+	h.first = func() {
+		if left := c.Close(); len(left) != 0 { // as a stopping actor's finish does
+			panic("Close took the active turn's batch")
+		}
+		g.Abort() // the turn's next placement is refused
+	}
+	gate := make(chan struct{})
+	hold := newJob(1, func(context.Context) error { <-gate; return nil })
+	if e.Push(hold) != Pushed {
+		t.Fatal("push refused")
+	}
+	for v := range n { // all queued before the turn: one batch
+		if err := c.TryPut(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(gate)
+	select {
+	case <-h.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("delivered %d, dropped %d of %d: the rest stranded", len(h.got), len(h.dropped), n)
+	}
+	if len(h.got) != Throughput || len(h.dropped) != n-Throughput {
+		t.Fatalf("delivered %d, dropped %d; want %d and %d", len(h.got), len(h.dropped), Throughput, n-Throughput)
 	}
 }
