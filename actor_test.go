@@ -1026,3 +1026,42 @@ func TestSpawnAsStopBegins(t *testing.T) {
 	require.Zero(t, stopped.Load(), "Stopped ran for an actor Spawn refused")
 	requireBalanced(t, rt)
 }
+
+// gatedActor blocks in Receive until gate closes, once in is signalled.
+type gatedActor struct {
+	in   chan struct{}
+	gate chan struct{}
+}
+
+func (g *gatedActor) Receive(_ *ActorContext, x int) (int, error) {
+	select {
+	case g.in <- struct{}{}:
+	default:
+	}
+	<-g.gate
+	return x, nil
+}
+
+// TestEngineSendToAFullMailbox: engine.Send cannot wait for room, so a
+// message by PID to a full mailbox is a dead letter, and a Request gets
+// ErrMailboxFull as its answer; the actor goes on.
+func TestEngineSendToAFullMailbox(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	e := rt.Engine()
+	events, stop := testkit.Subscribe(e, func(ev any) bool { _, ok := ev.(actor.DeadLetterEvent); return ok })
+	defer stop()
+	g := &gatedActor{in: make(chan struct{}, 1), gate: make(chan struct{})}
+	ref := must(Spawn(rt, "full", func() Actor[int, int] { return g }, WithMailbox(1)))
+	bg := context.Background()
+	first := must(ref.Ask(bg, 1))
+	<-g.in // in Receive: the mailbox is empty again
+	require.NoError(t, ref.Tell(bg, 2))
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	_, err := Request[int](ctx, e, ref.PID(), 3)
+	require.ErrorIs(t, err, ErrMailboxFull)
+	require.Equal(t, 3, (<-events).(actor.DeadLetterEvent).Message)
+	close(g.gate)
+	require.Equal(t, 1, must(first.Wait(bg)))
+	require.Equal(t, 4, must(must(ref.Ask(bg, 4)).Wait(bg)), "the actor went on")
+}
