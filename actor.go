@@ -53,7 +53,7 @@ func (c *ActorContext) Value(key any) any {
 	switch key {
 	case actors.ExecKey:
 		return c.node.rt.execs[c.node.exec.Load()-1]
-	case actors.AnchorKey{}:
+	case actors.AnchorKey{}, actors.TurnKey{}:
 		return c.node
 	}
 	return c.Context.Value(key)
@@ -388,7 +388,7 @@ func (r *Ref[M, R]) Stop(ctx context.Context) error {
 		return ErrNilContext
 	}
 	done := r.stopWith(nil)
-	if self, _ := ctx.Value(actors.AnchorKey{}).(*actorNode); self == &r.own {
+	if self, _ := ctx.Value(actors.TurnKey{}).(*actorNode); self == &r.own {
 		return nil // it stops after this turn: waiting for it here would never end
 	}
 	select {

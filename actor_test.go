@@ -961,6 +961,33 @@ func TestStopFromAHandler(t *testing.T) {
 	self = must(Spawn(rt, "self", func() Actor[int, int] { return &stopsRef{&self} }, OnExecutor(0)))
 	require.Equal(t, 1, must(must(self.Ask(bg, 0)).Wait(bg)))
 	<-self.doneCh()
+
+	// A token the actor submitted (its context derives from the actor's) is
+	// not the actor's turn: its Stop waits for the stop, on the actor's
+	// executor, where the token stays.
+	stopped := make(chan bool, 1)
+	var submitter *Ref[int, int]
+	op = must(Define(rt, "stopsubmitter", func(ctx context.Context, _ int) (int, error) {
+		err := submitter.Stop(ctx)
+		select {
+		case <-submitter.doneCh():
+			stopped <- true
+		default:
+			stopped <- false
+		}
+		return 0, err
+	}))
+	submitter = must(Spawn(rt, "submitter", func() Actor[int, int] { return &submits{op} }, OnExecutor(0)))
+	must(must(submitter.Ask(bg, 0)).Wait(bg))
+	require.True(t, <-stopped, "Stop returned before the actor stopped")
+}
+
+// submits submits a token of op with its context, and does not wait.
+type submits struct{ op *Op[int, int] }
+
+func (s *submits) Receive(c *ActorContext, x int) (int, error) {
+	_, err := s.op.Submit(c, x)
+	return x, err
 }
 
 // goexitOnStop calls runtime.Goexit in Stopped.

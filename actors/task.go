@@ -369,9 +369,17 @@ func (t *Task) Value(key any) any {
 				return a
 			}
 		}
+	case TurnKey{}:
+		return nil // a token's handler is not the turn of whoever submitted it
 	}
 	return t.parent.Value(key)
 }
+
+// TurnKey is the context key under which an actor's context answers the
+// actor (the root package's ActorContext does) and a token's handler
+// context answers nil, even for a token the actor submitted: what a call
+// made with it can tell the actor's own turn from a token's handler.
+type TurnKey struct{}
 
 // Done is closed when the token is cancelled, its submitter's context or a
 // parent token's ends, the runtime aborts, or the handler has returned.
