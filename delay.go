@@ -77,6 +77,9 @@ func (ds *delays) add(ctx context.Context, rt *Runtime, rule *router.Rule, tk *r
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	if ds.stopped {
+		if tk != nil {
+			rt.router.Release(tk) // a child joined its seed in prepare: leave it
+		}
 		return ErrStopped
 	}
 	i := rt.router.Place(rule, tk, j)

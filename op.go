@@ -253,6 +253,7 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 		return nil, err
 	}
 	op.rule.Keyed = op.keyOf != nil
+	op.rule.Retry = op.retries > 0
 	op.near = cfg.onExec
 	op.hooked = op.rule.Keyed || op.rule.Lead || op.retries > 0 || op.near > 0
 	if err := rt.registry.add(name, op); err != nil {

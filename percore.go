@@ -48,8 +48,11 @@ func NewPerCore[S any](rt *Runtime, init func(executor int) S) (*PerCore[S], err
 
 // Get returns the value of the executor running the handler or actor whose
 // context ctx is (or derives from), making it first if it is the first
-// time. Outside a handler or actor of p's runtime it is an error. A panic in
-// init goes to the caller (failing its token) and the next Get tries again.
+// time. Outside a handler or actor of p's runtime it is an error, also with
+// a handler's context kept after the handler returned or passed to a
+// goroutine it started: that goroutine would touch the executor's value
+// beside its next handlers. A panic in init goes to the caller (failing its
+// token) and the next Get tries again.
 func (p *PerCore[S]) Get(ctx context.Context) (*S, error) {
 	switch {
 	case p == nil:
@@ -58,7 +61,9 @@ func (p *PerCore[S]) Get(ctx context.Context) (*S, error) {
 		return nil, ErrNilContext
 	}
 	e := actors.ExecutorOf(ctx)
-	if e == nil || e.Group() != p.rt.sup.Group() {
+	// The owner first (cheap); then a handler that blocked and finishes
+	// beside the executor's new owner (see PerCore).
+	if g := p.rt.sup.Group(); e == nil || e.Group() != g || !e.Runs() && !g.InHandler() {
 		return nil, errors.New("coregate: PerCore.Get outside a handler or actor of its runtime")
 	}
 	s := &p.slots[e.Index()]

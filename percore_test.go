@@ -84,3 +84,20 @@ func (a perCoreActor) Receive(c *ActorContext, _ int) (int, error) {
 	}
 	return s.exec, nil
 }
+
+// TestPerCoreGetNeedsTheHandler: a handler's context kept after the handler
+// returned still names its executor, but Get with it is an error: it handed
+// the executor's value to a goroutine racing the executor's next handlers
+// (found by review).
+func TestPerCoreGetNeedsTheHandler(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	pc := must(NewPerCore(rt, func(i int) shard { return shard{exec: i} }))
+	keep := must(Define(rt, "keep", func(ctx context.Context, _ int) (context.Context, error) {
+		_, err := pc.Get(ctx) // inside: fine
+		return ctx, err
+	}))
+	ctx := must(must(keep.Submit(bg, 0)).Wait(bg))
+	_, err := pc.Get(ctx)
+	require.ErrorContains(t, err, "outside a handler or actor")
+}

@@ -260,3 +260,29 @@ func TestDeclaredCallsDecideWhoJoins(t *testing.T) {
 	got := must(must(lead.Submit(bg, 0)).Wait(bg)) // Heavy's first position: executor 0
 	require.Equal(t, [3]int{0, 0, 2}, got, "lead, declared child (its seed), undeclared (Light: executor 2)")
 }
+
+// submitsKey submits a token of op for the key it is told and answers the
+// executor the token was placed on.
+type submitsKey struct{ op *Op[string, int] }
+
+func (a submitsKey) Receive(c *ActorContext, key string) (int, error) {
+	tok, err := a.op.Submit(c, key)
+	if err != nil {
+		return -1, err
+	}
+	return tok.Executor(), nil
+}
+
+// TestActorDoesNotPinAKeyOutsideItsRange: a sticky key whose first token an
+// actor submits is pinned in its class's range, not near the actor outside
+// it: a later token of the key, placed from elsewhere, moved the pin, so one
+// key's tokens ran on two executors (found by review).
+func TestActorDoesNotPinAKeyOutsideItsRange(t *testing.T) {
+	rt := start(t, Config{Cores: 3, Affinity: Off, IdleSpin: -1})
+	bg := context.Background()
+	op := must(Define(rt, "light-sticky", where[string], WithSticky(), WithWeight(Light)))
+	ref := must(Spawn(rt, "sub", func() Actor[string, int] { return submitsKey{op} }, OnExecutor(0)))
+	first := must(must(ref.Ask(bg, "k")).Wait(bg))
+	require.Equal(t, 2, first, "Light's range on 3 executors is executor 2")
+	require.Equal(t, 2, run(t, op, bg, "k"))
+}

@@ -327,3 +327,34 @@ func TestDownAndRerouteFakeClock(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestStallMovesGroupTokens: the plain tokens queued behind a stall move to
+// a healthy executor also when submitted through a Group (or Map), whose
+// tokens carry a ticket only to be watched: they waited out the stall as if
+// pinned (found by review).
+func TestStallMovesGroupTokens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: 100 * time.Millisecond, IdleSpin: -1})
+		require.NoError(t, err)
+		bg := context.Background()
+		slow := must(Define(rt, "slow", func(context.Context, int) (int, error) { time.Sleep(time.Second); return 0, nil }))
+		plain := must(Define(rt, "plain", where[int]))
+		require.Equal(t, 0, must(slow.Submit(bg, 0)).Executor())
+		g := NewGroup(bg, rt)
+		var onStalled []*Token[int]
+		for range 4 { // Heavy alternates over both: half land behind the slow token
+			if tok := must(Add(g, plain, 0)); tok.Executor() == 0 {
+				onStalled = append(onStalled, tok)
+			}
+		}
+		require.NotEmpty(t, onStalled)
+		time.Sleep(200 * time.Millisecond) // the watchdog sees the stall
+		synctest.Wait()
+		for i, tok := range onStalled {
+			require.Equal(t, 1, must(tok.Wait(bg)), "group token %d waited out the stall", i)
+		}
+		require.NoError(t, g.Wait())
+		require.NoError(t, rt.Stop(bg))
+		requireBalanced(t, rt)
+	})
+}

@@ -638,6 +638,13 @@ func (e *Executor) Shutdown() {}
 
 // currentOwner returns the calling goroutine's worker when it owns an
 // executor of g, or nil.
+// Runs reports whether the calling goroutine is e's owner: the goroutine
+// running e's queue, in a handler or an actor's turn now.
+func (e *Executor) Runs() bool {
+	w := e.owner.Load()
+	return w != nil && w.id == goid()
+}
+
 func (g *Group) currentOwner() *worker {
 	id := goid()
 	for _, e := range g.execs {

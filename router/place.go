@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"slices"
 
 	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/anchor"
@@ -13,6 +14,7 @@ type Rule struct {
 	Keyed  bool   // sticky: each token carries a key ([Ticket.Key])
 	Lead   bool   // each token leads a seed that its children join
 	Calls  []byte // a lead's canonical external call names, hashed into its seed
+	Retry  bool   // failed tokens are retried: each stays on its executor, off a stall too
 }
 
 // Ticket is one token's placement: its sticky key and what placing it took.
@@ -215,9 +217,20 @@ func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 		}
 		return exec
 	}
-	next := Decide(v.live, r.healthy, rule.Weight, -1, r.next(rule.Weight))
+	staggered := Decide(v.live, r.healthy, rule.Weight, -1, r.next(rule.Weight))
+	next := staggered
 	if tk.Near > 0 && v.isLive[tk.Near-1] {
 		next = tk.Near - 1 // submitted by an actor: stays near it, in place of staggering
+	}
+	var set []int
+	if rule.Keyed {
+		set = v.eligible(rule.Weight)
+		if next != staggered && !slices.Contains(set, next) {
+			// A key is pinned in its class's range, not near an actor
+			// outside it: a later token of the key, placed from elsewhere,
+			// would move the pin while this one runs.
+			next = staggered
+		}
 	}
 	if next < 0 {
 		return -1
@@ -226,9 +239,9 @@ func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 	tk.placed = true
 	switch {
 	case rule.Keyed && first:
-		next, tk.Pinned = r.sticky.Place(tk.Key, v.eligible(rule.Weight), next)
+		next, tk.Pinned = r.sticky.Place(tk.Key, set, next)
 	case rule.Keyed:
-		next = r.sticky.Repin(tk.Key, v.eligible(rule.Weight), next)
+		next = r.sticky.Repin(tk.Key, set, next)
 	}
 	if rule.Lead && first {
 		tk.Seed = r.seeds.Lead(j.Task().ID(), rule.Calls, next, int(rule.Weight)) // nil: unanchored
@@ -274,8 +287,11 @@ func (r *Router) Stalled(e *actors.Executor) int {
 	defer r.moving.Unlock()
 	return r.moveAll(e.Steal(func(j actors.Job) bool {
 		if p, ok := j.(Placed); ok {
-			_, tk := p.Placement()
-			return tk == nil
+			// A ticket alone does not hold a token (a group's or Map's
+			// carry one to be watched): a key, a seed, a retry or an
+			// executor it is near does.
+			rule, tk := p.Placement()
+			return tk == nil || !rule.Keyed && !rule.Lead && !rule.Retry && tk.Seed == nil && tk.Near == 0
 		}
 		return j.Task() != nil // a Scheduled runnable (an actor) stays
 	}))
