@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -357,4 +358,132 @@ func TestStallMovesGroupTokens(t *testing.T) {
 		require.NoError(t, rt.Stop(bg))
 		requireBalanced(t, rt)
 	})
+}
+
+// TestStolenTokenRunsWhereItSays: a steal off a stalled executor marks the
+// tokens of its batch moved one by one while the stalled executor, its
+// handler returned, goes on through that batch and claims some first. Such
+// a token runs where it was claimed, and its handler's context says so:
+// CurrentExecutor (and PerCore.Get) named the executor it was marked moved
+// to, so two threads shared one PerCore value (found by review; a stress
+// test, failing within a few trials before).
+func TestStolenTokenRunsWhereItSays(t *testing.T) {
+	const fastN = 300
+	for trial := 0; trial < 10 && !t.Failed(); trial++ {
+		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: 20 * time.Millisecond, IdleSpin: -1})
+		require.NoError(t, err)
+		bg := context.Background()
+		counts := must(NewPerCore(rt, func(int) int { return 0 }))
+		gate, in := make(chan struct{}), make(chan struct{})
+		gateOp := must(Define(rt, "gate", func(context.Context, int) (int, error) { close(in); <-gate; return 0, nil }, WithWeight(Light)))
+		slow := must(Define(rt, "slow", func(ctx context.Context, _ int) (int, error) {
+			e, _ := CurrentExecutor(ctx)
+			for !rt.Executors()[e].Stalled { // the watchdog steals what queued behind it
+				runtime.Gosched()
+			}
+			return 0, nil
+		}, WithWeight(Light)))
+		var changed atomic.Int32
+		fast := must(Define(rt, "fast", func(ctx context.Context, _ int) (int, error) {
+			e1, _ := CurrentExecutor(ctx)
+			for range 20 {
+				p := must(counts.Get(ctx))
+				*p++ // the executor's own value: -race reports a second thread
+			}
+			if e2, _ := CurrentExecutor(ctx); e2 != e1 {
+				changed.Add(1)
+			}
+			return e1, nil
+		}, WithWeight(Light)))
+		g := must(gateOp.Submit(bg, 0))
+		<-in // what follows queues behind the gate, in one batch
+		s := must(slow.Submit(bg, 0))
+		toks := make([]*Token[int], fastN)
+		for i := range toks {
+			toks[i] = must(fast.Submit(bg, 0))
+		}
+		close(gate)
+		for _, tok := range append(toks, g, s) {
+			must(tok.Wait(bg))
+		}
+		require.NoError(t, rt.Stop(bg))
+		requireBalanced(t, rt)
+		require.Zero(t, changed.Load(), "trial %d: handlers saw their executor change while they ran", trial)
+	}
+}
+
+// TestDownDuringStopCutsNothingShort: an executor past its restart
+// intensity while a graceful Stop drains, after the others drained and
+// exited, restarts instead of going down: down, its queue moved to
+// mailboxes that had drained, its tokens were resolved with ErrStopped,
+// and Stop, whose context never ended, returned nil (found by review).
+func TestDownDuringStopCutsNothingShort(t *testing.T) {
+	rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1}, IdleSpin: -1})
+	require.NoError(t, err)
+	stopped, unsub := testkit.Subscribe(rt.Engine(), func(ev any) bool {
+		e, ok := ev.(supervisor.ExecutorStopped)
+		return ok && e.Index == 1
+	})
+	defer unsub()
+	bg := context.Background()
+	block, crash, unblock := executor0Ops(t, rt)
+	at0 := alternate(t, rt)
+	plain := must(Define(rt, "plain", where[int]))
+	toks := []*Token[int]{at0(must(block.Submit(bg, 0))), at0(must(crash.Submit(bg, 0))), at0(must(crash.Submit(bg, 0)))}
+	for range 10 {
+		toks = append(toks, at0(must(plain.Submit(bg, 0))))
+	}
+	stopErr := make(chan error, 1)
+	go func() { stopErr <- rt.Stop(bg) }()
+	<-stopped // executor 1 drained and exited
+	unblock() // executor 0 crashes twice: past its intensity
+	require.NoError(t, <-stopErr)
+	for i, tok := range toks {
+		_, err := tok.Wait(bg)
+		require.NoError(t, err, "token %d", i)
+	}
+	requireBalanced(t, rt)
+}
+
+// TestStallStealRacingStop: a steal off a stalled executor that races a
+// graceful Stop, whose other executors drain and exit while tokens are
+// moved to them one by one, cuts none short: a token the drained executor
+// refuses goes back to the stalled one. They were resolved with ErrStopped
+// while Stop, whose context never ended, returned nil (found by review; a
+// stress test, failing within a few trials before).
+func TestStallStealRacingStop(t *testing.T) {
+	for trial := 0; trial < 10 && !t.Failed(); trial++ {
+		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: 10 * time.Millisecond, IdleSpin: -1})
+		require.NoError(t, err)
+		bg := context.Background()
+		stopErr := make(chan error, 1)
+		started := make(chan struct{})
+		lag := time.Duration(trial) * 20 * time.Microsecond
+		slow := must(Define(rt, "slow", func(ctx context.Context, _ int) (int, error) {
+			close(started)
+			e, _ := CurrentExecutor(ctx)
+			for !rt.Executors()[e].Stalled {
+				runtime.Gosched()
+			}
+			for end := time.Now().Add(lag); time.Now().Before(end); {
+			}
+			go func() { stopErr <- rt.Stop(bg) }()
+			time.Sleep(50 * time.Millisecond) // stalled on while Stop drains the other executor
+			return 0, nil
+		}, WithWeight(Light)))
+		fast := must(Define(rt, "fast", where[int], WithWeight(Light)))
+		s := must(slow.Submit(bg, 0))
+		<-started
+		toks := make([]*Token[int], 2000)
+		for i := range toks {
+			toks[i] = must(fast.Submit(bg, 0))
+		}
+		must(s.Wait(bg))
+		require.NoError(t, <-stopErr)
+		for i, tok := range toks {
+			_, err := tok.Wait(bg)
+			require.NoError(t, err, "trial %d: token %d cut short by a Stop that returned nil", trial, i)
+		}
+		requireBalanced(t, rt)
+	}
 }

@@ -155,11 +155,23 @@ func (e *Executor) Adopt(j Job) PushResult {
 	if t == nil {
 		return e.mb.requeue(j) // a Scheduled runnable: no token to mark or count
 	}
-	prev := t.moved.Swap(int32(e.index) + 1) // before the push: its old executor skips it; clears sentBit, no longer needed
+	// Marked before the push, so its old executor skips it (clearing
+	// sentBit, no longer needed); not once an executor claimed it to run
+	// (runBit): it runs there, and its handler must not see it moved.
+	var prev int32
+	for {
+		prev = t.moved.Load()
+		if prev&runBit != 0 {
+			return Pushed // running, or about to, where it is: nothing to move
+		}
+		if t.moved.CompareAndSwap(prev, int32(e.index)+1) {
+			break
+		}
+	}
 	res := e.mb.requeue(j)
 	switch {
 	case res != Pushed:
-		t.moved.Store(prev)
+		t.moved.CompareAndSwap(int32(e.index)+1, prev)
 	case prev&^sentBit == 0:
 		t.exec.rerouted.Add(1)
 	}
@@ -408,6 +420,7 @@ func (e *Executor) run(w *worker, j Job) {
 	if !t.state.CompareAndSwap(queued, running) {
 		return // resolved while queued, or running elsewhere
 	}
+	t.runHere(e) // a steal racing the claim (Adopt) is overruled
 	if e.group.aborted.Load() {
 		t.finish(Stopped, ErrStopped)
 		return
@@ -567,6 +580,7 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 	if !again {
 		return false
 	}
+	t.requeued()
 	t.state.Store(queued)
 	if t.cancel.isFired() { // Cancel came as it ended (see Task.Cancel): this attempt's outcome is its last
 		t.Resolve(o, err)

@@ -138,9 +138,34 @@ const sentBit = 1 << 30
 // or moved before.
 func (t *Task) claimSent() bool { return t.moved.CompareAndSwap(0, sentBit) }
 
+// runBit marks in moved a token claimed to run by the executor in moved's
+// index bits: a steal that marked it moved to another executor as it was
+// claimed is overruled, and no later steal marks it (see Adopt), so its
+// handler's context names the executor it runs on. A retry clears it.
+const runBit = 1 << 28
+
+// runHere marks t, just claimed by e to run, as running on e.
+func (t *Task) runHere(e *Executor) {
+	for {
+		m := t.moved.Load()
+		n := m&detachedBit | runBit | int32(e.index+1)
+		if m == n || t.moved.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+// requeued clears runBit from a token queued again for a retry, which a
+// steal or a down executor may move like any queued token.
+func (t *Task) requeued() {
+	if t.moved.Load()&runBit != 0 {
+		t.moved.And(^int32(runBit))
+	}
+}
+
 // movedTo returns the index of the executor the token was moved to, or -1.
 func (t *Task) movedTo() int {
-	if m := t.moved.Load() &^ (sentBit | detachedBit); m != 0 {
+	if m := t.moved.Load() &^ (sentBit | detachedBit | runBit); m != 0 {
 		return int(m - 1)
 	}
 	return -1

@@ -268,7 +268,7 @@ func (r *Router) Release(tk *Ticket) {
 func (r *Router) Down(e *actors.Executor) int {
 	r.moving.Lock()
 	r.setLive(e.Index(), false)
-	moved := r.moveAll(e.Retire())
+	moved := r.moveAll(e.Retire(), nil)
 	r.moving.Unlock()
 	r.room.Notify() // submitters waiting for room on e place again
 	return moved
@@ -294,7 +294,7 @@ func (r *Router) Stalled(e *actors.Executor) int {
 			return tk == nil || !rule.Keyed && !rule.Lead && !rule.Retry && tk.Seed == nil && tk.Near == 0
 		}
 		return j.Task() != nil // a Scheduled runnable (an actor) stays
-	}))
+	}), e)
 }
 
 // Redirect places one accepted job whose executor is down (one sent to a down
@@ -302,15 +302,16 @@ func (r *Router) Stalled(e *actors.Executor) int {
 func (r *Router) Redirect(j actors.Job) {
 	r.moving.Lock()
 	defer r.moving.Unlock()
-	r.reroute(j)
+	r.reroute(j, nil)
 }
 
-// moveAll reroutes jobs in order and returns how many moved. The caller holds
-// the write lock on moves.
-func (r *Router) moveAll(jobs []actors.Job) int {
+// moveAll reroutes jobs in order and returns how many moved; back, if not
+// nil, takes those that a drained executor refuses (see reroute). The
+// caller holds the write lock on moves.
+func (r *Router) moveAll(jobs []actors.Job, back *actors.Executor) int {
 	moved := 0
 	for _, j := range jobs {
-		if r.reroute(j) {
+		if r.reroute(j, back) {
 			moved++
 		}
 	}
@@ -320,7 +321,7 @@ func (r *Router) moveAll(jobs []actors.Job) int {
 // reroute queues j, accepted on an executor that went down or stalled, on a
 // live one past its bound, or resolves it: with ErrStopped once the runtime
 // aborted, with ErrNoExecutor when none is live.
-func (r *Router) reroute(j actors.Job) bool {
+func (r *Router) reroute(j actors.Job, back *actors.Executor) bool {
 	rule, tk := &Rule{}, (*Ticket)(nil)
 	if p, ok := j.(Placed); ok {
 		rule, tk = p.Placement()
@@ -336,7 +337,13 @@ func (r *Router) reroute(j actors.Job) bool {
 		case actors.Pushed:
 			return true
 		case actors.Closed:
-			actors.Drop(j, actors.Stopped, actors.ErrStopped)
+			// A graceful Stop drained that executor meanwhile. A token
+			// stolen off a stall goes back to the stalled one (back),
+			// whose mailbox, closed but not drained, still takes it: Stop
+			// waits for it there rather than cut it short.
+			if back == nil || back.Adopt(j) != actors.Pushed {
+				actors.Drop(j, actors.Stopped, actors.ErrStopped)
+			}
 			return false
 		}
 	}

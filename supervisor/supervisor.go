@@ -195,6 +195,12 @@ func (s *Supervisor) crashed(e *actors.Executor, reason error) {
 	s.mu.Lock()
 	sl := &s.slots[e.Index()]
 	delay, restarts, down := sl.window.admit(time.Now(), s.policy, jitter)
+	if down && s.stopping {
+		// Restarted at once instead, as any failure while stopping: its
+		// queue, moved, could only reach executors that drained and
+		// refuse it, and Stop would cut those tokens short.
+		down = false
+	}
 	if down {
 		s.mu.Unlock()
 		s.down(e, reason, restarts)
