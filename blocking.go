@@ -189,10 +189,7 @@ func (l *lane) work() {
 
 // run runs j on the calling worker, known as running meanwhile.
 func (l *lane) run(j actors.Job) {
-	t := j.Task()
-	l.mu.Lock()
-	l.running[t] = struct{}{}
-	l.mu.Unlock()
+	t := j.Task()  // counted in l.running by next
 	defer func() { // a Goexit unwinds through here too
 		l.mu.Lock()
 		delete(l.running, t)
@@ -217,6 +214,7 @@ func (l *lane) next() (actors.Job, bool) {
 	if l.head == len(l.q) {
 		l.q, l.head = l.q[:0], 0
 	}
+	l.running[j.Task()] = struct{}{} // under the lock it was taken: an abort sees it
 	if l.waiters > 0 {
 		close(l.room)
 		l.room = make(chan struct{})
@@ -231,6 +229,12 @@ func (l *lane) retryAfter(j actors.Job, delay time.Duration) {
 	defer l.mu.Unlock()
 	if !t.Queued() {
 		return // resolved already (cancelled): its dropRetry came first
+	}
+	if l.aborted {
+		l.mu.Unlock()
+		t.Resolve(actors.Stopped, ErrStopped)
+		l.mu.Lock()
+		return
 	}
 	l.busyLocked(+1)
 	l.retries[t] = laneRetry{job: j, timer: time.AfterFunc(delay, func() {
@@ -339,7 +343,11 @@ func (l *lane) stop(ctx context.Context) (stopped int, running []*actors.Task) {
 		}
 	}
 	for _, t := range running {
-		t.Cancel()
+		if t.Resolve(actors.Stopped, ErrStopped) { // taken but not begun
+			stopped++
+		} else {
+			t.Cancel()
+		}
 	}
 	grace := time.NewTimer(supervisor.DefaultGrace)
 	defer grace.Stop()

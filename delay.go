@@ -59,7 +59,8 @@ type delays struct {
 	q       delayHeap
 	timer   *time.Timer
 	stopped bool
-	quit    chan struct{} // closed by stop, for the loops of Every
+	quit    chan struct{}  // closed by stop, for the loops of Every
+	firing  sync.WaitGroup // fires between popping due tokens and delivering them
 }
 
 type delayed struct {
@@ -129,12 +130,21 @@ func (ds *delays) fire() {
 	now := time.Now()
 	var due []*delayed
 	ds.mu.Lock()
+	if ds.stopped { // stop took the heap: nothing is due here any more
+		ds.mu.Unlock()
+		return
+	}
 	for len(ds.q) > 0 && !ds.q[0].at.After(now) {
 		due = append(due, heap.Pop(&ds.q).(*delayed))
 	}
-	if len(ds.q) > 0 && !ds.stopped {
+	if len(ds.q) > 0 {
 		ds.arm(ds.q[0].at.Sub(now))
 	}
+	// Counted under the lock, before stop can set stopped: stop waits for
+	// the tokens popped here to be delivered, so that a graceful Stop
+	// drains them (and returns with none unresolved).
+	ds.firing.Add(1)
+	defer ds.firing.Done()
 	ds.mu.Unlock()
 	for _, d := range due {
 		if d.watch != nil {
@@ -177,6 +187,7 @@ func (ds *delays) stop() int {
 	}
 	close(ds.quit)
 	ds.mu.Unlock()
+	ds.firing.Wait() // a fire that popped due tokens has delivered them
 	n := 0
 	for _, d := range q {
 		if d.watch != nil {

@@ -42,10 +42,10 @@ func (op *Op[A, R]) Pause() {
 func (op *Op[A, R]) Resume() {
 	p := &op.pause
 	p.mu.Lock()
+	defer p.mu.Unlock() // Stop's drop waits until they are delivered
 	p.on.Store(false)
 	held := p.held
 	p.held = nil
-	p.mu.Unlock()
 	for _, j := range held {
 		if j.Task().Unpark() {
 			op.deliver(j)

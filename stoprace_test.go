@@ -1,0 +1,201 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coregate/coregate/actors"
+	"github.com/stretchr/testify/require"
+)
+
+// stopHookCtx is a context that never ends but implements AfterFunc, so the
+// stop function of a context.AfterFunc registered on it (SubmitAfter's
+// watch) calls onStop: a seam to pause delays.fire between popping a due
+// token (under ds.mu) and delivering it.
+type stopHookCtx struct {
+	context.Context
+	done   chan struct{}
+	onStop func()
+}
+
+func newStopHookCtx(onStop func()) *stopHookCtx {
+	return &stopHookCtx{Context: context.Background(), done: make(chan struct{}), onStop: onStop}
+}
+func (c *stopHookCtx) Done() <-chan struct{} { return c.done }
+func (c *stopHookCtx) Err() error            { return nil }
+func (c *stopHookCtx) AfterFunc(func()) func() bool {
+	var once sync.Once
+	return func() bool { once.Do(c.onStop); return true }
+}
+
+func balanced(c Counts) bool {
+	return c.Submitted == c.Succeeded+c.Failed+c.Panicked+c.Cancelled+c.Stopped
+}
+
+// TestDelayFireRacingStop: delays.fire pops a due token, unlocks and only
+// then delivers it. A Stop that ran in between neither saw it (delays.stop)
+// nor waited for it (the drain), and returned nil with the token
+// unresolved; on the blocking lane its handler then ran after Stop returned
+// (found by review). Stop now waits for a fire in progress.
+func TestDelayFireRacingStop(t *testing.T) {
+	for name, opts := range map[string][]Option{"executors": nil, "blocking lane": {WithBlocking()}} {
+		t.Run(name, func(t *testing.T) {
+			rt, err := Start(Config{Cores: 1, Affinity: Off})
+			require.NoError(t, err)
+			var stopped atomic.Bool
+			var ranAfterStop atomic.Bool
+			op := must(Define(rt, "op", func(context.Context, int) (int, error) {
+				if stopped.Load() {
+					ranAfterStop.Store(true)
+				}
+				return 1, nil
+			}, opts...))
+			inFire, release := make(chan struct{}), make(chan struct{})
+			ctx := newStopHookCtx(func() { close(inFire); <-release })
+			tok := must(op.SubmitAfter(ctx, time.Millisecond, 0))
+			<-inFire // fire popped the token and waits before delivering it
+			go func() {
+				// A fixed Stop waits for the fire in progress: let it go on
+				// well after a Stop that does not wait has returned.
+				time.Sleep(50 * time.Millisecond)
+				close(release)
+			}()
+			err = rt.Stop(context.Background())
+			stopped.Store(true)
+			atStop := rt.Stats().Total
+			select {
+			case <-tok.Done():
+			default:
+				_, werr := tok.Wait(context.Background())
+				time.Sleep(10 * time.Millisecond)
+				t.Fatalf("Stop returned %v with the token unresolved (balanced at Stop's return: %v); it resolved later with %v; handler ran after Stop: %v",
+					err, balanced(atStop), werr, ranAfterStop.Load())
+			}
+			require.NoError(t, err)
+			require.False(t, ranAfterStop.Load(), "handler ran after Stop returned")
+			require.True(t, balanced(atStop))
+		})
+	}
+}
+
+// TestResumeRacingStop: Resume took the held tokens under p.mu and
+// delivered them after unlocking; a Stop in between found nothing held
+// (pauses.stop), drained and returned nil while some resumed tokens were
+// still parked, unresolved, or ran after it on the lane (found by review; a
+// stress test). Resume now delivers under p.mu, which Stop's drop takes.
+func TestResumeRacingStop(t *testing.T) {
+	for name, opts := range map[string][]Option{"executors": nil, "blocking lane": {WithBlocking()}} {
+		t.Run(name, func(t *testing.T) {
+			bg := context.Background()
+			fails := 0
+			var ranAfter int64
+			const runs = 200
+			for range runs {
+				rt, err := Start(Config{Cores: 1, Affinity: Off})
+				require.NoError(t, err)
+				var stopped atomic.Bool
+				var after atomic.Int64
+				op := must(Define(rt, "op", func(context.Context, int) (int, error) {
+					if stopped.Load() {
+						after.Add(1)
+					}
+					return 1, nil
+				}, opts...))
+				op.Pause()
+				toks := make([]*Token[int], 1000)
+				for i := range toks {
+					toks[i] = must(op.Submit(bg, i))
+				}
+				go op.Resume()
+				err = rt.Stop(bg)
+				stopped.Store(true)
+				atStop := rt.Stats().Total
+				pending := 0
+				for _, tok := range toks {
+					select {
+					case <-tok.Done():
+					default:
+						pending++
+					}
+				}
+				if err == nil && (pending > 0 || !balanced(atStop)) {
+					fails++
+				}
+				for _, tok := range toks {
+					_, _ = tok.Wait(bg)
+				}
+				ranAfter += after.Load()
+			}
+			if fails > 0 || ranAfter > 0 {
+				t.Errorf("%d of %d Stops returned nil with resumed tokens unresolved; %d handlers ran after Stop returned", fails, runs, ranAfter)
+			}
+		})
+	}
+}
+
+// TestLaneAbortGap: a lane worker took a token in next() and only then
+// added it to l.running in run(). A lane.stop abort in that gap neither
+// resolved it (off l.q) nor cancelled it (not in l.running): its handler
+// started after the abort, and when it failed and was retried, retryAfter
+// queued it again on the aborted lane, where no worker took it any more: it
+// never resolved (found by review; a stress test, failing within a few
+// runs before). The lane counts a token running as it takes it, resolves
+// one not yet begun as it aborts, and resolves a retry after an abort.
+func TestLaneAbortGap(t *testing.T) {
+	bg := context.Background()
+	var uncancelled, stuck, runs int
+	for runs < 100 && stuck == 0 {
+		runs++
+		rt, err := Start(Config{Cores: 1, Affinity: Off, BlockingWorkers: 4})
+		require.NoError(t, err)
+		var late atomic.Int64
+		var lateIDs sync.Map
+		op := must(Define(rt, "op", func(ctx context.Context, _ int) (int, error) {
+			rt.lane.mu.Lock()
+			aborted := rt.lane.aborted
+			rt.lane.mu.Unlock()
+			if aborted && ctx.Err() == nil {
+				// Started after the abort: a token the abort knew of as
+				// running has its context cancelled within microseconds.
+				select {
+				case <-ctx.Done():
+				case <-time.After(50 * time.Millisecond): // < supervisor.DefaultGrace
+					late.Add(1)
+					lateIDs.Store(ctx.(*actors.Task).ID(), true)
+				}
+			}
+			return 0, errors.New("fail")
+		}, WithBlocking(), WithRetry(1, time.Millisecond)))
+		toks := make([]*Token[int], 2000)
+		for i := range toks {
+			toks[i] = must(op.Submit(bg, i))
+		}
+		sctx, cancel := context.WithTimeout(bg, 200*time.Microsecond)
+		_ = rt.Stop(sctx)
+		cancel()
+		uncancelled += int(late.Load())
+		wctx, wcancel := context.WithTimeout(bg, time.Second)
+		for _, tok := range toks {
+			if _, err := tok.Wait(wctx); errors.Is(err, context.DeadlineExceeded) && wctx.Err() != nil {
+				stuck++
+				_, wasLate := lateIDs.Load(tok.ID())
+				rt.lane.mu.Lock()
+				t.Logf("token %d unresolved 1s after Stop (its handler ran after the abort, never cancelled: %v); lane aborted=%v, queued=%d, workers=%d",
+					tok.ID(), wasLate, rt.lane.aborted, len(rt.lane.q)-rt.lane.head, rt.lane.workers)
+				rt.lane.mu.Unlock()
+				break
+			}
+		}
+		wcancel()
+	}
+	// uncancelled is a hint only (a slow lane.stop may take 50ms to reach
+	// Cancel); a stuck token is the failure.
+	t.Logf("%d runs: %d handlers started after the lane aborted and were not cancelled by it within 50ms, %d stuck tokens", runs, uncancelled, stuck)
+	if stuck > 0 {
+		t.Fail()
+	}
+}
