@@ -406,10 +406,11 @@ func (rt *Runtime) Stats() Stats {
 // thread) exits when it returns. The router is unregistered; Stats gives the
 // final counts, plus those of handlers still running as each returns.
 //
-// It returns nil when every accepted token reached its own outcome, else a
-// [*supervisor.StopError] wrapping ctx's error and saying exactly what was cut
-// short (queued tokens stopped, retries resolved, handlers still running by
-// op). Stop may be called more than once and from several goroutines: the
+// It returns nil when every accepted token reached its own outcome (the
+// delayed and held ones apart: they resolve with ErrStopped whatever ctx
+// does, as said above), else a [*supervisor.StopError] wrapping ctx's error
+// and saying exactly what ctx cut short (queued tokens stopped, retries
+// resolved, handlers still running by op). Stop may be called more than once and from several goroutines: the
 // first call stops the runtime and later ones wait for it (or for their own
 // ctx) and return its result. Called from inside a handler it returns
 // ErrStopFromHandler, since it would wait for its own goroutine.
