@@ -1092,3 +1092,48 @@ func TestEngineSendToAFullMailbox(t *testing.T) {
 	require.Equal(t, 1, must(first.Wait(bg)))
 	require.Equal(t, 4, must(must(ref.Ask(bg, 4)).Wait(bg)), "the actor went on")
 }
+
+// pinger tells its peer the next number until stop is set, counting turns.
+type pinger struct {
+	peer  **Ref[int, int]
+	stop  *atomic.Bool
+	turns *atomic.Int64
+}
+
+func (a *pinger) Receive(c *ActorContext, n int) (int, error) {
+	a.turns.Add(1)
+	if a.stop.Load() {
+		return 0, nil
+	}
+	return 0, (*a.peer).Tell(c, n+1)
+}
+
+// TestConversationLetsSubmitIn: two actors telling each other on one
+// executor keep its owner on its local run queue; a Submit waiting for room
+// in its mailbox (MailboxSize 1) gets in. The mailbox's spent batch held
+// its slot until a refill that never came while the conversation went on,
+// here for ever, since only the submitted token ends it (found by review).
+func TestConversationLetsSubmitIn(t *testing.T) {
+	for _, spin := range []time.Duration{-1, 0} {
+		t.Run(fmt.Sprint("spin=", spin), func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off, MailboxSize: 1, IdleSpin: spin})
+			bg := context.Background()
+			var stop atomic.Bool
+			var turns atomic.Int64
+			defer stop.Store(true)
+			var a, b *Ref[int, int]
+			a = must(Spawn(rt, "a", func() Actor[int, int] { return &pinger{peer: &b, stop: &stop, turns: &turns} }, OnExecutor(0)))
+			b = must(Spawn(rt, "b", func() Actor[int, int] { return &pinger{peer: &a, stop: &stop, turns: &turns} }, OnExecutor(0)))
+			stopper := must(Define(rt, "stopper", func(context.Context, int) (int, error) { stop.Store(true); return 1, nil }))
+			require.NoError(t, a.Tell(bg, 0))
+			for turns.Load() < 1000 { // the conversation runs on the local run queue
+				runtime.Gosched()
+			}
+			ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+			defer cancel()
+			tok, err := stopper.Submit(ctx, 1)
+			require.NoError(t, err, "Submit waited for room through %d actor turns", turns.Load())
+			require.Equal(t, 1, must(tok.Wait(ctx)))
+		})
+	}
+}

@@ -487,3 +487,41 @@ func TestStallStealRacingStop(t *testing.T) {
 		requireBalanced(t, rt)
 	}
 }
+
+// TestStallStealAnnouncesRoom: a steal that moves a stalled executor's
+// queue frees room in its mailbox, and a Submit waiting for room places
+// there at once. The room was never announced: the Submit waited for some
+// other refill, here until the stalled handler ended (found by review).
+func TestStallStealAnnouncesRoom(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 2, Affinity: Off, MailboxSize: 2, IdleSpin: -1, StallAfter: 40 * time.Millisecond})
+		require.NoError(t, err)
+		bg := context.Background()
+		gate := make(chan struct{})
+		hold := func(context.Context, int) (int, error) { <-gate; return 0, nil }
+		long0 := must(Define(rt, "long0", hold, OnExecutor(0)))
+		long1 := must(Define(rt, "long1", hold, OnExecutor(1)))
+		plain := must(Define(rt, "plain", func(_ context.Context, x int) (int, error) { return x, nil }))
+		held := []*Token[int]{must(long0.Submit(bg, 0))}
+		time.Sleep(20 * time.Millisecond) // executor 1 stalls later: healthy when 0's queue moves
+		held = append(held, must(long1.Submit(bg, 0)))
+		for {
+			tok, err := plain.TrySubmit(1)
+			if err != nil {
+				require.ErrorIs(t, err, ErrFull)
+				break
+			}
+			held = append(held, tok)
+		}
+		ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+		defer cancel()
+		tok, err := plain.Submit(ctx, 2)
+		require.NoError(t, err, "Submit waited for room the steal freed")
+		close(gate)
+		for _, h := range append(held, tok) {
+			must(h.Wait(bg))
+		}
+		require.NoError(t, rt.Stop(bg))
+		requireBalanced(t, rt)
+	})
+}

@@ -523,7 +523,19 @@ type nearLeaver interface{ LeaveNear() }
 func (e *Executor) next() (Job, bool) {
 	if e.localPos < len(e.local) {
 		e.fromLocal = !e.fromLocal
-		if e.fromLocal || !e.mb.pending() {
+		if e.fromLocal {
+			return e.popLocal(), true
+		}
+		if !e.mb.pending() {
+			// The mailbox's spent batch still holds its slots until a
+			// refill: give them back once, or producers waiting for room
+			// wait as long as the local queue keeps the owner busy (two
+			// actors here telling each other).
+			if e.mb.spent() {
+				if j, ok := e.mb.refill(); ok {
+					return j, true
+				}
+			}
 			return e.popLocal(), true
 		}
 	}

@@ -212,6 +212,10 @@ func (m *Mailbox) attach(on bool) {
 // without waiting (its batch, or a push since; once closed, it says to look).
 func (m *Mailbox) pending() bool { return m.pos < len(m.batch) || m.ready.Load() != 0 }
 
+// spent reports, for the attached consumer, whether it worked through its
+// batch, whose slots a refill would give back.
+func (m *Mailbox) spent() bool { return len(m.batch) > 0 && m.pos >= len(m.batch) }
+
 // pop is Pop for the attached consumer.
 func (m *Mailbox) pop() (Job, bool) {
 	if m.hasFront.Load() {

@@ -274,8 +274,12 @@ func (r *Router) Down(e *actors.Executor) int {
 	return moved
 }
 
-// Up puts an executor back from down into the ranges.
-func (r *Router) Up(e *actors.Executor) { r.setLive(e.Index(), true) }
+// Up puts an executor back from down into the ranges: submitters waiting
+// for room may place on it.
+func (r *Router) Up(e *actors.Executor) {
+	r.setLive(e.Index(), true)
+	r.room.Notify()
+}
 
 // Stalled moves the tokens queued on a stalled executor that nothing holds
 // there (plain tokens: no sticky pin, seed or retry; never a Scheduled
@@ -283,6 +287,7 @@ func (r *Router) Up(e *actors.Executor) { r.setLive(e.Index(), true) }
 // their range, or of the range over the healthy ones when none of it is
 // healthy; the others wait for it, in order. It returns how many moved.
 func (r *Router) Stalled(e *actors.Executor) int {
+	defer r.room.Notify() // submitters waiting for room on e place again
 	r.moving.Lock()
 	defer r.moving.Unlock()
 	return r.moveAll(e.Steal(func(j actors.Job) bool {
