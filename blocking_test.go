@@ -225,3 +225,52 @@ func TestStopFromBlockingHandler(t *testing.T) {
 	_, err := must(op.Submit(ctx, 0)).Wait(ctx)
 	require.ErrorIs(t, err, ErrStopFromHandler)
 }
+
+// TestMaxBlockedCountsASecondWait: a handler that waits twice blocks the
+// second time beside its executor's new owner, holding its goroutine (a
+// pinned thread) all the same, and counts against MaxBlocked: it did not,
+// so any number of handlers (an actor's turn goes on after a wait the same
+// way) blocked at once past the bound (found by review).
+func TestMaxBlockedCountsASecondWait(t *testing.T) {
+	const maxBlocked, n = 2, 8
+	rt := start(t, Config{Cores: 2, Affinity: Off, MaxBlocked: maxBlocked, StallAfter: -1})
+	bg := context.Background()
+	release := make(chan struct{})
+	gate := must(Define(rt, "gate", func(ctx context.Context, _ int) (int, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return 0, nil
+	}, WithBlocking()))
+	fast := must(Define(rt, "fast", func(context.Context, int) (int, error) { return 1, nil }, OnExecutor(1)))
+	entered := make(chan struct{}, n)
+	twice := must(Define(rt, "twice", func(ctx context.Context, _ int) (int, error) {
+		_, err := must(fast.Submit(ctx, 0)).Wait(ctx) // hands the executor on, when it blocks
+		entered <- struct{}{}
+		if err != nil {
+			return 0, err
+		}
+		_, err = must(gate.Submit(ctx, 0)).Wait(ctx)
+		return 0, err
+	}, OnExecutor(0)))
+	toks := make([]*Token[int], n)
+	for i := range toks {
+		toks[i] = must(twice.Submit(bg, 0))
+		<-entered // one at a time, each past its first wait before the next starts
+	}
+	close(release)
+	waited, refused := 0, 0
+	for _, tok := range toks {
+		switch _, err := tok.Wait(bg); {
+		case err == nil:
+			waited++ // blocked on the gate until release, with the others that did
+		case errors.Is(err, ErrTooManyBlocked):
+			refused++
+		default:
+			t.Fatal(err)
+		}
+	}
+	require.LessOrEqual(t, waited, maxBlocked, "handlers blocked at once past MaxBlocked")
+	require.Positive(t, refused)
+}

@@ -233,20 +233,30 @@ func (g *Group) InHandler() bool {
 // which drains the queue meanwhile, so a handler blocking on work queued
 // behind it does not deadlock, and a child's runtime.Goexit ends only the
 // child's goroutine. It fails with [ErrTooManyBlocked] past the group's bound
-// on blocked handlers. Call resume once the caller stops blocking; the caller
+// on blocked handlers, counting also a handler that handed its executor on
+// before and blocks again. Call resume once the caller stops blocking; the caller
 // then finishes its handler beside the executor's new owner. Block does
 // nothing for other goroutines, or once the group is aborted (no queue is left
 // to drain).
 func (g *Group) Block() (resume func(), err error) {
+	if g.aborted.Load() {
+		return func() {}, nil
+	}
 	w := g.currentOwner()
-	if w == nil || g.aborted.Load() {
+	// A handler that handed its executor on before (it waited once, or an
+	// actor's turn goes on after a wait) blocks beside the new owner: no
+	// hand-off, but it holds its goroutine (a pinned thread) all the same,
+	// so it counts against the bound too.
+	if w == nil && !g.InHandler() {
 		return func() {}, nil
 	}
 	if g.blocked.Add(1) > g.maxBlocked {
 		g.blocked.Add(-1)
 		return nil, fmt.Errorf("%w (%d)", ErrTooManyBlocked, g.maxBlocked)
 	}
-	w.e.handOff(w)
+	if w != nil {
+		w.e.handOff(w)
+	}
 	return func() { g.blocked.Add(-1) }, nil
 }
 
