@@ -153,7 +153,7 @@ func (c *Cell[E]) putNear(e E) bool { return c.putNearOn(c.exec.Load(), e) }
 
 // putNearOn is putNear for a cell whose executor the caller read as x.
 func (c *Cell[E]) putNearOn(x *Executor, e E) bool {
-	if w := x.owner.Load(); w == nil || w.id != goid() || c.closed.Load() {
+	if !x.Runs() || c.closed.Load() {
 		return false
 	}
 	// near is read only once the state says this owner may touch it: a
@@ -320,8 +320,7 @@ func (c *Cell[E]) Unschedule() {
 
 // ownedHere reports whether the caller is the owner of the cell's executor.
 func (c *Cell[E]) ownedHere() bool {
-	w := c.exec.Load().owner.Load()
-	return w != nil && w.id == goid()
+	return c.exec.Load().Runs()
 }
 
 // LeaveNear is called by an owner that moves the cell off its local run

@@ -505,7 +505,7 @@ func (e *Executor) Schedule(s Scheduled) PushResult {
 // scheduleNear queues s on the owner's local run queue when the caller is
 // e's owner and the group is not aborting, and reports whether it did.
 func (e *Executor) scheduleNear(s Scheduled) bool {
-	if w := e.owner.Load(); w == nil || w.id != goid() || e.group.aborted.Load() {
+	if !e.Runs() || e.group.aborted.Load() {
 		return false
 	}
 	e.local = append(e.local, s)
@@ -662,8 +662,6 @@ func (e *Executor) Invoke(msgs []actor.Envelope) {
 // process it did not spawn. Runtimes stop executors through their supervisor.
 func (e *Executor) Shutdown() {}
 
-// currentOwner returns the calling goroutine's worker when it owns an
-// executor of g, or nil.
 // Runs reports whether the calling goroutine is e's owner: the goroutine
 // running e's queue, in a handler or an actor's turn now.
 func (e *Executor) Runs() bool {
@@ -671,6 +669,8 @@ func (e *Executor) Runs() bool {
 	return w != nil && w.id == goid()
 }
 
+// currentOwner returns the calling goroutine's worker when it owns an
+// executor of g, or nil.
 func (g *Group) currentOwner() *worker {
 	id := goid()
 	for _, e := range g.execs {

@@ -265,7 +265,7 @@ func (e *Executor) Asleep() bool { return e.idleState.Load() == idleParked }
 // mailbox): Go queued it on the owner's P, which the owner's next poll
 // should give up soon rather than spin on.
 func (e *Executor) wokeWaiter() {
-	if w := e.owner.Load(); w != nil && w.id == goid() {
+	if e.Runs() {
 		e.woke = true
 	}
 }
@@ -282,8 +282,7 @@ func (e *Executor) mayLinger() bool {
 	if e.group.spin <= 0 {
 		return false
 	}
-	w := e.owner.Load()
-	return w != nil && w.id == goid() && !e.woke && e.localPos == len(e.local)
+	return e.Runs() && !e.woke && e.localPos == len(e.local)
 }
 
 // linger, for a turn that mayLinger, polls more as well as the executor's
