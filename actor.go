@@ -416,7 +416,12 @@ func (r *Ref[M, R]) stopWith(reason error) <-chan struct{} {
 		r.reason = reason
 		if err := r.cell.TryPut(envelope[M, R]{kind: envStop}); err != nil {
 			if errors.Is(err, actors.ErrMailboxFull) {
-				go func() { _ = r.cell.Put(context.Background(), envelope[M, R]{kind: envStop}) }()
+				go func() {
+					err := r.cell.Put(context.Background(), envelope[M, R]{kind: envStop})
+					if err != nil && !errors.Is(err, actors.ErrCellClosed) {
+						r.kill(reason) // no executor took it (the runtime drained meanwhile): stop here
+					}
+				}()
 			} else {
 				r.kill(reason) // no executor will run it: stop here
 			}

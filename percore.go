@@ -63,7 +63,7 @@ func (p *PerCore[S]) Get(ctx context.Context) (*S, error) {
 	e := actors.ExecutorOf(ctx)
 	// The owner first (cheap); then a handler that blocked and finishes
 	// beside the executor's new owner (see PerCore).
-	if g := p.rt.sup.Group(); e == nil || e.Group() != g || !e.Runs() && !g.InHandler() {
+	if e == nil || e.Group() != p.rt.sup.Group() || !e.Serves() {
 		return nil, errors.New("coregate: PerCore.Get outside a handler or actor of its runtime")
 	}
 	s := &p.slots[e.Index()]

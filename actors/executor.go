@@ -669,6 +669,23 @@ func (e *Executor) Runs() bool {
 	return w != nil && w.id == goid()
 }
 
+// Serves reports whether the calling goroutine runs a handler of e: its
+// owner, or a handler e ran that handed e on and goes on beside it.
+func (e *Executor) Serves() bool {
+	if e.Runs() {
+		return true
+	}
+	id, g := goid(), e.group
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	for w := range g.workers {
+		if w.id == id && w.e == e {
+			return true
+		}
+	}
+	return false
+}
+
 // currentOwner returns the calling goroutine's worker when it owns an
 // executor of g, or nil.
 func (g *Group) currentOwner() *worker {

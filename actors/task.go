@@ -144,11 +144,17 @@ func (t *Task) claimSent() bool { return t.moved.CompareAndSwap(0, sentBit) }
 // handler's context names the executor it runs on. A retry clears it.
 const runBit = 1 << 28
 
-// runHere marks t, just claimed by e to run, as running on e.
+// runHere marks t, just claimed by e to run, as running on e. A token on
+// the executor that accepted it, never moved, keeps no index (movedTo stays
+// -1, and a later move counts as its first); sentBit stays.
 func (t *Task) runHere(e *Executor) {
 	for {
 		m := t.moved.Load()
-		n := m&detachedBit | runBit | int32(e.index+1)
+		idx := int32(e.index + 1)
+		if t.exec == e && m&^(sentBit|detachedBit|runBit) == 0 {
+			idx = 0
+		}
+		n := m&(sentBit|detachedBit) | runBit | idx
 		if m == n || t.moved.CompareAndSwap(m, n) {
 			return
 		}

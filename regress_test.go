@@ -1,0 +1,152 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coregate/coregate/internal/testkit"
+	"github.com/coregate/coregate/supervisor"
+	"github.com/stretchr/testify/require"
+)
+
+// Regression tests for three problems a review of this session's fixes
+// found in them (the first two) and beside them (the third).
+
+// TestRetriedTokenMovedOffDownIsRerouted: a token that failed on
+// executor 0 and waits out its backoff when executor 0 goes down is moved to
+// executor 1 by its retry timer (requeue -> Gone -> Redirect -> Adopt). It was
+// accepted on 0 and moved, so executor 0's Rerouted must count it. runHere
+// left moved = 0+1 after the first attempt, so Adopt's prev&^sentBit == 0 test
+// no longer sees a first move.
+func TestRetriedTokenMovedOffDownIsRerouted(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1}, IdleSpin: -1})
+	downs, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool { _, ok := ev.(supervisor.ExecutorDown); return ok })
+	defer stop()
+	bg := context.Background()
+	_, crash, _ := executor0Ops(t, rt)
+	at0 := alternate(t, rt)
+	var attempts atomic.Int32
+	var ranOn atomic.Int32
+	flaky := must(Define(rt, "flaky", func(ctx context.Context, x int) (int, error) {
+		if attempts.Add(1) == 1 {
+			return 0, errors.New("flaky")
+		}
+		e, _ := CurrentExecutor(ctx)
+		ranOn.Store(int32(e))
+		return x, nil
+	}, WithRetry(1, 300*time.Millisecond)))
+	tok := at0(must(flaky.Submit(bg, 5)))
+	require.Eventually(t, func() bool { return attempts.Load() == 1 }, time.Second, time.Millisecond)
+	at0(must(crash.Submit(bg, 0)))
+	at0(must(crash.Submit(bg, 0)))
+	<-downs
+	require.Equal(t, 5, must(tok.Wait(bg)))
+	require.Equal(t, int32(1), ranOn.Load(), "the retry ran on executor 1")
+	require.Equal(t, uint64(1), rt.Stats().Executors[0].Rerouted, "the retried token moved off executor 0")
+}
+
+// TestPerCoreKeptContextOnAnotherExecutor: a handler's context kept
+// after its handler returned, used by a handler of ANOTHER executor, gets
+// the first executor's value: InHandler is true for any handler goroutine.
+func TestPerCoreKeptContextOnAnotherExecutor(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off, IdleSpin: -1})
+	bg := context.Background()
+	pc := must(NewPerCore(rt, func(i int) shard { return shard{exec: i} }))
+	keep := must(Define(rt, "keep", func(ctx context.Context, _ int) (context.Context, error) { return ctx, nil }))
+	var kept context.Context
+	for kept == nil {
+		tok := must(keep.Submit(bg, 0))
+		c := must(tok.Wait(bg))
+		if tok.Executor() == 0 {
+			kept = c
+		}
+	}
+	use := must(Define(rt, "use", func(ctx context.Context, _ int) (int, error) {
+		e, _ := CurrentExecutor(ctx)
+		if e != 1 {
+			return -1, nil
+		}
+		s, err := pc.Get(kept) // executor 0's value, from executor 1's goroutine
+		if err != nil {
+			return -2, nil
+		}
+		return s.exec, nil
+	}))
+	for {
+		v := must(must(use.Submit(bg, 0)).Wait(bg))
+		if v == -1 {
+			continue
+		}
+		require.Equal(t, -2, v, "Get with a kept context of executor 0 from executor 1's handler returned executor %d's value", v)
+		return
+	}
+}
+
+// funcActor is an actor whose Receive is a function.
+type funcActor func(c *ActorContext, k int) (int, error)
+
+func (f funcActor) Receive(c *ActorContext, k int) (int, error) { return f(c, k) }
+
+// TestStopOfFullActorLostWhileRuntimeDrains: actor a's turn stops
+// actor b (both on executor 0) with Ref.Stop, which now hands the executor
+// on and waits. b's mailbox is full, so stopWith queues its stop envelope
+// from a goroutine (Put waiting for room). The runtime's Stop then drains
+// executor 0 (its helper finds the mailbox closed and empty and exits) while
+// a and b wait as handed-off handlers. Once b makes room, the background Put
+// fails (ErrStopped: no executor takes the cell), the error is dropped, and
+// nothing stops b: a's Stop waits for ever, and so does the graceful drain,
+// which waits for a's goroutine, until ctx ends.
+func TestStopOfFullActorLostWhileRuntimeDrains(t *testing.T) {
+	rt, err := Start(Config{Cores: 2, Affinity: Off, IdleSpin: -1, StallAfter: -1})
+	require.NoError(t, err)
+	bg := context.Background()
+	gate := make(chan struct{})
+	gateStarted := make(chan struct{}, 1)
+	gateOp := must(Define(rt, "gate", func(context.Context, int) (int, error) {
+		gateStarted <- struct{}{}
+		<-gate
+		return 0, nil
+	}, OnExecutor(1)))
+	b := must(Spawn(rt, "b", func() Actor[int, int] {
+		return funcActor(func(c *ActorContext, k int) (int, error) {
+			if k == 1 { // wait, handing executor 0 on, for the gate
+				_, err := must(gateOp.Submit(c, 0)).Wait(c)
+				return 0, err
+			}
+			return k, nil
+		})
+	}, OnExecutor(0), WithMailbox(1)))
+	inStop := make(chan struct{}, 1)
+	var stopErr atomic.Pointer[error]
+	a := must(Spawn(rt, "a", func() Actor[int, int] {
+		return funcActor(func(c *ActorContext, k int) (int, error) {
+			inStop <- struct{}{}
+			err := b.Stop(c)
+			stopErr.Store(&err)
+			return 0, err
+		})
+	}, OnExecutor(0)))
+	require.NoError(t, b.Tell(bg, 1))
+	<-gateStarted                     // b's turn waits in its Receive, executor 0 handed on
+	require.NoError(t, b.Tell(bg, 2)) // b's mailbox (1) is full now
+	require.NoError(t, a.Tell(bg, 0))
+	<-inStop
+	time.Sleep(50 * time.Millisecond) // a is in b.Stop: its stop envelope waits for room
+	ctx, cancel := context.WithTimeout(bg, 3*time.Second)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- rt.Stop(ctx) }()
+	time.Sleep(100 * time.Millisecond) // executor 0's owner drains and exits
+	close(gate)
+	select {
+	case err = <-stopped:
+	case <-time.After(2 * time.Second):
+		t.Fatal("runtime Stop hangs: b's stop envelope was lost, a's Ref.Stop waits for ever, and the drain waits for a")
+	}
+	require.NoError(t, err)
+	require.NotNil(t, stopErr.Load())
+	require.NoError(t, *stopErr.Load())
+}
