@@ -675,15 +675,8 @@ func (e *Executor) Serves() bool {
 	if e.Runs() {
 		return true
 	}
-	id, g := goid(), e.group
-	g.wmu.Lock()
-	defer g.wmu.Unlock()
-	for w := range g.workers {
-		if w.id == id && w.e == e {
-			return true
-		}
-	}
-	return false
+	w := e.group.handler()
+	return w != nil && w.e == e
 }
 
 // currentOwner returns the calling goroutine's worker when it owns an

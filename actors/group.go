@@ -216,16 +216,20 @@ func (e *Executor) Group() *Group { return e.group }
 
 // InHandler reports whether the calling goroutine runs a handler of g: an
 // executor's owner, or a handler that handed its executor on and goes on.
-func (g *Group) InHandler() bool {
+func (g *Group) InHandler() bool { return g.handler() != nil }
+
+// handler returns the calling goroutine's worker when it runs a handler of
+// g (see InHandler), or nil.
+func (g *Group) handler() *worker {
 	id := goid()
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	for w := range g.workers {
 		if w.id == id {
-			return true
+			return w
 		}
 	}
-	return false
+	return nil
 }
 
 // Block is called by a handler's goroutine before it blocks. When the caller
