@@ -168,7 +168,7 @@ func (s *Supervisor) onExit(e *actors.Executor, err error) {
 	case errors.Is(err, actors.ErrGoexit):
 		s.userExit(e)
 	default:
-		s.crashed(e, err)
+		s.crashed(e, err, false)
 	}
 }
 
@@ -187,18 +187,21 @@ func (s *Supervisor) userExit(e *actors.Executor) {
 // crashed decides what follows a failure of the executor itself: a restart
 // now (the first in the window, or while stopping), a restart after a
 // backoff, or down. It never sleeps: a backoff is a timer, and the executor is
-// marked Restarting meanwhile so unpinned work goes elsewhere.
-func (s *Supervisor) crashed(e *actors.Executor, reason error) {
+// marked Restarting meanwhile so unpinned work goes elsewhere. launch says
+// the failure was a relaunch that never ran (its thread could not be pinned).
+func (s *Supervisor) crashed(e *actors.Executor, reason error, launch bool) {
 	if s.watchdog != nil {
 		s.watchdog.poke(e)
 	}
 	s.mu.Lock()
 	sl := &s.slots[e.Index()]
 	delay, restarts, down := sl.window.admit(time.Now(), s.policy, jitter)
-	if down && s.stopping {
+	if down && s.stopping && !launch {
 		// Restarted at once instead, as any failure while stopping: its
 		// queue, moved, could only reach executors that drained and
-		// refuse it, and Stop would cut those tokens short.
+		// refuse it, and Stop would cut those tokens short. Not a launch
+		// that keeps failing: relaunched at once from inside the last
+		// try, it would never end, and nothing would run its queue.
 		down = false
 	}
 	if down {
@@ -240,7 +243,7 @@ func (s *Supervisor) fire(e *actors.Executor) {
 
 func (s *Supervisor) relaunch(e *actors.Executor) {
 	if err := e.Launch(); err != nil {
-		s.crashed(e, fmt.Errorf("coregate: relaunching executor %d: %w", e.Index(), err))
+		s.crashed(e, fmt.Errorf("coregate: relaunching executor %d: %w", e.Index(), err), true)
 	}
 }
 

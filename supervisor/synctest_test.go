@@ -318,3 +318,72 @@ func TestWatchdogFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// startStrict is startFake with Strict affinity on the first allowed CPU, so
+// that a pin failure (injectPinFaults) fails a launch.
+func startStrict(t *testing.T, cfg Config) (*Supervisor, *actors.Executor, <-chan any) {
+	t.Helper()
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, stop := testkit.Subscribe(engine, lifecycle)
+	t.Cleanup(stop)
+	cpus, err := actors.AllowedCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startGroup(t, actors.GroupConfig{Engine: engine, CPUs: cpus[:1], Affinity: actors.Strict}, cfg)
+	return s, s.Executors()[0], events
+}
+
+// injectPinFaults makes pinning executor 0's thread fail, once armed, for
+// the first limit tries; it returns the number of tries that failed.
+func injectPinFaults(t *testing.T, limit int32) (arm func(), failed *atomic.Int32) {
+	var armed atomic.Bool
+	failed = new(atomic.Int32)
+	t.Cleanup(faults.SetPin(func(exec int) error {
+		if exec == 0 && armed.Load() && failed.Add(1) <= limit {
+			return errors.New("injected pin failure")
+		}
+		return nil
+	}))
+	return func() { armed.Store(true) }, failed
+}
+
+// TestStopWhileRelaunchFailsFakeClock: Stop relaunches an executor waiting
+// out its backoff, and the relaunch fails (its thread cannot be pinned under
+// Strict). While stopping a failure restarts at once, but a launch that keeps
+// failing is past the policy after MaxRestarts tries: the executor goes down
+// and what was queued on it is resolved (no other executor here). Before,
+// each failed launch relaunched at once from inside the last one, without
+// end: Stop never returned, whatever its context, and the recursion grew the
+// stack until the process died.
+func TestStopWhileRelaunchFailsFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, _ := startStrict(t, Config{Restart: Policy{MaxRestarts: 3, Backoff: time.Hour, MaxBackoff: time.Hour}})
+		arm, failed := injectPinFaults(t, 1000)
+		f := injectLoopFaults(t, e)
+		f.crash(t) // restarted at once
+		f.crash(t) // an hour's backoff
+		queued := testkit.NewJob(1, nil)
+		push(t, e, queued)
+		synctest.Wait()
+		if e.Health()&actors.Restarting == 0 || testkit.Finished(queued.Task()) {
+			t.Fatal("executor is not waiting out its backoff")
+		}
+		arm()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+		if n := failed.Load(); n > 3 {
+			t.Fatalf("%d launches tried while stopping, want at most MaxRestarts (3)", n)
+		}
+		if !testkit.Finished(queued.Task()) || !errors.Is(queued.Task().Result(), actors.ErrNoExecutor) {
+			t.Fatal("the token queued on the executor that cannot launch is not resolved with ErrNoExecutor")
+		}
+		if c := e.Counts(); c.Submitted != c.Resolved() {
+			t.Fatalf("counts %+v", c)
+		}
+	})
+}
