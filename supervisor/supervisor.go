@@ -196,7 +196,13 @@ func (s *Supervisor) crashed(e *actors.Executor, reason error, launch bool) {
 	s.mu.Lock()
 	sl := &s.slots[e.Index()]
 	delay, restarts, down := sl.window.admit(time.Now(), s.policy, jitter)
-	if down && s.stopping && !launch {
+	if sl.down {
+		// Its revival failed to launch: the half-open try failed, so it is
+		// down again, its cool-down doubled. Restarting it instead would
+		// leave it recorded down, which Stop does not relaunch, with a
+		// reopened mailbox nothing drains.
+		down = true
+	} else if down && s.stopping && !launch {
 		// Restarted at once instead, as any failure while stopping: its
 		// queue, moved, could only reach executors that drained and
 		// refuse it, and Stop would cut those tokens short. Not a launch
@@ -258,7 +264,7 @@ func (s *Supervisor) down(e *actors.Executor, reason error, restarts int) {
 	sl := &s.slots[e.Index()]
 	now := time.Now()
 	switch {
-	case sl.cooldown == 0 || now.Sub(sl.upSince) >= s.policy.Window:
+	case sl.cooldown == 0 || !sl.down && now.Sub(sl.upSince) >= s.policy.Window: // not a failed revival
 		sl.cooldown = s.policy.Cooldown
 	default:
 		sl.cooldown = min(2*sl.cooldown, s.policy.MaxCooldown)

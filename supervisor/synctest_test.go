@@ -387,3 +387,49 @@ func TestStopWhileRelaunchFailsFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// TestFailedRevivalIsDownAgainFakeClock: a down executor whose revival
+// fails to launch (its thread cannot be pinned under Strict) is down again
+// at once, like a circuit breaker whose half-open try failed, with its
+// cool-down doubled, and nothing queued on it is lost to a Stop. Before,
+// the failed revival went into restarts with backoffs while still recorded
+// as down: Stop did not relaunch it ("one down stays down"), and a token
+// queued meanwhile on its reopened mailbox was never resolved while Stop
+// returned nil.
+func TestFailedRevivalIsDownAgainFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, events := startStrict(t, Config{Restart: Policy{
+			MaxRestarts: 2, Window: 24 * time.Hour, Backoff: time.Hour, MaxBackoff: time.Hour,
+			Cooldown: 10 * time.Second, MaxCooldown: time.Minute,
+		}})
+		next(t, events) // started
+		arm, _ := injectPinFaults(t, 1000)
+		f := injectLoopFaults(t, e)
+		f.crash(t) // restarted at once
+		next(t, events)
+		f.crash(t)            // an hour's backoff
+		time.Sleep(time.Hour) // restarted
+		next(t, events)
+		f.crash(t) // past the policy
+		if ev, ok := next(t, events).(ExecutorDown); !ok || ev.Cooldown != 10*time.Second {
+			t.Fatalf("want ExecutorDown with a 10 s cool-down, got %#v", ev)
+		}
+		arm()
+		time.Sleep(10 * time.Second) // the revival fails
+		synctest.Wait()
+		if ev, ok := next(t, events).(ExecutorDown); !ok || ev.Cooldown != 20*time.Second {
+			t.Fatalf("want ExecutorDown again with a 20 s cool-down, got %#v", ev)
+		}
+		queued := testkit.NewJob(1, nil)
+		res := e.Push(queued)
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if res == actors.Pushed && !testkit.Finished(queued.Task()) {
+			t.Fatal("a token queued on the executor whose revival failed is unresolved after Stop")
+		}
+		if c := e.Counts(); c.Submitted != c.Resolved() {
+			t.Fatalf("counts %+v", c)
+		}
+	})
+}
