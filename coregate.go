@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -73,8 +74,8 @@ type Config struct {
 	// DefaultIdleSpin; negative means park at once (no polling, no idle CPU);
 	// at most MaxIdleSpin. See the README's Idle executors.
 	IdleSpin time.Duration
-	// Spinners bounds the executors in their idle poll at once; 0 means every
-	// executor. (It does not bound the 2 µs an actor's turn may wait for its
+	// Spinners bounds the executors in their idle poll at once; 0 (or more
+	// than there are) means every executor. (It does not bound the 2 µs an actor's turn may wait for its
 	// next message, nor a sender polling for room.) A polling executor holds
 	// its P; past the first fifth of its spin (at once after it woke a
 	// waiting goroutine) it gives the P up when goroutines wait for one at
@@ -202,8 +203,8 @@ func Start(cfg Config) (*Runtime, error) {
 	if cfg.BlockingWorkers == 0 {
 		cfg.BlockingWorkers = DefaultBlockingWorkers
 	}
-	if cfg.MaxBlocked < 0 {
-		return nil, fmt.Errorf("coregate: Config.MaxBlocked is %d, must be 0 (default) or more", cfg.MaxBlocked)
+	if cfg.MaxBlocked < 0 || cfg.MaxBlocked > math.MaxInt32 {
+		return nil, fmt.Errorf("coregate: Config.MaxBlocked is %d, must be 0 (default) to %d", cfg.MaxBlocked, math.MaxInt32)
 	}
 	if cfg.IdleSpin > MaxIdleSpin {
 		return nil, fmt.Errorf("coregate: Config.IdleSpin is %v, must be at most %v (negative: never poll)", cfg.IdleSpin, MaxIdleSpin)

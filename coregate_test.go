@@ -471,6 +471,9 @@ func TestBadInput(t *testing.T) {
 		// Found by trying: this once died of "out of memory" in Start.
 		{Config{MailboxSize: 1 << 40}, "Config.MailboxSize is 1099511627776, must be 0 (default) to 16777216"},
 		{Config{MaxBlocked: -1}, "Config.MaxBlocked is -1"},
+		// Found by review: the group keeps it in 32 bits, so math.MaxInt
+		// (meant as "no bound") silently became the default, 1,000.
+		{Config{MaxBlocked: math.MaxInt32 + 1}, "Config.MaxBlocked is 2147483648, must be 0 (default) to 2147483647"},
 		{Config{IdleSpin: MaxIdleSpin + 1}, "Config.IdleSpin is 10.000001ms"},
 		{Config{Spinners: -1}, "Config.Spinners is -1"},
 		{Config{Restart: RestartPolicy{Cooldown: -time.Second}}, "restart policy Cooldown is -1s"},

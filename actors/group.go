@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"sync"
@@ -32,7 +33,8 @@ type GroupConfig struct {
 	MaxBlocked int
 	// IdleSpin is how long an idle executor polls its mailbox before it
 	// parks, at most [MaxIdleSpin]; 0 means it parks at once. Spinners bounds
-	// the executors polling at once; 0 means all of them.
+	// the executors polling at once; 0 (or more than there are) means all of
+	// them.
 	IdleSpin time.Duration
 	Spinners int
 	// Answer sends a reply to a Request's sender; nil means engine.Send.
@@ -98,7 +100,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 		return nil, fmt.Errorf("coregate: %d executors, at most %d", len(cfg.CPUs), MaxExecutors)
 	}
 	g := &Group{
-		engine: cfg.Engine, affinity: cfg.Affinity, maxBlocked: int32(cfg.MaxBlocked),
+		engine: cfg.Engine, affinity: cfg.Affinity, maxBlocked: int32(min(cfg.MaxBlocked, math.MaxInt32)),
 		workers: make(map[*worker]struct{}), idle: make(chan struct{}),
 	}
 	close(g.idle)
@@ -110,9 +112,9 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 		g.answer = func(to *actor.PID, v any) { cfg.Engine.Send(to, v) }
 	}
 	g.spin = min(max(cfg.IdleSpin, 0), MaxIdleSpin)
-	g.spinners.max = int32(cfg.Spinners)
-	if cfg.Spinners <= 0 {
-		g.spinners.max = int32(len(cfg.CPUs))
+	g.spinners.max = int32(len(cfg.CPUs))
+	if cfg.Spinners > 0 && cfg.Spinners < len(cfg.CPUs) {
+		g.spinners.max = int32(cfg.Spinners)
 	}
 	g.retries.pending = make(map[*Task]*pendingRetry)
 	g.abort, g.cancel = context.WithCancel(context.Background())

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"testing"
 	"testing/synctest"
@@ -280,5 +281,23 @@ func TestGaugeReadingAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("a gauge reading allocates %v objects", allocs)
+	}
+}
+
+// TestSpinnersAboveExecutorsMeansAll: a Spinners bound above the executor
+// count lets every executor poll. Found by review: the bound was kept in 32
+// bits, so math.MaxInt (meant as "no bound") became -1 and no executor ever
+// polled.
+func TestSpinnersAboveExecutorsMeansAll(t *testing.T) {
+	for _, n := range []int{3, 1 << 31, math.MaxInt} {
+		g, err := NewGroup(GroupConfig{Engine: newEngine(t), Name: "t", CPUs: []int{0, 0, 0}, MailboxSize: 16, Affinity: Off, Spinners: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.spinners.max != 3 {
+			t.Errorf("Spinners %d: bound %d, want 3 (every executor)", n, g.spinners.max)
+		}
+		g.Release()
+		g.Unregister()
 	}
 }
