@@ -158,21 +158,25 @@ func (e *Executor) Adopt(j Job) PushResult {
 	// Marked before the push, so its old executor skips it (clearing
 	// sentBit, no longer needed); not once an executor claimed it to run
 	// (runBit): it runs there, and its handler must not see it moved.
-	var prev int32
+	var prev, mark int32
 	for {
 		prev = t.moved.Load()
 		if prev&runBit != 0 {
 			return Pushed // running, or about to, where it is: nothing to move
 		}
-		if t.moved.CompareAndSwap(prev, int32(e.index)+1) {
+		mark = int32(e.index) + 1
+		if e == t.exec && prev&^sentBit == 0 {
+			mark = prev // back where it was accepted, never moved: it did not move
+		}
+		if t.moved.CompareAndSwap(prev, mark) {
 			break
 		}
 	}
 	res := e.mb.requeue(j)
 	switch {
 	case res != Pushed:
-		t.moved.CompareAndSwap(int32(e.index)+1, prev)
-	case prev&^sentBit == 0:
+		t.moved.CompareAndSwap(mark, prev)
+	case mark != prev && prev&^sentBit == 0:
 		t.exec.rerouted.Add(1)
 	}
 	return res
