@@ -52,6 +52,7 @@ type Executor struct {
 	stats     counters      // each count on its own line
 	refused   atomic.Uint64 // jobs accepted without being pushed here (refused, or redirected)
 	rerouted  atomic.Uint64 // jobs accepted here that moved to other executors
+	retried   atomic.Uint32 // failed attempts the owner queued again (see Retried)
 
 	mu     sync.Mutex
 	pinned bool
@@ -245,6 +246,11 @@ func (e *Executor) Running() *Task {
 	}
 	return nil
 }
+
+// Retried counts the failed attempts the executor queued again for a retry.
+// The next attempt runs the same token (pointer and ID): a watchdog that sees
+// the count change has seen the one it sampled end.
+func (e *Executor) Retried() uint32 { return e.retried.Load() }
 
 func (e *Executor) owns(w *worker) bool { return e.owner.Load() == w }
 
@@ -596,6 +602,7 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 	if !again {
 		return false
 	}
+	e.retried.Add(1)
 	t.requeued()
 	t.state.Store(queued)
 	if t.cancel.isFired() { // Cancel came as it ended (see Task.Cancel): this attempt's outcome is its last

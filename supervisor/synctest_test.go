@@ -433,3 +433,63 @@ func TestFailedRevivalIsDownAgainFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// retryJob is a token whose hook retries it left times, at once.
+type retryJob struct {
+	task actors.Task
+	fn   func(context.Context) error
+	left int
+}
+
+func newRetryJob(id uint64, retries int, fn func(context.Context) error) *retryJob {
+	j := &retryJob{fn: fn, left: retries}
+	j.task.Init(context.Background(), id, nil, j)
+	return j
+}
+
+func (j *retryJob) Task() *actors.Task            { return &j.task }
+func (j *retryJob) Run(ctx context.Context) error { return j.fn(ctx) }
+func (j *retryJob) Resolved(*actors.Task)         {}
+func (j *retryJob) Anchor() any                   { return nil }
+func (j *retryJob) Retry(actors.Outcome, error) (time.Duration, bool) {
+	if j.left == 0 {
+		return 0, false
+	}
+	j.left--
+	return 0, true
+}
+
+// TestRetriedTokenIsNotAStallFakeClock: a token retried at once after each
+// short attempt is the same token running again, but every attempt ends well
+// within the stall threshold: its executor makes progress and is not
+// reported stalled. Found by review: the watchdog knew a token by pointer and
+// ID only, so attempts back to back looked like one run past the threshold.
+func TestRetriedTokenIsNotAStallFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, events := startFake(t, Config{StallAfter: 100 * time.Millisecond})
+		next(t, events) // started
+		errAttempt := errors.New("attempt failed")
+		j := newRetryJob(1, 5, func(context.Context) error {
+			time.Sleep(60 * time.Millisecond)
+			return errAttempt
+		})
+		if e.Push(j) != actors.Pushed {
+			t.Fatal("push refused")
+		}
+		<-j.Task().Finished()
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			switch ev := next(t, events).(type) {
+			case ExecutorStalled:
+				t.Fatalf("a token whose attempts each ran 60 ms was reported stalled: %#v", ev)
+			case ExecutorStopped:
+				if !errors.Is(j.Task().Result(), errAttempt) {
+					t.Fatalf("result %v", j.Task().Result())
+				}
+				return
+			}
+		}
+	})
+}

@@ -8,11 +8,12 @@ import (
 )
 
 // watchdog samples the token each executor's owner runs a few times per stall
-// threshold. An executor running the same token (pointer and ID) for the
-// threshold is stalled: it is marked so, unpinned work avoids it, its
-// queued unpinned work moves to healthy executors, and ExecutorStalled is
-// published. Its next progress publishes ExecutorRecovered.
-// It costs the executors nothing but the running token they record anyway.
+// threshold. An executor running the same token (pointer and ID, and no
+// retry of it in between) for the threshold is stalled: it is marked so,
+// unpinned work avoids it, its queued unpinned work moves to healthy
+// executors, and ExecutorStalled is published. Its next progress publishes
+// ExecutorRecovered. It costs the executors nothing but the running token
+// they record anyway, and a count on the retry path.
 type watchdog struct {
 	s     *Supervisor
 	after time.Duration
@@ -26,15 +27,17 @@ type watchdog struct {
 type progress struct {
 	task    *actors.Task // nil when idle
 	id      uint64       // task's ID: a token at a reused address is another
+	retried uint32       // the executor's Retried: a retry runs the token again
 	since   time.Time    // when task was first seen
 	stalled bool
 }
 
-func sample(e *actors.Executor) (*actors.Task, uint64) {
+func sample(e *actors.Executor) progress {
+	p := progress{retried: e.Retried()}
 	if t := e.Running(); t != nil {
-		return t, t.ID()
+		p.task, p.id = t, t.ID()
 	}
-	return nil, 0
+	return p
 }
 
 func newWatchdog(s *Supervisor, n int, after time.Duration) *watchdog {
@@ -45,8 +48,8 @@ func (w *watchdog) start() {
 	now := time.Now()
 	w.mu.Lock()
 	for i, e := range w.s.Executors() {
-		t, id := sample(e)
-		w.seen[i] = progress{task: t, id: id, since: now}
+		w.seen[i] = sample(e)
+		w.seen[i].since = now
 	}
 	w.mu.Unlock()
 	w.done.Add(1)
@@ -85,17 +88,18 @@ func (w *watchdog) poke(e *actors.Executor) {
 }
 
 func (w *watchdog) check(e *actors.Executor, p *progress, now time.Time) {
-	t, id := sample(e)
+	cur := sample(e)
 	engine := w.s.engine
-	if t != p.task || id != p.id {
+	if cur.task != p.task || cur.id != p.id || cur.retried != p.retried {
 		if p.stalled {
 			e.SetHealth(actors.Stalled, false)
 			engine.BroadcastEvent(ExecutorRecovered{Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Stalled: now.Sub(p.since)})
 		}
-		*p = progress{task: t, id: id, since: now}
+		*p = cur
+		p.since = now
 		return
 	}
-	if p.stalled || t == nil || e.Health()&(actors.Restarting|actors.Down) != 0 {
+	if p.stalled || cur.task == nil || e.Health()&(actors.Restarting|actors.Down) != 0 {
 		return
 	}
 	if running := now.Sub(p.since); running >= w.after {
