@@ -176,6 +176,9 @@ func (s *Supervisor) onExit(e *actors.Executor, err error) {
 // on the same CPU and mailbox, outside the restart intensity, since the
 // executor did not fail.
 func (s *Supervisor) userExit(e *actors.Executor) {
+	if s.watchdog != nil {
+		s.watchdog.poke(e) // a stalled handler that ended so recovers before the restart
+	}
 	s.mu.Lock()
 	sl := &s.slots[e.Index()]
 	sl.reason, sl.restarts, sl.backoff = actors.ErrGoexit, len(sl.window.times), 0

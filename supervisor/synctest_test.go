@@ -493,3 +493,37 @@ func TestRetriedTokenIsNotAStallFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// TestStalledGoexitRecoversBeforeRestartFakeClock: a stalled handler that
+// ends in runtime.Goexit is reported recovered before its replacement is
+// reported restarted, and the replacement is not left marked Stalled, as for
+// a failure of the executor itself. Found by review: the Goexit path did not
+// look at the watchdog, so ExecutorRestarted came first and the healthy
+// replacement stayed Stalled until the next tick.
+func TestStalledGoexitRecoversBeforeRestartFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, events := startFake(t, Config{StallAfter: 100 * time.Millisecond})
+		next(t, events) // started
+		j := testkit.NewJob(1, func(context.Context) error {
+			time.Sleep(150 * time.Millisecond)
+			runtime.Goexit()
+			return nil
+		})
+		push(t, e, j)
+		if ev, ok := next(t, events).(ExecutorStalled); !ok {
+			t.Fatalf("want ExecutorStalled, got %#v", ev)
+		}
+		if ev, ok := next(t, events).(ExecutorRecovered); !ok {
+			t.Fatalf("want ExecutorRecovered before the restart, got %#v", ev)
+		}
+		if ev, ok := next(t, events).(ExecutorRestarted); !ok || !errors.Is(ev.Reason, actors.ErrGoexit) {
+			t.Fatalf("want ExecutorRestarted, got %#v", ev)
+		}
+		if !e.Healthy() {
+			t.Fatalf("replacement has health %v", e.Health())
+		}
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
