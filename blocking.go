@@ -222,8 +222,9 @@ func (l *lane) next() (actors.Job, bool) {
 	return j, true
 }
 
-// retryAfter queues j again after delay.
-func (l *lane) retryAfter(j actors.Job, delay time.Duration) {
+// retryAfter queues j again after delay; a Stop that gives up on it first
+// resolves it with o and err, its last attempt's.
+func (l *lane) retryAfter(j actors.Job, delay time.Duration, o actors.Outcome, err error) {
 	t := j.Task()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -232,12 +233,12 @@ func (l *lane) retryAfter(j actors.Job, delay time.Duration) {
 	}
 	if l.aborted {
 		l.mu.Unlock()
-		t.Resolve(actors.Stopped, ErrStopped)
+		t.Resolve(o, err)
 		l.mu.Lock()
 		return
 	}
 	l.busyLocked(+1)
-	l.retries[t] = laneRetry{job: j, timer: time.AfterFunc(delay, func() {
+	l.retries[t] = laneRetry{job: j, o: o, err: err, timer: time.AfterFunc(delay, func() {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if _, ok := l.retries[t]; !ok {
@@ -257,6 +258,8 @@ func (l *lane) retryAfter(j actors.Job, delay time.Duration) {
 type laneRetry struct {
 	job   actors.Job
 	timer *time.Timer
+	o     actors.Outcome // its last attempt's outcome and error
+	err   error
 }
 
 // dropRetry forgets the retry t waits out a backoff for, if any: t was
@@ -303,11 +306,11 @@ func (l *lane) queuedOf(op *actors.Op, retrying bool) []actors.Job {
 }
 
 // stop waits for the lane to drain until ctx ends. Then it resolves what
-// still waits with ErrStopped (a retry waiting out its backoff too), cancels
-// the running handlers' contexts and gives them [supervisor.DefaultGrace] to
-// return. It returns how many it resolved and the handlers still running, by
-// op.
-func (l *lane) stop(ctx context.Context) (stopped int, running []*actors.Task) {
+// still waits with ErrStopped and a retry waiting out its backoff with its
+// last attempt's outcome, cancels the running handlers' contexts and gives
+// them [supervisor.DefaultGrace] to return. It returns how many of each it
+// resolved and the handlers still running.
+func (l *lane) stop(ctx context.Context) (stopped, retries int, running []*actors.Task) {
 	l.mu.Lock()
 	idle := l.idle
 	close(l.room) // submitters waiting for room see the runtime stopping
@@ -315,20 +318,21 @@ func (l *lane) stop(ctx context.Context) (stopped int, running []*actors.Task) {
 	l.mu.Unlock()
 	select {
 	case <-idle:
-		return 0, nil
+		return 0, 0, nil
 	case <-ctx.Done():
 	}
 	l.mu.Lock()
 	l.aborted = true
-	tasks := make([]*actors.Task, 0, len(l.q)-l.head+len(l.retries))
+	tasks := make([]*actors.Task, 0, len(l.q)-l.head)
 	for _, j := range l.q[l.head:] {
 		tasks = append(tasks, j.Task())
 	}
 	clear(l.q)
 	l.q, l.head = nil, 0
+	waiting := make(map[*actors.Task]laneRetry, len(l.retries))
 	for t, r := range l.retries {
 		r.timer.Stop()
-		tasks = append(tasks, t)
+		waiting[t] = r
 	}
 	l.busyLocked(-len(l.retries))
 	clear(l.retries)
@@ -342,6 +346,11 @@ func (l *lane) stop(ctx context.Context) (stopped int, running []*actors.Task) {
 			stopped++
 		}
 	}
+	for t, r := range waiting {
+		if t.Resolve(r.o, r.err) {
+			retries++
+		}
+	}
 	for _, t := range running {
 		if t.Resolve(actors.Stopped, ErrStopped) { // taken but not begun
 			stopped++
@@ -353,7 +362,7 @@ func (l *lane) stop(ctx context.Context) (stopped int, running []*actors.Task) {
 	defer grace.Stop()
 	select {
 	case <-idle:
-		return stopped, nil
+		return stopped, retries, nil
 	case <-grace.C:
 	}
 	l.mu.Lock()
@@ -362,13 +371,14 @@ func (l *lane) stop(ctx context.Context) (stopped int, running []*actors.Task) {
 	for t := range l.running {
 		running = append(running, t)
 	}
-	return stopped, running
+	return stopped, retries, running
 }
 
 // withLane adds to err, Stop's result for the executors, the n tokens the
-// blocking lane resolved with ErrStopped and its handlers still running.
-func withLane(ctx context.Context, err error, n int, running []*actors.Task) error {
-	if n == 0 && len(running) == 0 {
+// blocking lane resolved with ErrStopped, the retries it resolved with their
+// last error and its handlers still running.
+func withLane(ctx context.Context, err error, n, retries int, running []*actors.Task) error {
+	if n == 0 && retries == 0 && len(running) == 0 {
 		return err
 	}
 	var se *supervisor.StopError
@@ -376,6 +386,7 @@ func withLane(ctx context.Context, err error, n int, running []*actors.Task) err
 		se = &supervisor.StopError{Cause: ctx.Err()}
 	}
 	se.Stopped += n
+	se.Retries += retries
 	for _, t := range running {
 		if se.Running == nil {
 			se.Running = map[string]int{}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -273,4 +274,36 @@ func TestMaxBlockedCountsASecondWait(t *testing.T) {
 	}
 	require.LessOrEqual(t, waited, maxBlocked, "handlers blocked at once past MaxBlocked")
 	require.Positive(t, refused)
+}
+
+// TestBlockingStopResolvesRetryWithItsError: a Stop whose context ends while
+// a lane token waits out a retry backoff resolves it with its last
+// attempt's error and counts it among the retries, as for a token of an
+// executor. Found by review: the lane resolved it with ErrStopped.
+func TestBlockingStopResolvesRetryWithItsError(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1})
+	ctx := context.Background()
+	errAttempt := errors.New("attempt failed")
+	op := must(Define(rt, "flaky", func(context.Context, int) (int, error) {
+		return 0, errAttempt
+	}, WithBlocking(), WithRetry(1, time.Hour)))
+	tok := must(op.Submit(ctx, 0))
+	for { // until it waits out its backoff
+		rt.lane.mu.Lock()
+		n := len(rt.lane.retries)
+		rt.lane.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		runtime.Gosched()
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	err := rt.Stop(done)
+	require.ErrorContains(t, err, "1 tokens waiting to retry resolved with their last error")
+	_, err = tok.Wait(ctx)
+	require.ErrorIs(t, err, errAttempt)
+	s := rt.Stats().Total
+	require.Equal(t, uint64(1), s.Failed)
+	require.Equal(t, uint64(0), s.Stopped)
 }

@@ -430,8 +430,8 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		for _, n := range rt.actors.all() {
 			n.h.stopWith(nil)
 		}
-		laneStopped, laneRunning := rt.lane.stop(ctx)
-		rt.stopErr = withLane(ctx, rt.sup.Stop(ctx), laneStopped, laneRunning)
+		laneStopped, laneRetries, laneRunning := rt.lane.stop(ctx)
+		rt.stopErr = withLane(ctx, rt.sup.Stop(ctx), laneStopped, laneRetries, laneRunning)
 		rt.pauses.settle() // a Submit to a paused op still holding its token resolves it
 		for _, n := range rt.actors.all() {
 			n.h.kill(ErrStopped)

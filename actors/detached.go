@@ -14,10 +14,11 @@ const detachedBit = 1 << 29
 // the calling goroutine), and its handler's context is cancelled by the
 // group's abort; it answers no executor ([ExecutorOf] gives nil), and the
 // stall watchdog does not see it. When its hook asks for a retry, j is
-// queued again (its state) and again is called with the delay instead of
+// queued again (its state) and again is called with the delay, and the
+// attempt's outcome and error (for a Stop to resolve it with), instead of
 // resolving it. A token that is not queued (resolved, parked or running
 // elsewhere) is skipped.
-func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration)) {
+func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration, o Outcome, err error)) {
 	t := j.Task()
 	if !t.state.CompareAndSwap(queued, running) {
 		return
@@ -40,7 +41,7 @@ func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration)) {
 			t.Resolve(o, err)
 			return true
 		}
-		again(j, delay)
+		again(j, delay, o, err)
 		return true
 	}
 	o, err := invoke(j, t, retry)
