@@ -43,7 +43,9 @@ type Placed interface {
 // selection in the class's range from pos, preferring healthy executors, and
 // when none of the range is healthy, the range computed over the healthy ones.
 // A sticky key's pin (package anchor) takes this staggered choice as the
-// executor for a key that has none. It returns -1 when no executor is live.
+// executor for a key that has none, or, when the choice is outside the
+// class's range (none of it healthy), the range's own staggered choice. It
+// returns -1 when no executor is live.
 func Decide(live []int, healthy func(int) bool, w Weight, seed int, pos uint64) int {
 	if seed >= 0 && contains(live, seed) {
 		return seed
@@ -217,19 +219,26 @@ func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 		}
 		return exec
 	}
-	staggered := Decide(v.live, r.healthy, rule.Weight, -1, r.next(rule.Weight))
+	pos := r.next(rule.Weight)
+	staggered := Decide(v.live, r.healthy, rule.Weight, -1, pos)
 	next := staggered
 	if tk.Near > 0 && v.isLive[tk.Near-1] {
 		next = tk.Near - 1 // submitted by an actor: stays near it, in place of staggering
 	}
 	var set []int
 	if rule.Keyed {
+		// A key is pinned in its class's range, neither near an actor
+		// outside it nor on the healthy executor staggering falls back to
+		// when none of the range is healthy: a later token of the key,
+		// placed from elsewhere or once the range is healthy again, would
+		// move the pin while this one runs.
 		set = v.eligible(rule.Weight)
-		if next != staggered && !slices.Contains(set, next) {
-			// A key is pinned in its class's range, not near an actor
-			// outside it: a later token of the key, placed from elsewhere,
-			// would move the pin while this one runs.
+		switch {
+		case slices.Contains(set, next):
+		case slices.Contains(set, staggered):
 			next = staggered
+		case len(set) > 0:
+			next = Candidate(set, pos, 0)
 		}
 	}
 	if next < 0 {
