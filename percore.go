@@ -52,7 +52,9 @@ func NewPerCore[S any](rt *Runtime, init func(executor int) S) (*PerCore[S], err
 // a handler's context kept after the handler returned or passed to a
 // goroutine it started: that goroutine would touch the executor's value
 // beside its next handlers. A panic in init goes to the caller (failing its
-// token) and the next Get tries again.
+// token) and the next Get tries again. init may wait (on a token, say): a Get
+// on the same executor meanwhile waits for it as [Token.Wait] does, handing
+// the executor on, and fails like Wait with [ErrTooManyBlocked].
 func (p *PerCore[S]) Get(ctx context.Context) (*S, error) {
 	switch {
 	case p == nil:
@@ -68,16 +70,30 @@ func (p *PerCore[S]) Get(ctx context.Context) (*S, error) {
 	}
 	s := &p.slots[e.Index()]
 	if !s.ready.Load() {
-		s.make(p.init, e.Index())
+		if err := s.make(e, p.init); err != nil {
+			return nil, err
+		}
 	}
 	return &s.v, nil
 }
 
-func (s *perCoreSlot[S]) make(init func(int) S, i int) {
-	s.mu.Lock()
+func (s *perCoreSlot[S]) make(e *actors.Executor, init func(int) S) error {
+	if !s.mu.TryLock() {
+		// init runs in a handler of e that blocked (in Wait, say) and
+		// handed e on: wait for it the same way, so that e goes on draining
+		// its queue, where what init waits for may be queued behind us.
+		resume, err := e.Group().Block()
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		resume()
+	}
 	defer s.mu.Unlock()
+	i := e.Index()
 	if !s.ready.Load() {
 		s.v = init(i)
 		s.ready.Store(true)
 	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -100,4 +101,45 @@ func TestPerCoreGetNeedsTheHandler(t *testing.T) {
 	ctx := must(must(keep.Submit(bg, 0)).Wait(bg))
 	_, err := pc.Get(ctx)
 	require.ErrorContains(t, err, "outside a handler or actor")
+}
+
+// TestPerCoreInitMayWait: an init that waits on a token does not deadlock
+// its executor when another handler there asks for the value meanwhile:
+// that handler waited for init with the executor in hand, so the token init
+// waited on, queued behind it, never ran (found by review).
+func TestPerCoreInitMayWait(t *testing.T) {
+	rt, err := Start(Config{Cores: 1, Affinity: Off})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		// Bounded: before the fix the executor deadlocked, and an
+		// unbounded Stop would hang the test binary.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = rt.Stop(ctx)
+		requireBalanced(t, rt)
+	})
+	bg := context.Background()
+	setup := must(Define(rt, "setup", func(context.Context, int) (int, error) { return 5, nil }))
+	second := make(chan struct{})
+	pc := must(NewPerCore(rt, func(int) int {
+		<-second // the second Get's token is queued: the setup token goes behind it
+		return must(must(setup.Submit(bg, 0)).Wait(bg))
+	}))
+	get := must(Define(rt, "get", func(ctx context.Context, _ int) (int, error) {
+		v, err := pc.Get(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return *v, nil
+	}))
+	first := must(get.Submit(bg, 0))
+	other := must(get.Submit(bg, 0))
+	close(second)
+	ctx, cancel := context.WithTimeout(bg, 5*time.Second) // detects the deadlock; not a synchronisation
+	defer cancel()
+	for _, tok := range []*Token[int]{first, other} {
+		v, err := tok.Wait(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 5, v)
+	}
 }
