@@ -122,7 +122,9 @@ func WithStickyKey[A any](key func(A) uint64) Option {
 // gets a seed, and every token of a declared op submitted with the context its
 // handler received (directly or through nested children of declared ops) runs
 // on the lead's executor, whatever its own weight. A token of an op the lead
-// did not declare is placed by its own rules. The seed is released when the
+// did not declare is placed by its own rules. A lead submitted as a declared
+// call of another lead joins that lead's seed instead of getting one, and
+// the ops it declares join that seed too. The seed is released when the
 // lead and all its children have resolved; a child submitted after that is
 // placed as an ordinary token, since its lead's work is over and there is
 // nothing left to stay near. The lead's first Submit reports a declared name
@@ -368,13 +370,32 @@ func (op *Op[A, R]) prepare(ctx context.Context, arg A, w watcher) *hookedJob[A,
 	}
 	h := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, declared: declared, watch: w}
 	h.ticket.Seed, h.ticket.Near = seed, near
-	if seed == nil && op.rule.Lead {
+	switch {
+	case seed == nil && op.rule.Lead:
 		h.declared = op.declared
+	case seed != nil && op.rule.Lead:
+		// A lead that joined another's seed: the ops it declares join that
+		// seed too, so they run on its executor as its lead's calls do.
+		h.declared = nestedCalls(declared, op.declared)
 	}
 	if op.keyOf != nil {
 		h.ticket.Key = op.keyOf(&h.arg)
 	}
 	return h
+}
+
+// nestedCalls returns the calls a lead that joined the seed of a lead
+// declaring outer passes on: outer and its own calls (outer itself when it
+// has them all).
+func nestedCalls(outer, own map[string]struct{}) map[string]struct{} {
+	for c := range own {
+		if _, ok := outer[c]; !ok {
+			all := maps.Clone(outer)
+			maps.Copy(all, own)
+			return all
+		}
+	}
+	return outer
 }
 
 // submit starts j's token and has the router place it (as, with hook and

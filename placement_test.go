@@ -286,3 +286,25 @@ func TestActorDoesNotPinAKeyOutsideItsRange(t *testing.T) {
 	require.Equal(t, 2, first, "Light's range on 3 executors is executor 2")
 	require.Equal(t, 2, run(t, op, bg, "k"))
 }
+
+// TestNestedLeadAnchorsItsOwnCalls: a lead submitted as a declared child of
+// another lead joins that lead's seed, and still anchors the ops it declares
+// itself: on three executors a Light op it calls runs on its executor, not
+// on executor 2. Its own calls were checked against the outer lead's
+// declarations only, so they ran unanchored (found by review).
+func TestNestedLeadAnchorsItsOwnCalls(t *testing.T) {
+	rt := start(t, Config{Cores: 3, Affinity: Off, IdleSpin: -1})
+	bg := context.Background()
+	leaf := must(Define(rt, "leaf", where[int], WithWeight(Light)))
+	inner := must(Define(rt, "inner", func(ctx context.Context, _ int) ([2]int, error) {
+		me, _ := CurrentExecutor(ctx)
+		return [2]int{me, run(t, leaf, ctx, 0)}, nil
+	}, WithAnchor("leaf")))
+	outer := must(Define(rt, "outer", func(ctx context.Context, _ int) ([2]int, error) {
+		return must(must(inner.Submit(ctx, 0)).Wait(ctx)), nil
+	}, WithAnchor("inner")))
+	for i := range 2 { // outer on Heavy positions 0 and 1, outside Light's range
+		require.Equal(t, [2]int{i, i}, must(must(outer.Submit(bg, 0)).Wait(bg)), "outer %d: inner and its leaf", i)
+	}
+	require.Zero(t, rt.Stats().Seeds)
+}
