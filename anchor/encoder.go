@@ -13,11 +13,13 @@ import (
 
 // Encoder writes the canonical encoding of one argument type: booleans and
 // 1-byte integers as their byte, other integers and floats as 8 little-endian
-// bytes (floats as float64 bits), strings and byte slices as an 8-byte length
-// and their bytes, arrays and structs as their elements in order. Lengths make
-// it unambiguous: ("ab", "c") and ("a", "bc") encode differently; a fixed-size
-// array needs none, its type fixes its length, so a [32]byte encodes as its 32
-// bytes. An Encoder is safe for concurrent use and allocates nothing.
+// bytes (floats as float64 bits: unlike ==, 0 and -0 encode apart and a NaN
+// encodes like itself), strings and byte slices as an 8-byte length and their
+// bytes (a nil and an empty slice alike), arrays and structs as their
+// elements in order. Lengths make it unambiguous: ("ab", "c") and ("a", "bc")
+// encode differently; a fixed-size array needs none, its type fixes its
+// length, so a [32]byte encodes as its 32 bytes. An Encoder is safe for
+// concurrent use and allocates nothing.
 type Encoder struct {
 	steps   []step
 	scalars int // fields and array elements, flattened; bounded by maxScalars
