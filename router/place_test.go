@@ -93,16 +93,17 @@ func FuzzDecide(f *testing.F) {
 		}
 		healthy := func(i int) bool { return sickMask&(1<<i) == 0 }
 		class := Weight(w % NumWeights)
-		got := Decide(live, healthy, class, int(seed%17), pos)
+		s := int(seed % 17) // -1 to -16 for none; a negative multiple of 17 is seed 0
+		got := Decide(live, healthy, class, s, pos)
 		switch {
 		case len(live) == 0:
 			if got != -1 {
 				t.Fatalf("nothing live, got %d", got)
 			}
 			return
-		case seed >= 0 && slices.Contains(live, int(seed%17)):
-			if got != int(seed%17) {
-				t.Fatalf("live seed %d lost to %d", seed%17, got)
+		case s >= 0 && slices.Contains(live, s):
+			if got != s {
+				t.Fatalf("live seed %d lost to %d", s, got)
 			}
 			return
 		}
