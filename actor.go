@@ -186,7 +186,7 @@ func (h *cellHost[M, R]) Deliver(ctx context.Context, e envelope[M, R]) {
 // Home picks a live executor in the actor's weight class for an actor whose
 // executor went down.
 func (h *cellHost[M, R]) Home() *actors.Executor {
-	if i := h.own.rt.router.Next(h.weight); i >= 0 {
+	if i := h.own.rt.router.Home(h.weight); i >= 0 {
 		return h.own.rt.execs[i]
 	}
 	return nil
@@ -738,7 +738,7 @@ func (rt *Runtime) actorExecutor(name string, cfg opConfig) (*actors.Executor, e
 		}
 		return rt.execs[cfg.onExec-1], nil
 	}
-	i := rt.router.Next(cfg.weight)
+	i := rt.router.Home(cfg.weight)
 	if i < 0 {
 		return nil, ErrNoExecutor
 	}

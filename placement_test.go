@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/coregate/coregate/actors"
 	"github.com/stretchr/testify/require"
 )
 
@@ -307,4 +308,16 @@ func TestNestedLeadAnchorsItsOwnCalls(t *testing.T) {
 		require.Equal(t, [2]int{i, i}, must(must(outer.Submit(bg, 0)).Wait(bg)), "outer %d: inner and its leaf", i)
 	}
 	require.Zero(t, rt.Stats().Seeds)
+}
+
+// TestActorSpawnedInItsRangeWhileRangeUnhealthy: an actor stays on the
+// executor it is spawned on, so it is spawned in its weight class's range
+// even when none of the range is healthy; it went to a healthy executor
+// outside the range, and stayed there (found by review).
+func TestActorSpawnedInItsRangeWhileRangeUnhealthy(t *testing.T) {
+	rt := start(t, Config{Cores: 3, Affinity: Off, IdleSpin: -1})
+	rt.execs[2].SetHealth(actors.Stalled, true) // Light's range on 3 executors
+	ref := must(Spawn(rt, "light", func() Actor[int, int] { return &counter{} }, WithWeight(Light)))
+	rt.execs[2].SetHealth(actors.Stalled, false)
+	require.Equal(t, 2, ref.Executor())
 }

@@ -168,6 +168,21 @@ func (r *Router) Next(w Weight) int {
 	return Decide(r.view.Load().live, r.healthy, w, -1, r.next(w))
 }
 
+// Home returns the executor staggered selection picks for the next class-w
+// job that stays where it is placed (an actor), as [Router.Next] does, but
+// always in the class's range: when none of the range is healthy, an
+// unhealthy executor of it rather than a healthy one outside it, where the
+// job would stay out of its range. It returns -1 when none is live.
+func (r *Router) Home(w Weight) int {
+	v := r.view.Load()
+	pos := r.next(w)
+	i := Decide(v.live, r.healthy, w, -1, pos)
+	if set := v.eligible(w); i >= 0 && !contains(set, i) {
+		i = Candidate(set, pos, 0)
+	}
+	return i
+}
+
 // WaitRoom calls push until it neither finds every candidate full nor sees an
 // executor go down, waiting for a mailbox to free room between calls. It returns
 // the index push gave, [actors.ErrStopped] once the executors are closed,
