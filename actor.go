@@ -646,6 +646,9 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 		return
 	}
 	if err := r.cell.TryPut(envelope[M, R]{msg: m, reply: sender}); err != nil {
+		if errors.Is(err, actors.ErrCellClosed) {
+			err = ErrActorStopped // as Tell and Ask answer it
+		}
 		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
 		if sender != nil {
 			r.own.rt.answer(sender, fmt.Errorf("coregate: actor %q: %w", r.own.name, err))

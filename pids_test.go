@@ -15,6 +15,7 @@ import (
 	"github.com/coregate/coregate/internal/faults"
 	"github.com/coregate/coregate/internal/testkit"
 	"github.com/coregate/coregate/supervisor"
+	"github.com/coregate/coregate/wire"
 	"github.com/stretchr/testify/require"
 )
 
@@ -435,4 +436,35 @@ func TestDuplicateConcurrentSendAcceptedOnce(t *testing.T) {
 	}
 	require.NoError(t, rt.Stop(context.Background()))
 	require.Equal(t, uint64(2000), rt.Stats().Total.Submitted)
+}
+
+// slowStopped is an actor whose Stopped tells entered and waits for release.
+type slowStopped struct{ entered, release chan struct{} }
+
+func (*slowStopped) Receive(_ *ActorContext, v int) (int, error) { return v, nil }
+func (s *slowStopped) Stopped(*ActorContext) {
+	close(s.entered)
+	<-s.release
+}
+
+// TestRequestToStoppingActorPIDIsActorStopped: a message sent by PID to an
+// actor whose mailbox is closed while its Stopped still runs (its PID is
+// registered until Stopped returns) is answered with ErrActorStopped, as
+// Tell and Ask are, and crosses processes with code ACTOR_STOPPED: it was
+// answered with the cell's own sentinel, which errors.Is did not take for
+// ErrActorStopped and the wire coded FAILED (found by review).
+func TestRequestToStoppingActorPIDIsActorStopped(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	s := &slowStopped{entered: make(chan struct{}), release: make(chan struct{})}
+	ref := must(Spawn(rt, "slowstop", func() Actor[int, int] { return s }))
+	stopped := make(chan error, 1)
+	go func() { stopped <- ref.Stop(context.Background()) }()
+	awaitClosed(t, s.entered, "Stopped did not run")
+	ctx, cancel := context.WithTimeout(context.Background(), pidsTimeout)
+	defer cancel()
+	_, err := Request[int](ctx, rt.Engine(), ref.PID(), 1)
+	close(s.release)
+	require.ErrorIs(t, err, ErrActorStopped)
+	require.Equal(t, wire.Code_ACTOR_STOPPED, wireError(err).GetCode(), "%v", err)
+	require.NoError(t, <-stopped)
 }
