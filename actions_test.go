@@ -323,3 +323,26 @@ func TestWireErrorIsSafe(t *testing.T) {
 	require.Equal(t, wire.Code_PANICKED, w.GetCode())
 	require.Equal(t, "far \uFFFD", w.GetMessage())
 }
+
+// TestRemoteSendsWireErrorsValidUTF8: a *wire.Error sent or answered as it
+// is (a handler returning one it made, whose message is not valid UTF-8)
+// is made valid UTF-8 like any other error before it reaches hollywood's
+// writer: it passed as a protobuf message, unchecked, and the writer,
+// failing to marshal it, dropped it (found by review).
+func TestRemoteSendsWireErrorsValidUTF8(t *testing.T) {
+	f := &fakeRemote{}
+	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(Remote(f)))
+	require.NoError(t, err)
+	bad := &wire.Error{Code: wire.Code_PANICKED, Message: "far \xff"}
+	_, err = proto.Marshal(bad)
+	require.Error(t, err, "the test's message must be one protobuf cannot marshal")
+	e.Send(actor.NewPID("127.0.0.1:2", "x"), bad)
+	require.Len(t, f.sent, 1)
+	for _, m := range []proto.Message{f.sent[0].(proto.Message), toWire(bad)} {
+		w := m.(*wire.Error)
+		require.Equal(t, wire.Code_PANICKED, w.GetCode())
+		require.Equal(t, "far \uFFFD", w.GetMessage())
+		_, err = proto.Marshal(w)
+		require.NoError(t, err)
+	}
+}

@@ -70,6 +70,8 @@ func (p *protoRemote) Start(e *actor.Engine) error {
 func (p *protoRemote) Send(pid *actor.PID, msg any, sender *actor.PID) {
 	var m proto.Message
 	switch v := msg.(type) {
+	case *wire.Error:
+		m = wireError(v) // its message made valid UTF-8, as for any error
 	case proto.Message:
 		m = v
 	case error:
@@ -99,10 +101,13 @@ func (p *protoRemote) refuse(pid *actor.PID, msg any, sender *actor.PID) {
 	}
 }
 
-// toWire returns v as a protobuf message: itself, an error as a *wire.Error,
-// anything else as a *wire.Error saying it cannot cross.
+// toWire returns v as a protobuf message: itself, an error (a *wire.Error
+// too, for its message) as a *wire.Error, anything else as a *wire.Error
+// saying it cannot cross.
 func toWire(v any) proto.Message {
 	switch v := v.(type) {
+	case *wire.Error:
+		return wireError(v)
 	case proto.Message:
 		return v
 	case error:
