@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -641,7 +642,7 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 	if !ok {
 		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
 		if sender != nil {
-			r.own.rt.answer(sender, fmt.Errorf("coregate: actor %q takes %T, not %T", r.own.name, *new(M), msg))
+			r.own.rt.answer(sender, fmt.Errorf("coregate: actor %q takes %v, not %T", r.own.name, reflect.TypeFor[M](), msg))
 		}
 		return
 	}

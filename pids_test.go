@@ -468,3 +468,23 @@ func TestRequestToStoppingActorPIDIsActorStopped(t *testing.T) {
 	require.Equal(t, wire.Code_ACTOR_STOPPED, wireError(err).GetCode(), "%v", err)
 	require.NoError(t, <-stopped)
 }
+
+// stringerActor takes any fmt.Stringer.
+type stringerActor struct{}
+
+func (stringerActor) Receive(_ *ActorContext, s fmt.Stringer) (string, error) { return s.String(), nil }
+
+// TestActorPIDWrongTypeNamesInterfaceM: the error answering a message of
+// the wrong type names the type the actor takes when that is an interface;
+// it said "takes <nil>" (%T of M's nil zero value; found by review).
+func TestActorPIDWrongTypeNamesInterfaceM(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	ref := must(Spawn(rt, "stringer", func() Actor[fmt.Stringer, string] { return stringerActor{} }))
+	ctx, cancel := context.WithTimeout(context.Background(), pidsTimeout)
+	defer cancel()
+	_, err := Request[string](ctx, rt.Engine(), ref.PID(), 5)
+	require.ErrorContains(t, err, `actor "stringer" takes fmt.Stringer, not int`)
+	s, err := Request[string](ctx, rt.Engine(), ref.PID(), time.Second)
+	require.NoError(t, err)
+	require.Equal(t, "1s", s)
+}
