@@ -346,3 +346,38 @@ func TestRemoteSendsWireErrorsValidUTF8(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// requester is an actor that makes a Request, with its ActorContext, to the
+// PID it is sent and answers what it got.
+type requester struct{ e *actor.Engine }
+
+func (q requester) Receive(c *ActorContext, pid *actor.PID) (int, error) {
+	ctx, cancel := context.WithTimeout(c, 5*time.Second)
+	defer cancel()
+	return Request[int](ctx, q.e, pid, Call{Op: "square", Arg: 6})
+}
+
+// TestRequestFromHandlerToOwnExecutor: a Request made from a handler or an
+// actor's Receive, with its context, to a process whose work lands on the
+// caller's own executor (an actor there, or an op of its runtime on one
+// executor) hands the executor on while it waits, as Wait does, and gets
+// its answer. It held the executor, so the work never ran and the Request
+// ended only with its context (found by review).
+func TestRequestFromHandlerToOwnExecutor(t *testing.T) {
+	rt := opsRuntime(t)
+	e := rt.Engine()
+	ref := must(Spawn(rt, "count", func() Actor[int, int] { return &counter{} }))
+	asker := must(Spawn(rt, "asker", func() Actor[*actor.PID, int] { return requester{e} }))
+	viaOp := must(Define(rt, "viaOp", func(ctx context.Context, pid *actor.PID) (int, error) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return Request[int](ctx, e, pid, 4)
+	}))
+	bg := context.Background()
+	v, err := must(viaOp.Submit(bg, ref.PID())).Wait(bg)
+	require.NoError(t, err, "an op's Request to an actor on its executor")
+	require.Equal(t, 4, v)
+	v, err = must(asker.Ask(bg, rt.OpsPID())).Wait(bg)
+	require.NoError(t, err, "an actor's Request to an op on its executor")
+	require.Equal(t, 36, v)
+}

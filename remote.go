@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/wire"
 	"google.golang.org/protobuf/proto"
 )
@@ -185,6 +186,11 @@ var requestIDs atomic.Uint64
 // went away, answers nothing: Request returns ctx's error, wrapped to name
 // pid, when ctx ends (give it a deadline), and an answer coming later is a
 // dead letter. A nil ctx, engine or PID is an error.
+//
+// Called from a handler or an actor's Receive with its context (or one
+// derived from it), Request hands the caller's executor on while it waits,
+// as [Token.Wait] does, since the answer may come from work queued on that
+// very executor; past [Config.MaxBlocked] it fails with [ErrTooManyBlocked].
 func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg any) (R, error) {
 	var zero R
 	switch {
@@ -210,6 +216,15 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	})
 	defer e.Registry.Remove(a)
 	e.SendWithSender(pid, msg, a)
+	if x := actors.ExecutorOf(ctx); x != nil {
+		// A handler's wait, as Wait's: the answer may come from work queued
+		// on the caller's own executor.
+		resume, err := x.Group().Block()
+		if err != nil {
+			return zero, err
+		}
+		defer resume()
+	}
 	select {
 	case v := <-answers:
 		if err, ok := v.(error); ok {
