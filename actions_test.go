@@ -381,3 +381,18 @@ func TestRequestFromHandlerToOwnExecutor(t *testing.T) {
 	require.NoError(t, err, "an actor's Request to an op on its executor")
 	require.Equal(t, 36, v)
 }
+
+// TestNewCallNegativeTimeoutUnderAMillisecond: a negative timeout is
+// refused by the receiving runtime whatever its size, as a Call's is; one
+// under a millisecond (a deadline just past, as time.Until gives) rounded
+// to 0, which is no timeout at all, and the call ran unbounded (found by
+// review).
+func TestNewCallNegativeTimeoutUnderAMillisecond(t *testing.T) {
+	rt := opsRuntime(t)
+	for _, d := range []time.Duration{-time.Microsecond, -time.Second} {
+		c := must(wire.NewCall("double", wrapperspb.Int64(1), d))
+		require.Negative(t, c.GetTimeoutMs(), "timeout %v", d)
+		_, err := call[*wrapperspb.Int64Value](t, rt, c)
+		require.ErrorIs(t, err, ErrBadArgument, "timeout %v", d)
+	}
+}

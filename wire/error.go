@@ -19,15 +19,19 @@ func (e *Error) Error() string {
 
 // NewCall returns a Call of the op named op with arg packed, bounded by
 // timeout when it is above 0 (the receiving runtime cancels the token
-// then). It fails only when arg cannot be marshalled.
+// then); 0 is none, and the receiving runtime refuses a negative timeout
+// as a bad argument. It fails only when arg cannot be marshalled.
 func NewCall(op string, arg proto.Message, timeout time.Duration) (*Call, error) {
 	packed, err := anypb.New(arg)
 	if err != nil {
 		return nil, fmt.Errorf("coregate: packing the argument of op %q: %w", op, err)
 	}
 	ms := timeout.Milliseconds()
-	if timeout > 0 && ms == 0 {
+	switch {
+	case timeout > 0 && ms == 0:
 		ms = 1 // a timeout under a millisecond is still a timeout
+	case timeout < 0 && ms == 0:
+		ms = -1 // and a negative one still negative, not none
 	}
 	return &Call{Op: op, Arg: packed, TimeoutMs: ms}, nil
 }
