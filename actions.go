@@ -143,7 +143,7 @@ func (p *opsProc) receive(msg any, sender *actor.PID) {
 		c = m
 	case *Call:
 		if m == nil {
-			p.reject(msg, sender, fmt.Errorf("coregate: %v got a nil *coregate.Call", p.pid))
+			p.reject(msg, sender, fmt.Errorf("%w: %v got a nil *coregate.Call", ErrBadArgument, p.pid))
 			return
 		}
 		c = *m

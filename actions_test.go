@@ -101,7 +101,9 @@ func TestCallErrorsAreAnswers(t *testing.T) {
 		{"wrong type", Call{Op: "square", Arg: "7"}, ErrBadArgument, `op "square" takes int, not string`, true},
 		{"nil for int", Call{Op: "square"}, ErrBadArgument, "takes int, not nil", true},
 		{"negative timeout", Call{Op: "square", Arg: 1, Timeout: -time.Second}, ErrBadArgument, "timeout is -1s", true},
-		{"nil *Call", (*Call)(nil), nil, "nil *coregate.Call", true},
+		// Malformed, as a nil *wire.Call is: it was a plain error, coded
+		// FAILED across processes (found by review).
+		{"nil *Call", (*Call)(nil), ErrBadArgument, "nil *coregate.Call", true},
 		{"not a call", "square 7", nil, "takes a coregate.Call or a *wire.Call, not string", true},
 		{"nil wire call", (*wire.Call)(nil), ErrBadArgument, "nil *wire.Call", true},
 		{"wire arg unknown here", &wire.Call{Op: "double", Arg: unknownType}, ErrBadArgument, "not found (is its generated package linked into this process?)", true},
