@@ -398,3 +398,18 @@ func TestNewCallNegativeTimeoutUnderAMillisecond(t *testing.T) {
 		require.ErrorIs(t, err, ErrBadArgument, "timeout %v", d)
 	}
 }
+
+// TestWireErrorKeepsWrappingText: an error wrapping a *wire.Error (a
+// handler passing on, with its own words, what another process answered)
+// crosses with that code and its whole text; it crossed as the inner
+// *wire.Error alone, and the caller lost what the handler said (found by
+// review).
+func TestWireErrorKeepsWrappingText(t *testing.T) {
+	far := &wire.Error{Code: wire.Code_STOPPED, Message: "far: stopped"}
+	w := wireError(fmt.Errorf("fetching x: %w", far))
+	require.Equal(t, wire.Code_STOPPED, w.GetCode())
+	require.Equal(t, "fetching x: far: stopped", w.GetMessage())
+	require.Same(t, far, wireError(far), "a *wire.Error itself crosses as it is")
+	empty := &wire.Error{Code: wire.Code_FULL}
+	require.Same(t, empty, wireError(empty), "its message is left empty")
+}

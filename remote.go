@@ -152,7 +152,10 @@ func wireError(err error) (w *wire.Error) {
 		}
 	}()
 	if errors.As(err, &w) && w != nil {
-		if !utf8.ValidString(w.GetMessage()) {
+		switch {
+		case err != error(w): // wrapped: its code, with the whole text
+			w = &wire.Error{Code: w.GetCode(), Message: strings.ToValidUTF8(err.Error(), "\uFFFD")}
+		case !utf8.ValidString(w.GetMessage()):
 			w = &wire.Error{Code: w.GetCode(), Message: strings.ToValidUTF8(w.GetMessage(), "\uFFFD")}
 		}
 		return w
