@@ -28,7 +28,8 @@ import (
 // (ending the process) on anything else. The runtime answers Go errors (a
 // failed Receive, a wrong message type, a stopped actor) and actors answer
 // their R, so Remote sends an error as a [*wire.Error] with its [wire.Code].
-// Protobuf messages pass as they are. Any other value does not cross: Remote
+// Protobuf messages pass as they are (a *wire.Error with its message made
+// valid UTF-8). Any other value does not cross: Remote
 // publishes it as a DeadLetterEvent and answers a sender of this engine (a
 // [Request] waiting for its answer) at once with a *wire.Error of code
 // NOT_PROTO that names its type. (An answer of the runtime's that is not a
@@ -45,7 +46,11 @@ import (
 // So across processes an actor's M and R, and an op's A and R, must be
 // protobuf messages (pointers to generated types), linked into both
 // processes: a message of a type the receiver does not know makes
-// hollywood's reader drop the connection (the next message dials again).
+// hollywood's reader drop the connection (the next message dials again), and
+// so does one larger than its buffer (4 MB unless
+// remote.Config.WithBufferSize says otherwise, counting the messages
+// hollywood's writer sends with it in one batch): what the connection
+// carried is lost, and nothing answers.
 func Remote(r actor.Remoter) actor.Remoter {
 	if r == nil {
 		return nil
@@ -185,10 +190,14 @@ var requestIDs atomic.Uint64
 //
 // An answer that is an error (a Go error locally, a [*wire.Error] from
 // another process) is returned as the error, and an answer of another type
-// than R is an error naming both. A process that is gone, or a peer that
-// went away, answers nothing: Request returns ctx's error, wrapped to name
-// pid, when ctx ends (give it a deadline), and an answer coming later is a
-// dead letter. A nil ctx, engine or PID is an error.
+// than R is an error naming both. From another process, tell errors apart
+// by the *wire.Error's Code (errors.As): errors.Is with this package's
+// errors ([ErrStopped], ...) holds only for answers of this process. A
+// process that is gone, or a peer that went away, answers nothing: Request
+// returns ctx's error, wrapped to name pid, when ctx ends (give it a
+// deadline), and an answer coming later is a dead letter. So does a message
+// too large for the receiving engine's reader (see [Remote]). A nil ctx,
+// engine or PID is an error.
 //
 // Called from a handler or an actor's Receive with its context (or one
 // derived from it), Request hands the caller's executor on while it waits,
