@@ -114,8 +114,9 @@ type Config struct {
 	// than 0 is an error. They are plain goroutines, neither locked nor
 	// pinned, started as work comes and gone once it is done.
 	BlockingWorkers int
-	// StallAfter is how long one token may run before its executor is reported
-	// stalled (ExecutorStalled) and gets no unpinned work until the token ends.
+	// StallAfter is how long one token, or one actor's turn, may run before its
+	// executor is reported stalled (ExecutorStalled) and gets no unpinned work
+	// until it ends.
 	// 0 means DefaultStallAfter; a negative value turns the watchdog off.
 	StallAfter time.Duration
 }
@@ -141,9 +142,9 @@ type ExecutorInfo struct {
 	Pinned   bool       // its thread's affinity is exactly CPU
 	PinError error      // why it is not pinned, under BestEffort
 	// Health: Restarting while a replacement waits out its backoff, Stalled
-	// while a token runs past Config.StallAfter, Down once past its restart
-	// policy, until its cool-down brings it back. Unpinned work avoids an
-	// executor with any of them.
+	// while a token or an actor's turn runs past Config.StallAfter, Down once
+	// past its restart policy, until its cool-down brings it back. Unpinned
+	// work avoids an executor with any of them.
 	Restarting, Stalled, Down bool
 }
 

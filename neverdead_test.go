@@ -324,3 +324,40 @@ func TestStallMovesUnpinnedWork(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestStuckActorStallsItsExecutor: an actor whose Receive does not return
+// holds its executor as a long token does, and the watchdog sees it: the
+// executor is reported stalled and the unpinned tokens queued behind the
+// actor move to a healthy executor. Found by review: the watchdog looked
+// only at the running token, so tokens behind a stuck actor waited for it.
+func TestStuckActorStallsItsExecutor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: 100 * time.Millisecond})
+		require.NoError(t, err)
+		bg := context.Background()
+		stuck := must(Spawn(rt, "stuck", func() Actor[int, int] {
+			return funcActor(func(*ActorContext, int) (int, error) {
+				time.Sleep(5 * time.Second)
+				return 0, nil
+			})
+		}, OnExecutor(1)))
+		light := must(Define(rt, "light", func(ctx context.Context, _ int) (int, error) {
+			e, _ := CurrentExecutor(ctx)
+			return e, nil
+		}, WithWeight(Light)))
+		require.NoError(t, stuck.Tell(bg, 1))
+		synctest.Wait()
+		var queued []*Token[int]
+		for range 10 {
+			queued = append(queued, must(light.Submit(bg, 0)))
+		}
+		start := time.Now()
+		for _, tok := range queued {
+			require.Equal(t, 0, must(tok.Wait(bg)), "moved off the stalled executor")
+		}
+		require.Less(t, time.Since(start), time.Second, "moved when the stall was seen, not when the turn ended")
+		require.True(t, rt.Executors()[1].Stalled)
+		require.NoError(t, rt.Stop(bg))
+		requireBalanced(t, rt)
+	})
+}

@@ -53,6 +53,12 @@ type Executor struct {
 	refused   atomic.Uint64 // jobs accepted without being pushed here (refused, or redirected)
 	rerouted  atomic.Uint64 // jobs accepted here that moved to other executors
 	retried   atomic.Uint32 // failed attempts the owner queued again (see Retried)
+	// Turns the owners began (owner only), published to turnsSeen at the
+	// next turn after the watchdog asked (see Turns): a turn costs the owner
+	// no atomic write, and one stuck in a Receive shows no new count.
+	turns      uint64
+	turnsSeen  atomic.Uint64
+	turnsAsked atomic.Bool
 
 	mu     sync.Mutex
 	pinned bool
@@ -251,6 +257,23 @@ func (e *Executor) Running() *Task {
 // The next attempt runs the same token (pointer and ID): a watchdog that sees
 // the count change has seen the one it sampled end.
 func (e *Executor) Retried() uint32 { return e.retried.Load() }
+
+// Turns returns the count of actor turns the executor's owners began, as
+// published since the last call: a watchdog that calls it twice and gets the
+// same count with the owner busy and no token running has seen one turn (an
+// actor's Receive) run between the calls.
+func (e *Executor) Turns() uint64 {
+	n := e.turnsSeen.Load()
+	e.turnsAsked.Store(true)
+	return n
+}
+
+// Busy reports whether the executor has an owner at work (running tokens
+// or turns, or between them) rather than polling or parked.
+func (e *Executor) Busy() bool { return e.idleState.Load() == idleBusy && e.owner.Load() != nil }
+
+// Started returns the last token the owner started, running or not.
+func (e *Executor) Started() *Task { return e.running.Load() }
 
 func (e *Executor) owns(w *worker) bool { return e.owner.Load() == w }
 
@@ -484,6 +507,11 @@ func invoke(j Job, t *Task, retry func(Job, Outcome, error) bool) (o Outcome, er
 // turn runs one turn of s. A panic escaping it is recovered (the runnable
 // owns its failures); a Goexit goes on ending the goroutine.
 func (e *Executor) turn(s Scheduled) {
+	e.turns++
+	if e.turnsAsked.Load() {
+		e.turnsAsked.Store(false)
+		e.turnsSeen.Store(e.turns)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			e.group.engine.BroadcastEvent(TurnPanicked{Index: e.index, Value: r})

@@ -38,12 +38,12 @@
 //     goes down again the cool-down doubles up to MaxCooldown, and once it
 //     stayed up a whole Window it starts from Cooldown again. Tokens fail with
 //     actors.ErrNoExecutor only while no executor is up.
-//   - Stalls: a watchdog samples the token each executor runs; one running
-//     longer than Config.StallAfter marks its executor Stalled (no unpinned
-//     work goes there), moves the unpinned tokens queued behind it to healthy
-//     executors ([Rerouter.Stalled]; pinned, anchored and retried ones wait)
-//     and publishes [ExecutorStalled]; the executor's next token publishes
-//     [ExecutorRecovered]. Go cannot kill a goroutine: a stalled handler keeps
+//   - Stalls: a watchdog samples the token or actor turn each executor runs;
+//     one running longer than Config.StallAfter marks its executor Stalled
+//     (no unpinned work goes there), moves the unpinned tokens queued behind
+//     it to healthy executors ([Rerouter.Stalled]; pinned, anchored and
+//     retried ones wait) and publishes [ExecutorStalled]; the executor's next
+//     token or turn publishes [ExecutorRecovered]. Go cannot kill a goroutine: a stalled handler keeps
 //     running until it returns. Handlers that may run long should watch their
 //     context, which Stop and Token.Cancel cancel.
 //   - [Supervisor.Stop] refuses new tokens, relaunches at once any executor

@@ -35,8 +35,9 @@ type ExecutorRestarted struct {
 	PinError   error
 }
 
-// ExecutorStalled is published when one token has been running on the executor
-// for longer than the stall threshold (Running, at least). Until it recovers the
+// ExecutorStalled is published when one token, or one actor's turn, has been
+// running on the executor for longer than the stall threshold (Running, at
+// least). Until it recovers the
 // executor gets no unpinned work.
 type ExecutorStalled struct {
 	Index, CPU int
@@ -46,7 +47,7 @@ type ExecutorStalled struct {
 }
 
 // ExecutorRecovered is published when a stalled executor made progress again
-// (its token ended), after Stalled.
+// (its token or turn ended), after Stalled.
 type ExecutorRecovered struct {
 	Index, CPU int
 	PID        *actor.PID

@@ -527,3 +527,71 @@ func TestStalledGoexitRecoversBeforeRestartFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// turnJob is a Scheduled runnable (an actor, as the executor sees one) whose
+// turn calls fn.
+type turnJob struct{ fn func() }
+
+func (j *turnJob) Task() *actors.Task        { return nil }
+func (j *turnJob) Run(context.Context) error { return nil }
+func (j *turnJob) Turn(context.Context)      { j.fn() }
+func (j *turnJob) Unschedule()               {}
+
+// TestStuckTurnIsAStallFakeClock: an actor's turn that runs past the stall
+// threshold (a Receive that does not return) stalls its executor as a token
+// does, and its end is progress. Found by review: the watchdog looked only
+// at the running token, so an executor held by an actor was never reported.
+func TestStuckTurnIsAStallFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, events := startFake(t, Config{StallAfter: 100 * time.Millisecond})
+		next(t, events) // started
+		done := make(chan struct{})
+		if e.Schedule(&turnJob{fn: func() { time.Sleep(250 * time.Millisecond); close(done) }}) != actors.Pushed {
+			t.Fatal("push refused")
+		}
+		if ev, ok := next(t, events).(ExecutorStalled); !ok || ev.Running < 100*time.Millisecond {
+			t.Fatalf("want ExecutorStalled, got %#v", ev)
+		}
+		if e.Health()&actors.Stalled == 0 {
+			t.Fatalf("health %v, want Stalled", e.Health())
+		}
+		<-done
+		if ev, ok := next(t, events).(ExecutorRecovered); !ok {
+			t.Fatalf("want ExecutorRecovered, got %#v", ev)
+		}
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestShortTurnsAndIdleAreNoStallFakeClock: turns back to back, each well
+// within the threshold, and an idle executor after them, are progress and
+// rest, not a stall.
+func TestShortTurnsAndIdleAreNoStallFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, events := startFake(t, Config{StallAfter: 100 * time.Millisecond})
+		next(t, events) // started
+		ran := make(chan struct{}, 5)
+		for range 5 {
+			if e.Schedule(&turnJob{fn: func() { time.Sleep(60 * time.Millisecond); ran <- struct{}{} }}) != actors.Pushed {
+				t.Fatal("push refused")
+			}
+		}
+		for range 5 {
+			<-ran
+		}
+		time.Sleep(time.Second) // idle, well past the threshold
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			switch ev := next(t, events).(type) {
+			case ExecutorStalled:
+				t.Fatalf("short turns or an idle executor reported stalled: %#v", ev)
+			case ExecutorStopped:
+				return
+			}
+		}
+	})
+}

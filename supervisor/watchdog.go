@@ -7,13 +7,15 @@ import (
 	"github.com/coregate/coregate/actors"
 )
 
-// watchdog samples the token each executor's owner runs a few times per stall
-// threshold. An executor running the same token (pointer and ID, and no
-// retry of it in between) for the threshold is stalled: it is marked so,
-// unpinned work avoids it, its queued unpinned work moves to healthy
-// executors, and ExecutorStalled is published. Its next progress publishes
+// watchdog samples each executor a few times per stall threshold. An
+// executor whose owner stays at one piece of work for the threshold is
+// stalled: the same token running (pointer and ID, and no retry of it in
+// between), or the owner busy with no token running and no new actor turn
+// begun (an actor's Receive that does not return). It is marked so, unpinned
+// work avoids it, its queued unpinned work moves to healthy executors, and
+// ExecutorStalled is published. Its next progress publishes
 // ExecutorRecovered. It costs the executors nothing but the running token
-// they record anyway, and a count on the retry path.
+// they record anyway, a count on the retry path and a flag read per turn.
 type watchdog struct {
 	s     *Supervisor
 	after time.Duration
@@ -24,21 +26,30 @@ type watchdog struct {
 	seen []progress
 }
 
+// progress is what a sample of an executor saw; any change between two
+// samples is progress.
 type progress struct {
-	task    *actors.Task // nil when idle
-	id      uint64       // task's ID: a token at a reused address is another
+	task    *actors.Task // the running token; nil when none runs
+	last    *actors.Task // the last token started, running or not
+	id      uint64       // last's ID: a token at a reused address is another
 	retried uint32       // the executor's Retried: a retry runs the token again
-	since   time.Time    // when task was first seen
+	turns   uint64       // the executor's Turns
+	busy    bool         // the owner is at work, not polling or parked
+	since   time.Time    // when this was first seen
 	stalled bool
 }
 
 func sample(e *actors.Executor) progress {
-	p := progress{retried: e.Retried()}
-	if t := e.Running(); t != nil {
-		p.task, p.id = t, t.ID()
+	p := progress{retried: e.Retried(), turns: e.Turns(), busy: e.Busy(), task: e.Running()}
+	if t := e.Started(); t != nil {
+		p.last, p.id = t, t.ID()
 	}
 	return p
 }
+
+// working reports whether the owner was at one piece of work when sampled:
+// a token, or a turn (busy with no token running).
+func (p *progress) working() bool { return p.task != nil || p.busy }
 
 func newWatchdog(s *Supervisor, n int, after time.Duration) *watchdog {
 	return &watchdog{s: s, after: after, seen: make([]progress, n), quit: make(chan struct{})}
@@ -90,7 +101,7 @@ func (w *watchdog) poke(e *actors.Executor) {
 func (w *watchdog) check(e *actors.Executor, p *progress, now time.Time) {
 	cur := sample(e)
 	engine := w.s.engine
-	if cur.task != p.task || cur.id != p.id || cur.retried != p.retried {
+	if cur.task != p.task || cur.last != p.last || cur.id != p.id || cur.retried != p.retried || cur.turns != p.turns || cur.busy != p.busy {
 		if p.stalled {
 			e.SetHealth(actors.Stalled, false)
 			engine.BroadcastEvent(ExecutorRecovered{Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Stalled: now.Sub(p.since)})
@@ -99,7 +110,7 @@ func (w *watchdog) check(e *actors.Executor, p *progress, now time.Time) {
 		p.since = now
 		return
 	}
-	if p.stalled || cur.task == nil || e.Health()&(actors.Restarting|actors.Down) != 0 {
+	if p.stalled || !cur.working() || e.Health()&(actors.Restarting|actors.Down) != 0 {
 		return
 	}
 	if running := now.Sub(p.since); running >= w.after {
