@@ -21,7 +21,8 @@ const MapWindowPerExecutor = 4
 // million inputs never mean a million tokens. A handler's error is yielded at
 // its own position, and the sequence goes on. An error submitting a token
 // (the runtime stopped, ctx ended) is yielded at its position after the
-// results before it, and ends the sequence; so does ctx's end while waiting.
+// results before it, and ends the sequence; so does ctx's end while waiting,
+// and, inside a handler, a wait refused with [ErrTooManyBlocked].
 // Breaking out of the loop cancels every token still in flight: those not
 // started resolve with ErrCancelled, running ones see their context
 // cancelled. The tokens are submitted with a context derived from ctx.
@@ -122,12 +123,19 @@ func (w *inOrder[A, R]) submit(ctx context.Context, a A) error {
 func (w *inOrder[A, R]) len() int { return len(w.toks) }
 
 // emit waits for the oldest token and yields its result; false when the
-// caller stopped, or when ctx ended the wait (its error was yielded).
+// caller stopped, or when the wait failed (ctx ended, or too many handlers
+// block already): its error was yielded, and the token is left in flight
+// for cancelAll.
 func (w *inOrder[A, R]) emit() bool {
 	tok := w.toks[0]
+	if err := tok.task.Await(w.ctx); err != nil {
+		var zero R
+		w.yield(zero, err)
+		return false
+	}
 	w.toks[0] = nil
 	w.toks = append(w.toks[:0], w.toks[1:]...)
-	r, err := tok.Wait(w.ctx)
+	r, err := tok.Wait(w.ctx) // resolved: it returns at once
 	if !w.yield(r, err) {
 		return false
 	}

@@ -167,3 +167,49 @@ func TestMapUnorderedYieldsAsTokensFinish(t *testing.T) {
 	require.Equal(t, uint64(9), s.Resolved())
 	require.GreaterOrEqual(t, s.Cancelled, uint64(1), "the slow token 0 of the second run, cancelled by the break")
 }
+
+// TestMapEndsWhenItCannotWait: a Map inside a handler when Config.MaxBlocked
+// handlers block already cannot wait for its tokens: that is the sequence's
+// last element, as for a context that ended, not a handler's error at one
+// position. Map went on, yielding ErrTooManyBlocked for every input while
+// it submitted them all and dropped their results (MapUnordered ended).
+func TestMapEndsWhenItCannotWait(t *testing.T) {
+	for name, mapOf := range map[string]func(context.Context, *Op[int, int], iter.Seq[int]) iter.Seq2[int, error]{
+		"ordered": func(ctx context.Context, op *Op[int, int], args iter.Seq[int]) iter.Seq2[int, error] {
+			return MapWindow(ctx, op, args, 2)
+		},
+		"unordered": func(ctx context.Context, op *Op[int, int], args iter.Seq[int]) iter.Seq2[int, error] {
+			return MapUnorderedWindow(ctx, op, args, 2)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off, MaxBlocked: 1})
+			ctx := context.Background()
+			held := must(Define(rt, "held", where[int]))
+			held.Pause()
+			heldTok := must(held.Submit(ctx, 0))
+			blocked := make(chan struct{})
+			waiter := must(Define(rt, "waiter", func(ctx context.Context, _ int) (int, error) {
+				close(blocked)
+				return heldTok.Wait(ctx) // blocks: the one handler MaxBlocked allows
+			}))
+			waiterTok := must(waiter.Submit(ctx, 0))
+			<-blocked
+			inner := must(Define(rt, "inner", where[int]))
+			var taken atomic.Int32
+			var errs []error
+			outer := must(Define(rt, "outer", func(ctx context.Context, _ int) (int, error) {
+				for _, err := range mapOf(ctx, inner, counted(10, &taken)) {
+					errs = append(errs, err)
+				}
+				return 0, nil
+			}))
+			must(must(outer.Submit(ctx, 0)).Wait(ctx))
+			require.Len(t, errs, 1, "one error ends the sequence")
+			require.ErrorIs(t, errs[0], ErrTooManyBlocked)
+			require.Equal(t, int32(2), taken.Load(), "the window, then nothing more")
+			held.Resume()
+			must(waiterTok.Wait(ctx))
+		})
+	}
+}
