@@ -3,6 +3,7 @@ package coregate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/coregate/coregate/actors"
@@ -39,6 +40,7 @@ var errGroupDone = errors.New("coregate: group done")
 
 // NewGroup returns a group of tokens on rt whose context derives from ctx
 // (its values, the seed of the handler whose context it is, and its end).
+// Its tokens are of rt's ops: with a nil rt, Add and Go are errors.
 func NewGroup(ctx context.Context, rt *Runtime) *Group {
 	if ctx == nil {
 		ctx = context.Background() // Add reports it: a nil context stays an error
@@ -55,14 +57,20 @@ func (g *Group) Context() context.Context { return g.ctx }
 
 // Add submits a token of op for arg to the group, with the group's context.
 // An error submitting it (the runtime stopped, the group's context ended, a
-// nil group or op) is returned and is also the group's error, as if the token
+// nil group or op, an op of another runtime than the group's) is returned and is also the group's error, as if the token
 // had failed; so a caller may ignore Add's error and read Wait's.
 func Add[A, R any](g *Group, op *Op[A, R], arg A) (*Token[R], error) {
 	if g == nil {
 		return nil, errors.New("coregate: Add to a nil *Group")
 	}
-	if op == nil {
+	switch {
+	case op == nil:
 		return nil, g.failed(errors.New("coregate: Add of a nil *Op"))
+	case op.rt != g.rt:
+		// Wait, inside a handler, hands on the executor of the group's
+		// runtime only: a token of another runtime could be queued behind
+		// the waiting handler for good.
+		return nil, g.failed(fmt.Errorf("coregate: Add of op %q to a group of another runtime (or of a nil *Runtime)", op.info.Name))
 	}
 	return join(g, func() (*Token[R], error) { return op.submitWith(g.ctx, arg, router.How{}, g) })
 }

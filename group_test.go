@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -142,4 +143,41 @@ func TestGroupWaitInsideHandler(t *testing.T) {
 		return sum, nil
 	}))
 	require.Equal(t, 0+1+4+9+16, must(must(fan.Submit(ctx, 5)).Wait(ctx)))
+}
+
+// TestGroupOfAnotherRuntimeIsAnError: Group.Wait inside a handler hands
+// on the executor of the group's runtime. A group made with a nil runtime,
+// or one given an op of another runtime, took the token all the same, and
+// its Wait in a handler held the one executor the token was queued on: a
+// hang that not even a Stop without deadline ended. Such an Add is now an
+// error, which Wait returns.
+func TestGroupOfAnotherRuntimeIsAnError(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	other := start(t, Config{Name: "other", Cores: 1, Affinity: Off})
+	ctx := context.Background()
+	sq := must(Define(rt, "sq", func(_ context.Context, x int) (int, error) { return x * x, nil }))
+	var addErr error
+	fan := must(Define(rt, "fan", func(ctx context.Context, groupRt *Runtime) (int, error) {
+		g := NewGroup(ctx, groupRt)
+		_, addErr = Add(g, sq, 2)
+		return 0, g.Wait()
+	}))
+	for name, groupRt := range map[string]*Runtime{"nil runtime": nil, "another runtime": other} {
+		t.Run(name, func(t *testing.T) {
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			tok, err := fan.Submit(ctx, groupRt)
+			require.NoError(t, err)
+			_, err = tok.Wait(wctx)
+			if errors.Is(err, context.DeadlineExceeded) {
+				sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+				defer cancel()
+				_ = rt.Stop(sctx) // resolves the token the handler waits for
+				t.Fatal("the handler's Group.Wait hangs")
+			}
+			require.Error(t, addErr)
+			require.ErrorContains(t, addErr, "runtime")
+			require.Equal(t, addErr, err, "Wait returns Add's error")
+		})
+	}
 }
