@@ -14,6 +14,12 @@ import (
 // in flight at once, per executor of the runtime.
 const MapWindowPerExecutor = 4
 
+// MaxMapWindow is the largest window of [MapWindow] and
+// [MapUnorderedWindow]: as many tokens as the largest mailbox holds. Each
+// range makes room for its window at once, so a larger one would only be
+// memory (or a panic).
+const MaxMapWindow = MaxMailboxSize
+
 // Map runs op on every argument of args and yields the results in input
 // order, each as soon as it and those before it are ready. At most
 // [MapWindowPerExecutor] tokens per executor are in flight at once: args is
@@ -33,7 +39,8 @@ func Map[A, R any](ctx context.Context, op *Op[A, R], args iter.Seq[A]) iter.Seq
 }
 
 // MapWindow is [Map] with at most window tokens in flight; a window below 1
-// is an error, yielded as the sequence's only element.
+// or above [MaxMapWindow] is an error, yielded as the sequence's only
+// element.
 func MapWindow[A, R any](ctx context.Context, op *Op[A, R], args iter.Seq[A], window int) iter.Seq2[R, error] {
 	return mapWith(ctx, op, args, window, func(ctx context.Context, yield func(R, error) bool) flight[A] {
 		return &inOrder[A, R]{op: op, yield: yield, ctx: ctx, toks: make([]*Token[R], 0, window)}
@@ -90,8 +97,8 @@ func checkMap[A, R any](ctx context.Context, op *Op[A, R], args iter.Seq[A], win
 		return errors.New("coregate: Map of a nil *Op")
 	case args == nil:
 		return fmt.Errorf("coregate: op %q: Map over a nil sequence", op.info.Name)
-	case window < 1:
-		return fmt.Errorf("coregate: op %q: Map with a window of %d, want 1 or more", op.info.Name, window)
+	case window < 1 || window > MaxMapWindow:
+		return fmt.Errorf("coregate: op %q: Map with a window of %d, want 1 to %d", op.info.Name, window, MaxMapWindow)
 	}
 	return nil
 }

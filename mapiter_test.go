@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"sync/atomic"
 	"testing"
 
@@ -109,6 +110,9 @@ func TestMapBadInputAndStop(t *testing.T) {
 		return last
 	}
 	require.ErrorContains(t, one(MapWindow(ctx, op, counted(3, new(atomic.Int32)), 0)), "window of 0")
+	// A window past the bound panicked as the range made room for it.
+	require.ErrorContains(t, one(MapWindow(ctx, op, counted(3, new(atomic.Int32)), math.MaxInt)), "want 1 to")
+	require.ErrorContains(t, one(MapUnorderedWindow(ctx, op, counted(3, new(atomic.Int32)), MaxMapWindow+1)), "want 1 to")
 	require.ErrorContains(t, one(Map(ctx, (*Op[int, int])(nil), counted(3, new(atomic.Int32)))), "nil *Op")
 	require.ErrorContains(t, one(Map(ctx, op, nil)), "nil sequence")
 	require.ErrorIs(t, one(Map(nil, op, counted(3, new(atomic.Int32)))), ErrNilContext) //nolint:staticcheck // a nil context is the point
