@@ -8,6 +8,9 @@ import "github.com/coregate/coregate/actors"
 // tokens are not touched (cancel one with [Token.Cancel]). It returns how
 // many it cancelled. Tokens submitted meanwhile may escape it.
 func (op *Op[A, R]) CancelQueued() int {
+	if op == nil {
+		return 0
+	}
 	n := 0
 	for _, j := range op.queued(true) {
 		if j.Task().Resolve(actors.Cancelled, ErrCancelled) {

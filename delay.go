@@ -25,6 +25,8 @@ import (
 // A d of 0 is Submit; a negative d is an error.
 func (op *Op[A, R]) SubmitAfter(ctx context.Context, d time.Duration, arg A) (*Token[R], error) {
 	switch {
+	case op == nil:
+		return nil, ErrNilOp
 	case ctx == nil:
 		return nil, ErrNilContext
 	case d < 0:

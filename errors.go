@@ -28,6 +28,8 @@ var (
 	ErrFull = actors.ErrFull
 	// ErrNilToken is returned by the methods of a nil *Token.
 	ErrNilToken = errors.New("coregate: nil token")
+	// ErrNilOp is returned by the methods of a nil *Op that submit tokens.
+	ErrNilOp = errors.New("coregate: nil *Op")
 	// ErrNilContext is returned when a nil context.Context is passed.
 	ErrNilContext = errors.New("coregate: nil context")
 	// ErrUnknownOp answers a [Call] naming no op of the runtime.

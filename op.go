@@ -153,7 +153,8 @@ func WithRetry(retries int, backoff time.Duration) Option {
 const MaxRetryBackoff = time.Minute
 
 // Op is a defined operation: a named handler and its placement options. Submit
-// its tokens with [Op.Submit].
+// its tokens with [Op.Submit]. A nil *Op answers every method with ErrNilOp
+// or a zero value.
 type Op[A, R any] struct {
 	rt       *Runtime
 	info     actors.Op // the op's name, shared by its tokens for reports
@@ -298,11 +299,21 @@ func (op *Op[A, R]) configureAnchors(cfg opConfig) error {
 	return nil
 }
 
-// Name returns the op's name.
-func (op *Op[A, R]) Name() string { return op.info.Name }
+// Name returns the op's name; "" for a nil op.
+func (op *Op[A, R]) Name() string {
+	if op == nil {
+		return ""
+	}
+	return op.info.Name
+}
 
-// Weight returns the op's weight class.
-func (op *Op[A, R]) Weight() Weight { return op.rule.Weight }
+// Weight returns the op's weight class; Heavy for a nil op.
+func (op *Op[A, R]) Weight() Weight {
+	if op == nil {
+		return Heavy
+	}
+	return op.rule.Weight
+}
 
 // Submit places a token for fn(ctx', arg) on an executor and returns it at once;
 // [Token.Wait] gives the result. ctx is the token's parent: the handler's context
@@ -333,6 +344,9 @@ func (op *Op[A, R]) submitWith(ctx context.Context, arg A, how router.How, w wat
 
 // admit says why a token of op may not be submitted with ctx now, or nil.
 func (op *Op[A, R]) admit(ctx context.Context) error {
+	if op == nil {
+		return ErrNilOp
+	}
 	if ctx == nil {
 		return ErrNilContext
 	}

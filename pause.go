@@ -17,6 +17,9 @@ import (
 // that was running or waiting out its retry backoff when Pause was called.
 // Pause on a paused op, or after Stop, does nothing.
 func (op *Op[A, R]) Pause() {
+	if op == nil {
+		return
+	}
 	p := &op.pause
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -40,6 +43,9 @@ func (op *Op[A, R]) Pause() {
 // in the order they were held. Resume on an op that is not paused does
 // nothing.
 func (op *Op[A, R]) Resume() {
+	if op == nil {
+		return
+	}
 	p := &op.pause
 	p.mu.Lock()
 	defer p.mu.Unlock() // Stop's drop waits until they are delivered
@@ -54,7 +60,7 @@ func (op *Op[A, R]) Resume() {
 }
 
 // Paused reports whether the op is paused.
-func (op *Op[A, R]) Paused() bool { return op.pause.on.Load() }
+func (op *Op[A, R]) Paused() bool { return op != nil && op.pause.on.Load() }
 
 // pause holds the tokens of a paused op.
 type pause struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -101,4 +102,30 @@ func TestTrySubmitFullFailsAtOnce(t *testing.T) {
 	close(b.gate)
 	require.Equal(t, 5, must(queued.Wait(ctx)))
 	require.Equal(t, 6, must(must(rec.op.TrySubmit(6)).Wait(ctx)))
+}
+
+// TestNilOpIsAnError: every method of a nil *Op answers ErrNilOp or a zero
+// value, as a nil *Token's do; they panicked (Map and Add reported a nil
+// op already).
+func TestNilOpIsAnError(t *testing.T) {
+	ctx := context.Background()
+	var op *Op[int, int]
+	_, err := op.Submit(ctx, 1)
+	require.ErrorIs(t, err, ErrNilOp)
+	_, err = op.SubmitFirst(ctx, 1)
+	require.ErrorIs(t, err, ErrNilOp)
+	_, err = op.TrySubmit(1)
+	require.ErrorIs(t, err, ErrNilOp)
+	_, err = op.SubmitAfter(ctx, time.Second, 1)
+	require.ErrorIs(t, err, ErrNilOp)
+	_, err = op.SubmitAfter(ctx, -time.Second, 1)
+	require.ErrorIs(t, err, ErrNilOp)
+	_, err = op.Every(ctx, time.Second, 1, func(int, error) {})
+	require.ErrorIs(t, err, ErrNilOp)
+	require.Zero(t, op.CancelQueued())
+	op.Pause()
+	require.False(t, op.Paused())
+	op.Resume()
+	require.Empty(t, op.Name())
+	require.Equal(t, Heavy, op.Weight())
 }
