@@ -16,8 +16,8 @@ import (
 // its executor and [Token.Executor] answers it), and waits off every queue
 // until it is due; it is then queued at the tail of its executor, past the
 // mailbox bound, since it was accepted already. [Token.Cancel] and the end
-// of ctx resolve it while it waits (ErrCancelled, ctx's error), and Stop
-// resolves it with ErrStopped. Every waiting token of a runtime shares one
+// of ctx resolve it while it waits (ErrCancelled, ctx's error) and take it
+// off the heap at once, and Stop resolves it with ErrStopped. Every waiting token of a runtime shares one
 // heap and one timer: waiting tokens cost memory, no goroutines, except
 // that a token submitted with a handler's context has a goroutine watch that
 // context while it waits (and, as for Submit, is cancelled if the handler
@@ -37,21 +37,15 @@ func (op *Op[A, R]) SubmitAfter(ctx context.Context, d time.Duration, arg A) (*T
 	if err := op.admit(ctx); err != nil {
 		return nil, err
 	}
-	var as actors.Job
-	var tok *Token[R]
-	var hook actors.Hook
-	var tk *router.Ticket
-	if h := op.prepare(ctx, arg, nil); h != nil {
-		as, tok, hook, tk = h, &h.tok, h, &h.ticket
-	} else {
-		j := &job[A, R]{op: op, arg: arg}
-		as, tok = j, &j.tok
-	}
-	tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, hook)
-	if err := op.rt.delays.add(ctx, op.rt, &op.rule, tk, as, &op.pause, op.deliver, time.Now().Add(d)); err != nil {
+	// The token tells its wait when it resolves, so a cancelled one leaves
+	// the heap at once rather than when it would have been due.
+	w := &delayed{at: time.Now().Add(d), ds: &op.rt.delays, pause: &op.pause, deliver: op.deliver}
+	h := op.prepare(ctx, arg, w)
+	h.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, h)
+	if err := op.rt.delays.add(ctx, op.rt, &op.rule, &h.ticket, h, w); err != nil {
 		return nil, err
 	}
-	return tok, nil
+	return &h.tok, nil
 }
 
 // delays holds a runtime's tokens waiting out SubmitAfter's delay, in a
@@ -68,6 +62,7 @@ type delays struct {
 type delayed struct {
 	at      time.Time
 	index   int // in the heap; -1 once out
+	ds      *delays
 	job     actors.Job
 	exec    *actors.Executor
 	watch   func() bool      // stops the watch on the submitter's context, or nil
@@ -75,8 +70,9 @@ type delayed struct {
 	deliver func(actors.Job) // queues it when due
 }
 
-// add accepts j on the executor its placement picks and keeps it until at.
-func (ds *delays) add(ctx context.Context, rt *Runtime, rule *router.Rule, tk *router.Ticket, j actors.Job, p *pause, deliver func(actors.Job), at time.Time) error {
+// add accepts j on the executor its placement picks and keeps it, as d,
+// until d.at.
+func (ds *delays) add(ctx context.Context, rt *Runtime, rule *router.Rule, tk *router.Ticket, j actors.Job, d *delayed) error {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	if ds.stopped {
@@ -92,14 +88,14 @@ func (ds *delays) add(ctx context.Context, rt *Runtime, rule *router.Rule, tk *r
 		}
 		return ErrNoExecutor
 	}
-	d := &delayed{at: at, job: j, exec: rt.execs[i], pause: p, deliver: deliver}
+	d.job, d.exec = j, rt.execs[i]
 	d.exec.Accept(j.Task())
 	heap.Push(&ds.q, d)
 	if ctx.Done() != nil {
 		d.watch = context.AfterFunc(ctx, func() { ds.drop(d, actors.Cancelled, ctx.Err()) })
 	}
 	if ds.q[0] == d {
-		ds.arm(time.Until(at))
+		ds.arm(time.Until(d.at))
 	}
 	return nil
 }
@@ -112,6 +108,23 @@ func (ds *delays) arm(wait time.Duration) {
 	}
 	ds.timer.Reset(wait)
 }
+
+// resolved takes d out when its token resolved while it waits (cancelled),
+// with the watch on its submitter's context.
+func (d *delayed) resolved(*actors.Task) {
+	ds := d.ds
+	ds.mu.Lock()
+	if d.index >= 0 && d.index < len(ds.q) && ds.q[d.index] == d {
+		heap.Remove(&ds.q, d.index)
+	}
+	watch := d.watch
+	ds.mu.Unlock()
+	if watch != nil {
+		watch()
+	}
+}
+
+func (d *delayed) settled(*actors.Task) {}
 
 // drop takes d out while it waits and resolves it with o and err; it
 // reports whether it resolved it.

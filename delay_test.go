@@ -226,3 +226,31 @@ func TestSubmitAfterRefusedByStopLeavesItsSeed(t *testing.T) {
 		requireBalanced(t, rt)
 	}
 }
+
+// TestSubmitAfterCancelledLeavesTheHeap: a delayed token cancelled while
+// it waits (Token.Cancel, as a timeout is cancelled once the work it
+// guards is done) leaves the heap at once, with its watch on the
+// submitter's context. It stayed until it would have been due, holding its
+// argument: a server cancelling an hour's timeout per request kept an
+// hour of them.
+func TestSubmitAfterCancelledLeavesTheHeap(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	op := must(Define(rt, "timeout", where[int]))
+	for i := range 100 {
+		tok := must(op.SubmitAfter(ctx, time.Hour, i))
+		require.True(t, tok.Cancel())
+	}
+	kept := must(op.SubmitAfter(ctx, time.Hour, 100))
+	rt.delays.mu.Lock()
+	n := len(rt.delays.q)
+	rt.delays.mu.Unlock()
+	require.Equal(t, 1, n, "only the token still waiting")
+	require.NoError(t, rt.Stop(context.Background()))
+	_, err := kept.Wait(context.Background())
+	require.ErrorIs(t, err, ErrStopped)
+	s := rt.Stats().Total
+	require.Equal(t, uint64(100), s.Cancelled)
+	require.Equal(t, uint64(1), s.Stopped)
+}
