@@ -15,13 +15,15 @@ import (
 // run still going when the next one is due makes that tick skip, as
 // [time.Ticker] drops ticks for a slow receiver, and the next run starts at
 // the first tick after it returned. A run that cannot be submitted (every
-// executor down, too many blocked handlers) gives each the error and the
-// ticks go on.
+// executor down) gives each the error and the ticks go on. each runs on
+// Every's own goroutine, never on an executor: a panic in it is not
+// recovered, and ends the program as in any goroutine.
 //
 // It stops when stop is called, when ctx ends, or when the runtime stops;
 // each is then called at most once more, for a run under way: with its
-// result when the runtime stopped, with its context's error when stop or ctx
-// ended it (its handler's context is cancelled). stop returns once the loop
+// result when the runtime stopped (ErrStopped when its tick came as the
+// runtime stopped, too late to submit it), with its context's error when
+// stop or ctx ended it (its handler's context is cancelled). stop returns once the loop
 // has ended, so each is not called after it (called from each, it returns
 // at once); it may be called more than once. Each Every holds one goroutine while it runs, however many
 // ticks it waits for. An interval of 0 or less, a nil each or ctx, or a

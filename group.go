@@ -13,8 +13,10 @@ import (
 // Group is a set of tokens that succeed or fail together, with
 // [golang.org/x/sync/errgroup]'s semantics on tokens: [Group.Wait] waits for
 // every token of the group, and the first one to fail cancels the group's
-// context, so the others that have not started resolve with ErrCancelled
-// without running and the running ones see their context cancelled. A
+// context, so the others that have not started resolve with that context's
+// error (context.Canceled; [context.Cause] of [Group.Context] is the
+// failure) without running and the running ones see their context
+// cancelled. A
 // request's fan-out is three lines:
 //
 //	g := coregate.NewGroup(ctx, rt)

@@ -17,8 +17,9 @@ type Token[R any] struct {
 // Wait blocks until the token is resolved or ctx ends, and returns the handler's
 // result and error. The error is a *PanicError if the handler panicked,
 // ErrGoexit if it called runtime.Goexit, ErrCancelled if it was cancelled
-// before it ran, ErrStopped if the runtime stopped before it ran, or ctx's
-// error if ctx ended first (the token keeps going). Called from inside a
+// before it ran, its submitter's context's error if that ended before it
+// ran, ErrStopped if the runtime stopped before it ran, or ctx's error if
+// ctx ended first (the token keeps going). Called from inside a
 // handler, Wait first hands the handler's executor to a helper pinned to the
 // same CPU, which goes on running its queue, so waiting on a token queued
 // behind the caller does not deadlock; it returns ErrTooManyBlocked when
