@@ -169,20 +169,21 @@ type Stats struct {
 // Runtime is a set of pinned executors with a router in front of them. Create it
 // with Start; all its methods are safe for concurrent use.
 type Runtime struct {
-	engine   *actor.Engine
-	sup      *supervisor.Supervisor
-	router   *router.Router
-	execs    []*actors.Executor
-	ids      atomic.Uint64
-	registry opRegistry
-	sticky   *anchor.Sticky
-	seeds    *anchor.Seeds
-	room     *actors.Room
-	name     string
-	actors   actorRegistry
-	delays   delays // tokens waiting out SubmitAfter's delay
-	pauses   pauses // ops ever paused, whose held tokens Stop resolves
-	lane     *lane  // the blocking lane of WithBlocking ops
+	engine    *actor.Engine
+	sup       *supervisor.Supervisor
+	router    *router.Router
+	execs     []*actors.Executor
+	ids       atomic.Uint64
+	registry  opRegistry
+	sticky    *anchor.Sticky
+	seeds     *anchor.Seeds
+	room      *actors.Room
+	name      string
+	actors    actorRegistry
+	delays    delays  // tokens waiting out SubmitAfter's delay
+	pauses    pauses  // ops ever paused, whose held tokens Stop resolves
+	lane      *lane   // the blocking lane of WithBlocking ops
+	callbacks running // callbacks of tokens resolved off their runner (see WithOnFailure)
 
 	stopping atomic.Bool
 	stopped  chan struct{}
@@ -436,6 +437,9 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		rt.pauses.settle() // a Submit to a paused op still holding its token resolves it
 		for _, n := range rt.actors.all() {
 			n.h.kill(ErrStopped)
+		}
+		if err := rt.callbacks.wait(ctx); err != nil && rt.stopErr == nil {
+			rt.stopErr = fmt.Errorf("coregate: Stop: callbacks still running: %w", err)
 		}
 		rt.router.Unregister()
 		rt.engine.Registry.Remove(rt.OpsPID())

@@ -85,9 +85,11 @@
 // [Op.CancelQueued], [Op.Pause] and [Op.Resume], [Map] (ordered, a
 // bounded window, a break cancels the rest) and [MapUnordered],
 // [WithBlocking] (a bounded pool of unpinned goroutines for handlers that
-// sleep or do I/O), [PerCore] (one value per executor, made on its thread), [SubmitFunc] (a closure without an
-// op), [Group] (errgroup's semantics on tokens), and [OnExecutor] on an op
-// and [Config.CPUs] to choose cores:
+// sleep or do I/O), [PerCore] (one value per executor, made on its
+// thread), [WithOnDone] and [WithOnFailure] (callbacks, run where the token
+// ran before its waiters wake), [SubmitFunc] (a closure without an op),
+// [Group] (errgroup's semantics on tokens), and [OnExecutor] on an op and
+// [Config.CPUs] to choose cores:
 //
 //	g := coregate.NewGroup(ctx, rt)
 //	for _, id := range ids { coregate.Add(g, fetch, id) }
@@ -112,7 +114,7 @@
 //     order), and it is tried again after a doubling cool-down; a token
 //     running past [Config.StallAfter] is reported, its executor gets no
 //     unpinned work until it ends, and the unpinned tokens queued behind it
-//     move. See package supervisor for what is kept and what runs at most or
+//     move (so do those behind an actor's turn that runs that long). See package supervisor for what is kept and what runs at most or
 //     at least once ([WithRetry]).
 //   - A handler that blocks ([Token.Wait], or a Submit waiting for room) hands
 //     its executor to a helper pinned to the same CPU first, so a handler may

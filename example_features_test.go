@@ -242,3 +242,25 @@ func ExampleOnExecutor() {
 	fmt.Println(on)
 	// Output: [1 1 1]
 }
+
+func ExampleWithOnDone() {
+	ctx := context.Background()
+	rt, _ := coregate.Start(coregate.Config{Cores: 1})
+	defer rt.Stop(ctx)
+	var done, failed atomic.Int64
+	parse, _ := coregate.Define(rt, "parse", func(_ context.Context, s string) (int, error) {
+		if s == "" {
+			return 0, errors.New("empty")
+		}
+		return len(s), nil
+	},
+		coregate.WithOnDone(func(s string, n int) { done.Add(int64(n)) }),
+		coregate.WithOnFailure(func(s string, err error) { failed.Add(1) }),
+	)
+	for _, s := range []string{"a", "bc", "", "def"} {
+		tok, _ := parse.Submit(ctx, s)
+		tok.Wait(ctx) // a token's callback has run once Wait returns
+	}
+	fmt.Println(done.Load(), failed.Load())
+	// Output: 6 1
+}

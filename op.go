@@ -35,13 +35,15 @@ type Option func(*opConfig)
 type opConfig struct {
 	ops, actors []string // the options used that apply only to ops, or only to actors
 
-	weight  Weight
-	sticky  bool
-	keyFn   any // func(A) uint64, checked by Define
-	lead    bool
-	calls   []string
-	retries int
-	backoff time.Duration
+	weight    Weight
+	sticky    bool
+	keyFn     any // func(A) uint64, checked by Define
+	onDone    any // func(A, R), checked by Define
+	onFailure any // func(A, error), checked by Define
+	lead      bool
+	calls     []string
+	retries   int
+	backoff   time.Duration
 
 	onExec    int        // 1 + the executor an actor or op is pinned to, or 0
 	onExecSet bool       // OnExecutor was given
@@ -156,19 +158,21 @@ const MaxRetryBackoff = time.Minute
 // its tokens with [Op.Submit]. A nil *Op answers every method with ErrNilOp
 // or a zero value.
 type Op[A, R any] struct {
-	rt       *Runtime
-	info     actors.Op // the op's name, shared by its tokens for reports
-	fn       func(context.Context, A) (R, error)
-	rule     router.Rule
-	keyOf    func(*A) uint64     // nil unless sticky
-	declared map[string]struct{} // a lead's external calls: the ops whose tokens join its seed
-	checked  atomic.Bool         // a lead's declared calls were all found defined
-	hooked   bool                // its tokens carry a hook: keyed, a lead, or retried
-	retries  int
-	backoff  time.Duration
-	pause    pause // holds its tokens while paused
-	lane     *lane // the blocking lane (WithBlocking), or nil
-	near     int   // 1 + the executor every token goes to (OnExecutor), or 0
+	rt        *Runtime
+	info      actors.Op // the op's name, shared by its tokens for reports
+	fn        func(context.Context, A) (R, error)
+	rule      router.Rule
+	keyOf     func(*A) uint64     // nil unless sticky
+	declared  map[string]struct{} // a lead's external calls: the ops whose tokens join its seed
+	checked   atomic.Bool         // a lead's declared calls were all found defined
+	hooked    bool                // its tokens carry a hook: keyed, a lead, retried, pinned or called back
+	keepArg   bool                // a run keeps the argument: for a retry or a callback
+	retries   int
+	callbacks callbacks[A, R] // WithOnDone, WithOnFailure
+	backoff   time.Duration
+	pause     pause // holds its tokens while paused
+	lane      *lane // the blocking lane (WithBlocking), or nil
+	near      int   // 1 + the executor every token goes to (OnExecutor), or 0
 }
 
 // opRegistry holds a runtime's ops by name.
@@ -255,10 +259,14 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 	if err := op.configureAnchors(cfg); err != nil {
 		return nil, err
 	}
+	if err := op.configureCallbacks(cfg); err != nil {
+		return nil, err
+	}
 	op.rule.Keyed = op.keyOf != nil
 	op.rule.Retry = op.retries > 0
 	op.near = cfg.onExec
-	op.hooked = op.rule.Keyed || op.rule.Lead || op.retries > 0 || op.near > 0
+	op.hooked = op.rule.Keyed || op.rule.Lead || op.retries > 0 || op.near > 0 || op.callbacks.set()
+	op.keepArg = op.retries > 0 || op.callbacks.set()
 	if err := rt.registry.add(name, op); err != nil {
 		return nil, err
 	}
@@ -512,6 +520,7 @@ type hookedJob[A, R any] struct {
 	declared map[string]struct{} // the ops that join its seed (its lead's declared calls)
 	tries    int                 // retries so far; touched only by the executor running it
 	watch    watcher             // told of its outcome (its group's, Map's), or nil
+	runner   atomic.Uint64       // the goroutine that ran its handler last (with callbacks only)
 }
 
 func (j *job[A, R]) Task() *actors.Task { return &j.tok.task }
@@ -521,11 +530,20 @@ func (j *job[A, R]) Task() *actors.Task { return &j.tok.task }
 func (j *job[A, R]) Run(ctx context.Context) error {
 	r, err := j.op.fn(ctx, j.arg)
 	j.tok.res = r
-	if j.op.retries == 0 {
+	if !j.op.keepArg {
 		var zero A
 		j.arg = zero // the token may outlive the run; the argument need not
 	}
 	return err
+}
+
+// Run runs the handler as a plain job's does, noting the goroutine that
+// runs it when the op has callbacks (see callBack).
+func (j *hookedJob[A, R]) Run(ctx context.Context) error {
+	if j.op.callbacks.set() {
+		j.runner.Store(actors.GoID())
+	}
+	return j.job.Run(ctx)
 }
 
 // Placement is a plain token's: its op's rule, no ticket.
@@ -536,17 +554,22 @@ func (j *hookedJob[A, R]) Placement() (*router.Rule, *router.Ticket) {
 	return &j.op.rule, &j.ticket
 }
 
-// Resolved gives back the job's pin and seed once, at its outcome, and lets
-// go of the argument, which a retry would have needed.
+// Resolved gives back the job's pin and seed once, at its outcome, lets go
+// of the argument, which a retry or a callback would have needed, tells its
+// watcher and calls its op's callback.
 func (j *hookedJob[A, R]) Resolved(t *actors.Task) {
 	if j.tries > 0 { // resolved while waiting out a backoff (cancelled): its timer need not hold Stop up
 		j.op.dropRetry(t)
 	}
 	j.op.rt.router.Release(&j.ticket)
+	arg := j.arg
 	var zero A
 	j.arg = zero
 	if j.watch != nil {
 		j.watch.resolved(t)
+	}
+	if j.op.callbacks.set() { // last: a callback may end the goroutine
+		j.callBack(t, arg)
 	}
 }
 

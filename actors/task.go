@@ -265,8 +265,18 @@ func (t *Task) finish(o Outcome, err error) {
 	t.err = err
 	t.exec.stats.add(o)
 	if t.hook != nil {
+		// Deferred: a hook runs user callbacks, and one that ends the
+		// goroutine (runtime.Goexit) must not leave the token unresolved.
+		defer t.wake()
 		t.hook.Resolved(t)
+		return
 	}
+	t.wake()
+}
+
+// wake fires the token's done signal and tells its settler and watch, once
+// its outcome is recorded.
+func (t *Task) wake() {
 	if t.done.fire() {
 		t.exec.wokeWaiter()
 	}
