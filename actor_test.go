@@ -133,10 +133,12 @@ func TestActorAffinityInsideReceive(t *testing.T) {
 	}
 }
 
-// moody panics or exits on command and counts its incarnations.
+// moody panics or exits on command and counts its incarnations; "hold"
+// waits for its gate to close.
 type moody struct {
 	n     int
 	lives *atomic.Int32
+	gate  chan struct{}
 }
 
 func (f *moody) Started(*ActorContext) error { f.lives.Add(1); return nil }
@@ -147,6 +149,9 @@ func (f *moody) Receive(_ *ActorContext, m string) (int, error) {
 		panic("boom")
 	case "exit":
 		runtime.Goexit()
+	case "hold":
+		<-f.gate
+		return f.n, nil
 	}
 	f.n++
 	return f.n, nil
@@ -156,9 +161,11 @@ func (f *moody) Receive(_ *ActorContext, m string) (int, error) {
 // for a Receive that panicked or exited.
 func outcomes(t *testing.T, toks []*Token[int]) []any {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	var got []any
 	for _, tok := range toks {
-		v, err := tok.Wait(context.Background())
+		v, err := tok.Wait(ctx)
 		var pe *PanicError
 		switch {
 		case errors.As(err, &pe):
@@ -175,18 +182,22 @@ func outcomes(t *testing.T, toks []*Token[int]) []any {
 
 // TestActorRestartKeepsMailbox: a panic and a Goexit each fail their message
 // only and restart the actor from its factory (state reset, Started again);
-// the messages queued behind them are kept and answered.
+// the messages queued behind them are kept and answered. The actor holds
+// its first message until every other is queued, so the crashes happen with
+// messages in its mailbox, whatever the executor's timing.
 func TestActorRestartKeepsMailbox(t *testing.T) {
 	rt := start(t, Config{Cores: 1, Affinity: Off})
 	var lives atomic.Int32
-	ref := must(Spawn(rt, "moody", func() Actor[string, int] { return &moody{lives: &lives} }))
+	gate := make(chan struct{})
+	ref := must(Spawn(rt, "moody", func() Actor[string, int] { return &moody{lives: &lives, gate: gate} }))
 	bg := context.Background()
 	var toks []*Token[int]
-	for _, m := range []string{"inc", "inc", "panic", "inc", "exit", "inc", "inc"} {
+	for _, m := range []string{"hold", "inc", "inc", "panic", "inc", "exit", "inc", "inc"} {
 		toks = append(toks, must(ref.Ask(bg, m)))
 	}
+	close(gate)
 	got := outcomes(t, toks)
-	require.Equal(t, []any{1, 2, "panic", 1, "exit", 1, 2}, got)
+	require.Equal(t, []any{0, 1, 2, "panic", 1, "exit", 1, 2}, got)
 	require.Equal(t, int32(3), lives.Load(), "created, then restarted twice")
 }
 
