@@ -413,6 +413,15 @@ func TestSpawnBadInput(t *testing.T) {
 	ref := must(Spawn(rt, "ctx", mk))
 	//lint:ignore SA1012 a nil context is the bad input under test
 	require.ErrorIs(t, ref.Tell(nil, 1), ErrNilContext) //nolint:staticcheck
+	require.NotPanics(t, func() {
+		//lint:ignore SA1012 a nil context is the bad input under test
+		tok, err := ref.Ask(nil, 1) //nolint:staticcheck
+		require.ErrorIs(t, err, ErrNilContext)
+		require.Nil(t, tok)
+		//lint:ignore SA1012 a nil context is the bad input under test
+		require.ErrorIs(t, ref.Stop(nil), ErrNilContext) //nolint:staticcheck
+	})
+	require.Equal(t, 1, must(must(ref.Ask(context.Background(), 1)).Wait(context.Background())), "the actor goes on")
 	require.NoError(t, rt.Stop(context.Background()))
 	_, err = Spawn(rt, "late", mk)
 	require.ErrorIs(t, err, ErrStopped)
