@@ -436,10 +436,22 @@ func TestTellAllocatesNothing(t *testing.T) {
 	for range 1000 { // grow the mailbox
 		require.NoError(t, ref.Tell(bg, 1))
 	}
-	allocs := testing.AllocsPerRun(1000, func() { _ = ref.Tell(bg, 1) })
+	// A Tell or Ask that failed would allocate nothing too: each must
+	// succeed, and the actor must have counted every one.
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := ref.Tell(bg, 1); err != nil {
+			t.Fatal(err)
+		}
+	})
 	require.Zero(t, allocs)
-	allocs = testing.AllocsPerRun(1000, func() { _, _ = ref.Ask(bg, 1) })
+	allocs = testing.AllocsPerRun(1000, func() {
+		if _, err := ref.Ask(bg, 1); err != nil {
+			t.Fatal(err)
+		}
+	})
 	require.LessOrEqual(t, allocs, 1.0, "an Ask allocates only its token")
+	// 1,000 Tells to grow, then each AllocsPerRun's 1,000 runs and its warm-up.
+	require.Equal(t, 1000+1001+1001, must(must(ref.Ask(bg, 0)).Wait(bg)), "messages counted")
 }
 
 // TestActorEvents: started, restarted and stopped go on the event stream.

@@ -231,12 +231,17 @@ func TestStickySubmitAllocatesOnlyTheToken(t *testing.T) {
 	}
 	const batch = 256
 	toks := make([]*Token[int], batch)
+	var err error
 	allocs := testing.AllocsPerRun(50, func() {
 		for i := range toks {
-			toks[i], _ = op.Submit(ctx, keys[i%len(keys)])
+			if toks[i], err = op.Submit(ctx, keys[i%len(keys)]); err != nil {
+				t.Fatal(err) // a refused Submit allocates nothing: it must not count
+			}
 		}
-		for _, tok := range toks {
-			_, _ = tok.Wait(ctx)
+		for i, tok := range toks {
+			if v, err := tok.Wait(ctx); err != nil || v != len(keys[i%len(keys)]) {
+				t.Fatalf("token %d: %d, %v", i, v, err)
+			}
 		}
 	})
 	require.LessOrEqual(t, allocs/batch, 1.1, "allocations per sticky token")
