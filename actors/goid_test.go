@@ -40,8 +40,16 @@ func TestGoidIdentifiesGoroutines(t *testing.T) {
 	}
 }
 
+// BenchmarkGoid measures one read of the goroutine id; every read must give
+// the benchmark goroutine's id, non-zero.
 func BenchmarkGoid(b *testing.B) {
+	want := goid()
+	if want == 0 {
+		b.Fatal("goid 0")
+	}
 	for b.Loop() {
-		_ = goid()
+		if goid() != want {
+			b.Fatalf("goid changed from %d on one goroutine", want)
+		}
 	}
 }
