@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"os"
 	"sync"
 
 	"github.com/coregate/coregate"
@@ -26,10 +28,17 @@ func (a *account) Receive(c *coregate.ActorContext, amount int) (int, error) {
 }
 
 func main() {
+	if err := run(os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run is the program, writing to w; its test runs it.
+func run(w io.Writer) error {
 	ctx := context.Background()
 	rt, err := coregate.Start(coregate.Config{})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer rt.Stop(ctx)
 
@@ -37,7 +46,7 @@ func main() {
 	for i := range 4 {
 		ref, err := coregate.Spawn(rt, fmt.Sprint("account-", i), func() coregate.Actor[int, int] { return &account{} })
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
 		refs = append(refs, ref)
 	}
@@ -59,22 +68,32 @@ func main() {
 	for _, ref := range refs {
 		tok, err := ref.Ask(ctx, 1) // queued behind every Tell above
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
 		balance, err := tok.Wait(ctx)
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
-		fmt.Printf("%s on executor %d: balance %d\n", ref.PID(), ref.Executor(), balance)
+		fmt.Fprintf(w, "%s on executor %d: balance %d\n", ref.PID(), ref.Executor(), balance)
 	}
 
 	// A panic fails its message and restarts the actor from its factory: the
 	// state is new, the messages queued behind it are kept.
-	bad, _ := refs[0].Ask(ctx, 0)
-	after, _ := refs[0].Ask(ctx, 5)
+	bad, err := refs[0].Ask(ctx, 0)
+	if err != nil {
+		return err
+	}
+	after, err := refs[0].Ask(ctx, 5)
+	if err != nil {
+		return err
+	}
 	_, err = bad.Wait(ctx)
 	var pe *coregate.PanicError
-	fmt.Println("zero deposit:", errors.As(err, &pe))
-	balance, _ := after.Wait(ctx)
-	fmt.Println("after the restart:", balance)
+	fmt.Fprintln(w, "zero deposit:", errors.As(err, &pe))
+	balance, err := after.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "after the restart:", balance)
+	return nil
 }

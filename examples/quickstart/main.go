@@ -6,20 +6,30 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"os"
 	"strings"
 
 	"github.com/coregate/coregate"
 )
 
 func main() {
+	if err := run(os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run is the program, writing to w; its test runs it.
+func run(w io.Writer) error {
 	ctx := context.Background()
 	rt, err := coregate.Start(coregate.Config{}) // one pinned executor per allowed CPU
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
+	defer rt.Stop(ctx) // on an early return; the Stop below reports
 	for _, e := range rt.Executors() {
-		fmt.Printf("executor %d: CPU %d, PID %s, pinned %v\n", e.Index, e.CPU, e.PID, e.Pinned)
+		fmt.Fprintf(w, "executor %d: CPU %d, PID %s, pinned %v\n", e.Index, e.CPU, e.PID, e.Pinned)
 	}
 
 	// A Heavy op may run on every executor; a Light one from the third on
@@ -34,13 +44,13 @@ func main() {
 		return h, nil
 	}, coregate.WithWeight(coregate.Heavy))
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	upper, err := coregate.Define(rt, "upper", func(ctx context.Context, s string) (string, error) {
 		return strings.ToUpper(s), nil
 	}, coregate.WithWeight(coregate.Light))
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 
 	heavyOn := map[int]int{}
@@ -50,31 +60,32 @@ func main() {
 	for i := 0; i < 300; i++ {
 		h, err := hash.Submit(ctx, fmt.Sprintf("key-%d", i))
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
 		u, err := upper.Submit(ctx, fmt.Sprintf("word-%d", i))
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
 		hashes, uppers = append(hashes, h), append(uppers, u)
 	}
 	for i := range hashes {
 		if _, err := hashes[i].Wait(ctx); err != nil {
-			log.Fatal(err)
+			return err
 		}
 		if _, err := uppers[i].Wait(ctx); err != nil {
-			log.Fatal(err)
+			return err
 		}
 		heavyOn[hashes[i].Executor()]++
 		lightOn[uppers[i].Executor()]++
 	}
-	fmt.Printf("heavy tokens per executor: %v\n", heavyOn)
-	fmt.Printf("light tokens per executor: %v\n", lightOn)
+	fmt.Fprintf(w, "heavy tokens per executor: %v\n", heavyOn)
+	fmt.Fprintf(w, "light tokens per executor: %v\n", lightOn)
 
 	if err := rt.Stop(ctx); err != nil {
-		log.Fatal(err)
+		return err
 	}
 	s := rt.Stats()
-	fmt.Printf("stats: submitted %d, succeeded %d, failed %d, panicked %d, cancelled %d, stopped %d\n",
+	fmt.Fprintf(w, "stats: submitted %d, succeeded %d, failed %d, panicked %d, cancelled %d, stopped %d\n",
 		s.Total.Submitted, s.Total.Succeeded, s.Total.Failed, s.Total.Panicked, s.Total.Cancelled, s.Total.Stopped)
+	return nil
 }
