@@ -118,18 +118,21 @@ func (whereActor) Receive(c *ActorContext, _ struct{}) ([2]any, error) {
 }
 
 // TestActorAffinityInsideReceive: Receive runs on the actor's executor, whose
-// thread is pinned to exactly that executor's CPU when pinning works here.
+// thread is pinned to exactly that executor's CPU. Under Strict affinity, so
+// that a pin that failed fails the test instead of skipping the check.
 func TestActorAffinityInsideReceive(t *testing.T) {
-	rt := start(t, Config{})
+	if runtime.GOOS != "linux" {
+		t.Skip("thread affinity is only set on Linux")
+	}
+	rt := start(t, Config{Affinity: Strict})
 	bg := context.Background()
 	for _, info := range rt.Executors() {
 		ref := must(Spawn(rt, fmt.Sprint("where", info.Index), func() Actor[struct{}, [2]any] { return whereActor{} }, OnExecutor(info.Index)))
 		got := must(must(ref.Ask(bg, struct{}{})).Wait(bg))
 		require.Equal(t, info.Index, got[0])
 		require.Equal(t, info.Index, ref.Executor())
-		if info.Pinned {
-			require.Equal(t, []int{info.CPU}, got[1])
-		}
+		require.True(t, info.Pinned, "executor %d not pinned: %v", info.Index, info.PinError)
+		require.Equal(t, []int{info.CPU}, got[1])
 	}
 }
 
