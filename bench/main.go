@@ -149,7 +149,7 @@ func main() {
 	}
 	quick := slices.Contains(os.Args[1:], "-quick") || slices.Contains(os.Args[1:], "--quick")
 	o := defaults(quick)
-	flag.BoolVar(&o.quick, "quick", o.quick, "smaller sizes (tokens: one repetition, about 5 s on 2 CPUs; actors: about a minute) (other flags still apply)")
+	flag.BoolVar(&o.quick, "quick", o.quick, "smaller sizes (tokens: one repetition, about 5 s on 2 CPUs; actors: about 20 s) (other flags still apply)")
 	flag.IntVar(&o.reps, "reps", o.reps, "repetitions of every measurement")
 	flag.IntVar(&o.cores, "cores", 0, "CPUs to use: coregate's executors and the pools' workers (0: every allowed CPU)")
 	flag.StringVar(&o.workloads, "workloads", o.workloads, "comma-separated workloads: "+strings.Join(workloadNames, ", "))
