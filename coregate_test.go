@@ -288,17 +288,23 @@ func TestSubmitterContextEndsBeforeRun(t *testing.T) {
 
 func TestGoexitResolvesTokenAndExecutorGoesOn(t *testing.T) {
 	rt := start(t, Config{Cores: 1})
+	gate := make(chan struct{})
 	op := must(Define(rt, "exit", func(_ context.Context, x int) (int, error) {
-		if x == 1 {
+		switch x {
+		case 0:
+			<-gate // until every token is queued: the Goexit leaves 2 and 3 behind it
+		case 1:
 			runtime.Goexit()
 		}
 		return x, nil
 	}))
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	var toks []*Token[int]
 	for i := range 4 {
 		toks = append(toks, must(op.Submit(ctx, i)))
 	}
+	close(gate)
 	for i, tok := range toks {
 		v, err := tok.Wait(ctx)
 		if i == 1 {
