@@ -224,7 +224,8 @@ func (r *Ref[M, R]) doneCh() <-chan struct{} {
 // process with PID <Config.Name>/actor/<name>.
 //
 // Started, if the actor has it, runs on the actor's executor before its
-// first message; an error from it stops the actor.
+// first message; an error, a panic or a runtime.Goexit in it stops the
+// actor, as one in the factory or Started on a restart does.
 func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts ...Option) (*Ref[M, R], error) {
 	switch {
 	case rt == nil:
@@ -521,9 +522,15 @@ func (r *Ref[M, R]) restart(reason error) {
 		r.finish(fmt.Errorf("coregate: actor %q: past its restart intensity (%d in %v): %w", r.own.name, r.maxRestarts, r.restartWindow, reason))
 		return
 	}
-	v := r.newActor()
-	if v == nil {
-		r.finish(fmt.Errorf("coregate: actor %q: the factory returned nil on restart", r.own.name))
+	var v Actor[M, R]
+	err := r.try("the factory on restart", func() error {
+		if v = r.newActor(); v == nil {
+			return errors.New("returned nil")
+		}
+		return nil
+	})
+	if err != nil {
+		r.finish(fmt.Errorf("coregate: actor %q: the factory on restart: %w", r.own.name, err))
 		return
 	}
 	r.value = v
@@ -531,25 +538,41 @@ func (r *Ref[M, R]) restart(reason error) {
 	r.start()
 }
 
-// start runs Started, if the actor has it; an error or a panic stops the
-// actor.
+// start runs Started, if the actor has it; an error, a panic or a
+// runtime.Goexit stops the actor.
 func (r *Ref[M, R]) start() {
 	s, ok := r.value.(starter)
 	if !ok {
 		return
 	}
-	var err error
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				err = &PanicError{Value: p, Stack: debug.Stack()}
-			}
-		}()
-		err = s.Started(&r.ctx)
-	}()
-	if err != nil {
+	if err := r.try("Started", func() error { return s.Started(&r.ctx) }); err != nil {
 		r.finish(fmt.Errorf("coregate: actor %q: Started: %w", r.own.name, err))
 	}
+}
+
+// try runs f, one of the actor's own calls on a restart or start (the
+// factory, Started), and returns its error, a panic in it as a
+// *PanicError. A runtime.Goexit in it stops the actor (ErrGoexit) as the
+// goroutine ends, rather than leave it running on a value that never
+// came, or never started.
+func (r *Ref[M, R]) try(what string, f func() error) (err error) {
+	normal, recovered := false, false
+	defer func() {
+		if !normal && !recovered {
+			r.finish(fmt.Errorf("coregate: actor %q: %s: %w", r.own.name, what, ErrGoexit))
+		}
+	}()
+	func() {
+		defer func() {
+			if !normal {
+				err = &PanicError{Value: recover(), Stack: debug.Stack()}
+			}
+		}()
+		err = f()
+		normal = true
+	}()
+	recovered = !normal
+	return err
 }
 
 // finish stops the actor once: its mailbox refuses new messages and the

@@ -1207,3 +1207,65 @@ func TestConversationLetsSubmitIn(t *testing.T) {
 		})
 	}
 }
+
+// failingRestart is a moody actor whose second life fails to begin: its
+// factory or its Started panics or calls runtime.Goexit, as how says.
+type failingRestart struct {
+	moody
+	how string
+}
+
+func (f *failingRestart) Started(*ActorContext) error {
+	switch f.how {
+	case "Started panics":
+		panic("no start")
+	case "Started exits":
+		runtime.Goexit()
+	}
+	return nil
+}
+
+// TestRestartThatFailsStops: a restart whose factory panics or calls
+// runtime.Goexit, or whose Started calls runtime.Goexit, stops the actor, as
+// a factory returning nil or a panicking Started does; the actor does not
+// go on with the value that failed (the next message saw its state) or a
+// value that never started. A Started that exits on the first start stops
+// the actor too.
+func TestRestartThatFailsStops(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	for _, how := range []string{"factory panics", "factory exits", "Started panics", "Started exits"} {
+		t.Run(how, func(t *testing.T) {
+			var lives atomic.Int32
+			made := 0 // the factory runs on the actor's executor, one call at a time
+			ref := must(Spawn(rt, how, func() Actor[string, int] {
+				if made++; made > 1 {
+					switch how {
+					case "factory panics":
+						panic("no value")
+					case "factory exits":
+						runtime.Goexit()
+					}
+					return &failingRestart{moody: moody{lives: &lives}, how: how}
+				}
+				return &moody{lives: &lives}
+			}))
+			toks := []*Token[int]{must(ref.Ask(bg, "inc")), must(ref.Ask(bg, "panic")), must(ref.Ask(bg, "inc"))}
+			_, err := toks[2].Wait(bg)
+			require.ErrorIs(t, err, ErrActorStopped, "the restart failed: no message after it is handled")
+			require.Equal(t, []any{1, "panic"}, outcomes(t, toks[:2]))
+			require.ErrorIs(t, ref.Tell(bg, "inc"), ErrActorStopped)
+		})
+	}
+	t.Run("Started exits at once", func(t *testing.T) {
+		var lives atomic.Int32
+		ref := must(Spawn(rt, "exits at once", func() Actor[string, int] {
+			return &failingRestart{moody: moody{lives: &lives}, how: "Started exits"}
+		}))
+		tok, err := ref.Ask(bg, "inc")
+		if err == nil {
+			_, err = tok.Wait(bg)
+		}
+		require.ErrorIs(t, err, ErrActorStopped)
+	})
+}
