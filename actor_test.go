@@ -1269,3 +1269,42 @@ func TestRestartThatFailsStops(t *testing.T) {
 		require.ErrorIs(t, err, ErrActorStopped)
 	})
 }
+
+// TestActorQueuedOnDownExecutorMovesInRange: actors queued on an executor
+// that goes down move, state and mailbox intact, to a live executor of their
+// weight class's range, as one that is told after the fall does (before the
+// fix they were staggered over every executor, as a Heavy token would be,
+// and stayed on executor 0, outside the Light range).
+func TestActorQueuedOnDownExecutorMovesInRange(t *testing.T) {
+	var armed atomic.Bool
+	queued := make(chan struct{}) // closed once every actor is queued on executor 2
+	defer faults.SetLoop(func(exec int) error {
+		if exec != 2 || !armed.Load() {
+			return nil
+		}
+		<-queued // fail only once the actors wait in its mailbox, so that they move as it falls
+		return errLoop
+	})()
+	rt := start(t, Config{Cores: 3, Affinity: Off, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Hour}})
+	bg := context.Background()
+	const n = 8
+	var refs []*Ref[int, int]
+	for i := range n {
+		ref := must(Spawn(rt, fmt.Sprint("light", i), func() Actor[int, int] { return &counter{} }, OnExecutor(2), WithWeight(Light)))
+		require.Equal(t, 1, must(must(ref.Ask(bg, 1)).Wait(bg)))
+		refs = append(refs, ref)
+	}
+	armed.Store(true)
+	for _, ref := range refs {
+		require.NoError(t, ref.Tell(bg, 1))
+	}
+	close(queued)
+	for !rt.Executors()[2].Down {
+		runtime.Gosched()
+	}
+	armed.Store(false)
+	for i, ref := range refs {
+		require.Equal(t, 3, must(must(ref.Ask(bg, 1)).Wait(bg)), "actor %d: state and mailbox kept", i)
+		require.Equal(t, 1, ref.Executor(), "actor %d: Light's range over executors 0 and 1 is 1", i)
+	}
+}

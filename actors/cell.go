@@ -135,6 +135,12 @@ func NewCell[E any](e *Executor, size int, host Host[E]) *Cell[E] {
 	return c
 }
 
+var _ Homed = (*Cell[struct{}])(nil)
+
+// Home returns the live executor the cell moves to when its own went down,
+// as its host picks it (see [Homed]), or nil when none is live.
+func (c *Cell[E]) Home() *Executor { return c.host.Home() }
+
 // Executor returns the executor the cell runs on.
 func (c *Cell[E]) Executor() *Executor { return c.exec.Load() }
 

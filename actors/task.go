@@ -42,6 +42,15 @@ type Scheduled interface {
 	Unschedule()
 }
 
+// Homed is a Scheduled runnable that stays where it is placed (an actor) and
+// picks the live executor it moves to when its own goes down ([Cell.Home]):
+// a queue moved off a down executor places it there, not as a token of its
+// weight would be staggered.
+type Homed interface {
+	Scheduled
+	Home() *Executor
+}
+
 // Op names what a token runs, for reports such as a Stop that left handlers
 // running. Tokens of one op share one *Op.
 type Op struct {

@@ -272,7 +272,8 @@ func (r *Router) Release(tk *Ticket) {
 // Down moves the queue of an executor that went down: the ranges are
 // recomputed without it, then each queued token, in order, follows its seed
 // or pin (moved off e as a whole) or is staggered over the live executors of
-// its class. It returns how many tokens moved; with no executor left they are
+// its class; an actor goes where it picks ([actors.Homed]), in its class's
+// range. It returns how many tokens moved; with no executor left they are
 // resolved with [actors.ErrNoExecutor].
 func (r *Router) Down(e *actors.Executor) int {
 	r.moving.Lock()
@@ -341,9 +342,15 @@ func (r *Router) reroute(j actors.Job, back *actors.Executor) bool {
 		rule, tk = p.Placement()
 	}
 	var exec int
-	if tk != nil {
+	switch h, homed := j.(actors.Homed); {
+	case homed: // an actor, which stays where it goes: in its class's range
+		exec = -1
+		if e := h.Home(); e != nil {
+			exec = e.Index()
+		}
+	case tk != nil:
 		exec = r.target(rule, tk, j)
-	} else {
+	default:
 		exec = r.Next(rule.Weight)
 	}
 	if exec >= 0 {
