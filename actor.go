@@ -273,8 +273,19 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	if err := rt.actors.add(&r.own, cfg.parent); err != nil {
 		return nil, err
 	}
+	if testSpawnAdded != nil {
+		testSpawnAdded(r.doneCh())
+	}
 	if err := r.cell.TryPut(envelope[M, R]{kind: envStart}); err != nil {
 		r.finish(err)
+		if errors.Is(err, actors.ErrCellClosed) {
+			// Stopped as it was spawned, by its parent's stop or the
+			// runtime's: the error add gives just after either.
+			err = ErrActorStopped
+			if rt.stopping.Load() {
+				err = ErrStopped
+			}
+		}
 		return nil, fmt.Errorf("coregate: actor %q: %w", name, err)
 	}
 	if testSpawnQueued != nil {
@@ -283,6 +294,11 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	r.register(exec.Index())
 	return r, nil
 }
+
+// testSpawnAdded, when set by a test, is called by Spawn once the actor is
+// listed and before its Started is queued, with a channel closed once the
+// actor stopped.
+var testSpawnAdded func(stopped <-chan struct{})
 
 // testSpawnQueued, when set by a test, is called by Spawn once Started is
 // queued and before the actor is registered with the engine, with a channel

@@ -1308,3 +1308,44 @@ func TestActorQueuedOnDownExecutorMovesInRange(t *testing.T) {
 		require.Equal(t, 1, ref.Executor(), "actor %d: Light's range over executors 0 and 1 is 1", i)
 	}
 }
+
+// parentOf keeps its ActorContext, for a child spawned from outside it.
+type parentOf struct {
+	counter
+	ctx chan *ActorContext
+}
+
+func (p *parentOf) Started(c *ActorContext) error { p.ctx <- c; return nil }
+
+// TestSpawnStoppedAsItIsListed: a Spawn whose actor is stopped between its
+// listing and its Started being queued (by its parent's stop, or the
+// runtime's) returns ErrActorStopped or ErrStopped, as it does a moment
+// later, not the mailbox's internal closed error (the hook stops it there).
+func TestSpawnStoppedAsItIsListed(t *testing.T) {
+	bg := context.Background()
+	t.Run("parent", func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off})
+		pctx := make(chan *ActorContext, 1)
+		parent := must(Spawn(rt, "parent", func() Actor[int, int] { return &parentOf{ctx: pctx} }))
+		c := <-pctx
+		testSpawnAdded = func(stopped <-chan struct{}) {
+			require.NoError(t, parent.Stop(bg))
+			<-stopped
+		}
+		defer func() { testSpawnAdded = nil }()
+		_, err := Spawn(rt, "child", func() Actor[int, int] { return &counter{} }, ChildOf(c))
+		require.ErrorIs(t, err, ErrActorStopped)
+	})
+	t.Run("runtime", func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off})
+		stopped := make(chan error, 1)
+		testSpawnAdded = func(actorStopped <-chan struct{}) {
+			go func() { stopped <- rt.Stop(bg) }()
+			<-actorStopped
+		}
+		defer func() { testSpawnAdded = nil }()
+		_, err := Spawn(rt, "late", func() Actor[int, int] { return &counter{} })
+		require.ErrorIs(t, err, ErrStopped)
+		require.NoError(t, <-stopped)
+	})
+}
