@@ -1250,10 +1250,13 @@ func TestRestartThatFailsStops(t *testing.T) {
 				}
 				return &moody{lives: &lives}
 			}))
-			toks := []*Token[int]{must(ref.Ask(bg, "inc")), must(ref.Ask(bg, "panic")), must(ref.Ask(bg, "inc"))}
-			_, err := toks[2].Wait(bg)
+			toks := []*Token[int]{must(ref.Ask(bg, "inc")), must(ref.Ask(bg, "panic"))}
+			tok, err := ref.Ask(bg, "inc") // the actor may stop before this is queued
+			if err == nil {
+				_, err = tok.Wait(bg)
+			}
 			require.ErrorIs(t, err, ErrActorStopped, "the restart failed: no message after it is handled")
-			require.Equal(t, []any{1, "panic"}, outcomes(t, toks[:2]))
+			require.Equal(t, []any{1, "panic"}, outcomes(t, toks))
 			require.ErrorIs(t, ref.Tell(bg, "inc"), ErrActorStopped)
 		})
 	}
