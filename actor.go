@@ -367,7 +367,10 @@ func (r *Ref[M, R]) Tell(ctx context.Context, msg M) error {
 // resolves: Wait gives Receive's result and error (a *PanicError or
 // ErrGoexit when Receive failed, ErrActorStopped when the actor stopped
 // first); Cancel before the actor reaches it skips it. It waits for room like
-// Tell and allocates only the token.
+// Tell and allocates only the token. ctx bounds that wait, and Receive gets
+// the actor's own context, not ctx: an Ask queued before ctx ended is
+// delivered all the same, as Akka delivers an ask that timed out (to skip
+// it, Cancel its token).
 func (r *Ref[M, R]) Ask(ctx context.Context, msg M) (*Token[R], error) {
 	if ctx == nil {
 		return nil, ErrNilContext
