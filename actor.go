@@ -403,7 +403,9 @@ func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
 // waits, as Wait does, since the actor may be queued on that very executor.
 // The actor stopping itself (with its ActorContext, or a context derived
 // from it) returns at once: it stops once the current message is handled
-// and those queued before the stop.
+// and those queued before the stop. From its own Receive with any other
+// context, Stop would wait for the turn it is called from: it returns
+// ctx's error when ctx ends (never, for context.Background()).
 func (r *Ref[M, R]) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return ErrNilContext
