@@ -161,19 +161,25 @@ type Ref[M, R any] struct {
 // actorHandle is how the runtime stops an actor without knowing its types.
 type actorHandle interface {
 	stopWith(reason error) <-chan struct{}
-	kill(reason error)
+	kill(reason error) bool
+	name() string
 }
 
 // kill stops the actor at once, from outside its turns (a stopping runtime
 // whose executors ended): now when no turn runs, else as the running turn
-// ends, so Stopped never overlaps Receive. A turn stuck in Receive keeps the
-// Asks of its batch until it returns.
-func (r *Ref[M, R]) kill(reason error) {
+// ends, so Stopped never overlaps Receive. It reports whether it stopped
+// the actor now. A turn stuck in Receive handles nothing more once that
+// Receive returns: the rest of its batch is refused.
+func (r *Ref[M, R]) kill(reason error) bool {
 	r.killed.Store(&reason)
 	if r.cell.Idle() {
 		r.finish(reason)
+		return true
 	}
+	return false
 }
+
+func (r *Ref[M, R]) name() string { return r.own.name }
 
 // cellHost is a Ref as its cell's [actors.Host]; a conversion, not an
 // allocation.
@@ -455,7 +461,7 @@ func (r *Ref[M, R]) stopWith(reason error) <-chan struct{} {
 
 // deliver handles one envelope on the actor's executor.
 func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
-	if r.stopped {
+	if r.stopped || r.killed.Load() != nil {
 		r.refuse(e)
 		return
 	}

@@ -1352,3 +1352,45 @@ func TestSpawnStoppedAsItIsListed(t *testing.T) {
 		require.NoError(t, <-stopped)
 	})
 }
+
+// TestKilledActorHandlesNoMore: a runtime Stop that gives up while an
+// actor's Receive is blocked kills the actor; once that Receive returns, the
+// rest of its turn's batch is answered ErrActorStopped, not handled after
+// Stop returned. Found by review: the turn went on delivering up to a
+// batch's worth of messages.
+func TestKilledActorHandlesNoMore(t *testing.T) {
+	rt, err := Start(Config{Cores: 1, Affinity: Off})
+	require.NoError(t, err)
+	gate, entered := make(chan struct{}), make(chan struct{}, 1)
+	var handled atomic.Int32
+	ref := must(Spawn(rt, "blocked", func() Actor[int, int] {
+		return funcActor(func(_ *ActorContext, k int) (int, error) {
+			handled.Add(1)
+			if k == 0 {
+				entered <- struct{}{}
+				<-gate
+			}
+			return k, nil
+		})
+	}))
+	bg := context.Background()
+	first := must(ref.Ask(bg, 0))
+	var rest []*Token[int]
+	for k := 1; k <= 5; k++ {
+		rest = append(rest, must(ref.Ask(bg, k)))
+	}
+	<-entered
+	ctx, cancel := context.WithTimeout(bg, 10*time.Millisecond)
+	defer cancel()
+	serr := rt.Stop(ctx) // gives up on the blocked Receive, and names it
+	require.ErrorContains(t, serr, `"actor:blocked" x1`)
+	close(gate)
+	_, err = first.Wait(bg)
+	require.NoError(t, err)
+	for _, tok := range rest {
+		_, err := tok.Wait(bg)
+		require.ErrorIs(t, err, ErrActorStopped)
+	}
+	require.Equal(t, int32(1), handled.Load(), "Receive ran after the runtime stopped")
+	requireBalanced(t, rt)
+}

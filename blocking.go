@@ -378,6 +378,17 @@ func (l *lane) stop(ctx context.Context) (stopped, retries int, running []*actor
 // blocking lane resolved with ErrStopped, the retries it resolved with their
 // last error and its handlers still running.
 func withLane(ctx context.Context, err error, n, retries int, running []*actors.Task) error {
+	names := make([]string, len(running))
+	for i, t := range running {
+		names[i] = t.OpName()
+	}
+	return cutShort(ctx, err, n, retries, names)
+}
+
+// cutShort adds to err, Stop's result so far, n tokens resolved with
+// ErrStopped, retries resolved with their last error, and what still runs
+// (an op's name per handler, or an actor's).
+func cutShort(ctx context.Context, err error, n, retries int, running []string) error {
 	if n == 0 && retries == 0 && len(running) == 0 {
 		return err
 	}
@@ -387,11 +398,11 @@ func withLane(ctx context.Context, err error, n, retries int, running []*actors.
 	}
 	se.Stopped += n
 	se.Retries += retries
-	for _, t := range running {
+	for _, name := range running {
 		if se.Running == nil {
 			se.Running = map[string]int{}
 		}
-		se.Running[t.OpName()]++
+		se.Running[name]++
 	}
 	return se
 }

@@ -187,7 +187,7 @@ func TestBlockingStop(t *testing.T) {
 	err := rt.Stop(done)
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorContains(t, err, "1 queued tokens resolved with ErrStopped")
-	require.ErrorContains(t, err, `1 tokens still running, their contexts cancelled ("ignore" x1)`)
+	require.ErrorContains(t, err, `1 handlers still running, their contexts cancelled ("ignore" x1)`)
 	close(unstick)
 	must(stuck.Wait(ctx))
 	_, err = queued.Wait(ctx)

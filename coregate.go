@@ -413,7 +413,10 @@ func (rt *Runtime) Stats() Stats {
 // delayed and held ones apart: they resolve with ErrStopped whatever ctx
 // does, as said above), else a [*supervisor.StopError] wrapping ctx's error
 // and saying exactly what ctx cut short (queued tokens stopped, retries
-// resolved, handlers still running by op). Stop may be called more than once and from several goroutines: the
+// resolved, handlers still running by op, and actors whose Receive still
+// runs: such an actor is stopped as it returns, and the messages left in its
+// turn are refused with ErrActorStopped). Stop may be called more than once
+// and from several goroutines: the
 // first call stops the runtime and later ones wait for it (or for their own
 // ctx) and return its result. Called from inside a handler it returns
 // ErrStopFromHandler, since it would wait for its own goroutine.
@@ -434,10 +437,14 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		}
 		laneStopped, laneRetries, laneRunning := rt.lane.stop(ctx)
 		rt.stopErr = withLane(ctx, rt.sup.Stop(ctx), laneStopped, laneRetries, laneRunning)
-		rt.pauses.settle() // a Submit to a paused op still holding its token resolves it
+		rt.pauses.settle()     // a Submit to a paused op still holding its token resolves it
+		var receiving []string // actors whose turn runs on past the drain
 		for _, n := range rt.actors.all() {
-			n.h.kill(ErrStopped)
+			if !n.h.kill(ErrStopped) {
+				receiving = append(receiving, "actor:"+n.h.name())
+			}
 		}
+		rt.stopErr = cutShort(ctx, rt.stopErr, 0, 0, receiving)
 		if err := rt.callbacks.wait(ctx); err != nil && rt.stopErr == nil {
 			rt.stopErr = fmt.Errorf("coregate: Stop: callbacks still running: %w", err)
 		}

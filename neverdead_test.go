@@ -188,7 +188,7 @@ func TestStopBoundedByContext(t *testing.T) {
 	err = rt.Stop(ctx)
 	require.Less(t, time.Since(begin), time.Second, "Stop returned long after its deadline")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.EqualError(t, err, `coregate: stop: context deadline exceeded before the runtime drained; 5 queued tokens resolved with ErrStopped; 1 tokens still running, their contexts cancelled ("stuck" x1)`)
+	require.EqualError(t, err, `coregate: stop: context deadline exceeded before the runtime drained; 5 queued tokens resolved with ErrStopped; 1 handlers still running, their contexts cancelled ("stuck" x1)`)
 	for _, q := range queued {
 		_, err := q.Wait(bg)
 		require.ErrorIs(t, err, ErrStopped)

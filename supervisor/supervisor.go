@@ -344,7 +344,7 @@ type StopError struct {
 	Cause   error          // the context's error
 	Stopped int            // queued tokens resolved with actors.ErrStopped
 	Retries int            // tokens in a retry backoff, resolved with their last error
-	Running map[string]int // handlers still running, by op; their goroutines exit when they return
+	Running map[string]int // handlers still running, by op ("actor:" and its name for an actor's); their goroutines exit when they return
 }
 
 // Error says what Stop cut short.
@@ -358,7 +358,7 @@ func (e *StopError) Error() string {
 		fmt.Fprintf(&b, "; %d tokens waiting to retry resolved with their last error", e.Retries)
 	}
 	if n := sum(e.Running); n > 0 {
-		fmt.Fprintf(&b, "; %d tokens still running, their contexts cancelled (", n)
+		fmt.Fprintf(&b, "; %d handlers still running, their contexts cancelled (", n)
 		for k, op := range slices.Sorted(maps.Keys(e.Running)) {
 			if k > 0 {
 				b.WriteString(", ")
