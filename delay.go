@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coregate/coregate/actors"
@@ -61,7 +62,8 @@ type delays struct {
 
 type delayed struct {
 	at      time.Time
-	index   int // in the heap; -1 once out
+	index   int         // in the heap; -1 once out
+	out     atomic.Bool // it left the heap (due, dropped or stopped), for good
 	ds      *delays
 	job     actors.Job
 	exec    *actors.Executor
@@ -110,8 +112,13 @@ func (ds *delays) arm(wait time.Duration) {
 }
 
 // resolved takes d out when its token resolved while it waits (cancelled),
-// with the watch on its submitter's context.
+// with the watch on its submitter's context. A token that left the heap
+// takes no lock: it may resolve under the router's moves lock (its
+// executor down), which add takes under this one.
 func (d *delayed) resolved(*actors.Task) {
+	if d.out.Load() {
+		return // whoever took it out stopped its watch
+	}
 	ds := d.ds
 	ds.mu.Lock()
 	if d.index >= 0 && d.index < len(ds.q) && ds.q[d.index] == d {
@@ -196,6 +203,7 @@ func (ds *delays) stop() int {
 	ds.q = nil
 	for _, d := range q {
 		d.index = -1
+		d.out.Store(true)
 	}
 	if ds.quit == nil {
 		ds.quit = make(chan struct{})
@@ -244,6 +252,7 @@ func (h *delayHeap) Pop() any {
 	d := old[len(old)-1]
 	old[len(old)-1] = nil
 	d.index = -1
+	d.out.Store(true)
 	*h = old[:len(old)-1]
 	return d
 }

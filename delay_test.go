@@ -1,6 +1,7 @@
 package coregate
 
 import (
+	"container/heap"
 	"context"
 	"runtime"
 	"sync"
@@ -9,6 +10,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/coregate/coregate/internal/faults"
+	"github.com/coregate/coregate/internal/testkit"
+	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
 )
 
@@ -253,4 +257,55 @@ func TestSubmitAfterCancelledLeavesTheHeap(t *testing.T) {
 	s := rt.Stats().Total
 	require.Equal(t, uint64(100), s.Cancelled)
 	require.Equal(t, uint64(1), s.Stopped)
+}
+
+// TestSubmitAfterDueResolvesWithoutTheHeapLock: a delayed token that came
+// due and was delivered resolves without the delays' lock. Found by review:
+// its hook took that lock to take it off a heap it had left already, so a
+// due token the router resolved under its moves lock (its executor down,
+// none to move it to: ErrNoExecutor) waited for the delays' lock, while a
+// SubmitAfter holding that lock waited in Place for the moves lock. Both
+// hung for good, and so did every later SubmitAfter and Stop. The test
+// holds the delays' lock as that SubmitAfter did, and comes due as the
+// timer's fire does (pop, then deliver), so nothing depends on timing.
+func TestSubmitAfterDueResolvesWithoutTheHeapLock(t *testing.T) {
+	rt := start(t, Config{
+		Cores: 1, Affinity: Off, StallAfter: -1,
+		// The second loop failure takes it down; the cool-down outlasts the test.
+		Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Hour},
+	})
+	downs, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool { _, ok := ev.(supervisor.ExecutorDown); return ok })
+	defer stop()
+	var armed atomic.Bool
+	defer faults.SetLoop(func(exec int) error {
+		if exec == 0 && armed.CompareAndSwap(true, false) {
+			return errPidsLoop
+		}
+		return nil
+	})()
+	arm := must(Define(rt, "arm", func(context.Context, int) (int, error) {
+		armed.Store(true)
+		return 0, nil
+	}))
+	op := must(Define(rt, "later", where[int]))
+	bg := context.Background()
+	tok := must(op.SubmitAfter(bg, time.Hour, 1))
+	for range 2 { // a restart, then down
+		must(must(arm.Submit(bg, 0)).Wait(bg))
+	}
+	nextEvent[supervisor.ExecutorDown](t, downs, "the second loop failure takes the executor down")
+
+	ds := &rt.delays
+	ds.mu.Lock()
+	d := heap.Pop(&ds.q).(*delayed) // due: fire pops it under the lock, ...
+	go rt.deliver(d.job)            // ... and delivers it without
+	select {
+	case <-tok.Done():
+		ds.mu.Unlock()
+	case <-time.After(pidsTimeout):
+		ds.mu.Unlock()
+		t.Fatal("a delivered delayed token waited for the delays' lock to resolve")
+	}
+	_, err := tok.Wait(bg)
+	require.ErrorIs(t, err, ErrNoExecutor)
 }
