@@ -32,7 +32,8 @@ func WithOnDone[A, R any](done func(arg A, r R)) Option {
 // meanwhile. A token resolved without running (cancelled, stopped, refused,
 // or cancelled in a retry backoff) gets its callback on a goroutine of its
 // own, which may run after Wait returned; [Runtime.Stop] waits for those
-// until its context ends. A panic in a callback is recovered and published
+// until its context ends (and, called from a callback, returns
+// [ErrStopFromHandler] rather than wait for itself). A panic in a callback is recovered and published
 // as [CallbackPanicked] on the runtime's engine; the token keeps its outcome.
 func WithOnFailure[A any](failed func(arg A, err error)) Option {
 	return func(c *opConfig) { c.ops, c.onFailure = append(c.ops, "WithOnFailure"), failed }
@@ -108,12 +109,14 @@ func (op *Op[A, R]) callBackNow(id uint64, arg A, res R, err error) {
 }
 
 // running counts the callbacks running on goroutines of their own, so Stop
-// can wait for them. (A WaitGroup would not do: a token resolved after Stop
-// looked adds one while Stop may still wait.)
+// can wait for them, and knows those goroutines, so Stop called from one
+// does not wait for itself. (A WaitGroup would not do: a token resolved
+// after Stop looked adds one while Stop may still wait.)
 type running struct {
 	mu   sync.Mutex
 	n    int
-	none chan struct{} // closed when n drops to 0; made only while Stop waits
+	ids  map[uint64]struct{} // the goroutines running them
+	none chan struct{}       // closed when n drops to 0; made only while Stop waits
 }
 
 func (r *running) run(f func()) {
@@ -121,14 +124,31 @@ func (r *running) run(f func()) {
 	r.n++
 	r.mu.Unlock()
 	go func() {
-		defer r.done()
+		id := actors.GoID()
+		r.mu.Lock()
+		if r.ids == nil {
+			r.ids = map[uint64]struct{}{}
+		}
+		r.ids[id] = struct{}{}
+		r.mu.Unlock()
+		defer r.done(id)
 		f()
 	}()
 }
 
-func (r *running) done() {
+// in reports whether the caller runs a callback on a goroutine of its own.
+func (r *running) in() bool {
+	id := actors.GoID()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	_, ok := r.ids[id]
+	return ok
+}
+
+func (r *running) done(id uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.ids, id)
 	if r.n--; r.n == 0 && r.none != nil {
 		close(r.none)
 		r.none = nil

@@ -221,3 +221,37 @@ func TestCallbackBadInput(t *testing.T) {
 	_, err = Spawn(rt, "e", func() Actor[int, int] { return funcActor(func(*ActorContext, int) (int, error) { return 0, nil }) }, WithOnDone(func(int, int) {}))
 	require.ErrorContains(t, err, "WithOnDone applies to ops")
 }
+
+// TestStopFromACallbackDoesNotWaitForItself: Stop called from a callback
+// that runs on a goroutine of its own (a token cancelled while queued)
+// returns ErrStopFromHandler, as from a callback run on the handler's
+// goroutine. Found by review: it went on to wait for the callbacks still
+// running, itself among them, so it never returned (or, with a deadline,
+// returned the deadline's error having waited all of it).
+func TestStopFromACallbackDoesNotWaitForItself(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	stopped := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background()) // lets a Stop that waits for itself go
+	defer cancel()
+	op := must(Define(rt, "id", func(_ context.Context, x int) (int, error) { return x, nil },
+		WithOnFailure(func(int, error) { stopped <- rt.Stop(ctx) })))
+	gate, started := make(chan struct{}), make(chan struct{})
+	bg := context.Background()
+	hold := must(SubmitFunc(bg, rt, func(context.Context) (int, error) {
+		close(started)
+		<-gate
+		return 0, nil
+	}))
+	<-started
+	require.True(t, must(op.Submit(bg, 1)).Cancel())
+	select {
+	case err := <-stopped:
+		require.ErrorIs(t, err, ErrStopFromHandler)
+	case <-time.After(pidsTimeout):
+		cancel()
+		close(gate)
+		t.Fatal("Stop from a callback waits for that callback")
+	}
+	close(gate)
+	_, _ = hold.Wait(bg)
+}

@@ -418,13 +418,14 @@ func (rt *Runtime) Stats() Stats {
 // turn are refused with ErrActorStopped). Stop may be called more than once
 // and from several goroutines: the
 // first call stops the runtime and later ones wait for it (or for their own
-// ctx) and return its result. Called from inside a handler it returns
-// ErrStopFromHandler, since it would wait for its own goroutine.
+// ctx) and return its result. Called from inside a handler, or from a
+// callback ([WithOnDone], [WithOnFailure]), it returns ErrStopFromHandler,
+// since it would wait for its own goroutine.
 func (rt *Runtime) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return ErrNilContext
 	}
-	if rt.sup.Group().InHandler() || rt.lane.inWorker() {
+	if rt.sup.Group().InHandler() || rt.lane.inWorker() || rt.callbacks.in() {
 		return ErrStopFromHandler
 	}
 	if rt.stopping.CompareAndSwap(false, true) {

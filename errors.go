@@ -38,7 +38,8 @@ var (
 	// argument type, or that is malformed.
 	ErrBadArgument = errors.New("coregate: bad argument")
 	// ErrStopFromHandler is returned by Stop called from inside a handler, which
-	// would wait for its own executor to exit.
+	// would wait for its own executor to exit, or from an op's callback, which
+	// would wait for itself.
 	ErrStopFromHandler = errors.New("coregate: Stop called from inside a handler")
 )
 
