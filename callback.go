@@ -33,8 +33,9 @@ func WithOnDone[A, R any](done func(arg A, r R)) Option {
 // or cancelled in a retry backoff) gets its callback on a goroutine of its
 // own, which may run after Wait returned; [Runtime.Stop] waits for those
 // until its context ends (and, called from a callback, returns
-// [ErrStopFromHandler] rather than wait for itself). A panic in a callback is recovered and published
-// as [CallbackPanicked] on the runtime's engine; the token keeps its outcome.
+// [ErrStopFromHandler] rather than wait for itself). A panic in a callback
+// is recovered and published as [CallbackPanicked] on the runtime's engine;
+// the token keeps its outcome.
 func WithOnFailure[A any](failed func(arg A, err error)) Option {
 	return func(c *opConfig) { c.ops, c.onFailure = append(c.ops, "WithOnFailure"), failed }
 }

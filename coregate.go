@@ -416,9 +416,8 @@ func (rt *Runtime) Stats() Stats {
 // resolved, handlers still running by op, and actors whose Receive still
 // runs: such an actor is stopped as it returns, and the messages left in its
 // turn are refused with ErrActorStopped). Stop may be called more than once
-// and from several goroutines: the
-// first call stops the runtime and later ones wait for it (or for their own
-// ctx) and return its result. Called from inside a handler, or from a
+// and from several goroutines: the first call stops the runtime and later
+// ones wait for it (or for their own ctx) and return its result. Called from inside a handler, or from a
 // callback ([WithOnDone], [WithOnFailure]), it returns ErrStopFromHandler,
 // since it would wait for its own goroutine.
 func (rt *Runtime) Stop(ctx context.Context) error {

@@ -263,9 +263,8 @@ func (e *Executor) Retried() uint32 { return e.retried.Load() }
 // same count with the owner busy and no token running has seen one turn (an
 // actor's Receive) run between the calls.
 func (e *Executor) Turns() uint64 {
-	n := e.turnsSeen.Load()
-	e.turnsAsked.Store(true)
-	return n
+	e.turnsAsked.Store(true) // first: a turn that begins after this publishes
+	return e.turnsSeen.Load()
 }
 
 // Busy reports whether the executor has an owner at work (running tokens
