@@ -179,12 +179,19 @@ func (e *Executor) Adopt(j Job) PushResult {
 			break
 		}
 	}
-	res := e.mb.requeue(j)
-	switch {
-	case res != Pushed:
-		t.moved.CompareAndSwap(mark, prev)
-	case mark != prev && prev&^sentBit == 0:
+	// Counted before the push: once pushed, the token may run and resolve
+	// before this goroutine goes on, and a caller reading Stats after its
+	// Wait must find it counted.
+	first := mark != prev && prev&^sentBit == 0
+	if first {
 		t.exec.rerouted.Add(1)
+	}
+	res := e.mb.requeue(j)
+	if res != Pushed {
+		t.moved.CompareAndSwap(mark, prev)
+		if first {
+			t.exec.rerouted.Add(^uint64(0))
+		}
 	}
 	return res
 }
