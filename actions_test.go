@@ -413,3 +413,35 @@ func TestWireErrorKeepsWrappingText(t *testing.T) {
 	empty := &wire.Error{Code: wire.Code_FULL}
 	require.Same(t, empty, wireError(empty), "its message is left empty")
 }
+
+// TestRequestRefusedToBlockSendsNothing: a handler's Request refused with
+// ErrTooManyBlocked (Config.MaxBlocked handlers block already) sends
+// nothing: the caller is told it failed, so the message must not be
+// delivered behind its back. It was sent first and refused after, so the
+// actor handled it and its answer went to a dead letter (found by review).
+func TestRequestRefusedToBlockSendsNothing(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, MaxBlocked: 1})
+	ctx := context.Background()
+	e := rt.Engine()
+	ref := must(Spawn(rt, "count", func() Actor[int, int] { return &counter{} }))
+	held := must(Define(rt, "held", where[int]))
+	held.Pause()
+	heldTok := must(held.Submit(ctx, 0))
+	blocked := make(chan struct{})
+	waiter := must(Define(rt, "waiter", func(ctx context.Context, _ int) (int, error) {
+		close(blocked)
+		return heldTok.Wait(ctx) // blocks: the one handler MaxBlocked allows
+	}))
+	waiterTok := must(waiter.Submit(ctx, 0))
+	<-blocked
+	asker := must(Define(rt, "asker", func(ctx context.Context, _ int) (int, error) {
+		return Request[int](ctx, e, ref.PID(), 1)
+	}))
+	_, err := must(asker.Submit(ctx, 0)).Wait(ctx)
+	require.ErrorIs(t, err, ErrTooManyBlocked)
+	n, err := must(ref.Ask(ctx, 0)).Wait(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "the refused Request's message was delivered")
+	held.Resume()
+	must(waiterTok.Wait(ctx))
+}

@@ -202,7 +202,8 @@ var requestIDs atomic.Uint64
 // Called from a handler or an actor's Receive with its context (or one
 // derived from it), Request hands the caller's executor on while it waits,
 // as [Token.Wait] does, since the answer may come from work queued on that
-// very executor; past [Config.MaxBlocked] it fails with [ErrTooManyBlocked].
+// very executor; past [Config.MaxBlocked] it fails with [ErrTooManyBlocked]
+// and sends nothing.
 func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg any) (R, error) {
 	var zero R
 	switch {
@@ -216,6 +217,16 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
+	if x := actors.ExecutorOf(ctx); x != nil {
+		// A handler's wait, as Wait's: the answer may come from work queued
+		// on the caller's own executor. Before sending: a Request refused
+		// here must not have been delivered.
+		resume, err := x.Group().Block()
+		if err != nil {
+			return zero, err
+		}
+		defer resume()
+	}
 	answers := make(chan any, 1)
 	a := e.SpawnProc(&proc{
 		pid: actor.NewPID(e.Address(), "coregate/request/"+strconv.FormatUint(requestIDs.Add(1), 10)),
@@ -228,15 +239,6 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	})
 	defer e.Registry.Remove(a)
 	e.SendWithSender(pid, msg, a)
-	if x := actors.ExecutorOf(ctx); x != nil {
-		// A handler's wait, as Wait's: the answer may come from work queued
-		// on the caller's own executor.
-		resume, err := x.Group().Block()
-		if err != nil {
-			return zero, err
-		}
-		defer resume()
-	}
 	select {
 	case v := <-answers:
 		if err, ok := v.(error); ok {
