@@ -385,6 +385,8 @@ func withLane(ctx context.Context, err error, n, retries int, running []*actors.
 	return cutShort(ctx, err, n, retries, names)
 }
 
+var errDownWhileDraining = errors.New("executors went down")
+
 // cutShort adds to err, Stop's result so far, n tokens resolved with
 // ErrStopped, retries resolved with their last error, and what still runs
 // (an op's name per handler, or an actor's).
@@ -395,6 +397,9 @@ func cutShort(ctx context.Context, err error, n, retries int, running []string) 
 	var se *supervisor.StopError
 	if !errors.As(err, &se) {
 		se = &supervisor.StopError{Cause: ctx.Err()}
+		if se.Cause == nil { // not ctx: an executor down while draining (see Router.Dropped)
+			se.Cause = errDownWhileDraining
+		}
 	}
 	se.Stopped += n
 	se.Retries += retries

@@ -415,7 +415,9 @@ func (rt *Runtime) Stats() Stats {
 // and saying exactly what ctx cut short (queued tokens stopped, retries
 // resolved, handlers still running by op, and actors whose Receive still
 // runs: such an actor is stopped as it returns, and the messages left in its
-// turn are refused with ErrActorStopped). Stop may be called more than once
+// turn are refused with ErrActorStopped). It is not nil either when an
+// executor went down as the runtime drained and its queue, moved to
+// executors that had drained already, was resolved with ErrStopped. Stop may be called more than once
 // and from several goroutines: the first call stops the runtime and later
 // ones wait for it (or for their own ctx) and return its result. Called from inside a handler, or from a
 // callback ([WithOnDone], [WithOnFailure]), it returns ErrStopFromHandler,
@@ -444,7 +446,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 				receiving = append(receiving, "actor:"+n.h.name())
 			}
 		}
-		rt.stopErr = cutShort(ctx, rt.stopErr, 0, 0, receiving)
+		rt.stopErr = cutShort(ctx, rt.stopErr, rt.router.Dropped(), 0, receiving)
 		if err := rt.callbacks.wait(ctx); err != nil && rt.stopErr == nil {
 			rt.stopErr = fmt.Errorf("coregate: Stop: callbacks still running: %w", err)
 		}

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/internal/faults"
 	"github.com/coregate/coregate/internal/testkit"
 	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
@@ -149,4 +152,68 @@ func TestStopOfFullActorLostWhileRuntimeDrains(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, stopErr.Load())
 	require.NoError(t, *stopErr.Load())
+}
+
+// TestDownWhileDrainingIsCutShort: an executor that goes down while a
+// graceful Stop drains (its loop fails and its thread can no longer be
+// pinned) has its queue moved to executors that drained already; those
+// refuse it, and its tokens resolve with ErrStopped. Stop must say so
+// rather than return nil. Found by review.
+func TestDownWhileDrainingIsCutShort(t *testing.T) {
+	allowed, err := actors.AllowedCPUs()
+	require.NoError(t, err)
+	if len(allowed) < 2 {
+		t.Skip("needs two allowed CPUs: executor 0 drains while executor 1 goes down")
+	}
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	require.NoError(t, err)
+	stopped, stopEvents := testkit.Subscribe(engine, func(ev any) bool { _, ok := ev.(supervisor.ExecutorStopped); return ok })
+	defer stopEvents()
+	rt, err := Start(Config{Engine: engine, Cores: 2, Affinity: Strict, StallAfter: -1,
+		Restart: RestartPolicy{MaxRestarts: 1, Backoff: time.Hour, MaxBackoff: time.Hour}})
+	require.NoError(t, err)
+	bg := context.Background()
+	gate, entered := make(chan struct{}), make(chan struct{})
+	on1 := must(Define(rt, "on1", func(_ context.Context, x int) (int, error) {
+		if x == 0 {
+			close(entered)
+			<-gate
+		}
+		return x, nil
+	}, OnExecutor(1)))
+	first := must(on1.Submit(bg, 0))
+	<-entered
+	var queued []*Token[int]
+	for x := 1; x <= 3; x++ {
+		queued = append(queued, must(on1.Submit(bg, x)))
+	}
+	var fail atomic.Bool
+	defer faults.SetLoop(func(exec int) error {
+		if exec == 1 && fail.Load() {
+			return errLoop
+		}
+		return nil
+	})()
+	defer faults.SetPin(func(exec int) error {
+		if exec == 1 && fail.Load() {
+			return errors.New("injected pin failure")
+		}
+		return nil
+	})()
+	done := make(chan error)
+	go func() { done <- rt.Stop(bg) }()
+	require.Equal(t, 0, (<-stopped).(supervisor.ExecutorStopped).Index, "executor 0 drained first")
+	fail.Store(true)
+	close(gate)
+	_, err = first.Wait(bg)
+	require.NoError(t, err)
+	for _, tok := range queued {
+		_, err := tok.Wait(bg)
+		require.ErrorIs(t, err, ErrStopped)
+	}
+	err = <-done
+	var se *supervisor.StopError
+	require.ErrorAs(t, err, &se, "Stop returned %v with tokens cut short", err)
+	require.Equal(t, 3, se.Stopped)
+	requireBalanced(t, rt)
 }

@@ -362,8 +362,8 @@ func (r *Router) reroute(j actors.Job, back *actors.Executor) bool {
 			// stolen off a stall goes back to the stalled one (back),
 			// whose mailbox, closed but not drained, still takes it: Stop
 			// waits for it there rather than cut it short.
-			if back == nil || back.Adopt(j) != actors.Pushed {
-				actors.Drop(j, actors.Stopped, actors.ErrStopped)
+			if (back == nil || back.Adopt(j) != actors.Pushed) && actors.Drop(j, actors.Stopped, actors.ErrStopped) {
+				r.dropped.Add(1)
 			}
 			return false
 		}
@@ -371,6 +371,11 @@ func (r *Router) reroute(j actors.Job, back *actors.Executor) bool {
 	actors.Drop(j, actors.Failed, actors.ErrNoExecutor)
 	return false
 }
+
+// Dropped returns how many tokens a move resolved with ErrStopped because
+// the executor it went to had drained (an executor that went down, or a
+// steal, while a graceful Stop drained): Stop cut those short.
+func (r *Router) Dropped() int { return int(r.dropped.Load()) }
 
 // Place decides the executor j goes to without pushing it, taking what
 // placing it takes (a pin, a seed) as Submit does, for a token accepted now

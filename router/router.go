@@ -26,7 +26,10 @@ type Router struct {
 	moving sync.RWMutex // placement of keyed and anchored tokens (read) against moves (write)
 	mu     sync.Mutex   // orders view changes
 	view   atomic.Pointer[view]
-	pos    [NumWeights]struct {
+	// tokens a move resolved with ErrStopped: the executor they went to had
+	// drained (see reroute)
+	dropped atomic.Int64
+	pos     [NumWeights]struct {
 		n atomic.Uint64
 		_ [56]byte // one counter per cache line: submitters of different classes do not contend
 	}

@@ -341,7 +341,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 // StopError is what Stop returns when its context ended before every token
 // reached its own outcome.
 type StopError struct {
-	Cause   error          // the context's error
+	Cause   error          // the context's error (or, from a runtime, "executors went down" when one went down as it drained)
 	Stopped int            // queued tokens resolved with actors.ErrStopped
 	Retries int            // tokens in a retry backoff, resolved with their last error
 	Running map[string]int // handlers still running, by op ("actor:" and its name for an actor's); their goroutines exit when they return
