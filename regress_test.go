@@ -155,7 +155,8 @@ func TestStopOfFullActorLostWhileRuntimeDrains(t *testing.T) {
 
 // TestDownWhileDrainingIsCutShort: an executor that goes down while a
 // graceful Stop drains (its loop fails and its thread can no longer be
-// pinned) has its queue moved to executors that drained already; those
+// pinned) has its queue moved to executors that drained already (all the
+// others here); those
 // refuse it, and its tokens resolve with ErrStopped. Stop must say so
 // rather than return nil. Found by review.
 func TestDownWhileDrainingIsCutShort(t *testing.T) {
@@ -163,7 +164,7 @@ func TestDownWhileDrainingIsCutShort(t *testing.T) {
 	require.NoError(t, err)
 	stopped, stopEvents := testkit.Subscribe(engine, func(ev any) bool { _, ok := ev.(supervisor.ExecutorStopped); return ok })
 	defer stopEvents()
-	rt, err := Start(Config{Engine: engine, Cores: 2, Affinity: Strict, StallAfter: -1,
+	rt, err := Start(Config{Engine: engine, Affinity: Strict, StallAfter: -1,
 		Restart: RestartPolicy{MaxRestarts: 1, Backoff: time.Hour, MaxBackoff: time.Hour}})
 	require.NoError(t, err)
 	bg := context.Background()
@@ -200,7 +201,9 @@ func TestDownWhileDrainingIsCutShort(t *testing.T) {
 	})()
 	done := make(chan error)
 	go func() { done <- rt.Stop(bg) }()
-	require.Equal(t, 0, (<-stopped).(supervisor.ExecutorStopped).Index, "executor 0 drained first")
+	for range len(rt.Executors()) - 1 { // every other executor drained
+		require.NotEqual(t, 1, (<-stopped).(supervisor.ExecutorStopped).Index, "executor 1 drained before its handler returned")
+	}
 	fail.Store(true)
 	close(gate)
 	_, err = first.Wait(bg)
