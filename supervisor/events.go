@@ -77,7 +77,8 @@ type ExecutorRevived struct {
 }
 
 // ExecutorStopped is published when an executor's goroutine ended for good
-// because the runtime stopped.
+// because the runtime stopped. An executor that is down when the runtime
+// stops has no goroutine to end: its last event stays ExecutorDown.
 type ExecutorStopped struct {
 	Index, CPU int
 	PID        *actor.PID
