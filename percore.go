@@ -27,7 +27,8 @@ type PerCore[S any] struct {
 
 type perCoreSlot[S any] struct {
 	ready atomic.Bool
-	mu    sync.Mutex // held only while init runs
+	mu    sync.Mutex    // held only while init runs
+	maker atomic.Uint64 // the goroutine running init, or 0
 	v     S
 	_     [64]byte // neighbours' values stay off this slot's cache line
 }
@@ -54,7 +55,8 @@ func NewPerCore[S any](rt *Runtime, init func(executor int) S) (*PerCore[S], err
 // beside its next handlers. A panic in init goes to the caller (failing its
 // token) and the next Get tries again. init may wait (on a token, say): a Get
 // on the same executor meanwhile waits for it as [Token.Wait] does, handing
-// the executor on, and fails like Wait with [ErrTooManyBlocked].
+// the executor on, and fails like Wait with [ErrTooManyBlocked]. A Get from
+// init itself, which would wait for itself, is an error.
 func (p *PerCore[S]) Get(ctx context.Context) (*S, error) {
 	switch {
 	case p == nil:
@@ -79,6 +81,9 @@ func (p *PerCore[S]) Get(ctx context.Context) (*S, error) {
 
 func (s *perCoreSlot[S]) make(e *actors.Executor, init func(int) S) error {
 	if !s.mu.TryLock() {
+		if s.maker.Load() == actors.GoID() {
+			return errors.New("coregate: PerCore.Get from its own init, which makes the value it asks for")
+		}
 		// init runs in a handler of e that blocked (in Wait, say) and
 		// handed e on: wait for it the same way, so that e goes on draining
 		// its queue, where what init waits for may be queued behind us.
@@ -92,6 +97,8 @@ func (s *perCoreSlot[S]) make(e *actors.Executor, init func(int) S) error {
 	defer s.mu.Unlock()
 	i := e.Index()
 	if !s.ready.Load() {
+		s.maker.Store(actors.GoID())
+		defer s.maker.Store(0)
 		s.v = init(i)
 		s.ready.Store(true)
 	}

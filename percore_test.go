@@ -143,3 +143,30 @@ func TestPerCoreInitMayWait(t *testing.T) {
 		require.Equal(t, 5, v)
 	}
 }
+
+// TestPerCoreGetFromItsOwnInit: init asking for the value it is making is
+// an error, not a goroutine waiting on itself for good. Found by review.
+func TestPerCoreGetFromItsOwnInit(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	var handlerCtx context.Context
+	var pc *PerCore[int]
+	var inner error
+	pc = must(NewPerCore(rt, func(int) int {
+		_, inner = pc.Get(handlerCtx)
+		return 7
+	}))
+	get := must(Define(rt, "get", func(ctx context.Context, _ int) (int, error) {
+		handlerCtx = ctx
+		v, err := pc.Get(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return *v, nil
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // detects the hang; not a synchronisation
+	defer cancel()
+	v, err := must(get.Submit(ctx, 0)).Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 7, v)
+	require.ErrorContains(t, inner, "PerCore.Get from its own init")
+}
