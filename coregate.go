@@ -66,17 +66,18 @@ type Config struct {
 	// IdleSpin is how long an idle executor stays awake polling its mailbox
 	// before it parks (its first fifth only spinning, then yielding its CPU
 	// to any other thread between looks; time it gives its P to waiting
-	// goroutines does not count), and bounds how long a Wait outside a handler polls its token before it
-	// blocks: a token submitted to an awake executor starts in well under a
-	// microsecond, while waking a parked pinned thread costs tens of
-	// microseconds on a virtual machine. The price is CPU: after its last
+	// goroutines does not count), and bounds how long a Wait outside a
+	// handler polls its token before it blocks: a token submitted to an
+	// awake executor starts in well under a microsecond, while waking a
+	// parked pinned thread costs tens of microseconds on a virtual machine. The price is CPU: after its last
 	// token an executor burns up to IdleSpin of its core. 0 means
 	// DefaultIdleSpin; negative means park at once (no polling, no idle CPU);
 	// at most MaxIdleSpin. See the README's Idle executors.
 	IdleSpin time.Duration
 	// Spinners bounds the executors in their idle poll at once; 0 (or more
-	// than there are) means every executor. (It does not bound the 2 µs an actor's turn may wait for its
-	// next message, nor a sender polling for room.) A polling executor holds
+	// than there are) means every executor. (It does not bound the 2 µs an
+	// actor's turn may wait for its next message, nor a sender polling for
+	// room.) A polling executor holds
 	// its P; past the first fifth of its spin (at once after it woke a
 	// waiting goroutine) it gives the P up when goroutines wait for one at
 	// two readings in a row of the runnable count, one poller per 10 µs, and
