@@ -146,15 +146,28 @@ func (h *hub) ask(ctx context.Context, name string, m topicMsg) (int, error) {
 
 // join subscribes to a topic; leave unsubscribes.
 func (h *hub) join(ctx context.Context, name string) (s *subscriber, leave func(), err error) {
-	s = &subscriber{events: make(chan string, h.buffer)}
-	if _, err := h.ask(ctx, name, topicMsg{subscribe: s}); err != nil {
+	ref, err := h.topic(name)
+	if err != nil {
 		return nil, nil, err
 	}
-	return s, func() {
+	s = &subscriber{events: make(chan string, h.buffer)}
+	leave = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_, _ = h.ask(ctx, name, topicMsg{unsubscribe: s}) // a stopped topic has let go already
-	}, nil
+	}
+	tok, err := ref.Ask(ctx, topicMsg{subscribe: s})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := tok.Wait(ctx); err != nil {
+		// The subscribe was queued, and the topic takes it even after ctx
+		// ended (the client went away): undo it, or the topic would keep a
+		// subscriber nobody reads.
+		leave()
+		return nil, nil, err
+	}
+	return s, leave, nil
 }
 
 func (h *hub) publish(w http.ResponseWriter, r *http.Request) {

@@ -180,3 +180,22 @@ func TestBadRequests(t *testing.T) {
 	}
 	require.Equal(t, "delivered 0", r.publish(t, "empty", "nobody listens"))
 }
+
+// TestJoinGivenUpLeavesNoSubscriber: a subscribe whose request ends before
+// the topic answers (the client went away) is queued all the same, and
+// taken; join undoes it, so the topic keeps no subscriber nobody reads.
+func TestJoinGivenUpLeavesNoSubscriber(t *testing.T) {
+	r := start(t, Buffer)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := r.join(gone, "quiet")
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, "delivered 0", r.publish(t, "quiet", "nobody listens"))
+
+	ctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	require.NoError(t, r.shutdown(ctx))
+	require.ErrorIs(t, <-r.done, http.ErrServerClosed)
+	st := r.rt.Stats().Total
+	require.Equal(t, st.Submitted, st.Resolved(), "%+v", st)
+}
