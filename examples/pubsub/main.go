@@ -95,11 +95,12 @@ func (t *topic) Stopped(*coregate.ActorContext) {
 
 // hub is the HTTP face: topics by name, spawned on first use.
 type hub struct {
-	rt     *coregate.Runtime
-	buffer int
-	http   *http.Server
-	mu     sync.Mutex
-	topics map[string]*coregate.Ref[topicMsg, int]
+	rt      *coregate.Runtime
+	buffer  int
+	http    *http.Server
+	closing context.Context // ends when Shutdown begins, ending every stream
+	mu      sync.Mutex
+	topics  map[string]*coregate.Ref[topicMsg, int]
 }
 
 func newHub(rt *coregate.Runtime, buffer int) *hub {
@@ -108,6 +109,9 @@ func newHub(rt *coregate.Runtime, buffer int) *hub {
 	mux.HandleFunc("POST /publish", h.publish)
 	mux.HandleFunc("GET /subscribe", h.subscribe)
 	h.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	var closed context.CancelFunc
+	h.closing, closed = context.WithCancel(context.Background())
+	h.http.RegisterOnShutdown(closed)
 	return h
 }
 
@@ -193,7 +197,10 @@ func (h *hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	defer leave()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
-	stream(r.Context(), w, s)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(h.closing, cancel)()
+	stream(ctx, w, s)
 }
 
 // stream writes s's events to w as server-sent events until s ends or ctx
@@ -234,12 +241,11 @@ func statusOf(err error) int {
 	return http.StatusBadRequest
 }
 
-// shutdown stops taking connections, ends every stream by stopping the
-// runtime (each topic's Stopped closes its subscribers), and waits for the
-// handlers to return.
+// shutdown stops taking connections, ends every stream and waits for the
+// handlers to return, so accepted publishes reach their topics on a runtime
+// that is still up; then it stops the runtime. A stream never ends on its
+// own, so Shutdown ends them as it begins (RegisterOnShutdown): stopping the
+// runtime first, or alongside, would fail publishes already accepted.
 func (h *hub) shutdown(ctx context.Context) error {
-	done := make(chan error, 1)
-	go func() { done <- h.http.Shutdown(ctx) }()
-	err := h.rt.Stop(ctx)
-	return errors.Join(<-done, err)
+	return errors.Join(h.http.Shutdown(ctx), h.rt.Stop(ctx))
 }

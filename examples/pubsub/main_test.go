@@ -199,3 +199,53 @@ func TestJoinGivenUpLeavesNoSubscriber(t *testing.T) {
 	st := r.rt.Stats().Total
 	require.Equal(t, st.Submitted, st.Resolved(), "%+v", st)
 }
+
+// TestShutdownLetsPublishesFinish holds a publish in flight, shuts down,
+// and releases it only when the subscriber's stream has ended: Shutdown
+// ends the streams and waits for the publish, which still reaches its
+// topic, and the runtime stops after it.
+func TestShutdownLetsPublishesFinish(t *testing.T) {
+	r := start(t, Buffer)
+	arrived, gate := make(chan struct{}), make(chan struct{})
+	h := r.http.Handler
+	r.http.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/publish" {
+			close(arrived)
+			<-gate
+		}
+		h.ServeHTTP(w, req)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	events := r.sse(t, ctx, "news")
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	published := make(chan answer, 1)
+	go func() {
+		resp, err := r.client.Post(r.url+"/publish?topic=news", "text/plain", strings.NewReader("late"))
+		if err != nil {
+			published <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		published <- answer{resp.StatusCode, string(body), err}
+	}()
+	<-arrived
+	shut := make(chan error, 1)
+	go func() { shut <- r.shutdown(ctx) }()
+	for range events { // Shutdown ends the stream
+	}
+	close(gate)
+	a := <-published
+	require.NoError(t, a.err)
+	require.Equal(t, http.StatusOK, a.code, a.body)
+	require.Equal(t, "delivered 0\n", a.body, "the subscriber left as its stream ended")
+	require.NoError(t, <-shut)
+	require.ErrorIs(t, <-r.done, http.ErrServerClosed)
+	st := r.rt.Stats().Total
+	require.Equal(t, st.Submitted, st.Resolved(), "%+v", st)
+}
