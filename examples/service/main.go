@@ -8,7 +8,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -17,16 +19,25 @@ import (
 )
 
 func main() {
+	if err := run(os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run is the program, writing to w (from two goroutines: w must be safe
+// for that, as os.Stdout is); its test runs it.
+func run(w io.Writer) error {
 	ctx := context.Background()
 	rt, err := coregate.Start(coregate.Config{})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
+	defer rt.Stop(ctx) // on an early return; the Stop below reports
 
 	// A per-core tally: each executor counts in its own slot, no lock.
 	tally, err := coregate.NewPerCore(rt, func(int) int { return 0 })
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	upper, err := coregate.Define(rt, "upper", func(ctx context.Context, s string) (string, error) {
 		n, err := tally.Get(ctx)
@@ -37,7 +48,7 @@ func main() {
 		return strings.ToUpper(s), nil
 	})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	// A slow lookup (a remote API, a disk): on the blocking lane.
 	lookup, err := coregate.Define(rt, "lookup", func(ctx context.Context, id int) (string, error) {
@@ -49,7 +60,7 @@ func main() {
 		}
 	}, coregate.WithBlocking())
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 
 	// A periodic report while the service runs; runs never overlap.
@@ -57,16 +68,17 @@ func main() {
 		return rt.Stats().Total, nil
 	})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	stop, err := report.Every(ctx, 10*time.Millisecond, struct{}{}, func(c coregate.Counts, err error) {
 		if err == nil {
-			fmt.Printf("report: %d tokens done so far\n", c.Resolved())
+			fmt.Fprintf(w, "report: %d tokens done so far\n", c.Resolved())
 		}
 	})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
+	defer stop() // on an early return: no report after run returns
 
 	// A request fans out to 50 lookups at once: three lines with a group.
 	start := time.Now()
@@ -75,31 +87,36 @@ func main() {
 		coregate.Add(g, lookup, id)
 	}
 	if err := g.Wait(); err != nil {
-		log.Fatal(err)
+		return err
 	}
-	fmt.Printf("50 lookups of 20 ms each in %v, the cores free meanwhile\n", time.Since(start).Round(10*time.Millisecond))
+	fmt.Fprintf(w, "50 lookups of 20 ms each in %v, the cores free meanwhile\n", time.Since(start).Round(10*time.Millisecond))
 
 	// Results in input order, a bounded window in flight.
 	var out []string
 	for s, err := range coregate.Map(ctx, upper, slices.Values([]string{"alpha", "beta", "gamma"})) {
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
 		out = append(out, s)
 	}
-	fmt.Println(out)
+	fmt.Fprintln(w, out)
 
 	urgent, err := upper.SubmitFirst(ctx, "urgent") // ahead of anything queued
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	fmt.Println(urgent.Wait(ctx))
+	u, err := urgent.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, u)
 	stop()
 
 	if err := rt.Stop(ctx); err != nil {
-		log.Fatal(err)
+		return err
 	}
 	s := rt.Stats().Total
-	fmt.Printf("stats: %d accepted = %d succeeded + %d failed + %d panicked + %d cancelled + %d stopped\n",
+	fmt.Fprintf(w, "stats: %d accepted = %d succeeded + %d failed + %d panicked + %d cancelled + %d stopped\n",
 		s.Submitted, s.Succeeded, s.Failed, s.Panicked, s.Cancelled, s.Stopped)
+	return nil
 }

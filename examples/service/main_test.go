@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// lockedBuffer is a bytes.Buffer that two goroutines may write, as run's
+// reports and its main line do.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// TestRun runs the program: the lookups, the ordered map and the urgent
+// token answer, no report comes after the stats, and every token accepted
+// succeeded.
+func TestRun(t *testing.T) {
+	var out lockedBuffer
+	if err := run(&out); err != nil {
+		t.Fatal(err)
+	}
+	got := out.buf.String()
+	t.Log("\n" + got)
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	var rest []string
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "report: ") {
+			rest = append(rest, l)
+		}
+	}
+	if len(rest) != 4 {
+		t.Fatalf("want 4 lines besides the reports, got %q", rest)
+	}
+	if !strings.HasPrefix(rest[0], "50 lookups of 20 ms each in ") {
+		t.Errorf("line 1: %q", rest[0])
+	}
+	if rest[1] != "[ALPHA BETA GAMMA]" || rest[2] != "URGENT" {
+		t.Errorf("lines 2 and 3: %q", rest[1:3])
+	}
+	if last := lines[len(lines)-1]; last != rest[3] {
+		t.Errorf("a report after the runtime stopped: %q", last)
+	}
+	var n, ok, failed, panicked, cancelled, stopped int
+	if _, err := fmt.Sscanf(rest[3], "stats: %d accepted = %d succeeded + %d failed + %d panicked + %d cancelled + %d stopped",
+		&n, &ok, &failed, &panicked, &cancelled, &stopped); err != nil {
+		t.Fatalf("%q: %v", rest[3], err)
+	}
+	// 50 lookups, 3 mapped, 1 urgent and the reports, all succeeded.
+	if n < 54 || ok != n || failed+panicked+cancelled+stopped != 0 {
+		t.Errorf("%q", rest[3])
+	}
+}
