@@ -34,13 +34,13 @@ func main() {
 }
 
 // run is the program, writing to w; its test runs it.
-func run(w io.Writer) error {
+func run(w io.Writer) (err error) {
 	ctx := context.Background()
 	rt, err := coregate.Start(coregate.Config{})
 	if err != nil {
 		return err
 	}
-	defer rt.Stop(ctx)
+	defer func() { err = errors.Join(err, rt.Stop(ctx)) }()
 
 	var refs []*coregate.Ref[int, int]
 	for i := range 4 {
@@ -53,18 +53,22 @@ func run(w io.Writer) error {
 
 	// 8 goroutines deposit 1 into every account 1,000 times each.
 	var wg sync.WaitGroup
-	for range 8 {
+	errs := make([]error, 8)
+	for g := range errs {
 		wg.Go(func() {
 			for range 1000 {
 				for _, ref := range refs {
-					if err := ref.Tell(ctx, 1); err != nil {
-						log.Fatal(err)
+					if errs[g] = ref.Tell(ctx, 1); errs[g] != nil {
+						return
 					}
 				}
 			}
 		})
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
 	for _, ref := range refs {
 		tok, err := ref.Ask(ctx, 1) // queued behind every Tell above
 		if err != nil {
