@@ -108,8 +108,9 @@ func runPeer(addr string, in io.Reader, out io.Writer) error {
 	return rt.Stop(ctx)
 }
 
-// run starts the peer, exchanges messages with it and prints the answers.
-func run(ctx context.Context, out io.Writer) error {
+// run starts the peer, exchanges messages with it, prints the answers and
+// stops the peer, which must exit cleanly.
+func run(ctx context.Context, out io.Writer) (err error) {
 	peerAddr, err := freeAddr()
 	if err != nil {
 		return err
@@ -118,7 +119,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer p.stop()
+	defer func() { err = errors.Join(err, p.stop()) }()
 	selfAddr, err := freeAddr()
 	if err != nil {
 		return err
