@@ -156,27 +156,30 @@ type Ref[M, R any] struct {
 	// registered says Spawn made the actor a process of the engine, unlisted
 	// that finish ran its clean-up: whichever comes second sees the other.
 	registered, unlisted bool
+	refused              int // messages finish refused, never delivered (for a kill's report)
 }
 
 // actorHandle is how the runtime stops an actor without knowing its types.
 type actorHandle interface {
 	stopWith(reason error) <-chan struct{}
-	kill(reason error) bool
+	kill(reason error) (now bool, refused int)
 	name() string
 }
 
 // kill stops the actor at once, from outside its turns (a stopping runtime
 // whose executors ended): now when no turn runs, else as the running turn
 // ends, so Stopped never overlaps Receive. It reports whether it stopped
-// the actor now. A turn stuck in Receive handles nothing more once that
-// Receive returns: the rest of its batch is refused.
-func (r *Ref[M, R]) kill(reason error) bool {
+// the actor now, and how many of its queued messages were refused
+// (ErrActorStopped) rather than delivered: what the stop cut short. A turn
+// stuck in Receive handles nothing more once that Receive returns: the rest
+// of its batch is refused.
+func (r *Ref[M, R]) kill(reason error) (now bool, refused int) {
 	r.killed.Store(&reason)
 	if r.cell.Idle() {
 		r.finish(reason)
-		return true
+		return true, r.refused // written in finish's once, which has returned
 	}
-	return false
+	return false, 0
 }
 
 func (r *Ref[M, R]) name() string { return r.own.name }
@@ -611,6 +614,9 @@ func (r *Ref[M, R]) finish(reason error) {
 		r.stopping.Store(true)
 		r.stopped = true
 		for _, e := range r.cell.Close() {
+			if e.kind == envTell {
+				r.refused++
+			}
 			r.refuse(e)
 		}
 		defer r.finished(reason) // also when Stopped calls runtime.Goexit

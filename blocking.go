@@ -382,16 +382,17 @@ func withLane(ctx context.Context, err error, n, retries int, running []*actors.
 	for i, t := range running {
 		names[i] = t.OpName()
 	}
-	return cutShort(ctx, err, n, retries, names)
+	return cutShort(ctx, err, n, retries, 0, names)
 }
 
 var errDownWhileDraining = errors.New("executors went down")
 
 // cutShort adds to err, Stop's result so far, n tokens resolved with
-// ErrStopped, retries resolved with their last error, and what still runs
-// (an op's name per handler, or an actor's).
-func cutShort(ctx context.Context, err error, n, retries int, running []string) error {
-	if n == 0 && retries == 0 && len(running) == 0 {
+// ErrStopped, retries resolved with their last error, refused messages
+// queued to actors and never delivered, and what still runs (an op's name
+// per handler, or an actor's).
+func cutShort(ctx context.Context, err error, n, retries, refused int, running []string) error {
+	if n == 0 && retries == 0 && refused == 0 && len(running) == 0 {
 		return err
 	}
 	var se *supervisor.StopError
@@ -403,6 +404,7 @@ func cutShort(ctx context.Context, err error, n, retries int, running []string) 
 	}
 	se.Stopped += n
 	se.Retries += retries
+	se.Refused += refused
 	for _, name := range running {
 		if se.Running == nil {
 			se.Running = map[string]int{}

@@ -414,7 +414,8 @@ func (rt *Runtime) Stats() Stats {
 // delayed and held ones apart: they resolve with ErrStopped whatever ctx
 // does, as said above), else a [*supervisor.StopError] wrapping ctx's error
 // and saying exactly what ctx cut short (queued tokens stopped, retries
-// resolved, handlers still running by op, and actors whose Receive still
+// resolved, messages queued to actors and refused with ErrActorStopped,
+// handlers still running by op, and actors whose Receive still
 // runs: such an actor is stopped as it returns, and the messages left in its
 // turn are refused with ErrActorStopped). It is not nil either when an
 // executor went down as the runtime drained and its queue, moved to
@@ -442,12 +443,15 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		rt.stopErr = withLane(ctx, rt.sup.Stop(ctx), laneStopped, laneRetries, laneRunning)
 		rt.pauses.settle()     // a Submit to a paused op still holding its token resolves it
 		var receiving []string // actors whose turn runs on past the drain
+		refused := 0           // messages queued to actors the drain did not reach
 		for _, n := range rt.actors.all() {
-			if !n.h.kill(ErrStopped) {
+			now, k := n.h.kill(ErrStopped)
+			if !now {
 				receiving = append(receiving, "actor:"+n.h.name())
 			}
+			refused += k
 		}
-		rt.stopErr = cutShort(ctx, rt.stopErr, rt.router.Dropped(), 0, receiving)
+		rt.stopErr = cutShort(ctx, rt.stopErr, rt.router.Dropped(), 0, refused, receiving)
 		if err := rt.callbacks.wait(ctx); err != nil && rt.stopErr == nil {
 			rt.stopErr = fmt.Errorf("coregate: Stop: callbacks still running: %w", err)
 		}

@@ -218,3 +218,41 @@ func TestDownWhileDrainingIsCutShort(t *testing.T) {
 	require.Equal(t, 3, se.Stopped)
 	requireBalanced(t, rt)
 }
+
+// TestAbortedStopCountsActorMessages: a Stop whose context ended before the
+// executors reached an actor's queued messages refuses them
+// (ErrActorStopped) and must say so, as it does for queued tokens. Found by
+// review: the actor, dropped from its executor's mailbox by the abort, was
+// stopped after it with its Asks and Tells refused, and Stop returned nil.
+func TestAbortedStopCountsActorMessages(t *testing.T) {
+	rt, err := Start(Config{Cores: 1, Affinity: Off})
+	require.NoError(t, err)
+	bg := context.Background()
+	started := make(chan struct{})
+	hold := must(SubmitFunc(bg, rt, func(ctx context.Context) (int, error) {
+		close(started)
+		<-ctx.Done() // the abort cancels it: it returns within the grace
+		return 0, nil
+	}))
+	<-started
+	ref := must(Spawn(rt, "queued", func() Actor[int, int] { return &counter{} })) // behind hold
+	var asks []*Token[int]
+	for k := 1; k <= 3; k++ {
+		asks = append(asks, must(ref.Ask(bg, k)))
+	}
+	require.NoError(t, ref.Tell(bg, 4))
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	serr := rt.Stop(ctx)
+	must(hold.Wait(bg))
+	for _, tok := range asks {
+		_, err := tok.Wait(bg)
+		require.ErrorIs(t, err, ErrActorStopped)
+	}
+	var se *supervisor.StopError
+	require.ErrorAs(t, serr, &se, "Stop returned %v with the actor's messages cut short", serr)
+	require.ErrorIs(t, serr, context.Canceled)
+	require.Equal(t, 4, se.Refused)
+	require.ErrorContains(t, serr, "4 messages queued to actors refused with ErrActorStopped")
+	requireBalanced(t, rt)
+}

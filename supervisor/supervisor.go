@@ -344,6 +344,7 @@ type StopError struct {
 	Cause   error          // the context's error (or, from a runtime, "executors went down" when one went down as it drained)
 	Stopped int            // queued tokens resolved with actors.ErrStopped
 	Retries int            // tokens in a retry backoff, resolved with their last error
+	Refused int            // from a runtime: messages queued to actors and never delivered, refused with ErrActorStopped (an Ask's token with it)
 	Running map[string]int // handlers still running, by op ("actor:" and its name for an actor's); their goroutines exit when they return
 }
 
@@ -356,6 +357,9 @@ func (e *StopError) Error() string {
 	}
 	if e.Retries > 0 {
 		fmt.Fprintf(&b, "; %d tokens waiting to retry resolved with their last error", e.Retries)
+	}
+	if e.Refused > 0 {
+		fmt.Fprintf(&b, "; %d messages queued to actors refused with ErrActorStopped", e.Refused)
 	}
 	if n := sum(e.Running); n > 0 {
 		fmt.Fprintf(&b, "; %d handlers still running, their contexts cancelled (", n)
