@@ -472,8 +472,10 @@ func (a teller) Receive(c *ActorContext, n int) (int, error) {
 // TestNearTellAllocatesNothing guards the other Tell: from an actor to an
 // actor on its own executor (the near queue). Each run is an Ask of the
 // sender, which tells 512 times: the Ask's token and its wake-up are what a
-// run allocates (3 objects, measured), with room for a stray one; an
-// allocation per Tell would be 512 more.
+// run allocates (3 objects, measured), and when the executor parked between
+// runs its idle cells gave their queues back (see Cell.trim), which regrow
+// in about ten steps (10 measured under load); an allocation per Tell would
+// be 512 more.
 func TestNearTellAllocatesNothing(t *testing.T) {
 	rt := start(t, Config{Cores: 1, Affinity: Off})
 	target := must(Spawn(rt, "target", func() Actor[int, int] { return &counter{} }, OnExecutor(0)))
@@ -488,7 +490,7 @@ func TestNearTellAllocatesNothing(t *testing.T) {
 	run() // grow the near queue
 	allocs := testing.AllocsPerRun(100, run)
 	t.Logf("%.2f allocations per run", allocs)
-	require.LessOrEqual(t, allocs, 8.0, "allocations per %d Tells on one executor", n)
+	require.LessOrEqual(t, allocs, 32.0, "allocations per %d Tells on one executor", n)
 	require.Equal(t, n*(1+101), must(must(target.Ask(bg, 0)).Wait(bg)), "messages counted")
 }
 
