@@ -604,6 +604,11 @@ func (j *hookedJob[A, R]) Retry(actors.Outcome, error) (time.Duration, bool) {
 		return 0, false
 	}
 	j.tries++
+	if j.op.callbacks.set() {
+		// Its runner is no longer its resolver: the goroutine may end, and
+		// its identity (a g's address) go to one that holds a lock.
+		j.runner.Store(0)
+	}
 	d := j.op.backoff
 	for k := 1; k < j.tries && d < MaxRetryBackoff; k++ {
 		d *= 2
