@@ -26,30 +26,35 @@ type watchdog struct {
 	seen []progress
 }
 
-// progress is what a sample of an executor saw; any change between two
-// samples is progress.
+// progress is what the watchdog last saw of an executor, since when.
 type progress struct {
+	sight
+	since   time.Time // when this sight was first seen
+	stalled bool
+}
+
+// sight is what one sample of an executor sees; any change between two
+// samples is progress.
+type sight struct {
 	task    *actors.Task // the running token; nil when none runs
 	last    *actors.Task // the last token started, running or not
 	id      uint64       // last's ID: a token at a reused address is another
 	retried uint32       // the executor's Retried: a retry runs the token again
 	turns   uint64       // the executor's Turns
 	busy    bool         // the owner is at work, not polling or parked
-	since   time.Time    // when this was first seen
-	stalled bool
 }
 
-func sample(e *actors.Executor) progress {
-	p := progress{retried: e.Retried(), turns: e.Turns(), busy: e.Busy(), task: e.Running()}
+func sample(e *actors.Executor) sight {
+	s := sight{retried: e.Retried(), turns: e.Turns(), busy: e.Busy(), task: e.Running()}
 	if t := e.Started(); t != nil {
-		p.last, p.id = t, t.ID()
+		s.last, s.id = t, t.ID()
 	}
-	return p
+	return s
 }
 
 // working reports whether the owner was at one piece of work when sampled:
 // a token, or a turn (busy with no token running).
-func (p *progress) working() bool { return p.task != nil || p.busy }
+func (s sight) working() bool { return s.task != nil || s.busy }
 
 func newWatchdog(s *Supervisor, n int, after time.Duration) *watchdog {
 	return &watchdog{s: s, after: after, seen: make([]progress, n), quit: make(chan struct{})}
@@ -59,8 +64,7 @@ func (w *watchdog) start() {
 	now := time.Now()
 	w.mu.Lock()
 	for i, e := range w.s.Executors() {
-		w.seen[i] = sample(e)
-		w.seen[i].since = now
+		w.seen[i] = progress{sight: sample(e), since: now}
 	}
 	w.mu.Unlock()
 	w.done.Add(1)
@@ -101,13 +105,12 @@ func (w *watchdog) poke(e *actors.Executor) {
 func (w *watchdog) check(e *actors.Executor, p *progress, now time.Time) {
 	cur := sample(e)
 	engine := w.s.engine
-	if cur.task != p.task || cur.last != p.last || cur.id != p.id || cur.retried != p.retried || cur.turns != p.turns || cur.busy != p.busy {
+	if cur != p.sight {
 		if p.stalled {
 			e.SetHealth(actors.Stalled, false)
 			engine.BroadcastEvent(ExecutorRecovered{Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Stalled: now.Sub(p.since)})
 		}
-		*p = cur
-		p.since = now
+		*p = progress{sight: cur, since: now}
 		return
 	}
 	if p.stalled || !cur.working() || e.Health()&(actors.Restarting|actors.Down) != 0 {
