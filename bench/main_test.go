@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +138,18 @@ func TestSplitByCPU(t *testing.T) {
 	}
 	if got := splitByCPU(lat[:1], []int{-1}, []int{0}); got != (cpuSplit{}) {
 		t.Fatalf("no CPU read: split %+v, want none", got)
+	}
+}
+
+// TestWarmThenTimed: every locality variant runs once untimed before any is
+// recorded, so none pays alone for the runtime's cold start.
+func TestWarmThenTimed(t *testing.T) {
+	var got []string
+	err := warmThenTimed(2, func(v int, record bool) error {
+		got = append(got, fmt.Sprint(v, record))
+		return nil
+	})
+	if want := []string{"0 false", "1 false", "0 true", "1 true"}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("passes %q, %v; want %q", got, err, want)
 	}
 }
