@@ -114,6 +114,16 @@ func chunked(p peer, lo, hi, window int, res []int) error {
 	return nil
 }
 
+// noResult fills res with a value no job returns, so a token that never
+// stored its result fails checkResults even where the right result is 0
+// (token 0 of the waves, the blocking and the latency workloads).
+func noResult(res []int) []int {
+	for i := range res {
+		res[i] = math.MinInt
+	}
+	return res
+}
+
 // checkResults reports the first token whose result is not want(i).
 func checkResults(res []int, want func(i int) int) error {
 	for i, v := range res {
@@ -131,7 +141,7 @@ func tinyResult(i int) int { return i ^ 0x5bd1 }
 func runTiny(mk func() peer, workers, n, submitters, window int) (sample, error) {
 	var counter atomic.Int64
 	job := func(i int) int { counter.Add(1); return tinyResult(i) }
-	res := make([]int, n)
+	res := noResult(make([]int, n))
 	var s sample
 	err := withPeer(mk, workers, job, func(p peer) error {
 		wall, mallocs, err := timed(func() error {
@@ -222,7 +232,7 @@ func calibrate(d time.Duration) (iters int, cost time.Duration) {
 // the wall time.
 func runCPU(mk func() peer, workers, cpus, n, iters int, cost time.Duration, want []int) (sample, error) {
 	job := func(i int) int { return spin(i, iters) }
-	res := make([]int, n)
+	res := noResult(make([]int, n))
 	var s sample
 	err := withPeer(mk, workers, job, func(p peer) error {
 		wall, mallocs, err := timed(func() error { return chunked(p, 0, n, 64*workers, res) })
@@ -240,7 +250,7 @@ func runCPU(mk func() peer, workers, cpus, n, iters int, cost time.Duration, wan
 // peers' worker count too; coregate has one executor per CPU whatever it is).
 func runBlocking(mk func() peer, concurrency, n int, d time.Duration) (sample, error) {
 	job := func(i int) int { time.Sleep(d); return i }
-	res := make([]int, n)
+	res := noResult(make([]int, n))
 	var s sample
 	err := withBlockingPeer(mk, concurrency, job, func(p peer) error {
 		wall, mallocs, err := timed(func() error { return chunked(p, 0, n, concurrency, res) })
@@ -292,7 +302,7 @@ func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
 			waves, results := make([]*wave, rounds), make([][]int, rounds)
 			for r := range rounds {
 				waves[r] = &wave{submit: make([]time.Duration, n), start: make([]time.Duration, n), end: make([]time.Duration, n)}
-				results[r] = make([]int, n)
+				results[r] = noResult(make([]int, n))
 			}
 			// One count of allocations over the rounds, whose reads stop
 			// the world: not between rounds.
@@ -349,6 +359,7 @@ func load(p peer, lo, hi int, res []int, iters int, stop <-chan struct{}, rounds
 			return nil
 		default:
 		}
+		noResult(res[lo:hi]) // a round's results, not the last round's, are checked
 		if err := p.batch(lo, hi, res, nil); err != nil {
 			return err
 		}
@@ -448,7 +459,7 @@ func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy b
 		return spin(i, busyIters)
 	}
 	const loaders = 2
-	res := make([]int, probes+loaders*workers)
+	res := noResult(make([]int, probes+loaders*workers))
 	var s sample
 	err := withPeer(mk, workers, job, func(p peer) error {
 		stop := make(chan struct{})

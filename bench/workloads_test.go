@@ -1,0 +1,38 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+// lossyPeer is a goroutine per task that drops token 0: it never runs it
+// and never stores its result, yet reports the batch complete.
+type lossyPeer struct{ goroutinePeer }
+
+func (p *lossyPeer) batch(lo, hi int, res []int, before func(int)) error {
+	if lo == 0 {
+		if before != nil {
+			before(0)
+		}
+		lo++
+	}
+	return p.goroutinePeer.batch(lo, hi, res, before)
+}
+
+// TestLostTokenFails: a token that never ran fails every workload, also
+// where its right result is the zero value of an unwritten slot (token 0 of
+// the waves, the blocking and the latency workloads).
+func TestLostTokenFails(t *testing.T) {
+	mk := func() peer { return &lossyPeer{} }
+	for name, run := range map[string]func() error{
+		"tiny":     func() error { _, err := runTiny(mk, 2, 100, 1, 16); return err },
+		"cpu":      func() error { _, err := runCPU(mk, 2, 2, 10, 10, time.Microsecond, make([]int, 10)); return err },
+		"blocking": func() error { _, err := runBlocking(mk, 4, 10, time.Microsecond); return err },
+		"waves":    func() error { _, err := runWaves(mk, 2, 4, 8); return err },
+		"latency":  func() error { _, err := runLatency(mk, 2, 5, 0, false, 10); return err },
+	} {
+		if err := run(); err == nil {
+			t.Errorf("%s: a lost token passed the check", name)
+		}
+	}
+}
