@@ -49,13 +49,16 @@ type lane struct {
 	waiters int
 	aborted bool                // Stop gave up draining: nothing runs any more
 	ids     map[uint64]struct{} // the workers' goroutine ids
-	running map[*actors.Task]struct{}
+	// running counts, per token, the workers that took it: a job queued
+	// twice (a Resume of a token held while it waited in the lane) may be
+	// taken by two, and the one that skips it must not forget the other.
+	running map[*actors.Task]int
 }
 
 func newLane(rt *Runtime, workers, bound int) *lane {
 	l := &lane{rt: rt, max: workers, bound: bound, retries: map[*actors.Task]laneRetry{},
 		idle: make(chan struct{}), room: make(chan struct{}), ids: map[uint64]struct{}{},
-		running: map[*actors.Task]struct{}{}}
+		running: map[*actors.Task]int{}}
 	close(l.idle)
 	return l
 }
@@ -192,7 +195,9 @@ func (l *lane) run(j actors.Job) {
 	t := j.Task()  // counted in l.running by next
 	defer func() { // a Goexit unwinds through here too
 		l.mu.Lock()
-		delete(l.running, t)
+		if l.running[t]--; l.running[t] == 0 {
+			delete(l.running, t)
+		}
 		l.mu.Unlock()
 	}()
 	t.Executor().RunDetached(j, l.retryAfter)
@@ -214,7 +219,7 @@ func (l *lane) next() (actors.Job, bool) {
 	if l.head == len(l.q) {
 		l.q, l.head = l.q[:0], 0
 	}
-	l.running[j.Task()] = struct{}{} // under the lock it was taken: an abort sees it
+	l.running[j.Task()]++ // under the lock it was taken: an abort sees it
 	if l.waiters > 0 {
 		close(l.room)
 		l.room = make(chan struct{})

@@ -307,3 +307,41 @@ func TestBlockingStopResolvesRetryWithItsError(t *testing.T) {
 	require.Equal(t, uint64(1), s.Failed)
 	require.Equal(t, uint64(0), s.Stopped)
 }
+
+// TestBlockingStopNamesResumedTokenRunning: a token held and resumed while
+// it waited in the lane is queued there twice; one worker runs it and
+// another skips the second entry. A Stop that gives up must still name its
+// handler running. Found by review: the worker that skipped it forgot the
+// one running it, and Stop returned nil with the token unresolved.
+func TestBlockingStopNamesResumedTokenRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 2})
+		ctx := context.Background()
+		gates := []chan struct{}{make(chan struct{}), make(chan struct{})}
+		hold := must(Define(rt, "hold", func(_ context.Context, x int) (int, error) {
+			<-gates[x]
+			return 0, nil
+		}, WithBlocking()))
+		unstick := make(chan struct{})
+		slow := must(Define(rt, "slow", func(context.Context, int) (int, error) {
+			<-unstick // ignores its context
+			return 0, nil
+		}, WithBlocking()))
+		must(hold.Submit(ctx, 0))
+		must(hold.Submit(ctx, 1))
+		synctest.Wait() // both workers busy
+		tok := must(slow.Submit(ctx, 0))
+		slow.Pause()
+		slow.Resume() // queued again, its first entry still in the lane
+		close(gates[0])
+		synctest.Wait() // one worker runs it
+		close(gates[1])
+		synctest.Wait() // the other skipped its second entry and left
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		err := rt.Stop(done)
+		close(unstick)
+		must(tok.Wait(ctx))
+		require.ErrorContains(t, err, `("slow" x1)`)
+	})
+}
