@@ -24,9 +24,13 @@ const DefaultBlockingWorkers = 256
 // executor picked as for the op's weight, and cancel, retry, Pause, Map,
 // groups, SubmitAfter and Stop behave as for other ops; SubmitFirst puts a
 // token at the head of the lane, TrySubmit fails with ErrFull when the lane
-// is full. Their handlers' contexts answer no executor ([CurrentExecutor]
-// is false, [PerCore.Get] an error), and the stall watchdog does not watch
-// them. It does not combine with WithSticky, WithStickyKey or WithAnchor,
+// is full. A handler of the lane that blocks on other tokens ([Token.Wait],
+// [Group.Wait], a [Map], a Submit waiting for room) lets another worker
+// start in its place meanwhile, as an executor's handler hands its executor
+// on, so it may wait on tokens of the lane queued behind it; it counts
+// against Config.MaxBlocked. Their handlers' contexts answer no executor
+// ([CurrentExecutor] is false, [PerCore.Get] an error), and the stall
+// watchdog does not watch them. It does not combine with WithSticky, WithStickyKey or WithAnchor,
 // which place tokens on executors. Ops only.
 func WithBlocking() Option {
 	return func(c *opConfig) { c.ops, c.blocking = append(c.ops, "WithBlocking"), true }
@@ -43,6 +47,7 @@ type lane struct {
 	q       []actors.Job // q[head:] waits, oldest first
 	head    int
 	workers int                        // goroutines running
+	blocked int                        // workers whose handlers block (Blocked): not counted against max
 	retries map[*actors.Task]laneRetry // tokens waiting out a retry backoff
 	idle    chan struct{}              // closed while no worker runs and no retry waits
 	room    chan struct{}              // closed and replaced when a waiter may push
@@ -141,9 +146,10 @@ func (l *lane) deliver(j actors.Job) {
 	l.mu.Unlock()
 }
 
-// spawnLocked starts a worker when tokens wait and fewer than max run.
+// spawnLocked starts a worker when tokens wait and fewer than max run
+// without blocking.
 func (l *lane) spawnLocked() {
-	if l.workers >= l.max || len(l.q) == l.head {
+	if l.workers-l.blocked >= l.max || len(l.q) == l.head {
 		return
 	}
 	l.busyLocked(+1)
@@ -204,11 +210,12 @@ func (l *lane) run(j actors.Job) {
 }
 
 // next takes the oldest waiting token; when none waits the worker is
-// counted out under the same lock, so a push never misses a worker.
+// counted out under the same lock, so a push never misses a worker. So is
+// one past max, started while another's handler blocked that runs again.
 func (l *lane) next() (actors.Job, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.head == len(l.q) || l.aborted {
+	if l.head == len(l.q) || l.aborted || l.workers-l.blocked > l.max {
 		l.busyLocked(-1)
 		l.workers--
 		return nil, false
@@ -279,8 +286,26 @@ func (l *lane) dropRetry(t *actors.Task) {
 	}
 }
 
-// inWorker reports whether the caller is one of the lane's workers.
-func (l *lane) inWorker() bool {
+// Blocked counts the calling worker, whose handler blocks until resume (a
+// Wait on a token queued behind it, a Submit waiting for room), out of max
+// meanwhile and starts another in its place when tokens wait, as an
+// executor's handler hands its executor on: with few workers, waiting on
+// the lane's own tokens would wait for good. [actors.Group.Block] calls it
+// and counts the caller against Config.MaxBlocked.
+func (l *lane) Blocked() (resume func()) {
+	l.mu.Lock()
+	l.blocked++
+	l.spawnLocked()
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		l.blocked--
+		l.mu.Unlock()
+	}
+}
+
+// InWorker reports whether the caller is one of the lane's workers.
+func (l *lane) InWorker() bool {
 	id := actors.GoID()
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -343,5 +344,47 @@ func TestBlockingStopNamesResumedTokenRunning(t *testing.T) {
 		close(unstick)
 		must(tok.Wait(ctx))
 		require.ErrorContains(t, err, `("slow" x1)`)
+	})
+}
+
+// TestBlockingHandlerWaitsOnTheLane: a lane handler waiting on tokens of
+// the lane queued behind it (its own child, a group's, a Map's) hands its
+// worker's place on, as an executor's handler hands its executor on, even
+// with one worker. Found by review: the lane's only worker waited for a
+// child that no worker would ever run.
+func TestBlockingHandlerWaitsOnTheLane(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1})
+		ctx := context.Background()
+		var nest *Op[int, int]
+		nest = must(Define(rt, "nest", func(ctx context.Context, depth int) (int, error) {
+			if depth == 0 {
+				return 1, nil
+			}
+			g := NewGroup(ctx, rt)
+			var sum atomic.Int64
+			for range 2 {
+				Go(g, func(ctx context.Context) (int, error) {
+					r, err := must(nest.Submit(ctx, depth-1)).Wait(ctx)
+					sum.Add(int64(r))
+					return r, err
+				})
+			}
+			if err := g.Wait(); err != nil {
+				return 0, err
+			}
+			for r, err := range MapUnordered(ctx, nest, slices.Values([]int{depth - 1})) {
+				if err != nil {
+					return 0, err
+				}
+				sum.Add(int64(r))
+			}
+			return int(sum.Load()), nil
+		}, WithBlocking()))
+		require.Equal(t, 27, must(must(nest.Submit(ctx, 3)).Wait(ctx)))
+		synctest.Wait()
+		rt.lane.mu.Lock()
+		defer rt.lane.mu.Unlock()
+		require.Zero(t, rt.lane.workers, "workers left once the lane is idle")
 	})
 }

@@ -113,7 +113,9 @@ type Config struct {
 	// BlockingWorkers bounds the goroutines running the tokens of ops
 	// defined WithBlocking at once; 0 means DefaultBlockingWorkers, fewer
 	// than 0 is an error. They are plain goroutines, neither locked nor
-	// pinned, started as work comes and gone once it is done.
+	// pinned, started as work comes and gone once it is done. One whose
+	// handler blocks in a wait (counted against MaxBlocked) does not count
+	// meanwhile, so another may start in its place.
 	BlockingWorkers int
 	// StallAfter is how long one token, or one actor's turn, may run before its
 	// executor is reported stalled (ExecutorStalled) and gets no unpinned work
@@ -282,6 +284,7 @@ func Start(cfg Config) (*Runtime, error) {
 		Answer:      rt.answer,
 		Affinity:    cfg.Affinity,
 		Room:        rt.room,
+		Detached:    rt.lane,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w (give each runtime on an engine its own Config.Name)", err)
@@ -428,7 +431,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return ErrNilContext
 	}
-	if rt.sup.Group().InHandler() || rt.lane.inWorker() || rt.callbacks.in() {
+	if rt.sup.Group().InHandler() || rt.lane.InWorker() || rt.callbacks.in() {
 		return ErrStopFromHandler
 	}
 	if rt.stopping.CompareAndSwap(false, true) {

@@ -41,6 +41,23 @@ type GroupConfig struct {
 	// A runtime on a remote engine turns replies into protobuf messages
 	// there, since hollywood's remote carries nothing else.
 	Answer func(to *actor.PID, v any)
+	// Detached is the pool of goroutines that runs handlers off the
+	// executors ([Executor.RunDetached]), or nil: [Group.Block] counts one
+	// of its workers blocking as it counts an executor's handler, and lets
+	// the pool run its queue meanwhile.
+	Detached DetachedPool
+}
+
+// DetachedPool is a bounded pool of goroutines running handlers off the
+// executors (the root package's blocking lane). A worker of it waiting on
+// work queued behind it would wait for good, as an executor's handler would
+// without its hand-off, unless the pool starts another in its place.
+type DetachedPool interface {
+	// InWorker reports whether the caller is one of the pool's workers.
+	InWorker() bool
+	// Blocked tells the pool that the calling worker blocks until resume
+	// is called; meanwhile it does not count against the pool's bound.
+	Blocked() (resume func())
 }
 
 // Hooks are what a group's owner (its supervisor) and its router give it when
@@ -84,6 +101,7 @@ type Group struct {
 	spin       time.Duration // GroupConfig.IdleSpin
 	spinners   spinners
 	waiting    waitingGauge // goroutines waiting for a P, as the pollers see it
+	detached   DetachedPool // GroupConfig.Detached, or nil
 
 	wmu     sync.Mutex
 	workers map[*worker]struct{}
@@ -107,7 +125,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	if g.maxBlocked <= 0 {
 		g.maxBlocked = DefaultMaxBlocked
 	}
-	g.answer = cfg.Answer
+	g.answer, g.detached = cfg.Answer, cfg.Detached
 	if g.answer == nil {
 		g.answer = func(to *actor.PID, v any) { cfg.Engine.Send(to, v) }
 	}
@@ -241,9 +259,10 @@ func (g *Group) handler() *worker {
 // child's goroutine. It fails with [ErrTooManyBlocked] past the group's bound
 // on blocked handlers, counting also a handler that handed its executor on
 // before and blocks again. Call resume once the caller stops blocking; the caller
-// then finishes its handler beside the executor's new owner. Block does
-// nothing for other goroutines, or once the group is aborted (no queue is left
-// to drain).
+// then finishes its handler beside the executor's new owner. A worker of the
+// group's [DetachedPool] is counted the same way, and the pool told
+// meanwhile. Block does nothing for other goroutines, or once the group is
+// aborted (no queue is left to drain).
 func (g *Group) Block() (resume func(), err error) {
 	if g.aborted.Load() {
 		return func() {}, nil
@@ -253,8 +272,12 @@ func (g *Group) Block() (resume func(), err error) {
 	// actor's turn goes on after a wait) blocks beside the new owner: no
 	// hand-off, but it holds its goroutine (a pinned thread) all the same,
 	// so it counts against the bound too.
+	detached := false
 	if w == nil && !g.InHandler() {
-		return func() {}, nil
+		if g.detached == nil || !g.detached.InWorker() {
+			return func() {}, nil
+		}
+		detached = true
 	}
 	if g.blocked.Add(1) > g.maxBlocked {
 		g.blocked.Add(-1)
@@ -262,6 +285,10 @@ func (g *Group) Block() (resume func(), err error) {
 	}
 	if w != nil {
 		w.e.handOff(w)
+	}
+	if detached {
+		back := g.detached.Blocked()
+		return func() { back(); g.blocked.Add(-1) }, nil
 	}
 	return func() { g.blocked.Add(-1) }, nil
 }
