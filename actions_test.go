@@ -424,16 +424,7 @@ func TestRequestRefusedToBlockSendsNothing(t *testing.T) {
 	ctx := context.Background()
 	e := rt.Engine()
 	ref := must(Spawn(rt, "count", func() Actor[int, int] { return &counter{} }))
-	held := must(Define(rt, "held", where[int]))
-	held.Pause()
-	heldTok := must(held.Submit(ctx, 0))
-	blocked := make(chan struct{})
-	waiter := must(Define(rt, "waiter", func(ctx context.Context, _ int) (int, error) {
-		close(blocked)
-		return heldTok.Wait(ctx) // blocks: the one handler MaxBlocked allows
-	}))
-	waiterTok := must(waiter.Submit(ctx, 0))
-	<-blocked
+	release := blockOne(t, rt)
 	asker := must(Define(rt, "asker", func(ctx context.Context, _ int) (int, error) {
 		return Request[int](ctx, e, ref.PID(), 1)
 	}))
@@ -442,6 +433,5 @@ func TestRequestRefusedToBlockSendsNothing(t *testing.T) {
 	n, err := must(ref.Ask(ctx, 0)).Wait(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n, "the refused Request's message was delivered")
-	held.Resume()
-	must(waiterTok.Wait(ctx))
+	release()
 }

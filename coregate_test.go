@@ -721,3 +721,25 @@ func TestHandlerSubmitsPastFullMailbox(t *testing.T) {
 	bg := context.Background()
 	require.Equal(t, 45, must(must(parent.Submit(bg, 10)).Wait(bg)))
 }
+
+// blockOne leaves a handler of rt blocked in Wait (on a token of a paused
+// op) until release is called: on a runtime with MaxBlocked 1, the next
+// handler's wait is refused with ErrTooManyBlocked.
+func blockOne(t *testing.T, rt *Runtime) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	held := must(Define(rt, "held", where[int]))
+	held.Pause()
+	heldTok := must(held.Submit(ctx, 0))
+	blocked := make(chan struct{})
+	waiter := must(Define(rt, "waiter", func(ctx context.Context, _ int) (int, error) {
+		close(blocked)
+		return heldTok.Wait(ctx) // blocks: the one handler MaxBlocked allows
+	}))
+	waiterTok := must(waiter.Submit(ctx, 0))
+	<-blocked
+	return func() {
+		held.Resume()
+		must(waiterTok.Wait(ctx))
+	}
+}

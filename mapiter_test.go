@@ -189,16 +189,7 @@ func TestMapEndsWhenItCannotWait(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rt := start(t, Config{Cores: 1, Affinity: Off, MaxBlocked: 1})
 			ctx := context.Background()
-			held := must(Define(rt, "held", where[int]))
-			held.Pause()
-			heldTok := must(held.Submit(ctx, 0))
-			blocked := make(chan struct{})
-			waiter := must(Define(rt, "waiter", func(ctx context.Context, _ int) (int, error) {
-				close(blocked)
-				return heldTok.Wait(ctx) // blocks: the one handler MaxBlocked allows
-			}))
-			waiterTok := must(waiter.Submit(ctx, 0))
-			<-blocked
+			release := blockOne(t, rt)
 			inner := must(Define(rt, "inner", where[int]))
 			var taken atomic.Int32
 			var errs []error
@@ -212,8 +203,7 @@ func TestMapEndsWhenItCannotWait(t *testing.T) {
 			require.Len(t, errs, 1, "one error ends the sequence")
 			require.ErrorIs(t, errs[0], ErrTooManyBlocked)
 			require.Equal(t, int32(2), taken.Load(), "the window, then nothing more")
-			held.Resume()
-			must(waiterTok.Wait(ctx))
+			release()
 		})
 	}
 }

@@ -28,13 +28,21 @@ func lifecycle(ev any) bool {
 // engine whose lifecycle events the returned channel carries.
 func startFake(t *testing.T, cfg Config) (*Supervisor, *actors.Executor, <-chan any) {
 	t.Helper()
+	return startOn(t, cfg, []int{0}, actors.Off)
+}
+
+// startOn starts one executor on cpus[0] with affinity aff and cfg's
+// policy and watchdog, on a new engine whose lifecycle events the returned
+// channel carries.
+func startOn(t *testing.T, cfg Config, cpus []int, aff actors.Affinity) (*Supervisor, *actors.Executor, <-chan any) {
+	t.Helper()
 	engine, err := actor.NewEngine(actor.NewEngineConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	events, stop := testkit.Subscribe(engine, lifecycle)
 	t.Cleanup(stop)
-	s := startGroup(t, actors.GroupConfig{Engine: engine, CPUs: []int{0}, Affinity: actors.Off}, cfg)
+	s := startGroup(t, actors.GroupConfig{Engine: engine, CPUs: cpus[:1], Affinity: aff}, cfg)
 	return s, s.Executors()[0], events
 }
 
@@ -323,18 +331,11 @@ func TestWatchdogFakeClock(t *testing.T) {
 // that a pin failure (injectPinFaults) fails a launch.
 func startStrict(t *testing.T, cfg Config) (*Supervisor, *actors.Executor, <-chan any) {
 	t.Helper()
-	engine, err := actor.NewEngine(actor.NewEngineConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	events, stop := testkit.Subscribe(engine, lifecycle)
-	t.Cleanup(stop)
 	cpus, err := actors.AllowedCPUs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startGroup(t, actors.GroupConfig{Engine: engine, CPUs: cpus[:1], Affinity: actors.Strict}, cfg)
-	return s, s.Executors()[0], events
+	return startOn(t, cfg, cpus, actors.Strict)
 }
 
 // injectPinFaults makes pinning executor 0's thread fail, once armed, for
