@@ -66,6 +66,9 @@ type Cell[E any] struct {
 	// the active turn's batch; taken under mu, worked through without it
 	batch []E
 	bpos  int
+	// last is how many envelopes the turn's last take found: two or more
+	// say a stream is coming in (see refill).
+	last int
 }
 
 // cellKeep bounds the queue slices a cell keeps once its executor parks, in
@@ -538,10 +541,22 @@ func (c *Cell[E]) activate() cellState {
 // has not taken the queue yet (took is false: it began near, or on a batch
 // left from the last turn) takes it first, since fresh does not cover what
 // was queued before it began, and lingers only if it found nothing.
+//
+// A turn that keeps up with a stream would take each envelope as it comes,
+// the sender and the turn then taking the lock in turns, a cache-line
+// transfer for every envelope. So once the last take found a stream (two or
+// more) and the next envelope is there, the turn gathers a moment more (see
+// Executor.gather) and takes a batch. Not when the last take found the
+// mailbox half full: its sender would wait for room meanwhile.
 func (c *Cell[E]) refill(pos int, took bool) {
 	x := c.exec.Load()
-	if took && !c.fresh.Load() && !c.closed.Load() && x.mayLinger() {
-		x.linger(c.fresh.Load)
+	if took && !c.closed.Load() && x.mayLinger() {
+		if !c.fresh.Load() {
+			x.linger(c.fresh.Load)
+		}
+		if c.last >= 2 && 2*c.last <= c.size && c.fresh.Load() {
+			x.gather()
+		}
 	}
 	c.mu.Lock()
 	c.bpos = pos
@@ -560,6 +575,7 @@ func (c *Cell[E]) refill(pos int, took bool) {
 // idle and its executor parks.
 func (c *Cell[E]) takeLocked() {
 	c.batch, c.q, c.bpos = c.q, c.batch[:0], 0
+	c.last = len(c.batch)
 	if c.fresh.Load() {
 		c.fresh.Store(false)
 	}

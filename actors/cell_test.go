@@ -454,6 +454,80 @@ func TestTurnTakesQueueBeforeLingering(t *testing.T) {
 	}
 }
 
+// gatherHost records, for each envelope, how many turns of its executor had
+// gathered when it was delivered, and queues envelope next as it delivers
+// envelope last (a sender keeping the stream going).
+type gatherHost struct {
+	e          *Executor
+	c          *Cell[int]
+	last, next int
+	at         map[int]int
+}
+
+func (h *gatherHost) Deliver(ctx context.Context, v int) {
+	h.at[v] = h.e.gathers
+	if v == h.last {
+		if err := h.c.TryPut(h.next); err != nil {
+			panic(err)
+		}
+	}
+}
+func (h *gatherHost) Home() *Executor { return nil }
+func (h *gatherHost) Drop(int)        {}
+func (h *gatherHost) Idle()           {}
+
+// TestTurnGathersAStream: a turn whose last take found a stream (two
+// envelopes or more) and whose next envelope is there gathers before it
+// takes the queue again; after a take of one (a conversation), or of half
+// the mailbox (its sender would wait for room), it takes at once.
+func TestTurnGathersAStream(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		queued []int // taken by the turn's first take
+		size   int
+		gather bool
+	}{
+		{"stream", []int{0, 1}, 16, true},
+		{"one at a time", []int{1}, 16, false},
+		{"half full", []int{0, 1}, 4, true},
+		{"past half full", []int{0, 1, 2}, 4, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: DefaultIdleSpin}, Hooks{})
+			e := g.Executors()[0]
+			last := tc.queued[len(tc.queued)-1]
+			h := &gatherHost{e: e, last: last, next: last + 1, at: map[int]int{}}
+			c := NewCell[int](e, tc.size, h)
+			h.c = c
+			var before int
+			j := newJob(1, func(ctx context.Context) error {
+				c.mu.Lock()
+				c.q = append(c.q, tc.queued...)
+				c.setPhase(cellScheduled)
+				c.mu.Unlock()
+				e.woke = false // an owner that woke nobody may linger
+				before = e.gathers
+				c.Turn(ctx)
+				return nil
+			})
+			if e.Push(j) != Pushed {
+				t.Fatal("push refused")
+			}
+			<-j.Task().Finished()
+			if len(h.at) != len(tc.queued)+1 {
+				t.Fatalf("delivered %v, want %v and %d", h.at, tc.queued, h.next)
+			}
+			want := before
+			if tc.gather {
+				want++
+			}
+			if h.at[h.next] != want || e.gathers != want {
+				t.Fatalf("gathered %d times before the next envelope, %d in all; want %d", h.at[h.next]-before, e.gathers-before, want-before)
+			}
+		})
+	}
+}
+
 // where is a test Host that reports the executor each delivery ran on.
 type where struct{ on chan *Executor }
 

@@ -49,6 +49,7 @@ type Executor struct {
 	fromLocal bool          // the last job came from local: the mailbox goes next
 	woke      bool          // a token the owner resolved woke its waiter: it is queued on the owner's P
 	lingers   int           // turns that lingered (see linger), for tests
+	gathers   int           // turns that gathered (see gather), for tests
 	stats     counters      // each count on its own line
 	refused   atomic.Uint64 // jobs accepted without being pushed here (refused, or redirected)
 	rerouted  atomic.Uint64 // jobs accepted here that moved to other executors
