@@ -428,21 +428,11 @@ func TestTurnTakesQueueBeforeLingering(t *testing.T) {
 	h := &lingerHost{e: e, at: map[int]int{}}
 	c := NewCell[int](e, 16, h)
 	var before int
-	j := newJob(1, func(ctx context.Context) error {
-		c.mu.Lock()
+	ownerTurn(t, c, func() {
 		c.batch, c.bpos = []int{0}, 0 // left from the last turn
 		c.q = append(c.q, 1)          // queued while the cell was scheduled
-		c.setPhase(cellScheduled)
-		c.mu.Unlock()
-		e.woke = false // an owner that woke nobody may linger
 		before = e.lingers
-		c.Turn(ctx)
-		return nil
 	})
-	if e.Push(j) != Pushed {
-		t.Fatal("push refused")
-	}
-	<-j.Task().Finished()
 	if len(h.at) != 2 {
 		t.Fatalf("delivered %v, want 0 and 1", h.at)
 	}
@@ -452,6 +442,27 @@ func TestTurnTakesQueueBeforeLingering(t *testing.T) {
 	if e.lingers != before+1 {
 		t.Fatalf("the turn lingered %d times in all, want once (dry after both)", e.lingers-before)
 	}
+}
+
+// ownerTurn runs a turn of c on its executor's goroutine, as its mailbox
+// would, once setup (under c's lock) left envelopes to take; the owner woke
+// nobody, so the turn may linger and gather.
+func ownerTurn(t *testing.T, c *Cell[int], setup func()) {
+	t.Helper()
+	e := c.Executor()
+	j := newJob(1, func(ctx context.Context) error {
+		c.mu.Lock()
+		setup()
+		c.setPhase(cellScheduled)
+		c.mu.Unlock()
+		e.woke = false
+		c.Turn(ctx)
+		return nil
+	})
+	if e.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-j.Task().Finished()
 }
 
 // gatherHost records, for each envelope, how many turns of its executor had
@@ -500,20 +511,10 @@ func TestTurnGathersAStream(t *testing.T) {
 			c := NewCell[int](e, tc.size, h)
 			h.c = c
 			var before int
-			j := newJob(1, func(ctx context.Context) error {
-				c.mu.Lock()
+			ownerTurn(t, c, func() {
 				c.q = append(c.q, tc.queued...)
-				c.setPhase(cellScheduled)
-				c.mu.Unlock()
-				e.woke = false // an owner that woke nobody may linger
 				before = e.gathers
-				c.Turn(ctx)
-				return nil
 			})
-			if e.Push(j) != Pushed {
-				t.Fatal("push refused")
-			}
-			<-j.Task().Finished()
 			if len(h.at) != len(tc.queued)+1 {
 				t.Fatalf("delivered %v, want %v and %d", h.at, tc.queued, h.next)
 			}
