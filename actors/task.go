@@ -487,9 +487,11 @@ func (t *Task) startWatch() {
 	}
 	w.stops[1] = context.AfterFunc(t.exec.group.abort, fire)
 	w.mu.Unlock()
-	// finish may have looked for a watch before the CompareAndSwap.
+	// finish may have looked for a watch before the CompareAndSwap: then
+	// this does what wake would have, closing the channel Done returns.
 	if t.done.isFired() {
 		w.stop()
+		t.cancel.fire()
 	}
 }
 
