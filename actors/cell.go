@@ -216,6 +216,10 @@ func (c *Cell[E]) Put(ctx context.Context, e E) error {
 			}
 			return err
 		}
+		if err := c.placeStrandedLocked(); err != nil {
+			c.mu.Unlock()
+			return err
+		}
 		if c.room == nil {
 			c.room = make(chan struct{})
 		}
@@ -258,6 +262,9 @@ func (c *Cell[E]) TryPut(e E) error {
 		err = ErrCellClosed
 	case len(c.q) >= c.size:
 		err = ErrMailboxFull
+		if perr := c.placeStrandedLocked(); perr != nil {
+			err = perr
+		}
 	default:
 		err = c.appendLocked(e)
 	}
@@ -266,6 +273,18 @@ func (c *Cell[E]) TryPut(e E) error {
 		c.nudge()
 	}
 	return err
+}
+
+// placeStrandedLocked places a stranded cell (idle with envelopes no
+// executor could take) for a sender that found its queue full: only a turn
+// frees room, and no put schedules the cell while the queue is full, so it
+// would take no message again even once an executor is back. It returns
+// the error when no executor takes it still.
+func (c *Cell[E]) placeStrandedLocked() error {
+	if !c.stranded.Load() {
+		return nil
+	}
+	return c.scheduleLocked()
 }
 
 // nudge tells the active turn, after a sender queued an envelope and let go

@@ -746,3 +746,48 @@ func TestClosedTurnDropsWhatItCannotPlace(t *testing.T) {
 		t.Fatalf("delivered %d, dropped %d; want %d and %d", len(h.got), len(h.dropped), Throughput, n-Throughput)
 	}
 }
+
+// TestStrandedFullCellPlacedAgain (found in review): a cell whose
+// executor went down with its queue full, when no other could take it, is
+// idle with its envelopes (stranded). Once an executor is back, a sender
+// that finds the queue full must get the cell placed: only a turn frees
+// room, and before, nothing scheduled it, so the actor took no message
+// ever again (TryPut full, Put waiting until its context ended).
+func TestStrandedFullCellPlacedAgain(t *testing.T) {
+	retired := make(chan []Job, 1)
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off},
+		Hooks{OnExit: func(e *Executor, err error) { retired <- e.Retire() }})
+	e := g.Executors()[0]
+	h := newSeqHost(3)
+	c := NewCell[int](e, 2, h)
+	gate := make(chan struct{})
+	end := newJob(1, func(context.Context) error { <-gate; runtime.Goexit(); return nil })
+	if e.Push(end) != Pushed {
+		t.Fatal("push refused")
+	}
+	for v := range 2 { // the queue is full, the cell queued behind the token
+		if err := c.TryPut(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(gate) // the owner ends and its executor is retired (down)
+	for _, j := range <-retired {
+		Drop(j, Failed, ErrNoExecutor) // as the router does when no executor is live
+	}
+	if !c.stranded.Load() || c.phase() != cellIdle {
+		t.Fatal("the cell is not stranded")
+	}
+	e.mb.Reopen() // back after its cool-down
+	if err := e.Launch(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Put(ctx, 2); err != nil {
+		t.Fatalf("put to the full stranded cell: %v", err)
+	}
+	<-h.done
+	if !slices.Equal(h.got, []int{0, 1, 2}) {
+		t.Fatalf("delivered %v, want [0 1 2]", h.got)
+	}
+}
