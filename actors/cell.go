@@ -642,7 +642,7 @@ func (c *Cell[E]) endTurnLocked() (idle bool, drop []E) {
 	// A burst's memory goes back once the executor parks (see trim), not
 	// here: a stream that pauses for a moment would allocate its queue
 	// afresh each time, and the garbage would pause it again.
-	if x := c.exec.Load(); c.trimOn != x && max(cap(c.q), cap(c.batch)) > cellKeep {
+	if x := c.exec.Load(); c.trimOn != x && max(cap(c.q), cap(c.batch), cap(c.near)) > cellKeep {
 		c.trimOn = x
 		x.addTrim(c)
 	}
@@ -665,7 +665,8 @@ func (c *Cell[E]) takeLeftLocked() []E {
 }
 
 // trim gives back the queue memory of a cell still idle when its executor
-// x parks: an idle actor keeps little.
+// x parks: an idle actor keeps little. Called by x's owner (near is
+// trimmed only then).
 func (c *Cell[E]) trim(x *Executor) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -681,6 +682,11 @@ func (c *Cell[E]) trim(x *Executor) {
 	}
 	if cap(c.batch) > cellKeep {
 		c.batch, c.bpos = nil, 0
+	}
+	// The queues trade slices with near (mergeNearLocked), which only the
+	// owner touches: x's, as it parks, while the cell is idle on x.
+	if c.exec.Load() == x && x.Runs() && cap(c.near) > cellKeep {
+		c.near = nil
 	}
 }
 

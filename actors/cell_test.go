@@ -791,3 +791,50 @@ func TestStrandedFullCellPlacedAgain(t *testing.T) {
 		t.Fatalf("delivered %v, want [0 1 2]", h.got)
 	}
 }
+
+// TestNearBurstMemoryGivenBack (found in review): the near queue trades
+// slices with the locked one (mergeNearLocked), so a burst's slice can end
+// up as near's: here a near burst past Throughput, merged into a queue a
+// locked burst left grown, leaves that queue's slice to near. Once the cell
+// is idle and its executor parks, near keeps no more than cellKeep
+// envelopes of capacity either; before, trim freed the queue and the batch
+// only, and near kept the burst's memory for the actor's life.
+func TestNearBurstMemoryGivenBack(t *testing.T) {
+	_, e := startOneExecutor(t)
+	const n = Throughput + 8
+	h := newSeqHost(n)
+	c := NewCell[int](e, 4*cellKeep, h)
+	var err error
+	runOn(t, e, func() {
+		c.mu.Lock()
+		c.q = make([]int, 0, 4*cellKeep) // as a locked burst left it: drained, its slice kept
+		c.mu.Unlock()
+		for v := range n {
+			if !c.putNear(v) {
+				err = errors.New("a put from the owner did not go near")
+				return
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-h.done
+	// The executor (IdleSpin 0) parks once the cell is idle, and trims it
+	// first; near is the owner's to look at.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var near int
+		var listed bool
+		runOn(t, e, func() {
+			c.mu.Lock()
+			near, listed = cap(c.near), c.trimOn != nil
+			c.mu.Unlock()
+		})
+		if !listed && near <= cellKeep {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("idle cell keeps a near queue of capacity %d (listed: %v), want at most %d", near, listed, cellKeep)
+		}
+	}
+}
