@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 )
@@ -515,30 +516,35 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 		c.restNear(npos)
 		near = false // done with near: a Goexit from here on must not redo it
 	}
-	for ; k < Throughput; k++ {
-		if pos == len(batch) {
-			c.refill(pos, took)
-			batch, pos, took = c.batch, c.bpos, true
-			if len(batch) == 0 { // drained: end the turn under the same lock
-				done = true
-				idle, drop := c.endTurnLocked()
-				c.mu.Unlock()
-				c.drop(drop)
-				if idle {
-					host.Idle()
+	for ; ; k = 0 {
+		for ; k < Throughput; k++ {
+			if pos == len(batch) {
+				c.refill(pos, took)
+				batch, pos, took = c.batch, c.bpos, true
+				if len(batch) == 0 { // drained: end the turn under the same lock
+					done = true
+					idle, drop, _ := c.endTurnLocked()
+					c.mu.Unlock()
+					c.drop(drop)
+					if idle {
+						host.Idle()
+					}
+					return
 				}
-				return
+				c.mu.Unlock()
 			}
-			c.mu.Unlock()
+			e := batch[pos]
+			batch[pos] = zero
+			pos++
+			host.Deliver(ctx, e)
 		}
-		e := batch[pos]
-		batch[pos] = zero
-		pos++
-		host.Deliver(ctx, e)
+		done = true
+		c.bpos = pos
+		if !c.passTurn() {
+			return
+		}
+		done = false
 	}
-	done = true
-	c.bpos = pos
-	c.endTurn()
 }
 
 // activate makes the cell active, under mu, and returns the phase it was
@@ -612,7 +618,7 @@ func (c *Cell[E]) takeLocked() {
 // or a send came in during the turn.
 func (c *Cell[E]) endTurn() {
 	c.mu.Lock()
-	idle, drop := c.endTurnLocked()
+	idle, drop, _ := c.endTurnLocked()
 	c.mu.Unlock()
 	c.drop(drop)
 	if idle {
@@ -620,23 +626,47 @@ func (c *Cell[E]) endTurn() {
 	}
 }
 
+// passTurn ends a turn that reached Throughput as endTurn does, unless no
+// executor takes the cell again because its own drained (a graceful stop)
+// while this turn ran on a handler's goroutine that had handed it on (see
+// Group.Block): the stop waits for this very goroutine, and the envelopes
+// left would be stranded, then refused. Then the cell stays active and
+// passTurn reports that the turn goes on with them.
+func (c *Cell[E]) passTurn() (goOn bool) {
+	c.mu.Lock()
+	idle, drop, err := c.endTurnLocked()
+	if errors.Is(err, ErrStopped) && !c.exec.Load().group.aborted.Load() {
+		c.setPhase(cellActive) // before stranded is cleared: putNear reads them in the other order
+		c.stranded.Store(false)
+		c.mu.Unlock()
+		return true
+	}
+	c.mu.Unlock()
+	c.drop(drop)
+	if idle {
+		c.host.Idle()
+	}
+	return false
+}
+
 // endTurnLocked is endTurn under mu; it reports whether the cell is idle,
 // and returns the envelopes left when the cell is closed, for the caller to
-// drop once it let go of mu.
+// drop once it let go of mu, and why the cell could not be placed again.
 //
 // The cell never shows idle while envelopes remain: the owner's putNear
 // could otherwise queue a sender's next envelope ahead of one it queued
 // under the lock. A closed cell is not scheduled again for what is left
 // (Close left the rest of the batch to this turn, and placing the cell may
 // fail, which would strand them): they are dropped, each resolved.
-func (c *Cell[E]) endTurnLocked() (idle bool, drop []E) {
+func (c *Cell[E]) endTurnLocked() (idle bool, drop []E, err error) {
 	if c.closed.Load() {
 		drop = c.takeLeftLocked()
 	}
 	if len(c.q) > 0 || c.bpos < len(c.batch) {
 		c.setPhase(cellScheduled)
 		// An error here leaves the envelopes to Close: the runtime stops.
-		return c.placeLocked() != nil, nil
+		err = c.placeLocked()
+		return err != nil, nil, err
 	}
 	c.setPhase(cellIdle)
 	// A burst's memory goes back once the executor parks (see trim), not
@@ -646,7 +676,7 @@ func (c *Cell[E]) endTurnLocked() (idle bool, drop []E) {
 		c.trimOn = x
 		x.addTrim(c)
 	}
-	return true, drop
+	return true, drop, nil
 }
 
 // takeLeftLocked takes the envelopes a closed cell still holds (the rest of

@@ -87,7 +87,7 @@ func TestCellKeepsQueueUntilExecutorParks(t *testing.T) {
 		defer c.mu.Unlock()
 		c.setPhase(cellActive) // as a turn that just drained its batch
 		c.batch, c.bpos = make([]int, 4*cellKeep), 4*cellKeep
-		if idle, _ := c.endTurnLocked(); !idle {
+		if idle, _, _ := c.endTurnLocked(); !idle {
 			t.Fatal("a drained cell did not go idle")
 		}
 		if cap(c.batch) != 4*cellKeep || c.trimOn != e {
@@ -836,5 +836,46 @@ func TestNearBurstMemoryGivenBack(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("idle cell keeps a near queue of capacity %d (listed: %v), want at most %d", near, listed, cellKeep)
 		}
+	}
+}
+
+// TestTurnOutlivingDrainDeliversTheRest (found in review): a turn whose
+// Receive blocked (handing the executor on) while a graceful stop drained
+// the executor, whose owner then exited, goes on past Throughput with what
+// is left. Before, it tried to place the cell again, which the drained
+// mailbox refused, and the rest stayed stranded, for the stop to refuse
+// (ErrActorStopped) though its context had not ended.
+func TestTurnOutlivingDrainDeliversTheRest(t *testing.T) {
+	g, e := startOneExecutor(t)
+	const n = Throughput + 8
+	h := newSeqHost(n)
+	c := NewCell[int](e, 2*n, h)
+	blocked, release := make(chan struct{}), make(chan struct{})
+	h.first = func() {
+		resume, err := g.Block()
+		if err != nil {
+			panic(err)
+		}
+		close(blocked)
+		<-release
+		resume()
+	}
+	for v := range n {
+		if err := c.TryPut(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-blocked
+	e.mb.Close() // a graceful stop: the new owner drains and exits
+	for e.owner.Load() != nil {
+		runtime.Gosched()
+	}
+	close(release)
+	select {
+	case <-h.done:
+	case <-time.After(10 * time.Second):
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		t.Fatalf("delivered %d of %d", len(h.got), n)
 	}
 }
