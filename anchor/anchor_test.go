@@ -436,3 +436,34 @@ func BenchmarkStickyPlace(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "placements/s")
 }
+
+// TestStickyHashedKeyPinnedWhereHashed: a key hashed while the table was
+// full and pinned once an idle pin expired, its hashed token still in
+// flight, is pinned where it was hashed, not on the staggered choice, so
+// its tokens stay on one executor; once no hashed token is in flight, new
+// keys are pinned to the staggered choice again.
+func TestStickyHashedKeyPinnedWhereHashed(t *testing.T) {
+	clk := &fakeClock{}
+	s := NewSticky(1, time.Second, clk.now)
+	set := span(0, 3)
+	s.Place(1, set, 0)
+	s.Release(1)
+	key := uint64(2)
+	for Rendezvous(key, set) == 3 {
+		key++
+	}
+	hashed, pinned := s.Place(key, set, 3)
+	if pinned || hashed != Rendezvous(key, set) {
+		t.Fatalf("key placed on %d (pinned %v) in a full table, want hashed on %d", hashed, pinned, Rendezvous(key, set))
+	}
+	clk.advance(2 * time.Second)
+	if got, pinned := s.Place(key, set, 3); !pinned || got != hashed {
+		t.Fatalf("key pinned on %d (pinned %v) with its hashed token in flight on %d", got, pinned, hashed)
+	}
+	s.Unhash()
+	s.Release(key)
+	clk.advance(2 * time.Second)
+	if got, _ := s.Place(key+1, set, 3); got != 3 {
+		t.Fatalf("with no hashed token in flight a new key was pinned on %d, want the staggered 3", got)
+	}
+}

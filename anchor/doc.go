@@ -7,6 +7,8 @@
 //     been idle longer than a TTL. The table has a hard cap: when it is full, a
 //     new key gets no entry and is placed by rendezvous hashing over the eligible
 //     executors instead, so memory stays bounded whatever the key stream.
+//     While a token placed so is in flight, a key that gets a pin is pinned
+//     where hashing put it, since its hashed tokens may still be queued there.
 //   - [Seeds] anchors a lead token and every child it spawns to one executor. A
 //     seed is SHA-256 of the lead's token id, ":" and a canonical encoding of the
 //     external call names; its pending count starts at 1 for the lead, goes up

@@ -17,6 +17,7 @@ type Sticky struct {
 	ttl       int64 // nanoseconds
 	now       func() int64
 	nextSweep int64
+	hashing   int // tokens placed by Rendezvous (the table full) and not yet Unhashed
 
 	evicted atomic.Uint64
 	hashed  atomic.Uint64
@@ -45,8 +46,12 @@ func NewSticky(max int, ttl time.Duration, now func() int64) *Sticky {
 // is moved to next. When the table is full even after evicting expired pins,
 // the key gets no entry and Place returns Rendezvous(key, set) with pinned
 // false. When pinned is true the token counts as in flight until
-// [Sticky.Release]. With set empty there is nowhere to place: Place returns -1,
-// false and changes nothing.
+// [Sticky.Release]; when it is false, as hashed until [Sticky.Unhash]. While
+// a hashed token is in flight a new key is pinned to Rendezvous(key, set),
+// not to next: the key may be one of those hashed, its tokens still queued
+// there, and a pin elsewhere would run its next tokens beside them. With set
+// empty there is nowhere to place: Place returns -1, false and changes
+// nothing.
 func (s *Sticky) Place(key uint64, set []int, next int) (exec int, pinned bool) {
 	return s.place(key, set, next, true)
 }
@@ -85,10 +90,24 @@ func (s *Sticky) place(key uint64, set []int, next int, count bool) (int, bool) 
 	}
 	if len(s.pins) >= s.max {
 		s.hashed.Add(1)
+		s.hashing++
 		return Rendezvous(key, set), false
+	}
+	if s.hashing > 0 {
+		next = Rendezvous(key, set)
 	}
 	s.pins[key] = pin{exec: int32(next), inflight: 1}
 	return next, true
+}
+
+// Unhash ends one token that Place placed by Rendezvous (pinned false). With
+// none in flight it does nothing.
+func (s *Sticky) Unhash() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hashing > 0 {
+		s.hashing--
+	}
 }
 
 // Release ends one in-flight token of key, one that Place counted (pinned

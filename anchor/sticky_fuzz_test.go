@@ -14,6 +14,7 @@ type stickyModel struct {
 	pins            []modelPin
 	nextSweep       int64
 	evicted, hashed uint64
+	hashing         int64 // hashed tokens in flight
 }
 
 type modelPin struct {
@@ -65,10 +66,20 @@ func (m *stickyModel) place(key uint64, set []int, next int, count bool, now int
 	}
 	if int64(len(m.pins)) >= m.max {
 		m.hashed++
+		m.hashing++
 		return m.rendezvous(key, set), false
+	}
+	if m.hashing > 0 {
+		next = m.rendezvous(key, set) // where the key's hashed tokens may be
 	}
 	m.pins = append(m.pins, modelPin{key: key, exec: next, inflight: 1})
 	return next, true
+}
+
+func (m *stickyModel) unhash() {
+	if m.hashing > 0 {
+		m.hashing--
+	}
 }
 
 func (m *stickyModel) release(key uint64, now int64) {
@@ -98,7 +109,7 @@ func (m *stickyModel) sweep(force bool, now int64) {
 
 // stickyOp is one operation of a FuzzSticky program, three bytes.
 type stickyOp struct {
-	kind byte // placeOp..sweepOp
+	kind byte // placeOp..unhashOp
 	key  byte // 0-7
 	set  byte // executors 0-7 as bits; for advanceOp, the nanoseconds (0-15)
 	pick byte // index of next in the set
@@ -110,6 +121,7 @@ const (
 	repinOp
 	advanceOp
 	sweepOp
+	unhashOp
 	stickyOps
 )
 
@@ -158,6 +170,13 @@ func FuzzSticky(f *testing.F) {
 		stickyOp{placeOp, 1, all, 0}, stickyOp{releaseOp, 1, 0, 0}, stickyOp{advanceOp, 0, 8, 0},
 		stickyOp{placeOp, 2, all, 1}, stickyOp{advanceOp, 0, 1, 0}, stickyOp{placeOp, 3, all, 2},
 		stickyOp{advanceOp, 0, 1, 0}, stickyOp{placeOp, 3, all, 2}))
+	// A key hashed while the table was full is pinned where it was hashed
+	// once an idle pin expires, while its hashed token is in flight; after
+	// Unhash, a new key is pinned to the staggered choice again.
+	f.Add(uint8(1), uint8(8), stickyProgram(
+		stickyOp{placeOp, 1, all, 0}, stickyOp{releaseOp, 1, 0, 0}, stickyOp{placeOp, 2, all, 1},
+		stickyOp{advanceOp, 0, 9, 0}, stickyOp{placeOp, 2, all, 1}, stickyOp{unhashOp, 0, 0, 0},
+		stickyOp{releaseOp, 2, 0, 0}, stickyOp{advanceOp, 0, 9, 0}, stickyOp{placeOp, 3, all, 2}))
 	// Cap 0 and an empty set: nothing is pinned, nowhere to place.
 	f.Add(uint8(0), uint8(0), stickyProgram(
 		stickyOp{placeOp, 1, all, 0}, stickyOp{placeOp, 1, 0, 0}, stickyOp{repinOp, 1, 0, 0},
@@ -204,6 +223,7 @@ func FuzzSticky(f *testing.F) {
 				if count && pinned {
 					inflight[key]++
 				}
+
 			case releaseOp:
 				s.Release(key)
 				m.release(key, clk.t)
@@ -215,6 +235,9 @@ func FuzzSticky(f *testing.F) {
 			case sweepOp:
 				sweep(s)
 				m.sweep(true, clk.t)
+			case unhashOp:
+				s.Unhash()
+				m.unhash()
 			}
 			if st := s.Stats(); st != (StickyStats{len(m.pins), m.evicted, m.hashed}) {
 				t.Fatalf("after %+v: stats %+v, model %d pins, %d evicted, %d hashed", o, st, len(m.pins), m.evicted, m.hashed)

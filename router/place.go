@@ -24,6 +24,7 @@ type Ticket struct {
 	Key    uint64       // the sticky key, under a keyed rule
 	Seed   *anchor.Seed // the seed it joined (a child), or its own once placed (a lead); nil for none
 	Pinned bool         // it holds an in-flight count on its key's pin
+	Hashed bool         // it was placed by rendezvous hashing, the pin table full ([anchor.Sticky.Unhash])
 	placed bool
 }
 
@@ -249,6 +250,7 @@ func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 	switch {
 	case rule.Keyed && first:
 		next, tk.Pinned = r.sticky.Place(tk.Key, set, next)
+		tk.Hashed = !tk.Pinned
 	case rule.Keyed:
 		next = r.sticky.Repin(tk.Key, set, next)
 	}
@@ -259,10 +261,14 @@ func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 }
 
 // Release gives back what placing tk took, once its token resolved (or was
-// never accepted): its key's in-flight count and its share of its seed.
+// never accepted): its key's in-flight count (or its count as hashed) and
+// its share of its seed.
 func (r *Router) Release(tk *Ticket) {
 	if tk.Pinned {
 		r.sticky.Release(tk.Key)
+	}
+	if tk.Hashed {
+		r.sticky.Unhash()
 	}
 	if tk.Seed != nil {
 		tk.Seed.Leave()
