@@ -180,10 +180,10 @@ func (ds *delays) fire() {
 }
 
 // deliver queues j, accepted before and held meanwhile, at the tail of its
-// executor; elsewhere when that one is down; resolved with ErrStopped once
-// the runtime aborted.
+// executor (of its seed or pin, when they moved meanwhile); elsewhere when
+// that one is down; resolved with ErrStopped once the runtime aborted.
 func (rt *Runtime) deliver(j actors.Job) {
-	switch j.Task().Executor().Deliver(j) {
+	switch rt.router.Deliver(j) {
 	case actors.Gone:
 		rt.router.Redirect(j)
 	case actors.Closed:

@@ -326,6 +326,26 @@ func (r *Router) Redirect(j actors.Job) {
 	r.reroute(j, nil)
 }
 
+// Deliver queues j, a token accepted before on the executor it names and held
+// off the queues meanwhile (delayed, or paused), as [actors.Executor.Deliver]
+// does; a keyed or anchored token goes where its pin or seed is now instead,
+// which moved if its executor went down meanwhile, even when that one is back
+// up. It returns Gone when the executor is down (place j with
+// [Router.Redirect]) and Closed once the runtime aborted.
+func (r *Router) Deliver(j actors.Job) actors.PushResult {
+	e := j.Task().Executor()
+	if p, ok := j.(Placed); ok {
+		if rule, tk := p.Placement(); tk != nil && (rule.Keyed || tk.Seed != nil) {
+			r.moving.RLock()
+			defer r.moving.RUnlock()
+			if i := r.target(rule, tk, j); i >= 0 && i != e.Index() {
+				return r.execs[i].Adopt(j)
+			}
+		}
+	}
+	return e.Deliver(j)
+}
+
 // moveAll reroutes jobs in order and returns how many moved; back, if not
 // nil, takes those that a drained executor refuses (see reroute). The
 // caller holds the write lock on moves.
