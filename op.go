@@ -137,7 +137,8 @@ func WithAnchor(externalCalls ...string) Option {
 
 // WithRetry makes the op's tokens retried: a run that fails (returns an error
 // other than its cancelled context's, panics, or calls runtime.Goexit) is
-// queued again at the tail of the executor that ran it, up to retries more
+// queued again at the tail of the executor that ran it (of its seed's or
+// sticky pin's, when they moved off it meanwhile), up to retries more
 // times, after backoff (doubled for each further retry, at most
 // [MaxRetryBackoff]). Only the final attempt's outcome reaches the token, and
 // the counts record one outcome per token. A cancelled token, or one whose

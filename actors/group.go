@@ -74,6 +74,11 @@ type Hooks struct {
 	// Redirect places an accepted job whose executor is down (one sent to a
 	// down executor's PID, or a retry due on it) on another executor.
 	Redirect func(j Job)
+	// Follow returns the executor a retried job due now goes to when its
+	// placement moved meanwhile (its seed or sticky pin left the executor
+	// that ran it, which went down, even if it is back up), or nil to queue
+	// it where it ran.
+	Follow func(j Job) *Executor
 }
 
 // Group is the executors of one runtime and what they share: the engine, the
@@ -96,6 +101,7 @@ type Group struct {
 	onStart    func(*Executor)
 	onExit     func(*Executor, error)
 	redirect   func(Job)
+	follow     func(Job) *Executor
 	retries    retries
 	answer     func(*actor.PID, any)
 	spin       time.Duration // GroupConfig.IdleSpin
@@ -167,7 +173,7 @@ func (g *Group) Engine() *actor.Engine { return g.engine }
 // affinity a failed pin aborts the executors already launched, waits for
 // them and is returned. Call it once.
 func (g *Group) Start(h Hooks) error {
-	g.onStart, g.onExit, g.redirect = h.OnStart, h.OnExit, h.Redirect
+	g.onStart, g.onExit, g.redirect, g.follow = h.OnStart, h.OnExit, h.Redirect, h.Follow
 	if g.onStart == nil {
 		g.onStart = func(*Executor) {}
 	}
@@ -176,6 +182,9 @@ func (g *Group) Start(h Hooks) error {
 	}
 	if g.redirect == nil {
 		g.redirect = func(j Job) { Drop(j, Failed, ErrNoExecutor) }
+	}
+	if g.follow == nil {
+		g.follow = func(Job) *Executor { return nil }
 	}
 	for _, e := range g.execs {
 		if err := e.Launch(); err != nil {

@@ -73,9 +73,20 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 }
 
 // requeue puts a retried job into the slot it holds at the tail of e's
-// mailbox, elsewhere when e is down, or resolves it with its last attempt's
-// outcome once the runtime aborted.
+// mailbox, elsewhere when e is down or its placement moved off e (the
+// group's follow hook), or resolves it with its last attempt's outcome once
+// the runtime aborted.
 func (e *Executor) requeue(j Job, o Outcome, err error) {
+	if x := e.group.follow(j); x != nil && x != e {
+		e.mb.unhold()
+		switch x.Adopt(j) {
+		case Gone:
+			e.group.redirect(j)
+		case Closed:
+			j.Task().Resolve(o, err)
+		}
+		return
+	}
 	switch e.mb.requeueHeld(j) {
 	case Gone:
 		e.group.redirect(j)

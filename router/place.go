@@ -334,16 +334,42 @@ func (r *Router) Redirect(j actors.Job) {
 // [Router.Redirect]) and Closed once the runtime aborted.
 func (r *Router) Deliver(j actors.Job) actors.PushResult {
 	e := j.Task().Executor()
-	if p, ok := j.(Placed); ok {
-		if rule, tk := p.Placement(); tk != nil && (rule.Keyed || tk.Seed != nil) {
-			r.moving.RLock()
-			defer r.moving.RUnlock()
-			if i := r.target(rule, tk, j); i >= 0 && i != e.Index() {
-				return r.execs[i].Adopt(j)
-			}
+	if rule, tk := anchored(j); tk != nil {
+		r.moving.RLock()
+		defer r.moving.RUnlock()
+		if i := r.target(rule, tk, j); i >= 0 && i != e.Index() {
+			return r.execs[i].Adopt(j)
 		}
 	}
 	return e.Deliver(j)
+}
+
+// Follow returns the executor a keyed or anchored job, accepted before and
+// held off the queues meanwhile (a retry waiting out its backoff), goes to
+// now: its seed's or pin's, which moved if the executor it ran on went down
+// meanwhile. It returns nil for any other job, and when none is live.
+func (r *Router) Follow(j actors.Job) *actors.Executor {
+	rule, tk := anchored(j)
+	if tk == nil {
+		return nil
+	}
+	r.moving.RLock()
+	defer r.moving.RUnlock()
+	if i := r.target(rule, tk, j); i >= 0 {
+		return r.execs[i]
+	}
+	return nil
+}
+
+// anchored returns j's rule and ticket when j follows a sticky pin or a
+// seed, else a nil ticket.
+func anchored(j actors.Job) (*Rule, *Ticket) {
+	if p, ok := j.(Placed); ok {
+		if rule, tk := p.Placement(); tk != nil && (rule.Keyed || tk.Seed != nil) {
+			return rule, tk
+		}
+	}
+	return nil, nil
 }
 
 // moveAll reroutes jobs in order and returns how many moved; back, if not

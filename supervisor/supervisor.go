@@ -22,6 +22,9 @@ type Rerouter interface {
 	// Redirect places an accepted job whose executor is down (sent to its
 	// PID, or a retry due on it) elsewhere, or resolves it.
 	Redirect(j actors.Job)
+	// Follow returns the executor a retried job due now goes to when its
+	// placement moved off the executor that ran it, or nil to keep it there.
+	Follow(j actors.Job) *actors.Executor
 	// Down is called once e went down: take its queued tokens
 	// ([actors.Executor.Retire]) and place or resolve each; return how many
 	// moved to other executors.
@@ -90,9 +93,10 @@ func (noReroute) Down(e *actors.Executor) int {
 	}
 	return 0
 }
-func (noReroute) Redirect(j actors.Job)        { actors.Drop(j, actors.Failed, actors.ErrNoExecutor) }
-func (noReroute) Up(*actors.Executor)          {}
-func (noReroute) Stalled(*actors.Executor) int { return 0 }
+func (noReroute) Redirect(j actors.Job)              { actors.Drop(j, actors.Failed, actors.ErrNoExecutor) }
+func (noReroute) Follow(actors.Job) *actors.Executor { return nil }
+func (noReroute) Up(*actors.Executor)                {}
+func (noReroute) Stalled(*actors.Executor) int       { return 0 }
 
 // Start launches and supervises cfg.Group's executors. Under
 // [actors.Strict] a failed pin stops the executors already launched and is
@@ -118,7 +122,7 @@ func Start(cfg Config) (*Supervisor, error) {
 	if cfg.StallAfter > 0 {
 		s.watchdog = newWatchdog(s, len(s.slots), cfg.StallAfter)
 	}
-	if err := g.Start(actors.Hooks{OnStart: s.onStart, OnExit: s.onExit, Redirect: s.reroute.Redirect}); err != nil {
+	if err := g.Start(actors.Hooks{OnStart: s.onStart, OnExit: s.onExit, Redirect: s.reroute.Redirect, Follow: s.reroute.Follow}); err != nil {
 		g.Release()
 		g.Unregister()
 		return nil, err
