@@ -176,6 +176,7 @@ func (ds *delays) fire() {
 			continue // cancelled while it waited, or held by a Pause
 		}
 		d.deliver(d.job)
+		d.pause.hold(d.job) // after the push, as Submit: a Pause scanning meanwhile may have missed it
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/internal/faults"
 	"github.com/coregate/coregate/internal/testkit"
 	"github.com/coregate/coregate/supervisor"
@@ -308,4 +309,39 @@ func TestSubmitAfterDueResolvesWithoutTheHeapLock(t *testing.T) {
 	}
 	_, err := tok.Wait(bg)
 	require.ErrorIs(t, err, ErrNoExecutor)
+}
+
+// TestSubmitAfterDueAsItsOpPauses: a delayed token that comes due as its
+// op is paused is held, as a Submit's token is. Found by review: the
+// timer's fire looked for a Pause, then queued the token; a Pause in
+// between scanned the queues before the token was there, and the token
+// ran while its op was paused. The test delivers as fire does, with the
+// Pause coming between the look and the push, on a one-core runtime busy
+// with another token, so nothing depends on timing.
+func TestSubmitAfterDueAsItsOpPauses(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	b := newBlocker(t, rt, "block")
+	rec := newRunLog(t, rt, "rec")
+	other := newRunLog(t, rt, "other")
+	must(b.op.Submit(bg, 0))
+	<-b.started // the executor is busy: what is queued waits behind it
+	tok := must(rec.op.SubmitAfter(bg, time.Hour, 1))
+	ds := &rt.delays
+	ds.mu.Lock()
+	d := ds.q[0]
+	d.at = time.Now() // due now
+	d.deliver = func(j actors.Job) {
+		rec.op.Pause() // after fire looked for one, before its push
+		rec.op.deliver(j)
+	}
+	ds.mu.Unlock()
+	ds.fire()
+	close(b.gate)
+	must(must(other.op.Submit(bg, 2)).Wait(bg)) // queued behind the due token
+	requirePending(t, tok)
+	require.Empty(t, rec.order(), "a token of the paused op ran")
+	rec.op.Resume()
+	require.Equal(t, 1, must(tok.Wait(bg)))
+	require.Equal(t, []int{1}, rec.order())
 }
