@@ -234,11 +234,18 @@ func (ds *delays) done() <-chan struct{} {
 	return ds.quit
 }
 
-// delayHeap orders waiting tokens by due time.
+// delayHeap orders waiting tokens by due time, and tokens due at once in
+// submission order (by id: a heap alone is not stable), as Submit's tokens
+// run in the order one goroutine submits them.
 type delayHeap []*delayed
 
-func (h delayHeap) Len() int           { return len(h) }
-func (h delayHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h delayHeap) Len() int { return len(h) }
+func (h delayHeap) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	return h[i].job.Task().ID() < h[j].job.Task().ID()
+}
 func (h delayHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].index, h[j].index = i, j

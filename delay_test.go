@@ -49,6 +49,29 @@ func TestSubmitAfterRunsNoEarlier(t *testing.T) {
 	})
 }
 
+// TestSubmitAfterDueAtOnceRunInOrder: tokens one goroutine submits with
+// the same due time run in the order it submitted them, as Submit's do.
+// Found by review: the heap of waiting tokens is not stable, and on the
+// fake clock (where every SubmitAfter of one delay is due at once) 20 such
+// tokens ran in another order.
+func TestSubmitAfterDueAtOnceRunInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off})
+		ctx := context.Background()
+		rec := newRunLog(t, rt, "rec")
+		var toks []*Token[int]
+		var want []int
+		for i := range 20 {
+			toks = append(toks, must(rec.op.SubmitAfter(ctx, time.Second, i)))
+			want = append(want, i)
+		}
+		for _, tok := range toks {
+			must(tok.Wait(ctx))
+		}
+		require.Equal(t, want, rec.order())
+	})
+}
+
 // TestSubmitAfterCancelStopAndBadInput: a waiting token resolves at once on
 // Cancel (ErrCancelled) and on its context's end (the context's error), and
 // never runs; Stop resolves the rest with ErrStopped at once, not at their
