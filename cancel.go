@@ -11,11 +11,13 @@ func (op *Op[A, R]) CancelQueued() int {
 	if op == nil {
 		return 0
 	}
-	n := 0
+	// The delayed first: a token coming due meanwhile is queued (or held)
+	// by the time cancelOf returns, where the rest finds it.
+	n := op.rt.delays.cancelOf(&op.info)
 	for _, j := range op.queued(true) {
 		if j.Task().Resolve(actors.Cancelled, ErrCancelled) {
 			n++
 		}
 	}
-	return n + op.rt.delays.cancelOf(&op.info) + op.pause.cancel()
+	return n + op.pause.cancel()
 }

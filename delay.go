@@ -56,8 +56,9 @@ type delays struct {
 	q       delayHeap
 	timer   *time.Timer
 	stopped bool
-	quit    chan struct{}  // closed by stop, for the loops of Every
-	firing  sync.WaitGroup // fires between popping due tokens and delivering them
+	quit    chan struct{} // closed by stop, for the loops of Every
+	fires   int           // fires between popping due tokens and delivering them
+	fired   chan struct{} // made by delivering while fires > 0; closed when it drops to 0
 }
 
 type delayed struct {
@@ -164,9 +165,10 @@ func (ds *delays) fire() {
 	}
 	// Counted under the lock, before stop can set stopped: stop waits for
 	// the tokens popped here to be delivered, so that a graceful Stop
-	// drains them (and returns with none unresolved).
-	ds.firing.Add(1)
-	defer ds.firing.Done()
+	// drains them (and returns with none unresolved), and so does
+	// cancelOf, so that CancelQueued finds them in the queues.
+	ds.fires++
+	defer ds.fireDone()
 	ds.mu.Unlock()
 	for _, d := range due {
 		if d.watch != nil {
@@ -178,6 +180,29 @@ func (ds *delays) fire() {
 		d.deliver(d.job)
 		d.pause.hold(d.job) // after the push, as Submit: a Pause scanning meanwhile may have missed it
 	}
+}
+
+// fireDone counts a fire out once it delivered what it popped.
+func (ds *delays) fireDone() {
+	ds.mu.Lock()
+	if ds.fires--; ds.fires == 0 && ds.fired != nil {
+		close(ds.fired)
+		ds.fired = nil
+	}
+	ds.mu.Unlock()
+}
+
+// deliveringLocked returns a channel closed once no fire is between
+// popping due tokens and delivering them, or nil when none is; the caller
+// holds mu.
+func (ds *delays) deliveringLocked() <-chan struct{} {
+	if ds.fires == 0 {
+		return nil
+	}
+	if ds.fired == nil {
+		ds.fired = make(chan struct{})
+	}
+	return ds.fired
 }
 
 // deliver queues j, accepted before and held meanwhile, at the tail of its
@@ -210,8 +235,11 @@ func (ds *delays) stop() int {
 		ds.quit = make(chan struct{})
 	}
 	close(ds.quit)
+	delivering := ds.deliveringLocked()
 	ds.mu.Unlock()
-	ds.firing.Wait() // a fire that popped due tokens has delivered them
+	if delivering != nil {
+		<-delivering // a fire that popped due tokens has delivered them
+	}
 	n := 0
 	for _, d := range q {
 		if d.watch != nil {
@@ -266,7 +294,8 @@ func (h *delayHeap) Pop() any {
 }
 
 // cancelOf resolves every waiting token of op with ErrCancelled and returns
-// how many.
+// how many. It returns once the tokens that came due before it looked are
+// delivered, so that the caller finds them queued.
 func (ds *delays) cancelOf(op *actors.Op) int {
 	ds.mu.Lock()
 	var out []*delayed
@@ -275,12 +304,16 @@ func (ds *delays) cancelOf(op *actors.Op) int {
 			out = append(out, d)
 		}
 	}
+	delivering := ds.deliveringLocked()
 	ds.mu.Unlock()
 	n := 0
 	for _, d := range out {
 		if ds.drop(d, actors.Cancelled, ErrCancelled) {
 			n++
 		}
+	}
+	if delivering != nil {
+		<-delivering
 	}
 	return n
 }

@@ -368,3 +368,46 @@ func TestSubmitAfterDueAsItsOpPauses(t *testing.T) {
 	require.Equal(t, 1, must(tok.Wait(bg)))
 	require.Equal(t, []int{1}, rec.order())
 }
+
+// TestCancelQueuedTakesATokenComingDue: CancelQueued takes a delayed token
+// that comes due meanwhile, popped off the heap but not yet queued. Found
+// by review: it looked at the queues, then at the heap, and a token
+// between the two was in neither; it ran, and CancelQueued said 0. The
+// test delivers as the timer's fire does, with CancelQueued running
+// between the pop and the push, on a one-core runtime busy with another
+// token, so nothing depends on timing.
+func TestCancelQueuedTakesATokenComingDue(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	b := newBlocker(t, rt, "block")
+	rec := newRunLog(t, rt, "rec")
+	must(b.op.Submit(bg, 0))
+	<-b.started // the executor is busy: what is queued waits behind it
+	tok := must(rec.op.SubmitAfter(bg, time.Hour, 1))
+	ds := &rt.delays
+	ds.mu.Lock()
+	d := ds.q[0]
+	d.at = time.Now() // due now
+	cancelled := make(chan int, 1)
+	d.deliver = func(j actors.Job) {
+		go func() { cancelled <- rec.op.CancelQueued() }()
+		for { // until CancelQueued returned, or waits for this delivery
+			ds.mu.Lock()
+			waits := ds.fired != nil
+			ds.mu.Unlock()
+			if waits || len(cancelled) > 0 {
+				break
+			}
+			runtime.Gosched()
+		}
+		rec.op.deliver(j)
+	}
+	ds.mu.Unlock()
+	ds.fire()
+	n := <-cancelled
+	close(b.gate)
+	require.Equal(t, 1, n)
+	_, err := tok.Wait(bg)
+	require.ErrorIs(t, err, ErrCancelled)
+	require.Empty(t, rec.order())
+}
