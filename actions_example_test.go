@@ -47,7 +47,7 @@ func ExampleRemote() {
 	if err != nil {
 		panic(err)
 	}
-	defer r.Stop().Wait()
+	defer func() { r.Stop().Wait() }() // in a closure: a deferred r.Stop() would run now
 	rt, _ := coregate.Start(coregate.Config{Engine: e})
 	defer rt.Stop(ctx)
 	_, _ = coregate.Define(rt, "double", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
@@ -60,7 +60,7 @@ func ExampleRemote() {
 	if err != nil {
 		panic(err)
 	}
-	defer r2.Stop().Wait()
+	defer func() { r2.Stop().Wait() }()
 	call, _ := wire.NewCall("double", wrapperspb.Int64(21), time.Second)
 	v, err := coregate.Request[*wrapperspb.Int64Value](ctx, e2, actor.NewPID("127.0.0.1:4000", "coregate/ops"), call)
 	fmt.Println(v.GetValue(), err) // 42 <nil>
