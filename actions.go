@@ -159,7 +159,7 @@ func (p *opsProc) receive(msg any, sender *actor.PID) {
 			cancel()
 			return
 		}
-		p.reject(msg, sender, fmt.Errorf("coregate: %v takes a coregate.Call or a *wire.Call, not %T", p.pid, msg))
+		p.reject(msg, sender, fmt.Errorf("%w: %v takes a coregate.Call or a *wire.Call, not %T", ErrBadArgument, p.pid, msg))
 		return
 	}
 	p.call(c, msg, sender)

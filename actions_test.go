@@ -104,7 +104,9 @@ func TestCallErrorsAreAnswers(t *testing.T) {
 		// Malformed, as a nil *wire.Call is: it was a plain error, coded
 		// FAILED across processes (found by review).
 		{"nil *Call", (*Call)(nil), ErrBadArgument, "nil *coregate.Call", true},
-		{"not a call", "square 7", nil, "takes a coregate.Call or a *wire.Call, not string", true},
+		// A message of another type was a plain error, coded FAILED ("Receive
+		// returned an error") across processes (found by review).
+		{"not a call", "square 7", ErrBadArgument, "takes a coregate.Call or a *wire.Call, not string", true},
 		{"nil wire call", (*wire.Call)(nil), ErrBadArgument, "nil *wire.Call", true},
 		{"wire arg unknown here", &wire.Call{Op: "double", Arg: unknownType}, ErrBadArgument, "not found (is its generated package linked into this process?)", true},
 		{"wire arg corrupt", &wire.Call{Op: "double", Arg: corrupt}, ErrBadArgument, "cannot parse invalid wire-format data", true},

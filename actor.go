@@ -674,7 +674,8 @@ func (r *Ref[M, R]) runStopped(s stopper) {
 
 // actorProc is an actor as a hollywood process: Send of an M is a Tell (a
 // Request's sender gets the reply), Poison and Stop stop the actor after
-// the messages queued (as Ref.Stop does), anything else is a dead letter.
+// the messages queued (as Ref.Stop does), anything else is a dead letter
+// (a Request's sender gets an error wrapping ErrBadArgument).
 type actorProc[M, R any] struct{ r *Ref[M, R] }
 
 func (p *actorProc[M, R]) Start()          {}
@@ -698,7 +699,7 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 	if !ok {
 		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
 		if sender != nil {
-			r.own.rt.answer(sender, fmt.Errorf("coregate: actor %q takes %v, not %T", r.own.name, reflect.TypeFor[M](), msg))
+			r.own.rt.answer(sender, fmt.Errorf("%w: actor %q takes %v, not %T", ErrBadArgument, r.own.name, reflect.TypeFor[M](), msg))
 		}
 		return
 	}

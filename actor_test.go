@@ -319,6 +319,7 @@ func TestActorReachedThroughHollywood(t *testing.T) {
 	v, err = e.Request(ref.PID(), "six", 10*time.Second).Result()
 	require.NoError(t, err)
 	require.ErrorContains(t, v.(error), "takes int, not string")
+	require.ErrorIs(t, v.(error), ErrBadArgument)
 	select {
 	case <-e.Poison(ref.PID()).Done():
 	case <-time.After(10 * time.Second):

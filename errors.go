@@ -35,7 +35,8 @@ var (
 	// ErrUnknownOp answers a [Call] naming no op of the runtime.
 	ErrUnknownOp = errors.New("coregate: no op named")
 	// ErrBadArgument answers a [Call] whose argument is not of its op's
-	// argument type, or that is malformed.
+	// argument type, or that is malformed; a message to the ops process that
+	// is not a call; and a message to an actor's PID that is not its M.
 	ErrBadArgument = errors.New("coregate: bad argument")
 	// ErrStopFromHandler is returned by Stop called from inside a handler, which
 	// would wait for its own executor to exit, or from an op's callback, which

@@ -101,10 +101,10 @@ func TestRemoteOpsAndActors(t *testing.T) {
 	requireWireAnswers(t, ctx, ea, []wireCase{
 		{"unknown op", ops, must(wire.NewCall("tripple", wrapperspb.Int64(1), 0)), wire.Code_UNKNOWN_OP, `no op named "tripple"`},
 		{"wrong argument", ops, must(wire.NewCall("double", wrapperspb.String("1"), 0)), wire.Code_BAD_ARGUMENT, "takes *wrapperspb.Int64Value, not *wrapperspb.StringValue"},
-		{"not a call", ops, wrapperspb.String("double 1"), wire.Code_FAILED, "takes a coregate.Call or a *wire.Call"},
+		{"not a call", ops, wrapperspb.String("double 1"), wire.Code_BAD_ARGUMENT, "takes a coregate.Call or a *wire.Call"},
 		{"result not protobuf", ops, must(wire.NewCall("plain", wrapperspb.Int64(1), 0)), wire.Code_NOT_PROTO, "a int cannot cross processes"},
 		{"actor error", ref.PID(), wrapperspb.Int64(-1), wire.Code_FAILED, "summer: negative"},
-		{"actor wrong type", ref.PID(), wrapperspb.String("x"), wire.Code_FAILED, `actor "sum" takes *wrapperspb.Int64Value, not *wrapperspb.StringValue`},
+		{"actor wrong type", ref.PID(), wrapperspb.String("x"), wire.Code_BAD_ARGUMENT, `actor "sum" takes *wrapperspb.Int64Value, not *wrapperspb.StringValue`},
 	})
 	v, err = Request[*wrapperspb.Int64Value](ctx, ea, ref.PID(), wrapperspb.Int64(0))
 	require.NoError(t, err)
@@ -124,11 +124,15 @@ func TestRemoteRejectsWithoutWrapper(t *testing.T) {
 	ref := must(Spawn(rt, "sum", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return &summer{} }))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, pid := range []*actor.PID{rt.Executors()[0].PID, actor.NewPID(eb.Address(), "coregate/router"), ref.PID()} {
+	for pid, code := range map[*actor.PID]wire.Code{
+		rt.Executors()[0].PID:                         wire.Code_FAILED,
+		actor.NewPID(eb.Address(), "coregate/router"): wire.Code_FAILED,
+		ref.PID(): wire.Code_BAD_ARGUMENT,
+	} {
 		_, err := Request[*wrapperspb.Int64Value](ctx, ea, pid, wrapperspb.String("not a job"))
 		var w *wire.Error
 		require.ErrorAs(t, err, &w, "reply from %v", pid)
-		require.Equal(t, wire.Code_FAILED, w.GetCode(), "%v", w)
+		require.Equal(t, code, w.GetCode(), "%v", w)
 	}
 	v, err := Request[*wrapperspb.Int64Value](ctx, ea, ref.PID(), wrapperspb.Int64(3))
 	require.NoError(t, err)

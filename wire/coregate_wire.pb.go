@@ -28,9 +28,9 @@ const (
 type Code int32
 
 const (
-	Code_FAILED            Code = 0  // the handler or Receive returned an error
+	Code_FAILED            Code = 0  // the handler or Receive returned an error, or an error with no code of its own
 	Code_UNKNOWN_OP        Code = 1  // no op of that name
-	Code_BAD_ARGUMENT      Code = 2  // the argument is missing, unknown here, or of another type
+	Code_BAD_ARGUMENT      Code = 2  // the argument or message is missing, unknown here, or of another type
 	Code_PANICKED          Code = 3  // the handler or Receive panicked
 	Code_STOPPED           Code = 4  // the runtime stopped before the token ran
 	Code_ACTOR_STOPPED     Code = 5  // the actor stopped

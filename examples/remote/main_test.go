@@ -42,7 +42,7 @@ words: 4
 error UNKNOWN_OP: coregate: no op named "sentences" on runtime "coregate"
 error BAD_ARGUMENT: coregate: bad argument: op "words" takes *bankpb.Text, not *bankpb.Deposit
 error FAILED: bank: no account
-error FAILED: coregate: actor "bank" takes *bankpb.Deposit, not *bankpb.Text
+error BAD_ARGUMENT: coregate: bad argument: actor "bank" takes *bankpb.Deposit, not *bankpb.Text
 `, out.String())
 }
 
@@ -150,8 +150,8 @@ func TestBadRemoteInput(t *testing.T) {
 	}{
 		{ops, unknown, wire.Code_UNKNOWN_OP},
 		{ops, wrong, wire.Code_BAD_ARGUMENT},
-		{ops, &bankpb.Text{Text: "words"}, wire.Code_FAILED},
-		{bank, &bankpb.Count{}, wire.Code_FAILED},
+		{ops, &bankpb.Text{Text: "words"}, wire.Code_BAD_ARGUMENT},
+		{bank, &bankpb.Count{}, wire.Code_BAD_ARGUMENT},
 		{actor.NewPID(addr, "coregate/exec/0"), &bankpb.Text{}, wire.Code_FAILED},
 	} {
 		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
