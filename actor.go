@@ -127,7 +127,8 @@ const (
 )
 
 // Ref is a typed handle on a spawned actor: Tell, Ask, Stop. Its zero value
-// is not usable; refs come from [Spawn].
+// is not usable; refs come from [Spawn]. A nil *Ref answers every method
+// with ErrNilRef or a zero value.
 type Ref[M, R any] struct {
 	own      actorNode // its place among the runtime's actors
 	cell     *actors.Cell[envelope[M, R]]
@@ -351,11 +352,26 @@ func cmpOr(v, def int) int {
 	return def
 }
 
-// PID returns the actor's hollywood PID, <Config.Name>/actor/<name>.
-func (r *Ref[M, R]) PID() *actor.PID { return r.own.pid }
+// PID returns the actor's hollywood PID, <Config.Name>/actor/<name>; nil
+// for a nil *Ref.
+func (r *Ref[M, R]) PID() *actor.PID {
+	if r.unusable() {
+		return nil
+	}
+	return r.own.pid
+}
 
-// Executor returns the index of the executor the actor runs on.
-func (r *Ref[M, R]) Executor() int { return r.cell.Executor().Index() }
+// Executor returns the index of the executor the actor runs on; -1 for a
+// nil *Ref.
+func (r *Ref[M, R]) Executor() int {
+	if r.unusable() {
+		return -1
+	}
+	return r.cell.Executor().Index()
+}
+
+// unusable says r is nil or was not made by Spawn.
+func (r *Ref[M, R]) unusable() bool { return r == nil || r.cell == nil }
 
 // Tell queues msg for the actor, waiting for room in its mailbox until ctx
 // ends. Messages from one sender arrive in the order sent. A failure of
@@ -363,6 +379,9 @@ func (r *Ref[M, R]) Executor() int { return r.cell.Executor().Index() }
 // returns ErrActorStopped once the actor stopped. Tell allocates nothing in
 // steady state.
 func (r *Ref[M, R]) Tell(ctx context.Context, msg M) error {
+	if r.unusable() {
+		return ErrNilRef
+	}
 	if ctx == nil {
 		return ErrNilContext
 	}
@@ -381,6 +400,9 @@ func (r *Ref[M, R]) Tell(ctx context.Context, msg M) error {
 // delivered all the same, as Akka delivers an ask that timed out (to skip
 // it, Cancel its token).
 func (r *Ref[M, R]) Ask(ctx context.Context, msg M) (*Token[R], error) {
+	if r.unusable() {
+		return nil, ErrNilRef
+	}
 	if ctx == nil {
 		return nil, ErrNilContext
 	}
@@ -416,6 +438,9 @@ func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
 // context, Stop would wait for the turn it is called from: it returns
 // ctx's error when ctx ends (never, for context.Background()).
 func (r *Ref[M, R]) Stop(ctx context.Context) error {
+	if r.unusable() {
+		return ErrNilRef
+	}
 	if ctx == nil {
 		return ErrNilContext
 	}

@@ -1397,3 +1397,22 @@ func TestKilledActorHandlesNoMore(t *testing.T) {
 	require.Equal(t, int32(1), handled.Load(), "Receive ran after the runtime stopped")
 	requireBalanced(t, rt)
 }
+
+// TestNilRefAndRuntimeAreErrors: the methods of a nil *Ref (or a zero Ref)
+// answer ErrNilRef or a zero value, as a nil *Op's and *Token's do, and
+// Stop of a nil or zero *Runtime is an error; they panicked (a Spawn or
+// Start whose error went unchecked, then Tell or a deferred Stop).
+func TestNilRefAndRuntimeAreErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, r := range []*Ref[int, int]{nil, {}} {
+		require.ErrorIs(t, r.Tell(ctx, 1), ErrNilRef)
+		_, err := r.Ask(ctx, 1)
+		require.ErrorIs(t, err, ErrNilRef)
+		require.ErrorIs(t, r.Stop(ctx), ErrNilRef)
+		require.Nil(t, r.PID())
+		require.Equal(t, -1, r.Executor())
+	}
+	for _, rt := range []*Runtime{nil, {}} {
+		require.ErrorContains(t, rt.Stop(ctx), "Stop on a nil *Runtime or one not made by Start")
+	}
+}

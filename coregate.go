@@ -428,6 +428,9 @@ func (rt *Runtime) Stats() Stats {
 // callback ([WithOnDone], [WithOnFailure]), it returns ErrStopFromHandler,
 // since it would wait for its own goroutine.
 func (rt *Runtime) Stop(ctx context.Context) error {
+	if rt == nil || rt.sup == nil {
+		return errors.New("coregate: Stop on a nil *Runtime or one not made by Start")
+	}
 	if ctx == nil {
 		return ErrNilContext
 	}

@@ -123,9 +123,9 @@
 //     once; past that the call fails with [ErrTooManyBlocked].
 //   - Every queue is bounded ([Config.MailboxSize], retries included), and
 //     [Runtime.Stop] is bounded by its context.
-//   - Bad input (a nil context, op, token or option, an empty or duplicate op name,
-//     a nil function, an unknown weight, Cores or MailboxSize out of range) is an
-//     error, never a panic or a hang.
+//   - Bad input (a nil context, runtime, op, token, ref or option, an empty
+//     or duplicate op name, a nil function, an unknown weight, Cores or
+//     MailboxSize out of range) is an error, never a panic or a hang.
 //
 // Hot paths allocate nothing beyond the token itself: placement, mailbox push and
 // pop, and running a handler.

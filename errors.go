@@ -30,6 +30,9 @@ var (
 	ErrNilToken = errors.New("coregate: nil token")
 	// ErrNilOp is returned by the methods of a nil *Op that submit tokens.
 	ErrNilOp = errors.New("coregate: nil *Op")
+	// ErrNilRef is returned by the methods of a nil *Ref, or of one not
+	// made by [Spawn], that send to the actor.
+	ErrNilRef = errors.New("coregate: nil *Ref")
 	// ErrNilContext is returned when a nil context.Context is passed.
 	ErrNilContext = errors.New("coregate: nil context")
 	// ErrUnknownOp answers a [Call] naming no op of the runtime.
