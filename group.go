@@ -30,6 +30,7 @@ type Group struct {
 	rt     *Runtime
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	nilCtx bool // made with a nil context: every token is refused
 
 	mu   sync.Mutex
 	n    int           // tokens added and not yet resolved
@@ -42,14 +43,18 @@ var errGroupDone = errors.New("coregate: group done")
 
 // NewGroup returns a group of tokens on rt whose context derives from ctx
 // (its values, the seed of the handler whose context it is, and its end).
-// Its tokens are of rt's ops: with a nil rt, Add and Go are errors.
+// Its tokens are of rt's ops: with a nil rt, Add and Go are errors. With a
+// nil ctx they return [ErrNilContext], and so does Wait.
 func NewGroup(ctx context.Context, rt *Runtime) *Group {
-	if ctx == nil {
-		ctx = context.Background() // Add reports it: a nil context stays an error
-	}
-	g := &Group{rt: rt, idle: make(chan struct{})}
+	g := &Group{rt: rt, idle: make(chan struct{}), nilCtx: ctx == nil}
 	close(g.idle)
+	if g.nilCtx {
+		ctx = context.Background() // for Context's callers
+	}
 	g.ctx, g.cancel = context.WithCancelCause(ctx)
+	if g.nilCtx {
+		_ = g.failed(ErrNilContext)
+	}
 	return g
 }
 
@@ -89,6 +94,9 @@ func Go[R any](g *Group, fn func(context.Context) (R, error)) (*Token[R], error)
 // join counts a token in before submit places it (it may resolve at once),
 // and out again when it was not accepted.
 func join[R any](g *Group, submit func() (*Token[R], error)) (*Token[R], error) {
+	if g.nilCtx {
+		return nil, ErrNilContext
+	}
 	g.mu.Lock()
 	if g.n == 0 {
 		g.idle = make(chan struct{})

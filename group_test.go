@@ -181,3 +181,21 @@ func TestGroupOfAnotherRuntimeIsAnError(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupNilContextIsAnError: a group made with a nil context refuses its
+// tokens with ErrNilContext, as Submit does, and Wait returns it; it took
+// context.Background() in its place and ran them, though its comment said
+// Add reported it.
+func TestGroupNilContextIsAnError(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	var ran atomic.Int32
+	op := must(Define(rt, "count", func(context.Context, int) (int, error) { ran.Add(1); return 0, nil }))
+	g := NewGroup(nil, rt) //nolint:staticcheck // a nil context is the point
+	_, err := Add(g, op, 1)
+	require.ErrorIs(t, err, ErrNilContext)
+	_, err = Go(g, func(context.Context) (int, error) { ran.Add(1); return 0, nil })
+	require.ErrorIs(t, err, ErrNilContext)
+	require.ErrorIs(t, g.Wait(), ErrNilContext)
+	require.Zero(t, ran.Load())
+	require.Zero(t, rt.Stats().Total.Submitted)
+}
