@@ -38,7 +38,9 @@ type stopper interface{ Stopped(*ActorContext) }
 // that [CurrentExecutor] understands and that ops submitted with it inherit
 // (their tokens run on the actor's executor, in place of staggering), and the
 // actor's identity. It is one value for the actor's life, cancelled when the
-// runtime aborts its stop; contexts derived from it stay valid.
+// runtime's Stop gives up draining, and once the runtime stopped; not when
+// the actor alone stops ([Ref.Stop] waits for the running Receive).
+// Contexts derived from it stay valid.
 type ActorContext struct {
 	context.Context
 	node *actorNode

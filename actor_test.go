@@ -1416,3 +1416,17 @@ func TestNilRefAndRuntimeAreErrors(t *testing.T) {
 		require.ErrorContains(t, rt.Stop(ctx), "Stop on a nil *Runtime or one not made by Start")
 	}
 }
+
+// TestActorContextEndsWithTheRuntime: an actor's context is not cancelled
+// by Ref.Stop (which waits for the running Receive) but is once the
+// runtime stopped; the README said it ended when the actor stopped.
+func TestActorContextEndsWithTheRuntime(t *testing.T) {
+	rt, err := Start(Config{Cores: 1, Affinity: Off})
+	require.NoError(t, err)
+	ctx := context.Background()
+	ref, ac := spawnParent(t, rt, "ctx")
+	require.NoError(t, ref.Stop(ctx))
+	require.NoError(t, ac.Err(), "Ref.Stop does not cancel the actor's context")
+	require.NoError(t, rt.Stop(ctx))
+	require.ErrorIs(t, ac.Err(), context.Canceled, "the runtime stopped")
+}
