@@ -11,6 +11,7 @@ import (
 	"github.com/anthdm/hollywood/remote"
 	"github.com/coregate/coregate/wire"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -180,4 +181,25 @@ func TestRemoteAnswersAwkwardErrors(t *testing.T) {
 	v, err := Request[*wrapperspb.Int64Value](ctx, ea, ref.PID(), wrapperspb.Int64(5))
 	require.NoError(t, err)
 	require.Equal(t, int64(5), v.GetValue(), "the actor went on")
+}
+
+// TestRemoteNilResults: a nil result of a message type crosses as an empty
+// message of that type; a nil interface has no type to cross as and is a
+// NOT_PROTO error (the README said every nil result crossed as an empty
+// message).
+func TestRemoteNilResults(t *testing.T) {
+	ea, eb := remoteEngine(t), remoteEngine(t)
+	rt := start(t, Config{Engine: eb, Cores: 1})
+	must(Define(rt, "typed", func(context.Context, *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) { return nil, nil }))
+	must(Define(rt, "iface", func(context.Context, *wrapperspb.Int64Value) (proto.Message, error) { return nil, nil }))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := Request[*wrapperspb.Int64Value](ctx, ea, rt.OpsPID(), must(wire.NewCall("typed", wrapperspb.Int64(1), 0)))
+	require.NoError(t, err)
+	require.NotNil(t, v)
+	require.Zero(t, v.GetValue())
+	_, err = Request[proto.Message](ctx, ea, rt.OpsPID(), must(wire.NewCall("iface", wrapperspb.Int64(1), 0)))
+	var w *wire.Error
+	require.ErrorAs(t, err, &w)
+	require.Equal(t, wire.Code_NOT_PROTO, w.GetCode(), "%v", w)
 }
