@@ -151,8 +151,9 @@ func build(rt *coregate.Runtime, mailbox int, slow func()) (*pipeline, error) {
 }
 
 // feed sends every line of events to the first stage until events is closed
-// or ctx ends, and returns how many it took. Its Tell waits while the first
-// stage's mailbox is full: feed then stops reading events.
+// or ctx ends, calling taken (when not nil) for each line it takes. Its Tell
+// waits while the first stage's mailbox is full: feed then stops reading
+// events.
 func (p *pipeline) feed(ctx context.Context, events <-chan string, taken func()) error {
 	for {
 		select {
