@@ -231,6 +231,17 @@ func TestRequestBadInput(t *testing.T) {
 	_, err = Request[int](short, e, actor.NewPID(e.Address(), "nobody"), Call{})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorContains(t, err, "no answer from local/nobody")
+
+	// A process of e that does not exist is an error at once, not a wait
+	// as long as ctx (for good with context.Background()): a mistyped
+	// actor name, or a stopped runtime's ops process.
+	bounded, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = Request[int](bounded, e, actor.NewPID(e.Address(), "coregate/actor/nobody"), 1)
+	require.ErrorContains(t, err, "no process local/coregate/actor/nobody on this engine")
+	require.NoError(t, rt.Stop(bounded))
+	_, err = Request[int](bounded, e, pid, Call{Op: "square", Arg: 1})
+	require.ErrorContains(t, err, "no process local/coregate/ops on this engine")
 }
 
 func TestWireErrorCodes(t *testing.T) {

@@ -192,12 +192,13 @@ var requestIDs atomic.Uint64
 // another process) is returned as the error, and an answer of another type
 // than R is an error naming both. From another process, tell errors apart
 // by the *wire.Error's Code (errors.As): errors.Is with this package's
-// errors ([ErrStopped], ...) holds only for answers of this process. A
-// process that is gone, or a peer that went away, answers nothing: Request
-// returns ctx's error, wrapped to name pid, when ctx ends (give it a
-// deadline), and an answer coming later is a dead letter. So does a message
-// too large for the receiving engine's reader (see [Remote]). A nil ctx,
-// engine or PID is an error.
+// errors ([ErrStopped], ...) holds only for answers of this process. A pid
+// of e naming no process (a stopped runtime's, a stopped actor's) is an
+// error at once. A process of another engine that is gone, or a peer that
+// went away, answers nothing: Request returns ctx's error, wrapped to name
+// pid, when ctx ends (give it a deadline), and an answer coming later is a
+// dead letter. So does a message too large for the receiving engine's
+// reader (see [Remote]). A nil ctx, engine or PID is an error.
 //
 // Called from a handler or an actor's Receive with its context (or one
 // derived from it), Request hands the caller's executor on while it waits,
@@ -216,6 +217,9 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	}
 	if err := ctx.Err(); err != nil {
 		return zero, err
+	}
+	if !mayExist(e, pid) {
+		return zero, fmt.Errorf("coregate: no process %v on this engine", pid)
 	}
 	if x := actors.ExecutorOf(ctx); x != nil {
 		// A handler's wait, as Wait's: the answer may come from work queued
@@ -252,4 +256,16 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	case <-ctx.Done():
 		return zero, fmt.Errorf("coregate: no answer from %v: %w", pid, ctx.Err())
 	}
+}
+
+// mayExist says whether pid may name a process: false only for a pid of e
+// that e's registry does not hold (a message to it is a dead letter, which
+// no one answers). hollywood's registry is looked up by kind and id, so a
+// pid whose ID has no "/" cannot be told and may exist.
+func mayExist(e *actor.Engine, pid *actor.PID) bool {
+	if pid.GetAddress() != e.Address() {
+		return true
+	}
+	kind, id, ok := strings.Cut(pid.GetID(), "/")
+	return !ok || e.Registry.GetPID(kind, id) != nil
 }
