@@ -1,6 +1,7 @@
 package coregate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -152,15 +153,28 @@ func (w *inOrder[A, R]) emit() bool {
 // cancelAll cancels the tokens still in flight.
 func (w *inOrder[A, R]) cancelAll() { cancelInFlight(slices.Values(w.toks)) }
 
-// cancelInFlight cancels toks: first every one not started yet, then the
-// running ones' contexts. Cancelling a running token first would let its
-// executor go on to the next one before that was cancelled: on one core,
-// breaking out of a Map ran tokens queued behind the one running.
+// cancelInFlight cancels toks: first every one not started yet, latest
+// first (see latestFirst), then the running ones' contexts. Cancelling a
+// running token first would let its executor go on to the next one before
+// that was cancelled: on one core, breaking out of a Map ran tokens queued
+// behind the one running.
 func cancelInFlight[R any](toks iter.Seq[*Token[R]]) {
-	for tok := range toks {
+	byLatest := latestFirst(toks)
+	for _, tok := range byLatest {
 		tok.task.Resolve(actors.Cancelled, ErrCancelled)
 	}
-	for tok := range toks {
+	for _, tok := range byLatest {
 		tok.Cancel()
 	}
+}
+
+// latestFirst returns toks, the latest submitted first. An executor works
+// through its queue oldest first: cancelled oldest first, a token left
+// queued whose executor was free (or freed by the token cancelled just
+// before it) could be run by that executor before its turn to be cancelled
+// came, and so could the next.
+func latestFirst[R any](toks iter.Seq[*Token[R]]) []*Token[R] {
+	return slices.SortedFunc(toks, func(a, b *Token[R]) int {
+		return cmp.Compare(b.task.ID(), a.task.ID())
+	})
 }

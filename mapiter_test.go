@@ -1,11 +1,14 @@
 package coregate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"math"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -91,6 +94,30 @@ func TestMapEarlyExitCancelsTheRest(t *testing.T) {
 	require.Equal(t, uint64(8), s.Submitted)
 	require.Equal(t, int32(1), ran.Load())
 	require.Equal(t, uint64(7), s.Cancelled)
+}
+
+// TestMapCancelsLatestFirst: the tokens a Map leaves in flight are
+// cancelled latest first, whatever order they are held in (MapUnordered's
+// are in a map). Cancelled oldest first, on one core, the executor freed by
+// the cancel of the oldest queued token ran the next before its cancel came:
+// TestMapEarlyExitCancelsTheRest failed 2 times in 300 under -race that way.
+func TestMapCancelsLatestFirst(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ctx := context.Background()
+	gate := make(chan struct{})
+	op := must(Define(rt, "op", func(context.Context, int) (int, error) { <-gate; return 0, nil }))
+	held := map[int]*Token[int]{}
+	for i := range 6 {
+		held[i] = must(op.Submit(ctx, i))
+	}
+	var ids []uint64
+	for _, tok := range latestFirst(maps.Values(held)) {
+		ids = append(ids, tok.task.ID())
+	}
+	require.Len(t, ids, 6)
+	require.True(t, slices.IsSortedFunc(ids, func(a, b uint64) int { return cmp.Compare(b, a) }), "ids %v, want latest first", ids)
+	require.Equal(t, held[5].task.ID(), ids[0])
+	close(gate)
 }
 
 // TestMapBadInputAndStop: bad input and a stopped runtime are the
