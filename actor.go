@@ -572,8 +572,13 @@ func (r *Ref[M, R]) refuse(e envelope[M, R]) {
 }
 
 // restart replaces the actor's value from its factory within its restart
-// intensity, or stops it past it. Its mailbox is kept.
+// intensity, or stops it past it. Its mailbox is kept. A killed actor is
+// not restarted: it stops as its turn ends, and its factory and Started
+// must not run after the runtime's Stop returned.
 func (r *Ref[M, R]) restart(reason error) {
+	if r.killed.Load() != nil {
+		return
+	}
 	n, ok := r.window.Allow(time.Now(), supervisor.Policy{MaxRestarts: r.maxRestarts, Window: r.restartWindow})
 	if !ok {
 		r.finish(fmt.Errorf("coregate: actor %q: past its restart intensity (%d in %v): %w", r.own.name, r.maxRestarts, r.restartWindow, reason))
