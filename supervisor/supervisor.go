@@ -168,6 +168,9 @@ func (s *Supervisor) onStart(e *actors.Executor) {
 func (s *Supervisor) onExit(e *actors.Executor, err error) {
 	switch {
 	case err == nil || s.group.Aborted():
+		if s.watchdog != nil {
+			s.watchdog.poke(e) // a stalled handler that returned recovers before the executor stops
+		}
 		s.engine.BroadcastEvent(ExecutorStopped{Index: e.Index(), CPU: e.CPU(), PID: e.PID()})
 	case errors.Is(err, actors.ErrGoexit):
 		s.userExit(e)

@@ -596,3 +596,36 @@ func TestShortTurnsAndIdleAreNoStallFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// TestStalledDrainRecoversBeforeStoppedFakeClock: a stalled handler that
+// returns while Stop drains is reported recovered before its executor is
+// reported stopped, as the package promises (events in order per executor,
+// ExecutorStopped last). Found by review: the drained owner's end did not
+// look at the watchdog, so its last look in Stop, or its next tick,
+// published ExecutorRecovered after ExecutorStopped.
+func TestStalledDrainRecoversBeforeStoppedFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, events := startFake(t, Config{StallAfter: 100 * time.Millisecond})
+		next(t, events) // started
+		release := make(chan struct{})
+		push(t, e, testkit.NewJob(1, func(context.Context) error { <-release; return nil }))
+		if ev, ok := next(t, events).(ExecutorStalled); !ok {
+			t.Fatalf("want ExecutorStalled, got %#v", ev)
+		}
+		stopped := make(chan error, 1)
+		go func() { stopped <- s.Stop(context.Background()) }()
+		synctest.Wait() // Stop waits for the stalled handler
+		close(release)
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		if ev := next(t, events); !is[ExecutorRecovered](ev) {
+			t.Fatalf("want ExecutorRecovered before ExecutorStopped, got %#v", ev)
+		}
+		if ev := next(t, events); !is[ExecutorStopped](ev) {
+			t.Fatalf("want ExecutorStopped last, got %#v", ev)
+		}
+	})
+}
+
+func is[T any](ev any) bool { _, ok := ev.(T); return ok }
