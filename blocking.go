@@ -415,7 +415,7 @@ func withLane(ctx context.Context, err error, n, retries int, running []*actors.
 	return cutShort(ctx, err, n, retries, 0, names)
 }
 
-var errDownWhileDraining = errors.New("executors went down")
+var errDownWhileDraining = supervisor.ErrDownWhileDraining
 
 // cutShort adds to err, Stop's result so far, n tokens resolved with
 // ErrStopped, retries resolved with their last error, refused messages

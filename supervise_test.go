@@ -525,3 +525,43 @@ func TestStallStealAnnouncesRoom(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestStopReportsRetryOnDownExecutorFakeClock: a token waiting out a retry
+// backoff on an executor that then went down holds no draining executor
+// back, so a graceful Stop finds the group idle while the retry never ran:
+// Stop must say so (a *supervisor.StopError counting it), not return nil.
+// Found by review: Stop resolved it with its last attempt's error and
+// returned nil, whose context never ended.
+func TestStopReportsRetryOnDownExecutorFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: -1, IdleSpin: -1, Restart: RestartPolicy{MaxRestarts: 1}})
+		require.NoError(t, err)
+		bg := context.Background()
+		_, crash, _ := executor0Ops(t, rt)
+		at0 := alternate(t, rt)
+		errFirst := errors.New("first attempt fails")
+		var attempts atomic.Int32
+		flaky := must(Define(rt, "flaky", func(ctx context.Context, _ int) (int, error) {
+			if attempts.Add(1) == 1 {
+				return 0, errFirst
+			}
+			return 1, nil
+		}, WithRetry(1, time.Minute)))
+		tok := at0(must(flaky.Submit(bg, 0)))
+		synctest.Wait() // failed once: its retry waits out a minute
+		for range 2 {   // executor 0 restarts, then goes down
+			_, err := at0(must(crash.Submit(bg, 0))).Wait(bg)
+			require.NoError(t, err)
+			synctest.Wait()
+		}
+		require.True(t, rt.Executors()[0].Down)
+		require.False(t, testkit.Finished(&tok.task), "the retry is still waiting")
+		err = rt.Stop(bg)
+		var se *supervisor.StopError
+		if attempts.Load() == 1 {
+			require.ErrorAs(t, err, &se, "the retry never ran, yet Stop reported nothing cut short")
+			require.Equal(t, 1, se.Retries)
+		}
+		requireBalanced(t, rt)
+	})
+}

@@ -294,8 +294,9 @@ func (s *Supervisor) down(e *actors.Executor, reason error, restarts int) {
 // Stop drains and stops the executors (see the package doc). It returns nil
 // when every accepted token reached its own outcome, else an error saying
 // what was cut short: tokens resolved with actors.ErrStopped, retries resolved
-// with their last error, and handlers still running (by op), whose goroutines
-// exit when they return. Call it once.
+// with their last error (also a retry waiting on an executor that is down,
+// which no drain waits for), and handlers still running (by op), whose
+// goroutines exit when they return. Call it once.
 func (s *Supervisor) Stop(ctx context.Context) error {
 	// From here on a crashed executor restarts at once, one waiting out a
 	// backoff is relaunched now, and one down stays down.
@@ -336,7 +337,14 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	if s.watchdog != nil {
 		s.watchdog.stop()
 	}
-	s.group.StopRetries() // none is left after a drain; this marks them stopped
+	// After a drain the only retries left wait on an executor that is down:
+	// no draining owner waited for the slot they hold. They never ran again.
+	if n := s.group.StopRetries(); n > 0 {
+		if stop == nil {
+			stop = &StopError{Cause: ErrDownWhileDraining}
+		}
+		stop.Retries += n
+	}
 	s.group.Release()
 	s.group.Unregister()
 	if stop == nil || stop.Stopped == 0 && stop.Retries == 0 && len(stop.Running) == 0 {
@@ -348,7 +356,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 // StopError is what Stop returns when its context ended before every token
 // reached its own outcome.
 type StopError struct {
-	Cause   error          // the context's error (or, from a runtime, "executors went down" when one went down as it drained)
+	Cause   error          // the context's error, or ErrDownWhileDraining when it did not end
 	Stopped int            // queued tokens resolved with actors.ErrStopped
 	Retries int            // tokens in a retry backoff, resolved with their last error
 	Refused int            // from a runtime: messages queued to actors and never delivered, refused with ErrActorStopped (an Ask's token with it)
