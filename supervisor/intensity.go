@@ -98,6 +98,17 @@ type window struct {
 // how many restarts the window then holds, or down when the crash exceeds the
 // policy.
 func (w *window) admit(now time.Time, p Policy, rnd func(int64) int64) (delay time.Duration, restarts int, down bool) {
+	if w.count(now, p) >= p.MaxRestarts {
+		return 0, len(w.times), true
+	}
+	delay = p.delay(len(w.times), rnd)
+	w.times = append(w.times, now)
+	return delay, len(w.times), false
+}
+
+// count forgets the restarts that left the window by now and returns how
+// many it holds.
+func (w *window) count(now time.Time, p Policy) int {
 	keep := w.times[:0]
 	for _, t := range w.times {
 		if now.Sub(t) < p.Window {
@@ -105,12 +116,7 @@ func (w *window) admit(now time.Time, p Policy, rnd func(int64) int64) (delay ti
 		}
 	}
 	w.times = keep
-	if len(w.times) >= p.MaxRestarts {
-		return 0, len(w.times), true
-	}
-	delay = p.delay(len(w.times), rnd)
-	w.times = append(w.times, now)
-	return delay, len(w.times), false
+	return len(keep)
 }
 
 func jitter(n int64) int64 { return rand.Int64N(n) }

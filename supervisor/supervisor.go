@@ -188,7 +188,7 @@ func (s *Supervisor) userExit(e *actors.Executor) {
 	}
 	s.mu.Lock()
 	sl := &s.slots[e.Index()]
-	sl.reason, sl.restarts, sl.backoff = actors.ErrGoexit, len(sl.window.times), 0
+	sl.reason, sl.restarts, sl.backoff = actors.ErrGoexit, sl.window.count(time.Now(), s.policy), 0
 	s.mu.Unlock()
 	e.SetHealth(actors.Restarting, true)
 	s.relaunch(e)

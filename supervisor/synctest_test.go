@@ -629,3 +629,29 @@ func TestStalledDrainRecoversBeforeStoppedFakeClock(t *testing.T) {
 }
 
 func is[T any](ev any) bool { _, ok := ev.(T); return ok }
+
+// TestGoexitRestartCountsOnlyTheWindowFakeClock: the ExecutorRestarted of a
+// handler's Goexit says how many restarts the policy's window holds, as
+// every ExecutorRestarted does, not counting restarts older than the
+// window. Found by review: it counted every restart recorded since the
+// window was last pruned, however old.
+func TestGoexitRestartCountsOnlyTheWindowFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, events := startFake(t, Config{Restart: Policy{MaxRestarts: 3, Window: time.Minute}})
+		f := injectLoopFaults(t, e)
+		next(t, events) // started
+		f.crash(t)
+		if ev, ok := next(t, events).(ExecutorRestarted); !ok || ev.Restarts != 1 {
+			t.Fatalf("want the first restart, got %#v", ev)
+		}
+		time.Sleep(2 * time.Minute) // the restart leaves the window
+		push(t, e, goexitJob(1))
+		ev := next(t, events)
+		if r, ok := ev.(ExecutorRestarted); !ok || !errors.Is(r.Reason, actors.ErrGoexit) || r.Restarts != 0 {
+			t.Fatalf("want a Goexit restart with 0 restarts in the window, got %#v", ev)
+		}
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
