@@ -49,8 +49,9 @@
 //   - [Supervisor.Stop] refuses new tokens, relaunches at once any executor
 //     waiting out a backoff (one down stays down), and lets the executors
 //     drain their mailboxes, retries waiting out a backoff included, until its
-//     context ends (a failure meanwhile restarts at once; a relaunch that
-//     keeps failing, past the policy, goes down). Then it aborts:
+//     context ends (a failure meanwhile restarts at once, even past the
+//     policy for another MaxRestarts failures; a relaunch that keeps failing
+//     past the policy, or a loop past that, goes down). Then it aborts:
 //     every token still queued resolves with actors.ErrStopped at once, every
 //     retry waiting out a backoff with its last attempt's error, and running
 //     handlers see their context cancelled and get Config.Grace to return. It

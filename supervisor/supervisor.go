@@ -82,6 +82,8 @@ type slot struct {
 	backoff  time.Duration
 	cooldown time.Duration // the next cool-down; 0 until the first down
 	upSince  time.Time     // when it last came back from down
+	// restarts past the policy while stopping (see crashed)
+	stopRestarts int
 }
 
 // noReroute is the Rerouter used when Config.Reroute is nil.
@@ -212,12 +214,15 @@ func (s *Supervisor) crashed(e *actors.Executor, reason error, launch bool) {
 		// leave it recorded down, which Stop does not relaunch, with a
 		// reopened mailbox nothing drains.
 		down = true
-	} else if down && s.stopping && !launch {
+	} else if down && s.stopping && !launch && sl.stopRestarts < s.policy.MaxRestarts {
 		// Restarted at once instead, as any failure while stopping: its
 		// queue, moved, could only reach executors that drained and
 		// refuse it, and Stop would cut those tokens short. Not a launch
 		// that keeps failing: relaunched at once from inside the last
-		// try, it would never end, and nothing would run its queue.
+		// try, it would never end, and nothing would run its queue. Nor a
+		// loop that keeps failing: past another MaxRestarts it goes down,
+		// or Stop would wait for its restarts for ever.
+		sl.stopRestarts++
 		down = false
 	}
 	if down {

@@ -655,3 +655,47 @@ func TestGoexitRestartCountsOnlyTheWindowFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// TestStopEndsRestartLoopFakeClock: while Stop drains, an executor whose
+// loop fails again and again restarts at once past its policy, so that a
+// few failures do not cut the drain short, but not for ever: a loop that
+// keeps failing goes down, its queue is resolved (no other executor here),
+// and Stop returns. Found by review: each failure restarted it at once,
+// without end, so Stop with a context that never ends never returned,
+// spinning a new locked thread per failure.
+func TestStopEndsRestartLoopFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const maxRestarts, cap = 2, 1000
+		s, e, _ := startFake(t, Config{Restart: Policy{MaxRestarts: maxRestarts}})
+		var armed atomic.Bool
+		var failures atomic.Int32
+		t.Cleanup(faults.SetLoop(func(exec int) error {
+			if armed.Load() && failures.Add(1) <= cap {
+				return errLoop
+			}
+			return nil
+		}))
+		release := make(chan struct{})
+		push(t, e, testkit.NewJob(1, func(context.Context) error { <-release; return nil }))
+		queued := testkit.NewJob(2, nil)
+		push(t, e, queued)
+		synctest.Wait() // the first runs; the second waits behind it
+		stopped := make(chan error, 1)
+		go func() { stopped <- s.Stop(context.Background()) }()
+		synctest.Wait()
+		armed.Store(true) // from now on the loop fails before every token
+		close(release)
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		if n := failures.Load(); n > 2*maxRestarts+1 {
+			t.Fatalf("the loop failed %d times while stopping, restarted at once each time", n)
+		}
+		if !testkit.Finished(queued.Task()) || !errors.Is(queued.Task().Result(), actors.ErrNoExecutor) {
+			t.Fatalf("the token queued behind the failures: %v", queued.Task().Result())
+		}
+		if c := e.Counts(); c.Submitted != c.Resolved() {
+			t.Fatalf("counts %+v", c)
+		}
+	})
+}
