@@ -565,3 +565,48 @@ func TestStopReportsRetryOnDownExecutorFakeClock(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestRetryAfterHandOffRunsWhileStopping: a handler that handed its
+// executor on while it waited (here on a token of the other executor) and
+// then fails asks for a retry on its executor while a graceful Stop drains.
+// The retry must run (Stop's context never ends), or Stop must say it was
+// cut short. Found by review: the executor's owner had drained and exited
+// meanwhile, not waiting for the handler beside it, so the retry found its
+// mailbox drained and resolved with the failed attempt's error, while Stop
+// returned nil.
+func TestRetryAfterHandOffRunsWhileStopping(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: -1, IdleSpin: -1})
+		require.NoError(t, err)
+		bg := context.Background()
+		release := make(chan struct{})
+		filler := must(Define(rt, "filler", where[int]))
+		block := must(Define(rt, "block", func(ctx context.Context, _ int) (int, error) { <-release; return 0, nil }))
+		requireOn(t, 0, must(filler.Submit(bg, 0)))
+		blocker := requireOn(t, 1, must(block.Submit(bg, 0)))
+		errFirst := errors.New("first attempt fails")
+		var attempts atomic.Int32
+		parent := must(Define(rt, "parent", func(ctx context.Context, _ int) (int, error) {
+			if attempts.Add(1) > 1 {
+				return 1, nil
+			}
+			if _, err := blocker.Wait(ctx); err != nil {
+				return 0, err
+			}
+			return 0, errFirst
+		}, WithRetry(1, 0)))
+		tok := requireOn(t, 0, must(parent.Submit(bg, 0)))
+		synctest.Wait() // the parent waits, its executor handed on
+		stopErr := make(chan error, 1)
+		go func() { stopErr <- rt.Stop(bg) }()
+		synctest.Wait() // executor 0 has nothing queued; executor 1 runs the blocker
+		close(release)
+		err = <-stopErr
+		if _, werr := tok.Wait(bg); werr != nil {
+			var se *supervisor.StopError
+			require.ErrorAs(t, err, &se, "the retry never ran (%v), yet Stop reported nothing cut short", werr)
+			require.Equal(t, 1, se.Retries)
+		}
+		requireBalanced(t, rt)
+	})
+}

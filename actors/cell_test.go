@@ -841,10 +841,11 @@ func TestNearBurstMemoryGivenBack(t *testing.T) {
 
 // TestTurnOutlivingDrainDeliversTheRest (found in review): a turn whose
 // Receive blocked (handing the executor on) while a graceful stop drained
-// the executor, whose owner then exited, goes on past Throughput with what
-// is left. Before, it tried to place the cell again, which the drained
-// mailbox refused, and the rest stayed stranded, for the stop to refuse
-// (ErrActorStopped) though its context had not ended.
+// the executor delivers the rest of its mailbox. Before, the new owner
+// drained and exited at once, and the turn's attempt to place the cell
+// again was refused, so the rest stayed stranded, for the stop to refuse
+// (ErrActorStopped) though its context had not ended. The owner now waits
+// for the turn beside it (Mailbox.holdDrain), then runs the cell again.
 func TestTurnOutlivingDrainDeliversTheRest(t *testing.T) {
 	g, e := startOneExecutor(t)
 	const n = Throughput + 8
@@ -866,9 +867,17 @@ func TestTurnOutlivingDrainDeliversTheRest(t *testing.T) {
 		}
 	}
 	<-blocked
-	e.mb.Close() // a graceful stop: the new owner drains and exits
-	for e.owner.Load() != nil {
+	e.mb.Close() // a graceful stop: the new owner drains, then waits for the turn
+	parked := func() bool {
+		e.mb.mu.Lock()
+		defer e.mb.mu.Unlock()
+		return e.mb.parked
+	}
+	for !parked() {
 		runtime.Gosched()
+	}
+	if e.owner.Load() == nil {
+		t.Fatal("the owner exited while a turn it was handed from still runs")
 	}
 	close(release)
 	select {
@@ -877,5 +886,8 @@ func TestTurnOutlivingDrainDeliversTheRest(t *testing.T) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		t.Fatalf("delivered %d of %d", len(h.got), n)
+	}
+	for e.owner.Load() != nil { // drained once the turn ended
+		runtime.Gosched()
 	}
 }

@@ -128,6 +128,9 @@ type worker struct {
 	id   uint64               // goroutine id
 	kept atomic.Pointer[Task] // the token it went on with after handing the executor on
 	wake chan bool            // a parked spare's: true to take over, false to exit
+	// It handed its executor on and finishes its handler beside the new
+	// owner, holding the mailbox's drain (see Mailbox.holdDrain). Its own.
+	beside bool
 }
 
 // Index returns the executor's position in its group.
@@ -378,6 +381,7 @@ const maxSpares = 4
 // exit (enough spares, or the runtime is stopping).
 func (e *Executor) park(w *worker) bool {
 	w.kept.Store(nil)
+	e.leaveBeside(w)
 	e.spareMu.Lock()
 	if e.noSpares || len(e.spares) >= maxSpares {
 		e.spareMu.Unlock()
@@ -412,6 +416,7 @@ func (e *Executor) dropSpares() {
 // replacement before w leaves, so a stopping group never sees no worker while
 // a replacement is due.
 func (e *Executor) exit(w *worker, err error) {
+	e.leaveBeside(w) // a handler beside the owner that ended in Goexit
 	if e.owns(w) {
 		e.flushLocal()
 	}
@@ -648,9 +653,21 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 	return true
 }
 
+// leaveBeside ends w's hold on the mailbox's drain, taken when it handed e
+// on, once its handler has finished (and queued any retry).
+func (e *Executor) leaveBeside(w *worker) {
+	if w.beside {
+		w.beside = false
+		e.mb.releaseDrain()
+	}
+}
+
 // handOff gives ownership of e from w, which is about to block inside a
-// handler, to a new helper goroutine on the same CPU.
+// handler, to a new helper goroutine on the same CPU. Until w's handler
+// finishes, a drain of e's mailbox waits for it: it may queue a retry there.
 func (e *Executor) handOff(w *worker) {
+	w.beside = true
+	e.mb.holdDrain()
 	w.kept.Store(e.running.Swap(nil)) // the executor is no longer busy with it
 	e.owner.Store(reserved)
 	e.spareMu.Lock()

@@ -54,6 +54,7 @@ type Mailbox struct {
 	q        []Job
 	n        int // held against the bound: len(q), the batch until refill, held
 	held     int // slots of retries waiting out a backoff
+	beside   int // handlers that handed the consumer's role on and still run: a drain waits for them
 	taken    int // batch entries no longer counted in n (Abort, Retire) since the last refill
 	keep     int // the largest slice capacity kept once drained
 	size     int
@@ -117,16 +118,45 @@ func (m *Mailbox) unhold() {
 	m.mu.Lock()
 	m.n--
 	m.held--
-	wake := m.parked && m.closed && m.held == 0
-	if wake {
-		m.parked = false
-	}
+	wake := m.wakeDrainedLocked()
 	m.mu.Unlock()
 	if wake {
 		m.signal()
 	}
 	if m.room != nil {
 		m.room.notify()
+	}
+}
+
+// wakeDrainedLocked reports, under mu, whether the consumer parked while
+// draining waited only for what was just given back, and must be woken to
+// find the mailbox drained.
+func (m *Mailbox) wakeDrainedLocked() bool {
+	wake := m.parked && m.closed && m.held == 0 && m.beside == 0
+	if wake {
+		m.parked = false
+	}
+	return wake
+}
+
+// holdDrain counts a handler that handed the consumer's role on and goes on
+// running beside it: it may still queue work here (its token's retry, its
+// actor's next turn), so a draining consumer waits for it, as for a held
+// retry. It is not counted against the bound. releaseDrain ends it.
+func (m *Mailbox) holdDrain() {
+	m.mu.Lock()
+	m.beside++
+	m.mu.Unlock()
+}
+
+// releaseDrain ends a holdDrain once the handler has finished.
+func (m *Mailbox) releaseDrain() {
+	m.mu.Lock()
+	m.beside--
+	wake := m.wakeDrainedLocked()
+	m.mu.Unlock()
+	if wake {
+		m.signal()
 	}
 }
 
@@ -291,7 +321,7 @@ func (m *Mailbox) park() ParkState {
 		return Aborted
 	case len(m.q) > 0:
 		return Ready
-	case m.closed && m.held == 0:
+	case m.closed && m.held == 0 && m.beside == 0:
 		m.drained = true // its consumer exits: nothing may be queued behind it
 		return Drained
 	}
