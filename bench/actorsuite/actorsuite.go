@@ -283,8 +283,11 @@ func Run(name string, sys System, p Params, profile string) (res Result) {
 	default:
 		res.Ops, res.WallNs, res.Allocs = ops, m.stop.Sub(m.start).Nanoseconds(), m.mallocs
 		if len(m.lat) > 0 {
+			// The nearest-rank median, as the token suite's percentiles:
+			// the ceil(n/2)-th of n, so the p50 of two samples is not
+			// their maximum.
 			slices.Sort(m.lat)
-			res.P50Ns = m.lat[len(m.lat)/2]
+			res.P50Ns = m.lat[(len(m.lat)-1)/2]
 		}
 	}
 	return res

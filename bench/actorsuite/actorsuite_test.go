@@ -164,3 +164,34 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestP50: a case's p50 is the nearest-rank median of its samples, the
+// ceil(n/2)-th of n: of an even count the lower middle one, never the
+// maximum of two.
+func TestP50(t *testing.T) {
+	p := Tiny()
+	p.Case = PingPongOneCore
+	for _, c := range []struct {
+		samples []time.Duration
+		want    int64
+	}{
+		{[]time.Duration{5}, 5},
+		{[]time.Duration{9, 1}, 1},
+		{[]time.Duration{3, 1, 2}, 2},
+		{[]time.Duration{4, 1, 3, 2}, 2},
+		{[]time.Duration{6, 5, 4, 3, 2, 1}, 3},
+	} {
+		sys := System{PingPongOneCore: func(_ Params, m *Meter) (int, error) {
+			m.Reserve(len(c.samples))
+			m.Start()
+			for _, d := range c.samples {
+				m.Record(d)
+			}
+			m.Stop()
+			return 1, nil
+		}}
+		if r := Run("x", sys, p, ""); r.Failure != "" || r.P50Ns != c.want {
+			t.Errorf("p50 of %v: %d (%s), want %d", c.samples, r.P50Ns, r.Failure, c.want)
+		}
+	}
+}
