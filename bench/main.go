@@ -59,6 +59,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -147,37 +148,68 @@ func main() {
 	if actorsuite.IsChild() {
 		actorsuite.ServeChild(linkedActorSystems)
 	}
-	quick := slices.Contains(os.Args[1:], "-quick") || slices.Contains(os.Args[1:], "--quick")
-	o := defaults(quick)
-	flag.BoolVar(&o.quick, "quick", o.quick, "smaller sizes (tokens: one repetition, about 5 s on 2 CPUs; actors: about 20 s) (other flags still apply)")
-	flag.IntVar(&o.reps, "reps", o.reps, "repetitions of every measurement")
-	flag.IntVar(&o.cores, "cores", 0, "CPUs to use: coregate's executors and the pools' workers (0: every allowed CPU)")
-	flag.StringVar(&o.workloads, "workloads", o.workloads, "comma-separated workloads: "+strings.Join(workloadNames, ", "))
-	flag.StringVar(&o.peers, "peers", o.peers, "comma-separated peers")
-	flag.StringVar(&o.jsonPath, "json", "", "write every raw measurement to this JSON file")
-	flag.StringVar(&o.plotPath, "plot", "", "draw the suite to this .svg or .png file (tokens: tokens/s per wave and latency; actors: rates per case; all: the actors' chart goes to NAME-actors.EXT)")
-	flag.IntVar(&o.tokens, "tokens", o.tokens, "tiny: tokens per measurement")
-	flag.IntVar(&o.submitters, "submitters", o.submitters, "tiny: submitting goroutines of the second tiny table")
-	flag.IntVar(&o.cpuTokens, "cpu-tokens", o.cpuTokens, "cpu: tokens per measurement")
-	flag.IntVar(&o.cpuMicros, "cpu-us", o.cpuMicros, "cpu: microseconds of work per token")
-	flag.IntVar(&o.blkTokens, "blocking-tokens", o.blkTokens, "blocking: tokens per measurement")
-	flag.IntVar(&o.blkConc, "blocking-concurrency", o.blkConc, "blocking: tokens in flight and the pools' workers")
-	flag.IntVar(&o.blkMillis, "blocking-ms", o.blkMillis, "blocking: milliseconds each token sleeps")
-	flag.IntVar(&o.minWave, "min-wave", o.minWave, "waves: smallest wave")
-	flag.IntVar(&o.maxWave, "max-wave", o.maxWave, "waves: largest wave (waves double from -min-wave)")
-	flag.IntVar(&o.probes, "probes", o.probes, "latency: tokens submitted one at a time")
-	flag.IntVar(&o.pauseMicro, "pause-us", o.pauseMicro, "latency: microseconds between probes")
-	flag.IntVar(&o.keys, "keys", o.keys, "locality: keys, each owning a block of state")
-	flag.IntVar(&o.blockKiB, "block-kib", o.blockKiB, "locality: KiB of state per key")
-	flag.IntVar(&o.localityTokens, "locality-tokens", o.localityTokens, "locality: tokens per variant")
-	flag.IntVar(&o.leads, "leads", o.leads, "fanout: leads per variant")
-	flag.IntVar(&o.fanout, "children", o.fanout, "fanout: children per lead")
-	flag.IntVar(&o.bufKiB, "buf-kib", o.bufKiB, "fanout: KiB of the buffer a lead shares with its children")
-	flag.StringVar(&o.suite, "suite", o.suite, "which suite: tokens (tokens against worker pools), actors (Savina workloads on coregate, hollywood and protoactor) or all")
-	flag.IntVar(&o.actorReps, "actor-reps", o.actorReps, "actors: repetitions of every case on every system")
-	flag.StringVar(&o.actorCases, "actor-cases", o.actorCases, "actors: comma-separated cases: "+strings.Join(actorsuite.Cases, ", "))
-	flag.StringVar(&o.actorSystems, "actor-systems", o.actorSystems, "actors: comma-separated systems: "+strings.Join(actorSystemNames, ", "))
-	flag.StringVar(&o.actorProfiles, "actor-profiles", "", "actors: write a CPU profile of every measurement to this directory (CASE-SYSTEM-REP.pprof; the protoactor binary is not kept)")
+	o, err := parseOptions(os.Args[0], os.Args[1:], os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case err != nil:
+		os.Exit(2) // the flag package has said why
+	}
+	if err := run(os.Stdout, os.Stderr, o); err != nil {
+		fmt.Fprintln(os.Stderr, "\nbench:", err)
+		os.Exit(1)
+	}
+}
+
+// parseOptions parses the command line. -quick changes the defaults of the
+// other flags, so the arguments are parsed twice: once to learn -quick in
+// whatever form the flag package takes it (-quick, --quick, -quick=true,
+// -quick=false), then over the defaults it selects, so a size given on the
+// command line still wins.
+func parseOptions(name string, args []string, errOut io.Writer) (options, error) {
+	probe := defaults(false)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	bindFlags(fs, &probe)
+	_ = fs.Parse(args) // a bad argument is reported by the parse below
+	o := defaults(probe.quick)
+	fs = flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	bindFlags(fs, &o)
+	return o, fs.Parse(args)
+}
+
+// bindFlags defines every flag on fs, each defaulting to its field in o.
+func bindFlags(fs *flag.FlagSet, o *options) {
+	fs.BoolVar(&o.quick, "quick", o.quick, "smaller sizes (tokens: one repetition, about 5 s on 2 CPUs; actors: about 20 s) (other flags still apply)")
+	fs.IntVar(&o.reps, "reps", o.reps, "repetitions of every measurement")
+	fs.IntVar(&o.cores, "cores", 0, "CPUs to use: coregate's executors and the pools' workers (0: every allowed CPU)")
+	fs.StringVar(&o.workloads, "workloads", o.workloads, "comma-separated workloads: "+strings.Join(workloadNames, ", "))
+	fs.StringVar(&o.peers, "peers", o.peers, "comma-separated peers")
+	fs.StringVar(&o.jsonPath, "json", "", "write every raw measurement to this JSON file")
+	fs.StringVar(&o.plotPath, "plot", "", "draw the suite to this .svg or .png file (tokens: tokens/s per wave and latency; actors: rates per case; all: the actors' chart goes to NAME-actors.EXT)")
+	fs.IntVar(&o.tokens, "tokens", o.tokens, "tiny: tokens per measurement")
+	fs.IntVar(&o.submitters, "submitters", o.submitters, "tiny: submitting goroutines of the second tiny table")
+	fs.IntVar(&o.cpuTokens, "cpu-tokens", o.cpuTokens, "cpu: tokens per measurement")
+	fs.IntVar(&o.cpuMicros, "cpu-us", o.cpuMicros, "cpu: microseconds of work per token")
+	fs.IntVar(&o.blkTokens, "blocking-tokens", o.blkTokens, "blocking: tokens per measurement")
+	fs.IntVar(&o.blkConc, "blocking-concurrency", o.blkConc, "blocking: tokens in flight and the pools' workers")
+	fs.IntVar(&o.blkMillis, "blocking-ms", o.blkMillis, "blocking: milliseconds each token sleeps")
+	fs.IntVar(&o.minWave, "min-wave", o.minWave, "waves: smallest wave")
+	fs.IntVar(&o.maxWave, "max-wave", o.maxWave, "waves: largest wave (waves double from -min-wave)")
+	fs.IntVar(&o.probes, "probes", o.probes, "latency: tokens submitted one at a time")
+	fs.IntVar(&o.pauseMicro, "pause-us", o.pauseMicro, "latency: microseconds between probes")
+	fs.IntVar(&o.keys, "keys", o.keys, "locality: keys, each owning a block of state")
+	fs.IntVar(&o.blockKiB, "block-kib", o.blockKiB, "locality: KiB of state per key")
+	fs.IntVar(&o.localityTokens, "locality-tokens", o.localityTokens, "locality: tokens per variant")
+	fs.IntVar(&o.leads, "leads", o.leads, "fanout: leads per variant")
+	fs.IntVar(&o.fanout, "children", o.fanout, "fanout: children per lead")
+	fs.IntVar(&o.bufKiB, "buf-kib", o.bufKiB, "fanout: KiB of the buffer a lead shares with its children")
+	fs.StringVar(&o.suite, "suite", o.suite, "which suite: tokens (tokens against worker pools), actors (Savina workloads on coregate, hollywood and protoactor) or all")
+	fs.IntVar(&o.actorReps, "actor-reps", o.actorReps, "actors: repetitions of every case on every system")
+	fs.StringVar(&o.actorCases, "actor-cases", o.actorCases, "actors: comma-separated cases: "+strings.Join(actorsuite.Cases, ", "))
+	fs.StringVar(&o.actorSystems, "actor-systems", o.actorSystems, "actors: comma-separated systems: "+strings.Join(actorSystemNames, ", "))
+	fs.StringVar(&o.actorProfiles, "actor-profiles", "", "actors: write a CPU profile of every measurement to this directory (CASE-SYSTEM-REP.pprof; the protoactor binary is not kept)")
 	a := &o.actor
 	for _, f := range []struct {
 		v          *int
@@ -197,14 +229,9 @@ func main() {
 		{&a.Accounts, "accounts", "bank: accounts"},
 		{&a.Transactions, "transactions", "bank: transfers"},
 	} {
-		flag.IntVar(f.v, f.name, *f.v, "actors, "+f.help)
+		fs.IntVar(f.v, f.name, *f.v, "actors, "+f.help)
 	}
-	flag.DurationVar(&a.Timeout, "actor-timeout", a.Timeout, "actors: the longest wait for an answer before a case fails")
-	flag.Parse()
-	if err := run(os.Stdout, os.Stderr, o); err != nil {
-		fmt.Fprintln(os.Stderr, "\nbench:", err)
-		os.Exit(1)
-	}
+	fs.DurationVar(&a.Timeout, "actor-timeout", a.Timeout, "actors: the longest wait for an answer before a case fails")
 }
 
 // suite is one run: its options, the chosen peers and every sample taken.

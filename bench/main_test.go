@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -151,5 +152,43 @@ func TestWarmThenTimed(t *testing.T) {
 	})
 	if want := []string{"0 false", "1 false", "0 true", "1 true"}; err != nil || !slices.Equal(got, want) {
 		t.Fatalf("passes %q, %v; want %q", got, err, want)
+	}
+}
+
+// TestQuickFlag: -quick selects the smaller sizes in every form the flag
+// package takes it, a size given beside it still wins, and an argument that
+// is only a value (a JSON file named -quick) does not select them.
+// -quick=true once printed "-quick" over the full sizes.
+func TestQuickFlag(t *testing.T) {
+	full, quick := defaults(false), defaults(true)
+	for _, c := range []struct {
+		args  []string
+		quick bool
+	}{
+		{nil, false},
+		{[]string{"-quick"}, true},
+		{[]string{"--quick"}, true},
+		{[]string{"-quick=true"}, true},
+		{[]string{"--quick=1"}, true},
+		{[]string{"-quick=false"}, false},
+		{[]string{"-quick", "-quick=false"}, false},
+		{[]string{"-json", "-quick"}, false},
+	} {
+		o, err := parseOptions("bench", c.args, io.Discard)
+		want := full
+		if c.quick {
+			want = quick
+		}
+		if err != nil || o.quick != c.quick || o.reps != want.reps || o.tokens != want.tokens || o.actor != want.actor {
+			t.Errorf("%q: quick %v, reps %d, tokens %d (%v); want quick %v, reps %d, tokens %d",
+				c.args, o.quick, o.reps, o.tokens, err, c.quick, want.reps, want.tokens)
+		}
+	}
+	o, err := parseOptions("bench", []string{"-quick=true", "-tokens", "7", "-actor-reps", "2"}, io.Discard)
+	if err != nil || o.reps != quick.reps || o.tokens != 7 || o.actorReps != 2 {
+		t.Errorf("-quick=true -tokens 7 -actor-reps 2: reps %d, tokens %d, actor reps %d (%v)", o.reps, o.tokens, o.actorReps, err)
+	}
+	if _, err := parseOptions("bench", []string{"-quick=maybe"}, io.Discard); err == nil {
+		t.Error("-quick=maybe parsed")
 	}
 }
