@@ -425,7 +425,11 @@ func (s *suite) each(workload string, measure func(mk func() peer) ([]sample, er
 		for _, name := range s.peers {
 			fmt.Fprintf(s.progress, "\r%-72s", fmt.Sprintf("bench: %s, %s, repetition %d of %d", workload, name, rep, s.o.reps))
 			p := peers[peerIndex(name)]
-			out, err := measure(func() peer { return p.make(s.o.cores) })
+			// Every peer gets s.cpus, coregate too: with Affinity Off
+			// Config.Cores executors run whatever GOMAXPROCS is, so
+			// -cores above GOMAXPROCS gave coregate-off more executors
+			// than the pools had workers.
+			out, err := measure(func() peer { return p.make(s.cpus) })
 			if err != nil {
 				return fmt.Errorf("%s, repetition %d: %w", name, rep, err)
 			}

@@ -192,3 +192,40 @@ func TestQuickFlag(t *testing.T) {
 		t.Error("-quick=maybe parsed")
 	}
 }
+
+// TestPeersSizedAlike: each peer of a measurement is sized to the CPUs the
+// suite uses, coregate's executors as the pools' workers, also with -cores
+// above GOMAXPROCS, where Affinity Off once ran -cores executors against
+// GOMAXPROCS workers.
+func TestPeersSizedAlike(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs 2 allowed CPUs")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	o := tiny()
+	o.cores, o.peers = 2, "coregate,coregate-off"
+	s, err := newSuite(o, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.cpus != 1 {
+		t.Fatalf("%d CPUs used with GOMAXPROCS 1, want 1", s.cpus)
+	}
+	err = s.each("sizes", func(mk func() peer) ([]sample, error) {
+		p := mk()
+		if err := p.open(s.cpus, func(i int) int { return i }); err != nil {
+			return nil, err
+		}
+		n := len(p.(*coregatePeer).rt.Executors())
+		if err := p.close(); err != nil {
+			return nil, err
+		}
+		if n != s.cpus {
+			return nil, fmt.Errorf("%d executors, the pools' workers %d", n, s.cpus)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -30,7 +30,7 @@ type peer interface {
 // task comes first: it is the baseline of the ratios.
 var peers = []struct {
 	name string
-	make func(cores int) peer // cores: coregate's executors (0: every CPU)
+	make func(cores int) peer // cores: coregate's executors, the suite's CPUs
 	note string
 }{
 	{"goroutine", func(int) peer { return &goroutinePeer{} }, "go f() per task, sync.WaitGroup"},
