@@ -19,20 +19,53 @@ func (p *lossyPeer) batch(lo, hi int, res []int, before func(int)) error {
 	return p.goroutinePeer.batch(lo, hi, res, before)
 }
 
-// TestLostTokenFails: a token that never ran fails every workload, also
-// where its right result is the zero value of an unwritten slot (token 0 of
-// the waves, the blocking and the latency workloads).
+// wrongPeer is a goroutine per task that runs every token but stores a
+// wrong result for the last one of each batch.
+type wrongPeer struct{ goroutinePeer }
+
+func (p *wrongPeer) batch(lo, hi int, res []int, before func(int)) error {
+	err := p.goroutinePeer.batch(lo, hi, res, before)
+	res[hi-1]++
+	return err
+}
+
+// TestLostTokenFails: a token that never ran, or one whose result is
+// wrong, fails every workload, also where its right result is the zero
+// value of an unwritten slot (token 0 of the waves, the blocking and the
+// latency workloads); the same runs on a faithful peer pass, so each
+// failure is the fault's. (The cpu case once expected zeros, so it failed
+// on token 1 whatever the peer did.)
 func TestLostTokenFails(t *testing.T) {
-	mk := func() peer { return &lossyPeer{} }
-	for name, run := range map[string]func() error{
-		"tiny":     func() error { _, err := runTiny(mk, 2, 100, 1, 16); return err },
-		"cpu":      func() error { _, err := runCPU(mk, 2, 2, 10, 10, time.Microsecond, make([]int, 10)); return err },
-		"blocking": func() error { _, err := runBlocking(mk, 4, 10, time.Microsecond); return err },
-		"waves":    func() error { _, err := runWaves(mk, 2, 4, 8); return err },
-		"latency":  func() error { _, err := runLatency(mk, 2, 5, 0, false, 10); return err },
-	} {
-		if err := run(); err == nil {
+	const cpuIters = 10
+	cpuWant := make([]int, 10)
+	for i := range cpuWant {
+		cpuWant[i] = spin(i, cpuIters)
+	}
+	runs := map[string]func(mk func() peer) error{
+		"tiny": func(mk func() peer) error { _, err := runTiny(mk, 2, 100, 1, 16); return err },
+		"cpu": func(mk func() peer) error {
+			_, err := runCPU(mk, 2, 2, 10, cpuIters, time.Microsecond, cpuWant)
+			return err
+		},
+		"blocking":     func(mk func() peer) error { _, err := runBlocking(mk, 4, 10, time.Microsecond); return err },
+		"waves":        func(mk func() peer) error { _, err := runWaves(mk, 2, 4, 8); return err },
+		"latency":      func(mk func() peer) error { _, err := runLatency(mk, 2, 5, 0, false, 10); return err },
+		"latency-busy": func(mk func() peer) error { _, err := runLatency(mk, 2, 5, 0, true, 10); return err },
+	}
+	for name, run := range runs {
+		if err := run(func() peer { return &goroutinePeer{} }); err != nil {
+			t.Errorf("%s: a faithful peer failed: %v", name, err)
+		}
+		if name == "latency-busy" {
+			continue // the lossy peer drops token 0, a probe: "latency" has it
+		}
+		if err := run(func() peer { return &lossyPeer{} }); err == nil {
 			t.Errorf("%s: a lost token passed the check", name)
+		}
+	}
+	for name, run := range runs {
+		if err := run(func() peer { return &wrongPeer{} }); err == nil {
+			t.Errorf("%s: a wrong result passed the check", name)
 		}
 	}
 }
