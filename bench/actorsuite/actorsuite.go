@@ -160,7 +160,7 @@ func (p Params) Validate() error {
 	case p.Accounts < 2:
 		return fmt.Errorf("-accounts must be at least 2 (a transfer takes two), got %d", p.Accounts)
 	case p.Timeout <= 0:
-		return fmt.Errorf("the actor timeout must be positive, got %v", p.Timeout)
+		return fmt.Errorf("-actor-timeout must be positive, got %v", p.Timeout)
 	}
 	return nil
 }

@@ -143,19 +143,23 @@ func TestRunFailures(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	for _, mod := range []func(*Params){
-		func(p *Params) { p.Case = "nope" },
-		func(p *Params) { p.Rounds = 0 },
-		func(p *Params) { p.Transactions = -1 },
-		func(p *Params) { p.BigActors = 1 },
-		func(p *Params) { p.Creatures = 1 },
-		func(p *Params) { p.Accounts = 1 },
-		func(p *Params) { p.Timeout = 0 },
+	// Each error names what the user gave: the flag, or the unknown case.
+	for _, c := range []struct {
+		mod  func(*Params)
+		name string
+	}{
+		{func(p *Params) { p.Case = "nope" }, `"nope"`},
+		{func(p *Params) { p.Rounds = 0 }, "-rounds"},
+		{func(p *Params) { p.Transactions = -1 }, "-transactions"},
+		{func(p *Params) { p.BigActors = 1 }, "-big-actors"},
+		{func(p *Params) { p.Creatures = 1 }, "-creatures"},
+		{func(p *Params) { p.Accounts = 1 }, "-accounts"},
+		{func(p *Params) { p.Timeout = 0 }, "-actor-timeout"},
 	} {
 		p := Tiny()
-		mod(&p)
-		if p.Validate() == nil {
-			t.Errorf("%+v validated", p)
+		c.mod(&p)
+		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), c.name) {
+			t.Errorf("%+v: %v, want an error naming %s", p, err, c.name)
 		}
 	}
 	for _, quick := range []bool{false, true} {
