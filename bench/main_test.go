@@ -229,3 +229,28 @@ func TestPeersSizedAlike(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOneSubmitterOnce: with -submitters 1 the tiny workload runs and
+// prints once; it ran twice under one name, so its second table took each
+// repetition's two runs as one peer's, pairing them across in the ratios.
+func TestOneSubmitterOnce(t *testing.T) {
+	o := tiny()
+	o.workloads, o.peers, o.submitters, o.reps = "tiny", "goroutine,chanpool", 1, 2
+	var out bytes.Buffer
+	if err := run(&out, &bytes.Buffer{}, o); err != nil {
+		t.Fatal(err)
+	}
+	s, err := newSuite(o, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.tiny(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "tiny tokens"); n != 1 {
+		t.Errorf("%d tiny tables, want 1:\n%s", n, out.String())
+	}
+	if want := o.reps * 2; len(s.samples) != want {
+		t.Errorf("%d samples, want %d (a repetition per peer)", len(s.samples), want)
+	}
+}
