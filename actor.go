@@ -142,11 +142,16 @@ type Ref[M, R any] struct {
 	restartWindow time.Duration
 
 	// touched only in the actor's turns
-	value   Actor[M, R]
-	ctx     ActorContext
-	window  supervisor.Window
-	stopped bool
-	began   bool // its start was delivered: Stopped runs only after it
+	value  Actor[M, R]
+	ctx    ActorContext
+	window supervisor.Window
+	began  bool // its start was delivered: Stopped runs only after it
+
+	// stopped is set once finish began. A turn reads it, and finish may run
+	// off the actor's executor (a kill, an actor no executor could take, a
+	// Spawn whose start could not be queued) while a message queued in that
+	// moment reaches a turn: atomic, a plain load on amd64 and arm64.
+	stopped atomic.Bool
 
 	weight   Weight // where a moved actor goes
 	stopping atomic.Bool
@@ -491,7 +496,7 @@ func (r *Ref[M, R]) stopWith(reason error) <-chan struct{} {
 
 // deliver handles one envelope on the actor's executor.
 func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
-	if r.stopped || r.killed.Load() != nil {
+	if r.stopped.Load() || r.killed.Load() != nil {
 		r.refuse(e)
 		return
 	}
@@ -644,7 +649,7 @@ func (r *Ref[M, R]) try(what string, f func() error) (err error) {
 func (r *Ref[M, R]) finish(reason error) {
 	r.once.Do(func() {
 		r.stopping.Store(true)
-		r.stopped = true
+		r.stopped.Store(true)
 		for _, e := range r.cell.Close() {
 			if e.kind == envTell {
 				r.refused++
