@@ -334,6 +334,18 @@ func TestSubmitAfterDueResolvesWithoutTheHeapLock(t *testing.T) {
 	require.ErrorIs(t, err, ErrNoExecutor)
 }
 
+// fireDue makes the first delayed token due now, delivered by deliver
+// instead of the op's own, and runs the timer's fire as its timer would.
+func fireDue(rt *Runtime, deliver func(actors.Job)) {
+	ds := &rt.delays
+	ds.mu.Lock()
+	d := ds.q[0]
+	d.at = time.Now()
+	d.deliver = deliver
+	ds.mu.Unlock()
+	ds.fire()
+}
+
 // TestSubmitAfterDueAsItsOpPauses: a delayed token that comes due as its
 // op is paused is held, as a Submit's token is. Found by review: the
 // timer's fire looked for a Pause, then queued the token; a Pause in
@@ -350,16 +362,10 @@ func TestSubmitAfterDueAsItsOpPauses(t *testing.T) {
 	must(b.op.Submit(bg, 0))
 	<-b.started // the executor is busy: what is queued waits behind it
 	tok := must(rec.op.SubmitAfter(bg, time.Hour, 1))
-	ds := &rt.delays
-	ds.mu.Lock()
-	d := ds.q[0]
-	d.at = time.Now() // due now
-	d.deliver = func(j actors.Job) {
+	fireDue(rt, func(j actors.Job) {
 		rec.op.Pause() // after fire looked for one, before its push
 		rec.op.deliver(j)
-	}
-	ds.mu.Unlock()
-	ds.fire()
+	})
 	close(b.gate)
 	must(must(other.op.Submit(bg, 2)).Wait(bg)) // queued behind the due token
 	requirePending(t, tok)
@@ -385,11 +391,8 @@ func TestCancelQueuedTakesATokenComingDue(t *testing.T) {
 	<-b.started // the executor is busy: what is queued waits behind it
 	tok := must(rec.op.SubmitAfter(bg, time.Hour, 1))
 	ds := &rt.delays
-	ds.mu.Lock()
-	d := ds.q[0]
-	d.at = time.Now() // due now
 	cancelled := make(chan int, 1)
-	d.deliver = func(j actors.Job) {
+	fireDue(rt, func(j actors.Job) {
 		go func() { cancelled <- rec.op.CancelQueued() }()
 		for { // until CancelQueued returned, or waits for this delivery
 			ds.mu.Lock()
@@ -401,9 +404,7 @@ func TestCancelQueuedTakesATokenComingDue(t *testing.T) {
 			runtime.Gosched()
 		}
 		rec.op.deliver(j)
-	}
-	ds.mu.Unlock()
-	ds.fire()
+	})
 	n := <-cancelled
 	close(b.gate)
 	require.Equal(t, 1, n)

@@ -12,6 +12,43 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// startDownable starts, in a synctest bubble, a two-executor runtime whose
+// executor goes down after two failures of its loop (a restart, then down)
+// and is revived after a one-second cool-down; arm(i) makes executor i's
+// loop fail twice.
+func startDownable(t *testing.T) (rt *Runtime, arm func(exec int)) {
+	var arms, armedOn atomic.Int32
+	t.Cleanup(faults.SetLoop(func(exec int) error {
+		if int32(exec) == armedOn.Load() && arms.Load() > 0 && arms.Add(-1) >= 0 {
+			return errLoop
+		}
+		return nil
+	}))
+	rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Second}})
+	require.NoError(t, err)
+	t.Cleanup(func() { rt.Stop(context.Background()) }) //nolint:errcheck // when a check failed; the tests check it
+	return rt, func(exec int) { armedOn.Store(int32(exec)); arms.Store(2) }
+}
+
+// moveSeedWhileDown takes executor exec down (armed through arm, woken by
+// a token pinned there), runs place, which places a child of a seed on exec
+// and so moves the seed, checks that the child ran elsewhere, then waits out
+// the cool-down until exec is revived. It returns where the child ran.
+func moveSeedWhileDown(t *testing.T, rt *Runtime, arm func(int), exec int, place func() int) int {
+	bg := context.Background()
+	poke := must(Define(rt, "poke", where[int], OnExecutor(exec)))
+	arm(exec)
+	must(poke.Submit(bg, 0))
+	synctest.Wait()
+	require.True(t, rt.Executors()[exec].Down)
+	other := place()
+	require.NotEqual(t, exec, other)
+	time.Sleep(2 * time.Second) // the cool-down: the executor is revived
+	synctest.Wait()
+	require.False(t, rt.Executors()[exec].Down)
+	return other
+}
+
 // TestDelayedChildFollowsItsMovedSeed: a child of a lead, submitted with
 // SubmitAfter, is accepted on the seed's executor and waits off the queues.
 // That executor goes down, the seed moves with the next child placed, and
@@ -20,18 +57,8 @@ import (
 // it, was on the other one.
 func TestDelayedChildFollowsItsMovedSeed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var arms atomic.Int32
-		var armedOn atomic.Int32
-		defer faults.SetLoop(func(exec int) error {
-			if int32(exec) == armedOn.Load() && arms.Load() > 0 && arms.Add(-1) >= 0 {
-				return errLoop
-			}
-			return nil
-		})()
-		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Second}})
-		require.NoError(t, err)
+		rt, arm := startDownable(t)
 		bg := context.Background()
-		defer rt.Stop(bg) //nolint:errcheck // when a check failed; checked below
 		child := must(Define(rt, "child", where[int]))
 		type held struct {
 			ctx     context.Context
@@ -47,19 +74,7 @@ func TestDelayedChildFollowsItsMovedSeed(t *testing.T) {
 		h := must(must(lead.Submit(bg, 0)).Wait(bg))
 		require.Equal(t, h.exec, h.delayed.Executor(), "the delayed child is accepted on the seed's executor")
 
-		// The seed's executor fails twice (a restart, then down) when woken.
-		poke := must(Define(rt, "poke", where[int], OnExecutor(h.exec)))
-		armedOn.Store(int32(h.exec))
-		arms.Store(2)
-		must(poke.Submit(bg, 0))
-		synctest.Wait()
-		require.True(t, rt.Executors()[h.exec].Down)
-		// A child placed meanwhile moves the seed off the down executor.
-		other := must(must(child.Submit(h.ctx, 0)).Wait(bg))
-		require.NotEqual(t, h.exec, other)
-		time.Sleep(2 * time.Second) // the cool-down: the executor is revived
-		synctest.Wait()
-		require.False(t, rt.Executors()[h.exec].Down)
+		other := moveSeedWhileDown(t, rt, arm, h.exec, func() int { return must(must(child.Submit(h.ctx, 0)).Wait(bg)) })
 
 		time.Sleep(time.Minute) // the delayed child is due
 		got := must(h.delayed.Wait(bg))
@@ -74,18 +89,8 @@ func TestDelayedChildFollowsItsMovedSeed(t *testing.T) {
 // retry ran on its old executor, apart from its seed.
 func TestRetriedChildFollowsItsMovedSeed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var arms atomic.Int32
-		var armedOn atomic.Int32
-		defer faults.SetLoop(func(exec int) error {
-			if int32(exec) == armedOn.Load() && arms.Load() > 0 && arms.Add(-1) >= 0 {
-				return errLoop
-			}
-			return nil
-		})()
-		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Second}})
-		require.NoError(t, err)
+		rt, arm := startDownable(t)
 		bg := context.Background()
-		defer rt.Stop(bg) //nolint:errcheck // when a check failed; checked below
 		var failed atomic.Bool
 		flaky := must(Define(rt, "flaky", func(ctx context.Context, _ int) (int, error) {
 			if failed.CompareAndSwap(false, true) {
@@ -109,17 +114,7 @@ func TestRetriedChildFollowsItsMovedSeed(t *testing.T) {
 		synctest.Wait()
 		require.True(t, failed.Load(), "the first attempt ran and waits out its backoff")
 
-		poke := must(Define(rt, "poke", where[int], OnExecutor(h.exec)))
-		armedOn.Store(int32(h.exec))
-		arms.Store(2)
-		must(poke.Submit(bg, 0))
-		synctest.Wait()
-		require.True(t, rt.Executors()[h.exec].Down)
-		other := must(must(child.Submit(h.ctx, 0)).Wait(bg))
-		require.NotEqual(t, h.exec, other)
-		time.Sleep(2 * time.Second)
-		synctest.Wait()
-		require.False(t, rt.Executors()[h.exec].Down)
+		other := moveSeedWhileDown(t, rt, arm, h.exec, func() int { return must(must(child.Submit(h.ctx, 0)).Wait(bg)) })
 
 		time.Sleep(time.Minute) // the retry is due
 		got := must(h.retry.Wait(bg))
