@@ -137,3 +137,51 @@ func TestActorSurvivesNoExecutor(t *testing.T) {
 		require.NoError(t, rt.Stop(bg))
 	})
 }
+
+// TestStrandedAskResolvesOnRevival: an Ask queued to an actor whose only
+// executor goes down (no executor live to move it to) is kept, as the
+// actor's mailbox is; once the executor is back after its cool-down, the
+// actor is placed again and the Ask answered, without another message
+// coming to place it. The actor was left idle with its envelopes, and only
+// a sender placed such a cell again: the Ask waited for good.
+func TestStrandedAskResolvesOnRevival(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var arms atomic.Int32
+		defer faults.SetLoop(func(int) error {
+			if arms.Load() > 0 && arms.Add(-1) >= 0 {
+				return errLoop
+			}
+			return nil
+		})()
+		rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Second}})
+		require.NoError(t, err)
+		bg := context.Background()
+		defer func() { require.NoError(t, rt.Stop(bg)) }()
+		gate := make(chan struct{})
+		block := must(Define(rt, "block", func(context.Context, int) (int, error) { <-gate; return 0, nil }))
+		ref := must(Spawn(rt, "acct", func() Actor[int, int] { return &counter{} }))
+		must(must(ref.Ask(bg, 0)).Wait(bg)) // started and idle
+		must(block.Submit(bg, 0))
+		synctest.Wait()
+		tok := must(ref.Ask(bg, 1)) // the actor is queued behind the blocker
+		arms.Store(2)               // the loop fails twice: restart, then down
+		close(gate)
+		synctest.Wait()
+		require.True(t, rt.Executors()[0].Down)
+		require.False(t, isDone(tok), "no executor is up to answer it")
+		time.Sleep(time.Second) // the cool-down
+		synctest.Wait()
+		require.False(t, rt.Executors()[0].Down)
+		require.True(t, isDone(tok), "the executor is back, and the Ask still waits")
+		require.Equal(t, 1, must(tok.Wait(bg)))
+	})
+}
+
+func isDone[R any](tok *Token[R]) bool {
+	select {
+	case <-tok.Done():
+		return true
+	default:
+		return false
+	}
+}

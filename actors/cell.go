@@ -450,6 +450,21 @@ func (c *Cell[E]) placeLocked() error {
 func (c *Cell[E]) unplacedLocked() {
 	c.stranded.Store(len(c.q) > 0 || c.bpos < len(c.batch)) // before idle: putNear reads them in that order
 	c.setPhase(cellIdle)
+	if g := c.exec.Load().group; c.stranded.Load() && !g.aborted.Load() {
+		// No sender may come to place it: an executor back in service does.
+		g.strand(c)
+	}
+}
+
+// placeStranded places a cell left stranded (see unplacedLocked) again, for
+// [Group.PlaceStranded]; it is stranded, and listed, again when no executor
+// takes it still.
+func (c *Cell[E]) placeStranded() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stranded.Load() && !c.closed.Load() {
+		_ = c.scheduleLocked()
+	}
 }
 
 // Task is nil: a cell is a Scheduled runnable, not a token.

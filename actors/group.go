@@ -112,6 +112,39 @@ type Group struct {
 	wmu     sync.Mutex
 	workers map[*worker]struct{}
 	idle    chan struct{} // closed while workers is empty
+
+	// Cells left idle with envelopes when no executor was live to take
+	// them (see PlaceStranded).
+	smu      sync.Mutex
+	stranded map[strandedCell]struct{}
+}
+
+// strandedCell is a [Cell] of any envelope type, for the group's list.
+type strandedCell interface{ placeStranded() }
+
+// strand lists c, stranded, for PlaceStranded.
+func (g *Group) strand(c strandedCell) {
+	g.smu.Lock()
+	defer g.smu.Unlock()
+	if g.stranded == nil {
+		g.stranded = make(map[strandedCell]struct{})
+	}
+	g.stranded[c] = struct{}{}
+}
+
+// PlaceStranded places again the actors whose cells were left idle with
+// envelopes because no executor was live to take them (every executor of
+// the group was down): nothing else would, when no one sends them another
+// message, and their queued Asks would wait for good. Call it once an
+// executor is back in service.
+func (g *Group) PlaceStranded() {
+	g.smu.Lock()
+	cells := g.stranded
+	g.stranded = nil
+	g.smu.Unlock()
+	for c := range cells {
+		c.placeStranded()
+	}
 }
 
 // NewGroup creates the executors and registers each with the engine; none runs

@@ -291,10 +291,12 @@ func (r *Router) Down(e *actors.Executor) int {
 }
 
 // Up puts an executor back from down into the ranges: submitters waiting
-// for room may place on it.
+// for room may place on it, and actors left with messages when no executor
+// was live go on it or another.
 func (r *Router) Up(e *actors.Executor) {
 	r.setLive(e.Index(), true)
 	r.room.Notify()
+	e.Group().PlaceStranded()
 }
 
 // Stalled moves the tokens queued on a stalled executor that nothing holds
