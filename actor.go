@@ -691,7 +691,10 @@ func (r *Ref[M, R]) finished(reason error) {
 // Receive does: a runtime.Goexit in it ends the goroutine once finish's
 // deferred rest ran, and the executor replaces the goroutine. Elsewhere (a
 // stopping runtime's goroutine, once no executor runs) it runs on a
-// goroutine of its own, so that a Goexit cannot end the caller's.
+// goroutine of its own, so that a Goexit cannot end the caller's, known as
+// a callback's: the runtime's Stop called from it returns
+// ErrStopFromHandler, as from a turn, rather than wait for the Stop that
+// waits for it here.
 func (r *Ref[M, R]) runStopped(s stopper) {
 	run := func() {
 		defer func() { _ = recover() }()
@@ -702,10 +705,10 @@ func (r *Ref[M, R]) runStopped(s stopper) {
 		return
 	}
 	ended := make(chan struct{})
-	go func() {
+	r.own.rt.callbacks.run(func() {
 		defer close(ended)
 		run()
-	}()
+	})
 	<-ended
 }
 

@@ -425,8 +425,8 @@ func (rt *Runtime) Stats() Stats {
 // executors that had drained already, was resolved with ErrStopped. Stop may be called more than once
 // and from several goroutines: the first call stops the runtime and later
 // ones wait for it (or for their own ctx) and return its result. Called from inside a handler, or from a
-// callback ([WithOnDone], [WithOnFailure]), it returns ErrStopFromHandler,
-// since it would wait for its own goroutine.
+// callback ([WithOnDone], [WithOnFailure], an actor's Stopped), it returns
+// ErrStopFromHandler, since it would wait for its own goroutine.
 func (rt *Runtime) Stop(ctx context.Context) error {
 	if rt == nil || rt.sup == nil {
 		return errors.New("coregate: Stop on a nil *Runtime or one not made by Start")

@@ -42,8 +42,8 @@ var (
 	// is not a call; and a message to an actor's PID that is not its M.
 	ErrBadArgument = errors.New("coregate: bad argument")
 	// ErrStopFromHandler is returned by Stop called from inside a handler, which
-	// would wait for its own executor to exit, or from an op's callback, which
-	// would wait for itself.
+	// would wait for its own executor to exit, or from an op's callback or an
+	// actor's Stopped, which would wait for itself.
 	ErrStopFromHandler = errors.New("coregate: Stop called from inside a handler")
 )
 

@@ -185,3 +185,51 @@ func isDone[R any](tok *Token[R]) bool {
 		return false
 	}
 }
+
+// stopsRuntime stops its runtime in Stopped, as a program's main actor
+// might, and hands Stop's result on.
+type stopsRuntime struct {
+	counter
+	rt  *Runtime
+	ctx context.Context
+	err chan error
+}
+
+func (s *stopsRuntime) Stopped(*ActorContext) { s.err <- s.rt.Stop(s.ctx) }
+
+// TestStoppedCallingStopDoesNotWaitForItself: an actor whose Stopped
+// calls the runtime's Stop, stopped by a Stop cut short (so its Stopped
+// runs off the executors, on a goroutine of Stop's), gets
+// ErrStopFromHandler, as it does when Stopped runs in a turn. It waited
+// for the first Stop to return, and that Stop waited for Stopped: the
+// runtime's Stop hung as long as the inner Stop's context lived (for good
+// with context.Background()).
+func TestStoppedCallingStopDoesNotWaitForItself(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1})
+		require.NoError(t, err)
+		bg := context.Background()
+		inner, release := context.WithCancel(bg) // lets a hung Stop go, for the test to end
+		defer release()
+		inStopped := make(chan error, 1)
+		ref := must(Spawn(rt, "main", func() Actor[int, int] { return &stopsRuntime{rt: rt, ctx: inner, err: inStopped} }))
+		must(must(ref.Ask(bg, 0)).Wait(bg)) // started: Stopped runs when it stops
+		started := make(chan struct{})
+		must(SubmitFunc(bg, rt, func(ctx context.Context) (int, error) { close(started); <-ctx.Done(); return 0, nil }))
+		<-started // the actor's stop is queued behind it, and cut short
+		cut, cancel := context.WithCancel(bg)
+		cancel()
+		stopped := make(chan error, 1)
+		go func() { stopped <- rt.Stop(cut) }()
+		synctest.Wait()
+		select {
+		case err := <-stopped:
+			require.NoError(t, err)
+		default:
+			release()
+			<-stopped
+			t.Fatal("Stop waits for the actor's Stopped, which waits for Stop")
+		}
+		require.ErrorIs(t, <-inStopped, ErrStopFromHandler)
+	})
+}
