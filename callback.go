@@ -41,10 +41,10 @@ func WithOnFailure[A any](failed func(arg A, err error)) Option {
 }
 
 // CallbackPanicked is published on the runtime's engine when a callback of
-// [WithOnDone] or [WithOnFailure] panics.
+// [WithOnDone] or [WithOnFailure], or the each of [Op.Every], panics.
 type CallbackPanicked struct {
 	Op    string // the op's name
-	Token uint64 // the token's ID
+	Token uint64 // the token's ID (for each, its run's; 0 when it was not submitted)
 	Value any    // what was passed to panic
 	Stack []byte
 }

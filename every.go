@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -16,8 +17,9 @@ import (
 // [time.Ticker] drops ticks for a slow receiver, and the next run starts at
 // the first tick after it returned. A run that cannot be submitted (every
 // executor down) gives each the error and the ticks go on. each runs on
-// Every's own goroutine, never on an executor: a panic in it is not
-// recovered, and ends the program as in any goroutine.
+// Every's own goroutine, never on an executor: a panic in it is recovered
+// and published as [CallbackPanicked] on the runtime's engine, as a panic
+// in an op's callback is, and the ticks go on.
 //
 // It stops when stop is called, when ctx ends, or when the runtime stops;
 // each is then called at most once more, for a run under way: with its
@@ -62,8 +64,8 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 				return
 			case <-ticker.C:
 			}
-			r, err := op.runOnce(runCtx, arg)
-			each(r, err)
+			id, r, err := op.runOnce(runCtx, arg)
+			op.callEach(each, id, r, err)
 			if errors.Is(err, ErrStopped) || runCtx.Err() != nil {
 				return
 			}
@@ -81,12 +83,24 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 	}, nil
 }
 
-// runOnce submits one token and waits for it.
-func (op *Op[A, R]) runOnce(ctx context.Context, arg A) (R, error) {
+// runOnce submits one token and waits for it; id is the token's, 0 when
+// it could not be submitted.
+func (op *Op[A, R]) runOnce(ctx context.Context, arg A) (id uint64, r R, err error) {
 	tok, err := op.Submit(ctx, arg)
 	if err != nil {
-		var zero R
-		return zero, err
+		return 0, r, err
 	}
-	return tok.Wait(ctx)
+	r, err = tok.Wait(ctx)
+	return tok.ID(), r, err
+}
+
+// callEach calls each with a run's outcome, recovering a panic in it as
+// callBackNow does.
+func (op *Op[A, R]) callEach(each func(R, error), id uint64, r R, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			op.rt.engine.BroadcastEvent(CallbackPanicked{Op: op.info.Name, Token: id, Value: p, Stack: debug.Stack()})
+		}
+	}()
+	each(r, err)
 }
