@@ -64,6 +64,13 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 				return
 			case <-ticker.C:
 			}
+			select { // a tick met with the stop starts no run: after a run under way, each would be called twice
+			case <-runCtx.Done():
+				return
+			case <-quit:
+				return
+			default:
+			}
 			id, r, err := op.runOnce(runCtx, arg)
 			op.callEach(each, id, r, err)
 			if errors.Is(err, ErrStopped) || runCtx.Err() != nil {

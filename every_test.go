@@ -49,3 +49,37 @@ func TestEveryEachPanicIsContained(t *testing.T) {
 		t.Fatal("no CallbackPanicked")
 	}
 }
+
+// TestEveryCallsEachOnceAfterStop: a run under way as the runtime stops
+// gives each its result, and each is not called again. Found by review: the
+// loop then met a due tick and Stop's close at once, and the select picked
+// the tick in half the rounds, submitted (refused) and called each a second
+// time with ErrStopped. Each round gets a new runtime; the interval is so
+// short that a tick is always due.
+func TestEveryCallsEachOnceAfterStop(t *testing.T) {
+	for round := range 20 {
+		rt, err := Start(Config{Cores: 1, Affinity: Off})
+		require.NoError(t, err)
+		started, gate := make(chan struct{}), make(chan struct{})
+		first := true
+		op := must(Define(rt, "tick", func(context.Context, int) (int, error) {
+			if first { // runs never overlap: no race on first
+				first = false
+				close(started)
+				<-gate
+			}
+			return 7, nil
+		}))
+		var got []error
+		stop := must(op.Every(context.Background(), time.Nanosecond, 0, func(_ int, err error) { got = append(got, err) }))
+		<-started
+		stopped := make(chan error)
+		go func() { stopped <- rt.Stop(context.Background()) }()
+		<-rt.delays.done() // Stop began: it drains the run under way
+		close(gate)
+		require.NoError(t, <-stopped)
+		stop() // the loop has ended
+		require.Equal(t, []error{nil}, got, "round %d: each after Stop, besides the run under way", round)
+		requireBalanced(t, rt)
+	}
+}
