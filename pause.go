@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/router"
 )
 
 // Pause holds the op's tokens until [Op.Resume]: those queued now and those
@@ -53,8 +54,8 @@ func (op *Op[A, R]) Resume() {
 	held := p.held
 	p.held = nil
 	for _, j := range held {
-		if j.Task().Unpark() {
-			op.deliver(j)
+		if r, ok := unpark(j); ok {
+			op.deliver(r)
 		}
 	}
 }
@@ -94,13 +95,42 @@ func (p *pause) holdParked(j actors.Job, deliver func(actors.Job)) {
 		p.held = append(p.held, j)
 	}
 	p.mu.Unlock()
-	switch {
-	case on && !closed:
-	case closed:
-		j.Task().Resolve(actors.Stopped, ErrStopped)
-	case j.Task().Unpark():
-		deliver(j)
+	if on && !closed {
+		return
 	}
+	if closed {
+		j.Task().Resolve(actors.Stopped, ErrStopped)
+	} else if r, ok := unpark(j); ok {
+		deliver(r)
+	}
+}
+
+// unpark makes j's parked token queued again and returns the job to
+// deliver for it, at its new place: the entries j left in the queues are
+// stale from now on. It returns false when the token was resolved
+// meanwhile.
+func unpark(j actors.Job) (actors.Job, bool) {
+	if r, ok := j.(*renewed); ok {
+		j = r.Job // renewed before: its epoch is stale too
+	}
+	epoch, ok := j.Task().Unpark()
+	if !ok {
+		return nil, false
+	}
+	return &renewed{Job: j, epoch: epoch}, true
+}
+
+// renewed is a token's job queued again by a Resume (actors.Renewed).
+type renewed struct {
+	actors.Job
+	epoch uint32
+}
+
+func (r *renewed) Epoch() uint32 { return r.epoch }
+
+// Placement is the token's own, for the router.
+func (r *renewed) Placement() (*router.Rule, *router.Ticket) {
+	return r.Job.(router.Placed).Placement()
 }
 
 func (p *pause) parkLocked(j actors.Job) bool {

@@ -216,3 +216,43 @@ func TestPausesRefuseOnceStopBegan(t *testing.T) {
 	ps.stop()
 	require.False(t, ps.add(&pause{}), "registered after stop")
 }
+
+// TestResumeQueuesAtTheTailInHeldOrder: Resume queues the held tokens at
+// the tail, in the order they were held, so tokens one goroutine submitted
+// run in that order. Found by review: a token whose old place in the queue
+// had not been reached yet when Resume came ran from there, ahead of a
+// token held before it whose place had been passed (queued again at the
+// tail): submitted 1 then 2, they ran 2, 1. On one executor (and on a
+// blocking lane of one worker): 1 is queued, then another op's blocker;
+// the op is paused; the executor passes 1's place and runs the blocker;
+// 2 is submitted (held in its place); Resume; the blocker returns.
+func TestResumeQueuesAtTheTailInHeldOrder(t *testing.T) {
+	for name, opts := range map[string][]Option{"executors": nil, "blocking lane": {WithBlocking()}} {
+		t.Run(name, func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1})
+			ctx := context.Background()
+			started := make(chan int, 2)
+			gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+			block := must(Define(rt, "block", func(_ context.Context, x int) (int, error) {
+				started <- x
+				<-gates[x]
+				return x, nil
+			}, opts...))
+			rec := newRunLog(t, rt, "rec", opts...)
+			b0 := must(block.Submit(ctx, 0))
+			require.Equal(t, 0, <-started)
+			one := must(rec.op.Submit(ctx, 1))
+			b1 := must(block.Submit(ctx, 1))
+			rec.op.Pause()
+			close(gates[0])
+			require.Equal(t, 1, <-started) // 1's place was passed
+			two := must(rec.op.Submit(ctx, 2))
+			rec.op.Resume()
+			close(gates[1])
+			for _, tok := range []*Token[int]{b0, one, b1, two} {
+				must(tok.Wait(ctx))
+			}
+			require.Equal(t, []int{1, 2}, rec.order())
+		})
+	}
+}

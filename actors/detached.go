@@ -17,10 +17,10 @@ const detachedBit = 1 << 29
 // queued again (its state) and again is called with the delay, and the
 // attempt's outcome and error (for a Stop to resolve it with), instead of
 // resolving it. A token that is not queued (resolved, parked or running
-// elsewhere) is skipped.
+// elsewhere, or a stale entry: see [Renewed]) is skipped.
 func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration, o Outcome, err error)) {
 	t := j.Task()
-	if !t.state.CompareAndSwap(queued, running) {
+	if !t.start(j) {
 		return
 	}
 	if e.group.aborted.Load() {
@@ -36,7 +36,7 @@ func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration, o O
 		if !ok {
 			return false
 		}
-		t.state.Store(queued)
+		t.requeue()
 		if t.cancel.isFired() { // as in Executor.retry
 			t.Resolve(o, err)
 			return true

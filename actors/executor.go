@@ -218,11 +218,13 @@ func (e *Executor) Retire() []Job { return live(e.mb.retire()) }
 // while the executor runs (or is stuck in) a handler.
 func (e *Executor) Steal(movable func(Job) bool) []Job { return live(e.mb.steal(movable)) }
 
-// live drops tokens resolved while queued (cancelled); scheduled runnables stay.
+// live drops tokens resolved while queued (cancelled) and stale entries
+// (see [Renewed]), which moved would mark their token as moved away from
+// its live entry; scheduled runnables stay.
 func live(jobs []Job) []Job {
 	out := jobs[:0]
 	for _, j := range jobs {
-		if t := j.Task(); t == nil || t.Queued() {
+		if t := j.Task(); t == nil || t.Queued() && t.current(j) {
 			out = append(out, j)
 		}
 	}
@@ -462,8 +464,8 @@ func (e *Executor) run(w *worker, j Job) {
 	if i := t.movedTo(); i >= 0 && i != e.index {
 		return // moved off this executor; its new one runs it
 	}
-	if !t.state.CompareAndSwap(queued, running) {
-		return // resolved while queued, or running elsewhere
+	if !t.start(j) {
+		return // resolved while queued, running elsewhere, or a stale entry
 	}
 	t.runHere(e) // a steal racing the claim (Adopt) is overruled
 	if e.group.aborted.Load() {
@@ -644,7 +646,7 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 	}
 	e.retried.Add(1)
 	t.requeued()
-	t.state.Store(queued)
+	t.requeue()
 	if t.cancel.isFired() { // Cancel came as it ended (see Task.Cancel): this attempt's outcome is its last
 		t.Resolve(o, err)
 		return true

@@ -69,11 +69,16 @@ const (
 	numOutcomes
 )
 
-// task states.
+// task states, in the low bits of Task.state; the bits above are its
+// epoch, which a resumed token's renewal advances (see [Task.Unpark]) and
+// every other change keeps.
 const (
 	queued uint32 = iota
 	running
 	done
+
+	stateMask  = 3 // the state bits; parked is the fourth
+	epochShift = 2
 )
 
 // Task is the part of a token the executor manages: identity, state, result error
@@ -96,8 +101,8 @@ type Task struct {
 	op     *Op
 	exec   *Executor
 	id     uint64
-	state  atomic.Uint32
-	moved  atomic.Int32 // 1 + the index of the executor it was moved to, or 0; and sentBit
+	state  atomic.Uint32 // a task state, and its epoch above stateMask
+	moved  atomic.Int32  // 1 + the index of the executor it was moved to, or 0; and sentBit
 	err    error
 	done   signal // fires when the token is resolved
 	cancel signal // fires when the handler's context is cancelled
@@ -221,14 +226,14 @@ func (t *Task) Cancel() bool {
 		if t.Resolve(Cancelled, ErrCancelled) {
 			return true
 		}
-		switch t.state.Load() {
+		switch t.phase() {
 		case running:
 			// A failed attempt queued for its retry reads cancel once it is
 			// queued (Executor.retry), and this reads the state once cancel
 			// is fired: one of the two sees the other, so the Cancel is not
 			// lost between attempts.
 			t.cancel.fire()
-			if t.state.Load() == running {
+			if t.phase() == running {
 				return false
 			}
 		case done:
@@ -250,7 +255,7 @@ func (t *Task) Await(ctx context.Context) error {
 	// before a blocked goroutine would be woken. Not while the token waits
 	// on an executor off its CPU, which may be waiting for this very P.
 	if g := t.exec.group; g.spin > 0 && g.currentOwner() == nil {
-		stop := func() bool { return t.done.isFired() || t.exec.Asleep() && t.state.Load() == queued }
+		stop := func() bool { return t.done.isFired() || t.exec.Asleep() && t.phase() == queued }
 		if poll(min(g.spin, awaitSpin), awaitSpin, stop, nil) && t.done.isFired() {
 			return nil
 		}
@@ -307,10 +312,10 @@ func (t *Task) wake() {
 func (t *Task) claim() bool {
 	for {
 		s := t.state.Load()
-		if s != queued && s != parked {
+		if p := s & stateMask; p != queued && p != parked {
 			return false
 		}
-		if t.state.CompareAndSwap(s, done) {
+		if t.state.CompareAndSwap(s, s&^stateMask|done) {
 			return true
 		}
 	}
@@ -328,7 +333,7 @@ func (t *Task) Resolve(o Outcome, err error) bool {
 }
 
 // isRunning reports whether the token's handler runs now.
-func (t *Task) isRunning() bool { return t.state.Load() == running && !t.done.isFired() }
+func (t *Task) isRunning() bool { return t.phase() == running && !t.done.isFired() }
 
 // Accept counts t, a token that is not run as a job (an actor's Ask), as
 // accepted by executor e, so it is counted there like any token. Call it once,
@@ -341,12 +346,12 @@ func (e *Executor) Accept(t *Task) {
 // Begin moves an accepted token that is not run as a job (an Ask) from
 // queued to running, for whoever handles it; false when it was resolved
 // already (cancelled, or stopped).
-func (t *Task) Begin() bool { return t.state.CompareAndSwap(queued, running) }
+func (t *Task) Begin() bool { return t.move(queued, running) }
 
 // End resolves a token that Begin moved to running with o and err; it does
 // nothing for one that was not begun, and reports whether it resolved it.
 func (t *Task) End(o Outcome, err error) bool {
-	if !t.state.CompareAndSwap(running, done) {
+	if !t.move(running, done) {
 		return false
 	}
 	t.finish(o, err)
@@ -367,7 +372,58 @@ func Drop(j Job, o Outcome, err error) bool {
 }
 
 // Queued reports whether the token waits to run.
-func (t *Task) Queued() bool { return t.state.Load() == queued }
+func (t *Task) Queued() bool { return t.phase() == queued }
+
+// phase returns the token's state without its epoch.
+func (t *Task) phase() uint32 { return t.state.Load() & stateMask }
+
+// move moves the token from state from to state to, keeping its epoch,
+// and reports whether it did.
+func (t *Task) move(from, to uint32) bool {
+	for {
+		s := t.state.Load()
+		if s&stateMask != from {
+			return false
+		}
+		if t.state.CompareAndSwap(s, s&^stateMask|to) {
+			return true
+		}
+	}
+}
+
+// start claims a queued token to run it from j, the entry its executor
+// (or lane) took, and reports whether it did: not when it is no longer
+// queued, nor when j is stale, an entry queued before the token was
+// parked and resumed (see [Renewed]).
+func (t *Task) start(j Job) bool {
+	// Never renewed: j is its only entry. Apart, so that this inlines.
+	return t.state.CompareAndSwap(queued, running) || t.startRenewed(j)
+}
+
+// startRenewed is start for a token that was renewed.
+func (t *Task) startRenewed(j Job) bool {
+	r, ok := j.(Renewed)
+	if !ok {
+		return false
+	}
+	s := r.Epoch() << epochShift
+	return t.state.CompareAndSwap(s|queued, s|running)
+}
+
+// current reports whether j is not a stale entry of t: it is t's only
+// one, or the one of t's latest renewal.
+func (t *Task) current(j Job) bool {
+	epoch := t.state.Load() >> epochShift
+	if epoch == 0 {
+		return true
+	}
+	r, ok := j.(Renewed)
+	return ok && r.Epoch() == epoch
+}
+
+// requeue makes a running token queued again, for a retry of the entry
+// that ran it: only the goroutine running it may call it.
+func (t *Task) requeue() { t.state.Store(t.state.Load()&^stateMask | queued) }
 
 // context.Context, as the handler sees it.
 
