@@ -122,3 +122,50 @@ func TestRetriedChildFollowsItsMovedSeed(t *testing.T) {
 		require.NoError(t, rt.Stop(bg))
 	})
 }
+
+// TestRetryFollowingItsSeedDuringStopRuns: as above, but a graceful Stop
+// begins before the retry is due. The executor the seed moved to drains at
+// once (nothing is queued there) while the one that ran the first attempt
+// waits for the slot the retry holds. Found by review: the due retry
+// followed its seed to the drained executor, was refused there, and was
+// resolved with its first attempt's error, never run again, while Stop
+// returned nil as if nothing had been cut short. It runs where its slot is.
+func TestRetryFollowingItsSeedDuringStopRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, arm := startDownable(t)
+		bg := context.Background()
+		var failed atomic.Bool
+		flaky := must(Define(rt, "flaky", func(ctx context.Context, _ int) (int, error) {
+			if failed.CompareAndSwap(false, true) {
+				return 0, errors.New("first attempt fails")
+			}
+			return where(ctx, 0)
+		}, WithRetry(1, time.Minute)))
+		child := must(Define(rt, "child", where[int]))
+		type held struct {
+			ctx   context.Context
+			exec  int
+			retry *Token[int]
+		}
+		lead := must(Define(rt, "lead", func(ctx context.Context, _ int) (held, error) {
+			me, _ := CurrentExecutor(ctx)
+			ctx = context.WithoutCancel(ctx) // the retried child outlives the lead's handler
+			tok, err := flaky.Submit(ctx, 0)
+			return held{ctx, me, tok}, err
+		}, WithAnchor("flaky", "child")))
+		h := must(must(lead.Submit(bg, 0)).Wait(bg))
+		synctest.Wait()
+		require.True(t, failed.Load(), "the first attempt ran and waits out its backoff")
+		moveSeedWhileDown(t, rt, arm, h.exec, func() int { return must(must(child.Submit(h.ctx, 0)).Wait(bg)) })
+
+		stopped := make(chan error, 1)
+		go func() { stopped <- rt.Stop(bg) }()
+		synctest.Wait()         // the seed's executor drained; the other waits for the retry
+		time.Sleep(time.Minute) // the retry is due
+		got, err := h.retry.Wait(bg)
+		require.NoError(t, err, "the retry ran")
+		require.Equal(t, h.exec, got, "the retry runs where it holds its slot: the seed's executor drained")
+		require.NoError(t, <-stopped)
+		requireBalanced(t, rt)
+	})
+}

@@ -78,14 +78,18 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 // the runtime aborted.
 func (e *Executor) requeue(j Job, o Outcome, err error) {
 	if x := e.group.follow(j); x != nil && x != e {
-		e.mb.unhold()
 		switch x.Adopt(j) {
+		case Pushed:
+			e.mb.unhold()
+			return
 		case Gone:
+			e.mb.unhold()
 			e.group.redirect(j)
-		case Closed:
-			j.Task().Resolve(o, err)
+			return
 		}
-		return
+		// Closed: x drained (a graceful Stop) or the runtime aborted. e,
+		// which waits for the slot the retry holds, has not drained: the
+		// retry runs there rather than be cut short.
 	}
 	switch e.mb.requeueHeld(j) {
 	case Gone:
