@@ -239,7 +239,8 @@ type suite struct {
 	o        options
 	want     map[string]bool
 	peers    []string
-	cpus     int // CPUs used: coregate's executors, the pools' workers
+	cpus     int   // CPUs used: coregate's executors, the pools' workers
+	allowed  []int // CPUs this process may use
 	progress io.Writer
 	samples  []sample
 
@@ -255,8 +256,8 @@ func run(stdout, stderr io.Writer, o options) error {
 	}
 	fmt.Fprintf(stdout, "coregate bench: %d CPUs used (GOMAXPROCS %d, %d allowed), %s/%s, %s%s\n",
 		s.cpus, runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), map[bool]string{true: ", -quick"}[o.quick])
-	if rt := crossCPURoundTrip(); rt > 0 {
-		fmt.Fprintf(stdout, "cross-CPU round trip (a cache line from CPU 0 to 1 and back): %v\n", rt)
+	if x := crossCPURoundTrip(s.allowed); x.RoundTrip > 0 {
+		fmt.Fprintf(stdout, "cross-CPU round trip (a cache line from CPU %d to %d and back): %v\n", x.From, x.To, x.RoundTrip)
 	}
 	if s.tokens {
 		if err := s.tokenSuite(stdout); err != nil {
@@ -388,6 +389,7 @@ func newSuite(o options, progress io.Writer) (*suite, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.allowed = allowed
 	s.cpus = min(len(allowed), runtime.GOMAXPROCS(0))
 	switch {
 	case o.cores < 0 || o.cores > len(allowed):
