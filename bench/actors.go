@@ -337,8 +337,8 @@ func (s *suite) validActorOptions() error {
 	if err := s.o.actor.Validate(); err != nil {
 		return err
 	}
-	if s.o.actorReps < 1 {
-		return fmt.Errorf("-actor-reps must be at least 1, got %d", s.o.actorReps)
+	if s.o.actorReps < 1 || s.o.actorReps > maxReps {
+		return fmt.Errorf("-actor-reps must be between 1 and %d, got %d", maxReps, s.o.actorReps)
 	}
 	var err error
 	if s.cases, err = pick("-actor-cases", s.o.actorCases, actorsuite.Cases); err != nil {

@@ -107,6 +107,18 @@ type options struct {
 	actorProfiles string
 }
 
+// Upper bounds of the sizes, far above any default, so that a slip of the
+// finger (-tokens 10000000000) is a flag error rather than a crash for want
+// of memory: at each bound a workload holds a few GiB at most.
+const (
+	maxReps       = 1000
+	maxTokens     = 100_000_000 // tokens whose results are kept: 8 bytes each
+	maxInFlight   = 10_000_000  // tokens or keys held at once, a few hundred bytes each
+	maxWave       = 1 << 20     // a wave's tokens are all in flight: a goroutine each for the baseline
+	maxGoroutines = 100_000     // submitters, and the blocking workload's workers
+	maxHeldKiB    = 16 << 20    // the locality workload's state, a fan-out lead's buffer
+)
+
 // Suites, as -suite takes them.
 const (
 	suiteTokens = "tokens"
@@ -363,24 +375,40 @@ func newSuite(o options, progress io.Writer) (*suite, error) {
 		return nil, fmt.Errorf("nothing to run: -workloads and -peers must name at least one each")
 	}
 	for _, f := range []struct {
-		name string
-		v    int
+		name      string
+		v, lo, hi int
 	}{
-		{"reps", o.reps}, {"tokens", o.tokens}, {"submitters", o.submitters}, {"cpu-tokens", o.cpuTokens},
-		{"cpu-us", o.cpuMicros}, {"blocking-tokens", o.blkTokens}, {"blocking-concurrency", o.blkConc},
-		{"blocking-ms", o.blkMillis}, {"min-wave", o.minWave}, {"probes", o.probes},
-		{"keys", o.keys}, {"block-kib", o.blockKiB}, {"locality-tokens", o.localityTokens},
-		{"leads", o.leads}, {"children", o.fanout}, {"buf-kib", o.bufKiB},
+		{"reps", o.reps, 1, maxReps}, {"tokens", o.tokens, 1, maxTokens}, {"submitters", o.submitters, 1, maxGoroutines},
+		{"cpu-tokens", o.cpuTokens, 1, maxTokens}, {"cpu-us", o.cpuMicros, 1, 1_000_000},
+		{"blocking-tokens", o.blkTokens, 1, maxTokens}, {"blocking-concurrency", o.blkConc, 1, maxGoroutines},
+		{"blocking-ms", o.blkMillis, 1, 60_000}, {"min-wave", o.minWave, 1, maxWave}, {"max-wave", o.maxWave, 1, maxWave},
+		{"probes", o.probes, 1, maxInFlight}, {"pause-us", o.pauseMicro, 0, 1_000_000},
+		{"keys", o.keys, 1, maxInFlight}, {"block-kib", o.blockKiB, 1, maxHeldKiB}, {"locality-tokens", o.localityTokens, 1, maxInFlight},
+		{"leads", o.leads, 1, maxInFlight}, {"children", o.fanout, 1, maxInFlight}, {"buf-kib", o.bufKiB, 1, maxHeldKiB},
 	} {
-		if f.v < 1 {
-			return nil, fmt.Errorf("-%s must be at least 1, got %d", f.name, f.v)
+		if f.v < f.lo || f.v > f.hi {
+			return nil, fmt.Errorf("-%s must be between %d and %d, got %d", f.name, f.lo, f.hi, f.v)
 		}
-	}
-	if o.pauseMicro < 0 {
-		return nil, fmt.Errorf("-pause-us must not be negative, got %d", o.pauseMicro)
 	}
 	if o.maxWave < o.minWave {
 		return nil, fmt.Errorf("waves must satisfy 1 <= -min-wave <= -max-wave, got %d and %d", o.minWave, o.maxWave)
+	}
+	// Each of these is allowed alone, but a workload may hold their product
+	// at once: every key's block; every lead's result of children+1 ints;
+	// every lead's buffer, since a lead waiting for its children on an
+	// executor runs the leads queued behind it there.
+	for _, p := range []struct {
+		a, b       string
+		x, y, most int
+		what       string
+	}{
+		{"keys", "block-kib", o.keys, o.blockKiB, maxHeldKiB, "KiB of state"},
+		{"leads", "children", o.leads, o.fanout, maxTokens, "children"},
+		{"leads", "buf-kib", o.leads, o.bufKiB, maxHeldKiB, "KiB of buffers"},
+	} {
+		if p.x*p.y > p.most {
+			return nil, fmt.Errorf("-%s %d x -%s %d is %d %s, more than %d", p.a, p.x, p.b, p.y, p.x*p.y, p.what, p.most)
+		}
 	}
 	if o.plotPath != "" && !strings.HasSuffix(o.plotPath, ".svg") && !strings.HasSuffix(o.plotPath, ".png") {
 		return nil, fmt.Errorf("-plot %q: want a .svg or .png file", o.plotPath)

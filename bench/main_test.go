@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -252,5 +253,48 @@ func TestOneSubmitterOnce(t *testing.T) {
 	}
 	if want := o.reps * 2; len(s.samples) != want {
 		t.Errorf("%d samples, want %d (a repetition per peer)", len(s.samples), want)
+	}
+}
+
+// TestHugeSizesAreFlagErrors: a size far past anything a machine holds is
+// an error naming its flag before anything runs, not a crash for want of
+// memory (or a -max-wave whose doubling overflows and never ends).
+func TestHugeSizesAreFlagErrors(t *testing.T) {
+	huge := "1099511627776" // 2^40
+	var names []string
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	o := defaults(false)
+	bindFlags(fs, &o)
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, isInt := f.Value.(flag.Getter).Get().(int); isInt && f.Name != "cores" {
+			names = append(names, f.Name)
+		}
+	})
+	if len(names) < 30 {
+		t.Fatalf("only %d int flags: %v", len(names), names)
+	}
+	for _, name := range names {
+		args := []string{"-suite", suiteAll, "-" + name, huge}
+		o, err := parseOptions("bench", args, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		if _, err := newSuite(o, io.Discard); err == nil || !strings.Contains(err.Error(), "-"+name+" ") {
+			t.Errorf("%q: %v, want an error naming -%s", args, err, name)
+		}
+	}
+	// Sizes that are each allowed but together hold too much at once.
+	for _, args := range [][]string{
+		{"-keys", "1000000", "-block-kib", "1048576"},
+		{"-leads", "1000000", "-children", "1000"},
+		{"-leads", "1000000", "-buf-kib", "1024"},
+	} {
+		o, err := parseOptions("bench", args, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		if _, err := newSuite(o, io.Discard); err == nil || !strings.Contains(err.Error(), args[0]) || !strings.Contains(err.Error(), args[2]) {
+			t.Errorf("%q: %v, want an error naming %s and %s", args, err, args[0], args[2])
+		}
 	}
 }

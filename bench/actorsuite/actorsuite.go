@@ -134,25 +134,39 @@ func Tiny() Params {
 	}
 }
 
-// Validate reports the first size below 1 or an unknown case.
+// Upper bounds of the sizes, far above the defaults, so that a slip of the
+// finger is an error rather than a crash for want of memory: at each bound
+// a case holds a few GiB at most.
+const (
+	maxActors   = 1_000_000     // actors alive at once
+	maxHeld     = 100_000_000   // messages a case may hold at once: pingpong's samples, counting's queue (hollywood's inbox is unbounded), bank's transfers
+	maxMessages = 1_000_000_000 // messages that pass one at a time
+)
+
+// Validate reports the first size out of its bounds (each at least 1), or
+// an unknown case.
 func (p Params) Validate() error {
 	if p.Case != "" && !slices.Contains(Cases, p.Case) {
 		return fmt.Errorf("unknown actor case %q", p.Case)
 	}
 	for _, f := range []struct {
-		name string
-		v    int
+		name  string
+		v, hi int
 	}{
-		{"rounds", p.Rounds}, {"count", p.Count}, {"ring-actors", p.RingActors}, {"ring-hops", p.RingHops},
-		{"fj-actors", p.FJActors}, {"fj-messages", p.FJMessages}, {"creations", p.Creations},
-		{"big-actors", p.BigActors}, {"big-pings", p.BigPings}, {"creatures", p.Creatures},
-		{"meetings", p.Meetings}, {"accounts", p.Accounts}, {"transactions", p.Transactions},
+		{"rounds", p.Rounds, maxHeld}, {"count", p.Count, maxHeld}, {"ring-actors", p.RingActors, maxActors},
+		{"ring-hops", p.RingHops, maxMessages}, {"fj-actors", p.FJActors, maxActors}, {"fj-messages", p.FJMessages, maxHeld},
+		{"creations", p.Creations, maxActors}, {"big-actors", p.BigActors, maxActors}, {"big-pings", p.BigPings, maxHeld},
+		{"creatures", p.Creatures, maxActors}, {"meetings", p.Meetings, maxMessages},
+		{"accounts", p.Accounts, maxActors}, {"transactions", p.Transactions, maxHeld},
 	} {
-		if f.v < 1 {
-			return fmt.Errorf("-%s must be at least 1, got %d", f.name, f.v)
+		if f.v < 1 || f.v > f.hi {
+			return fmt.Errorf("-%s must be between 1 and %d, got %d", f.name, f.hi, f.v)
 		}
 	}
 	switch {
+	case p.FJActors*p.FJMessages > maxHeld:
+		// One sender outruns the actors: every message may be queued at once.
+		return fmt.Errorf("-fj-actors %d x -fj-messages %d is more than %d messages", p.FJActors, p.FJMessages, maxHeld)
 	case p.BigActors < 2:
 		return fmt.Errorf("-big-actors must be at least 2 (an actor pings others), got %d", p.BigActors)
 	case p.Creatures < 2:

@@ -155,6 +155,8 @@ func TestValidate(t *testing.T) {
 		{func(p *Params) { p.Creatures = 1 }, "-creatures"},
 		{func(p *Params) { p.Accounts = 1 }, "-accounts"},
 		{func(p *Params) { p.Timeout = 0 }, "-actor-timeout"},
+		{func(p *Params) { p.Count = 1 << 40 }, "-count"},
+		{func(p *Params) { p.FJActors, p.FJMessages = 1000, 1_000_000 }, "-fj-messages"},
 	} {
 		p := Tiny()
 		c.mod(&p)
