@@ -93,18 +93,32 @@ func (t *topic) Stopped(*coregate.ActorContext) {
 	clear(t.subs)
 }
 
-// hub is the HTTP face: topics by name, spawned on first use.
+// hub is the HTTP face: the topics someone follows, by name. A topic's
+// actor is spawned by its first subscriber and stopped when its last one
+// leaves; publishing to a topic nobody follows spawns nothing. So topic
+// names that clients make up cost nothing once their subscribers left,
+// rather than an actor and its mailbox each for as long as the hub runs.
 type hub struct {
 	rt      *coregate.Runtime
 	buffer  int
 	http    *http.Server
 	closing context.Context // ends when Shutdown begins, ending every stream
 	mu      sync.Mutex
-	topics  map[string]*coregate.Ref[topicMsg, int]
+	topics  map[string]*topicEntry
+	spawned int // topics spawned so far: each actor's name is new
+}
+
+// topicEntry is a live topic: its actor and how many subscribe handlers
+// hold it, counted before they subscribe and after they unsubscribed, so
+// that the count is zero only when no handler can still send it a
+// subscribe.
+type topicEntry struct {
+	ref     *coregate.Ref[topicMsg, int]
+	holders int
 }
 
 func newHub(rt *coregate.Runtime, buffer int) *hub {
-	h := &hub{rt: rt, buffer: buffer, topics: map[string]*coregate.Ref[topicMsg, int]{}}
+	h := &hub{rt: rt, buffer: buffer, topics: map[string]*topicEntry{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /publish", h.publish)
 	mux.HandleFunc("GET /subscribe", h.subscribe)
@@ -115,32 +129,65 @@ func newHub(rt *coregate.Runtime, buffer int) *hub {
 	return h
 }
 
-// topic returns the named topic's actor, spawning it the first time.
-func (h *hub) topic(name string) (*coregate.Ref[topicMsg, int], error) {
+func validTopic(name string) error {
 	if name == "" || len(name) > 64 || strings.ContainsAny(name, "/ ") {
-		return nil, fmt.Errorf("topic %q: want 1 to 64 characters, no '/' or space", name)
+		return fmt.Errorf("topic %q: want 1 to 64 characters, no '/' or space", name)
+	}
+	return nil
+}
+
+// lookup returns the named topic's actor, or nil when nobody follows it.
+func (h *hub) lookup(name string) *coregate.Ref[topicMsg, int] {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e, ok := h.topics[name]; ok {
+		return e.ref
+	}
+	return nil
+}
+
+// hold returns the named topic's actor for a subscriber, spawning it if
+// nobody follows the topic; release lets go of it.
+func (h *hub) hold(name string) (*coregate.Ref[topicMsg, int], error) {
+	if err := validTopic(name); err != nil {
+		return nil, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if ref, ok := h.topics[name]; ok {
-		return ref, nil
+	if e, ok := h.topics[name]; ok {
+		e.holders++
+		return e.ref, nil
 	}
-	ref, err := coregate.Spawn(h.rt, "topic-"+name, func() coregate.Actor[topicMsg, int] {
+	// A name of its own: the actor of a topic its last subscriber just
+	// left may still be stopping under the old one.
+	h.spawned++
+	ref, err := coregate.Spawn(h.rt, fmt.Sprintf("topic-%s-%d", name, h.spawned), func() coregate.Actor[topicMsg, int] {
 		return &topic{subs: map[*subscriber]struct{}{}}
 	}, coregate.WithMailbox(1024))
 	if err != nil {
 		return nil, err
 	}
-	h.topics[name] = ref
+	h.topics[name] = &topicEntry{ref: ref, holders: 1}
 	return ref, nil
 }
 
-// ask sends m to the named topic and waits for its answer.
-func (h *hub) ask(ctx context.Context, name string, m topicMsg) (int, error) {
-	ref, err := h.topic(name)
-	if err != nil {
-		return 0, err
+// release lets go of a topic hold returned; the last holder stops its
+// actor, after the messages queued to it.
+func (h *hub) release(ctx context.Context, name string) {
+	h.mu.Lock()
+	e := h.topics[name]
+	e.holders--
+	if e.holders > 0 {
+		h.mu.Unlock()
+		return
 	}
+	delete(h.topics, name)
+	h.mu.Unlock()
+	_ = e.ref.Stop(ctx) // a stopped runtime has stopped it already
+}
+
+// ask sends m to ref and waits for its answer.
+func ask(ctx context.Context, ref *coregate.Ref[topicMsg, int], m topicMsg) (int, error) {
 	tok, err := ref.Ask(ctx, m)
 	if err != nil {
 		return 0, err
@@ -150,7 +197,7 @@ func (h *hub) ask(ctx context.Context, name string, m topicMsg) (int, error) {
 
 // join subscribes to a topic; leave unsubscribes.
 func (h *hub) join(ctx context.Context, name string) (s *subscriber, leave func(), err error) {
-	ref, err := h.topic(name)
+	ref, err := h.hold(name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -158,10 +205,12 @@ func (h *hub) join(ctx context.Context, name string) (s *subscriber, leave func(
 	leave = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, _ = h.ask(ctx, name, topicMsg{unsubscribe: s}) // a stopped topic has let go already
+		_, _ = ask(ctx, ref, topicMsg{unsubscribe: s}) // a stopped topic has let go already
+		h.release(ctx, name)
 	}
 	tok, err := ref.Ask(ctx, topicMsg{subscribe: s})
 	if err != nil {
+		h.release(ctx, name)
 		return nil, nil, err
 	}
 	if _, err := tok.Wait(ctx); err != nil {
@@ -180,7 +229,18 @@ func (h *hub) publish(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	n, err := h.ask(r.Context(), r.URL.Query().Get("topic"), topicMsg{event: string(body)})
+	name := r.URL.Query().Get("topic")
+	if err := validTopic(name); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	n := 0 // nobody follows the topic
+	if ref := h.lookup(name); ref != nil {
+		n, err = ask(r.Context(), ref, topicMsg{event: string(body)})
+		if errors.Is(err, coregate.ErrActorStopped) && h.lookup(name) != ref {
+			n, err = 0, nil // its last subscriber left as the event came
+		}
+	}
 	if err != nil {
 		http.Error(w, err.Error(), statusOf(err))
 		return

@@ -249,3 +249,55 @@ func TestShutdownLetsPublishesFinish(t *testing.T) {
 	st := r.rt.Stats().Total
 	require.Equal(t, st.Submitted, st.Resolved(), "%+v", st)
 }
+
+// TestTopicsEndWithTheirSubscribers: publishing to a topic nobody follows
+// spawns nothing, and a topic's actor stops when its last subscriber
+// leaves, so topic names made up by clients do not pile up actors (each
+// with its mailbox) for as long as the hub runs. A topic joined again is a
+// fresh actor.
+func TestTopicsEndWithTheirSubscribers(t *testing.T) {
+	r := start(t, Buffer)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range 50 {
+		require.Equal(t, "delivered 0", r.publish(t, fmt.Sprint("nobody-", i), "hello"))
+	}
+	require.Empty(t, r.liveTopics(), "publishing spawned topics")
+
+	_, leave1, err := r.join(ctx, "news")
+	require.NoError(t, err)
+	s2, leave2, err := r.join(ctx, "news")
+	require.NoError(t, err)
+	ref := r.liveTopics()["news"]
+	require.NotNil(t, ref)
+	leave1()
+	require.Equal(t, "delivered 1", r.publish(t, "news", "one left"))
+	require.Equal(t, "one left", <-s2.events)
+	leave2()
+	require.Empty(t, r.liveTopics(), "the last subscriber left")
+	require.ErrorIs(t, ref.Tell(ctx, topicMsg{event: "late"}), coregate.ErrActorStopped)
+
+	s3, leave3, err := r.join(ctx, "news")
+	require.NoError(t, err)
+	require.Equal(t, "delivered 1", r.publish(t, "news", "again"))
+	require.Equal(t, "again", <-s3.events)
+	leave3()
+
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	require.NoError(t, r.shutdown(sctx))
+	require.ErrorIs(t, <-r.done, http.ErrServerClosed)
+	st := r.rt.Stats().Total
+	require.Equal(t, st.Submitted, st.Resolved(), "%+v", st)
+}
+
+// liveTopics returns the hub's topics by name.
+func (r *running) liveTopics() map[string]*coregate.Ref[topicMsg, int] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]*coregate.Ref[topicMsg, int]{}
+	for name, e := range r.topics {
+		out[name] = e.ref
+	}
+	return out
+}
