@@ -121,8 +121,11 @@
 //     wait on tokens it submitted to its own executor, and a child's Goexit
 //     never unwinds its parent. At most [Config.MaxBlocked] handlers block at
 //     once; past that the call fails with [ErrTooManyBlocked].
-//   - Every queue is bounded ([Config.MailboxSize], retries included), and
-//     [Runtime.Stop] is bounded by its context.
+//   - Every queue of work to run is bounded ([Config.MailboxSize], retries
+//     included), and [Runtime.Stop] is bounded by its context. Tokens
+//     waiting out [Op.SubmitAfter]'s delay or held by [Op.Pause] are not
+//     bounded: each was accepted already and waits in memory, without a
+//     goroutine, until it is due or resumed.
 //   - Bad input (a nil context, runtime, op, token, ref or option, an empty
 //     or duplicate op name, a nil function, an unknown weight, Cores or
 //     MailboxSize out of range) is an error, never a panic or a hang.
