@@ -162,7 +162,11 @@ func TestCallTimeoutEndsTheHandler(t *testing.T) {
 		return 0, ctx.Err()
 	}))
 	_, err := call[int](t, rt, Call{Op: "block", Arg: 1, Timeout: time.Millisecond})
-	require.True(t, errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled), "the handler's context ended: %v", err)
+	// As a context deadline would: the handler's ctx.Err() is
+	// DeadlineExceeded (it was Canceled), so a remote caller gets the
+	// code DEADLINE_EXCEEDED, not CANCELLED.
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the handler's context ended at the call's timeout")
+	require.Equal(t, wire.Code_DEADLINE_EXCEEDED, wireError(err).GetCode())
 	_, err = call[int](t, rt, must(wire.NewCall("block", wrapperspb.Int64(1), time.Microsecond)))
 	require.ErrorIs(t, err, ErrBadArgument, "the op takes an int: the argument is checked first")
 	require.Equal(t, int64(1), must(wire.NewCall("block", wrapperspb.Int64(1), time.Microsecond)).GetTimeoutMs(), "a timeout under 1 ms is not none")

@@ -45,3 +45,28 @@ func TestCancelQueued(t *testing.T) {
 	require.Equal(t, []int{1, 2}, others.order())
 	require.Equal(t, uint64(7), rt.Stats().Total.Cancelled)
 }
+
+// TestHandlerSeesItsSubmittersDeadline: a handler whose submitter's context
+// passes its deadline sees DeadlineExceeded from ctx.Err(), as a context
+// derived from that one would (it saw Canceled), and so does Wait when the
+// handler returns it; a token cancelled by Cancel still sees Canceled.
+func TestHandlerSeesItsSubmittersDeadline(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	started := make(chan int, 2)
+	op := must(Define(rt, "wait-out", func(ctx context.Context, i int) (int, error) {
+		started <- i
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}))
+	short, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_, err := must(op.Submit(short, 1)).Wait(context.Background())
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	tok := must(op.Submit(context.Background(), 2))
+	for <-started != 2 { // token 1 may have started, or not before its deadline
+	}
+	tok.Cancel()
+	_, err = tok.Wait(context.Background())
+	require.ErrorIs(t, err, context.Canceled)
+}

@@ -499,9 +499,14 @@ func (t *Task) Done() <-chan struct{} {
 	return t.cancel.ch()
 }
 
-// Err says why Done is closed, or nil. It fires nothing: a getter.
+// Err says why Done is closed, or nil. It fires nothing: a getter. When
+// the submitter's context ended it is that context's error, as for any
+// context derived from it: DeadlineExceeded at its deadline.
 func (t *Task) Err() error {
 	if t.cancel.isFired() || t.done.isFired() {
+		if err := t.parent.Err(); err != nil {
+			return err
+		}
 		return context.Canceled
 	}
 	if err := t.parent.Err(); err != nil {
