@@ -197,32 +197,53 @@ func BenchmarkWaitResolved(b *testing.B) {
 
 // BenchmarkBurst is the burst of issue 15's goal: tiny tokens with results
 // submitted from one goroutine, then all awaited, on the default Config and
-// with idle polling off. It checks every result.
+// with idle polling off, and with one SubmitAll. It checks every result.
 func BenchmarkBurst(b *testing.B) {
 	for _, spin := range []time.Duration{0, -1} {
 		b.Run("idlespin="+map[bool]string{true: "default", false: "off"}[spin == 0], func(b *testing.B) {
-			rt, op, sum := startAdder(b, Config{IdleSpin: spin})
-			defer rt.Stop(context.Background())
-			var err error
-			ctx := context.Background()
-			toks := make([]*Token[int64], b.N)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range toks {
-				if toks[i], err = op.Submit(ctx, 1); err != nil {
-					b.Fatal(err)
+			burst(b, Config{IdleSpin: spin}, func(op *Op[int64, int64], ctx context.Context) []*Token[int64] {
+				toks := make([]*Token[int64], b.N)
+				for i := range toks {
+					var err error
+					if toks[i], err = op.Submit(ctx, 1); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			var got int64
-			for _, t := range toks {
-				v, err := t.Wait(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				got += v
-			}
-			b.StopTimer()
-			checkSum(b, got, sum.Load(), int64(b.N))
+				return toks
+			})
 		})
 	}
+	b.Run("submitall", func(b *testing.B) {
+		args := make([]int64, b.N)
+		for i := range args {
+			args[i] = 1
+		}
+		burst(b, Config{}, func(op *Op[int64, int64], ctx context.Context) []*Token[int64] {
+			toks, err := op.SubmitAll(ctx, args)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return toks
+		})
+	})
+}
+
+// burst times submit's tokens of an adder on a runtime of cfg, and their
+// Waits, and checks their results.
+func burst(b *testing.B, cfg Config, submit func(*Op[int64, int64], context.Context) []*Token[int64]) {
+	rt, op, sum := startAdder(b, cfg)
+	defer rt.Stop(context.Background())
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var got int64
+	for _, t := range submit(op, ctx) {
+		v, err := t.Wait(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got += v
+	}
+	b.StopTimer()
+	checkSum(b, got, sum.Load(), int64(b.N))
 }

@@ -2,7 +2,9 @@ package coregate
 
 import (
 	"context"
+	"unsafe"
 
+	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/router"
 )
 
@@ -20,4 +22,77 @@ func (op *Op[A, R]) SubmitFirst(ctx context.Context, arg A) (*Token[R], error) {
 // once. Its token's parent context is [context.Background].
 func (op *Op[A, R]) TrySubmit(arg A) (*Token[R], error) {
 	return op.submitWith(context.Background(), arg, router.How{NoWait: true}, nil)
+}
+
+// SubmitAll submits a token of op for each of args, as many Submit calls in
+// a row would, and returns them in args' order. A burst costs less this way
+// when op has no sticky key, anchor, retry, callback, blocking lane or
+// OnExecutor and ctx is not the context of a handler in a seed or of an
+// actor: the tokens are allocated 16 KiB at a time (a token kept keeps its
+// slab's memory) and queued up to 256 at a time per executor, each under one
+// lock and with one wake-up. They still take consecutive positions of their
+// class, so they spread over the executors as Submit's would, and a batch
+// that finds no room waits for it as Submit does. Other ops' tokens are
+// submitted one at a time.
+//
+// On error (Submit's errors) the tokens of the arguments already queued are
+// returned, and nil in place of each of the others; those queued run.
+func (op *Op[A, R]) SubmitAll(ctx context.Context, args []A) ([]*Token[R], error) {
+	if err := op.admit(ctx); err != nil {
+		return nil, err
+	}
+	if len(args) == 0 {
+		return nil, nil
+	}
+	toks := make([]*Token[R], len(args))
+	if !op.batches(ctx) {
+		for k, a := range args {
+			t, err := op.Submit(ctx, a)
+			if err != nil {
+				return toks, err
+			}
+			toks[k] = t
+		}
+		return toks, nil
+	}
+	n := uint64(len(args))
+	id := op.rt.ids.Add(n) - n
+	// Slabs of slabBytes, not one allocation for the batch: a large
+	// object takes fresh pages, whose first writes fault (a burst of
+	// 200,000 took 5 to 8 times longer in one run out of four).
+	per := max(1, slabBytes/int(unsafe.Sizeof(job[A, R]{})))
+	slabs := make([][]job[A, R], 0, (len(args)+per-1)/per)
+	for lo := 0; lo < len(args); lo += per {
+		jobs := make([]job[A, R], min(per, len(args)-lo))
+		for k := range jobs {
+			j := &jobs[k]
+			j.op, j.arg = op, args[lo+k]
+			j.tok.task.Init(ctx, id+uint64(lo+k)+1, &op.info, nil)
+			toks[lo+k] = &j.tok
+		}
+		slabs = append(slabs, jobs)
+	}
+	at := func(k int) *job[A, R] { return &slabs[k/per][k%per] }
+	err := op.rt.router.SubmitAll(ctx, &op.rule, len(args),
+		func(k int) actors.Job { return at(k) },
+		func(k int) { toks[k] = nil })
+	for k, t := range toks {
+		if t != nil {
+			op.pause.hold(at(k)) // after the push, as Submit's
+		}
+	}
+	return toks, err
+}
+
+// slabBytes is how much memory SubmitAll allocates for tokens at a time.
+const slabBytes = 16 << 10
+
+// batches reports whether tokens of op submitted with ctx are plain jobs
+// that [Op.SubmitAll] may queue together.
+func (op *Op[A, R]) batches(ctx context.Context) bool {
+	if op.hooked || op.lane != nil || op.near > 0 || op.pause.on.Load() {
+		return false
+	}
+	_, led := ctx.Value(actors.AnchorKey{}).(leader)
+	return !led
 }

@@ -156,6 +156,17 @@ func (e *Executor) Push(j Job) PushResult {
 	return e.mb.Push(j)
 }
 
+// PushAll pushes js in order, as many as the mailbox has room for, under
+// one lock and with at most one wake-up: a burst's share of this executor.
+// It returns how many it pushed, and when fewer than all, why not (Full,
+// Closed or Gone); the rest are the caller's to place.
+func (e *Executor) PushAll(js []Job) (int, PushResult) {
+	for _, j := range js {
+		j.Task().exec = e
+	}
+	return e.mb.pushAll(js)
+}
+
 // Adopt queues j, accepted on another executor that went down or stalled, at
 // the tail of this one past the mailbox bound: an accepted token is never
 // refused for room. It returns Gone when this executor is down too, Closed

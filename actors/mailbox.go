@@ -212,6 +212,43 @@ func (m *Mailbox) add(j Job, mode addMode) PushResult {
 	return Pushed
 }
 
+// pushAll appends as many of js as the bound lets in, under one lock and
+// with one wake-up, as Push would each in turn, and returns how many it
+// took; res says why it took fewer (Full, Closed or Gone).
+func (m *Mailbox) pushAll(js []Job) (n int, res PushResult) {
+	if len(js) == 0 {
+		return 0, Pushed
+	}
+	m.mu.Lock()
+	switch {
+	case m.gone:
+		m.mu.Unlock()
+		return 0, Gone
+	case m.aborted || m.drained || m.closed:
+		m.mu.Unlock()
+		return 0, Closed
+	}
+	n = min(len(js), m.size-m.n)
+	if n <= 0 {
+		m.mu.Unlock()
+		return 0, Full
+	}
+	m.q = append(m.q, js[:n]...)
+	m.setReady()
+	m.n += n
+	m.pushed += uint64(n)
+	wake := m.parked
+	m.parked = false
+	m.mu.Unlock()
+	if wake {
+		m.signal()
+	}
+	if n < len(js) {
+		return n, Full
+	}
+	return n, Pushed
+}
+
 func (m *Mailbox) signal() {
 	select {
 	case m.wake <- struct{}{}:

@@ -76,6 +76,26 @@ func TestMailboxMatchesReference(t *testing.T) {
 		}
 		next := 0
 		for step := 0; step < 2000; step++ {
+			if r.IntN(4) == 0 && next < len(jobs) {
+				// pushAll takes what the reference takes pushing each in turn.
+				js := make([]Job, 0, 5)
+				for _, j := range jobs[next:min(next+1+r.IntN(5), len(jobs))] {
+					js = append(js, j)
+				}
+				want, wres := 0, Pushed
+				for _, j := range js {
+					if wres = ref.push(j); wres != Pushed {
+						break
+					}
+					want++
+				}
+				got, res := m.pushAll(js)
+				if got != want || res != wres {
+					t.Fatalf("seed %d step %d: pushAll of %d = %d %v, reference %d %v", seed, step, len(js), got, res, want, wres)
+				}
+				next += got
+				continue
+			}
 			if r.IntN(2) == 0 && next < len(jobs) {
 				got, want := m.Push(jobs[next]), ref.push(jobs[next])
 				if got != want {
@@ -289,6 +309,36 @@ func TestMailboxWakesOnlyParked(t *testing.T) {
 	m.Push(newJob(4, nil))
 	if len(m.wake) != 1 {
 		t.Fatalf("wake channel holds %d signals, want 1", len(m.wake))
+	}
+}
+
+// TestMailboxPushAll: a push of many is refused by a closed or retired
+// mailbox as Push is, and wakes a parked consumer once.
+func TestMailboxPushAll(t *testing.T) {
+	js := []Job{newJob(1, nil), newJob(2, nil), newJob(3, nil)}
+	m := NewMailbox(8, nil)
+	if got := m.park(); got != Parked {
+		t.Fatalf("park on an empty mailbox = %v", got)
+	}
+	if n, res := m.pushAll(js); n != 3 || res != Pushed {
+		t.Fatalf("pushAll = %d %v, want 3 Pushed", n, res)
+	}
+	if len(m.wake) != 1 {
+		t.Fatalf("wake channel holds %d signals, want 1", len(m.wake))
+	}
+	for _, want := range js {
+		if j, _ := m.Pop(); j != want {
+			t.Fatal("pushAll is not FIFO")
+		}
+	}
+	m.Close()
+	if n, res := m.pushAll(js); n != 0 || res != Closed {
+		t.Fatalf("pushAll to a closed mailbox = %d %v, want 0 Closed", n, res)
+	}
+	g := NewMailbox(8, nil)
+	g.retire()
+	if n, res := g.pushAll(js); n != 0 || res != Gone {
+		t.Fatalf("pushAll to a retired mailbox = %d %v, want 0 Gone", n, res)
 	}
 }
 

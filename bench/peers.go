@@ -41,6 +41,7 @@ var peers = []struct {
 	{"hollywood", func(int) peer { return &hollywoodPeer{} }, "one hollywood actor per worker, engine.Send"},
 	{"coregate", func(c int) peer { return &coregatePeer{cores: c, affinity: coregate.BestEffort} }, "pinned executors, Submit/Wait"},
 	{"coregate-off", func(c int) peer { return &coregatePeer{cores: c, affinity: coregate.Off} }, "coregate with Affinity: Off"},
+	{"coregate-all", func(c int) peer { return &coregatePeer{cores: c, affinity: coregate.BestEffort, all: true} }, "pinned executors, one SubmitAll per batch, Wait on each"},
 }
 
 // goroutinePeer starts a goroutine per task; it has no concurrency setting.
@@ -250,6 +251,7 @@ func (p *hollywoodPeer) close() error {
 type coregatePeer struct {
 	cores    int
 	affinity coregate.Affinity
+	all      bool // a batch is one SubmitAll
 	rt       *coregate.Runtime
 	op       *coregate.Op[int, int]
 }
@@ -274,6 +276,9 @@ func (p *coregatePeer) start(cfg coregate.Config, job func(int) int, opts ...cor
 
 func (p *coregatePeer) batch(lo, hi int, res []int, before func(int)) error {
 	ctx := context.Background()
+	if p.all {
+		return p.batchAll(ctx, lo, hi, res, before)
+	}
 	toks := make([]*coregate.Token[int], 0, hi-lo)
 	for i := lo; i < hi; i++ {
 		if before != nil {
@@ -285,14 +290,36 @@ func (p *coregatePeer) batch(lo, hi int, res []int, before func(int)) error {
 		}
 		toks = append(toks, tok)
 	}
+	return waitAll(ctx, toks, res[lo:])
+}
+
+// waitAll waits for toks, in order, keeping their results in res.
+func waitAll(ctx context.Context, toks []*coregate.Token[int], res []int) error {
 	for k, tok := range toks {
 		v, err := tok.Wait(ctx)
 		if err != nil {
 			return err
 		}
-		res[lo+k] = v
+		res[k] = v
 	}
 	return nil
+}
+
+// batchAll submits the batch with one SubmitAll, every token's submit
+// time taken as the call's.
+func (p *coregatePeer) batchAll(ctx context.Context, lo, hi int, res []int, before func(int)) error {
+	args := make([]int, hi-lo)
+	for i := range args {
+		args[i] = lo + i
+		if before != nil {
+			before(lo + i)
+		}
+	}
+	toks, err := p.op.SubmitAll(ctx, args)
+	if err != nil {
+		return err
+	}
+	return waitAll(ctx, toks, res[lo:])
 }
 
 func (p *coregatePeer) close() error {

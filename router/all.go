@@ -1,0 +1,187 @@
+package router
+
+import (
+	"context"
+
+	"github.com/coregate/coregate/actors"
+)
+
+// allChunk bounds what [Router.SubmitAll] pushes to one executor at a time.
+const allChunk = 256
+
+// SubmitAll places n plain tokens of rule (no key, no seed, nothing
+// nearby), job(k) for k from 0 to n-1, as many [Router.Submit] calls in a
+// row would: job k takes position pos+k of its class, so a burst is
+// staggered as one job at a time would be. Each executor's share goes in up
+// to allChunk jobs at a time, round robin over the shares, under one lock
+// and with one wake-up each ([actors.Executor.PushAll]); a share whose
+// executor is asleep goes to an awake one of the range, as a single token
+// would. What the shares could not push (a mailbox full, an executor
+// unhealthy or gone) goes, in k's order, to whichever executor of the range
+// has room, healthy ones first, waiting for room while none has, as Submit
+// does.
+//
+// It returns nil once every job is queued. Otherwise it returns the error
+// that stopped it (as Submit's) and calls unplaced with each k it did not
+// queue, in ascending order.
+func (r *Router) SubmitAll(ctx context.Context, rule *Rule, n int, job func(k int) actors.Job, unplaced func(k int)) error {
+	if n <= 0 {
+		return nil
+	}
+	w := rule.Weight
+	set := r.view.Load().eligible(w)
+	b := &batch{n: n, s: len(set), job: job, pos: r.pos[w].n.Add(uint64(n)) - uint64(n)}
+	b.took = make([]int, b.s)
+	r.pushShares(b, set)
+	if b.skip(); b.next == n {
+		return nil
+	}
+	_, err := r.WaitRoom(ctx, func() (int, actors.PushResult) {
+		if res := r.pushLeft(b, w); res != actors.Pushed {
+			return -1, res
+		}
+		return 0, actors.Pushed
+	})
+	for k := b.next; k < n; k++ {
+		if !b.placed(k) {
+			unplaced(k)
+		}
+	}
+	return err
+}
+
+// batch is a SubmitAll's progress: share c (the jobs k = c, c+s, c+2s, ...
+// for the s executors of the range) has its first took[c] queued; past
+// that, every job before next is queued too.
+type batch struct {
+	n, s int
+	pos  uint64
+	job  func(k int) actors.Job
+	took []int
+	next int
+}
+
+func (b *batch) placed(k int) bool { return k < b.next || b.s > 0 && k/b.s < b.took[k%b.s] }
+
+// skip advances next past the jobs queued.
+func (b *batch) skip() {
+	for b.next < b.n && b.placed(b.next) {
+		b.next++
+	}
+}
+
+// pushShares pushes each share to the executor staggered selection gives
+// position pos+c (or to an awake one in its place when that one is asleep),
+// allChunk jobs at a time round robin over the shares, until each is pushed
+// or its executor takes no more (full, unhealthy, closed or gone).
+func (r *Router) pushShares(b *batch, set []int) {
+	to := make([]*actors.Executor, b.s)
+	for c := range b.s {
+		i := Candidate(set, b.pos, c)
+		if a := r.awake(set, b.pos+uint64(c)); a >= 0 {
+			i = a
+		}
+		if e := r.execs[i]; e.Healthy() {
+			to[c] = e
+		}
+	}
+	var chunk [allChunk]actors.Job
+	for more := true; more; {
+		more = false
+		for c, e := range to {
+			if e == nil {
+				continue
+			}
+			m := 0
+			for k := c + b.took[c]*b.s; k < b.n && m < allChunk; k += b.s {
+				chunk[m] = b.job(k)
+				m++
+			}
+			if m == 0 {
+				continue
+			}
+			got, _ := e.PushAll(chunk[:m])
+			b.took[c] += got
+			if got < m {
+				to[c] = nil // the rest of the share is left for pushLeft
+			} else {
+				more = true
+			}
+		}
+	}
+}
+
+// pushLeft pushes the jobs left from b.next on, in k's order, allChunk at a
+// time round robin over the executors of class w from staggered position
+// b.pos: over the healthy ones first; when none of the range is healthy,
+// then the range over the healthy executors; then the unhealthy ones. It
+// returns Pushed once all are queued, else why not (Full, Closed, Gone or
+// NoExecutor).
+func (r *Router) pushLeft(b *batch, w Weight) actors.PushResult {
+	v := r.view.Load()
+	set := v.eligible(w)
+	if len(set) == 0 {
+		return actors.NoExecutor
+	}
+	res := actors.Full
+	var chunk [allChunk]actors.Job
+	var ks [allChunk]int
+	// fill pushes to the executors of ins, round robin, until all is
+	// queued or closed (true) or none takes more.
+	fill := func(ins ...int) bool {
+		for more := true; more; {
+			more = false
+			for _, i := range ins {
+				m := 0
+				for k := b.next; k < b.n && m < allChunk; k++ {
+					if !b.placed(k) {
+						chunk[m], ks[m] = b.job(k), k
+						m++
+					}
+				}
+				if m == 0 {
+					b.next, res = b.n, actors.Pushed
+					return true
+				}
+				got, why := r.execs[i].PushAll(chunk[:m])
+				if got == m {
+					b.next = ks[m-1] + 1
+				} else {
+					b.next = ks[got]
+				}
+				b.skip()
+				switch {
+				case b.next == b.n:
+					res = actors.Pushed
+					return true
+				case why == actors.Closed:
+					res = actors.Closed
+					return true
+				case why == actors.Gone:
+					res = actors.Gone
+				case got == m:
+					more = true
+				}
+			}
+		}
+		return false
+	}
+	var healthy, sick []int
+	for k := range set {
+		if i := Candidate(set, b.pos, k); r.execs[i].Healthy() {
+			healthy = append(healthy, i)
+		} else {
+			sick = append(sick, i)
+		}
+	}
+	if fill(healthy...) {
+		return res
+	}
+	if len(healthy) == 0 {
+		if i := healthyRange(v.live, r.healthy, w, b.pos); i >= 0 && fill(i) {
+			return res
+		}
+	}
+	fill(sick...)
+	return res
+}

@@ -1,0 +1,277 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestSubmitAllReturnsEveryResultInOrder: each token's result belongs to its
+// argument, and the runtime counts every token once.
+func TestSubmitAllReturnsEveryResultInOrder(t *testing.T) {
+	rt := start(t, Config{})
+	ctx := context.Background()
+	sq := must(Define(rt, "square", func(_ context.Context, x int) (int, error) { return x * x, nil }))
+	args := make([]int, 5000)
+	for i := range args {
+		args[i] = i
+	}
+	toks, err := sq.SubmitAll(ctx, args)
+	require.NoError(t, err)
+	require.Len(t, toks, len(args))
+	for i, tok := range toks {
+		v, err := tok.Wait(ctx)
+		require.NoError(t, err)
+		require.Equal(t, i*i, v)
+	}
+	require.Equal(t, uint64(len(args)), rt.Stats().Total.Succeeded)
+}
+
+// TestSubmitAllStaggersAsSubmitDoes: a batch takes the class's next
+// positions, so its tokens land where as many Submit calls would have put
+// them, continuing the staggered order (idle polling off, so no token is
+// sent to an awake executor instead).
+func TestSubmitAllStaggersAsSubmitDoes(t *testing.T) {
+	rt := start(t, Config{Cores: 3, Affinity: Off, IdleSpin: -1})
+	ctx := context.Background()
+	where := must(Define(rt, "where", func(ctx context.Context, _ int) (int, error) {
+		i, _ := CurrentExecutor(ctx)
+		return i, nil
+	}))
+	var got []int
+	first := must(where.Submit(ctx, 0))
+	got = append(got, must(first.Wait(ctx)))
+	toks, err := where.SubmitAll(ctx, make([]int, 10))
+	require.NoError(t, err)
+	for _, tok := range toks {
+		got = append(got, must(tok.Wait(ctx)))
+	}
+	next := must(where.Submit(ctx, 0))
+	got = append(got, must(next.Wait(ctx)))
+	want := make([]int, len(got))
+	for k := range want {
+		want[k] = (got[0] + k) % 3
+	}
+	require.Equal(t, want, got)
+}
+
+// TestSubmitAllWaitsForRoom: a batch far larger than the mailboxes, on
+// executors held by a blocked token, waits for room (nothing refused or
+// lost) and completes once they go on, with a mailbox smaller and one larger
+// than a push's chunk.
+func TestSubmitAllWaitsForRoom(t *testing.T) {
+	for _, size := range []int{8, 1024} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) { submitAllWaitsForRoom(t, size) })
+	}
+}
+
+func submitAllWaitsForRoom(t *testing.T, size int) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, MailboxSize: size})
+	ctx := context.Background()
+	b := newBlocker(t, rt, "block")
+	hold := must(b.op.Submit(ctx, -1))
+	<-b.started
+	args := make([]int, 10*size)
+	for i := range args {
+		args[i] = i
+	}
+	done := submitAllBehind(rt, args)
+	// Part of the batch is queued, never more than the bound, and the rest
+	// waits: the executor is held, so the batch cannot be placed whole.
+	for range 100 {
+		require.LessOrEqual(t, rt.Stats().Total.Queued, uint64(size))
+		runtime.Gosched()
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("SubmitAll returned (%v) while its executor was held", r.err)
+	default:
+	}
+	close(b.gate)
+	r := <-done
+	require.NoError(t, r.err)
+	for i, tok := range r.toks {
+		v, err := tok.Wait(ctx)
+		require.NoError(t, err)
+		require.Equal(t, i, v)
+	}
+	must(hold.Wait(ctx))
+	require.Equal(t, uint64(1+len(args)), rt.Stats().Total.Succeeded)
+}
+
+type submitted struct {
+	toks []*Token[int]
+	err  error
+}
+
+// submitAllBehind submits args with SubmitAll, on an op returning its
+// argument, from another goroutine, behind a token that holds rt's
+// executors, and returns once the batch's first token is queued (and the
+// executor's own counted): what SubmitAll returns comes on the channel.
+func submitAllBehind(rt *Runtime, args []int) <-chan submitted {
+	done := make(chan submitted, 1)
+	id := must(Define(rt, "id", func(_ context.Context, x int) (int, error) { return x, nil }))
+	go func() {
+		toks, err := id.SubmitAll(context.Background(), args)
+		done <- submitted{toks, err}
+	}()
+	for rt.Stats().Total.Submitted < 2 {
+		runtime.Gosched()
+	}
+	return done
+}
+
+// TestSubmitAllStoppedMidway: a Stop while a batch waits for room ends it
+// with ErrStopped; the tokens it returns are exactly those the runtime
+// accepted, each resolved, and nil stands for each argument not submitted.
+func TestSubmitAllStoppedMidway(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, MailboxSize: 8})
+	ctx := context.Background()
+	b := newBlocker(t, rt, "block")
+	must(b.op.Submit(ctx, -1))
+	<-b.started
+	done := submitAllBehind(rt, make([]int, 1000))
+	stopped := make(chan error, 1)
+	go func() { stopped <- rt.Stop(ctx) }()
+	r := <-done
+	require.ErrorIs(t, r.err, ErrStopped)
+	require.Len(t, r.toks, 1000)
+	close(b.gate)
+	require.NoError(t, <-stopped)
+	submitted := 0
+	for _, tok := range r.toks {
+		if tok == nil {
+			continue
+		}
+		submitted++
+		_, err := tok.Wait(ctx)
+		require.True(t, err == nil || errors.Is(err, ErrStopped), "%v", err)
+	}
+	require.Positive(t, submitted)
+	require.Less(t, submitted, 1000)
+	require.Equal(t, uint64(1+submitted), rt.Stats().Total.Submitted)
+}
+
+// TestSubmitAllBadInput: Submit's errors, and an empty batch is no tokens.
+func TestSubmitAllBadInput(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	op := must(Define(rt, "id", func(_ context.Context, x int) (int, error) { return x, nil }))
+	var nilOp *Op[int, int]
+	_, err := nilOp.SubmitAll(context.Background(), []int{1})
+	require.ErrorIs(t, err, ErrNilOp)
+	_, err = op.SubmitAll(nil, []int{1}) //nolint:staticcheck // the nil context is the bad input
+	require.ErrorIs(t, err, ErrNilContext)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = op.SubmitAll(cancelled, []int{1})
+	require.ErrorIs(t, err, context.Canceled)
+	toks, err := op.SubmitAll(context.Background(), nil)
+	require.NoError(t, err)
+	require.Empty(t, toks)
+	require.NoError(t, rt.Stop(context.Background()))
+	_, err = op.SubmitAll(context.Background(), []int{1})
+	require.ErrorIs(t, err, ErrStopped)
+}
+
+// TestSubmitAllKeepsStickyKeys: an op with sticky keys is submitted a
+// token at a time, so each key still runs on one executor.
+func TestSubmitAllKeepsStickyKeys(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off})
+	ctx := context.Background()
+	where := must(Define(rt, "where", func(ctx context.Context, _ int) (int, error) {
+		i, _ := CurrentExecutor(ctx)
+		return i, nil
+	}, WithSticky()))
+	args := make([]int, 200)
+	for i := range args {
+		args[i] = i % 5
+	}
+	toks, err := where.SubmitAll(ctx, args)
+	require.NoError(t, err)
+	ran := map[int]int{}
+	for i, tok := range toks {
+		e := must(tok.Wait(ctx))
+		if prev, ok := ran[args[i]]; ok {
+			require.Equal(t, prev, e, "key %d moved", args[i])
+		}
+		ran[args[i]] = e
+	}
+}
+
+// TestSubmitAllHeldWhilePaused: a paused op's batch is held until Resume.
+func TestSubmitAllHeldWhilePaused(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ctx := context.Background()
+	rec := newRunLog(t, rt, "rec")
+	rec.op.Pause()
+	toks, err := rec.op.SubmitAll(ctx, []int{1, 2, 3})
+	require.NoError(t, err)
+	// A token submitted and awaited after the batch, on the one executor:
+	// had the batch not been held, it would have run first.
+	probe := must(Define(rt, "probe", func(_ context.Context, x int) (int, error) { return x, nil }))
+	must(must(probe.Submit(ctx, 0)).Wait(ctx))
+	require.Empty(t, rec.order())
+	rec.op.Resume()
+	for _, tok := range toks {
+		must(tok.Wait(ctx))
+	}
+	require.Equal(t, []int{1, 2, 3}, rec.order())
+}
+
+// TestSubmitAllAllocations: a batch allocates its tokens a slab at a time
+// (16 KiB, 128 of these tokens), and a few slices, never per token.
+func TestSubmitAllAllocations(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, MailboxSize: 1 << 14})
+	ctx := context.Background()
+	op := must(Define(rt, "id", func(_ context.Context, x int) (int, error) { return x, nil }))
+	args := make([]int, 4096)
+	allocs := testing.AllocsPerRun(20, func() {
+		toks, err := op.SubmitAll(ctx, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range toks {
+			if _, err := tok.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	// 32 slabs, the tokens' pointers, the slabs' list, and the batch's
+	// progress: under one allocation per 64 tokens.
+	require.LessOrEqual(t, allocs, float64(len(args))/64)
+}
+
+// TestSubmitAllSkipsADownExecutor: a batch submitted while an executor is
+// down all runs on the live one, and spreads again once it is revived.
+func TestSubmitAllSkipsADownExecutor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, arm := startDownable(t)
+		ctx := context.Background()
+		poke := must(Define(rt, "poke", where[int], OnExecutor(1)))
+		at := must(Define(rt, "at", where[int]))
+		arm(1)
+		must(poke.Submit(ctx, 0))
+		synctest.Wait()
+		require.True(t, rt.Executors()[1].Down)
+		ran := func() map[int]int {
+			toks, err := at.SubmitAll(ctx, make([]int, 600))
+			require.NoError(t, err)
+			n := map[int]int{}
+			for _, tok := range toks {
+				n[must(tok.Wait(ctx))]++
+			}
+			return n
+		}
+		require.Equal(t, map[int]int{0: 600}, ran())
+		time.Sleep(2 * time.Second) // the cool-down: the executor is revived
+		synctest.Wait()
+		require.False(t, rt.Executors()[1].Down)
+		require.Equal(t, map[int]int{0: 300, 1: 300}, ran())
+	})
+}
