@@ -50,6 +50,34 @@ func (r *Router) SubmitAll(ctx context.Context, rule *Rule, n int, job func(k in
 	return err
 }
 
+// Shares returns the executors of set a batch of n jobs from position pos
+// goes to, one per share (the jobs c, c+s, c+2s, ... for s executors in
+// set; min(n, s) shares): share c to the staggered choice at pos+c, unless
+// that one is asleep, then to the first executor of set, in staggered order,
+// that no share was given and for which awake reports true (it may claim
+// the executor, so it is asked once per executor), as [Awake] does for one
+// token. A batch of as many jobs as set has executors wakes them all.
+func Shares(set []int, pos uint64, n int, asleep, awake func(int) bool) []int {
+	to := make([]int, min(n, len(set)))
+	for c := range to {
+		to[c] = Candidate(set, pos, c)
+	}
+	spare := len(to) // the next executor, in staggered order, no share was given
+	for c, i := range to {
+		if !asleep(i) {
+			continue
+		}
+		for ; spare < len(set); spare++ {
+			if a := Candidate(set, pos, spare); awake(a) {
+				to[c] = a
+				spare++
+				break
+			}
+		}
+	}
+	return to
+}
+
 // batch is a SubmitAll's progress: share c (the jobs k = c, c+s, c+2s, ...
 // for the s executors of the range) has its first took[c] queued; past
 // that, every job before next is queued too.
@@ -70,19 +98,15 @@ func (b *batch) skip() {
 	}
 }
 
-// pushShares pushes each share to the executor staggered selection gives
-// position pos+c (or to an awake one in its place when that one is asleep),
-// allChunk jobs at a time round robin over the shares, until each is pushed
-// or its executor takes no more (full, unhealthy, closed or gone).
+// pushShares pushes each share to its executor ([Shares]), allChunk jobs
+// at a time round robin over the shares, until each is pushed or its
+// executor takes no more (full, unhealthy, closed or gone).
 func (r *Router) pushShares(b *batch, set []int) {
 	to := make([]*actors.Executor, b.s)
-	for c := range b.s {
-		i := Candidate(set, b.pos, c)
-		if a := r.awake(set, b.pos+uint64(c)); a >= 0 {
-			i = a
-		}
+	for c, i := range Shares(set, b.pos, b.n, func(i int) bool { return r.execs[i].Asleep() },
+		func(i int) bool { return r.execs[i].Healthy() && r.execs[i].Claim() }) {
 		if e := r.execs[i]; e.Healthy() {
-			to[c] = e
+			to[c] = e // else left for pushLeft, which tries healthy executors first
 		}
 	}
 	var chunk [allChunk]actors.Job

@@ -74,6 +74,38 @@ func TestAwakeTable(t *testing.T) {
 	}
 }
 
+// TestSharesTable: where a batch's shares go, as a pure function: staggered
+// like single tokens, a share whose executor sleeps taken by an awake one
+// that no share was given, so a batch that covers the range wakes all of
+// it (a batch of CPU-bound tokens all on the one awake executor ran at half
+// the efficiency of two).
+func TestSharesTable(t *testing.T) {
+	in := func(set ...int) func(int) bool { return func(i int) bool { return slices.Contains(set, i) } }
+	for _, tt := range []struct {
+		name          string
+		set           []int
+		pos           uint64
+		n             int
+		asleep, awake func(int) bool
+		want          []int
+	}{
+		{"no executor", nil, 0, 5, in(), in(), []int{}},
+		{"no job", []int{0, 1}, 0, 0, in(), in(), []int{}},
+		{"staggered from pos", []int{0, 1, 2}, 1, 3, in(), in(), []int{1, 2, 0}},
+		{"fewer jobs than executors", []int{0, 1, 2}, 2, 2, in(), in(), []int{2, 0}},
+		{"one job, choice asleep, another awake", []int{0, 1}, 0, 1, in(0), in(1), []int{1}},
+		{"range covered: the sleeper is woken", []int{0, 1}, 0, 2, in(0), in(1), []int{0, 1}},
+		{"range covered, many jobs", []int{0, 1}, 1, 128, in(1), in(0), []int{1, 0}},
+		{"sleeper taken by the spare awake one", []int{0, 1, 2, 3}, 0, 2, in(0, 1), in(2, 3), []int{2, 3}},
+		{"one spare for two sleepers", []int{0, 1, 2}, 0, 2, in(0, 1), in(2), []int{2, 1}},
+		{"nobody awake", []int{0, 1, 2}, 0, 1, in(0, 1, 2), in(), []int{0}},
+	} {
+		if got := Shares(tt.set, tt.pos, tt.n, tt.asleep, tt.awake); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: Shares(%v, pos %d, %d jobs) = %v, want %v", tt.name, tt.set, tt.pos, tt.n, got, tt.want)
+		}
+	}
+}
+
 // FuzzDecide checks Decide's invariants on any live set, health mask, class,
 // seed and position: the result is -1 exactly when nothing is live; a live
 // seed always wins; otherwise the pick is in the class's range over the live
