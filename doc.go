@@ -79,9 +79,11 @@
 // # Pool and service features
 //
 // On the same tokens, keeping placement, counts, supervision and Stop's
-// promise: [Op.SubmitFirst] (head of the queue), [Op.TrySubmit] ([ErrFull]
-// instead of waiting), [Op.SubmitAfter] (one heap and one timer for every
-// waiting token), [Op.Every] (periodic, never overlapping),
+// promise: [Op.SubmitAll] (a burst placed as many Submits would, queued up
+// to 256 tokens per lock), [Op.SubmitFirst] (head of the queue),
+// [Op.TrySubmit] ([ErrFull] instead of waiting), [Op.SubmitAfter] (one heap
+// and one timer for every waiting token), [Op.Every] (periodic, never
+// overlapping),
 // [Op.CancelQueued], [Op.Pause] and [Op.Resume], [Map] (ordered, a
 // bounded window, a break cancels the rest) and [MapUnordered],
 // [WithBlocking] (a bounded pool of unpinned goroutines for handlers that

@@ -27,6 +27,24 @@ func busy(rt *coregate.Runtime) (release chan struct{}) {
 	return release
 }
 
+func ExampleOp_SubmitAll() {
+	ctx := context.Background()
+	rt, _ := coregate.Start(coregate.Config{})
+	defer rt.Stop(ctx)
+	square, _ := coregate.Define(rt, "square", func(_ context.Context, x int) (int, error) { return x * x, nil })
+	toks, err := square.SubmitAll(ctx, []int{1, 2, 3, 4})
+	if err != nil {
+		fmt.Println(err) // the tokens of the arguments queued before it are in toks, nil for the others
+		return
+	}
+	for _, tok := range toks {
+		v, _ := tok.Wait(ctx)
+		fmt.Print(v, " ")
+	}
+	fmt.Println()
+	// Output: 1 4 9 16
+}
+
 func ExampleOp_SubmitFirst() {
 	ctx := context.Background()
 	rt, _ := coregate.Start(coregate.Config{Cores: 1})
