@@ -37,7 +37,8 @@ type Call struct {
 // hollywood actor or a remote engine, until the runtime stops. Every op
 // defined on the runtime is reachable there: on an engine with a remote
 // listener, so is every process that reaches its address (bind it to
-// loopback or use TLS).
+// loopback or use TLS). It is nil for a nil *Runtime or one not made by
+// Start.
 //
 // engine.Send runs the op and drops its result; engine.Request answers the
 // result or the error. Receiving a call submits its token at once, in the
@@ -46,6 +47,9 @@ type Call struct {
 // engine, its connection). Answering waits for the token on a goroutine of
 // its own, so the ops process is never held by a running handler.
 func (rt *Runtime) OpsPID() *actor.PID {
+	if rt.unusable() {
+		return nil
+	}
 	return actor.NewPID(rt.engine.Address(), rt.name+"/ops")
 }
 

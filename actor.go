@@ -46,8 +46,14 @@ type ActorContext struct {
 	node *actorNode
 }
 
-// Self returns the actor's PID.
-func (c *ActorContext) Self() *actor.PID { return c.node.pid }
+// Self returns the actor's PID; nil for a nil or zero ActorContext (one not
+// given by the runtime).
+func (c *ActorContext) Self() *actor.PID {
+	if c == nil || c.node == nil {
+		return nil
+	}
+	return c.node.pid
+}
 
 // Value answers the executor the actor runs on, and the actor itself (the
 // tokens it submits stay near it); then the runtime context's values. An

@@ -8,7 +8,7 @@ import "github.com/coregate/coregate/actors"
 // tokens are not touched (cancel one with [Token.Cancel]). It returns how
 // many it cancelled. Tokens submitted meanwhile may escape it.
 func (op *Op[A, R]) CancelQueued() int {
-	if op == nil {
+	if op.unusable() {
 		return 0
 	}
 	// The delayed first: a token coming due meanwhile is queued (or held)

@@ -368,14 +368,33 @@ func (cfg Config) chosenCPUs(allowed []int) ([]int, error) {
 }
 
 // Engine returns the hollywood engine hosting the runtime's processes; subscribe
-// to its event stream to see the supervisor's events and dead letters.
-func (rt *Runtime) Engine() *actor.Engine { return rt.engine }
+// to its event stream to see the supervisor's events and dead letters. It
+// is nil for a nil *Runtime or one not made by Start.
+func (rt *Runtime) Engine() *actor.Engine {
+	if rt.unusable() {
+		return nil
+	}
+	return rt.engine
+}
 
-// RouterPID returns the router's PID.
-func (rt *Runtime) RouterPID() *actor.PID { return rt.router.PID() }
+// RouterPID returns the router's PID; nil for a nil *Runtime or one not
+// made by Start.
+func (rt *Runtime) RouterPID() *actor.PID {
+	if rt.unusable() {
+		return nil
+	}
+	return rt.router.PID()
+}
 
-// Executors describes the executors, index order.
+// unusable says rt is nil or was not made by Start.
+func (rt *Runtime) unusable() bool { return rt == nil || rt.sup == nil }
+
+// Executors describes the executors, index order; none for a nil *Runtime
+// or one not made by Start.
 func (rt *Runtime) Executors() []ExecutorInfo {
+	if rt.unusable() {
+		return nil
+	}
 	infos := make([]ExecutorInfo, len(rt.execs))
 	for i, e := range rt.execs {
 		pinned, pinErr := e.Pinned()
@@ -388,8 +407,12 @@ func (rt *Runtime) Executors() []ExecutorInfo {
 	return infos
 }
 
-// Stats returns the runtime's counts.
+// Stats returns the runtime's counts; zero for a nil *Runtime or one not
+// made by Start.
 func (rt *Runtime) Stats() Stats {
+	if rt.unusable() {
+		return Stats{}
+	}
 	s := Stats{Executors: make([]Counts, len(rt.execs))}
 	for i, e := range rt.execs {
 		s.Executors[i] = e.Counts()
@@ -428,7 +451,7 @@ func (rt *Runtime) Stats() Stats {
 // callback ([WithOnDone], [WithOnFailure], an actor's Stopped), it returns
 // ErrStopFromHandler, since it would wait for its own goroutine.
 func (rt *Runtime) Stop(ctx context.Context) error {
-	if rt == nil || rt.sup == nil {
+	if rt.unusable() {
 		return errors.New("coregate: Stop on a nil *Runtime or one not made by Start")
 	}
 	if ctx == nil {

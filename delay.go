@@ -26,7 +26,7 @@ import (
 // A d of 0 is Submit; a negative d is an error.
 func (op *Op[A, R]) SubmitAfter(ctx context.Context, d time.Duration, arg A) (*Token[R], error) {
 	switch {
-	case op == nil:
+	case op.unusable():
 		return nil, ErrNilOp
 	case ctx == nil:
 		return nil, ErrNilContext

@@ -128,8 +128,9 @@
 //     waiting out [Op.SubmitAfter]'s delay or held by [Op.Pause] are not
 //     bounded: each was accepted already and waits in memory, without a
 //     goroutine, until it is due or resumed.
-//   - Bad input (a nil context, runtime, op, token, ref or option, an empty
-//     or duplicate op name, a nil function, an unknown weight, Cores or
+//   - Bad input (a nil context, runtime, op, token, ref, group, PerCore or
+//     option, or a zero one not made by its constructor, an empty or
+//     duplicate op name, a nil function, an unknown weight, Cores or
 //     MailboxSize out of range) is an error, never a panic or a hang.
 //
 // Hot paths allocate nothing beyond the token itself: placement, mailbox push and

@@ -26,9 +26,11 @@ var (
 	// ErrFull is wrapped by the error of [Op.TrySubmit] when every executor
 	// the token may go to is full.
 	ErrFull = actors.ErrFull
-	// ErrNilToken is returned by the methods of a nil *Token.
+	// ErrNilToken is returned by the methods of a nil *Token, or of one not
+	// made by submitting it (a zero Token).
 	ErrNilToken = errors.New("coregate: nil token")
-	// ErrNilOp is returned by the methods of a nil *Op that submit tokens.
+	// ErrNilOp is returned by the methods of a nil *Op, or of one not made
+	// by [Define], that submit tokens.
 	ErrNilOp = errors.New("coregate: nil *Op")
 	// ErrNilRef is returned by the methods of a nil *Ref, or of one not
 	// made by [Spawn], that send to the actor.

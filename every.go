@@ -32,7 +32,7 @@ import (
 // stopped runtime is an error.
 func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, each func(R, error)) (stop func(), err error) {
 	switch {
-	case op == nil:
+	case op.unusable():
 		return nil, ErrNilOp
 	case ctx == nil:
 		return nil, ErrNilContext

@@ -23,9 +23,10 @@ import (
 //	for _, id := range ids { coregate.Add(g, fetch, id) }
 //	err := g.Wait()
 //
-// Create it with [NewGroup]; the zero value is not usable. Its methods are
-// safe for concurrent use, and tokens may be added from inside its tokens'
-// handlers.
+// Create it with [NewGroup]; the zero value is not usable: Add, Go and Wait
+// on it, as on a nil *Group, return an error, and Context returns a
+// context cancelled with that error. Its methods are safe for concurrent
+// use, and tokens may be added from inside its tokens' handlers.
 type Group struct {
 	rt     *Runtime
 	ctx    context.Context
@@ -40,6 +41,17 @@ type Group struct {
 
 // errGroupDone is the cause of a group's context once Wait returned.
 var errGroupDone = errors.New("coregate: group done")
+
+// noGroupCtx is what Context returns for a nil or zero group: cancelled,
+// with the cause saying why.
+var noGroupCtx = func() context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("coregate: Context of a nil *Group or one not made by NewGroup"))
+	return ctx
+}()
+
+// unusable says g is nil or was not made by NewGroup.
+func (g *Group) unusable() bool { return g == nil || g.cancel == nil }
 
 // NewGroup returns a group of tokens on rt whose context derives from ctx
 // (its values, the seed of the handler whose context it is, and its end).
@@ -60,15 +72,22 @@ func NewGroup(ctx context.Context, rt *Runtime) *Group {
 
 // Context returns the group's context: cancelled at the first failure, and
 // once Wait returned. Its tokens are submitted with it.
-func (g *Group) Context() context.Context { return g.ctx }
+func (g *Group) Context() context.Context {
+	if g.unusable() {
+		return noGroupCtx
+	}
+	return g.ctx
+}
 
 // Add submits a token of op for arg to the group, with the group's context.
 // An error submitting it (the runtime stopped, the group's context ended, a
-// nil group or op, an op of another runtime than the group's) is returned and is also the group's error, as if the token
-// had failed; so a caller may ignore Add's error and read Wait's.
+// nil op, an op of another runtime than the group's) is returned and is
+// also the group's error, as if the token had failed; so a caller may
+// ignore Add's error and read Wait's. A nil group, or one not made by
+// [NewGroup], is an error too, and there is no group to record it.
 func Add[A, R any](g *Group, op *Op[A, R], arg A) (*Token[R], error) {
-	if g == nil {
-		return nil, errors.New("coregate: Add to a nil *Group")
+	if g.unusable() {
+		return nil, errors.New("coregate: Add to a nil *Group or one not made by NewGroup")
 	}
 	switch {
 	case op == nil:
@@ -85,8 +104,8 @@ func Add[A, R any](g *Group, op *Op[A, R], arg A) (*Token[R], error) {
 // Go runs fn as a token of the group, placed as [SubmitFunc]'s are; errors as
 // for [Add].
 func Go[R any](g *Group, fn func(context.Context) (R, error)) (*Token[R], error) {
-	if g == nil {
-		return nil, errors.New("coregate: Go on a nil *Group")
+	if g.unusable() {
+		return nil, errors.New("coregate: Go on a nil *Group or one not made by NewGroup")
 	}
 	return join(g, func() (*Token[R], error) { return submitFunc(g.ctx, g.rt, fn, g) })
 }
@@ -159,10 +178,11 @@ func (g *Group) failed(err error) error {
 // Wait blocks until every token added so far has resolved, then cancels the
 // group's context and returns the first error of the group (nil when none
 // failed). Called from inside a handler it hands the executor on while it
-// waits, as [Token.Wait] does. A nil group returns an error.
+// waits, as [Token.Wait] does. A nil group, or one not made by
+// [NewGroup], returns an error at once.
 func (g *Group) Wait() error {
-	if g == nil {
-		return errors.New("coregate: Wait on a nil *Group")
+	if g.unusable() {
+		return errors.New("coregate: Wait on a nil *Group or one not made by NewGroup")
 	}
 	g.mu.Lock()
 	idle := g.idle

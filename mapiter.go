@@ -3,7 +3,6 @@ package coregate
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -94,8 +93,8 @@ func checkMap[A, R any](ctx context.Context, op *Op[A, R], args iter.Seq[A], win
 	switch {
 	case ctx == nil:
 		return ErrNilContext
-	case op == nil:
-		return errors.New("coregate: Map of a nil *Op")
+	case op.unusable():
+		return ErrNilOp
 	case args == nil:
 		return fmt.Errorf("coregate: op %q: Map over a nil sequence", op.info.Name)
 	case window < 1 || window > MaxMapWindow:

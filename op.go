@@ -72,7 +72,7 @@ func OnExecutor(i int) Option {
 func ChildOf(c *ActorContext) Option {
 	return func(cfg *opConfig) {
 		cfg.actors = append(cfg.actors, "ChildOf")
-		if c != nil {
+		if c != nil && c.node != nil {
 			cfg.parent = c.node
 		} else {
 			cfg.parent = &actorNode{} // reported by Spawn
@@ -156,8 +156,9 @@ func WithRetry(retries int, backoff time.Duration) Option {
 const MaxRetryBackoff = time.Minute
 
 // Op is a defined operation: a named handler and its placement options. Submit
-// its tokens with [Op.Submit]. A nil *Op answers every method with ErrNilOp
-// or a zero value.
+// its tokens with [Op.Submit]. Its zero value is not usable; ops come from
+// [Define]. A nil *Op, or one not made by Define, answers every method with
+// ErrNilOp or a zero value.
 type Op[A, R any] struct {
 	rt        *Runtime
 	info      actors.Op // the op's name, shared by its tokens for reports
@@ -351,9 +352,12 @@ func (op *Op[A, R]) submitWith(ctx context.Context, arg A, how router.How, w wat
 	return op.submit(ctx, &h.job, h, h, &h.ticket, how)
 }
 
+// unusable says op is nil or was not made by Define.
+func (op *Op[A, R]) unusable() bool { return op == nil || op.rt == nil }
+
 // admit says why a token of op may not be submitted with ctx now, or nil.
 func (op *Op[A, R]) admit(ctx context.Context) error {
-	if op == nil {
+	if op.unusable() {
 		return ErrNilOp
 	}
 	if ctx == nil {

@@ -18,7 +18,7 @@ import (
 // that was running or waiting out its retry backoff when Pause was called.
 // Pause on a paused op, or after Stop, does nothing.
 func (op *Op[A, R]) Pause() {
-	if op == nil {
+	if op.unusable() {
 		return
 	}
 	p := &op.pause
@@ -44,7 +44,7 @@ func (op *Op[A, R]) Pause() {
 // in the order they were held. Resume on an op that is not paused does
 // nothing.
 func (op *Op[A, R]) Resume() {
-	if op == nil {
+	if op.unusable() {
 		return
 	}
 	p := &op.pause

@@ -18,7 +18,8 @@ import (
 // on a goroutine of the same CPU beside the executor's next handler, so
 // guard S against that when handlers on one executor block.
 //
-// Create it with [NewPerCore]; the zero value is not usable.
+// Create it with [NewPerCore]; the zero value is not usable: Get on it, as
+// on a nil *PerCore, returns an error.
 type PerCore[S any] struct {
 	rt    *Runtime
 	init  func(executor int) S
@@ -59,8 +60,8 @@ func NewPerCore[S any](rt *Runtime, init func(executor int) S) (*PerCore[S], err
 // init itself, which would wait for itself, is an error.
 func (p *PerCore[S]) Get(ctx context.Context) (*S, error) {
 	switch {
-	case p == nil:
-		return nil, errors.New("coregate: Get on a nil *PerCore")
+	case p == nil || p.rt == nil:
+		return nil, errors.New("coregate: Get on a nil *PerCore or one not made by NewPerCore")
 	case ctx == nil:
 		return nil, ErrNilContext
 	}

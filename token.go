@@ -7,8 +7,8 @@ import (
 )
 
 // Token is the future of one submitted operation. Its zero value is not usable;
-// tokens come from [Op.Submit]. A nil *Token answers every method with
-// ErrNilToken or a zero value.
+// tokens come from [Op.Submit]. A nil *Token, or a zero one, answers every
+// method with ErrNilToken or a zero value (Done a nil channel, Executor -1).
 type Token[R any] struct {
 	task actors.Task
 	res  R
@@ -31,7 +31,7 @@ type Token[R any] struct {
 // use an actor.
 func (t *Token[R]) Wait(ctx context.Context) (R, error) {
 	var zero R
-	if t == nil {
+	if t.unusable() {
 		return zero, ErrNilToken
 	}
 	if ctx == nil {
@@ -45,13 +45,14 @@ func (t *Token[R]) Wait(ctx context.Context) (R, error) {
 
 // Done returns a channel that is closed once the token is resolved.
 func (t *Token[R]) Done() <-chan struct{} {
-	if t == nil {
+	if t.unusable() {
 		return nil
 	}
 	return t.task.Finished()
 }
 
-// ID returns the token's id, unique within its runtime; 0 for a nil token.
+// ID returns the token's id, unique within its runtime; 0 for a nil or zero
+// token.
 func (t *Token[R]) ID() uint64 {
 	if t == nil {
 		return 0
@@ -60,9 +61,9 @@ func (t *Token[R]) ID() uint64 {
 }
 
 // Executor returns the index of the executor the token was placed on; -1 for a
-// nil token.
+// nil or zero token.
 func (t *Token[R]) Executor() int {
-	if t == nil {
+	if t.unusable() {
 		return -1
 	}
 	return t.task.Executor().Index()
@@ -72,8 +73,12 @@ func (t *Token[R]) Executor() int {
 // with ErrCancelled and never runs (Cancel returns true); a running token has its
 // handler's context cancelled and resolves as its handler returns.
 func (t *Token[R]) Cancel() bool {
-	if t == nil {
+	if t.unusable() {
 		return false
 	}
 	return t.task.Cancel()
 }
+
+// unusable says t is nil or zero: every token submitted has an id from 1 up,
+// set before it is returned.
+func (t *Token[R]) unusable() bool { return t == nil || t.task.ID() == 0 }

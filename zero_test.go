@@ -1,0 +1,131 @@
+package coregate
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Regression tests for the zero values of the exported types that are not
+// usable: each method answers an error or a zero value, never a panic or a
+// hang. In a synctest bubble, so a method blocked for good (Wait on a zero
+// Group did, on a nil channel) fails the test as a deadlock.
+
+// TestZeroGroupIsAnError: Add, Go and Wait on a zero Group, as on a nil
+// one, return an error; its Context is cancelled with the reason.
+func TestZeroGroupIsAnError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, StallAfter: -1})
+		op := must(Define(rt, "op", where[int]))
+		for _, g := range []*Group{{}, nil} {
+			var err error
+			require.NotPanics(t, func() { _, err = Add(g, op, 1) })
+			require.ErrorContains(t, err, "not made by NewGroup")
+			require.NotPanics(t, func() { _, err = Go(g, func(context.Context) (int, error) { return 0, nil }) })
+			require.ErrorContains(t, err, "not made by NewGroup")
+			require.ErrorContains(t, g.Wait(), "not made by NewGroup")
+			ctx := g.Context()
+			require.ErrorIs(t, ctx.Err(), context.Canceled)
+			require.ErrorContains(t, context.Cause(ctx), "not made by NewGroup")
+		}
+		require.Zero(t, rt.Stats().Total.Submitted)
+	})
+}
+
+// TestZeroPerCoreIsAnError: Get on a zero PerCore, inside a handler as
+// outside, returns an error rather than panicking on its nil runtime.
+func TestZeroPerCoreIsAnError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, StallAfter: -1})
+		var zero PerCore[int]
+		get := must(Define(rt, "get", func(ctx context.Context, _ int) (int, error) {
+			_, err := zero.Get(ctx)
+			return 0, err
+		}))
+		_, err := must(get.Submit(context.Background(), 0)).Wait(context.Background())
+		var pe *PanicError
+		require.False(t, errors.As(err, &pe), "Get panicked: %v", err)
+		require.ErrorContains(t, err, "not made by NewPerCore")
+		_, err = zero.Get(context.Background())
+		require.ErrorContains(t, err, "not made by NewPerCore")
+	})
+}
+
+// TestZeroOpIsErrNilOp: every method of a zero Op answers as a nil *Op's
+// do: ErrNilOp, or nothing done.
+func TestZeroOpIsErrNilOp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		bg := context.Background()
+		op := &Op[int, int]{}
+		require.NotPanics(t, func() {
+			_, err := op.Submit(bg, 1)
+			require.ErrorIs(t, err, ErrNilOp)
+			_, err = op.SubmitFirst(bg, 1)
+			require.ErrorIs(t, err, ErrNilOp)
+			_, err = op.TrySubmit(1)
+			require.ErrorIs(t, err, ErrNilOp)
+			_, err = op.SubmitAll(bg, []int{1, 2})
+			require.ErrorIs(t, err, ErrNilOp)
+			_, err = op.SubmitAfter(bg, time.Second, 1)
+			require.ErrorIs(t, err, ErrNilOp)
+			_, err = op.Every(bg, time.Second, 1, func(int, error) {})
+			require.ErrorIs(t, err, ErrNilOp)
+			for _, err := range Map(bg, op, func(yield func(int) bool) { yield(1) }) {
+				require.ErrorIs(t, err, ErrNilOp)
+			}
+			for _, err := range MapUnordered(bg, op, func(yield func(int) bool) { yield(1) }) {
+				require.ErrorIs(t, err, ErrNilOp)
+			}
+			op.Pause()
+			require.False(t, op.Paused())
+			op.Resume()
+			require.Zero(t, op.CancelQueued())
+		})
+	})
+}
+
+// TestZeroTokenIsErrNilToken: a zero Token answers as a nil one does.
+func TestZeroTokenIsErrNilToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tok := &Token[int]{}
+		require.NotPanics(t, func() {
+			_, err := tok.Wait(context.Background())
+			require.ErrorIs(t, err, ErrNilToken)
+			require.Nil(t, tok.Done())
+			require.Zero(t, tok.ID())
+			require.Equal(t, -1, tok.Executor())
+			require.False(t, tok.Cancel())
+		})
+	})
+}
+
+// TestZeroRuntimeAccessors: a nil or zero Runtime's accessors answer zero
+// values, as its Stop answers an error.
+func TestZeroRuntimeAccessors(t *testing.T) {
+	for _, rt := range []*Runtime{nil, {}} {
+		require.NotPanics(t, func() {
+			require.Nil(t, rt.Engine())
+			require.Nil(t, rt.RouterPID())
+			require.Nil(t, rt.OpsPID())
+			require.Nil(t, rt.Executors())
+			require.Zero(t, rt.Stats().Total)
+			require.Error(t, rt.Stop(context.Background()))
+		})
+	}
+}
+
+// TestZeroActorContext: a zero ActorContext has no Self, and ChildOf of it
+// is an error, as ChildOf(nil) is, not a spawn without a parent.
+func TestZeroActorContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, StallAfter: -1})
+		var c ActorContext
+		require.NotPanics(t, func() { require.Nil(t, c.Self()) })
+		_, err := Spawn(rt, "orphan", func() Actor[int, int] { return &counter{} }, ChildOf(&c))
+		require.ErrorContains(t, err, "ChildOf needs")
+	})
+}
