@@ -111,7 +111,7 @@ type actorNode struct {
 	name     string
 	pid      *actor.PID
 	rt       *Runtime
-	exec     atomic.Int32 // 1 + the executor index, for tokens it submits and ChildOf
+	exec     atomic.Int32 // 1 + the executor of its last turn, for the tokens it submits
 	h        actorHandle
 	mu       sync.Mutex
 	children map[*actorNode]struct{}
@@ -173,11 +173,15 @@ type Ref[M, R any] struct {
 	refused              int // messages finish refused, never delivered (for a kill's report)
 }
 
-// actorHandle is how the runtime stops an actor without knowing its types.
+// actorHandle is how the runtime stops an actor, and places its children,
+// without knowing its types.
 type actorHandle interface {
 	stopWith(reason error) <-chan struct{}
 	kill(reason error) (now bool, refused int)
 	name() string
+	// executor is the executor the actor is on now: the one it moved to
+	// when its own went down, before it ran a turn there.
+	executor() *actors.Executor
 }
 
 // kill stops the actor at once, from outside its turns (a stopping runtime
@@ -197,6 +201,8 @@ func (r *Ref[M, R]) kill(reason error) (now bool, refused int) {
 }
 
 func (r *Ref[M, R]) name() string { return r.own.name }
+
+func (r *Ref[M, R]) executor() *actors.Executor { return r.cell.Executor() }
 
 // cellHost is a Ref as its cell's [actors.Host]; a conversion, not an
 // allocation.
@@ -838,7 +844,10 @@ func (rt *Runtime) actorExecutor(name string, cfg opConfig) (*actors.Executor, e
 	case cfg.parent != nil && cfg.parent.rt != rt:
 		return nil, fmt.Errorf("coregate: actor %q: ChildOf a parent %q of another runtime (%q, not %q)", name, cfg.parent.name, cfg.parent.rt.name, rt.name)
 	case cfg.parent != nil:
-		return rt.execs[cfg.parent.exec.Load()-1], nil
+		// Where the parent is now, not where it last ran a turn: it may
+		// have moved off an executor that went down since, and that
+		// executor may be back by now.
+		return cfg.parent.h.executor(), nil
 	case cfg.onExec > 0:
 		if cfg.onExec > len(rt.execs) {
 			return nil, fmt.Errorf("coregate: actor %q: OnExecutor(%d) is out of range: the runtime has %d executors", name, cfg.onExec-1, len(rt.execs))

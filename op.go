@@ -68,7 +68,8 @@ func OnExecutor(i int) Option {
 }
 
 // ChildOf places an actor on the executor of the actor whose context c is,
-// and stops it when that actor stops. Actors only.
+// as it is when Spawn is called (the one it moved to if its own went down,
+// even before it ran there), and stops it when that actor stops. Actors only.
 func ChildOf(c *ActorContext) Option {
 	return func(cfg *opConfig) {
 		cfg.actors = append(cfg.actors, "ChildOf")

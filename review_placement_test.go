@@ -169,3 +169,61 @@ func TestRetryFollowingItsSeedDuringStopRuns(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// keeper is an actor that hands out its context on its first message and
+// answers the executor it runs on.
+type keeper struct{ kept chan<- *ActorContext }
+
+func (k *keeper) Receive(c *ActorContext, _ int) (int, error) {
+	select {
+	case k.kept <- c:
+	default:
+	}
+	e, _ := CurrentExecutor(c)
+	return e, nil
+}
+
+// TestChildOfAMovedParentGoesWhereItIs: a parent's executor goes down and
+// the parent moves to the other one (a message queued to it), where it has
+// not run yet; its executor is revived. A child spawned with ChildOf then
+// goes where the parent is now, not to the executor of its last turn. Found
+// by review: ChildOf used the parent's last-known executor, so the child
+// landed on the revived executor, apart from its parent.
+func TestChildOfAMovedParentGoesWhereItIs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, arm := startDownable(t)
+		bg := context.Background()
+		kept := make(chan *ActorContext, 1)
+		parent := must(Spawn(rt, "parent", func() Actor[int, int] { return &keeper{kept} }, OnExecutor(1)))
+		require.Equal(t, 1, must(must(parent.Ask(bg, 0)).Wait(bg)))
+		pctx := <-kept
+
+		// Executor 1 goes down.
+		poke := must(Define(rt, "poke", where[int], OnExecutor(1)))
+		arm(1)
+		must(poke.Submit(bg, 0))
+		synctest.Wait()
+		require.True(t, rt.Executors()[1].Down)
+
+		// Executor 0 is held, so the parent, moved there by a message, does
+		// not run a turn.
+		gate := make(chan struct{})
+		hold := must(Define(rt, "hold", func(context.Context, int) (int, error) { <-gate; return 0, nil }, OnExecutor(0)))
+		held := must(hold.Submit(bg, 0))
+		synctest.Wait()
+		require.NoError(t, parent.Tell(bg, 0))
+		require.Equal(t, 0, parent.Executor(), "the parent moved off the down executor")
+
+		time.Sleep(2 * time.Second) // the cool-down: executor 1 is revived
+		synctest.Wait()
+		require.False(t, rt.Executors()[1].Down)
+
+		child := must(Spawn(rt, "child", func() Actor[int, int] { return &keeper{make(chan *ActorContext)} }, ChildOf(pctx)))
+		require.Equal(t, 0, child.Executor(), "the child goes where its parent is")
+		close(gate)
+		must(held.Wait(bg))
+		require.Equal(t, 0, must(must(child.Ask(bg, 0)).Wait(bg)))
+		require.Equal(t, 0, must(must(parent.Ask(bg, 0)).Wait(bg)))
+		require.NoError(t, rt.Stop(bg))
+	})
+}
