@@ -252,6 +252,11 @@ func (r *Ref[M, R]) doneCh() <-chan struct{} {
 // [WithRestartPolicy] (the executors' defaults otherwise). It is a hollywood
 // process with PID <Config.Name>/actor/<name>.
 //
+// Spawn calls newActor once itself, on the caller's goroutine: a panic in
+// it is returned as an error wrapping a [*PanicError], and a nil value (a
+// nil pointer in the interface too) as an error; either leaves no actor,
+// name or PID behind. On a restart a nil value stops the actor.
+//
 // Started, if the actor has it, runs on the actor's executor before its
 // first message; an error, a panic or a runtime.Goexit in it stops the
 // actor, as one in the factory or Started on a restart does.
@@ -276,8 +281,13 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	if err != nil {
 		return nil, fmt.Errorf("coregate: actor %q: %w", name, err)
 	}
-	value := newActor()
-	if value == nil {
+	// Before the actor is listed or registered: a factory that fails
+	// leaves nothing behind, and the name may be spawned again.
+	value, err := callFactory(newActor)
+	if err != nil {
+		return nil, fmt.Errorf("coregate: actor %q: the factory: %w", name, err)
+	}
+	if isNilActor(value) {
 		return nil, fmt.Errorf("coregate: actor %q: the factory returned nil", name)
 	}
 	exec, err := rt.actorExecutor(name, cfg)
@@ -322,6 +332,34 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	}
 	r.register(exec.Index())
 	return r, nil
+}
+
+// callFactory calls newActor, a panic in it returned as a *PanicError, as
+// the factory's panics on a restart are. A runtime.Goexit in it ends the
+// caller's goroutine: Spawn's own, or an executor's, which is replaced.
+func callFactory[M, R any](newActor func() Actor[M, R]) (v Actor[M, R], err error) {
+	normal := false
+	defer func() {
+		if !normal {
+			err = &PanicError{Value: recover(), Stack: debug.Stack()}
+		}
+	}()
+	v = newActor()
+	normal = true
+	return v, nil
+}
+
+// isNilActor says v is nil, or a nil pointer (or other nil value) in the
+// interface: no actor, whose Receive would panic on its first message.
+func isNilActor[M, R any](v Actor[M, R]) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // testSpawnAdded, when set by a test, is called by Spawn once the actor is
@@ -603,7 +641,7 @@ func (r *Ref[M, R]) restart(reason error) {
 	}
 	var v Actor[M, R]
 	err := r.try("the factory on restart", func() error {
-		if v = r.newActor(); v == nil {
+		if v = r.newActor(); isNilActor(v) {
 			return errors.New("returned nil")
 		}
 		return nil

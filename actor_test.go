@@ -1229,15 +1229,16 @@ func (f *failingRestart) Started(*ActorContext) error {
 }
 
 // TestRestartThatFailsStops: a restart whose factory panics or calls
-// runtime.Goexit, or whose Started calls runtime.Goexit, stops the actor, as
-// a factory returning nil or a panicking Started does; the actor does not
+// runtime.Goexit or returns a nil pointer in the interface, or whose
+// Started calls runtime.Goexit, stops the actor, as a factory returning nil
+// or a panicking Started does; the actor does not
 // go on with the value that failed (the next message saw its state) or a
 // value that never started. A Started that exits on the first start stops
 // the actor too.
 func TestRestartThatFailsStops(t *testing.T) {
 	rt := start(t, Config{Cores: 1, Affinity: Off})
 	bg := context.Background()
-	for _, how := range []string{"factory panics", "factory exits", "Started panics", "Started exits"} {
+	for _, how := range []string{"factory panics", "factory exits", "factory returns a nil pointer", "Started panics", "Started exits"} {
 		t.Run(how, func(t *testing.T) {
 			var lives atomic.Int32
 			made := 0 // the factory runs on the actor's executor, one call at a time
@@ -1248,6 +1249,8 @@ func TestRestartThatFailsStops(t *testing.T) {
 						panic("no value")
 					case "factory exits":
 						runtime.Goexit()
+					case "factory returns a nil pointer":
+						return (*moody)(nil)
 					}
 					return &failingRestart{moody: moody{lives: &lives}, how: how}
 				}
@@ -1429,4 +1432,31 @@ func TestActorContextEndsWithTheRuntime(t *testing.T) {
 	require.NoError(t, ac.Err(), "Ref.Stop does not cancel the actor's context")
 	require.NoError(t, rt.Stop(ctx))
 	require.ErrorIs(t, ac.Err(), context.Canceled, "the runtime stopped")
+}
+
+// TestSpawnGuardsItsFactory: a factory that panics, or returns a nil
+// pointer in the Actor interface, fails Spawn with a clear error (a
+// *PanicError wrapped, or "the factory returned nil") and leaves nothing
+// behind: the name spawns again. Found by review: the panic reached
+// Spawn's caller, and a typed nil was taken for an actor.
+func TestSpawnGuardsItsFactory(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	var err error
+	require.NotPanics(t, func() {
+		_, err = Spawn(rt, "a", func() Actor[int, int] { panic("no actor today") })
+	})
+	var pe *PanicError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "no actor today", pe.Value)
+	require.ErrorContains(t, err, `actor "a": the factory`)
+
+	_, err = Spawn(rt, "b", func() Actor[int, int] { return (*counter)(nil) })
+	require.ErrorContains(t, err, `actor "b": the factory returned nil`)
+
+	for _, name := range []string{"a", "b"} {
+		ref := must(Spawn(rt, name, func() Actor[int, int] { return &counter{} }))
+		require.Equal(t, 5, must(must(ref.Ask(bg, 5)).Wait(bg)), name)
+		require.Equal(t, rt.Engine().Address()+"/"+rt.name+"/actor/"+name, ref.PID().String())
+	}
 }
