@@ -550,7 +550,8 @@ func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
 		r.refuse(e)
 		return
 	}
-	if i := int32(actors.ExecutorOf(ctx).Index()) + 1; r.own.exec.Load() != i {
+	exec := actors.ExecutorOf(ctx)
+	if i := int32(exec.Index()) + 1; r.own.exec.Load() != i {
 		r.own.exec.Store(i) // moved off an executor that went down
 	}
 	switch e.kind {
@@ -566,6 +567,9 @@ func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
 		return // cancelled while queued
 	}
 	o, res, err := r.receive(e)
+	if g := exec.Group(); g.Aborted() {
+		g.CountCancelled() // a runtime's Stop gave up draining as it ran: cut short
+	}
 	r.reply(e, o, res, err)
 	if o == actors.Panicked {
 		r.restart(err)

@@ -339,8 +339,9 @@ func (l *lane) queuedOf(op *actors.Op, retrying bool) []actors.Job {
 // still waits with ErrStopped and a retry waiting out its backoff with its
 // last attempt's outcome, cancels the running handlers' contexts and gives
 // them [supervisor.DefaultGrace] to return. It returns how many of each it
-// resolved and the handlers still running.
-func (l *lane) stop(ctx context.Context) (stopped, retries int, running []*actors.Task) {
+// resolved, how many handlers it cancelled that returned within the grace,
+// and the handlers still running.
+func (l *lane) stop(ctx context.Context) (stopped, retries, cancelled int, running []*actors.Task) {
 	l.mu.Lock()
 	idle := l.idle
 	close(l.room) // submitters waiting for room see the runtime stopping
@@ -348,7 +349,7 @@ func (l *lane) stop(ctx context.Context) (stopped, retries int, running []*actor
 	l.mu.Unlock()
 	select {
 	case <-idle:
-		return 0, 0, nil
+		return 0, 0, 0, nil
 	case <-ctx.Done():
 	}
 	l.mu.Lock()
@@ -381,48 +382,54 @@ func (l *lane) stop(ctx context.Context) (stopped, retries int, running []*actor
 			retries++
 		}
 	}
+	begun := running[:0]
 	for _, t := range running {
 		if t.Resolve(actors.Stopped, ErrStopped) { // taken but not begun
 			stopped++
 		} else {
 			t.Cancel()
+			begun = append(begun, t)
 		}
 	}
 	grace := time.NewTimer(supervisor.DefaultGrace)
 	defer grace.Stop()
 	select {
 	case <-idle:
-		return stopped, retries, nil
+		return stopped, retries, len(begun), nil
 	case <-grace.C:
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	running = running[:0]
-	for t := range l.running {
-		running = append(running, t)
+	running = nil
+	for _, t := range begun {
+		if _, ok := l.running[t]; ok {
+			running = append(running, t)
+		}
 	}
-	return stopped, retries, running
+	return stopped, retries, len(begun) - len(running), running
 }
 
 // withLane adds to err, Stop's result for the executors, the n tokens the
 // blocking lane resolved with ErrStopped, the retries it resolved with their
-// last error and its handlers still running.
-func withLane(ctx context.Context, err error, n, retries int, running []*actors.Task) error {
+// last error, the handlers it cancelled that returned within the grace and
+// its handlers still running.
+func withLane(ctx context.Context, err error, n, retries, cancelled int, running []*actors.Task) error {
 	names := make([]string, len(running))
 	for i, t := range running {
 		names[i] = t.OpName()
 	}
-	return cutShort(ctx, err, n, retries, 0, names)
+	return cutShort(ctx, err, n, retries, 0, cancelled, names)
 }
 
 var errDownWhileDraining = supervisor.ErrDownWhileDraining
 
 // cutShort adds to err, Stop's result so far, n tokens resolved with
 // ErrStopped, retries resolved with their last error, refused messages
-// queued to actors and never delivered, and what still runs (an op's name
-// per handler, or an actor's).
-func cutShort(ctx context.Context, err error, n, retries, refused int, running []string) error {
-	if n == 0 && retries == 0 && refused == 0 && len(running) == 0 {
+// queued to actors and never delivered, handlers (or actors' Receives)
+// cancelled that returned within the grace, and what still runs (an op's
+// name per handler, or an actor's).
+func cutShort(ctx context.Context, err error, n, retries, refused, cancelled int, running []string) error {
+	if n == 0 && retries == 0 && refused == 0 && cancelled == 0 && len(running) == 0 {
 		return err
 	}
 	var se *supervisor.StopError
@@ -435,6 +442,7 @@ func cutShort(ctx context.Context, err error, n, retries, refused int, running [
 	se.Stopped += n
 	se.Retries += retries
 	se.Refused += refused
+	se.Cancelled += cancelled
 	for _, name := range running {
 		if se.Running == nil {
 			se.Running = map[string]int{}

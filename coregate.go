@@ -441,6 +441,9 @@ func (rt *Runtime) Stats() Stats {
 // does, as said above), else a [*supervisor.StopError] wrapping ctx's error
 // and saying exactly what ctx cut short (queued tokens stopped, retries
 // resolved, messages queued to actors and refused with ErrActorStopped,
+// handlers and actors' Receives whose contexts were cancelled and that
+// returned within the grace (StopError.Cancelled: each resolved with what
+// it returned; so a nil from Stop means that it cancelled no handler),
 // handlers still running by op, and actors whose Receive still
 // runs: such an actor is stopped as it returns, and the messages left in its
 // turn are refused with ErrActorStopped). It is not nil either when an
@@ -468,8 +471,13 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		for _, n := range rt.actors.all() {
 			n.h.stopWith(nil)
 		}
-		laneStopped, laneRetries, laneRunning := rt.lane.stop(ctx)
-		rt.stopErr = withLane(ctx, rt.sup.Stop(ctx), laneStopped, laneRetries, laneRunning)
+		laneStopped, laneRetries, laneCancelled, laneRunning := rt.lane.stop(ctx)
+		supErr := rt.sup.Stop(ctx)
+		counted := 0 // of the group's cancelled handlers and turns, by the supervisor
+		if se := (*supervisor.StopError)(nil); errors.As(supErr, &se) {
+			counted = se.Cancelled
+		}
+		rt.stopErr = withLane(ctx, supErr, laneStopped, laneRetries, laneCancelled, laneRunning)
 		rt.pauses.settle()     // a Submit to a paused op still holding its token resolves it
 		var receiving []string // actors whose turn runs on past the drain
 		refused := 0           // messages queued to actors the drain did not reach
@@ -480,7 +488,10 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 			}
 			refused += k
 		}
-		rt.stopErr = cutShort(ctx, rt.stopErr, rt.router.Dropped(), 0, refused, receiving)
+		// An actor's Receive cancelled by the abort that returned after the
+		// supervisor counted, before its kill: cut short all the same.
+		late := rt.sup.Group().Cancelled() - counted
+		rt.stopErr = cutShort(ctx, rt.stopErr, rt.router.Dropped(), 0, refused, late, receiving)
 		if err := rt.callbacks.wait(ctx); err != nil && rt.stopErr == nil {
 			rt.stopErr = fmt.Errorf("coregate: Stop: callbacks still running: %w", err)
 		}

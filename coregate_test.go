@@ -393,7 +393,9 @@ func TestStopUnderLoad(t *testing.T) {
 		require.ErrorAs(t, stopErr, &se)
 		require.ErrorIs(t, stopErr, context.DeadlineExceeded)
 		require.EqualError(t, stopErr, fmt.Sprintf("coregate: stop: context deadline exceeded before the runtime drained; "+
-			"%d queued tokens resolved with ErrStopped; 1 handlers still running, their contexts cancelled (\"stuck\" x1)", queued))
+			"%d queued tokens resolved with ErrStopped; 1 running handlers cancelled (returned within the grace); "+
+			"1 handlers still running, their contexts cancelled (\"stuck\" x1)", queued))
+		require.Equal(t, 1, se.Cancelled, "the work handler running on executor 1 honoured its cancelled context")
 
 		var ok, stopped, cancelled int
 		for _, tok := range toks {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coregate/coregate/internal/faults"
+	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
 )
 
@@ -224,7 +225,9 @@ func TestStoppedCallingStopDoesNotWaitForItself(t *testing.T) {
 		synctest.Wait()
 		select {
 		case err := <-stopped:
-			require.NoError(t, err)
+			var se *supervisor.StopError // the running handler was cancelled: cut short
+			require.ErrorAs(t, err, &se)
+			require.Equal(t, 1, se.Cancelled, "%v", err)
 		default:
 			release()
 			<-stopped

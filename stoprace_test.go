@@ -6,9 +6,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
 )
 
@@ -198,4 +200,70 @@ func TestLaneAbortGap(t *testing.T) {
 	if stuck > 0 {
 		t.Fail()
 	}
+}
+
+// TestStopReportsCancelledHandlers: Stop's context ends while the only
+// work is one running handler (of an op, of the blocking lane, or an
+// actor's Receive) that returns as soon as its context is cancelled,
+// within the grace; nothing is queued. Stop cancelled it, so it cut it
+// short: Stop reports it (StopError.Cancelled) rather than nil. Found by
+// review: Stop returned nil, as if nothing had been cut short.
+func TestStopReportsCancelledHandlers(t *testing.T) {
+	untilCancelled := func(ctx context.Context, running chan<- struct{}) error {
+		close(running)
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	for _, tc := range []struct {
+		name  string
+		start func(rt *Runtime, running chan<- struct{}) func() error // returns the work's result
+	}{
+		{"op", func(rt *Runtime, running chan<- struct{}) func() error {
+			op := must(Define(rt, "op", func(ctx context.Context, _ int) (int, error) { return 0, untilCancelled(ctx, running) }))
+			tok := must(op.Submit(context.Background(), 0))
+			return func() error { _, err := tok.Wait(context.Background()); return err }
+		}},
+		{"blocking", func(rt *Runtime, running chan<- struct{}) func() error {
+			op := must(Define(rt, "op", func(ctx context.Context, _ int) (int, error) { return 0, untilCancelled(ctx, running) }, WithBlocking()))
+			tok := must(op.Submit(context.Background(), 0))
+			return func() error { _, err := tok.Wait(context.Background()); return err }
+		}},
+		{"actor", func(rt *Runtime, running chan<- struct{}) func() error {
+			ref := must(Spawn(rt, "a", func() Actor[int, int] { return &untilStop{running} }))
+			tok := must(ref.Ask(context.Background(), 0))
+			return func() error { _, err := tok.Wait(context.Background()); return err }
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1})
+				require.NoError(t, err)
+				running := make(chan struct{})
+				result := tc.start(rt, running)
+				<-running
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				err = rt.Stop(ctx)
+				var se *supervisor.StopError
+				require.ErrorAs(t, err, &se, "Stop cancelled a running handler: not nil")
+				require.ErrorIs(t, err, context.Canceled)
+				require.Equal(t, 1, se.Cancelled, "%v", err)
+				require.Empty(t, se.Running)
+				require.Zero(t, se.Stopped)
+				require.ErrorContains(t, err, "1 running handlers cancelled (returned within the grace)")
+				require.ErrorIs(t, result(), context.Canceled)
+				requireBalanced(t, rt)
+			})
+		})
+	}
+}
+
+// untilStop is an actor whose Receive says it runs, then returns once its
+// context is cancelled.
+type untilStop struct{ running chan<- struct{} }
+
+func (u *untilStop) Receive(c *ActorContext, _ int) (int, error) {
+	close(u.running)
+	<-c.Done()
+	return 0, c.Err()
 }

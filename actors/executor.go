@@ -485,6 +485,9 @@ func (e *Executor) run(w *worker, j Job) {
 	}
 	e.running.Store(t)
 	o, err := invoke(j, t, e.retry)
+	if e.group.aborted.Load() {
+		e.group.cancelled.Add(1) // its context was cancelled as it ran
+	}
 	if (o == Failed || o == Panicked) && e.retry(j, o, err) {
 		return
 	}

@@ -96,6 +96,7 @@ type Group struct {
 	maxBlocked int32
 	blocked    atomic.Int32
 	aborted    atomic.Bool
+	cancelled  atomic.Int64 // handlers and turns that returned after Abort cancelled their contexts
 	abort      context.Context
 	cancel     context.CancelFunc
 	onStart    func(*Executor)
@@ -256,6 +257,15 @@ func (g *Group) Abort() int {
 	}
 	return n
 }
+
+// Cancelled returns how many handlers, and turns counted with
+// [Group.CountCancelled], returned after Abort had cancelled their
+// contexts: work the abort cut short although it ended in time.
+func (g *Group) Cancelled() int { return int(g.cancelled.Load()) }
+
+// CountCancelled counts, for [Group.Cancelled], a turn that ran past the
+// abort (an actor's Receive, whose context is the group's) once it returned.
+func (g *Group) CountCancelled() { g.cancelled.Add(1) }
 
 // Context returns the group's context: cancelled when the group aborts.
 func (g *Group) Context() context.Context { return g.abort }

@@ -56,8 +56,10 @@
 //     retry waiting out a backoff with its last attempt's error, and running
 //     handlers see their context cancelled and get Config.Grace to return. It
 //     returns nil when nothing was cut short, else a [*StopError] that says
-//     what was, naming the ops of handlers still running; their goroutines
-//     exit when they return, leaking nothing after that.
+//     what was: a handler whose context it cancelled was cut short even when
+//     it returned within the grace. It names the ops of handlers still
+//     running; their goroutines exit when they return, leaking nothing after
+//     that.
 //   - What can still hang: nothing in the supervisor; a handler that ignores
 //     its context runs on (Go cannot kill it), and whoever waits on its token
 //     with a context that never ends waits as long.

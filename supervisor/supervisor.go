@@ -300,7 +300,8 @@ func (s *Supervisor) down(e *actors.Executor, reason error, restarts int) {
 // when every accepted token reached its own outcome, else an error saying
 // what was cut short: tokens resolved with actors.ErrStopped, retries resolved
 // with their last error (also a retry waiting on an executor that is down,
-// which no drain waits for), and handlers still running (by op), whose
+// which no drain waits for), handlers whose contexts it cancelled that
+// returned within the grace, and handlers still running (by op), whose
 // goroutines exit when they return. Call it once.
 func (s *Supervisor) Stop(ctx context.Context) error {
 	// From here on a crashed executor restarts at once, one waiting out a
@@ -338,6 +339,9 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 		_ = s.group.Wait(grace)
 		cancel()
 		stop.Running = byOp(s.group.Running())
+		// Read after Running: one returning in between is counted in both
+		// rather than in neither.
+		stop.Cancelled = s.group.Cancelled()
 	}
 	if s.watchdog != nil {
 		s.watchdog.stop()
@@ -352,7 +356,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	}
 	s.group.Release()
 	s.group.Unregister()
-	if stop == nil || stop.Stopped == 0 && stop.Retries == 0 && len(stop.Running) == 0 {
+	if stop == nil || stop.Stopped == 0 && stop.Retries == 0 && stop.Cancelled == 0 && len(stop.Running) == 0 {
 		return nil // nothing was cut short
 	}
 	return stop
@@ -361,11 +365,17 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 // StopError is what Stop returns when its context ended before every token
 // reached its own outcome.
 type StopError struct {
-	Cause   error          // the context's error, or ErrDownWhileDraining when it did not end
-	Stopped int            // queued tokens resolved with actors.ErrStopped
-	Retries int            // tokens in a retry backoff, resolved with their last error
-	Refused int            // from a runtime: messages queued to actors and never delivered, refused with ErrActorStopped (an Ask's token with it)
-	Running map[string]int // handlers still running, by op ("actor:" and its name for an actor's); their goroutines exit when they return
+	Cause   error // the context's error, or ErrDownWhileDraining when it did not end
+	Stopped int   // queued tokens resolved with actors.ErrStopped
+	Retries int   // tokens in a retry backoff, resolved with their last error
+	Refused int   // from a runtime: messages queued to actors and never delivered, refused with ErrActorStopped (an Ask's token with it)
+	// Cancelled counts handlers (and actors' Receives) running when the
+	// context ended, whose contexts were cancelled, that returned within
+	// the grace: each resolved with what it returned, likely the
+	// context's error. One returning just as the grace ended may be in
+	// Running too.
+	Cancelled int
+	Running   map[string]int // handlers still running, by op ("actor:" and its name for an actor's); their goroutines exit when they return
 }
 
 // Error says what Stop cut short.
@@ -380,6 +390,9 @@ func (e *StopError) Error() string {
 	}
 	if e.Refused > 0 {
 		fmt.Fprintf(&b, "; %d messages queued to actors refused with ErrActorStopped", e.Refused)
+	}
+	if e.Cancelled > 0 {
+		fmt.Fprintf(&b, "; %d running handlers cancelled (returned within the grace)", e.Cancelled)
 	}
 	if n := sum(e.Running); n > 0 {
 		fmt.Fprintf(&b, "; %d handlers still running, their contexts cancelled (", n)
