@@ -73,13 +73,34 @@ func (op *Op[A, R]) SubmitAll(ctx context.Context, args []A) ([]*Token[R], error
 		slabs = append(slabs, jobs)
 	}
 	at := func(k int) *job[A, R] { return &slabs[k/per][k%per] }
+	// A batch may wait for room long after a Pause, and its tokens are
+	// held only once it is queued whole: from the first push that sees op
+	// paused, every token of the batch still queued or to be pushed is
+	// parked, as Submit's pushed while paused are, and held below.
+	var parked []bool
 	err := op.rt.router.SubmitAll(ctx, &op.rule, len(args),
-		func(k int) actors.Job { return at(k) },
+		func(k int) actors.Job {
+			if parked == nil && op.pause.on.Load() {
+				parked = make([]bool, len(args))
+				op.rt.pauses.park() // Stop waits until they are held or resolved
+				for i := range parked {
+					parked[i] = at(i).tok.task.Park()
+				}
+			}
+			return at(k)
+		},
 		func(k int) { toks[k] = nil })
 	for k, t := range toks {
-		if t != nil {
+		switch {
+		case t == nil:
+		case parked != nil && parked[k]:
+			op.pause.holdParked(at(k), op.deliver)
+		default:
 			op.pause.hold(at(k)) // after the push, as Submit's
 		}
+	}
+	if parked != nil {
+		op.rt.pauses.parked()
 	}
 	return toks, err
 }

@@ -275,3 +275,39 @@ func TestSubmitAllSkipsADownExecutor(t *testing.T) {
 		require.Equal(t, map[int]int{0: 300, 1: 300}, ran())
 	})
 }
+
+// TestSubmitAllPausedWhileWaiting: a Pause while a batch waits for room
+// holds the tokens it pushes from then on, as it holds those of Submit
+// calls made after it, and Resume runs them all.
+func TestSubmitAllPausedWhileWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, MailboxSize: 8})
+		ctx := context.Background()
+		b := newBlocker(t, rt, "block")
+		must(b.op.Submit(ctx, -1))
+		<-b.started
+		rec := newRunLog(t, rt, "rec")
+		args := make([]int, 100)
+		for i := range args {
+			args[i] = i
+		}
+		done := make(chan submitted, 1)
+		go func() {
+			toks, err := rec.op.SubmitAll(ctx, args)
+			done <- submitted{toks, err}
+		}()
+		synctest.Wait() // the batch waits for room
+		rec.op.Pause()
+		close(b.gate)
+		r := <-done
+		require.NoError(t, r.err)
+		probe := must(Define(rt, "probe", func(_ context.Context, x int) (int, error) { return x, nil }))
+		must(must(probe.Submit(ctx, 0)).Wait(ctx))
+		require.Empty(t, rec.order(), "tokens ran while their op was paused")
+		rec.op.Resume()
+		for _, tok := range r.toks {
+			must(tok.Wait(ctx))
+		}
+		require.Equal(t, args, rec.order())
+	})
+}
