@@ -39,7 +39,7 @@ func (op *Op[A, R]) TrySubmit(arg A) (*Token[R], error) {
 // returned, and nil in place of each of the others; those queued run.
 func (op *Op[A, R]) SubmitAll(ctx context.Context, args []A) ([]*Token[R], error) {
 	if err := op.admit(ctx); err != nil {
-		return nil, err
+		return make([]*Token[R], len(args)), err // none submitted: nil for each
 	}
 	if len(args) == 0 {
 		return nil, nil

@@ -158,25 +158,31 @@ func TestSubmitAllStoppedMidway(t *testing.T) {
 	require.Equal(t, uint64(1+submitted), rt.Stats().Total.Submitted)
 }
 
-// TestSubmitAllBadInput: Submit's errors, and an empty batch is no tokens.
+// TestSubmitAllBadInput: Submit's errors, with nil for each argument, none
+// submitted, and an empty batch is no tokens.
 func TestSubmitAllBadInput(t *testing.T) {
 	rt := start(t, Config{Cores: 1, Affinity: Off})
 	op := must(Define(rt, "id", func(_ context.Context, x int) (int, error) { return x, nil }))
+	none := []*Token[int]{nil, nil}
 	var nilOp *Op[int, int]
-	_, err := nilOp.SubmitAll(context.Background(), []int{1})
+	toks, err := nilOp.SubmitAll(context.Background(), []int{1, 2})
 	require.ErrorIs(t, err, ErrNilOp)
-	_, err = op.SubmitAll(nil, []int{1}) //nolint:staticcheck // the nil context is the bad input
+	require.Equal(t, none, toks)
+	toks, err = op.SubmitAll(nil, []int{1, 2}) //nolint:staticcheck // the nil context is the bad input
 	require.ErrorIs(t, err, ErrNilContext)
+	require.Equal(t, none, toks)
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = op.SubmitAll(cancelled, []int{1})
+	toks, err = op.SubmitAll(cancelled, []int{1, 2})
 	require.ErrorIs(t, err, context.Canceled)
-	toks, err := op.SubmitAll(context.Background(), nil)
+	require.Equal(t, none, toks)
+	toks, err = op.SubmitAll(context.Background(), nil)
 	require.NoError(t, err)
 	require.Empty(t, toks)
 	require.NoError(t, rt.Stop(context.Background()))
-	_, err = op.SubmitAll(context.Background(), []int{1})
+	toks, err = op.SubmitAll(context.Background(), []int{1, 2})
 	require.ErrorIs(t, err, ErrStopped)
+	require.Equal(t, none, toks)
 }
 
 // TestSubmitAllKeepsStickyKeys: an op with sticky keys is submitted a
