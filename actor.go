@@ -519,7 +519,12 @@ func (r *Ref[M, R]) Stop(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case <-done: // both ready by the time the caller ran: it stopped
+			return nil
+		default:
+			return ctx.Err()
+		}
 	}
 }
 

@@ -504,7 +504,12 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	case <-rt.stopped:
 		return rt.stopErr
 	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case <-rt.stopped: // both ready by the time the caller ran: it stopped
+			return rt.stopErr
+		default:
+			return ctx.Err()
+		}
 	}
 }
 

@@ -269,6 +269,11 @@ func (t *Task) Await(ctx context.Context) error {
 	case <-t.done.ch():
 		return nil
 	case <-ctx.Done():
+		// Both may be ready by the time the waiter runs (select then picks
+		// either): a token resolved is its outcome, whatever ended since.
+		if t.done.isFired() {
+			return nil
+		}
 		return ctx.Err()
 	}
 }
