@@ -15,8 +15,8 @@ const allChunk = 256
 // staggered as one job at a time would be. Each executor's share goes in up
 // to allChunk jobs at a time, round robin over the shares, under one lock
 // and with one wake-up each ([actors.Executor.PushAll]); a share whose
-// executor is asleep goes to an awake one of the range, as a single token
-// would. What the shares could not push (a mailbox full, an executor
+// executor is asleep goes to an awake one of the range that no share was
+// given ([Shares]). What the shares could not push (a mailbox full, an executor
 // unhealthy or gone) goes, in k's order, to whichever executor of the range
 // has room, healthy ones first, waiting for room while none has, as Submit
 // does.
@@ -67,10 +67,11 @@ func Shares(set []int, pos uint64, n int, asleep, awake func(int) bool) []int {
 		if !asleep(i) {
 			continue
 		}
-		for ; spare < len(set); spare++ {
-			if a := Candidate(set, pos, spare); awake(a) {
+		for spare < len(set) {
+			a := Candidate(set, pos, spare)
+			spare++
+			if awake(a) {
 				to[c] = a
-				spare++
 				break
 			}
 		}
@@ -89,6 +90,7 @@ type batch struct {
 	next int
 }
 
+// placed reports whether job k is queued.
 func (b *batch) placed(k int) bool { return k < b.next || b.s > 0 && k/b.s < b.took[k%b.s] }
 
 // skip advances next past the jobs queued.
