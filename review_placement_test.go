@@ -83,6 +83,41 @@ func TestDelayedChildFollowsItsMovedSeed(t *testing.T) {
 	})
 }
 
+// retriedChild is a lead's child that failed and waits out its retry
+// backoff: the lead's executor and context, and the child's token.
+type retriedChild struct {
+	ctx   context.Context
+	exec  int
+	retry *Token[int]
+}
+
+// retryBehindMovedSeed runs a lead whose child fails its first attempt and
+// waits out a minute's backoff, then takes the lead's executor down and
+// moves the seed with another child (moveSeedWhileDown), and revives it.
+// It returns the lead's child and where the seed moved.
+func retryBehindMovedSeed(t *testing.T, rt *Runtime, arm func(int)) (retriedChild, int) {
+	bg := context.Background()
+	var failed atomic.Bool
+	flaky := must(Define(rt, "flaky", func(ctx context.Context, _ int) (int, error) {
+		if failed.CompareAndSwap(false, true) {
+			return 0, errors.New("first attempt fails")
+		}
+		return where(ctx, 0)
+	}, WithRetry(1, time.Minute)))
+	child := must(Define(rt, "child", where[int]))
+	lead := must(Define(rt, "lead", func(ctx context.Context, _ int) (retriedChild, error) {
+		me, _ := CurrentExecutor(ctx)
+		ctx = context.WithoutCancel(ctx) // the retried child outlives the lead's handler
+		tok, err := flaky.Submit(ctx, 0)
+		return retriedChild{ctx, me, tok}, err
+	}, WithAnchor("flaky", "child")))
+	h := must(must(lead.Submit(bg, 0)).Wait(bg))
+	synctest.Wait()
+	require.True(t, failed.Load(), "the first attempt ran and waits out its backoff")
+	other := moveSeedWhileDown(t, rt, arm, h.exec, func() int { return must(must(child.Submit(h.ctx, 0)).Wait(bg)) })
+	return h, other
+}
+
 // TestRetriedChildFollowsItsMovedSeed: a child of a lead fails and waits out
 // its retry backoff. Its executor goes down, the seed moves with the next
 // child placed, and the executor is revived before the retry is due. The
@@ -91,30 +126,7 @@ func TestRetriedChildFollowsItsMovedSeed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, arm := startDownable(t)
 		bg := context.Background()
-		var failed atomic.Bool
-		flaky := must(Define(rt, "flaky", func(ctx context.Context, _ int) (int, error) {
-			if failed.CompareAndSwap(false, true) {
-				return 0, errors.New("first attempt fails")
-			}
-			return where(ctx, 0)
-		}, WithRetry(1, time.Minute)))
-		child := must(Define(rt, "child", where[int]))
-		type held struct {
-			ctx   context.Context
-			exec  int
-			retry *Token[int]
-		}
-		lead := must(Define(rt, "lead", func(ctx context.Context, _ int) (held, error) {
-			me, _ := CurrentExecutor(ctx)
-			ctx = context.WithoutCancel(ctx) // the retried child outlives the lead's handler
-			tok, err := flaky.Submit(ctx, 0)
-			return held{ctx, me, tok}, err
-		}, WithAnchor("flaky", "child")))
-		h := must(must(lead.Submit(bg, 0)).Wait(bg))
-		synctest.Wait()
-		require.True(t, failed.Load(), "the first attempt ran and waits out its backoff")
-
-		other := moveSeedWhileDown(t, rt, arm, h.exec, func() int { return must(must(child.Submit(h.ctx, 0)).Wait(bg)) })
+		h, other := retryBehindMovedSeed(t, rt, arm)
 
 		time.Sleep(time.Minute) // the retry is due
 		got := must(h.retry.Wait(bg))
@@ -134,29 +146,7 @@ func TestRetryFollowingItsSeedDuringStopRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, arm := startDownable(t)
 		bg := context.Background()
-		var failed atomic.Bool
-		flaky := must(Define(rt, "flaky", func(ctx context.Context, _ int) (int, error) {
-			if failed.CompareAndSwap(false, true) {
-				return 0, errors.New("first attempt fails")
-			}
-			return where(ctx, 0)
-		}, WithRetry(1, time.Minute)))
-		child := must(Define(rt, "child", where[int]))
-		type held struct {
-			ctx   context.Context
-			exec  int
-			retry *Token[int]
-		}
-		lead := must(Define(rt, "lead", func(ctx context.Context, _ int) (held, error) {
-			me, _ := CurrentExecutor(ctx)
-			ctx = context.WithoutCancel(ctx) // the retried child outlives the lead's handler
-			tok, err := flaky.Submit(ctx, 0)
-			return held{ctx, me, tok}, err
-		}, WithAnchor("flaky", "child")))
-		h := must(must(lead.Submit(bg, 0)).Wait(bg))
-		synctest.Wait()
-		require.True(t, failed.Load(), "the first attempt ran and waits out its backoff")
-		moveSeedWhileDown(t, rt, arm, h.exec, func() int { return must(must(child.Submit(h.ctx, 0)).Wait(bg)) })
+		h, _ := retryBehindMovedSeed(t, rt, arm)
 
 		stopped := make(chan error, 1)
 		go func() { stopped <- rt.Stop(bg) }()

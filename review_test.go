@@ -104,21 +104,30 @@ func TestPanicInStoppedStillStops(t *testing.T) {
 	must(Spawn(rt, "p", func() Actor[int, int] { return &counter{} }))
 }
 
+// startOneDownable starts, in a synctest bubble, a one-executor runtime
+// whose executor goes down after two failures of its loop (a restart, then
+// down) and is revived after a one-second cool-down; storing 2 in arms makes
+// the loop fail twice.
+func startOneDownable(t *testing.T) (*Runtime, *atomic.Int32) {
+	arms := new(atomic.Int32)
+	t.Cleanup(faults.SetLoop(func(int) error {
+		if arms.Load() > 0 && arms.Add(-1) >= 0 {
+			return errLoop
+		}
+		return nil
+	}))
+	rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Second}})
+	require.NoError(t, err)
+	return rt, arms
+}
+
 // TestActorSurvivesNoExecutor: the only executor goes down while an actor is
 // queued on it. The actor's turn cannot be placed anywhere; a Tell meanwhile
 // fails and is not delivered later; after the cool-down the actor runs again
 // with its queued message.
 func TestActorSurvivesNoExecutor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var arms atomic.Int32
-		defer faults.SetLoop(func(int) error {
-			if arms.Load() > 0 && arms.Add(-1) >= 0 {
-				return errLoop
-			}
-			return nil
-		})()
-		rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Second}})
-		require.NoError(t, err)
+		rt, arms := startOneDownable(t)
 		gate := make(chan struct{})
 		block := must(Define(rt, "block", func(context.Context, int) (int, error) { <-gate; return 0, nil }))
 		ref := must(Spawn(rt, "acct", func() Actor[int, int] { return &counter{} }))
@@ -147,15 +156,7 @@ func TestActorSurvivesNoExecutor(t *testing.T) {
 // a sender placed such a cell again: the Ask waited for good.
 func TestStrandedAskResolvesOnRevival(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var arms atomic.Int32
-		defer faults.SetLoop(func(int) error {
-			if arms.Load() > 0 && arms.Add(-1) >= 0 {
-				return errLoop
-			}
-			return nil
-		})()
-		rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Second}})
-		require.NoError(t, err)
+		rt, arms := startOneDownable(t)
 		bg := context.Background()
 		defer func() { require.NoError(t, rt.Stop(bg)) }()
 		gate := make(chan struct{})
