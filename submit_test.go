@@ -108,13 +108,24 @@ func TestTrySubmitFullFailsAtOnce(t *testing.T) {
 // value, as a nil *Token's do; they panicked (Map and Add reported a nil
 // op already).
 func TestNilOpIsAnError(t *testing.T) {
-	ctx := context.Background()
 	var op *Op[int, int]
+	requireNilOpAnswers(t, op)
+	require.Empty(t, op.Name())
+	require.Equal(t, Heavy, op.Weight())
+}
+
+// requireNilOpAnswers checks that op, nil or not made by Define, answers
+// every method that submits with ErrNilOp, and the rest with zero values.
+func requireNilOpAnswers(t *testing.T, op *Op[int, int]) {
+	t.Helper()
+	ctx := context.Background()
 	_, err := op.Submit(ctx, 1)
 	require.ErrorIs(t, err, ErrNilOp)
 	_, err = op.SubmitFirst(ctx, 1)
 	require.ErrorIs(t, err, ErrNilOp)
 	_, err = op.TrySubmit(1)
+	require.ErrorIs(t, err, ErrNilOp)
+	_, err = op.SubmitAll(ctx, []int{1, 2})
 	require.ErrorIs(t, err, ErrNilOp)
 	_, err = op.SubmitAfter(ctx, time.Second, 1)
 	require.ErrorIs(t, err, ErrNilOp)
@@ -122,10 +133,14 @@ func TestNilOpIsAnError(t *testing.T) {
 	require.ErrorIs(t, err, ErrNilOp)
 	_, err = op.Every(ctx, time.Second, 1, func(int, error) {})
 	require.ErrorIs(t, err, ErrNilOp)
+	for _, err := range Map(ctx, op, func(yield func(int) bool) { yield(1) }) {
+		require.ErrorIs(t, err, ErrNilOp)
+	}
+	for _, err := range MapUnordered(ctx, op, func(yield func(int) bool) { yield(1) }) {
+		require.ErrorIs(t, err, ErrNilOp)
+	}
 	require.Zero(t, op.CancelQueued())
 	op.Pause()
 	require.False(t, op.Paused())
 	op.Resume()
-	require.Empty(t, op.Name())
-	require.Equal(t, Heavy, op.Weight())
 }

@@ -130,14 +130,10 @@ func TestStuckSubscriberDoesNotStallFastOne(t *testing.T) {
 	require.Equal(t, "a", next(t, fast))
 	require.Equal(t, "b", next(t, fast))
 
-	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer scancel()
-	require.NoError(t, r.shutdown(sctx))
-	require.ErrorIs(t, <-r.done, http.ErrServerClosed)
+	r.stopServing(t)
 	for range fast { // the stream ends: drain to its close
 	}
-	st := r.rt.Stats().Total
-	require.Equal(t, st.Submitted, st.Resolved(), "%+v", st)
+	r.requireResolved(t)
 }
 
 // TestDroppedStreamSaysSo: the stream of a dropped subscriber carries what
@@ -192,12 +188,8 @@ func TestJoinGivenUpLeavesNoSubscriber(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, "delivered 0", r.publish(t, "quiet", "nobody listens"))
 
-	ctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer scancel()
-	require.NoError(t, r.shutdown(ctx))
-	require.ErrorIs(t, <-r.done, http.ErrServerClosed)
-	st := r.rt.Stats().Total
-	require.Equal(t, st.Submitted, st.Resolved(), "%+v", st)
+	r.stopServing(t)
+	r.requireResolved(t)
 }
 
 // TestShutdownLetsPublishesFinish holds a publish in flight, shuts down,
@@ -246,8 +238,7 @@ func TestShutdownLetsPublishesFinish(t *testing.T) {
 	require.Equal(t, "delivered 0\n", a.body, "the subscriber left as its stream ended")
 	require.NoError(t, <-shut)
 	require.ErrorIs(t, <-r.done, http.ErrServerClosed)
-	st := r.rt.Stats().Total
-	require.Equal(t, st.Submitted, st.Resolved(), "%+v", st)
+	r.requireResolved(t)
 }
 
 // TestTopicsEndWithTheirSubscribers: publishing to a topic nobody follows
@@ -283,15 +274,29 @@ func TestTopicsEndWithTheirSubscribers(t *testing.T) {
 	require.Equal(t, "again", <-s3.events)
 	leave3()
 
-	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer scancel()
-	require.NoError(t, r.shutdown(sctx))
+	r.stopServing(t)
+	r.requireResolved(t)
+}
+
+// liveTopics returns the hub's topics by name.
+// stopServing shuts the server down, as a signal would, and checks it
+// ended with http.ErrServerClosed.
+func (r *running) stopServing(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, r.shutdown(ctx))
 	require.ErrorIs(t, <-r.done, http.ErrServerClosed)
+}
+
+// requireResolved checks that every token the hub's runtime accepted was
+// resolved.
+func (r *running) requireResolved(t *testing.T) {
+	t.Helper()
 	st := r.rt.Stats().Total
 	require.Equal(t, st.Submitted, st.Resolved(), "%+v", st)
 }
 
-// liveTopics returns the hub's topics by name.
 func (r *running) liveTopics() map[string]*coregate.Ref[topicMsg, int] {
 	r.mu.Lock()
 	defer r.mu.Unlock()
