@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 )
 
@@ -26,7 +25,7 @@ const Throughput = 64
 // queue grows with use and gives a burst's memory back once the cell is idle
 // and its executor parks (see trim).
 type Cell[E any] struct {
-	mu sync.Mutex
+	mu spinMutex
 	q  []E // queued, not yet taken by a turn
 	// fresh says that a sender queued an envelope since the active turn
 	// last took the queue (takeLocked clears it): a turn that ran dry reads
