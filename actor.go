@@ -40,7 +40,10 @@ type stopper interface{ Stopped(*ActorContext) }
 // actor's identity. It is one value for the actor's life, cancelled when the
 // runtime's Stop gives up draining, and once the runtime stopped; not when
 // the actor alone stops ([Ref.Stop] waits for the running Receive).
-// Contexts derived from it stay valid.
+// Contexts derived from it stay valid. A nil or zero ActorContext, one the
+// runtime did not give (a unit test of a Receive may build one), is a
+// context as [context.Background] is: never done, no deadline, no values,
+// no Self.
 type ActorContext struct {
 	context.Context
 	node *actorNode
@@ -49,7 +52,7 @@ type ActorContext struct {
 // Self returns the actor's PID; nil for a nil or zero ActorContext (one not
 // given by the runtime).
 func (c *ActorContext) Self() *actor.PID {
-	if c == nil || c.node == nil {
+	if c.zero() {
 		return nil
 	}
 	return c.node.pid
@@ -59,6 +62,9 @@ func (c *ActorContext) Self() *actor.PID {
 // tokens it submits stay near it); then the runtime context's values. An
 // ActorContext never changes, so contexts derived from it stay valid.
 func (c *ActorContext) Value(key any) any {
+	if c.zero() {
+		return nil
+	}
 	switch key {
 	case actors.ExecKey:
 		return c.node.rt.execs[c.node.exec.Load()-1]
@@ -67,6 +73,33 @@ func (c *ActorContext) Value(key any) any {
 	}
 	return c.Context.Value(key)
 }
+
+// Deadline returns the runtime context's deadline.
+func (c *ActorContext) Deadline() (time.Time, bool) {
+	if c.zero() {
+		return time.Time{}, false
+	}
+	return c.Context.Deadline()
+}
+
+// Done returns the runtime context's Done channel.
+func (c *ActorContext) Done() <-chan struct{} {
+	if c.zero() {
+		return nil
+	}
+	return c.Context.Done()
+}
+
+// Err returns the runtime context's error.
+func (c *ActorContext) Err() error {
+	if c.zero() {
+		return nil
+	}
+	return c.Context.Err()
+}
+
+// zero says c is nil or zero: not given by the runtime.
+func (c *ActorContext) zero() bool { return c == nil || c.node == nil }
 
 // join: an actor leads no seed.
 func (n *actorNode) join(string) (*anchor.Seed, map[string]struct{}) { return nil, nil }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/coregate/coregate/actors"
 	"github.com/stretchr/testify/require"
 )
 
@@ -102,5 +103,35 @@ func TestZeroActorContext(t *testing.T) {
 		require.NotPanics(t, func() { require.Nil(t, c.Self()) })
 		_, err := Spawn(rt, "orphan", func() Actor[int, int] { return &counter{} }, ChildOf(&c))
 		require.ErrorContains(t, err, "ChildOf needs")
+	})
+}
+
+// TestZeroActorContextIsBackground: a zero or nil ActorContext (what a unit
+// test of a Receive builds) works as a context, as context.Background does:
+// it panicked on every method, and on a Submit made with it.
+func TestZeroActorContextIsBackground(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, StallAfter: -1})
+		double, err := Define(rt, "double", func(_ context.Context, x int) (int, error) { return 2 * x, nil })
+		require.NoError(t, err)
+		for _, c := range []*ActorContext{{}, nil} {
+			require.NotPanics(t, func() {
+				_, has := c.Deadline()
+				require.False(t, has)
+				require.Nil(t, c.Done())
+				require.NoError(t, c.Err())
+				require.Nil(t, c.Value(actors.ExecKey))
+				_, ok := CurrentExecutor(c)
+				require.False(t, ok)
+			})
+			tok, err := double.Submit(c, 21)
+			require.NoError(t, err)
+			v, err := tok.Wait(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, 42, v)
+			derived, cancel := context.WithCancel(c)
+			cancel()
+			require.ErrorIs(t, derived.Err(), context.Canceled)
+		}
 	})
 }
