@@ -243,6 +243,11 @@ func TestRequestBadInput(t *testing.T) {
 	defer cancel()
 	_, err = Request[int](bounded, e, actor.NewPID(e.Address(), "coregate/actor/nobody"), 1)
 	require.ErrorContains(t, err, "no process local/coregate/actor/nobody on this engine")
+	// So is a PID of another engine from one without a remote transport:
+	// hollywood drops the message (an EngineRemoteMissingEvent).
+	_, err = Request[int](bounded, e, actor.NewPID("127.0.0.1:4000", "coregate/ops"), Call{Op: "square", Arg: 1})
+	require.NotErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "127.0.0.1:4000/coregate/ops is of another engine, and this one has no remote transport")
 	require.NoError(t, rt.Stop(bounded))
 	_, err = Request[int](bounded, e, pid, Call{Op: "square", Arg: 1})
 	require.ErrorContains(t, err, "no process local/coregate/ops on this engine")

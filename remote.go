@@ -198,7 +198,8 @@ var requestIDs atomic.Uint64
 // went away, answers nothing: Request returns ctx's error, wrapped to name
 // pid, when ctx ends (give it a deadline), and an answer coming later is a
 // dead letter. So does a message too large for the receiving engine's
-// reader (see [Remote]). A nil ctx, engine or PID is an error.
+// reader (see [Remote]). A pid of another engine when e has no remote
+// transport, and a nil ctx, engine or PID, are errors.
 //
 // Called from a handler or an actor's Receive with its context (or one
 // derived from it), Request hands the caller's executor on while it waits,
@@ -220,6 +221,9 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	}
 	if !mayExist(e, pid) {
 		return zero, fmt.Errorf("coregate: no process %v on this engine", pid)
+	}
+	if pid.GetAddress() != e.Address() && e.Address() == actor.LocalLookupAddr {
+		return zero, fmt.Errorf("coregate: %v is of another engine, and this one has no remote transport (see Remote)", pid)
 	}
 	if x := actors.ExecutorOf(ctx); x != nil {
 		// A handler's wait, as Wait's: the answer may come from work queued
