@@ -50,7 +50,7 @@ const maxKeep = 1 << 16
 type Mailbox struct {
 	cmu      sync.Mutex // held by Pop, and to attach or detach the executor
 	attached bool       // an executor's owner consumes; written under cmu
-	mu       spinMutex
+	mu       sync.Mutex
 	q        []Job
 	n        int // held against the bound: len(q), the batch until refill, held
 	held     int // slots of retries waiting out a backoff
