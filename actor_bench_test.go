@@ -20,6 +20,8 @@ import (
 //	                     two-core runtime (skipped below two allowed CPUs)
 //	counting             the benchmark goroutine tells b.N ones to one
 //	                     actor, then asks it for the sum (b.N+1 messages)
+//	counting8            the same from 8 goroutines at once, b.N in all:
+//	                     more senders than CPUs contend for one mailbox
 //	ring100              a token goes b.N hops around a ring of 100 actors
 //	                     (coregate: placed as Spawn spreads them, or
 //	                     one-core: all on executor 0)
@@ -62,6 +64,10 @@ func BenchmarkActors(b *testing.B) {
 		b.Run("coregate", func(b *testing.B) { benchCoregateCounting(b, Config{}) })
 		b.Run("coregate-nopoll", func(b *testing.B) { benchCoregateCounting(b, Config{IdleSpin: -1}) })
 		b.Run("hollywood", benchHollywoodCounting)
+	})
+	b.Run("counting8", func(b *testing.B) {
+		b.Run("coregate", func(b *testing.B) { benchCoregateCountingFrom(b, Config{}, 8) })
+		b.Run("hollywood", func(b *testing.B) { benchHollywoodCountingFrom(b, 8) })
 	})
 	b.Run("ring100", func(b *testing.B) {
 		b.Run("coregate", func(b *testing.B) { benchCoregateRing(b, Config{}, 100, b.N, nil) })
@@ -298,15 +304,23 @@ func spawnSum(b *testing.B, cfg Config) (*Ref[int, int], context.Context, func()
 	return ref, ctx, func() { cancel(); stopRT() }
 }
 
-func benchCoregateCounting(b *testing.B, cfg Config) {
+func benchCoregateCounting(b *testing.B, cfg Config) { benchCoregateCountingFrom(b, cfg, 1) }
+
+// benchCoregateCountingFrom is counting with the b.N tells split over
+// senders goroutines.
+func benchCoregateCountingFrom(b *testing.B, cfg Config, senders int) {
 	ref, ctx, stop := spawnSum(b, cfg)
 	defer stop()
 	b.ReportAllocs()
 	b.ResetTimer()
-	for range b.N {
-		if err := ref.Tell(ctx, 1); err != nil {
-			b.Fatal(err)
+	if senders == 1 { // no closure call in the way
+		for range b.N {
+			if err := ref.Tell(ctx, 1); err != nil {
+				b.Fatal(err)
+			}
 		}
+	} else if err := fromSenders(b.N, senders, func() error { return ref.Tell(ctx, 1) }); err != nil {
+		b.Fatal(err)
 	}
 	tok, err := ref.Ask(ctx, 0)
 	if err != nil {
@@ -341,14 +355,20 @@ func (a *hwSum) Receive(c *actor.Context) {
 	}
 }
 
-func benchHollywoodCounting(b *testing.B) {
+func benchHollywoodCounting(b *testing.B) { benchHollywoodCountingFrom(b, 1) }
+
+func benchHollywoodCountingFrom(b *testing.B, senders int) {
 	h := newHW(b)
 	defer h.stop(b)
 	pid := h.spawn(&hwSum{}, "sum")
 	b.ReportAllocs()
 	b.ResetTimer()
-	for range b.N {
-		h.e.Send(pid, 1)
+	if senders == 1 {
+		for range b.N {
+			h.e.Send(pid, 1)
+		}
+	} else {
+		_ = fromSenders(b.N, senders, func() error { h.e.Send(pid, 1); return nil })
 	}
 	got, err := h.e.Request(pid, sumQuery{}, benchDeadline).Result()
 	b.StopTimer()
@@ -356,6 +376,28 @@ func benchHollywoodCounting(b *testing.B) {
 		b.Fatalf("the actor counted %v (%v), want %d", got, err, b.N)
 	}
 	reportMsgs(b, b.N+1)
+}
+
+// fromSenders calls send n times in all from senders goroutines, and
+// returns the first error.
+func fromSenders(n, senders int, send func() error) error {
+	errs := make(chan error, senders)
+	for k := range senders {
+		go func() {
+			var err error
+			for i := k; i < n && err == nil; i += senders {
+				err = send()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range senders {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 func benchCoregateAsk(b *testing.B, cfg Config) {
