@@ -278,7 +278,6 @@ func TestTopicsEndWithTheirSubscribers(t *testing.T) {
 	r.requireResolved(t)
 }
 
-// liveTopics returns the hub's topics by name.
 // stopServing shuts the server down, as a signal would, and checks it
 // ended with http.ErrServerClosed.
 func (r *running) stopServing(t *testing.T) {
@@ -297,6 +296,7 @@ func (r *running) requireResolved(t *testing.T) {
 	require.Equal(t, st.Submitted, st.Resolved(), "%+v", st)
 }
 
+// liveTopics returns the hub's topics by name.
 func (r *running) liveTopics() map[string]*coregate.Ref[topicMsg, int] {
 	r.mu.Lock()
 	defer r.mu.Unlock()
