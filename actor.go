@@ -199,6 +199,7 @@ type Ref[M, R any] struct {
 	mu       sync.Mutex
 	done     chan struct{} // closed when the actor stopped; made when first asked for
 	ended    bool
+	then     []func() // run once it stopped: its parent's count of children left
 	reason   error
 	// registered says Spawn made the actor a process of the engine, unlisted
 	// that finish ran its clean-up: whichever comes second sees the other.
@@ -211,6 +212,8 @@ type Ref[M, R any] struct {
 type actorHandle interface {
 	stopWith(reason error) <-chan struct{}
 	kill(reason error) (now bool, refused int)
+	// whenStopped runs f once the actor stopped: now, if it has.
+	whenStopped(f func())
 	name() string
 	// executor is the executor the actor is on now: the one it moved to
 	// when its own went down, before it ran a turn there.
@@ -221,16 +224,23 @@ type actorHandle interface {
 // whose executors ended): now when no turn runs, else as the running turn
 // ends, so Stopped never overlaps Receive. It reports whether it stopped
 // the actor now, and how many of its queued messages were refused
-// (ErrActorStopped) rather than delivered: what the stop cut short. A turn
-// stuck in Receive handles nothing more once that Receive returns: the rest
-// of its batch is refused.
+// (ErrActorStopped) rather than delivered: what the stop cut short. Behind
+// a turn stuck in Receive, the messages queued are refused now, so no Ask
+// among them waits on that Receive; the rest of the turn's batch, which
+// only its goroutine may touch, is refused once that Receive returns.
 func (r *Ref[M, R]) kill(reason error) (now bool, refused int) {
 	r.killed.Store(&reason)
 	if r.cell.Idle() {
 		r.finish(reason)
 		return true, r.refused // written in finish's once, which has returned
 	}
-	return false, 0
+	for _, e := range r.cell.Close() {
+		if e.kind == envTell {
+			refused++
+		}
+		r.refuse(e)
+	}
+	return false, refused
 }
 
 func (r *Ref[M, R]) name() string { return r.own.name }
@@ -518,8 +528,9 @@ func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
 }
 
 // Stop stops the actor after the messages already queued: new ones are
-// refused, Stopped runs once, and Stop returns when it has, or ctx's error if
-// ctx ends first (the actor still stops). Called from a handler (an op's, or
+// refused, Stopped runs once, its children ([ChildOf]) stop too, and Stop
+// returns when they all have, their names free to spawn again, or ctx's
+// error if ctx ends first (they still stop). Called from a handler (an op's, or
 // another actor's Receive), it hands the handler's executor on while it
 // waits, as Wait does, since the actor may be queued on that very executor.
 // The actor stopping itself (with its ActorContext, or a context derived
@@ -562,14 +573,17 @@ func (r *Ref[M, R]) Stop(ctx context.Context) error {
 }
 
 // stopWith starts stopping the actor (a stop envelope behind what is queued)
-// and returns a channel closed once it stopped.
+// and returns a channel closed once it stopped. The stop is the mailbox's
+// last envelope: a Tell or Ask that passed its check of stopping as the
+// stop began is queued ahead of it, and delivered, or refused with
+// ErrActorStopped, never accepted and dropped.
 func (r *Ref[M, R]) stopWith(reason error) <-chan struct{} {
 	if r.stopping.CompareAndSwap(false, true) {
 		r.reason = reason
-		if err := r.cell.TryPut(envelope[M, R]{kind: envStop}); err != nil {
+		if err := r.cell.TryPutLast(envelope[M, R]{kind: envStop}); err != nil {
 			if errors.Is(err, actors.ErrMailboxFull) {
 				go func() {
-					err := r.cell.Put(context.Background(), envelope[M, R]{kind: envStop})
+					err := r.cell.PutLast(context.Background(), envelope[M, R]{kind: envStop})
 					if err != nil && !errors.Is(err, actors.ErrCellClosed) {
 						r.kill(reason) // no executor took it (the runtime drained meanwhile): stop here
 					}
@@ -735,9 +749,10 @@ func (r *Ref[M, R]) try(what string, f func() error) (err error) {
 }
 
 // finish stops the actor once: its mailbox refuses new messages and the
-// queued ones are answered ErrActorStopped, its children stop, Stopped runs
-// (on the actor's executor, or on the stopping goroutine once no executor
-// runs), and its name and PID are freed.
+// queued ones are answered ErrActorStopped, Stopped runs (on the actor's
+// executor, or on the stopping goroutine once no executor runs), its name
+// and PID are freed, and its children stop; it counts as stopped once they
+// all have.
 func (r *Ref[M, R]) finish(reason error) {
 	r.once.Do(func() {
 		r.stopping.Store(true)
@@ -758,24 +773,59 @@ func (r *Ref[M, R]) finish(reason error) {
 }
 
 // finished is the rest of finish once Stopped ran: the name and PID freed,
-// the children stopped, the end announced, Stop's waiters let go.
+// the children told to stop, and once they all stopped (without waiting
+// for them here: a child may be queued on this very executor), the end
+// announced and Stop's waiters let go. So a parent's Stop returns with its
+// whole tree stopped and every name in it free.
 func (r *Ref[M, R]) finished(reason error) {
 	listed := r.unlist()
 	if listed {
 		r.own.rt.engine.Registry.Remove(r.own.pid) // before the name is free to spawn again
 	}
-	for _, c := range r.own.rt.actors.remove(&r.own) {
+	kids := r.own.rt.actors.remove(&r.own)
+	left := new(atomic.Int32)
+	left.Store(int32(len(kids)) + 1) // and this call's own
+	end := func() {
+		if left.Add(-1) > 0 {
+			return
+		}
+		if listed {
+			r.own.rt.engine.BroadcastEvent(ActorStopped{PID: r.own.pid, Reason: reason})
+		}
+		r.end()
+	}
+	for _, c := range kids {
 		c.h.stopWith(ErrActorStopped)
+		c.h.whenStopped(end)
 	}
-	if listed {
-		r.own.rt.engine.BroadcastEvent(ActorStopped{PID: r.own.pid, Reason: reason})
-	}
+	end()
+}
+
+// end lets Stop's waiters go and runs what whenStopped left to run.
+func (r *Ref[M, R]) end() {
 	r.mu.Lock()
 	r.ended = true
 	if r.done != nil {
 		close(r.done)
 	}
+	then := r.then
+	r.then = nil
 	r.mu.Unlock()
+	for _, f := range then {
+		f()
+	}
+}
+
+// whenStopped runs f once the actor stopped: now, if it has.
+func (r *Ref[M, R]) whenStopped(f func()) {
+	r.mu.Lock()
+	if !r.ended {
+		r.then = append(r.then, f)
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	f()
 }
 
 // runStopped runs s.Stopped; a panic in it is dropped, so that the actor is

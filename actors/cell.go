@@ -42,6 +42,9 @@ type Cell[E any] struct {
 	// the near turn's near to active, both by CAS.
 	state  atomic.Uint32
 	closed atomic.Bool // written under mu
+	// sealed is set, under mu, as the last envelope is queued (PutLast):
+	// puts after it are refused, as once closed.
+	sealed atomic.Bool
 	// stranded is set, under mu, while the cell is idle with envelopes left
 	// (no executor could take it): putNear must not pass them.
 	stranded atomic.Bool
@@ -162,7 +165,7 @@ func (c *Cell[E]) putNear(e E) bool { return c.putNearOn(c.exec.Load(), e) }
 
 // putNearOn is putNear for a cell whose executor the caller read as x.
 func (c *Cell[E]) putNearOn(x *Executor, e E) bool {
-	if !x.Runs() || c.closed.Load() {
+	if !x.Runs() || c.refuses() {
 		return false
 	}
 	// near is read only once the state says this owner may touch it: a
@@ -196,20 +199,34 @@ func (c *Cell[E]) putNearOn(x *Executor, e E) bool {
 }
 
 // Put queues e, waiting for room until ctx ends. It returns ErrMailboxFull
-// when ctx ends first, ErrCellClosed once the cell is closed, or
+// when ctx ends first, ErrCellClosed once the cell is closed or sealed, or
 // ErrNoExecutor when no executor can take the cell.
-func (c *Cell[E]) Put(ctx context.Context, e E) error {
-	if c.putNear(e) {
+func (c *Cell[E]) Put(ctx context.Context, e E) error { return c.put(ctx, e, false) }
+
+// PutLast is Put for the last envelope the cell takes (an actor's stop):
+// once it is queued the cell is sealed, and puts after it are refused with
+// ErrCellClosed, so that nothing a put accepted waits behind it. It never
+// goes near: a sender on the locked path could pass it there.
+func (c *Cell[E]) PutLast(ctx context.Context, e E) error { return c.put(ctx, e, true) }
+
+// refuses says the cell takes no more envelopes: closed, or sealed.
+func (c *Cell[E]) refuses() bool { return c.closed.Load() || c.sealed.Load() }
+
+func (c *Cell[E]) put(ctx context.Context, e E, last bool) error {
+	if !last && c.putNear(e) {
 		return nil
 	}
 	for {
 		c.mu.Lock()
-		if c.closed.Load() {
+		if c.refuses() {
 			c.mu.Unlock()
 			return ErrCellClosed
 		}
 		if len(c.q) < c.size {
 			err := c.appendLocked(e)
+			if err == nil && last {
+				c.sealed.Store(true)
+			}
 			c.mu.Unlock()
 			if err == nil {
 				c.nudge()
@@ -251,14 +268,19 @@ func (c *Cell[E]) wait(ctx context.Context, room chan struct{}) error {
 
 // TryPut queues e if there is room, without waiting; it reports whether it
 // did (ErrMailboxFull when full, or as Put).
-func (c *Cell[E]) TryPut(e E) error {
-	if c.putNear(e) {
+func (c *Cell[E]) TryPut(e E) error { return c.tryPut(e, false) }
+
+// TryPutLast is TryPut for the last envelope, as PutLast.
+func (c *Cell[E]) TryPutLast(e E) error { return c.tryPut(e, true) }
+
+func (c *Cell[E]) tryPut(e E, last bool) error {
+	if !last && c.putNear(e) {
 		return nil
 	}
 	c.mu.Lock()
 	var err error
 	switch {
-	case c.closed.Load():
+	case c.refuses():
 		err = ErrCellClosed
 	case len(c.q) >= c.size:
 		err = ErrMailboxFull
@@ -266,7 +288,9 @@ func (c *Cell[E]) TryPut(e E) error {
 			err = perr
 		}
 	default:
-		err = c.appendLocked(e)
+		if err = c.appendLocked(e); err == nil && last {
+			c.sealed.Store(true)
+		}
 	}
 	c.mu.Unlock()
 	if err == nil {
