@@ -324,6 +324,11 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	if err != nil {
 		return nil, fmt.Errorf("coregate: actor %q: %w", name, err)
 	}
+	// A name taken is answered before the factory runs, for its side
+	// effects; add checks it again, under the lock, once the actor is made.
+	if rt.actors.has(name) {
+		return nil, fmt.Errorf("coregate: actor %q is already running", name)
+	}
 	// Before the actor is listed or registered: a factory that fails
 	// leaves nothing behind, and the name may be spawned again.
 	value, err := callFactory(newActor)
@@ -933,6 +938,14 @@ func (a *actorRegistry) add(n *actorNode, parent *actorNode) error {
 		parent.mu.Unlock()
 	}
 	return nil
+}
+
+// has says an actor named name is live.
+func (a *actorRegistry) has(name string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.names[name]
+	return ok
 }
 
 // remove frees n's name and returns its children, to stop with it.

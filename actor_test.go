@@ -406,14 +406,18 @@ func TestSpawnBadInput(t *testing.T) {
 		{"nil option", func() error { _, err := Spawn(rt, "x", mk, nil); return err }, "option 1 is nil"},
 		{"ChildOf nil", func() error { _, err := Spawn(rt, "x", mk, ChildOf(nil)); return err }, "ChildOf needs"},
 		{"actor option on an op", func() error { _, err := Define(rt, "op", where[int], WithMailbox(8)); return err }, "WithMailbox applies to actors, not ops"},
+		{"mailbox too large", func() error { _, err := Spawn(rt, "x", mk, WithMailbox(MaxMailboxSize+1)); return err }, "must be 0 (default) to"},
+		{"negative mailbox", func() error { _, err := Spawn(rt, "x", mk, WithMailbox(-1)); return err }, "must be 0 (default) to"},
 	} {
 		var err error
 		require.NotPanics(t, func() { err = tt.do() }, tt.name)
 		require.ErrorContains(t, err, tt.want, tt.name)
 	}
 	must(Spawn(rt, "dup", mk))
-	_, err := Spawn(rt, "dup", mk)
+	made := 0
+	_, err := Spawn(rt, "dup", func() Actor[int, int] { made++; return nil })
 	require.ErrorContains(t, err, `actor "dup" is already running`)
+	require.Zero(t, made, "the factory ran for a name taken")
 	ref := must(Spawn(rt, "ctx", mk))
 	//lint:ignore SA1012 a nil context is the bad input under test
 	require.ErrorIs(t, ref.Tell(nil, 1), ErrNilContext) //nolint:staticcheck

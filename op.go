@@ -90,7 +90,8 @@ func WithRestartPolicy(p RestartPolicy) Option {
 }
 
 // WithMailbox bounds an actor's queued messages (default
-// DefaultActorMailbox); Tell and Ask wait for room beyond it. The bound
+// DefaultActorMailbox, at most MaxMailboxSize); Tell and Ask wait for room
+// beyond it. The bound
 // counts what waits for the actor's next turn; the turn's own batch, and
 // what actors on the same executor queued without a lock, may each hold as
 // many again. Actors only.
@@ -640,8 +641,8 @@ func actorOptions(name string, opts []Option) (opConfig, error) {
 		return cfg, fmt.Errorf("coregate: actor %q: OnExecutor(%d) is out of range", name, cfg.onExec-1)
 	case cfg.parent != nil && cfg.parent.exec.Load() == 0:
 		return cfg, fmt.Errorf("coregate: actor %q: ChildOf needs the context a parent actor received", name)
-	case cfg.mailbox < 0:
-		return cfg, fmt.Errorf("coregate: actor %q: WithMailbox(%d) must not be negative", name, cfg.mailbox)
+	case cfg.mailbox < 0 || cfg.mailbox > MaxMailboxSize:
+		return cfg, fmt.Errorf("coregate: actor %q: WithMailbox(%d) must be 0 (default) to %d", name, cfg.mailbox, MaxMailboxSize)
 	}
 	return cfg, nil
 }
