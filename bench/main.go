@@ -127,7 +127,7 @@ const (
 )
 
 // defaults returns the default run's options; quick shrinks them to a run
-// of about 5 seconds on 2 CPUs.
+// of a few seconds on 2 CPUs (the actor suite about 15).
 func defaults(quick bool) options {
 	o := options{
 		reps: 3, workloads: strings.Join(workloadNames, ","), peers: peerNames(),
@@ -188,12 +188,18 @@ func parseOptions(name string, args []string, errOut io.Writer) (options, error)
 	fs = flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	bindFlags(fs, &o)
-	return o, fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q: the bench takes flags only (-h lists them)", fs.Arg(0))
+	}
+	return o, nil
 }
 
 // bindFlags defines every flag on fs, each defaulting to its field in o.
 func bindFlags(fs *flag.FlagSet, o *options) {
-	fs.BoolVar(&o.quick, "quick", o.quick, "smaller sizes (tokens: one repetition, about 5 s on 2 CPUs; actors: about 20 s) (other flags still apply)")
+	fs.BoolVar(&o.quick, "quick", o.quick, "smaller sizes (tokens: one repetition, a few seconds on 2 CPUs; actors: about 15 s) (other flags still apply)")
 	fs.IntVar(&o.reps, "reps", o.reps, "repetitions of every measurement")
 	fs.IntVar(&o.cores, "cores", 0, "CPUs to use: coregate's executors and the pools' workers (0: every allowed CPU)")
 	fs.StringVar(&o.workloads, "workloads", o.workloads, "comma-separated workloads: "+strings.Join(workloadNames, ", "))
@@ -412,6 +418,18 @@ func newSuite(o options, progress io.Writer) (*suite, error) {
 	}
 	if o.plotPath != "" && !strings.HasSuffix(o.plotPath, ".svg") && !strings.HasSuffix(o.plotPath, ".png") {
 		return nil, fmt.Errorf("-plot %q: want a .svg or .png file", o.plotPath)
+	}
+	if o.plotPath != "" && !s.actorsOn && !s.want[wWaves] && !s.want[wLatency] {
+		return nil, fmt.Errorf("-plot draws the waves and latency workloads (or the actor suite), and -workloads %q has neither", o.workloads)
+	}
+	// Checked before the run, not after minutes of it.
+	for _, out := range []struct{ flag, path string }{{"json", o.jsonPath}, {"plot", o.plotPath}} {
+		if out.path == "" {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Dir(out.path)); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("-%s %q: its directory does not exist", out.flag, out.path)
+		}
 	}
 	allowed, err := actors.AllowedCPUs()
 	if err != nil {

@@ -126,6 +126,28 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
+// TestOutputsCheckedBeforeTheRun: a -json or -plot file that cannot be
+// written, and an argument that is not a flag, are errors before anything
+// runs. Found by review: the first two failed only after the whole run,
+// and a stray argument was ignored.
+func TestOutputsCheckedBeforeTheRun(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "out")
+	for _, mod := range []func(*options){
+		func(o *options) { o.jsonPath = missing + ".json" },
+		func(o *options) { o.plotPath = missing + ".svg" },
+		func(o *options) { o.workloads, o.plotPath = "tiny", filepath.Join(t.TempDir(), "x.svg") },
+	} {
+		o := tiny()
+		mod(&o)
+		if _, err := newSuite(o, io.Discard); err == nil {
+			t.Errorf("newSuite(%+v) succeeded, want an error", o)
+		}
+	}
+	if _, err := parseOptions("bench", []string{"-quick", "extra"}, io.Discard); err == nil || !strings.Contains(err.Error(), `"extra"`) {
+		t.Errorf("a stray argument: %v, want an error naming it", err)
+	}
+}
+
 // TestSplitByCPU: probes split by whether they started on their submitter's
 // CPU, those with an unread CPU left out.
 func TestSplitByCPU(t *testing.T) {
