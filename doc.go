@@ -102,7 +102,9 @@
 //   - Every token accepted by Submit resolves exactly once: succeeded, failed (the
 //     handler returned an error or called runtime.Goexit), panicked (a
 //     [*PanicError] with the value and stack), cancelled, or stopped. After Stop
-//     returns, Stats().Total.Submitted equals the sum of those outcomes.
+//     returns nil, Stats().Total.Submitted equals the sum of those outcomes;
+//     after a Stop whose error names handlers still running, it does once
+//     they returned.
 //   - A panic or runtime.Goexit fails only its own token: a Goexit ends the
 //     goroutine running it and a replacement takes the same CPU and queue at
 //     once. Neither counts against the executor's [RestartPolicy], which
