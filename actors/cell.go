@@ -63,7 +63,9 @@ type Cell[E any] struct {
 	// Envelopes queued by the owner of the cell's executor without the lock
 	// (putNear), while the cell was idle or already queued that way. Only
 	// that owner touches near: it appends, and the turn it runs takes them
-	// ahead of q.
+	// ahead of q. While the cell is active, near is that turn's, even once
+	// it goes on on a goroutine that handed the executor on; it is the
+	// owner's again as soon as the turn shows the cell idle.
 	near []E
 
 	// the active turn's batch; taken under mu, worked through without it
@@ -706,11 +708,15 @@ func (c *Cell[E]) endTurnLocked() (idle bool, drop []E, err error) {
 		err = c.placeLocked()
 		return err != nil, nil, err
 	}
-	c.setPhase(cellIdle)
 	// A burst's memory goes back once the executor parks (see trim), not
 	// here: a stream that pauses for a moment would allocate its queue
-	// afresh each time, and the garbage would pause it again.
-	if x := c.exec.Load(); c.trimOn != x && max(cap(c.q), cap(c.batch), cap(c.near)) > cellKeep {
+	// afresh each time, and the garbage would pause it again. near is read
+	// before the cell shows idle: from then on it is the owner's, whose
+	// putNear appends to it without the lock, and this turn may go on on a
+	// goroutine that handed the executor on.
+	big := max(cap(c.q), cap(c.batch), cap(c.near)) > cellKeep
+	c.setPhase(cellIdle)
+	if x := c.exec.Load(); c.trimOn != x && big {
 		c.trimOn = x
 		x.addTrim(c)
 	}

@@ -891,3 +891,45 @@ func TestTurnOutlivingDrainDeliversTheRest(t *testing.T) {
 		runtime.Gosched()
 	}
 }
+
+// TestTurnReadsNearBeforeIdle (found in review): a turn whose handler
+// handed the executor on ends on a goroutine that is no longer the owner.
+// Once it marks the cell idle, near is the new owner's, whose putNear may
+// append to it at once; the turn read cap(near) after that, for trim, a
+// data race (run with -race).
+func TestTurnReadsNearBeforeIdle(t *testing.T) {
+	g, e := startOneExecutor(t)
+	h := newSeqHost(2)
+	c := NewCell[int](e, 4, h)
+	blocked, release := make(chan struct{}), make(chan struct{})
+	h.first = func() {
+		resume, err := g.Block()
+		if err != nil {
+			panic(err)
+		}
+		close(blocked)
+		<-release
+		resume()
+	}
+	if err := c.TryPut(0); err != nil {
+		t.Fatal(err)
+	}
+	<-blocked
+	// The new owner waits for the idle cell without taking its lock (no
+	// ordering with what the old turn does after its store), then puts.
+	var near bool
+	runOn(t, e, func() {
+		close(release)
+		for c.phase() != cellIdle {
+			runtime.Gosched()
+		}
+		near = c.putNear(1)
+	})
+	if !near {
+		t.Fatal("the owner's put to the idle cell did not go near")
+	}
+	<-h.done
+	if !slices.Equal(h.got, []int{0, 1}) {
+		t.Fatalf("delivered %v, want [0 1]", h.got)
+	}
+}
