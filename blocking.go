@@ -89,7 +89,7 @@ func (l *lane) submit(ctx context.Context, rule *router.Rule, j actors.Job, how 
 			return err
 		case how.NoWait:
 			l.mu.Unlock()
-			return actors.ErrFull
+			return errLaneFull
 		}
 		room := l.room
 		l.waiters++
@@ -451,3 +451,11 @@ func cutShort(ctx context.Context, err error, n, retries, refused, cancelled int
 	}
 	return se
 }
+
+// errLaneFull is ErrFull for a blocking op, whose tokens take no executor.
+var errLaneFull error = laneFull{}
+
+type laneFull struct{}
+
+func (laneFull) Error() string        { return "coregate: the blocking lane is full" }
+func (laneFull) Is(target error) bool { return target == actors.ErrFull }

@@ -109,6 +109,7 @@ func TestBlockingWorkersBound(t *testing.T) {
 	toks = append(toks, must(g.op.TrySubmit(1)), must(g.op.SubmitFirst(ctx, 2)))
 	_, err := g.op.TrySubmit(3)
 	require.ErrorIs(t, err, ErrFull)
+	require.ErrorContains(t, err, "the blocking lane is full", "not an executor's range: lane tokens take none")
 	require.ErrorContains(t, err, `op "gated"`)
 	close(g.gate)
 	for _, tok := range toks {

@@ -24,7 +24,8 @@ var (
 	// blocked handler holds a goroutine and, pinned, an OS thread.
 	ErrTooManyBlocked = actors.ErrTooManyBlocked
 	// ErrFull is wrapped by the error of [Op.TrySubmit] when every executor
-	// the token may go to is full.
+	// the token may go to is full, or the blocking lane of a [WithBlocking]
+	// op is (an error that says so, and is ErrFull for errors.Is).
 	ErrFull = actors.ErrFull
 	// ErrNilToken is returned by the methods of a nil *Token, or of one not
 	// made by submitting it (a zero Token).

@@ -440,7 +440,7 @@ func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hoo
 	}
 	if err := op.place(ctx, tk, as, how); err != nil {
 		if errors.Is(err, actors.ErrFull) {
-			return nil, fmt.Errorf("%w (op %q)", ErrFull, op.info.Name)
+			return nil, fmt.Errorf("%w (op %q)", err, op.info.Name)
 		}
 		return nil, err
 	}
