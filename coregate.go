@@ -187,6 +187,7 @@ type Runtime struct {
 	pauses    pauses  // ops ever paused, whose held tokens Stop resolves
 	lane      *lane   // the blocking lane of WithBlocking ops
 	callbacks running // callbacks of tokens resolved off their runner (see WithOnFailure)
+	everys    running // the loops of Every, whose last each Stop waits for
 
 	stopping atomic.Bool
 	stopped  chan struct{}
@@ -426,14 +427,18 @@ func (rt *Runtime) Stats() Stats {
 
 // Stop stops the runtime gracefully: Submit and Define return ErrStopped from
 // now on, tokens waiting out [Op.SubmitAfter]'s delay or held by [Op.Pause]
-// resolve with ErrStopped at once, the loops of [Op.Every] end, and the executors drain their queues, and the retries waiting out a
-// backoff, until ctx ends. If ctx ends first, every token still queued is
+// resolve with ErrStopped at once, the loops of [Op.Every] end, and the
+// executors drain their queues, and the retries waiting out a backoff, until
+// ctx ends. If ctx ends first, every token still queued is
 // resolved with ErrStopped at once (so nothing waits on a token no executor
 // will run), every retry waiting out a backoff with its last attempt's error,
 // and the contexts of running handlers are cancelled and given
 // [supervisor.DefaultGrace] to return. Stop then returns, even while a handler
 // ignores its context: Go cannot kill it, and its goroutine (and pinned
-// thread) exits when it returns. The router is unregistered; Stats gives the
+// thread) exits when it returns. Before it returns it also waits, until ctx
+// ends, for the callbacks running on goroutines of their own and for the
+// loops of Every, whose each is called once more for a run under way: none
+// of them runs after Stop returned nil. The router is unregistered; Stats gives the
 // final counts, plus those of handlers still running as each returns.
 //
 // It returns nil when every accepted token reached its own outcome (the
@@ -451,8 +456,10 @@ func (rt *Runtime) Stats() Stats {
 // executors that had drained already, was resolved with ErrStopped. Stop may be called more than once
 // and from several goroutines: the first call stops the runtime and later
 // ones wait for it (or for their own ctx) and return its result. Called from inside a handler, or from a
-// callback ([WithOnDone], [WithOnFailure], an actor's Stopped), it returns
-// ErrStopFromHandler, since it would wait for its own goroutine.
+// callback ([WithOnDone], [WithOnFailure], an actor's Stopped, the each of
+// [Op.Every]), it returns ErrStopFromHandler, since it would wait for its own
+// goroutine. When ctx ends before those callbacks or loops return, its error
+// says so (unless it already says what ctx cut short).
 func (rt *Runtime) Stop(ctx context.Context) error {
 	if rt.unusable() {
 		return errors.New("coregate: Stop on a nil *Runtime or one not made by Start")
@@ -460,7 +467,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return ErrNilContext
 	}
-	if rt.sup.Group().InHandler() || rt.lane.InWorker() || rt.callbacks.in() {
+	if rt.sup.Group().InHandler() || rt.lane.InWorker() || rt.callbacks.in() || rt.everys.in() {
 		return ErrStopFromHandler
 	}
 	if rt.stopping.CompareAndSwap(false, true) {
@@ -494,6 +501,9 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		rt.stopErr = cutShort(ctx, rt.stopErr, rt.router.Dropped(), 0, refused, late, receiving)
 		if err := rt.callbacks.wait(ctx); err != nil && rt.stopErr == nil {
 			rt.stopErr = fmt.Errorf("coregate: Stop: callbacks still running: %w", err)
+		}
+		if err := rt.everys.wait(ctx); err != nil && rt.stopErr == nil {
+			rt.stopErr = fmt.Errorf("coregate: Stop: loops of Every still running: %w", err)
 		}
 		rt.router.Unregister()
 		rt.engine.Registry.Remove(rt.OpsPID())

@@ -46,7 +46,7 @@ var (
 	ErrBadArgument = errors.New("coregate: bad argument")
 	// ErrStopFromHandler is returned by Stop called from inside a handler, which
 	// would wait for its own executor to exit, or from an op's callback or an
-	// actor's Stopped, which would wait for itself.
+	// actor's Stopped or the each of [Op.Every], which would wait for itself.
 	ErrStopFromHandler = errors.New("coregate: Stop called from inside a handler")
 )
 

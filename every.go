@@ -27,7 +27,9 @@ import (
 // runtime stopped, too late to submit it), with its context's error when
 // stop or ctx ended it (its handler's context is cancelled). stop returns once the loop
 // has ended, so each is not called after it (called from each, it returns
-// at once); it may be called more than once. Each Every holds one goroutine while it runs, however many
+// at once); it may be called more than once. [Runtime.Stop] waits for the
+// loop as well, until its context ends, and called from each it returns
+// [ErrStopFromHandler]. Each Every holds one goroutine while it runs, however many
 // ticks it waits for. An interval of 0 or less, a nil each or ctx, or a
 // stopped runtime is an error.
 func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, each func(R, error)) (stop func(), err error) {
@@ -51,7 +53,9 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 	ticker := time.NewTicker(interval)
 	ended := make(chan struct{})
 	var loop atomic.Uint64 // the loop goroutine's id, so stop can tell a call from each
-	go func() {
+	// Counted by the runtime before it starts, so that Stop, which closes
+	// quit first, finds every loop that may still call each.
+	op.rt.everys.run(func() {
 		loop.Store(actors.GoID())
 		defer close(ended)
 		defer ticker.Stop()
@@ -81,7 +85,7 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 			default:
 			}
 		}
-	}()
+	})
 	return func() {
 		cancel()
 		if actors.GoID() != loop.Load() {

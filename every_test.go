@@ -83,3 +83,91 @@ func TestEveryCallsEachOnceAfterStop(t *testing.T) {
 		requireBalanced(t, rt)
 	}
 }
+
+// TestRuntimeStopWaitsForEveryLastEach: Stop returns only once the each of a
+// run under way as it stopped has returned, and only when its context ends
+// first does it return before, saying so in its error. Found by review:
+// Stop ended the loops without waiting for them, so that last each ran on
+// beside the caller's code after Stop returned. Each gives Stop a context
+// that the test ends while each runs: before the fix Stop returned nil
+// whatever that context did.
+func TestRuntimeStopWaitsForEveryLastEach(t *testing.T) {
+	for round := range 10 {
+		rt, err := Start(Config{Cores: 1, Affinity: Off})
+		require.NoError(t, err)
+		started, gate := make(chan struct{}), make(chan struct{})
+		first := true
+		op := must(Define(rt, "tick", func(context.Context, int) (int, error) {
+			if first { // runs never overlap: no race on first
+				first = false
+				close(started)
+				<-gate
+			}
+			return 7, nil
+		}))
+		entered, release := make(chan struct{}), make(chan struct{})
+		var got []error // read after Stop returned: under -race, a write after it is a race
+		stop := must(op.Every(context.Background(), time.Nanosecond, 0, func(_ int, err error) {
+			got = append(got, err)
+			close(entered)
+			<-release
+		}))
+		<-started
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan error)
+		go func() { stopped <- rt.Stop(ctx) }()
+		<-rt.delays.done() // Stop began: it drains the run under way
+		close(gate)
+		<-entered
+		cancel()
+		err = <-stopped
+		require.ErrorIs(t, err, context.Canceled, "round %d: Stop returned while each ran", round)
+		require.ErrorContains(t, err, "Every")
+		require.ErrorIs(t, rt.Stop(context.Background()), context.Canceled, "a later Stop returns the first one's result")
+		close(release)
+		stop()
+		require.Equal(t, []error{nil}, got)
+
+		// Given the time, Stop waits for the last each, which has returned
+		// when Stop returns (and -race sees got written before).
+		rt, err = Start(Config{Cores: 1, Affinity: Off})
+		require.NoError(t, err)
+		started, gate = make(chan struct{}), make(chan struct{})
+		first = true
+		op = must(Define(rt, "tick", func(context.Context, int) (int, error) {
+			if first {
+				first = false
+				close(started)
+				<-gate
+			}
+			return 7, nil
+		}))
+		got = nil
+		must(op.Every(context.Background(), time.Nanosecond, 0, func(_ int, err error) { got = append(got, err) }))
+		<-started
+		go func() { stopped <- rt.Stop(context.Background()) }()
+		<-rt.delays.done()
+		close(gate)
+		require.NoError(t, <-stopped)
+		require.Equal(t, []error{nil}, got, "round %d: the last each had run when Stop returned", round)
+		requireBalanced(t, rt)
+	}
+}
+
+// TestRuntimeStopFromEveryEach: Stop called from Every's each returns
+// ErrStopFromHandler, as from an op's callback, since it would wait for its
+// own loop; the loop goes on until stopped.
+func TestRuntimeStopFromEveryEach(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	op := must(Define(rt, "tick", func(context.Context, int) (int, error) { return 7, nil }))
+	inEach := make(chan error, 1)
+	calls := 0
+	stop := must(op.Every(context.Background(), time.Nanosecond, 0, func(int, error) {
+		if calls++; calls == 1 {
+			inEach <- rt.Stop(context.Background())
+		}
+	}))
+	require.ErrorIs(t, <-inEach, ErrStopFromHandler)
+	stop()
+	require.NoError(t, rt.Stop(context.Background()))
+}
