@@ -57,11 +57,11 @@ func (rt *Runtime) OpsPID() *actor.PID {
 type opCaller interface {
 	// submitAny submits a token with arg, which must be the op's argument
 	// type, and returns a channel closed when it is resolved and a function
-	// giving its answer then: the result, or the error.
-	submitAny(ctx context.Context, arg any) (done <-chan struct{}, answer func() any, err error)
+	// giving its outcome then: the result, or the error.
+	submitAny(ctx context.Context, arg any) (done <-chan struct{}, outcome func() (any, error), err error)
 }
 
-func (op *Op[A, R]) submitAny(ctx context.Context, arg any) (<-chan struct{}, func() any, error) {
+func (op *Op[A, R]) submitAny(ctx context.Context, arg any) (<-chan struct{}, func() (any, error), error) {
 	a, err := argAs[A](arg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: op %q %w", ErrBadArgument, op.info.Name, err)
@@ -70,12 +70,8 @@ func (op *Op[A, R]) submitAny(ctx context.Context, arg any) (<-chan struct{}, fu
 	if err != nil {
 		return nil, nil, err
 	}
-	return tok.Done(), func() any {
-		r, err := tok.Wait(context.Background()) // resolved already: returns at once
-		if err != nil {
-			return err
-		}
-		return r
+	return tok.Done(), func() (any, error) {
+		return tok.Wait(context.Background()) // resolved already: returns at once
 	}, nil
 }
 
@@ -212,7 +208,7 @@ func (p *opsProc) call(c Call, msg any, sender *actor.PID) {
 	if c.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 	}
-	done, answer, err := op.submitAny(ctx, c.Arg)
+	done, outcome, err := op.submitAny(ctx, c.Arg)
 	if err != nil {
 		if cancel != nil {
 			cancel()
@@ -229,7 +225,8 @@ func (p *opsProc) call(c Call, msg any, sender *actor.PID) {
 			cancel()
 		}
 		if sender != nil {
-			rt.answer(sender, answer())
+			r, err := outcome()
+			rt.answer(sender, r, err)
 		}
 	}()
 }
@@ -239,15 +236,31 @@ func (p *opsProc) call(c Call, msg any, sender *actor.PID) {
 func (p *opsProc) reject(msg any, sender *actor.PID, err error) {
 	p.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: p.pid, Message: msg, Sender: sender})
 	if sender != nil {
-		p.rt.answer(sender, err)
+		p.rt.answer(sender, nil, err)
 	}
 }
 
-// answer sends v to pid; to a process of another engine as a protobuf
-// message (see [Remote]), so an error or a plain Go value crosses too.
-func (rt *Runtime) answer(pid *actor.PID, v any) {
-	if pid.GetAddress() != rt.engine.Address() {
-		v = toWire(v)
+// answer sends pid the outcome r, or err when it is not nil. A [Request]
+// of this engine gets both as a reply, so that a result that implements
+// error is not taken for a failure; a process of another engine gets a
+// protobuf message (see [Remote]), so an error or a plain Go value crosses
+// too; any other process (a plain hollywood Request) gets err, or r, as it
+// is.
+func (rt *Runtime) answer(pid *actor.PID, r any, err error) {
+	var v any
+	switch {
+	case pid.GetAddress() != rt.engine.Address():
+		if err != nil {
+			v = wireError(err)
+		} else {
+			v = toWire(r)
+		}
+	case isRequest(pid):
+		v = reply{r: r, err: err}
+	case err != nil:
+		v = err
+	default:
+		v = r
 	}
 	rt.engine.Send(pid, v)
 }

@@ -457,3 +457,66 @@ func TestRequestRefusedToBlockSendsNothing(t *testing.T) {
 	require.Zero(t, n, "the refused Request's message was delivered")
 	release()
 }
+
+// verdict is a result that implements error: a check's finding, returned
+// with a nil error by an op or actor that succeeded.
+type verdict struct{ reason string }
+
+func (v *verdict) Error() string { return "verdict: " + v.reason }
+
+// judge answers a verdict on what it is sent, and fails on an empty one.
+type judge struct{}
+
+func (judge) Receive(_ *ActorContext, s string) (*verdict, error) {
+	if s == "" {
+		return nil, errors.New("judge: nothing to judge")
+	}
+	return &verdict{reason: s}, nil
+}
+
+// TestRequestResultImplementingError: a result that implements error is a
+// result by message as by Submit, from an op and from an actor, and a
+// failure is still the error. Found by review: the answer was the result
+// itself, and Request took any error for a failure, so it gave a zero
+// value and the result as its error.
+func TestRequestResultImplementingError(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	must(Define(rt, "check", func(_ context.Context, s string) (*verdict, error) {
+		if s == "" {
+			return nil, errors.New("check: nothing to check")
+		}
+		return &verdict{reason: s}, nil
+	}))
+	finding := errors.New("field x missing")
+	must(Define(rt, "validate", func(context.Context, int) (error, error) { return finding, nil }))
+	must(Define(rt, "valid", func(context.Context, int) (error, error) { return nil, nil }))
+	ref := must(Spawn(rt, "judge", func() Actor[string, *verdict] { return judge{} }))
+
+	v, err := call[*verdict](t, rt, Call{Op: "check", Arg: "too short"})
+	require.NoError(t, err)
+	require.Equal(t, &verdict{reason: "too short"}, v)
+	_, err = call[*verdict](t, rt, Call{Op: "check", Arg: ""})
+	require.EqualError(t, err, "check: nothing to check")
+
+	f, err := call[error](t, rt, Call{Op: "validate", Arg: 1})
+	require.NoError(t, err)
+	require.Same(t, finding, f)
+	f, err = call[error](t, rt, Call{Op: "valid", Arg: 1})
+	require.NoError(t, err)
+	require.Nil(t, f)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err = Request[*verdict](ctx, rt.Engine(), ref.PID(), "late")
+	require.NoError(t, err)
+	require.Equal(t, &verdict{reason: "late"}, v)
+	_, err = Request[*verdict](ctx, rt.Engine(), ref.PID(), "")
+	require.EqualError(t, err, "judge: nothing to judge")
+	_, err = Request[*verdict](ctx, rt.Engine(), ref.PID(), 1)
+	require.ErrorIs(t, err, ErrBadArgument, "a refused message is still an error")
+
+	// Plain hollywood gets the value itself, as before: a result or an error.
+	res, err := rt.Engine().Request(rt.OpsPID(), Call{Op: "check", Arg: "x"}, 10*time.Second).Result()
+	require.NoError(t, err)
+	require.Equal(t, &verdict{reason: "x"}, res)
+}

@@ -670,9 +670,9 @@ func (r *Ref[M, R]) reply(e envelope[M, R], o actors.Outcome, res R, err error) 
 	}
 	if e.reply != nil {
 		if err != nil {
-			r.own.rt.answer(e.reply, err)
+			r.own.rt.answer(e.reply, nil, err)
 		} else {
-			r.own.rt.answer(e.reply, res)
+			r.own.rt.answer(e.reply, res, nil)
 		}
 	}
 }
@@ -683,7 +683,7 @@ func (r *Ref[M, R]) refuse(e envelope[M, R]) {
 		e.tok.task.Resolve(actors.Stopped, ErrActorStopped)
 	}
 	if e.reply != nil {
-		r.own.rt.answer(e.reply, ErrActorStopped)
+		r.own.rt.answer(e.reply, nil, ErrActorStopped)
 	}
 }
 
@@ -886,7 +886,7 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 	if !ok {
 		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
 		if sender != nil {
-			r.own.rt.answer(sender, fmt.Errorf("%w: actor %q takes %v, not %T", ErrBadArgument, r.own.name, reflect.TypeFor[M](), msg))
+			r.own.rt.answer(sender, nil, fmt.Errorf("%w: actor %q takes %v, not %T", ErrBadArgument, r.own.name, reflect.TypeFor[M](), msg))
 		}
 		return
 	}
@@ -896,7 +896,7 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 		}
 		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
 		if sender != nil {
-			r.own.rt.answer(sender, fmt.Errorf("coregate: actor %q: %w", r.own.name, err))
+			r.own.rt.answer(sender, nil, fmt.Errorf("coregate: actor %q: %w", r.own.name, err))
 		}
 	}
 }

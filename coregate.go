@@ -282,7 +282,7 @@ func Start(cfg Config) (*Runtime, error) {
 		MaxBlocked:  cfg.MaxBlocked,
 		IdleSpin:    cfg.IdleSpin,
 		Spinners:    cfg.Spinners,
-		Answer:      rt.answer,
+		Answer:      func(to *actor.PID, err error) { rt.answer(to, nil, err) },
 		Affinity:    cfg.Affinity,
 		Room:        rt.room,
 		Detached:    rt.lane,

@@ -43,7 +43,7 @@
 // ([Runtime.OpsPID], <Config.Name>/ops): a [Call] names the op and carries
 // its argument, the op runs as one token, and a hollywood Request gets the
 // result or the error ([Request] waits for it, typed, until its context
-// ends). An unknown name or a wrong argument type is answered with
+// ends, and tells a result that implements error from a failure). An unknown name or a wrong argument type is answered with
 // [ErrUnknownOp] or [ErrBadArgument], never a panic.
 //
 // An engine configured with hollywood's remote transport, wrapped by

@@ -107,19 +107,18 @@ func (p *protoRemote) refuse(pid *actor.PID, msg any, sender *actor.PID) {
 	}
 }
 
-// toWire returns v as a protobuf message: itself, an error (a *wire.Error
-// too, for its message) as a *wire.Error, anything else as a *wire.Error
-// saying it cannot cross.
-func toWire(v any) proto.Message {
-	switch v := v.(type) {
+// toWire returns a result as a protobuf message: itself (a *wire.Error
+// with its message made valid UTF-8), or a *wire.Error saying it cannot
+// cross. A result that implements error is still a result: it crosses as
+// any other, not as a failure.
+func toWire(r any) proto.Message {
+	switch r := r.(type) {
 	case *wire.Error:
-		return wireError(v)
+		return wireError(r)
 	case proto.Message:
-		return v
-	case error:
-		return wireError(v)
+		return r
 	}
-	return notProto(v)
+	return notProto(r)
 }
 
 func notProto(v any) *wire.Error {
@@ -183,13 +182,32 @@ func wireError(err error) (w *wire.Error) {
 // requestIDs numbers the answer processes of Request.
 var requestIDs atomic.Uint64
 
+// requestPrefix begins the ID of every answer process of Request.
+const requestPrefix = "coregate/request/"
+
+// isRequest reports whether pid names an answer process of Request (of the
+// engine whose address it has).
+func isRequest(pid *actor.PID) bool { return strings.HasPrefix(pid.GetID(), requestPrefix) }
+
+// reply is what a runtime answers a Request of its own engine: the result,
+// or the error when it is not nil. Sent as a value of its own, a result
+// that implements error is not taken for a failure.
+type reply struct {
+	r   any
+	err error
+}
+
 // Request sends msg to pid from engine e as a hollywood Request and waits
 // for the answer until ctx ends. pid may be of e or of another engine (over
 // [Remote]): an actor's PID with its M, a runtime's ops process
 // ([Runtime.OpsPID]) with a [Call] or a [*wire.Call], any hollywood process.
 //
-// An answer that is an error (a Go error locally, a [*wire.Error] from
-// another process) is returned as the error, and an answer of another type
+// A runtime's answer is its op's or actor's result, or the error, as
+// [Token.Wait] gives them: a result that implements error is a result.
+// From another process a [*wire.Error] is the error, and anything else the
+// result (so a result that is a *wire.Error cannot be told from a failure
+// there); from another process of this engine (a plain hollywood one) an
+// answer that implements error is the error. An answer of another type
 // than R is an error naming both. From another process, tell errors apart
 // by the *wire.Error's Code (errors.As): errors.Is with this package's
 // errors ([ErrStopped], ...) holds only for answers of this process. A pid
@@ -237,7 +255,7 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	}
 	answers := make(chan any, 1)
 	a := e.SpawnProc(&proc{
-		pid: actor.NewPID(e.Address(), "coregate/request/"+strconv.FormatUint(requestIDs.Add(1), 10)),
+		pid: actor.NewPID(e.Address(), requestPrefix+strconv.FormatUint(requestIDs.Add(1), 10)),
 		send: func(msg any, _ *actor.PID) {
 			select {
 			case answers <- msg:
@@ -249,8 +267,18 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	e.SendWithSender(pid, msg, a)
 	select {
 	case v := <-answers:
-		if err, ok := v.(error); ok {
-			return zero, err
+		switch a := v.(type) {
+		case reply: // a runtime's, of this engine
+			if a.err != nil {
+				return zero, a.err
+			}
+			v = a.r
+		case *wire.Error: // of another process (see Remote), or refused by Remote
+			return zero, a
+		case error: // of another process of this engine
+			if pid.GetAddress() == e.Address() {
+				return zero, a
+			}
 		}
 		r, err := argAs[R](v)
 		if err != nil {

@@ -83,6 +83,7 @@ func TestRemoteOpsAndActors(t *testing.T) {
 		return wrapperspb.Int64(2 * v.GetValue()), nil
 	}))
 	must(Define(rt, "plain", func(_ context.Context, v *wrapperspb.Int64Value) (int, error) { return int(v.GetValue()), nil }))
+	must(Define(rt, "verdict", func(context.Context, *wrapperspb.Int64Value) (*verdict, error) { return &verdict{reason: "x"}, nil }))
 	ref := must(Spawn(rt, "sum", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return &summer{} }))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -104,6 +105,9 @@ func TestRemoteOpsAndActors(t *testing.T) {
 		{"wrong argument", ops, must(wire.NewCall("double", wrapperspb.String("1"), 0)), wire.Code_BAD_ARGUMENT, "takes *wrapperspb.Int64Value, not *wrapperspb.StringValue"},
 		{"not a call", ops, wrapperspb.String("double 1"), wire.Code_BAD_ARGUMENT, "takes a coregate.Call or a *wire.Call"},
 		{"result not protobuf", ops, must(wire.NewCall("plain", wrapperspb.Int64(1), 0)), wire.Code_NOT_PROTO, "a int cannot cross processes"},
+		// A result, not a failure, though it implements error: it crossed as
+		// a *wire.Error FAILED with its text.
+		{"result implementing error", ops, must(wire.NewCall("verdict", wrapperspb.Int64(1), 0)), wire.Code_NOT_PROTO, "a *coregate.verdict cannot cross processes"},
 		{"actor error", ref.PID(), wrapperspb.Int64(-1), wire.Code_FAILED, "summer: negative"},
 		{"actor wrong type", ref.PID(), wrapperspb.String("x"), wire.Code_BAD_ARGUMENT, `actor "sum" takes *wrapperspb.Int64Value, not *wrapperspb.StringValue`},
 	})

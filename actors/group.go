@@ -37,10 +37,10 @@ type GroupConfig struct {
 	// them.
 	IdleSpin time.Duration
 	Spinners int
-	// Answer sends a reply to a Request's sender; nil means engine.Send.
-	// A runtime on a remote engine turns replies into protobuf messages
-	// there, since hollywood's remote carries nothing else.
-	Answer func(to *actor.PID, v any)
+	// Answer sends a Request's sender the error refusing its message; nil
+	// means engine.Send. A runtime on a remote engine turns replies into
+	// protobuf messages there, since hollywood's remote carries nothing else.
+	Answer func(to *actor.PID, err error)
 	// Detached is the pool of goroutines that runs handlers off the
 	// executors ([Executor.RunDetached]), or nil: [Group.Block] counts one
 	// of its workers blocking as it counts an executor's handler, and lets
@@ -104,7 +104,7 @@ type Group struct {
 	redirect   func(Job)
 	follow     func(Job) *Executor
 	retries    retries
-	answer     func(*actor.PID, any)
+	answer     func(*actor.PID, error)
 	spin       time.Duration // GroupConfig.IdleSpin
 	spinners   spinners
 	waiting    waitingGauge // goroutines waiting for a P, as the pollers see it
@@ -167,7 +167,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	}
 	g.answer, g.detached = cfg.Answer, cfg.Detached
 	if g.answer == nil {
-		g.answer = func(to *actor.PID, v any) { cfg.Engine.Send(to, v) }
+		g.answer = func(to *actor.PID, err error) { cfg.Engine.Send(to, err) }
 	}
 	g.spin = min(max(cfg.IdleSpin, 0), MaxIdleSpin)
 	g.spinners.max = int32(len(cfg.CPUs))
