@@ -238,7 +238,7 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 		return zero, err
 	}
 	if !mayExist(e, pid) {
-		return zero, fmt.Errorf("coregate: no process %v on this engine", pid)
+		return zero, fmt.Errorf("coregate: no process %v on this engine (a name never spawned, or an actor or runtime that stopped)", pid)
 	}
 	if pid.GetAddress() != e.Address() && e.Address() == actor.LocalLookupAddr {
 		return zero, fmt.Errorf("coregate: %v is of another engine, and this one has no remote transport (see Remote)", pid)
