@@ -286,14 +286,17 @@ func (s *Supervisor) down(e *actors.Executor, reason error, restarts int) {
 	}
 	cool := sl.cooldown
 	sl.down, sl.reason, sl.window = true, reason, window{}
-	if !s.stopping {
-		sl.timer = time.AfterFunc(cool, func() { s.fire(e) })
-	}
-	s.mu.Unlock()
+	// Announced before the cool-down's timer is set, under mu, which the
+	// revival's onStart takes before its ExecutorRevived: however short the
+	// cool-down, Down comes first.
 	s.engine.BroadcastEvent(ExecutorDown{
 		Index: e.Index(), CPU: e.CPU(), PID: e.PID(), Reason: reason,
 		Restarts: restarts, Rerouted: moved, Cooldown: cool,
 	})
+	if !s.stopping {
+		sl.timer = time.AfterFunc(cool, func() { s.fire(e) })
+	}
+	s.mu.Unlock()
 }
 
 // Stop drains and stops the executors (see the package doc). It returns nil
