@@ -269,6 +269,7 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 	op.rule.Keyed = op.keyOf != nil
 	op.rule.Retry = op.retries > 0
 	op.near = cfg.onExec
+	op.pause.info, op.info.Hold = &op.info, op.holdClaimed
 	op.hooked = op.rule.Keyed || op.rule.Lead || op.retries > 0 || op.near > 0 || op.callbacks.set()
 	op.keepArg = op.retries > 0 || op.callbacks.set()
 	if err := rt.registry.add(name, op); err != nil {
@@ -433,7 +434,7 @@ func (op *Op[A, R]) submit(ctx context.Context, j *job[A, R], as actors.Job, hoo
 	j.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, hook)
 	// A token of a paused op is pushed parked: an awake executor takes a
 	// push within nanoseconds, before the token could be parked after it.
-	parked := op.pause.on.Load() && j.tok.task.Park()
+	parked := op.info.Paused() && j.tok.task.Park()
 	if parked {
 		op.rt.pauses.park() // Stop waits until the token is held or resolved
 		defer op.rt.pauses.parked()

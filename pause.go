@@ -1,8 +1,8 @@
 package coregate
 
 import (
+	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/router"
@@ -15,8 +15,10 @@ import (
 // counts new tokens as usual, and waits for room as usual. Held tokens can be
 // cancelled ([Token.Cancel], [Op.CancelQueued]); Stop resolves them with
 // ErrStopped at once. Running tokens go on, and so does the retry of a token
-// that was running or waiting out its retry backoff when Pause was called.
-// Pause on a paused op, or after Stop, does nothing.
+// that was running or waiting out its retry backoff when Pause was called;
+// no other token of the op starts after Pause returns, until Resume, even
+// one whose Submit raced Pause. Pause on a paused op, or after Stop, does
+// nothing.
 func (op *Op[A, R]) Pause() {
 	if op.unusable() {
 		return
@@ -24,7 +26,7 @@ func (op *Op[A, R]) Pause() {
 	p := &op.pause
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.on.Load() || op.rt.stopping.Load() {
+	if p.closed || p.info.Paused() || op.rt.stopping.Load() {
 		return
 	}
 	if p.rt == nil {
@@ -33,7 +35,7 @@ func (op *Op[A, R]) Pause() {
 		}
 		p.rt = op.rt
 	}
-	p.on.Store(true)
+	p.info.SetPaused(true) // before the scan: a token it misses is held as it is claimed
 	for _, j := range op.queued(false) {
 		p.parkLocked(j)
 	}
@@ -50,7 +52,7 @@ func (op *Op[A, R]) Resume() {
 	p := &op.pause
 	p.mu.Lock()
 	defer p.mu.Unlock() // Stop's drop waits until they are delivered
-	p.on.Store(false)
+	p.info.SetPaused(false)
 	held := p.held
 	p.held = nil
 	for _, j := range held {
@@ -61,11 +63,11 @@ func (op *Op[A, R]) Resume() {
 }
 
 // Paused reports whether the op is paused.
-func (op *Op[A, R]) Paused() bool { return op != nil && op.pause.on.Load() }
+func (op *Op[A, R]) Paused() bool { return op != nil && op.info.Paused() }
 
 // pause holds the tokens of a paused op.
 type pause struct {
-	on     atomic.Bool
+	info   *actors.Op // its op's: paused there, where executors look
 	mu     sync.Mutex
 	closed bool         // the runtime stopped: nothing is held any more
 	rt     *Runtime     // set when first paused, and registered with rt
@@ -74,14 +76,16 @@ type pause struct {
 
 // hold parks j, a token of the op that is queued or about to be, when the op
 // is paused, and reports whether it did. Submit calls it after each push,
-// so a token pushed while Pause scanned the queues is held too.
+// so a token pushed while Pause scanned the queues is held too, in its
+// order; one that an executor claims before this parks it is held by
+// holdClaimed instead.
 func (p *pause) hold(j actors.Job) bool {
-	if !p.on.Load() {
+	if !p.info.Paused() {
 		return false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.on.Load() && !p.closed && p.parkLocked(j)
+	return p.info.Paused() && !p.closed && p.parkLocked(j)
 }
 
 // holdParked holds j, a token pushed parked because the op was paused when
@@ -90,7 +94,7 @@ func (p *pause) hold(j actors.Job) bool {
 // with ErrStopped (the drain resolves it first if it reaches it).
 func (p *pause) holdParked(j actors.Job, deliver func(actors.Job)) {
 	p.mu.Lock()
-	on, closed := p.on.Load(), p.closed
+	on, closed := p.info.Paused(), p.closed
 	if on && !closed {
 		p.held = append(p.held, j)
 	}
@@ -103,6 +107,56 @@ func (p *pause) holdParked(j actors.Job, deliver func(actors.Job)) {
 	} else if r, ok := unpark(j); ok {
 		deliver(r)
 	}
+}
+
+// holdClaimed is the op's [actors.Op.Hold]: it holds j, a token that an
+// executor (or a lane's worker) claimed to run while the op was paused,
+// instead of running it. Those are tokens that Pause's scan did not park:
+// claimed as it scanned, or pushed after it by a Submit that found the op
+// not paused, before the Submit's hold. A retry is left to run, as Pause
+// says.
+func (op *Op[A, R]) holdClaimed(j actors.Job) bool {
+	base := j
+	if r, ok := j.(*renewed); ok {
+		base = r.Job
+	}
+	if h, ok := base.(*hookedJob[A, R]); ok && h.tries > 0 {
+		return false
+	}
+	return op.pause.holdClaimed(j, op.lane != nil)
+}
+
+// holdClaimed holds j, claimed to run and not run, while the op is paused,
+// and reports whether it took it: not when a Resume came in between (j
+// runs); when a Stop did, j is resolved with ErrStopped, as it would have
+// been held. lane says the op's tokens share one queue, the blocking
+// lane's, whatever executor accepted them.
+func (p *pause) holdClaimed(j actors.Job, lane bool) bool {
+	t := j.Task()
+	p.mu.Lock()
+	on, closed := p.info.Paused(), p.closed
+	held := on && !closed && t.Repark()
+	if held {
+		// Held late: tokens queued behind it (on its executor, or on the
+		// lane) may be held already (Pause's scan passed it as it was
+		// claimed, or a Submit's next token came first). It goes before
+		// the first of them by id, which follows each submitter's order,
+		// so Resume keeps that order.
+		e, at := t.Executor(), len(p.held)
+		for k, h := range p.held {
+			if ht := h.Task(); ht.ID() > t.ID() && (lane || ht.Executor() == e) {
+				at = k
+				break
+			}
+		}
+		p.held = slices.Insert(p.held, at, j)
+	}
+	p.mu.Unlock()
+	if closed {
+		t.End(actors.Stopped, ErrStopped)
+		return true
+	}
+	return held
 }
 
 // unpark makes j's parked token queued again and returns the job to
@@ -149,7 +203,7 @@ func (p *pause) drop(o actors.Outcome, err error, closing bool) int {
 	p.held = nil
 	if closing {
 		p.closed = true
-		p.on.Store(false)
+		p.info.SetPaused(false)
 	}
 	p.mu.Unlock()
 	n := 0

@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/router"
 	"github.com/stretchr/testify/require"
 )
@@ -170,7 +171,7 @@ func TestParkedSubmitRacingStop(t *testing.T) {
 			ctx := context.Background()
 			j := &job[int, int]{op: op, arg: 7}
 			j.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, nil)
-			require.True(t, op.pause.on.Load() && j.tok.task.Park())
+			require.True(t, op.info.Paused() && j.tok.task.Park())
 			op.rt.pauses.park()
 			require.NoError(t, op.place(ctx, nil, j, router.How{}))
 			type result struct {
@@ -212,7 +213,7 @@ func TestParkedSubmitRacingStop(t *testing.T) {
 // 300-1,000 racing rounds; this checks the registration itself).
 func TestPausesRefuseOnceStopBegan(t *testing.T) {
 	var ps pauses
-	require.True(t, ps.add(&pause{}))
+	require.True(t, ps.add(&pause{info: &actors.Op{}}))
 	ps.stop()
 	require.False(t, ps.add(&pause{}), "registered after stop")
 }
@@ -254,5 +255,87 @@ func TestResumeQueuesAtTheTailInHeldOrder(t *testing.T) {
 			}
 			require.Equal(t, []int{1, 2}, rec.order())
 		})
+	}
+}
+
+// TestPauseHoldsATokenClaimedWhilePaused (found in review): a Submit that
+// found the op not paused pushed its token after Pause scanned the queues,
+// and an executor took it before the Submit's hold could park it: it ran
+// while paused (1 to 4 tokens in 3 to 12% of rounds of a racing test). An
+// executor, or a lane's worker, that claims a token of a paused op holds it
+// instead, ahead of the tokens submitted after it. The test replays
+// Op.submit's steps with the Pause in between, and lets the executor past
+// the token before the submit's hold; the next token of the same submitter
+// is held when submitted. Then they are resumed, cancelled or stopped. The
+// lane runs on two cores: its two tokens are accepted by different
+// executors, and still run in order from its one queue.
+func TestPauseHoldsATokenClaimedWhilePaused(t *testing.T) {
+	endings := map[string]func(t *testing.T, rt *Runtime, rec *runLog, x, y *Token[int]){
+		"Resume": func(t *testing.T, _ *Runtime, rec *runLog, x, y *Token[int]) {
+			rec.op.Resume()
+			must(x.Wait(context.Background()))
+			must(y.Wait(context.Background()))
+			require.Equal(t, []int{1, 2}, rec.order(), "in submission order")
+		},
+		"Cancel": func(t *testing.T, _ *Runtime, rec *runLog, x, y *Token[int]) {
+			require.True(t, x.Cancel())
+			_, err := x.Wait(context.Background())
+			require.ErrorIs(t, err, ErrCancelled)
+			rec.op.Resume()
+			must(y.Wait(context.Background()))
+			require.Equal(t, []int{2}, rec.order())
+		},
+		"CancelQueued": func(t *testing.T, _ *Runtime, rec *runLog, x, y *Token[int]) {
+			require.Equal(t, 2, rec.op.CancelQueued())
+			for _, tok := range []*Token[int]{x, y} {
+				_, err := tok.Wait(context.Background())
+				require.ErrorIs(t, err, ErrCancelled)
+			}
+			require.Empty(t, rec.order())
+		},
+		"Stop": func(t *testing.T, rt *Runtime, rec *runLog, x, y *Token[int]) {
+			require.NoError(t, rt.Stop(context.Background()))
+			for _, tok := range []*Token[int]{x, y} {
+				_, err := tok.Wait(context.Background())
+				require.ErrorIs(t, err, ErrStopped)
+			}
+			require.Empty(t, rec.order())
+		},
+	}
+	for name, opts := range map[string][]Option{"executors": nil, "blocking lane": {WithBlocking()}} {
+		cores := 1
+		if name == "blocking lane" {
+			cores = 2
+		}
+		for ending, end := range endings {
+			t.Run(name+"/"+ending, func(t *testing.T) {
+				rt := start(t, Config{Cores: cores, Affinity: Off, BlockingWorkers: 1})
+				ctx := context.Background()
+				started, gate := make(chan struct{}), make(chan struct{})
+				block := must(Define(rt, "block", func(_ context.Context, x int) (int, error) {
+					close(started)
+					<-gate
+					return x, nil
+				}, opts...))
+				rec := newRunLog(t, rt, "rec", opts...)
+				behind := newRunLog(t, rt, "behind", opts...)
+				must(block.Submit(ctx, 0))
+				<-started
+				op := rec.op
+				j := &job[int, int]{op: op, arg: 1}
+				j.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, nil)
+				require.False(t, op.Paused()) // the submit finds it not paused
+				op.Pause()
+				require.NoError(t, op.place(ctx, nil, j, router.How{}))
+				y := must(op.Submit(ctx, 2)) // the submitter's next token
+				passed := must(behind.op.Submit(ctx, 0))
+				close(gate)
+				must(passed.Wait(ctx)) // the executor went past the token
+				op.pause.hold(j)       // the submit resumes
+				requirePending(t, &j.tok, y)
+				require.Empty(t, rec.order(), "a token of the paused op ran")
+				end(t, rt, rec, &j.tok, y)
+			})
+		}
 	}
 }

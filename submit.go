@@ -80,7 +80,7 @@ func (op *Op[A, R]) SubmitAll(ctx context.Context, args []A) ([]*Token[R], error
 	var parked []bool
 	err := op.rt.router.SubmitAll(ctx, &op.rule, len(args),
 		func(k int) actors.Job {
-			if parked == nil && op.pause.on.Load() {
+			if parked == nil && op.info.Paused() {
 				parked = make([]bool, len(args))
 				op.rt.pauses.park() // Stop waits until they are held or resolved
 				for i := range parked {
@@ -111,7 +111,7 @@ const slabBytes = 16 << 10
 // batches reports whether tokens of op submitted with ctx are plain jobs
 // that [Op.SubmitAll] may queue together.
 func (op *Op[A, R]) batches(ctx context.Context) bool {
-	if op.hooked || op.lane != nil || op.near > 0 || op.pause.on.Load() {
+	if op.hooked || op.lane != nil || op.near > 0 || op.info.Paused() {
 		return false
 	}
 	_, led := ctx.Value(actors.AnchorKey{}).(leader)

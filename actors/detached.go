@@ -17,11 +17,15 @@ const detachedBit = 1 << 29
 // queued again (its state) and again is called with the delay, and the
 // attempt's outcome and error (for a Stop to resolve it with), instead of
 // resolving it. A token that is not queued (resolved, parked or running
-// elsewhere, or a stale entry: see [Renewed]) is skipped.
+// elsewhere, or a stale entry: see [Renewed]) is skipped, and one whose op
+// is paused is offered to [Op.Hold] first.
 func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration, o Outcome, err error)) {
 	t := j.Task()
 	if !t.start(j) {
 		return
+	}
+	if t.op != nil && t.op.paused.Load() && t.held(j) {
+		return // its op was paused: held, not run
 	}
 	if e.group.aborted.Load() {
 		t.finish(Stopped, ErrStopped)

@@ -457,9 +457,10 @@ func (e *Executor) loop(w *worker) {
 }
 
 // run resolves j: it runs the handler unless the token was resolved already
-// or moved to another executor. The token's state decides between this
-// executor and whoever else may hold it (Abort, Cancel, a stealer that moved
-// it): only one of them moves it out of queued.
+// or moved to another executor, or its op is paused and Hold took it. The
+// token's state decides between this executor and whoever else may hold it
+// (Abort, Cancel, a stealer that moved it): only one of them moves it out
+// of queued.
 func (e *Executor) run(w *worker, j Job) {
 	t := j.Task()
 	if t == nil {
@@ -477,6 +478,9 @@ func (e *Executor) run(w *worker, j Job) {
 	}
 	if !t.start(j) {
 		return // resolved while queued, running elsewhere, or a stale entry
+	}
+	if t.op != nil && t.op.paused.Load() && t.held(j) {
+		return // its op was paused: held, not run
 	}
 	t.runHere(e) // a steal racing the claim (Adopt) is overruled
 	if e.group.aborted.Load() {

@@ -52,9 +52,18 @@ type Homed interface {
 }
 
 // Op names what a token runs, for reports such as a Stop that left handlers
-// running. Tokens of one op share one *Op.
+// running. Tokens of one op share one *Op. While it is paused
+// ([Op.SetPaused]), an executor that claims one of its tokens to run offers
+// it to Hold instead.
 type Op struct {
 	Name string
+	// Hold takes a token of the paused op that an executor claimed to run
+	// and has not run, and reports whether it did: parked with
+	// [Task.Repark] to be queued again later, or resolved with [Task.End].
+	// When it did not, the executor runs the token. It must be set before
+	// the op is first paused.
+	Hold   func(Job) bool
+	paused atomic.Bool
 }
 
 // Outcome is how a token ended. Every accepted token ends with exactly one.
