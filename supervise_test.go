@@ -457,10 +457,11 @@ func TestStallStealRacingStop(t *testing.T) {
 		require.NoError(t, err)
 		bg := context.Background()
 		stopErr := make(chan error, 1)
-		started := make(chan struct{})
+		started, submitted := make(chan struct{}), make(chan struct{})
 		lag := time.Duration(trial) * 20 * time.Microsecond
 		slow := must(Define(rt, "slow", func(ctx context.Context, _ int) (int, error) {
 			close(started)
+			<-submitted // Stop only once every token is in: a slow submit met ErrStopped
 			e, _ := CurrentExecutor(ctx)
 			for !rt.Executors()[e].Stalled {
 				runtime.Gosched()
@@ -478,6 +479,7 @@ func TestStallStealRacingStop(t *testing.T) {
 		for i := range toks {
 			toks[i] = must(fast.Submit(bg, 0))
 		}
+		close(submitted)
 		must(s.Wait(bg))
 		require.NoError(t, <-stopErr)
 		for i, tok := range toks {
