@@ -101,6 +101,17 @@ func (c *ActorContext) Err() error {
 // zero says c is nil or zero: not given by the runtime.
 func (c *ActorContext) zero() bool { return c == nil || c.node == nil }
 
+// within says n is root or one of root's descendants (false for a nil n).
+// An actor's parent is set before it is listed and never changes.
+func (n *actorNode) within(root *actorNode) bool {
+	for ; n != nil; n = n.parent {
+		if n == root {
+			return true
+		}
+	}
+	return false
+}
+
 // join: an actor leads no seed.
 func (n *actorNode) join(string) (*anchor.Seed, map[string]struct{}) { return nil, nil }
 
@@ -540,7 +551,8 @@ func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
 // waits, as Wait does, since the actor may be queued on that very executor.
 // The actor stopping itself (with its ActorContext, or a context derived
 // from it) returns at once: it stops once the current message is handled
-// and those queued before the stop. From its own Receive with any other
+// and those queued before the stop; so does an actor of its tree (a
+// ChildOf child, or theirs) stopping it, whose own stop waits for that turn. From its own Receive with any other
 // context, Stop would wait for the turn it is called from: it returns
 // ctx's error when ctx ends (never, for context.Background()).
 func (r *Ref[M, R]) Stop(ctx context.Context) error {
@@ -551,8 +563,10 @@ func (r *Ref[M, R]) Stop(ctx context.Context) error {
 		return ErrNilContext
 	}
 	done := r.stopWith(nil)
-	if self, _ := ctx.Value(actors.TurnKey{}).(*actorNode); self == &r.own {
-		return nil // it stops after this turn: waiting for it here would never end
+	if self, _ := ctx.Value(actors.TurnKey{}).(*actorNode); self.within(&r.own) {
+		// It, or a child of its tree, stops after this turn: waiting for
+		// the tree here would never end.
+		return nil
 	}
 	select {
 	case <-done:

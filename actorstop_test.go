@@ -175,3 +175,50 @@ func TestRuntimeStopResolvesAsksBehindAStuckReceive(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// stopsParent stops the parent whose Ref it gets, from its own Receive.
+type stopsParent struct{}
+
+func (stopsParent) Receive(c *ActorContext, par *Ref[int, int]) (int, error) {
+	return 0, par.Stop(c)
+}
+
+// spawnsStopper spawns, on its first message, a child that stops it.
+type spawnsStopper struct {
+	rt   *Runtime
+	made chan *Ref[*Ref[int, int], int]
+}
+
+func (p *spawnsStopper) Receive(c *ActorContext, _ int) (int, error) {
+	ref, err := Spawn(p.rt, "stopper", func() Actor[*Ref[int, int], int] { return stopsParent{} }, ChildOf(c))
+	if err != nil {
+		return 0, err
+	}
+	p.made <- ref
+	return 0, nil
+}
+
+// TestChildStopsItsParent: a child's Receive that stops its parent does not
+// wait for the tree, its own stop among it, which waits for that Receive:
+// it returns at once, as an actor stopping itself does, and both stop.
+func TestChildStopsItsParent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+		bg := context.Background()
+		made := make(chan *Ref[*Ref[int, int], int], 1)
+		par := must(Spawn(rt, "parent", func() Actor[int, int] { return &spawnsStopper{rt, made} }))
+		must(must(par.Ask(bg, 0)).Wait(bg))
+		child := <-made
+		_, err := must(child.Ask(bg, par)).Wait(bg)
+		require.NoError(t, err)
+		synctest.Wait()
+		for _, done := range []<-chan struct{}{par.doneCh(), child.doneCh()} {
+			select {
+			case <-done:
+			default:
+				t.Fatal("the parent or its child did not stop")
+			}
+		}
+		require.NoError(t, rt.Stop(bg))
+	})
+}
