@@ -101,17 +101,6 @@ func (c *ActorContext) Err() error {
 // zero says c is nil or zero: not given by the runtime.
 func (c *ActorContext) zero() bool { return c == nil || c.node == nil }
 
-// within says n is root or one of root's descendants (false for a nil n).
-// An actor's parent is set before it is listed and never changes.
-func (n *actorNode) within(root *actorNode) bool {
-	for ; n != nil; n = n.parent {
-		if n == root {
-			return true
-		}
-	}
-	return false
-}
-
 // join: an actor leads no seed.
 func (n *actorNode) join(string) (*anchor.Seed, map[string]struct{}) { return nil, nil }
 
@@ -210,7 +199,9 @@ type Ref[M, R any] struct {
 	mu       sync.Mutex
 	done     chan struct{} // closed when the actor stopped; made when first asked for
 	ended    bool
-	then     []func() // run once it stopped: its parent's count of children left
+	tree     chan struct{} // closed when it and its tree stopped; made when first asked for
+	treeOver bool
+	then     []func() // run once its tree stopped: its parent's count of children left
 	reason   error
 	// registered says Spawn made the actor a process of the engine, unlisted
 	// that finish ran its clean-up: whichever comes second sees the other.
@@ -223,8 +214,9 @@ type Ref[M, R any] struct {
 type actorHandle interface {
 	stopWith(reason error) <-chan struct{}
 	kill(reason error) (now bool, refused int)
-	// whenStopped runs f once the actor stopped: now, if it has.
-	whenStopped(f func())
+	// whenTreeEnded runs f once the actor and its tree stopped: now, if
+	// they have.
+	whenTreeEnded(f func())
 	name() string
 	// executor is the executor the actor is on now: the one it moved to
 	// when its own went down, before it ran a turn there.
@@ -551,8 +543,10 @@ func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
 // waits, as Wait does, since the actor may be queued on that very executor.
 // The actor stopping itself (with its ActorContext, or a context derived
 // from it) returns at once: it stops once the current message is handled
-// and those queued before the stop; so does an actor of its tree (a
-// ChildOf child, or theirs) stopping it, whose own stop waits for that turn. From its own Receive with any other
+// and those queued before the stop. From a handler or a callback (an op's
+// handler, a Receive or Stopped, an Every's each), Stop waits for the
+// actor alone, its children stopping after it: one of them may be the
+// caller. From its own Receive with any other
 // context, Stop would wait for the turn it is called from: it returns
 // ctx's error when ctx ends (never, for context.Background()).
 func (r *Ref[M, R]) Stop(ctx context.Context) error {
@@ -563,10 +557,13 @@ func (r *Ref[M, R]) Stop(ctx context.Context) error {
 		return ErrNilContext
 	}
 	done := r.stopWith(nil)
-	if self, _ := ctx.Value(actors.TurnKey{}).(*actorNode); self.within(&r.own) {
-		// It, or a child of its tree, stops after this turn: waiting for
-		// the tree here would never end.
-		return nil
+	if self, _ := ctx.Value(actors.TurnKey{}).(*actorNode); self == &r.own {
+		return nil // it stops after this turn: waiting for it here would never end
+	}
+	if !r.own.rt.inHandler() {
+		// From plain code, the whole tree. Not from a handler: a child's
+		// Stopped stopping its parent would wait for itself.
+		done = r.treeCh()
 	}
 	select {
 	case <-done:
@@ -770,8 +767,7 @@ func (r *Ref[M, R]) try(what string, f func() error) (err error) {
 // finish stops the actor once: its mailbox refuses new messages and the
 // queued ones are answered ErrActorStopped, Stopped runs (on the actor's
 // executor, or on the stopping goroutine once no executor runs), its name
-// and PID are freed, and its children stop; it counts as stopped once they
-// all have.
+// and PID are freed, and its children stop (see finished).
 func (r *Ref[M, R]) finish(reason error) {
 	r.once.Do(func() {
 		r.stopping.Store(true)
@@ -792,40 +788,46 @@ func (r *Ref[M, R]) finish(reason error) {
 }
 
 // finished is the rest of finish once Stopped ran: the name and PID freed,
-// the children told to stop, and once they all stopped (without waiting
-// for them here: a child may be queued on this very executor), the end
-// announced and Stop's waiters let go. So a parent's Stop returns with its
-// whole tree stopped and every name in it free.
+// the end announced, Stop's waiters let go, and the children told to stop.
+// The actor leaves its parent's children, and its tree counts as stopped
+// (treeCh), once they all stopped, their trees with them; nothing waits for
+// that here, since a child may be queued on this very executor.
 func (r *Ref[M, R]) finished(reason error) {
 	listed := r.unlist()
 	if listed {
 		r.own.rt.engine.Registry.Remove(r.own.pid) // before the name is free to spawn again
 	}
 	kids := r.own.rt.actors.remove(&r.own)
-	left := new(atomic.Int32)
-	left.Store(int32(len(kids)) + 1) // and this call's own
-	end := func() {
-		if left.Add(-1) > 0 {
-			return
-		}
-		if listed {
-			r.own.rt.engine.BroadcastEvent(ActorStopped{PID: r.own.pid, Reason: reason})
-		}
-		r.end()
+	if listed {
+		r.own.rt.engine.BroadcastEvent(ActorStopped{PID: r.own.pid, Reason: reason})
 	}
-	for _, c := range kids {
-		c.h.stopWith(ErrActorStopped)
-		c.h.whenStopped(end)
-	}
-	end()
-}
-
-// end lets Stop's waiters go and runs what whenStopped left to run.
-func (r *Ref[M, R]) end() {
 	r.mu.Lock()
 	r.ended = true
 	if r.done != nil {
 		close(r.done)
+	}
+	r.mu.Unlock()
+	left := new(atomic.Int32)
+	left.Store(int32(len(kids)) + 1) // and this call's own
+	last := func() {
+		if left.Add(-1) == 0 {
+			r.treeEnded()
+		}
+	}
+	for _, c := range kids {
+		c.h.stopWith(ErrActorStopped)
+		c.h.whenTreeEnded(last)
+	}
+	last()
+}
+
+// treeEnded is called once the actor and every actor of its tree stopped.
+func (r *Ref[M, R]) treeEnded() {
+	r.own.rt.actors.leaveParent(&r.own)
+	r.mu.Lock()
+	r.treeOver = true
+	if r.tree != nil {
+		close(r.tree)
 	}
 	then := r.then
 	r.then = nil
@@ -835,16 +837,29 @@ func (r *Ref[M, R]) end() {
 	}
 }
 
-// whenStopped runs f once the actor stopped: now, if it has.
-func (r *Ref[M, R]) whenStopped(f func()) {
+// whenTreeEnded runs f once the actor's tree stopped: now, if it has.
+func (r *Ref[M, R]) whenTreeEnded(f func()) {
 	r.mu.Lock()
-	if !r.ended {
+	if !r.treeOver {
 		r.then = append(r.then, f)
 		r.mu.Unlock()
 		return
 	}
 	r.mu.Unlock()
 	f()
+}
+
+// treeCh returns a channel closed once the actor and its tree stopped.
+func (r *Ref[M, R]) treeCh() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tree == nil {
+		r.tree = make(chan struct{})
+		if r.treeOver {
+			close(r.tree)
+		}
+	}
+	return r.tree
 }
 
 // runStopped runs s.Stopped; a panic in it is dropped, so that the actor is
@@ -962,18 +977,24 @@ func (a *actorRegistry) has(name string) bool {
 	return ok
 }
 
-// remove frees n's name and returns its children, to stop with it.
+// leaveParent takes n, whose tree stopped, out of its parent's children:
+// not before, so that a parent stopping meanwhile waits for n's tree too.
+func (a *actorRegistry) leaveParent(n *actorNode) {
+	if p := n.parent; p != nil {
+		p.mu.Lock()
+		delete(p.children, n)
+		p.mu.Unlock()
+	}
+}
+
+// remove frees n's name and returns its children, to stop with it (those
+// still stopping too: their trees may not have).
 func (a *actorRegistry) remove(n *actorNode) []*actorNode {
 	a.mu.Lock()
 	if a.names[n.name] == n {
 		delete(a.names, n.name)
 	}
 	a.mu.Unlock()
-	if p := n.parent; p != nil {
-		p.mu.Lock()
-		delete(p.children, n)
-		p.mu.Unlock()
-	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var kids []*actorNode

@@ -2,6 +2,7 @@ package coregate
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -221,4 +222,119 @@ func TestChildStopsItsParent(t *testing.T) {
 		}
 		require.NoError(t, rt.Stop(bg))
 	})
+}
+
+// treeSpawner spawns, for each name it receives, a ChildOf child from kids.
+type treeSpawner struct {
+	rt   *Runtime
+	kids map[string]func() Actor[string, int]
+	made chan any
+}
+
+func (p *treeSpawner) Receive(c *ActorContext, name string) (int, error) {
+	ref, err := Spawn(p.rt, name, p.kids[name], ChildOf(c))
+	if err != nil {
+		return 0, err
+	}
+	p.made <- ref
+	return 0, nil
+}
+
+// gatedStopped's Stopped signals, then waits (handing its executor on,
+// as Token.Wait does from a handler) on a blocking op's token gated by gate.
+type gatedStopped struct {
+	op       *Op[int, int]
+	stopping chan struct{}
+}
+
+func (s *gatedStopped) Receive(*ActorContext, string) (int, error) { return 0, nil }
+func (s *gatedStopped) Stopped(c *ActorContext) {
+	close(s.stopping)
+	tok, err := s.op.Submit(context.Background(), 0)
+	if err != nil {
+		panic(err)
+	}
+	_, _ = tok.Wait(c)
+}
+
+// TestParentStopWaitsForAChildMidStop: P -> C -> G (ChildOf each). C is
+// being stopped (its Stopped ran, G's Stopped still runs), then P is
+// stopped: P's Stop waits for C's tree, G with it. Found by review: C left
+// P's children as its own stop ended, so P's Stop returned at once with G
+// alive and its name taken.
+func TestParentStopWaitsForAChildMidStop(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off})
+	bg := context.Background()
+	gate := make(chan struct{})
+	defer func() {
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+	}()
+	hold := must(Define(rt, "hold", func(ctx context.Context, x int) (int, error) { <-gate; return x, nil }, WithBlocking()))
+	gStopping := make(chan struct{})
+	made := make(chan any, 4)
+	kids := map[string]func() Actor[string, int]{}
+	kids["g"] = func() Actor[string, int] { return &gatedStopped{op: hold, stopping: gStopping} }
+	kids["c"] = func() Actor[string, int] { return &treeSpawner{rt: rt, kids: kids, made: made} }
+	p := must(Spawn(rt, "p", func() Actor[string, int] { return &treeSpawner{rt: rt, kids: kids, made: made} }))
+	must(must(p.Ask(bg, "c")).Wait(bg))
+	c := (<-made).(*Ref[string, int])
+	must(must(c.Ask(bg, "g")).Wait(bg))
+	<-made
+
+	cStopped := make(chan error, 1)
+	go func() { cStopped <- c.Stop(bg) }()
+	<-gStopping // C's finish ran (it is off P's children); G's Stopped waits on gate
+
+	ctx, cancel := context.WithTimeout(bg, 500*time.Millisecond)
+	defer cancel()
+	err := p.Stop(ctx)
+	_, spawnErr := Spawn(rt, "g", func() Actor[string, int] { return &treeSpawner{} })
+	close(gate)
+	require.NoError(t, <-cStopped)
+	require.ErrorIs(t, err, context.DeadlineExceeded,
+		"P.Stop returned %v while its child C and grandchild G were still stopping (spawning g now: %v)", err, spawnErr)
+}
+
+// stopsParentWhenStopped's Stopped stops its parent with a context of its own.
+type stopsParentWhenStopped struct {
+	parent **Ref[string, int]
+	got    chan error
+}
+
+func (s *stopsParentWhenStopped) Receive(*ActorContext, string) (int, error) { return 0, nil }
+func (s *stopsParentWhenStopped) Stopped(*ActorContext) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := (*s.parent).Stop(ctx)
+	if err != nil {
+		err = errors.Join(err, errors.New("after "+time.Since(start).String()))
+	}
+	s.got <- err
+}
+
+// TestChildStoppedStopsItsParent: a ChildOf child's Stopped stops its
+// parent with a context not its own. Stop from a callback waits for the
+// actor alone: waiting for the tree, the child's Stopped waited for
+// itself (found by review: deadlocked until its context ended).
+func TestChildStoppedStopsItsParent(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off})
+	bg := context.Background()
+	made := make(chan any, 1)
+	got := make(chan error, 1)
+	var p *Ref[string, int]
+	kids := map[string]func() Actor[string, int]{
+		"c": func() Actor[string, int] { return &stopsParentWhenStopped{parent: &p, got: got} },
+	}
+	p = must(Spawn(rt, "p", func() Actor[string, int] { return &treeSpawner{rt: rt, kids: kids, made: made} }))
+	must(must(p.Ask(bg, "c")).Wait(bg))
+	<-made
+	start := time.Now()
+	require.NoError(t, p.Stop(bg))
+	require.NoError(t, <-got, "the child's Stopped: parent.Stop")
+	require.Less(t, time.Since(start), time.Second)
 }

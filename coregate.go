@@ -390,6 +390,13 @@ func (rt *Runtime) RouterPID() *actor.PID {
 // unusable says rt is nil or was not made by Start.
 func (rt *Runtime) unusable() bool { return rt == nil || rt.sup == nil }
 
+// inHandler says the caller is one of the runtime's handlers or callbacks:
+// an op's handler or an actor's turn on an executor, a blocking lane's
+// worker, a done or failure callback, an Every's each.
+func (rt *Runtime) inHandler() bool {
+	return rt.sup.Group().InHandler() || rt.lane.InWorker() || rt.callbacks.in() || rt.everys.in()
+}
+
 // Executors describes the executors, index order; none for a nil *Runtime
 // or one not made by Start.
 func (rt *Runtime) Executors() []ExecutorInfo {
@@ -467,7 +474,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	if ctx == nil {
 		return ErrNilContext
 	}
-	if rt.sup.Group().InHandler() || rt.lane.InWorker() || rt.callbacks.in() || rt.everys.in() {
+	if rt.inHandler() {
 		return ErrStopFromHandler
 	}
 	if rt.stopping.CompareAndSwap(false, true) {
