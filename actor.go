@@ -279,16 +279,23 @@ func (h *cellHost[M, R]) Idle() {
 }
 
 // doneCh returns a channel closed once the actor stopped.
-func (r *Ref[M, R]) doneCh() <-chan struct{} {
+func (r *Ref[M, R]) doneCh() <-chan struct{} { return r.signal(&r.done, &r.ended) }
+
+// treeCh returns a channel closed once the actor and its tree stopped.
+func (r *Ref[M, R]) treeCh() <-chan struct{} { return r.signal(&r.tree, &r.treeOver) }
+
+// signal returns *ch, made when first asked for (closed at once when *over
+// is set), under mu: done and tree are made only for those who wait.
+func (r *Ref[M, R]) signal(ch *chan struct{}, over *bool) <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.done == nil {
-		r.done = make(chan struct{})
-		if r.ended {
-			close(r.done)
+	if *ch == nil {
+		*ch = make(chan struct{})
+		if *over {
+			close(*ch)
 		}
 	}
-	return r.done
+	return *ch
 }
 
 // Spawn starts an actor named name (unique among the runtime's live actors)
@@ -847,19 +854,6 @@ func (r *Ref[M, R]) whenTreeEnded(f func()) {
 	}
 	r.mu.Unlock()
 	f()
-}
-
-// treeCh returns a channel closed once the actor and its tree stopped.
-func (r *Ref[M, R]) treeCh() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.tree == nil {
-		r.tree = make(chan struct{})
-		if r.treeOver {
-			close(r.tree)
-		}
-	}
-	return r.tree
 }
 
 // runStopped runs s.Stopped; a panic in it is dropped, so that the actor is
