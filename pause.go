@@ -52,7 +52,6 @@ func (op *Op[A, R]) Resume() {
 	p := &op.pause
 	p.mu.Lock()
 	defer p.mu.Unlock() // Stop's drop waits until they are delivered
-	p.info.SetPaused(false)
 	held := p.held
 	p.held = nil
 	for _, j := range held {
@@ -60,6 +59,10 @@ func (op *Op[A, R]) Resume() {
 			op.deliver(r)
 		}
 	}
+	// Only now: a Submit meanwhile still pushes its token parked, and
+	// holds it (holdParked) once this lets go of mu, queued behind the
+	// held ones its submitter sent before it.
+	p.info.SetPaused(false)
 }
 
 // Paused reports whether the op is paused.
