@@ -237,13 +237,7 @@ func (r *Ref[M, R]) kill(reason error) (now bool, refused int) {
 		r.finish(reason)
 		return true, r.refused // written in finish's once, which has returned
 	}
-	for _, e := range r.cell.Close() {
-		if e.kind == envTell {
-			refused++
-		}
-		r.refuse(e)
-	}
-	return false, refused
+	return false, r.closeCell()
 }
 
 func (r *Ref[M, R]) name() string { return r.own.name }
@@ -695,6 +689,18 @@ func (r *Ref[M, R]) reply(e envelope[M, R], o actors.Outcome, res R, err error) 
 	}
 }
 
+// closeCell closes the actor's mailbox, refuses what it held and returns
+// how many messages that was.
+func (r *Ref[M, R]) closeCell() (refused int) {
+	for _, e := range r.cell.Close() {
+		if e.kind == envTell {
+			refused++
+		}
+		r.refuse(e)
+	}
+	return refused
+}
+
 // refuse answers an envelope that reached a stopped actor.
 func (r *Ref[M, R]) refuse(e envelope[M, R]) {
 	if e.tok != nil {
@@ -779,12 +785,7 @@ func (r *Ref[M, R]) finish(reason error) {
 	r.once.Do(func() {
 		r.stopping.Store(true)
 		r.stopped.Store(true)
-		for _, e := range r.cell.Close() {
-			if e.kind == envTell {
-				r.refused++
-			}
-			r.refuse(e)
-		}
+		r.refused += r.closeCell()
 		defer r.finished(reason) // also when Stopped calls runtime.Goexit
 		// Not for an actor stopped before its start was delivered (Stop
 		// came as it was spawned): Started never ran.

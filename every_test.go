@@ -60,16 +60,7 @@ func TestEveryCallsEachOnceAfterStop(t *testing.T) {
 	for round := range 20 {
 		rt, err := Start(Config{Cores: 1, Affinity: Off})
 		require.NoError(t, err)
-		started, gate := make(chan struct{}), make(chan struct{})
-		first := true
-		op := must(Define(rt, "tick", func(context.Context, int) (int, error) {
-			if first { // runs never overlap: no race on first
-				first = false
-				close(started)
-				<-gate
-			}
-			return 7, nil
-		}))
+		op, started, gate := gatedTick(rt)
 		var got []error
 		stop := must(op.Every(context.Background(), time.Nanosecond, 0, func(_ int, err error) { got = append(got, err) }))
 		<-started
@@ -95,16 +86,7 @@ func TestRuntimeStopWaitsForEveryLastEach(t *testing.T) {
 	for round := range 10 {
 		rt, err := Start(Config{Cores: 1, Affinity: Off})
 		require.NoError(t, err)
-		started, gate := make(chan struct{}), make(chan struct{})
-		first := true
-		op := must(Define(rt, "tick", func(context.Context, int) (int, error) {
-			if first { // runs never overlap: no race on first
-				first = false
-				close(started)
-				<-gate
-			}
-			return 7, nil
-		}))
+		op, started, gate := gatedTick(rt)
 		entered, release := make(chan struct{}), make(chan struct{})
 		var got []error // read after Stop returned: under -race, a write after it is a race
 		stop := must(op.Every(context.Background(), time.Nanosecond, 0, func(_ int, err error) {
@@ -132,16 +114,7 @@ func TestRuntimeStopWaitsForEveryLastEach(t *testing.T) {
 		// when Stop returns (and -race sees got written before).
 		rt, err = Start(Config{Cores: 1, Affinity: Off})
 		require.NoError(t, err)
-		started, gate = make(chan struct{}), make(chan struct{})
-		first = true
-		op = must(Define(rt, "tick", func(context.Context, int) (int, error) {
-			if first {
-				first = false
-				close(started)
-				<-gate
-			}
-			return 7, nil
-		}))
+		op, started, gate = gatedTick(rt)
 		got = nil
 		must(op.Every(context.Background(), time.Nanosecond, 0, func(_ int, err error) { got = append(got, err) }))
 		<-started
@@ -170,4 +143,20 @@ func TestRuntimeStopFromEveryEach(t *testing.T) {
 	require.ErrorIs(t, <-inEach, ErrStopFromHandler)
 	stop()
 	require.NoError(t, rt.Stop(context.Background()))
+}
+
+// gatedTick defines op "tick" on rt, answering 7; its first run closes
+// started and waits for gate.
+func gatedTick(rt *Runtime) (op *Op[int, int], started, gate chan struct{}) {
+	started, gate = make(chan struct{}), make(chan struct{})
+	first := true
+	op = must(Define(rt, "tick", func(context.Context, int) (int, error) {
+		if first { // runs never overlap: no race on first
+			first = false
+			close(started)
+			<-gate
+		}
+		return 7, nil
+	}))
+	return op, started, gate
 }

@@ -851,16 +851,7 @@ func TestTurnOutlivingDrainDeliversTheRest(t *testing.T) {
 	const n = Throughput + 8
 	h := newSeqHost(n)
 	c := NewCell[int](e, 2*n, h)
-	blocked, release := make(chan struct{}), make(chan struct{})
-	h.first = func() {
-		resume, err := g.Block()
-		if err != nil {
-			panic(err)
-		}
-		close(blocked)
-		<-release
-		resume()
-	}
+	blocked, release := h.blockFirst(g)
 	for v := range n {
 		if err := c.TryPut(v); err != nil {
 			t.Fatal(err)
@@ -901,16 +892,7 @@ func TestTurnReadsNearBeforeIdle(t *testing.T) {
 	g, e := startOneExecutor(t)
 	h := newSeqHost(2)
 	c := NewCell[int](e, 4, h)
-	blocked, release := make(chan struct{}), make(chan struct{})
-	h.first = func() {
-		resume, err := g.Block()
-		if err != nil {
-			panic(err)
-		}
-		close(blocked)
-		<-release
-		resume()
-	}
+	blocked, release := h.blockFirst(g)
 	if err := c.TryPut(0); err != nil {
 		t.Fatal(err)
 	}
@@ -932,4 +914,20 @@ func TestTurnReadsNearBeforeIdle(t *testing.T) {
 	if !slices.Equal(h.got, []int{0, 1}) {
 		t.Fatalf("delivered %v, want [0 1]", h.got)
 	}
+}
+
+// blockFirst makes h's first delivery hand its executor on (g.Block), close
+// blocked and wait for release before it goes on.
+func (h *seqHost) blockFirst(g *Group) (blocked, release chan struct{}) {
+	blocked, release = make(chan struct{}), make(chan struct{})
+	h.first = func() {
+		resume, err := g.Block()
+		if err != nil {
+			panic(err)
+		}
+		close(blocked)
+		<-release
+		resume()
+	}
+	return blocked, release
 }
