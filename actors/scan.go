@@ -8,7 +8,8 @@ func (t *Task) Op() *Op { return t.op }
 // and, when retrying is true, waiting out a retry backoff. They may start or
 // resolve as soon as it returns; resolving or parking one that did not is
 // the caller's business (a token in a backoff is not parked: its timer
-// queues it).
+// queues it). Each is found at its current entry, in queue order, never at
+// a stale one that a token queued again (a Resume) left behind.
 func (g *Group) QueuedOf(op *Op, retrying bool) []Job {
 	var js []Job
 	// A batch keeps the entries its executor already took, and one of
@@ -29,7 +30,9 @@ func (g *Group) QueuedOf(op *Op, retrying bool) []Job {
 	}
 	g.retries.mu.Unlock()
 	keep := func(j Job) {
-		if t := j.Task(); t != nil && t.op == op && t.Queued() && !skip[t] {
+		// Not a stale entry (its token queued again elsewhere since):
+		// parked there, it would be held ahead of its place.
+		if t := j.Task(); t != nil && t.op == op && t.Queued() && t.current(j) && !skip[t] {
 			js = append(js, j)
 		}
 	}
