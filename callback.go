@@ -124,6 +124,26 @@ func (r *running) run(f func()) {
 	r.mu.Lock()
 	r.n++
 	r.mu.Unlock()
+	r.start(f)
+}
+
+// runUnless is run unless refuse, read once f is counted, says no; it
+// reports whether f runs. So a wait that began once refuse holds finds f
+// either counted or refused: no f starts after the wait looked.
+func (r *running) runUnless(refuse func() bool, f func()) bool {
+	r.mu.Lock()
+	r.n++
+	r.mu.Unlock()
+	if refuse() {
+		r.done(0) // no goroutine ran it, and none has id 0
+		return false
+	}
+	r.start(f)
+	return true
+}
+
+// start runs f, counted, on a goroutine of its own.
+func (r *running) start(f func()) {
 	go func() {
 		id := actors.GoID()
 		r.mu.Lock()

@@ -54,8 +54,9 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 	ended := make(chan struct{})
 	var loop atomic.Uint64 // the loop goroutine's id, so stop can tell a call from each
 	// Counted by the runtime before it starts, so that Stop, which closes
-	// quit first, finds every loop that may still call each.
-	op.rt.everys.run(func() {
+	// quit first, finds every loop that may still call each; refused once
+	// Stop began, so that no loop starts after Stop looked for them.
+	started := op.rt.everys.runUnless(op.rt.stopping.Load, func() {
 		loop.Store(actors.GoID())
 		defer close(ended)
 		defer ticker.Stop()
@@ -86,6 +87,11 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 			}
 		}
 	})
+	if !started {
+		ticker.Stop()
+		cancel()
+		return nil, ErrStopped
+	}
 	return func() {
 		cancel()
 		if actors.GoID() != loop.Load() {
