@@ -53,6 +53,14 @@ func NewSticky(max int, ttl time.Duration, now func() int64) *Sticky {
 // empty there is nowhere to place: Place returns -1, false and changes
 // nothing.
 func (s *Sticky) Place(key uint64, set []int, next int) (exec int, pinned bool) {
+	return s.place(key, set, func() int { return next }, true)
+}
+
+// PlaceFunc is [Sticky.Place] with next called, under the table's lock,
+// only when the key needs it: for a new pin, or to move a pin outside set.
+// A caller that takes a staggered position to pick next takes one only for
+// a token that staggering places, not for one that follows its pin.
+func (s *Sticky) PlaceFunc(key uint64, set []int, next func() int) (exec int, pinned bool) {
 	return s.place(key, set, next, true)
 }
 
@@ -61,11 +69,17 @@ func (s *Sticky) Place(key uint64, set []int, next int) (exec int, pinned bool) 
 // moving the key's pin if it is outside set, but it counts nothing and pins no
 // new key (a key without a pin is placed by Rendezvous).
 func (s *Sticky) Repin(key uint64, set []int, next int) int {
+	return s.RepinFunc(key, set, func() int { return next })
+}
+
+// RepinFunc is [Sticky.Repin] with next called only when the key's pin
+// moves, as for [Sticky.PlaceFunc].
+func (s *Sticky) RepinFunc(key uint64, set []int, next func() int) int {
 	exec, _ := s.place(key, set, next, false)
 	return exec
 }
 
-func (s *Sticky) place(key uint64, set []int, next int, count bool) (int, bool) {
+func (s *Sticky) place(key uint64, set []int, next func() int, count bool) (int, bool) {
 	if len(set) == 0 {
 		return -1, false
 	}
@@ -74,7 +88,7 @@ func (s *Sticky) place(key uint64, set []int, next int, count bool) (int, bool) 
 	p, ok := s.pins[key]
 	if ok {
 		if !slices.Contains(set, int(p.exec)) {
-			p.exec = int32(next)
+			p.exec = int32(next())
 		}
 		if count {
 			p.inflight++
@@ -93,11 +107,14 @@ func (s *Sticky) place(key uint64, set []int, next int, count bool) (int, bool) 
 		s.hashing++
 		return Rendezvous(key, set), false
 	}
+	var exec int
 	if s.hashing > 0 {
-		next = Rendezvous(key, set)
+		exec = Rendezvous(key, set)
+	} else {
+		exec = next()
 	}
-	s.pins[key] = pin{exec: int32(next), inflight: 1}
-	return next, true
+	s.pins[key] = pin{exec: int32(exec), inflight: 1}
+	return exec, true
 }
 
 // Unhash ends one token that Place placed by Rendezvous (pinned false). With

@@ -220,41 +220,60 @@ func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 		}
 		return exec
 	}
-	pos := r.next(rule.Weight)
-	staggered := Decide(v.live, r.healthy, rule.Weight, -1, pos)
-	next := staggered
-	if tk.Near > 0 && v.isLive[tk.Near-1] {
-		next = tk.Near - 1 // submitted by an actor: stays near it, in place of staggering
-	}
-	var set []int
-	if rule.Keyed {
-		// A key is pinned in its class's range, neither near an actor
-		// outside it nor on the healthy executor staggering falls back to
-		// when none of the range is healthy: a later token of the key,
-		// placed from elsewhere or once the range is healthy again, would
-		// move the pin while this one runs.
-		set = v.eligible(rule.Weight)
-		switch {
-		case slices.Contains(set, next):
-		case slices.Contains(set, staggered):
-			next = staggered
-		case len(set) > 0:
-			next = Candidate(set, pos, 0)
+	// A class position is taken only when staggered selection decides: a
+	// token that follows its key's pin, or stays near an actor, takes none,
+	// or the class's other tokens would skip the executors it took.
+	var pos uint64
+	took := false
+	staggered := func() int {
+		if !took {
+			pos, took = r.next(rule.Weight), true
 		}
+		return Decide(v.live, r.healthy, rule.Weight, -1, pos)
 	}
-	if next < 0 {
+	near := -1
+	if tk.Near > 0 && v.isLive[tk.Near-1] {
+		near = tk.Near - 1 // submitted by an actor: stays near it, in place of staggering
+	}
+	if !rule.Keyed {
+		next := near
+		if next < 0 {
+			next = staggered()
+		}
+		if next < 0 {
+			return -1
+		}
+		if rule.Lead && !tk.placed {
+			tk.Seed = r.seeds.Lead(j.Task().ID(), rule.Calls, next, int(rule.Weight)) // nil: unanchored
+		}
+		tk.placed = true
+		return next
+	}
+	// A key is pinned in its class's range, neither near an actor outside
+	// it nor on the healthy executor staggering falls back to when none of
+	// the range is healthy: a later token of the key, placed from elsewhere
+	// or once the range is healthy again, would move the pin while this one
+	// runs.
+	set := v.eligible(rule.Weight)
+	if len(set) == 0 {
 		return -1
 	}
-	first := !tk.placed
-	tk.placed = true
-	switch {
-	case rule.Keyed && first:
-		next, tk.Pinned = r.sticky.Place(tk.Key, set, next)
-		tk.Hashed = !tk.Pinned
-	case rule.Keyed:
-		next = r.sticky.Repin(tk.Key, set, next)
+	choose := func() int {
+		if slices.Contains(set, near) {
+			return near
+		}
+		if i := staggered(); slices.Contains(set, i) {
+			return i
+		}
+		return Candidate(set, pos, 0)
 	}
-	if rule.Lead && first {
+	if tk.placed {
+		return r.sticky.RepinFunc(tk.Key, set, choose)
+	}
+	tk.placed = true
+	next, pinned := r.sticky.PlaceFunc(tk.Key, set, choose)
+	tk.Pinned, tk.Hashed = pinned, !pinned
+	if rule.Lead {
 		tk.Seed = r.seeds.Lead(j.Task().ID(), rule.Calls, next, int(rule.Weight)) // nil: unanchored
 	}
 	return next
