@@ -605,9 +605,12 @@ func (r *Ref[M, R]) stopWith(reason error) <-chan struct{} {
 						r.kill(reason) // no executor took it (the runtime drained meanwhile): stop here
 					}
 				}()
-			} else {
+			} else if !r.own.rt.stopping.Load() {
 				r.kill(reason) // no executor will run it: stop here
 			}
+			// Else the runtime stops: its kill after the drain stops the
+			// actor and counts the queued messages it refuses, which a
+			// kill here would refuse uncounted (Stop would return nil).
 		}
 	}
 	return r.doneCh()

@@ -237,3 +237,36 @@ func TestStoppedCallingStopDoesNotWaitForItself(t *testing.T) {
 		require.ErrorIs(t, <-inStopped, ErrStopFromHandler)
 	})
 }
+
+// TestStopCountsStrandedActorMessages: Asks and Tells queued to an actor
+// whose only executor went down (kept, stranded, until a revival) are
+// refused with ErrActorStopped by the runtime's Stop, and Stop must say
+// so, as it does for messages an aborted drain never reached. Found by
+// review: Stop's first pass found the stranded actor's stop envelope
+// refused (no executor) and killed it on the spot, and the messages that
+// kill refused were counted nowhere: Stop returned nil.
+func TestStopCountsStrandedActorMessages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, arms := startOneDownable(t)
+		gate := make(chan struct{})
+		block := must(Define(rt, "block", func(context.Context, int) (int, error) { <-gate; return 0, nil }))
+		ref := must(Spawn(rt, "acct", func() Actor[int, int] { return &counter{} }))
+		bg := context.Background()
+		must(must(ref.Ask(bg, 0)).Wait(bg)) // started and idle
+		must(block.Submit(bg, 0))
+		synctest.Wait()
+		tok := must(ref.Ask(bg, 1)) // the actor is queued behind the blocker
+		require.NoError(t, ref.Tell(bg, 2))
+		arms.Store(2) // the loop fails twice: restart, then down
+		close(gate)
+		synctest.Wait()
+		require.True(t, rt.Executors()[0].Down)
+		err := rt.Stop(bg)
+		_, aerr := tok.Wait(bg)
+		require.ErrorIs(t, aerr, ErrActorStopped)
+		var se *supervisor.StopError
+		require.ErrorAs(t, err, &se, "Stop returned %v with the actor's messages refused", err)
+		require.Equal(t, 2, se.Refused)
+		requireBalanced(t, rt)
+	})
+}
