@@ -612,3 +612,53 @@ func TestRetryAfterHandOffRunsWhileStopping(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestRevivedExecutorRestartsWithinPolicyFakeClock: a revived executor
+// starts with an empty restart window: its next loop failure restarts it
+// (Restarts 1), it is not a half-open breaker that one failure trips; only
+// a failure past the policy takes it down again, with the cool-down
+// doubled. The README said "failing again takes it down"; the supervisor
+// resets the window when it takes an executor down, on purpose.
+func TestRevivedExecutorRestartsWithinPolicyFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{
+			Cores: 2, Affinity: Off, StallAfter: -1, IdleSpin: -1,
+			Restart: RestartPolicy{MaxRestarts: 1, Window: time.Hour, Backoff: time.Second, Cooldown: time.Second},
+		})
+		require.NoError(t, err)
+		events, stop := testkit.Subscribe(rt.Engine(), func(m any) bool {
+			switch m.(type) {
+			case supervisor.ExecutorRestarted, supervisor.ExecutorDown, supervisor.ExecutorRevived:
+				return true
+			}
+			return false
+		})
+		defer stop()
+		_, crash, _ := executor0Ops(t, rt)
+		at0 := alternate(t, rt)
+		bg := context.Background()
+		fail := func() any {
+			must(at0(must(crash.Submit(bg, 0))).Wait(bg))
+			synctest.Wait()
+			return <-events
+		}
+		require.IsType(t, supervisor.ExecutorRestarted{}, fail())
+		down := fail()
+		require.IsType(t, supervisor.ExecutorDown{}, down)
+		require.Equal(t, time.Second, down.(supervisor.ExecutorDown).Cooldown)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.IsType(t, supervisor.ExecutorRevived{}, <-events)
+		again := fail()
+		require.IsType(t, supervisor.ExecutorRestarted{}, again, "one failure after the revival restarts it")
+		require.Equal(t, 1, again.(supervisor.ExecutorRestarted).Restarts)
+		down = fail()
+		require.IsType(t, supervisor.ExecutorDown{}, down)
+		require.Equal(t, 2*time.Second, down.(supervisor.ExecutorDown).Cooldown, "down again within a window of its revival")
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		require.IsType(t, supervisor.ExecutorRevived{}, <-events)
+		require.NoError(t, rt.Stop(bg))
+		requireBalanced(t, rt)
+	})
+}
