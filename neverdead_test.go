@@ -9,6 +9,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/coregate/coregate/internal/testkit"
+	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
 )
 
@@ -55,6 +57,28 @@ func flood(t *testing.T, n, every int, bad func(), wantErr func(error) bool) {
 // library does). Each fails its own token only; no executor goes down.
 func TestGoexitFloodNeverDown(t *testing.T) {
 	flood(t, 50_000, 50, runtime.Goexit, func(err error) bool { return errors.Is(err, ErrGoexit) })
+}
+
+// TestGoexitRestartIsNotCounted: the replacement after a handler's Goexit
+// is an ExecutorRestarted with Reason ErrGoexit whose Restarts stays 0, Goexit
+// after Goexit: it is not counted against the policy. (Its doc said "this
+// one included", which held only for the executor's own failures.)
+func TestGoexitRestartIsNotCounted(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, StallAfter: -1})
+	events, stop := testkit.Subscribe(rt.Engine(), func(m any) bool {
+		_, ok := m.(supervisor.ExecutorRestarted)
+		return ok
+	})
+	defer stop()
+	exit := must(Define(rt, "exit", func(context.Context, int) (int, error) { runtime.Goexit(); return 0, nil }))
+	bg := context.Background()
+	for range 3 {
+		_, err := must(exit.Submit(bg, 0)).Wait(bg)
+		require.ErrorIs(t, err, ErrGoexit)
+		ev := (<-events).(supervisor.ExecutorRestarted)
+		require.ErrorIs(t, ev.Reason, ErrGoexit)
+		require.Zero(t, ev.Restarts)
+	}
 }
 
 // TestPanicFloodNeverDown: the same with panics.

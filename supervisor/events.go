@@ -24,7 +24,9 @@ type ExecutorStarted struct {
 // ExecutorRestarted is published when a replacement goroutine runs on the
 // mailbox of an executor whose goroutine ended unexpectedly, before it takes
 // a token. Restarts counts the restarts within the policy's window, this one
-// included; Backoff is how long the replacement waited.
+// included; a handler's runtime.Goexit (Reason actors.ErrGoexit) does not
+// count against the policy, so for it Restarts is the count before it.
+// Backoff is how long the replacement waited.
 type ExecutorRestarted struct {
 	Index, CPU int
 	PID        *actor.PID
