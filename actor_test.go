@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -769,28 +770,27 @@ func TestActorStreamKeepsItsQueue(t *testing.T) {
 		_, _ = must(ref.Ask(bg, 0)).Wait(bg) // the burst is through: the actor goes idle
 	}
 	burst() // grow the queue
-	const rounds = 50
 	// Each burst's Ask allocates its token, and its Wait may make the
-	// token's channel; regrowing the queue cost 10-15 allocations a burst.
-	// On a machine busy enough to keep the executor off its CPU past its
-	// idle spin (it parks) or trimAge, the queue is trimmed between bursts,
-	// as it should be: such a run is measured again, up to three times (the
-	// old code failed every one, at 571-719).
-	var allocs uint64
-	for range 3 {
-		var before, after runtime.MemStats
+	// token's channel; regrowing the queue costs 10-15 allocations a burst,
+	// and it did so for every burst before the queue was kept. A burst
+	// after the executor parked (a machine busy enough to keep it off its
+	// CPU past its idle spin) or after trimAge finds its queue trimmed, as it
+	// should: so the median burst is measured, not the total, which such
+	// bursts on a loaded machine pushed past any bound.
+	const rounds = 51
+	per := make([]uint64, rounds)
+	var before, after runtime.MemStats
+	for i := range per {
 		runtime.ReadMemStats(&before)
-		for range rounds {
-			burst()
-		}
+		burst()
 		runtime.ReadMemStats(&after)
-		allocs = after.Mallocs - before.Mallocs
-		t.Logf("%d allocations over %d bursts of 256 Tells and an Ask", allocs, rounds)
-		if allocs < 4*rounds {
-			return
-		}
+		per[i] = after.Mallocs - before.Mallocs
 	}
-	t.Fatalf("%d allocations over %d bursts, want under %d: the actor's queue was allocated afresh for bursts", allocs, rounds, 4*rounds)
+	slices.Sort(per)
+	t.Logf("allocations per burst of 256 Tells and an Ask: min %d, median %d, max %d", per[0], per[rounds/2], per[rounds-1])
+	if per[rounds/2] >= 4 {
+		t.Fatalf("a median burst allocated %d times, want under 4: the actor's queue was allocated afresh for bursts", per[rounds/2])
+	}
 }
 
 // forwarder tells target n numbered messages for each n it gets: from a
