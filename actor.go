@@ -723,7 +723,11 @@ func (r *Ref[M, R]) restart(reason error) {
 		return
 	}
 	n, ok := r.window.Allow(time.Now(), supervisor.Policy{MaxRestarts: r.maxRestarts, Window: r.restartWindow})
-	if !ok {
+	switch {
+	case !ok && r.maxRestarts == NoRestarts:
+		r.finish(fmt.Errorf("coregate: actor %q: failed with restarts off (NoRestarts): %w", r.own.name, reason))
+		return
+	case !ok:
 		r.finish(fmt.Errorf("coregate: actor %q: past its restart intensity (%d in %v): %w", r.own.name, r.maxRestarts, r.restartWindow, reason))
 		return
 	}

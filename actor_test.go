@@ -161,8 +161,9 @@ func (f *moody) Receive(_ *ActorContext, m string) (int, error) {
 	return f.n, nil
 }
 
-// outcomes waits for toks and gives each one's value, or "panic" or "exit"
-// for a Receive that panicked or exited.
+// outcomes waits for toks and gives each one's value, or "panic", "exit"
+// or "stopped" for a Receive that panicked or exited, or an actor that
+// stopped before it.
 func outcomes(t *testing.T, toks []*Token[int]) []any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -176,6 +177,8 @@ func outcomes(t *testing.T, toks []*Token[int]) []any {
 			got = append(got, "panic")
 		case errors.Is(err, ErrGoexit):
 			got = append(got, "exit")
+		case errors.Is(err, ErrActorStopped):
+			got = append(got, "stopped")
 		default:
 			require.NoError(t, err)
 			got = append(got, v)
@@ -241,6 +244,43 @@ func TestCrashLoopingActorStops(t *testing.T) {
 	require.Equal(t, 6, stopped)
 	require.ErrorIs(t, bad.Tell(bg, "inc"), ErrActorStopped)
 	require.Equal(t, 1, must(must(good.Ask(bg, 1)).Wait(bg)))
+}
+
+// TestActorWithNoRestartsStopsAtItsFirstFailure: MaxRestarts NoRestarts
+// stops the actor at its first panic (Akka's Stop directive): that Ask gets
+// the panic, the ones queued behind it ErrActorStopped, the factory never
+// runs again and the name is free.
+func TestActorWithNoRestartsStopsAtItsFirstFailure(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	var lives atomic.Int32
+	gate := make(chan struct{})
+	spawn := func() (*Ref[string, int], error) {
+		return Spawn(rt, "once", func() Actor[string, int] { return &moody{lives: &lives, gate: gate} },
+			WithRestartPolicy(RestartPolicy{MaxRestarts: NoRestarts}))
+	}
+	ref := must(spawn())
+	bg := context.Background()
+	var toks []*Token[int]
+	for _, m := range []string{"hold", "inc", "panic", "inc", "inc"} {
+		toks = append(toks, must(ref.Ask(bg, m)))
+	}
+	close(gate)
+	require.Equal(t, []any{0, 1, "panic", "stopped", "stopped"}, outcomes(t, toks))
+	require.Equal(t, int32(1), lives.Load(), "never restarted")
+	require.ErrorIs(t, ref.Tell(bg, "inc"), ErrActorStopped)
+	require.NoError(t, ref.Stop(bg))
+	must(spawn())
+}
+
+// TestRestartPolicyBelowNoRestartsIsAnError: NoRestarts is the one negative
+// MaxRestarts.
+func TestRestartPolicyBelowNoRestartsIsAnError(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	_, err := Spawn(rt, "x", func() Actor[int, int] { return &counter{} },
+		WithRestartPolicy(RestartPolicy{MaxRestarts: NoRestarts - 1}))
+	require.ErrorContains(t, err, "MaxRestarts is -2")
+	_, err = Start(Config{Restart: RestartPolicy{MaxRestarts: -2}})
+	require.ErrorContains(t, err, "MaxRestarts is -2")
 }
 
 // asker asks the next actor of a chain and waits, inside Receive.

@@ -108,7 +108,8 @@ type Config struct {
 	// is tried again after a doubling cool-down. Only failures of the executor
 	// itself count, never a handler's panic or runtime.Goexit. Zero fields mean
 	// the defaults (10 restarts per 60 s, backoff from 10 ms up to 1 s,
-	// cool-down from 1 s up to 1 min); negative ones are an error.
+	// cool-down from 1 s up to 1 min); negative ones are an error, but
+	// MaxRestarts NoRestarts.
 	Restart RestartPolicy
 	// BlockingWorkers bounds the goroutines running the tokens of ops
 	// defined WithBlocking at once; 0 means DefaultBlockingWorkers, fewer
@@ -124,8 +125,14 @@ type Config struct {
 	StallAfter time.Duration
 }
 
-// RestartPolicy is an executor's restart intensity; see [supervisor.Policy].
+// RestartPolicy is an executor's restart intensity, or an actor's
+// ([WithRestartPolicy]); see [supervisor.Policy].
 type RestartPolicy = supervisor.Policy
+
+// NoRestarts, as RestartPolicy.MaxRestarts, allows no restart: an actor
+// stops at its first failure, an executor goes down at its first (and is
+// tried again after its cool-down).
+const NoRestarts = supervisor.NoRestarts
 
 // DefaultStallAfter is the stall threshold used when Config.StallAfter is 0.
 const DefaultStallAfter = time.Second

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coregate/coregate/internal/faults"
+	"github.com/coregate/coregate/internal/testkit"
 	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
 )
@@ -268,5 +269,45 @@ func TestStopCountsStrandedActorMessages(t *testing.T) {
 		require.ErrorAs(t, err, &se, "Stop returned %v with the actor's messages refused", err)
 		require.Equal(t, 2, se.Refused)
 		requireBalanced(t, rt)
+	})
+}
+
+// TestExecutorWithNoRestartsGoesDownAtItsFirstFailure: Config.Restart
+// MaxRestarts NoRestarts takes an executor down at its first failure, with
+// no restart first, and it is tried again after its cool-down.
+func TestExecutorWithNoRestartsGoesDownAtItsFirstFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		arms := new(atomic.Int32)
+		t.Cleanup(faults.SetLoop(func(int) error {
+			if arms.Load() > 0 && arms.Add(-1) >= 0 {
+				return errLoop
+			}
+			return nil
+		}))
+		rt := must(Start(Config{Cores: 1, Affinity: Off, StallAfter: -1,
+			Restart: RestartPolicy{MaxRestarts: NoRestarts, Cooldown: time.Second}}))
+		bg := context.Background()
+		defer func() { require.NoError(t, rt.Stop(bg)) }()
+		events, unsubscribe := testkit.Subscribe(rt.Engine(), func(e any) bool {
+			switch e.(type) {
+			case supervisor.ExecutorRestarted, supervisor.ExecutorDown:
+				return true
+			}
+			return false
+		})
+		defer unsubscribe()
+		gate := make(chan struct{})
+		block := must(Define(rt, "block", func(context.Context, int) (int, error) { <-gate; return 0, nil }))
+		must(block.Submit(bg, 0))
+		synctest.Wait()
+		arms.Store(1) // the loop fails once
+		close(gate)
+		synctest.Wait()
+		require.True(t, rt.Executors()[0].Down, "down at the first failure")
+		require.IsType(t, supervisor.ExecutorDown{}, <-events, "with no restart first")
+		time.Sleep(time.Second) // the cool-down
+		synctest.Wait()
+		require.False(t, rt.Executors()[0].Down)
+		must(must(block.Submit(bg, 1)).Wait(bg))
 	})
 }

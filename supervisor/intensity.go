@@ -24,13 +24,17 @@ import (
 // is the user's code failing and never counts. The zero value means the
 // defaults.
 type Policy struct {
-	MaxRestarts int           // 0 means DefaultMaxRestarts
+	MaxRestarts int           // 0 means DefaultMaxRestarts; NoRestarts: none, the first failure is past it
 	Window      time.Duration // 0 means DefaultWindow
 	Backoff     time.Duration // 0 means DefaultBackoff
 	MaxBackoff  time.Duration // 0 means DefaultMaxBackoff
 	Cooldown    time.Duration // 0 means DefaultCooldown
 	MaxCooldown time.Duration // 0 means DefaultMaxCooldown
 }
+
+// NoRestarts, as Policy.MaxRestarts, allows no restart at all: an executor's
+// first failure takes it down (until its cool-down), an actor's stops it.
+const NoRestarts = -1
 
 // Policy defaults.
 const (
@@ -44,8 +48,8 @@ const (
 
 // Resolve checks p and fills in the defaults; the error names a negative field.
 func (p Policy) Resolve() (Policy, error) {
-	if p.MaxRestarts < 0 {
-		return p, fmt.Errorf("coregate: restart policy MaxRestarts is %d, must be 0 (default) or more", p.MaxRestarts)
+	if p.MaxRestarts < NoRestarts {
+		return p, fmt.Errorf("coregate: restart policy MaxRestarts is %d, must be 0 (default) or more, or NoRestarts", p.MaxRestarts)
 	}
 	for _, f := range []struct {
 		name string

@@ -60,10 +60,18 @@ func TestWindowSlides(t *testing.T) {
 }
 
 func TestPolicyRejectsNegatives(t *testing.T) {
-	for _, p := range []Policy{{MaxRestarts: -1}, {Window: -1}, {Backoff: -1}, {MaxBackoff: -1}} {
+	for _, p := range []Policy{{MaxRestarts: NoRestarts - 1}, {Window: -1}, {Backoff: -1}, {MaxBackoff: -1}} {
 		if _, err := p.Resolve(); err == nil || !strings.Contains(err.Error(), "must be 0 (default) or more") {
 			t.Errorf("%+v: %v", p, err)
 		}
+	}
+	// NoRestarts is kept: the first failure is past it.
+	if p, err := (Policy{MaxRestarts: NoRestarts}).Resolve(); err != nil || p.MaxRestarts != NoRestarts {
+		t.Fatalf("NoRestarts: %+v, %v", p, err)
+	}
+	var w window
+	if _, n, down := w.admit(time.Now(), Policy{MaxRestarts: NoRestarts, Window: time.Minute}, func(int64) int64 { return 0 }); !down || n != 0 {
+		t.Fatalf("NoRestarts' first failure: down %v, n %d", down, n)
 	}
 	p, _ := Policy{}.Resolve()
 	if p.MaxRestarts != DefaultMaxRestarts || p.Window != DefaultWindow || p.Backoff != DefaultBackoff || p.MaxBackoff != DefaultMaxBackoff {
