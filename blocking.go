@@ -320,7 +320,8 @@ func (l *lane) queuedOf(op *actors.Op, retrying bool) []actors.Job {
 	defer l.mu.Unlock()
 	var js []actors.Job
 	keep := func(j actors.Job) {
-		if t := j.Task(); t.Op() == op && t.Queued() {
+		// Not a stale entry, as in actors.Group.QueuedOf.
+		if t := j.Task(); t.Op() == op && t.Queued() && t.Current(j) {
 			js = append(js, j)
 		}
 	}

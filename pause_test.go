@@ -339,3 +339,41 @@ func TestPauseHoldsATokenClaimedWhilePaused(t *testing.T) {
 		}
 	}
 }
+
+// TestLanePausesAtTheCurrentEntry: on the blocking lane, as on an
+// executor (see 92632c0), a Pause parks each queued token at its current
+// entry, not at a stale one that a Resume left behind. Found with a stress
+// test (one worker, two submitters, Pause and Resume every 4 ms: runs out
+// of order, as on one executor). The worker is busy with blocker 0 while
+// 1, blocker 1 and 2 are queued; a Pause holds 1 and 2; the worker passes
+// 1 (held) and runs blocker 1; a Resume queues 1 and 2 again behind 2's
+// stale entry, which the next Pause found first: 2 was held, and ran,
+// before 1.
+func TestLanePausesAtTheCurrentEntry(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1})
+	ctx := context.Background()
+	started := make(chan int, 2)
+	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	block := must(Define(rt, "block", func(_ context.Context, x int) (int, error) {
+		started <- x
+		<-gates[x]
+		return x, nil
+	}, WithBlocking()))
+	rec := newRunLog(t, rt, "rec", WithBlocking())
+	b0 := must(block.Submit(ctx, 0))
+	require.Equal(t, 0, <-started)
+	one := must(rec.op.Submit(ctx, 1))
+	b1 := must(block.Submit(ctx, 1))
+	two := must(rec.op.Submit(ctx, 2))
+	rec.op.Pause()
+	close(gates[0])
+	require.Equal(t, 1, <-started) // 1 was passed, 2's entry was not
+	rec.op.Resume()
+	rec.op.Pause()
+	rec.op.Resume()
+	close(gates[1])
+	for _, tok := range []*Token[int]{b0, one, b1, two} {
+		must(tok.Wait(ctx))
+	}
+	require.Equal(t, []int{1, 2}, rec.order())
+}

@@ -235,7 +235,7 @@ func (e *Executor) Steal(movable func(Job) bool) []Job { return live(e.mb.steal(
 func live(jobs []Job) []Job {
 	out := jobs[:0]
 	for _, j := range jobs {
-		if t := j.Task(); t == nil || t.Queued() && t.current(j) {
+		if t := j.Task(); t == nil || t.Queued() && t.Current(j) {
 			out = append(out, j)
 		}
 	}

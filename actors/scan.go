@@ -32,7 +32,7 @@ func (g *Group) QueuedOf(op *Op, retrying bool) []Job {
 	keep := func(j Job) {
 		// Not a stale entry (its token queued again elsewhere since):
 		// parked there, it would be held ahead of its place.
-		if t := j.Task(); t != nil && t.op == op && t.Queued() && t.current(j) && !skip[t] {
+		if t := j.Task(); t != nil && t.op == op && t.Queued() && t.Current(j) && !skip[t] {
 			js = append(js, j)
 		}
 	}

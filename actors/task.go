@@ -424,9 +424,9 @@ func (t *Task) startRenewed(j Job) bool {
 	return t.state.CompareAndSwap(s|queued, s|running)
 }
 
-// current reports whether j is not a stale entry of t: it is t's only
-// one, or the one of t's latest renewal.
-func (t *Task) current(j Job) bool {
+// Current reports whether j is not a stale entry of t: it is t's only
+// one, or the one of t's latest renewal (see [Renewed]).
+func (t *Task) Current(j Job) bool {
 	epoch := t.state.Load() >> epochShift
 	if epoch == 0 {
 		return true
