@@ -58,6 +58,10 @@ type lane struct {
 	// twice (a Resume of a token held while it waited in the lane) may be
 	// taken by two, and the one that skips it must not forget the other.
 	running map[*actors.Task]int
+	// taken are the jobs the workers took from q and still run, oldest
+	// first: one taken while its op is paused waits there, not claimed,
+	// until the op's Hold decides, and a scan (queuedOf) must find it.
+	taken []actors.Job
 }
 
 func newLane(rt *Runtime, workers, bound int) *lane {
@@ -204,6 +208,9 @@ func (l *lane) run(j actors.Job) {
 		if l.running[t]--; l.running[t] == 0 {
 			delete(l.running, t)
 		}
+		if k := slices.Index(l.taken, j); k >= 0 {
+			l.taken = slices.Delete(l.taken, k, k+1)
+		}
 		l.mu.Unlock()
 	}()
 	t.Executor().RunDetached(j, l.retryAfter)
@@ -227,6 +234,7 @@ func (l *lane) next() (actors.Job, bool) {
 		l.q, l.head = l.q[:0], 0
 	}
 	l.running[j.Task()]++ // under the lock it was taken: an abort sees it
+	l.taken = append(l.taken, j)
 	if l.waiters > 0 {
 		close(l.room)
 		l.room = make(chan struct{})
@@ -313,8 +321,9 @@ func (l *lane) InWorker() bool {
 	return ok
 }
 
-// queuedOf returns the jobs of op's tokens waiting in the lane and, when
-// retrying is true, those waiting out a retry backoff.
+// queuedOf returns the jobs of op's tokens waiting in the lane (taken by a
+// worker and not claimed yet, then queued) and, when retrying is true,
+// those waiting out a retry backoff.
 func (l *lane) queuedOf(op *actors.Op, retrying bool) []actors.Job {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -323,6 +332,11 @@ func (l *lane) queuedOf(op *actors.Op, retrying bool) []actors.Job {
 		// Not a stale entry, as in actors.Group.QueuedOf.
 		if t := j.Task(); t.Op() == op && t.Queued() && t.Current(j) {
 			js = append(js, j)
+		}
+	}
+	for _, j := range l.taken {
+		if _, backoff := l.retries[j.Task()]; !backoff {
+			keep(j) // a retry its worker queued is listed below
 		}
 	}
 	for _, j := range l.q[l.head:] {

@@ -272,7 +272,7 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 	op.rule.Keyed = op.keyOf != nil
 	op.rule.Retry = op.retries > 0
 	op.near = cfg.onExec
-	op.pause.info, op.info.Hold = &op.info, op.holdClaimed
+	op.pause.info, op.info.Hold = &op.info, op.holdTaken
 	op.hooked = op.rule.Keyed || op.rule.Lead || op.retries > 0 || op.near > 0 || op.callbacks.set()
 	op.keepArg = op.retries > 0 || op.callbacks.set()
 	if err := rt.registry.add(name, op); err != nil {

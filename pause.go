@@ -35,7 +35,7 @@ func (op *Op[A, R]) Pause() {
 		}
 		p.rt = op.rt
 	}
-	p.info.SetPaused(true) // before the scan: a token it misses is held as it is claimed
+	p.info.SetPaused(true) // before the scan: a token it misses is held as it is taken
 	for _, j := range op.queued(false) {
 		p.parkLocked(j)
 	}
@@ -80,8 +80,8 @@ type pause struct {
 // hold parks j, a token of the op that is queued or about to be, when the op
 // is paused, and reports whether it did. Submit calls it after each push,
 // so a token pushed while Pause scanned the queues is held too, in its
-// order; one that an executor claims before this parks it is held by
-// holdClaimed instead.
+// order; one that an executor takes before this parks it is held by
+// holdTaken instead.
 func (p *pause) hold(j actors.Job) bool {
 	if !p.info.Paused() {
 		return false
@@ -112,13 +112,12 @@ func (p *pause) holdParked(j actors.Job, deliver func(actors.Job)) {
 	}
 }
 
-// holdClaimed is the op's [actors.Op.Hold]: it holds j, a token that an
-// executor (or a lane's worker) claimed to run while the op was paused,
-// instead of running it. Those are tokens that Pause's scan did not park:
-// claimed as it scanned, or pushed after it by a Submit that found the op
-// not paused, before the Submit's hold. A retry is left to run, as Pause
-// says.
-func (op *Op[A, R]) holdClaimed(j actors.Job) bool {
+// holdTaken is the op's [actors.Op.Hold]: it holds j, a token that an
+// executor (or a lane's worker) took from its queue to run while the op was
+// paused, before it is claimed. Those are tokens that Pause's scan did not
+// park: pushed after it by a Submit that found the op not paused, before
+// the Submit's hold. A retry is left to run, as Pause says.
+func (op *Op[A, R]) holdTaken(j actors.Job) bool {
 	base := j
 	if r, ok := j.(*renewed); ok {
 		base = r.Job
@@ -126,25 +125,24 @@ func (op *Op[A, R]) holdClaimed(j actors.Job) bool {
 	if h, ok := base.(*hookedJob[A, R]); ok && h.tries > 0 {
 		return false
 	}
-	return op.pause.holdClaimed(j, op.lane != nil)
+	return op.pause.holdTaken(j, op.lane != nil)
 }
 
-// holdClaimed holds j, claimed to run and not run, while the op is paused,
-// and reports whether it took it: not when a Resume came in between (j
-// runs); when a Stop did, j is resolved with ErrStopped, as it would have
-// been held. lane says the op's tokens share one queue, the blocking
-// lane's, whatever executor accepted them.
-func (p *pause) holdClaimed(j actors.Job, lane bool) bool {
+// holdTaken parks and holds j, taken to run and not claimed, while the op
+// is paused, and reports whether the taker must pass it by: held, or no
+// longer queued (parked or resolved meanwhile). Not when a Resume came in
+// between: j is claimed where it is. When a Stop came, j is resolved with
+// ErrStopped, as it would have been held. lane says the op's tokens share
+// one queue, the blocking lane's, whatever executor accepted them.
+func (p *pause) holdTaken(j actors.Job, lane bool) bool {
 	t := j.Task()
 	p.mu.Lock()
 	on, closed := p.info.Paused(), p.closed
-	held := on && !closed && t.Repark()
-	if held {
+	if on && !closed && t.Park() {
 		// Held late: tokens queued behind it (on its executor, or on the
-		// lane) may be held already (Pause's scan passed it as it was
-		// claimed, or a Submit's next token came first). It goes before
-		// the first of them by id, which follows each submitter's order,
-		// so Resume keeps that order.
+		// lane) may be held already (Pause's scan, or Submits after its
+		// own). It goes before the first of them by id, which follows
+		// each submitter's order, so Resume keeps that order.
 		e, at := t.Executor(), len(p.held)
 		for k, h := range p.held {
 			if ht := h.Task(); ht.ID() > t.ID() && (lane || ht.Executor() == e) {
@@ -156,10 +154,10 @@ func (p *pause) holdClaimed(j actors.Job, lane bool) bool {
 	}
 	p.mu.Unlock()
 	if closed {
-		t.End(actors.Stopped, ErrStopped)
+		t.Resolve(actors.Stopped, ErrStopped)
 		return true
 	}
-	return held
+	return on
 }
 
 // unpark makes j's parked token queued again and returns the job to

@@ -262,7 +262,7 @@ func TestResumeQueuesAtTheTailInHeldOrder(t *testing.T) {
 // found the op not paused pushed its token after Pause scanned the queues,
 // and an executor took it before the Submit's hold could park it: it ran
 // while paused (1 to 4 tokens in 3 to 12% of rounds of a racing test). An
-// executor, or a lane's worker, that claims a token of a paused op holds it
+// executor, or a lane's worker, that takes a token of a paused op holds it
 // instead, ahead of the tokens submitted after it. The test replays
 // Op.submit's steps with the Pause in between, and lets the executor past
 // the token before the submit's hold; the next token of the same submitter

@@ -21,11 +21,11 @@ const detachedBit = 1 << 29
 // is paused is offered to [Op.Hold] first.
 func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration, o Outcome, err error)) {
 	t := j.Task()
+	if t.op != nil && t.op.paused.Load() && t.held(j) {
+		return // its op is paused: held, not run
+	}
 	if !t.start(j) {
 		return
-	}
-	if t.op != nil && t.op.paused.Load() && t.held(j) {
-		return // its op was paused: held, not run
 	}
 	if e.group.aborted.Load() {
 		t.finish(Stopped, ErrStopped)

@@ -476,11 +476,11 @@ func (e *Executor) run(w *worker, j Job) {
 	if i := t.movedTo(); i >= 0 && i != e.index {
 		return // moved off this executor; its new one runs it
 	}
+	if t.op != nil && t.op.paused.Load() && t.held(j) {
+		return // its op is paused: held, not run
+	}
 	if !t.start(j) {
 		return // resolved while queued, running elsewhere, or a stale entry
-	}
-	if t.op != nil && t.op.paused.Load() && t.held(j) {
-		return // its op was paused: held, not run
 	}
 	t.runHere(e) // a steal racing the claim (Adopt) is overruled
 	if e.group.aborted.Load() {

@@ -11,38 +11,33 @@ func (t *Task) Park() bool { return t.move(queued, parked) }
 
 // SetPaused pauses the op, or ends its pause. Parking the tokens queued
 // before is the caller's business; from now on an executor (or a lane's
-// worker) that claims one of the op's tokens to run hands it to [Op.Hold]
-// instead, so a token the caller's scan of the queues missed (claimed as
-// it scanned, or pushed after it) does not run either. A claim that reads
-// the op not paused came before SetPaused(true): the token was running
-// then.
+// worker) that takes one of the op's queued tokens to run offers it to
+// [Op.Hold] before it claims it, so a token the caller's scan of the
+// queues missed (pushed after it) does not run either. An executor that
+// read the op not paused before SetPaused(true) may still claim a token
+// it took: the caller's scan finds the token in the executor's batch (as
+// a lane's scan finds those its workers took), and of its Park and that
+// claim only one succeeds.
+//
+// The token is offered unclaimed, still queued, so that a Resume coming
+// before Hold decides finds it in its queue: once claimed, it could only
+// run from where it was, ahead of held tokens queued again behind it.
 func (o *Op) SetPaused(on bool) { o.paused.Store(on) }
 
 // Paused reports whether the op is paused.
 func (o *Op) Paused() bool { return o.paused.Load() }
 
-// held offers j, whose token was just claimed to run while its op is
-// paused, to the op's Hold, and reports whether Hold took it: then it must
-// not run.
+// held offers j, just taken from a queue to run while its op is paused,
+// to the op's Hold before it is claimed, and reports whether the taker
+// must pass it by: Hold took it, or it is not to run from j anyway
+// (parked, resolved, running elsewhere, or j is a stale entry), which the
+// claim would find too, so the look needs no lock.
 func (t *Task) held(j Job) bool {
-	if t.op.Hold == nil || !t.op.Hold(j) {
-		return false
+	if t.phase() != queued || !t.Current(j) {
+		return true
 	}
-	// A Cancel that found the token claimed left it to run, its context
-	// cancelled: it will not run now. The Cancel read the state after
-	// firing, and Repark moved it before this looks, so one of the two
-	// sees the other, as in Executor.retry.
-	if t.cancel.isFired() {
-		t.Resolve(Cancelled, ErrCancelled)
-	}
-	return true
+	return t.op.Hold != nil && t.op.Hold(j)
 }
-
-// Repark parks t, a token claimed to run that has not run, for [Op.Hold]:
-// executors skip its entries until [Task.Unpark], and Cancel, Abort and
-// Resolve resolve it as any parked token. Only the claimer may call it, and
-// only from Hold. It reports whether t was claimed.
-func (t *Task) Repark() bool { return t.move(running, parked) }
 
 // Unpark makes a parked token queued again, for the caller to deliver
 // ([Executor.Deliver]) as a [Renewed] job of the epoch it returns; ok is

@@ -6,29 +6,32 @@ import (
 	"testing"
 )
 
-// TestCancelAsAPausedTokenIsClaimed: a Cancel that comes between an
-// executor's claim of a paused op's token and its Repark finds the token
-// running and only cancels its context; the token is not run, and not
-// left parked with its context cancelled either: it resolves with
-// ErrCancelled. Hold cancels it itself, to land in that window.
-func TestCancelAsAPausedTokenIsClaimed(t *testing.T) {
+// TestHoldSeesThePausedTokenUnclaimed: an executor offers a token of a
+// paused op to Hold before it claims it, still queued, so that a Resume
+// coming before Hold decides finds it in its queue (claimed first, it ran
+// from its place, ahead of held tokens queued again behind it). A Cancel
+// meanwhile resolves it at once, as any queued token; Hold cannot park it
+// then, and it does not run.
+func TestHoldSeesThePausedTokenUnclaimed(t *testing.T) {
 	_, e := startOneExecutor(t)
 	op := &Op{Name: "p"}
 	ran := false
 	j := &testJob{fn: func(context.Context) error { ran = true; return nil }}
 	j.task.Init(context.Background(), 1, op, nil)
-	cancelled := true
+	var queued, cancelled, parked bool
 	op.Hold = func(h Job) bool {
+		queued = h.Task().Queued()
 		cancelled = h.Task().Cancel()
-		return h.Task().Repark()
+		parked = h.Task().Park()
+		return true
 	}
 	op.SetPaused(true)
 	if e.Push(j) != Pushed {
 		t.Fatal("push refused")
 	}
 	<-j.task.Finished()
-	if cancelled {
-		t.Fatal("Cancel resolved a claimed token")
+	if !queued || !cancelled || parked {
+		t.Fatalf("in Hold: queued %v, cancelled %v, parked %v: want queued, cancelled, not parked", queued, cancelled, parked)
 	}
 	if ran || !errors.Is(j.task.Result(), ErrCancelled) {
 		t.Fatalf("ran %v, result %v: want not run, ErrCancelled", ran, j.task.Result())

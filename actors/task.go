@@ -53,15 +53,16 @@ type Homed interface {
 
 // Op names what a token runs, for reports such as a Stop that left handlers
 // running. Tokens of one op share one *Op. While it is paused
-// ([Op.SetPaused]), an executor that claims one of its tokens to run offers
-// it to Hold instead.
+// ([Op.SetPaused]), an executor that takes one of its tokens to run offers
+// it to Hold before it claims it.
 type Op struct {
 	Name string
-	// Hold takes a token of the paused op that an executor claimed to run
-	// and has not run, and reports whether it did: parked with
-	// [Task.Repark] to be queued again later, or resolved with [Task.End].
-	// When it did not, the executor runs the token. It must be set before
-	// the op is first paused.
+	// Hold takes a token of the paused op that an executor (or a lane's
+	// worker) took from its queue to run, still queued (not claimed), and
+	// reports whether the executor must pass it by: parked with
+	// [Task.Park] to be queued again later, resolved with [Task.Resolve],
+	// or no longer queued. When it did not, the executor claims the token
+	// and runs it. It must be set before the op is first paused.
 	Hold   func(Job) bool
 	paused atomic.Bool
 }
