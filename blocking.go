@@ -323,14 +323,15 @@ func (l *lane) InWorker() bool {
 
 // queuedOf returns the jobs of op's tokens waiting in the lane (taken by a
 // worker and not claimed yet, then queued) and, when retrying is true,
-// those waiting out a retry backoff.
-func (l *lane) queuedOf(op *actors.Op, retrying bool) []actors.Job {
+// those waiting out a retry backoff; except is as for
+// [actors.Group.QueuedOf].
+func (l *lane) queuedOf(op *actors.Op, retrying bool, except func(actors.Job) bool) []actors.Job {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var js []actors.Job
 	keep := func(j actors.Job) {
 		// Not a stale entry, as in actors.Group.QueuedOf.
-		if t := j.Task(); t.Op() == op && t.Queued() && t.Current(j) {
+		if t := j.Task(); t.Op() == op && t.Queued() && t.Current(j) && (except == nil || !except(j)) {
 			js = append(js, j)
 		}
 	}

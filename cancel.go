@@ -14,7 +14,7 @@ func (op *Op[A, R]) CancelQueued() int {
 	// The delayed first: a token coming due meanwhile is queued (or held)
 	// by the time cancelOf returns, where the rest finds it.
 	n := op.rt.delays.cancelOf(&op.info)
-	for _, j := range op.queued(true) {
+	for _, j := range op.queued(true, nil) {
 		if j.Task().Resolve(actors.Cancelled, ErrCancelled) {
 			n++
 		}

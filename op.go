@@ -476,11 +476,13 @@ func (op *Op[A, R]) deliver(j actors.Job) {
 }
 
 // queued returns the jobs of op's tokens that wait to run: queued, and when
-// retrying is true waiting out a retry backoff too.
-func (op *Op[A, R]) queued(retrying bool) []actors.Job {
-	js := op.rt.sup.Group().QueuedOf(&op.info, retrying)
+// retrying is true waiting out a retry backoff too; except, when not nil,
+// leaves out the queued jobs for which it is true (see
+// [actors.Group.QueuedOf]).
+func (op *Op[A, R]) queued(retrying bool, except func(actors.Job) bool) []actors.Job {
+	js := op.rt.sup.Group().QueuedOf(&op.info, retrying, except)
 	if op.lane != nil {
-		js = append(js, op.lane.queuedOf(&op.info, retrying)...)
+		js = append(js, op.lane.queuedOf(&op.info, retrying, except)...)
 	}
 	return js
 }

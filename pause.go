@@ -36,7 +36,7 @@ func (op *Op[A, R]) Pause() {
 		p.rt = op.rt
 	}
 	p.info.SetPaused(true) // before the scan: a token it misses is held as it is taken
-	for _, j := range op.queued(false) {
+	for _, j := range op.queued(false, nil) {
 		p.parkLocked(j)
 	}
 }
@@ -52,11 +52,36 @@ func (op *Op[A, R]) Resume() {
 	p := &op.pause
 	p.mu.Lock()
 	defer p.mu.Unlock() // Stop's drop waits until they are delivered
+	if !p.info.Paused() {
+		return
+	}
 	held := p.held
 	p.held = nil
+	if p.resumes++; p.resumes == 0 {
+		p.resumes = 1 // 0 is holdParked's
+	}
 	for _, j := range held {
 		if r, ok := unpark(j); ok {
+			r.resume = p.resumes
 			op.deliver(r)
+		}
+	}
+	// A Submit that found the op not paused and pushed only after the
+	// Pause's scan (it waited for room meanwhile) left its token queued
+	// where it was pushed, ahead of those just queued again that its
+	// submitter sent before it, unless its hold or an executor's Hold
+	// parked it since. It goes behind them: it is its submitter's latest
+	// token (its Submit has not returned), so the tail is its place. One
+	// pushed after this looks is behind them already.
+	again := func(j actors.Job) bool {
+		r, ok := j.(*renewed)
+		return ok && r.resume == p.resumes // queued again just now
+	}
+	for _, j := range op.queued(false, again) {
+		if j.Task().Park() {
+			if r, ok := unpark(j); ok {
+				op.deliver(r)
+			}
 		}
 	}
 	// Only now: a Submit meanwhile still pushes its token parked, and
@@ -70,18 +95,20 @@ func (op *Op[A, R]) Paused() bool { return op != nil && op.info.Paused() }
 
 // pause holds the tokens of a paused op.
 type pause struct {
-	info   *actors.Op // its op's: paused there, where executors look
-	mu     sync.Mutex
-	closed bool         // the runtime stopped: nothing is held any more
-	rt     *Runtime     // set when first paused, and registered with rt
-	held   []actors.Job // parked, in the order they were held
+	info    *actors.Op // its op's: paused there, where executors look
+	mu      sync.Mutex
+	closed  bool         // the runtime stopped: nothing is held any more
+	rt      *Runtime     // set when first paused, and registered with rt
+	held    []actors.Job // parked, in the order they were held
+	resumes uint32       // Resumes that queued held tokens again, stamped on their jobs
 }
 
 // hold parks j, a token of the op that is queued or about to be, when the op
 // is paused, and reports whether it did. Submit calls it after each push,
 // so a token pushed while Pause scanned the queues is held too, in its
 // order; one that an executor takes before this parks it is held by
-// holdTaken instead.
+// holdTaken instead, and one still queued when a Resume comes first is
+// moved behind the tokens the Resume queues again.
 func (p *pause) hold(j actors.Job) bool {
 	if !p.info.Paused() {
 		return false
@@ -131,9 +158,11 @@ func (op *Op[A, R]) holdTaken(j actors.Job) bool {
 // holdTaken parks and holds j, taken to run and not claimed, while the op
 // is paused, and reports whether the taker must pass it by: held, or no
 // longer queued (parked or resolved meanwhile). Not when a Resume came in
-// between: j is claimed where it is. When a Stop came, j is resolved with
-// ErrStopped, as it would have been held. lane says the op's tokens share
-// one queue, the blocking lane's, whatever executor accepted them.
+// between: j is claimed where it is, where the Resume left it (it moved a
+// token pushed after the Pause's scan behind the held ones, leaving j
+// stale). When a Stop came, j is resolved with ErrStopped, as it would
+// have been held. lane says the op's tokens share one queue, the blocking
+// lane's, whatever executor accepted them.
 func (p *pause) holdTaken(j actors.Job, lane bool) bool {
 	t := j.Task()
 	p.mu.Lock()
@@ -164,7 +193,7 @@ func (p *pause) holdTaken(j actors.Job, lane bool) bool {
 // deliver for it, at its new place: the entries j left in the queues are
 // stale from now on. It returns false when the token was resolved
 // meanwhile.
-func unpark(j actors.Job) (actors.Job, bool) {
+func unpark(j actors.Job) (*renewed, bool) {
 	if r, ok := j.(*renewed); ok {
 		j = r.Job // renewed before: its epoch is stale too
 	}
@@ -178,7 +207,8 @@ func unpark(j actors.Job) (actors.Job, bool) {
 // renewed is a token's job queued again by a Resume (actors.Renewed).
 type renewed struct {
 	actors.Job
-	epoch uint32
+	epoch  uint32
+	resume uint32 // the pause's Resume that queued it, or 0 (holdParked)
 }
 
 func (r *renewed) Epoch() uint32 { return r.epoch }

@@ -9,8 +9,10 @@ func (t *Task) Op() *Op { return t.op }
 // resolve as soon as it returns; resolving or parking one that did not is
 // the caller's business (a token in a backoff is not parked: its timer
 // queues it). Each is found at its current entry, in queue order, never at
-// a stale one that a token queued again (a Resume) left behind.
-func (g *Group) QueuedOf(op *Op, retrying bool) []Job {
+// a stale one that a token queued again (a Resume) left behind. except,
+// when not nil, leaves out the queued jobs for which it is true; it is
+// called under a mailbox's lock, and must not call into the group.
+func (g *Group) QueuedOf(op *Op, retrying bool, except func(Job) bool) []Job {
 	var js []Job
 	// A batch keeps the entries its executor already took, and one of
 	// those waiting out a backoff reads as queued: the retries are left
@@ -32,7 +34,7 @@ func (g *Group) QueuedOf(op *Op, retrying bool) []Job {
 	keep := func(j Job) {
 		// Not a stale entry (its token queued again elsewhere since):
 		// parked there, it would be held ahead of its place.
-		if t := j.Task(); t != nil && t.op == op && t.Queued() && t.Current(j) && !skip[t] {
+		if t := j.Task(); t != nil && t.op == op && t.Queued() && t.Current(j) && !skip[t] && (except == nil || !except(j)) {
 			js = append(js, j)
 		}
 	}
