@@ -1,6 +1,7 @@
 package coregate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -58,16 +59,16 @@ type lane struct {
 	// twice (a Resume of a token held while it waited in the lane) may be
 	// taken by two, and the one that skips it must not forget the other.
 	running map[*actors.Task]int
-	// taken are the jobs the workers took from q and still run, oldest
-	// first: one taken while its op is paused waits there, not claimed,
-	// until the op's Hold decides, and a scan (queuedOf) must find it.
-	taken []actors.Job
+	// taken counts the jobs the workers took from q and still run: one
+	// taken while its op is paused waits there, not claimed, until the
+	// op's Hold decides, and a scan (queuedOf) must find it.
+	taken map[actors.Job]int
 }
 
 func newLane(rt *Runtime, workers, bound int) *lane {
 	l := &lane{rt: rt, max: workers, bound: bound, retries: map[*actors.Task]laneRetry{},
 		idle: make(chan struct{}), room: make(chan struct{}), ids: map[uint64]struct{}{},
-		running: map[*actors.Task]int{}}
+		running: map[*actors.Task]int{}, taken: map[actors.Job]int{}}
 	close(l.idle)
 	return l
 }
@@ -208,8 +209,8 @@ func (l *lane) run(j actors.Job) {
 		if l.running[t]--; l.running[t] == 0 {
 			delete(l.running, t)
 		}
-		if k := slices.Index(l.taken, j); k >= 0 {
-			l.taken = slices.Delete(l.taken, k, k+1)
+		if l.taken[j]--; l.taken[j] == 0 {
+			delete(l.taken, j)
 		}
 		l.mu.Unlock()
 	}()
@@ -234,7 +235,7 @@ func (l *lane) next() (actors.Job, bool) {
 		l.q, l.head = l.q[:0], 0
 	}
 	l.running[j.Task()]++ // under the lock it was taken: an abort sees it
-	l.taken = append(l.taken, j)
+	l.taken[j]++
 	if l.waiters > 0 {
 		close(l.room)
 		l.room = make(chan struct{})
@@ -335,11 +336,13 @@ func (l *lane) queuedOf(op *actors.Op, retrying bool, except func(actors.Job) bo
 			js = append(js, j)
 		}
 	}
-	for _, j := range l.taken {
+	for j := range l.taken {
 		if _, backoff := l.retries[j.Task()]; !backoff {
 			keep(j) // a retry its worker queued is listed below
 		}
 	}
+	// Taken before those still in q, and in submit order among them.
+	slices.SortFunc(js, func(a, b actors.Job) int { return cmp.Compare(a.Task().ID(), b.Task().ID()) })
 	for _, j := range l.q[l.head:] {
 		keep(j)
 	}
