@@ -59,8 +59,10 @@ func TestRun(t *testing.T) {
 		&n, &ok, &failed, &panicked, &cancelled, &stopped); err != nil {
 		t.Fatalf("%q: %v", rest[3], err)
 	}
-	// 50 lookups, 3 mapped, 1 urgent and the reports, all succeeded.
-	if n < 54 || ok != n || failed+panicked+cancelled+stopped != 0 {
+	// 50 lookups, 3 mapped, 1 urgent and the reports, all succeeded, but
+	// for a report whose tick was queued and had not started when stop()
+	// came: stop cancels the run under way (1 run in about 450).
+	if n < 54 || ok+cancelled != n || cancelled > 1 || failed+panicked+stopped != 0 {
 		t.Errorf("%q", rest[3])
 	}
 }
