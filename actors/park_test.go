@@ -19,7 +19,9 @@ func TestHoldSeesThePausedTokenUnclaimed(t *testing.T) {
 	j := &testJob{fn: func(context.Context) error { ran = true; return nil }}
 	j.task.Init(context.Background(), 1, op, nil)
 	var queued, cancelled, parked bool
+	held := make(chan struct{}) // Cancel fires Finished before Hold is through
 	op.Hold = func(h Job) bool {
+		defer close(held)
 		queued = h.Task().Queued()
 		cancelled = h.Task().Cancel()
 		parked = h.Task().Park()
@@ -30,6 +32,7 @@ func TestHoldSeesThePausedTokenUnclaimed(t *testing.T) {
 		t.Fatal("push refused")
 	}
 	<-j.task.Finished()
+	<-held
 	if !queued || !cancelled || parked {
 		t.Fatalf("in Hold: queued %v, cancelled %v, parked %v: want queued, cancelled, not parked", queued, cancelled, parked)
 	}
