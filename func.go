@@ -52,6 +52,7 @@ type funcJob[R any] struct {
 	tok   Token[R]
 	fn    func(context.Context) (R, error)
 	watch watcher
+	actors.HookBase
 }
 
 func (j *funcJob[R]) Task() *actors.Task { return &j.tok.task }

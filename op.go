@@ -534,6 +534,7 @@ type hookedJob[A, R any] struct {
 	tries    int                 // retries so far; touched only by the executor running it
 	watch    watcher             // told of its outcome (its group's, Map's), or nil
 	runner   atomic.Uint64       // the goroutine that ran its handler last (with callbacks only)
+	actors.HookBase
 }
 
 func (j *job[A, R]) Task() *actors.Task { return &j.tok.task }

@@ -33,10 +33,11 @@ func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration, o O
 	}
 	t.moved.Or(detachedBit)
 	retry := func(j Job, o Outcome, err error) bool {
-		if t.hook == nil || e.group.aborted.Load() || t.cancel.isFired() || t.ctxErr() != nil {
+		h := t.hook()
+		if h == nil || e.group.aborted.Load() || t.cancel.isFired() || t.ctxErr() != nil {
 			return false
 		}
-		delay, ok := t.hook.Retry(o, err)
+		delay, ok := h.Retry(o, err)
 		if !ok {
 			return false
 		}

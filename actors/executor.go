@@ -655,10 +655,11 @@ func (e *Executor) flushLocal() {
 // whether it did. A cancelled token or an aborting runtime is not retried.
 func (e *Executor) retry(j Job, o Outcome, err error) bool {
 	t := j.Task()
-	if t.hook == nil || e.group.aborted.Load() || t.cancel.isFired() || t.ctxErr() != nil {
+	h := t.hook()
+	if h == nil || e.group.aborted.Load() || t.cancel.isFired() || t.ctxErr() != nil {
 		return false
 	}
-	delay, again := t.hook.Retry(o, err)
+	delay, again := h.Retry(o, err)
 	if !again {
 		return false
 	}

@@ -15,6 +15,7 @@ type retryHook struct {
 	delay   time.Duration
 	during  func()
 	retried bool
+	HookBase
 }
 
 func (h *retryHook) Resolved(*Task) {}

@@ -113,16 +113,49 @@ type Task struct {
 	id     uint64
 	state  atomic.Uint32 // a task state, and its epoch above stateMask
 	moved  atomic.Int32  // 1 + the index of the executor it was moved to, or 0; and sentBit
-	err    error
-	done   signal // fires when the token is resolved
-	cancel signal // fires when the handler's context is cancelled
-	watch  atomic.Pointer[watch]
-	hook   Hook // nil for most tokens
+	done   signal        // fires when the token is resolved
+	cancel signal        // fires when the handler's context is cancelled
+	// What few tokens need, made on first need (see extra): a plain token
+	// that succeeds never has one, which keeps it a size class smaller.
+	more atomic.Pointer[extra]
+}
+
+// extra holds a token's rarer fields: the hook of an anchored, retried or
+// watched token (the hook holds its extra, see HookBase, so such a token
+// makes none), the error it resolved with, and the watch of a handler that
+// asked for Done.
+type extra struct {
+	hook  Hook
+	err   error // written once by finish, before done fires
+	watch atomic.Pointer[watch]
+}
+
+// extra returns t's extra, making it when t has none yet. A token's
+// resolver and its handler asking for Done may both make one at once: the
+// first to install its own wins.
+func (t *Task) extra() *extra {
+	if x := t.more.Load(); x != nil {
+		return x
+	}
+	x := new(extra)
+	if t.more.CompareAndSwap(nil, x) {
+		return x
+	}
+	return t.more.Load()
+}
+
+// hook returns t's hook, or nil.
+func (t *Task) hook() Hook {
+	if x := t.more.Load(); x != nil {
+		return x.hook
+	}
+	return nil
 }
 
 // Hook is what anchored and retried tokens carry: the root package uses it to
 // release sticky pins and seeds on every outcome, to hand a lead's seed to the
-// tokens its handler submits, and to decide retries.
+// tokens its handler submits, and to decide retries. A hook is one token's,
+// and embeds [HookBase].
 type Hook interface {
 	// Resolved is called once when the token resolves, before its waiters wake.
 	Resolved(t *Task)
@@ -132,7 +165,16 @@ type Hook interface {
 	// err its error). When again is true the token is queued once more at the
 	// tail of the executor that ran it, after delay, instead of resolving.
 	Retry(o Outcome, err error) (delay time.Duration, again bool)
+	// held returns the token's rarer fields, which the hook holds
+	// (HookBase): a hooked token makes no other allocation for them.
+	held() *extra
 }
+
+// HookBase is embedded in every [Hook]: it holds the rarer fields of the
+// hook's token.
+type HookBase struct{ x extra }
+
+func (b *HookBase) held() *extra { return &b.x }
 
 // Settler is a [Hook] that is also told once the token's waiters were
 // woken: what waits for a set of tokens (a group) must not finish before
@@ -151,7 +193,12 @@ type AnchorKey struct{}
 // token), op names what it runs and hook is what an anchored or retried token
 // carries; op and hook may be nil.
 func (t *Task) Init(parent context.Context, id uint64, op *Op, hook Hook) {
-	t.parent, t.id, t.op, t.hook = parent, id, op, hook
+	t.parent, t.id, t.op = parent, id, op
+	if hook != nil {
+		x := hook.held()
+		x.hook = hook
+		t.more.Store(x)
+	}
 }
 
 // sentBit marks in moved a job accepted by message, so sending one job twice
@@ -226,7 +273,12 @@ func (t *Task) Executor() *Executor {
 func (t *Task) Finished() <-chan struct{} { return t.done.ch() }
 
 // Result returns the token's error once it is resolved (nil on success).
-func (t *Task) Result() error { return t.err }
+func (t *Task) Result() error {
+	if x := t.more.Load(); x != nil {
+		return x.err
+	}
+	return nil
+}
 
 // Cancel cancels the token: a queued token is resolved at once with
 // [ErrCancelled] and will not run; a running token has its context cancelled. It
@@ -291,13 +343,15 @@ func (t *Task) Await(ctx context.Context) error {
 // finish resolves the token; only the goroutine that moved its state to done or
 // running may call it, so it runs once.
 func (t *Task) finish(o Outcome, err error) {
-	t.err = err
+	if err != nil {
+		t.extra().err = err
+	}
 	t.exec.stats.add(o)
-	if t.hook != nil {
+	if h := t.hook(); h != nil {
 		// Deferred: a hook runs user callbacks, and one that ends the
 		// goroutine (runtime.Goexit) must not leave the token unresolved.
 		defer t.wake()
-		t.hook.Resolved(t)
+		h.Resolved(t)
 		return
 	}
 	t.wake()
@@ -309,14 +363,18 @@ func (t *Task) wake() {
 	if t.done.fire() {
 		t.exec.wokeWaiter()
 	}
-	if s, ok := t.hook.(Settler); ok {
+	x := t.more.Load()
+	if x == nil {
+		return // neither a hook nor a watch: nothing more to tell
+	}
+	if s, ok := x.hook.(Settler); ok {
 		s.Settled(t)
 	}
 	// After the fire: a watch started concurrently either is seen here or sees
 	// the token done (startWatch checks after installing itself). A handler that
 	// asked for Done may have derived contexts still watching it: close it, as
 	// net/http does when a handler returns.
-	if w := t.watch.Load(); w != nil {
+	if w := x.watch.Load(); w != nil {
 		w.stop()
 		t.cancel.fire()
 	}
@@ -485,8 +543,8 @@ func (t *Task) Value(key any) any {
 		}
 		return t.Executor()
 	case AnchorKey{}:
-		if t.hook != nil {
-			if a := t.hook.Anchor(); a != nil {
+		if h := t.hook(); h != nil {
+			if a := h.Anchor(); a != nil {
 				return a
 			}
 		}
@@ -508,7 +566,7 @@ func (t *Task) Done() <-chan struct{} {
 	if t.cancel.isFired() || t.done.isFired() {
 		return *fired
 	}
-	if t.watch.Load() == nil {
+	if x := t.more.Load(); x == nil || x.watch.Load() == nil {
 		t.startWatch()
 	}
 	return t.cancel.ch()
@@ -553,7 +611,7 @@ type watch struct {
 
 func (t *Task) startWatch() {
 	w := &watch{}
-	if !t.watch.CompareAndSwap(nil, w) {
+	if !t.extra().watch.CompareAndSwap(nil, w) {
 		return
 	}
 	fire := func() { t.cancel.fire() }

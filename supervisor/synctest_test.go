@@ -440,6 +440,7 @@ type retryJob struct {
 	task actors.Task
 	fn   func(context.Context) error
 	left int
+	actors.HookBase
 }
 
 func newRetryJob(id uint64, retries int, fn func(context.Context) error) *retryJob {
