@@ -147,7 +147,7 @@ const (
 // ExecutorInfo describes one executor.
 type ExecutorInfo struct {
 	Index    int        // position in the runtime, 0-based
-	CPU      int        // the CPU it is pinned to: the Index-th allowed CPU
+	CPU      int        // the CPU it is pinned to: Config.CPUs[Index], or else the Index-th allowed CPU
 	PID      *actor.PID // hollywood PID, <Name>/exec/<Index>
 	Pinned   bool       // its thread's affinity is exactly CPU
 	PinError error      // why it is not pinned, under BestEffort
