@@ -296,8 +296,9 @@ func (r *Ref[M, R]) signal(ch *chan struct{}, over *bool) <-chan struct{} {
 // whose state is a value from newActor, and returns its Ref. The actor is
 // placed with [OnExecutor], [ChildOf] or [WithWeight] (staggered in the
 // class's range, Heavy by default) and restarted from newActor under
-// [WithRestartPolicy] (the executors' defaults otherwise). It is a hollywood
-// process with PID <Config.Name>/actor/<name>.
+// [WithRestartPolicy] (the package defaults otherwise, 10 restarts a
+// minute, whatever Config.Restart says). It is a hollywood process with PID
+// <Config.Name>/actor/<name>.
 //
 // Spawn calls newActor once itself, on the caller's goroutine: a panic in
 // it is returned as an error wrapping a [*PanicError], and a nil value (a

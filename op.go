@@ -85,9 +85,9 @@ func ChildOf(c *ActorContext) Option {
 // runtime.Goexit in Receive restarts it from its factory at most
 // p.MaxRestarts times within p.Window; past that it stops. MaxRestarts
 // [NoRestarts] stops it at its first failure. Zero fields mean the package
-// defaults (DefaultMaxRestarts in DefaultWindow), not Config.Restart; an
-// actor's restarts take no backoff, so only those two fields apply. Actors
-// only.
+// defaults ([supervisor.DefaultMaxRestarts] in [supervisor.DefaultWindow]),
+// not Config.Restart; an actor's restarts take no backoff, so only those two
+// fields apply. Actors only.
 func WithRestartPolicy(p RestartPolicy) Option {
 	return func(c *opConfig) { c.actors, c.restart = append(c.actors, "WithRestartPolicy"), p }
 }
