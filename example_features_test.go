@@ -170,6 +170,26 @@ func ExampleMap() {
 	// C <nil>
 }
 
+func ExampleMapUnordered() {
+	ctx := context.Background()
+	rt, _ := coregate.Start(coregate.Config{})
+	defer rt.Stop(ctx)
+	type count struct {
+		word string // the input, carried in R: results come as tokens finish
+		n    int
+	}
+	letters, _ := coregate.Define(rt, "letters", func(_ context.Context, s string) (count, error) {
+		return count{s, len(s)}, nil
+	})
+	for r, err := range coregate.MapUnordered(ctx, letters, slices.Values([]string{"a", "bb", "ccc"})) {
+		fmt.Println(r.word, r.n, err)
+	}
+	// Unordered output:
+	// a 1 <nil>
+	// bb 2 <nil>
+	// ccc 3 <nil>
+}
+
 func ExampleWithBlocking() {
 	ctx := context.Background()
 	rt, _ := coregate.Start(coregate.Config{Cores: 1, BlockingWorkers: 64})
