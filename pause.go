@@ -41,7 +41,7 @@ func (op *Op[A, R]) Pause() {
 	}
 }
 
-// Resume ends a [Op.Pause]: the tokens it held are queued again, each at the
+// Resume ends an [Op.Pause]: the tokens it held are queued again, each at the
 // tail of its executor (past the mailbox bound: they were accepted already),
 // in the order they were held. Resume on an op that is not paused does
 // nothing.

@@ -72,7 +72,7 @@ func (t *Token[R]) Executor() int {
 // Cancel cancels the token. A token that has not started is resolved at once
 // with ErrCancelled and never runs (Cancel returns true); a running token has its
 // handler's context cancelled and resolves as its handler returns (Cancel
-// returns false: this call did not resolve it). An [Ref.Ask]'s token that
+// returns false: this call did not resolve it). A [Ref.Ask]'s token that
 // Receive is handling is not cut short: Receive has the actor's context.
 func (t *Token[R]) Cancel() bool {
 	if t.unusable() {
