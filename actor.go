@@ -327,7 +327,7 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	}
 	policy, err := cfg.restart.Resolve()
 	if err != nil {
-		return nil, fmt.Errorf("coregate: actor %q: %w", name, err)
+		return nil, fmt.Errorf("%w (actor %q)", err, name) // Resolve's says coregate: already
 	}
 	// A name taken is answered before the factory runs, for its side
 	// effects; add checks it again, under the lock, once the actor is made.

@@ -278,7 +278,7 @@ func TestRestartPolicyBelowNoRestartsIsAnError(t *testing.T) {
 	rt := start(t, Config{Cores: 1, Affinity: Off})
 	_, err := Spawn(rt, "x", func() Actor[int, int] { return &counter{} },
 		WithRestartPolicy(RestartPolicy{MaxRestarts: NoRestarts - 1}))
-	require.ErrorContains(t, err, "MaxRestarts is -2")
+	require.EqualError(t, err, `coregate: restart policy MaxRestarts is -2, must be 0 (default) or more, or NoRestarts (actor "x")`)
 	_, err = Start(Config{Restart: RestartPolicy{MaxRestarts: -2}})
 	require.ErrorContains(t, err, "MaxRestarts is -2")
 }
