@@ -606,12 +606,16 @@ func (r *Ref[M, R]) stopWith(reason error) <-chan struct{} {
 						r.kill(reason) // no executor took it (the runtime drained meanwhile): stop here
 					}
 				}()
-			} else if !r.own.rt.stopping.Load() {
-				r.kill(reason) // no executor will run it: stop here
+			} else {
+				// No executor will run it: stop here, also while the runtime
+				// stops, since a handler its drain waits for may wait on a
+				// message queued here. Stop's kill after the drain no longer
+				// finds the actor, so Stop counts what this refused.
+				stopping := r.own.rt.stopping.Load()
+				if _, n := r.kill(reason); stopping {
+					r.own.rt.strandedRefused.Add(int64(n))
+				}
 			}
-			// Else the runtime stops: its kill after the drain stops the
-			// actor and counts the queued messages it refuses, which a
-			// kill here would refuse uncounted (Stop would return nil).
 		}
 	}
 	return r.doneCh()

@@ -199,6 +199,10 @@ type Runtime struct {
 	stopping atomic.Bool
 	stopped  chan struct{}
 	stopErr  error
+	// strandedRefused counts the messages refused by the kill of an actor
+	// stranded on a down executor, which its stop found while the runtime
+	// stopped (see stopWith), for Stop's report.
+	strandedRefused atomic.Int64
 }
 
 // Start validates cfg, starts one executor per CPU and returns the runtime.
@@ -509,6 +513,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 			}
 			refused += k
 		}
+		refused += int(rt.strandedRefused.Load())
 		// An actor's Receive cancelled by the abort that returned after the
 		// supervisor counted, before its kill: cut short all the same.
 		late := rt.sup.Group().Cancelled() - counted
