@@ -609,13 +609,23 @@ type watch struct {
 	stops   [2]func() bool
 }
 
+// watchInstalled, when a test sets it, runs as startWatch has installed
+// its watch, before it registers the watch's AfterFuncs.
+var watchInstalled func()
+
 func (t *Task) startWatch() {
 	w := &watch{}
+	// Locked before it is installed: a wake that finds it waits until its
+	// AfterFuncs are registered to stop them, not marking it stopped first.
+	w.mu.Lock()
 	if !t.extra().watch.CompareAndSwap(nil, w) {
+		w.mu.Unlock()
 		return
 	}
+	if watchInstalled != nil {
+		watchInstalled()
+	}
 	fire := func() { t.cancel.fire() }
-	w.mu.Lock()
 	if t.parent.Done() != nil {
 		w.stops[0] = context.AfterFunc(t.parent, fire)
 	}
