@@ -206,14 +206,13 @@ type Ref[M, R any] struct {
 	// registered says Spawn made the actor a process of the engine, unlisted
 	// that finish ran its clean-up: whichever comes second sees the other.
 	registered, unlisted bool
-	refused              int // messages finish refused, never delivered (for a kill's report)
 }
 
 // actorHandle is how the runtime stops an actor, and places its children,
 // without knowing its types.
 type actorHandle interface {
 	stopWith(reason error) <-chan struct{}
-	kill(reason error) (now bool, refused int)
+	kill(reason error) (now bool)
 	// whenTreeEnded runs f once the actor and its tree stopped: now, if
 	// they have.
 	whenTreeEnded(f func())
@@ -226,18 +225,19 @@ type actorHandle interface {
 // kill stops the actor at once, from outside its turns (a stopping runtime
 // whose executors ended): now when no turn runs, else as the running turn
 // ends, so Stopped never overlaps Receive. It reports whether it stopped
-// the actor now, and how many of its queued messages were refused
-// (ErrActorStopped) rather than delivered: what the stop cut short. Behind
+// the actor now. Its queued messages are refused (ErrActorStopped) rather
+// than delivered, and counted for the runtime's Stop (see closeCell). Behind
 // a turn stuck in Receive, the messages queued are refused now, so no Ask
 // among them waits on that Receive; the rest of the turn's batch, which
 // only its goroutine may touch, is refused once that Receive returns.
-func (r *Ref[M, R]) kill(reason error) (now bool, refused int) {
+func (r *Ref[M, R]) kill(reason error) (now bool) {
 	r.killed.Store(&reason)
 	if r.cell.Idle() {
 		r.finish(reason)
-		return true, r.refused // written in finish's once, which has returned
+		return true
 	}
-	return false, r.closeCell()
+	r.closeCell()
+	return false
 }
 
 func (r *Ref[M, R]) name() string { return r.own.name }
@@ -609,12 +609,9 @@ func (r *Ref[M, R]) stopWith(reason error) <-chan struct{} {
 			} else {
 				// No executor will run it: stop here, also while the runtime
 				// stops, since a handler its drain waits for may wait on a
-				// message queued here. Stop's kill after the drain no longer
-				// finds the actor, so Stop counts what this refused.
-				stopping := r.own.rt.stopping.Load()
-				if _, n := r.kill(reason); stopping {
-					r.own.rt.strandedRefused.Add(int64(n))
-				}
+				// message queued here (closeCell counts what it refuses for
+				// the runtime's Stop).
+				r.kill(reason)
 			}
 		}
 	}
@@ -697,16 +694,23 @@ func (r *Ref[M, R]) reply(e envelope[M, R], o actors.Outcome, res R, err error) 
 	}
 }
 
-// closeCell closes the actor's mailbox, refuses what it held and returns
-// how many messages that was.
-func (r *Ref[M, R]) closeCell() (refused int) {
+// closeCell closes the actor's mailbox and refuses what it held.
+//
+// A killed actor's refusals while the runtime stops are what the Stop cut
+// short: they are counted, once each (Close hands each envelope out once),
+// for its report, whichever kill refused them (Stop's after the drain, or a
+// stop that found the actor stranded on a down executor).
+func (r *Ref[M, R]) closeCell() {
+	refused := 0
 	for _, e := range r.cell.Close() {
 		if e.kind == envTell {
 			refused++
 		}
 		r.refuse(e)
 	}
-	return refused
+	if refused > 0 && r.killed.Load() != nil && r.own.rt.stopping.Load() {
+		r.own.rt.refused.Add(int64(refused))
+	}
 }
 
 // refuse answers an envelope that reached a stopped actor.
@@ -797,7 +801,7 @@ func (r *Ref[M, R]) finish(reason error) {
 	r.once.Do(func() {
 		r.stopping.Store(true)
 		r.stopped.Store(true)
-		r.refused += r.closeCell()
+		r.closeCell()
 		defer r.finished(reason) // also when Stopped calls runtime.Goexit
 		// Not for an actor stopped before its start was delivered (Stop
 		// came as it was spawned): Started never ran.

@@ -199,10 +199,9 @@ type Runtime struct {
 	stopping atomic.Bool
 	stopped  chan struct{}
 	stopErr  error
-	// strandedRefused counts the messages refused by the kill of an actor
-	// stranded on a down executor, which its stop found while the runtime
-	// stopped (see stopWith), for Stop's report.
-	strandedRefused atomic.Int64
+	// refused counts the messages queued to killed actors that were refused
+	// while the runtime stopped (see Ref.closeCell), for Stop's report.
+	refused atomic.Int64
 }
 
 // Start validates cfg, starts one executor per CPU and returns the runtime.
@@ -505,15 +504,14 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		rt.stopErr = withLane(ctx, supErr, laneStopped, laneRetries, laneCancelled, laneRunning)
 		rt.pauses.settle()     // a Submit to a paused op still holding its token resolves it
 		var receiving []string // actors whose turn runs on past the drain
-		refused := 0           // messages queued to actors the drain did not reach
 		for _, n := range rt.actors.all() {
-			now, k := n.h.kill(ErrStopped)
-			if !now {
+			if !n.h.kill(ErrStopped) {
 				receiving = append(receiving, "actor:"+n.h.name())
 			}
-			refused += k
 		}
-		refused += int(rt.strandedRefused.Load())
+		// Messages queued to actors the drain did not reach, and to those
+		// stranded on a down executor, refused by their kills.
+		refused := int(rt.refused.Load())
 		// An actor's Receive cancelled by the abort that returned after the
 		// supervisor counted, before its kill: cut short all the same.
 		late := rt.sup.Group().Cancelled() - counted
