@@ -347,13 +347,15 @@ func (c *Cell[E]) appendLocked(e E) error {
 // those envelopes to the locked queue, or drops them once the cell is
 // closed, so they reach Close or are resolved.
 //
-// Called by another goroutine for a cell queued near (Group.Abort drops
-// its mailbox's whole batch, which may hold a stale entry for a cell that
-// ran and was queued near since), it does nothing: the entry that counts
-// is on the owner's local run queue, and only the owner touches near.
+// Called by another goroutine (Group.Abort drops its mailbox's whole
+// batch, which may hold a stale entry for a cell that ran since), it acts
+// only on a cell still scheduled, a phase only the lock's holder leaves.
+// An idle cell's owner may make it near without the lock at any moment,
+// and then only the owner touches near; a near or active one is the
+// owner's or its turn's.
 func (c *Cell[E]) Unschedule() {
 	c.mu.Lock()
-	if c.phase() == cellNear && !c.ownedHere() {
+	if c.phase() != cellScheduled && !c.ownedHere() {
 		c.mu.Unlock()
 		return
 	}
