@@ -88,7 +88,7 @@ func (l *lane) submit(ctx context.Context, rule *router.Rule, j actors.Job, how 
 		case l.aborted || l.rt.stopping.Load():
 			l.mu.Unlock()
 			return ErrStopped
-		case len(l.q)-l.head < l.bound:
+		case l.heldLocked() < l.bound:
 			err := l.acceptLocked(rule, j, how.First)
 			l.mu.Unlock()
 			return err
@@ -120,6 +120,20 @@ func (l *lane) leave() {
 	l.mu.Lock()
 	l.waiters--
 	l.mu.Unlock()
+}
+
+// heldLocked returns what is held against the lane's bound: the tokens
+// waiting and the retries waiting out a backoff, as an executor's mailbox
+// counts them.
+func (l *lane) heldLocked() int { return len(l.q) - l.head + len(l.retries) }
+
+// freedLocked wakes the submitters waiting for room, if any: a slot was
+// freed.
+func (l *lane) freedLocked() {
+	if l.waiters > 0 {
+		close(l.room)
+		l.room = make(chan struct{})
+	}
 }
 
 func (l *lane) acceptLocked(rule *router.Rule, j actors.Job, first bool) error {
@@ -236,15 +250,14 @@ func (l *lane) next() (actors.Job, bool) {
 	}
 	l.running[j.Task()]++ // under the lock it was taken: an abort sees it
 	l.taken[j]++
-	if l.waiters > 0 {
-		close(l.room)
-		l.room = make(chan struct{})
-	}
+	l.freedLocked()
 	return j, true
 }
 
 // retryAfter queues j again after delay; a Stop that gives up on it first
-// resolves it with o and err, its last attempt's.
+// resolves it with o and err, its last attempt's. Meanwhile it holds a slot
+// of the lane's bound, taken even when the lane is full (running, it held
+// none), and queued into when due.
 func (l *lane) retryAfter(j actors.Job, delay time.Duration, o actors.Outcome, err error) {
 	t := j.Task()
 	l.mu.Lock()
@@ -292,6 +305,7 @@ func (l *lane) dropRetry(t *actors.Task) {
 		r.timer.Stop()
 		l.busyLocked(-1)
 		delete(l.retries, t)
+		l.freedLocked()
 	}
 }
 

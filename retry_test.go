@@ -272,3 +272,50 @@ func TestLaneRetryEndingDuringStop(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestLaneRetryHoldsItsSlot: a token of the blocking lane waiting out a
+// retry backoff holds a slot of the lane's bound, as an executor's holds one
+// of its mailbox, and a Cancel that ends its backoff frees the slot for a
+// Submit waiting for room. The lane counted only its queue: with a bound of
+// 2 it accepted every TrySubmit (50 of 50) while each accepted token waited
+// out its backoff, memory without bound.
+func TestLaneRetryHoldsItsSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off, MailboxSize: 2, BlockingWorkers: 1})
+		require.NoError(t, err)
+		bg := context.Background()
+		defer func() { _ = rt.Stop(bg) }() // a failed check leaves nothing running in the bubble
+		op := must(Define(rt, "lr", func(context.Context, int) (int, error) { return 0, errFlaky },
+			WithBlocking(), WithRetry(1, time.Hour)))
+		var backoff []*Token[int]
+		for i := range 2 {
+			backoff = append(backoff, must(op.TrySubmit(i)))
+			synctest.Wait() // it ran, failed and waits out its backoff
+		}
+		_, err = op.TrySubmit(2)
+		require.ErrorIs(t, err, ErrFull, "both slots are held by retries in their backoff")
+		done := make(chan error, 1)
+		go func() {
+			_, err := op.Submit(bg, 3)
+			done <- err
+		}()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("Submit returned (%v) with the lane full", err)
+		default:
+		}
+		require.True(t, backoff[0].Cancel())
+		synctest.Wait()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		default:
+			t.Fatal("the Submit waiting for room was not woken by the slot a cancelled retry freed")
+		}
+		require.NoError(t, rt.Stop(bg)) // it drains the retries, each after its backoff
+		_, err = backoff[1].Wait(bg)
+		require.ErrorIs(t, err, errFlaky)
+		requireBalanced(t, rt)
+	})
+}
