@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -316,4 +318,60 @@ func TestSubmitAllPausedWhileWaiting(t *testing.T) {
 		}
 		require.Equal(t, args, rec.order())
 	})
+}
+
+// TestSubmitAllKeepsItsOrderOnEachExecutor: tokens of a batch that their
+// share's executor had no room for run after the batch's earlier ones on
+// whichever executor takes them, never ahead of one of them, as Submit calls
+// in a row would queue them. The leftovers went to the first executor of
+// the range with room, behind the later tokens of its own share: with
+// executor x full and y holding 1, 3 and 5, y ran 1 3 5 0 2 4 6 (every run).
+func TestSubmitAllKeepsItsOrderOnEachExecutor(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off, MailboxSize: 4, IdleSpin: -1})
+	ctx := context.Background()
+	bx, by := newBlocker(t, rt, "bx"), newBlocker(t, rt, "by")
+	x := must(bx.op.Submit(ctx, 0)).Executor() // Heavy position 0
+	<-bx.started
+	y := must(by.op.Submit(ctx, 1)).Executor() // position 1: the other executor
+	<-by.started
+	require.NotEqual(t, x, y)
+	fill := must(Define(rt, "fill", func(context.Context, int) (int, error) { return 0, nil }, OnExecutor(x)))
+	for i := range 3 {
+		must(fill.Submit(ctx, i)) // x is full
+	}
+	var mu sync.Mutex
+	ran := map[int][]int{}
+	ranOn := func(e int) []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(ran[e])
+	}
+	rec := must(Define(rt, "rec", func(ctx context.Context, a int) (int, error) {
+		e, _ := CurrentExecutor(ctx)
+		mu.Lock()
+		ran[e] = append(ran[e], a)
+		mu.Unlock()
+		return a, nil
+	}))
+	done := make(chan error, 1)
+	go func() {
+		// Position 2 on: jobs 0, 2, 4, 6 are x's share, 1, 3, 5, 7 y's; y
+		// takes 1, 3, 5 and the rest wait for room.
+		_, err := rec.SubmitAll(ctx, []int{0, 1, 2, 3, 4, 5, 6, 7})
+		done <- err
+	}()
+	for rt.Stats().Executors[y].Submitted < 4 {
+		runtime.Gosched()
+	}
+	close(by.gate) // y drains and has room; x stays full
+	for len(ranOn(y)) < 3 {
+		runtime.Gosched()
+	}
+	close(bx.gate)
+	require.NoError(t, <-done)
+	require.NoError(t, rt.Stop(ctx))
+	for _, e := range []int{x, y} {
+		require.True(t, slices.IsSorted(ranOn(e)), "executor %d ran %v", e, ranOn(e))
+	}
+	require.Len(t, append(ranOn(x), ranOn(y)...), 8)
 }

@@ -18,8 +18,9 @@ const allChunk = 256
 // executor is asleep goes to an awake one of the range that no share was
 // given ([Shares]). What the shares could not push (a mailbox full, an executor
 // unhealthy or gone) goes, in k's order, to whichever executor of the range
-// has room, healthy ones first, waiting for room while none has, as Submit
-// does.
+// has room and holds no later job of the batch (so each executor runs the
+// batch's jobs in k's order), healthy ones first, waiting for room while none
+// has, as Submit does.
 //
 // It returns nil once every job is queued. Otherwise it returns the error
 // that stopped it (as Submit's) and calls unplaced with each k it did not
@@ -32,6 +33,10 @@ func (r *Router) SubmitAll(ctx context.Context, rule *Rule, n int, job func(k in
 	set := r.view.Load().eligible(w)
 	b := &batch{n: n, s: len(set), job: job, pos: r.pos[w].n.Add(uint64(n)) - uint64(n)}
 	b.took = make([]int, b.s)
+	b.last = make([]int, len(r.execs))
+	for i := range b.last {
+		b.last[i] = -1
+	}
 	r.pushShares(b, set)
 	if b.skip(); b.next == n {
 		return nil
@@ -88,6 +93,11 @@ type batch struct {
 	job  func(k int) actors.Job
 	took []int
 	next int
+	// last is, by executor, the largest k queued there, or -1: a job left
+	// over by its share goes only where no later job of the batch is, so
+	// that the batch keeps its order on each executor, as Submit calls in
+	// a row do.
+	last []int
 }
 
 // placed reports whether job k is queued.
@@ -127,6 +137,9 @@ func (r *Router) pushShares(b *batch, set []int) {
 				continue
 			}
 			got, _ := e.PushAll(chunk[:m])
+			if got > 0 {
+				b.last[e.Index()] = c + (b.took[c]+got-1)*b.s
+			}
 			b.took[c] += got
 			if got < m {
 				to[c] = nil // the rest of the share is left for pushLeft
@@ -169,7 +182,13 @@ func (r *Router) pushLeft(b *batch, w Weight) actors.PushResult {
 					b.next, res = b.n, actors.Pushed
 					return true
 				}
+				if ks[0] < b.last[i] {
+					continue // a later job of the batch is queued there
+				}
 				got, why := r.execs[i].PushAll(chunk[:m])
+				if got > 0 {
+					b.last[i] = ks[got-1]
+				}
 				if got == m {
 					b.next = ks[m-1] + 1
 				} else {
