@@ -38,7 +38,9 @@ const maxKeep = 1 << 16
 //
 // The bound counts the jobs queued, the rest of the consumer's batch until its
 // next refill, and the retries holding a slot (Mailbox.hold); nothing but
-// Mailbox.requeue of a job accepted before goes past it. Slices grow with
+// Mailbox.requeue of a job accepted before, a Scheduled runnable, and the
+// hold of a handler that handed the consumer's role on (its batch slot was
+// given back at the new consumer's refill) goes past it. Slices grow with
 // use up to the bound and shrink back once drained; nothing allocates per push
 // or pop in steady state.
 //
