@@ -110,6 +110,15 @@ func TestPanicInStoppedStillStops(t *testing.T) {
 // down) and is revived after a one-second cool-down; storing 2 in arms makes
 // the loop fail twice.
 func startOneDownable(t *testing.T) (*Runtime, *atomic.Int32) {
+	arms := failLoops(t)
+	rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Second}})
+	require.NoError(t, err)
+	return rt, arms
+}
+
+// failLoops makes the executors' loops fail while the count it returns is
+// above zero, one failure per count.
+func failLoops(t *testing.T) *atomic.Int32 {
 	arms := new(atomic.Int32)
 	t.Cleanup(faults.SetLoop(func(int) error {
 		if arms.Load() > 0 && arms.Add(-1) >= 0 {
@@ -117,9 +126,7 @@ func startOneDownable(t *testing.T) (*Runtime, *atomic.Int32) {
 		}
 		return nil
 	}))
-	rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Second}})
-	require.NoError(t, err)
-	return rt, arms
+	return arms
 }
 
 // TestActorSurvivesNoExecutor: the only executor goes down while an actor is
@@ -277,13 +284,7 @@ func TestStopCountsStrandedActorMessages(t *testing.T) {
 // no restart first, and it is tried again after its cool-down.
 func TestExecutorWithNoRestartsGoesDownAtItsFirstFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		arms := new(atomic.Int32)
-		t.Cleanup(faults.SetLoop(func(int) error {
-			if arms.Load() > 0 && arms.Add(-1) >= 0 {
-				return errLoop
-			}
-			return nil
-		}))
+		arms := failLoops(t)
 		rt := must(Start(Config{Cores: 1, Affinity: Off, StallAfter: -1,
 			Restart: RestartPolicy{MaxRestarts: NoRestarts, Cooldown: time.Second}}))
 		bg := context.Background()

@@ -2,12 +2,10 @@ package coregate
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/coregate/coregate/internal/faults"
 	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
 )
@@ -24,13 +22,7 @@ import (
 // waited for that kill: Stop ran until its ctx ended and cancelled it.
 func TestStopRefusesStrandedAskAHandlerWaitsOn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		arms := new(atomic.Int32)
-		t.Cleanup(faults.SetLoop(func(int) error {
-			if arms.Load() > 0 && arms.Add(-1) >= 0 {
-				return errLoop
-			}
-			return nil
-		}))
+		arms := failLoops(t)
 		rt := must(Start(Config{Cores: 1, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Hour}}))
 		bg := context.Background()
 		gate := make(chan struct{})
