@@ -220,6 +220,20 @@ func TestPausesRefuseOnceStopBegan(t *testing.T) {
 	require.False(t, ps.add(&pause{}), "registered after stop")
 }
 
+// twoBlockers defines an op "block" whose tokens 0 and 1 say on started
+// that they run, then wait for their gate.
+func twoBlockers(t *testing.T, rt *Runtime, opts ...Option) (*Op[int, int], chan int, [2]chan struct{}) {
+	t.Helper()
+	started := make(chan int, 2)
+	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	block := must(Define(rt, "block", func(_ context.Context, x int) (int, error) {
+		started <- x
+		<-gates[x]
+		return x, nil
+	}, opts...))
+	return block, started, gates
+}
+
 // TestResumeQueuesAtTheTailInHeldOrder: Resume queues the held tokens at
 // the tail, in the order they were held, so tokens one goroutine submitted
 // run in that order. Found by review: a token whose old place in the queue
@@ -234,13 +248,7 @@ func TestResumeQueuesAtTheTailInHeldOrder(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1})
 			ctx := context.Background()
-			started := make(chan int, 2)
-			gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
-			block := must(Define(rt, "block", func(_ context.Context, x int) (int, error) {
-				started <- x
-				<-gates[x]
-				return x, nil
-			}, opts...))
+			block, started, gates := twoBlockers(t, rt, opts...)
 			rec := newRunLog(t, rt, "rec", opts...)
 			b0 := must(block.Submit(ctx, 0))
 			require.Equal(t, 0, <-started)
@@ -450,13 +458,7 @@ func TestPauseResumeKeepsPerSenderOrder(t *testing.T) {
 func TestLanePausesAtTheCurrentEntry(t *testing.T) {
 	rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1})
 	ctx := context.Background()
-	started := make(chan int, 2)
-	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
-	block := must(Define(rt, "block", func(_ context.Context, x int) (int, error) {
-		started <- x
-		<-gates[x]
-		return x, nil
-	}, WithBlocking()))
+	block, started, gates := twoBlockers(t, rt, WithBlocking())
 	rec := newRunLog(t, rt, "rec", WithBlocking())
 	b0 := must(block.Submit(ctx, 0))
 	require.Equal(t, 0, <-started)
