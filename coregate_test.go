@@ -11,6 +11,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
@@ -744,4 +745,14 @@ func blockOne(t *testing.T, rt *Runtime) (release func()) {
 		held.Resume()
 		must(waiterTok.Wait(ctx))
 	}
+}
+
+// TestPlainTokenIsSmall guards the size of what Submit allocates for a
+// plain token of an int op: 96 B, a size class below the 128 it took when a
+// token carried its hook, error and watch itself. Every token of a burst is
+// held at once, so its size is the burst's fresh memory (see README,
+// "A burst pays for fresh memory").
+func TestPlainTokenIsSmall(t *testing.T) {
+	require.LessOrEqual(t, unsafe.Sizeof(job[int, int]{}), uintptr(96), "job[int, int]")
+	require.LessOrEqual(t, unsafe.Sizeof(Token[int]{}), uintptr(80), "an Ask's Token[int]")
 }
