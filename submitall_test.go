@@ -7,10 +7,12 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/coregate/coregate/internal/faults"
 	"github.com/stretchr/testify/require"
 )
 
@@ -374,4 +376,61 @@ func TestSubmitAllKeepsItsOrderOnEachExecutor(t *testing.T) {
 		require.True(t, slices.IsSorted(ranOn(e)), "executor %d ran %v", e, ranOn(e))
 	}
 	require.Len(t, append(ranOn(x), ranOn(y)...), 8)
+}
+
+// TestSubmitAllLeftoverLeavesADownExecutor: a batch whose share was cut short
+// by a full executor that then goes down places its leftovers on the live
+// executor with room, as Submit would, even though that one holds later
+// jobs of the batch: the down executor's own tokens move there too. The
+// leftovers waited for the down executor to take them, so SubmitAll hung
+// until its cool-down ended (for good once its restarts were spent).
+func TestSubmitAllLeftoverLeavesADownExecutor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var arms, armedOn atomic.Int32
+		armedOn.Store(-1)
+		t.Cleanup(faults.SetLoop(func(exec int) error {
+			if int32(exec) == armedOn.Load() && arms.Load() > 0 && arms.Add(-1) >= 0 {
+				return errLoop
+			}
+			return nil
+		}))
+		rt, err := Start(Config{Cores: 2, Affinity: Off, MailboxSize: 4, StallAfter: -1,
+			Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Hour}})
+		require.NoError(t, err)
+		ctx := context.Background()
+		defer func() { _ = rt.Stop(ctx) }()
+		x, y := 0, 1
+		gx, gy := make(chan struct{}), make(chan struct{})
+		block := func(gate chan struct{}) func(context.Context, int) (int, error) {
+			return func(context.Context, int) (int, error) { <-gate; return 0, nil }
+		}
+		must(must(Define(rt, "bx", block(gx), OnExecutor(x))).Submit(ctx, 0))
+		must(must(Define(rt, "by", block(gy), OnExecutor(y))).Submit(ctx, 0))
+		synctest.Wait() // both run their blocker
+		fill := must(Define(rt, "fill", where[int], OnExecutor(x)))
+		for i := range 3 {
+			must(fill.Submit(ctx, i)) // x is full
+		}
+		rec := must(Define(rt, "rec", where[int]))
+		done := make(chan error, 1)
+		go func() {
+			// x's share is cut short at its first job, y takes the first
+			// three of its own, later than that one.
+			_, err := rec.SubmitAll(ctx, []int{0, 1, 2, 3, 4, 5, 6, 7})
+			done <- err
+		}()
+		synctest.Wait()
+		close(gy) // y runs its three and has room
+		armedOn.Store(int32(x))
+		arms.Store(2)
+		close(gx) // x goes down, for an hour
+		synctest.Wait()
+		require.True(t, rt.Executors()[x].Down)
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		default:
+			t.Fatal("SubmitAll waits for a down executor while the live one has room")
+		}
+	})
 }

@@ -96,8 +96,17 @@ type batch struct {
 	// last is, by executor, the largest k queued there, or -1: a job left
 	// over by its share goes only where no later job of the batch is, so
 	// that the batch keeps its order on each executor, as Submit calls in
-	// a row do.
+	// a row do, while its share's executor (to) is healthy. An unhealthy
+	// one may never have room again (down, stalled), and its own tokens
+	// move off it: the leftover goes where there is room, as Submit's would.
 	last []int
+	to   []int // by share, its executor
+}
+
+// ordered reports whether job k, left over by its share, must keep the
+// batch's order: its share's executor is healthy, so it will have room.
+func (r *Router) ordered(b *batch, k int) bool {
+	return b.to != nil && r.execs[b.to[k%b.s]].Healthy()
 }
 
 // placed reports whether job k is queued.
@@ -115,8 +124,9 @@ func (b *batch) skip() {
 // executor takes no more (full, unhealthy, closed or gone).
 func (r *Router) pushShares(b *batch, set []int) {
 	to := make([]*actors.Executor, b.s)
-	for c, i := range Shares(set, b.pos, b.n, func(i int) bool { return r.execs[i].Asleep() },
-		func(i int) bool { return r.execs[i].Healthy() && r.execs[i].Claim() }) {
+	b.to = Shares(set, b.pos, b.n, func(i int) bool { return r.execs[i].Asleep() },
+		func(i int) bool { return r.execs[i].Healthy() && r.execs[i].Claim() })
+	for c, i := range b.to {
 		if e := r.execs[i]; e.Healthy() {
 			to[c] = e // else left for pushLeft, which tries healthy executors first
 		}
@@ -182,7 +192,7 @@ func (r *Router) pushLeft(b *batch, w Weight) actors.PushResult {
 					b.next, res = b.n, actors.Pushed
 					return true
 				}
-				if ks[0] < b.last[i] {
+				if ks[0] < b.last[i] && r.ordered(b, ks[0]) {
 					continue // a later job of the batch is queued there
 				}
 				got, why := r.execs[i].PushAll(chunk[:m])
