@@ -52,7 +52,7 @@ func TestQuickRun(t *testing.T) {
 	for _, want := range []string{
 		"tiny tokens", "4 submitter(s)", "CPU tokens", "blocking tokens", "doubling waves", "tokens/s",
 		"overlap", "submit-to-start latency", "locality: 4 keys", "fan-out: 8 leads", "vs goroutine",
-		"pond-futures", "hollywood", "coregate-off", "all 124 tokens of every wave completed",
+		"pond-futures", "hollywood", "coregate-off", "coregate-off-nospin", "all 124 tokens of every wave completed",
 	} {
 
 		if !strings.Contains(out.String(), want) {

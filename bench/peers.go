@@ -42,6 +42,7 @@ var peers = []struct {
 	{"coregate", func(c int) peer { return &coregatePeer{cores: c, affinity: coregate.BestEffort} }, "pinned executors, Submit/Wait"},
 	{"coregate-off", func(c int) peer { return &coregatePeer{cores: c, affinity: coregate.Off} }, "coregate with Affinity: Off"},
 	{"coregate-all", func(c int) peer { return &coregatePeer{cores: c, affinity: coregate.BestEffort, all: true} }, "pinned executors, one SubmitAll per batch, Wait on each"},
+	{"coregate-off-nospin", func(c int) peer { return &coregatePeer{cores: c, affinity: coregate.Off, idleSpin: -1} }, "coregate with Affinity: Off and IdleSpin: -1 (no idle polling)"},
 }
 
 // goroutinePeer starts a goroutine per task; it has no concurrency setting.
@@ -251,19 +252,20 @@ func (p *hollywoodPeer) close() error {
 type coregatePeer struct {
 	cores    int
 	affinity coregate.Affinity
-	all      bool // a batch is one SubmitAll
+	all      bool          // a batch is one SubmitAll
+	idleSpin time.Duration // Config.IdleSpin
 	rt       *coregate.Runtime
 	op       *coregate.Op[int, int]
 }
 
 func (p *coregatePeer) open(workers int, job func(int) int) (err error) {
-	return p.start(coregate.Config{Cores: p.cores, Affinity: p.affinity}, job)
+	return p.start(coregate.Config{Cores: p.cores, Affinity: p.affinity, IdleSpin: p.idleSpin}, job)
 }
 
 // openBlocking runs the jobs on coregate's blocking lane (WithBlocking), with
 // workers goroutines, as a user with sleeping or I/O handlers would.
 func (p *coregatePeer) openBlocking(workers int, job func(int) int) error {
-	return p.start(coregate.Config{Cores: p.cores, Affinity: p.affinity, BlockingWorkers: workers}, job, coregate.WithBlocking())
+	return p.start(coregate.Config{Cores: p.cores, Affinity: p.affinity, IdleSpin: p.idleSpin, BlockingWorkers: workers}, job, coregate.WithBlocking())
 }
 
 func (p *coregatePeer) start(cfg coregate.Config, job func(int) int, opts ...coregate.Option) (err error) {
