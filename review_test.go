@@ -129,6 +129,22 @@ func failLoops(t *testing.T) *atomic.Int32 {
 	return arms
 }
 
+// actorBehindBlocker spawns an actor "acct" (a counter) on rt's one
+// executor, lets it start and go idle, then holds the executor with a
+// token blocked until gate is closed: what is sent to the actor now waits
+// behind that token. Inside a synctest bubble.
+func actorBehindBlocker(t *testing.T, rt *Runtime) (*Ref[int, int], chan struct{}) {
+	t.Helper()
+	gate := make(chan struct{})
+	block := must(Define(rt, "block", func(context.Context, int) (int, error) { <-gate; return 0, nil }))
+	ref := must(Spawn(rt, "acct", func() Actor[int, int] { return &counter{} }))
+	bg := context.Background()
+	must(must(ref.Ask(bg, 0)).Wait(bg)) // started and idle
+	must(block.Submit(bg, 0))
+	synctest.Wait()
+	return ref, gate
+}
+
 // TestActorSurvivesNoExecutor: the only executor goes down while an actor is
 // queued on it. The actor's turn cannot be placed anywhere; a Tell meanwhile
 // fails and is not delivered later; after the cool-down the actor runs again
@@ -136,13 +152,8 @@ func failLoops(t *testing.T) *atomic.Int32 {
 func TestActorSurvivesNoExecutor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, arms := startOneDownable(t)
-		gate := make(chan struct{})
-		block := must(Define(rt, "block", func(context.Context, int) (int, error) { <-gate; return 0, nil }))
-		ref := must(Spawn(rt, "acct", func() Actor[int, int] { return &counter{} }))
+		ref, gate := actorBehindBlocker(t, rt)
 		bg := context.Background()
-		must(must(ref.Ask(bg, 0)).Wait(bg)) // started and idle
-		must(block.Submit(bg, 0))
-		synctest.Wait()
 		require.NoError(t, ref.Tell(bg, 1)) // the actor is queued behind the blocker
 		arms.Store(2)                       // the loop fails twice: restart, then down
 		close(gate)
@@ -167,12 +178,7 @@ func TestStrandedAskResolvesOnRevival(t *testing.T) {
 		rt, arms := startOneDownable(t)
 		bg := context.Background()
 		defer func() { require.NoError(t, rt.Stop(bg)) }()
-		gate := make(chan struct{})
-		block := must(Define(rt, "block", func(context.Context, int) (int, error) { <-gate; return 0, nil }))
-		ref := must(Spawn(rt, "acct", func() Actor[int, int] { return &counter{} }))
-		must(must(ref.Ask(bg, 0)).Wait(bg)) // started and idle
-		must(block.Submit(bg, 0))
-		synctest.Wait()
+		ref, gate := actorBehindBlocker(t, rt)
 		tok := must(ref.Ask(bg, 1)) // the actor is queued behind the blocker
 		arms.Store(2)               // the loop fails twice: restart, then down
 		close(gate)
@@ -256,13 +262,8 @@ func TestStoppedCallingStopDoesNotWaitForItself(t *testing.T) {
 func TestStopCountsStrandedActorMessages(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, arms := startOneDownable(t)
-		gate := make(chan struct{})
-		block := must(Define(rt, "block", func(context.Context, int) (int, error) { <-gate; return 0, nil }))
-		ref := must(Spawn(rt, "acct", func() Actor[int, int] { return &counter{} }))
+		ref, gate := actorBehindBlocker(t, rt)
 		bg := context.Background()
-		must(must(ref.Ask(bg, 0)).Wait(bg)) // started and idle
-		must(block.Submit(bg, 0))
-		synctest.Wait()
 		tok := must(ref.Ask(bg, 1)) // the actor is queued behind the blocker
 		require.NoError(t, ref.Tell(bg, 2))
 		arms.Store(2) // the loop fails twice: restart, then down
