@@ -27,7 +27,8 @@ import (
 // runtime stopped, too late to submit it), with its context's error when
 // stop or ctx ended it (its handler's context is cancelled). stop returns once the loop
 // has ended, so each is not called after it (called from each, it returns
-// at once); it may be called more than once. [Runtime.Stop] waits for the
+// at once; from a handler, it hands the handler's executor on while it
+// waits, as [Token.Wait] does); it may be called more than once. [Runtime.Stop] waits for the
 // loop as well, until its context ends, and called from each it returns
 // [ErrStopFromHandler]. Each Every holds one goroutine while it runs, however many
 // ticks it waits for. An interval of 0 or less, a nil each or ctx, or a
@@ -94,9 +95,20 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 	}
 	return func() {
 		cancel()
-		if actors.GoID() != loop.Load() {
-			<-ended
+		if actors.GoID() == loop.Load() {
+			return
 		}
+		select {
+		case <-ended:
+			return
+		default:
+		}
+		// From a handler, hand its executor on first: the last each may
+		// wait on a token queued behind it.
+		if resume, err := op.rt.sup.Group().Block(); err == nil {
+			defer resume()
+		}
+		<-ended
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package coregate
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,4 +160,48 @@ func gatedTick(rt *Runtime) (op *Op[int, int], started, gate chan struct{}) {
 		return 7, nil
 	}))
 	return op, started, gate
+}
+
+// TestEveryStopFromAHandler: an Every's stop called from a handler while a
+// run is under way hands the handler's executor on while it waits for the
+// loop. Found by review: it waited holding the executor, so on one core a
+// last each that submitted to the runtime and waited (logging the run, say)
+// waited for a token queued behind that handler, which waited for each.
+func TestEveryStopFromAHandler(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	started, gate := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	tick := must(Define(rt, "tick", func(context.Context, int) (int, error) {
+		if once.CompareAndSwap(false, true) {
+			close(started)
+			<-gate // past stop: the run is under way as it is called
+		}
+		return 1, nil
+	}, WithBlocking()))
+	logOp := must(Define(rt, "log", func(_ context.Context, x int) (int, error) { return x, nil }))
+	eachCtx, unstick := context.WithCancel(bg) // lets a deadlocked each go
+	defer unstick()
+	var logged []error
+	stop := must(tick.Every(bg, time.Nanosecond, 0, func(_ int, err error) {
+		_, werr := must(logOp.Submit(eachCtx, 1)).Wait(eachCtx)
+		logged = append(logged, err, werr)
+	}))
+	<-started
+	ctl := must(Define(rt, "ctl", func(context.Context, int) (int, error) {
+		stop()
+		return 0, nil
+	}))
+	tok := must(ctl.Submit(bg, 0))
+	select {
+	case <-tok.Done():
+	case <-time.After(pidsTimeout):
+		unstick()
+		close(gate)
+		t.Fatal("stop from a handler deadlocks")
+	}
+	close(gate)
+	require.Len(t, logged, 2)
+	require.ErrorIs(t, logged[0], context.Canceled)
+	require.NoError(t, logged[1])
 }
