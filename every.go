@@ -2,7 +2,6 @@ package coregate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
@@ -79,7 +78,10 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 			}
 			id, r, err := op.runOnce(runCtx, arg)
 			op.callEach(each, id, r, err)
-			if errors.Is(err, ErrStopped) || runCtx.Err() != nil {
+			// The runtime's own Stop, not any ErrStopped: a handler may
+			// return one from another runtime. Checked after each, so a
+			// run that ended as Stop began is the last.
+			if runCtx.Err() != nil || op.rt.stopping.Load() {
 				return
 			}
 			select { // the tick due while it ran is skipped

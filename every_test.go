@@ -2,8 +2,10 @@ package coregate
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -204,4 +206,35 @@ func TestEveryStopFromAHandler(t *testing.T) {
 	require.Len(t, logged, 2)
 	require.ErrorIs(t, logged[0], context.Canceled)
 	require.NoError(t, logged[1])
+}
+
+// TestEveryGoesOnAfterAHandlerReturnsErrStopped: a run whose handler
+// returns ErrStopped (from another runtime it calls, say) while this
+// runtime runs on is an error like any other: each gets it and the ticks
+// go on. Found by review: the loop took any ErrStopped for its own
+// runtime's Stop and ended for good, with stop never called.
+func TestEveryGoesOnAfterAHandlerReturnsErrStopped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off})
+		other, err := Start(Config{Cores: 1, Affinity: Off})
+		require.NoError(t, err)
+		require.NoError(t, other.Stop(context.Background()))
+		runs := 0
+		op := must(Define(rt, "tick", func(ctx context.Context, _ int) (int, error) {
+			if runs++; runs == 1 {
+				_, err := SubmitFunc(ctx, other, func(context.Context) (int, error) { return 0, nil })
+				return 0, fmt.Errorf("backend: %w", err)
+			}
+			return 7, nil
+		}))
+		var got []error
+		stop := must(op.Every(context.Background(), 10*time.Millisecond, 0, func(_ int, err error) { got = append(got, err) }))
+		time.Sleep(35 * time.Millisecond)
+		synctest.Wait()
+		stop()
+		require.Len(t, got, 3, "the ticks go on after a handler's ErrStopped")
+		require.ErrorIs(t, got[0], ErrStopped)
+		require.NoError(t, got[1])
+		require.NoError(t, got[2])
+	})
 }
