@@ -520,3 +520,23 @@ func TestRequestResultImplementingError(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, &verdict{reason: "x"}, res)
 }
+
+// TestRequestFromABlockingHandlerToTheLane: a handler of the blocking lane
+// that Requests an op of the lane, its only worker busy with that handler,
+// lets another worker start while it waits, as its Wait would, and gets
+// its answer. Found by review: Request handed on only an executor, so the
+// lane's worker waited for a token queued behind it, until its context
+// ended.
+func TestRequestFromABlockingHandlerToTheLane(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1})
+	e := rt.Engine()
+	must(Define(rt, "inner", func(_ context.Context, x int) (int, error) { return x * x, nil }, WithBlocking()))
+	outer := must(Define(rt, "outer", func(ctx context.Context, x int) (int, error) {
+		return Request[int](ctx, e, rt.OpsPID(), Call{Op: "inner", Arg: x})
+	}, WithBlocking()))
+	ctx, cancel := context.WithTimeout(context.Background(), pidsTimeout)
+	defer cancel()
+	v, err := must(outer.Submit(ctx, 6)).Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 36, v)
+}

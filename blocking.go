@@ -26,7 +26,7 @@ const DefaultBlockingWorkers = 256
 // groups, SubmitAfter and Stop behave as for other ops; SubmitFirst puts a
 // token at the head of the lane, TrySubmit fails with ErrFull when the lane
 // is full. A handler of the lane that blocks on other tokens ([Token.Wait],
-// [Group.Wait], a [Map], a Submit waiting for room) lets another worker
+// [Group.Wait], a [Map], a [Request], a Submit waiting for room) lets another worker
 // start in its place meanwhile, as an executor's handler hands its executor
 // on, so it may wait on tokens of the lane queued behind it; it counts
 // against Config.MaxBlocked. Their handlers' contexts answer no executor

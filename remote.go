@@ -222,7 +222,8 @@ type reply struct {
 // Called from a handler or an actor's Receive with its context (or one
 // derived from it), Request hands the caller's executor on while it waits,
 // as [Token.Wait] does, since the answer may come from work queued on that
-// very executor; past [Config.MaxBlocked] it fails with [ErrTooManyBlocked]
+// very executor (a handler of the blocking lane lets another worker start
+// in its place); past [Config.MaxBlocked] it fails with [ErrTooManyBlocked]
 // and sends nothing.
 func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg any) (R, error) {
 	var zero R
@@ -243,11 +244,12 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	if pid.GetAddress() != e.Address() && e.Address() == actor.LocalLookupAddr {
 		return zero, fmt.Errorf("coregate: %v is of another engine, and this one has no remote transport (see Remote)", pid)
 	}
-	if x := actors.ExecutorOf(ctx); x != nil {
+	if g := actors.GroupOf(ctx); g != nil {
 		// A handler's wait, as Wait's: the answer may come from work queued
-		// on the caller's own executor. Before sending: a Request refused
-		// here must not have been delivered.
-		resume, err := x.Group().Block()
+		// on the caller's own executor, or behind it on the blocking lane.
+		// Before sending: a Request refused here must not have been
+		// delivered.
+		resume, err := g.Block()
 		if err != nil {
 			return zero, err
 		}

@@ -516,6 +516,20 @@ func ExecutorOf(ctx context.Context) *Executor {
 	return e
 }
 
+type groupKey struct{}
+
+// GroupOf returns the group of the handler whose context ctx is (or derives
+// from): its executor's, or for a token run off the executors
+// ([Executor.RunDetached]) the group of the executor that accepted it; nil
+// outside a handler. A wait there calls its [Group.Block].
+func GroupOf(ctx context.Context) *Group {
+	if e := ExecutorOf(ctx); e != nil {
+		return e.group
+	}
+	g, _ := ctx.Value(groupKey{}).(*Group)
+	return g
+}
+
 // turnCtx is what an executor's Scheduled turns run with: the group's abort
 // context, answering the executor.
 type turnCtx struct {
@@ -550,6 +564,11 @@ func (t *Task) Value(key any) any {
 		}
 	case TurnKey{}:
 		return nil // a token's handler is not the turn of whoever submitted it
+	case groupKey{}:
+		if t.exec != nil {
+			return t.exec.group
+		}
+		return nil
 	}
 	return t.parent.Value(key)
 }
