@@ -21,17 +21,23 @@ const MapWindowPerExecutor = 4
 const MaxMapWindow = MaxMailboxSize
 
 // Map runs op on every argument of args and yields the results in input
-// order, each as soon as it and those before it are ready. At most
-// [MapWindowPerExecutor] tokens per executor are in flight at once: args is
-// read no further than that window ahead of the results yielded, so a
-// million inputs never mean a million tokens. A handler's error is yielded at
-// its own position, and the sequence goes on. An error submitting a token
-// (the runtime stopped, ctx ended) is yielded at its position after the
-// results before it, and ends the sequence; so does ctx's end while waiting,
-// and, inside a handler, a wait refused with [ErrTooManyBlocked].
-// Breaking out of the loop cancels every token still in flight: those not
-// started resolve with ErrCancelled, running ones see their context
-// cancelled. The tokens are submitted with a context derived from ctx.
+// order. The window is [MapWindowPerExecutor] tokens per executor of the
+// runtime in flight at once (in all, however op's placement spreads them):
+// args is read no further than that window ahead of the results yielded,
+// so a million inputs never mean a million tokens. Map reads args until
+// the window is full (or args ends) before it waits for a result, then
+// yields each as soon as it and those before it are ready. So while args
+// waits for its next input (a channel, say), results already ready wait
+// with it: behind a slow source they lag by up to a window, and a caller
+// that sends the next input only once it got a result waits for good
+// (unless the window is 1). A handler's error is yielded at its own
+// position, and the sequence goes on. An error submitting a token (the
+// runtime stopped, ctx ended) is yielded at its position after the results
+// before it, and ends the sequence; so does ctx's end while waiting, and,
+// inside a handler, a wait refused with [ErrTooManyBlocked]. Breaking out
+// of the loop cancels every token still in flight: those not started
+// resolve with ErrCancelled, running ones see their context cancelled. The
+// tokens are submitted with a context derived from ctx.
 //
 // The sequence may be ranged over more than once; each range runs op again.
 func Map[A, R any](ctx context.Context, op *Op[A, R], args iter.Seq[A]) iter.Seq2[R, error] {
