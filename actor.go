@@ -572,7 +572,7 @@ func (r *Ref[M, R]) Stop(ctx context.Context) error {
 		return nil
 	default:
 	}
-	resume, err := r.own.rt.sup.Group().Block()
+	resume, err := actors.Block()
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func (l *lane) submit(ctx context.Context, rule *router.Rule, j actors.Job, how 
 		l.mu.Unlock()
 		if resume == nil {
 			var err error
-			if resume, err = l.rt.sup.Group().Block(); err != nil {
+			if resume, err = actors.Block(); err != nil {
 				l.leave()
 				return err
 			}
@@ -313,7 +313,7 @@ func (l *lane) dropRetry(t *actors.Task) {
 // Wait on a token queued behind it, a Submit waiting for room), out of max
 // meanwhile and starts another in its place when tokens wait, as an
 // executor's handler hands its executor on: with few workers, waiting on
-// the lane's own tokens would wait for good. [actors.Group.Block] calls it
+// the lane's own tokens would wait for good. [actors.Block] calls it
 // and counts the caller against Config.MaxBlocked.
 func (l *lane) Blocked() (resume func()) {
 	l.mu.Lock()

@@ -107,7 +107,7 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 		}
 		// From a handler, hand its executor on first: the last each may
 		// wait on a token queued behind it.
-		if resume, err := op.rt.sup.Group().Block(); err == nil {
+		if resume, err := actors.Block(); err == nil {
 			defer resume()
 		}
 		<-ended

@@ -191,7 +191,7 @@ func (g *Group) Wait() error {
 	case <-idle:
 	default:
 		if g.rt != nil && g.rt.sup != nil {
-			resume, err := g.rt.sup.Group().Block()
+			resume, err := actors.Block()
 			if err != nil {
 				return err
 			}

@@ -59,7 +59,7 @@ func (w *finished[A, R]) emit() bool {
 	default:
 		// Inside a handler, hand the executor on first: the tokens awaited
 		// may be queued behind it.
-		resume, err := w.op.rt.sup.Group().Block()
+		resume, err := actors.Block()
 		if err != nil {
 			var zero R
 			w.yield(zero, err)

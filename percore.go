@@ -88,7 +88,7 @@ func (s *perCoreSlot[S]) make(e *actors.Executor, init func(int) S) error {
 		// init runs in a handler of e that blocked (in Wait, say) and
 		// handed e on: wait for it the same way, so that e goes on draining
 		// its queue, where what init waits for may be queued behind us.
-		resume, err := e.Group().Block()
+		resume, err := actors.Block()
 		if err != nil {
 			return err
 		}

@@ -219,9 +219,9 @@ type reply struct {
 // reader (see [Remote]). A pid of another engine when e has no remote
 // transport, and a nil ctx, engine or PID, are errors.
 //
-// Called from a handler or an actor's Receive with its context (or one
-// derived from it), Request hands the caller's executor on while it waits,
-// as [Token.Wait] does, since the answer may come from work queued on that
+// Called from a handler or an actor's Receive (of any runtime, with any
+// context), Request hands the caller's executor on while it waits, as
+// [Token.Wait] does, since the answer may come from work queued on that
 // very executor (a handler of the blocking lane lets another worker start
 // in its place); past [Config.MaxBlocked] it fails with [ErrTooManyBlocked]
 // and sends nothing.
@@ -244,17 +244,14 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	if pid.GetAddress() != e.Address() && e.Address() == actor.LocalLookupAddr {
 		return zero, fmt.Errorf("coregate: %v is of another engine, and this one has no remote transport (see Remote)", pid)
 	}
-	if g := actors.GroupOf(ctx); g != nil {
-		// A handler's wait, as Wait's: the answer may come from work queued
-		// on the caller's own executor, or behind it on the blocking lane.
-		// Before sending: a Request refused here must not have been
-		// delivered.
-		resume, err := g.Block()
-		if err != nil {
-			return zero, err
-		}
-		defer resume()
+	// A handler's wait, as Wait's, whatever ctx is: the answer may come
+	// from work queued on the caller's own executor. Before sending: a
+	// Request refused here must not have been delivered.
+	resume, err := actors.Block()
+	if err != nil {
+		return zero, err
 	}
+	defer resume()
 	answers := make(chan any, 1)
 	a := e.SpawnProc(&proc{
 		pid: actor.NewPID(e.Address(), requestPrefix+strconv.FormatUint(requestIDs.Add(1), 10)),

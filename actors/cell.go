@@ -251,11 +251,11 @@ func (c *Cell[E]) put(ctx context.Context, e E, last bool) error {
 }
 
 func (c *Cell[E]) wait(ctx context.Context, room chan struct{}) error {
-	g := c.Executor().group
-	if g.SpinRoom(room) {
+	if c.Executor().group.SpinRoom(room) {
 		return nil
 	}
-	resume, err := g.Block()
+	// The caller's wait, whatever group it serves: see Block.
+	resume, err := Block()
 	if err != nil {
 		return err
 	}
@@ -671,7 +671,7 @@ func (c *Cell[E]) endTurn() {
 // passTurn ends a turn that reached Throughput as endTurn does, unless no
 // executor takes the cell again because its own drained (a graceful stop)
 // while this turn ran on a handler's goroutine that had handed it on (see
-// Group.Block): the stop waits for this very goroutine, and the envelopes
+// Block): the stop waits for this very goroutine, and the envelopes
 // left would be stranded, then refused. Then the cell stays active and
 // passTurn reports that the turn goes on with them.
 func (c *Cell[E]) passTurn() (goOn bool) {

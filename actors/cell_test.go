@@ -847,11 +847,11 @@ func TestNearBurstMemoryGivenBack(t *testing.T) {
 // (ErrActorStopped) though its context had not ended. The owner now waits
 // for the turn beside it (Mailbox.holdDrain), then runs the cell again.
 func TestTurnOutlivingDrainDeliversTheRest(t *testing.T) {
-	g, e := startOneExecutor(t)
+	_, e := startOneExecutor(t)
 	const n = Throughput + 8
 	h := newSeqHost(n)
 	c := NewCell[int](e, 2*n, h)
-	blocked, release := h.blockFirst(g)
+	blocked, release := h.blockFirst()
 	for v := range n {
 		if err := c.TryPut(v); err != nil {
 			t.Fatal(err)
@@ -889,10 +889,10 @@ func TestTurnOutlivingDrainDeliversTheRest(t *testing.T) {
 // append to it at once; the turn read cap(near) after that, for trim, a
 // data race (run with -race).
 func TestTurnReadsNearBeforeIdle(t *testing.T) {
-	g, e := startOneExecutor(t)
+	_, e := startOneExecutor(t)
 	h := newSeqHost(2)
 	c := NewCell[int](e, 4, h)
-	blocked, release := h.blockFirst(g)
+	blocked, release := h.blockFirst()
 	if err := c.TryPut(0); err != nil {
 		t.Fatal(err)
 	}
@@ -916,12 +916,12 @@ func TestTurnReadsNearBeforeIdle(t *testing.T) {
 	}
 }
 
-// blockFirst makes h's first delivery hand its executor on (g.Block), close
+// blockFirst makes h's first delivery hand its executor on (Block), close
 // blocked and wait for release before it goes on.
-func (h *seqHost) blockFirst(g *Group) (blocked, release chan struct{}) {
+func (h *seqHost) blockFirst() (blocked, release chan struct{}) {
 	blocked, release = make(chan struct{}), make(chan struct{})
 	h.first = func() {
-		resume, err := g.Block()
+		resume, err := Block()
 		if err != nil {
 			panic(err)
 		}

@@ -15,10 +15,11 @@
 //     and the owner's end is reported through the exit hook so a replacement
 //     takes the same mailbox.
 //   - A handler that blocks ([Task.Await], or a router waiting for room) hands
-//     the executor to a helper goroutine pinned to the same CPU
-//     ([Group.Block]) and blocks without holding it; a Goexit below it ends
-//     only the goroutine that ran it. At most [GroupConfig.MaxBlocked] block
-//     at once ([ErrTooManyBlocked]).
+//     its executor to a helper goroutine pinned to the same CPU ([Block])
+//     and blocks without holding it, whichever group owns what it waits on;
+//     a Goexit below it ends only the goroutine that ran it. At most
+//     [GroupConfig.MaxBlocked] handlers of a group block at once
+//     ([ErrTooManyBlocked]).
 //   - A pinned thread is never unlocked: to stop, the goroutine returns while
 //     still locked, and the Go runtime ends the thread with it.
 //   - A token is resolved exactly once: its state moves out of queued once,

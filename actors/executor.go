@@ -759,18 +759,6 @@ func (e *Executor) Serves() bool {
 	if e.Runs() {
 		return true
 	}
-	w := e.group.handler()
+	w := e.group.handlerOf(goid())
 	return w != nil && w.e == e
-}
-
-// currentOwner returns the calling goroutine's worker when it owns an
-// executor of g, or nil.
-func (g *Group) currentOwner() *worker {
-	id := goid()
-	for _, e := range g.execs {
-		if w := e.owner.Load(); w != nil && w.id == id {
-			return w
-		}
-	}
-	return nil
 }

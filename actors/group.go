@@ -42,9 +42,9 @@ type GroupConfig struct {
 	// protobuf messages there, since hollywood's remote carries nothing else.
 	Answer func(to *actor.PID, err error)
 	// Detached is the pool of goroutines that runs handlers off the
-	// executors ([Executor.RunDetached]), or nil: [Group.Block] counts one
-	// of its workers blocking as it counts an executor's handler, and lets
-	// the pool run its queue meanwhile.
+	// executors ([Executor.RunDetached]), or nil: [Block] counts one of
+	// its workers blocking as it counts an executor's handler, and lets the
+	// pool run its queue meanwhile.
 	Detached DetachedPool
 }
 
@@ -149,7 +149,8 @@ func (g *Group) PlaceStranded() {
 }
 
 // NewGroup creates the executors and registers each with the engine; none runs
-// until [Executor.Launch].
+// until [Executor.Launch]. The group is listed for [Block] until
+// [Group.Release].
 func NewGroup(cfg GroupConfig) (*Group, error) {
 	if cfg.MailboxSize < 1 || cfg.MailboxSize > MaxMailboxSize {
 		return nil, fmt.Errorf("coregate: mailbox size %d is out of range 1-%d", cfg.MailboxSize, MaxMailboxSize)
@@ -194,6 +195,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 		g.execs = append(g.execs, e)
 		cfg.Engine.SpawnProc(e)
 	}
+	listGroup(g) // for Block, until Release
 	return g, nil
 }
 
@@ -270,8 +272,13 @@ func (g *Group) CountCancelled() { g.cancelled.Add(1) }
 // Context returns the group's context: cancelled when the group aborts.
 func (g *Group) Context() context.Context { return g.abort }
 
-// Release frees the abort context; call it once the group is stopped.
-func (g *Group) Release() { g.cancel() }
+// Release frees the abort context and takes g off the process's list of
+// groups, where [Block] looks for its caller's; call it once the group is
+// stopped.
+func (g *Group) Release() {
+	g.cancel()
+	unlistGroup(g)
+}
 
 // Unregister removes the executors' PIDs from the engine.
 func (g *Group) Unregister() {
@@ -288,12 +295,11 @@ func (e *Executor) Group() *Group { return e.group }
 
 // InHandler reports whether the calling goroutine runs a handler of g: an
 // executor's owner, or a handler that handed its executor on and goes on.
-func (g *Group) InHandler() bool { return g.handler() != nil }
+func (g *Group) InHandler() bool { return g.handlerOf(goid()) != nil }
 
-// handler returns the calling goroutine's worker when it runs a handler of
-// g (see InHandler), or nil.
-func (g *Group) handler() *worker {
-	id := goid()
+// handlerOf returns the worker of goroutine id when it runs a handler of g
+// (see InHandler), or nil.
+func (g *Group) handlerOf(id uint64) *worker {
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	for w := range g.workers {
@@ -302,47 +308,6 @@ func (g *Group) handler() *worker {
 		}
 	}
 	return nil
-}
-
-// Block is called by a handler's goroutine before it blocks. When the caller
-// owns an executor it hands the executor to a helper pinned to the same CPU,
-// which drains the queue meanwhile, so a handler blocking on work queued
-// behind it does not deadlock, and a child's runtime.Goexit ends only the
-// child's goroutine. It fails with [ErrTooManyBlocked] past the group's bound
-// on blocked handlers, counting also a handler that handed its executor on
-// before and blocks again. Call resume once the caller stops blocking; the caller
-// then finishes its handler beside the executor's new owner. A worker of the
-// group's [DetachedPool] is counted the same way, and the pool told
-// meanwhile. Block does nothing for other goroutines, or once the group is
-// aborted (no queue is left to drain).
-func (g *Group) Block() (resume func(), err error) {
-	if g.aborted.Load() {
-		return func() {}, nil
-	}
-	w := g.currentOwner()
-	// A handler that handed its executor on before (it waited once, or an
-	// actor's turn goes on after a wait) blocks beside the new owner: no
-	// hand-off, but it holds its goroutine (a pinned thread) all the same,
-	// so it counts against the bound too.
-	detached := false
-	if w == nil && !g.InHandler() {
-		if g.detached == nil || !g.detached.InWorker() {
-			return func() {}, nil
-		}
-		detached = true
-	}
-	if g.blocked.Add(1) > g.maxBlocked {
-		g.blocked.Add(-1)
-		return nil, fmt.Errorf("%w (%d)", ErrTooManyBlocked, g.maxBlocked)
-	}
-	if w != nil {
-		w.e.handOff(w)
-	}
-	if detached {
-		back := g.detached.Blocked()
-		return func() { back(); g.blocked.Add(-1) }, nil
-	}
-	return func() { g.blocked.Add(-1) }, nil
 }
 
 func (g *Group) enter(w *worker, e *Executor) {

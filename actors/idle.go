@@ -31,7 +31,7 @@ const DefaultIdleSpin = 100 * time.Microsecond
 const MaxIdleSpin = 10 * time.Millisecond
 
 // awaitSpin bounds how long [Task.Await] polls a token before it blocks, for
-// a caller that is not a handler: a tiny token often ends sooner than a
+// a caller that owns no executor: a tiny token often ends sooner than a
 // blocked goroutine would be woken.
 const awaitSpin = 5 * time.Microsecond
 
@@ -314,7 +314,7 @@ func (e *Executor) gather() {
 // before it blocks.
 const roomSpin = 50 * time.Microsecond
 
-// SpinRoom lets a caller that is not a handler poll ch, which a consumer
+// SpinRoom lets a caller that is not a handler (of any group) poll ch, which a consumer
 // closes when it frees room, for up to roomSpin (IdleSpin when shorter)
 // before the caller blocks on it, and reports whether ch closed meanwhile.
 // A sender that parks instead is woken onto the consumer's own P, which the
@@ -323,7 +323,7 @@ const roomSpin = 50 * time.Microsecond
 // wake-up per batch. Like an idle poller it yields its CPU between looks and
 // stops early when goroutines wait for a P at two readings in a row.
 func (g *Group) SpinRoom(ch <-chan struct{}) bool {
-	if g.spin <= 0 || g.InHandler() {
+	if g.spin <= 0 || InAnyHandler() {
 		return false // a handler hands its executor on and blocks instead
 	}
 	closed := func() bool {

@@ -30,7 +30,7 @@ type Job interface {
 //
 // It keeps its own schedule state: a turn that finds a previous one still
 // active (its goroutine handed the executor on while blocked in it, see
-// [Group.Block]) must return at once and leave it to the active turn to
+// [Block]) must return at once and leave it to the active turn to
 // schedule it again. A panic or runtime.Goexit escaping a turn is its own
 // failure to handle: the executor recovers a panic and goes on, and a Goexit
 // ends the goroutine as a token's does.
@@ -305,24 +305,30 @@ func (t *Task) Cancel() bool {
 	}
 }
 
-// Await blocks until the token is resolved or ctx ends. Called from a handler
-// on an executor's goroutine it first hands the executor to a helper pinned to
-// the same CPU (see [Group.Block]), so the executor's queue keeps running,
-// including a token queued behind the waiter.
+// Await blocks until the token is resolved or ctx ends. Called from a
+// handler of any group, not only the token's, it first hands the caller's
+// executor on (see [Block]), so that executor's queue keeps running,
+// including work queued behind the waiter that the token waits on, directly
+// or through handlers of other groups.
 func (t *Task) Await(ctx context.Context) error {
 	if t.done.isFired() {
 		return nil
 	}
-	// A caller that is not a handler polls briefly: a tiny token often ends
+	// A caller that owns no executor polls briefly: a tiny token often ends
 	// before a blocked goroutine would be woken. Not while the token waits
-	// on an executor off its CPU, which may be waiting for this very P.
-	if g := t.exec.group; g.spin > 0 && g.currentOwner() == nil {
+	// on an executor off its CPU, which may be waiting for this very P. An
+	// owner, of this group's executors or another's, does not poll: its
+	// executor's queue would wait meanwhile, and what the token waits on
+	// may be queued there.
+	id := goid()
+	w := ownerOf(id)
+	if g := t.exec.group; g.spin > 0 && w == nil {
 		stop := func() bool { return t.done.isFired() || t.exec.Asleep() && t.phase() == queued }
 		if poll(min(g.spin, awaitSpin), awaitSpin, stop, nil) && t.done.isFired() {
 			return nil
 		}
 	}
-	resume, err := t.exec.group.Block()
+	resume, err := block(id, w)
 	if err != nil {
 		return err
 	}
@@ -516,20 +522,6 @@ func ExecutorOf(ctx context.Context) *Executor {
 	return e
 }
 
-type groupKey struct{}
-
-// GroupOf returns the group of the handler whose context ctx is (or derives
-// from): its executor's, or for a token run off the executors
-// ([Executor.RunDetached]) the group of the executor that accepted it; nil
-// outside a handler. A wait there calls its [Group.Block].
-func GroupOf(ctx context.Context) *Group {
-	if e := ExecutorOf(ctx); e != nil {
-		return e.group
-	}
-	g, _ := ctx.Value(groupKey{}).(*Group)
-	return g
-}
-
 // turnCtx is what an executor's Scheduled turns run with: the group's abort
 // context, answering the executor.
 type turnCtx struct {
@@ -564,11 +556,6 @@ func (t *Task) Value(key any) any {
 		}
 	case TurnKey{}:
 		return nil // a token's handler is not the turn of whoever submitted it
-	case groupKey{}:
-		if t.exec != nil {
-			return t.exec.group
-		}
-		return nil
 	}
 	return t.parent.Value(key)
 }

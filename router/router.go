@@ -192,9 +192,10 @@ func (r *Router) Home(w Weight) int {
 // [actors.ErrNoExecutor] when every executor is down, or ctx's error if ctx ends
 // first.
 //
-// A handler waiting for room hands its executor on first ([actors.Group.Block]),
-// so the executor goes on draining and the handler meets backpressure like
-// any submitter, never an unbounded queue.
+// A handler waiting for room, of this router's runtime or another's, hands
+// its executor on first ([actors.Block]), so that executor goes on draining
+// and the handler meets backpressure like any submitter, never an unbounded
+// queue.
 func (r *Router) WaitRoom(ctx context.Context, push func() (int, actors.PushResult)) (int, error) {
 	var resume func()
 	defer func() {
@@ -226,7 +227,7 @@ func (r *Router) WaitRoom(ctx context.Context, push func() (int, actors.PushResu
 		}
 		if resume == nil {
 			var err error
-			if resume, err = r.group.Block(); err != nil {
+			if resume, err = actors.Block(); err != nil {
 				r.room.Leave()
 				return -1, err
 			}

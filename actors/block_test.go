@@ -1,0 +1,64 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+)
+
+// pushAwait pushes j onto e and awaits it, from a handler.
+func pushAwait(ctx context.Context, e *Executor, j *testJob) error {
+	if e.Push(j) != Pushed {
+		return errors.New("push refused")
+	}
+	return j.Task().Await(ctx)
+}
+
+// TestAwaitHandsOnTheCallersExecutor: top, on group a's only executor,
+// awaits mid, a token of group b, whose handler awaits leaf, queued on a
+// behind top. Block must hand a's executor on although the token awaited
+// is b's, and count top against a's bound.
+func TestAwaitHandsOnTheCallersExecutor(t *testing.T) {
+	a, ea := startOneExecutor(t)
+	b, eb := startOneExecutor(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var blockedA int32
+	leaf := newJob(3, func(context.Context) error { blockedA = a.blocked.Load(); return nil })
+	mid := newJob(2, func(context.Context) error { return pushAwait(ctx, ea, leaf) })
+	top := newJob(1, func(context.Context) error { return pushAwait(ctx, eb, mid) })
+	if err := pushAwait(ctx, ea, top); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range []*testJob{top, mid, leaf} {
+		if err := j.Task().Result(); err != nil {
+			t.Fatalf("token %d: %v", j.Task().ID(), err)
+		}
+	}
+	if blockedA != 1 {
+		t.Fatalf("group a counted %d blocked handlers as leaf ran, want 1 (top)", blockedA)
+	}
+	if n := a.blocked.Load() + b.blocked.Load(); n != 0 {
+		t.Fatalf("%d handlers still counted as blocked", n)
+	}
+}
+
+// TestReleaseUnlistsGroup: a group is listed for Block from NewGroup to
+// Release, and only then.
+func TestReleaseUnlistsGroup(t *testing.T) {
+	g, err := NewGroup(GroupConfig{Engine: newEngine(t), Name: "t", CPUs: []int{0}, MailboxSize: 8, Affinity: Off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(listed(), g) {
+		t.Fatal("a new group is not listed")
+	}
+	g.Release()
+	g.Unregister()
+	if slices.Contains(listed(), g) {
+		t.Fatal("a released group is still listed")
+	}
+	g.Release() // twice: nothing to take off
+}
