@@ -475,7 +475,11 @@ func (rt *Runtime) Stats() Stats {
 // ones wait for it (or for their own ctx) and return its result. Called from inside a handler, or from a
 // callback ([WithOnDone], [WithOnFailure], an actor's Stopped, the each of
 // [Op.Every]), it returns ErrStopFromHandler, since it would wait for its own
-// goroutine. When ctx ends before those callbacks or loops return, its error
+// goroutine. Called from a handler of another runtime, it hands that
+// handler's executor on while it waits, as [Token.Wait] does (a handler it
+// drains may wait on work queued there); past that runtime's
+// [Config.MaxBlocked] it returns [ErrTooManyBlocked] and stops nothing.
+// When ctx ends before those callbacks or loops return, its error
 // says so (unless it already says what ctx cut short).
 func (rt *Runtime) Stop(ctx context.Context) error {
 	if rt.unusable() {
@@ -487,6 +491,13 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	if rt.inHandler() {
 		return ErrStopFromHandler
 	}
+	// From a handler of another runtime: its executor goes on meanwhile,
+	// since a handler the drain waits for may wait on work queued there.
+	resume, err := actors.Block()
+	if err != nil {
+		return err
+	}
+	defer resume()
 	if rt.stopping.CompareAndSwap(false, true) {
 		rt.delays.stop()
 		rt.pauses.stop()

@@ -218,6 +218,36 @@ func TestCrossRuntimeBlockingLaneWait(t *testing.T) {
 	require.Equal(t, 7, v)
 }
 
+// TestCrossRuntimeStopFromHandler: top (on A) stops B while B's only
+// executor runs mid, which waits for leaf, queued on A behind top. B's
+// drain waits for mid, so top's Stop must hand A on.
+func TestCrossRuntimeStopFromHandler(t *testing.T) {
+	a, b, ctx := twoRuntimes(t, Config{Cores: 1, Affinity: Off}, Config{Cores: 1, Affinity: Off})
+	leafRan, midRuns := make(chan struct{}), make(chan struct{})
+	ran := closer(leafRan)
+	leaf := must(Define(a, "leaf", func(context.Context, int) (int, error) { ran(); return 0, nil }))
+	mid := must(Define(b, "mid", func(_ context.Context, x int) (int, error) {
+		close(midRuns)
+		return x, waitOn(ctx, leafRan)
+	}))
+	top := must(Define(a, "top", func(hctx context.Context, _ int) (int, error) {
+		if _, err := leaf.Submit(hctx, 0); err != nil {
+			return 0, err
+		}
+		return 0, b.Stop(ctx)
+	}))
+	midTok, err := mid.Submit(ctx, 5)
+	require.NoError(t, err)
+	<-midRuns
+	tok, err := top.Submit(ctx, 0)
+	require.NoError(t, err)
+	_, err = tok.Wait(ctx)
+	require.NoError(t, err, "B's Stop, from a handler of A")
+	v, err := midTok.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 5, v)
+}
+
 // TestCrossRuntimeBlockedCountsAgainstCaller: a handler waiting on another
 // runtime's token counts against its own runtime's MaxBlocked, not the
 // token's: A allows two blocked handlers and B one, and A's third handler
