@@ -57,8 +57,9 @@ type Config struct {
 	// full, a handler's Submit included. Mailboxes grow with use and give a
 	// burst's memory back once drained.
 	MailboxSize int
-	// MaxBlocked bounds the handlers blocked at once in Wait or waiting for
-	// room; 0 means DefaultMaxBlocked. A blocked handler hands its executor to
+	// MaxBlocked bounds the runtime's handlers blocked at once in Wait or
+	// waiting for room, whichever runtime's token or mailbox they wait on;
+	// 0 means DefaultMaxBlocked. A blocked handler hands its executor to
 	// a helper on the same CPU and holds a goroutine (and, pinned, an OS
 	// thread: Go's limit is 10,000 threads, see debug.SetMaxThreads); past the
 	// bound such a call fails with ErrTooManyBlocked.
@@ -66,8 +67,10 @@ type Config struct {
 	// IdleSpin is how long an idle executor stays awake polling its mailbox
 	// before it parks (its first fifth only spinning, then yielding its CPU
 	// to any other thread between looks; time it gives its P to waiting
-	// goroutines does not count), and bounds how long a Wait outside a
-	// handler polls its token before it blocks: a token submitted to an
+	// goroutines does not count), and bounds how long a Wait on one of its
+	// tokens polls before it blocks, from any goroutine but an executor's
+	// own (of any runtime: it hands its executor on at once instead of
+	// polling while it holds it): a token submitted to an
 	// awake executor starts in well under a microsecond, while waking a
 	// parked pinned thread costs tens of microseconds on a virtual machine. The price is CPU: after its last
 	// token an executor burns up to IdleSpin of its core. 0 means

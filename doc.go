@@ -123,8 +123,11 @@
 //   - A handler that blocks ([Token.Wait], or a Submit waiting for room) hands
 //     its executor to a helper pinned to the same CPU first, so a handler may
 //     wait on tokens it submitted to its own executor, and a child's Goexit
-//     never unwinds its parent. At most [Config.MaxBlocked] handlers block at
-//     once; past that the call fails with [ErrTooManyBlocked].
+//     never unwinds its parent. So does a handler waiting on another
+//     runtime of the process (its token, actor, mailbox or Stop): a cycle
+//     through two runtimes does not deadlock. At most [Config.MaxBlocked]
+//     handlers of a runtime block at once, whatever they wait on; past that
+//     the call fails with [ErrTooManyBlocked].
 //   - Every queue of work to run is bounded ([Config.MailboxSize], retries
 //     included), and [Runtime.Stop] is bounded by its context. Tokens
 //     waiting out [Op.SubmitAfter]'s delay or held by [Op.Pause] are not

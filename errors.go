@@ -20,8 +20,9 @@ var (
 	// every executor is down (past its restart policy).
 	ErrNoExecutor = actors.ErrNoExecutor
 	// ErrTooManyBlocked is returned by Wait, or by a Submit waiting for room,
-	// inside a handler when Config.MaxBlocked handlers block already: each
-	// blocked handler holds a goroutine and, pinned, an OS thread.
+	// inside a handler when Config.MaxBlocked handlers of its runtime block
+	// already (whatever runtime they wait on): each blocked handler holds a
+	// goroutine and, pinned, an OS thread.
 	ErrTooManyBlocked = actors.ErrTooManyBlocked
 	// ErrFull is wrapped by the error of [Op.TrySubmit] when every executor
 	// the token may go to is full, or the blocking lane of a [WithBlocking]

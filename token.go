@@ -23,7 +23,10 @@ type Token[R any] struct {
 // handler, Wait first hands the handler's executor to a helper pinned to the
 // same CPU, which goes on running its queue, so waiting on a token queued
 // behind the caller does not deadlock; it returns ErrTooManyBlocked when
-// Config.MaxBlocked handlers block already.
+// Config.MaxBlocked handlers block already. That holds whatever runtime the
+// token is of: a handler of runtime A waiting on a token of runtime B hands
+// on A's executor and counts against A's MaxBlocked, so B's handler may in
+// turn wait on a token queued on A behind the caller.
 //
 // A handler waiting for a sticky key's token no longer holds the executor, so
 // the key's next token may run meanwhile: a sticky key keeps tokens on one

@@ -27,8 +27,8 @@ var (
 	// ErrRunning refuses [Executor.Launch] of an executor that has an owner.
 	ErrRunning = errors.New("coregate: executor already running")
 	// ErrTooManyBlocked is returned by a blocking call inside a handler
-	// (waiting on a token, or for room) when as many handlers as the runtime
-	// allows block already: each holds a goroutine and, when pinned, an OS
+	// (waiting on a token, or for room) when as many handlers as its own
+	// runtime allows block already: each holds a goroutine and, when pinned, an OS
 	// thread, and Go ends the process past its thread limit.
 	ErrTooManyBlocked = errors.New("coregate: too many handlers blocked at once; nesting this deep cannot be served")
 )

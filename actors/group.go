@@ -26,10 +26,11 @@ type GroupConfig struct {
 	MailboxSize int
 	Affinity    Affinity
 	Room        *Room // notified when a mailbox frees space; may be nil
-	// MaxBlocked bounds the handlers blocked at once (in [Task.Await] or
-	// waiting for room), each of which holds a goroutine and, when pinned, an
-	// OS thread; past it a blocking call fails with [ErrTooManyBlocked]. 0
-	// means DefaultMaxBlocked.
+	// MaxBlocked bounds the group's handlers blocked at once (in
+	// [Task.Await] or waiting for room, see [Block]), whatever group owns
+	// what they wait on, each of which holds a goroutine and, when pinned,
+	// an OS thread; past it a blocking call fails with [ErrTooManyBlocked].
+	// 0 means DefaultMaxBlocked.
 	MaxBlocked int
 	// IdleSpin is how long an idle executor polls its mailbox before it
 	// parks, at most [MaxIdleSpin]; 0 means it parks at once. Spinners bounds
