@@ -150,19 +150,25 @@ func block(id uint64, w *worker) (resume func(), err error) {
 		return g.uncountBlocked, nil
 	}
 	for _, g := range gs {
-		if g.detached == nil || !g.detached.InWorker() {
-			continue
+		if g.detached != nil && g.detached.InWorker() {
+			return g.blockDetached()
 		}
-		if g.aborted.Load() {
-			return noResume, nil
-		}
-		if err := g.countBlocked(); err != nil {
-			return nil, err
-		}
-		back := g.detached.Blocked()
-		return func() { back(); g.uncountBlocked() }, nil
 	}
 	return noResume, nil
+}
+
+// blockDetached is block for a worker of g's DetachedPool. Apart from
+// block's loop: a closure there would move the loop's variable to the heap,
+// an allocation for every caller that runs no handler.
+func (g *Group) blockDetached() (resume func(), err error) {
+	if g.aborted.Load() {
+		return noResume, nil
+	}
+	if err := g.countBlocked(); err != nil {
+		return nil, err
+	}
+	back := g.detached.Blocked()
+	return func() { back(); g.uncountBlocked() }, nil
 }
 
 func noResume() {}

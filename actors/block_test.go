@@ -62,3 +62,28 @@ func TestReleaseUnlistsGroup(t *testing.T) {
 	}
 	g.Release() // twice: nothing to take off
 }
+
+// fakePool is a DetachedPool none of whose workers ever calls.
+type fakePool struct{}
+
+func (fakePool) InWorker() bool           { return false }
+func (fakePool) Blocked() (resume func()) { return func() {} }
+
+// TestBlockOutsideHandlersAllocatesNothing: Block from a goroutine that runs
+// no handler (a plain Wait that did not end in its poll, a Tell waiting for
+// room) looks through every group and allocates nothing. A closure in the
+// lookup's loop once moved its variable to the heap, an allocation per call.
+func TestBlockOutsideHandlersAllocatesNothing(t *testing.T) {
+	startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 8, Affinity: Off, Detached: fakePool{}}, Hooks{})
+	startOneExecutor(t)
+	allocs := testing.AllocsPerRun(100, func() {
+		resume, err := Block()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resume()
+	})
+	if allocs != 0 {
+		t.Fatalf("Block outside handlers allocated %v times a call", allocs)
+	}
+}
