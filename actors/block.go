@@ -79,9 +79,9 @@ func (g *Group) ownerOf(id uint64) *worker {
 	return nil
 }
 
-// InAnyHandler reports whether the calling goroutine runs a handler of any
+// inAnyHandler reports whether the calling goroutine runs a handler of any
 // group of the process (see [Group.InHandler]).
-func InAnyHandler() bool {
+func inAnyHandler() bool {
 	id := goid()
 	if ownerOf(id) != nil {
 		return true

@@ -323,7 +323,7 @@ const roomSpin = 50 * time.Microsecond
 // wake-up per batch. Like an idle poller it yields its CPU between looks and
 // stops early when goroutines wait for a P at two readings in a row.
 func (g *Group) SpinRoom(ch <-chan struct{}) bool {
-	if g.spin <= 0 || InAnyHandler() {
+	if g.spin <= 0 || inAnyHandler() {
 		return false // a handler hands its executor on and blocks instead
 	}
 	closed := func() bool {

@@ -198,7 +198,8 @@ func TestOwnerNotesWokenWaiter(t *testing.T) {
 
 // TestSpinRoom: a sender that is not a handler polls for room and sees a
 // channel closed; one that never closes ends the poll within roomSpin; a
-// handler, or a group that does not poll, does not poll for room at all.
+// handler (of any group), or a group that does not poll, does not poll for
+// room at all.
 func TestSpinRoom(t *testing.T) {
 	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: 50 * time.Microsecond}, Hooks{})
 	closed := make(chan struct{})
@@ -221,6 +222,15 @@ func TestSpinRoom(t *testing.T) {
 	off := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: -1}, Hooks{})
 	if off.SpinRoom(closed) {
 		t.Fatal("a group with IdleSpin -1 polled for room")
+	}
+	// A handler of another group holds an executor all the same.
+	j = newJob(2, func(context.Context) error { inHandler = g.SpinRoom(closed); return nil })
+	if off.Executors()[0].Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-j.Task().Finished()
+	if inHandler {
+		t.Fatal("a handler of another group polled for room instead of handing its executor on")
 	}
 }
 
