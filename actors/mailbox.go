@@ -479,7 +479,11 @@ func (m *Mailbox) counts() (pushed uint64, n int) {
 type Room struct {
 	waiters atomic.Int32
 	ch      atomic.Pointer[chan struct{}]
+	wakes   atomic.Uint64
 }
+
+// Wakes returns how many waiters it has woken.
+func (r *Room) Wakes() uint64 { return r.wakes.Load() }
 
 // NewRoom returns a Room with no waiters.
 func NewRoom() *Room {
@@ -508,6 +512,7 @@ func (r *Room) notify() {
 
 // Notify wakes every current waiter.
 func (r *Room) Notify() {
+	r.wakes.Add(uint64(max(r.waiters.Load(), 0)))
 	c := make(chan struct{})
 	close(*r.ch.Swap(&c))
 }
