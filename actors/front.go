@@ -45,9 +45,10 @@ func (m *Mailbox) mergeFront() {
 	clear(m.batch)
 	m.batch, m.pos = merged, 0
 	m.clearFront()
+	free := min(consumed, m.size-m.n)
 	m.mu.Unlock()
-	if consumed > 0 && m.room != nil {
-		m.room.notify()
+	if free > 0 && m.room != nil {
+		m.room.freed(m, free)
 	}
 }
 

@@ -25,7 +25,7 @@ type GroupConfig struct {
 	CPUs        []int  // executor i runs on CPUs[i]
 	MailboxSize int
 	Affinity    Affinity
-	Room        *Room // notified when a mailbox frees space; may be nil
+	Room        *Room // told when a mailbox frees space; may be nil
 	// MaxBlocked bounds the group's handlers blocked at once (in
 	// [Task.Await] or waiting for room, see [Block]), whatever group owns
 	// what they wait on, each of which holds a goroutine and, when pinned,
@@ -192,6 +192,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 			pid:   actor.NewPID(cfg.Engine.Address(), kind+"/"+strconv.Itoa(i)),
 			mb:    NewMailbox(cfg.MailboxSize, cfg.Room),
 		}
+		e.mb.index = i
 		e.ctx = &turnCtx{g.abort, e}
 		g.execs = append(g.execs, e)
 		cfg.Engine.SpawnProc(e)

@@ -314,9 +314,11 @@ func (e *Executor) gather() {
 // before it blocks.
 const roomSpin = 50 * time.Microsecond
 
-// SpinRoom lets a caller that is not a handler (of any group) poll ch, which a consumer
-// closes when it frees room, for up to roomSpin (IdleSpin when shorter)
-// before the caller blocks on it, and reports whether ch closed meanwhile.
+// SpinRoom lets a caller that is not a handler (of any group) poll ch, on
+// which a consumer that frees room sends (a [Waiter]'s) or which it closes
+// (an actor's cell's), for up to roomSpin (IdleSpin when shorter) before the
+// caller blocks on it, and reports whether a value came (it was received)
+// or ch closed meanwhile.
 // A sender that parks instead is woken onto the consumer's own P, which the
 // consumer holds while it works through the batch it just took, and waits
 // for another P to steal it: a full mailbox then runs stop-and-go, a thread

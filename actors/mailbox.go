@@ -69,6 +69,7 @@ type Mailbox struct {
 	ready    atomic.Int32 // len(q), or -1 once closed: what a polling consumer reads without the lock
 	wake     chan struct{}
 	room     *Room
+	index    int         // its executor's: what a Room's waiters fit
 	nfront   int         // jobs pushed to the head (PushFront) at the start of q
 	hasFront atomic.Bool // nfront > 0: the consumer merges them ahead of its batch
 
@@ -79,8 +80,9 @@ type Mailbox struct {
 }
 
 // NewMailbox returns an empty mailbox holding at most size jobs (1 to
-// [MaxMailboxSize]). room, which may be nil, is notified whenever a refill
-// frees space while producers wait for it. Its memory grows with use.
+// [MaxMailboxSize]). room, which may be nil, is told how many slots a
+// refill frees while producers wait in it (see [Room]). Its memory grows
+// with use.
 func NewMailbox(size int, room *Room) *Mailbox {
 	size = min(max(size, 1), MaxMailboxSize)
 	return &Mailbox{
@@ -121,12 +123,13 @@ func (m *Mailbox) unhold() {
 	m.n--
 	m.held--
 	wake := m.wakeDrainedLocked()
+	free := m.n < m.size
 	m.mu.Unlock()
 	if wake {
 		m.signal()
 	}
-	if m.room != nil {
-		m.room.notify()
+	if free && m.room != nil {
+		m.room.freed(m, 1)
 	}
 }
 
@@ -318,11 +321,19 @@ func (m *Mailbox) refill() (Job, bool) {
 		j = m.batch[0]
 	}
 	m.pos = 1
+	free := min(consumed, m.size-m.n) // a requeue past the bound may hold some
 	m.mu.Unlock()
-	if consumed > 0 && m.room != nil {
-		m.room.notify()
+	if free > 0 && m.room != nil {
+		m.room.freed(m, free)
 	}
 	return j, ok
+}
+
+// hasRoom reports whether a push would find room now.
+func (m *Mailbox) hasRoom() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.n < m.size && !m.closed && !m.gone && !m.aborted && !m.drained
 }
 
 // setReady publishes, under mu, what a polling consumer reads: the queued
@@ -471,48 +482,4 @@ func (m *Mailbox) counts() (pushed uint64, n int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.pushed, m.n
-}
-
-// Room lets producers that found every mailbox full wait for space without
-// polling. Waiting allocates a channel; the push path never touches it unless
-// someone waits.
-type Room struct {
-	waiters atomic.Int32
-	ch      atomic.Pointer[chan struct{}]
-	wakes   atomic.Uint64
-}
-
-// Wakes returns how many waiters it has woken.
-func (r *Room) Wakes() uint64 { return r.wakes.Load() }
-
-// NewRoom returns a Room with no waiters.
-func NewRoom() *Room {
-	r := &Room{}
-	c := make(chan struct{})
-	r.ch.Store(&c)
-	return r
-}
-
-// Wait registers the caller as a waiter and returns the channel to wait on;
-// call Leave when done waiting. Retry the push after Wait and before blocking on
-// the channel, so a refill between the failed push and Wait is not missed.
-func (r *Room) Wait() <-chan struct{} {
-	r.waiters.Add(1)
-	return *r.ch.Load()
-}
-
-// Leave ends one Wait.
-func (r *Room) Leave() { r.waiters.Add(-1) }
-
-func (r *Room) notify() {
-	if r.waiters.Load() > 0 {
-		r.Notify()
-	}
-}
-
-// Notify wakes every current waiter.
-func (r *Room) Notify() {
-	r.wakes.Add(uint64(max(r.waiters.Load(), 0)))
-	c := make(chan struct{})
-	close(*r.ch.Swap(&c))
 }

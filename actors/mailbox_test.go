@@ -342,17 +342,19 @@ func TestMailboxPushAll(t *testing.T) {
 	}
 }
 
-// pushWaiting pushes j, waiting on room while m is full, as the router does.
+// pushWaiting pushes j, waiting in line in room while m is full, as the
+// router does.
 func pushWaiting(m *Mailbox, room *Room, j Job) {
-	for {
-		ch := room.Wait()
-		if m.Push(j) == Pushed {
-			room.Leave()
-			return
-		}
-		<-ch
-		room.Leave()
+	if m.Push(j) == Pushed {
+		return
 	}
+	w := room.Join(nil)
+	for m.Push(j) != Pushed {
+		w.Missed()
+		<-w.C()
+		w.Take()
+	}
+	w.Leave(m.index)
 }
 
 // TestMailboxConcurrentProducers checks nothing is lost or reordered per producer

@@ -41,11 +41,8 @@ func (r *Router) SubmitAll(ctx context.Context, rule *Rule, n int, job func(k in
 	if b.skip(); b.next == n {
 		return nil
 	}
-	_, err := r.WaitRoom(ctx, func() (int, actors.PushResult) {
-		if res := r.pushLeft(b, w); res != actors.Pushed {
-			return -1, res
-		}
-		return 0, actors.Pushed
+	_, err := r.WaitRoom(ctx, w, func() (int, actors.PushResult) {
+		return -1, r.pushLeft(b, w) // over the range, maybe on several executors
 	})
 	for k := b.next; k < n; k++ {
 		if !b.placed(k) {

@@ -159,7 +159,7 @@ func (r *Router) SubmitHow(ctx context.Context, rule *Rule, tk *Ticket, j actors
 		if _, res := r.tryPlaceAt(rule.Weight, pos, j, how); res == actors.Pushed {
 			return nil
 		}
-		return r.waitRoom(ctx, how, func() (int, actors.PushResult) { return r.tryPlaceAt(rule.Weight, pos, j, how) })
+		return r.waitRoom(ctx, how, rule.Weight, func() (int, actors.PushResult) { return r.tryPlaceAt(rule.Weight, pos, j, how) })
 	}
 	push := func() (int, actors.PushResult) {
 		r.moving.RLock()
@@ -173,7 +173,7 @@ func (r *Router) SubmitHow(ctx context.Context, rule *Rule, tk *Ticket, j actors
 	if _, res := push(); res == actors.Pushed {
 		return nil
 	}
-	err := r.waitRoom(ctx, how, push)
+	err := r.waitRoom(ctx, how, rule.Weight, push)
 	if err != nil {
 		r.Release(tk) // it will never resolve: give back its pin and seed
 	}
@@ -181,9 +181,9 @@ func (r *Router) SubmitHow(ctx context.Context, rule *Rule, tk *Ticket, j actors
 }
 
 // waitRoom is WaitRoom, or with how.NoWait, one more try that does not wait.
-func (r *Router) waitRoom(ctx context.Context, how How, push func() (int, actors.PushResult)) error {
+func (r *Router) waitRoom(ctx context.Context, how How, w Weight, push func() (int, actors.PushResult)) error {
 	if !how.NoWait {
-		_, err := r.WaitRoom(ctx, push)
+		_, err := r.WaitRoom(ctx, w, push)
 		return err
 	}
 	for {

@@ -29,7 +29,11 @@ type Router struct {
 	// tokens a move resolved with ErrStopped: the executor they went to had
 	// drained (see reroute)
 	dropped atomic.Int64
-	pos     [NumWeights]struct {
+	// what a submitter waiting for room fits: class w's range, or
+	// executor i alone (made once: waiting allocates nothing)
+	fitRange [NumWeights]func(exec int) bool
+	fitOnly  []func(exec int) bool
+	pos      [NumWeights]struct {
 		n atomic.Uint64
 		_ [56]byte // one counter per cache line: submitters of different classes do not contend
 	}
@@ -68,6 +72,11 @@ func New(g *actors.Group, name string, room *actors.Room, sticky *anchor.Sticky,
 	r.view.Store(v)
 	for w := range r.pos {
 		r.pos[w].n.Store(uint64(w))
+		r.fitRange[w] = func(e int) bool { return r.fits(Weight(w), e) }
+	}
+	r.fitOnly = make([]func(int) bool, len(r.execs))
+	for i := range r.fitOnly {
+		r.fitOnly[i] = func(e int) bool { return e == i }
 	}
 	engine.SpawnProc(r)
 	return r, nil
@@ -187,59 +196,136 @@ func (r *Router) Home(w Weight) int {
 }
 
 // WaitRoom calls push until it neither finds every candidate full nor sees an
-// executor go down, waiting for a mailbox to free room between calls. It returns
-// the index push gave, [actors.ErrStopped] once the executors are closed,
-// [actors.ErrNoExecutor] when every executor is down, or ctx's error if ctx ends
-// first.
+// executor go down, waiting in line for room between calls. It returns the
+// index push gave, [actors.ErrStopped] once the executors are closed,
+// [actors.ErrNoExecutor] when every executor is down, or ctx's error if ctx
+// ends first.
+//
+// push says what it tried by the index it returns with [actors.Full]: an
+// executor, when it tries that one alone (a token that follows its key's
+// pin, its seed or an actor), or -1 when it tries class w's range, as
+// staggered selection does (or the range over the healthy executors, when
+// none of it is healthy). The submitter then waits in the runtime's
+// [actors.Room] for room on those executors only: a refill that frees k
+// slots wakes at most k submitters, the first in line that may use them,
+// instead of all of them; a change of the live or healthy executors wakes
+// all. A wake the submitter does not use goes on to the next in line that
+// may, so no room is left unused while one waits for it. A push that tries
+// one executor and then another (a lead whose seed table was full is
+// staggered at each try) waits for room on any executor. The first push
+// that finds room allocates nothing, and waiting allocates nothing in
+// steady state (the Room keeps the places in line that were left).
 //
 // A handler waiting for room, of this router's runtime or another's, hands
 // its executor on first ([actors.Block]), so that executor goes on draining
 // and the handler meets backpressure like any submitter, never an unbounded
 // queue.
-func (r *Router) WaitRoom(ctx context.Context, push func() (int, actors.PushResult)) (int, error) {
+func (r *Router) WaitRoom(ctx context.Context, w Weight, push func() (int, actors.PushResult)) (int, error) {
 	var resume func()
 	defer func() {
 		if resume != nil {
 			resume()
 		}
 	}()
+	var wt *actors.Waiter // nil until the first push that finds no room
+	leave := func(used int) {
+		if wt != nil {
+			wt.Leave(used)
+		}
+	}
+	only := -1 // the one executor push tries, while it tries the same one
 	for {
-		ch := r.room.Wait()
 		i, res := push()
 		switch res {
 		case actors.Full:
 		case actors.Gone:
-			r.room.Leave()
 			continue // the view changed: place again at once
 		case actors.Pushed:
-			r.room.Leave()
+			leave(i)
 			return i, nil
 		case actors.Closed:
-			r.room.Leave()
+			leave(-1)
 			return -1, actors.ErrStopped
 		default:
-			r.room.Leave()
+			leave(-1)
 			return -1, actors.ErrNoExecutor
 		}
-		if r.group.SpinRoom(ch) {
-			r.room.Leave()
+		switch {
+		case wt == nil:
+			// In line before the next push, which room freed since this
+			// one then cannot slip past.
+			if i >= 0 {
+				only = i
+				wt = r.room.Join(r.fitOnly[i])
+			} else {
+				wt = r.room.Join(r.fitRange[w])
+			}
+			continue
+		case only >= 0 && i != only:
+			// It tried another executor than the one it waits for: it
+			// waits for any, and tries again, since room freed on that
+			// one before did not wake it.
+			only = -1
+			wt.Fit(nil)
 			continue
 		}
-		if resume == nil {
-			var err error
-			if resume, err = actors.Block(); err != nil {
-				r.room.Leave()
-				return -1, err
+		wt.Missed()
+		if !r.group.SpinRoom(wt.C()) {
+			if resume == nil {
+				var err error
+				if resume, err = actors.Block(); err != nil {
+					leave(-1)
+					return -1, err
+				}
+			}
+			select {
+			case <-wt.C():
+			case <-ctx.Done():
+				leave(-1)
+				return -1, ctx.Err()
 			}
 		}
-		select {
-		case <-ch:
-			r.room.Leave()
-		case <-ctx.Done():
-			r.room.Leave()
-			return -1, ctx.Err()
+		wt.Take()
+		if err := ctx.Err(); err != nil {
+			leave(-1) // the wake it took goes on
+			return -1, err
 		}
 	}
+}
+
+// fits reports whether a push of class w that tries the class's range may
+// use executor e: e is in the range, or none of the range is healthy and e
+// is in the range over the healthy executors (see healthyRange). With no
+// executor live it fits, to find out.
+func (r *Router) fits(w Weight, e int) bool {
+	v := r.view.Load()
+	set := v.eligible(w)
+	switch {
+	case len(set) == 0:
+		return true
+	case e < 0 || e >= len(v.isLive) || !v.isLive[e]:
+		return false
+	case e >= set[0]:
+		return true // set is every live executor from set[0] on
+	case !r.execs[e].Healthy():
+		return false
+	}
+	for _, i := range set {
+		if r.execs[i].Healthy() {
+			return false
+		}
+	}
+	below, n := 0, 0 // healthy live executors before e, and in all
+	for _, i := range v.live {
+		if r.execs[i].Healthy() {
+			n++
+			if i < e {
+				below++
+			}
+		}
+	}
+	lo, _ := Range(w, n)
+	return below >= lo
 }
 
 // actor.Processer

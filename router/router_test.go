@@ -240,7 +240,7 @@ func TestPlacementAllocatesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		i := r.Next(Medium)
-		if _, err := r.WaitRoom(context.Background(), func() (int, actors.PushResult) { return i, execs[i].Push(j) }); err != nil {
+		if _, err := r.WaitRoom(context.Background(), Medium, func() (int, actors.PushResult) { return i, execs[i].Push(j) }); err != nil {
 			t.Fatal(err)
 		}
 	})
