@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -120,6 +121,201 @@ func TestRefillWakesOnlyTheFirstInLine(t *testing.T) {
 		for i, got := range order {
 			if got != i {
 				t.Fatalf("submitters got in in the order %v, want the order they came", order)
+			}
+		}
+	})
+}
+
+// popRefill pops mb's one job and refills (mailboxes of size 1): one slot
+// frees.
+func popRefill(t *testing.T, mb *actors.Mailbox) {
+	t.Helper()
+	if _, ok := mb.Pop(); !ok {
+		t.Fatal("nothing to pop")
+	}
+	if _, ok := mb.Pop(); ok {
+		t.Fatal("more than one job queued")
+	}
+}
+
+// fillAll fills every mailbox (of size 1) with a job.
+func fillAll(t *testing.T, execs []*actors.Executor) {
+	t.Helper()
+	for _, e := range execs {
+		if e.Push(newJob()) != actors.Pushed {
+			t.Fatal("push refused")
+		}
+	}
+}
+
+// TestWaitersWokenOnlyForExecutorsTheyMayUse: a freed slot wakes the first
+// in line that may use its executor: a Light submitter only for its range
+// (or, none of it healthy, the Light range over the healthy executors), one
+// near an actor only for that actor's executor, even outside its class's
+// range, a Heavy one for any.
+func TestWaitersWokenOnlyForExecutorsTheyMayUse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, execs := testRouter(t, 3, 1)
+		fillAll(t, execs)
+		got := make(chan string, 4)
+		t.Cleanup(func() {
+			for _, e := range execs {
+				e.Mailbox().Close()
+			}
+			r.room.Notify()
+			synctest.Wait()
+		})
+		submit := func(name string, rule *Rule, tk *Ticket) {
+			go func() {
+				if err := r.Submit(context.Background(), rule, tk, newJob()); err != nil {
+					name += " " + err.Error()
+				}
+				got <- name
+			}()
+			synctest.Wait()
+		}
+		submit("light", &Rule{Weight: Light}, nil)                   // range {2}
+		submit("near 1", &Rule{Weight: Light}, &Ticket{Near: 1 + 1}) // executor 1 alone
+		submit("heavy", &Rule{Weight: Heavy}, nil)                   // any
+		submit("light again", &Rule{Weight: Light}, nil)
+		frees := func(e int, want string) {
+			t.Helper()
+			before := r.room.Wakes()
+			popRefill(t, execs[e].Mailbox())
+			synctest.Wait()
+			in := ""
+			select {
+			case in = <-got:
+			default:
+			}
+			if woke := r.room.Wakes() - before; in != want || woke != 1 {
+				t.Fatalf("a slot of executor %d let in %q and woke %d, want %q and 1", e, in, woke, want)
+			}
+		}
+		frees(0, "heavy")
+		frees(1, "near 1")
+		frees(2, "light")
+		// Executor 2 restarts: a Light token goes to the Light range over
+		// the healthy executors 0 and 1, which is executor 1.
+		execs[2].SetHealth(actors.Restarting, true)
+		before := r.room.Wakes()
+		popRefill(t, execs[0].Mailbox())
+		synctest.Wait()
+		if woke := r.room.Wakes() - before; woke != 0 {
+			t.Fatalf("a slot of executor 0 woke %d Light submitters, whose fallback is executor 1", woke)
+		}
+		execs[0].Push(newJob())
+		frees(1, "light again")
+	})
+}
+
+// TestCancelledWaiterHandsItsWakeOn: a submitter whose context ends when
+// the slot freed for it comes, woken or not yet, returns its context's error
+// and the slot goes to the next in line.
+func TestCancelledWaiterHandsItsWakeOn(t *testing.T) {
+	for range 20 { // the two orders of the wake and the context's end
+		synctest.Test(t, func(t *testing.T) {
+			r, execs := testRouter(t, 1, 2)
+			mb := execs[0].Mailbox()
+			fillHalfTaken(t, r, mb, Heavy, 2, 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			got := lineUp(t, r, Heavy, 3, func(i int) context.Context {
+				if i == 0 {
+					return ctx
+				}
+				return context.Background()
+			})
+			refill(t, mb, 1)
+			cancel()
+			synctest.Wait()
+			in := drain(got)
+			slices.SortFunc(in, func(a, b submitted) int { return a.i - b.i })
+			if len(in) == 2 && in[0].i == 0 && errors.Is(in[0].err, context.Canceled) && in[1].i == 1 && in[1].err == nil {
+				return // the slot went to the next in line
+			}
+			if len(in) == 1 && in[0].i == 0 && in[0].err == nil {
+				return // the first in line pushed before its context ended
+			}
+			t.Fatalf("after a slot freed and the first in line's context ended: %v", in)
+		})
+	}
+}
+
+// TestMissedWakeGoesOn: a submitter whose push, woken for a slot, did not
+// use it (it tried elsewhere) hands it to the next in line, which gets in.
+func TestMissedWakeGoesOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, execs := testRouter(t, 1, 1)
+		fillAll(t, execs)
+		mb := execs[0].Mailbox()
+		ctx, cancel := context.WithCancel(context.Background())
+		first := make(chan error, 1)
+		tries := 0
+		go func() {
+			_, err := r.WaitRoom(ctx, Heavy, func() (int, actors.PushResult) {
+				if tries++; tries == 3 { // woken: it looks elsewhere, then gives up
+					cancel()
+				}
+				return -1, actors.Full
+			})
+			first <- err
+		}()
+		synctest.Wait()
+		got := lineUp(t, r, Heavy, 1, nil)
+		before := r.room.Wakes()
+		popRefill(t, mb)
+		synctest.Wait()
+		if err := <-first; !errors.Is(err, context.Canceled) {
+			t.Fatalf("the first in line returned %v, want its context's end", err)
+		}
+		if s := <-got; s.err != nil {
+			t.Fatal(s.err)
+		}
+		if woke := r.room.Wakes() - before; woke != 2 {
+			t.Fatalf("one slot woke %d, want the first in line and then the next", woke)
+		}
+	})
+}
+
+// TestDownAndUpWakeEveryWaiter: an executor going down or coming back up
+// changes where every waiter may go: each is woken and places again.
+func TestDownAndUpWakeEveryWaiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 5
+		r, execs := testRouter(t, 2, 1)
+		fillAll(t, execs)
+		got := lineUp(t, r, Heavy, n, nil)
+		before := r.room.Wakes()
+		r.Down(execs[1]) // its job moves onto executor 0, past the bound
+		synctest.Wait()
+		if woke := r.room.Wakes() - before; woke != n {
+			t.Fatalf("Down woke %d of %d waiters", woke, n)
+		}
+		if in := drain(got); len(in) != 0 {
+			t.Fatalf("%v got in with no room anywhere", in)
+		}
+		before = r.room.Wakes()
+		execs[1].Mailbox().Reopen()
+		r.Up(execs[1])
+		synctest.Wait()
+		if woke := r.room.Wakes() - before; woke != n {
+			t.Fatalf("Up woke %d of %d waiters", woke, n)
+		}
+		if in := drain(got); len(in) != 1 || in[0].err != nil {
+			t.Fatalf("%v got in on the executor back up, want one", in)
+		}
+		for _, e := range execs {
+			e.Mailbox().Close()
+		}
+		r.room.Notify()
+		synctest.Wait()
+		in := drain(got)
+		if len(in) != n-1 {
+			t.Fatalf("%d of %d waiters returned once the mailboxes closed", len(in), n-1)
+		}
+		for _, s := range in {
+			if !errors.Is(s.err, actors.ErrStopped) {
+				t.Fatalf("waiter %d returned %v, want ErrStopped", s.i, s.err)
 			}
 		}
 	})
