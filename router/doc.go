@@ -17,7 +17,9 @@
 // counter (the counters start staggered, one apart, so the classes do not all
 // begin on the same executor). One submitter's tokens on one executor keep their
 // submission order. A full mailbox is skipped for the next in range; when every
-// mailbox in range is full, [Router.Submit] waits for room until its context ends.
+// mailbox in range is full, [Router.Submit] waits for room until its context
+// ends, in line: room freed on an executor wakes the first submitters waiting
+// that may use it, as many as there are slots ([Router.WaitRoom]).
 //
 // Precedence is seed, then sticky pin, then staggered selection. Each op has a
 // [Rule] and each token a [Ticket] (its key, and the pin or seed its placement
