@@ -213,7 +213,14 @@ func (h *hub) join(ctx context.Context, name string) (s *subscriber, leave func(
 		h.release(ctx, name)
 		return nil, nil, err
 	}
-	if _, err := tok.Wait(ctx); err != nil {
+	_, err = tok.Wait(ctx)
+	if err == nil {
+		// A subscribe the topic took before Wait looked is its outcome,
+		// whatever ended since: a client that went away meanwhile is gone
+		// all the same.
+		err = ctx.Err()
+	}
+	if err != nil {
 		// The subscribe was queued, and the topic takes it even after ctx
 		// ended (the client went away): undo it, or the topic would keep a
 		// subscriber nobody reads.
