@@ -107,6 +107,8 @@ func (n *actorNode) join(string) (*anchor.Seed, map[string]struct{}) { return ni
 // near is the executor the actor's tokens stay on.
 func (n *actorNode) near() int { return int(n.exec.Load()) }
 
+func (n *actorNode) runtime() *Runtime { return n.rt }
+
 // ErrActorStopped answers Tell and Ask to an actor that stopped (by Stop, past
 // its restart intensity, with its parent, or with the runtime), and resolves
 // the Asks still queued when it stopped.

@@ -281,3 +281,40 @@ func TestCrossRuntimeBlockedCountsAgainstCaller(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// TestCrossRuntimeSubmitIgnoresOtherPlacement: a token of A's op submitted
+// with the context of B's actor, or of B's anchored lead, is placed by A's
+// own rules: the actor's executor and the lead's seed are B's. Both used
+// to place it on B's executor index in A's router, out of range here
+// (index out of range: a panic in the handler).
+func TestCrossRuntimeSubmitIgnoresOtherPlacement(t *testing.T) {
+	a, b, ctx := twoRuntimes(t, Config{Cores: 1, Affinity: Off}, Config{Cores: 2, Affinity: Off})
+	leaf := must(Define(a, "leaf", func(ctx context.Context, x int) (int, error) {
+		e, _ := CurrentExecutor(ctx)
+		return x + 10*e, nil
+	}))
+	submitLeaf := func(c context.Context, x int) (int, error) {
+		tok, err := leaf.Submit(c, x)
+		if err != nil {
+			return 0, err
+		}
+		return tok.Wait(c)
+	}
+	y := must(Spawn(b, "y", func() Actor[int, int] {
+		return funcActor(func(c *ActorContext, k int) (int, error) { return submitLeaf(c, k) })
+	}, OnExecutor(1)))
+	tok, err := y.Ask(ctx, 3)
+	require.NoError(t, err)
+	v, err := tok.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, v, "leaf ran on A's executor 0")
+	// B's lead declares B's own leaf, whose name A's shares; Light puts it
+	// on B's executor 1.
+	must(Define(b, "leaf", where[int]))
+	lead := must(Define(b, "lead", submitLeaf, WithAnchor("leaf"), WithWeight(Light)))
+	ltok, err := lead.Submit(ctx, 4)
+	require.NoError(t, err)
+	v, err = ltok.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 4, v, "leaf ran on A's executor 0")
+}

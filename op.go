@@ -391,7 +391,7 @@ func (op *Op[A, R]) prepare(ctx context.Context, arg A, w watcher) *hookedJob[A,
 	var seed *anchor.Seed
 	var declared map[string]struct{}
 	near := 0
-	if l, ok := ctx.Value(actors.AnchorKey{}).(leader); ok && op.lane == nil && op.near == 0 {
+	if l := leaderOf(ctx, op.rt); l != nil && op.lane == nil && op.near == 0 {
 		seed, declared = l.join(op.info.Name)
 		near = l.near()
 	}
@@ -511,10 +511,22 @@ func (op *Op[A, R]) checkCalls() error {
 // leader is what a handler's context carries under actors.AnchorKey when
 // its token belongs to a seed: join hands the seed to a token of op name,
 // with the lead's declared calls to pass on, when the lead declared name
-// and the seed is still live.
+// and the seed is still live. Both name executors of its own runtime: a
+// token of another runtime's op ignores it (see leaderOf).
 type leader interface {
 	join(name string) (*anchor.Seed, map[string]struct{})
 	near() int // 1 + the executor to stay on (an actor's), or 0
+	runtime() *Runtime
+}
+
+// leaderOf returns the leader ctx carries for a token of rt, or nil: one
+// of another runtime (a handler of runtime B submitting to an op of A with
+// its context) names B's executors and seeds, nothing of A's.
+func leaderOf(ctx context.Context, rt *Runtime) leader {
+	if l, ok := ctx.Value(actors.AnchorKey{}).(leader); ok && l.runtime() == rt {
+		return l
+	}
+	return nil
 }
 
 // job is a token with its op and argument: what a mailbox holds.
@@ -604,6 +616,8 @@ func (j *hookedJob[A, R]) Anchor() any {
 }
 
 func (j *hookedJob[A, R]) near() int { return j.ticket.Near }
+
+func (j *hookedJob[A, R]) runtime() *Runtime { return j.op.rt }
 
 func (j *hookedJob[A, R]) join(name string) (*anchor.Seed, map[string]struct{}) {
 	if _, ok := j.declared[name]; !ok || !j.ticket.Seed.Join() {

@@ -114,6 +114,5 @@ func (op *Op[A, R]) batches(ctx context.Context) bool {
 	if op.hooked || op.lane != nil || op.near > 0 || op.info.Paused() {
 		return false
 	}
-	_, led := ctx.Value(actors.AnchorKey{}).(leader)
-	return !led
+	return leaderOf(ctx, op.rt) == nil
 }
