@@ -36,8 +36,9 @@ type stopper interface{ Stopped(*ActorContext) }
 
 // ActorContext is what Receive, Started and Stopped get: a [context.Context]
 // that [CurrentExecutor] understands and that ops submitted with it inherit
-// (their tokens run on the actor's executor, in place of staggering), and the
-// actor's identity. It is one value for the actor's life, cancelled when the
+// (their tokens run on the actor's executor, in place of staggering; an op
+// of another runtime places its tokens by its own rules), and the actor's
+// identity. It is one value for the actor's life, cancelled when the
 // runtime's Stop gives up draining, and once the runtime stopped; not when
 // the actor alone stops ([Ref.Stop] waits for the running Receive).
 // Contexts derived from it stay valid. A nil or zero ActorContext, one the
