@@ -428,6 +428,10 @@ var testSpawnAdded func(stopped <-chan struct{})
 // closed once the actor stopped.
 var testSpawnQueued func(stopped <-chan struct{})
 
+// testNameFreed, when set by a test, is called once a stopping actor's
+// name is free to spawn again, with the name.
+var testNameFreed func(name string)
+
 // register makes the actor a process of the engine and announces it
 // (ActorStarted), after Started is queued, so that a message by PID comes
 // after it. An actor that stopped meanwhile (its Started failed, or its
@@ -824,9 +828,13 @@ func (r *Ref[M, R]) finished(reason error) {
 	if listed {
 		r.own.rt.engine.Registry.Remove(r.own.pid) // before the name is free to spawn again
 	}
-	kids := r.own.rt.actors.remove(&r.own)
+	var ended any
 	if listed {
-		r.own.rt.engine.BroadcastEvent(ActorStopped{PID: r.own.pid, Reason: reason})
+		ended = ActorStopped{PID: r.own.pid, Reason: reason}
+	}
+	kids := r.own.rt.actors.remove(&r.own, ended)
+	if testNameFreed != nil {
+		testNameFreed(r.own.name)
 	}
 	r.mu.Lock()
 	r.ended = true
@@ -1002,11 +1010,18 @@ func (a *actorRegistry) leaveParent(n *actorNode) {
 }
 
 // remove frees n's name and returns its children, to stop with it (those
-// still stopping too: their trees may not have).
-func (a *actorRegistry) remove(n *actorNode) []*actorNode {
+// still stopping too: their trees may not have). ended, when not nil, is
+// published on the engine as the name is freed, under the lock that add
+// takes: an actor spawned again under the name, with the same PID, is
+// announced after it, and a subscriber that spawns the name again on
+// seeing it finds the name free.
+func (a *actorRegistry) remove(n *actorNode, ended any) []*actorNode {
 	a.mu.Lock()
 	if a.names[n.name] == n {
 		delete(a.names, n.name)
+	}
+	if ended != nil {
+		n.rt.engine.BroadcastEvent(ended)
 	}
 	a.mu.Unlock()
 	n.mu.Lock()
