@@ -429,8 +429,9 @@ var testSpawnAdded func(stopped <-chan struct{})
 var testSpawnQueued func(stopped <-chan struct{})
 
 // testNameFreed, when set by a test, is called once a stopping actor's
-// name is free to spawn again, with the name.
-var testNameFreed func(name string)
+// name is free to spawn again, with its runtime and name. Atomic: actors of
+// another test's runtime may still be stopping.
+var testNameFreed atomic.Pointer[func(rt *Runtime, name string)]
 
 // register makes the actor a process of the engine and announces it
 // (ActorStarted), after Started is queued, so that a message by PID comes
@@ -833,8 +834,8 @@ func (r *Ref[M, R]) finished(reason error) {
 		ended = ActorStopped{PID: r.own.pid, Reason: reason}
 	}
 	kids := r.own.rt.actors.remove(&r.own, ended)
-	if testNameFreed != nil {
-		testNameFreed(r.own.name)
+	if f := testNameFreed.Load(); f != nil {
+		(*f)(r.own.rt, r.own.name)
 	}
 	r.mu.Lock()
 	r.ended = true

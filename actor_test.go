@@ -1527,11 +1527,14 @@ func TestRespawnedActorEventsInOrder(t *testing.T) {
 	newCounter := func() Actor[int, int] { return &counter{} }
 	old := must(Spawn(rt, "again", newCounter))
 	respawned := make(chan *Ref[int, int], 1)
-	testNameFreed = func(name string) {
-		testNameFreed = nil // once; the hook runs on the stopping actor's turn
-		respawned <- must(Spawn(rt, name, newCounter))
+	var once sync.Once
+	hook := func(of *Runtime, name string) {
+		if of == rt && name == "again" { // on the stopping actor's turn
+			once.Do(func() { respawned <- must(Spawn(rt, name, newCounter)) })
+		}
 	}
-	defer func() { testNameFreed = nil }()
+	testNameFreed.Store(&hook)
+	defer testNameFreed.Store(nil)
 	bg := context.Background()
 	require.NoError(t, old.Stop(bg))
 	again := <-respawned
