@@ -645,11 +645,21 @@ func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
 		r.finish(r.reason)
 		return
 	}
+	g := exec.Group()
+	if g.Aborted() {
+		// A runtime's Stop gave up draining: what was queued is refused, as
+		// its queued tokens are stopped, never handed to a Receive that
+		// begins after the abort (the turn goes on once a Receive the abort
+		// cancelled returns within the grace). Counted for its report.
+		r.refuse(e)
+		r.own.rt.refused.Add(1)
+		return
+	}
 	if e.tok != nil && !e.tok.task.Begin() {
 		return // cancelled while queued
 	}
 	o, res, err := r.receive(e)
-	if g := exec.Group(); g.Aborted() {
+	if g.Aborted() {
 		g.CountCancelled() // a runtime's Stop gave up draining as it ran: cut short
 	}
 	r.reply(e, o, res, err)

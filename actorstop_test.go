@@ -338,3 +338,50 @@ func TestChildStoppedStopsItsParent(t *testing.T) {
 	require.NoError(t, <-got, "the child's Stopped: parent.Stop")
 	require.Less(t, time.Since(start), time.Second)
 }
+
+// TestAbortedStopDeliversNoMoreToAReceiveThatReturned: a runtime Stop that
+// gives up draining while an actor's Receive waits on its context cancels
+// that context; the Receive returns within the grace, and the messages
+// queued behind it are refused (their Asks resolve with ErrActorStopped,
+// counted as refused), as the abort resolves queued tokens with ErrStopped,
+// never delivered to a Receive that starts after Stop gave up. Found by
+// trying user actors: the turn went on delivering them, each Receive
+// handed an already cancelled context (its Ask failed with
+// context.Canceled) and counted as a handler Stop cancelled.
+func TestAbortedStopDeliversNoMoreToAReceiveThatReturned(t *testing.T) {
+	rt, err := Start(Config{Cores: 1, Affinity: Off})
+	require.NoError(t, err)
+	entered := make(chan struct{}, 1)
+	var handled atomic.Int32
+	ref := must(Spawn(rt, "watcher", func() Actor[int, int] {
+		return funcActor(func(c *ActorContext, k int) (int, error) {
+			handled.Add(1)
+			if k == 0 {
+				entered <- struct{}{}
+				<-c.Done() // until the Stop gives up
+				return 0, c.Err()
+			}
+			return k, nil
+		})
+	}))
+	bg := context.Background()
+	first := must(ref.Ask(bg, 0))
+	<-entered
+	var rest []*Token[int]
+	for k := 1; k <= 5; k++ {
+		rest = append(rest, must(ref.Ask(bg, k)))
+	}
+	ctx, cancel := context.WithCancel(bg)
+	cancel() // the drain gives up at once
+	serr := rt.Stop(ctx)
+	_, err = first.Wait(bg)
+	require.ErrorIs(t, err, context.Canceled)
+	for _, tok := range rest {
+		_, err := tok.Wait(bg)
+		require.ErrorIs(t, err, ErrActorStopped)
+	}
+	require.Equal(t, int32(1), handled.Load(), "Receive ran after the runtime's Stop gave up draining")
+	require.ErrorContains(t, serr, "1 running handlers cancelled")
+	require.ErrorContains(t, serr, "5 messages queued to actors refused with ErrActorStopped")
+	requireBalanced(t, rt)
+}
