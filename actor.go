@@ -223,6 +223,8 @@ type actorHandle interface {
 	// executor is the executor the actor is on now: the one it moved to
 	// when its own went down, before it ran a turn there.
 	executor() *actors.Executor
+	// asked says t is an Ask to the actor and a turn of the actor runs.
+	asked(t *actors.Task) bool
 }
 
 // kill stops the actor at once, from outside its turns (a stopping runtime
@@ -246,6 +248,23 @@ func (r *Ref[M, R]) kill(reason error) (now bool) {
 func (r *Ref[M, R]) name() string { return r.own.name }
 
 func (r *Ref[M, R]) executor() *actors.Executor { return r.cell.Executor() }
+
+func (r *Ref[M, R]) asked(t *actors.Task) bool { return t.Of(&r.info) && r.cell.Active() }
+
+// waitsOnItself returns an error wrapping ErrAskSelf when a Wait on t, a
+// token not begun, is called from the turn of the actor t is an Ask to:
+// ctx is the actor's context (or derives from it), a turn of the actor
+// runs, and the caller runs a handler, as a turn does (another goroutine
+// of the actor's, with its context, waits for the later turn that answers
+// it). Only a later turn can answer it, so the wait would last as long as
+// ctx.
+func waitsOnItself(ctx context.Context, t *actors.Task) error {
+	n, _ := ctx.Value(actors.TurnKey{}).(*actorNode)
+	if n == nil || !n.h.asked(t) || !n.rt.sup.Group().InHandler() {
+		return nil
+	}
+	return fmt.Errorf("%w: actor %q would wait for a turn of its own", ErrAskSelf, n.name)
+}
 
 // cellHost is a Ref as its cell's [actors.Host]; a conversion, not an
 // allocation.

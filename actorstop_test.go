@@ -385,3 +385,92 @@ func TestAbortedStopDeliversNoMoreToAReceiveThatReturned(t *testing.T) {
 	require.ErrorContains(t, serr, "5 messages queued to actors refused with ErrActorStopped")
 	requireBalanced(t, rt)
 }
+
+// asksItself asks itself 0 on a 1, from Receive, or from Started when
+// inStarted (set on a restart: a -1 panics), and waits for the answer with its
+// own context (one derived from it); it sends what the wait returned on
+// waited. On a 2 it asks itself and a goroutine of its own waits.
+type asksItself struct {
+	self      *atomic.Pointer[Ref[int, int]]
+	inStarted bool
+	waited    chan error
+}
+
+func (a *asksItself) askAndWait(c *ActorContext) {
+	tok, err := a.self.Load().Ask(c, 0)
+	if err == nil {
+		ctx, cancel := context.WithCancel(c)
+		defer cancel()
+		_, err = tok.Wait(ctx)
+	}
+	a.waited <- err
+}
+
+func (a *asksItself) Receive(c *ActorContext, x int) (int, error) {
+	switch x {
+	case -1:
+		panic("restart")
+	case 1:
+		a.askAndWait(c)
+	case 2: // a goroutine of its own waits for the next turn's answer
+		tok, err := a.self.Load().Ask(c, 0)
+		if err != nil {
+			return 0, err
+		}
+		go func() {
+			_, err := tok.Wait(c)
+			a.waited <- err
+		}()
+	}
+	return 42, nil
+}
+
+func (a *asksItself) Started(c *ActorContext) error {
+	if a.inStarted {
+		a.askAndWait(c)
+	}
+	return nil
+}
+
+// TestWaitOnOwnAskIsAnError: an actor that waits, inside its own turn
+// (Receive, or Started on a restart), for an Ask to itself gets
+// ErrAskSelf at once: only a later turn of its own could answer it, so the
+// wait could only end with its context, which for the actor's own is the
+// runtime's Stop giving up. The Ask itself stays queued and is answered by
+// that later turn. Found by trying user actors: the wait hung.
+func TestWaitOnOwnAskIsAnError(t *testing.T) {
+	bg := context.Background()
+	for _, inStarted := range []bool{false, true} {
+		rt := must(Start(Config{Cores: 1, Affinity: Off}))
+		defer func() { // bounded: a failure leaves the wait to the Stop's abort
+			ctx, cancel := context.WithTimeout(bg, pidsTimeout)
+			defer cancel()
+			_ = rt.Stop(ctx)
+		}()
+		var self atomic.Pointer[Ref[int, int]]
+		waited := make(chan error, 1)
+		var lives atomic.Int32
+		self.Store(must(Spawn(rt, "narcissus", func() Actor[int, int] {
+			restarted := lives.Add(1) > 1
+			return &asksItself{self: &self, inStarted: inStarted && restarted, waited: waited}
+		})))
+		ref := self.Load()
+		ctx, cancel := context.WithTimeout(bg, pidsTimeout)
+		msg := 1
+		if inStarted {
+			msg = -1
+		}
+		must(ref.Ask(ctx, msg)).Wait(ctx)
+		cancel()
+		select {
+		case err := <-waited:
+			require.ErrorIs(t, err, ErrAskSelf, "Started %v", inStarted)
+			require.ErrorContains(t, err, `"narcissus"`)
+		case <-time.After(pidsTimeout):
+			t.Fatalf("the actor's wait for its own Ask did not end (Started %v)", inStarted)
+		}
+		require.Equal(t, 42, must(must(ref.Ask(bg, 0)).Wait(bg)), "the actor goes on")
+		must(must(ref.Ask(bg, 2)).Wait(bg))
+		require.NoError(t, <-waited, "a goroutine of the actor's, not its turn, waits for the answer (Started %v)", inStarted)
+	}
+}

@@ -49,6 +49,12 @@ var (
 	// would wait for its own executor to exit, or from an op's callback or an
 	// actor's Stopped or the each of [Op.Every], which would wait for itself.
 	ErrStopFromHandler = errors.New("coregate: Stop called from inside a handler")
+	// ErrAskSelf is returned by [Token.Wait] called inside an actor's turn
+	// (its Receive or Started, with its context or one derived from it) for
+	// an [Ref.Ask] to that same actor that it has not reached: only a later
+	// turn of the actor can answer it, so the wait would last as long as its
+	// context. The Ask stays queued, and is answered in that later turn.
+	ErrAskSelf = errors.New("coregate: an actor waits in its own turn for its own Ask")
 )
 
 // PanicError is the error of a token whose handler panicked; get it with

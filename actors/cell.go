@@ -796,6 +796,10 @@ func (c *Cell[E]) Close() []E {
 	return left
 }
 
+// Active reports whether a turn of the cell runs, without the lock: a
+// moment's answer, exact for the turn's own goroutine.
+func (c *Cell[E]) Active() bool { return c.phase() == cellActive }
+
 // Idle reports whether no turn of the cell runs or is queued.
 //
 // It takes the lock: a put that fails to place the cell marks it scheduled

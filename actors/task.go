@@ -259,6 +259,9 @@ func (t *Task) OpName() string {
 // ID returns the token's id.
 func (t *Task) ID() uint64 { return t.id }
 
+// Of reports whether t is a token of op.
+func (t *Task) Of(op *Op) bool { return t.op == op }
+
 // Executor returns the executor the token is placed on: the one it was pushed
 // onto, or the one it was moved to when that executor went down. It is nil
 // before placement.
