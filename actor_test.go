@@ -930,10 +930,10 @@ func (k *ctxKeeper) Receive(c *ActorContext, x int) (int, error) {
 }
 
 // spawnParent spawns a ctxKeeper on rt and returns it with its context.
-func spawnParent(t *testing.T, rt *Runtime, name string) (*Ref[int, int], *ActorContext) {
+func spawnParent(t *testing.T, rt *Runtime, name string, opts ...Option) (*Ref[int, int], *ActorContext) {
 	t.Helper()
 	ch := make(chan *ActorContext, 1)
-	p := must(Spawn(rt, name, func() Actor[int, int] { return &ctxKeeper{ch: ch} }))
+	p := must(Spawn(rt, name, func() Actor[int, int] { return &ctxKeeper{ch: ch} }, opts...))
 	bg := context.Background()
 	must(must(p.Ask(bg, 0)).Wait(bg))
 	return p, <-ch
@@ -953,6 +953,13 @@ func TestChildOfRefusesABadParent(t *testing.T) {
 	_, far := spawnParent(t, big, "far")
 	_, err := Spawn(small, "c", mk, ChildOf(far))
 	require.ErrorContains(t, err, `ChildOf a parent "far" of another runtime`)
+
+	// Two placements: its parent's executor, or executor i. It was placed
+	// on the parent's, OnExecutor silently ignored (found by trying user
+	// actors).
+	_, near := spawnParent(t, big, "near", OnExecutor(0))
+	_, err = Spawn(big, "pinned", mk, ChildOf(near), OnExecutor(1))
+	require.ErrorContains(t, err, `actor "pinned": ChildOf and OnExecutor do not combine`)
 
 	p, pc := spawnParent(t, small, "p")
 	require.NoError(t, p.Stop(bg))

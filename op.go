@@ -62,14 +62,15 @@ func WithWeight(w Weight) Option { return func(c *opConfig) { c.weight = w } }
 // the weight; Spawn and Define report an i out of range. A pinned op's
 // tokens wait for room on that executor alone, join no lead's seed, and
 // move elsewhere only while it is down. It does not combine with WithBlocking, WithSticky,
-// WithStickyKey or WithAnchor.
+// WithStickyKey or WithAnchor, nor, for an actor, with [ChildOf].
 func OnExecutor(i int) Option {
 	return func(c *opConfig) { c.onExec, c.onExecSet = i+1, true }
 }
 
 // ChildOf places an actor on the executor of the actor whose context c is,
 // as it is when Spawn is called (the one it moved to if its own went down,
-// even before it ran there), and stops it when that actor stops. Actors only.
+// even before it ran there), and stops it when that actor stops. Actors
+// only; it does not combine with [OnExecutor].
 func ChildOf(c *ActorContext) Option {
 	return func(cfg *opConfig) {
 		cfg.actors = append(cfg.actors, "ChildOf")
@@ -662,6 +663,8 @@ func actorOptions(name string, opts []Option) (opConfig, error) {
 		return cfg, fmt.Errorf("coregate: actor %q: OnExecutor(%d) is out of range", name, cfg.onExec-1)
 	case cfg.parent != nil && cfg.parent.exec.Load() == 0:
 		return cfg, fmt.Errorf("coregate: actor %q: ChildOf needs the context a parent actor received", name)
+	case cfg.parent != nil && cfg.onExecSet:
+		return cfg, fmt.Errorf("coregate: actor %q: ChildOf and OnExecutor do not combine: a child runs on its parent's executor", name)
 	case cfg.mailbox < 0 || cfg.mailbox > MaxMailboxSize:
 		return cfg, fmt.Errorf("coregate: actor %q: WithMailbox(%d) must be 0 (default) to %d", name, cfg.mailbox, MaxMailboxSize)
 	}
