@@ -405,7 +405,7 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	if testSpawnQueued != nil {
 		testSpawnQueued(r.doneCh())
 	}
-	r.register(exec.Index())
+	r.register(r.cell.Executor().Index()) // exec, or where the start moved it if exec is down
 	return r, nil
 }
 

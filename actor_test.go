@@ -621,6 +621,46 @@ func TestActorFollowsItsExecutor(t *testing.T) {
 	require.Equal(t, 1, ref.Executor())
 }
 
+// TestActorStartedNamesTheExecutorItRunsOn: an actor spawned onto an
+// executor that is down (OnExecutor, or ChildOf a parent still there) moves
+// to a live one as its Started is queued, and its ActorStarted event names
+// that one, as Ref.Executor does. Found by trying user actors: the event
+// named the down executor.
+func TestActorStartedNamesTheExecutorItRunsOn(t *testing.T) {
+	var armed atomic.Bool
+	defer faults.SetLoop(func(exec int) error {
+		if exec == 0 && armed.CompareAndSwap(true, false) {
+			return errLoop
+		}
+		return nil
+	})()
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	require.NoError(t, err)
+	events, stop := testkit.Subscribe(engine, func(ev any) bool {
+		e, ok := ev.(ActorStarted)
+		return ok && e.PID.ID == "coregate/actor/late"
+	})
+	defer stop()
+	rt := start(t, Config{Engine: engine, Cores: 2, Affinity: Off, Restart: RestartPolicy{MaxRestarts: NoRestarts, Cooldown: time.Hour}})
+	if len(rt.Executors()) < 2 {
+		t.Skip("needs two executors: the actor moves to the other")
+	}
+	bg := context.Background()
+	arm := must(Spawn(rt, "armer", func() Actor[int, int] { return &armer{armed: &armed} }, OnExecutor(0)))
+	must(must(arm.Ask(bg, -1)).Wait(bg)) // its executor's loop fails: down
+	for !rt.Executors()[0].Down {
+		runtime.Gosched()
+	}
+	ref := must(Spawn(rt, "late", func() Actor[int, int] { return &counter{} }, OnExecutor(0)))
+	require.Equal(t, 1, ref.Executor())
+	select {
+	case ev := <-events:
+		require.Equal(t, 1, ev.(ActorStarted).Executor, "ActorStarted names the executor the actor is on")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ActorStarted")
+	}
+}
+
 // cycler asks its peer and waits with a bounded context.
 type cycler struct {
 	peer **Ref[int, int]
