@@ -200,7 +200,7 @@ func (c *Cell[E]) putNearOn(x *Executor, e E) bool {
 	return true
 }
 
-// Put queues e, waiting for room until ctx ends. It returns ErrMailboxFull
+// Put queues e, waiting for room until ctx ends. It returns ctx's error
 // when ctx ends first, ErrCellClosed once the cell is closed or sealed, or
 // ErrNoExecutor when no executor can take the cell.
 func (c *Cell[E]) Put(ctx context.Context, e E) error { return c.put(ctx, e, false) }
