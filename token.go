@@ -26,10 +26,10 @@ type Token[R any] struct {
 // Config.MaxBlocked handlers block already. That holds whatever runtime the
 // token is of: a handler of runtime A waiting on a token of runtime B hands
 // on A's executor and counts against A's MaxBlocked, so B's handler may in
-// turn wait on a token queued on A behind the caller.
-// An actor waiting in its own
-// turn (with its context, or one derived from it) for its own [Ref.Ask],
-// which only a later turn of its own can answer, gets [ErrAskSelf] at once.
+// turn wait on a token queued on A behind the caller. An actor waiting in
+// its own turn (with its context, or one derived from it) for its own
+// [Ref.Ask], which only a later turn of its own can answer, gets
+// [ErrAskSelf] at once.
 //
 // A handler waiting for a sticky key's token no longer holds the executor, so
 // the key's next token may run meanwhile: a sticky key keeps tokens on one
