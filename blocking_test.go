@@ -262,20 +262,32 @@ func TestMaxBlockedCountsASecondWait(t *testing.T) {
 		toks[i] = must(twice.Submit(bg, 0))
 		<-entered // one at a time, each past its first wait before the next starts
 	}
-	close(release)
-	waited, refused := 0, 0
-	for _, tok := range toks {
-		switch _, err := tok.Wait(bg); {
-		case err == nil:
-			waited++ // blocked on the gate until release, with the others that did
-		case errors.Is(err, ErrTooManyBlocked):
-			refused++
-		default:
-			t.Fatal(err)
+	// Until release, a handler past MaxBlocked is refused and its token
+	// ends, and one blocked on the gate cannot end: so exactly
+	// n-maxBlocked end first, all refused. (Closing release at once let a
+	// last handler find its gate token done and count as waited.)
+	ended := make(chan int, n)
+	for i, tok := range toks {
+		go func() { <-tok.Done(); ended <- i }()
+	}
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	for range n - maxBlocked {
+		select {
+		case i := <-ended:
+			_, err := toks[i].Wait(bg)
+			require.ErrorIs(t, err, ErrTooManyBlocked, "token %d", i)
+		case <-ctx.Done():
+			close(release) // so that the runtime's Stop drains
+			t.Fatalf("fewer than %d handlers refused: more than MaxBlocked (%d) blocked at once", n-maxBlocked, maxBlocked)
 		}
 	}
-	require.LessOrEqual(t, waited, maxBlocked, "handlers blocked at once past MaxBlocked")
-	require.Positive(t, refused)
+	close(release)
+	for range maxBlocked {
+		i := <-ended
+		_, err := toks[i].Wait(bg)
+		require.NoError(t, err, "token %d blocked on the gate until release", i)
+	}
 }
 
 // TestBlockingStopResolvesRetryWithItsError: a Stop whose context ends while
