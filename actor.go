@@ -225,6 +225,8 @@ type actorHandle interface {
 	executor() *actors.Executor
 	// asked says t is an Ask to the actor and a turn of the actor runs.
 	asked(t *actors.Task) bool
+	// active says a turn of the actor runs.
+	active() bool
 }
 
 // kill stops the actor at once, from outside its turns (a stopping runtime
@@ -251,6 +253,8 @@ func (r *Ref[M, R]) executor() *actors.Executor { return r.cell.Executor() }
 
 func (r *Ref[M, R]) asked(t *actors.Task) bool { return t.Of(&r.info) && r.cell.Active() }
 
+func (r *Ref[M, R]) active() bool { return r.cell.Active() }
+
 // waitsOnItself returns an error wrapping ErrAskSelf when a Wait on t, a
 // token not begun, is called from the turn of the actor t is an Ask to:
 // ctx is the actor's context (or derives from it), a turn of the actor
@@ -264,6 +268,17 @@ func waitsOnItself(ctx context.Context, t *actors.Task) error {
 		return nil
 	}
 	return fmt.Errorf("%w: actor %q would wait for a turn of its own", ErrAskSelf, n.name)
+}
+
+// requestsItself returns an error wrapping ErrAskSelf when a Request to pid
+// on engine e is called from a turn of the actor pid names, as
+// waitsOnItself does for its own Ask: only a later turn could answer it.
+func requestsItself(ctx context.Context, e *actor.Engine, pid *actor.PID) error {
+	n, _ := ctx.Value(actors.TurnKey{}).(*actorNode)
+	if n == nil || n.rt.engine != e || !n.pid.Equals(pid) || !n.h.active() || !n.rt.sup.Group().InHandler() {
+		return nil
+	}
+	return fmt.Errorf("%w: actor %q would wait for a turn of its own (a Request to itself)", ErrAskSelf, n.name)
 }
 
 // cellHost is a Ref as its cell's [actors.Host]; a conversion, not an

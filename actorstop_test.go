@@ -474,3 +474,31 @@ func TestWaitOnOwnAskIsAnError(t *testing.T) {
 		require.NoError(t, <-waited, "a goroutine of the actor's, not its turn, waits for the answer (Started %v)", inStarted)
 	}
 }
+
+// TestRequestToItselfIsAnError: an actor that Requests its own PID in its
+// turn, with its context, waits for an answer only a later turn of its own
+// can give; Request says so at once, as Wait does for its own Ask, and
+// sends nothing (the next Ask is answered in order).
+func TestRequestToItselfIsAnError(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	got := make(chan error, 1)
+	ref := must(Spawn(rt, "echo", func() Actor[int, int] {
+		return funcActor(func(c *ActorContext, n int) (int, error) {
+			if n == 0 {
+				ctx, cancel := context.WithTimeout(c, pidsTimeout) // bounded, if it waits
+				_, err := Request[int](ctx, rt.Engine(), c.Self(), 1)
+				cancel()
+				got <- err
+			}
+			return n, nil
+		})
+	}))
+	ctx, cancel := context.WithTimeout(bg, pidsTimeout)
+	defer cancel()
+	must(must(ref.Ask(ctx, 0)).Wait(ctx))
+	err := <-got
+	require.ErrorIs(t, err, ErrAskSelf)
+	require.ErrorContains(t, err, `"echo"`)
+	require.Equal(t, 2, must(must(ref.Ask(bg, 2)).Wait(bg)), "nothing was sent: the next message is answered next")
+}

@@ -54,6 +54,8 @@ var (
 	// an [Ref.Ask] to that same actor that it has not reached: only a later
 	// turn of the actor can answer it, so the wait would last as long as its
 	// context. The Ask stays queued, and is answered in that later turn.
+	// [Request] to the actor's own PID in its turn, with its context, is
+	// refused with it too, and sends nothing.
 	ErrAskSelf = errors.New("coregate: an actor waits in its own turn for its own Ask")
 )
 

@@ -224,6 +224,8 @@ type reply struct {
 // [Token.Wait] does, since the answer may come from work queued on that
 // very executor (a handler of the blocking lane lets another worker start
 // in its place); past [Config.MaxBlocked] it fails with [ErrTooManyBlocked]
+// and sends nothing. An actor's Request to its own PID in its turn, with
+// its context, would wait for a turn of its own: it fails with [ErrAskSelf]
 // and sends nothing.
 func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg any) (R, error) {
 	var zero R
@@ -243,6 +245,9 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	}
 	if pid.GetAddress() != e.Address() && e.Address() == actor.LocalLookupAddr {
 		return zero, fmt.Errorf("coregate: %v is of another engine, and this one has no remote transport (see Remote)", pid)
+	}
+	if err := requestsItself(ctx, e, pid); err != nil {
+		return zero, err
 	}
 	// A handler's wait, as Wait's, whatever ctx is: the answer may come
 	// from work queued on the caller's own executor. Before sending: a
