@@ -20,7 +20,7 @@
 //   - blocking: -blocking-tokens tokens that sleep -blocking-ms, at a
 //     concurrency of -blocking-concurrency where the peer has such a setting;
 //   - waves: doubling waves of tiny tokens (-min-wave to -max-wave), each timed
-//     from before its first submit to its last completion: tokens/s,
+//     from before its first submit to its last result: tokens/s,
 //     submit-to-completion p50 and p99, and overlap;
 //   - latency: submit-to-start p50, p99 and p99.9 of -probes tokens submitted
 //     one at a time, on an idle runtime and on a busy one, and (on Linux)

@@ -98,7 +98,7 @@ func (s *suite) waveTables(w io.Writer) {
 		waves = append(waves, n)
 		total += n
 	}
-	fmt.Fprintf(w, "\ndoubling waves (%d to %d tokens, %d in all, each timed from before its first submit to its last completion)\n", s.o.minWave, s.o.maxWave, total)
+	fmt.Fprintf(w, "\ndoubling waves (%d to %d tokens, %d in all, each timed from before its first submit to its last result in the submitter's hands; p50 and p99: a token's submit to the end of its job)\n", s.o.minWave, s.o.maxWave, total)
 	for _, t := range []struct {
 		name string
 		f    func(sample) float64

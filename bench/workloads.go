@@ -268,11 +268,13 @@ func runBlocking(mk func() peer, concurrency, n int, d time.Duration) (sample, e
 }
 
 // wave holds one wave's per-token timestamps, measured from base on the
-// monotonic clock. Token i writes only slot i, and the slots are read after
-// the wave completed, so no locking is needed.
+// monotonic clock, and when the submitter held every result (returned).
+// Token i writes only slot i, and the slots are read after the wave
+// completed, so no locking is needed.
 type wave struct {
 	base               time.Time
 	submit, start, end []time.Duration
+	returned           time.Duration
 }
 
 // waveTokens bounds the tokens of the rounds runWaves times for one wave
@@ -283,7 +285,10 @@ const (
 )
 
 // runWaves: waves of minWave, 2*minWave, ... maxWave tokens, each submitted
-// at once and timed from before its first submit to its last completion.
+// at once and timed from before its first submit to its last result, when
+// the submitter holds every result (issue 15: "submit to last result"; the
+// wave was once timed to the last token's end inside its job, which left
+// out handing the results back and waking the submitter).
 // Each size runs several rounds back to back after one GC, and its sample is
 // the round of median wall time: one wave alone is too short to stand for
 // the size, and a wave just after a GC's stop-the-world measures the
@@ -319,6 +324,7 @@ func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
 				if err := p.batch(0, n, results[r], before); err != nil {
 					return err
 				}
+				w.returned = time.Since(w.base)
 			}
 			runtime.ReadMemStats(&m1)
 			samples := make([]sample, rounds)
@@ -344,7 +350,7 @@ func (w *wave) sample(workers int, mallocs uint64) sample {
 		lat[i] = w.end[i] - w.submit[i]
 		busy += w.end[i] - w.start[i]
 	}
-	wall := slices.Max(w.end) // from before the first submit
+	wall := w.returned // from before the first submit to the last result
 	s := perToken(n, workers, wall, mallocs)
 	s.Wave = n
 	s.Overlap = float64(busy) / float64(wall)

@@ -129,3 +129,32 @@ func TestTinyIsABurst(t *testing.T) {
 		}
 	}
 }
+
+// slowReturnPeer is a goroutine per task whose batch returns its results
+// only a while after the last token completed, as a peer that is slow to
+// wake its waiter.
+type slowReturnPeer struct{ goroutinePeer }
+
+const slowReturn = 20 * time.Millisecond
+
+func (p *slowReturnPeer) batch(lo, hi int, res []int, before func(int)) error {
+	err := p.goroutinePeer.batch(lo, hi, res, before)
+	time.Sleep(slowReturn)
+	return err
+}
+
+// TestWaveTimedToLastResult: issue 15 times a wave from its first submit to
+// its last result, the moment the submitter holds every result. The wave
+// was timed to the last token's end inside its job instead, so a peer slow
+// to hand the results back looked as fast as one that was not.
+func TestWaveTimedToLastResult(t *testing.T) {
+	out, err := runWaves(func() peer { return &slowReturnPeer{} }, 2, 4, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range out {
+		if time.Duration(s.WallNs) < slowReturn {
+			t.Errorf("wave of %d: timed %v, but its results came back after %v at the earliest", s.Wave, time.Duration(s.WallNs), slowReturn)
+		}
+	}
+}
