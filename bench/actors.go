@@ -186,6 +186,16 @@ func (s *suite) actors(w io.Writer) error {
 		}
 		return fmt.Errorf("actors: %d failed check(s)", len(failed))
 	}
+	skipped := 0
+	for _, r := range s.actorResults {
+		if r.Skipped != "" {
+			skipped++
+		}
+	}
+	if skipped > 0 {
+		fmt.Fprintf(w, "\nevery actor case that ran checked its result (%d measurements checked their result, %d skipped).\n", len(s.actorResults)-skipped, skipped)
+		return nil
+	}
 	fmt.Fprintf(w, "\nevery actor case checked its result on every system (%d measurements).\n", len(s.actorResults))
 	return nil
 }

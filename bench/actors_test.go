@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -144,5 +145,25 @@ func TestAllSuitesPlots(t *testing.T) {
 		if b, err := os.ReadFile(p); err != nil || !bytes.Contains(b, []byte("<svg")) {
 			t.Fatalf("%s: %v", p, err)
 		}
+	}
+}
+
+// TestSkippedNotClaimedChecked: a case skipped for want of CPUs is not
+// counted among the measurements that checked their result; the summary
+// once said every case checked its result on every system, skipped ones
+// included.
+func TestSkippedNotClaimedChecked(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // cross-core ping-pong is skipped
+	o := tinyActors(t)
+	o.actorSystems, o.actorCases, o.plotPath = "coregate,hollywood", "pingpong/cross-core,counting", ""
+	var out bytes.Buffer
+	if err := run(&out, &bytes.Buffer{}, o); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "every actor case checked its result on every system") {
+		t.Fatalf("a skipped case is claimed checked:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "2 measurements checked their result, 2 skipped") {
+		t.Fatalf("output does not count the skipped measurements apart:\n%s", out.String())
 	}
 }
