@@ -385,7 +385,8 @@ func newSuite(o options, progress io.Writer) (*suite, error) {
 		name      string
 		v, lo, hi int
 	}{
-		{"reps", o.reps, 1, maxReps}, {"tokens", o.tokens, 1, maxTokens}, {"submitters", o.submitters, 1, maxGoroutines},
+		{"reps", o.reps, 1, maxReps}, {"tokens", o.tokens, 1, maxInFlight}, // a burst: all in flight at once
+		{"submitters", o.submitters, 1, maxGoroutines},
 		{"cpu-tokens", o.cpuTokens, 1, maxTokens}, {"cpu-us", o.cpuMicros, 1, 1_000_000},
 		{"blocking-tokens", o.blkTokens, 1, maxTokens}, {"blocking-concurrency", o.blkConc, 1, maxGoroutines},
 		{"blocking-ms", o.blkMillis, 1, 60_000}, {"min-wave", o.minWave, 1, maxWave}, {"max-wave", o.maxWave, 1, maxWave},

@@ -320,3 +320,16 @@ func TestHugeSizesAreFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBurstBoundedAsInFlight: a tiny burst holds all of its tokens in
+// flight at once (a goroutine each for the baseline), so -tokens is bounded
+// as tokens held at once, not as results kept.
+func TestBurstBoundedAsInFlight(t *testing.T) {
+	o, err := parseOptions("bench", []string{"-tokens", "50000000"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newSuite(o, io.Discard); err == nil || !strings.Contains(err.Error(), "-tokens ") {
+		t.Fatalf("-tokens 50000000: %v, want an error naming -tokens", err)
+	}
+}
