@@ -30,8 +30,9 @@
 //     and anchored fan-out against unanchored.
 //
 // Peers (-peers): goroutine (a goroutine per task, the baseline of every
-// ratio), chanpool, ants, pond, pond-futures, hollywood, coregate and
-// coregate-off (Affinity: Off). Tables go to stdout, progress to stderr;
+// ratio), chanpool, ants, pond, pond-futures, hollywood, coregate,
+// coregate-off (Affinity: Off), coregate-all (each batch by one
+// Op.SubmitAll) and coregate-off-nospin (Affinity: Off, IdleSpin: -1). Tables go to stdout, progress to stderr;
 // -json writes every raw measurement and -plot draws waves and latency.
 //
 // # Actors
