@@ -540,6 +540,21 @@ func TestNearTellAllocatesNothing(t *testing.T) {
 	require.Equal(t, n*(1+101), must(must(target.Ask(bg, 0)).Wait(bg)), "messages counted")
 }
 
+// eventTypes returns the types of the next n events, in order.
+func eventTypes(t *testing.T, events <-chan any, n int) []string {
+	t.Helper()
+	var got []string
+	for len(got) < n {
+		select {
+		case ev := <-events:
+			got = append(got, fmt.Sprintf("%T", ev))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("events so far: %v", got)
+		}
+	}
+	return got
+}
+
 // TestActorEvents: started, restarted and stopped go on the event stream.
 func TestActorEvents(t *testing.T) {
 	engine, err := actor.NewEngine(actor.NewEngineConfig())
@@ -558,15 +573,7 @@ func TestActorEvents(t *testing.T) {
 	bg := context.Background()
 	_, _ = must(ref.Ask(bg, "panic")).Wait(bg)
 	require.NoError(t, ref.Stop(bg))
-	var got []string
-	for len(got) < 3 {
-		select {
-		case ev := <-events:
-			got = append(got, fmt.Sprintf("%T", ev))
-		case <-time.After(10 * time.Second):
-			t.Fatalf("events so far: %v", got)
-		}
-	}
+	got := eventTypes(t, events, 3)
 	require.Equal(t, []string{"coregate.ActorStarted", "coregate.ActorRestarted", "coregate.ActorStopped"}, got)
 }
 
@@ -1586,14 +1593,6 @@ func TestRespawnedActorEventsInOrder(t *testing.T) {
 	require.NoError(t, old.Stop(bg))
 	again := <-respawned
 	require.Equal(t, 1, must(must(again.Ask(bg, 1)).Wait(bg)))
-	var got []string
-	for len(got) < 3 {
-		select {
-		case ev := <-events:
-			got = append(got, fmt.Sprintf("%T", ev))
-		case <-time.After(10 * time.Second):
-			t.Fatalf("events so far: %v", got)
-		}
-	}
+	got := eventTypes(t, events, 3)
 	require.Equal(t, []string{"coregate.ActorStarted", "coregate.ActorStopped", "coregate.ActorStarted"}, got)
 }
