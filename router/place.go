@@ -209,16 +209,23 @@ func (r *Router) waitRoom(ctx context.Context, how How, w Weight, push func() (i
 // counting again. The caller holds the read lock on moves (or the write lock).
 func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 	v := r.view.Load()
+	seedFrom := -1 // the down executor a keyed lead's own seed moves off
 	if tk.Seed != nil {
 		exec := tk.Seed.Executor()
-		if !v.isLive[exec] {
+		if v.isLive[exec] {
+			return exec
+		}
+		if !rule.Keyed || !tk.Pinned && !tk.Hashed {
 			next := Decide(v.live, r.healthy, Weight(tk.Seed.Class), -1, r.next(Weight(tk.Seed.Class)))
 			if next < 0 {
 				return -1
 			}
-			exec = tk.Seed.Move(exec, next)
+			return tk.Seed.Move(exec, next)
 		}
-		return exec
+		// A keyed lead placed by its key: its own seed moves where the
+		// key's pin does, or the key's leads, each moving its seed on
+		// its own, would run on several executors.
+		seedFrom = exec
 	}
 	// A class position is taken only when staggered selection decides: a
 	// token that follows its key's pin, or stays near an actor, takes none,
@@ -268,7 +275,11 @@ func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 		return Candidate(set, pos, 0)
 	}
 	if tk.placed {
-		return r.sticky.RepinFunc(tk.Key, set, choose)
+		next := r.sticky.RepinFunc(tk.Key, set, choose)
+		if seedFrom >= 0 {
+			next = tk.Seed.Move(seedFrom, next)
+		}
+		return next
 	}
 	tk.placed = true
 	next, pinned := r.sticky.PlaceFunc(tk.Key, set, choose)
