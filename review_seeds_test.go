@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coregate/coregate/internal/faults"
+	"sync"
 	"sync/atomic"
 
 	"github.com/stretchr/testify/require"
@@ -215,5 +216,70 @@ func TestKeyedLeadsMoveWithTheirPin(t *testing.T) {
 		require.Equal(t, ea, eb, "one key's leads ran on two executors")
 		require.Equal(t, ea, run(t, lead, bg, 0), "a later token of the key ran elsewhere")
 		require.Zero(t, rt.Stats().Seeds)
+	})
+}
+
+// TestRefusedLeadReleasesItsSeed: a lead that TrySubmit refuses (ErrFull),
+// or whose Submit's context ends waiting for room, created its seed when it
+// was placed and releases it.
+func TestRefusedLeadReleasesItsSeed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, MailboxSize: 1})
+		bg := context.Background()
+		gate := make(chan struct{})
+		block := must(Define(rt, "block", func(context.Context, int) (int, error) { <-gate; return 0, nil }))
+		lead := must(Define(rt, "lead", where[int], WithAnchor(), WithStickyKey(func(int) uint64 { return 3 })))
+		blocker := must(block.Submit(bg, 0))
+		synctest.Wait()
+		_, err := lead.TrySubmit(0)
+		require.ErrorIs(t, err, ErrFull)
+		tctx, cancel := context.WithTimeout(bg, time.Second)
+		_, err = lead.Submit(tctx, 0)
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		close(gate)
+		must(blocker.Wait(bg))
+		s := rt.Stats()
+		require.Zero(t, s.Seeds)
+		require.Equal(t, s.SeedsReleased, uint64(2))
+	})
+}
+
+// TestPinOutOfRangeWithTokensInFlight: on four executors a Light key is
+// pinned to executor 2, its token queued there. Executor 0 goes down, so
+// Light's range, recomputed over executors 1 to 3, is executor 3 alone.
+// The key's next token moved the pin to 3 and ran there beside the first,
+// still queued on 2: one key's tokens on two executors at once.
+func TestPinOutOfRangeWithTokensInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var arms atomic.Int32
+		t.Cleanup(faults.SetLoop(func(exec int) error {
+			if exec == 0 && arms.Load() > 0 && arms.Add(-1) >= 0 {
+				return errLoop
+			}
+			return nil
+		}))
+		rt := start(t, Config{Cores: 4, Affinity: Off, IdleSpin: -1, StallAfter: -1,
+			Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Hour}})
+		bg := context.Background()
+		gate := make(chan struct{})
+		open := sync.OnceFunc(func() { close(gate) })
+		defer open() // a failed check must not leave the blocker blocked
+		block := must(Define(rt, "block", func(context.Context, int) (int, error) { <-gate; return 0, nil }, OnExecutor(2)))
+		poke := must(Define(rt, "poke", where[int], OnExecutor(0)))
+		op := must(Define(rt, "key", where[int], WithWeight(Light), WithStickyKey(func(int) uint64 { return 5 })))
+		blocker := must(block.Submit(bg, 0))
+		synctest.Wait()
+		first := requireOn(t, 2, must(op.Submit(bg, 0)))
+		arms.Store(2)
+		must(poke.Submit(bg, 0))
+		synctest.Wait()
+		require.True(t, rt.Executors()[0].Down)
+		second := must(op.Submit(bg, 0))
+		require.Equal(t, first.Executor(), second.Executor(), "one key's tokens on two executors at once")
+		open()
+		must(blocker.Wait(bg))
+		must(first.Wait(bg))
+		must(second.Wait(bg))
 	})
 }

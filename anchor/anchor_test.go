@@ -467,3 +467,28 @@ func TestStickyHashedKeyPinnedWhereHashed(t *testing.T) {
 		t.Fatalf("with no hashed token in flight a new key was pinned on %d, want the staggered 3", got)
 	}
 }
+
+// TestStickyKeepsBusyPinOutsideSet: a pin outside set (its range shrank)
+// stays on its live executor while tokens of it are in flight there, and
+// moves once they ended; on an executor that is not live it moves at once.
+func TestStickyKeepsBusyPinOutsideSet(t *testing.T) {
+	s := NewSticky(100, time.Minute, nil)
+	if e, _ := s.Place(7, []int{2, 3}, 2); e != 2 {
+		t.Fatal(e)
+	}
+	all := func(int) bool { return true }
+	next := func() int { return 3 }
+	if e, _ := s.PlaceFunc(7, []int{3}, next, all); e != 2 {
+		t.Fatalf("busy pin moved to %d, want 2", e)
+	}
+	if e := s.RepinFunc(7, []int{3}, next, func(i int) bool { return i != 2 }); e != 3 {
+		t.Fatalf("pin on a down executor stayed on %d, want 3", e)
+	}
+	if e, _ := s.Place(8, []int{2, 3}, 2); e != 2 {
+		t.Fatal(e)
+	}
+	s.Release(8)
+	if e, _ := s.PlaceFunc(8, []int{3}, next, all); e != 3 {
+		t.Fatalf("idle pin outside set stayed on %d, want 3", e)
+	}
+}

@@ -53,15 +53,19 @@ func NewSticky(max int, ttl time.Duration, now func() int64) *Sticky {
 // empty there is nowhere to place: Place returns -1, false and changes
 // nothing.
 func (s *Sticky) Place(key uint64, set []int, next int) (exec int, pinned bool) {
-	return s.place(key, set, func() int { return next }, true)
+	return s.place(key, set, func() int { return next }, nil, true)
 }
 
 // PlaceFunc is [Sticky.Place] with next called, under the table's lock,
 // only when the key needs it: for a new pin, or to move a pin outside set.
 // A caller that takes a staggered position to pick next takes one only for
-// a token that staggering places, not for one that follows its pin.
-func (s *Sticky) PlaceFunc(key uint64, set []int, next func() int) (exec int, pinned bool) {
-	return s.place(key, set, next, true)
+// a token that staggering places, not for one that follows its pin. A pin
+// outside set with tokens in flight stays where it is when live (if not
+// nil) reports its executor live: those tokens are queued or running
+// there (set shrank as a range recomputed over fewer executors), and a pin
+// moved elsewhere would run the key's next tokens beside them.
+func (s *Sticky) PlaceFunc(key uint64, set []int, next func() int, live func(exec int) bool) (exec int, pinned bool) {
+	return s.place(key, set, next, live, true)
 }
 
 // Repin returns the executor for a token of key placed before that must be
@@ -69,17 +73,18 @@ func (s *Sticky) PlaceFunc(key uint64, set []int, next func() int) (exec int, pi
 // moving the key's pin if it is outside set, but it counts nothing and pins no
 // new key (a key without a pin is placed by Rendezvous).
 func (s *Sticky) Repin(key uint64, set []int, next int) int {
-	return s.RepinFunc(key, set, func() int { return next })
+	return s.RepinFunc(key, set, func() int { return next }, nil)
 }
 
 // RepinFunc is [Sticky.Repin] with next called only when the key's pin
-// moves, as for [Sticky.PlaceFunc].
-func (s *Sticky) RepinFunc(key uint64, set []int, next func() int) int {
-	exec, _ := s.place(key, set, next, false)
+// moves, and a pin with tokens in flight on a live executor kept, as for
+// [Sticky.PlaceFunc].
+func (s *Sticky) RepinFunc(key uint64, set []int, next func() int, live func(exec int) bool) int {
+	exec, _ := s.place(key, set, next, live, false)
 	return exec
 }
 
-func (s *Sticky) place(key uint64, set []int, next func() int, count bool) (int, bool) {
+func (s *Sticky) place(key uint64, set []int, next func() int, live func(int) bool, count bool) (int, bool) {
 	if len(set) == 0 {
 		return -1, false
 	}
@@ -87,7 +92,7 @@ func (s *Sticky) place(key uint64, set []int, next func() int, count bool) (int,
 	defer s.mu.Unlock()
 	p, ok := s.pins[key]
 	if ok {
-		if !slices.Contains(set, int(p.exec)) {
+		if !slices.Contains(set, int(p.exec)) && (p.inflight == 0 || live == nil || !live(int(p.exec))) {
 			p.exec = int32(next())
 		}
 		if count {

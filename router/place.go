@@ -274,15 +274,16 @@ func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 		}
 		return Candidate(set, pos, 0)
 	}
+	live := func(i int) bool { return v.isLive[i] }
 	if tk.placed {
-		next := r.sticky.RepinFunc(tk.Key, set, choose)
+		next := r.sticky.RepinFunc(tk.Key, set, choose, live)
 		if seedFrom >= 0 {
 			next = tk.Seed.Move(seedFrom, next)
 		}
 		return next
 	}
 	tk.placed = true
-	next, pinned := r.sticky.PlaceFunc(tk.Key, set, choose)
+	next, pinned := r.sticky.PlaceFunc(tk.Key, set, choose, live)
 	tk.Pinned, tk.Hashed = pinned, !pinned
 	if rule.Lead {
 		tk.Seed = r.seeds.Lead(j.Task().ID(), rule.Calls, next, int(rule.Weight)) // nil: unanchored
