@@ -247,6 +247,8 @@ func actorTitle(c string, p actorsuite.Params) string {
 		return fmt.Sprintf("%d round trips between two actors on two CPUs (coregate: executors 0 and 1); p50: the round trip", p.Rounds)
 	case actorsuite.Counting:
 		return fmt.Sprintf("one sender tells one actor %d increments, then asks for the count", p.Count)
+	case actorsuite.Ask:
+		return fmt.Sprintf("%d blocking round trips from outside any actor, one at a time, each reply checked (a msg: one round trip); p50: the round trip", p.Asks)
 	case actorsuite.ThreadRing:
 		return fmt.Sprintf("a token passed %d hops around a ring of %d actors", p.RingHops, p.RingActors)
 	case actorsuite.ForkJoinThrough:

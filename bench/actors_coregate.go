@@ -26,6 +26,7 @@ var coregateActors = actorsuite.System{
 		return cgRing(p, m, coregate.Config{}, p.RingActors, p.RingHops, nil)
 	},
 	actorsuite.Counting:         cgCounting,
+	actorsuite.Ask:              func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return cgAsk(p, m, 1) },
 	actorsuite.ForkJoinThrough:  cgForkJoin,
 	actorsuite.ForkJoinCreation: cgCreation,
 	actorsuite.Big:              cgBig,
@@ -168,6 +169,46 @@ func cgCounting(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 			return 0, err
 		}
 		return p.Count, actorsuite.Equal("counting: the count", got, p.Count)
+	})
+}
+
+// cgIncr answers n+step for n: the suite's step is 1, a test's another to
+// see the check fail.
+type cgIncr struct{ step int }
+
+func (a *cgIncr) Receive(_ *coregate.ActorContext, n int) (int, error) {
+	return n + a.step, nil
+}
+
+// cgAsk makes p.Asks blocking round trips from outside any actor: Ask(i),
+// then Wait, each reply checked and each round trip timed.
+func cgAsk(p actorsuite.Params, m *actorsuite.Meter, step int) (int, error) {
+	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
+		ref, err := coregate.Spawn(rt, "incr", func() coregate.Actor[int, int] { return &cgIncr{step: step} })
+		if err != nil {
+			return 0, err
+		}
+		m.Reserve(p.Asks)
+		m.Start()
+		last := time.Now()
+		for i := range p.Asks {
+			tok, err := ref.Ask(ctx, i)
+			if err != nil {
+				return 0, err
+			}
+			got, err := tok.Wait(ctx)
+			if err != nil {
+				return 0, err
+			}
+			if err := actorsuite.CheckAsk(i, got); err != nil {
+				return 0, err
+			}
+			now := time.Now()
+			m.Record(now.Sub(last))
+			last = now
+		}
+		m.Stop()
+		return p.Asks, nil
 	})
 }
 

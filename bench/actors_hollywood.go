@@ -24,6 +24,7 @@ var hollywoodActors = actorsuite.System{
 		return hwRing(p, m, p.RingActors, p.RingHops)
 	},
 	actorsuite.Counting:         hwCounting,
+	actorsuite.Ask:              func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return hwAsk(p, m, 1) },
 	actorsuite.ForkJoinThrough:  hwForkJoin,
 	actorsuite.ForkJoinCreation: hwCreation,
 	actorsuite.Big:              hwBig,
@@ -151,6 +152,39 @@ func hwCounting(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 			return 0, err
 		}
 		return p.Count, actorsuite.Equal[any]("counting: the count", got, p.Count)
+	})
+}
+
+// hwIncr is cgIncr for hollywood: it responds n+step to an int n.
+type hwIncr struct{ step int }
+
+func (a *hwIncr) Receive(c *actor.Context) {
+	if n, ok := c.Message().(int); ok {
+		c.Respond(n + a.step)
+	}
+}
+
+// hwAsk is cgAsk for hollywood: Request(i), then Result.
+func hwAsk(p actorsuite.Params, m *actorsuite.Meter, step int) (int, error) {
+	return hwRun(p, func(h *hwEngine) (int, error) {
+		pid := h.spawn(&hwIncr{step: step}, "incr")
+		m.Reserve(p.Asks)
+		m.Start()
+		last := time.Now()
+		for i := range p.Asks {
+			got, err := h.e.Request(pid, i, p.Timeout).Result()
+			if err != nil {
+				return 0, err
+			}
+			if err := actorsuite.CheckAskAny(i, got); err != nil {
+				return 0, err
+			}
+			now := time.Now()
+			m.Record(now.Sub(last))
+			last = now
+		}
+		m.Stop()
+		return p.Asks, nil
 	})
 }
 

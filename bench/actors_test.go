@@ -50,6 +50,23 @@ func TestActorCases(t *testing.T) {
 	}
 }
 
+// TestAskWrongReply: an actor that answers anything but n+1 fails ask's
+// check on each system, with the round trip named.
+func TestAskWrongReply(t *testing.T) {
+	for sys, ask := range map[string]func(actorsuite.Params, *actorsuite.Meter, int) (int, error){
+		"coregate": cgAsk, "hollywood": hwAsk,
+	} {
+		t.Run(sys, func(t *testing.T) {
+			p := actorsuite.Tiny()
+			p.Case = actorsuite.Ask
+			wrong := actorsuite.System{actorsuite.Ask: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return ask(p, m, 2) }}
+			if r := actorsuite.Run(sys, wrong, p, ""); !strings.Contains(r.Failure, "round trip 0 sent 0 and got 2, want 1") || r.Rate() != 0 {
+				t.Fatalf("%+v", r)
+			}
+		})
+	}
+}
+
 // tinyActors returns options for the actor suite alone at a tiny size.
 func tinyActors(t *testing.T) options {
 	o := tiny()
@@ -99,8 +116,8 @@ func TestActorSuite(t *testing.T) {
 		if r.Failure != "" || r.Skipped == "" && (r.Ops <= 0 || r.WallNs <= 0 || r.Rep != 1) {
 			t.Fatalf("raw result %+v", r)
 		}
-		if r.Skipped == "" && strings.HasPrefix(r.Case, "pingpong") && r.P50Ns <= 0 {
-			t.Fatalf("ping-pong without its p50: %+v", r)
+		if r.Skipped == "" && (strings.HasPrefix(r.Case, "pingpong") || r.Case == actorsuite.Ask) && r.P50Ns <= 0 {
+			t.Fatalf("a round trip case without its p50: %+v", r)
 		}
 	}
 	svg, err := os.ReadFile(o.plotPath)
@@ -116,13 +133,13 @@ func TestActorFailure(t *testing.T) {
 	actorSystemNames = append([]string{"broken"}, saved...)
 	t.Cleanup(func() { actorSystemNames = saved })
 	o := tinyActors(t)
-	o.actorSystems, o.actorCases, o.plotPath = "hollywood,broken", "counting,bank", ""
+	o.actorSystems, o.actorCases, o.plotPath = "hollywood,broken", "counting,ask,bank", ""
 	var out bytes.Buffer
 	err := run(&out, &bytes.Buffer{}, o)
-	if err == nil || !strings.Contains(err.Error(), "2 failed check(s)") {
-		t.Fatalf("run returned %v, want 2 failed checks\n%s", err, out.String())
+	if err == nil || !strings.Contains(err.Error(), "3 failed check(s)") {
+		t.Fatalf("run returned %v, want 3 failed checks\n%s", err, out.String())
 	}
-	for _, want := range []string{"FAIL counting on broken, repetition 1: counted 41, want 42", "FAIL bank on broken"} {
+	for _, want := range []string{"FAIL counting on broken, repetition 1: counted 41, want 42", "FAIL ask on broken", "FAIL bank on broken"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("output lacks %q:\n%s", want, out.String())
 		}

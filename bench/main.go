@@ -237,6 +237,7 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	}{
 		{&a.Rounds, "rounds", "pingpong: round trips"},
 		{&a.Count, "count", "counting: messages"},
+		{&a.Asks, "asks", "ask: blocking round trips from outside any actor"},
 		{&a.RingActors, "ring-actors", "threadring: actors in the ring"},
 		{&a.RingHops, "ring-hops", "threadring: hops of the token"},
 		{&a.FJActors, "fj-actors", "forkjoin-throughput: actors"},

@@ -22,6 +22,12 @@
 //     1; the others: wherever the Go scheduler puts them).
 //   - counting: one sender (the child's main goroutine) tells one actor
 //     Params.Count increments, then asks it for the count.
+//   - ask: the child's main goroutine, outside any actor, makes Params.Asks
+//     blocking request/reply round trips to one actor, one at a time: it
+//     sends i and waits for the reply, which must be i+1 ([CheckAsk]). The
+//     rate counts round trips; p50 is the round trip. Each system's own
+//     blocking request: coregate Ask then Wait, hollywood
+//     Request(...).Result(), protoactor RequestFuture(...).Result().
 //   - threadring: a token goes Params.RingHops hops around a ring of
 //     Params.RingActors actors.
 //   - forkjoin-throughput: Params.FJActors actors each receive
@@ -56,6 +62,7 @@ const (
 	PingPongOneCore   = "pingpong/one-core"
 	PingPongCrossCore = "pingpong/cross-core"
 	Counting          = "counting"
+	Ask               = "ask"
 	ThreadRing        = "threadring"
 	ForkJoinThrough   = "forkjoin-throughput"
 	ForkJoinCreation  = "forkjoin-creation"
@@ -66,8 +73,8 @@ const (
 
 // Cases lists every case in the order tables show them.
 var Cases = []string{
-	PingPongOneCore, PingPongCrossCore, Counting, ThreadRing, ForkJoinThrough,
-	ForkJoinCreation, Big, Chameneos, Bank,
+	PingPongOneCore, PingPongCrossCore, Counting, Ask, ThreadRing,
+	ForkJoinThrough, ForkJoinCreation, Big, Chameneos, Bank,
 }
 
 // Unit names what a case's rate counts.
@@ -88,6 +95,7 @@ type Params struct {
 	Case         string        `json:"case"`
 	Rounds       int           `json:"rounds"`      // pingpong round trips
 	Count        int           `json:"count"`       // counting messages
+	Asks         int           `json:"asks"`        // ask round trips
 	RingActors   int           `json:"ring_actors"` // threadring
 	RingHops     int           `json:"ring_hops"`
 	FJActors     int           `json:"fj_actors"` // forkjoin-throughput
@@ -109,14 +117,14 @@ type Params struct {
 func Defaults(quick bool) Params {
 	if quick {
 		return Params{
-			Rounds: 40_000, Count: 2_000_000, RingActors: 100, RingHops: 100_000,
+			Rounds: 40_000, Count: 2_000_000, Asks: 100_000, RingActors: 100, RingHops: 100_000,
 			FJActors: 60, FJMessages: 20_000, Creations: 40_000,
 			BigActors: 120, BigPings: 4_000, Creatures: 100, Meetings: 200_000,
 			Accounts: 1_000, Transactions: 100_000, Seed: 1, Timeout: time.Minute,
 		}
 	}
 	return Params{
-		Rounds: 100_000, Count: 5_000_000, RingActors: 100, RingHops: 300_000,
+		Rounds: 100_000, Count: 5_000_000, Asks: 300_000, RingActors: 100, RingHops: 300_000,
 		FJActors: 60, FJMessages: 50_000, Creations: 100_000,
 		BigActors: 120, BigPings: 10_000, Creatures: 100, Meetings: 1_000_000,
 		Accounts: 1_000, Transactions: 300_000, Seed: 1, Timeout: 2 * time.Minute,
@@ -127,7 +135,7 @@ func Defaults(quick bool) Params {
 // also under the race detector.
 func Tiny() Params {
 	return Params{
-		Rounds: 50, Count: 500, RingActors: 7, RingHops: 100,
+		Rounds: 50, Count: 500, Asks: 50, RingActors: 7, RingHops: 100,
 		FJActors: 5, FJMessages: 40, Creations: 50,
 		BigActors: 6, BigPings: 10, Creatures: 5, Meetings: 60,
 		Accounts: 8, Transactions: 100, Seed: 1, Timeout: time.Minute,
@@ -139,7 +147,7 @@ func Tiny() Params {
 // a case holds a few GiB at most.
 const (
 	maxActors   = 1_000_000     // actors alive at once
-	maxHeld     = 100_000_000   // messages a case may hold at once: pingpong's samples, counting's queue (hollywood's inbox is unbounded), bank's transfers
+	maxHeld     = 100_000_000   // messages a case may hold at once: pingpong's and ask's samples, counting's queue (hollywood's inbox is unbounded), bank's transfers
 	maxMessages = 1_000_000_000 // messages that pass one at a time
 )
 
@@ -153,7 +161,7 @@ func (p Params) Validate() error {
 		name  string
 		v, hi int
 	}{
-		{"rounds", p.Rounds, maxHeld}, {"count", p.Count, maxHeld}, {"ring-actors", p.RingActors, maxActors},
+		{"rounds", p.Rounds, maxHeld}, {"count", p.Count, maxHeld}, {"asks", p.Asks, maxHeld}, {"ring-actors", p.RingActors, maxActors},
 		{"ring-hops", p.RingHops, maxMessages}, {"fj-actors", p.FJActors, maxActors}, {"fj-messages", p.FJMessages, maxHeld},
 		{"creations", p.Creations, maxActors}, {"big-actors", p.BigActors, maxActors}, {"big-pings", p.BigPings, maxHeld},
 		{"creatures", p.Creatures, maxActors}, {"meetings", p.Meetings, maxMessages},

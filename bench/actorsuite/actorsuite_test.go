@@ -40,6 +40,12 @@ func TestChecks(t *testing.T) {
 		{"chameneos right", CheckChameneos(Params{Meetings: 3}, []CreatureReport{{Meetings: 4}, {Meetings: 2}}), true},
 		{"chameneos a meeting lost", CheckChameneos(Params{Meetings: 3}, []CreatureReport{{Meetings: 4}, {Meetings: 1}}), false},
 		{"chameneos met itself", CheckChameneos(Params{Meetings: 1}, []CreatureReport{{Meetings: 2, Self: 1}}), false},
+		{"ask right", CheckAsk(7, 8), true},
+		{"ask wrong", CheckAsk(7, 7), false},
+		{"ask untyped right", CheckAskAny(300, any(301)), true},
+		{"ask untyped wrong", CheckAskAny(300, any(300)), false},
+		{"ask untyped not an int", CheckAskAny(0, any(int64(1))), false},
+		{"ask untyped missing", CheckAskAny(0, nil), false},
 		{"equal", Equal("x", 1, 1), true},
 		{"not equal", Equal("x", 1, 2), false},
 	} {
@@ -150,6 +156,8 @@ func TestValidate(t *testing.T) {
 	}{
 		{func(p *Params) { p.Case = "nope" }, `"nope"`},
 		{func(p *Params) { p.Rounds = 0 }, "-rounds"},
+		{func(p *Params) { p.Asks = 0 }, "-asks"},
+		{func(p *Params) { p.Asks = maxHeld + 1 }, "-asks"},
 		{func(p *Params) { p.Transactions = -1 }, "-transactions"},
 		{func(p *Params) { p.BigActors = 1 }, "-big-actors"},
 		{func(p *Params) { p.Creatures = 1 }, "-creatures"},

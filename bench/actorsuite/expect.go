@@ -37,6 +37,26 @@ func Equal[T comparable](what string, got, want T) error {
 	return nil
 }
 
+// CheckAsk checks the reply to ask's round trip i, which sent i: the actor
+// answers i+1.
+func CheckAsk(i, got int) error {
+	if got != i+1 {
+		return fmt.Errorf("ask: round trip %d sent %d and got %d, want %d", i, i, got, i+1)
+	}
+	return nil
+}
+
+// CheckAskAny is CheckAsk for a system whose replies are untyped: got must
+// hold an int. It takes the interface the system returned, so the check
+// allocates nothing.
+func CheckAskAny(i int, got any) error {
+	n, ok := got.(int)
+	if !ok {
+		return fmt.Errorf("ask: round trip %d sent %d and got %v (%T), want the int %d", i, i, got, got, i+1)
+	}
+	return CheckAsk(i, n)
+}
+
 // RingWant is how many messages actor i of a ring of k receives when a token
 // of value hops starts at actor 0 and each actor passes value-1 on until 0:
 // the hops j in [0, hops] with j%k == i.

@@ -39,6 +39,7 @@ var protoactorActors = actorsuite.System{
 		return paRing(p, m, p.RingActors, p.RingHops)
 	},
 	actorsuite.Counting:         paCounting,
+	actorsuite.Ask:              func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return paAsk(p, m, 1) },
 	actorsuite.ForkJoinThrough:  paForkJoin,
 	actorsuite.ForkJoinCreation: paCreation,
 	actorsuite.Big:              paBig,
@@ -177,6 +178,39 @@ func paCounting(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 			return 0, err
 		}
 		return p.Count, actorsuite.Equal[any]("counting: the count", got, p.Count)
+	})
+}
+
+// paIncr is cgIncr for protoactor: it responds n+step to an int n.
+type paIncr struct{ step int }
+
+func (a *paIncr) Receive(c actor.Context) {
+	if n, ok := c.Message().(int); ok {
+		c.Respond(n + a.step)
+	}
+}
+
+// paAsk is cgAsk for protoactor: RequestFuture(i), then Result.
+func paAsk(p actorsuite.Params, m *actorsuite.Meter, step int) (int, error) {
+	return paRun(p, func(h *paSystem) (int, error) {
+		pid := h.spawn(&paIncr{step: step})
+		m.Reserve(p.Asks)
+		m.Start()
+		last := time.Now()
+		for i := range p.Asks {
+			got, err := h.sys.Root.RequestFuture(pid, i, p.Timeout).Result()
+			if err != nil {
+				return 0, err
+			}
+			if err := actorsuite.CheckAskAny(i, got); err != nil {
+				return 0, err
+			}
+			now := time.Now()
+			m.Record(now.Sub(last))
+			last = now
+		}
+		m.Stop()
+		return p.Asks, nil
 	})
 }
 

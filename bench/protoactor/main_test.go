@@ -2,6 +2,7 @@ package main
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/coregate/coregate/bench/actorsuite"
@@ -25,5 +26,16 @@ func TestCases(t *testing.T) {
 				t.Fatalf("%+v", r)
 			}
 		})
+	}
+}
+
+// TestAskWrongReply: an actor that answers anything but n+1 fails ask's
+// check, with the round trip named.
+func TestAskWrongReply(t *testing.T) {
+	p := actorsuite.Tiny()
+	p.Case = actorsuite.Ask
+	wrong := actorsuite.System{actorsuite.Ask: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return paAsk(p, m, 2) }}
+	if r := actorsuite.Run("protoactor", wrong, p, ""); !strings.Contains(r.Failure, "round trip 0 sent 0 and got 2, want 1") || r.Rate() != 0 {
+		t.Fatalf("%+v", r)
 	}
 }
