@@ -129,7 +129,7 @@ const (
 )
 
 // defaults returns the default run's options; quick shrinks them to a run
-// of a few seconds on 2 CPUs (the actor suite about 15).
+// of a few seconds on 2 CPUs (the actor suite under a minute).
 func defaults(quick bool) options {
 	o := options{
 		reps: 3, workloads: strings.Join(workloadNames, ","), peers: peerNames(),
@@ -201,7 +201,7 @@ func parseOptions(name string, args []string, errOut io.Writer) (options, error)
 
 // bindFlags defines every flag on fs, each defaulting to its field in o.
 func bindFlags(fs *flag.FlagSet, o *options) {
-	fs.BoolVar(&o.quick, "quick", o.quick, "smaller sizes (tokens: one repetition, a few seconds on 2 CPUs; actors: about 15 s) (other flags still apply)")
+	fs.BoolVar(&o.quick, "quick", o.quick, "smaller sizes (tokens: one repetition, a few seconds on 2 CPUs; actors: under a minute) (other flags still apply)")
 	fs.IntVar(&o.reps, "reps", o.reps, "repetitions of every measurement")
 	fs.IntVar(&o.cores, "cores", 0, "CPUs to use: coregate's executors and the pools' workers (0: every allowed CPU)")
 	fs.StringVar(&o.workloads, "workloads", o.workloads, "comma-separated workloads: "+strings.Join(workloadNames, ", "))
