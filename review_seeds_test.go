@@ -8,9 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/coregate/coregate/internal/faults"
 	"sync"
-	"sync/atomic"
 
 	"github.com/stretchr/testify/require"
 )
@@ -190,13 +188,7 @@ func TestStickyPinReleasedOnEveryOutcome(t *testing.T) {
 // moves with its key's pin.
 func TestKeyedLeadsMoveWithTheirPin(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var arms atomic.Int32
-		t.Cleanup(faults.SetLoop(func(exec int) error {
-			if exec == 0 && arms.Load() > 0 && arms.Add(-1) >= 0 {
-				return errLoop
-			}
-			return nil
-		}))
+		arms := failLoopsOf(t, 0)
 		rt := start(t, Config{Cores: 3, Affinity: Off, IdleSpin: -1, StallAfter: -1,
 			Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Hour}})
 		bg := context.Background()
@@ -252,13 +244,7 @@ func TestRefusedLeadReleasesItsSeed(t *testing.T) {
 // still queued on 2: one key's tokens on two executors at once.
 func TestPinOutOfRangeWithTokensInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var arms atomic.Int32
-		t.Cleanup(faults.SetLoop(func(exec int) error {
-			if exec == 0 && arms.Load() > 0 && arms.Add(-1) >= 0 {
-				return errLoop
-			}
-			return nil
-		}))
+		arms := failLoopsOf(t, 0)
 		rt := start(t, Config{Cores: 4, Affinity: Off, IdleSpin: -1, StallAfter: -1,
 			Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Hour}})
 		bg := context.Background()

@@ -118,10 +118,13 @@ func startOneDownable(t *testing.T) (*Runtime, *atomic.Int32) {
 
 // failLoops makes the executors' loops fail while the count it returns is
 // above zero, one failure per count.
-func failLoops(t *testing.T) *atomic.Int32 {
+func failLoops(t *testing.T) *atomic.Int32 { return failLoopsOf(t, -1) }
+
+// failLoopsOf is failLoops for executor exec alone (-1: any).
+func failLoopsOf(t *testing.T, exec int) *atomic.Int32 {
 	arms := new(atomic.Int32)
-	t.Cleanup(faults.SetLoop(func(int) error {
-		if arms.Load() > 0 && arms.Add(-1) >= 0 {
+	t.Cleanup(faults.SetLoop(func(e int) error {
+		if (exec < 0 || e == exec) && arms.Load() > 0 && arms.Add(-1) >= 0 {
 			return errLoop
 		}
 		return nil
