@@ -334,11 +334,17 @@ func (r *Router) Up(e *actors.Executor) {
 // there (plain tokens: no sticky pin, seed or retry; never a Scheduled
 // runnable) to healthy executors of
 // their range, or of the range over the healthy ones when none of it is
-// healthy; the others wait for it, in order. It returns how many moved.
+// healthy; the others wait for it, in order. When no live executor is
+// healthy, nothing moves: placed again, the tokens would go back to a
+// stalled one, e itself for a class whose range is e, at its tail, behind
+// tokens submitted after them. It returns how many moved.
 func (r *Router) Stalled(e *actors.Executor) int {
 	defer r.room.Notify() // submitters waiting for room on e place again
 	r.moving.Lock()
 	defer r.moving.Unlock()
+	if !slices.ContainsFunc(r.view.Load().live, r.healthy) {
+		return 0
+	}
 	return r.moveAll(e.Steal(func(j actors.Job) bool {
 		if p, ok := j.(Placed); ok {
 			// A ticket alone does not hold a token (a group's or Map's
