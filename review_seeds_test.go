@@ -22,17 +22,7 @@ func TestSeedEveryChildOutcome(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := start(t, Config{Cores: 1, Affinity: Off})
 		bg := context.Background()
-		child := must(Define(rt, "child", func(_ context.Context, how string) (int, error) {
-			switch how {
-			case "error":
-				return 0, errors.New("failed")
-			case "panic":
-				panic("panicked")
-			case "goexit":
-				runtime.Goexit()
-			}
-			return 1, nil
-		}))
+		child := must(Define(rt, "child", func(_ context.Context, how string) (int, error) { return outcome(how) }))
 		retried := must(Define(rt, "retried", func(context.Context, int) (int, error) {
 			return 0, errors.New("always")
 		}, WithRetry(2, time.Millisecond)))
@@ -146,17 +136,10 @@ func TestStickyPinReleasedOnEveryOutcome(t *testing.T) {
 		bg := context.Background()
 		gate := make(chan struct{})
 		op := must(Define(rt, "sticky", func(_ context.Context, how string) (int, error) {
-			switch how {
-			case "gate":
+			if how == "gate" {
 				<-gate
-			case "error":
-				return 0, errors.New("failed")
-			case "panic":
-				panic("panicked")
-			case "goexit":
-				runtime.Goexit()
 			}
-			return 1, nil
+			return outcome(how)
 		}, WithStickyKey(func(s string) uint64 { return uint64(len(s) / 9) })))
 		holder := must(op.Submit(bg, "gate"))
 		synctest.Wait()
@@ -268,4 +251,18 @@ func TestPinOutOfRangeWithTokensInFlight(t *testing.T) {
 		must(first.Wait(bg))
 		must(second.Wait(bg))
 	})
+}
+
+// outcome ends a handler as how says: "error" fails, "panic" panics,
+// "goexit" calls runtime.Goexit, anything else succeeds with 1.
+func outcome(how string) (int, error) {
+	switch how {
+	case "error":
+		return 0, errors.New("failed")
+	case "panic":
+		panic("panicked")
+	case "goexit":
+		runtime.Goexit()
+	}
+	return 1, nil
 }
