@@ -423,8 +423,10 @@ func newSuite(o options, progress io.Writer) (*suite, error) {
 	if o.plotPath != "" && !strings.HasSuffix(o.plotPath, ".svg") && !strings.HasSuffix(o.plotPath, ".png") {
 		return nil, fmt.Errorf("-plot %q: want a .svg or .png file", o.plotPath)
 	}
-	if o.plotPath != "" && !s.actorsOn && !s.want[wWaves] && !s.want[wLatency] {
-		return nil, fmt.Errorf("-plot draws the waves and latency workloads (or the actor suite), and -workloads %q has neither", o.workloads)
+	// With both suites, the token chart takes the -plot file itself: it
+	// needs something to draw as much as with the token suite alone.
+	if o.plotPath != "" && s.tokens && !s.want[wWaves] && !s.want[wLatency] {
+		return nil, fmt.Errorf("-plot draws the token suite's waves and latency workloads, and -workloads %q has neither (-suite actors draws the actor suite alone)", o.workloads)
 	}
 	// Checked before the run, not after minutes of it.
 	for _, out := range []struct{ flag, path string }{{"json", o.jsonPath}, {"plot", o.plotPath}} {

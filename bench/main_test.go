@@ -129,13 +129,17 @@ func TestBadFlags(t *testing.T) {
 // TestOutputsCheckedBeforeTheRun: a -json or -plot file that cannot be
 // written, and an argument that is not a flag, are errors before anything
 // runs. Found by review: the first two failed only after the whole run,
-// and a stray argument was ignored.
+// and a stray argument was ignored; so did -plot with -suite all and
+// token workloads that draw nothing, after both suites had run.
 func TestOutputsCheckedBeforeTheRun(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "no-such-dir", "out")
 	for _, mod := range []func(*options){
 		func(o *options) { o.jsonPath = missing + ".json" },
 		func(o *options) { o.plotPath = missing + ".svg" },
 		func(o *options) { o.workloads, o.plotPath = "tiny", filepath.Join(t.TempDir(), "x.svg") },
+		func(o *options) {
+			o.suite, o.workloads, o.plotPath = suiteAll, "tiny", filepath.Join(t.TempDir(), "x.svg")
+		},
 	} {
 		o := tiny()
 		mod(&o)
