@@ -13,12 +13,15 @@ import (
 )
 
 // localityResult compares anchored placement with plain staggering on the same
-// work.
+// work, in every repetition.
 type localityResult struct {
-	Name               string
-	Tokens             int
-	Anchored, Plain    float64 // tokens/s
-	AnchoredOn, Spread string  // how placement used the executors
+	Workload   string    `json:"workload"` // locality or fanout
+	Name       string    `json:"name"`
+	Tokens     int       `json:"tokens"`
+	Anchored   []float64 `json:"anchored_tokens_per_sec"` // one per repetition
+	Plain      []float64 `json:"plain_tokens_per_sec"`
+	AnchoredOn string    `json:"anchored_on"` // how placement used the executors, in the last repetition
+	Spread     string    `json:"plain_on"`
 }
 
 // block is the state one key owns. Its mutex is needed by plain placement,
@@ -33,7 +36,7 @@ type block struct {
 // every word of its key's block. Sticky placement keeps a block in one core's
 // caches; staggered placement moves it between cores. Both variants run the same
 // tokens, and each checks every block afterwards.
-func runLocality(rt *coregate.Runtime, keys, blockKiB, tokens int) (localityResult, error) {
+func runLocality(rt *coregate.Runtime, keys, blockKiB, tokens, reps int) (localityResult, error) {
 	var blocks []*block
 	touch := func(_ context.Context, k int) (int, error) {
 		b := blocks[k]
@@ -52,7 +55,7 @@ func runLocality(rt *coregate.Runtime, keys, blockKiB, tokens int) (localityResu
 	if err != nil {
 		return localityResult{}, err
 	}
-	res := localityResult{Name: fmt.Sprintf("locality: %d keys x %d KiB, sticky vs staggered", keys, blockKiB), Tokens: tokens}
+	res := localityResult{Workload: wLocality, Name: fmt.Sprintf("locality: %d keys x %d KiB, sticky vs staggered", keys, blockKiB), Tokens: tokens}
 	// Keys in a fixed pseudo-random order: in key order, round robin would send
 	// each key to one executor whenever the executor count divides the key count.
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -63,11 +66,11 @@ func runLocality(rt *coregate.Runtime, keys, blockKiB, tokens int) (localityResu
 		count[seq[i]]++
 	}
 	variants := []struct {
-		op   *coregate.Op[int, int]
-		rate *float64
-		on   *string
+		op    *coregate.Op[int, int]
+		rates *[]float64
+		on    *string
 	}{{plain, &res.Plain, &res.Spread}, {sticky, &res.Anchored, &res.AnchoredOn}}
-	err = warmThenTimed(len(variants), func(vi int, record bool) error {
+	err = warmThenTimed(len(variants), reps, func(vi int, record bool) error {
 		v := variants[vi]
 		blocks = make([]*block, keys)
 		for k := range blocks {
@@ -100,23 +103,24 @@ func runLocality(rt *coregate.Runtime, keys, blockKiB, tokens int) (localityResu
 			}
 		}
 		if record {
-			*v.rate, *v.on = rate, executorsPerKey(perKey)
+			*v.rates, *v.on = append(*v.rates, rate), executorsPerKey(perKey)
 		}
 		return nil
 	})
 	return res, err
 }
 
-// warmThenTimed runs pass for each of n variants once to warm up, then once
-// more to record (record true), each pass after a GC. Timed once in a fixed
-// order on a fresh runtime, the first variant paid for the cold start
-// (parked executors, a heap still growing): anchored fan-out measured
-// 1.12-1.25x plain when it ran second and 0.87-0.98x when it ran first.
-func warmThenTimed(n int, pass func(variant int, record bool) error) error {
-	for _, record := range []bool{false, true} {
+// warmThenTimed runs pass for each of n variants once to warm up, then reps
+// times more to record (record true), the variants alternating within each
+// repetition, each pass after a GC. Timed once in a fixed order on a fresh
+// runtime, the first variant paid for the cold start (parked executors, a
+// heap still growing): anchored fan-out measured 1.12-1.25x plain when it
+// ran second and 0.87-0.98x when it ran first.
+func warmThenTimed(n, reps int, pass func(variant int, record bool) error) error {
+	for rep := range reps + 1 {
 		for i := range n {
 			runtime.GC()
-			if err := pass(i, record); err != nil {
+			if err := pass(i, rep > 0); err != nil {
 				return err
 			}
 		}
@@ -136,7 +140,7 @@ func executorsPerKey(perKey []map[int]bool) string {
 // runFanOut: each lead writes a buffer of bufKiB and submits children that each
 // sum it; the lead checks their sums. Anchored, the children run on the lead's
 // executor, where the buffer is in cache; unanchored they spread.
-func runFanOut(rt *coregate.Runtime, leads, children, bufKiB int) (localityResult, error) {
+func runFanOut(rt *coregate.Runtime, leads, children, bufKiB, reps int) (localityResult, error) {
 	sum := func(_ context.Context, buf []uint64) (uint64, error) {
 		var s uint64
 		for _, w := range buf {
@@ -185,13 +189,13 @@ func runFanOut(rt *coregate.Runtime, leads, children, bufKiB int) (localityResul
 	if err != nil {
 		return localityResult{}, err
 	}
-	res := localityResult{Name: fmt.Sprintf("fan-out: %d leads x %d children on a %d KiB buffer, anchored vs unanchored", leads, children, bufKiB), Tokens: leads * (1 + children)}
+	res := localityResult{Workload: wFanOut, Name: fmt.Sprintf("fan-out: %d leads x %d children on a %d KiB buffer, anchored vs unanchored", leads, children, bufKiB), Tokens: leads * (1 + children)}
 	variants := []struct {
-		op   *coregate.Op[int, []int]
-		rate *float64
-		on   *string
+		op    *coregate.Op[int, []int]
+		rates *[]float64
+		on    *string
 	}{{plain, &res.Plain, &res.Spread}, {anchored, &res.Anchored, &res.AnchoredOn}}
-	err = warmThenTimed(len(variants), func(vi int, record bool) error {
+	err = warmThenTimed(len(variants), reps, func(vi int, record bool) error {
 		v := variants[vi]
 		toks := make([]*coregate.Token[[]int], leads)
 		start := time.Now()
@@ -213,7 +217,7 @@ func runFanOut(rt *coregate.Runtime, leads, children, bufKiB int) (localityResul
 			}
 		}
 		if record {
-			*v.rate = float64(res.Tokens) / time.Since(start).Seconds()
+			*v.rates = append(*v.rates, float64(res.Tokens)/time.Since(start).Seconds())
 			*v.on = fmt.Sprintf("%.0f%% of children away from their lead", 100*float64(away)/float64(leads*children))
 		}
 		return nil
@@ -221,11 +225,17 @@ func runFanOut(rt *coregate.Runtime, leads, children, bufKiB int) (localityResul
 	return res, err
 }
 
+// printLocality prints each variant's median rate over the repetitions and
+// the median of the per-repetition ratios.
 func printLocality(w io.Writer, results []localityResult) {
 	for _, r := range results {
-		fmt.Fprintf(w, "\n%s (%d tokens)\n", r.Name, r.Tokens)
-		fmt.Fprintf(w, "  anchored   %10.0f tokens/s  (%s)\n", r.Anchored, r.AnchoredOn)
-		fmt.Fprintf(w, "  plain      %10.0f tokens/s  (%s)\n", r.Plain, r.Spread)
-		fmt.Fprintf(w, "  ratio      %10.2fx\n", r.Anchored/r.Plain)
+		var ratios []float64
+		for i := range r.Anchored {
+			ratios = append(ratios, r.Anchored[i]/r.Plain[i])
+		}
+		fmt.Fprintf(w, "\n%s (%d tokens), median of %d repetition(s)\n", r.Name, r.Tokens, len(r.Anchored))
+		fmt.Fprintf(w, "  anchored   %10.0f tokens/s  (%s)\n", median(r.Anchored), r.AnchoredOn)
+		fmt.Fprintf(w, "  plain      %10.0f tokens/s  (%s)\n", median(r.Plain), r.Spread)
+		fmt.Fprintf(w, "  ratio      %10.2fx\n", median(ratios))
 	}
 }

@@ -265,8 +265,9 @@ type suite struct {
 	progress io.Writer
 	samples  []sample
 
-	tokens, actorsOn bool     // the suites to run
-	cases, systems   []string // the actor suite's
+	localityResults  []localityResult // the locality and fanout workloads
+	tokens, actorsOn bool             // the suites to run
+	cases, systems   []string         // the actor suite's
 	actorResults     []actorsuite.Result
 }
 
@@ -574,10 +575,11 @@ func (s *suite) writeJSON(path string) error {
 		GOMAXPROCS, CPUs int
 		Options          string
 		Samples          []sample            `json:",omitempty"`
+		Locality         []localityResult    `json:",omitempty"`
 		ActorParams      *actorsuite.Params  `json:",omitempty"`
 		Actors           []actorsuite.Result `json:",omitempty"`
 	}{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Go: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: s.cpus,
-		Options: fmt.Sprintf("%+v", s.o), Samples: s.samples, Actors: s.actorResults}
+		Options: fmt.Sprintf("%+v", s.o), Samples: s.samples, Locality: s.localityResults, Actors: s.actorResults}
 	if s.actorsOn {
 		out.ActorParams = &s.o.actor
 	}

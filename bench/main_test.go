@@ -170,15 +170,48 @@ func TestSplitByCPU(t *testing.T) {
 }
 
 // TestWarmThenTimed: every locality variant runs once untimed before any is
-// recorded, so none pays alone for the runtime's cold start.
+// recorded, so none pays alone for the runtime's cold start, then once per
+// repetition, the variants alternating.
 func TestWarmThenTimed(t *testing.T) {
 	var got []string
-	err := warmThenTimed(2, func(v int, record bool) error {
+	err := warmThenTimed(2, 2, func(v int, record bool) error {
 		got = append(got, fmt.Sprint(v, record))
 		return nil
 	})
-	if want := []string{"0 false", "1 false", "0 true", "1 true"}; err != nil || !slices.Equal(got, want) {
+	if want := []string{"0 false", "1 false", "0 true", "1 true", "0 true", "1 true"}; err != nil || !slices.Equal(got, want) {
 		t.Fatalf("passes %q, %v; want %q", got, err, want)
+	}
+}
+
+// TestLocalityRepsInJSON: the locality and fan-out workloads run -reps
+// times and -json holds every repetition's rates. Found by review: both
+// were timed once whatever -reps said, and left out of -json.
+func TestLocalityRepsInJSON(t *testing.T) {
+	o := tiny()
+	o.workloads, o.peers, o.reps = "locality,fanout", "coregate", 3
+	o.jsonPath = filepath.Join(t.TempDir(), "raw.json")
+	var out bytes.Buffer
+	if err := run(&out, &bytes.Buffer{}, o); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if n := strings.Count(out.String(), "median of 3 repetition(s)"); n != 2 {
+		t.Fatalf("%d locality tables over 3 repetitions, want 2:\n%s", n, out.String())
+	}
+	var raw struct{ Locality []localityResult }
+	b, err := os.ReadFile(o.jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(raw.Locality) != 2 || raw.Locality[0].Workload != wLocality || raw.Locality[1].Workload != wFanOut {
+		t.Fatalf("locality results in the JSON: %+v, want locality and fanout", raw.Locality)
+	}
+	for _, r := range raw.Locality {
+		if len(r.Anchored) != o.reps || len(r.Plain) != o.reps || slices.Min(r.Anchored) <= 0 || slices.Min(r.Plain) <= 0 {
+			t.Fatalf("%s: rates %v and %v, want %d positive each", r.Workload, r.Anchored, r.Plain, o.reps)
+		}
 	}
 }
 

@@ -210,7 +210,8 @@ func (s *suite) cpuSplitTable(w io.Writer) {
 	tw.Flush()
 }
 
-// locality runs coregate's own placement workloads on one pinned runtime.
+// locality runs coregate's own placement workloads on one pinned runtime,
+// -reps times each after a warm-up, and keeps the results for -json.
 func (s *suite) locality(w io.Writer) error {
 	rt, err := coregate.Start(coregate.Config{Cores: s.o.cores})
 	if err != nil {
@@ -222,8 +223,10 @@ func (s *suite) locality(w io.Writer) error {
 		name string
 		run  func() (localityResult, error)
 	}{
-		{wLocality, func() (localityResult, error) { return runLocality(rt, s.o.keys, s.o.blockKiB, s.o.localityTokens) }},
-		{wFanOut, func() (localityResult, error) { return runFanOut(rt, s.o.leads, s.o.fanout, s.o.bufKiB) }},
+		{wLocality, func() (localityResult, error) {
+			return runLocality(rt, s.o.keys, s.o.blockKiB, s.o.localityTokens, s.o.reps)
+		}},
+		{wFanOut, func() (localityResult, error) { return runFanOut(rt, s.o.leads, s.o.fanout, s.o.bufKiB, s.o.reps) }},
 	} {
 		if !s.want[v.name] {
 			continue
@@ -235,6 +238,7 @@ func (s *suite) locality(w io.Writer) error {
 		}
 		results = append(results, r)
 	}
+	s.localityResults = results
 	printLocality(w, results)
 	if err := rt.Stop(context.Background()); err != nil {
 		return err
