@@ -47,6 +47,7 @@ func BenchmarkGoid(b *testing.B) {
 	if want == 0 {
 		b.Fatal("goid 0")
 	}
+	b.ReportAllocs()
 	for b.Loop() {
 		if goid() != want {
 			b.Fatalf("goid changed from %d on one goroutine", want)
