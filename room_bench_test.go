@@ -3,10 +3,13 @@ package coregate
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coregate/coregate/actors"
 )
 
 // BenchmarkBlockedSubmitters measures tiny tokens submitted by many
@@ -35,11 +38,24 @@ func BenchmarkBlockedSubmitters(b *testing.B) {
 
 func benchBlocked(b *testing.B, cfg Config, submitters int) {
 	const window = 4
+	// Start runs min(allowed CPUs, GOMAXPROCS, Cores) executors: fewer than
+	// the name says would measure another configuration under it. Any
+	// other failure to start is a failure, not a skip.
+	allowed, err := actors.AllowedCPUs()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if have := min(len(allowed), runtime.GOMAXPROCS(0)); have < cfg.Cores {
+		b.Skipf("cores=%d needs %d CPUs: %d allowed, GOMAXPROCS %d", cfg.Cores, cfg.Cores, len(allowed), runtime.GOMAXPROCS(0))
+	}
 	rt, err := Start(cfg)
 	if err != nil {
-		b.Skip(err) // fewer CPUs than cores
+		b.Fatal(err)
 	}
 	defer rt.Stop(context.Background())
+	if n := len(rt.Executors()); n != cfg.Cores {
+		b.Fatalf("%d executors, want %d", n, cfg.Cores)
+	}
 	op, err := Define(rt, "double", func(_ context.Context, x int64) (int64, error) { return 2 * x, nil })
 	if err != nil {
 		b.Fatal(err)
