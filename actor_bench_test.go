@@ -15,7 +15,9 @@ import (
 // actors (v1.0.5, default engine and options) on the same workloads:
 //
 //	pingpong/one-core    two actors bounce a counter down to 0: b.N rounds,
-//	                     2*b.N messages (coregate: both on executor 0)
+//	                     2*b.N messages, with GOMAXPROCS 1 for both
+//	                     systems, as in the actor suite (coregate: its one
+//	                     executor)
 //	pingpong/cross-core  the same with the actors on executors 0 and 1 of a
 //	                     two-core runtime (skipped below two allowed CPUs)
 //	counting             the benchmark goroutine tells b.N ones to one
@@ -36,14 +38,21 @@ import (
 // reports msgs/s (for ask: round trips per second) and allocations, and stops
 // everything it started: the runtime (coregate) or every actor it spawned
 // (hollywood), so goleak stays quiet. Hollywood has no placement, so its
-// one-core and cross-core runs are the same program: the Go scheduler decides.
+// one-core and cross-core runs are the same program under GOMAXPROCS 1 and
+// under the benchmark's GOMAXPROCS. Hollywood's one-core run once had the
+// benchmark's GOMAXPROCS too, free to spread its two goroutines over two
+// Ps, while coregate's actors shared one executor.
 func BenchmarkActors(b *testing.B) {
 	b.Run("pingpong", func(b *testing.B) {
 		b.Run("one-core", func(b *testing.B) {
 			b.Run("coregate", func(b *testing.B) {
+				oneCore(b)
 				benchCoregateRing(b, Config{}, 2, 2*b.N, func(int) Option { return OnExecutor(0) })
 			})
-			b.Run("hollywood", func(b *testing.B) { benchHollywoodRing(b, 2, 2*b.N) })
+			b.Run("hollywood", func(b *testing.B) {
+				oneCore(b)
+				benchHollywoodRing(b, 2, 2*b.N)
+			})
 		})
 		b.Run("cross-core", func(b *testing.B) {
 			b.Run("coregate", func(b *testing.B) {
@@ -87,6 +96,13 @@ func BenchmarkActors(b *testing.B) {
 // benchDeadline bounds every wait in these benchmarks: past it the
 // benchmark fails rather than hangs.
 const benchDeadline = 2 * time.Minute
+
+// oneCore runs the rest of b with GOMAXPROCS 1, as the actor suite runs
+// its one-core ping-pong on every system.
+func oneCore(b *testing.B) {
+	prev := runtime.GOMAXPROCS(1)
+	b.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+}
 
 func needTwoCPUs(b *testing.B) {
 	allowed, err := actors.AllowedCPUs()
