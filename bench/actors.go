@@ -153,11 +153,7 @@ func (s *suite) actors(w io.Writer) error {
 		return err
 	}
 	defer r.close()
-	if r.profiles = s.o.actorProfiles; r.profiles != "" {
-		if err := os.MkdirAll(r.profiles, 0o755); err != nil {
-			return err
-		}
-	}
+	r.profiles = s.o.actorProfiles // made by newSuite
 	var failed []string
 	for rep := 1; rep <= s.o.actorReps; rep++ {
 		for _, c := range s.cases {

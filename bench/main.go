@@ -438,6 +438,11 @@ func newSuite(o options, progress io.Writer) (*suite, error) {
 			return nil, fmt.Errorf("-%s %q: its directory does not exist", out.flag, out.path)
 		}
 	}
+	if s.actorsOn && o.actorProfiles != "" {
+		if err := os.MkdirAll(o.actorProfiles, 0o755); err != nil {
+			return nil, fmt.Errorf("-actor-profiles: %w", err)
+		}
+	}
 	allowed, err := actors.AllowedCPUs()
 	if err != nil {
 		return nil, err

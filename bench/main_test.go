@@ -130,10 +130,16 @@ func TestBadFlags(t *testing.T) {
 // written, and an argument that is not a flag, are errors before anything
 // runs. Found by review: the first two failed only after the whole run,
 // and a stray argument was ignored; so did -plot with -suite all and
-// token workloads that draw nothing, after both suites had run.
+// token workloads that draw nothing, after both suites had run, and an
+// -actor-profiles directory that cannot be made, after the token suite.
 func TestOutputsCheckedBeforeTheRun(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "no-such-dir", "out")
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, mod := range []func(*options){
+		func(o *options) { o.suite, o.actorProfiles = suiteAll, filepath.Join(file, "profiles") },
 		func(o *options) { o.jsonPath = missing + ".json" },
 		func(o *options) { o.plotPath = missing + ".svg" },
 		func(o *options) { o.workloads, o.plotPath = "tiny", filepath.Join(t.TempDir(), "x.svg") },
