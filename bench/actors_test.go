@@ -150,6 +150,21 @@ func TestActorFailure(t *testing.T) {
 	}
 }
 
+// TestActorFailureNotHiddenByPlot: with every measurement failed there is
+// nothing to draw, and the run's error still names the failed checks.
+// Found by review: the plot's error replaced them.
+func TestActorFailureNotHiddenByPlot(t *testing.T) {
+	saved := actorSystemNames
+	actorSystemNames = append([]string{"broken"}, saved...)
+	t.Cleanup(func() { actorSystemNames = saved })
+	o := tinyActors(t)
+	o.actorSystems, o.actorCases = "broken", "counting"
+	err := run(&bytes.Buffer{}, &bytes.Buffer{}, o)
+	if err == nil || !strings.Contains(err.Error(), "1 failed check(s)") {
+		t.Fatalf("run returned %v, want it to name the failed check", err)
+	}
+}
+
 // TestAllSuitesPlots draws both suites' charts from one -suite all run.
 func TestAllSuitesPlots(t *testing.T) {
 	o := tinyActors(t)

@@ -301,7 +301,7 @@ func run(stdout, stderr io.Writer, o options) error {
 	}
 	if o.plotPath != "" {
 		if err := s.plots(stdout, o.plotPath); err != nil {
-			return err
+			return errors.Join(actorErr, err) // failed checks leave nothing to draw
 		}
 	}
 	return actorErr
