@@ -334,8 +334,11 @@ func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
 				}
 				samples[r] = w.sample(workers, (m1.Mallocs-m0.Mallocs)/uint64(rounds))
 			}
+			// The round of nearest-rank median wall time, as percentile
+			// takes a p50: the lower middle one of an even count, so of
+			// two rounds the faster, not the slower.
 			slices.SortFunc(samples, func(a, b sample) int { return cmp.Compare(a.WallNs, b.WallNs) })
-			out = append(out, samples[rounds/2])
+			out = append(out, samples[(rounds-1)/2])
 		}
 		return nil
 	})
