@@ -230,8 +230,8 @@ func calibrate(d time.Duration) (iters int, cost time.Duration) {
 	return iters, cost
 }
 
-// runCPU: n tokens of cost each, one submitter keeping window in flight.
-// Efficiency is the ideal parallel time on cpus CPUs (n*cost/cpus) divided by
+// runCPU: n tokens of cost each from one submitter, in batches of 64 per
+// worker, each awaited before the next is submitted (chunked). Efficiency is the ideal parallel time on cpus CPUs (n*cost/cpus) divided by
 // the wall time.
 func runCPU(mk func() peer, workers, cpus, n, iters int, cost time.Duration, want []int) (sample, error) {
 	job := func(i int) int { return spin(i, iters) }
@@ -249,8 +249,9 @@ func runCPU(mk func() peer, workers, cpus, n, iters int, cost time.Duration, wan
 	return s, err
 }
 
-// runBlocking: n tokens that each sleep d, concurrency of them in flight (the
-// peers' worker count too; coregate has one executor per CPU whatever it is).
+// runBlocking: n tokens that each sleep d, in batches of concurrency, each
+// awaited before the next (chunked). concurrency is also the pools' worker
+// count and coregate's Config.BlockingWorkers (its op runs WithBlocking).
 func runBlocking(mk func() peer, concurrency, n int, d time.Duration) (sample, error) {
 	job := func(i int) int { time.Sleep(d); return i }
 	res := noResult(make([]int, n))
