@@ -23,7 +23,7 @@ import (
 // The actor suite runs this test binary as its child (see actorRunner).
 func TestMain(m *testing.M) {
 	if actorsuite.IsChild() {
-		actorsuite.ServeChild(linkedActorSystems)
+		serveActorChild()
 	}
 	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
 }
