@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -27,6 +29,35 @@ func init() {
 		}
 	}
 	linkedActorSystems["broken"] = brokenActors
+	// A system that fails its one case if any goroutine of ants runs in
+	// the child while it measures.
+	linkedActorSystems["ants-probe"] = actorsuite.System{actorsuite.Counting: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+		m.Start()
+		m.Stop()
+		buf := make([]byte, 1<<20)
+		if stacks := buf[:runtime.Stack(buf, true)]; bytes.Contains(stacks, []byte("panjf2000/ants")) {
+			return 0, fmt.Errorf("ants goroutines run in the child:\n%s", stacks)
+		}
+		return 1, nil
+	}}
+}
+
+// TestChildWithoutAnts: a copy of the bench measuring an actor case runs no
+// goroutine of ants' default pool, which the protoactor child, a binary
+// without ants, does not have either. Found by review: two of them woke on
+// tickers through every coregate and hollywood measurement.
+func TestChildWithoutAnts(t *testing.T) {
+	p := actorsuite.Tiny()
+	p.Case = actorsuite.Counting
+	r, err := newActorRunner([]string{"ants-probe"}, p, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	res, err := r.run("ants-probe", p, 1)
+	if err != nil || res.Failure != "" {
+		t.Fatalf("%v %s", err, res.Failure)
+	}
 }
 
 // TestActorCases runs every actor case at a tiny size on coregate and
