@@ -146,9 +146,10 @@ func Tiny() Params {
 // finger is an error rather than a crash for want of memory: at each bound
 // a case holds a few GiB at most.
 const (
-	maxActors   = 1_000_000     // actors alive at once
-	maxHeld     = 100_000_000   // messages a case may hold at once: pingpong's and ask's samples, counting's queue (hollywood's inbox is unbounded), bank's transfers
-	maxMessages = 1_000_000_000 // messages that pass one at a time
+	maxActors   = 1_000_000      // actors alive at once
+	maxHeld     = 100_000_000    // messages a case may hold at once: pingpong's and ask's samples, counting's queue (hollywood's inbox is unbounded), bank's transfers
+	maxMessages = 1_000_000_000  // messages that pass one at a time
+	maxTimeout  = 24 * time.Hour // the parent gives a child 3x as long: no overflow
 )
 
 // Validate reports the first size out of its bounds (each at least 1), or
@@ -181,8 +182,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("-creatures must be at least 2 (a meeting takes two), got %d", p.Creatures)
 	case p.Accounts < 2:
 		return fmt.Errorf("-accounts must be at least 2 (a transfer takes two), got %d", p.Accounts)
-	case p.Timeout <= 0:
-		return fmt.Errorf("-actor-timeout must be positive, got %v", p.Timeout)
+	case p.Timeout <= 0 || p.Timeout > maxTimeout:
+		return fmt.Errorf("-actor-timeout must be positive and at most %v, got %v", maxTimeout, p.Timeout)
 	}
 	return nil
 }
