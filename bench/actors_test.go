@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,6 +155,28 @@ func TestActorSuite(t *testing.T) {
 	svg, err := os.ReadFile(o.plotPath)
 	if err != nil || !bytes.Contains(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("protoactor")) || !bytes.Contains(svg, []byte("chameneos")) {
 		t.Fatalf("plot: %v, %d bytes", err, len(svg))
+	}
+}
+
+// TestChildBuiltLikeTheBench: the protoactor child has the race detector
+// exactly when the bench (here the test binary) has it. Found by review:
+// under -race the coregate and hollywood children, copies of the bench,
+// were instrumented and protoactor's was not.
+func TestChildBuiltLikeTheBench(t *testing.T) {
+	bin, err := buildChild(protoactorDir(), filepath.Join(t.TempDir(), "protoactor-child"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	race := false
+	for _, s := range info.Settings {
+		race = race || s.Key == "-race" && s.Value == "true"
+	}
+	if race != raceEnabled {
+		t.Fatalf("protoactor child built with the race detector: %v; the bench: %v", race, raceEnabled)
 	}
 }
 
