@@ -30,7 +30,8 @@ type sample struct {
 	P999Ns         int64   `json:"p999_ns,omitempty"`
 	Overlap        float64 `json:"overlap,omitempty"`
 	Efficiency     float64 `json:"efficiency,omitempty"`
-	CPUCores       float64 `json:"cpu_cores,omitempty"` // process CPU time over wall time (latency)
+	CPUCores       float64 `json:"cpu_cores,omitempty"`     // process CPU time over wall time (latency)
+	RoundWallNs    []int64 `json:"round_wall_ns,omitempty"` // waves: every round's wall time, in the order run; the sample is the median round's
 
 	// Latency, where threads' CPUs can be read: of the CPUKnown probes, the
 	// share OwnCPU that started on the CPU their submitter ran on just
@@ -328,18 +329,21 @@ func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
 				w.returned = time.Since(w.base)
 			}
 			runtime.ReadMemStats(&m1)
-			samples := make([]sample, rounds)
+			samples, walls := make([]sample, rounds), make([]int64, rounds)
 			for r, w := range waves {
 				if err := checkResults(results[r], func(i int) int { return 2 * i }); err != nil {
 					return fmt.Errorf("wave %d: %w", n, err)
 				}
 				samples[r] = w.sample(workers, (m1.Mallocs-m0.Mallocs)/uint64(rounds))
+				walls[r] = samples[r].WallNs
 			}
 			// The round of nearest-rank median wall time, as percentile
 			// takes a p50: the lower middle one of an even count, so of
 			// two rounds the faster, not the slower.
 			slices.SortFunc(samples, func(a, b sample) int { return cmp.Compare(a.WallNs, b.WallNs) })
-			out = append(out, samples[(rounds-1)/2])
+			med := samples[(rounds-1)/2]
+			med.RoundWallNs = walls
+			out = append(out, med)
 		}
 		return nil
 	})

@@ -200,4 +200,8 @@ func TestWaveMedianRound(t *testing.T) {
 	if wall := time.Duration(out[0].WallNs); wall >= delay {
 		t.Fatalf("wave of %d: the round shown took %v, the slower of two (the faster took under %v)", n, wall, delay)
 	}
+	// -json keeps every round's wall time, in the order run.
+	if r := out[0].RoundWallNs; len(r) != 2 || r[0] != out[0].WallNs || time.Duration(r[1]) < delay {
+		t.Fatalf("rounds' wall times %v, want the shown round's %d, then one of at least %v", r, out[0].WallNs, delay)
+	}
 }
