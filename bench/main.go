@@ -212,8 +212,8 @@ func parseOptions(name string, args []string, errOut io.Writer) (options, error)
 // bindFlags defines every flag on fs, each defaulting to its field in o.
 func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.BoolVar(&o.quick, "quick", o.quick, "smaller sizes (tokens: one repetition, a few seconds on 2 CPUs; actors: under a minute) (other flags still apply)")
-	fs.IntVar(&o.reps, "reps", o.reps, "repetitions of every measurement")
-	fs.IntVar(&o.cores, "cores", 0, "CPUs to use: coregate's executors and the pools' workers (0: every allowed CPU)")
+	fs.IntVar(&o.reps, "reps", o.reps, "tokens: repetitions of every measurement (actors: -actor-reps)")
+	fs.IntVar(&o.cores, "cores", 0, "tokens: CPUs to use: coregate's executors and the pools' workers (0: every allowed CPU; the actor suite's cases set their own)")
 	fs.StringVar(&o.workloads, "workloads", o.workloads, "comma-separated workloads: "+strings.Join(workloadNames, ", "))
 	fs.StringVar(&o.peers, "peers", o.peers, "comma-separated peers")
 	fs.StringVar(&o.jsonPath, "json", "", "write every raw measurement to this JSON file")
