@@ -149,10 +149,11 @@ func (w *inOrder[A, R]) emit() bool {
 	w.toks[0] = nil
 	w.toks = append(w.toks[:0], w.toks[1:]...)
 	r, err := tok.Wait(w.ctx) // resolved: it returns at once
-	if !w.yield(r, err) {
-		return false
-	}
-	return err == nil || w.ctx.Err() == nil
+	// A handler's error, even with ctx ended meanwhile, is one position's:
+	// the sequence goes on, and ends with ctx's error at the first token
+	// not resolved (or argument not submitted), so it is never cut short
+	// silently.
+	return w.yield(r, err)
 }
 
 // cancelAll cancels the tokens still in flight.

@@ -234,3 +234,46 @@ func TestMapEndsWhenItCannotWait(t *testing.T) {
 		})
 	}
 }
+
+// TestMapEndingCtxIsNeverSilent: when ctx ends as a Map runs, the sequence
+// either yields an element for every argument or ends with ctx's error, so
+// a caller can tell a cut-short Map from a finished one. Here the first
+// result is a handler's error and the caller's context ends as it reads it;
+// the second argument's token is then cancelled. The ordered Map ended
+// right after the handler's error, without an element for the second
+// argument or ctx's error: it looked like a Map of one argument.
+func TestMapEndingCtxIsNeverSilent(t *testing.T) {
+	for name, mapOf := range map[string]func(context.Context, *Op[int, int], iter.Seq[int]) iter.Seq2[int, error]{
+		"ordered": func(ctx context.Context, op *Op[int, int], args iter.Seq[int]) iter.Seq2[int, error] {
+			return MapWindow(ctx, op, args, 2)
+		},
+		"unordered": func(ctx context.Context, op *Op[int, int], args iter.Seq[int]) iter.Seq2[int, error] {
+			return MapUnorderedWindow(ctx, op, args, 2)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off})
+			errOdd := errors.New("odd")
+			op := must(Define(rt, "op", func(ctx context.Context, x int) (int, error) {
+				if x == 0 {
+					return 0, errOdd
+				}
+				<-ctx.Done() // until the caller's context ends
+				return 0, ctx.Err()
+			}))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var errs []error
+			for _, err := range mapOf(ctx, op, slices.Values([]int{0, 1})) {
+				errs = append(errs, err)
+				cancel() // the caller's context ends as it reads the first
+			}
+			require.NotEmpty(t, errs)
+			require.ErrorIs(t, errs[0], errOdd)
+			if len(errs) < 2 {
+				t.Fatalf("the sequence ended after %v: no element for the second argument, and not ctx's error", errs)
+			}
+			require.ErrorIs(t, errs[len(errs)-1], context.Canceled)
+		})
+	}
+}
