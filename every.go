@@ -18,7 +18,9 @@ import (
 // executor down) gives each the error and the ticks go on. each runs on
 // Every's own goroutine, never on an executor: a panic in it is recovered
 // and published as [CallbackPanicked] on the runtime's engine, as a panic
-// in an op's callback is, and the ticks go on.
+// in an op's callback is, and the ticks go on. So they do after a
+// runtime.Goexit in each (a t.FailNow, say), which ends only that
+// goroutine: the calls of each that follow run on another.
 //
 // It stops when stop is called, when ctx ends, or when the runtime stops;
 // each is then called at most once more, for a run under way: with its
@@ -56,40 +58,26 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 	// Counted by the runtime before it starts, so that Stop, which closes
 	// quit first, finds every loop that may still call each; refused once
 	// Stop began, so that no loop starts after Stop looked for them.
-	started := op.rt.everys.runUnless(op.rt.stopping.Load, func() {
+	var run func()
+	run = func() {
 		loop.Store(actors.GoID())
-		defer close(ended)
-		defer ticker.Stop()
-		defer cancel()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-quit:
-				return
-			case <-ticker.C:
-			}
-			select { // a tick met with the stop starts no run: after a run under way, each would be called twice
-			case <-runCtx.Done():
-				return
-			case <-quit:
-				return
-			default:
-			}
-			id, r, err := op.runOnce(runCtx, arg)
-			op.callEach(each, id, r, err)
-			// The runtime's own Stop, not any ErrStopped: a handler may
-			// return one from another runtime. Checked after each, so a
-			// run that ended as Stop began is the last.
-			if runCtx.Err() != nil || op.rt.stopping.Load() {
+		goexit := true
+		defer func() {
+			if goexit {
+				// each called runtime.Goexit, which ends this goroutine
+				// alone: the ticks go on, on another one counted before
+				// this one is counted out, so that Stop finds the loop.
+				op.rt.everys.run(run)
 				return
 			}
-			select { // the tick due while it ran is skipped
-			case <-ticker.C:
-			default:
-			}
-		}
-	})
+			cancel()
+			ticker.Stop()
+			close(ended)
+		}()
+		op.ticks(runCtx, quit, ticker.C, arg, each)
+		goexit = false
+	}
+	started := op.rt.everys.runUnless(op.rt.stopping.Load, run)
 	if !started {
 		ticker.Stop()
 		cancel()
@@ -112,6 +100,39 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 		}
 		<-ended
 	}, nil
+}
+
+// ticks runs Every's loop until runCtx ends, quit is closed or the runtime
+// stops: a run of op for arg at each tick, its outcome passed to each.
+func (op *Op[A, R]) ticks(runCtx context.Context, quit <-chan struct{}, tick <-chan time.Time, arg A, each func(R, error)) {
+	for {
+		select {
+		case <-runCtx.Done():
+			return
+		case <-quit:
+			return
+		case <-tick:
+		}
+		select { // a tick met with the stop starts no run: after a run under way, each would be called twice
+		case <-runCtx.Done():
+			return
+		case <-quit:
+			return
+		default:
+		}
+		id, r, err := op.runOnce(runCtx, arg)
+		op.callEach(each, id, r, err)
+		// The runtime's own Stop, not any ErrStopped: a handler may
+		// return one from another runtime. Checked after each, so a
+		// run that ended as Stop began is the last.
+		if runCtx.Err() != nil || op.rt.stopping.Load() {
+			return
+		}
+		select { // the tick due while it ran is skipped
+		case <-tick:
+		default:
+		}
+	}
 }
 
 // runOnce submits one token and waits for it; id is the token's, 0 when

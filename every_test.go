@@ -3,6 +3,7 @@ package coregate
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -51,6 +52,43 @@ func TestEveryEachPanicIsContained(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("no CallbackPanicked")
 	}
+}
+
+// TestEveryEachGoexitIsContained: a runtime.Goexit in Every's each (a
+// t.FailNow in a test's each, say) ends that call only, as a panic does:
+// the ticks go on, stop and Stop return, and stop from a later each is
+// still known as a call from each. Found by review: the Goexit ended the
+// loop's goroutine, and with it the periodic job, silently.
+func TestEveryEachGoexitIsContained(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	op := must(Define(rt, "tick", func(context.Context, int) (int, error) { return 7, nil }))
+	calls := make(chan int, 16)
+	n := 0
+	stopFn, stopped := make(chan func(), 1), make(chan struct{})
+	stop := must(op.Every(context.Background(), time.Millisecond, 0, func(int, error) {
+		n++ // each calls never overlap, on whatever goroutine
+		calls <- n
+		switch n {
+		case 1, 2:
+			runtime.Goexit()
+		case 3:
+			(<-stopFn)() // from each: returns at once
+			close(stopped)
+		}
+	}))
+	stopFn <- stop
+	for want := 1; want <= 3; want++ {
+		select {
+		case got := <-calls:
+			require.Equal(t, want, got)
+		case <-time.After(pidsTimeout):
+			t.Fatalf("each was not called a %d time: a Goexit in it ended the job", want)
+		}
+	}
+	<-stopped
+	stop()
+	require.NoError(t, rt.Stop(context.Background()))
+	require.Empty(t, calls, "each is not called after stop")
 }
 
 // TestEveryCallsEachOnceAfterStop: a run under way as the runtime stops
