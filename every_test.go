@@ -91,6 +91,30 @@ func TestEveryEachGoexitIsContained(t *testing.T) {
 	require.Empty(t, calls, "each is not called after stop")
 }
 
+// TestEveryKeyPanicIsContained: a panic in the op's own code that runs on
+// Every's goroutine as it submits a run (a WithStickyKey function) fails
+// that run, given to each as a *PanicError, and the ticks go on. Found by
+// review: it escaped Every's goroutine, where no caller could recover it,
+// and ended the program.
+func TestEveryKeyPanicIsContained(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	op := must(Define(rt, "tick", func(context.Context, int) (int, error) { return 7, nil },
+		WithStickyKey(func(int) uint64 { panic("no key") })))
+	errs := make(chan error, 16)
+	stop := must(op.Every(context.Background(), time.Millisecond, 0, func(_ int, err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}))
+	defer stop()
+	for range 2 {
+		var pe *PanicError
+		require.ErrorAs(t, <-errs, &pe, "the ticks go on")
+		require.Equal(t, "no key", pe.Value)
+	}
+}
+
 // TestEveryCallsEachOnceAfterStop: a run under way as the runtime stops
 // gives each its result, and each is not called again. Found by review: the
 // loop then met a due tick and Stop's close at once, and the select picked
