@@ -21,7 +21,9 @@ import (
 // argument type A (nil only where A's zero value is nil); a wrong name or
 // type is answered with an error wrapping [ErrUnknownOp] or
 // [ErrBadArgument] and published as a hollywood DeadLetterEvent, never a
-// panic. Timeout, when above 0, bounds the token as a context deadline
+// panic; so is a panic in the op's [WithStickyKey] function, as a
+// [*PanicError], rather than in the sender's goroutine (for a remote
+// sender, its transport's). Timeout, when above 0, bounds the token as a context deadline
 // would (waiting for room, then running); a negative one is a bad argument.
 //
 // Only local senders can send a Call: across processes send a [*wire.Call],
@@ -66,7 +68,7 @@ func (op *Op[A, R]) submitAny(ctx context.Context, arg any) (<-chan struct{}, fu
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: op %q %w", ErrBadArgument, op.info.Name, err)
 	}
-	tok, err := op.Submit(ctx, a)
+	tok, err := op.submitCaught(ctx, a)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -79,6 +79,29 @@ func TestCallRunsOpByName(t *testing.T) {
 	require.Equal(t, int64(42), d.GetValue())
 }
 
+// TestCallKeyPanicIsAnAnswer: a panic in the op's WithStickyKey function
+// as a call is submitted is answered as a *PanicError, and the runtime
+// goes on. Found by review: it panicked in the sender's goroutine, which
+// for a call from another process is the remote transport's, where it ended
+// the program.
+func TestCallKeyPanicIsAnAnswer(t *testing.T) {
+	rt := opsRuntime(t)
+	must(Define(rt, "keyed", func(_ context.Context, x int) (int, error) { return x, nil },
+		WithStickyKey(func(x int) uint64 {
+			if x == 0 {
+				panic("no key for 0")
+			}
+			return uint64(x)
+		})))
+	_, err := call[int](t, rt, Call{Op: "keyed", Arg: 0})
+	var pe *PanicError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "no key for 0", pe.Value)
+	v, err := call[int](t, rt, Call{Op: "keyed", Arg: 3})
+	require.NoError(t, err)
+	require.Equal(t, 3, v)
+}
+
 func TestCallErrorsAreAnswers(t *testing.T) {
 	rt := opsRuntime(t)
 	events, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool {

@@ -139,24 +139,12 @@ func (op *Op[A, R]) ticks(runCtx context.Context, quit <-chan struct{}, tick <-c
 // runOnce submits one token and waits for it; id is the token's, 0 when
 // it could not be submitted.
 func (op *Op[A, R]) runOnce(ctx context.Context, arg A) (id uint64, r R, err error) {
-	tok, err := op.submitRun(ctx, arg)
+	tok, err := op.submitCaught(ctx, arg)
 	if err != nil {
 		return 0, r, err
 	}
 	r, err = tok.Wait(ctx)
 	return tok.ID(), r, err
-}
-
-// submitRun is Submit for a run, failing it with a *PanicError when the
-// op's own code that runs as it is submitted (a WithStickyKey function)
-// panics: on Every's goroutine, no caller could recover it.
-func (op *Op[A, R]) submitRun(ctx context.Context, arg A) (tok *Token[R], err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			tok, err = nil, &PanicError{Value: p, Stack: debug.Stack()}
-		}
-	}()
-	return op.Submit(ctx, arg)
 }
 
 // callEach calls each with a run's outcome, recovering a panic in it as

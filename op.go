@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -343,6 +344,20 @@ func (op *Op[A, R]) Weight() Weight {
 // Submit allocates once: the token.
 func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 	return op.submitWith(ctx, arg, router.How{}, nil)
+}
+
+// submitCaught is Submit with a panic in the op's own code that runs as
+// the token is submitted (its WithStickyKey function) returned as a
+// *PanicError, for the runtime's own submitters (Every's loop, the ops
+// process on its sender's goroutine, a remote transport's), where no
+// caller could recover it.
+func (op *Op[A, R]) submitCaught(ctx context.Context, arg A) (tok *Token[R], err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			tok, err = nil, &PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return op.Submit(ctx, arg)
 }
 
 // submitWith is Submit queueing as how says, with w (when not nil) told of
