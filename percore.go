@@ -69,6 +69,9 @@ func (p *PerCore[S]) Get(ctx context.Context) (*S, error) {
 	// The owner first (cheap); then a handler that blocked and finishes
 	// beside the executor's new owner (see PerCore).
 	if e == nil || e.Group() != p.rt.sup.Group() || !e.Serves() {
+		if e == nil && p.rt.lane.InWorker() {
+			return nil, errors.New("coregate: PerCore.Get in a WithBlocking handler, which runs on no executor")
+		}
 		return nil, errors.New("coregate: PerCore.Get outside a handler or actor of its runtime")
 	}
 	s := &p.slots[e.Index()]

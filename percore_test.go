@@ -103,6 +103,22 @@ func TestPerCoreGetNeedsTheHandler(t *testing.T) {
 	require.ErrorContains(t, err, "outside a handler or actor")
 }
 
+// TestPerCoreGetOnTheBlockingLane: Get in a WithBlocking handler is an
+// error that says why: the handler runs on no executor. It said the
+// handler was outside any handler of the runtime.
+func TestPerCoreGetOnTheBlockingLane(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	pc := must(NewPerCore(rt, func(i int) shard { return shard{exec: i} }))
+	lane := must(Define(rt, "lane", func(ctx context.Context, _ int) (int, error) {
+		_, err := pc.Get(ctx)
+		return 0, err
+	}, WithBlocking()))
+	_, err := must(lane.Submit(bg, 0)).Wait(bg)
+	require.ErrorContains(t, err, "WithBlocking")
+	require.NotContains(t, err.Error(), "outside a handler")
+}
+
 // TestPerCoreInitMayWait: an init that waits on a token does not deadlock
 // its executor when another handler there asks for the value meanwhile:
 // that handler waited for init with the executor in hand, so the token init
