@@ -401,6 +401,12 @@ func (op *Op[A, R]) admit(ctx context.Context) error {
 // nil when a plain job will do: no seed, no actor nearby, no sticky key,
 // lead, retry or watcher.
 func (op *Op[A, R]) prepare(ctx context.Context, arg A, w watcher) *hookedJob[A, R] {
+	var h *hookedJob[A, R]
+	if op.keyOf != nil {
+		// The key first: a key function that panics has joined no seed.
+		h = &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}}
+		h.ticket.Key = op.keyOf(&h.arg)
+	}
 	// The seed of the lead whose context this is comes first, when the lead
 	// declared this op among its external calls.
 	// An actor's context keeps its tokens near it.
@@ -414,10 +420,13 @@ func (op *Op[A, R]) prepare(ctx context.Context, arg A, w watcher) *hookedJob[A,
 	if op.near > 0 {
 		near = op.near
 	}
-	if seed == nil && near == 0 && !op.hooked && w == nil {
-		return nil
+	if h == nil {
+		if seed == nil && near == 0 && !op.hooked && w == nil {
+			return nil
+		}
+		h = &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}}
 	}
-	h := &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}, declared: declared, watch: w}
+	h.declared, h.watch = declared, w
 	h.ticket.Seed, h.ticket.Near = seed, near
 	switch {
 	case seed == nil && op.rule.Lead:
@@ -426,9 +435,6 @@ func (op *Op[A, R]) prepare(ctx context.Context, arg A, w watcher) *hookedJob[A,
 		// A lead that joined another's seed: the ops it declares join that
 		// seed too, so they run on its executor as its lead's calls do.
 		h.declared = nestedCalls(declared, op.declared)
-	}
-	if op.keyOf != nil {
-		h.ticket.Key = op.keyOf(&h.arg)
 	}
 	return h
 }

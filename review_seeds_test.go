@@ -266,3 +266,31 @@ func outcome(how string) (int, error) {
 	}
 	return 1, nil
 }
+
+// TestSeedChildKeyPanicLeavesNoShare: a lead's declared child whose
+// WithStickyKey function panics as the lead submits it never joins the
+// seed, so the seed is released when the lead returns (it was held for
+// good: the share joined before the key was computed was never left).
+func TestSeedChildKeyPanicLeavesNoShare(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off})
+		bg := context.Background()
+		child := must(Define(rt, "child", where[int], WithStickyKey(func(k int) uint64 {
+			if k == 13 {
+				panic("bad key")
+			}
+			return uint64(k)
+		})))
+		lead := must(Define(rt, "lead", func(ctx context.Context, _ int) (int, error) {
+			func() {
+				defer func() { require.Equal(t, "bad key", recover()) }()
+				child.Submit(ctx, 13) //nolint:errcheck // it panics
+			}()
+			return must(must(child.Submit(ctx, 1)).Wait(ctx)), nil
+		}, WithAnchor("child")))
+		must(must(lead.Submit(bg, 0)).Wait(bg))
+		s := rt.Stats()
+		require.Zero(t, s.Seeds)
+		require.Equal(t, uint64(1), s.SeedsReleased)
+	})
+}
