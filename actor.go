@@ -572,8 +572,14 @@ func (r *Ref[M, R]) Ask(ctx context.Context, msg M) (*Token[R], error) {
 }
 
 func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
-	err := r.cell.Put(ctx, e)
-	if errors.Is(err, actors.ErrCellClosed) {
+	return refused(r.cell.Put(ctx, e))
+}
+
+// refused is the error of a message its cell did not take, as Tell and Ask
+// answer it: ErrActorStopped for a closed cell, and for one no executor
+// takes any more because the runtime is stopping (its kill comes next).
+func refused(err error) error {
+	if errors.Is(err, actors.ErrCellClosed) || errors.Is(err, ErrStopped) {
 		return ErrActorStopped
 	}
 	return err
@@ -987,9 +993,7 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 		return
 	}
 	if err := r.cell.TryPut(envelope[M, R]{msg: m, reply: sender}); err != nil {
-		if errors.Is(err, actors.ErrCellClosed) {
-			err = ErrActorStopped // as Tell and Ask answer it
-		}
+		err = refused(err) // as Tell and Ask answer it
 		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
 		if sender != nil {
 			r.own.rt.answer(sender, nil, fmt.Errorf("coregate: actor %q: %w", r.own.name, err))

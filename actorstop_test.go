@@ -502,3 +502,28 @@ func TestRequestToItselfIsAnError(t *testing.T) {
 	require.ErrorContains(t, err, `"echo"`)
 	require.Equal(t, 2, must(must(ref.Ask(bg, 2)).Wait(bg)), "nothing was sent: the next message is answered next")
 }
+
+// TestSendAfterTheDrainIsErrActorStopped: a message to an actor that a
+// runtime's Stop has not killed yet, once the executors drained (a Tell or
+// Ask that waited for room in its full mailbox gets there as Stop drains),
+// is refused with ErrActorStopped, as Tell, Ask and ErrActorStopped say,
+// by Tell, Ask and engine.Request alike. Found by review: it was refused
+// with ErrStopped, the runtime's error, which errors.Is(err,
+// ErrActorStopped) misses (half the rounds of senders waiting on a full
+// mailbox as the runtime stopped got it). The test stops the executors as
+// Stop's drain does, without the kills that follow.
+func TestSendAfterTheDrainIsErrActorStopped(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	ref := must(Spawn(rt, "idle", func() Actor[int, int] { return &counter{} }))
+	must(must(ref.Ask(bg, 0)).Wait(bg))
+	for _, e := range rt.sup.Group().Executors() {
+		e.Mailbox().Close()
+	}
+	require.NoError(t, rt.sup.Group().Wait(bg))
+	require.ErrorIs(t, ref.Tell(bg, 1), ErrActorStopped)
+	_, err := ref.Ask(bg, 1)
+	require.ErrorIs(t, err, ErrActorStopped)
+	_, err = Request[int](bg, rt.Engine(), ref.PID(), 1)
+	require.ErrorIs(t, err, ErrActorStopped)
+}
