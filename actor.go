@@ -528,8 +528,11 @@ func (r *Ref[M, R]) unusable() bool { return r == nil || r.cell == nil }
 // Tell queues msg for the actor, waiting for room in its mailbox until ctx
 // ends. Messages from one sender arrive in the order sent. A failure of
 // Receive on msg has no one to go to: it restarts the actor, as for Ask. It
-// returns ErrActorStopped once the actor stopped. Tell allocates nothing in
-// steady state.
+// returns ErrActorStopped once the actor stopped. An actor telling itself in
+// its own turn (with its context, or one derived from it) does not wait:
+// only a later turn of its own makes room, so on a full mailbox it gets an
+// error wrapping ErrMailboxFull at once. Tell allocates nothing in steady
+// state.
 func (r *Ref[M, R]) Tell(ctx context.Context, msg M) error {
 	if r.unusable() {
 		return ErrNilRef
@@ -547,7 +550,8 @@ func (r *Ref[M, R]) Tell(ctx context.Context, msg M) error {
 // resolves: Wait gives Receive's result and error (a *PanicError or
 // ErrGoexit when Receive failed, ErrActorStopped when the actor stopped
 // first); Cancel before the actor reaches it skips it. It waits for room like
-// Tell and allocates only the token. ctx bounds that wait, and Receive gets
+// Tell (an actor asking itself in its own turn gets ErrMailboxFull instead)
+// and allocates only the token. ctx bounds that wait, and Receive gets
 // the actor's own context, not ctx: an Ask queued before ctx ended is
 // delivered all the same, as Akka delivers an ask that timed out (to skip
 // it, Cancel its token).
@@ -572,7 +576,24 @@ func (r *Ref[M, R]) Ask(ctx context.Context, msg M) (*Token[R], error) {
 }
 
 func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
-	return refused(r.cell.Put(ctx, e))
+	err := r.cell.TryPut(e)
+	if errors.Is(err, actors.ErrMailboxFull) {
+		if r.ownTurn(ctx) {
+			// Only a later turn of the actor takes its queue: the wait for
+			// room would last as long as ctx.
+			return fmt.Errorf("%w: actor %q sends itself a message in its own turn, and only a later turn makes room", ErrMailboxFull, r.own.name)
+		}
+		err = r.cell.Put(ctx, e)
+	}
+	return refused(err)
+}
+
+// ownTurn says the caller runs the actor's own turn (its Receive or
+// Started) with its context, or one derived from it, as waitsOnItself
+// tells.
+func (r *Ref[M, R]) ownTurn(ctx context.Context) bool {
+	n, _ := ctx.Value(actors.TurnKey{}).(*actorNode)
+	return n == &r.own && r.active() && r.own.rt.sup.Group().InHandler()
 }
 
 // refused is the error of a message its cell did not take, as Tell and Ask

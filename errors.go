@@ -14,7 +14,9 @@ var (
 	ErrGoexit = actors.ErrGoexit
 	// ErrCancelled resolves a token cancelled with [Token.Cancel] before it ran.
 	ErrCancelled = actors.ErrCancelled
-	// ErrMailboxFull resolves a token delivered with engine.Send to a full mailbox.
+	// ErrMailboxFull resolves a token delivered with engine.Send to a full
+	// mailbox, and is wrapped by the error of a [Ref.Tell] or [Ref.Ask] an
+	// actor sends itself in its own turn while its mailbox is full.
 	ErrMailboxFull = actors.ErrMailboxFull
 	// ErrNoExecutor is returned by Submit, and resolves queued tokens, when
 	// every executor is down (past its restart policy).

@@ -96,7 +96,8 @@ func WithRestartPolicy(p RestartPolicy) Option {
 
 // WithMailbox bounds an actor's queued messages (default
 // DefaultActorMailbox, at most MaxMailboxSize); Tell and Ask wait for room
-// beyond it. The bound
+// beyond it, but for the actor's own, in its turn, which get ErrMailboxFull
+// (see Ref.Tell). The bound
 // counts what waits for the actor's next turn; the turn's own batch, and
 // what actors on the same executor queued without a lock, may each hold as
 // many again. Actors only.

@@ -1,0 +1,68 @@
+package coregate
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/require"
+)
+
+// tellsItself, on its message 0, sends itself messages 1 and 2 with its
+// context (a Tell, or an Ask it does not wait for) and returns the first
+// error; it counts the other messages it handles.
+type tellsItself struct {
+	self **Ref[int, int]
+	ask  bool
+	got  *atomic.Int32
+}
+
+func (a *tellsItself) Receive(c *ActorContext, x int) (int, error) {
+	if x != 0 {
+		a.got.Add(1)
+		return x, nil
+	}
+	for i := 1; i <= 2; i++ {
+		var err error
+		if a.ask {
+			_, err = (*a.self).Ask(c, i)
+		} else {
+			err = (*a.self).Tell(c, i)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+// TestSendToItselfOnAFullMailbox: an actor that Tells or Asks itself in
+// its own turn while its mailbox is full gets an error wrapping
+// ErrMailboxFull at once: only a later turn of its own makes room, so the
+// wait for room would last as long as its context (for its ActorContext,
+// until the runtime's Stop gives up). The message that fitted is
+// delivered. Found by review: the turn waited for good, and the actor
+// with it (under synctest the bubble deadlocked).
+func TestSendToItselfOnAFullMailbox(t *testing.T) {
+	for _, ask := range []bool{false, true} {
+		name := "Tell"
+		if ask {
+			name = "Ask"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+				bg := context.Background()
+				var self *Ref[int, int]
+				var got atomic.Int32
+				self = must(Spawn(rt, "self", func() Actor[int, int] { return &tellsItself{&self, ask, &got} }, WithMailbox(1)))
+				_, err := must(self.Ask(bg, 0)).Wait(bg)
+				require.ErrorIs(t, err, ErrMailboxFull)
+				require.Equal(t, 3, must(must(self.Ask(bg, 3)).Wait(bg)), "the actor goes on")
+				require.Equal(t, int32(2), got.Load(), "message 1, which fitted, and 3")
+				require.NoError(t, rt.Stop(bg))
+			})
+		})
+	}
+}
