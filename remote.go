@@ -226,7 +226,9 @@ type reply struct {
 // in its place); past [Config.MaxBlocked] it fails with [ErrTooManyBlocked]
 // and sends nothing. An actor's Request to its own PID in its turn, with
 // its context, would wait for a turn of its own: it fails with [ErrAskSelf]
-// and sends nothing.
+// and sends nothing. Hollywood's own Request(...).Result() hands nothing
+// on: called there, it holds the executor, and an answer queued behind it
+// comes only after its timeout.
 func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg any) (R, error) {
 	var zero R
 	switch {
