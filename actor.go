@@ -526,7 +526,9 @@ func (r *Ref[M, R]) Executor() int {
 func (r *Ref[M, R]) unusable() bool { return r == nil || r.cell == nil }
 
 // Tell queues msg for the actor, waiting for room in its mailbox until ctx
-// ends. Messages from one sender arrive in the order sent. A failure of
+// ends (a ctx that ended already fails a Tell only when it would wait, as
+// [golang.org/x/sync/semaphore]'s Acquire does). Messages from one sender
+// arrive in the order sent. A failure of
 // Receive on msg has no one to go to: it restarts the actor, as for Ask. It
 // returns ErrActorStopped once the actor stopped. An actor telling itself in
 // its own turn (with its context, or one derived from it) does not wait:

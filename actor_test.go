@@ -1596,3 +1596,16 @@ func TestRespawnedActorEventsInOrder(t *testing.T) {
 	got := eventTypes(t, events, 3)
 	require.Equal(t, []string{"coregate.ActorStarted", "coregate.ActorStopped", "coregate.ActorStarted"}, got)
 }
+
+// TestTellWithAnEndedContext: a ctx that ended already fails a Tell or Ask
+// only when it would wait for room, as Tell's doc says: with room, the
+// message is queued and delivered.
+func TestTellWithAnEndedContext(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	ended, cancel := context.WithCancel(bg)
+	cancel()
+	ref := must(Spawn(rt, "ended", func() Actor[int, int] { return &counter{} }))
+	require.NoError(t, ref.Tell(ended, 1))
+	require.Equal(t, 3, must(must(ref.Ask(ended, 2)).Wait(bg)))
+}
