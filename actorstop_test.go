@@ -527,3 +527,43 @@ func TestSendAfterTheDrainIsErrActorStopped(t *testing.T) {
 	_, err = Request[int](bg, rt.Engine(), ref.PID(), 1)
 	require.ErrorIs(t, err, ErrActorStopped)
 }
+
+// asksKidWhenStopped spawns a ChildOf child on its first message and, in
+// its Stopped, asks that child, sending what it got.
+type asksKidWhenStopped struct {
+	spawnsKid
+	kid *Ref[int, int]
+	got chan error
+}
+
+func (p *asksKidWhenStopped) Receive(c *ActorContext, x int) (int, error) {
+	ref, err := Spawn(p.rt, "kid", p.spawnsKid.kid, ChildOf(c))
+	p.kid = ref
+	return 0, err
+}
+
+func (p *asksKidWhenStopped) Stopped(c *ActorContext) {
+	tok, err := p.kid.Ask(c, 7)
+	if err == nil {
+		_, err = tok.Wait(c)
+	}
+	p.got <- err
+}
+
+// TestParentStoppedRunsBeforeItsChildrenStop: a parent's Stopped runs before
+// its ChildOf children are told to stop, as ChildOf says (the reverse of
+// Akka's postStop and hollywood's Stopped), so it may still ask them; its
+// Ref.Stop returns once they stopped too.
+func TestParentStoppedRunsBeforeItsChildrenStop(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	got := make(chan error, 1)
+	par := must(Spawn(rt, "parent", func() Actor[int, int] {
+		return &asksKidWhenStopped{spawnsKid: spawnsKid{rt: rt, kid: func() Actor[int, int] { return &counter{} }}, got: got}
+	}))
+	must(must(par.Ask(bg, 0)).Wait(bg))
+	require.NoError(t, par.Stop(bg))
+	require.NoError(t, <-got, "the child answered the parent's Stopped")
+	_, err := Spawn(rt, "kid", func() Actor[int, int] { return &counter{} })
+	require.NoError(t, err, "the child stopped before the parent's Stop returned")
+}

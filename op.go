@@ -70,8 +70,11 @@ func OnExecutor(i int) Option {
 
 // ChildOf places an actor on the executor of the actor whose context c is,
 // as it is when Spawn is called (the one it moved to if its own went down,
-// even before it ran there), and stops it when that actor stops. Actors
-// only; it does not combine with [OnExecutor].
+// even before it ran there), and stops it when that actor stops: the
+// parent's Stopped runs first, while its children still run (so it may
+// still ask them), and they are told to stop after it, the reverse of
+// Akka's postStop and hollywood's Stopped, which come after the
+// children's. Actors only; it does not combine with [OnExecutor].
 func ChildOf(c *ActorContext) Option {
 	return func(cfg *opConfig) {
 		cfg.actors = append(cfg.actors, "ChildOf")
