@@ -43,7 +43,9 @@ type Call struct {
 // Start.
 //
 // engine.Send runs the op and drops its result; engine.Request answers the
-// result or the error. Receiving a call submits its token at once, in the
+// result or the error, and so does any message with a sender (a hollywood
+// actor's Context.Send sends with its own PID: it gets the result or the
+// error as a message). Receiving a call submits its token at once, in the
 // order calls arrive, and waits for room as Submit does when the op's range
 // is full: that backpressure reaches the sender's goroutine (for a remote
 // engine, its connection). Answering waits for the token on a goroutine of

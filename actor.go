@@ -335,7 +335,10 @@ func (r *Ref[M, R]) signal(ch *chan struct{}, over *bool) <-chan struct{} {
 // class's range, Heavy by default) and restarted from newActor under
 // [WithRestartPolicy] (the package defaults otherwise, 10 restarts a
 // minute, whatever Config.Restart says). It is a hollywood process with PID
-// <Config.Name>/actor/<name>.
+// <Config.Name>/actor/<name>: a message of type M sent there is handled as
+// a Tell, and its reply (the R, or the error) goes to its sender when it
+// has one (engine.Request's, or a hollywood actor's Context.Send, which
+// sends with its own PID), as hollywood's Respond would send it.
 //
 // Spawn calls newActor once itself, on the caller's goroutine: a panic in
 // it is returned as an error wrapping a [*PanicError], and a nil value (a

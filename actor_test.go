@@ -1609,3 +1609,39 @@ func TestTellWithAnEndedContext(t *testing.T) {
 	require.NoError(t, ref.Tell(ended, 1))
 	require.Equal(t, 3, must(must(ref.Ask(ended, 2)).Wait(bg)))
 }
+
+// hwForwarder is a plain hollywood actor: a string makes it Send the int
+// to target with its Context (its own PID as the sender); anything else it
+// gets but the lifecycle messages goes to got.
+type hwForwarder struct {
+	target *actor.PID
+	got    chan any
+}
+
+func (h *hwForwarder) Receive(c *actor.Context) {
+	switch m := c.Message().(type) {
+	case actor.Initialized, actor.Started, actor.Stopped:
+	case string:
+		c.Send(h.target, len(m))
+	default:
+		h.got <- m
+	}
+}
+
+// TestHollywoodActorSendIsAnswered: a hollywood actor's Context.Send
+// carries its PID as the sender, so the actor's reply comes back to it as
+// a message, as if Receive called hollywood's Respond; the README says so,
+// and engine.Send (no sender) is what drops it.
+func TestHollywoodActorSendIsAnswered(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	e := rt.Engine()
+	ref := must(Spawn(rt, "counter", func() Actor[int, int] { return &counter{} }))
+	got := make(chan any, 4)
+	pid := e.Spawn(func() actor.Receiver { return &hwForwarder{target: ref.PID(), got: got} }, "forwarder")
+	defer func() { <-e.Poison(pid).Done() }()
+	e.Send(pid, "abc")
+	require.Equal(t, 3, <-got)
+	e.Send(ref.PID(), 4) // no sender: nothing comes back
+	e.Send(pid, "ab")
+	require.Equal(t, 9, <-got)
+}
