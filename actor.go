@@ -26,7 +26,8 @@ import (
 //
 // Stopped runs only for an actor whose start was reached (an actor that a
 // runtime Stop stopped as it was spawned never ran Started either); a panic
-// or runtime.Goexit in it does not keep the actor from stopping.
+// or runtime.Goexit in it does not keep the actor from stopping, and a
+// panic is published as [CallbackPanicked] before its [ActorStopped].
 type Actor[M, R any] interface {
 	Receive(c *ActorContext, msg M) (R, error)
 }
@@ -972,7 +973,11 @@ func (r *Ref[M, R]) whenTreeEnded(f func()) {
 // waits for it here.
 func (r *Ref[M, R]) runStopped(s stopper) {
 	run := func() {
-		defer func() { _ = recover() }()
+		defer func() {
+			if p := recover(); p != nil {
+				r.own.rt.engine.BroadcastEvent(CallbackPanicked{Value: p, Stack: debug.Stack(), Actor: r.own.pid})
+			}
+		}()
 		s.Stopped(&r.ctx)
 	}
 	if r.own.rt.sup.Group().InHandler() {

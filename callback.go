@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
 )
 
@@ -41,12 +42,14 @@ func WithOnFailure[A any](failed func(arg A, err error)) Option {
 }
 
 // CallbackPanicked is published on the runtime's engine when a callback of
-// [WithOnDone] or [WithOnFailure], or the each of [Op.Every], panics.
+// [WithOnDone] or [WithOnFailure], the each of [Op.Every], or an actor's
+// Stopped panics.
 type CallbackPanicked struct {
-	Op    string // the op's name
+	Op    string // the op's name; "" for an actor's Stopped
 	Token uint64 // the token's ID (for each, its run's; 0 when it was not submitted)
 	Value any    // what was passed to panic
 	Stack []byte
+	Actor *actor.PID // the actor whose Stopped panicked; nil for an op's callback
 }
 
 // callbacks holds an op's callbacks, checked at Define.

@@ -255,3 +255,44 @@ func TestStopFromACallbackDoesNotWaitForItself(t *testing.T) {
 	close(gate)
 	_, _ = hold.Wait(bg)
 }
+
+// panicsWhenStopped is an actor whose Stopped panics.
+type panicsWhenStopped struct{ counter }
+
+func (panicsWhenStopped) Stopped(*ActorContext) { panic("cleanup failed") }
+
+// TestActorStoppedPanicIsPublished: a panic in an actor's Stopped does not
+// keep it from stopping and is published as CallbackPanicked, naming the
+// actor, before its ActorStopped, as a panic in an op's callback is. Found
+// by review: it was recovered and dropped, with no trace anywhere.
+func TestActorStoppedPanicIsPublished(t *testing.T) {
+	for _, how := range []string{"Ref.Stop", "Runtime.Stop"} {
+		t.Run(how, func(t *testing.T) {
+			rt, err := Start(Config{Cores: 1, Affinity: Off})
+			require.NoError(t, err)
+			events, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool {
+				switch ev.(type) {
+				case CallbackPanicked, ActorStopped:
+					return true
+				}
+				return false
+			})
+			defer stop()
+			bg := context.Background()
+			ref := must(Spawn(rt, "messy", func() Actor[int, int] { return &panicsWhenStopped{} }))
+			if how == "Ref.Stop" {
+				require.NoError(t, ref.Stop(bg))
+			}
+			require.NoError(t, rt.Stop(bg))
+			requireBalanced(t, rt)
+			ev := <-events
+			p, ok := ev.(CallbackPanicked)
+			require.True(t, ok, "the first event is %#v, not a CallbackPanicked", ev)
+			require.Equal(t, "cleanup failed", p.Value)
+			require.True(t, p.Actor.Equals(ref.PID()), "it names the actor: %v", p.Actor)
+			require.Contains(t, string(p.Stack), "Stopped")
+			_, ok = (<-events).(ActorStopped)
+			require.True(t, ok, "then its ActorStopped")
+		})
+	}
+}
