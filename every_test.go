@@ -28,7 +28,9 @@ func TestEveryEachPanicIsContained(t *testing.T) {
 	calls := make(chan int, 16)
 	n := 0
 	stop := must(op.Every(context.Background(), time.Millisecond, 0, func(r int, err error) {
-		if err != nil {
+		// The three runs read below succeed; a run under way as the
+		// deferred stop ends the job is called with its context's error.
+		if err != nil && n < 3 {
 			t.Errorf("run %d: %v", n+1, err)
 		}
 		if n++; n <= 16 {
