@@ -567,3 +567,46 @@ func TestParentStoppedRunsBeforeItsChildrenStop(t *testing.T) {
 	_, err := Spawn(rt, "kid", func() Actor[int, int] { return &counter{} })
 	require.NoError(t, err, "the child stopped before the parent's Stop returned")
 }
+
+// spawnsKidOrPanics spawns a ChildOf child named "kid" on "spawn" (sending
+// it to made) and panics on "panic".
+type spawnsKidOrPanics struct {
+	rt   *Runtime
+	made chan *Ref[int, int]
+}
+
+func (p *spawnsKidOrPanics) Receive(c *ActorContext, m string) (int, error) {
+	switch m {
+	case "panic":
+		panic("restart me")
+	case "spawn":
+		ref, err := Spawn(p.rt, "kid", func() Actor[int, int] { return &counter{} }, ChildOf(c))
+		if err != nil {
+			return 0, err
+		}
+		p.made <- ref
+	}
+	return 0, nil
+}
+
+// TestRestartKeepsChildren: a parent's restart keeps its ChildOf children
+// running, names and all, as WithRestartPolicy and the README say (Akka's
+// default restart stops them instead): so a fresh value spawning them
+// again finds the name taken, and they still stop with the parent.
+func TestRestartKeepsChildren(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	made := make(chan *Ref[int, int], 1)
+	par := must(Spawn(rt, "parent", func() Actor[string, int] { return &spawnsKidOrPanics{rt, made} }))
+	must(must(par.Ask(bg, "spawn")).Wait(bg))
+	kid := <-made
+	require.Equal(t, 5, must(must(kid.Ask(bg, 5)).Wait(bg)))
+	_, err := must(par.Ask(bg, "panic")).Wait(bg)
+	var pe *PanicError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, 6, must(must(kid.Ask(bg, 1)).Wait(bg)), "the child kept running, its state too")
+	_, err = must(par.Ask(bg, "spawn")).Wait(bg)
+	require.ErrorContains(t, err, `actor "kid" is already running`)
+	require.NoError(t, par.Stop(bg))
+	require.ErrorIs(t, kid.Tell(bg, 1), ErrActorStopped, "it stopped with its parent")
+}

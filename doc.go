@@ -32,7 +32,8 @@
 //	tok, err := ref.Ask(ctx, 1) // n, err := tok.Wait(ctx): 6
 //
 // A panic or runtime.Goexit in Receive fails that message and restarts the
-// actor from its factory: the mailbox is kept, the state is lost. Past its
+// actor from its factory: the mailbox is kept, the state is lost (its
+// [ChildOf] children are kept, see [WithRestartPolicy]). Past its
 // restart intensity the actor stops and its queued Asks resolve with
 // [ErrActorStopped]. Every actor is a hollywood process with a PID. See
 // [Spawn], [Ref] and [ActorContext].

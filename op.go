@@ -92,7 +92,11 @@ func ChildOf(c *ActorContext) Option {
 // [NoRestarts] stops it at its first failure. Zero fields mean the package
 // defaults ([supervisor.DefaultMaxRestarts] in [supervisor.DefaultWindow]),
 // not Config.Restart; an actor's restarts take no backoff, so only those two
-// fields apply. Actors only.
+// fields apply. A restart keeps the actor's [ChildOf] children running,
+// with their names (Akka's default restart stops them): a Started that
+// spawns them gets an error for each name taken, so keep what must outlive
+// a restart, such as their Refs, outside the value (in the factory's
+// closure, say). Actors only.
 func WithRestartPolicy(p RestartPolicy) Option {
 	return func(c *opConfig) { c.actors, c.restart = append(c.actors, "WithRestartPolicy"), p }
 }
