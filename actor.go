@@ -330,8 +330,8 @@ func (r *Ref[M, R]) signal(ch *chan struct{}, over *bool) <-chan struct{} {
 	return *ch
 }
 
-// Spawn starts an actor named name (unique among the runtime's live actors)
-// whose state is a value from newActor, and returns its Ref. The actor is
+// Spawn starts an actor named name (unique among the runtime's live actors:
+// a name taken is an error wrapping [ErrNameTaken]) whose state is a value from newActor, and returns its Ref. The actor is
 // placed with [OnExecutor], [ChildOf] or [WithWeight] (staggered in the
 // class's range, Heavy by default) and restarted from newActor under
 // [WithRestartPolicy] (the package defaults otherwise, 10 restarts a
@@ -373,7 +373,7 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	// A name taken is answered before the factory runs, for its side
 	// effects; add checks it again, under the lock, once the actor is made.
 	if rt.actors.has(name) {
-		return nil, fmt.Errorf("coregate: actor %q is already running", name)
+		return nil, fmt.Errorf("%w: actor %q is already running", ErrNameTaken, name)
 	}
 	// Before the actor is listed or registered: a factory that fails
 	// leaves nothing behind, and the name may be spawned again.
@@ -1047,7 +1047,7 @@ func (a *actorRegistry) add(n *actorNode, parent *actorNode) error {
 		return ErrStopped
 	}
 	if _, dup := a.names[n.name]; dup {
-		return fmt.Errorf("coregate: actor %q is already running", n.name)
+		return fmt.Errorf("%w: actor %q is already running", ErrNameTaken, n.name)
 	}
 	if parent != nil && a.names[parent.name] != parent {
 		// Checked with the parent's children under the same lock as its

@@ -458,6 +458,7 @@ func TestSpawnBadInput(t *testing.T) {
 	made := 0
 	_, err := Spawn(rt, "dup", func() Actor[int, int] { made++; return nil })
 	require.ErrorContains(t, err, `actor "dup" is already running`)
+	require.ErrorIs(t, err, ErrNameTaken)
 	require.Zero(t, made, "the factory ran for a name taken")
 	ref := must(Spawn(rt, "ctx", mk))
 	//lint:ignore SA1012 a nil context is the bad input under test

@@ -607,6 +607,7 @@ func TestRestartKeepsChildren(t *testing.T) {
 	require.Equal(t, 6, must(must(kid.Ask(bg, 1)).Wait(bg)), "the child kept running, its state too")
 	_, err = must(par.Ask(bg, "spawn")).Wait(bg)
 	require.ErrorContains(t, err, `actor "kid" is already running`)
+	require.ErrorIs(t, err, ErrNameTaken)
 	require.NoError(t, par.Stop(bg))
 	require.ErrorIs(t, kid.Tell(bg, 1), ErrActorStopped, "it stopped with its parent")
 }

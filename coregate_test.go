@@ -506,6 +506,7 @@ func TestBadInput(t *testing.T) {
 	op := must(Define(rt, "id", id))
 	_, err = Define(rt, "id", id)
 	require.ErrorContains(t, err, `"id" is already defined`)
+	require.ErrorIs(t, err, ErrNameTaken)
 
 	//lint:ignore SA1012 a nil context is the bad input under test
 	_, err = op.Submit(nil, 1) //nolint:staticcheck

@@ -41,6 +41,11 @@ var (
 	ErrNilRef = errors.New("coregate: nil *Ref")
 	// ErrNilContext is returned when a nil context.Context is passed.
 	ErrNilContext = errors.New("coregate: nil context")
+	// ErrNameTaken is wrapped by the error of [Spawn] when a live actor of
+	// the runtime has the name already, and of [Define] when an op has: so
+	// "spawn it unless it runs" is errors.Is(err, ErrNameTaken). A stopped
+	// actor's name may be spawned again.
+	ErrNameTaken = errors.New("coregate: name taken")
 	// ErrUnknownOp answers a [Call] naming no op of the runtime.
 	ErrUnknownOp = errors.New("coregate: no op named")
 	// ErrBadArgument answers a [Call] whose argument is not of its op's

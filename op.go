@@ -209,7 +209,7 @@ func (r *opRegistry) add(name string, op opCaller) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.names[name]; dup {
-		return fmt.Errorf("coregate: op %q is already defined", name)
+		return fmt.Errorf("%w: op %q is already defined", ErrNameTaken, name)
 	}
 	if r.names == nil {
 		r.names = make(map[string]opCaller)
