@@ -20,12 +20,12 @@ const DefaultMaxBlocked = 1000
 
 // GroupConfig describes the executors of one runtime.
 type GroupConfig struct {
-	Engine      *actor.Engine
-	Name        string // PID prefix: executors are <Name>/exec/<index>
-	CPUs        []int  // executor i runs on CPUs[i]
-	MailboxSize int
-	Affinity    Affinity
-	Room        *Room // told when a mailbox frees space; may be nil
+	Engine      *actor.Engine // the engine the executors register with; required
+	Name        string        // PID prefix: executors are <Name>/exec/<index>
+	CPUs        []int         // executor i runs on CPUs[i]; at most MaxExecutors of them
+	MailboxSize int           // each mailbox's bound, 1 to MaxMailboxSize (no default)
+	Affinity    Affinity      // the pinning mode; the zero value is BestEffort
+	Room        *Room         // told when a mailbox frees space; may be nil
 	// MaxBlocked bounds the group's handlers blocked at once (in
 	// [Task.Await] or waiting for room, see [Block]), whatever group owns
 	// what they wait on, each of which holds a goroutine and, when pinned,
@@ -33,7 +33,9 @@ type GroupConfig struct {
 	// 0 means DefaultMaxBlocked.
 	MaxBlocked int
 	// IdleSpin is how long an idle executor polls its mailbox before it
-	// parks, at most [MaxIdleSpin]; 0 means it parks at once. Spinners bounds
+	// parks, at most [MaxIdleSpin]; 0 (or less) means it parks at once:
+	// unlike the root package's Config, a GroupConfig has no default
+	// here ([DefaultIdleSpin] is the root's). Spinners bounds
 	// the executors polling at once; 0 (or more than there are) means all of
 	// them.
 	IdleSpin time.Duration
@@ -366,8 +368,8 @@ func (g *Group) Running() []*Task {
 // the runtime owns (an executor or its router). Nothing is stopped or lost;
 // the context Poison returned is done. Stop the runtime to stop them.
 type PoisonRefused struct {
-	PID      *actor.PID
-	Graceful bool // Poison rather than Stop
+	PID      *actor.PID // the executor's or router's PID the message was sent to
+	Graceful bool       // Poison rather than Stop
 }
 
 // accept returns the job msg carries, or handles a message that is not one:
@@ -399,7 +401,12 @@ func (g *Group) reject(pid *actor.PID, msg any, sender *actor.PID, err error) {
 	}
 }
 
-// Accept is [Group.accept] for other processes of the runtime (its router).
+// Accept returns the job msg carries, for other processes of the runtime
+// (its router), and reports whether there is one. A message that is not a
+// job is handled as an executor's [Executor.Send] handles it: hollywood's
+// Poison and Stop are refused and their context completed (PoisonRefused), a
+// malformed job or anything else is a dead letter, answered with an error
+// when it came as a Request.
 func (g *Group) Accept(pid *actor.PID, msg any, sender *actor.PID) (Job, bool) {
 	return g.accept(pid, msg, sender)
 }

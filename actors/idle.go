@@ -24,7 +24,9 @@ const (
 )
 
 // DefaultIdleSpin is how long an idle executor polls before it parks when
-// [GroupConfig.IdleSpin] is 0.
+// the root package's Config.IdleSpin is 0. A [GroupConfig.IdleSpin] of 0
+// means no polling: the root package fills in this default before it makes
+// the group.
 const DefaultIdleSpin = 100 * time.Microsecond
 
 // MaxIdleSpin bounds [GroupConfig.IdleSpin].

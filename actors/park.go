@@ -66,5 +66,7 @@ func (t *Task) Unpark() (epoch uint32, ok bool) {
 // skip the token's other entries.
 type Renewed interface {
 	Job
+	// Epoch is the renewal of its token this entry was queued for, as
+	// Task.Unpark returned it.
 	Epoch() uint32
 }

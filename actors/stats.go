@@ -18,11 +18,20 @@ func (c *counters) add(o Outcome) { c.c[o].n.Add(1) }
 // elsewhere because that executor went down.
 type Counts struct {
 	Submitted uint64 // accepted onto this executor
-	Succeeded uint64
-	Failed    uint64 // the handler returned an error (or called runtime.Goexit)
-	Panicked  uint64
+	Succeeded uint64 // the handler returned a nil error
+	// Failed counts tokens whose handler returned an error or called
+	// runtime.Goexit, and those refused after they were accepted, without
+	// running: a full mailbox (ErrMailboxFull), no live executor
+	// (ErrNoExecutor), an Ask whose wait for room ended.
+	Failed    uint64
+	Panicked  uint64 // the handler panicked (a *PanicError)
 	Cancelled uint64 // cancelled before starting, or gave up on a cancelled context
-	Stopped   uint64 // still queued when the runtime stopped
+	// Stopped counts tokens that never ran because what was to run them
+	// stopped first: tokens still queued when their runtime gave up
+	// draining, or waiting out a delay or held by a pause when it stopped
+	// (ErrStopped), and Asks queued to an actor that stopped
+	// (ErrActorStopped).
+	Stopped uint64
 	// Queued is a gauge, not a count: the tokens held against the mailbox
 	// bound, which includes the rest of the batch the executor is working
 	// through and retries waiting out a backoff, so a token that just

@@ -36,6 +36,8 @@ type Job interface {
 // ends the goroutine as a token's does.
 type Scheduled interface {
 	Job
+	// Turn runs one turn on the executor's goroutine, with a context the
+	// runtime's abort cancels.
 	Turn(ctx context.Context)
 	// Unschedule tells it that it was taken off a queue and could not be
 	// placed anywhere: it is no longer scheduled.
@@ -48,6 +50,7 @@ type Scheduled interface {
 // weight would be staggered.
 type Homed interface {
 	Scheduled
+	// Home returns the live executor to move to, or nil when none is live.
 	Home() *Executor
 }
 
@@ -56,7 +59,7 @@ type Homed interface {
 // ([Op.SetPaused]), an executor that takes one of its tokens to run offers
 // it to Hold before it claims it.
 type Op struct {
-	Name string
+	Name string // the op's name, as reports show it
 	// Hold takes a token of the paused op that an executor (or a lane's
 	// worker) took from its queue to run, still queued (not claimed), and
 	// reports whether the executor must pass it by: parked with
@@ -72,10 +75,10 @@ type Outcome int
 
 const (
 	Succeeded Outcome = iota // the handler returned nil
-	Failed                   // the handler returned an error, or called runtime.Goexit
+	Failed                   // the handler returned an error or called runtime.Goexit, or the token was refused unrun
 	Panicked                 // the handler panicked
 	Cancelled                // cancelled before it ran, or gave up on its cancelled context
-	Stopped                  // still queued when the runtime stopped
+	Stopped                  // never ran: its runtime (or, for an Ask, its actor) stopped first
 	numOutcomes
 )
 
@@ -180,6 +183,7 @@ func (b *HookBase) held() *extra { return &b.x }
 // woken: what waits for a set of tokens (a group) must not finish before
 // each token's own Wait would.
 type Settler interface {
+	// Settled is called once, after t's waiters were woken.
 	Settled(t *Task)
 }
 
