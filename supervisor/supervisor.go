@@ -56,7 +56,8 @@ type Config struct {
 // DefaultGrace is the grace Stop gives cancelled handlers to return.
 const DefaultGrace = 100 * time.Millisecond
 
-// Supervisor owns a group of executors.
+// Supervisor owns a group of executors. Make one with [Start]; the zero value
+// is not usable.
 type Supervisor struct {
 	group    *actors.Group
 	engine   *actor.Engine
@@ -300,7 +301,7 @@ func (s *Supervisor) down(e *actors.Executor, reason error, restarts int) {
 }
 
 // Stop drains and stops the executors (see the package doc). It returns nil
-// when every accepted token reached its own outcome, else an error saying
+// when every accepted token reached its own outcome, else a [*StopError] saying
 // what was cut short: tokens resolved with actors.ErrStopped, retries resolved
 // with their last error (also a retry waiting on an executor that is down,
 // which no drain waits for), handlers whose contexts it cancelled that
@@ -365,8 +366,11 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	return stop
 }
 
-// StopError is what Stop returns when its context ended before every token
-// reached its own outcome.
+// StopError is what Stop returns when work was cut short: its context ended
+// before every token reached its own outcome, or (Cause
+// [ErrDownWhileDraining]) an executor that was down as the runtime drained
+// left tokens that no draining executor ran. Get it with errors.As; errors.Is
+// sees its Cause.
 type StopError struct {
 	Cause   error // the context's error, or ErrDownWhileDraining when it did not end
 	Stopped int   // queued tokens resolved with actors.ErrStopped
