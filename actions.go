@@ -29,9 +29,9 @@ import (
 // Only local senders can send a Call: across processes send a [*wire.Call],
 // whose argument is a protobuf message packed in an Any (see [Remote]).
 type Call struct {
-	Op      string
-	Arg     any
-	Timeout time.Duration
+	Op      string        // the op's name, as given to Define
+	Arg     any           // the argument, of the op's type A
+	Timeout time.Duration // bounds the token when above 0; 0 means none
 }
 
 // OpsPID returns the PID of the runtime's ops process, <Config.Name>/ops,

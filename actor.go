@@ -29,6 +29,10 @@ import (
 // or runtime.Goexit in it does not keep the actor from stopping, and a
 // panic is published as [CallbackPanicked] before its [ActorStopped].
 type Actor[M, R any] interface {
+	// Receive handles msg and returns the reply an Ask's token resolves
+	// with (a Tell's is dropped). It is never called concurrently for one
+	// actor; a panic or runtime.Goexit in it fails msg and restarts the
+	// actor.
 	Receive(c *ActorContext, msg M) (R, error)
 }
 
@@ -123,22 +127,27 @@ type (
 	// (within Spawn: its Started failed, or its parent stopped, at once)
 	// is announced by neither ActorStarted nor ActorStopped.
 	ActorStarted struct {
-		PID      *actor.PID
-		Executor int
+		PID      *actor.PID // the actor's PID, <Config.Name>/actor/<name>
+		Executor int        // the index of the executor it runs on
 	}
 	// ActorRestarted is published when a panic or runtime.Goexit in Receive
 	// restarted an actor from its factory; Restarts counts those within its
 	// policy's window.
 	ActorRestarted struct {
-		PID      *actor.PID
-		Reason   error
-		Restarts int
+		PID      *actor.PID // the actor's PID
+		Reason   error      // the failure: a [*PanicError] or [ErrGoexit]
+		Restarts int        // restarts within the policy's window, this one included
 	}
 	// ActorStopped is published once when an actor announced by
-	// ActorStarted stops; Reason is nil for a Stop.
+	// ActorStarted stops. Reason is nil for a [Ref.Stop], and for a
+	// runtime's Stop that drained the actor; [ErrActorStopped] for a
+	// child stopped with its parent ([ChildOf]); [ErrStopped] for an actor
+	// a runtime's Stop stopped without draining it; otherwise the failure
+	// that stopped it (past its restart intensity, its Started, or its
+	// factory on a restart).
 	ActorStopped struct {
-		PID    *actor.PID
-		Reason error
+		PID    *actor.PID // the actor's PID, now unregistered
+		Reason error      // why it stopped; nil for a Stop
 	}
 )
 

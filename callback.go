@@ -45,10 +45,10 @@ func WithOnFailure[A any](failed func(arg A, err error)) Option {
 // [WithOnDone] or [WithOnFailure], the each of [Op.Every], or an actor's
 // Stopped panics.
 type CallbackPanicked struct {
-	Op    string // the op's name; "" for an actor's Stopped
-	Token uint64 // the token's ID (for each, its run's; 0 when it was not submitted)
-	Value any    // what was passed to panic
-	Stack []byte
+	Op    string     // the op's name; "" for an actor's Stopped
+	Token uint64     // the token's ID (for each, its run's; 0 when it was not submitted)
+	Value any        // what was passed to panic
+	Stack []byte     // the panicking goroutine's stack
 	Actor *actor.PID // the actor whose Stopped panicked; nil for an op's callback
 }
 

@@ -62,23 +62,26 @@ type Config struct {
 	// 0 means DefaultMaxBlocked. A blocked handler hands its executor to
 	// a helper on the same CPU and holds a goroutine (and, pinned, an OS
 	// thread: Go's limit is 10,000 threads, see debug.SetMaxThreads); past the
-	// bound such a call fails with ErrTooManyBlocked.
+	// bound such a call fails with ErrTooManyBlocked. Valid: 0 to
+	// math.MaxInt32.
 	MaxBlocked int
 	// IdleSpin is how long an idle executor stays awake polling its mailbox
 	// before it parks (its first fifth only spinning, then yielding its CPU
 	// to any other thread between looks; time it gives its P to waiting
-	// goroutines does not count), and bounds how long a Wait on one of its
-	// tokens polls before it blocks, from any goroutine but an executor's
-	// own (of any runtime: it hands its executor on at once instead of
-	// polling while it holds it): a token submitted to an
-	// awake executor starts in well under a microsecond, while waking a
-	// parked pinned thread costs tens of microseconds on a virtual machine. The price is CPU: after its last
-	// token an executor burns up to IdleSpin of its core. 0 means
-	// DefaultIdleSpin; negative means park at once (no polling, no idle CPU);
-	// at most MaxIdleSpin. See the README's Idle executors.
+	// goroutines does not count): a token submitted to an awake executor
+	// starts in well under a microsecond, while waking a parked pinned
+	// thread costs tens of microseconds on a virtual machine. The price is
+	// CPU: after its last token an executor burns up to IdleSpin of its
+	// core. It also bounds the shorter polls of the runtime's waiters: a
+	// Wait on one of its tokens polls up to 5 µs before it blocks (from
+	// any goroutine but an executor's own, of any runtime, which hands its
+	// executor on at once instead), and a sender that found a mailbox full
+	// polls up to 50 µs for room. 0 means DefaultIdleSpin; negative means
+	// park at once (no polling, no idle CPU); at most MaxIdleSpin. See the
+	// README's Idle executors.
 	IdleSpin time.Duration
 	// Spinners bounds the executors in their idle poll at once; 0 (or more
-	// than there are) means every executor. (It does not bound the 2 µs an
+	// than there are) means every executor; negative is an error. (It does not bound the 2 µs an
 	// actor's turn may wait for its next message, nor a sender polling for
 	// room.) A polling executor holds
 	// its P; past the first fifth of its spin (at once after it woke a
@@ -142,15 +145,15 @@ const DefaultStallAfter = time.Second
 
 // Defaults for the anchor tables.
 const (
-	DefaultStickyCap = 1 << 16
-	DefaultStickyTTL = time.Minute
-	DefaultSeedCap   = 1 << 16
+	DefaultStickyCap = 1 << 16     // Config.StickyCap when 0
+	DefaultStickyTTL = time.Minute // Config.StickyTTL when 0
+	DefaultSeedCap   = 1 << 16     // Config.SeedCap when 0
 )
 
 // ExecutorInfo describes one executor.
 type ExecutorInfo struct {
 	Index    int        // position in the runtime, 0-based
-	CPU      int        // the CPU it is pinned to: Config.CPUs[Index], or else the Index-th allowed CPU
+	CPU      int        // the CPU it is pinned to: Config.CPUs[Index], or else the Index-th allowed CPU (modulo their number, for Cores above them under Off)
 	PID      *actor.PID // hollywood PID, <Name>/exec/<Index>
 	Pinned   bool       // its thread's affinity is exactly CPU
 	PinError error      // why it is not pinned, under BestEffort
@@ -166,9 +169,10 @@ type ExecutorInfo struct {
 // Stop reported handlers still running, they are counted as each returns.
 type Counts = actors.Counts
 
-// Stats is a snapshot of a runtime's counts.
+// Stats is a snapshot of a runtime's counts. The zero value, what Stats
+// returns for a nil *Runtime, counts nothing.
 type Stats struct {
-	Total     Counts
+	Total     Counts   // the sum of Executors
 	Executors []Counts // index i is executor i
 
 	Pins            int    // live sticky pins
@@ -180,7 +184,9 @@ type Stats struct {
 }
 
 // Runtime is a set of pinned executors with a router in front of them. Create it
-// with Start; all its methods are safe for concurrent use.
+// with [Start]; all its methods are safe for concurrent use. The zero value is
+// not usable: a nil or zero *Runtime answers every method with an error or a
+// zero value, and Define, Spawn and the rest refuse it.
 type Runtime struct {
 	engine    *actor.Engine
 	sup       *supervisor.Supervisor

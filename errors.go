@@ -7,12 +7,16 @@ import (
 )
 
 var (
-	// ErrStopped is returned by Submit and Define once Stop was called, and
-	// resolves tokens still queued when Stop gave up draining.
+	// ErrStopped is returned once [Runtime.Stop] was called by whatever
+	// would add work: Define, Spawn, NewPerCore, SubmitFunc, [Op.Every] and
+	// every Submit of an op. It resolves the tokens Stop did not let run:
+	// those still queued when it gave up draining, and at once those
+	// waiting out [Op.SubmitAfter]'s delay or held by [Op.Pause].
 	ErrStopped = actors.ErrStopped
 	// ErrGoexit resolves a token whose handler called runtime.Goexit.
 	ErrGoexit = actors.ErrGoexit
-	// ErrCancelled resolves a token cancelled with [Token.Cancel] before it ran.
+	// ErrCancelled resolves a token cancelled before it ran: by
+	// [Token.Cancel], [Op.CancelQueued], or a loop broken out of [Map].
 	ErrCancelled = actors.ErrCancelled
 	// ErrMailboxFull resolves a token delivered with engine.Send to a full
 	// mailbox, and is wrapped by the error of a [Ref.Tell] or [Ref.Ask] an

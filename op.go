@@ -101,10 +101,10 @@ func WithRestartPolicy(p RestartPolicy) Option {
 	return func(c *opConfig) { c.actors, c.restart = append(c.actors, "WithRestartPolicy"), p }
 }
 
-// WithMailbox bounds an actor's queued messages (default
-// DefaultActorMailbox, at most MaxMailboxSize); Tell and Ask wait for room
-// beyond it, but for the actor's own, in its turn, which get ErrMailboxFull
-// (see Ref.Tell). The bound
+// WithMailbox bounds an actor's queued messages: 0 means
+// [DefaultActorMailbox], at most [MaxMailboxSize], and a negative n makes
+// Spawn fail. Tell and Ask wait for room beyond it, but for the actor's own,
+// in its turn, which get [ErrMailboxFull] (see [Ref.Tell]). The bound
 // counts what waits for the actor's next turn; the turn's own batch, and
 // what actors on the same executor queued without a lock, may each hold as
 // many again. Actors only.
@@ -157,8 +157,10 @@ func WithAnchor(externalCalls ...string) Option {
 // times, after backoff (doubled for each further retry, at most
 // [MaxRetryBackoff]). Only the final attempt's outcome reaches the token, and
 // the counts record one outcome per token. A cancelled token, or one whose
-// submitter's context ended, is not retried; one waiting out a backoff when the
-// runtime stops resolves with its last attempt's error.
+// submitter's context ended, is not retried. A runtime's Stop waits for the
+// retries waiting out a backoff as it drains; one still waiting when Stop's
+// context ends resolves with its last attempt's error. Negative retries or
+// backoff make Define fail.
 //
 // This makes delivery at-least-once for the op: a handler that failed after
 // doing part of its work runs again, so use it for idempotent work only.
