@@ -32,7 +32,7 @@
 // ([Router.Down], [Router.Up], [Router.Stalled], [Router.Redirect]), placing
 // each moved job again by its rule and ticket ([Placed]).
 //
-// The router is also a hollywood process with its own PID: engine.Send of a
+// The router is also a hollywood process with its own PID: engine.Send of an
 // [actors.Job] to it places the job without waiting (a job finding its whole range
 // full is resolved with [actors.ErrMailboxFull]); any other message becomes a dead
 // letter.

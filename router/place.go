@@ -10,7 +10,7 @@ import (
 
 // Rule is an op's placement rule, fixed when the op is defined.
 type Rule struct {
-	Weight Weight
+	Weight Weight // the op's weight class, which decides its range
 	Keyed  bool   // sticky: each token carries a key ([Ticket.Key])
 	Lead   bool   // each token leads a seed that its children join
 	Calls  []byte // a lead's canonical external call names, hashed into its seed
@@ -34,6 +34,7 @@ type Ticket struct {
 // executor. Jobs that are not Placed (sent by message) are plain Heavy tokens.
 type Placed interface {
 	actors.Job
+	// Placement returns the op's rule and the token's ticket.
 	Placement() (*Rule, *Ticket)
 }
 

@@ -14,7 +14,7 @@ import (
 // Router places jobs on a fixed set of executors, of which the live ones take
 // work, and moves queued work off executors that go down or stall. It
 // implements the supervisor's Rerouter (Down, Up, Stalled) and the group's
-// Redirect.
+// Redirect. Make one with [New]; the zero value is not usable.
 type Router struct {
 	pid    *actor.PID
 	engine *actor.Engine
@@ -336,7 +336,7 @@ func (r *Router) Start() {}
 // PID returns the router's PID, <name>/router.
 func (r *Router) PID() *actor.PID { return r.pid }
 
-// Send places a [actors.Job] as class Heavy without waiting; see the package
+// Send places an [actors.Job] as class Heavy without waiting; see the package
 // doc. Other messages are handled as an executor's Send handles them.
 func (r *Router) Send(_ *actor.PID, msg any, sender *actor.PID) {
 	j, ok := r.group.Accept(r.pid, msg, sender)
