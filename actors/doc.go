@@ -6,8 +6,9 @@
 // Guarantees:
 //
 //   - Tokens pushed onto one executor start in push order on its owner
-//     goroutine, one at a time while none blocks: a handler that blocks hands
-//     the executor on and finishes beside the next owner.
+//     goroutine (those pushed to the head with [Executor.PushFront] ahead of
+//     them, last in first out), one at a time while none blocks: a handler
+//     that blocks hands the executor on and finishes beside the next owner.
 //   - Every token runs under recover, with singleflight's double defer to tell
 //     a panic from runtime.Goexit: a panic (panic(nil) included) resolves that
 //     token with a [*PanicError] and the owner goes on; a Goexit resolves it

@@ -12,7 +12,7 @@ var (
 	// ErrGoexit resolves a token whose handler called runtime.Goexit; the
 	// goroutine running it ended too, and a replacement took its place.
 	ErrGoexit = errors.New("coregate: handler called runtime.Goexit")
-	// ErrCancelled resolves a token cancelled with Cancel before it started.
+	// ErrCancelled resolves a token cancelled with [Task.Cancel] before it started.
 	ErrCancelled = errors.New("coregate: token cancelled")
 	// ErrMailboxFull refuses a token delivered by engine.Send to a full mailbox.
 	ErrMailboxFull = errors.New("coregate: mailbox full")

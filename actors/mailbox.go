@@ -25,7 +25,8 @@ const MaxMailboxSize = 1 << 24
 // once drained, as nats-server's queue does.
 const maxKeep = 1 << 16
 
-// Mailbox is a bounded multi-producer single-consumer queue of jobs.
+// Mailbox is a bounded multi-producer single-consumer queue of jobs. Make one
+// with [NewMailbox]; the zero value is not usable.
 //
 // Producers append under a mutex; the consumer swaps the producers' slice for
 // its own empty one and works through that batch without the lock, the shape
@@ -79,8 +80,9 @@ type Mailbox struct {
 	pos   int
 }
 
-// NewMailbox returns an empty mailbox holding at most size jobs (1 to
-// [MaxMailboxSize]). room, which may be nil, is told how many slots a
+// NewMailbox returns an empty mailbox holding at most size jobs, size
+// clamped to 1 to [MaxMailboxSize] (a [GroupConfig] outside that range is an
+// error instead). room, which may be nil, is told how many slots a
 // refill frees while producers wait in it (see [Room]). Its memory grows
 // with use.
 func NewMailbox(size int, room *Room) *Mailbox {

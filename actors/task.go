@@ -57,7 +57,8 @@ type Homed interface {
 // Op names what a token runs, for reports such as a Stop that left handlers
 // running. Tokens of one op share one *Op. While it is paused
 // ([Op.SetPaused]), an executor that takes one of its tokens to run offers
-// it to Hold before it claims it.
+// it to Hold before it claims it. The zero value is an unnamed op that is
+// not paused.
 type Op struct {
 	Name string // the op's name, as reports show it
 	// Hold takes a token of the paused op that an executor (or a lane's
