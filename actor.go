@@ -518,7 +518,7 @@ func cmpOr(v, def int) int {
 }
 
 // PID returns the actor's hollywood PID, <Config.Name>/actor/<name>; nil
-// for a nil *Ref.
+// for a nil *Ref or one not made by Spawn.
 func (r *Ref[M, R]) PID() *actor.PID {
 	if r.unusable() {
 		return nil
@@ -526,8 +526,8 @@ func (r *Ref[M, R]) PID() *actor.PID {
 	return r.own.pid
 }
 
-// Executor returns the index of the executor the actor runs on; -1 for a
-// nil *Ref.
+// Executor returns the index of the executor the actor runs on now (it moves
+// when its executor goes down); -1 for a nil *Ref or one not made by Spawn.
 func (r *Ref[M, R]) Executor() int {
 	if r.unusable() {
 		return -1

@@ -90,3 +90,36 @@ func ExampleSpawn() {
 	fmt.Println(n)
 	// Output: 10
 }
+
+// greeter is an actor with a Stopped method, which runs once when it stops.
+type greeter struct{ greeted int }
+
+func (g *greeter) Receive(_ *coregate.ActorContext, name string) (string, error) {
+	g.greeted++
+	return "hello " + name, nil
+}
+
+func (g *greeter) Stopped(*coregate.ActorContext) {
+	fmt.Println("stopped after", g.greeted, "greetings")
+}
+
+// Ref.Stop handles the messages already queued, runs Stopped once, and
+// refuses what comes after with ErrActorStopped.
+func ExampleRef_Stop() {
+	ctx := context.Background()
+	rt, _ := coregate.Start(coregate.Config{})
+	defer rt.Stop(ctx)
+
+	ref, _ := coregate.Spawn(rt, "greeter", func() coregate.Actor[string, string] { return &greeter{} })
+	tok, _ := ref.Ask(ctx, "ada")
+	ref.Tell(ctx, "grace")
+	if err := ref.Stop(ctx); err != nil {
+		panic(err)
+	}
+	fmt.Println(tok.Wait(ctx))
+	fmt.Println(errors.Is(ref.Tell(ctx, "linus"), coregate.ErrActorStopped))
+	// Output:
+	// stopped after 2 greetings
+	// hello ada <nil>
+	// true
+}
