@@ -81,16 +81,16 @@ type Config struct {
 	// README's Idle executors.
 	IdleSpin time.Duration
 	// Spinners bounds the executors in their idle poll at once; 0 (or more
-	// than there are) means every executor; negative is an error. (It does not bound the 2 µs an
-	// actor's turn may wait for its next message, nor a sender polling for
-	// room.) A polling executor holds
-	// its P; past the first fifth of its spin (at once after it woke a
-	// waiting goroutine) it gives the P up when goroutines wait for one at
-	// two readings in a row of the runnable count, one poller per 10 µs, and
-	// polls on once the scheduler runs it again, so the program's own
-	// goroutines are not kept from running. A bound leaves CPUs to a program
-	// that needs them even between its goroutines' runs. The router sends a
-	// token whose staggered executor sleeps to an awake one in its range.
+	// than there are) means every executor; negative is an error. (It does
+	// not bound the 2 µs an actor's turn may wait for its next message, nor
+	// a sender polling for room.) A polling executor holds its P; past the
+	// first fifth of its spin (at once after it woke a waiting goroutine) it
+	// gives the P up when goroutines wait for one at two readings in a row
+	// of the runnable count, one poller per 10 µs, and polls on once the
+	// scheduler runs it again, so the program's own goroutines are not kept
+	// from running. A bound leaves CPUs to a program that needs them even
+	// between its goroutines' runs. The router sends a token whose
+	// staggered executor sleeps to an awake one in its range.
 	Spinners int
 	// Affinity is the pinning mode.
 	Affinity Affinity
@@ -152,8 +152,11 @@ const (
 
 // ExecutorInfo describes one executor.
 type ExecutorInfo struct {
-	Index    int        // position in the runtime, 0-based
-	CPU      int        // the CPU it is pinned to: Config.CPUs[Index], or else the Index-th allowed CPU (modulo their number, for Cores above them under Off)
+	Index int // position in the runtime, 0-based
+	// CPU is the CPU it is pinned to: Config.CPUs[Index], or else the
+	// Index-th allowed CPU (modulo their number under Affinity Off, whose
+	// Cores may exceed them).
+	CPU      int
 	PID      *actor.PID // hollywood PID, <Name>/exec/<Index>
 	Pinned   bool       // its thread's affinity is exactly CPU
 	PinError error      // why it is not pinned, under BestEffort

@@ -76,7 +76,7 @@ type Outcome int
 
 const (
 	Succeeded Outcome = iota // the handler returned nil
-	Failed                   // the handler returned an error or called runtime.Goexit, or the token was refused unrun
+	Failed                   // the handler returned an error or called runtime.Goexit, or it was refused unrun
 	Panicked                 // the handler panicked
 	Cancelled                // cancelled before it ran, or gave up on its cancelled context
 	Stopped                  // never ran: its runtime (or, for an Ask, its actor) stopped first
