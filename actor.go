@@ -339,8 +339,8 @@ func (r *Ref[M, R]) signal(ch *chan struct{}, over *bool) <-chan struct{} {
 	return *ch
 }
 
-// Spawn starts an actor named name (unique among the runtime's live actors:
-// a name taken is an error wrapping [ErrNameTaken]) whose state is a value from newActor, and returns its Ref. The actor is
+// Spawn starts an actor named name (unique among the runtime's live actors)
+// whose state is a value from newActor, and returns its Ref. The actor is
 // placed with [OnExecutor], [ChildOf] or [WithWeight] (staggered in the
 // class's range, Heavy by default) and restarted from newActor under
 // [WithRestartPolicy] (the package defaults otherwise, 10 restarts a
@@ -348,7 +348,11 @@ func (r *Ref[M, R]) signal(ch *chan struct{}, over *bool) <-chan struct{} {
 // <Config.Name>/actor/<name>: a message of type M sent there is handled as
 // a Tell, and its reply (the R, or the error) goes to its sender when it
 // has one (engine.Request's, or a hollywood actor's Context.Send, which
-// sends with its own PID), as hollywood's Respond would send it.
+// sends with its own PID), as hollywood's Respond would send it. It returns
+// an error for a nil runtime or one not made by [Start], a stopped runtime
+// ([ErrStopped]), an empty name or one a live actor has ([ErrNameTaken]), a
+// nil factory, a nil option, or options that do not fit an actor (see each
+// option).
 //
 // Spawn calls newActor once itself, on the caller's goroutine: a panic in
 // it is returned as an error wrapping a [*PanicError], and a nil value (a

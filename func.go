@@ -20,7 +20,8 @@ var (
 // placed as a Heavy op's tokens are (staggered over every executor), counted,
 // cancelled, stopped and waited for like any token. ctx is its parent, as for
 // [Op.Submit]. Its reports name it "func". Define an op instead for sticky
-// keys, anchors, retries or another weight.
+// keys, anchors, retries or another weight. It returns Submit's errors, and
+// an error for a nil runtime or fn.
 func SubmitFunc[R any](ctx context.Context, rt *Runtime, fn func(context.Context) (R, error)) (*Token[R], error) {
 	return submitFunc(ctx, rt, fn, nil)
 }

@@ -222,7 +222,7 @@ func (r *opRegistry) add(name string, op opCaller) error {
 
 // Define defines an op named name on rt, run by fn. Names are unique per runtime.
 // It returns an error for a nil runtime or one not made by [Start], a stopped
-// runtime, an empty or duplicate name, a nil fn, a nil option, or options that
+// runtime ([ErrStopped]), an empty or duplicate name, a nil fn, a nil option, or options that
 // do not fit the op (see each option).
 func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, error), opts ...Option) (*Op[A, R], error) {
 	if rt == nil {
@@ -348,8 +348,11 @@ func (op *Op[A, R]) Weight() Weight {
 // carries ctx's values and is cancelled when ctx ends, and a token whose ctx ended
 // before it started resolves with ctx's error without running. When every
 // executor in the op's range is full, Submit waits for room until ctx ends and
-// then returns ctx's error. After Stop it returns ErrStopped. A lead's first
-// Submit reports a declared external call that no op of the runtime defines.
+// then returns ctx's error; a ctx already done is returned at once, with no
+// token. After Stop it returns [ErrStopped], and [ErrNoExecutor] while every
+// executor of the runtime is down. A nil op gives [ErrNilOp], a nil ctx
+// [ErrNilContext]. A lead's first Submit reports a declared external call
+// that no op of the runtime defines.
 //
 // Submit allocates once: the token.
 func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {

@@ -35,7 +35,7 @@ type perCoreSlot[S any] struct {
 }
 
 // NewPerCore returns a PerCore on rt whose values init makes. A nil runtime
-// or init, or a stopped runtime, is an error.
+// or init is an error, and a stopped runtime is [ErrStopped].
 func NewPerCore[S any](rt *Runtime, init func(executor int) S) (*PerCore[S], error) {
 	switch {
 	case rt == nil || rt.router == nil:
