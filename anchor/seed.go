@@ -84,7 +84,7 @@ type Seeds struct {
 func NewSeeds(max int) *Seeds { return &Seeds{max: int64(max)} }
 
 // CallsEncoding returns the canonical encoding of a lead's external call names:
-// sorted, without duplicates, each as an 8-byte length and its bytes.
+// sorted, without duplicates, each as an 8-byte little-endian length and its bytes.
 func CallsEncoding(calls []string) []byte {
 	calls = slices.Compact(slices.Sorted(slices.Values(calls)))
 	var b []byte
