@@ -92,21 +92,23 @@ type Config struct {
 	// between its goroutines' runs. The router sends a token whose
 	// staggered executor sleeps to an awake one in its range.
 	Spinners int
-	// Affinity is the pinning mode.
+	// Affinity is the pinning mode; the zero value is BestEffort. Strict
+	// makes a failed pin fail Start; Off neither locks nor pins.
 	Affinity Affinity
 	// Engine hosts the executor and router processes; nil means a new engine.
 	Engine *actor.Engine
 	// Name prefixes the PIDs (<Name>/exec/<i>, <Name>/router); "" means
 	// "coregate". Two runtimes on one engine need different names.
 	Name string
-	// StickyCap bounds the sticky pin table; 0 means DefaultStickyCap. Past it,
-	// new keys are placed by rendezvous hashing instead of getting a pin.
+	// StickyCap bounds the sticky pin table; 0 means DefaultStickyCap, fewer
+	// than 0 is an error. Past it, new keys are placed by rendezvous hashing
+	// instead of getting a pin.
 	StickyCap int
 	// StickyTTL is how long a pin with nothing in flight is kept; 0 means
-	// DefaultStickyTTL.
+	// DefaultStickyTTL, negative is an error.
 	StickyTTL time.Duration
-	// SeedCap bounds the live seeds; 0 means DefaultSeedCap. Past it, new leads
-	// run unanchored.
+	// SeedCap bounds the live seeds; 0 means DefaultSeedCap, fewer than 0 is
+	// an error. Past it, new leads run unanchored.
 	SeedCap int
 	// Restart is each executor's restart intensity: at most Restart.MaxRestarts
 	// restarts within Restart.Window, with a doubling, jittered backoff between
