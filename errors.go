@@ -25,10 +25,12 @@ var (
 	// ErrNoExecutor is returned by Submit, and resolves queued tokens, when
 	// every executor is down (past its restart policy).
 	ErrNoExecutor = actors.ErrNoExecutor
-	// ErrTooManyBlocked is returned by Wait, or by a Submit waiting for room,
-	// inside a handler when Config.MaxBlocked handlers of its runtime block
-	// already (whatever runtime they wait on): each blocked handler holds a
-	// goroutine and, pinned, an OS thread.
+	// ErrTooManyBlocked is returned by a call that would block inside a
+	// handler ([Token.Wait], [Group.Wait], a Submit, Tell or Ask waiting for
+	// room, [Request], [Ref.Stop], [PerCore.Get] waiting for its init, the
+	// Stop of another runtime) when Config.MaxBlocked handlers of its
+	// runtime block already (whatever runtime they wait on): each blocked
+	// handler holds a goroutine and, pinned, an OS thread.
 	ErrTooManyBlocked = actors.ErrTooManyBlocked
 	// ErrFull is wrapped by the error of [Op.TrySubmit] when every executor
 	// the token may go to is full, or the blocking lane of a [WithBlocking]
@@ -56,9 +58,11 @@ var (
 	// argument type, or that is malformed; a message to the ops process that
 	// is not a call; and a message to an actor's PID that is not its M.
 	ErrBadArgument = errors.New("coregate: bad argument")
-	// ErrStopFromHandler is returned by Stop called from inside a handler, which
-	// would wait for its own executor to exit, or from an op's callback or an
-	// actor's Stopped or the each of [Op.Every], which would wait for itself.
+	// ErrStopFromHandler is returned by [Runtime.Stop] called from inside one
+	// of that runtime's handlers, which would wait for its own executor to
+	// exit, or from one of its ops' callbacks, an actor's Stopped or the each
+	// of an [Op.Every], which would wait for itself. (From a handler of
+	// another runtime, Stop hands that handler's executor on and waits.)
 	ErrStopFromHandler = errors.New("coregate: Stop called from inside a handler")
 	// ErrAskSelf is returned by [Token.Wait] called inside an actor's turn
 	// (its Receive or Started, with its context or one derived from it) for
