@@ -15,10 +15,10 @@ import (
 // false and PinError says why when the thread could not be pinned (or affinity is
 // off, with a nil PinError).
 type ExecutorStarted struct {
-	Index, CPU int
-	PID        *actor.PID
-	Pinned     bool
-	PinError   error
+	Index, CPU int        // the executor's index and the CPU it runs on
+	PID        *actor.PID // the executor's PID
+	Pinned     bool       // its thread is pinned to CPU
+	PinError   error      // why it is not, under BestEffort
 }
 
 // ExecutorRestarted is published when a replacement goroutine runs on the
@@ -28,13 +28,13 @@ type ExecutorStarted struct {
 // count against the policy, so for it Restarts is the count before it.
 // Backoff is how long the replacement waited.
 type ExecutorRestarted struct {
-	Index, CPU int
-	PID        *actor.PID
-	Reason     error
+	Index, CPU int        // the executor's index and the CPU it runs on
+	PID        *actor.PID // the executor's PID
+	Reason     error      // the failure: the loop's, a failed pin, or actors.ErrGoexit
 	Restarts   int
 	Backoff    time.Duration
-	Pinned     bool
-	PinError   error
+	Pinned     bool  // its thread is pinned to CPU
+	PinError   error // why it is not, under BestEffort
 }
 
 // ExecutorStalled is published when one token, or one actor's turn, has been
@@ -42,8 +42,8 @@ type ExecutorRestarted struct {
 // least). Until it recovers the
 // executor gets no unpinned work.
 type ExecutorStalled struct {
-	Index, CPU int
-	PID        *actor.PID
+	Index, CPU int        // the executor's index and the CPU it runs on
+	PID        *actor.PID // the executor's PID
 	Running    time.Duration
 	Moved      int // queued tokens moved to healthy executors
 }
@@ -51,8 +51,8 @@ type ExecutorStalled struct {
 // ExecutorRecovered is published when a stalled executor made progress again
 // (its token or turn ended), after Stalled.
 type ExecutorRecovered struct {
-	Index, CPU int
-	PID        *actor.PID
+	Index, CPU int        // the executor's index and the CPU it runs on
+	PID        *actor.PID // the executor's PID
 	Stalled    time.Duration
 }
 
@@ -61,9 +61,9 @@ type ExecutorRecovered struct {
 // executors, its Rerouted queued tokens were moved to them, and it is tried
 // again after Cooldown (unless the runtime stops first).
 type ExecutorDown struct {
-	Index, CPU int
-	PID        *actor.PID
-	Reason     error
+	Index, CPU int        // the executor's index and the CPU it runs on
+	PID        *actor.PID // the executor's PID
+	Reason     error      // the failure past the policy: the loop's, or a failed pin
 	Restarts   int
 	Rerouted   int
 	Cooldown   time.Duration
@@ -72,16 +72,16 @@ type ExecutorDown struct {
 // ExecutorRevived is published when a down executor runs again after its
 // cool-down, back in the weight ranges, before it takes a token.
 type ExecutorRevived struct {
-	Index, CPU int
-	PID        *actor.PID
-	Pinned     bool
-	PinError   error
+	Index, CPU int        // the executor's index and the CPU it runs on
+	PID        *actor.PID // the executor's PID
+	Pinned     bool       // its thread is pinned to CPU
+	PinError   error      // why it is not, under BestEffort
 }
 
 // ExecutorStopped is published when an executor's goroutine ended for good
 // because the runtime stopped. An executor that is down when the runtime
 // stops has no goroutine to end: its last event stays ExecutorDown.
 type ExecutorStopped struct {
-	Index, CPU int
-	PID        *actor.PID
+	Index, CPU int        // the executor's index and the CPU it runs on
+	PID        *actor.PID // the executor's PID
 }

@@ -22,14 +22,15 @@ import (
 // Only failures of the executor itself count: its loop failing, its thread
 // failing to pin under Strict affinity. A handler's panic or runtime.Goexit
 // is the user's code failing and never counts. The zero value means the
-// defaults.
+// defaults; a negative field other than MaxRestarts [NoRestarts] is an error
+// ([Policy.Resolve]).
 type Policy struct {
 	MaxRestarts int           // 0 means DefaultMaxRestarts; NoRestarts: none, the first failure is past it
 	Window      time.Duration // 0 means DefaultWindow
 	Backoff     time.Duration // 0 means DefaultBackoff
-	MaxBackoff  time.Duration // 0 means DefaultMaxBackoff
+	MaxBackoff  time.Duration // 0 means DefaultMaxBackoff; below Backoff counts as Backoff
 	Cooldown    time.Duration // 0 means DefaultCooldown
-	MaxCooldown time.Duration // 0 means DefaultMaxCooldown
+	MaxCooldown time.Duration // 0 means DefaultMaxCooldown; below Cooldown counts as Cooldown
 }
 
 // NoRestarts, as Policy.MaxRestarts, allows no restart at all: an executor's
