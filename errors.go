@@ -7,7 +7,7 @@ import (
 )
 
 var (
-	// ErrStopped is returned once [Runtime.Stop] was called by whatever
+	// ErrStopped is returned, once [Runtime.Stop] was called, by whatever
 	// would add work: Define, Spawn, NewPerCore, SubmitFunc, [Op.Every] and
 	// every Submit of an op. It resolves the tokens Stop did not let run:
 	// those still queued when it gave up draining, and at once those
