@@ -10,7 +10,8 @@ import (
 // An idle executor first polls its mailbox for a while, yielding its CPU to
 // any other thread between looks, and only then parks: waking a parked
 // locked thread costs the producer a scheduler hand-off and the consumer
-// tens of microseconds on a virtual machine (see docs/design.md, Idle
+// tens of microseconds on a virtual machine (see docs/design.md, Executors:
+// "idle executors poll before they park", and the README's Idle
 // executors). This is Seastar's reactor poll and Aeron's backoff idle
 // strategy. A poller gives its P up as soon as the program's goroutines wait
 // for one (see Executor.idle), GroupConfig.Spinners may bound the pollers,
