@@ -49,7 +49,8 @@ type Config struct {
 	// that two runtimes in one process can be kept apart; nil means the
 	// allowed CPUs in order (see Cores). Each must be allowed (an error names
 	// the allowed ones) and appear once; with Cores set too, Cores must not
-	// exceed len(CPUs) and the first Cores are used.
+	// exceed len(CPUs) and the first Cores are used. GOMAXPROCS does not
+	// limit their number. A non-nil empty slice is an error.
 	CPUs []int
 	// MailboxSize bounds each executor's queued tokens (with the retries
 	// waiting out a backoff on it); 0 means DefaultMailboxSize, at most
