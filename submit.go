@@ -27,8 +27,8 @@ func (op *Op[A, R]) TrySubmit(arg A) (*Token[R], error) {
 // SubmitAll submits a token of op for each of args, as many Submit calls in
 // a row would, and returns them in args' order. A burst costs less this way
 // when op has no sticky key, anchor, retry, callback, blocking lane or
-// OnExecutor and ctx is not the context of a handler in a seed or of an
-// actor: the tokens are allocated 16 KiB at a time (a token kept keeps its
+// OnExecutor, is not paused, and ctx is not the context of a handler in a
+// seed or of an actor: the tokens are allocated 16 KiB at a time (a token kept keeps its
 // slab's memory) and queued up to 256 at a time per executor, each under one
 // lock and with one wake-up. They still take consecutive positions of their
 // class, so they spread over the executors as Submit's would, and a batch
