@@ -220,10 +220,11 @@ func (r *opRegistry) add(name string, op opCaller) error {
 	return nil
 }
 
-// Define defines an op named name on rt, run by fn. Names are unique per runtime.
-// It returns an error for a nil runtime or one not made by [Start], a stopped
-// runtime ([ErrStopped]), an empty or duplicate name, a nil fn, a nil option, or options that
-// do not fit the op (see each option).
+// Define defines an op named name on rt, run by fn. Names are unique per
+// runtime. It returns an error for a nil runtime or one not made by [Start],
+// a stopped runtime ([ErrStopped]), an empty name or one an op has
+// ([ErrNameTaken]), a nil fn, a nil option, or options that do not fit the
+// op (see each option).
 func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, error), opts ...Option) (*Op[A, R], error) {
 	if rt == nil {
 		return nil, errors.New("coregate: Define on a nil *Runtime")
