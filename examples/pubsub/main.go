@@ -8,9 +8,11 @@
 // Slow subscribers never stall fast ones. A topic hands each event to each
 // subscriber's buffer (Buffer events) without waiting; a subscriber whose
 // buffer is full is disconnected: its stream gets what its buffer still
-// holds, then "event: dropped", and ends (it may subscribe again). A topic's
-// mailbox is bounded too, so publishers wait for room when a topic falls
-// behind: backpressure to publishers, never unbounded memory.
+// holds, then "event: dropped", and ends (it may subscribe again). A client
+// that stops reading, its connection open, is disconnected too: a write to
+// its stream that blocks past WriteTimeout ends it. A topic's mailbox is
+// bounded too, so publishers wait for room when a topic falls behind:
+// backpressure to publishers, never unbounded memory.
 //
 //	go run ./examples/pubsub -addr 127.0.0.1:8080
 //	curl -N '127.0.0.1:8080/subscribe?topic=news' &
@@ -35,6 +37,11 @@ import (
 // Buffer is how many events a subscriber may fall behind before it is
 // disconnected.
 const Buffer = 64
+
+// WriteTimeout is how long a write to a subscriber's stream may block
+// before the subscriber is disconnected: a client that stops reading, its
+// connection open, is cut off after it.
+const WriteTimeout = 10 * time.Second
 
 func main() {
 	serve.Main(func(rt *coregate.Runtime) (*http.Server, func(context.Context) error, error) {
@@ -99,13 +106,14 @@ func (t *topic) Stopped(*coregate.ActorContext) {
 // names that clients make up cost nothing once their subscribers left,
 // rather than an actor and its mailbox each for as long as the hub runs.
 type hub struct {
-	rt      *coregate.Runtime
-	buffer  int
-	http    *http.Server
-	closing context.Context // ends when Shutdown begins, ending every stream
-	mu      sync.Mutex
-	topics  map[string]*topicEntry
-	spawned int // topics spawned so far: each actor's name is new
+	rt           *coregate.Runtime
+	buffer       int
+	http         *http.Server
+	closing      context.Context // ends when Shutdown begins, ending every stream
+	mu           sync.Mutex
+	topics       map[string]*topicEntry
+	spawned      int           // topics spawned so far: each actor's name is new
+	writeTimeout time.Duration // how long a write to a stream may block: WriteTimeout
 }
 
 // topicEntry is a live topic: its actor and how many subscribe handlers
@@ -118,7 +126,7 @@ type topicEntry struct {
 }
 
 func newHub(rt *coregate.Runtime, buffer int) *hub {
-	h := &hub{rt: rt, buffer: buffer, topics: map[string]*topicEntry{}}
+	h := &hub{rt: rt, buffer: buffer, writeTimeout: WriteTimeout, topics: map[string]*topicEntry{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /publish", h.publish)
 	mux.HandleFunc("GET /subscribe", h.subscribe)
@@ -267,34 +275,58 @@ func (h *hub) subscribe(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(h.closing, cancel)()
-	stream(ctx, w, s)
+	stream(ctx, w, s, h.writeTimeout)
 }
 
 // stream writes s's events to w as server-sent events until s ends or ctx
-// does; a subscriber that was dropped gets "event: dropped" last.
-func stream(ctx context.Context, w http.ResponseWriter, s *subscriber) {
-	flush := func() {
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
+// does, or a write fails; a subscriber that was dropped gets "event:
+// dropped" last. Each write gives up after writeTimeout (none when zero),
+// and at once when ctx ends: a client that stops reading, its connection
+// open, fills its socket and blocks the write, and would otherwise hold
+// its handler, its connection and Shutdown for as long as it likes.
+func stream(ctx context.Context, w http.ResponseWriter, s *subscriber, writeTimeout time.Duration) {
+	rc := http.NewResponseController(w)
+	var mu sync.Mutex // orders the deadlines the loop and ctx's end set
+	deadline := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case ctx.Err() != nil:
+			_ = rc.SetWriteDeadline(time.Unix(1, 0)) // in the past: writes fail at once
+		case writeTimeout > 0:
+			_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		}
 	}
-	fmt.Fprint(w, ": subscribed\n\n")
-	flush()
+	defer context.AfterFunc(ctx, deadline)()
+	write := func(format string, args ...any) error {
+		deadline()
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return err
+		}
+		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil
+	}
+	if write(": subscribed\n\n") != nil {
+		return
+	}
 	for {
 		select {
 		case ev, ok := <-s.events:
 			if !ok {
 				if s.dropped.Load() {
-					fmt.Fprintf(w, "event: dropped\ndata: more than %d events behind\n\n", cap(s.events))
-					flush()
+					_ = write("event: dropped\ndata: more than %d events behind\n\n", cap(s.events))
 				}
 				return
 			}
+			var b strings.Builder
 			for line := range strings.SplitSeq(ev, "\n") {
-				fmt.Fprintf(w, "data: %s\n", line)
+				fmt.Fprintf(&b, "data: %s\n", line)
 			}
-			fmt.Fprint(w, "\n")
-			flush()
+			if write("%s\n", b.String()) != nil {
+				return
+			}
 		case <-ctx.Done():
 			return
 		}

@@ -145,7 +145,7 @@ func TestDroppedStreamSaysSo(t *testing.T) {
 	s.dropped.Store(true)
 	close(s.events)
 	rec := httptest.NewRecorder()
-	stream(context.Background(), rec, s)
+	stream(context.Background(), rec, s, 0)
 	require.Equal(t, ": subscribed\n\ndata: one\n\ndata: two\n\nevent: dropped\ndata: more than 2 events behind\n\n", rec.Body.String())
 	require.True(t, rec.Flushed)
 }
@@ -305,4 +305,106 @@ func (r *running) liveTopics() map[string]*coregate.Ref[topicMsg, int] {
 		out[name] = e.ref
 	}
 	return out
+}
+
+// stalled is a subscriber over raw TCP that never reads its stream, with
+// small socket buffers on both ends so that the server's writes to it block
+// after a few events. subscribed is closed once the hub took it; ended
+// once its subscribe handler returned.
+type stalled struct {
+	conn              net.Conn
+	subscribed, ended chan struct{}
+}
+
+// startStalled starts a hub whose streams give up a write after
+// writeTimeout, with one stalled subscriber to topic.
+func startStalled(t *testing.T, writeTimeout time.Duration, topic string) (*running, *stalled) {
+	t.Helper()
+	rt, err := coregate.Start(coregate.Config{})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	h := newHub(rt, 2)
+	h.writeTimeout = writeTimeout
+	st := &stalled{subscribed: make(chan struct{}), ended: make(chan struct{})}
+	mux := h.http.Handler
+	h.http.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/subscribe" {
+			defer close(st.ended)
+		}
+		mux.ServeHTTP(w, req)
+	})
+	h.http.ConnState = func(c net.Conn, s http.ConnState) {
+		if tc, ok := c.(*net.TCPConn); ok && s == http.StateNew {
+			_ = tc.SetWriteBuffer(4 << 10)
+		}
+	}
+	r := &running{hub: h, url: "http://" + ln.Addr().String(), done: make(chan error, 1),
+		client: &http.Client{Transport: &http.Transport{}}}
+	go func() { r.done <- r.http.Serve(ln) }()
+	t.Cleanup(r.client.CloseIdleConnections)
+
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(4<<10))
+	_, err = fmt.Fprintf(conn, "GET /subscribe?topic=%s HTTP/1.1\r\nHost: hub\r\n\r\n", topic)
+	require.NoError(t, err)
+	// Its headers and ": subscribed" come once the topic has it; read just
+	// that much, then never again.
+	sc := bufio.NewReader(conn)
+	for {
+		line, err := sc.ReadString('\n')
+		require.NoError(t, err)
+		if strings.HasPrefix(line, ": subscribed") {
+			break
+		}
+	}
+	st.conn = conn
+	return r, st
+}
+
+// fill publishes 64 KiB events to topic until its only subscriber, stalled,
+// is dropped: its socket full, the server's write to it blocks, and its
+// buffer fills behind it.
+func (r *running) fill(t *testing.T, topic string) {
+	t.Helper()
+	event := strings.Repeat("x", 64<<10-1)
+	for i := 0; ; i++ {
+		require.Less(t, i, 10_000, "the stalled subscriber was never dropped")
+		if r.publish(t, topic, event) == "delivered 0" {
+			return
+		}
+	}
+}
+
+// TestStalledSubscriberIsCutOff: a subscriber that stops reading (its
+// connection open, its socket full) is disconnected: the write blocked on
+// it gives up after the hub's write timeout, and its handler returns,
+// rather than holding its goroutine and connection for as long as the
+// client keeps the socket open.
+func TestStalledSubscriberIsCutOff(t *testing.T) {
+	r, st := startStalled(t, 50*time.Millisecond, "news")
+	r.fill(t, "news")
+	select {
+	case <-st.ended:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the handler of a stalled subscriber never returned")
+	}
+	r.stopServing(t)
+	r.requireResolved(t)
+}
+
+// TestShutdownEndsStalledStream: Shutdown ends the stream of a subscriber
+// whose write is blocked (a write timeout far off), so a client that
+// stopped reading does not hold the shutdown until its bound.
+func TestShutdownEndsStalledStream(t *testing.T) {
+	r, st := startStalled(t, time.Hour, "news")
+	r.fill(t, "news")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, r.shutdown(ctx), "a stalled stream held Shutdown")
+	require.ErrorIs(t, <-r.done, http.ErrServerClosed)
+	<-st.ended
+	r.requireResolved(t)
 }
