@@ -206,3 +206,47 @@ func pct(d []time.Duration, p int) time.Duration {
 	slices.Sort(d)
 	return d[(len(d)-1)*p/100]
 }
+
+// TestClientGoneCancelsItsTokens: a client that goes away mid-request ends
+// the request's context, which is its tokens' parent: the handler returns
+// at once, the tokens still queued resolve cancelled without running, the
+// one running finishes, and the accounting adds up.
+func TestClientGoneCancelsItsTokens(t *testing.T) {
+	gate := make(chan struct{})
+	running := make(chan struct{}, Shards)
+	sv := listen(t, coregate.Config{Cores: 1, Affinity: coregate.Off}, func() {
+		running <- struct{}{}
+		<-gate
+	})
+	returned := make(chan struct{})
+	h := sv.http.Handler
+	sv.http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(returned)
+		h.ServeHTTP(w, r)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, sv.url+"/score?q=gone", nil)
+		if err == nil {
+			var resp *http.Response
+			if resp, err = sv.client.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+		got <- err
+	}()
+	<-running // one token runs, held; the others wait behind it on the one executor
+	require.Eventually(t, func() bool { return sv.rt.Stats().Total.Submitted == Shards },
+		30*time.Second, time.Millisecond, "the handler submitted all its tokens")
+	cancel()
+	require.ErrorIs(t, <-got, context.Canceled)
+	<-returned // the handler stopped waiting, its tokens still held
+	close(gate)
+	sv.stop(t)
+	require.Len(t, running, 0, "a token of the request that went away ran")
+	st := sv.rt.Stats().Total
+	require.Equal(t, uint64(Shards), st.Submitted, "%+v", st)
+	require.Equal(t, uint64(1), st.Succeeded, "%+v", st)
+	require.Equal(t, uint64(Shards-1), st.Cancelled, "%+v", st)
+}
