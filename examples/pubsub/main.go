@@ -321,7 +321,7 @@ func stream(ctx context.Context, w http.ResponseWriter, s *subscriber, writeTime
 				return
 			}
 			var b strings.Builder
-			for line := range strings.SplitSeq(ev, "\n") {
+			for line := range strings.SplitSeq(lineBreaks.Replace(ev), "\n") {
 				fmt.Fprintf(&b, "data: %s\n", line)
 			}
 			if write("%s\n", b.String()) != nil {
@@ -332,6 +332,11 @@ func stream(ctx context.Context, w http.ResponseWriter, s *subscriber, writeTime
 		}
 	}
 }
+
+// lineBreaks turns each line break of server-sent events (CRLF, CR, LF)
+// into LF: a CR left in a data line would end it on the client, so an
+// event could end early or forge fields.
+var lineBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n")
 
 func statusOf(err error) int {
 	if errors.Is(err, coregate.ErrStopped) || errors.Is(err, coregate.ErrActorStopped) {

@@ -408,3 +408,17 @@ func TestShutdownEndsStalledStream(t *testing.T) {
 	<-st.ended
 	r.requireResolved(t)
 }
+
+// TestEventLineBreaks: a carriage return ends a line in server-sent events
+// as a newline does (alone or before one), so every kind of line break in
+// an event starts a data line of its own: an event's text cannot end its
+// event early or forge fields ("event: dropped", "id:") in every
+// subscriber's stream.
+func TestEventLineBreaks(t *testing.T) {
+	s := &subscriber{events: make(chan string, 1)}
+	s.events <- "one\rtwo\r\nthree\n\revent: dropped"
+	close(s.events)
+	rec := httptest.NewRecorder()
+	stream(context.Background(), rec, s, 0)
+	require.Equal(t, ": subscribed\n\ndata: one\ndata: two\ndata: three\ndata: \ndata: event: dropped\n\n", rec.Body.String())
+}
