@@ -2,7 +2,8 @@
 // actor, and subscribers stream a topic's events over HTTP as server-sent
 // events.
 //
-//	POST /publish?topic=news   the body is the event; answers how many got it
+//	POST /publish?topic=news   the body is the event (MaxEvent bytes at most);
+//	                           answers how many got it
 //	GET  /subscribe?topic=news an event stream (text/event-stream)
 //
 // Slow subscribers never stall fast ones. A topic hands each event to each
@@ -42,6 +43,9 @@ const Buffer = 64
 // before the subscriber is disconnected: a client that stops reading, its
 // connection open, is cut off after it.
 const WriteTimeout = 10 * time.Second
+
+// MaxEvent is the largest event, in bytes, a publish may carry.
+const MaxEvent = 64 << 10
 
 func main() {
 	serve.Main(func(rt *coregate.Runtime) (*http.Server, func(context.Context) error, error) {
@@ -239,9 +243,13 @@ func (h *hub) join(ctx context.Context, name string) (s *subscriber, leave func(
 }
 
 func (h *hub) publish(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxEvent))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		code := http.StatusBadRequest
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			code = http.StatusRequestEntityTooLarge
+		}
+		http.Error(w, err.Error(), code)
 		return
 	}
 	name := r.URL.Query().Get("topic")

@@ -364,12 +364,12 @@ func startStalled(t *testing.T, writeTimeout time.Duration, topic string) (*runn
 	return r, st
 }
 
-// fill publishes 64 KiB events to topic until its only subscriber, stalled,
-// is dropped: its socket full, the server's write to it blocks, and its
-// buffer fills behind it.
+// fill publishes events of MaxEvent bytes to topic until its only
+// subscriber, stalled, is dropped: its socket full, the server's write to
+// it blocks, and its buffer fills behind it.
 func (r *running) fill(t *testing.T, topic string) {
 	t.Helper()
-	event := strings.Repeat("x", 64<<10-1)
+	event := strings.Repeat("x", MaxEvent)
 	for i := 0; ; i++ {
 		require.Less(t, i, 10_000, "the stalled subscriber was never dropped")
 		if r.publish(t, topic, event) == "delivered 0" {
@@ -421,4 +421,24 @@ func TestEventLineBreaks(t *testing.T) {
 	rec := httptest.NewRecorder()
 	stream(context.Background(), rec, s, 0)
 	require.Equal(t, ": subscribed\n\ndata: one\ndata: two\ndata: three\ndata: \ndata: event: dropped\n\n", rec.Body.String())
+}
+
+// TestEventTooLarge: an event past MaxEvent is refused with 413, and
+// nobody gets it, rather than cut to its first MaxEvent bytes and
+// delivered as if whole.
+func TestEventTooLarge(t *testing.T) {
+	r := start(t, Buffer)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, leave, err := r.join(ctx, "news")
+	require.NoError(t, err)
+	resp, err := r.client.Post(r.url+"/publish?topic=news", "text/plain", strings.NewReader(strings.Repeat("x", MaxEvent+1)))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	require.Equal(t, "delivered 1", r.publish(t, "news", strings.Repeat("y", MaxEvent)), "an event of MaxEvent bytes")
+	require.Len(t, <-s.events, MaxEvent, "the first event the subscriber gets is the one that fits")
+	leave()
+	r.stopServing(t)
+	r.requireResolved(t)
 }
