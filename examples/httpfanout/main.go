@@ -6,6 +6,9 @@
 // tokens run on the runtime, still up), then Runtime.Stop stops the
 // runtime, so no accepted request is lost.
 //
+// A client that goes away cancels its request's tokens still queued; the
+// ones already running finish, which is why q is bounded (MaxQuery).
+//
 //	go run ./examples/httpfanout -addr 127.0.0.1:8080
 //	curl '127.0.0.1:8080/score?q=hello'
 package main
@@ -24,6 +27,10 @@ import (
 
 // Shards is how many tokens each request fans out to.
 const Shards = 8
+
+// MaxQuery is the longest q, in bytes, a request may score: a shard's work
+// grows with q.
+const MaxQuery = 1 << 10
 
 func main() {
 	serve.Main(func(rt *coregate.Runtime) (*http.Server, func(context.Context) error, error) {
@@ -88,11 +95,21 @@ func newServer(rt *coregate.Runtime, hold func()) (*server, error) {
 	return s, nil
 }
 
+// query returns the request's q, or answers 400 when it has none or one
+// longer than MaxQuery.
+func query(w http.ResponseWriter, r *http.Request) (string, bool) {
+	q := r.URL.Query().Get("q")
+	if q == "" || len(q) > MaxQuery {
+		http.Error(w, fmt.Sprintf("want ?q=text, 1 to %d bytes", MaxQuery), http.StatusBadRequest)
+		return "", false
+	}
+	return q, true
+}
+
 // score fans the request out to Shards tokens and gathers them.
 func (s *server) score(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query().Get("q")
-	if q == "" {
-		http.Error(w, "want ?q=text", http.StatusBadRequest)
+	q, ok := query(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -119,9 +136,8 @@ func (s *server) score(w http.ResponseWriter, r *http.Request) {
 
 // scoreGoroutines is score with a goroutine per shard.
 func scoreGoroutines(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query().Get("q")
-	if q == "" {
-		http.Error(w, "want ?q=text", http.StatusBadRequest)
+	q, ok := query(w, r)
+	if !ok {
 		return
 	}
 	var parts [Shards]uint64

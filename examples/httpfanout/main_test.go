@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,6 +80,26 @@ func TestScore(t *testing.T) {
 	}
 	sv.stop(t)
 	require.Equal(t, uint64(Shards), sv.rt.Stats().Total.Succeeded)
+}
+
+// TestLongQueryRefused: a q past MaxQuery is refused before any token is
+// submitted. A shard's work grows with q, and a running token does not
+// stop when its client goes: a megabyte of q (the header limit) would hold
+// every executor for about half a second per shard, answered or not.
+func TestLongQueryRefused(t *testing.T) {
+	sv := listen(t, coregate.Config{}, nil)
+	for _, path := range []string{"/score", "/score-goroutines"} {
+		code, _, err := sv.get(path + "?q=" + strings.Repeat("a", MaxQuery+1))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusBadRequest, code, path)
+		q := strings.Repeat("a", MaxQuery)
+		code, body, err := sv.get(path + "?q=" + q)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, want(q), body)
+	}
+	sv.stop(t)
+	require.Equal(t, uint64(Shards), sv.rt.Stats().Total.Submitted, "only the q that fits was submitted")
 }
 
 // TestShutdownLosesNoAcceptedRequest holds requests in flight, shuts down,
