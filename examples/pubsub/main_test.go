@@ -180,12 +180,22 @@ func TestBadRequests(t *testing.T) {
 // TestJoinGivenUpLeavesNoSubscriber: a subscribe whose request ends before
 // the topic answers (the client went away) is queued all the same, and
 // taken; join undoes it, so the topic keeps no subscriber nobody reads.
+// A subscriber that stays holds the topic meanwhile, so the topic lives on
+// and a subscriber left behind would be counted.
 func TestJoinGivenUpLeavesNoSubscriber(t *testing.T) {
 	r := start(t, Buffer)
-	gone, cancel := context.WithCancel(context.Background())
+	ctx, cancelAll := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelAll()
+	stays, leave, err := r.join(ctx, "quiet")
+	require.NoError(t, err)
+	gone, cancel := context.WithCancel(ctx)
 	cancel()
-	_, _, err := r.join(gone, "quiet")
+	_, _, err = r.join(gone, "quiet")
 	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, "delivered 1", r.publish(t, "quiet", "one listens"))
+	require.Equal(t, "one listens", <-stays.events)
+	leave()
+	require.Empty(t, r.liveTopics(), "the given-up join still holds the topic")
 	require.Equal(t, "delivered 0", r.publish(t, "quiet", "nobody listens"))
 
 	r.stopServing(t)
