@@ -205,7 +205,8 @@ func TestJoinGivenUpLeavesNoSubscriber(t *testing.T) {
 // TestShutdownLetsPublishesFinish holds a publish in flight, shuts down,
 // and releases it only when the subscriber's stream has ended: Shutdown
 // ends the streams and waits for the publish, which still reaches its
-// topic, and the runtime stops after it.
+// topic, and the runtime stops after it. A subscriber joined in process,
+// with no stream for Shutdown to end, holds the topic and gets the event.
 func TestShutdownLetsPublishesFinish(t *testing.T) {
 	r := start(t, Buffer)
 	arrived, gate := make(chan struct{}), make(chan struct{})
@@ -220,6 +221,8 @@ func TestShutdownLetsPublishesFinish(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	events := r.sse(t, ctx, "news")
+	inproc, _, err := r.join(ctx, "news")
+	require.NoError(t, err)
 	type answer struct {
 		code int
 		body string
@@ -245,9 +248,12 @@ func TestShutdownLetsPublishesFinish(t *testing.T) {
 	a := <-published
 	require.NoError(t, a.err)
 	require.Equal(t, http.StatusOK, a.code, a.body)
-	require.Equal(t, "delivered 0\n", a.body, "the subscriber left as its stream ended")
+	require.Equal(t, "delivered 1\n", a.body, "the stream's subscriber left as it ended, the other stays")
 	require.NoError(t, <-shut)
 	require.ErrorIs(t, <-r.done, http.ErrServerClosed)
+	require.Equal(t, "late", <-inproc.events)
+	_, open := <-inproc.events
+	require.False(t, open, "the runtime stopped its topic after the publish")
 	r.requireResolved(t)
 }
 
