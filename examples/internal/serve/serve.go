@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -36,8 +37,15 @@ func Main(build func(rt *coregate.Runtime) (srv *http.Server, shutdown func(cont
 	if err := Until(*addr, srv, shutdown); err != nil {
 		log.Fatal(err)
 	}
-	st := rt.Stats().Total
-	fmt.Printf("stopped: %d tokens accepted, %d succeeded\n", st.Submitted, st.Succeeded)
+	Report(os.Stdout, rt.Stats().Total)
+}
+
+// Report writes how the runtime's accepted tokens ended, every one
+// accounted for: a client that went away leaves cancelled tokens, a
+// shutdown past its bound stopped ones.
+func Report(w io.Writer, c coregate.Counts) {
+	fmt.Fprintf(w, "stopped: %d tokens accepted = %d succeeded + %d failed + %d panicked + %d cancelled + %d stopped\n",
+		c.Submitted, c.Succeeded, c.Failed, c.Panicked, c.Cancelled, c.Stopped)
 }
 
 // Until serves srv on addr until SIGINT or SIGTERM, or a failure of Serve,
