@@ -328,11 +328,11 @@ func stream(ctx context.Context, w http.ResponseWriter, s *subscriber, writeTime
 				}
 				return
 			}
-			var b strings.Builder
+			deadline() // a long event reaches the socket as it is written
 			for line := range strings.SplitSeq(lineBreaks.Replace(ev), "\n") {
-				fmt.Fprintf(&b, "data: %s\n", line)
+				fmt.Fprintf(w, "data: %s\n", line) // an error sticks: write reports it
 			}
-			if write("%s\n", b.String()) != nil {
+			if write("\n") != nil {
 				return
 			}
 		case <-ctx.Done():
