@@ -110,6 +110,32 @@ func run(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w, u)
+
+	// Each executor's count is read on its own thread, by a token pinned
+	// there, as it was written: no lock.
+	counted := 0
+	for i := range rt.Executors() {
+		read, err := coregate.Define(rt, fmt.Sprint("tally-", i), func(ctx context.Context, _ struct{}) (int, error) {
+			n, err := tally.Get(ctx)
+			if err != nil {
+				return 0, err
+			}
+			return *n, nil
+		}, coregate.OnExecutor(i))
+		if err != nil {
+			return err
+		}
+		tok, err := read.Submit(ctx, struct{}{})
+		if err != nil {
+			return err
+		}
+		n, err := tok.Wait(ctx)
+		if err != nil {
+			return err
+		}
+		counted += n
+	}
+	fmt.Fprintf(w, "tally: %d upper tokens, counted per core without a lock\n", counted)
 	stop()
 
 	if err := rt.Stop(ctx); err != nil {
