@@ -219,6 +219,13 @@ type reply struct {
 // reader (see [Remote]). A pid of another engine when e has no remote
 // transport, and a nil ctx, engine or PID, are errors.
 //
+// ctx bounds the wait, not the work: msg travels as a message, ctx does
+// not, so a Request that gives up (a client gone, a deadline past) leaves
+// the op's token or the actor's Receive to run to its end, in this process
+// as in another. Bound a [Call] with its Timeout ([wire.NewCall]'s
+// timeout across processes); in this process, [Op.Submit] makes ctx the
+// token's parent, so its end cancels the token.
+//
 // Called from a handler or an actor's Receive (of any runtime, with any
 // context), Request hands the caller's executor on while it waits, as
 // [Token.Wait] does, since the answer may come from work queued on that
