@@ -199,20 +199,24 @@ func TestMapUnorderedYieldsAsTokensFinish(t *testing.T) {
 	require.GreaterOrEqual(t, s.Cancelled, uint64(1), "the slow token 0 of the second run, cancelled by the break")
 }
 
+// windowedMaps are the ordered and the unordered Map, each with a window of
+// two, for tests that hold for both.
+var windowedMaps = map[string]func(context.Context, *Op[int, int], iter.Seq[int]) iter.Seq2[int, error]{
+	"ordered": func(ctx context.Context, op *Op[int, int], args iter.Seq[int]) iter.Seq2[int, error] {
+		return MapWindow(ctx, op, args, 2)
+	},
+	"unordered": func(ctx context.Context, op *Op[int, int], args iter.Seq[int]) iter.Seq2[int, error] {
+		return MapUnorderedWindow(ctx, op, args, 2)
+	},
+}
+
 // TestMapEndsWhenItCannotWait: a Map inside a handler when Config.MaxBlocked
 // handlers block already cannot wait for its tokens: that is the sequence's
 // last element, as for a context that ended, not a handler's error at one
 // position. Map went on, yielding ErrTooManyBlocked for every input while
 // it submitted them all and dropped their results (MapUnordered ended).
 func TestMapEndsWhenItCannotWait(t *testing.T) {
-	for name, mapOf := range map[string]func(context.Context, *Op[int, int], iter.Seq[int]) iter.Seq2[int, error]{
-		"ordered": func(ctx context.Context, op *Op[int, int], args iter.Seq[int]) iter.Seq2[int, error] {
-			return MapWindow(ctx, op, args, 2)
-		},
-		"unordered": func(ctx context.Context, op *Op[int, int], args iter.Seq[int]) iter.Seq2[int, error] {
-			return MapUnorderedWindow(ctx, op, args, 2)
-		},
-	} {
+	for name, mapOf := range windowedMaps {
 		t.Run(name, func(t *testing.T) {
 			rt := start(t, Config{Cores: 1, Affinity: Off, MaxBlocked: 1})
 			ctx := context.Background()
@@ -243,14 +247,7 @@ func TestMapEndsWhenItCannotWait(t *testing.T) {
 // right after the handler's error, without an element for the second
 // argument or ctx's error: it looked like a Map of one argument.
 func TestMapEndingCtxIsNeverSilent(t *testing.T) {
-	for name, mapOf := range map[string]func(context.Context, *Op[int, int], iter.Seq[int]) iter.Seq2[int, error]{
-		"ordered": func(ctx context.Context, op *Op[int, int], args iter.Seq[int]) iter.Seq2[int, error] {
-			return MapWindow(ctx, op, args, 2)
-		},
-		"unordered": func(ctx context.Context, op *Op[int, int], args iter.Seq[int]) iter.Seq2[int, error] {
-			return MapUnorderedWindow(ctx, op, args, 2)
-		},
-	} {
+	for name, mapOf := range windowedMaps {
 		t.Run(name, func(t *testing.T) {
 			rt := start(t, Config{Cores: 1, Affinity: Off})
 			errOdd := errors.New("odd")
