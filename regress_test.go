@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -100,57 +101,63 @@ func (f funcActor) Receive(c *ActorContext, k int) (int, error) { return f(c, k)
 // a and b wait as handed-off handlers. Once b makes room, the background Put
 // fails (ErrStopped: no executor takes the cell), the error is dropped, and
 // nothing stops b: a's Stop waits for ever, and so does the graceful drain,
-// which waits for a's goroutine, until ctx ends.
+// which waits for a's goroutine, until ctx ends. Since a drain waits for
+// handlers that handed their executor on (48c3175), executor 0 stays up
+// and b's stop is queued there: the test now guards that Stop still
+// returns, no longer the kill that stopWith falls back on. It runs in a
+// synctest bubble: each synctest.Wait lets the step it names finish.
 func TestStopOfFullActorLostWhileRuntimeDrains(t *testing.T) {
-	rt, err := Start(Config{Cores: 2, Affinity: Off, IdleSpin: -1, StallAfter: -1})
-	require.NoError(t, err)
-	bg := context.Background()
-	gate := make(chan struct{})
-	gateStarted := make(chan struct{}, 1)
-	gateOp := must(Define(rt, "gate", func(context.Context, int) (int, error) {
-		gateStarted <- struct{}{}
-		<-gate
-		return 0, nil
-	}, OnExecutor(1)))
-	b := must(Spawn(rt, "b", func() Actor[int, int] {
-		return funcActor(func(c *ActorContext, k int) (int, error) {
-			if k == 1 { // wait, handing executor 0 on, for the gate
-				_, err := must(gateOp.Submit(c, 0)).Wait(c)
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 2, Affinity: Off, IdleSpin: -1, StallAfter: -1})
+		require.NoError(t, err)
+		bg := context.Background()
+		gate := make(chan struct{})
+		gateStarted := make(chan struct{}, 1)
+		gateOp := must(Define(rt, "gate", func(context.Context, int) (int, error) {
+			gateStarted <- struct{}{}
+			<-gate
+			return 0, nil
+		}, OnExecutor(1)))
+		b := must(Spawn(rt, "b", func() Actor[int, int] {
+			return funcActor(func(c *ActorContext, k int) (int, error) {
+				if k == 1 { // wait, handing executor 0 on, for the gate
+					_, err := must(gateOp.Submit(c, 0)).Wait(c)
+					return 0, err
+				}
+				return k, nil
+			})
+		}, OnExecutor(0), WithMailbox(1)))
+		inStop := make(chan struct{}, 1)
+		var stopErr atomic.Pointer[error]
+		a := must(Spawn(rt, "a", func() Actor[int, int] {
+			return funcActor(func(c *ActorContext, k int) (int, error) {
+				inStop <- struct{}{}
+				err := b.Stop(c)
+				stopErr.Store(&err)
 				return 0, err
-			}
-			return k, nil
-		})
-	}, OnExecutor(0), WithMailbox(1)))
-	inStop := make(chan struct{}, 1)
-	var stopErr atomic.Pointer[error]
-	a := must(Spawn(rt, "a", func() Actor[int, int] {
-		return funcActor(func(c *ActorContext, k int) (int, error) {
-			inStop <- struct{}{}
-			err := b.Stop(c)
-			stopErr.Store(&err)
-			return 0, err
-		})
-	}, OnExecutor(0)))
-	require.NoError(t, b.Tell(bg, 1))
-	<-gateStarted                     // b's turn waits in its Receive, executor 0 handed on
-	require.NoError(t, b.Tell(bg, 2)) // b's mailbox (1) is full now
-	require.NoError(t, a.Tell(bg, 0))
-	<-inStop
-	time.Sleep(50 * time.Millisecond) // a is in b.Stop: its stop envelope waits for room
-	ctx, cancel := context.WithTimeout(bg, 3*time.Second)
-	defer cancel()
-	stopped := make(chan error, 1)
-	go func() { stopped <- rt.Stop(ctx) }()
-	time.Sleep(100 * time.Millisecond) // executor 0's owner drains and exits
-	close(gate)
-	select {
-	case err = <-stopped:
-	case <-time.After(2 * time.Second):
-		t.Fatal("runtime Stop hangs: b's stop envelope was lost, a's Ref.Stop waits for ever, and the drain waits for a")
-	}
-	require.NoError(t, err)
-	require.NotNil(t, stopErr.Load())
-	require.NoError(t, *stopErr.Load())
+			})
+		}, OnExecutor(0)))
+		require.NoError(t, b.Tell(bg, 1))
+		<-gateStarted                     // b's turn waits in its Receive, executor 0 handed on
+		require.NoError(t, b.Tell(bg, 2)) // b's mailbox (1) is full now
+		require.NoError(t, a.Tell(bg, 0))
+		<-inStop
+		synctest.Wait() // a is in b.Stop: its stop envelope waits for room
+		ctx, cancel := context.WithTimeout(bg, 3*time.Second)
+		defer cancel()
+		stopped := make(chan error, 1)
+		go func() { stopped <- rt.Stop(ctx) }()
+		synctest.Wait() // executor 0's owner drains and exits
+		close(gate)
+		select {
+		case err = <-stopped:
+		case <-time.After(2 * time.Second):
+			t.Fatal("runtime Stop hangs: b's stop envelope was lost, a's Ref.Stop waits for ever, and the drain waits for a")
+		}
+		require.NoError(t, err)
+		require.NotNil(t, stopErr.Load())
+		require.NoError(t, *stopErr.Load())
+	})
 }
 
 // TestDownWhileDrainingIsCutShort: an executor that goes down while a
