@@ -41,7 +41,10 @@ func TestBackpressure(t *testing.T) {
 			buffer  = 8
 			n       = 1000
 		)
-		rt, err := coregate.Start(coregate.Config{Cores: 3, Affinity: coregate.Off})
+		// IdleSpin -1: in the bubble the clock stands still while an idle
+		// executor polls, so each poll ran its full 64,000 looks before it
+		// parked (seconds in all, for nothing the test checks).
+		rt, err := coregate.Start(coregate.Config{Cores: 3, Affinity: coregate.Off, IdleSpin: -1})
 		require.NoError(t, err)
 		ctx := context.Background()
 		gate := make(chan struct{})
