@@ -21,7 +21,8 @@ func TestAdoptBackHomeIsNotRerouted(t *testing.T) {
 	if e.Push(j) != Pushed {
 		t.Fatal("push refused")
 	}
-	stolen := e.Steal(func(j Job) bool { return true })
+	var stolen []Job
+	e.Steal(func(j Job) bool { return true }, func(js []Job) { stolen = js })
 	if len(stolen) != 1 || stolen[0] != Job(j) {
 		t.Fatalf("stole %v, want the queued token", stolen)
 	}

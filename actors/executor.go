@@ -224,10 +224,17 @@ func (e *Executor) Refuse(j Job, o Outcome, err error) {
 // caller to place elsewhere (with [Executor.Adopt]) or resolve.
 func (e *Executor) Retire() []Job { return live(e.mb.retire()) }
 
-// Steal takes the queued jobs for which movable is true, in order, for the
-// caller to place elsewhere; the others stay queued in order. It is safe
-// while the executor runs (or is stuck in) a handler.
-func (e *Executor) Steal(movable func(Job) bool) []Job { return live(e.mb.steal(movable)) }
+// Steal takes the queued jobs for which movable is true, in order, and
+// hands them to place, which places them elsewhere; the others stay queued
+// in order. Until place returns, a draining owner waits for it, as for a
+// handler beside it: place may give a job back with [Executor.Adopt] (the
+// executor it went to drained meanwhile). It is safe while the executor
+// runs (or is stuck in) a handler.
+func (e *Executor) Steal(movable func(Job) bool, place func([]Job)) {
+	e.mb.holdDrain()
+	defer e.mb.releaseDrain()
+	place(live(e.mb.steal(movable)))
+}
 
 // live drops tokens resolved while queued (cancelled) and stale entries
 // (see [Renewed]), which moved would mark their token as moved away from

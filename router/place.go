@@ -346,7 +346,8 @@ func (r *Router) Stalled(e *actors.Executor) int {
 	if !slices.ContainsFunc(r.view.Load().live, r.healthy) {
 		return 0
 	}
-	return r.moveAll(e.Steal(func(j actors.Job) bool {
+	moved := 0
+	e.Steal(func(j actors.Job) bool {
 		if p, ok := j.(Placed); ok {
 			// A ticket alone does not hold a token (a group's or Map's
 			// carry one to be watched): a key, a seed, a retry or an
@@ -355,7 +356,8 @@ func (r *Router) Stalled(e *actors.Executor) int {
 			return tk == nil || !rule.Keyed && !rule.Lead && !rule.Retry && tk.Seed == nil && tk.Near == 0
 		}
 		return j.Task() != nil // a Scheduled runnable (an actor) stays
-	}), e)
+	}, func(jobs []actors.Job) { moved = r.moveAll(jobs, e) })
+	return moved
 }
 
 // Redirect places one accepted job whose executor is down (one sent to a down
@@ -452,8 +454,9 @@ func (r *Router) reroute(j actors.Job, back *actors.Executor) bool {
 		case actors.Closed:
 			// A graceful Stop drained that executor meanwhile. A token
 			// stolen off a stall goes back to the stalled one (back),
-			// whose mailbox, closed but not drained, still takes it: Stop
-			// waits for it there rather than cut it short.
+			// whose mailbox, closed but not drained (the steal holds its
+			// drain), still takes it: Stop waits for it there rather than
+			// cut it short.
 			if (back == nil || back.Adopt(j) != actors.Pushed) && actors.Drop(j, actors.Stopped, actors.ErrStopped) {
 				r.dropped.Add(1)
 			}

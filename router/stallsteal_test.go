@@ -1,0 +1,103 @@
+package router
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/anchor"
+	"github.com/coregate/coregate/internal/testkit"
+)
+
+// pausedPlaced is a job whose Placement, once armed, blocks at its second
+// call: Stalled's steal asks it (under the mailbox's lock), then reroute
+// asks again before it places the job, and waits there for resume.
+type pausedPlaced struct {
+	*testkit.Job
+	armed   atomic.Bool
+	calls   atomic.Int32
+	resume  chan struct{}
+	waiting chan struct{}
+}
+
+func (p *pausedPlaced) Placement() (*Rule, *Ticket) {
+	if p.armed.Load() && p.calls.Add(1) == 2 {
+		close(p.waiting)
+		<-p.resume
+	}
+	return &Rule{Weight: Heavy}, nil
+}
+
+// TestStallStealHoldsTheDrain: a steal off a stalled executor during a
+// graceful Stop takes its tokens out of the mailbox, then places them; one
+// the other executor (drained already) refuses goes back to the stalled
+// one. Between the steal and that move back the stalled handler returned
+// and its owner found the mailbox closed and empty: drained, it exited, and
+// the token was resolved with ErrStopped by a Stop whose context never
+// ended (TestStallStealRacingStop, on one CPU, about once in 60 runs). The
+// steal now holds the mailbox's drain until its tokens are placed.
+func TestStallStealHoldsTheDrain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		engine, err := actor.NewEngine(actor.NewEngineConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		room := actors.NewRoom()
+		g, err := actors.NewGroup(actors.GroupConfig{Engine: engine, Name: "t", CPUs: []int{0, 0}, MailboxSize: 8, Room: room, Affinity: actors.Off, IdleSpin: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Release()
+		r, err := New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
+		if err != nil {
+			t.Fatal(err)
+		}
+		execs := g.Executors()
+		if err := g.Start(actors.Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+		gate := make(chan struct{})
+		stuck := testkit.NewJob(1, func(context.Context) error { <-gate; return nil })
+		p := &pausedPlaced{Job: testkit.NewJob(2, nil), resume: make(chan struct{}), waiting: make(chan struct{})}
+		for _, j := range []actors.Job{stuck, p} {
+			execs[0].Accept(j.Task())
+			if res := execs[0].Push(j); res != actors.Pushed {
+				t.Fatalf("push: %v", res)
+			}
+			// Executor 0 runs stuck; p waits in the queue behind it, not
+			// in the batch its owner took.
+			synctest.Wait()
+		}
+		execs[0].SetHealth(actors.Stalled, true)
+		for _, e := range execs {
+			e.Mailbox().Close() // a graceful Stop: executor 1 drains and exits
+		}
+		synctest.Wait()
+		p.armed.Store(true)
+		moved := make(chan int)
+		go func() { moved <- r.Stalled(execs[0]) }()
+		<-p.waiting // p is stolen, not yet placed
+		close(gate) // the stalled handler returns: executor 0's owner looks at its mailbox
+		synctest.Wait()
+		close(p.resume)
+		<-moved
+		if err := g.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := r.Dropped(); n != 0 {
+			t.Fatalf("%d stolen tokens resolved with ErrStopped: the stalled executor drained before the steal gave them back", n)
+		}
+		select {
+		case <-p.Task().Finished():
+		default:
+			t.Fatal("the stolen token is unresolved")
+		}
+		if err := p.Task().Result(); err != nil {
+			t.Fatalf("the stolen token resolved with %v, want it run", err)
+		}
+	})
+}
