@@ -71,6 +71,7 @@ type Supervisor struct {
 	slots    []slot
 	stopping bool
 	firing   sync.WaitGroup // timers relaunching an executor
+	downing  sync.WaitGroup // executors that went down before Stop, moving their queues
 }
 
 // slot is the supervisor's record of one executor.
@@ -227,8 +228,18 @@ func (s *Supervisor) crashed(e *actors.Executor, reason error, launch bool) {
 		down = false
 	}
 	if down {
+		// Before Stop: Stop waits for its queue to move before it closes
+		// the mailboxes, or the executors it goes to could drain and
+		// exit first, and it would be cut short.
+		early := !s.stopping
+		if early {
+			s.downing.Add(1)
+		}
 		s.mu.Unlock()
 		s.down(e, reason, restarts)
+		if early {
+			s.downing.Done()
+		}
 		return
 	}
 	if s.stopping {
@@ -309,7 +320,8 @@ func (s *Supervisor) down(e *actors.Executor, reason error, restarts int) {
 // goroutines exit when they return. Call it once.
 func (s *Supervisor) Stop(ctx context.Context) error {
 	// From here on a crashed executor restarts at once, one waiting out a
-	// backoff is relaunched now, and one down stays down.
+	// backoff is relaunched now, and one down stays down; one going down
+	// moves its queue before the mailboxes close.
 	s.mu.Lock()
 	s.stopping = true
 	var due []*actors.Executor
@@ -327,6 +339,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.firing.Wait()
+	s.downing.Wait()
 	for _, e := range due {
 		s.relaunch(e)
 	}
