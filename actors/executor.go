@@ -180,15 +180,17 @@ func (e *Executor) Adopt(j Job) PushResult {
 	// Marked before the push, so its old executor skips it (clearing
 	// sentBit, no longer needed); not once an executor claimed it to run
 	// (runBit): it runs there, and its handler must not see it moved.
-	var prev, mark int32
+	// A steal's movingBit, if set, is cleared with the move.
+	var prev, was, mark int32
 	for {
 		prev = t.moved.Load()
 		if prev&runBit != 0 {
 			return Pushed // running, or about to, where it is: nothing to move
 		}
+		was = prev &^ movingBit
 		mark = int32(e.index) + 1
-		if e == t.exec && prev&^sentBit == 0 {
-			mark = prev // back where it was accepted, never moved: it did not move
+		if e == t.exec && was&^sentBit == 0 {
+			mark = was // back where it was accepted, never moved: it did not move
 		}
 		if t.moved.CompareAndSwap(prev, mark) {
 			break
@@ -197,7 +199,7 @@ func (e *Executor) Adopt(j Job) PushResult {
 	// Counted before the push: once pushed, the token may run and resolve
 	// before this goroutine goes on, and a caller reading Stats after its
 	// Wait must find it counted.
-	first := mark != prev && prev&^sentBit == 0
+	first := mark != was && was&^sentBit == 0
 	if first {
 		t.exec.rerouted.Add(1)
 	}
@@ -230,10 +232,22 @@ func (e *Executor) Retire() []Job { return live(e.mb.retire()) }
 // handler beside it: place may give a job back with [Executor.Adopt] (the
 // executor it went to drained meanwhile). It is safe while the executor
 // runs (or is stuck in) a handler.
+//
+// The owner, back from its handler, may find a stolen job still in its
+// batch: each is marked moving, last first, before any is placed, so the
+// owner skips the marked ones and runs at most a prefix of them (those it
+// claimed before the mark), never one behind a job that moves. Jobs of one
+// submitter moved together keep their order.
 func (e *Executor) Steal(movable func(Job) bool, place func([]Job)) {
 	e.mb.holdDrain()
 	defer e.mb.releaseDrain()
-	place(live(e.mb.steal(movable)))
+	jobs := live(e.mb.steal(movable))
+	for i := len(jobs) - 1; i >= 0; i-- {
+		if t := jobs[i].Task(); t != nil {
+			t.markMoving() // false: the owner claimed it, Adopt leaves it
+		}
+	}
+	place(jobs)
 }
 
 // live drops tokens resolved while queued (cancelled) and stale entries
@@ -480,8 +494,8 @@ func (e *Executor) run(w *worker, j Job) {
 		}
 		return
 	}
-	if i := t.movedTo(); i >= 0 && i != e.index {
-		return // moved off this executor; its new one runs it
+	if i := t.movedTo(); i >= 0 && i != e.index || t.moving() {
+		return // moved off this executor (or being moved by a steal); its new one runs it
 	}
 	if t.op != nil && t.op.paused.Load() && t.held(j) {
 		return // its op is paused: held, not run

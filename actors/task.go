@@ -220,6 +220,30 @@ func (t *Task) claimSent() bool { return t.moved.CompareAndSwap(0, sentBit) }
 // handler's context names the executor it runs on. A retry clears it.
 const runBit = 1 << 28
 
+// movingBit marks in moved a token a steal took off a stalled executor and
+// has yet to place ([Executor.Adopt] clears it): its old executor's owner,
+// which may still find it in its batch, skips it. A steal marks the batch's
+// tokens last first, so the owner runs a prefix of them (those it claimed
+// first), never one behind a token that moves.
+const movingBit = 1 << 27
+
+// markMoving sets movingBit unless an executor claimed t to run (runBit);
+// false when one did.
+func (t *Task) markMoving() bool {
+	for {
+		m := t.moved.Load()
+		if m&runBit != 0 {
+			return false
+		}
+		if m&movingBit != 0 || t.moved.CompareAndSwap(m, m|movingBit) {
+			return true
+		}
+	}
+}
+
+// moving reports whether a steal took t and has yet to place it.
+func (t *Task) moving() bool { return t.moved.Load()&movingBit != 0 }
+
 // runHere marks t, just claimed by e to run, as running on e. A token on
 // the executor that accepted it, never moved, keeps no index (movedTo stays
 // -1, and a later move counts as its first); sentBit stays.
@@ -227,7 +251,7 @@ func (t *Task) runHere(e *Executor) {
 	for {
 		m := t.moved.Load()
 		idx := int32(e.index + 1)
-		if t.exec == e && m&^(sentBit|detachedBit|runBit) == 0 {
+		if t.exec == e && m&^(sentBit|detachedBit|runBit|movingBit) == 0 {
 			idx = 0
 		}
 		n := m&(sentBit|detachedBit) | runBit | idx
@@ -247,7 +271,7 @@ func (t *Task) requeued() {
 
 // movedTo returns the index of the executor the token was moved to, or -1.
 func (t *Task) movedTo() int {
-	if m := t.moved.Load() &^ (sentBit | detachedBit | runBit); m != 0 {
+	if m := t.moved.Load() &^ (sentBit | detachedBit | runBit | movingBit); m != 0 {
 		return int(m - 1)
 	}
 	return -1

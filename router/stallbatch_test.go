@@ -1,0 +1,98 @@
+package router
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/anchor"
+	"github.com/coregate/coregate/internal/testkit"
+)
+
+// TestStallStealKeepsBatchOrder: plain tokens of one submitter, a then b,
+// wait in the batch the stalled executor's owner took with its stuck token.
+// A steal moves a to the other (busy) executor, then, before it moves b,
+// the stuck handler returns: its owner skipped a (moved) and ran b at once,
+// b before a, though the steal meant to move both, in order. A steal now
+// marks the batch's movable tokens as moving, last first, before it places
+// any: the owner runs a prefix of them (claimed before the steal marked
+// it), never a token behind one that moves.
+func TestStallStealKeepsBatchOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		engine, err := actor.NewEngine(actor.NewEngineConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		room := actors.NewRoom()
+		g, err := actors.NewGroup(actors.GroupConfig{Engine: engine, Name: "t", CPUs: []int{0, 0}, MailboxSize: 8, Room: room, Affinity: actors.Off, IdleSpin: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Release()
+		r, err := New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Unregister()
+		execs := g.Executors()
+		if err := g.Start(actors.Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var ran []string
+		record := func(name string) func(context.Context) error {
+			return func(context.Context) error {
+				mu.Lock()
+				ran = append(ran, name)
+				mu.Unlock()
+				return nil
+			}
+		}
+		gate0, gate1 := make(chan struct{}), make(chan struct{})
+		stuck := testkit.NewJob(1, func(context.Context) error { <-gate0; return nil })
+		busy := testkit.NewJob(2, func(context.Context) error { <-gate1; return nil })
+		a := testkit.NewJob(3, record("a"))
+		b := &pausedPlaced{Job: testkit.NewJob(4, record("b")), resume: make(chan struct{}), waiting: make(chan struct{})}
+		execs[1].Accept(busy.Task())
+		if res := execs[1].Push(busy); res != actors.Pushed {
+			t.Fatalf("push: %v", res)
+		}
+		batch := []actors.Job{stuck, a, b}
+		for _, j := range batch {
+			execs[0].Accept(j.Task())
+		}
+		if n, res := execs[0].PushAll(batch); n != len(batch) {
+			t.Fatalf("push all: %d, %v", n, res)
+		}
+		synctest.Wait() // executor 0's owner took all three as its batch and runs stuck
+		execs[0].SetHealth(actors.Stalled, true)
+		b.armed.Store(true)
+		moved := make(chan int)
+		go func() { moved <- r.Stalled(execs[0]) }()
+		<-b.waiting  // a moved to executor 1, behind busy; b not yet
+		close(gate0) // the stuck handler returns: its owner goes on with its batch
+		synctest.Wait()
+		close(b.resume)
+		<-moved
+		close(gate1)
+		for _, j := range []actors.Job{stuck, busy, a, b} {
+			<-j.Task().Finished()
+		}
+		for _, e := range execs {
+			e.Mailbox().Close()
+		}
+		if err := g.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(ran, []string{"a", "b"}) {
+			t.Fatalf("ran %v, want a then b: one submitter's tokens, moved together off a stall, in submit order", ran)
+		}
+	})
+}
