@@ -210,13 +210,13 @@ func (r *Router) waitRoom(ctx context.Context, how How, w Weight, push func() (i
 // counting again. The caller holds the read lock on moves (or the write lock).
 func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 	v := r.view.Load()
-	seedFrom := -1 // the down executor a keyed lead's own seed moves off
+	seedFrom := -1 // the executor a keyed lead's own seed moves off
 	if tk.Seed != nil {
 		exec := tk.Seed.Executor()
-		if v.isLive[exec] {
-			return exec
-		}
 		if !rule.Keyed || !tk.Pinned && !tk.Hashed {
+			if v.isLive[exec] {
+				return exec
+			}
 			next := Decide(v.live, r.healthy, Weight(tk.Seed.Class), -1, r.next(Weight(tk.Seed.Class)))
 			if next < 0 {
 				return -1
@@ -225,7 +225,11 @@ func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 		}
 		// A keyed lead placed by its key: its own seed moves where the
 		// key's pin does, or the key's leads, each moving its seed on
-		// its own, would run on several executors.
+		// its own, would run on several executors. It follows the pin
+		// even when its seed is live: a child moved off a down executor
+		// before it (a retry of the lead queued behind its children)
+		// moved the seed on its own. A pin that moves goes to the seed's
+		// executor, where the children are, when it is in the range.
 		seedFrom = exec
 	}
 	// A class position is taken only when staggered selection decides: a
@@ -267,6 +271,9 @@ func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 		return -1
 	}
 	choose := func() int {
+		if seedFrom >= 0 && v.isLive[seedFrom] && slices.Contains(set, seedFrom) {
+			return seedFrom
+		}
 		if slices.Contains(set, near) {
 			return near
 		}
