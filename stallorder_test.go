@@ -73,3 +73,61 @@ func TestStallWithNoHealthyExecutorKeepsOrder(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestStalledQueueMovesOnceAnExecutorIsHealthy: an executor that stalls
+// while no other is healthy keeps its queued plain tokens (nowhere to move
+// them); once another executor recovers, the watchdog's next look moves
+// them there, while the stalled handler still runs. Found by review: the
+// watchdog moved a stalled executor's queue once, at the stall, so those
+// tokens waited for the stuck handler, for good if it never returned.
+func TestStalledQueueMovesOnceAnExecutorIsHealthy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: 100 * time.Millisecond})
+		require.NoError(t, err)
+		bg := context.Background()
+		gate0, gate1 := make(chan struct{}), make(chan struct{})
+		open0, open1 := sync.OnceFunc(func() { close(gate0) }), sync.OnceFunc(func() { close(gate1) })
+		defer open0() // a failure leaves no handler stuck in the bubble
+		defer open1()
+		slow0 := must(Define(rt, "slow0", func(context.Context, int) (int, error) { <-gate0; return 0, nil }, OnExecutor(0)))
+		slow1 := must(Define(rt, "slow1", func(context.Context, int) (int, error) { <-gate1; return 0, nil }, OnExecutor(1)))
+		plain := must(Define(rt, "plain", where[int]))
+
+		s1 := must(slow1.Submit(bg, 0))
+		time.Sleep(time.Second) // executor 1 stalls
+		synctest.Wait()
+		require.True(t, rt.Executors()[1].Stalled)
+		s0 := must(slow0.Submit(bg, 0))
+		synctest.Wait()
+		var toks []*Token[int]
+		for i := range 3 {
+			toks = append(toks, must(plain.Submit(bg, i)))
+			require.Equal(t, 0, toks[i].Executor(), "the only healthy executor")
+		}
+		time.Sleep(time.Second) // executor 0 stalls too: nowhere to move its queue
+		synctest.Wait()
+		require.True(t, rt.Executors()[0].Stalled)
+		for _, tok := range toks {
+			select {
+			case <-tok.Done():
+				t.Fatal("a token queued behind a stuck handler ran")
+			default:
+			}
+		}
+
+		open1() // executor 1 recovers; executor 0 stays stuck
+		ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+		defer cancel()
+		for _, tok := range toks {
+			e, err := tok.Wait(ctx)
+			require.NoError(t, err, "a queued token waits for a stuck handler")
+			require.Equal(t, 1, e)
+		}
+		require.True(t, rt.Executors()[0].Stalled)
+		open0()
+		must(s0.Wait(bg))
+		must(s1.Wait(bg))
+		require.NoError(t, rt.Stop(bg))
+		requireBalanced(t, rt)
+	})
+}

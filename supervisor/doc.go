@@ -42,7 +42,9 @@
 //     one running longer than Config.StallAfter marks its executor Stalled
 //     (no unpinned work goes there), moves the unpinned tokens queued behind
 //     it to healthy executors ([Rerouter.Stalled]; pinned, anchored and
-//     retried ones wait) and publishes [ExecutorStalled]; the executor's next
+//     retried ones wait; again at each later look while it stays stalled, so
+//     what had nowhere to go moves once an executor is healthy) and publishes
+//     [ExecutorStalled]; the executor's next
 //     token or turn publishes [ExecutorRecovered]. Go cannot kill a goroutine: a stalled handler keeps
 //     running until it returns. Handlers that may run long should watch their
 //     context, which Stop and Token.Cancel cancel.

@@ -31,8 +31,9 @@ type Rerouter interface {
 	Down(e *actors.Executor) int
 	// Up is called once e, back from down, runs again.
 	Up(e *actors.Executor)
-	// Stalled is called once e stalled: move the queued tokens that need not
-	// stay on e ([actors.Executor.Steal]); return how many moved.
+	// Stalled is called when e stalls, and again at each watchdog look while
+	// it stays stalled: move the queued tokens that need not stay on e
+	// ([actors.Executor.Steal]) to healthy executors; return how many moved.
 	Stalled(e *actors.Executor) int
 }
 

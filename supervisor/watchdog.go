@@ -13,7 +13,9 @@ import (
 // between), or the owner busy with no token running and no new actor turn
 // begun (an actor's Receive that does not return). It is marked so, unpinned
 // work avoids it, its queued unpinned work moves to healthy executors, and
-// ExecutorStalled is published. Its next progress publishes
+// ExecutorStalled is published. At each later look while it stays stuck,
+// its queued unpinned work moves again (what no healthy executor could take
+// at the stall, or what was queued since). Its next progress publishes
 // ExecutorRecovered. It costs the executors nothing but the running token
 // they record anyway, a count on the retry path and a flag read per turn.
 type watchdog struct {
@@ -113,7 +115,15 @@ func (w *watchdog) check(e *actors.Executor, p *progress, now time.Time) {
 		*p = progress{sight: cur, since: now}
 		return
 	}
-	if p.stalled || !cur.working() || e.Health()&(actors.Restarting|actors.Down) != 0 {
+	if e.Health()&(actors.Restarting|actors.Down) != 0 || !cur.working() {
+		return
+	}
+	if p.stalled {
+		// Still stuck: move what could not move at the stall (no executor
+		// was healthy then) or was queued here since, now that one may be.
+		if !w.s.isStopping() {
+			w.s.reroute.Stalled(e)
+		}
 		return
 	}
 	if running := now.Sub(p.since); running >= w.after {
