@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coregate/coregate/supervisor"
 )
 
 // crMsg is a message of the cellrev stress: from sender, its seq'th to this
@@ -111,15 +113,17 @@ func TestCellrevStress(t *testing.T) {
 	}
 	for r := 0; r < rounds; r++ {
 		// executors that restart in place
-		crRound(t, int64(r), RestartPolicy{MaxRestarts: 1000, Window: time.Minute, Backoff: time.Microsecond, MaxBackoff: time.Millisecond})
+		crRound(t, int64(r), 3, RestartPolicy{MaxRestarts: 1000, Window: time.Minute, Backoff: time.Microsecond, MaxBackoff: time.Millisecond})
+		// one executor: every Tell between actors goes near
+		crRound(t, int64(r), 1, RestartPolicy{MaxRestarts: 1000, Window: time.Minute, Backoff: time.Microsecond, MaxBackoff: time.Millisecond})
 		// executors that go down (their actors move) and come back
-		crRound(t, int64(r), RestartPolicy{MaxRestarts: 1, Window: time.Minute, Backoff: time.Microsecond, MaxBackoff: time.Millisecond, Cooldown: time.Millisecond, MaxCooldown: time.Millisecond})
+		crRound(t, int64(r), 3, RestartPolicy{MaxRestarts: 1, Window: time.Minute, Backoff: time.Microsecond, MaxBackoff: time.Millisecond, Cooldown: time.Millisecond, MaxCooldown: time.Millisecond})
 	}
 }
 
-func crRound(t *testing.T, seed int64, policy RestartPolicy) {
+func crRound(t *testing.T, seed int64, cores int, policy RestartPolicy) {
 	const nActors, nSenders, perSender = 8, 4, 300
-	rt := start(t, Config{Cores: 3, Affinity: Off, StallAfter: -1, Restart: policy})
+	rt := start(t, Config{Cores: cores, Affinity: Off, StallAfter: -1, Restart: policy})
 	s := &crStress{errs: make(chan error, 1)}
 	s.delivered = make([]atomic.Int32, nSenders*perSender*3+10)
 	s.nextID.Store(int64(nSenders * perSender))
@@ -196,23 +200,33 @@ func crRound(t *testing.T, seed int64, policy RestartPolicy) {
 		}
 		return true
 	})
+	// Stop leaves an executor down as it is: an actor stranded with no
+	// executor live refuses its messages, each counted in the error.
+	refused := 0
 	if err := rt.Stop(ctx); err != nil {
-		t.Fatalf("stop: %v", err)
+		var se *supervisor.StopError
+		if !errors.As(err, &se) || !errors.Is(se.Cause, supervisor.ErrDownWhileDraining) {
+			t.Fatalf("stop: %v", err)
+		}
+		refused = se.Refused
 	}
 	select {
 	case err := <-s.errs:
 		t.Fatal(err)
 	default:
 	}
+	never := 0
 	for id := range int(s.nextID.Load()) + 1 {
-		if id == nSenders*perSender {
-			continue
-		}
-		if n := s.delivered[id].Load(); n != 1 && n != -100 && id < nSenders*perSender {
+		switch n := s.delivered[id].Load(); {
+		case id == nSenders*perSender, n == 1, n == -100:
+		case n == 0:
+			never++
+		default:
 			t.Fatalf("message %d delivered %d times", id, n)
-		} else if id >= nSenders*perSender && n != 1 && n != -100 {
-			t.Fatalf("forwarded message %d delivered %d times", id, n)
 		}
+	}
+	if never != refused {
+		t.Fatalf("%d messages accepted and never delivered, %d refused by the Stop", never, refused)
 	}
 }
 
