@@ -15,7 +15,7 @@ import (
 	"github.com/coregate/coregate/supervisor"
 )
 
-// crMsg is a message of the cellrev stress: from sender, its seq'th to this
+// crMsg is a message of the actor stress test: from sender, its seq'th to this
 // actor; id counts its deliveries.
 type crMsg struct {
 	sender, seq, id int
@@ -101,14 +101,14 @@ func crSpawn(s *crStress, i int) func() Actor[crMsg, int] {
 	return func() Actor[crMsg, int] { return &crActor{idx: i, s: s} }
 }
 
-// TestCellrevStress: senders outside and actors telling and asking each other
+// TestActorStress: senders outside and actors telling and asking each other
 // (forwards and asks go from lower to higher index only, so no actor waits on
 // itself through others), panics restarting actors, and
 // executor loops failing, then a graceful Stop: each accepted message is
 // delivered once, in order per sender, and no Receive overlaps another.
-func TestCellrevStress(t *testing.T) {
+func TestActorStress(t *testing.T) {
 	rounds := 1
-	if v, err := strconv.Atoi(os.Getenv("CELLREV_ROUNDS")); err == nil {
+	if v, err := strconv.Atoi(os.Getenv("ACTOR_STRESS_ROUNDS")); err == nil {
 		rounds = v
 	}
 	for r := 0; r < rounds; r++ {
@@ -279,14 +279,14 @@ func (r *crStopRec) fail(err error) {
 	}
 }
 
-// TestCellrevStopStress: a chain of actors asking and telling the next while
+// TestActorStopStress: a chain of actors asking and telling the next while
 // senders ask them, and the runtime's Stop comes at a random point with a
 // context that may have ended, while executor loops fail (an executor
 // restarts or goes down for a moment): every Ask resolves, Stopped runs once and never
 // beside a Receive.
-func TestCellrevStopStress(t *testing.T) {
+func TestActorStopStress(t *testing.T) {
 	rounds := 5
-	if v, err := strconv.Atoi(os.Getenv("CELLREV_ROUNDS")); err == nil {
+	if v, err := strconv.Atoi(os.Getenv("ACTOR_STRESS_ROUNDS")); err == nil {
 		rounds = v
 	}
 	arms := failLoops(t)
