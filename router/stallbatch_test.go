@@ -6,11 +6,8 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
-	"time"
 
-	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
-	"github.com/coregate/coregate/anchor"
 	"github.com/coregate/coregate/internal/testkit"
 )
 
@@ -24,25 +21,8 @@ import (
 // it), never a token behind one that moves.
 func TestStallStealKeepsBatchOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		engine, err := actor.NewEngine(actor.NewEngineConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		room := actors.NewRoom()
-		g, err := actors.NewGroup(actors.GroupConfig{Engine: engine, Name: "t", CPUs: []int{0, 0}, MailboxSize: 8, Room: room, Affinity: actors.Off, IdleSpin: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer g.Release()
-		r, err := New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Unregister()
+		r, g := runningRouter(t)
 		execs := g.Executors()
-		if err := g.Start(actors.Hooks{}); err != nil {
-			t.Fatal(err)
-		}
 		var mu sync.Mutex
 		var ran []string
 		record := func(name string) func(context.Context) error {

@@ -42,24 +42,8 @@ func (p *pausedPlaced) Placement() (*Rule, *Ticket) {
 // steal now holds the mailbox's drain until its tokens are placed.
 func TestStallStealHoldsTheDrain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		engine, err := actor.NewEngine(actor.NewEngineConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		room := actors.NewRoom()
-		g, err := actors.NewGroup(actors.GroupConfig{Engine: engine, Name: "t", CPUs: []int{0, 0}, MailboxSize: 8, Room: room, Affinity: actors.Off, IdleSpin: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer g.Release()
-		r, err := New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, g := runningRouter(t)
 		execs := g.Executors()
-		if err := g.Start(actors.Hooks{}); err != nil {
-			t.Fatal(err)
-		}
 		gate := make(chan struct{})
 		stuck := testkit.NewJob(1, func(context.Context) error { <-gate; return nil })
 		p := &pausedPlaced{Job: testkit.NewJob(2, nil), resume: make(chan struct{}), waiting: make(chan struct{})}
@@ -100,4 +84,30 @@ func TestStallStealHoldsTheDrain(t *testing.T) {
 			t.Fatalf("the stolen token resolved with %v, want it run", err)
 		}
 	})
+}
+
+// runningRouter builds a router over two started executors on CPU 0 with
+// mailboxes of 8, unpinned and parking at once, released when the test
+// ends.
+func runningRouter(t *testing.T) (*Router, *actors.Group) {
+	t.Helper()
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := actors.NewRoom()
+	g, err := actors.NewGroup(actors.GroupConfig{Engine: engine, Name: "t", CPUs: []int{0, 0}, MailboxSize: 8, Room: room, Affinity: actors.Off, IdleSpin: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Release)
+	r, err := New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Unregister)
+	if err := g.Start(actors.Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	return r, g
 }
