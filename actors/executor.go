@@ -494,7 +494,7 @@ func (e *Executor) run(w *worker, j Job) {
 		}
 		return
 	}
-	if i := t.movedTo(); i >= 0 && i != e.index || t.moving() {
+	if t.elsewhere(e) {
 		return // moved off this executor (or being moved by a steal); its new one runs it
 	}
 	if t.op != nil && t.op.paused.Load() && t.held(j) {

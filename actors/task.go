@@ -241,8 +241,17 @@ func (t *Task) markMoving() bool {
 	}
 }
 
-// moving reports whether a steal took t and has yet to place it.
-func (t *Task) moving() bool { return t.moved.Load()&movingBit != 0 }
+// elsewhere reports whether t is not e's to run: moved to another executor,
+// or taken by a steal that has yet to place it. One load of moved, on the
+// run path.
+func (t *Task) elsewhere(e *Executor) bool {
+	m := t.moved.Load()
+	if m&movingBit != 0 {
+		return true
+	}
+	i := m &^ (sentBit | detachedBit | runBit)
+	return i != 0 && int(i-1) != e.index
+}
 
 // runHere marks t, just claimed by e to run, as running on e. A token on
 // the executor that accepted it, never moved, keeps no index (movedTo stays
