@@ -619,6 +619,9 @@ func (r *Ref[M, R]) ownTurn(ctx context.Context) bool {
 // answer it: ErrActorStopped for a closed cell, and for one no executor
 // takes any more because the runtime is stopping (its kill comes next).
 func refused(err error) error {
+	if err == nil {
+		return nil // the common case, on every Tell
+	}
 	if errors.Is(err, actors.ErrCellClosed) || errors.Is(err, ErrStopped) {
 		return ErrActorStopped
 	}
