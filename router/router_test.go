@@ -115,22 +115,30 @@ func FuzzPlacement(f *testing.F) {
 // can inspect mailboxes directly.
 func testRouter(t testing.TB, n, size int) (*Router, []*actors.Executor) {
 	t.Helper()
+	r, g := newRouter(t, actors.GroupConfig{CPUs: make([]int, n), MailboxSize: size})
+	return r, g.Executors()
+}
+
+// newRouter builds a router over a group of cfg (its engine, name and room
+// filled in), both released when the test ends.
+func newRouter(t testing.TB, cfg actors.GroupConfig) (*Router, *actors.Group) {
+	t.Helper()
 	engine, err := actor.NewEngine(actor.NewEngineConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	room := actors.NewRoom()
-	cpus := make([]int, n)
-	g, err := actors.NewGroup(actors.GroupConfig{Engine: engine, Name: "t", CPUs: cpus, MailboxSize: size, Room: room})
+	cfg.Engine, cfg.Name, cfg.Room = engine, "t", actors.NewRoom()
+	g, err := actors.NewGroup(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Release)
-	r, err := New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
+	r, err := New(g, "t", cfg.Room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r, g.Executors()
+	t.Cleanup(r.Unregister)
+	return r, g
 }
 
 func newJob() *testkit.Job { return testkit.NewJob(0, nil) }

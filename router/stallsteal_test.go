@@ -5,11 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
-	"time"
 
-	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
-	"github.com/coregate/coregate/anchor"
 	"github.com/coregate/coregate/internal/testkit"
 )
 
@@ -91,21 +88,7 @@ func TestStallStealHoldsTheDrain(t *testing.T) {
 // ends.
 func runningRouter(t *testing.T) (*Router, *actors.Group) {
 	t.Helper()
-	engine, err := actor.NewEngine(actor.NewEngineConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	room := actors.NewRoom()
-	g, err := actors.NewGroup(actors.GroupConfig{Engine: engine, Name: "t", CPUs: []int{0, 0}, MailboxSize: 8, Room: room, Affinity: actors.Off, IdleSpin: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Release)
-	r, err := New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Unregister)
+	r, g := newRouter(t, actors.GroupConfig{CPUs: []int{0, 0}, MailboxSize: 8, Affinity: actors.Off, IdleSpin: -1})
 	if err := g.Start(actors.Hooks{}); err != nil {
 		t.Fatal(err)
 	}
