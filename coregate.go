@@ -566,8 +566,13 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	}
 }
 
-// CurrentExecutor returns the index of the executor running the handler whose
-// context ctx is (or derives from); ok is false outside a handler.
+// CurrentExecutor returns the index of the executor running the handler or
+// actor whose context ctx is (or derives from); ok is false for a context no
+// handler or actor was given. It reads ctx, not the calling goroutine: a
+// handler's context kept after the handler returned, or passed to a
+// goroutine it started, still answers the executor that ran the handler,
+// and an actor's the executor the actor runs on ([PerCore.Get] refuses
+// such a context: its goroutine does not run there).
 func CurrentExecutor(ctx context.Context) (index int, ok bool) {
 	if ctx == nil {
 		return -1, false

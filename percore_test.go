@@ -99,6 +99,9 @@ func TestPerCoreGetNeedsTheHandler(t *testing.T) {
 		return ctx, err
 	}))
 	ctx := must(must(keep.Submit(bg, 0)).Wait(bg))
+	e, ok := CurrentExecutor(ctx) // reads ctx, as its doc says
+	require.True(t, ok)
+	require.Equal(t, 0, e)
 	_, err := pc.Get(ctx)
 	require.ErrorContains(t, err, "outside a handler or actor")
 }

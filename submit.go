@@ -19,7 +19,10 @@ func (op *Op[A, R]) SubmitFirst(ctx context.Context, arg A) (*Token[R], error) {
 
 // TrySubmit is [Op.Submit] without the wait: when every executor the token
 // may go to is full, it returns an error wrapping [ErrFull], naming the op, at
-// once. Its token's parent context is [context.Background].
+// once. Its token's parent context is [context.Background], also when a
+// handler or an actor calls it: the token is none of theirs, so it joins no
+// anchored seed, does not stay near them and is not cancelled with them
+// (a handler that wants those submits with its context, and waits for room).
 func (op *Op[A, R]) TrySubmit(arg A) (*Token[R], error) {
 	return op.submitWith(context.Background(), arg, router.How{NoWait: true}, nil)
 }
