@@ -13,8 +13,9 @@ import (
 // A held token takes no executor and holds up no other op's tokens: an
 // executor that meets one in its queue skips it. Submit still places and
 // counts new tokens as usual, and waits for room as usual. Held tokens can be
-// cancelled ([Token.Cancel], [Op.CancelQueued]); Stop resolves them with
-// ErrStopped at once. Running tokens go on, and so does the retry of a token
+// cancelled ([Token.Cancel], [Op.CancelQueued]), a held token is cancelled
+// as soon as its submitter's context ends (as a queued one is when an
+// executor reaches it), and Stop resolves them with ErrStopped at once. Running tokens go on, and so does the retry of a token
 // that was running or waiting out its retry backoff when Pause was called;
 // no other token of the op starts after Pause returns, until Resume, even
 // one whose Submit raced Pause. Pause on a paused op, or after Stop, does
@@ -127,6 +128,7 @@ func (p *pause) holdParked(j actors.Job, deliver func(actors.Job)) {
 	on, closed := p.info.Paused(), p.closed
 	if on && !closed {
 		p.held = append(p.held, j)
+		j.Task().WatchHeld()
 	}
 	p.mu.Unlock()
 	if on && !closed {
@@ -180,6 +182,7 @@ func (p *pause) holdTaken(j actors.Job, lane bool) bool {
 			}
 		}
 		p.held = slices.Insert(p.held, at, j)
+		t.WatchHeld()
 	}
 	p.mu.Unlock()
 	if closed {
@@ -223,6 +226,7 @@ func (p *pause) parkLocked(j actors.Job) bool {
 		return false
 	}
 	p.held = append(p.held, j)
+	j.Task().WatchHeld()
 	return true
 }
 

@@ -477,3 +477,64 @@ func TestLanePausesAtTheCurrentEntry(t *testing.T) {
 	}
 	require.Equal(t, []int{1, 2}, rec.order())
 }
+
+// TestHeldTokenCancelledWhenItsContextEnds: a token its op's pause holds is
+// cancelled, with its submitter's context's error, as soon as that context
+// ends, whether Pause's scan found it queued or it was submitted while
+// paused, on executors and on the blocking lane; the others stay held and
+// run at Resume. It used to stay held until Resume or Stop, keeping its
+// Wait's caller (a Call with a timeout, say) and what it held.
+func TestHeldTokenCancelledWhenItsContextEnds(t *testing.T) {
+	for name, opts := range map[string][]Option{"executors": nil, "blocking lane": {WithBlocking()}} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rt := start(t, Config{Cores: 1, Affinity: Off, IdleSpin: -1, BlockingWorkers: 1})
+				bg := context.Background()
+				started, gate := make(chan struct{}), make(chan struct{})
+				open := sync.OnceFunc(func() { close(gate) })
+				t.Cleanup(open) // before start's Stop, should the test fail
+				block := must(Define(rt, "block", func(context.Context, int) (int, error) {
+					close(started)
+					<-gate
+					return 0, nil
+				}, opts...))
+				rec := newRunLog(t, rt, "rec", opts...)
+				must(block.Submit(bg, 0))
+				<-started // its executor (or the lane's one worker) is busy: rec's next tokens stay queued
+				queuedCtx, cancelQueued := context.WithCancel(bg)
+				queued := must(rec.op.Submit(queuedCtx, 1))
+				kept := must(rec.op.Submit(bg, 2))
+				rec.op.Pause() // its scan holds both
+				// A Call's timeout, say:
+				lateCtx, cancelLate := context.WithTimeout(bg, 10*time.Millisecond)
+				defer cancelLate()
+				late := must(rec.op.Submit(lateCtx, 3)) // held as submitted
+				requirePending(t, queued, kept, late)
+
+				cancelQueued()
+				for _, c := range []struct {
+					tok  *Token[int]
+					want error
+				}{{queued, context.Canceled}, {late, context.DeadlineExceeded}} {
+					select {
+					case <-c.tok.Done():
+					case <-time.After(time.Second): // the bubble's clock: the late context's timeout is 10 ms
+						t.Fatalf("held token %d still unresolved after its context ended", c.tok.ID())
+					}
+					_, err := c.tok.Wait(bg)
+					require.ErrorIs(t, err, c.want)
+				}
+				requirePending(t, kept)
+
+				rec.op.Resume()
+				open()
+				require.Equal(t, 2, must(kept.Wait(bg)))
+				require.Equal(t, []int{2}, rec.order(), "a cancelled held token ran")
+				require.NoError(t, rt.Stop(bg))
+				total := rt.Stats().Total
+				require.Equal(t, uint64(2), total.Cancelled)
+				require.Equal(t, total.Submitted, total.Resolved())
+			})
+		})
+	}
+}

@@ -1,5 +1,7 @@
 package actors
 
+import "context"
+
 // parked is the state of a token held off the queues (its op is paused):
 // an executor that meets it in its mailbox skips it, as it skips a resolved
 // one, while Cancel, Abort and Resolve still resolve it.
@@ -56,6 +58,7 @@ func (t *Task) Unpark() (epoch uint32, ok bool) {
 			next = 1 << epochShift // epoch 0 is the unrenewed entries'
 		}
 		if t.state.CompareAndSwap(s, next|queued) {
+			t.unwatchHeld() // queued again: an executor looks at its context
 			return next >> epochShift, true
 		}
 	}
@@ -69,4 +72,35 @@ type Renewed interface {
 	// Epoch is the renewal of its token this entry was queued for, as
 	// Task.Unpark returned it.
 	Epoch() uint32
+}
+
+// WatchHeld, for a token its op's pause holds (parked), resolves it
+// Cancelled with its submitter's context's error as soon as that context
+// ends, as an executor reaching it would: a held token waits for no
+// executor, and would otherwise keep its Wait's caller, and what the token
+// holds, until a Resume or a Stop. Unpark and the token's resolution end
+// the watch; a context that never ends needs none.
+func (t *Task) WatchHeld() {
+	parent := t.parent
+	if parent.Done() == nil {
+		return
+	}
+	stop := context.AfterFunc(parent, func() { t.Resolve(Cancelled, parent.Err()) })
+	if old := t.extra().held.Swap(&stop); old != nil {
+		(*old)() // held again without an Unpark in between: one watch is enough
+	}
+	// Resolved or unparked before the watch was in place (neither saw it):
+	// end it here.
+	if t.done.isFired() || t.phase() != parked {
+		t.unwatchHeld()
+	}
+}
+
+// unwatchHeld ends the watch WatchHeld started, if any.
+func (t *Task) unwatchHeld() {
+	if x := t.more.Load(); x != nil {
+		if stop := x.held.Swap(nil); stop != nil {
+			(*stop)()
+		}
+	}
 }

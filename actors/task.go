@@ -126,12 +126,15 @@ type Task struct {
 
 // extra holds a token's rarer fields: the hook of an anchored, retried or
 // watched token (the hook holds its extra, see HookBase, so such a token
-// makes none), the error it resolved with, and the watch of a handler that
-// asked for Done.
+// makes none), the error it resolved with, the watch of a handler that
+// asked for Done, and that of a held token's context.
 type extra struct {
 	hook  Hook
 	err   error // written once by finish, before done fires
 	watch atomic.Pointer[watch]
+	// held stops the watch on the submitter's context of a token held
+	// while its op is paused (see WatchHeld).
+	held atomic.Pointer[func() bool]
 }
 
 // extra returns t's extra, making it when t has none yet. A token's
@@ -417,6 +420,7 @@ func (t *Task) wake() {
 	if s, ok := x.hook.(Settler); ok {
 		s.Settled(t)
 	}
+	t.unwatchHeld()
 	// After the fire: a watch started concurrently either is seen here or sees
 	// the token done (startWatch checks after installing itself). A handler that
 	// asked for Done may have derived contexts still watching it: close it, as
