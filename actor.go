@@ -588,7 +588,13 @@ func (r *Ref[M, R]) Ask(ctx context.Context, msg M) (*Token[R], error) {
 	tok.task.Init(ctx, r.own.rt.ids.Add(1), &r.info, nil)
 	r.cell.Executor().Accept(&tok.task)
 	if err := r.put(ctx, envelope[M, R]{msg: msg, tok: tok}); err != nil {
-		tok.task.Resolve(actors.Failed, err) // accepted: resolve it so the counts balance
+		// Accepted: resolve it so the counts balance; given up waiting for
+		// room, it was cancelled, as a token whose submitter's context ended.
+		o := actors.Failed
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			o = actors.Cancelled
+		}
+		tok.task.Resolve(o, err)
 		return nil, err
 	}
 	return tok, nil

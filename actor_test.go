@@ -1241,6 +1241,36 @@ func (g *gatedActor) Receive(_ *ActorContext, x int) (int, error) {
 	return x, nil
 }
 
+// TestAskGivenUpWaitingForRoomIsCancelled: an Ask whose context ends while
+// it waits for room in a full mailbox returns the context's error, and its
+// token, accepted and never queued, counts as Cancelled, as a token whose
+// submitter's context ended does; it counted as Failed.
+func TestAskGivenUpWaitingForRoomIsCancelled(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	g := &gatedActor{in: make(chan struct{}, 1), gate: make(chan struct{})}
+	ref := must(Spawn(rt, "full", func() Actor[int, int] { return g }, WithMailbox(1)))
+	bg := context.Background()
+	first := must(ref.Ask(bg, 1))
+	<-g.in // in Receive: the mailbox is empty again
+	require.NoError(t, ref.Tell(bg, 2))
+	ctx, cancel := context.WithCancel(bg)
+	go func() { // once the Ask's token is accepted: the mailbox stays full, so it waits for room
+		for rt.Stats().Total.Submitted < 2 {
+			runtime.Gosched()
+		}
+		cancel()
+	}()
+	_, err := ref.Ask(ctx, 3)
+	require.ErrorIs(t, err, context.Canceled)
+	close(g.gate)
+	require.Equal(t, 1, must(first.Wait(bg)))
+	require.NoError(t, rt.Stop(bg))
+	total := rt.Stats().Total
+	require.Equal(t, uint64(1), total.Cancelled, "%+v", total)
+	require.Zero(t, total.Failed, "%+v", total)
+	require.Equal(t, total.Submitted, total.Resolved())
+}
+
 // TestEngineSendToAFullMailbox: engine.Send cannot wait for room, so a
 // message by PID to a full mailbox is a dead letter, and a Request gets
 // ErrMailboxFull as its answer; the actor goes on.
