@@ -14,10 +14,28 @@ func (op *Op[A, R]) CancelQueued() int {
 	// The delayed first: a token coming due meanwhile is queued (or held)
 	// by the time cancelOf returns, where the rest finds it.
 	n := op.rt.delays.cancelOf(&op.info)
-	for _, j := range op.queued(true, nil) {
+	// The queued and the held are taken under the pause's lock, as one: a
+	// Resume between the two would queue again held tokens that the scan
+	// of the queues had passed, after which none would be held any more,
+	// and a Pause between them would hold queued ones the scan had yet to
+	// reach. They are resolved after it (a token's hook runs callbacks).
+	p := &op.pause
+	p.mu.Lock()
+	js := op.queued(true, nil)
+	held := p.held
+	p.held = nil
+	p.mu.Unlock()
+	if cancelQueuedTook != nil {
+		cancelQueuedTook()
+	}
+	for _, j := range append(js, held...) {
 		if j.Task().Resolve(actors.Cancelled, ErrCancelled) {
 			n++
 		}
 	}
-	return n + op.pause.cancel()
+	return n
 }
+
+// cancelQueuedTook, when a test sets it, runs as CancelQueued has taken the
+// tokens it cancels, before it resolves them.
+var cancelQueuedTook func()

@@ -70,3 +70,36 @@ func TestHandlerSeesItsSubmittersDeadline(t *testing.T) {
 	_, err = tok.Wait(context.Background())
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+// TestCancelQueuedRacingResume: a Resume that comes as CancelQueued scans
+// queues the tokens the Pause held again, which the scan of the queues may
+// have passed: every one of them waits to run all along (their executor is
+// busy), so CancelQueued cancels them all, whichever of the two goes first.
+// It cancelled none when the Resume came between its scan of the queues and
+// its look at the held tokens.
+func TestCancelQueuedRacingResume(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ctx := context.Background()
+	b := newBlocker(t, rt, "block")
+	rec := newRunLog(t, rt, "rec")
+	must(b.op.Submit(ctx, 0))
+	<-b.started
+	defer close(b.gate)
+	rec.op.Pause()
+	var held []*Token[int]
+	for i := range 4 {
+		held = append(held, must(rec.op.Submit(ctx, i)))
+	}
+	cancelQueuedTook = func() {
+		cancelQueuedTook = nil
+		rec.op.Resume()
+	}
+	defer func() { cancelQueuedTook = nil }()
+	require.Equal(t, 4, rec.op.CancelQueued())
+	require.False(t, rec.op.Paused())
+	for _, tok := range held {
+		_, err := tok.Wait(ctx)
+		require.ErrorIs(t, err, ErrCancelled)
+	}
+	require.Empty(t, rec.order())
+}

@@ -230,16 +230,14 @@ func (p *pause) parkLocked(j actors.Job) bool {
 	return true
 }
 
-// drop resolves every held token with o and err (and holds no more when
-// closing) and returns how many it resolved.
-func (p *pause) drop(o actors.Outcome, err error, closing bool) int {
+// drop resolves every held token with o and err, holds no more, and
+// returns how many it resolved.
+func (p *pause) drop(o actors.Outcome, err error) int {
 	p.mu.Lock()
 	held := p.held
 	p.held = nil
-	if closing {
-		p.closed = true
-		p.info.SetPaused(false)
-	}
+	p.closed = true
+	p.info.SetPaused(false)
 	p.mu.Unlock()
 	n := 0
 	for _, j := range held {
@@ -249,9 +247,6 @@ func (p *pause) drop(o actors.Outcome, err error, closing bool) int {
 	}
 	return n
 }
-
-// cancel resolves every held token with ErrCancelled.
-func (p *pause) cancel() int { return p.drop(actors.Cancelled, ErrCancelled, false) }
 
 // pauses are a runtime's ops that were ever paused, for Stop, and the
 // submits that pushed a token parked and have not held it yet.
@@ -319,7 +314,7 @@ func (ps *pauses) stop() int {
 	ps.mu.Unlock()
 	n := 0
 	for _, p := range list {
-		n += p.drop(actors.Stopped, ErrStopped, true)
+		n += p.drop(actors.Stopped, ErrStopped)
 	}
 	return n
 }
