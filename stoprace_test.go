@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/internal/faults"
 	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
 )
@@ -266,4 +267,61 @@ func (u *untilStop) Receive(c *ActorContext, _ int) (int, error) {
 	close(u.running)
 	<-c.Done()
 	return 0, c.Err()
+}
+
+// TestStopWaitsForAHandOffHelperStarting: a handler that blocks hands its
+// executor to a helper goroutine, which enters the executor's group once it
+// runs (pinned first). When the handler returned and its goroutine left
+// before the helper entered, a stopping group found none of its goroutines
+// running and took its drain for done: Stop returned nil with the token
+// queued behind the handler unresolved, and the helper ran it after Stop
+// returned (found by review: Stats().Total.Queued was not zero after Stop).
+// Here the helper's pin waits until the Stop has had every chance to
+// return.
+func TestStopWaitsForAHandOffHelperStarting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var pins atomic.Int32
+		helperPinning, release := make(chan struct{}), make(chan struct{})
+		defer faults.SetPin(func(int) error {
+			if pins.Add(1) == 2 { // the first is the executor's launch
+				close(helperPinning)
+				<-release
+			}
+			return nil
+		})()
+		rt, err := Start(Config{Cores: 1, Affinity: BestEffort, IdleSpin: -1})
+		require.NoError(t, err)
+		ctx := context.Background()
+		held := must(Define(rt, "held", func(context.Context, int) (int, error) { return 0, nil }))
+		held.Pause()
+		heldTok := must(held.Submit(ctx, 0))
+		waiter := must(Define(rt, "waiter", func(ctx context.Context, _ int) (int, error) {
+			return heldTok.Wait(ctx) // hands the executor on
+		}))
+		rec := newRunLog(t, rt, "rec")
+		waiterTok := must(waiter.Submit(ctx, 0))
+		<-helperPinning
+		behind := must(rec.op.Submit(ctx, 1)) // queued for the helper
+		var stopErr error
+		stopped := make(chan struct{})
+		go func() {
+			stopErr = rt.Stop(ctx) // resolves heldTok: the waiter returns
+			close(stopped)
+		}()
+		synctest.Wait()
+		select {
+		case <-stopped:
+			close(release)
+			t.Fatalf("Stop returned %v before the executor's helper started; the token behind the waiter resolved: %v", stopErr, isDone(behind))
+		default:
+		}
+		close(release)
+		<-stopped
+		require.NoError(t, stopErr)
+		_, err = waiterTok.Wait(ctx)
+		require.ErrorIs(t, err, ErrStopped)
+		require.Equal(t, 1, must(behind.Wait(ctx)))
+		require.Equal(t, []int{1}, rec.order())
+		requireBalanced(t, rt)
+	})
 }

@@ -333,7 +333,7 @@ func (e *Executor) Launch() error {
 		return fmt.Errorf("%w: executor %d", ErrRunning, e.index)
 	}
 	ready := make(chan error, 1)
-	go e.main(ready)
+	go e.main(ready, nil)
 	return <-ready
 }
 
@@ -343,9 +343,16 @@ func (e *Executor) Launch() error {
 var reserved = &worker{}
 
 // main is an owner's goroutine: the first, a replacement (ready != nil), or a
-// helper taking over from a handler that blocks (ready == nil).
-func (e *Executor) main(ready chan<- error) {
+// helper taking over from a handler that blocks (ready == nil), which
+// handOff counted in the group as starting until it enters.
+func (e *Executor) main(ready chan<- error, starting *worker) {
 	w := &worker{e: e}
+	entered := func() {
+		e.group.enter(w, e)
+		if starting != nil {
+			e.group.leave(starting)
+		}
+	}
 	if e.group.affinity != Off {
 		// Never unlocked: the goroutine returns still locked and the thread ends
 		// with it, so no other goroutine ever inherits the pinned mask.
@@ -364,14 +371,14 @@ func (e *Executor) main(ready chan<- error) {
 				return
 			}
 			// A helper that cannot pin fails like the executor's loop would.
-			e.group.enter(w, e)
+			entered()
 			e.owner.Store(w)
 			e.exit(w, fmt.Errorf("coregate: executor %d: %w", e.index, err))
 			return
 		}
 	}
 	w.id = goid()
-	e.group.enter(w, e)
+	entered()
 	e.running.Store(nil) // the previous owner may have ended inside a token
 	e.mb.attach(true)
 	e.owner.Store(w)
@@ -722,7 +729,14 @@ func (e *Executor) handOff(w *worker) {
 		spare.wake <- true
 		return
 	}
-	go e.main(nil)
+	// Counted in the group before it starts: the handler handing on may
+	// return, and its goroutine leave, before the helper enters, and a
+	// stopping group that then found no goroutine of its own running took
+	// its drain for done, with the queue left for the helper to run after
+	// Stop returned.
+	starting := &worker{e: e}
+	e.group.enter(starting, e)
+	go e.main(nil, starting)
 }
 
 // actor.Processer
