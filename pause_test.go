@@ -2,6 +2,7 @@ package coregate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -535,6 +536,58 @@ func TestHeldTokenCancelledWhenItsContextEnds(t *testing.T) {
 				require.Equal(t, uint64(2), total.Cancelled)
 				require.Equal(t, total.Submitted, total.Resolved())
 			})
+		})
+	}
+}
+
+// heldAsker is an actor whose Receive submits its message to op, says so on
+// entered, and waits for the token.
+type heldAsker struct {
+	op      *Op[int, int]
+	entered chan *Token[int]
+}
+
+func (a *heldAsker) Receive(c *ActorContext, m int) (int, error) {
+	tok, err := a.op.Submit(c, m)
+	if err != nil {
+		return 0, err
+	}
+	a.entered <- tok
+	return tok.Wait(c)
+}
+
+// TestActorWaitingOnAHeldTokenAtStop: an actor's Receive waits on a token
+// its paused op holds while Asks queue behind it, and the runtime stops
+// gracefully: Stop resolves the held token with ErrStopped at once, so the
+// Receive returns it, the Asks behind it are answered (their Receives find
+// the runtime stopping), and Stop returns nil with every count balanced and
+// nothing left queued, on an executor and on the blocking lane, with a
+// retry too. (Queued was not zero when the Receive handed its executor on
+// and returned before the helper started: see
+// TestStopWaitsForAHandOffHelperStarting.)
+func TestActorWaitingOnAHeldTokenAtStop(t *testing.T) {
+	for name, opts := range map[string][]Option{"executors": nil, "blocking lane": {WithBlocking()}, "retried": {WithRetry(2, time.Hour)}} {
+		t.Run(name, func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off})
+			ctx := context.Background()
+			rec := newRunLog(t, rt, "rec", opts...)
+			rec.op.Pause()
+			a := &heldAsker{op: rec.op, entered: make(chan *Token[int], 3)}
+			ref := must(Spawn(rt, "asker", func() Actor[int, int] { return a }))
+			var asks []*Token[int]
+			for i := range 3 {
+				asks = append(asks, must(ref.Ask(ctx, i)))
+			}
+			held := <-a.entered // the first Receive waits on it
+			require.NoError(t, rt.Stop(ctx))
+			_, err := held.Wait(ctx)
+			require.ErrorIs(t, err, ErrStopped)
+			for i, ask := range asks {
+				_, err := ask.Wait(ctx)
+				require.True(t, errors.Is(err, ErrStopped) || errors.Is(err, ErrActorStopped), "ask %d: %v", i, err)
+			}
+			require.Empty(t, rec.order(), "a held token ran")
+			requireBalanced(t, rt)
 		})
 	}
 }
