@@ -206,6 +206,7 @@ type Ref[M, R any] struct {
 	stopped atomic.Bool
 
 	weight   Weight // where a moved actor goes
+	floats   bool   // placed by weight, not pinned: it follows hand-offs (see put)
 	stopping atomic.Bool
 	killed   atomic.Pointer[error] // a kill's reason, for the running turn to complete
 	once     sync.Once
@@ -237,6 +238,10 @@ type actorHandle interface {
 	asked(t *actors.Task) bool
 	// active says a turn of the actor runs.
 	active() bool
+	// handing returns the actor's executor and whether its running turn
+	// delivers its last known message (see actors.Cell.Ending), for a send
+	// from that turn.
+	handing() (*actors.Executor, bool)
 }
 
 // kill stops the actor at once, from outside its turns (a stopping runtime
@@ -260,6 +265,8 @@ func (r *Ref[M, R]) kill(reason error) (now bool) {
 func (r *Ref[M, R]) name() string { return r.own.name }
 
 func (r *Ref[M, R]) executor() *actors.Executor { return r.cell.Executor() }
+
+func (r *Ref[M, R]) handing() (*actors.Executor, bool) { return r.cell.Executor(), r.cell.Ending() }
 
 func (r *Ref[M, R]) asked(t *actors.Task) bool { return t.Of(&r.info) && r.cell.Active() }
 
@@ -342,7 +349,15 @@ func (r *Ref[M, R]) signal(ch *chan struct{}, over *bool) <-chan struct{} {
 // Spawn starts an actor named name (unique among the runtime's live actors)
 // whose state is a value from newActor, and returns its Ref. The actor is
 // placed with [OnExecutor], [ChildOf] or [WithWeight] (staggered in the
-// class's range, Heavy by default) and restarted from newActor under
+// class's range, Heavy by default). [OnExecutor] and [ChildOf] pin it; one
+// placed by weight follows hand-offs within its range: another actor's turn
+// that sends it the last message that turn knows of, on an executor with
+// nothing else queued, brings it, idle, to that executor, where it runs next
+// (as Pony runs an actor on the scheduler of the actor that woke it), so a
+// chain of actors passing one message along runs on one core instead of
+// crossing CPUs at every hop; sent to by an actor beside it with more to do,
+// it goes back to its executor of placement, so under load the chain spreads
+// out again. The actor is restarted from newActor under
 // [WithRestartPolicy] (the package defaults otherwise, 10 restarts a
 // minute, whatever Config.Restart says). It is a hollywood process with PID
 // <Config.Name>/actor/<name>: a message of type M sent there is handled as
@@ -416,6 +431,11 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	size := cmpOr(cfg.mailbox, DefaultActorMailbox)
 	r.weight = cfg.weight
 	r.cell = actors.NewCell[envelope[M, R]](exec, size, (*cellHost[M, R])(r))
+	if cfg.parent == nil && cfg.onExec == 0 {
+		// Placed by weight: it floats within its range (see Ref.Executor).
+		r.floats = true
+		r.cell.Float(exec, min(int(cfg.weight), len(rt.execs)-1))
+	}
 	if err := rt.actors.add(&r.own, cfg.parent); err != nil {
 		return nil, err
 	}
@@ -530,8 +550,10 @@ func (r *Ref[M, R]) PID() *actor.PID {
 	return r.own.pid
 }
 
-// Executor returns the index of the executor the actor runs on now (it moves
-// when its executor goes down); -1 for a nil *Ref or one not made by Spawn.
+// Executor returns the index of the executor the actor runs on now; -1 for
+// a nil *Ref or one not made by Spawn. An actor moves when its executor goes
+// down, and one placed by weight (neither [OnExecutor] nor [ChildOf]) moves
+// with a hand-off from another actor: see [Spawn].
 func (r *Ref[M, R]) Executor() int {
 	if r.unusable() {
 		return -1
@@ -601,6 +623,17 @@ func (r *Ref[M, R]) Ask(ctx context.Context, msg M) (*Token[R], error) {
 }
 
 func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
+	if r.floats {
+		// From another actor's turn: the cell follows a hand-off, or goes
+		// home from a sender with more to do (see actors.Cell.Follow).
+		if n, _ := ctx.Value(actors.TurnKey{}).(*actorNode); n != nil && n != &r.own {
+			if x, ending := n.h.handing(); !ending {
+				r.cell.GoHome(x)
+			} else if r.cell.Follow(x, e) {
+				return nil
+			}
+		}
+	}
 	err := r.cell.TryPut(e)
 	if errors.Is(err, actors.ErrMailboxFull) {
 		if r.ownTurn(ctx) {

@@ -18,7 +18,7 @@
 // # Actors
 //
 // An actor is a Go value with state whose Receive handles one message at a
-// time on the executor it is pinned to:
+// time on its executor:
 //
 //	type counter struct{ n int }
 //
@@ -35,8 +35,10 @@
 // actor from its factory: the mailbox is kept, the state is lost (its
 // [ChildOf] children are kept, see [WithRestartPolicy]). Past its
 // restart intensity the actor stops and its queued Asks resolve with
-// [ErrActorStopped]. Every actor is a hollywood process with a PID. See
-// [Spawn], [Ref] and [ActorContext].
+// [ErrActorStopped]. Every actor is a hollywood process with a PID. Many
+// actors share each executor; one placed by weight follows a hand-off from
+// an actor on another executor (see [Spawn]), so a chain of actors runs on
+// one core. See [Spawn], [Ref] and [ActorContext].
 //
 // # Ops by message, and other processes
 //

@@ -74,6 +74,11 @@ type Cell[E any] struct {
 	// last is how many envelopes the turn's last take found: two or more
 	// say a stream is coming in (see refill).
 	last int
+	// ending says the running turn delivers its last known envelope (see
+	// Ending); home and lo are set for a floating cell (see Float).
+	ending atomic.Bool
+	home   *Executor
+	lo     int
 }
 
 // cellKeep bounds the queue slices a cell keeps once its executor parks, in
@@ -553,6 +558,7 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 			c.near[npos] = zero
 			npos++
 			k++
+			c.setEnding(npos == len(c.near) && pos == len(batch) && !c.lockedNear.Load() && !c.fresh.Load())
 			host.Deliver(ctx, e)
 		}
 		c.restNear(npos)
@@ -578,6 +584,7 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 			e := batch[pos]
 			batch[pos] = zero
 			pos++
+			c.setEnding(pos == len(batch) && !c.fresh.Load())
 			host.Deliver(ctx, e)
 		}
 		done = true
@@ -750,6 +757,11 @@ func (c *Cell[E]) trim(x *Executor) {
 		return // listed again since, on another executor
 	}
 	c.trimOn = nil
+	if c.exec.Load() != x {
+		// It floated to another executor since (see Follow), whose owner
+		// may make it near, and run it, without the lock.
+		return
+	}
 	if c.phase() != cellIdle || len(c.q) > 0 || c.bpos < len(c.batch) {
 		return // at work again (its next idle lists it again), or stranded with envelopes
 	}
@@ -761,7 +773,7 @@ func (c *Cell[E]) trim(x *Executor) {
 	}
 	// The queues trade slices with near (mergeNearLocked), which only the
 	// owner touches: x's, as it parks, while the cell is idle on x.
-	if c.exec.Load() == x && x.Runs() && cap(c.near) > cellKeep {
+	if x.Runs() && cap(c.near) > cellKeep {
 		c.near = nil
 	}
 }

@@ -931,3 +931,29 @@ func (h *seqHost) blockFirst() (blocked, release chan struct{}) {
 	}
 	return blocked, release
 }
+
+// TestTrimLeavesAMovedCell: an executor trims only the cells still its
+// own. A cell listed on x that floated to another executor since (see
+// Follow), whose owner may make it near and run it without the lock, keeps
+// its queues: x's trim would write them under the lock while that turn
+// reads them without it.
+func TestTrimLeavesAMovedCell(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0, 0}, MailboxSize: 16, Affinity: Off}, Hooks{})
+	x, y := g.Executors()[0], g.Executors()[1]
+	c := NewCell[int](y, 1024, &recorder{})
+	c.mu.Lock()
+	c.batch = make([]int, 0, 4*cellKeep)
+	c.trimOn = x // listed on x, then moved to y
+	c.mu.Unlock()
+	c.trim(x)
+	if cap(c.batch) != 4*cellKeep {
+		t.Fatal("x trimmed a cell that is y's")
+	}
+	c.mu.Lock()
+	c.trimOn = y
+	c.mu.Unlock()
+	c.trim(y)
+	if cap(c.batch) > cellKeep {
+		t.Fatal("y kept the grown queue of its own idle cell")
+	}
+}

@@ -1,0 +1,82 @@
+package actors
+
+// An actor placed by weight (not pinned by OnExecutor or ChildOf) floats: a
+// hand-off from an actor on another executor, whose turn delivers the last
+// envelope it knows of, on an executor with nothing else queued, brings the
+// idle cell to that executor, so that a chain of actors passing one message
+// along (a pipeline at light load, a ring, a request and its reply) runs on
+// one core instead of crossing CPUs at every hop: the receiver runs next
+// where the sender ran, as Pony schedules an actor woken by another on the
+// waker's scheduler, and the way Go runs a goroutine woken by another next
+// on the waker's P. When the sender still has envelopes to work through, a
+// floating cell beside it goes back to its home executor instead, so that
+// under load the chain spreads over the executors it was placed on.
+
+// Float makes the cell floating: home is the executor its placement chose,
+// and lo the lowest executor index of its weight range, which it never
+// leaves. Called once, before the cell takes its first envelope.
+func (c *Cell[E]) Float(home *Executor, lo int) {
+	c.home, c.lo = home, lo
+}
+
+// Ending reports whether the cell's running turn delivers the last envelope
+// it knows of: its batch and near queue are spent and no sender queued one
+// since. Meant for the turn's own goroutine (a Receive sending on), as
+// the cell's turns keep it.
+func (c *Cell[E]) Ending() bool { return c.ending.Load() }
+
+// setEnding records, before each delivery, whether the envelope is the
+// turn's last known one; stored only when it changes (about twice a batch).
+func (c *Cell[E]) setEnding(last bool) {
+	if c.ending.Load() != last {
+		c.ending.Store(last)
+	}
+}
+
+// Follow queues e near on x, the executor of a sender whose turn is ending
+// (see Ending), moving the cell there, when the cell floats, is idle on
+// another executor of x's group, x is in its weight range and has nothing
+// else queued, and the caller is x's owner. It reports whether it did;
+// otherwise the caller sends the usual way.
+//
+// It takes the lock: the cell's executor trims an idle cell's queues under
+// it (see trim), and x's near turn then reads them without it.
+func (c *Cell[E]) Follow(x *Executor, e E) bool {
+	if c.home == nil || x.index < c.lo || !x.Runs() || x.group.aborted.Load() ||
+		x.localPos != len(x.local) || x.mb.pending() {
+		return false
+	}
+	c.mu.Lock()
+	s := c.state.Load()
+	ok := s&phaseMask == cellIdle && s&^phaseMask != execBits(x) && !c.refuses() &&
+		!c.stranded.Load() && c.exec.Load().group == x.group &&
+		c.state.CompareAndSwap(s, execBits(x)|cellNear)
+	if ok {
+		c.exec.Store(x)
+	}
+	c.mu.Unlock()
+	if !ok {
+		return false
+	}
+	// x's owner, the caller, owns near from the CAS on; the turn it runs
+	// for the cell takes e.
+	x.local = append(x.local, c)
+	c.near = append(c.near, e)
+	return true
+}
+
+// GoHome moves the cell back to its home executor when it floats, is idle
+// on x, away from home, and the caller is x's owner, whose turn has more to
+// do (see the file's comment): the caller's send then queues it there.
+func (c *Cell[E]) GoHome(x *Executor) {
+	if c.home == nil || c.home == x || !x.Runs() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// A CAS: the home executor's owner may make the idle cell near
+	// meanwhile, if it is there already.
+	if s := c.state.Load(); s == execBits(x)|cellIdle && !c.stranded.Load() && c.state.CompareAndSwap(s, execBits(c.home)|cellIdle) {
+		c.exec.Store(c.home)
+	}
+}

@@ -1,0 +1,132 @@
+package coregate
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/coregate/coregate/actors"
+	"github.com/stretchr/testify/require"
+)
+
+// hop records where each message ran and passes n-1 on to next while n > 0.
+type hop struct {
+	next **Ref[int, int]
+	ran  chan [2]any // the executor, the thread's CPUs
+}
+
+func (h *hop) Receive(c *ActorContext, n int) (int, error) {
+	e, _ := CurrentExecutor(c)
+	mask, _ := actors.ThreadCPUs()
+	h.ran <- [2]any{e, mask}
+	if n > 0 {
+		return 0, (*h.next).Tell(c, n-1)
+	}
+	return 0, nil
+}
+
+// relay tells the actor it is sent 0, from its own turn.
+type relay struct{}
+
+func (relay) Receive(c *ActorContext, to *Ref[int, int]) (int, error) { return 0, to.Tell(c, 0) }
+
+// waitIdle waits until no turn of the actor runs or is queued: a turn that
+// ran dry lingers a moment for more before it ends.
+func waitIdle[M, R any](r *Ref[M, R]) {
+	for !r.cell.Idle() {
+		runtime.Gosched()
+	}
+}
+
+// twoHomes starts a two-executor runtime with actors a and b placed by
+// weight, a on executor 0 and b on 1, each passing on to the other, both
+// started and idle.
+func twoHomes(t *testing.T) (rt *Runtime, a, b *Ref[int, int], ranA, ranB chan [2]any) {
+	t.Helper()
+	if runtime.GOOS != "linux" || runtime.NumCPU() < 2 {
+		t.Skip("needs two pinned executors (two CPUs, Linux): the test watches an actor move between them")
+	}
+	rt = start(t, Config{Cores: 2, Affinity: Strict})
+	ranA, ranB = make(chan [2]any, 64), make(chan [2]any, 64)
+	a = must(Spawn(rt, "a", func() Actor[int, int] { return &hop{next: &b, ran: ranA} }))
+	b = must(Spawn(rt, "b", func() Actor[int, int] { return &hop{next: &a, ran: ranB} }))
+	require.Equal(t, 0, a.Executor(), "staggered placement: the first actor on executor 0")
+	require.Equal(t, 1, b.Executor(), "staggered placement: the second on executor 1")
+	bg := context.Background()
+	must(must(a.Ask(bg, -1)).Wait(bg))
+	must(must(b.Ask(bg, -1)).Wait(bg))
+	<-ranA
+	<-ranB
+	waitIdle(a)
+	waitIdle(b)
+	return rt, a, b, ranA, ranB
+}
+
+// requireRanOn checks that a message ran on executor i, on its CPU.
+func requireRanOn(t *testing.T, rt *Runtime, i int, got [2]any, what string) {
+	t.Helper()
+	require.Equal(t, i, got[0], "%s ran on the wrong executor", what)
+	require.Equal(t, []int{rt.Executors()[i].CPU}, got[1], "%s: the thread's CPUs inside Receive", what)
+}
+
+// TestActorFollowsAHandOff: an actor placed by weight that an actor on
+// another executor hands its last message to, on an executor with nothing
+// else queued, runs it there, on that CPU, and stays: a chain passing one
+// message along runs on one core. Then, once the sender has more to do as
+// it sends (two messages queued), the actor goes back to its own executor,
+// so that under load the chain spreads out again.
+func TestActorFollowsAHandOff(t *testing.T) {
+	rt, a, b, ranA, ranB := twoHomes(t)
+	bg := context.Background()
+	require.NoError(t, a.Tell(bg, 5)) // a 5, b 4, a 3, b 2, a 1, b 0
+	for range 3 {
+		requireRanOn(t, rt, 0, <-ranA, "a")
+		requireRanOn(t, rt, 0, <-ranB, "b, handed a message by a on executor 0,")
+	}
+	require.Equal(t, 0, b.Executor())
+	waitIdle(b)
+
+	// Executor 0 spins in a token while a gets two messages: its turn
+	// takes both, and sends to b from the first with the second to come.
+	var spin atomic.Bool
+	spin.Store(true)
+	started := make(chan struct{})
+	hold := must(Define(rt, "hold", func(context.Context, int) (int, error) {
+		close(started)
+		for spin.Load() {
+			runtime.Gosched()
+		}
+		return 0, nil
+	}, OnExecutor(0)))
+	held := must(hold.Submit(bg, 0))
+	<-started
+	require.NoError(t, a.Tell(bg, 1)) // passes 0 on to b
+	require.NoError(t, a.Tell(bg, -1))
+	spin.Store(false)
+	must(held.Wait(bg))
+	requireRanOn(t, rt, 0, <-ranA, "a")
+	requireRanOn(t, rt, 1, <-ranB, "b, sent to by a with more to do,")
+	requireRanOn(t, rt, 0, <-ranA, "a")
+}
+
+// TestPlacedActorsDoNotFollow: an actor pinned with OnExecutor, and one
+// whose weight range leaves out the sender's executor, stay where they are
+// when an actor on another executor hands a message off to them.
+func TestPlacedActorsDoNotFollow(t *testing.T) {
+	rt, _, _, _, _ := twoHomes(t)
+	bg := context.Background()
+	sender := must(Spawn(rt, "sender", func() Actor[*Ref[int, int], int] { return relay{} }, OnExecutor(0)))
+	for name, opt := range map[string]Option{"OnExecutor": OnExecutor(1), "WithWeight(Medium)": WithWeight(Medium)} {
+		ran := make(chan [2]any, 1)
+		var none *Ref[int, int]
+		to := must(Spawn(rt, name, func() Actor[int, int] { return &hop{next: &none, ran: ran} }, opt))
+		require.Equal(t, 1, to.Executor(), name)
+		must(must(to.Ask(bg, -1)).Wait(bg))
+		<-ran
+		waitIdle(to)
+		must(must(sender.Ask(bg, to)).Wait(bg))
+		requireRanOn(t, rt, 1, <-ran, name)
+		require.Equal(t, 1, to.Executor(), name)
+	}
+}
