@@ -628,7 +628,7 @@ func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
 	if r.floats {
 		// From another actor's turn: the cell follows a hand-off, or goes
 		// home from a sender with more to do (see actors.Cell.Follow).
-		if n, _ := ctx.Value(actors.TurnKey{}).(*actorNode); n != nil && n != &r.own {
+		if n := turnOf(ctx); n != nil && n != &r.own {
 			if x, ending := n.h.handing(); !ending {
 				r.cell.GoHome(x)
 			} else if r.cell.Follow(x, e) {
@@ -646,6 +646,16 @@ func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
 		err = r.cell.Put(ctx, e)
 	}
 	return refused(err)
+}
+
+// turnOf returns the actor whose context ctx is, or derives from, or nil:
+// most sends from an actor pass its context itself.
+func turnOf(ctx context.Context) *actorNode {
+	if ac, ok := ctx.(*ActorContext); ok {
+		return ac.node
+	}
+	n, _ := ctx.Value(actors.TurnKey{}).(*actorNode)
+	return n
 }
 
 // ownTurn says the caller runs the actor's own turn (its Receive or

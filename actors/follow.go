@@ -42,8 +42,10 @@ func (c *Cell[E]) setEnding(last bool) {
 // It takes the lock: the cell's executor trims an idle cell's queues under
 // it (see trim), and x's near turn then reads them without it.
 func (c *Cell[E]) Follow(x *Executor, e E) bool {
-	if c.home == nil || x.index < c.lo || !x.Runs() || x.group.aborted.Load() ||
-		x.localPos != len(x.local) || x.mb.pending() {
+	// A look without the lock first: most sends find the cell busy, or
+	// beside them, or the sender's executor with more to run.
+	if s := c.state.Load(); c.home == nil || s&phaseMask != cellIdle || s&^phaseMask == execBits(x) ||
+		x.index < c.lo || !x.Runs() || x.group.aborted.Load() || x.localPos != len(x.local) || x.mb.pending() {
 		return false
 	}
 	c.mu.Lock()
@@ -69,7 +71,7 @@ func (c *Cell[E]) Follow(x *Executor, e E) bool {
 // on x, away from home, and the caller is x's owner, whose turn has more to
 // do (see the file's comment): the caller's send then queues it there.
 func (c *Cell[E]) GoHome(x *Executor) {
-	if c.home == nil || c.home == x || !x.Runs() {
+	if c.home == nil || c.home == x || c.state.Load() != execBits(x)|cellIdle || !x.Runs() {
 		return
 	}
 	c.mu.Lock()
