@@ -29,12 +29,16 @@ import (
 // failed Receive, a wrong message type, a stopped actor) and actors answer
 // their R, so Remote sends an error as a [*wire.Error] with its [wire.Code].
 // Protobuf messages pass as they are (a *wire.Error with its message made
-// valid UTF-8). Any other value does not cross: Remote
+// valid UTF-8). Any other value does not cross, nor does a protobuf message
+// that does not marshal (a string that is not valid UTF-8: hollywood's
+// writer would send an empty message of another's type, to another's
+// target, in its place): Remote
 // publishes it as a DeadLetterEvent and answers a sender of this engine (a
 // [Request] waiting for its answer) at once with a *wire.Error of code
-// NOT_PROTO that names its type. (An answer of the runtime's that is not a
+// NOT_PROTO that says why. (An answer of the runtime's that is not a
 // protobuf message, an actor's R, crosses as that *wire.Error, so a remote
-// caller learns why.) Remote(nil) is nil: an engine without a remote.
+// caller learns why; so does an answer to a remote Request that does not
+// marshal.) Remote(nil) is nil: an engine without a remote.
 //
 // Remote also works around a fault of hollywood v1.0.5's remote: a message
 // sent without a sender, batched on the wire with one that has a sender,
@@ -80,10 +84,24 @@ func (p *protoRemote) Send(pid *actor.PID, msg any, sender *actor.PID) {
 		m = wireError(v) // its message made valid UTF-8, as for any error
 	case proto.Message:
 		m = v
+		if err := marshalError(v); err != nil {
+			// Hollywood's writer would drop it and send an empty message of
+			// its batch's first type to its batch's first target in its
+			// place: an empty result, a success, for a Request's answer; an
+			// empty message for an actor, which would take it. An answer
+			// goes as the error it is (a Request of another engine takes
+			// one), anything else is refused.
+			w := &wire.Error{Code: wire.Code_NOT_PROTO, Message: fmt.Sprintf("coregate: a %T cannot cross processes: it does not marshal: %v", v, err)}
+			if !isRequest(pid) {
+				p.refuse(pid, msg, sender, w)
+				return
+			}
+			m = w
+		}
 	case error:
 		m = wireError(v)
 	default:
-		p.refuse(pid, msg, sender)
+		p.refuse(pid, msg, sender, notProto(msg))
 		return
 	}
 	if sender == nil {
@@ -92,19 +110,36 @@ func (p *protoRemote) Send(pid *actor.PID, msg any, sender *actor.PID) {
 	p.Remoter.Send(pid, m, sender)
 }
 
-// refuse keeps msg, which is not a protobuf message, off the wire: a dead
-// letter, and for a sender of this engine an answer saying why. (It is not
-// delivered as a *wire.Error: an actor taking any, or an error, would take
-// that for a message its sender never sent.)
-func (p *protoRemote) refuse(pid *actor.PID, msg any, sender *actor.PID) {
+// refuse keeps msg, which cannot cross, off the wire: a dead letter, and
+// for a sender of this engine the answer why (w). (It is not delivered as a
+// *wire.Error: an actor taking any, or an error, would take that for a
+// message its sender never sent.)
+func (p *protoRemote) refuse(pid *actor.PID, msg any, sender *actor.PID, why *wire.Error) {
 	e := p.engine.Load()
 	if e == nil {
 		return // not started: nothing can cross yet
 	}
 	e.BroadcastEvent(actor.DeadLetterEvent{Target: pid, Message: msg, Sender: sender})
 	if sender != nil && sender.GetAddress() == e.Address() {
-		e.SendLocal(sender, notProto(msg), nil)
+		e.SendLocal(sender, why, nil)
 	}
+}
+
+// marshalError says why hollywood's writer could not put m on the wire: it
+// does not marshal (a string that is not valid UTF-8, a proto2 required
+// field unset), or naming its type or marshalling it panics (a typed nil
+// *dynamicpb.Message), which would end the process on the writer's
+// goroutine. It marshals m once more than the writer does: no cheaper check
+// finds a string that is not valid UTF-8.
+func marshalError(m proto.Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("marshalling it panicked: %v", r)
+		}
+	}()
+	_ = proto.MessageName(m) // as the writer names its type
+	_, err = proto.Marshal(m)
+	return err
 }
 
 // toWire returns a result as a protobuf message: itself (a *wire.Error
@@ -147,8 +182,7 @@ var wireCodes = []struct {
 // wireError returns err as a *wire.Error with its code. It never panics: it
 // runs on the goroutine that answers, and an error's own methods may (a
 // typed nil pointer's Error, most often); and its message is valid UTF-8,
-// as a protobuf string must be (hollywood's writer drops a message it
-// cannot marshal, and may send an empty one in its place).
+// as a protobuf string must be (see [marshalError]).
 func wireError(err error) (w *wire.Error) {
 	defer func() {
 		if p := recover(); p != nil {

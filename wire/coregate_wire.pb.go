@@ -36,7 +36,7 @@ const (
 	Code_ACTOR_STOPPED     Code = 5  // the actor stopped
 	Code_CANCELLED         Code = 6  // the token was cancelled
 	Code_DEADLINE_EXCEEDED Code = 7  // the call's timeout passed
-	Code_NOT_PROTO         Code = 8  // an answer that is not a protobuf message cannot cross processes
+	Code_NOT_PROTO         Code = 8  // an answer that is not a protobuf message, or does not marshal, cannot cross processes
 	Code_FULL              Code = 9  // a mailbox was full
 	Code_NO_EXECUTOR       Code = 10 // every executor was down
 )
