@@ -55,6 +55,12 @@ import (
 // remote.Config.WithBufferSize says otherwise, counting the messages
 // hollywood's writer sends with it in one batch): what the connection
 // carried is lost, and nothing answers.
+//
+// Let only trusted peers connect (TLS with client certificates, or
+// loopback): hollywood v1.0.5's reader trusts the envelopes it reads, and
+// one whose indices point past its own tables, which its writer never
+// sends, panics the receiving process on the connection's goroutine,
+// where nothing of coregate runs yet to recover it.
 func Remote(r actor.Remoter) actor.Remoter {
 	if r == nil {
 		return nil
