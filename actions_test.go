@@ -15,6 +15,7 @@ import (
 	"github.com/coregate/coregate/wire"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -441,6 +442,23 @@ func TestNewCallNegativeTimeoutUnderAMillisecond(t *testing.T) {
 		require.Negative(t, c.GetTimeoutMs(), "timeout %v", d)
 		_, err := call[*wrapperspb.Int64Value](t, rt, c)
 		require.ErrorIs(t, err, ErrBadArgument, "timeout %v", d)
+	}
+}
+
+// TestNewCallArgumentThatCannotBeMarshalled: NewCall fails, never panics,
+// on an argument it cannot pack: a nil one, a typed nil *dynamicpb.Message
+// (whose type cannot be named: it panicked, found by a hostile-peer review)
+// and one whose string is not valid UTF-8.
+func TestNewCallArgumentThatCannotBeMarshalled(t *testing.T) {
+	for name, arg := range map[string]proto.Message{
+		"nil":             nil,
+		"typed nil dynpb": (*dynamicpb.Message)(nil),
+		"invalid UTF-8":   wrapperspb.String("\xff"),
+	} {
+		c, err := wire.NewCall("double", arg, 0)
+		require.Error(t, err, name)
+		require.ErrorContains(t, err, `packing the argument of op "double"`, name)
+		require.Nil(t, c, name)
 	}
 }
 

@@ -21,7 +21,14 @@ func (e *Error) Error() string {
 // timeout when it is above 0 (the receiving runtime cancels the token
 // then); 0 is none, and the receiving runtime refuses a negative timeout
 // as a bad argument. It fails only when arg cannot be marshalled.
-func NewCall(op string, arg proto.Message, timeout time.Duration) (*Call, error) {
+func NewCall(op string, arg proto.Message, timeout time.Duration) (c *Call, err error) {
+	defer func() {
+		// Naming the type of a message that has none panics (a typed nil
+		// *dynamicpb.Message): it cannot be marshalled either.
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("coregate: packing the argument of op %q: a %T panicked: %v", op, arg, r)
+		}
+	}()
 	packed, err := anypb.New(arg)
 	if err != nil {
 		return nil, fmt.Errorf("coregate: packing the argument of op %q: %w", op, err)
