@@ -159,3 +159,83 @@ func takes(op string, arg proto.Message) bool {
 	}
 	return false
 }
+
+// FuzzRemoteMessage: whatever protobuf message a peer sends (of a type
+// linked into this process, from bytes that unmarshal) to a runtime's ops
+// process, an actor, an executor or the router, a Request is answered at
+// once (a token or an actor's turn runs first only for a well-typed call or
+// message), never with a panic on the connection's reader, and the answer
+// crosses: a result of the right type or a *wire.Error that marshals.
+func FuzzRemoteMessage(f *testing.F) {
+	e, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		f.Fatal(err)
+	}
+	rt, err := Start(Config{Engine: e, Cores: 2, Affinity: Off})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() {
+		if err := rt.Stop(context.Background()); err != nil {
+			f.Error(err)
+		}
+	})
+	must(Define(rt, "i64", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
+		return wrapperspb.Int64(2 * v.GetValue()), nil
+	}))
+	// An actor that does not panic: one that does stops past its restart
+	// intensity, and its PID is gone (a Request to it waits for its context).
+	ref := must(Spawn(rt, "e", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return echo{} }))
+	pids := []*actor.PID{rt.OpsPID(), ref.PID(), actor.NewPID(e.Address(), "coregate/router")}
+	for _, x := range rt.Executors() {
+		pids = append(pids, x.PID)
+	}
+	types := []proto.Message{
+		&wire.Call{}, &wire.Error{}, &wrapperspb.Int64Value{}, &wrapperspb.StringValue{},
+		&anypb.Any{}, &structpb.Struct{}, &actor.PID{},
+	}
+	answers := make(chan any, 1)
+	sender := e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), requestPrefix+"fuzzmsg"), send: func(m any, _ *actor.PID) { answers <- m }})
+	for i, m := range []proto.Message{
+		must(wire.NewCall("i64", wrapperspb.Int64(1), 0)),
+		&wire.Error{Code: wire.Code_STOPPED, Message: "x"},
+		wrapperspb.Int64(-1),
+		wrapperspb.Int64(3),
+		wrapperspb.String("x"),
+		must(anypb.New(wrapperspb.Int64(1))),
+		must(structpb.NewStruct(map[string]any{"a": 1.0})),
+		actor.NewPID("x", "y"),
+	} {
+		for p := range pids {
+			f.Add(uint8(i), uint8(p), must(proto.Marshal(m)))
+		}
+	}
+	f.Fuzz(func(t *testing.T, typ, to uint8, b []byte) {
+		m := types[int(typ)%len(types)].ProtoReflect().Type().New().Interface()
+		if proto.Unmarshal(b, m) != nil {
+			return // hollywood's reader drops the connection: nothing reaches the runtime
+		}
+		i := int(to) % len(pids)
+		pid := pids[i]
+		e.SendLocal(pid, m, sender)
+		a, ok := (<-answers).(reply)
+		if !ok {
+			t.Fatalf("%T to %v: the answer is not a reply", m, pid)
+		}
+		var crosses proto.Message
+		switch {
+		case a.err != nil:
+			crosses = wireError(a.err)
+		case i < 2: // the ops process or the actor
+			crosses = toWire(a.r)
+			if _, ok := crosses.(*wrapperspb.Int64Value); !ok {
+				t.Fatalf("%T to %v: answered %T", m, pid, a.r)
+			}
+		default:
+			t.Fatalf("%T to %v: a result (%v) from a process that takes tokens only", m, pid, a.r)
+		}
+		if _, err := proto.Marshal(crosses); err != nil {
+			t.Fatalf("%T to %v: the answer %v cannot cross: %v", m, pid, crosses, err)
+		}
+	})
+}
