@@ -253,6 +253,11 @@ func (p *opsProc) reject(msg any, sender *actor.PID, err error) {
 func (rt *Runtime) answer(pid *actor.PID, r any, err error) {
 	var v any
 	switch {
+	case pid.GetID() == discardID:
+		// Remote's stand-in for no sender (a Tell), of this engine or
+		// another: it drops what it gets, and an answer sent across would
+		// only take room in the peer's reader's batch.
+		return
 	case pid.GetAddress() != rt.engine.Address():
 		if err != nil {
 			v = wireError(err)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,4 +217,31 @@ func TestHostileRemoteDuringStop(t *testing.T) {
 		require.NoError(t, <-bad)
 	}
 	requireBalanced(t, rt)
+}
+
+// TestRemoteTellIsNotAnswered: a message a peer sends without a sender (a
+// Tell, which Remote sends from its discard process) is not answered
+// across: the answer crossed back to the peer's discard, to be dropped
+// there, at the cost of marshalling and sending it, and of room in the
+// batch the peer's reader takes at once (4 MB), whose overflow loses what
+// else it carried (found by a hostile-peer review).
+func TestRemoteTellIsNotAnswered(t *testing.T) {
+	ea, eb := remoteEngine(t), remoteEngine(t)
+	rt := start(t, Config{Engine: eb, Cores: 1, Affinity: Off})
+	ref := must(Spawn(rt, "e", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return echo{} }))
+	var dropped atomic.Int64
+	discard := actor.NewPID(ea.Address(), "coregate/discard")
+	ea.Registry.Remove(discard)
+	ea.SpawnProc(&proc{pid: discard, send: func(any, *actor.PID) { dropped.Add(1) }})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a hang: no timing
+	defer cancel()
+	ea.Send(ref.PID(), wrapperspb.Int64(1))
+	ea.Send(ref.PID(), wrapperspb.String("not an Int64Value"))
+	ea.Send(rt.Executors()[0].PID, wrapperspb.Int64(1))
+	// The actor answers in turn, in order, on one connection: an answer to
+	// the Tells would have reached ea's discard before this one.
+	v, err := Request[*wrapperspb.Int64Value](ctx, ea, ref.PID(), wrapperspb.Int64(2))
+	require.NoError(t, err)
+	require.Equal(t, int64(2), v.GetValue())
+	require.Zero(t, dropped.Load(), "answers crossed to the peer's discard")
 }

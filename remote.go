@@ -45,7 +45,8 @@ import (
 // arrives carrying that other sender, so a Tell to an actor would be
 // answered to someone else's Request. Remote sends such messages from
 // <address>/coregate/discard instead, a process of the engine that drops
-// what it gets (the answers to Tells).
+// what it gets; a runtime answers it nothing, so a Tell's answer does not
+// cross back.
 //
 // So across processes an actor's M and R, and an op's A and R, must be
 // protobuf messages (pointers to generated types), linked into both
@@ -68,6 +69,10 @@ func Remote(r actor.Remoter) actor.Remoter {
 	return &protoRemote{Remoter: r}
 }
 
+// discardID is the ID of the process Remote sends a message without a
+// sender from: it drops what it gets, and a runtime answers it nothing.
+const discardID = "coregate/discard"
+
 type protoRemote struct {
 	actor.Remoter
 	engine  atomic.Pointer[actor.Engine] // for dead letters; set by Start
@@ -78,7 +83,7 @@ func (p *protoRemote) Start(e *actor.Engine) error {
 	if err := p.Remoter.Start(e); err != nil {
 		return err
 	}
-	p.discard = e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), "coregate/discard"), send: func(any, *actor.PID) {}})
+	p.discard = e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), discardID), send: func(any, *actor.PID) {}})
 	p.engine.Store(e)
 	return nil
 }
