@@ -48,8 +48,11 @@ type Call struct {
 // error as a message). Receiving a call submits its token at once, in the
 // order calls arrive, and waits for room as Submit does when the op's range
 // is full: that backpressure reaches the sender's goroutine (for a remote
-// engine, its connection). Answering waits for the token on a goroutine of
-// its own, so the ops process is never held by a running handler.
+// engine, its connection: what else the peer sent, its answers too, waits
+// behind the call, and hollywood's remote Stop waits for it, so stop the
+// runtime first, which releases it). Answering waits for the token on a
+// goroutine of its own, so the ops process is never held by a running
+// handler.
 func (rt *Runtime) OpsPID() *actor.PID {
 	if rt.unusable() {
 		return nil
