@@ -25,22 +25,7 @@ import (
 // the answer crosses as marshals, an error's message valid UTF-8 (or it
 // could not cross; see marshalError).
 func FuzzWireCall(f *testing.F) {
-	e, err := actor.NewEngine(actor.NewEngineConfig())
-	if err != nil {
-		f.Fatal(err)
-	}
-	rt, err := Start(Config{Engine: e, Cores: 1, Affinity: Off})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() {
-		if err := rt.Stop(context.Background()); err != nil {
-			f.Error(err)
-		}
-	})
-	must(Define(rt, "i64", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
-		return wrapperspb.Int64(2 * v.GetValue()), nil
-	}))
+	e, rt := fuzzRuntime(f, 1)
 	must(Define(rt, "echo", func(_ context.Context, m proto.Message) (proto.Message, error) { return m, nil }))
 	must(Define(rt, "any", func(_ context.Context, v any) (*wrapperspb.StringValue, error) {
 		return wrapperspb.String(fmt.Sprintf("%T", v)), nil
@@ -167,22 +152,7 @@ func takes(op string, arg proto.Message) bool {
 // message), never with a panic on the connection's reader, and the answer
 // crosses: a result of the right type or a *wire.Error that marshals.
 func FuzzRemoteMessage(f *testing.F) {
-	e, err := actor.NewEngine(actor.NewEngineConfig())
-	if err != nil {
-		f.Fatal(err)
-	}
-	rt, err := Start(Config{Engine: e, Cores: 2, Affinity: Off})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() {
-		if err := rt.Stop(context.Background()); err != nil {
-			f.Error(err)
-		}
-	})
-	must(Define(rt, "i64", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
-		return wrapperspb.Int64(2 * v.GetValue()), nil
-	}))
+	e, rt := fuzzRuntime(f, 2)
 	// An actor that does not panic: one that does stops past its restart
 	// intensity, and its PID is gone (a Request to it waits for its context).
 	ref := must(Spawn(rt, "e", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return echo{} }))
@@ -238,4 +208,26 @@ func FuzzRemoteMessage(f *testing.F) {
 			t.Fatalf("%T to %v: the answer %v cannot cross: %v", m, pid, crosses, err)
 		}
 	})
+}
+
+// fuzzRuntime starts a runtime of cores executors on an engine of its own,
+// stopped when the fuzz test ends, with an op "i64" that doubles an Int64Value.
+func fuzzRuntime(f *testing.F, cores int) (*actor.Engine, *Runtime) {
+	e, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		f.Fatal(err)
+	}
+	rt, err := Start(Config{Engine: e, Cores: cores, Affinity: Off})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() {
+		if err := rt.Stop(context.Background()); err != nil {
+			f.Error(err)
+		}
+	})
+	must(Define(rt, "i64", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
+		return wrapperspb.Int64(2 * v.GetValue()), nil
+	}))
+	return e, rt
 }
