@@ -1241,18 +1241,28 @@ func (g *gatedActor) Receive(_ *ActorContext, x int) (int, error) {
 	return x, nil
 }
 
+// fullMailbox spawns an actor "full" with a mailbox of one, in Receive on
+// its first message (an Ask, returned) until g.gate closes, and a second
+// message queued: its mailbox is full.
+func fullMailbox(t *testing.T, rt *Runtime) (g *gatedActor, ref *Ref[int, int], first *Token[int]) {
+	t.Helper()
+	g = &gatedActor{in: make(chan struct{}, 1), gate: make(chan struct{})}
+	ref = must(Spawn(rt, "full", func() Actor[int, int] { return g }, WithMailbox(1)))
+	bg := context.Background()
+	first = must(ref.Ask(bg, 1))
+	<-g.in // in Receive: the mailbox is empty again
+	require.NoError(t, ref.Tell(bg, 2))
+	return g, ref, first
+}
+
 // TestAskGivenUpWaitingForRoomIsCancelled: an Ask whose context ends while
 // it waits for room in a full mailbox returns the context's error, and its
 // token, accepted and never queued, counts as Cancelled, as a token whose
 // submitter's context ended does; it counted as Failed.
 func TestAskGivenUpWaitingForRoomIsCancelled(t *testing.T) {
 	rt := start(t, Config{Cores: 1, Affinity: Off})
-	g := &gatedActor{in: make(chan struct{}, 1), gate: make(chan struct{})}
-	ref := must(Spawn(rt, "full", func() Actor[int, int] { return g }, WithMailbox(1)))
+	g, ref, first := fullMailbox(t, rt)
 	bg := context.Background()
-	first := must(ref.Ask(bg, 1))
-	<-g.in // in Receive: the mailbox is empty again
-	require.NoError(t, ref.Tell(bg, 2))
 	ctx, cancel := context.WithCancel(bg)
 	go func() { // once the Ask's token is accepted: the mailbox stays full, so it waits for room
 		for rt.Stats().Total.Submitted < 2 {
@@ -1279,12 +1289,8 @@ func TestEngineSendToAFullMailbox(t *testing.T) {
 	e := rt.Engine()
 	events, stop := testkit.Subscribe(e, func(ev any) bool { _, ok := ev.(actor.DeadLetterEvent); return ok })
 	defer stop()
-	g := &gatedActor{in: make(chan struct{}, 1), gate: make(chan struct{})}
-	ref := must(Spawn(rt, "full", func() Actor[int, int] { return g }, WithMailbox(1)))
+	g, ref, first := fullMailbox(t, rt)
 	bg := context.Background()
-	first := must(ref.Ask(bg, 1))
-	<-g.in // in Receive: the mailbox is empty again
-	require.NoError(t, ref.Tell(bg, 2))
 	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
 	defer cancel()
 	_, err := Request[int](ctx, e, ref.PID(), 3)
