@@ -280,7 +280,7 @@ func (r *Ref[M, R]) active() bool { return r.cell.Active() }
 // it). Only a later turn can answer it, so the wait would last as long as
 // ctx.
 func waitsOnItself(ctx context.Context, t *actors.Task) error {
-	n, _ := ctx.Value(actors.TurnKey{}).(*actorNode)
+	n := turnOf(ctx)
 	if n == nil || !n.h.asked(t) || !n.rt.sup.Group().InHandler() {
 		return nil
 	}
@@ -291,7 +291,7 @@ func waitsOnItself(ctx context.Context, t *actors.Task) error {
 // on engine e is called from a turn of the actor pid names, as
 // waitsOnItself does for its own Ask: only a later turn could answer it.
 func requestsItself(ctx context.Context, e *actor.Engine, pid *actor.PID) error {
-	n, _ := ctx.Value(actors.TurnKey{}).(*actorNode)
+	n := turnOf(ctx)
 	if n == nil || n.rt.engine != e || !n.pid.Equals(pid) || !n.h.active() || !n.rt.sup.Group().InHandler() {
 		return nil
 	}
@@ -662,8 +662,7 @@ func turnOf(ctx context.Context) *actorNode {
 // Started) with its context, or one derived from it, as waitsOnItself
 // tells.
 func (r *Ref[M, R]) ownTurn(ctx context.Context) bool {
-	n, _ := ctx.Value(actors.TurnKey{}).(*actorNode)
-	return n == &r.own && r.active() && r.own.rt.sup.Group().InHandler()
+	return turnOf(ctx) == &r.own && r.active() && r.own.rt.sup.Group().InHandler()
 }
 
 // refused is the error of a message its cell did not take, as Tell and Ask
@@ -701,7 +700,7 @@ func (r *Ref[M, R]) Stop(ctx context.Context) error {
 		return ErrNilContext
 	}
 	done := r.stopWith(nil)
-	if self, _ := ctx.Value(actors.TurnKey{}).(*actorNode); self == &r.own {
+	if turnOf(ctx) == &r.own {
 		return nil // it stops after this turn: waiting for it here would never end
 	}
 	if !r.own.rt.inHandler() {
