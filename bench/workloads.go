@@ -59,8 +59,19 @@ var workloadNames = []string{wTiny, wCPU, wBlocking, wWaves, wLatency, wLocality
 // timed runs body between two reads of the allocation counter and the clock,
 // after a GC so garbage from earlier measurements is not charged to it.
 func timed(body func() error) (wall time.Duration, mallocs uint64, err error) {
+	return timedWarm(0, body)
+}
+
+// timedWarm is timed with warm bytes of the heap made resident first (see
+// warmHeap): a measurement that grows the heap by about that much then
+// pays the same page faults whichever peer ran before it.
+func timedWarm(warm int, body func() error) (wall time.Duration, mallocs uint64, err error) {
 	var before, after runtime.MemStats
 	runtime.GC()
+	if warm > 0 {
+		warmHeap(warm)
+		runtime.GC()
+	}
 	runtime.ReadMemStats(&before)
 	start := time.Now()
 	err = body()
@@ -148,7 +159,7 @@ func runTiny(mk func() peer, workers, n, submitters int) (sample, error) {
 	res := noResult(make([]int, n))
 	var s sample
 	err := withPeer(mk, workers, job, func(p peer) error {
-		wall, mallocs, err := timed(func() error {
+		wall, mallocs, err := timedWarm(n*burstBytes, func() error {
 			errs := make([]error, submitters)
 			var wg sync.WaitGroup
 			for k := range submitters {
@@ -167,6 +178,33 @@ func runTiny(mk func() peer, workers, n, submitters int) (sample, error) {
 		return checkResults(res, tinyResult)
 	})
 	return s, err
+}
+
+// burstBytes is the heap a burst's token is given resident before it is
+// measured (see warmHeap): more than any peer's future and queue slot take,
+// less than a goroutine's stack.
+const burstBytes = 256
+
+// warmHeap makes about n bytes of the heap resident and free: it allocates
+// them in 1 MiB blocks, writes a byte in every 4 KiB page, and drops them
+// for the caller's next GC to free. The runtime's scavenger gives free
+// memory back to the OS in the background, and on a virtual machine the
+// page fault that takes a page back costs about 10 µs (this VM, 2026-12-01):
+// a burst of 200,000 tokens grows the heap by tens of MiB, so without this
+// its figure turned on how much the scavenger had given back since the peer
+// before it (coregate's burst took 680 ns a token after hollywood's and 320
+// after its own; hollywood's 330 against 210, warm).
+func warmHeap(n int) {
+	const block, page = 1 << 20, 4 << 10
+	blocks := make([][]byte, 0, (n+block-1)/block)
+	for range cap(blocks) {
+		b := make([]byte, block)
+		for i := 0; i < len(b); i += page {
+			b[i] = 1
+		}
+		blocks = append(blocks, b)
+	}
+	runtime.KeepAlive(blocks)
 }
 
 func firstError(errs []error) error {

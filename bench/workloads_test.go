@@ -1,6 +1,9 @@
 package main
 
 import (
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
@@ -203,5 +206,26 @@ func TestWaveMedianRound(t *testing.T) {
 	// -json keeps every round's wall time, in the order run.
 	if r := out[0].RoundWallNs; len(r) != 2 || r[0] != out[0].WallNs || time.Duration(r[1]) < delay {
 		t.Fatalf("rounds' wall times %v, want the shown round's %d, then one of at least %v", r, out[0].WallNs, delay)
+	}
+}
+
+// TestWarmHeapLeavesPagesResident checks what the burst's warm-up is for:
+// once warmHeap(n) and a GC have run, about n bytes of the heap are free
+// and still resident (not given back to the OS), so the burst's allocations
+// take them without a page fault. It starts from a heap with every free
+// page given back, as the scavenger leaves it after a quiet while.
+func TestWarmHeapLeavesPagesResident(t *testing.T) {
+	free := func() uint64 {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	const n = 32 << 20
+	debug.FreeOSMemory() // a GC, and every free page given back
+	before := free()
+	warmHeap(n)
+	runtime.GC()
+	if got := free(); got < before+n/2 {
+		t.Fatalf("free resident heap after warmHeap(%d MiB): %d MiB, before %d MiB; want at least %d MiB more", n>>20, got>>20, before>>20, n>>21)
 	}
 }
