@@ -524,7 +524,7 @@ func (s *suite) tiny(w io.Writer) error {
 		}); err != nil {
 			return err
 		}
-		s.table(w, name, fmt.Sprintf("tiny tokens (an atomic add, result checked), %d submitter(s), %d tokens, each submitter's all submitted, then awaited", subs, s.o.tokens), "ns/token", nsPerToken, false)
+		s.table(w, name, fmt.Sprintf("tiny tokens (an atomic add, result checked), %d submitter(s), %d tokens, each submitter's all submitted, then awaited, from a warm heap", subs, s.o.tokens), "ns/token", nsPerToken, false)
 	}
 	return nil
 }
