@@ -259,6 +259,9 @@ func (l *lane) next() (actors.Job, bool) {
 // of the lane's bound, taken even when the lane is full (running, it held
 // none), and queued into when due.
 func (l *lane) retryAfter(j actors.Job, delay time.Duration, o actors.Outcome, err error) {
+	if laneRetryQueued != nil {
+		laneRetryQueued()
+	}
 	t := j.Task()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -281,12 +284,17 @@ func (l *lane) retryAfter(j actors.Job, delay time.Duration, o actors.Outcome, e
 		// Queued before the retry stops counting as work, under one lock:
 		// the lane never looks idle in between, which let Stop return with
 		// the token unresolved.
+		t.RetryDue()
 		l.q = append(l.q, j)
 		l.spawnLocked()
 		l.busyLocked(-1)
 		delete(l.retries, t)
 	})}
 }
+
+// laneRetryQueued, when a test sets it, runs as a worker's token, queued
+// again for its retry, has yet to wait out its backoff.
+var laneRetryQueued func()
 
 // laneRetry is a token of the lane waiting out a retry backoff.
 type laneRetry struct {

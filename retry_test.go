@@ -195,6 +195,57 @@ func TestPauseLeavesARetryBackoffAlone(t *testing.T) {
 	})
 }
 
+// TestPauseLeavesALaneRetryInFlightAlone: a Pause that comes as a blocking
+// lane's token, whose attempt failed, is queued again for its retry, before
+// its backoff begins, leaves the retry alone as it leaves one in its
+// backoff: it runs after its backoff, while paused, and a Stop whose
+// context ends during the backoff resolves it with its last attempt's
+// error. Pause found it queued (its worker still held it) and parked it,
+// and the lane dropped its backoff: the retry waited for a Resume, then ran
+// at once, and Stop resolved it with ErrStopped (found by review, about 1
+// run in 3,000).
+func TestPauseLeavesALaneRetryInFlightAlone(t *testing.T) {
+	defer func() { laneRetryQueued = nil }()
+	t.Run("backoff", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off})
+			fn, attempts := failing(1)
+			op := must(Define(rt, "lp", fn, WithBlocking(), WithRetry(1, 100*time.Millisecond)))
+			laneRetryQueued = func() { laneRetryQueued = nil; op.Pause() }
+			bg := context.Background()
+			t0 := time.Now()
+			tok := must(op.Submit(bg, 7))
+			ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+			defer cancel()
+			v, err := tok.Wait(ctx)
+			require.NoError(t, err, "the retry waited for a Resume")
+			require.Equal(t, 7, v)
+			require.Equal(t, 100*time.Millisecond, time.Since(t0), "the retry waited out its backoff")
+			require.Equal(t, int32(2), attempts.Load())
+			require.True(t, op.Paused())
+		})
+	})
+	t.Run("stop", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			rt, err := Start(Config{Cores: 1, Affinity: Off})
+			require.NoError(t, err)
+			fn, _ := failing(2)
+			op := must(Define(rt, "lp", fn, WithBlocking(), WithRetry(1, time.Hour)))
+			laneRetryQueued = func() { laneRetryQueued = nil; op.Pause() }
+			bg := context.Background()
+			tok := must(op.Submit(bg, 7))
+			synctest.Wait()
+			done, cancel := context.WithCancel(bg)
+			cancel()
+			require.ErrorContains(t, rt.Stop(done), "1 tokens waiting to retry resolved with their last error")
+			_, err = tok.Wait(bg)
+			require.ErrorIs(t, err, errFlaky)
+			require.Equal(t, uint64(1), rt.Stats().Total.Failed)
+			requireBalanced(t, rt)
+		})
+	})
+}
+
 // TestStopDoesNotWaitForACancelledRetry: a token cancelled while it waits
 // out a retry backoff lets go of its slot (an executor's) or of the lane at
 // once: a graceful Stop waited for its timer, up to MaxRetryBackoff (found

@@ -14,7 +14,8 @@ const detachedBit = 1 << 29
 // the calling goroutine), and its handler's context is cancelled by the
 // group's abort; it answers no executor ([ExecutorOf] gives nil), and the
 // stall watchdog does not see it. When its hook asks for a retry, j is
-// queued again (its state) and again is called with the delay, and the
+// queued again (its state, marked retrying until again's caller queues j
+// and calls [Task.RetryDue]) and again is called with the delay, and the
 // attempt's outcome and error (for a Stop to resolve it with), instead of
 // resolving it. A token that is not queued (resolved, parked or running
 // elsewhere, or a stale entry: see [Renewed]) is skipped, and one whose op

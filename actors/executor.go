@@ -698,9 +698,16 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 		t.Resolve(o, err)
 		return true
 	}
+	if retryQueued != nil {
+		retryQueued()
+	}
 	e.group.retries.schedule(e, j, delay, o, err)
 	return true
 }
+
+// retryQueued, when a test sets it, runs as a failed attempt's token is
+// queued again for its retry, before its backoff is scheduled.
+var retryQueued func()
 
 // leaveBeside ends w's hold on the mailbox's drain, taken when it handed e
 // on, once its handler has finished (and queued any retry).

@@ -8,7 +8,8 @@ import "context"
 const parked uint32 = 3
 
 // Park holds a queued token off the queues: executors skip it until
-// [Task.Unpark]. It reports whether t was queued.
+// [Task.Unpark]. It reports whether it did: not when t was not queued, nor
+// when it was a retry not queued again yet (see [Task.RetryDue]).
 func (t *Task) Park() bool { return t.move(queued, parked) }
 
 // SetPaused pauses the op, or ends its pause. Parking the tokens queued

@@ -77,6 +77,7 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 // group's follow hook), or resolves it with its last attempt's outcome once
 // the runtime aborted.
 func (e *Executor) requeue(j Job, o Outcome, err error) {
+	j.Task().RetryDue()
 	if x := e.group.follow(j); x != nil && x != e {
 		switch x.Adopt(j) {
 		case Pushed:

@@ -108,3 +108,43 @@ func TestCancelledRetryFreesItsSlot(t *testing.T) {
 		}
 	})
 }
+
+// TestPauseAsAFailedAttemptIsQueuedAgain: a Pause whose scan comes as a
+// failed attempt's token is queued again for its retry, before its backoff
+// is scheduled, cannot hold it (the root package's Pause leaves a retry in
+// flight alone): the retry runs after its backoff, while paused. The scan
+// found it queued in the executor's batch and parked it; the backoff was
+// dropped, and the retry waited for a Resume (found by review).
+func TestPauseAsAFailedAttemptIsQueuedAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, e := startOneExecutor(t)
+		op := &Op{Name: "p", Hold: func(Job) bool { return false }} // a retry taken while paused runs
+		attempts := 0
+		j := &testJob{fn: func(context.Context) error { attempts++; return errAttempt }}
+		j.task.Init(context.Background(), 1, op, &retryHook{delay: time.Second})
+		held := false
+		retryQueued = func() { // the root package's Pause, in between
+			retryQueued = nil
+			op.SetPaused(true)
+			for _, q := range g.QueuedOf(op, false, nil) {
+				held = q.Task().Park() || held
+			}
+		}
+		defer func() { retryQueued = nil }()
+		if e.Push(j) != Pushed {
+			t.Fatal("push refused")
+		}
+		synctest.Wait()
+		if held {
+			t.Error("the Pause held a retry as its failed attempt was queued again")
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if attempts != 2 {
+			t.Fatalf("%d attempts after the backoff, want 2: the retry waits", attempts)
+		}
+		if err := j.task.Result(); !errors.Is(err, errAttempt) {
+			t.Errorf("resolved with %v, want the last attempt's error", err)
+		}
+	})
+}

@@ -83,16 +83,17 @@ const (
 	numOutcomes
 )
 
-// task states, in the low bits of Task.state; the bits above are its
-// epoch, which a resumed token's renewal advances (see [Task.Unpark]) and
-// every other change keeps.
+// task states, in the low bits of Task.state; above them the retrying
+// mark, and above that its epoch, which a resumed token's renewal advances
+// (see [Task.Unpark]) and every other change keeps.
 const (
 	queued uint32 = iota
 	running
 	done
 
 	stateMask  = 3 // the state bits; parked is the fourth
-	epochShift = 2
+	retrying   = 4 // beside queued: a retry its backoff has yet to queue again (see Task.requeue)
+	epochShift = 3
 )
 
 // Task is the part of a token the executor manages: identity, state, result error
@@ -498,15 +499,16 @@ func Drop(j Job, o Outcome, err error) bool {
 // Queued reports whether the token waits to run.
 func (t *Task) Queued() bool { return t.phase() == queued }
 
-// phase returns the token's state without its epoch.
+// phase returns the token's state without its epoch or retrying mark.
 func (t *Task) phase() uint32 { return t.state.Load() & stateMask }
 
 // move moves the token from state from to state to, keeping its epoch,
-// and reports whether it did.
+// and reports whether it did. A retrying token is moved by none: its retry
+// queues it again.
 func (t *Task) move(from, to uint32) bool {
 	for {
 		s := t.state.Load()
-		if s&stateMask != from {
+		if s&(stateMask|retrying) != from {
 			return false
 		}
 		if t.state.CompareAndSwap(s, s&^stateMask|to) {
@@ -546,8 +548,17 @@ func (t *Task) Current(j Job) bool {
 }
 
 // requeue makes a running token queued again, for a retry of the entry
-// that ran it: only the goroutine running it may call it.
-func (t *Task) requeue() { t.state.Store(t.state.Load()&^stateMask | queued) }
+// that ran it: only the goroutine running it may call it. It is marked
+// retrying, in the same store, until its retry queues it again
+// ([Task.RetryDue]): Park refuses it meanwhile, so a Pause never holds a
+// retry on its way to its backoff or in it, whatever its scan found, and
+// no entry of it starts. Cancel and Stop still resolve it.
+func (t *Task) requeue() { t.state.Store(t.state.Load()&^stateMask | queued | retrying) }
+
+// RetryDue ends the backoff of a token that [Executor.RunDetached] queued
+// again for a retry: again's caller calls it as it queues the token's job.
+// From then on it is a queued token like any other, which a Pause may hold.
+func (t *Task) RetryDue() { t.state.And(^uint32(retrying)) }
 
 // context.Context, as the handler sees it.
 
