@@ -274,6 +274,8 @@ func (l *lane) retryAfter(j actors.Job, delay time.Duration, o actors.Outcome, e
 		l.mu.Lock()
 		return
 	}
+	// t has no entry here: a retrying token neither starts nor parks (see
+	// actors.Task.RetryDue) until its timer below queues it again.
 	l.busyLocked(+1)
 	l.retries[t] = laneRetry{job: j, o: o, err: err, timer: time.AfterFunc(delay, func() {
 		l.mu.Lock()

@@ -37,10 +37,18 @@ func (op *Op[A, R]) Pause() {
 		p.rt = op.rt
 	}
 	p.info.SetPaused(true) // before the scan: a token it misses is held as it is taken
-	for _, j := range op.queued(false, nil) {
+	js := op.queued(false, nil)
+	if pauseScanned != nil {
+		pauseScanned()
+	}
+	for _, j := range js {
 		p.parkLocked(j)
 	}
 }
+
+// pauseScanned, when a test sets it, runs as Pause has scanned the queues,
+// before it parks what it found.
+var pauseScanned func()
 
 // Resume ends an [Op.Pause]: the tokens it held are queued again, each at the
 // tail of its executor (past the mailbox bound: they were accepted already),

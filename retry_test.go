@@ -246,6 +246,56 @@ func TestPauseLeavesALaneRetryInFlightAlone(t *testing.T) {
 	})
 }
 
+// TestLaneRetryScheduledOnce: a lane token's retry is scheduled once per
+// failed attempt, even when a Pause's scan found the token queued just
+// before its backoff began and parks it just after. It parked a token
+// waiting out its backoff; a Resume then ran it again at once, and its next
+// failure replaced the first retry's entry without stopping its timer,
+// which queued a stale entry and took the second retry's: the token never
+// ran again, and the lane never looked idle to a graceful Stop.
+func TestLaneRetryScheduledOnce(t *testing.T) {
+	defer func() { laneRetryQueued, pauseScanned = nil, nil }()
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off})
+		require.NoError(t, err)
+		t.Cleanup(func() { // bounded: a lost retry kept the lane busy
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = rt.Stop(ctx)
+		})
+		fn, attempts := failing(2)
+		op := must(Define(rt, "ls", fn, WithBlocking(), WithRetry(2, 100*time.Millisecond)))
+		inBetween, scanned := make(chan struct{}), make(chan struct{})
+		laneRetryQueued = func() { // the first failure, before its backoff begins
+			laneRetryQueued = nil
+			close(inBetween)
+			<-scanned
+		}
+		pauseScanned = func() {
+			pauseScanned = nil
+			close(scanned)
+			synctest.Wait() // the retry waits out its backoff
+		}
+		bg := context.Background()
+		t0 := time.Now()
+		tok := must(op.Submit(bg, 7))
+		<-inBetween
+		op.Pause()
+		op.Resume()
+		ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+		defer cancel()
+		v, err := tok.Wait(ctx)
+		require.NoError(t, err, "the token was lost between its retries")
+		require.Equal(t, 7, v)
+		require.Equal(t, 300*time.Millisecond, time.Since(t0), "each retry waited out its backoff")
+		require.Equal(t, int32(3), attempts.Load())
+		stopAt := time.Now()
+		require.NoError(t, rt.Stop(ctx))
+		require.Zero(t, time.Since(stopAt), "nothing holds the lane")
+		requireBalanced(t, rt)
+	})
+}
+
 // TestStopDoesNotWaitForACancelledRetry: a token cancelled while it waits
 // out a retry backoff lets go of its slot (an executor's) or of the lane at
 // once: a graceful Stop waited for its timer, up to MaxRetryBackoff (found

@@ -46,9 +46,10 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 		return
 	}
 	if old := r.pending[t]; old != nil {
-		// Run again before its backoff ended (a Resume of a token parked
-		// as it waited): the entry replaced gives its slot back, or the
-		// old timer, finding itself replaced, would keep it for ever.
+		// Run again before its backoff ended, which a Resume of a token
+		// parked as it waited did before Park refused a retrying token:
+		// the entry replaced gives its slot back, or the old timer,
+		// finding itself replaced, would keep it for ever.
 		old.timer.Stop()
 		old.exec.mb.unhold()
 	}
