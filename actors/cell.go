@@ -584,7 +584,9 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 			e := batch[pos]
 			batch[pos] = zero
 			pos++
-			c.setEnding(pos == len(batch) && !c.fresh.Load())
+			// Not on a batch left from the last turn (took is false):
+			// what was queued while the cell waited set no fresh.
+			c.setEnding(pos == len(batch) && took && !c.fresh.Load())
 			host.Deliver(ctx, e)
 		}
 		done = true

@@ -957,3 +957,36 @@ func TestTrimLeavesAMovedCell(t *testing.T) {
 		t.Fatal("y kept the grown queue of its own idle cell")
 	}
 }
+
+// endingHost records, for each envelope, whether its cell's turn reported
+// it as the last envelope it knows of (Ending) as it was delivered.
+type endingHost struct {
+	c      *Cell[int]
+	ending map[int]bool
+}
+
+func (h *endingHost) Deliver(_ context.Context, v int) { h.ending[v] = h.c.Ending() }
+func (h *endingHost) Home() *Executor                  { return nil }
+func (h *endingHost) Drop(int)                         {}
+func (h *endingHost) Idle()                            {}
+
+// TestLeftoverTurnEndsOnlyAfterTheQueue: a turn that began on a batch left
+// from the last turn (which reached Throughput) has not taken the queue,
+// where an envelope queued while the cell was scheduled set no fresh: the
+// last envelope of that batch is not the last the turn knows of. Reported
+// as Ending, it had a send from it bring an idle floating actor to the
+// executor (see Follow) while the turn still had the queue to work
+// through, rather than send it home (found by review).
+func TestLeftoverTurnEndsOnlyAfterTheQueue(t *testing.T) {
+	_, e := startOneExecutor(t)
+	h := &endingHost{ending: map[int]bool{}}
+	c := NewCell[int](e, 16, h)
+	h.c = c
+	ownerTurn(t, c, func() {
+		c.batch, c.bpos = []int{0}, 0 // left from the last turn
+		c.q = append(c.q, 1)          // queued while the cell was scheduled
+	})
+	if len(h.ending) != 2 || h.ending[0] || !h.ending[1] {
+		t.Fatalf("Ending as each envelope was delivered: %v; want 0: false (1 queued), 1: true", h.ending)
+	}
+}
