@@ -356,10 +356,11 @@ func (r *Ref[M, R]) signal(ch *chan struct{}, over *bool) <-chan struct{} {
 // (as Pony runs an actor on the scheduler of the actor that woke it), so a
 // chain of actors passing one message along runs on one core instead of
 // crossing CPUs at every hop; sent to by an actor beside it with more to do,
-// it goes back to its executor of placement, so under load the chain spreads
-// out again. It runs once the sender's Receive returns: a Receive that
-// sends and then works for long holds it up (send last, or pin it). The
-// actor is restarted from newActor under
+// it goes back to its executor of placement (unless that one is stalled,
+// restarting or down), so under load the chain spreads out again. It runs
+// once the sender's Receive returns: a Receive that sends and then works
+// for long holds it up (send last, or pin it). The actor is restarted from
+// newActor under
 // [WithRestartPolicy] (the package defaults otherwise, 10 restarts a
 // minute, whatever Config.Restart says). It is a hollywood process with PID
 // <Config.Name>/actor/<name>: a message of type M sent there is handled as

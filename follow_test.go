@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coregate/coregate/actors"
 	"github.com/stretchr/testify/require"
@@ -128,5 +129,69 @@ func TestPlacedActorsDoNotFollow(t *testing.T) {
 		must(must(sender.Ask(bg, to)).Wait(bg))
 		requireRanOn(t, rt, 1, <-ran, name)
 		require.Equal(t, 1, to.Executor(), name)
+	}
+}
+
+// sendTo tells the actor it holds what it is sent.
+type sendTo struct{ to **Ref[int, int] }
+
+func (s sendTo) Receive(c *ActorContext, n int) (int, error) { return 0, (*s.to).Tell(c, n) }
+
+// TestActorStaysOffAStalledHome: an actor placed by weight that followed a
+// hand-off stays where it is when a sender beside it with more to do sends
+// to it while its home executor is stalled in a token: sent home, its
+// message waited there as long as the stall, while the executor it was on
+// ran on (found by review).
+func TestActorStaysOffAStalledHome(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off, StallAfter: 10 * time.Millisecond})
+	bg := context.Background()
+	ran := make(chan [2]any, 4)
+	var none *Ref[int, int]
+	must(Spawn(rt, "first", func() Actor[int, int] { return &counter{} }))
+	b := must(Spawn(rt, "b", func() Actor[int, int] { return &hop{next: &none, ran: ran} }))
+	require.Equal(t, 1, b.Executor(), "staggered placement: the second actor on executor 1")
+	a := must(Spawn(rt, "a", func() Actor[int, int] { return sendTo{&b} }, OnExecutor(0)))
+	must(must(b.Ask(bg, 0)).Wait(bg))
+	<-ran
+	waitIdle(b)
+	must(must(a.Ask(bg, 0)).Wait(bg)) // its last message: b follows it to executor 0
+	require.Equal(t, 0, (<-ran)[0], "b, handed a message by a on executor 0, ran on")
+	waitIdle(b)
+	require.Equal(t, 0, b.Executor())
+
+	// Executor 1, b's home, stalls in a token.
+	gate := make(chan struct{})
+	defer close(gate)
+	stall := must(Define(rt, "stall", func(context.Context, int) (int, error) { <-gate; return 0, nil }, OnExecutor(1)))
+	must(stall.Submit(bg, 0))
+	for rt.execs[1].Health()&actors.Stalled == 0 {
+		time.Sleep(time.Millisecond)
+	}
+
+	// a takes two messages in one turn: it sends to b from the first with
+	// the second to come.
+	var spin atomic.Bool
+	spin.Store(true)
+	started := make(chan struct{})
+	hold := must(Define(rt, "hold", func(context.Context, int) (int, error) {
+		close(started)
+		for spin.Load() {
+			runtime.Gosched()
+		}
+		return 0, nil
+	}, OnExecutor(0)))
+	held := must(hold.Submit(bg, 0))
+	<-started
+	require.NoError(t, a.Tell(bg, 0))
+	require.NoError(t, a.Tell(bg, 0))
+	spin.Store(false)
+	must(held.Wait(bg))
+	for range 2 {
+		select {
+		case got := <-ran:
+			require.Equal(t, 0, got[0], "b ran off executor 0")
+		case <-time.After(5 * time.Second):
+			t.Fatal("b's message waits on its stalled home executor")
+		}
 	}
 }

@@ -69,9 +69,11 @@ func (c *Cell[E]) Follow(x *Executor, e E) bool {
 
 // GoHome moves the cell back to its home executor when it floats, is idle
 // on x, away from home, and the caller is x's owner, whose turn has more to
-// do (see the file's comment): the caller's send then queues it there.
+// do (see the file's comment): the caller's send then queues it there. Not
+// to a home that is not healthy (stalled in a token, restarting, down):
+// the cell would wait there while x runs on.
 func (c *Cell[E]) GoHome(x *Executor) {
-	if c.home == nil || c.home == x || c.state.Load() != execBits(x)|cellIdle || !x.Runs() {
+	if c.home == nil || c.home == x || c.state.Load() != execBits(x)|cellIdle || !x.Runs() || !c.home.Healthy() {
 		return
 	}
 	c.mu.Lock()
