@@ -195,3 +195,76 @@ func TestActorStaysOffAStalledHome(t *testing.T) {
 		}
 	}
 }
+
+// shuttleMsg is a message of the shuttle: n round trips left, out on the
+// way from a to c.
+type shuttleMsg struct {
+	n   int
+	out bool
+}
+
+// shuttleEnd is a pinned end of the shuttle: it sends what it is sent back
+// to the shuttle (out when it is a), and signals done at 0.
+type shuttleEnd struct {
+	next **Ref[shuttleMsg, int]
+	done chan struct{}
+	out  bool
+}
+
+func (a *shuttleEnd) Receive(c *ActorContext, m shuttleMsg) (int, error) {
+	if m.n == 0 {
+		a.done <- struct{}{}
+		return 0, nil
+	}
+	return 0, (*a.next).Tell(c, shuttleMsg{n: m.n, out: a.out})
+}
+
+// shuttle passes what a sends on to c, and what c sends back to a, one
+// round trip less, counting the moves between executors it sees.
+type shuttle struct {
+	a, c  **Ref[shuttleMsg, int]
+	moves *atomic.Int64
+	last  int
+}
+
+func (s *shuttle) Receive(c *ActorContext, m shuttleMsg) (int, error) {
+	if e, _ := CurrentExecutor(c); e != s.last {
+		s.last = e
+		s.moves.Add(1)
+	}
+	if m.out {
+		return 0, (*s.c).Tell(c, shuttleMsg{n: m.n})
+	}
+	return 0, (*s.a).Tell(c, shuttleMsg{n: m.n - 1})
+}
+
+// TestFollowAllocatesNothing guards the Tell that brings an actor along
+// (see actors.Cell.Follow): an actor placed by weight shuttles between two
+// actors pinned to two executors, each hop's Tell bringing it to the
+// sender's executor. A run is 256 round trips: 1,024 Tells, 512 of which
+// bring it along (none allocated, measured); the bound leaves room for
+// the wake-ups of the test's goroutine, and an allocation per Tell would
+// be 1,024.
+func TestFollowAllocatesNothing(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off})
+	var a, b, c *Ref[shuttleMsg, int]
+	done := make(chan struct{}, 1)
+	moves := new(atomic.Int64)
+	a = must(Spawn(rt, "a", func() Actor[shuttleMsg, int] { return &shuttleEnd{next: &b, done: done, out: true} }, OnExecutor(0)))
+	c = must(Spawn(rt, "c", func() Actor[shuttleMsg, int] { return &shuttleEnd{next: &b, done: done} }, OnExecutor(1)))
+	b = must(Spawn(rt, "b", func() Actor[shuttleMsg, int] { return &shuttle{a: &a, c: &c, moves: moves, last: -1} }))
+	bg := context.Background()
+	const n = 256
+	run := func() {
+		if err := a.Tell(bg, shuttleMsg{n: n}); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+	}
+	run()
+	moves.Store(0)
+	allocs := testing.AllocsPerRun(20, run)
+	t.Logf("%.2f allocations per run, %d moves in %d runs", allocs, moves.Load(), 21)
+	require.LessOrEqual(t, allocs, 8.0, "allocations per %d Tells", 4*n)
+	require.Positive(t, moves.Load(), "the actor never moved")
+}
