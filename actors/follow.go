@@ -78,9 +78,11 @@ func (c *Cell[E]) GoHome(x *Executor) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// A CAS: the home executor's owner may make the idle cell near
-	// meanwhile, if it is there already.
-	if s := c.state.Load(); s == execBits(x)|cellIdle && !c.stranded.Load() && c.state.CompareAndSwap(s, execBits(c.home)|cellIdle) {
+	// The state word names the executor by its index alone: x may be an
+	// executor of another group (a sender of another runtime). A CAS: the
+	// home executor's owner may make the idle cell near meanwhile, if it
+	// is there already.
+	if s := c.state.Load(); s == execBits(x)|cellIdle && c.exec.Load() == x && !c.stranded.Load() && c.state.CompareAndSwap(s, execBits(c.home)|cellIdle) {
 		c.exec.Store(c.home)
 	}
 }

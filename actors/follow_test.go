@@ -134,7 +134,9 @@ func TestFollowRefuses(t *testing.T) {
 
 // TestGoHome: an idle floating cell away from home goes home when the
 // owner of its executor says so, not when its home is unhealthy (it would
-// wait there), nor for a caller that is not the owner.
+// wait there), nor for a caller that is not the owner, nor for the owner
+// of another group's executor of the same index (a Tell from an actor of
+// another runtime: found by review).
 func TestGoHome(t *testing.T) {
 	x, y := startTwoExecutors(t)
 	w := &where{on: make(chan *Executor, 1)}
@@ -152,6 +154,12 @@ func TestGoHome(t *testing.T) {
 	c.GoHome(x)
 	if c.Executor() != x {
 		t.Fatal("a caller that does not own the cell's executor sent it home")
+	}
+	c = away()
+	other := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off}, Hooks{}).Executors()[0]
+	runOn(t, other, func() { c.GoHome(other) })
+	if c.Executor() != x {
+		t.Fatal("an executor of another group sent the cell home")
 	}
 	y.SetHealth(Stalled, true)
 	defer y.SetHealth(Stalled, false)
