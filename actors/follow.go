@@ -21,8 +21,9 @@ func (c *Cell[E]) Float(home *Executor, lo int) {
 
 // Ending reports whether the cell's running turn delivers the last envelope
 // it knows of: its batch and near queue are spent and no sender queued one
-// since. Meant for the turn's own goroutine (a Receive sending on), as
-// the cell's turns keep it.
+// since (a turn that began on a batch left from the last turn knows nothing
+// of the queue until it takes it). Meant for the turn's own goroutine (a
+// Receive sending on), as the cell's turns keep it.
 func (c *Cell[E]) Ending() bool { return c.ending.Load() }
 
 // setEnding records, before each delivery, whether the envelope is the
