@@ -321,10 +321,30 @@ func (h *cellHost[M, R]) Drop(e envelope[M, R]) { (*Ref[M, R])(h).refuse(e) }
 
 // Idle completes a kill that came during the turn that just ended.
 func (h *cellHost[M, R]) Idle() {
-	if reason := h.killed.Load(); reason != nil {
+	if f := testIdle.Load(); f != nil {
+		(*f)(h.own.rt, h.own.name, h.idle)
+		return
+	}
+	h.idle()
+}
+
+// idle is Idle. The cell is asked again, under its lock, whether it is
+// idle: the turn that called Idle let go of the lock first, and a later
+// turn may have begun since on another goroutine (the helper a handler
+// handed the executor to, or the executor a floating actor followed to),
+// its Receive begun before the kill, whose end calls Idle in turn. Once the
+// cell is seen idle after the kill, every later turn sees the kill and
+// refuses what it takes (deliver), as kill's own look does.
+func (h *cellHost[M, R]) idle() {
+	if reason := h.killed.Load(); reason != nil && h.cell.Idle() {
 		(*Ref[M, R])(h).finish(*reason)
 	}
 }
+
+// testIdle, when set by a test, is called in place of a cell's Idle with
+// the actor's runtime and name, and the call it stands for. Atomic: actors
+// of another test's runtime may still be stopping.
+var testIdle atomic.Pointer[func(rt *Runtime, name string, idle func())]
 
 // doneCh returns a channel closed once the actor stopped.
 func (r *Ref[M, R]) doneCh() <-chan struct{} { return r.signal(&r.done, &r.ended) }

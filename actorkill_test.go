@@ -68,3 +68,122 @@ func testKilledActorIsNotRestarted(t *testing.T, goexit bool) {
 	require.Equal(t, int32(1), stopped.Load())
 	requireBalanced(t, rt)
 }
+
+// staleIdle is an actor whose message 1 ends the turn whose Idle the test
+// holds, after waiting on an Ask to peer when it has one (the turn hands
+// its executor on and ends beside the helper), and whose message 0 waits
+// for gate; Stopped records whether a Receive was running.
+type staleIdle struct {
+	peer      *Ref[int, int]
+	arm       *atomic.Bool
+	receiving atomic.Int32
+	overlap   atomic.Bool
+	entered   chan struct{}
+	gate      chan struct{}
+	stopped   chan struct{}
+}
+
+func (s *staleIdle) Receive(c *ActorContext, k int) (int, error) {
+	s.receiving.Add(1)
+	defer s.receiving.Add(-1)
+	switch k {
+	case 1:
+		if s.peer != nil {
+			tok, err := s.peer.Ask(c, 0)
+			if err != nil {
+				return 0, err
+			}
+			if _, err := tok.Wait(c); err != nil {
+				return 0, err
+			}
+		}
+		s.arm.Store(true) // the Idle of this turn's end is the one held
+	case 0:
+		s.entered <- struct{}{}
+		<-s.gate
+	}
+	return k, nil
+}
+
+func (s *staleIdle) Stopped(*ActorContext) {
+	if s.receiving.Load() > 0 {
+		s.overlap.Store(true)
+	}
+	close(s.stopped)
+}
+
+// TestKillAfterAStaleIdle: a turn that ended idle calls its cell's Idle
+// after letting go of the cell's lock, and by then the actor's next turn
+// may run on another goroutine: the helper its executor was handed to
+// (the turn's Receive waited, and it ended beside the helper), or another
+// executor's owner, whose actor's turn, ending, brought the floating actor
+// along (Follow). A kill during that next turn leaves Stopped to its end;
+// the late Idle of the turn before must not take the kill for its own and
+// run Stopped beside the running Receive. Found by review.
+func TestKillAfterAStaleIdle(t *testing.T) {
+	t.Run("hand-off", func(t *testing.T) { testKillAfterAStaleIdle(t, false) })
+	t.Run("follow", func(t *testing.T) { testKillAfterAStaleIdle(t, true) })
+}
+
+func testKillAfterAStaleIdle(t *testing.T, follow bool) {
+	cores := 1
+	if follow {
+		cores = 2
+	}
+	rt := start(t, Config{Cores: cores, Affinity: Off})
+	bg := context.Background()
+	var arm atomic.Bool
+	s := &staleIdle{arm: &arm, entered: make(chan struct{}), gate: make(chan struct{}), stopped: make(chan struct{})}
+	var ref *Ref[int, int]
+	var from *Ref[*Ref[int, int], int]
+	if follow {
+		// Placed by weight: the actor on executor 0, the one that sends it
+		// its next message on 1.
+		ref = must(Spawn(rt, "stale", func() Actor[int, int] { return s }))
+		from = must(Spawn(rt, "from", func() Actor[*Ref[int, int], int] { return relay{} }))
+		require.Equal(t, 0, ref.Executor())
+		require.Equal(t, 1, from.Executor())
+		waitIdle(from)
+	} else {
+		s.peer = must(Spawn(rt, "peer", func() Actor[int, int] { return &counter{} }, OnExecutor(0)))
+		ref = must(Spawn(rt, "stale", func() Actor[int, int] { return s }, OnExecutor(0)))
+	}
+
+	held, resume, passed := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	hook := func(r *Runtime, name string, idle func()) {
+		if r != rt || name != "stale" || !arm.CompareAndSwap(true, false) {
+			idle()
+			return
+		}
+		close(held)
+		<-resume
+		idle()
+		close(passed)
+	}
+	testIdle.Store(&hook)
+	t.Cleanup(func() { testIdle.Store(nil) })
+
+	require.NoError(t, ref.Tell(bg, 1))
+	<-held // the turn of message 1 ended idle, its Idle not called yet
+	if follow {
+		require.NoError(t, from.Tell(bg, ref))
+	} else {
+		require.NoError(t, ref.Tell(bg, 0))
+	}
+	<-s.entered // the next turn runs, on another goroutine
+	if follow {
+		require.Equal(t, 1, ref.Executor(), "the actor followed the hand-off")
+	}
+	require.False(t, ref.kill(ErrStopped), "a turn runs: the kill is left to its end")
+	close(resume)
+	<-passed
+	select {
+	case <-s.stopped:
+		t.Error("the late Idle of the turn before ran Stopped")
+	default:
+	}
+	close(s.gate)
+	<-ref.doneCh()
+	<-s.stopped
+	require.False(t, s.overlap.Load(), "Stopped ran while a Receive of the actor ran")
+}

@@ -131,7 +131,11 @@ type Host[E any] interface {
 	// Home returns a live executor for a cell whose executor went down, or nil.
 	Home() *Executor
 	// Idle is called after the cell went idle: on the executor after a turn,
-	// or where it was unscheduled (an executor that could not run it).
+	// or where it was unscheduled (an executor that could not run it). It
+	// comes once the cell's lock is let go, so a later turn may have begun
+	// by then, on another goroutine (a helper the executor was handed to,
+	// an executor the cell followed to): ask [Cell.Idle] before acting on
+	// the cell being idle.
 	Idle()
 	// Drop resolves an envelope that will never be delivered: one its
 	// executor's goroutine queued (putNear) after the cell was closed, when
