@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/internal/testkit"
+	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,6 +28,27 @@ func (h *hop) Receive(c *ActorContext, n int) (int, error) {
 		return 0, (*h.next).Tell(c, n-1)
 	}
 	return 0, nil
+}
+
+// whileBusy runs during while executor i spins in a token, then lets the
+// token end and waits for it: what during queues there is taken in one turn.
+func whileBusy(t *testing.T, rt *Runtime, i int, during func()) {
+	t.Helper()
+	var spin atomic.Bool
+	spin.Store(true)
+	started := make(chan struct{})
+	hold := must(Define(rt, "busy", func(context.Context, int) (int, error) {
+		close(started)
+		for spin.Load() {
+			runtime.Gosched()
+		}
+		return 0, nil
+	}, OnExecutor(i)))
+	held := must(hold.Submit(context.Background(), 0))
+	<-started
+	during()
+	spin.Store(false)
+	must(held.Wait(context.Background()))
 }
 
 // relay tells the actor it is sent 0, from its own turn.
@@ -88,24 +112,12 @@ func TestActorFollowsAHandOff(t *testing.T) {
 	require.Equal(t, 0, b.Executor())
 	waitIdle(b)
 
-	// Executor 0 spins in a token while a gets two messages: its turn
-	// takes both, and sends to b from the first with the second to come.
-	var spin atomic.Bool
-	spin.Store(true)
-	started := make(chan struct{})
-	hold := must(Define(rt, "hold", func(context.Context, int) (int, error) {
-		close(started)
-		for spin.Load() {
-			runtime.Gosched()
-		}
-		return 0, nil
-	}, OnExecutor(0)))
-	held := must(hold.Submit(bg, 0))
-	<-started
-	require.NoError(t, a.Tell(bg, 1)) // passes 0 on to b
-	require.NoError(t, a.Tell(bg, -1))
-	spin.Store(false)
-	must(held.Wait(bg))
+	// a's turn takes both messages, and sends to b from the first with the
+	// second to come.
+	whileBusy(t, rt, 0, func() {
+		require.NoError(t, a.Tell(bg, 1)) // passes 0 on to b
+		require.NoError(t, a.Tell(bg, -1))
+	})
 	requireRanOn(t, rt, 0, <-ranA, "a")
 	requireRanOn(t, rt, 1, <-ranB, "b, sent to by a with more to do,")
 	requireRanOn(t, rt, 0, <-ranA, "a")
@@ -143,7 +155,13 @@ func (s sendTo) Receive(c *ActorContext, n int) (int, error) { return 0, (*s.to)
 // message waited there as long as the stall, while the executor it was on
 // ran on (found by review).
 func TestActorStaysOffAStalledHome(t *testing.T) {
-	rt := start(t, Config{Cores: 2, Affinity: Off, StallAfter: 10 * time.Millisecond})
+	engine := must(actor.NewEngine(actor.NewEngineConfig()))
+	stalled, unsubscribe := testkit.Subscribe(engine, func(ev any) bool {
+		_, ok := ev.(supervisor.ExecutorStalled)
+		return ok
+	})
+	defer unsubscribe()
+	rt := start(t, Config{Engine: engine, Cores: 2, Affinity: Off, StallAfter: 10 * time.Millisecond})
 	bg := context.Background()
 	ran := make(chan [2]any, 4)
 	var none *Ref[int, int]
@@ -164,28 +182,14 @@ func TestActorStaysOffAStalledHome(t *testing.T) {
 	defer close(gate)
 	stall := must(Define(rt, "stall", func(context.Context, int) (int, error) { <-gate; return 0, nil }, OnExecutor(1)))
 	must(stall.Submit(bg, 0))
-	for rt.execs[1].Health()&actors.Stalled == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	require.Equal(t, 1, (<-stalled).(supervisor.ExecutorStalled).Index)
 
 	// a takes two messages in one turn: it sends to b from the first with
 	// the second to come.
-	var spin atomic.Bool
-	spin.Store(true)
-	started := make(chan struct{})
-	hold := must(Define(rt, "hold", func(context.Context, int) (int, error) {
-		close(started)
-		for spin.Load() {
-			runtime.Gosched()
-		}
-		return 0, nil
-	}, OnExecutor(0)))
-	held := must(hold.Submit(bg, 0))
-	<-started
-	require.NoError(t, a.Tell(bg, 0))
-	require.NoError(t, a.Tell(bg, 0))
-	spin.Store(false)
-	must(held.Wait(bg))
+	whileBusy(t, rt, 0, func() {
+		require.NoError(t, a.Tell(bg, 0))
+		require.NoError(t, a.Tell(bg, 0))
+	})
 	for range 2 {
 		select {
 		case got := <-ran:
