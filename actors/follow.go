@@ -49,6 +49,9 @@ func (c *Cell[E]) Follow(x *Executor, e E) bool {
 		x.index < c.lo || !x.Runs() || x.group.aborted.Load() || x.localPos != len(x.local) || x.mb.pending() {
 		return false
 	}
+	if followLooked != nil {
+		followLooked()
+	}
 	c.mu.Lock()
 	s := c.state.Load()
 	ok := s&phaseMask == cellIdle && s&^phaseMask != execBits(x) && !c.refuses() &&
@@ -67,6 +70,10 @@ func (c *Cell[E]) Follow(x *Executor, e E) bool {
 	c.near = append(c.near, e)
 	return true
 }
+
+// followLooked, when a test sets it, runs as Follow found the cell idle
+// without the lock, before it takes the lock.
+var followLooked func()
 
 // GoHome moves the cell back to its home executor when it floats, is idle
 // on x, away from home, and the caller is x's owner, whose turn has more to

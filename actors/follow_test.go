@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"testing"
-	"time"
 )
 
 // followAsOwner calls c.Follow(x, v) as x's owner, after before (there
@@ -112,15 +111,20 @@ func TestFollowRefuses(t *testing.T) {
 			if y.Push(newJob(1, func(context.Context) error { <-gate; return nil })) != Pushed {
 				t.Fatal("push refused")
 			}
-			c.mu.Lock()
-			done := make(chan bool)
-			go func() { done <- followAsOwner(t, c, x, 1, nil) }()
-			time.Sleep(10 * time.Millisecond) // Follow looks (idle) and waits for the lock
-			if err := c.appendLocked(0); err != nil {
+			var err error
+			followLooked = func() { // a sender queues between Follow's look and its lock
+				followLooked = nil
+				err = c.TryPut(0)
+			}
+			defer func() { followLooked = nil }()
+			followed := followAsOwner(t, c, x, 1, nil)
+			if err != nil {
 				t.Fatal(err)
 			}
-			c.mu.Unlock()
-			return c, <-done
+			if followLooked != nil {
+				t.Fatal("Follow did not find the cell idle without the lock")
+			}
+			return c, followed
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
