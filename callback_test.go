@@ -296,3 +296,38 @@ func TestActorStoppedPanicIsPublished(t *testing.T) {
 		})
 	}
 }
+
+// TestCallbackGoexitOnAHelperOrTheLane: a callback that calls
+// runtime.Goexit where the token's handler ran off the executor's owner (a
+// handler that blocked in Wait and finished beside the executor it handed
+// on, or a WithBlocking handler on a lane worker) ends that goroutine
+// only: the token still resolves, and the executor and the lane go on.
+func TestCallbackGoexitOnAHelperOrTheLane(t *testing.T) {
+	for _, blocking := range []bool{false, true} {
+		t.Run(map[bool]string{false: "helper", true: "lane"}[blocking], func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off})
+			inner := must(Define(rt, "inner", func(_ context.Context, x int) (int, error) { return x, nil }))
+			opts := []Option{WithOnDone(func(x, _ int) {
+				if x%2 == 0 {
+					runtime.Goexit()
+				}
+			})}
+			if blocking {
+				opts = append(opts, WithBlocking())
+			}
+			op := must(Define(rt, "outer", func(ctx context.Context, x int) (int, error) {
+				if blocking {
+					return x, nil
+				}
+				return must(inner.Submit(ctx, x)).Wait(ctx) // hands the executor on
+			}, opts...))
+			bg := context.Background()
+			for x := range 20 {
+				v, err := must(op.Submit(bg, x)).Wait(bg)
+				require.NoError(t, err)
+				require.Equal(t, x, v)
+			}
+			require.NoError(t, rt.Stop(bg))
+		})
+	}
+}
