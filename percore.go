@@ -16,7 +16,10 @@ import (
 // is then reached without a lock. Values are never shared between
 // executors; a handler that blocked (in Wait, or waiting for room) finishes
 // on a goroutine of the same CPU beside the executor's next handler, so
-// guard S against that when handlers on one executor block.
+// guard S against that when handlers on one executor block. A value is its
+// executor index's: an executor restarted after a failure keeps it (init
+// does not run again), so S must not rely on what a failure may have left
+// half done.
 //
 // Create it with [NewPerCore]; the zero value is not usable: Get on it, as
 // on a nil *PerCore, returns an error.

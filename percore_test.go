@@ -3,9 +3,14 @@ package coregate
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/internal/faults"
+	"github.com/coregate/coregate/internal/testkit"
+	"github.com/coregate/coregate/supervisor"
 	"github.com/stretchr/testify/require"
 )
 
@@ -188,4 +193,43 @@ func TestPerCoreGetFromItsOwnInit(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 7, v)
 	require.ErrorContains(t, inner, "PerCore.Get from its own init")
+}
+
+// TestPerCoreValueOutlivesARestart: an executor restarted after its loop
+// failed keeps its value: the slot is the executor index's, and init does
+// not run again.
+func TestPerCoreValueOutlivesARestart(t *testing.T) {
+	engine := must(actor.NewEngine(actor.NewEngineConfig()))
+	restarted, unsubscribe := testkit.Subscribe(engine, func(ev any) bool {
+		_, ok := ev.(supervisor.ExecutorRestarted)
+		return ok
+	})
+	defer unsubscribe()
+	rt := start(t, Config{Engine: engine, Cores: 1, Affinity: Off})
+	var inits atomic.Int32
+	pc := must(NewPerCore(rt, func(e int) shard { inits.Add(1); return shard{exec: e} }))
+	count := must(Define(rt, "count", func(ctx context.Context, _ int) (int, error) {
+		s, err := pc.Get(ctx)
+		if err != nil {
+			return 0, err
+		}
+		s.count++
+		return s.count, nil
+	}))
+	bg := context.Background()
+	require.Equal(t, 1, must(must(count.Submit(bg, 0)).Wait(bg)))
+
+	var armed atomic.Bool
+	armed.Store(true)
+	t.Cleanup(faults.SetLoop(func(exec int) error {
+		if exec == 0 && armed.CompareAndSwap(true, false) {
+			return errLoop
+		}
+		return nil
+	}))
+	after := must(count.Submit(bg, 0)) // the loop fails before it: it runs on the restarted executor
+	require.ErrorIs(t, (<-restarted).(supervisor.ExecutorRestarted).Reason, errLoop)
+	require.Equal(t, 2, must(after.Wait(bg)))
+	require.Equal(t, 3, must(must(count.Submit(bg, 0)).Wait(bg)), "the restarted executor's handler got the value made before")
+	require.Equal(t, int32(1), inits.Load(), "init ran once")
 }
