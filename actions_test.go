@@ -319,7 +319,7 @@ func TestRemoteSendsOnlyProtobuf(t *testing.T) {
 	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(Remote(f)))
 	require.NoError(t, err)
 	require.Same(t, e, f.started)
-	events, stop := testkit.Subscribe(e, func(ev any) bool { _, ok := ev.(actor.DeadLetterEvent); return ok })
+	events, stop := testkit.Subscribe(e, testkit.Is[actor.DeadLetterEvent])
 	defer stop()
 	answers := make(chan any, 1)
 	asker := e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), "asker"), send: func(m any, _ *actor.PID) { answers <- m }})

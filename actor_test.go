@@ -1287,7 +1287,7 @@ func TestAskGivenUpWaitingForRoomIsCancelled(t *testing.T) {
 func TestEngineSendToAFullMailbox(t *testing.T) {
 	rt := start(t, Config{Cores: 1, Affinity: Off})
 	e := rt.Engine()
-	events, stop := testkit.Subscribe(e, func(ev any) bool { _, ok := ev.(actor.DeadLetterEvent); return ok })
+	events, stop := testkit.Subscribe(e, testkit.Is[actor.DeadLetterEvent])
 	defer stop()
 	g, ref, first := fullMailbox(t, rt)
 	bg := context.Background()

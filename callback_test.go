@@ -178,7 +178,7 @@ func TestCallbackOnceAfterRetries(t *testing.T) {
 func TestCallbackPanicAndGoexitAreContained(t *testing.T) {
 	engine, err := actor.NewEngine(actor.NewEngineConfig())
 	require.NoError(t, err)
-	events, stop := testkit.Subscribe(engine, func(ev any) bool { _, ok := ev.(CallbackPanicked); return ok })
+	events, stop := testkit.Subscribe(engine, testkit.Is[CallbackPanicked])
 	defer stop()
 	rt := start(t, Config{Engine: engine, Cores: 1, Affinity: Off})
 	op := must(Define(rt, "id", func(_ context.Context, x int) (int, error) { return x, nil }, WithOnDone(func(x, _ int) {

@@ -627,10 +627,7 @@ func TestTwoRuntimesOnOneEngineNeedNames(t *testing.T) {
 
 func TestNonTokenMessageIsDeadLetter(t *testing.T) {
 	rt := start(t, Config{Cores: 1})
-	events, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool {
-		_, ok := ev.(actor.DeadLetterEvent)
-		return ok
-	})
+	events, stop := testkit.Subscribe(rt.Engine(), testkit.Is[actor.DeadLetterEvent])
 	defer stop()
 	for _, pid := range []*actor.PID{rt.Executors()[0].PID, rt.RouterPID()} {
 		rt.Engine().Send(pid, "hello")

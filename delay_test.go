@@ -298,7 +298,7 @@ func TestSubmitAfterDueResolvesWithoutTheHeapLock(t *testing.T) {
 		// The second loop failure takes it down; the cool-down outlasts the test.
 		Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Hour},
 	})
-	downs, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool { _, ok := ev.(supervisor.ExecutorDown); return ok })
+	downs, stop := testkit.Subscribe(rt.Engine(), testkit.Is[supervisor.ExecutorDown])
 	defer stop()
 	var armed atomic.Bool
 	defer faults.SetLoop(func(exec int) error {

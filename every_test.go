@@ -22,7 +22,7 @@ import (
 func TestEveryEachPanicIsContained(t *testing.T) {
 	engine, err := actor.NewEngine(actor.NewEngineConfig())
 	require.NoError(t, err)
-	events, unsubscribe := testkit.Subscribe(engine, func(ev any) bool { _, ok := ev.(CallbackPanicked); return ok })
+	events, unsubscribe := testkit.Subscribe(engine, testkit.Is[CallbackPanicked])
 	defer unsubscribe()
 	rt := start(t, Config{Engine: engine, Cores: 1, Affinity: Off})
 	op := must(Define(rt, "tick", func(context.Context, int) (int, error) { return 7, nil }))

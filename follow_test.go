@@ -156,10 +156,7 @@ func (s sendTo) Receive(c *ActorContext, n int) (int, error) { return 0, (*s.to)
 // ran on (found by review).
 func TestActorStaysOffAStalledHome(t *testing.T) {
 	engine := must(actor.NewEngine(actor.NewEngineConfig()))
-	stalled, unsubscribe := testkit.Subscribe(engine, func(ev any) bool {
-		_, ok := ev.(supervisor.ExecutorStalled)
-		return ok
-	})
+	stalled, unsubscribe := testkit.Subscribe(engine, testkit.Is[supervisor.ExecutorStalled])
 	defer unsubscribe()
 	rt := start(t, Config{Engine: engine, Cores: 2, Affinity: Off, StallAfter: 10 * time.Millisecond})
 	bg := context.Background()

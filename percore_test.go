@@ -200,10 +200,7 @@ func TestPerCoreGetFromItsOwnInit(t *testing.T) {
 // not run again.
 func TestPerCoreValueOutlivesARestart(t *testing.T) {
 	engine := must(actor.NewEngine(actor.NewEngineConfig()))
-	restarted, unsubscribe := testkit.Subscribe(engine, func(ev any) bool {
-		_, ok := ev.(supervisor.ExecutorRestarted)
-		return ok
-	})
+	restarted, unsubscribe := testkit.Subscribe(engine, testkit.Is[supervisor.ExecutorRestarted])
 	defer unsubscribe()
 	rt := start(t, Config{Engine: engine, Cores: 1, Affinity: Off})
 	var inits atomic.Int32

@@ -88,10 +88,7 @@ func TestPoisonAndStopAreRefusedByRuntimePIDs(t *testing.T) {
 	rt := start(t, Config{StallAfter: -1}) // no watchdog: the blocked handlers must not be reported stalled
 	execs := rt.Executors()
 	n := len(execs)
-	refused, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool {
-		_, ok := ev.(actors.PoisonRefused)
-		return ok
-	})
+	refused, stop := testkit.Subscribe(rt.Engine(), testkit.Is[actors.PoisonRefused])
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), pidsTimeout)
 	defer cancel()
@@ -197,10 +194,7 @@ type unknownMsg struct{ N int }
 // letter; nothing is accepted, and the runtime goes on working.
 func TestRequestToRuntimePIDAnswersAtOnce(t *testing.T) {
 	rt := start(t, Config{})
-	dead, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool {
-		_, ok := ev.(actor.DeadLetterEvent)
-		return ok
-	})
+	dead, stop := testkit.Subscribe(rt.Engine(), testkit.Is[actor.DeadLetterEvent])
 	defer stop()
 	for _, pid := range runtimePIDs(rt) {
 		for _, msg := range []any{"hello", unknownMsg{N: 7}, &zeroTaskJob{}} {

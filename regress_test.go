@@ -26,7 +26,7 @@ import (
 // no longer sees a first move.
 func TestRetriedTokenMovedOffDownIsRerouted(t *testing.T) {
 	rt := start(t, Config{Cores: 2, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1}, IdleSpin: -1})
-	downs, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool { _, ok := ev.(supervisor.ExecutorDown); return ok })
+	downs, stop := testkit.Subscribe(rt.Engine(), testkit.Is[supervisor.ExecutorDown])
 	defer stop()
 	bg := context.Background()
 	_, crash, _ := executor0Ops(t, rt)
@@ -169,7 +169,7 @@ func TestStopOfFullActorLostWhileRuntimeDrains(t *testing.T) {
 func TestDownWhileDrainingIsCutShort(t *testing.T) {
 	engine, err := actor.NewEngine(actor.NewEngineConfig())
 	require.NoError(t, err)
-	stopped, stopEvents := testkit.Subscribe(engine, func(ev any) bool { _, ok := ev.(supervisor.ExecutorStopped); return ok })
+	stopped, stopEvents := testkit.Subscribe(engine, testkit.Is[supervisor.ExecutorStopped])
 	defer stopEvents()
 	rt, err := Start(Config{Engine: engine, Affinity: Strict, StallAfter: -1,
 		Restart: RestartPolicy{MaxRestarts: 1, Backoff: time.Hour, MaxBackoff: time.Hour}})

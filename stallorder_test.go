@@ -23,10 +23,7 @@ func TestStallWithNoHealthyExecutorKeepsOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		engine, err := actor.NewEngine(actor.NewEngineConfig())
 		require.NoError(t, err)
-		events, unsubscribe := testkit.Subscribe(engine, func(ev any) bool {
-			_, ok := ev.(supervisor.ExecutorStalled)
-			return ok
-		})
+		events, unsubscribe := testkit.Subscribe(engine, testkit.Is[supervisor.ExecutorStalled])
 		defer unsubscribe()
 		rt, err := Start(Config{Engine: engine, Cores: 2, Affinity: Off, StallAfter: 100 * time.Millisecond})
 		require.NoError(t, err)

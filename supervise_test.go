@@ -112,7 +112,7 @@ func (r *recorder) runs(key string) []ran {
 // healthy however long the blocker holds it while the test queues work.
 func TestDownExecutorMovesItsQueue(t *testing.T) {
 	rt := start(t, Config{Cores: 2, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1}, IdleSpin: -1})
-	downs, stop := testkit.Subscribe(rt.Engine(), func(ev any) bool { _, ok := ev.(supervisor.ExecutorDown); return ok })
+	downs, stop := testkit.Subscribe(rt.Engine(), testkit.Is[supervisor.ExecutorDown])
 	defer stop()
 	bg := context.Background()
 	var rec recorder

@@ -259,10 +259,7 @@ func TestPlacementAllocatesNothing(t *testing.T) {
 
 func TestRouterPIDDeadLetters(t *testing.T) {
 	r, _ := testRouter(t, 1, 4)
-	got, stop := testkit.Subscribe(r.engine, func(ev any) bool {
-		_, ok := ev.(actor.DeadLetterEvent)
-		return ok
-	})
+	got, stop := testkit.Subscribe(r.engine, testkit.Is[actor.DeadLetterEvent])
 	defer stop()
 	r.engine.Send(r.PID(), "not a job")
 	select {

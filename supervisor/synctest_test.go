@@ -620,16 +620,14 @@ func TestStalledDrainRecoversBeforeStoppedFakeClock(t *testing.T) {
 		if err := <-stopped; err != nil {
 			t.Fatal(err)
 		}
-		if ev := next(t, events); !is[ExecutorRecovered](ev) {
+		if ev := next(t, events); !testkit.Is[ExecutorRecovered](ev) {
 			t.Fatalf("want ExecutorRecovered before ExecutorStopped, got %#v", ev)
 		}
-		if ev := next(t, events); !is[ExecutorStopped](ev) {
+		if ev := next(t, events); !testkit.Is[ExecutorStopped](ev) {
 			t.Fatalf("want ExecutorStopped last, got %#v", ev)
 		}
 	})
 }
-
-func is[T any](ev any) bool { _, ok := ev.(T); return ok }
 
 // TestGoexitRestartCountsOnlyTheWindowFakeClock: the ExecutorRestarted of a
 // handler's Goexit says how many restarts the policy's window holds, as

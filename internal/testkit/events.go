@@ -7,6 +7,9 @@ import (
 	"github.com/anthdm/hollywood/actor"
 )
 
+// Is reports whether ev is a T: the keep of a Subscribe for one event type.
+func Is[T any](ev any) bool { _, ok := ev.(T); return ok }
+
 // Subscribe spawns an actor that forwards every event matching keep to the
 // returned channel (buffered, events beyond its capacity are dropped) and
 // subscribes it. stop unsubscribes it before poisoning it: hollywood forwards
