@@ -1,0 +1,169 @@
+package coregate
+
+// An actor among the runtime's processes: its hollywood process, the
+// registry of live names, and the executor a new actor goes to.
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
+)
+
+// actorProc is an actor as a hollywood process: Send of an M is a Tell (a
+// Request's sender gets the reply), Poison and Stop stop the actor after
+// the messages queued (as Ref.Stop does), anything else is a dead letter
+// (a Request's sender gets an error wrapping ErrBadArgument).
+type actorProc[M, R any] struct{ r *Ref[M, R] }
+
+func (p *actorProc[M, R]) Start()          {}
+func (p *actorProc[M, R]) PID() *actor.PID { return p.r.own.pid }
+func (p *actorProc[M, R]) Shutdown()       {}
+func (p *actorProc[M, R]) Invoke(msgs []actor.Envelope) {
+	for _, m := range msgs {
+		p.Send(p.r.own.pid, m.Msg, m.Sender)
+	}
+}
+
+func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
+	r := p.r
+	// A pill first: an actor of any M (an interface) would take it for a
+	// message.
+	if cancel, _, ok := actors.PoisonPill(msg); ok {
+		go func() { <-r.stopWith(nil); cancel() }()
+		return
+	}
+	m, ok := msg.(M)
+	if !ok {
+		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
+		if sender != nil {
+			r.own.rt.answer(sender, nil, fmt.Errorf("%w: actor %q takes %v, not %T", ErrBadArgument, r.own.name, reflect.TypeFor[M](), msg))
+		}
+		return
+	}
+	if err := r.cell.TryPut(envelope[M, R]{msg: m, reply: sender}); err != nil {
+		err = refused(err) // as Tell and Ask answer it
+		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
+		if sender != nil {
+			r.own.rt.answer(sender, nil, fmt.Errorf("coregate: actor %q: %w", r.own.name, err))
+		}
+	}
+}
+
+// actorRegistry holds a runtime's live actors by name.
+type actorRegistry struct {
+	mu    sync.Mutex
+	names map[string]*actorNode
+}
+
+func (a *actorRegistry) add(n *actorNode, parent *actorNode) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n.rt.stopping.Load() {
+		// Under the lock that Stop's look at the actors (all) takes after it
+		// set stopping: an actor is either refused here or stopped by Stop.
+		return ErrStopped
+	}
+	if _, dup := a.names[n.name]; dup {
+		return fmt.Errorf("%w: actor %q is already running", ErrNameTaken, n.name)
+	}
+	if parent != nil && a.names[parent.name] != parent {
+		// Checked with the parent's children under the same lock as its
+		// stop takes them (remove): a child is either stopped with its
+		// parent or refused here.
+		return fmt.Errorf("coregate: actor %q: its parent %q stopped: %w", n.name, parent.name, ErrActorStopped)
+	}
+	if a.names == nil {
+		a.names = make(map[string]*actorNode)
+	}
+	a.names[n.name] = n
+	if parent != nil {
+		n.parent = parent
+		parent.mu.Lock()
+		if parent.children == nil {
+			parent.children = make(map[*actorNode]struct{})
+		}
+		parent.children[n] = struct{}{}
+		parent.mu.Unlock()
+	}
+	return nil
+}
+
+// has says an actor named name is live.
+func (a *actorRegistry) has(name string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.names[name]
+	return ok
+}
+
+// leaveParent takes n, whose tree stopped, out of its parent's children:
+// not before, so that a parent stopping meanwhile waits for n's tree too.
+func (a *actorRegistry) leaveParent(n *actorNode) {
+	if p := n.parent; p != nil {
+		p.mu.Lock()
+		delete(p.children, n)
+		p.mu.Unlock()
+	}
+}
+
+// remove frees n's name and returns its children, to stop with it (those
+// still stopping too: their trees may not have). ended, when not nil, is
+// published on the engine as the name is freed, under the lock that add
+// takes: an actor spawned again under the name, with the same PID, is
+// announced after it, and a subscriber that spawns the name again on
+// seeing it finds the name free.
+func (a *actorRegistry) remove(n *actorNode, ended any) []*actorNode {
+	a.mu.Lock()
+	if a.names[n.name] == n {
+		delete(a.names, n.name)
+	}
+	if ended != nil {
+		n.rt.engine.BroadcastEvent(ended)
+	}
+	a.mu.Unlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var kids []*actorNode
+	for c := range n.children {
+		kids = append(kids, c)
+	}
+	return kids
+}
+
+// all returns the live actors.
+func (a *actorRegistry) all() []*actorNode {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*actorNode, 0, len(a.names))
+	for _, n := range a.names {
+		out = append(out, n)
+	}
+	return out
+}
+
+// actorExecutor is where a new actor goes: OnExecutor, its parent's executor,
+// or staggered selection in its weight class.
+func (rt *Runtime) actorExecutor(name string, cfg opConfig) (*actors.Executor, error) {
+	switch {
+	case cfg.parent != nil && cfg.parent.rt != rt:
+		return nil, fmt.Errorf("coregate: actor %q: ChildOf a parent %q of another runtime (%q, not %q)", name, cfg.parent.name, cfg.parent.rt.name, rt.name)
+	case cfg.parent != nil:
+		// Where the parent is now, not where it last ran a turn: it may
+		// have moved off an executor that went down since, and that
+		// executor may be back by now.
+		return cfg.parent.h.executor(), nil
+	case cfg.onExec > 0:
+		if cfg.onExec > len(rt.execs) {
+			return nil, fmt.Errorf("coregate: actor %q: OnExecutor(%d) is out of range: the runtime has %d executors", name, cfg.onExec-1, len(rt.execs))
+		}
+		return rt.execs[cfg.onExec-1], nil
+	}
+	i := rt.router.Home(cfg.weight)
+	if i < 0 {
+		return nil, ErrNoExecutor
+	}
+	return rt.execs[i], nil
+}
