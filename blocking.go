@@ -51,8 +51,10 @@ type lane struct {
 	blocked int                        // workers whose handlers block (Blocked): not counted against max
 	retries map[*actors.Task]laneRetry // tokens waiting out a retry backoff
 	idle    chan struct{}              // closed while no worker runs and no retry waits
-	room    chan struct{}              // closed and replaced when a waiter may push
-	waiters int
+	// line is the submitters waiting for room, first come first: a freed
+	// slot wakes the first not woken yet, as the executors' actors.Room
+	// does, rather than every waiter (the last to wait got in first).
+	line    []*laneWaiter
 	aborted bool                // Stop gave up draining: nothing runs any more
 	ids     map[uint64]struct{} // the workers' goroutine ids
 	// running counts, per token, the workers that took it: a job queued
@@ -67,7 +69,7 @@ type lane struct {
 
 func newLane(rt *Runtime, workers, bound int) *lane {
 	l := &lane{rt: rt, max: workers, bound: bound, retries: map[*actors.Task]laneRetry{},
-		idle: make(chan struct{}), room: make(chan struct{}), ids: map[uint64]struct{}{},
+		idle: make(chan struct{}), ids: map[uint64]struct{}{},
 		running: map[*actors.Task]int{}, taken: map[actors.Job]int{}}
 	close(l.idle)
 	return l
@@ -82,44 +84,70 @@ func (l *lane) submit(ctx context.Context, rule *router.Rule, j actors.Job, how 
 			resume()
 		}
 	}()
+	var w *laneWaiter // its place in line, once it waits
 	for {
 		l.mu.Lock()
 		switch {
 		case l.aborted || l.rt.stopping.Load():
+			l.leaveLocked(w)
 			l.mu.Unlock()
 			return ErrStopped
 		case l.heldLocked() < l.bound:
 			err := l.acceptLocked(rule, j, how.First)
+			l.leaveLocked(w)
 			l.mu.Unlock()
 			return err
 		case how.NoWait:
 			l.mu.Unlock()
 			return errLaneFull
 		}
-		room := l.room
-		l.waiters++
+		if w == nil {
+			w = &laneWaiter{c: make(chan struct{}, 1)}
+			l.line = append(l.line, w)
+		}
+		// Woken and found the room taken (by a submitter that did not
+		// wait): it keeps its place, first for the next slot.
+		w.woken = false
 		l.mu.Unlock()
 		if resume == nil {
 			var err error
 			if resume, err = actors.Block(); err != nil {
-				l.leave()
+				l.mu.Lock()
+				l.leaveLocked(w)
+				l.mu.Unlock()
 				return err
 			}
 		}
 		select {
-		case <-room:
-			l.leave()
+		case <-w.c:
 		case <-ctx.Done():
-			l.leave()
+			l.mu.Lock()
+			l.leaveLocked(w)
+			l.mu.Unlock()
 			return ctx.Err()
 		}
 	}
 }
 
-func (l *lane) leave() {
-	l.mu.Lock()
-	l.waiters--
-	l.mu.Unlock()
+// laneWaiter is a submitter's place in the lane's line.
+type laneWaiter struct {
+	c     chan struct{} // a wake; capacity 1
+	woken bool          // a wake was sent it since it last found no room
+}
+
+// leaveLocked takes w, if not nil, out of line. Room left (a wake it did
+// not use: its context ended as it came; or more slots freed than it took)
+// goes to the next in line, so no slot stays free while one waits.
+func (l *lane) leaveLocked(w *laneWaiter) {
+	if w == nil {
+		return
+	}
+	if i := slices.Index(l.line, w); i >= 0 {
+		l.line = slices.Delete(l.line, i, i+1)
+	}
+	if l.heldLocked() < l.bound {
+		l.freedLocked()
+	}
 }
 
 // heldLocked returns what is held against the lane's bound: the tokens
@@ -127,12 +155,22 @@ func (l *lane) leave() {
 // counts them.
 func (l *lane) heldLocked() int { return len(l.q) - l.head + len(l.retries) }
 
-// freedLocked wakes the submitters waiting for room, if any: a slot was
-// freed.
+// freedLocked wakes the first submitter in line not woken yet, if any: a
+// slot was freed.
 func (l *lane) freedLocked() {
-	if l.waiters > 0 {
-		close(l.room)
-		l.room = make(chan struct{})
+	for _, w := range l.line {
+		if !w.woken {
+			l.wakeLocked(w)
+			return
+		}
+	}
+}
+
+func (l *lane) wakeLocked(w *laneWaiter) {
+	w.woken = true
+	select {
+	case w.c <- struct{}{}:
+	default: // a wake it has not received yet does
 	}
 }
 
@@ -387,8 +425,9 @@ func (l *lane) queuedOf(op *actors.Op, retrying bool, except func(actors.Job) bo
 func (l *lane) stop(ctx context.Context) (stopped, retries, cancelled int, running []*actors.Task) {
 	l.mu.Lock()
 	idle := l.idle
-	close(l.room) // submitters waiting for room see the runtime stopping
-	l.room = make(chan struct{})
+	for _, w := range l.line { // submitters waiting for room see the runtime stopping
+		l.wakeLocked(w)
+	}
 	l.mu.Unlock()
 	select {
 	case <-idle:

@@ -164,3 +164,80 @@ func TestRoomStress(t *testing.T) {
 	t.Logf("%d accepted, %d succeeded, %d submitters cancelled while submitting, %d wakes",
 		len(all), succeeded, refused.Load(), rt.room.Wakes())
 }
+
+// laneLine returns how many submitters wait in rt's blocking lane for room.
+func laneLine(rt *Runtime) int {
+	rt.lane.mu.Lock()
+	defer rt.lane.mu.Unlock()
+	return len(rt.lane.line)
+}
+
+// laneNext returns the argument of the token first in rt's lane queue.
+func laneNext(rt *Runtime) int {
+	rt.lane.mu.Lock()
+	defer rt.lane.mu.Unlock()
+	return rt.lane.q[rt.lane.head].(*job[int, int]).arg
+}
+
+// TestLaneSubmittersWaitInLine: submitters waiting for room in a full
+// blocking lane get it first come, first served, as those waiting on the
+// executors do (the README's "wait in line"); one that leaves gives up its
+// place, and Stop wakes those left. Found by review: a freed slot woke
+// every waiter, and the last to wait got in first (the goroutine woken last
+// runs next), in every round.
+func TestLaneSubmittersWaitInLine(t *testing.T) {
+	for round := range 10 {
+		rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1, MailboxSize: 1})
+		gates := map[int]chan struct{}{0: make(chan struct{}), 1: make(chan struct{}), 10: make(chan struct{})}
+		var once [3]sync.Once
+		release := func(i, x int) { once[i].Do(func() { close(gates[x]) }) }
+		t.Cleanup(func() { release(0, 0); release(1, 1); release(2, 10) }) // before start's Stop, on a failure
+		started := make(chan int, 8)
+		op := must(Define(rt, "lane", func(_ context.Context, x int) (int, error) {
+			started <- x
+			if g, ok := gates[x]; ok {
+				<-g
+			}
+			return x, nil
+		}, WithBlocking()))
+		bg := context.Background()
+		must(op.Submit(bg, 0))
+		require.Equal(t, 0, <-started)
+		must(op.Submit(bg, 1)) // the lane is full
+		leaving, leave := context.WithCancel(bg)
+		errs := make(chan error, 4)
+		for i, x := range []int{9, 10, 11, 12} {
+			ctx := bg
+			if x == 9 {
+				ctx = leaving
+			}
+			go func() {
+				_, err := op.Submit(ctx, x)
+				errs <- err
+			}()
+			for laneLine(rt) < i+1 {
+				runtime.Gosched()
+			}
+		}
+		leave()
+		require.ErrorIs(t, <-errs, context.Canceled)
+		require.Equal(t, 3, laneLine(rt))
+
+		release(0, 0) // the worker takes 1: one slot is free
+		require.Equal(t, 1, <-started)
+		require.NoError(t, <-errs)
+		require.Equal(t, 10, laneNext(rt), "round %d: the first in line gets the slot", round)
+		require.Equal(t, 2, laneLine(rt), "the others still wait")
+		release(1, 1) // the worker takes 10: the next slot
+		require.Equal(t, 10, <-started)
+		require.NoError(t, <-errs)
+		require.Equal(t, 11, laneNext(rt), "round %d: then the next", round)
+
+		stopped := make(chan error, 1)
+		go func() { stopped <- rt.Stop(bg) }()
+		require.ErrorIs(t, <-errs, ErrStopped, "Stop wakes the last waiter")
+		require.Zero(t, laneLine(rt))
+		release(2, 10)
+		require.NoError(t, <-stopped)
+	}
+}
