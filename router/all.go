@@ -19,8 +19,9 @@ const allChunk = 256
 // given ([Shares]). What the shares could not push (a mailbox full, an executor
 // unhealthy or gone) goes, in k's order, to whichever executor of the range
 // has room and holds no later job of the batch (so each executor runs the
-// batch's jobs in k's order), healthy ones first, waiting for room while none
-// has, as Submit does.
+// batch's jobs in k's order) while its share's executor is healthy and in the
+// range, else to whichever has room, healthy ones first, waiting for room
+// while none has, as Submit does.
 //
 // It returns nil once every job is queued. Otherwise it returns the error
 // that stopped it (as Submit's) and calls unplaced with each k it did not
@@ -93,17 +94,25 @@ type batch struct {
 	// last is, by executor, the largest k queued there, or -1: a job left
 	// over by its share goes only where no later job of the batch is, so
 	// that the batch keeps its order on each executor, as Submit calls in
-	// a row do, while its share's executor (to) is healthy. An unhealthy
-	// one may never have room again (down, stalled), and its own tokens
-	// move off it: the leftover goes where there is room, as Submit's would.
+	// a row do, while its share's executor (to) is healthy and in the range.
+	// An unhealthy one may never have room again (down, stalled), and its
+	// own tokens move off it; one out of the range takes none: the
+	// leftover goes where there is room, as Submit's would.
 	last []int
 	to   []int // by share, its executor
 }
 
 // ordered reports whether job k, left over by its share, must keep the
-// batch's order: its share's executor is healthy, so it will have room.
-func (r *Router) ordered(b *batch, k int) bool {
-	return b.to != nil && r.execs[b.to[k%b.s]].Healthy()
+// batch's order: its share's executor is healthy and still in the class's
+// range set (every live executor from set[0] on), so it will take the job
+// once it has room. One that left the range (another went down, and the
+// range was recomputed over fewer) never will.
+func (r *Router) ordered(b *batch, v *view, set []int, k int) bool {
+	if b.to == nil {
+		return false
+	}
+	i := b.to[k%b.s]
+	return r.execs[i].Healthy() && i >= set[0] && v.isLive[i]
 }
 
 // placed reports whether job k is queued.
@@ -189,7 +198,7 @@ func (r *Router) pushLeft(b *batch, w Weight) actors.PushResult {
 					b.next, res = b.n, actors.Pushed
 					return true
 				}
-				if ks[0] < b.last[i] && r.ordered(b, ks[0]) {
+				if ks[0] < b.last[i] && r.ordered(b, v, set, ks[0]) {
 					continue // a later job of the batch is queued there
 				}
 				got, why := r.execs[i].PushAll(chunk[:m])
