@@ -32,7 +32,8 @@ const DefaultBlockingWorkers = 256
 // against Config.MaxBlocked. Their handlers' contexts answer no executor
 // ([CurrentExecutor] is false, [PerCore.Get] an error), and the stall
 // watchdog does not watch them. It does not combine with WithSticky, WithStickyKey or WithAnchor,
-// which place tokens on executors. Ops only.
+// which place tokens on executors, and its tokens join no anchored seed
+// when a lead declares the op. Ops only.
 func WithBlocking() Option {
 	return func(c *opConfig) { c.ops, c.blocking = append(c.ops, "WithBlocking"), true }
 }

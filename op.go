@@ -139,7 +139,9 @@ func WithStickyKey[A any](key func(A) uint64) Option {
 // gets a seed, and every token of a declared op submitted with the context its
 // handler received (directly or through nested children of declared ops) runs
 // on the lead's executor, whatever its own weight. A token of an op the lead
-// did not declare, or of another runtime's op, is placed by its own rules. A lead submitted as a declared
+// did not declare, or of another runtime's op, is placed by its own rules,
+// and so is one of a declared op that runs on the blocking lane
+// ([WithBlocking]: its workers are on no executor). A lead submitted as a declared
 // call of another lead joins that lead's seed instead of getting one, and
 // the ops it declares join that seed too. The seed is released when the
 // lead and all its children have resolved; a child submitted after that is
