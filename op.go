@@ -581,9 +581,11 @@ type hookedJob[A, R any] struct {
 	job[A, R]
 	ticket   router.Ticket
 	declared map[string]struct{} // the ops that join its seed (its lead's declared calls)
-	tries    int                 // retries so far; touched only by the executor running it
-	watch    watcher             // told of its outcome (its group's, Map's), or nil
-	runner   atomic.Uint64       // the goroutine that ran its handler last (with callbacks only)
+	// tries counts its retries so far. Written only by the goroutine running
+	// it, but read by any taker of a stale entry of it (a Pause's Hold): atomic.
+	tries  atomic.Int64
+	watch  watcher       // told of its outcome (its group's, Map's), or nil
+	runner atomic.Uint64 // the goroutine that ran its handler last (with callbacks only)
 	actors.HookBase
 }
 
@@ -622,7 +624,7 @@ func (j *hookedJob[A, R]) Placement() (*router.Rule, *router.Ticket) {
 // of the argument, which a retry or a callback would have needed, tells its
 // watcher and calls its op's callback.
 func (j *hookedJob[A, R]) Resolved(t *actors.Task) {
-	if j.tries > 0 { // resolved while waiting out a backoff (cancelled): its timer need not hold Stop up
+	if j.tries.Load() > 0 { // resolved while waiting out a backoff (cancelled): its timer need not hold Stop up
 		j.op.dropRetry(t)
 	}
 	j.op.rt.router.Release(&j.ticket)
@@ -666,17 +668,19 @@ func (j *hookedJob[A, R]) join(name string) (*anchor.Seed, map[string]struct{}) 
 
 // Retry allows the op's retries, doubling the backoff each time.
 func (j *hookedJob[A, R]) Retry(actors.Outcome, error) (time.Duration, bool) {
-	if j.tries >= j.op.retries {
+	tries := int(j.tries.Load())
+	if tries >= j.op.retries {
 		return 0, false
 	}
-	j.tries++
+	tries++
+	j.tries.Store(int64(tries))
 	if j.op.callbacks.set() {
 		// Its runner is no longer its resolver: the goroutine may end, and
 		// its identity (a g's address) go to one that holds a lock.
 		j.runner.Store(0)
 	}
 	d := j.op.backoff
-	for k := 1; k < j.tries && d < MaxRetryBackoff; k++ {
+	for k := 1; k < tries && d < MaxRetryBackoff; k++ {
 		d *= 2
 	}
 	return min(d, MaxRetryBackoff), true

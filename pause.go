@@ -159,7 +159,7 @@ func (op *Op[A, R]) holdTaken(j actors.Job) bool {
 	if r, ok := j.(*renewed); ok {
 		base = r.Job
 	}
-	if h, ok := base.(*hookedJob[A, R]); ok && h.tries > 0 {
+	if h, ok := base.(*hookedJob[A, R]); ok && h.tries.Load() > 0 {
 		return false
 	}
 	return op.pause.holdTaken(j, op.lane != nil)

@@ -591,3 +591,37 @@ func TestActorWaitingOnAHeldTokenAtStop(t *testing.T) {
 		})
 	}
 }
+
+// TestPauseReadsARetryCountAsItRuns (found in review; under -race): a lane
+// worker that took a token's entry while its op was paused offers it to
+// the op's Hold, which reads how often the token was retried; a Resume may
+// meanwhile have queued the token again, and another worker run it and
+// count a retry. The count was a plain int, "touched only by the executor
+// running it": -race reported the read and the write (within a few rounds
+// of Pause and Resume on two CPUs). Every token still runs to its retry's
+// success.
+func TestPauseReadsARetryCountAsItRuns(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 4, IdleSpin: -1})
+	ctx := context.Background()
+	var runs sync.Map
+	op := must(Define(rt, "flaky", func(_ context.Context, x int) (int, error) {
+		n, _ := runs.LoadOrStore(x, new(atomic.Int32))
+		if n.(*atomic.Int32).Add(1) == 1 {
+			return 0, errFlaky
+		}
+		return x, nil
+	}, WithBlocking(), WithRetry(1, 0)))
+	for round := range 100 {
+		toks := make([]*Token[int], 16)
+		for k := range toks {
+			toks[k] = must(op.Submit(ctx, round*len(toks)+k))
+		}
+		for range 4 {
+			op.Pause()
+			op.Resume()
+		}
+		for k, tok := range toks {
+			require.Equal(t, round*len(toks)+k, must(tok.Wait(ctx)))
+		}
+	}
+}
