@@ -418,8 +418,8 @@ func (l *lane) queuedOf(op *actors.Op, retrying bool, except func(actors.Job) bo
 }
 
 // stop waits for the lane to drain until ctx ends. Then it resolves what
-// still waits with ErrStopped and a retry waiting out its backoff with its
-// last attempt's outcome, cancels the running handlers' contexts and gives
+// still waits with ErrStopped and a retry waiting out its backoff (or on
+// its way to it) with its last attempt's outcome, cancels the running handlers' contexts and gives
 // them [supervisor.DefaultGrace] to return. It returns how many of each it
 // resolved, how many handlers it cancelled that returned within the grace,
 // and the handlers still running.
@@ -467,9 +467,12 @@ func (l *lane) stop(ctx context.Context) (stopped, retries, cancelled int, runni
 	}
 	begun := running[:0]
 	for _, t := range running {
-		if t.Resolve(actors.Stopped, ErrStopped) { // taken but not begun
+		switch resolved, retry := t.StopNow(); {
+		case retry: // its attempt failed, its worker has yet to hand it to its backoff
+			retries++
+		case resolved: // taken but not begun
 			stopped++
-		} else {
+		default:
 			t.Cancel()
 			begun = append(begun, t)
 		}

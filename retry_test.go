@@ -420,3 +420,40 @@ func TestLaneRetryHoldsItsSlot(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestStopAsALaneAttemptIsQueuedAgain: a Stop whose context has ended that
+// comes as a blocking lane's token, whose attempt failed, is queued again
+// for its retry, before its backoff begins, resolves it with that
+// attempt's error and reports it among the retries, as one waiting out its
+// backoff: it ran. Its worker still held it, so Stop took it for one taken
+// but not begun and resolved it with ErrStopped, counted as stopped (found
+// by review).
+func TestStopAsALaneAttemptIsQueuedAgain(t *testing.T) {
+	defer func() { laneRetryQueued = nil }()
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off})
+		require.NoError(t, err)
+		fn, attempts := failing(2)
+		op := must(Define(rt, "lr", fn, WithBlocking(), WithRetry(1, time.Hour)))
+		bg := context.Background()
+		done, cancel := context.WithCancel(bg)
+		cancel()
+		stopped := make(chan error, 1)
+		laneRetryQueued = func() { // on the worker: Stop gives up on the lane meanwhile
+			laneRetryQueued = nil
+			go func() { stopped <- rt.Stop(done) }()
+			synctest.Wait()
+		}
+		tok := must(op.Submit(bg, 7))
+		_, err = tok.Wait(bg)
+		require.ErrorIs(t, err, errFlaky)
+		err = <-stopped
+		require.ErrorContains(t, err, "1 tokens waiting to retry resolved with their last error")
+		require.NotContains(t, err.Error(), "ErrStopped")
+		require.Equal(t, int32(1), attempts.Load())
+		s := rt.Stats().Total
+		require.Equal(t, uint64(1), s.Failed)
+		require.Zero(t, s.Stopped)
+		requireBalanced(t, rt)
+	})
+}

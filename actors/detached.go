@@ -42,7 +42,7 @@ func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration, o O
 		if !ok {
 			return false
 		}
-		t.requeue()
+		t.requeue(o, err)
 		if t.cancel.isFired() { // as in Executor.retry
 			t.Resolve(o, err)
 			return true

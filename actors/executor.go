@@ -693,7 +693,7 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 	}
 	e.retried.Add(1)
 	t.requeued()
-	t.requeue()
+	t.requeue(o, err)
 	if t.cancel.isFired() { // Cancel came as it ended (see Task.Cancel): this attempt's outcome is its last
 		t.Resolve(o, err)
 		return true

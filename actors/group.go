@@ -247,21 +247,30 @@ func (g *Group) DropSpares() {
 
 // Abort makes every executor stop before its next token, cancels the contexts
 // of running handlers, and resolves every token still queued with
-// [ErrStopped], at once, so nothing waits on a token no executor will run. It
-// returns how many it resolved. Call it once.
-func (g *Group) Abort() int {
+// [ErrStopped], at once, so nothing waits on a token no executor will run;
+// a retry on its way to its backoff (its attempt ran, see [Task.StopNow])
+// resolves with its last attempt's error. It returns how many of each it
+// resolved. Call it once.
+func (g *Group) Abort() (stopped, retries int) {
 	g.aborted.Store(true)
 	g.DropSpares()
 	g.cancel()
-	n := 0
 	for _, e := range g.execs {
 		for _, j := range e.mb.abort() {
-			if Drop(j, Stopped, ErrStopped) {
-				n++
+			t := j.Task()
+			if t == nil {
+				Drop(j, Stopped, ErrStopped) // a Scheduled runnable: unscheduled
+				continue
+			}
+			switch resolved, retry := t.StopNow(); {
+			case retry:
+				retries++
+			case resolved:
+				stopped++
 			}
 		}
 	}
-	return n
+	return stopped, retries
 }
 
 // Cancelled returns how many handlers, and turns counted with

@@ -148,3 +148,38 @@ func TestPauseAsAFailedAttemptIsQueuedAgain(t *testing.T) {
 		}
 	})
 }
+
+// TestAbortAsAFailedAttemptIsQueuedAgain: an Abort (a Stop whose context
+// ended) that comes as a failed attempt's token is queued again for its
+// retry, before its backoff is scheduled, resolves it with that attempt's
+// error and counts it as a retry, as it does one waiting out its backoff:
+// the token ran. It found the token in the executor's batch, read as
+// queued, and resolved it with ErrStopped, counted as stopped, which says
+// it never ran (found by review).
+func TestAbortAsAFailedAttemptIsQueuedAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, e := startOneExecutor(t)
+		attempts := 0
+		j := newRetried(&retryHook{delay: time.Hour}, &attempts)
+		stopped, retries := -1, -1
+		retryQueued = func() { retryQueued = nil; stopped, retries = g.Abort() }
+		defer func() { retryQueued = nil }()
+		if e.Push(j) != Pushed {
+			t.Fatal("push refused")
+		}
+		<-j.task.Finished()
+		synctest.Wait()
+		if stopped != 0 || retries != 1 {
+			t.Errorf("Abort resolved %d stopped and %d retries, want 0 and 1", stopped, retries)
+		}
+		if err := j.task.Result(); !errors.Is(err, errAttempt) {
+			t.Errorf("resolved with %v, want the attempt's error", err)
+		}
+		if c := e.Counts(); c.Failed != 1 || c.Stopped != 0 || c.Queued != 0 {
+			t.Errorf("counts %+v, want one failed, none stopped or queued", c)
+		}
+		if attempts != 1 {
+			t.Errorf("%d attempts, want 1", attempts)
+		}
+	})
+}

@@ -136,6 +136,11 @@ type extra struct {
 	// held stops the watch on the submitter's context of a token held
 	// while its op is paused (see WatchHeld).
 	held atomic.Pointer[func() bool]
+	// The outcome and error of the attempt a retry follows, written by
+	// its runner before it marks it retrying (see requeue), for a Stop
+	// that resolves it on its way to its backoff ([Task.StopNow]).
+	lastO   Outcome
+	lastErr error
 }
 
 // extra returns t's extra, making it when t has none yet. A token's
@@ -548,12 +553,42 @@ func (t *Task) Current(j Job) bool {
 }
 
 // requeue makes a running token queued again, for a retry of the entry
-// that ran it: only the goroutine running it may call it. It is marked
-// retrying, in the same store, until its retry queues it again
-// ([Task.RetryDue]): Park refuses it meanwhile, so a Pause never holds a
-// retry on its way to its backoff or in it, whatever its scan found, and
-// no entry of it starts. Cancel and Stop still resolve it.
-func (t *Task) requeue() { t.state.Store(t.state.Load()&^stateMask | queued | retrying) }
+// that ran it after an attempt that ended with o and err: only the
+// goroutine running it may call it. It is marked retrying, in the same
+// store, until its retry queues it again ([Task.RetryDue]): Park refuses
+// it meanwhile, so a Pause never holds a retry on its way to its backoff
+// or in it, whatever its scan found, and no entry of it starts. Cancel and
+// Stop still resolve it (Stop with o and err, see [Task.StopNow]).
+func (t *Task) requeue(o Outcome, err error) {
+	x := t.extra() // a retried token's hook holds it: no allocation
+	x.lastO, x.lastErr = o, err
+	t.state.Store(t.state.Load()&^stateMask | queued | retrying)
+}
+
+// StopNow resolves a token that will not run because its runtime gave up
+// draining, and reports whether it did, and whether as a retry: a token
+// queued (or parked) resolves with [ErrStopped], but one marked retrying,
+// whose attempt ran and failed and whose runner has yet to hand it to its
+// backoff, with that attempt's outcome and error, as a Stop resolves a
+// retry waiting out its backoff: it did run.
+func (t *Task) StopNow() (resolved, retry bool) {
+	for {
+		s := t.state.Load()
+		if p := s & stateMask; p != queued && p != parked {
+			return false, false
+		}
+		if !t.state.CompareAndSwap(s, s&^stateMask|done) {
+			continue
+		}
+		if s&retrying != 0 {
+			x := t.extra()
+			t.finish(x.lastO, x.lastErr)
+			return true, true
+		}
+		t.finish(Stopped, ErrStopped)
+		return true, false
+	}
+}
 
 // RetryDue ends the backoff of a token that [Executor.RunDetached] queued
 // again for a retry: again's caller calls it as it queues the token's job.

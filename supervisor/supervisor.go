@@ -352,7 +352,8 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	werr := s.group.Wait(ctx)
 	var stop *StopError
 	if werr != nil {
-		stop = &StopError{Cause: werr, Stopped: s.group.Abort(), Retries: s.group.StopRetries()}
+		stopped, retries := s.group.Abort()
+		stop = &StopError{Cause: werr, Stopped: stopped, Retries: retries + s.group.StopRetries()}
 		grace, cancel := context.WithTimeout(context.Background(), s.grace)
 		_ = s.group.Wait(grace)
 		cancel()
