@@ -465,7 +465,7 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	if testSpawnAdded != nil {
 		testSpawnAdded(r.doneCh())
 	}
-	if err := r.cell.TryPut(envelope[M, R]{kind: envStart}); err != nil {
+	if err := r.cell.TryPutFirst(envelope[M, R]{kind: envStart}); err != nil {
 		r.finish(err)
 		if errors.Is(err, actors.ErrCellClosed) {
 			// Stopped as it was spawned, by its parent's stop or the

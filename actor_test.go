@@ -1682,3 +1682,26 @@ func TestHollywoodActorSendIsAnswered(t *testing.T) {
 	e.Send(pid, "ab")
 	require.Equal(t, 9, <-got)
 }
+
+// TestSpawnStartTakesNoRoom: an actor's start, queued by Spawn until its
+// executor takes it, does not count against the actor's mailbox bound: a
+// WithMailbox(1) actor spawned behind a busy executor takes a message sent
+// through the engine at once (it was a dead letter, the one slot held by
+// the start).
+func TestSpawnStartTakesNoRoom(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	ctx := context.Background()
+	gate, running := make(chan struct{}), make(chan struct{})
+	hold := must(Define(rt, "hold", func(context.Context, int) (int, error) {
+		close(running)
+		<-gate
+		return 0, nil
+	}))
+	held := must(hold.Submit(ctx, 0))
+	<-running // executor 0 is busy: the start waits in the actor's mailbox
+	ref := must(Spawn(rt, "one-slot", func() Actor[int, int] { return &counter{} }, OnExecutor(0), WithMailbox(1)))
+	rt.Engine().Send(ref.PID(), 5)
+	close(gate)
+	must(held.Wait(ctx))
+	require.Equal(t, 5, must(must(ref.Ask(ctx, 0)).Wait(ctx)), "the message sent behind the start")
+}

@@ -105,9 +105,9 @@ func WithRestartPolicy(p RestartPolicy) Option {
 // [DefaultActorMailbox], at most [MaxMailboxSize], and a negative n makes
 // Spawn fail. Tell and Ask wait for room beyond it, but for the actor's own,
 // in its turn, which get [ErrMailboxFull] (see [Ref.Tell]). The bound
-// counts what waits for the actor's next turn; the turn's own batch, and
-// what actors on the same executor queued without a lock, may each hold as
-// many again. Actors only.
+// counts the messages that wait for the actor's next turn, not its start
+// (queued by Spawn); the turn's own batch, and what actors on the same
+// executor queued without a lock, may each hold as many again. Actors only.
 func WithMailbox(n int) Option {
 	return func(c *opConfig) { c.actors, c.mailbox = append(c.actors, "WithMailbox"), n }
 }

@@ -54,6 +54,9 @@ type Cell[E any] struct {
 	// ahead of it. takeLocked clears it.
 	lockedNear atomic.Bool
 	room       chan struct{} // closed when a turn frees room; made only while senders wait
+	// over is how many envelopes of q the bound does not count: a fresh
+	// cell's first (see TryPutFirst), until a turn takes it.
+	over int
 	// The executor whose trim list holds the cell (see trim), written under
 	// mu.
 	trimOn *Executor
@@ -233,7 +236,7 @@ func (c *Cell[E]) put(ctx context.Context, e E, last bool) error {
 			c.mu.Unlock()
 			return ErrCellClosed
 		}
-		if len(c.q) < c.size {
+		if len(c.q)-c.over < c.size {
 			err := c.appendLocked(e)
 			if err == nil && last {
 				c.sealed.Store(true)
@@ -284,6 +287,25 @@ func (c *Cell[E]) TryPut(e E) error { return c.tryPut(e, false) }
 // TryPutLast is TryPut for the last envelope, as PutLast.
 func (c *Cell[E]) TryPutLast(e E) error { return c.tryPut(e, true) }
 
+// TryPutFirst queues a fresh cell's first envelope (an actor's start)
+// outside its bound, which is for the envelopes of its senders: they find
+// as much room before the turn took it as after. It fails only as Put does
+// on a closed cell or where no executor is live.
+func (c *Cell[E]) TryPutFirst(e E) error {
+	c.mu.Lock()
+	err := ErrCellClosed
+	if !c.refuses() {
+		if err = c.appendLocked(e); err == nil {
+			c.over++
+		}
+	}
+	c.mu.Unlock()
+	if err == nil {
+		c.nudge()
+	}
+	return err
+}
+
 func (c *Cell[E]) tryPut(e E, last bool) error {
 	if !last && c.putNear(e) {
 		return nil
@@ -293,7 +315,7 @@ func (c *Cell[E]) tryPut(e E, last bool) error {
 	switch {
 	case c.refuses():
 		err = ErrCellClosed
-	case len(c.q) >= c.size:
+	case len(c.q)-c.over >= c.size:
 		err = ErrMailboxFull
 		if perr := c.placeStrandedLocked(); perr != nil {
 			err = perr
@@ -654,7 +676,7 @@ func (c *Cell[E]) refill(pos int, took bool) {
 // the two slices, and trim gives a burst's memory back once the cell is
 // idle and its executor parks.
 func (c *Cell[E]) takeLocked() {
-	c.batch, c.q, c.bpos = c.q, c.batch[:0], 0
+	c.batch, c.q, c.bpos, c.over = c.q, c.batch[:0], 0, 0
 	c.last = len(c.batch)
 	if c.fresh.Load() {
 		c.fresh.Store(false)
@@ -749,7 +771,7 @@ func (c *Cell[E]) takeLeftLocked() []E {
 	left = append(append(left, c.batch[c.bpos:]...), c.q...)
 	clear(c.batch)
 	clear(c.q)
-	c.batch, c.bpos, c.q = c.batch[:0], 0, c.q[:0]
+	c.batch, c.bpos, c.q, c.over = c.batch[:0], 0, c.q[:0], 0
 	return left
 }
 
@@ -806,7 +828,7 @@ func (c *Cell[E]) Close() []E {
 		c.batch, c.bpos = nil, 0
 	}
 	left = append(left, c.q...)
-	c.q = nil
+	c.q, c.over = nil, 0
 	if c.room != nil {
 		close(c.room)
 		c.room = nil
