@@ -152,6 +152,12 @@ func (s *Supervisor) onStart(e *actors.Executor) {
 		sl.upSince = time.Now()
 	}
 	s.mu.Unlock()
+	if s.watchdog != nil {
+		// Until its start is announced: its owner has run nothing yet, and
+		// a stall seen now would be published ahead of the announcement.
+		s.watchdog.announce(e, true)
+		defer s.watchdog.announce(e, false)
+	}
 	e.SetHealth(actors.Restarting|actors.Down, false)
 	pinned, pinErr := e.Pinned()
 	switch {

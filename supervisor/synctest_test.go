@@ -698,3 +698,46 @@ func TestStopEndsRestartLoopFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// slowUp is a Rerouter whose Up, called as a down executor comes back,
+// waits for release: a router taking its time to put it back in the ranges.
+type slowUp struct {
+	noReroute
+	release chan struct{}
+}
+
+func (r slowUp) Up(*actors.Executor) { <-r.release }
+
+// TestNoStallBeforeRevivedFakeClock: a revived executor whose return is
+// slow to be announced (its router takes a while to put it back) is not
+// reported stalled before its ExecutorRevived: it has run nothing yet.
+// Before, onStart cleared Down before it announced the revival, and the
+// watchdog, seeing an owner busy with no token since the launch, published
+// ExecutorStalled ahead of ExecutorRevived (and, for a restart whose
+// goroutine was slow to be scheduled, ahead of ExecutorRestarted).
+func TestNoStallBeforeRevivedFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		s, e, events := startFake(t, Config{
+			Restart:    Policy{MaxRestarts: NoRestarts, Cooldown: time.Second},
+			StallAfter: 100 * time.Millisecond,
+			Reroute:    slowUp{release: release},
+		})
+		next(t, events) // started
+		f := injectLoopFaults(t, e)
+		f.crash(t)
+		if ev, ok := next(t, events).(ExecutorDown); !ok {
+			t.Fatalf("want ExecutorDown, got %#v", ev)
+		}
+		time.Sleep(time.Second) // the cool-down: its revival waits in Up
+		synctest.Wait()
+		time.Sleep(time.Second) // ten stall thresholds
+		close(release)
+		if ev := next(t, events); !testkit.Is[ExecutorRevived](ev) {
+			t.Errorf("want ExecutorRevived, got %#v", ev)
+		}
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -31,8 +31,9 @@ type watchdog struct {
 // progress is what the watchdog last saw of an executor, since when.
 type progress struct {
 	sight
-	since   time.Time // when this sight was first seen
-	stalled bool
+	since      time.Time // when this sight was first seen
+	stalled    bool
+	announcing bool // its owner announces its start: not judged (see announce)
 }
 
 // sight is what one sample of an executor sees; any change between two
@@ -104,7 +105,25 @@ func (w *watchdog) poke(e *actors.Executor) {
 	w.check(e, &w.seen[e.Index()], time.Now())
 }
 
+// announce keeps the watchdog off e while its new owner announces its
+// start (on), then starts e's stall clock at the announcement (off): the
+// time its launch took, or a router putting it back in the ranges, is not
+// a token running.
+func (w *watchdog) announce(e *actors.Executor, on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := &w.seen[e.Index()]
+	if on {
+		p.announcing = true
+		return
+	}
+	*p = progress{sight: sample(e), since: time.Now(), stalled: p.stalled}
+}
+
 func (w *watchdog) check(e *actors.Executor, p *progress, now time.Time) {
+	if p.announcing {
+		return
+	}
 	cur := sample(e)
 	engine := w.s.engine
 	if cur != p.sight {
