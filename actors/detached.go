@@ -38,7 +38,10 @@ func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration, o O
 		if h == nil || e.group.aborted.Load() || t.cancel.isFired() || t.ctxErr() != nil {
 			return false
 		}
-		delay, ok := h.Retry(o, err)
+		delay, ok, resolved := t.askRetry(h, o, err)
+		if resolved {
+			return true
+		}
 		if !ok {
 			return false
 		}

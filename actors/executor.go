@@ -680,14 +680,18 @@ func (e *Executor) flushLocal() {
 }
 
 // retry queues j again if its hook asks for another attempt, and reports
-// whether it did. A cancelled token or an aborting runtime is not retried.
+// whether it did, or resolved j (its hook failed, see Task.askRetry). A
+// cancelled token or an aborting runtime is not retried.
 func (e *Executor) retry(j Job, o Outcome, err error) bool {
 	t := j.Task()
 	h := t.hook()
 	if h == nil || e.group.aborted.Load() || t.cancel.isFired() || t.ctxErr() != nil {
 		return false
 	}
-	delay, again := h.Retry(o, err)
+	delay, again, resolved := t.askRetry(h, o, err)
+	if resolved {
+		return true
+	}
 	if !again {
 		return false
 	}

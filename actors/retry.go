@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -71,6 +72,22 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 	if !t.Queued() {
 		r.drop(t) // resolved (cancelled) before its entry was there to drop
 	}
+}
+
+// askRetry asks h, t's hook, whether to run t again after an attempt that
+// ended with o and err. A hook that panics resolves t with that panic (a
+// [*PanicError]) instead, and askRetry reports it resolved: the hook runs
+// outside the handler's recover, on the goroutine that holds t running, and
+// nothing else would resolve t once that goroutine ended.
+func (t *Task) askRetry(h Hook, o Outcome, err error) (delay time.Duration, again, resolved bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.finish(Panicked, &PanicError{Value: r, Stack: debug.Stack()})
+			delay, again, resolved = 0, false, true
+		}
+	}()
+	delay, again = h.Retry(o, err)
+	return delay, again, false
 }
 
 // requeue puts a retried job into the slot it holds at the tail of e's

@@ -741,3 +741,94 @@ func TestNoStallBeforeRevivedFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// badHookJob is a token whose hook panics when asked for a retry: a hook
+// failing after its handler returned, outside the handler's recover.
+type badHookJob struct {
+	task actors.Task
+	fn   func(context.Context) error
+	actors.HookBase
+}
+
+func newBadHookJob(id uint64, fn func(context.Context) error) *badHookJob {
+	j := &badHookJob{fn: fn}
+	j.task.Init(context.Background(), id, nil, j)
+	return j
+}
+
+func (j *badHookJob) Task() *actors.Task            { return &j.task }
+func (j *badHookJob) Run(ctx context.Context) error { return j.fn(ctx) }
+func (j *badHookJob) Resolved(*actors.Task)         {}
+func (j *badHookJob) Anchor() any                   { return nil }
+func (j *badHookJob) Retry(actors.Outcome, error) (time.Duration, bool) {
+	panic("retry hook failed")
+}
+
+// TestHookFailureResolvesItsTokenFakeClock: a token's hook that panics
+// when asked for a retry, after its handler failed, runs outside the
+// handler's recover. The token resolves with that panic (a *PanicError),
+// whether it ran on the executor's owner or finished beside the new owner
+// after a hand-off, and the tokens behind it run. Before, the panic ended
+// the goroutine holding the token running, and nothing resolved it: its
+// Wait never returned and Submitted never matched the outcomes (beside the
+// owner, the panic was not even reported). Run detached (a blocking lane's
+// worker), the panic escaped RunDetached and ended the process.
+func TestHookFailureResolvesItsTokenFakeClock(t *testing.T) {
+	errHandler := errors.New("handler failed")
+	for _, beside := range []bool{false, true} {
+		t.Run(map[bool]string{false: "owner", true: "beside"}[beside], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s, e, events := startFake(t, Config{})
+				next(t, events) // started
+				child := testkit.NewJob(2, nil)
+				j := newBadHookJob(1, func(ctx context.Context) error {
+					if beside { // hand the executor on, and finish beside its new owner
+						if e.Push(child) != actors.Pushed {
+							return errors.New("child refused")
+						}
+						if err := child.Task().Await(ctx); err != nil {
+							return err
+						}
+					}
+					return errHandler
+				})
+				after := testkit.NewJob(3, nil)
+				if e.Push(j) != actors.Pushed {
+					t.Fatal("push refused")
+				}
+				push(t, e, after)
+				synctest.Wait()
+				if !testkit.Finished(j.Task()) {
+					t.Error("the token whose hook panicked is not resolved")
+				} else if pe := (*actors.PanicError)(nil); !errors.As(j.Task().Result(), &pe) || pe.Value != "retry hook failed" || len(pe.Stack) == 0 {
+					t.Errorf("the token whose hook panicked resolved with %v, want its *PanicError", j.Task().Result())
+				}
+				if !testkit.Finished(after.Task()) {
+					t.Error("the token behind it did not run")
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				_ = s.Stop(ctx)
+				if c := e.Counts(); c.Submitted != c.Resolved() || c.Panicked != 1 {
+					t.Errorf("counts %+v", c)
+				}
+			})
+		})
+	}
+	t.Run("detached", func(t *testing.T) {
+		s, _, _ := startOne(t)
+		e := s.Executors()[0]
+		j := newBadHookJob(1, func(context.Context) error { return errHandler })
+		e.Accept(j.Task())
+		e.RunDetached(j, func(actors.Job, time.Duration, actors.Outcome, error) { t.Error("retried") })
+		if pe := (*actors.PanicError)(nil); !errors.As(j.Task().Result(), &pe) || pe.Value != "retry hook failed" {
+			t.Errorf("the token whose hook panicked resolved with %v, want its *PanicError", j.Task().Result())
+		}
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if c := e.Counts(); c.Submitted != c.Resolved() || c.Panicked != 1 {
+			t.Errorf("counts %+v", c)
+		}
+	})
+}
