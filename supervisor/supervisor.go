@@ -83,6 +83,7 @@ type slot struct {
 	reason   error       // why the next start is a restart; nil for the first
 	restarts int
 	backoff  time.Duration
+	due      time.Time     // when the backoff's timer fires
 	cooldown time.Duration // the next cool-down; 0 until the first down
 	upSince  time.Time     // when it last came back from down
 	// restarts past the policy while stopping (see crashed)
@@ -259,6 +260,7 @@ func (s *Supervisor) crashed(e *actors.Executor, reason error, launch bool) {
 		s.relaunch(e)
 		return
 	}
+	sl.due = time.Now().Add(delay)
 	sl.timer = time.AfterFunc(delay, func() { s.fire(e) })
 	s.mu.Unlock()
 }
@@ -340,6 +342,7 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 			sl.timer.Stop()
 			if !sl.down {
 				due = append(due, s.group.Executors()[i])
+				sl.backoff -= max(time.Until(sl.due), 0) // cut short: its Restarted says what it waited
 			}
 		}
 		sl.timer = nil

@@ -832,3 +832,25 @@ func TestHookFailureResolvesItsTokenFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// TestStopCutBackoffReportsTheWaitFakeClock: a replacement that Stop
+// launches before its backoff ended is announced with the time it waited,
+// as ExecutorRestarted.Backoff says. Before, it reported the whole backoff
+// planned (about an hour here) although it waited ten seconds.
+func TestStopCutBackoffReportsTheWaitFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, events := startFake(t, Config{Restart: Policy{Backoff: time.Hour, MaxBackoff: time.Hour}})
+		next(t, events) // started
+		f := injectLoopFaults(t, e)
+		f.crash(t) // restarted at once
+		next(t, events)
+		f.crash(t) // an hour's backoff, jittered
+		time.Sleep(10 * time.Second)
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if ev, ok := next(t, events).(ExecutorRestarted); !ok || ev.Backoff != 10*time.Second {
+			t.Errorf("want ExecutorRestarted with a 10 s Backoff, got %#v", ev)
+		}
+	})
+}
