@@ -353,8 +353,7 @@ func (s *suite) plots(stdout io.Writer, path string) error {
 	}
 	if s.actorsOn {
 		if s.tokens {
-			ext := filepath.Ext(path)
-			path = strings.TrimSuffix(path, ext) + "-actors" + ext
+			path = actorPlotPath(path)
 		}
 		if err := s.actorPlot(path); err != nil {
 			return err
@@ -362,6 +361,30 @@ func (s *suite) plots(stdout io.Writer, path string) error {
 		fmt.Fprintf(stdout, "plot: %s\n", path)
 	}
 	return nil
+}
+
+// actorPlotPath is where -suite all draws the actors' chart, beside the
+// token suite's at path: NAME-actors.EXT.
+func actorPlotPath(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "-actors" + ext
+}
+
+// writable reports why path cannot be written, opening it for writing as
+// the run's end will; a file it had to create is removed again. That its
+// directory exists is not enough: the path may be a directory itself, or a
+// file or directory this process may not write.
+func writable(path string) error {
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	err = f.Close()
+	if errors.Is(statErr, os.ErrNotExist) {
+		err = errors.Join(err, os.Remove(path))
+	}
+	return err
 }
 
 func newSuite(o options, progress io.Writer) (*suite, error) {
@@ -440,12 +463,19 @@ func newSuite(o options, progress io.Writer) (*suite, error) {
 		return nil, fmt.Errorf("-plot draws the token suite's waves and latency workloads, and -workloads %q has neither (-suite actors draws the actor suite alone)", o.workloads)
 	}
 	// Checked before the run, not after minutes of it.
-	for _, out := range []struct{ flag, path string }{{"json", o.jsonPath}, {"plot", o.plotPath}} {
+	outs := []struct{ flag, path string }{{"json", o.jsonPath}, {"plot", o.plotPath}}
+	if o.plotPath != "" && s.tokens && s.actorsOn {
+		outs = append(outs, struct{ flag, path string }{"plot", actorPlotPath(o.plotPath)})
+	}
+	for _, out := range outs {
 		if out.path == "" {
 			continue
 		}
 		if fi, err := os.Stat(filepath.Dir(out.path)); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("-%s %q: its directory does not exist", out.flag, out.path)
+		}
+		if err := writable(out.path); err != nil {
+			return nil, fmt.Errorf("-%s %q: %w", out.flag, out.path, err)
 		}
 	}
 	if s.actorsOn && o.actorProfiles != "" {

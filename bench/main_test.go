@@ -138,7 +138,19 @@ func TestOutputsCheckedBeforeTheRun(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Directories where the outputs would go: a file cannot be written
+	// over them. Their parent exists, which was all that was checked, so
+	// each failed only once the run had ended.
+	dirs := t.TempDir()
+	for _, d := range []string{"out.json", "out.svg", "both-actors.svg"} {
+		if err := os.Mkdir(filepath.Join(dirs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, mod := range []func(*options){
+		func(o *options) { o.jsonPath = filepath.Join(dirs, "out.json") },
+		func(o *options) { o.plotPath = filepath.Join(dirs, "out.svg") },
+		func(o *options) { o.suite, o.plotPath = suiteAll, filepath.Join(dirs, "both.svg") },
 		func(o *options) { o.suite, o.actorProfiles = suiteAll, filepath.Join(file, "profiles") },
 		func(o *options) { o.jsonPath = missing + ".json" },
 		func(o *options) { o.plotPath = missing + ".svg" },
