@@ -52,7 +52,7 @@ func TestQuickRun(t *testing.T) {
 	for _, want := range []string{
 		"tiny tokens", "4 submitter(s)", "CPU tokens", "blocking tokens", "doubling waves", "tokens/s",
 		"overlap", "submit-to-start latency", "locality: 4 keys", "fan-out: 8 leads", "vs goroutine",
-		"pond-futures", "hollywood", "coregate-off", "coregate-off-nospin", "all 124 tokens of every wave completed",
+		"pond-futures", "hollywood", "coregate-off", "coregate-off-nospin", "all 1116 tokens of every wave completed",
 	} {
 
 		if !strings.Contains(out.String(), want) {
@@ -386,5 +386,36 @@ func TestBurstBoundedAsInFlight(t *testing.T) {
 	}
 	if _, err := newSuite(o, io.Discard); err == nil || !strings.Contains(err.Error(), "-tokens ") {
 		t.Fatalf("-tokens 50000000: %v, want an error naming -tokens", err)
+	}
+}
+
+// TestWaveCountsEveryRound: the waves' header and last line count every
+// token the waves ran and checked, each size's rounds included, as -json
+// holds them. Found by review: they counted one wave of each size, 124
+// tokens where each peer ran 1,116.
+func TestWaveCountsEveryRound(t *testing.T) {
+	o := tiny()
+	o.workloads, o.peers = "waves", "goroutine"
+	o.jsonPath = filepath.Join(t.TempDir(), "raw.json")
+	var out bytes.Buffer
+	if err := run(&out, &bytes.Buffer{}, o); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	var raw struct{ Samples []sample }
+	b, err := os.ReadFile(o.jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, s := range raw.Samples {
+		total += s.Tokens * len(s.RoundWallNs)
+	}
+	for _, want := range []string{fmt.Sprintf(", %d in all,", total), fmt.Sprintf("all %d tokens", total)} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q (%d samples in the JSON):\n%s", want, len(raw.Samples), out.String())
+		}
 	}
 }

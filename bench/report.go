@@ -93,12 +93,12 @@ func (s *suite) table(w io.Writer, workload, title, unit string, m metric, effic
 // peer (medians over the repetitions).
 func (s *suite) waveTables(w io.Writer) {
 	var waves []int
-	total := 0
+	total := 0 // every round's tokens, each round checked
 	for n := s.o.minWave; n <= s.o.maxWave; n *= 2 {
 		waves = append(waves, n)
-		total += n
+		total += waveRounds(n) * n
 	}
-	fmt.Fprintf(w, "\ndoubling waves (%d to %d tokens, %d in all, each timed from before its first submit to its last result in the submitter's hands; p50 and p99: a token's submit to the end of its job)\n", s.o.minWave, s.o.maxWave, total)
+	fmt.Fprintf(w, "\ndoubling waves (%d to %d tokens, each size run in up to %d rounds (%d tokens at most) and shown by its median round, %d in all, each timed from before its first submit to its last result in the submitter's hands; p50 and p99: a token's submit to the end of its job)\n", s.o.minWave, s.o.maxWave, maxWaveRounds, waveTokens, total)
 	for _, t := range []struct {
 		name string
 		f    func(sample) float64

@@ -324,6 +324,9 @@ const (
 	maxWaveRounds = 9
 )
 
+// waveRounds is how many rounds runWaves times a wave of n tokens.
+func waveRounds(n int) int { return min(max(waveTokens/n, 1), maxWaveRounds) }
+
 // runWaves: waves of minWave, 2*minWave, ... maxWave tokens, each submitted
 // at once and timed from before its first submit to its last result, when
 // the submitter holds every result (issue 15: "submit to last result"; the
@@ -346,7 +349,7 @@ func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
 	var out []sample
 	err := withPeer(mk, workers, job, func(p peer) error {
 		for n := minWave; n <= maxWave; n *= 2 {
-			rounds := min(max(waveTokens/n, 1), maxWaveRounds)
+			rounds := waveRounds(n)
 			waves, results := make([]*wave, rounds), make([][]int, rounds)
 			for r := range rounds {
 				waves[r] = &wave{submit: make([]time.Duration, n), start: make([]time.Duration, n), end: make([]time.Duration, n)}
