@@ -375,7 +375,11 @@ func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
 				if err := checkResults(results[r], func(i int) int { return 2 * i }); err != nil {
 					return fmt.Errorf("wave %d: %w", n, err)
 				}
-				samples[r] = w.sample(workers, (m1.Mallocs-m0.Mallocs)/uint64(rounds))
+				samples[r] = w.sample(workers)
+				// The rounds' count over all of their tokens: divided by
+				// the rounds first, in integers, it lost what came to
+				// less than one allocation a round.
+				samples[r].AllocsPerToken = float64(m1.Mallocs-m0.Mallocs) / float64(rounds*n)
 				walls[r] = samples[r].WallNs
 			}
 			// The round of nearest-rank median wall time, as percentile
@@ -391,7 +395,9 @@ func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
 	return out, err
 }
 
-func (w *wave) sample(workers int, mallocs uint64) sample {
+// sample is the wave's figures but its allocations, which runWaves counts
+// over all of a size's rounds.
+func (w *wave) sample(workers int) sample {
 	n := len(w.submit)
 	lat := make([]time.Duration, n)
 	var busy time.Duration
@@ -400,7 +406,7 @@ func (w *wave) sample(workers int, mallocs uint64) sample {
 		busy += w.end[i] - w.start[i]
 	}
 	wall := w.returned // from before the first submit to the last result
-	s := perToken(n, workers, wall, mallocs)
+	s := perToken(n, workers, wall, 0)
 	s.Wave = n
 	s.Overlap = float64(busy) / float64(wall)
 	slices.Sort(lat)
