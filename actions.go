@@ -226,6 +226,9 @@ func (p *opsProc) call(c Call, msg any, sender *actor.PID) {
 	if sender == nil && cancel == nil {
 		return // nothing to answer, nothing to release
 	}
+	// Answered once done, maybe after the runtime stopped and the ops
+	// process left the registry: a Request must wait for it.
+	rt.took(sender)
 	go func() {
 		<-done
 		if cancel != nil {

@@ -43,12 +43,17 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 		}
 		return
 	}
-	if err := r.cell.TryPut(envelope[M, R]{msg: m, reply: sender}); err != nil {
-		err = refused(err) // as Tell and Ask answer it
-		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
-		if sender != nil {
-			r.own.rt.answer(sender, nil, fmt.Errorf("coregate: actor %q: %w", r.own.name, err))
-		}
+	err := r.cell.TryPut(envelope[M, R]{msg: m, reply: sender})
+	if err == nil {
+		// Its answer may come once the actor left the registry (a turn's
+		// rest refused after its stop): a Request must wait for it.
+		r.own.rt.took(sender)
+		return
+	}
+	err = refused(err) // as Tell and Ask answer it
+	r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
+	if sender != nil {
+		r.own.rt.answer(sender, nil, fmt.Errorf("coregate: actor %q: %w", r.own.name, err))
 	}
 }
 

@@ -257,7 +257,9 @@ type reply struct {
 // by the *wire.Error's Code (errors.As): errors.Is with this package's
 // errors ([ErrStopped], ...) holds only for answers of this process. A pid
 // of e naming no process (a stopped runtime's, a stopped actor's) is an
-// error at once. A process of another engine that is gone, or a peer that
+// error at once, also when the process goes away as msg is sent (a plain
+// hollywood process that took msg just before is not waited for then). A
+// process of another engine that is gone, or a peer that
 // went away, answers nothing: Request returns ctx's error, wrapped to name
 // pid, when ctx ends (give it a deadline), and an answer coming later is a
 // dead letter. So does a message too large for the receiving engine's
@@ -294,7 +296,8 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	if !mayExist(e, pid) {
+	seen, known := registered(e, pid)
+	if known && seen == nil {
 		return zero, fmt.Errorf("coregate: no process %v on this engine (a name never spawned, or an actor or runtime that stopped)", pid)
 	}
 	if pid.GetAddress() != e.Address() && e.Address() == actor.LocalLookupAddr {
@@ -312,9 +315,14 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	}
 	defer resume()
 	answers := make(chan any, 1)
+	var taken atomic.Bool // the process took msg: an answer comes
 	a := e.SpawnProc(&proc{
 		pid: actor.NewPID(e.Address(), requestPrefix+strconv.FormatUint(requestIDs.Add(1), 10)),
 		send: func(msg any, _ *actor.PID) {
+			if _, ok := msg.(requestTaken); ok {
+				taken.Store(true)
+				return
+			}
 			select {
 			case answers <- msg:
 			default: // the first answer counts
@@ -322,40 +330,94 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 		},
 	})
 	defer e.Registry.Remove(a)
+	if testRequestSending != nil {
+		testRequestSending(false)
+	}
 	e.SendWithSender(pid, msg, a)
+	if testRequestSending != nil {
+		testRequestSending(true)
+	}
+	if known && !taken.Load() {
+		if now, _ := registered(e, pid); now != seen {
+			// The process went away as msg was sent (an actor or a
+			// runtime stopping), or another took its name: msg may have
+			// found none, a dead letter that no one answers. A runtime's
+			// process that took msg says so (requestTaken), and answers
+			// it once gone too; so unless an answer came already (a
+			// refusal), there is none to wait for.
+			select {
+			case v := <-answers:
+				return requestAnswer[R](e, pid, v)
+			default:
+				return zero, fmt.Errorf("coregate: no process %v on this engine (it stopped as the Request was sent)", pid)
+			}
+		}
+	}
 	select {
 	case v := <-answers:
-		switch a := v.(type) {
-		case reply: // a runtime's, of this engine
-			if a.err != nil {
-				return zero, a.err
-			}
-			v = a.r
-		case *wire.Error: // of another process (see Remote), or refused by Remote
-			return zero, a
-		case error: // of another process of this engine
-			if pid.GetAddress() == e.Address() {
-				return zero, a
-			}
-		}
-		r, err := argAs[R](v)
-		if err != nil {
-			return zero, fmt.Errorf("coregate: %v answered a %T, want %v", pid, v, reflect.TypeFor[R]())
-		}
-		return r, nil
+		return requestAnswer[R](e, pid, v)
 	case <-ctx.Done():
 		return zero, fmt.Errorf("coregate: no answer from %v: %w", pid, ctx.Err())
 	}
 }
 
-// mayExist says whether pid may name a process: false only for a pid of e
-// that e's registry does not hold (a message to it is a dead letter, which
-// no one answers). hollywood's registry is looked up by kind and id, so a
-// pid whose ID has no "/" cannot be told and may exist.
-func mayExist(e *actor.Engine, pid *actor.PID) bool {
+// requestAnswer is the result of a Request to pid from engine e that was
+// answered v.
+func requestAnswer[R any](e *actor.Engine, pid *actor.PID, v any) (R, error) {
+	var zero R
+	switch a := v.(type) {
+	case reply: // a runtime's, of this engine
+		if a.err != nil {
+			return zero, a.err
+		}
+		v = a.r
+	case *wire.Error: // of another process (see Remote), or refused by Remote
+		return zero, a
+	case error: // of another process of this engine
+		if pid.GetAddress() == e.Address() {
+			return zero, a
+		}
+	}
+	r, err := argAs[R](v)
+	if err != nil {
+		return zero, fmt.Errorf("coregate: %v answered a %T, want %v", pid, v, reflect.TypeFor[R]())
+	}
+	return r, nil
+}
+
+// testRequestSending, when set by a test, is called by Request once it
+// looked that the process is there, just before it sends its message (sent
+// false) and just after (sent true), before it looks again.
+var testRequestSending func(sent bool)
+
+// requestTaken tells a Request of this engine that the process it sent to
+// took its message and will answer it, also if it goes away first: an
+// actor whose turn refuses the message after the actor stopped, an op's
+// token answered once it is done.
+type requestTaken struct{}
+
+// took tells sender, when it is a Request of this engine, that its message
+// was taken (see requestTaken). Called as the message is sent, so the
+// Request knows it once its send returns.
+func (rt *Runtime) took(sender *actor.PID) {
+	if sender != nil && isRequest(sender) && sender.GetAddress() == rt.engine.Address() {
+		rt.engine.SendLocal(sender, requestTaken{}, nil)
+	}
+}
+
+// registered returns the PID of the process that pid names on e (each
+// process has its own PID value, so two looks tell whether it is the same
+// process), nil when e's registry holds none (a message to it is a dead
+// letter, which no one answers). known is false when the registry cannot
+// tell: a pid of another engine, or one whose ID has no "/" (hollywood's
+// registry is looked up by kind and id).
+func registered(e *actor.Engine, pid *actor.PID) (p *actor.PID, known bool) {
 	if pid.GetAddress() != e.Address() {
-		return true
+		return nil, false
 	}
 	kind, id, ok := strings.Cut(pid.GetID(), "/")
-	return !ok || e.Registry.GetPID(kind, id) != nil
+	if !ok {
+		return nil, false
+	}
+	return e.Registry.GetPID(kind, id), true
 }
