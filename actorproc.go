@@ -6,6 +6,7 @@ package coregate
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/anthdm/hollywood/actor"
@@ -138,14 +139,21 @@ func (a *actorRegistry) remove(n *actorNode, ended any) []*actorNode {
 	return kids
 }
 
-// all returns the live actors.
+// all returns the live actors, each parent ahead of its children: a
+// stopping runtime kills them in that order, so that a parent's Stopped
+// runs before its children's, as ChildOf says.
 func (a *actorRegistry) all() []*actorNode {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := make([]*actorNode, 0, len(a.names))
+	depth := make(map[*actorNode]int, len(a.names))
 	for _, n := range a.names {
 		out = append(out, n)
+		for p := n.parent; p != nil; p = p.parent {
+			depth[n]++
+		}
 	}
+	slices.SortFunc(out, func(x, y *actorNode) int { return depth[x] - depth[y] })
 	return out
 }
 

@@ -518,8 +518,12 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		rt.pauses.stop()
 		// Actors stop behind the messages queued to them, drained with the
 		// executors; those the drain did not reach stop at once after it.
+		// A ChildOf child stops with its parent, after the parent's
+		// Stopped, which may still ask it.
 		for _, n := range rt.actors.all() {
-			n.h.stopWith(nil)
+			if n.parent == nil {
+				n.h.stopWith(nil)
+			}
 		}
 		laneStopped, laneRetries, laneCancelled, laneRunning := rt.lane.stop(ctx)
 		supErr := rt.sup.Stop(ctx)

@@ -1,0 +1,101 @@
+package coregate
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// stopLog records the order in which actors' Stopped ran; started counts
+// their Started.
+type stopLog struct {
+	mu      sync.Mutex
+	names   []string
+	started sync.WaitGroup
+}
+
+// logsStopped is an actor whose Stopped logs its name; sent a count, it
+// spawns that many ChildOf children that do the same.
+type logsStopped struct {
+	rt   *Runtime
+	name string
+	log  *stopLog
+}
+
+func (a *logsStopped) Receive(c *ActorContext, kids int) (int, error) {
+	a.log.started.Add(kids)
+	for i := range kids {
+		name := a.name + "/" + strconv.Itoa(i)
+		if _, err := Spawn(a.rt, name, func() Actor[int, int] { return &logsStopped{a.rt, name, a.log} }, ChildOf(c)); err != nil {
+			return 0, err
+		}
+	}
+	return kids, nil
+}
+
+func (a *logsStopped) Started(*ActorContext) error {
+	if a.name != "parent" {
+		a.log.started.Done()
+	}
+	return nil
+}
+
+func (a *logsStopped) Stopped(*ActorContext) {
+	a.log.mu.Lock()
+	a.log.names = append(a.log.names, a.name)
+	a.log.mu.Unlock()
+}
+
+// TestRuntimeStopStopsChildrenAfterTheirParent: ChildOf says a child stops
+// with its parent, after the parent's Stopped, which may still ask it. A
+// runtime's Stop told every actor to stop at once, children too, so a
+// child's mailbox was closed before its parent's Stopped ran, and the
+// parent's Ask got ErrActorStopped; and, when the drain was cut short, it
+// stopped the actors in the registry's map order, a child's Stopped often
+// ahead of its parent's. Stop now tells only the actors without a parent
+// (each stops its children as it stops), and stops what the drain did not
+// reach parents first.
+func TestRuntimeStopStopsChildrenAfterTheirParent(t *testing.T) {
+	bg := context.Background()
+	t.Run("drained", func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off})
+		got := make(chan error, 1)
+		par := must(Spawn(rt, "parent", func() Actor[int, int] {
+			return &asksKidWhenStopped{spawnsKid: spawnsKid{rt: rt, kid: func() Actor[int, int] { return &counter{} }}, got: got}
+		}))
+		must(must(par.Ask(bg, 0)).Wait(bg))
+		require.NoError(t, rt.Stop(bg))
+		require.NoError(t, <-got, "the child answered its parent's Stopped")
+	})
+	t.Run("cut short", func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off})
+		log := &stopLog{}
+		par := must(Spawn(rt, "parent", func() Actor[int, int] { return &logsStopped{rt, "parent", log} }))
+		const kids = 16
+		require.Equal(t, kids, must(must(par.Ask(bg, kids)).Wait(bg)))
+		log.started.Wait() // Stopped runs only for an actor that started
+		// A Receive that ignores its context holds the executor, so the
+		// drain reaches none of the parent's tree.
+		running, hold := make(chan struct{}), make(chan struct{})
+		holder := must(Spawn(rt, "holder", func() Actor[int, int] {
+			return funcActor(func(*ActorContext, int) (int, error) {
+				close(running)
+				<-hold
+				return 0, nil
+			})
+		}))
+		require.NoError(t, holder.Tell(bg, 1))
+		<-running
+		ended, cancel := context.WithCancel(bg)
+		cancel()
+		require.Error(t, rt.Stop(ended))
+		close(hold)
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		require.Len(t, log.names, kids+1)
+		require.Equal(t, "parent", log.names[0], "a child's Stopped ran before its parent's: %v", log.names)
+	})
+}
