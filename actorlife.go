@@ -294,7 +294,8 @@ func (r *Ref[M, R]) whenTreeEnded(f func()) {
 // goroutine of its own, so that a Goexit cannot end the caller's, known as
 // a callback's: the runtime's Stop called from it returns
 // ErrStopFromHandler, as from a turn, rather than wait for the Stop that
-// waits for it here.
+// waits for it here; that Stop waits until its ctx ends, then for a grace,
+// so a Stopped that blocks does not hold it past its ctx.
 func (r *Ref[M, R]) runStopped(s stopper) {
 	run := func() {
 		defer func() {
@@ -313,5 +314,12 @@ func (r *Ref[M, R]) runStopped(s stopper) {
 		defer close(ended)
 		run()
 	})
-	<-ended
+	var giveUp <-chan struct{} // nil, never ready, but in a runtime's Stop
+	if p := r.own.rt.giveUp.Load(); p != nil {
+		giveUp = *p
+	}
+	select {
+	case <-ended:
+	case <-giveUp: // Stop's ctx ended: it returns, and reports Stopped still running
+	}
 }

@@ -217,6 +217,9 @@ type Runtime struct {
 	// refused counts the messages queued to killed actors that were refused
 	// while the runtime stopped (see Ref.closeCell), for Stop's report.
 	refused atomic.Int64
+	// giveUp is closed a grace after Stop's ctx ended: a kill's wait for
+	// the actor's Stopped ends there (see Ref.runStopped).
+	giveUp atomic.Pointer[chan struct{}]
 }
 
 // Start validates cfg, starts one executor per CPU and returns the runtime.
@@ -468,7 +471,8 @@ func (rt *Runtime) Stats() Stats {
 // [supervisor.DefaultGrace] to return. Stop then returns, even while a handler
 // ignores its context: Go cannot kill it, and its goroutine (and pinned
 // thread) exits when it returns. Before it returns it also waits, until ctx
-// ends, for the callbacks running on goroutines of their own and for the
+// ends, for the callbacks running on goroutines of their own (for an
+// actor's Stopped that no executor ran, the grace too) and for the
 // loops of Every, whose each is called once more for a run under way: none
 // of them runs after Stop returned nil. The router is unregistered; Stats gives the
 // final counts, plus those of handlers still running as each returns.
@@ -532,7 +536,13 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 			counted = se.Cancelled
 		}
 		rt.stopErr = withLane(ctx, supErr, laneStopped, laneRetries, laneCancelled, laneRunning)
-		rt.pauses.settle()     // a Submit to a paused op still holding its token resolves it
+		rt.pauses.settle() // a Submit to a paused op still holding its token resolves it
+		// A kill runs the actor's Stopped off the executors and waits for
+		// it (its children stop after it) until ctx ends, then for the
+		// grace a cancelled handler gets.
+		giveUp := make(chan struct{})
+		rt.giveUp.Store(&giveUp)
+		defer context.AfterFunc(ctx, func() { time.AfterFunc(supervisor.DefaultGrace, func() { close(giveUp) }) })()
 		var receiving []string // actors whose turn runs on past the drain
 		for _, n := range rt.actors.all() {
 			if !n.h.kill(ErrStopped) {

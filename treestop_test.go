@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -98,4 +99,51 @@ func TestRuntimeStopStopsChildrenAfterTheirParent(t *testing.T) {
 		require.Len(t, log.names, kids+1)
 		require.Equal(t, "parent", log.names[0], "a child's Stopped ran before its parent's: %v", log.names)
 	})
+}
+
+// blocksInStopped is an actor whose Stopped tells entered and waits for
+// release.
+type blocksInStopped struct{ entered, release chan struct{} }
+
+func (*blocksInStopped) Receive(_ *ActorContext, v int) (int, error) { return v, nil }
+func (b *blocksInStopped) Stopped(*ActorContext) {
+	close(b.entered)
+	<-b.release
+}
+
+// TestRuntimeStopIsNotHeldByAStoppedThatBlocks: Stop waits for callbacks
+// (an actor's Stopped among them) until its ctx ends. An actor the drain
+// did not reach is stopped by a kill after it, which ran its Stopped on a
+// goroutine of its own and waited for it without a bound: a Stopped that
+// blocked held Stop past its ctx, for good. The kill now waits until ctx
+// ends, then for the grace a cancelled handler gets.
+func TestRuntimeStopIsNotHeldByAStoppedThatBlocks(t *testing.T) {
+	bg := context.Background()
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	b := &blocksInStopped{entered: make(chan struct{}), release: make(chan struct{})}
+	blocks := must(Spawn(rt, "blocks", func() Actor[int, int] { return b }))
+	must(must(blocks.Ask(bg, 1)).Wait(bg)) // started: its Stopped will run
+	running, hold := make(chan struct{}), make(chan struct{})
+	holder := must(Spawn(rt, "holder", func() Actor[int, int] {
+		return funcActor(func(*ActorContext, int) (int, error) {
+			close(running)
+			<-hold
+			return 0, nil
+		})
+	}))
+	require.NoError(t, holder.Tell(bg, 1))
+	<-running // the drain reaches no further: "blocks" is killed after it
+	defer close(hold)
+	defer close(b.release)
+	ended, cancel := context.WithCancel(bg)
+	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- rt.Stop(ended) }()
+	awaitClosed(t, b.entered, "Stopped did not run")
+	select {
+	case err := <-stopped:
+		require.Error(t, err) // cut short: it says so
+	case <-time.After(pidsTimeout):
+		t.Fatalf("Stop still waits for a Stopped %v after its ctx ended", pidsTimeout)
+	}
 }
