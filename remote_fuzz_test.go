@@ -45,7 +45,12 @@ func FuzzWireCall(f *testing.F) {
 	}))
 	must(Define(rt, "struct", func(_ context.Context, s *structpb.Struct) (*structpb.Struct, error) { return s, nil }))
 	answers := make(chan any, 1)
-	sender := e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), requestPrefix+"fuzz"), send: func(m any, _ *actor.PID) { answers <- m }})
+	// A Request's answer process, which takes requestTaken for no answer.
+	sender := e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), requestPrefix+"fuzz"), send: func(m any, _ *actor.PID) {
+		if _, taken := m.(requestTaken); !taken {
+			answers <- m
+		}
+	}})
 
 	for _, c := range []*wire.Call{
 		{},
@@ -165,7 +170,12 @@ func FuzzRemoteMessage(f *testing.F) {
 		&anypb.Any{}, &structpb.Struct{}, &actor.PID{},
 	}
 	answers := make(chan any, 1)
-	sender := e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), requestPrefix+"fuzzmsg"), send: func(m any, _ *actor.PID) { answers <- m }})
+	// A Request's answer process, which takes requestTaken for no answer.
+	sender := e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), requestPrefix+"fuzzmsg"), send: func(m any, _ *actor.PID) {
+		if _, taken := m.(requestTaken); !taken {
+			answers <- m
+		}
+	}})
 	for i, m := range []proto.Message{
 		must(wire.NewCall("i64", wrapperspb.Int64(1), 0)),
 		&wire.Error{Code: wire.Code_STOPPED, Message: "x"},
