@@ -80,20 +80,11 @@ func TestRuntimeStopStopsChildrenAfterTheirParent(t *testing.T) {
 		log.started.Wait() // Stopped runs only for an actor that started
 		// A Receive that ignores its context holds the executor, so the
 		// drain reaches none of the parent's tree.
-		running, hold := make(chan struct{}), make(chan struct{})
-		holder := must(Spawn(rt, "holder", func() Actor[int, int] {
-			return funcActor(func(*ActorContext, int) (int, error) {
-				close(running)
-				<-hold
-				return 0, nil
-			})
-		}))
-		require.NoError(t, holder.Tell(bg, 1))
-		<-running
+		hold := holdingActor(t, rt)
 		ended, cancel := context.WithCancel(bg)
 		cancel()
 		require.Error(t, rt.Stop(ended))
-		close(hold)
+		hold()
 		log.mu.Lock()
 		defer log.mu.Unlock()
 		require.Len(t, log.names, kids+1)
@@ -123,17 +114,7 @@ func TestRuntimeStopIsNotHeldByAStoppedThatBlocks(t *testing.T) {
 	b := &blocksInStopped{entered: make(chan struct{}), release: make(chan struct{})}
 	blocks := must(Spawn(rt, "blocks", func() Actor[int, int] { return b }))
 	must(must(blocks.Ask(bg, 1)).Wait(bg)) // started: its Stopped will run
-	running, hold := make(chan struct{}), make(chan struct{})
-	holder := must(Spawn(rt, "holder", func() Actor[int, int] {
-		return funcActor(func(*ActorContext, int) (int, error) {
-			close(running)
-			<-hold
-			return 0, nil
-		})
-	}))
-	require.NoError(t, holder.Tell(bg, 1))
-	<-running // the drain reaches no further: "blocks" is killed after it
-	defer close(hold)
+	defer holdingActor(t, rt)()            // the drain reaches no further: "blocks" is killed after it
 	defer close(b.release)
 	ended, cancel := context.WithCancel(bg)
 	cancel()
@@ -146,4 +127,22 @@ func TestRuntimeStopIsNotHeldByAStoppedThatBlocks(t *testing.T) {
 	case <-time.After(pidsTimeout):
 		t.Fatalf("Stop still waits for a Stopped %v after its ctx ended", pidsTimeout)
 	}
+}
+
+// holdingActor spawns an actor whose Receive ignores its context and holds
+// rt's executor until release is called, and returns once it does: a
+// runtime Stop's drain reaches nothing queued behind it.
+func holdingActor(t *testing.T, rt *Runtime) (release func()) {
+	t.Helper()
+	running, hold := make(chan struct{}), make(chan struct{})
+	holder := must(Spawn(rt, "holder", func() Actor[int, int] {
+		return funcActor(func(*ActorContext, int) (int, error) {
+			close(running)
+			<-hold
+			return 0, nil
+		})
+	}))
+	require.NoError(t, holder.Tell(context.Background(), 1))
+	<-running
+	return func() { close(hold) }
 }

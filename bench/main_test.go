@@ -66,13 +66,7 @@ func TestQuickRun(t *testing.T) {
 		t.Fatalf("no progress on stderr: %q", progress.String())
 	}
 	var raw struct{ Samples []sample }
-	b, err := os.ReadFile(o.jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, o.jsonPath, &raw)
 	// tiny x2, cpu, blocking, latency x2, and 5 waves: 11 samples per peer.
 	if want := 11 * len(peers); len(raw.Samples) != want {
 		t.Fatalf("%d samples in the JSON, want %d", len(raw.Samples), want)
@@ -216,13 +210,7 @@ func TestLocalityRepsInJSON(t *testing.T) {
 		t.Fatalf("%d locality tables over 3 repetitions, want 2:\n%s", n, out.String())
 	}
 	var raw struct{ Locality []localityResult }
-	b, err := os.ReadFile(o.jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, o.jsonPath, &raw)
 	if len(raw.Locality) != 2 || raw.Locality[0].Workload != wLocality || raw.Locality[1].Workload != wFanOut {
 		t.Fatalf("locality results in the JSON: %+v, want locality and fanout", raw.Locality)
 	}
@@ -402,13 +390,7 @@ func TestWaveCountsEveryRound(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	var raw struct{ Samples []sample }
-	b, err := os.ReadFile(o.jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, o.jsonPath, &raw)
 	total := 0
 	for _, s := range raw.Samples {
 		total += s.Tokens * len(s.RoundWallNs)
@@ -417,5 +399,17 @@ func TestWaveCountsEveryRound(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q (%d samples in the JSON):\n%s", want, len(raw.Samples), out.String())
 		}
+	}
+}
+
+// readJSON decodes the -json file at path into v.
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
 	}
 }
