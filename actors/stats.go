@@ -22,7 +22,8 @@ type Counts struct {
 	// Failed counts tokens whose handler returned an error or called
 	// runtime.Goexit, and those refused after they were accepted, without
 	// running: a full mailbox (ErrMailboxFull), no live executor
-	// (ErrNoExecutor), an Ask whose wait for room ended.
+	// (ErrNoExecutor), an Ask refused before it was queued (one whose
+	// context ended as it waited for room counts as Cancelled).
 	Failed    uint64
 	Panicked  uint64 // the handler panicked (a *PanicError)
 	Cancelled uint64 // cancelled before starting, or gave up on a cancelled context

@@ -438,7 +438,7 @@ func (e *StopError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the context's error.
+// Unwrap returns Cause: the context's error, or [ErrDownWhileDraining].
 func (e *StopError) Unwrap() error { return e.Cause }
 
 func byOp(ts []*actors.Task) map[string]int {

@@ -1,6 +1,6 @@
-// Command counter runs user actors on coregate: a counter per account, pinned
-// to cores, driven by Tell and Ask from many goroutines, one of them crashing
-// and restarting from its factory with its mailbox kept.
+// Command counter runs user actors on coregate: a counter per account,
+// spread over the cores, driven by Tell and Ask from many goroutines, one of
+// them crashing and restarting from its factory with its mailbox kept.
 package main
 
 import (
