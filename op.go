@@ -92,7 +92,8 @@ func ChildOf(c *ActorContext) Option {
 // [NoRestarts] stops it at its first failure. Zero fields mean the package
 // defaults ([supervisor.DefaultMaxRestarts] in [supervisor.DefaultWindow]),
 // not Config.Restart; an actor's restarts take no backoff, so only those two
-// fields apply. A restart keeps the actor's [ChildOf] children running,
+// fields apply (a negative field, Backoff too, still makes Spawn fail, as
+// for an executor's policy). A restart keeps the actor's [ChildOf] children running,
 // with their names (Akka's default restart stops them): a Started that
 // spawns them gets an error for each name taken, so keep what must outlive
 // a restart, such as their Refs, outside the value (in the factory's
