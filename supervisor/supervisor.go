@@ -263,6 +263,11 @@ func (s *Supervisor) crashed(e *actors.Executor, reason error, launch bool) {
 	sl.due = time.Now().Add(delay)
 	sl.timer = time.AfterFunc(delay, func() { s.fire(e) })
 	s.mu.Unlock()
+	// Restarting for a while: unpinned work goes elsewhere, and a
+	// submitter waiting for room on e (the only executor of its class's
+	// range, say) may now use another executor that has room, which no
+	// refill there would tell it of.
+	s.room.Notify()
 }
 
 // fire runs a relaunch or a cool-down whose timer is due, unless Stop took it.
