@@ -10,10 +10,11 @@ import (
 // of its mailbox wakes at most k waiters, the first in line that fit its
 // executor (may push there), as x/sync's semaphore wakes only the waiters
 // that fit; [Room.Notify], for a change that concerns every waiter (an
-// executor down, up or stalled, the mailboxes closed), wakes them all. A
-// refill used to wake every waiter, so that with a thousand producers
-// waiting each batch a consumer took woke a thousand goroutines, of which
-// all but a few found the mailbox full again.
+// executor down, up, stalled or waiting out a restart backoff, the
+// mailboxes closed), wakes them all. A refill used to wake every waiter,
+// so that with a thousand producers waiting each batch a consumer took
+// woke a thousand goroutines, of which all but a few found the mailbox
+// full again.
 //
 // A woken waiter keeps its place in line while it tries its push again, so
 // one that finds the room taken (a producer that did not wait got there
