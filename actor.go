@@ -234,10 +234,11 @@ type actorHandle interface {
 	// executor is the executor the actor is on now: the one it moved to
 	// when its own went down, before it ran a turn there.
 	executor() *actors.Executor
-	// asked says t is an Ask to the actor and a turn of the actor runs.
+	// asked says t is an Ask to the actor and the caller runs the
+	// actor's turn (see actors.Cell.InTurn).
 	asked(t *actors.Task) bool
-	// active says a turn of the actor runs.
-	active() bool
+	// inTurn says the caller runs the actor's turn.
+	inTurn() bool
 	// handing returns the actor's executor and whether its running turn
 	// delivers its last known message (see actors.Cell.Ending), for a send
 	// from that turn.
@@ -268,20 +269,20 @@ func (r *Ref[M, R]) executor() *actors.Executor { return r.cell.Executor() }
 
 func (r *Ref[M, R]) handing() (*actors.Executor, bool) { return r.cell.Executor(), r.cell.Ending() }
 
-func (r *Ref[M, R]) asked(t *actors.Task) bool { return t.Of(&r.info) && r.cell.Active() }
+func (r *Ref[M, R]) asked(t *actors.Task) bool { return t.Of(&r.info) && r.cell.InTurn() }
 
-func (r *Ref[M, R]) active() bool { return r.cell.Active() }
+func (r *Ref[M, R]) inTurn() bool { return r.cell.InTurn() }
 
 // waitsOnItself returns an error wrapping ErrAskSelf when a Wait on t, a
 // token not begun, is called from the turn of the actor t is an Ask to:
-// ctx is the actor's context (or derives from it), a turn of the actor
-// runs, and the caller runs a handler, as a turn does (another goroutine
-// of the actor's, with its context, waits for the later turn that answers
-// it). Only a later turn can answer it, so the wait would last as long as
+// ctx is the actor's context (or derives from it), and the caller is the
+// goroutine running the actor's turn (another goroutine with its context,
+// one the turn started or another handler, waits for the later turn that
+// answers it). Only a later turn can answer it, so the wait would last as long as
 // ctx.
 func waitsOnItself(ctx context.Context, t *actors.Task) error {
 	n := turnOf(ctx)
-	if n == nil || !n.h.asked(t) || !n.rt.sup.Group().InHandler() {
+	if n == nil || !n.h.asked(t) {
 		return nil
 	}
 	return fmt.Errorf("%w: actor %q would wait for a turn of its own", ErrAskSelf, n.name)
@@ -292,7 +293,7 @@ func waitsOnItself(ctx context.Context, t *actors.Task) error {
 // waitsOnItself does for its own Ask: only a later turn could answer it.
 func requestsItself(ctx context.Context, e *actor.Engine, pid *actor.PID) error {
 	n := turnOf(ctx)
-	if n == nil || n.rt.engine != e || !n.pid.Equals(pid) || !n.h.active() || !n.rt.sup.Group().InHandler() {
+	if n == nil || n.rt.engine != e || !n.pid.Equals(pid) || !n.h.inTurn() {
 		return nil
 	}
 	return fmt.Errorf("%w: actor %q would wait for a turn of its own (a Request to itself)", ErrAskSelf, n.name)
@@ -683,7 +684,7 @@ func turnOf(ctx context.Context) *actorNode {
 // Started) with its context, or one derived from it, as waitsOnItself
 // tells.
 func (r *Ref[M, R]) ownTurn(ctx context.Context) bool {
-	return turnOf(ctx) == &r.own && r.active() && r.own.rt.sup.Group().InHandler()
+	return turnOf(ctx) == &r.own && r.inTurn()
 }
 
 // refused is the error of a message its cell did not take, as Tell and Ask

@@ -66,3 +66,50 @@ func TestSendToItselfOnAFullMailbox(t *testing.T) {
 		})
 	}
 }
+
+// TestAskSelfOnlyInTheTurn: ErrAskSelf is for the goroutine running the
+// actor's turn. A handler on another executor that waits, with a context
+// the actor stored in its turn, for an Ask to the actor is not the turn,
+// and the actor's next turn answers it; it got ErrAskSelf whenever the
+// actor's turn happened to be running (found by the hand-off review).
+func TestAskSelfOnlyInTheTurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := must(Start(Config{Cores: 2, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+		bg := context.Background()
+		defer func() { require.NoError(t, rt.Stop(bg)) }()
+		release := make(chan struct{})
+		got := make(chan error, 1)
+		var self *Ref[int, int]
+		var captured atomic.Pointer[ActorContext]
+		far := must(Define(rt, "far", func(context.Context, int) (int, error) {
+			c := captured.Load()
+			tok, err := self.Ask(c, 1)
+			if err == nil {
+				_, err = tok.Wait(c) // the captured actor context, not the turn
+			}
+			got <- err
+			return 0, err
+		}, OnExecutor(1)))
+		self = must(Spawn(rt, "a", func() Actor[int, int] {
+			return funcActor(func(c *ActorContext, n int) (int, error) {
+				if n != 0 {
+					return n, nil
+				}
+				captured.Store(c)
+				_, err := far.Submit(bg, 0)
+				if err != nil {
+					return 0, err
+				}
+				<-release // the turn stays active meanwhile
+				return 0, nil
+			})
+		}, OnExecutor(0)))
+		tok := must(self.Ask(bg, 0))
+		synctest.Wait()
+		close(release)
+		must(tok.Wait(bg))
+		if err := <-got; err != nil {
+			t.Fatalf("a handler on another executor waiting with the actor's captured context: %v", err)
+		}
+	})
+}

@@ -54,6 +54,10 @@ type Cell[E any] struct {
 	// ahead of it. takeLocked clears it.
 	lockedNear atomic.Bool
 	room       chan struct{} // closed when a turn frees room; made only while senders wait
+	// turnBy is the goroutine (see goid) that runs the active turn: the
+	// owner of the executor that began it, which keeps it while it waits
+	// beside a new owner (see InTurn).
+	turnBy atomic.Uint64
 	// over is how many envelopes of q the bound does not count: a fresh
 	// cell's first (see TryPutFirst), until a turn takes it.
 	over int
@@ -541,6 +545,9 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 	// owner touches near: its turn starts without the lock.
 	s := c.state.Load()
 	near := s&phaseMask == cellNear && c.state.CompareAndSwap(s, s&^phaseMask|cellActive)
+	if near {
+		c.markTurn(ctx)
+	}
 	took := false
 	if !near {
 		c.mu.Lock()
@@ -551,6 +558,7 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 		if e := ExecutorOf(ctx); e != nil && e != c.exec.Load() {
 			c.setExec(e)
 		}
+		c.markTurn(ctx)
 		if c.stranded.Load() {
 			c.stranded.Store(false)
 		}
@@ -839,6 +847,21 @@ func (c *Cell[E]) Close() []E {
 // Active reports whether a turn of the cell runs, without the lock: a
 // moment's answer, exact for the turn's own goroutine.
 func (c *Cell[E]) Active() bool { return c.phase() == cellActive }
+
+// markTurn notes the goroutine that runs the turn beginning: the owner of
+// the executor of ctx.
+func (c *Cell[E]) markTurn(ctx context.Context) {
+	if e := ExecutorOf(ctx); e != nil {
+		if w := e.owner.Load(); w != nil && c.turnBy.Load() != w.id {
+			c.turnBy.Store(w.id)
+		}
+	}
+}
+
+// InTurn reports whether the caller's goroutine runs the cell's active
+// turn (also while it waits beside its executor's next owner): not
+// another handler, nor a goroutine the turn started.
+func (c *Cell[E]) InTurn() bool { return c.Active() && c.turnBy.Load() == goid() }
 
 // Idle reports whether no turn of the cell runs or is queued.
 //
