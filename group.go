@@ -178,7 +178,8 @@ func (g *Group) failed(err error) error {
 // Wait blocks until every token added so far has resolved, then cancels the
 // group's context and returns the first error of the group (nil when none
 // failed). Called from inside a handler it hands the executor on while it
-// waits, as [Token.Wait] does. A nil group, or one not made by
+// waits, as [Token.Wait] does, and returns [ErrTooManyBlocked] when
+// Config.MaxBlocked handlers block already. A nil group, or one not made by
 // [NewGroup], returns an error at once.
 func (g *Group) Wait() error {
 	if g.unusable() {
