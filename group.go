@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 
 	"github.com/coregate/coregate/actors"
@@ -83,7 +84,9 @@ func (g *Group) Context() context.Context {
 // An error submitting it (the runtime stopped, the group's context ended, a
 // nil op, an op of another runtime than the group's) is returned and is
 // also the group's error, as if the token had failed; so a caller may
-// ignore Add's error and read Wait's. A nil group, or one not made by
+// ignore Add's error and read Wait's. A panic in op's [WithStickyKey]
+// function goes on to Add's caller, as it does from Submit, and is the
+// group's error too (a [*PanicError]). A nil group, or one not made by
 // [NewGroup], is an error too, and there is no group to record it.
 func Add[A, R any](g *Group, op *Op[A, R], arg A) (*Token[R], error) {
 	if g.unusable() {
@@ -111,7 +114,10 @@ func Go[R any](g *Group, fn func(context.Context) (R, error)) (*Token[R], error)
 }
 
 // join counts a token in before submit places it (it may resolve at once),
-// and out again when it was not accepted.
+// and out again when it was not accepted, also when submit panicked (the
+// op's WithStickyKey function) or called runtime.Goexit: a caller that
+// recovers would otherwise wait in Wait for a token that never was. The
+// panic goes on to the caller, and is the group's error.
 func join[R any](g *Group, submit func() (*Token[R], error)) (*Token[R], error) {
 	if g.nilCtx {
 		return nil, ErrNilContext
@@ -122,7 +128,22 @@ func join[R any](g *Group, submit func() (*Token[R], error)) (*Token[R], error) 
 	}
 	g.n++
 	g.mu.Unlock()
+	returned := false
+	defer func() {
+		if returned {
+			return
+		}
+		err, p := error(ErrGoexit), recover()
+		if p != nil {
+			err = &PanicError{Value: p, Stack: debug.Stack()}
+		}
+		g.done(err)
+		if p != nil {
+			panic(p)
+		}
+	}()
 	tok, err := submit()
+	returned = true
 	if err != nil {
 		g.done(err)
 		return nil, err

@@ -3,6 +3,7 @@ package coregate
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -197,5 +198,45 @@ func TestGroupNilContextIsAnError(t *testing.T) {
 	require.ErrorIs(t, err, ErrNilContext)
 	require.ErrorIs(t, g.Wait(), ErrNilContext)
 	require.Zero(t, ran.Load())
+	require.Zero(t, rt.Stats().Total.Submitted)
+}
+
+// TestGroupAddWhoseKeyPanics: an Add whose op's WithStickyKey function
+// panics (or calls runtime.Goexit) submitted nothing, so it leaves the
+// group's count as it found it: the panic goes on to Add's caller and is
+// the group's error, and Wait returns. Found by review: the token was
+// counted in before the key was computed and never counted out, so a
+// caller that recovered the panic (an HTTP server does) hung in Wait.
+func TestGroupAddWhoseKeyPanics(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	keyed := func(name string, key func(int) uint64) *Op[int, int] {
+		return must(Define(rt, name, func(context.Context, int) (int, error) { return 1, nil }, WithStickyKey(key)))
+	}
+	panics := keyed("panics", func(int) uint64 { panic("no key") })
+	g := NewGroup(context.Background(), rt)
+	require.PanicsWithValue(t, "no key", func() { _, _ = Add(g, panics, 1) }, "the panic goes to Add's caller")
+	select {
+	case <-g.idle:
+	default:
+		t.Fatal("the panicking Add left the group waiting for a token never submitted")
+	}
+	var pe *PanicError
+	require.ErrorAs(t, g.Wait(), &pe)
+	require.Equal(t, "no key", pe.Value)
+
+	exits := keyed("exits", func(int) uint64 { runtime.Goexit(); return 0 })
+	g = NewGroup(context.Background(), rt)
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		_, _ = Add(g, exits, 1)
+	}()
+	<-ended
+	select {
+	case <-g.idle:
+	default:
+		t.Fatal("the Add that called Goexit left the group waiting")
+	}
+	require.ErrorIs(t, g.Wait(), ErrGoexit)
 	require.Zero(t, rt.Stats().Total.Submitted)
 }
