@@ -131,7 +131,11 @@ func WithSticky() Option {
 
 // WithStickyKey makes the op's tokens sticky with key(arg) as the key (mixed
 // with the op name). key must be a non-nil func(A) uint64 for the op's
-// argument type A; Define reports any other.
+// argument type A; Define reports any other. key runs on the submitting
+// goroutine at each Submit: a panic in it goes on to Submit's caller (and
+// Add's, Map's and SubmitAll's) with no token accepted for that argument
+// (SubmitAll's earlier ones stay queued); [Op.Every] and named actions
+// answer it as a [*PanicError] instead.
 func WithStickyKey[A any](key func(A) uint64) Option {
 	return func(c *opConfig) { c.ops, c.sticky, c.keyFn = append(c.ops, "WithStickyKey"), true, key }
 }
