@@ -36,9 +36,10 @@ import (
 // publishes it as a DeadLetterEvent and answers a sender of this engine (a
 // [Request] waiting for its answer) at once with a *wire.Error of code
 // NOT_PROTO that says why. (An answer of the runtime's that is not a
-// protobuf message, an actor's R, crosses as that *wire.Error, so a remote
-// caller learns why; so does an answer to a remote Request that does not
-// marshal.) Remote(nil) is nil: an engine without a remote.
+// protobuf message, an actor's R, or that does not marshal, crosses as
+// that *wire.Error, so a remote caller learns why, a hollywood Request's
+// too; so does any answer to a remote [Request] that does not marshal.)
+// Remote(nil) is nil: an engine without a remote.
 //
 // Remote also works around a fault of hollywood v1.0.5's remote: a message
 // sent without a sender, batched on the wire with one that has a sender,
@@ -102,7 +103,7 @@ func (p *protoRemote) Send(pid *actor.PID, msg any, sender *actor.PID) {
 			// empty message for an actor, which would take it. An answer
 			// goes as the error it is (a Request of another engine takes
 			// one), anything else is refused.
-			w := &wire.Error{Code: wire.Code_NOT_PROTO, Message: fmt.Sprintf("coregate: a %T cannot cross processes: it does not marshal: %v", v, err)}
+			w := unmarshalable(v, err)
 			if !isRequest(pid) {
 				p.refuse(pid, msg, sender, w)
 				return
@@ -155,16 +156,30 @@ func marshalError(m proto.Message) (err error) {
 
 // toWire returns a result as a protobuf message: itself (a *wire.Error
 // with its message made valid UTF-8), or a *wire.Error saying it cannot
-// cross. A result that implements error is still a result: it crosses as
-// any other, not as a failure.
+// cross, also when it does not marshal. A result that implements error is
+// still a result: it crosses as any other, not as a failure.
+//
+// The marshal check is made here, where the value is known to be an
+// answer: Remote tells an answer from a message sent only for a Request
+// of coregate, and would keep the answer to any other process (a
+// hollywood Request's, a hollywood actor's) off the wire as a dead letter,
+// leaving its asker without one.
 func toWire(r any) proto.Message {
 	switch r := r.(type) {
 	case *wire.Error:
 		return wireError(r)
 	case proto.Message:
+		if err := marshalError(r); err != nil {
+			return unmarshalable(r, err)
+		}
 		return r
 	}
 	return notProto(r)
+}
+
+// unmarshalable says that m, which failed to marshal with err, cannot cross.
+func unmarshalable(m proto.Message, err error) *wire.Error {
+	return &wire.Error{Code: wire.Code_NOT_PROTO, Message: fmt.Sprintf("coregate: a %T cannot cross processes: it does not marshal: %v", m, err)}
 }
 
 func notProto(v any) *wire.Error {
