@@ -62,7 +62,10 @@ import (
 // loopback): hollywood v1.0.5's reader trusts the envelopes it reads, and
 // one whose indices point past its own tables, which its writer never
 // sends, panics the receiving process on the connection's goroutine,
-// where nothing of coregate runs yet to recover it.
+// where nothing of coregate runs yet to recover it. So does a well-formed
+// message to the process that writes to a peer (ID stream/<peer address>),
+// which takes only its own deliveries, on that process's goroutine; or
+// one naming it as its sender, once answered.
 func Remote(r actor.Remoter) actor.Remoter {
 	if r == nil {
 		return nil
