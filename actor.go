@@ -389,8 +389,9 @@ func (r *Ref[M, R]) signal(ch *chan struct{}, over *bool) <-chan struct{} {
 // has one (engine.Request's, or a hollywood actor's Context.Send, which
 // sends with its own PID), as hollywood's Respond would send it. It returns
 // an error for a nil runtime or one not made by [Start], a stopped runtime
-// ([ErrStopped]), an empty name or one a live actor has ([ErrNameTaken]), a
-// nil factory, a nil option, or options that do not fit an actor (see each
+// ([ErrStopped]), an empty name or one a live actor has ([ErrNameTaken];
+// so is one whose PID an actor of a stopped runtime of the same name and
+// engine holds, its Receive running on past that Stop), a nil factory, a nil option, or options that do not fit an actor (see each
 // option).
 //
 // Spawn calls newActor once itself, on the caller's goroutine: a panic in
@@ -427,6 +428,10 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	if rt.actors.has(name) {
 		return nil, fmt.Errorf("%w: actor %q is already running", ErrNameTaken, name)
 	}
+	pid := actor.NewPID(rt.engine.Address(), rt.name+"/actor/"+name)
+	if err := pidHeld(rt, name, pid); err != nil {
+		return nil, err
+	}
 	// Before the actor is listed or registered: a factory that fails
 	// leaves nothing behind, and the name may be spawned again.
 	value, err := callFactory(newActor)
@@ -447,7 +452,7 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	r.own = actorNode{
 		rt:   rt,
 		name: name,
-		pid:  actor.NewPID(rt.engine.Address(), rt.name+"/actor/"+name),
+		pid:  pid,
 		h:    r,
 	}
 	r.own.exec.Store(int32(exec.Index()) + 1)

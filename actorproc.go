@@ -75,6 +75,9 @@ func (a *actorRegistry) add(n *actorNode, parent *actorNode) error {
 	if _, dup := a.names[n.name]; dup {
 		return fmt.Errorf("%w: actor %q is already running", ErrNameTaken, n.name)
 	}
+	if err := pidHeld(n.rt, n.name, n.pid); err != nil {
+		return err
+	}
 	if parent != nil && a.names[parent.name] != parent {
 		// Checked with the parent's children under the same lock as its
 		// stop takes them (remove): a child is either stopped with its
@@ -93,6 +96,19 @@ func (a *actorRegistry) add(n *actorNode, parent *actorNode) error {
 		}
 		parent.children[n] = struct{}{}
 		parent.mu.Unlock()
+	}
+	return nil
+}
+
+// pidHeld says why an actor named name may not have pid: a process of the engine has
+// it already, an actor of a stopped runtime of the same name whose Receive
+// runs on past that Stop (its process leaves the engine as it returns).
+// Hollywood keeps the first process of an ID, so the new actor would have
+// a PID that reaches the old one, then none. Only another runtime's can
+// hold it: one of rt's own leaves the engine before its name is free.
+func pidHeld(rt *Runtime, name string, pid *actor.PID) error {
+	if p, _ := registered(rt.engine, pid); p != nil {
+		return fmt.Errorf("%w: actor %q: its PID %v is a process of the engine still (an actor of a stopped runtime named %q, whose Receive runs on?)", ErrNameTaken, name, pid, rt.name)
 	}
 	return nil
 }
