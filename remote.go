@@ -282,7 +282,8 @@ type reply struct {
 // pid, when ctx ends (give it a deadline), and an answer coming later is a
 // dead letter. So does a message too large for the receiving engine's
 // reader (see [Remote]). A pid of another engine when e has no remote
-// transport, and a nil ctx, engine or PID, are errors.
+// transport, a PID with no address, and a nil ctx, engine or PID, are
+// errors.
 //
 // ctx bounds the wait, not the work: msg travels as a message, ctx does
 // not, so a Request that gives up (a client gone, a deadline past) leaves
@@ -310,6 +311,10 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 		return zero, errors.New("coregate: Request on a nil *actor.Engine")
 	case pid == nil:
 		return zero, errors.New("coregate: Request to a nil *actor.PID")
+	case pid.GetAddress() == "":
+		// A remote transport would dial "", holding up the engine's
+		// outgoing traffic for seconds, for a PID no process has.
+		return zero, fmt.Errorf("coregate: Request to %v: the PID has no address (make one with actor.NewPID and an engine's Address)", pid)
 	}
 	if err := ctx.Err(); err != nil {
 		return zero, err

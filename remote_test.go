@@ -207,3 +207,15 @@ func TestRemoteNilResults(t *testing.T) {
 	require.ErrorAs(t, err, &w)
 	require.Equal(t, wire.Code_NOT_PROTO, w.GetCode(), "%v", w)
 }
+
+// TestRequestToAPIDWithoutAddress: a PID with no address (a zero
+// actor.PID, say) is refused at once, not handed to the remote transport,
+// which would dial "" and hold up the engine's outgoing traffic.
+func TestRequestToAPIDWithoutAddress(t *testing.T) {
+	e := remoteEngine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := Request[any](ctx, e, &actor.PID{ID: "somebody"}, wrapperspb.Int64(1))
+	require.ErrorContains(t, err, "has no address")
+	require.NoError(t, ctx.Err(), "refused at once, not after the context")
+}
