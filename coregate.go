@@ -562,8 +562,10 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		if err := rt.everys.wait(ctx); err != nil && rt.stopErr == nil {
 			rt.stopErr = fmt.Errorf("coregate: Stop: loops of Every still running: %w", err)
 		}
-		rt.router.Unregister()
+		// The router's PID last: while it is registered, Start refuses
+		// the name, so a runtime started with it finds every PID free.
 		rt.engine.Registry.Remove(rt.OpsPID())
+		rt.router.Unregister()
 		close(rt.stopped)
 		return rt.stopErr
 	}
