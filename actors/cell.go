@@ -400,7 +400,9 @@ func (c *Cell[E]) Unschedule() {
 		if c.closed.Load() { // no Close is to come for what is left
 			drop = append(drop, c.takeLeftLocked()...)
 		}
-		c.unplacedLocked()
+		if c.strandLocked() {
+			idle = c.placeLocked() != nil
+		}
 	}
 	c.mu.Unlock()
 	c.drop(drop)
@@ -494,11 +496,14 @@ func (c *Cell[E]) placeLocked() error {
 		case Pushed:
 			return nil
 		case Gone:
-			if e := c.host.Home(); e != nil && e != x {
+			// x too, when it came back since the push found it gone.
+			if e := c.host.Home(); e != nil {
 				c.setExec(e)
 				continue
 			}
-			c.unplacedLocked()
+			if c.strandLocked() {
+				continue
+			}
 			return ErrNoExecutor
 		default: // aborted: the runtime is stopping
 			c.unplacedLocked()
@@ -516,6 +521,22 @@ func (c *Cell[E]) unplacedLocked() {
 		// No sender may come to place it: an executor back in service does.
 		g.strand(c)
 	}
+}
+
+// strandLocked makes a cell that no executor took, none being live, idle
+// again (see unplacedLocked), and reports whether one is live after all
+// once the cell is listed stranded, the cell then marked scheduled again
+// for the caller to place: an executor back in service places the cells
+// listed when it comes back (PlaceStranded), which may be after the
+// caller found none live and before the cell was listed, and nothing
+// would place it then.
+func (c *Cell[E]) strandLocked() (again bool) {
+	c.unplacedLocked()
+	if !c.stranded.Load() || c.exec.Load().group.aborted.Load() || c.host.Home() == nil {
+		return false
+	}
+	s := c.state.Load()
+	return c.state.CompareAndSwap(s, s&^phaseMask|cellScheduled)
 }
 
 // placeStranded places a cell left stranded (see unplacedLocked) again, for

@@ -990,3 +990,70 @@ func TestLeftoverTurnEndsOnlyAfterTheQueue(t *testing.T) {
 		t.Fatalf("Ending as each envelope was delivered: %v; want 0: false (1 queued), 1: true", h.ending)
 	}
 }
+
+// homeHost is a seqHost whose Home is the executor stored in home: nil
+// while no executor is live, as the router answers.
+type homeHost struct {
+	*seqHost
+	home atomic.Pointer[Executor]
+}
+
+func (h *homeHost) Home() *Executor { return h.home.Load() }
+
+// TestStrandedAsAnExecutorComesBack: the router found no live executor
+// for a cell queued on an executor that went down (Home nil), and before
+// it dropped the cell (Unschedule, which lists it stranded), another
+// executor came back and placed the cells listed then, this one not among
+// them. The cell was left idle with its envelope, and its Ask, for good
+// (until a sender came, or the runtime's Stop): the executor back in
+// service had placed the stranded cells already.
+func TestStrandedAsAnExecutorComesBack(t *testing.T) {
+	retired := make(chan []Job, 1)
+	g := startGroup(t, GroupConfig{CPUs: []int{0, 0}, MailboxSize: 16, Affinity: Off},
+		Hooks{OnExit: func(e *Executor, err error) { retired <- e.Retire() }})
+	x, y := g.Executors()[0], g.Executors()[1]
+	down := func(e *Executor, before func()) []Job {
+		gate := make(chan struct{})
+		if e.Push(newJob(1, func(context.Context) error { <-gate; runtime.Goexit(); return nil })) != Pushed {
+			t.Fatal("push refused")
+		}
+		if before != nil {
+			before()
+		}
+		close(gate)
+		return <-retired
+	}
+	down(y, nil)
+	h := &homeHost{seqHost: newSeqHost(1)}
+	c := NewCell[int](x, 16, h)
+	jobs := down(x, func() {
+		if err := c.TryPut(0); err != nil { // queued behind the token that ends x's owner
+			t.Fatal(err)
+		}
+	})
+	// y comes back: reopened, launched, live, and the cells stranded so
+	// far placed (none).
+	y.mb.Reopen()
+	if err := y.Launch(); err != nil {
+		t.Fatal(err)
+	}
+	h.home.Store(y)
+	g.PlaceStranded()
+	for _, j := range jobs {
+		Drop(j, Failed, ErrNoExecutor) // as the router does, having found none live before y came back
+	}
+	c.mu.Lock()
+	left := c.stranded.Load() && c.phase() == cellIdle
+	c.mu.Unlock()
+	if left {
+		t.Fatal("the cell is left stranded, idle with its envelope, with y back in service")
+	}
+	select {
+	case <-h.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the envelope was not delivered")
+	}
+	if !slices.Equal(h.got, []int{0}) {
+		t.Fatalf("delivered %v, dropped %v; want [0] delivered", h.got, h.dropped)
+	}
+}
