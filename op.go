@@ -62,7 +62,8 @@ func WithWeight(w Weight) Option { return func(c *opConfig) { c.weight = w } }
 // OnExecutor pins an actor, or every token of an op, to executor i, whatever
 // the weight; Spawn and Define report an i out of range. A pinned op's
 // tokens wait for room on that executor alone, join no lead's seed, and
-// move elsewhere only while it is down. It does not combine with WithBlocking, WithSticky,
+// move elsewhere only while it is down; a pinned actor moved off a down
+// executor stays where it went. It does not combine with WithBlocking, WithSticky,
 // WithStickyKey or WithAnchor, nor, for an actor, with [ChildOf].
 func OnExecutor(i int) Option {
 	return func(c *opConfig) { c.onExec, c.onExecSet = i+1, true }
@@ -70,7 +71,8 @@ func OnExecutor(i int) Option {
 
 // ChildOf places an actor on the executor of the actor whose context c is,
 // as it is when Spawn is called (the one it moved to if its own went down,
-// even before it ran there), and stops it when that actor stops: the
+// even before it ran there; should that executor go down, each moves on
+// its own and they may part), and stops it when that actor stops: the
 // parent's Stopped runs first, while its children still run (so it may
 // still ask them), and they are told to stop after it, the reverse of
 // Akka's postStop and hollywood's Stopped, which come after the
