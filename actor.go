@@ -711,14 +711,13 @@ func refused(err error) error {
 // error if ctx ends first (they still stop). Called from a handler (an op's, or
 // another actor's Receive), it hands the handler's executor on while it
 // waits, as Wait does, since the actor may be queued on that very executor.
-// The actor stopping itself (with its ActorContext, or a context derived
-// from it) returns at once: it stops once the current message is handled
+// The actor stopping itself (from its own Started, Receive or Stopped, with
+// any context, or with its ActorContext, or a context derived from it,
+// anywhere) returns at once: it stops once the current message is handled
 // and those queued before the stop. From a handler or a callback (an op's
 // handler, a Receive or Stopped, an Every's each), Stop waits for the
 // actor alone, its children stopping after it: one of them may be the
-// caller. From its own Receive with any other
-// context, Stop would wait for the turn it is called from: it returns
-// ctx's error when ctx ends (never, for context.Background()).
+// caller.
 func (r *Ref[M, R]) Stop(ctx context.Context) error {
 	if r.unusable() {
 		return ErrNilRef
@@ -727,8 +726,10 @@ func (r *Ref[M, R]) Stop(ctx context.Context) error {
 		return ErrNilContext
 	}
 	done := r.stopWith(nil)
-	if turnOf(ctx) == &r.own {
-		return nil // it stops after this turn: waiting for it here would never end
+	if turnOf(ctx) == &r.own || r.inTurn() {
+		// It stops after this turn: waiting for it here would never end,
+		// whatever ctx the turn passed (its own, or a server's Background).
+		return nil
 	}
 	if !r.own.rt.inHandler() {
 		// From plain code, the whole tree. Not from a handler: a child's

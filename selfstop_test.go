@@ -1,0 +1,78 @@
+package coregate
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// stopsItself calls its own Ref's Stop with a context that is not its own
+// (one a newcomer has at hand: a server's, a test's) from Started, from
+// Receive of 1, or from Stopped, and reports what Stop returned.
+type stopsItself struct {
+	self    *atomic.Pointer[Ref[int, int]]
+	ctx     context.Context
+	where   string
+	stopped chan error
+	ready   <-chan struct{} // closed once self is stored
+}
+
+func (s *stopsItself) Started(*ActorContext) error {
+	<-s.ready
+	if s.where == "Started" {
+		s.stopped <- s.self.Load().Stop(s.ctx)
+	}
+	return nil
+}
+
+func (s *stopsItself) Receive(_ *ActorContext, n int) (int, error) {
+	if s.where == "Receive" && n == 1 {
+		s.stopped <- s.self.Load().Stop(s.ctx)
+	}
+	return n, nil
+}
+
+func (s *stopsItself) Stopped(*ActorContext) {
+	if s.where == "Stopped" {
+		s.stopped <- s.self.Load().Stop(s.ctx)
+	}
+}
+
+// TestStopItselfWithAnotherContext: an actor that stops itself from its own
+// turn (Started, Receive, Stopped) with a context other than its own gets
+// what it gets with its own: Stop returns at once, and the actor stops
+// after the turn. Found by the new-user review: Stop waited for the turn it
+// was called from, so it returned only when that context ended, and never
+// with context.Background(), holding the executor's goroutine (and, pinned,
+// its thread) past the runtime's Stop. The bounded context here stands for
+// Background: before the fix each Stop returned its deadline's error.
+func TestStopItselfWithAnotherContext(t *testing.T) {
+	for _, where := range []string{"Started", "Receive", "Stopped"} {
+		t.Run(where, func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off})
+			bg := context.Background()
+			ctx, cancel := context.WithTimeout(bg, pidsTimeout)
+			defer cancel()
+			var self atomic.Pointer[Ref[int, int]]
+			stopped := make(chan error, 1)
+			ready := make(chan struct{})
+			self.Store(must(Spawn(rt, "quitter", func() Actor[int, int] {
+				return &stopsItself{self: &self, ctx: ctx, where: where, stopped: stopped, ready: ready}
+			})))
+			close(ready)
+			ref := self.Load()
+			switch where {
+			case "Receive":
+				require.NoError(t, ref.Tell(bg, 1))
+			case "Stopped":
+				require.NoError(t, ref.Stop(ctx))
+			}
+			require.NoError(t, <-stopped, "Stop of itself from %s", where)
+			require.NoError(t, ref.Stop(ctx), "the actor stops after the turn")
+			_, err := ref.Ask(bg, 2)
+			require.ErrorIs(t, err, ErrActorStopped)
+		})
+	}
+}
