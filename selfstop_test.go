@@ -2,6 +2,7 @@ package coregate
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -46,10 +47,11 @@ func (s *stopsItself) Stopped(*ActorContext) {
 // after the turn. Found by the new-user review: Stop waited for the turn it
 // was called from, so it returned only when that context ended, and never
 // with context.Background(), holding the executor's goroutine (and, pinned,
-// its thread) past the runtime's Stop. The bounded context here stands for
+// its thread) past the runtime's Stop, and a runtime's Stop that stopped the
+// actor waited for it in turn. The bounded context here stands for
 // Background: before the fix each Stop returned its deadline's error.
 func TestStopItselfWithAnotherContext(t *testing.T) {
-	for _, where := range []string{"Started", "Receive", "Stopped"} {
+	for _, where := range []string{"Started", "Receive", "Stopped", "Stopped by the runtime's Stop"} {
 		t.Run(where, func(t *testing.T) {
 			rt := start(t, Config{Cores: 1, Affinity: Off})
 			bg := context.Background()
@@ -59,7 +61,7 @@ func TestStopItselfWithAnotherContext(t *testing.T) {
 			stopped := make(chan error, 1)
 			ready := make(chan struct{})
 			self.Store(must(Spawn(rt, "quitter", func() Actor[int, int] {
-				return &stopsItself{self: &self, ctx: ctx, where: where, stopped: stopped, ready: ready}
+				return &stopsItself{self: &self, ctx: ctx, where: strings.TrimSuffix(where, " by the runtime's Stop"), stopped: stopped, ready: ready}
 			})))
 			close(ready)
 			ref := self.Load()
@@ -68,6 +70,10 @@ func TestStopItselfWithAnotherContext(t *testing.T) {
 				require.NoError(t, ref.Tell(bg, 1))
 			case "Stopped":
 				require.NoError(t, ref.Stop(ctx))
+			default:
+				require.NoError(t, rt.Stop(ctx), "the runtime's Stop, which runs Stopped")
+				require.NoError(t, <-stopped, "Stop of itself from Stopped, in the runtime's Stop")
+				return
 			}
 			require.NoError(t, <-stopped, "Stop of itself from %s", where)
 			require.NoError(t, ref.Stop(ctx), "the actor stops after the turn")
