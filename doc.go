@@ -5,7 +5,7 @@
 // are hollywood processes, so they have PIDs and show up on the engine's event
 // stream.
 //
-// Use it in three steps:
+// Start a runtime, define an op, submit a token and wait for it, stop:
 //
 //	rt, err := coregate.Start(coregate.Config{})   // Config{} is valid
 //	sq, err := coregate.Define(rt, "square", func(ctx context.Context, x int) (int, error) {

@@ -63,7 +63,7 @@ var (
 	// exit, or from one of its ops' callbacks, an actor's Stopped or the each
 	// of an [Op.Every], which would wait for itself. (From a handler of
 	// another runtime, Stop hands that handler's executor on and waits.)
-	ErrStopFromHandler = errors.New("coregate: Stop called from inside a handler")
+	ErrStopFromHandler = errors.New("coregate: Stop called from inside a handler or callback of the runtime, which it would wait for (call it from other code, a goroutine of its own, say)")
 	// ErrAskSelf is returned by [Token.Wait] called inside an actor's turn
 	// (its Receive or Started, with its context or one derived from it) for
 	// an [Ref.Ask] to that same actor that it has not reached: only a later
