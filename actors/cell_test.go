@@ -98,12 +98,12 @@ func TestCellKeepsQueueUntilExecutorParks(t *testing.T) {
 	c.mu.Lock()
 	c.setPhase(cellActive) // at work again before the park
 	c.mu.Unlock()
-	c.trim(e)
+	c.trim(e, true)
 	if cap(c.batch) != 4*cellKeep || c.trimOn != nil {
 		t.Fatalf("a busy cell was trimmed: capacity %d, listed on %p", cap(c.batch), c.trimOn)
 	}
 	grow()
-	c.trim(e)
+	c.trim(e, true)
 	if cap(c.batch) > cellKeep || c.trimOn != nil {
 		t.Fatalf("an idle cell kept %d of capacity after its executor parked (listed on %p)", cap(c.batch), c.trimOn)
 	}
@@ -373,7 +373,7 @@ func TestTrimKeepsStrandedEnvelopes(t *testing.T) {
 	c.setPhase(cellScheduled)
 	c.unplacedLocked() // no executor took it: idle, stranded
 	c.mu.Unlock()
-	c.trim(e)
+	c.trim(e, true)
 	if left := c.Close(); !slices.Equal(left, []int{1, 2, 3}) {
 		t.Fatalf("a trimmed stranded cell gave Close %v, want [1 2 3]", left)
 	}
@@ -402,6 +402,43 @@ func TestTrimWithoutPark(t *testing.T) {
 	e.trimMu.Unlock()
 	if cap(c.batch) > cellKeep || listed != 0 || e.trimFrom.Load() != 0 {
 		t.Fatalf("after trimAge: capacity %d, %d listed, listed from %d; want trimmed, none, 0", cap(c.batch), listed, e.trimFrom.Load())
+	}
+}
+
+// TestTrimKeepsAStreamThatPauses: a cell listed on an executor that keeps
+// finding work, and that had a turn since it was listed (a stream with
+// pauses), keeps its queues at trimAge and is listed again at its next
+// idle; the executor's park trims it. Before, a stream to a counter
+// regrew its queues (250 KB, 60 page faults) every trimAge.
+func TestTrimKeepsAStreamThatPauses(t *testing.T) {
+	_, e := startOneExecutor(t)
+	c := NewCell[int](e, 1024, &recorder{})
+	idleAfterATurn := func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.setPhase(cellActive)
+		c.takeLocked() // the turn's take
+		c.batch, c.bpos = make([]int, 4*cellKeep), 4*cellKeep
+		if idle, _, _ := c.endTurnLocked(); !idle || c.trimOn != e {
+			t.Fatalf("a drained cell: idle %v, listed on %p; want idle, on %p", idle, c.trimOn, e)
+		}
+	}
+	idleAfterATurn()
+	from := e.trimFrom.Load()
+	c.mu.Lock()
+	c.takeLocked() // a turn since it was listed
+	c.mu.Unlock()
+	e.trimDue(func() int64 { return from + int64(trimAge) })
+	if cap(c.batch) != 4*cellKeep && cap(c.q) != 4*cellKeep {
+		t.Fatalf("a stream that paused was trimmed at trimAge: capacities %d and %d", cap(c.batch), cap(c.q))
+	}
+	if c.trimOn != nil {
+		t.Fatal("a cell kept at trimAge is still marked listed: its next idle would not list it again")
+	}
+	idleAfterATurn()
+	e.trimListed(true)
+	if cap(c.batch) > cellKeep || cap(c.q) > cellKeep {
+		t.Fatalf("the executor parked and the cell kept capacities %d and %d", cap(c.batch), cap(c.q))
 	}
 }
 
@@ -945,14 +982,14 @@ func TestTrimLeavesAMovedCell(t *testing.T) {
 	c.batch = make([]int, 0, 4*cellKeep)
 	c.trimOn = x // listed on x, then moved to y
 	c.mu.Unlock()
-	c.trim(x)
+	c.trim(x, true)
 	if cap(c.batch) != 4*cellKeep {
 		t.Fatal("x trimmed a cell that is y's")
 	}
 	c.mu.Lock()
 	c.trimOn = y
 	c.mu.Unlock()
-	c.trim(y)
+	c.trim(y, true)
 	if cap(c.batch) > cellKeep {
 		t.Fatal("y kept the grown queue of its own idle cell")
 	}

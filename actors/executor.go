@@ -78,11 +78,13 @@ type Executor struct {
 }
 
 // trimmer is an idle cell that may give memory back (see Cell.trim).
-type trimmer interface{ trim(x *Executor) }
+type trimmer interface {
+	trim(x *Executor, parked bool)
+}
 
 // trimAge bounds how long a listed cell waits for its executor to park
-// before it is trimmed anyway: a stream that pauses regrows its queue at
-// most once per trimAge.
+// before it is trimmed anyway, unless it had a turn since it was listed: a
+// stream that pauses keeps its queues until its executor parks.
 const trimAge = 10 * time.Millisecond
 
 // addTrim lists t, to trim when the owner next parks or trimAge from now.
@@ -99,7 +101,7 @@ func (e *Executor) addTrim(t trimmer) {
 // first was listed trimAge before now.
 func (e *Executor) trimDue(now func() int64) {
 	if from := e.trimFrom.Load(); from != 0 && now()-from >= int64(trimAge) {
-		e.trimIdle()
+		e.trimListed(false)
 	}
 }
 
@@ -109,15 +111,16 @@ var epoch = time.Now()
 // nanotime is a monotonic clock in nanoseconds, never 0.
 func nanotime() int64 { return int64(time.Since(epoch)) + 1 }
 
-// trimIdle trims the listed cells.
-func (e *Executor) trimIdle() {
+// trimListed trims the listed cells, as the owner parks (parked) or once
+// the first listed is trimAge old.
+func (e *Executor) trimListed(parked bool) {
 	e.trimMu.Lock()
 	ts := e.trims
 	e.trims = nil
 	e.trimFrom.Store(0)
 	e.trimMu.Unlock()
 	for _, t := range ts {
-		t.trim(e)
+		t.trim(e, parked)
 	}
 }
 

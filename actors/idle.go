@@ -235,7 +235,7 @@ func (e *Executor) idle() bool {
 			return true
 		}
 	}
-	e.trimIdle() // nothing to do for a while: idle cells give a burst's memory back
+	e.trimListed(true) // nothing to do for a while: idle cells give a burst's memory back
 	e.idleState.Store(idleParked)
 	defer e.idleState.Store(idleBusy)
 	switch e.mb.park() { // closed, aborted or empty: park tells which
