@@ -49,10 +49,7 @@ func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
 	if e.tok != nil && !e.tok.task.Begin() {
 		return // cancelled while queued
 	}
-	o, res, err := r.receive(e)
-	if g.Aborted() {
-		g.CountCancelled() // a runtime's Stop gave up draining as it ran: cut short
-	}
+	o, res, err := r.receive(g, e)
 	r.reply(e, o, res, err)
 	if o == actors.Panicked {
 		r.restart(err)
@@ -61,10 +58,15 @@ func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
 
 // receive runs Receive, telling a panic from runtime.Goexit as the executor
 // does; a Goexit replies ErrGoexit and restarts the actor before the
-// goroutine ends (its executor replaces it).
-func (r *Ref[M, R]) receive(e envelope[M, R]) (o actors.Outcome, res R, err error) {
+// goroutine ends (its executor replaces it). A Receive that ends, however it
+// ends, after g, its executor's group, aborted (a runtime's Stop gave up
+// draining as it ran) is counted as cut short.
+func (r *Ref[M, R]) receive(g *actors.Group, e envelope[M, R]) (o actors.Outcome, res R, err error) {
 	normal, recovered := false, false
 	defer func() {
+		if g.Aborted() {
+			g.CountCancelled() // also for a Goexit, which ends the goroutine here
+		}
 		if !normal && !recovered {
 			var zero R
 			r.reply(e, actors.Failed, zero, ErrGoexit)

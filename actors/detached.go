@@ -53,7 +53,7 @@ func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration, o O
 		again(j, delay, o, err)
 		return true
 	}
-	o, err := invoke(j, t, retry)
+	o, err := invoke(j, t, retry, nil) // the lane counts what its abort cut short
 	if (o == Failed || o == Panicked) && retry(j, o, err) {
 		return
 	}

@@ -519,10 +519,7 @@ func (e *Executor) run(w *worker, j Job) {
 		return
 	}
 	e.running.Store(t)
-	o, err := invoke(j, t, e.retry)
-	if e.group.aborted.Load() {
-		e.group.cancelled.Add(1) // its context was cancelled as it ran
-	}
+	o, err := invoke(j, t, e.retry, e.group)
 	if (o == Failed || o == Panicked) && e.retry(j, o, err) {
 		return
 	}
@@ -534,10 +531,15 @@ func (e *Executor) run(w *worker, j Job) {
 // panic(nil) under GODEBUG=panicnil=1) and returns normally, while a Goexit
 // runs the inner defer and keeps unwinding, past the line after it. A Goexit
 // resolves (or, when retry queues it again, retries) the token here, then
-// goes on ending the goroutine.
-func invoke(j Job, t *Task, retry func(Job, Outcome, error) bool) (o Outcome, err error) {
+// goes on ending the goroutine. A handler that ends, however it ends, after
+// g (nil: not counted here) aborted is counted as cut short: its context
+// was cancelled as it ran.
+func invoke(j Job, t *Task, retry func(Job, Outcome, error) bool, g *Group) (o Outcome, err error) {
 	normal, recovered := false, false
 	defer func() {
+		if g != nil && g.aborted.Load() {
+			g.cancelled.Add(1) // also for a Goexit, which ends the goroutine here
+		}
 		if normal || recovered {
 			return
 		}

@@ -274,12 +274,13 @@ func (g *Group) Abort() (stopped, retries int) {
 }
 
 // Cancelled returns how many handlers, and turns counted with
-// [Group.CountCancelled], returned after Abort had cancelled their
-// contexts: work the abort cut short although it ended in time.
+// [Group.CountCancelled], returned (or called runtime.Goexit) after Abort
+// had cancelled their contexts: work the abort cut short although it ended
+// in time.
 func (g *Group) Cancelled() int { return int(g.cancelled.Load()) }
 
 // CountCancelled counts, for [Group.Cancelled], a turn that ran past the
-// abort (an actor's Receive, whose context is the group's) once it returned.
+// abort (an actor's Receive, whose context is the group's) once it ended.
 func (g *Group) CountCancelled() { g.cancelled.Add(1) }
 
 // Context returns the group's context: cancelled when the group aborts.

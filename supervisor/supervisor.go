@@ -406,10 +406,10 @@ type StopError struct {
 	Retries int   // tokens in a retry backoff, resolved with their last error
 	Refused int   // from a runtime: messages queued to actors and never delivered, refused with ErrActorStopped (an Ask's token with it)
 	// Cancelled counts handlers (and actors' Receives) running when the
-	// context ended, whose contexts were cancelled, that returned within
-	// the grace: each resolved with what it returned, likely the
-	// context's error. One returning just as the grace ended may be in
-	// Running too.
+	// context ended, whose contexts were cancelled, that returned (or
+	// called runtime.Goexit) within the grace: each resolved with what it
+	// returned, likely the context's error (ErrGoexit for a Goexit). One
+	// returning just as the grace ended may be in Running too.
 	Cancelled int
 	Running   map[string]int // handlers still running, by op ("actor:" and its name for an actor's); their goroutines exit when they return
 }
