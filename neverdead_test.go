@@ -3,6 +3,7 @@ package coregate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -42,10 +43,14 @@ func flood(t *testing.T, n, every int, bad func(), wantErr func(error) bool) {
 		require.Equal(t, i+1, v)
 	}
 	require.Equal(t, n/every, failed)
-	// A token on every executor after the flood: each runs once its
-	// replacement (if its last token exited) has taken over.
-	for range 2 * len(rt.Executors()) {
-		require.Equal(t, 7, must(must(op.Submit(bg, 7)).Wait(bg)), "a token after the flood")
+	// A token pinned to each executor after the flood: it runs once the
+	// executor's replacement (if its last token exited) has taken over,
+	// and a replacement clears Restarting before it runs anything.
+	// Unpinned tokens could all go to the executors not restarting, and
+	// the look below then raced a replacement still starting.
+	for i := range rt.Executors() {
+		on := must(Define(rt, fmt.Sprintf("after-the-flood-%d", i), func(_ context.Context, v int) (int, error) { return v, nil }, OnExecutor(i)))
+		require.Equal(t, 7, must(must(on.Submit(bg, 7)).Wait(bg)), "a token on executor %d after the flood", i)
 	}
 	for _, info := range rt.Executors() {
 		require.False(t, info.Down || info.Restarting, "executor %d after the flood: %+v", info.Index, info)
