@@ -468,6 +468,30 @@ func TestStickyHashedKeyPinnedWhereHashed(t *testing.T) {
 	}
 }
 
+// TestStickyUnhashWithNoneInFlight: an Unhash with no hashed token in
+// flight does nothing, so it cannot cancel a later hashed token's count: a
+// new key pinned while that token is in flight still goes where the key was
+// hashed, not to the staggered choice.
+func TestStickyUnhashWithNoneInFlight(t *testing.T) {
+	clk := &fakeClock{}
+	s := NewSticky(1, time.Second, clk.now)
+	set := span(0, 3)
+	s.Unhash()
+	s.Place(1, set, 0)
+	key := uint64(2)
+	for Rendezvous(key, set) == 3 {
+		key++
+	}
+	if _, pinned := s.Place(key, set, 3); pinned {
+		t.Fatal("key pinned in a full table")
+	}
+	s.Release(1)
+	clk.advance(2 * time.Second)
+	if got, pinned := s.Place(key, set, 3); !pinned || got != Rendezvous(key, set) {
+		t.Fatalf("key pinned on %d (pinned %v) with its hashed token in flight on %d", got, pinned, Rendezvous(key, set))
+	}
+}
+
 // TestStickyKeepsBusyPinOutsideSet: a pin outside set (its range shrank)
 // stays on its live executor while tokens of it are in flight there, and
 // moves once they ended; on an executor that is not live it moves at once.
