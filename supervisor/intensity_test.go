@@ -78,3 +78,19 @@ func TestPolicyRejectsNegatives(t *testing.T) {
 		t.Fatalf("defaults: %+v", p)
 	}
 }
+
+// TestPolicyMaxBelowMinCounts: a MaxBackoff below Backoff counts as
+// Backoff, and a MaxCooldown below Cooldown as Cooldown, so no backoff or
+// cool-down is shorter than its floor.
+func TestPolicyMaxBelowMinCounts(t *testing.T) {
+	p, err := Policy{Backoff: time.Second, MaxBackoff: time.Millisecond, Cooldown: time.Minute, MaxCooldown: time.Second}.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.MaxBackoff != time.Second || p.MaxCooldown != time.Minute {
+		t.Fatalf("resolved %+v, want MaxBackoff 1s and MaxCooldown 1m", p)
+	}
+	if d := p.delay(3, func(n int64) int64 { return n - 1 }); d != time.Second {
+		t.Fatalf("third backoff %v, want 1s", d)
+	}
+}
