@@ -180,3 +180,19 @@ func TestStopAbortsWhenContextEnds(t *testing.T) {
 		t.Fatalf("counts %+v", c)
 	}
 }
+
+// TestFireTakenDoesNothing: a relaunch timer that fires after Stop took it
+// (its slot's timer cleared) does nothing: Stop relaunches the executor
+// itself, and a second relaunch of a running executor would fail and count
+// as a crash.
+func TestFireTakenDoesNothing(t *testing.T) {
+	s, _, _ := startOne(t)
+	e := s.Executors()[0]
+	s.fire(e) // no timer set: as after Stop took it
+	if !e.Healthy() {
+		t.Fatalf("health %v after a fire whose timer was taken", e.Health())
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
