@@ -854,3 +854,97 @@ func TestStopCutBackoffReportsTheWaitFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// stallCounter is a Rerouter that counts its Stalled calls.
+type stallCounter struct {
+	noReroute
+	stalled atomic.Int32
+}
+
+func (c *stallCounter) Stalled(*actors.Executor) int { c.stalled.Add(1); return 0 }
+
+// TestStillStalledMovesAgainFakeClock: while an executor stays stalled, each
+// watchdog look moves its queued unpinned work again (what no healthy
+// executor took at the stall, or what was queued since), not only the look
+// that found the stall.
+func TestStillStalledMovesAgainFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rr := &stallCounter{}
+		s, e, events := startFake(t, Config{StallAfter: 100 * time.Millisecond, Reroute: rr})
+		next(t, events) // started
+		release := make(chan struct{})
+		push(t, e, testkit.NewJob(1, func(context.Context) error { <-release; return nil }))
+		if ev, ok := next(t, events).(ExecutorStalled); !ok {
+			t.Fatalf("want ExecutorStalled, got %#v", ev)
+		}
+		if n := rr.stalled.Load(); n != 1 {
+			t.Fatalf("Stalled called %d times at the stall, want 1", n)
+		}
+		time.Sleep(100 * time.Millisecond) // four more looks, stuck still
+		if n := rr.stalled.Load(); n < 3 {
+			t.Fatalf("Stalled called %d times while stuck for four looks, want one per look", n)
+		}
+		close(release)
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestStopCutNothingShortIsNil: Stop's context ends before the executor
+// exits (its loop is held up after the close), but nothing was queued or
+// running: no token was cut short, so Stop returns nil, not a StopError of
+// zeros.
+func TestStopCutNothingShortIsNil(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, events := startFake(t, Config{Grace: time.Millisecond})
+		next(t, events) // started
+		var armed atomic.Bool
+		gate := make(chan struct{})
+		t.Cleanup(faults.SetLoop(func(exec int) error {
+			if exec == e.Index() && armed.Load() {
+				<-gate
+			}
+			return nil
+		}))
+		armed.Store(true)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		done := make(chan error, 1)
+		go func() { done <- s.Stop(ctx) }()
+		synctest.Wait() // the closed mailbox woke the loop, held at the gate
+		close(gate)
+		if err := <-done; err != nil {
+			t.Fatalf("Stop = %v, want nil: nothing was cut short", err)
+		}
+	})
+}
+
+// TestCooldownResetsAfterAWindowUpFakeClock: each down right after a
+// revival doubles the cool-down, but once the executor stayed up a whole
+// Window the next cool-down starts from Cooldown again.
+func TestCooldownResetsAfterAWindowUpFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, events := startFake(t, Config{Restart: Policy{
+			MaxRestarts: NoRestarts, Window: time.Minute, Cooldown: 10 * time.Second, MaxCooldown: time.Hour,
+		}})
+		f := injectLoopFaults(t, e)
+		next(t, events) // started
+		for k, want := range []time.Duration{10 * time.Second, 20 * time.Second, 10 * time.Second} {
+			if k == 2 {
+				time.Sleep(2 * time.Minute) // up a whole window
+			}
+			f.crash(t)
+			down, ok := next(t, events).(ExecutorDown)
+			if !ok || down.Cooldown != want {
+				t.Fatalf("down %d: %#v, want a cool-down of %v", k+1, down, want)
+			}
+			if ev, ok := next(t, events).(ExecutorRevived); !ok {
+				t.Fatalf("down %d: want ExecutorRevived, got %#v", k+1, ev)
+			}
+		}
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
