@@ -165,6 +165,9 @@ func (r *Router) SubmitHow(ctx context.Context, rule *Rule, tk *Ticket, j actors
 	push := func() (int, actors.PushResult) {
 		r.moving.RLock()
 		defer r.moving.RUnlock()
+		if r.loose(rule, tk) {
+			return r.tryPlaceAt(rule.Weight, r.next(rule.Weight), j, how)
+		}
 		exec := r.target(rule, tk, j)
 		if exec < 0 {
 			return -1, actors.NoExecutor
@@ -179,6 +182,15 @@ func (r *Router) SubmitHow(ctx context.Context, rule *Rule, tk *Ticket, j actors
 		r.Release(tk) // it will never resolve: give back its pin and seed
 	}
 	return err
+}
+
+// loose reports whether tk, placed before, is held to no executor: no key,
+// no seed (a lead the full seed table left unanchored), no live actor
+// nearby. Staggered afresh at each try, such a token tried one executor,
+// and woken by room freed there tried the next, full, and waited on with
+// the room unused: it tries its whole range instead, as a plain token does.
+func (r *Router) loose(rule *Rule, tk *Ticket) bool {
+	return tk.placed && !rule.Keyed && tk.Seed == nil && (tk.Near == 0 || !r.Live(tk.Near-1))
 }
 
 // waitRoom is WaitRoom, or with how.NoWait, one more try that does not wait.

@@ -6,8 +6,11 @@ import (
 	"slices"
 	"testing"
 	"testing/synctest"
+	"time"
 
+	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
+	"github.com/coregate/coregate/anchor"
 )
 
 // lineUp starts n submitters of class w, one at a time, each waiting in
@@ -317,6 +320,90 @@ func TestDownAndUpWakeEveryWaiter(t *testing.T) {
 			if !errors.Is(s.err, actors.ErrStopped) {
 				t.Fatalf("waiter %d returned %v, want ErrStopped", s.i, s.err)
 			}
+		}
+	})
+}
+
+// TestUnanchoredLeadWaitsForAnyExecutor: a lead the full seed table left
+// unanchored is held to no executor; once its push found its executor
+// full, it waits for room on any executor of its range, and room freed on
+// either lets it in. Staggered afresh at each try, it tried one executor,
+// then the other, and woken by room freed on one tried the other, full, and
+// waited on with the room unused.
+func TestUnanchoredLeadWaitsForAnyExecutor(t *testing.T) {
+	for free := range 2 {
+		synctest.Test(t, func(t *testing.T) {
+			engine, err := actor.NewEngine(actor.NewEngineConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			room := actors.NewRoom()
+			g, err := actors.NewGroup(actors.GroupConfig{Engine: engine, Name: "t", CPUs: make([]int, 2), MailboxSize: 1, Room: room})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(g.Release)
+			r, err := New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(r.Unregister)
+			execs := g.Executors()
+			fillAll(t, execs)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- r.Submit(ctx, &Rule{Weight: Heavy, Lead: true}, &Ticket{}, newJob()) }()
+			synctest.Wait() // both full: it waits
+			popRefill(t, execs[free].Mailbox())
+			synctest.Wait()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			default:
+				t.Fatalf("room freed on executor %d did not let the waiting lead in", free)
+			}
+		})
+	}
+}
+
+// TestKeyWaitsWhereItsPinMoved: a keyed token waiting for room on its pin's
+// executor, which goes down, follows the pin to another executor, full
+// too, and waits for room there: room freed there lets it in.
+func TestKeyWaitsWhereItsPinMoved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, execs := testRouter(t, 2, 1)
+		rule := &Rule{Weight: Heavy, Keyed: true}
+		first := &Ticket{Key: 7}
+		if err := r.Submit(context.Background(), rule, first, newJob()); err != nil {
+			t.Fatal(err)
+		}
+		pinned := r.Place(rule, first, newJob()) // where the pin is now, counting nothing
+		other := 1 - pinned
+		if res := execs[other].Push(newJob()); res != actors.Pushed {
+			t.Fatalf("push: %v", res)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- r.Submit(ctx, rule, &Ticket{Key: 7}, newJob()) }()
+		synctest.Wait() // it waits for room on the pin's executor
+		r.Down(execs[pinned])
+		synctest.Wait() // it follows the pin to the other, full: it waits there
+		mb := execs[other].Mailbox()
+		for range 3 { // its two jobs, then the refill that frees their slots
+			mb.Pop()
+		}
+		synctest.Wait()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatal("room freed where the pin moved did not let the key's token in")
 		}
 	})
 }

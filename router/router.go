@@ -211,8 +211,8 @@ func (r *Router) Home(w Weight) int {
 // instead of all of them; a change of the live or healthy executors wakes
 // all. A wake the submitter does not use goes on to the next in line that
 // may, so no room is left unused while one waits for it. A push that tries
-// one executor and then another (a lead whose seed table was full is
-// staggered at each try) waits for room on any executor. The first push
+// one executor and then another (a key's pin or a seed moved off an
+// executor that went down) waits for room on any executor. The first push
 // that finds room allocates nothing, and waiting allocates nothing in
 // steady state (the Room keeps the places in line that were left).
 //
