@@ -60,4 +60,7 @@ func TestKeyedLeadFollowsItsPinWhenAChildMovedItsSeed(t *testing.T) {
 	if l != n {
 		t.Fatalf("key 7's lead moved to executor %d, its next token to %d: one key on two executors", l, n)
 	}
+	if c := child.Task().Executor().Index(); l != c {
+		t.Fatalf("the lead's pin moved to executor %d, away from its child on %d (its seed's executor)", l, c)
+	}
 }

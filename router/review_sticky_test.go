@@ -74,3 +74,41 @@ func TestHashedKeyPinnedWhereItsTokensRun(t *testing.T) {
 		t.Fatalf("one key's tokens queued on executors %d (hashed, still queued) and %d (pinned)", a, b)
 	}
 }
+
+// TestResolvedHashedTokenEndsHashing: a token placed by rendezvous hashing
+// while the pin table was full counts as hashed until it is released;
+// once it is, a new key is pinned to the staggered choice again, not
+// hashed for ever.
+func TestResolvedHashedTokenEndsHashing(t *testing.T) {
+	var clock int64
+	r := stickyRouter(t, 3, 1, time.Second, &clock)
+	rule := &Rule{Weight: Heavy, Keyed: true}
+	bg := context.Background()
+	full := &Ticket{Key: 1}
+	if err := r.Submit(bg, rule, full, newJob()); err != nil {
+		t.Fatal(err)
+	}
+	r.Release(full) // the table's only pin: idle, not yet expired
+	hashed := &Ticket{Key: 2}
+	if err := r.Submit(bg, rule, hashed, newJob()); err != nil {
+		t.Fatal(err)
+	}
+	if hashed.Pinned || !hashed.Hashed {
+		t.Fatalf("key placed in a full table: pinned %v, hashed %v", hashed.Pinned, hashed.Hashed)
+	}
+	r.Release(hashed)
+	clock += int64(2 * time.Second) // the idle pin expires
+	set := r.Eligible(Heavy)
+	want := Candidate(set, r.pos[Heavy].n.Load(), 0)
+	key := uint64(3)
+	for anchor.Rendezvous(key, set) == want {
+		key++
+	}
+	tk, j := &Ticket{Key: key}, newJob()
+	if err := r.Submit(bg, rule, tk, j); err != nil {
+		t.Fatal(err)
+	}
+	if got := j.Task().Executor().Index(); !tk.Pinned || got != want {
+		t.Fatalf("new key pinned %v on %d, want the staggered %d: the hashed token was released", tk.Pinned, got, want)
+	}
+}

@@ -94,3 +94,28 @@ func runningRouter(t *testing.T) (*Router, *actors.Group) {
 	}
 	return r, g
 }
+
+// TestStallLeavesRetryTokens: a stall moves a plain token off the stalled
+// executor but leaves one of an op with retries, which stays on its
+// executor, off a stall too.
+func TestStallLeavesRetryTokens(t *testing.T) {
+	r, execs := testRouter(t, 2, 8)
+	retry := &placedJob{Job: testkit.NewJob(1, nil), rule: &Rule{Weight: Heavy, Retry: true}, tk: &Ticket{}}
+	plain := &placedJob{Job: testkit.NewJob(2, nil), rule: &Rule{Weight: Heavy}, tk: &Ticket{}}
+	for _, j := range []actors.Job{retry, plain} {
+		execs[0].Accept(j.Task())
+		if res := execs[0].Push(j); res != actors.Pushed {
+			t.Fatalf("push: %v", res)
+		}
+	}
+	execs[0].SetHealth(actors.Stalled, true)
+	if moved := r.Stalled(execs[0]); moved != 1 {
+		t.Fatalf("stall moved %d tokens, want the plain one", moved)
+	}
+	if got := retry.Task().Executor().Index(); got != 0 {
+		t.Fatalf("the retry op's token moved to %d", got)
+	}
+	if got := plain.Task().Executor().Index(); got != 1 {
+		t.Fatalf("the plain token is on %d, want 1", got)
+	}
+}
