@@ -190,41 +190,45 @@ func TestHandlerTightLoopMeetsBackpressure(t *testing.T) {
 }
 
 // TestStopBoundedByContext: a handler that ignores its context cannot hold
-// Stop past its deadline (plus the grace for cancelled handlers): Stop
-// returns an error naming the running token's op, the queued tokens behind
-// it resolve with ErrStopped at once, and the stuck goroutine exits when its
-// handler finally returns (goleak checks that).
+// Stop past its deadline (plus the grace for cancelled handlers; exactly,
+// on the fake clock): Stop returns an error naming the running token's op,
+// the queued tokens behind it resolve with ErrStopped at once, and the
+// stuck goroutine exits when its handler finally returns (goleak checks
+// that).
 func TestStopBoundedByContext(t *testing.T) {
-	rt, err := Start(Config{Cores: 1})
-	require.NoError(t, err)
-	release, started := make(chan struct{}), make(chan struct{})
-	stuck := must(Define(rt, "stuck", func(context.Context, int) (int, error) {
-		close(started)
-		<-release // ignores its context
-		return 1, nil
-	}))
-	bg := context.Background()
-	tok := must(stuck.Submit(bg, 0))
-	<-started
-	plain := must(Define(rt, "plain", where[int]))
-	var queued []*Token[int]
-	for range 5 {
-		queued = append(queued, must(plain.Submit(bg, 0)))
-	}
-	ctx, cancel := context.WithTimeout(bg, 200*time.Millisecond)
-	defer cancel()
-	begin := time.Now()
-	err = rt.Stop(ctx)
-	require.Less(t, time.Since(begin), time.Second, "Stop returned long after its deadline")
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.EqualError(t, err, `coregate: stop: context deadline exceeded before the runtime drained; 5 queued tokens resolved with ErrStopped; 1 handlers still running, their contexts cancelled ("stuck" x1)`)
-	for _, q := range queued {
-		_, err := q.Wait(bg)
-		require.ErrorIs(t, err, ErrStopped)
-	}
-	close(release)
-	require.Equal(t, 1, must(tok.Wait(bg)))
-	requireBalanced(t, rt)
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1})
+		require.NoError(t, err)
+		release, started := make(chan struct{}), make(chan struct{})
+		stuck := must(Define(rt, "stuck", func(context.Context, int) (int, error) {
+			close(started)
+			<-release // ignores its context
+			return 1, nil
+		}))
+		bg := context.Background()
+		tok := must(stuck.Submit(bg, 0))
+		<-started
+		plain := must(Define(rt, "plain", where[int]))
+		var queued []*Token[int]
+		for range 5 {
+			queued = append(queued, must(plain.Submit(bg, 0)))
+		}
+		const deadline = 200 * time.Millisecond
+		ctx, cancel := context.WithTimeout(bg, deadline)
+		defer cancel()
+		begin := time.Now()
+		err = rt.Stop(ctx)
+		require.Equal(t, deadline+supervisor.DefaultGrace, time.Since(begin), "Stop waits out its deadline, then the grace")
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.EqualError(t, err, `coregate: stop: context deadline exceeded before the runtime drained; 5 queued tokens resolved with ErrStopped; 1 handlers still running, their contexts cancelled ("stuck" x1)`)
+		for _, q := range queued {
+			_, err := q.Wait(bg)
+			require.ErrorIs(t, err, ErrStopped)
+		}
+		close(release)
+		require.Equal(t, 1, must(tok.Wait(bg)))
+		requireBalanced(t, rt)
+	})
 }
 
 // TestStopReportsNothingCutShort: a Stop whose deadline passes after every
