@@ -333,10 +333,8 @@ func TestChildStoppedStopsItsParent(t *testing.T) {
 	p = must(Spawn(rt, "p", func() Actor[string, int] { return &treeSpawner{rt: rt, kids: kids, made: made} }))
 	must(must(p.Ask(bg, "c")).Wait(bg))
 	<-made
-	start := time.Now()
 	require.NoError(t, p.Stop(bg))
-	require.NoError(t, <-got, "the child's Stopped: parent.Stop")
-	require.Less(t, time.Since(start), time.Second)
+	require.NoError(t, <-got, "the child's Stopped: parent.Stop") // a deadlock ends with its context's error
 }
 
 // TestAbortedStopDeliversNoMoreToAReceiveThatReturned: a runtime Stop that
