@@ -1094,3 +1094,55 @@ func TestStrandedAsAnExecutorComesBack(t *testing.T) {
 		t.Fatalf("delivered %v, dropped %v; want [0] delivered", h.got, h.dropped)
 	}
 }
+
+// overlapHost is a test Host whose first delivery waits for gate (entered
+// closed as it begins); it notes a delivery that begins while another runs.
+type overlapHost struct {
+	entered, gate chan struct{}
+	idle          chan struct{} // a value each time the cell goes idle
+	running       atomic.Int32
+	overlap       atomic.Bool
+	first         atomic.Bool
+}
+
+func (h *overlapHost) Deliver(context.Context, int) {
+	if h.running.Add(1) > 1 {
+		h.overlap.Store(true)
+	} else if h.first.CompareAndSwap(false, true) {
+		close(h.entered)
+		<-h.gate
+	}
+	h.running.Add(-1)
+}
+func (h *overlapHost) Home() *Executor { return nil }
+func (h *overlapHost) Drop(int)        {}
+func (h *overlapHost) Idle() {
+	select {
+	case h.idle <- struct{}{}:
+	default:
+	}
+}
+
+// TestTurnOfActiveCellReturns: a turn run for a cell whose turn is active
+// (an entry for it found on a queue) delivers nothing and leaves what is
+// queued to the active turn, so deliver never runs twice at once for one
+// cell.
+func TestTurnOfActiveCellReturns(t *testing.T) {
+	_, e := startOneExecutor(t)
+	h := &overlapHost{entered: make(chan struct{}), gate: make(chan struct{}), idle: make(chan struct{}, 1)}
+	c := NewCell[int](e, 8, h)
+	if err := c.TryPut(0); err != nil {
+		t.Fatal(err)
+	}
+	<-h.entered // the executor's turn delivers 0 and waits
+	if err := c.TryPut(1); err != nil {
+		t.Fatal(err)
+	}
+	c.Turn(context.Background())
+	overlapped := h.overlap.Load()
+	close(h.gate)
+	if overlapped {
+		t.Fatal("a second turn delivered while the active one did")
+	}
+	<-h.idle // the active turn delivered 1, and the cell is idle
+}
