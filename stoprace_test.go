@@ -47,40 +47,44 @@ func balanced(c Counts) bool {
 func TestDelayFireRacingStop(t *testing.T) {
 	for name, opts := range map[string][]Option{"executors": nil, "blocking lane": {WithBlocking()}} {
 		t.Run(name, func(t *testing.T) {
-			rt, err := Start(Config{Cores: 1, Affinity: Off})
-			require.NoError(t, err)
-			var stopped atomic.Bool
-			var ranAfterStop atomic.Bool
-			op := must(Define(rt, "op", func(context.Context, int) (int, error) {
-				if stopped.Load() {
-					ranAfterStop.Store(true)
+			synctest.Test(t, func(t *testing.T) {
+				rt, err := Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1})
+				require.NoError(t, err)
+				var stopped atomic.Bool
+				var ranAfterStop atomic.Bool
+				op := must(Define(rt, "op", func(context.Context, int) (int, error) {
+					if stopped.Load() {
+						ranAfterStop.Store(true)
+					}
+					return 1, nil
+				}, opts...))
+				inFire, release := make(chan struct{}), make(chan struct{})
+				ctx := newStopHookCtx(func() { close(inFire); <-release })
+				tok := must(op.SubmitAfter(ctx, time.Millisecond, 0))
+				<-inFire // fire popped the token and waits before delivering it
+				stopErr := make(chan error, 1)
+				go func() { stopErr <- rt.Stop(context.Background()) }()
+				synctest.Wait() // a Stop that waits for the fire in progress is blocked
+				select {
+				case err := <-stopErr:
+					close(release) // let the fire end, or the bubble deadlocks
+					t.Fatalf("Stop returned %v with a fire in progress, its token unresolved", err)
+				default:
 				}
-				return 1, nil
-			}, opts...))
-			inFire, release := make(chan struct{}), make(chan struct{})
-			ctx := newStopHookCtx(func() { close(inFire); <-release })
-			tok := must(op.SubmitAfter(ctx, time.Millisecond, 0))
-			<-inFire // fire popped the token and waits before delivering it
-			go func() {
-				// A fixed Stop waits for the fire in progress: let it go on
-				// well after a Stop that does not wait has returned.
-				time.Sleep(50 * time.Millisecond)
 				close(release)
-			}()
-			err = rt.Stop(context.Background())
-			stopped.Store(true)
-			atStop := rt.Stats().Total
-			select {
-			case <-tok.Done():
-			default:
-				_, werr := tok.Wait(context.Background())
-				time.Sleep(10 * time.Millisecond)
-				t.Fatalf("Stop returned %v with the token unresolved (balanced at Stop's return: %v); it resolved later with %v; handler ran after Stop: %v",
-					err, balanced(atStop), werr, ranAfterStop.Load())
-			}
-			require.NoError(t, err)
-			require.False(t, ranAfterStop.Load(), "handler ran after Stop returned")
-			require.True(t, balanced(atStop))
+				err = <-stopErr
+				stopped.Store(true)
+				atStop := rt.Stats().Total
+				select {
+				case <-tok.Done():
+				default:
+					t.Fatalf("Stop returned %v with the token unresolved", err)
+				}
+				require.NoError(t, err)
+				synctest.Wait() // anything left would run now
+				require.False(t, ranAfterStop.Load(), "handler ran after Stop returned")
+				require.True(t, balanced(atStop))
+			})
 		})
 	}
 }
