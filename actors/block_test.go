@@ -87,3 +87,41 @@ func TestBlockOutsideHandlersAllocatesNothing(t *testing.T) {
 		t.Fatalf("Block outside handlers allocated %v times a call", allocs)
 	}
 }
+
+// resolvingCtx is a context whose Done, asked first by Await's select,
+// resolves task (as if it ended just then) and reports the context ended
+// too: both are ready when the select picks.
+type resolvingCtx struct {
+	context.Context
+	task *Task
+	done chan struct{}
+}
+
+func (c *resolvingCtx) Done() <-chan struct{} {
+	c.task.Resolve(Succeeded, nil)
+	return c.done
+}
+func (c *resolvingCtx) Err() error { return context.Canceled }
+
+// TestAwaitPrefersTheOutcome: a token resolved by the time Await's wait
+// ends is its outcome, even when the waiter's context ended too and the
+// select picked that (either is picked at random: many tries see both).
+func TestAwaitPrefersTheOutcome(t *testing.T) {
+	g, err := NewGroup(GroupConfig{Engine: newEngine(t), Name: "t", CPUs: []int{0}, MailboxSize: 128, Affinity: Off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { g.Release(); g.Unregister() }()
+	e := g.Executors()[0]
+	done := make(chan struct{})
+	close(done)
+	for i := range 100 {
+		j := newJob(uint64(i+1), nil)
+		if e.Push(j) != Pushed {
+			t.Fatal("push refused")
+		}
+		if err := j.Task().Await(&resolvingCtx{Context: context.Background(), task: j.Task(), done: done}); err != nil {
+			t.Fatalf("try %d: Await = %v for a token resolved as the context ended", i, err)
+		}
+	}
+}
