@@ -329,3 +329,28 @@ func TestStopWaitsForAHandOffHelperStarting(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestSubmitOnceStopBeganIsRefused: a Submit once Stop began returns
+// ErrStopped, also before Stop closed the mailboxes (here while it waits
+// for a delayed token's fire in progress), and Define does too.
+func TestSubmitOnceStopBeganIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1})
+		require.NoError(t, err)
+		bg := context.Background()
+		op := must(Define(rt, "op", where[int]))
+		inFire, release := make(chan struct{}), make(chan struct{})
+		must(op.SubmitAfter(newStopHookCtx(func() { close(inFire); <-release }), time.Millisecond, 0))
+		<-inFire // fire popped the token and waits before delivering it
+		stopErr := make(chan error, 1)
+		go func() { stopErr <- rt.Stop(bg) }()
+		synctest.Wait() // Stop waits for the fire, the mailboxes still open
+		_, err = op.Submit(bg, 1)
+		_, derr := Define(rt, "late", where[int])
+		close(release)
+		require.ErrorIs(t, err, ErrStopped, "Submit once Stop began")
+		require.ErrorIs(t, derr, ErrStopped, "Define once Stop began")
+		require.NoError(t, <-stopErr)
+		requireBalanced(t, rt)
+	})
+}
