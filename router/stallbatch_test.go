@@ -76,3 +76,61 @@ func TestStallStealKeepsBatchOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestStallMovedTokensRunWhereMoved: tokens a steal moved off a stalled
+// executor, out of the batch its owner took, run where they moved, even
+// when the stuck handler returns before that executor gets to them: the
+// owner skips them.
+func TestStallMovedTokensRunWhereMoved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, g := runningRouter(t)
+		execs := g.Executors()
+		var mu sync.Mutex
+		ranOn := map[string]int{}
+		record := func(name string) func(context.Context) error {
+			return func(ctx context.Context) error {
+				mu.Lock()
+				ranOn[name] = actors.ExecutorOf(ctx).Index()
+				mu.Unlock()
+				return nil
+			}
+		}
+		gate0, gate1 := make(chan struct{}), make(chan struct{})
+		stuck := testkit.NewJob(1, func(context.Context) error { <-gate0; return nil })
+		busy := testkit.NewJob(2, func(context.Context) error { <-gate1; return nil })
+		a, b := testkit.NewJob(3, record("a")), testkit.NewJob(4, record("b"))
+		execs[1].Accept(busy.Task())
+		if res := execs[1].Push(busy); res != actors.Pushed {
+			t.Fatalf("push: %v", res)
+		}
+		batch := []actors.Job{stuck, a, b}
+		for _, j := range batch {
+			execs[0].Accept(j.Task())
+		}
+		if n, res := execs[0].PushAll(batch); n != len(batch) {
+			t.Fatalf("push all: %d, %v", n, res)
+		}
+		synctest.Wait() // executor 0's owner took all three as its batch and runs stuck
+		execs[0].SetHealth(actors.Stalled, true)
+		if moved := r.Stalled(execs[0]); moved != 2 {
+			t.Fatalf("the stall moved %d tokens, want a and b", moved)
+		}
+		close(gate0) // the stuck handler returns: its owner goes on with its batch
+		synctest.Wait()
+		close(gate1)
+		for _, j := range []actors.Job{stuck, busy, a, b} {
+			<-j.Task().Finished()
+		}
+		for _, e := range execs {
+			e.Mailbox().Close()
+		}
+		if err := g.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if ranOn["a"] != 1 || ranOn["b"] != 1 {
+			t.Fatalf("moved tokens ran on %v, want executor 1, where they moved", ranOn)
+		}
+	})
+}
