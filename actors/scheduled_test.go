@@ -272,3 +272,26 @@ func newEngine(t *testing.T) *actor.Engine {
 	}
 	return engine
 }
+
+// TestAdoptLeavesARunningToken: Adopt of a token an executor claimed to
+// run moves nothing: it runs where it is, its handler sees its executor
+// unchanged, and no move is counted.
+func TestAdoptLeavesARunningToken(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0, 0}, MailboxSize: 16, Affinity: Off}, Hooks{})
+	e0, e1 := g.Executors()[0], g.Executors()[1]
+	started, gate := make(chan struct{}), make(chan struct{})
+	j := newJob(1, func(context.Context) error { close(started); <-gate; return nil })
+	if e0.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-started
+	if res := e1.Adopt(j); res != Pushed {
+		t.Fatalf("Adopt = %v", res)
+	}
+	got, rerouted := j.Task().Executor(), e0.Counts().Rerouted
+	close(gate)
+	<-j.Task().Finished()
+	if got != e0 || rerouted != 0 {
+		t.Fatalf("a running token adopted: on executor %d, %d rerouted; want 0, none", got.Index(), rerouted)
+	}
+}
