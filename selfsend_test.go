@@ -113,3 +113,42 @@ func TestAskSelfOnlyInTheTurn(t *testing.T) {
 		}
 	})
 }
+
+// TestAskSelfNotAfterTheTurn: a handler on the actor's own executor, run by
+// the goroutine that ran the actor's last turn once that turn ended, waits
+// with the context the actor stored in its turn for an Ask to the actor: it
+// is not in the turn (the actor is idle), and the actor's next turn answers
+// it, instead of ErrAskSelf.
+func TestAskSelfNotAfterTheTurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+		bg := context.Background()
+		defer func() { require.NoError(t, rt.Stop(bg)) }()
+		got := make(chan error, 1)
+		var self *Ref[int, int]
+		var captured atomic.Pointer[ActorContext]
+		near := must(Define(rt, "near", func(context.Context, int) (int, error) {
+			c := captured.Load()
+			tok, err := self.Ask(c, 1)
+			if err == nil {
+				_, err = tok.Wait(c) // the captured actor context, the turn over
+			}
+			got <- err
+			return 0, err
+		}, OnExecutor(0)))
+		self = must(Spawn(rt, "a", func() Actor[int, int] {
+			return funcActor(func(c *ActorContext, n int) (int, error) {
+				if n != 0 {
+					return n, nil
+				}
+				captured.Store(c)
+				_, err := near.Submit(bg, 0) // runs once this turn ended
+				return 0, err
+			})
+		}, OnExecutor(0)))
+		must(must(self.Ask(bg, 0)).Wait(bg))
+		if err := <-got; err != nil {
+			t.Fatalf("a handler after the actor's turn, waiting with its captured context: %v", err)
+		}
+	})
+}
