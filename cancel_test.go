@@ -3,6 +3,7 @@ package coregate
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -102,4 +103,36 @@ func TestCancelQueuedRacingResume(t *testing.T) {
 		require.ErrorIs(t, err, ErrCancelled)
 	}
 	require.Empty(t, rec.order())
+}
+
+// TestCancelledAskNeverReachesReceive: an Ask cancelled while queued behind
+// a Receive that runs is resolved with ErrCancelled at once, and its
+// message never reaches Receive.
+func TestCancelledAskNeverReachesReceive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+		bg := context.Background()
+		defer func() { require.NoError(t, rt.Stop(bg)) }()
+		gate := make(chan struct{})
+		var seen []int
+		a := must(Spawn(rt, "a", func() Actor[int, int] {
+			return funcActor(func(_ *ActorContext, n int) (int, error) {
+				seen = append(seen, n)
+				if n == 0 {
+					<-gate
+				}
+				return n, nil
+			})
+		}))
+		first := must(a.Ask(bg, 0))
+		synctest.Wait() // Receive(0) runs, waiting for the gate
+		cancelled := must(a.Ask(bg, 1))
+		require.True(t, cancelled.Cancel(), "a queued Ask is resolved by its Cancel")
+		_, err := cancelled.Wait(bg)
+		require.ErrorIs(t, err, ErrCancelled)
+		close(gate)
+		must(first.Wait(bg))
+		must(must(a.Ask(bg, 2)).Wait(bg))
+		require.Equal(t, []int{0, 2}, seen, "messages Receive got")
+	})
 }
