@@ -457,3 +457,28 @@ func TestStopAsALaneAttemptIsQueuedAgain(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestCancelledRetryEndsTheDrain: a graceful Stop drains an executor that
+// waits for a retry holding a slot; the retry cancelled in its backoff
+// gives the slot back and wakes the parked executor, which finds its
+// mailbox drained, and Stop returns without waiting out the backoff.
+func TestCancelledRetryEndsTheDrain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1})
+		require.NoError(t, err)
+		fn, attempts := failing(1)
+		op := must(Define(rt, "r", fn, WithRetry(1, time.Hour)))
+		bg := context.Background()
+		tok := must(op.Submit(bg, 1))
+		synctest.Wait() // the first attempt failed: the retry waits out its hour
+		stopErr := make(chan error, 1)
+		go func() { stopErr <- rt.Stop(bg) }()
+		synctest.Wait() // the executor drained its queue and waits for the retry
+		stopAt := time.Now()
+		require.True(t, tok.Cancel())
+		require.NoError(t, <-stopErr)
+		require.Zero(t, time.Since(stopAt), "Stop waited out the cancelled retry's backoff")
+		require.Equal(t, int32(1), attempts.Load())
+		requireBalanced(t, rt)
+	})
+}
