@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 )
 
 // Throughput is how many messages an actor handles in one turn before the
@@ -80,8 +81,10 @@ type Cell[E any] struct {
 	batch []E
 	bpos  int
 	// last is how many envelopes the turn's last take found: two or more
-	// say a stream is coming in (see refill).
-	last int
+	// say a stream is coming in (see refill), whose batches the turn
+	// gathers for gatherFor (see gatherTime).
+	last      int
+	gatherFor time.Duration
 	// ending says the running turn delivers its last known envelope (see
 	// Ending); home and lo are set for a floating cell (see Float).
 	ending atomic.Bool
@@ -687,7 +690,7 @@ func (c *Cell[E]) refill(pos int, took bool) {
 			x.linger(c.fresh.Load)
 		}
 		if c.last >= 2 && 2*c.last <= c.size && c.fresh.Load() {
-			x.gather()
+			x.gather(c.gatherTime())
 		}
 	}
 	c.mu.Lock()
@@ -699,6 +702,23 @@ func (c *Cell[E]) refill(pos int, took bool) {
 		c.mu.Lock()
 		c.takeLocked()
 	}
+}
+
+// gatherTime is how long this turn gathers the stream's next batch: twice
+// the last gather's while the takes find fewer envelopes than gatherBatch
+// (or a quarter of the mailbox, so that the sender never waits for room),
+// half as long once they find more, within gatherMin and gatherMax. A fast
+// stream gathers its batch in a few microseconds, a slower one waits
+// longer for it.
+func (c *Cell[E]) gatherTime() time.Duration {
+	if c.gatherFor == 0 {
+		c.gatherFor = gatherMin
+	} else if c.last < min(gatherBatch, c.size/4) {
+		c.gatherFor = min(2*c.gatherFor, gatherMax)
+	} else {
+		c.gatherFor = max(c.gatherFor/2, gatherMin)
+	}
+	return c.gatherFor
 }
 
 // takeLocked makes the queue the turn's batch, freeing its room for senders,

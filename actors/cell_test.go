@@ -566,6 +566,50 @@ func TestTurnGathersAStream(t *testing.T) {
 	}
 }
 
+// TestGatherTimeAdapts: a cell's gather starts at gatherMin, doubles up to
+// gatherMax while its takes find fewer than gatherBatch envelopes (a
+// quarter of a small mailbox), and halves, down to gatherMin, once they
+// find that many.
+func TestGatherTimeAdapts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		size   int
+		target int
+	}{
+		{"default mailbox", 1024, gatherBatch},
+		{"small mailbox", 64, 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Cell[int]{size: tc.size}
+			c.last = 2
+			want := gatherMin
+			if got := c.gatherTime(); got != want {
+				t.Fatalf("first gather %v, want %v", got, want)
+			}
+			c.last = tc.target - 1
+			for want < gatherMax {
+				want *= 2
+				if got := c.gatherTime(); got != want {
+					t.Fatalf("after a take of %d: gather %v, want %v", c.last, got, want)
+				}
+			}
+			if got := c.gatherTime(); got != gatherMax {
+				t.Fatalf("past gatherMax: %v", got)
+			}
+			c.last = tc.target
+			for want > gatherMin {
+				want /= 2
+				if got := c.gatherTime(); got != want {
+					t.Fatalf("after a take of %d: gather %v, want %v", c.last, got, want)
+				}
+			}
+			if got := c.gatherTime(); got != gatherMin {
+				t.Fatalf("below gatherMin: %v", got)
+			}
+		})
+	}
+}
+
 // where is a test Host that reports the executor each delivery ran on.
 type where struct{ on chan *Executor }
 

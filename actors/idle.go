@@ -298,19 +298,27 @@ func (e *Executor) linger(more func() bool) {
 	poll(min(e.group.spin, lingerFor), lingerFor, func() bool { return more() || e.mb.hasWork() }, nil)
 }
 
-// gatherFor is how long a turn that keeps up with a stream lets its next
-// batch gather (see Cell.refill). In the counting benchmark (one sender
+// gatherMin and gatherMax bound how long a turn that keeps up with a
+// stream lets its next batch gather (see Cell.refill); the envelope that
+// came first waits that long. In the counting benchmark (one sender
 // telling one actor) 1 µs took a run from about 20 M to 26 M messages a
-// second, and 3 µs to 29 M; the envelope that came first waits that long,
-// so the wait stays within lingerFor.
-const gatherFor = 2 * time.Microsecond
+// second, and 3 µs to 29 M, in a quiet phase of the VM; in a slow one
+// (cross-CPU round trip 500 ns) 2, 8 and 32 µs gave 10.5, 12.3 and 14.2 M:
+// every take moves the lock's and the queue's lines between the CPUs, and
+// a larger batch pays that for more envelopes. gatherBatch is the batch a
+// cell's gather aims at (see Cell.gatherTime).
+const (
+	gatherMin   = 2 * time.Microsecond
+	gatherMax   = 32 * time.Microsecond
+	gatherBatch = 4 * Throughput
+)
 
-// gather, for a turn that mayLinger, spins for gatherFor while the
-// executor's mailbox is empty, without looking at the stream: a turn that
-// reads the cell's fields a sender writes takes their cache line from it.
-func (e *Executor) gather() {
+// gather, for a turn that mayLinger, spins for d while the executor's
+// mailbox is empty, without looking at the stream: a turn that reads the
+// cell's fields a sender writes takes their cache line from it.
+func (e *Executor) gather(d time.Duration) {
 	e.gathers++
-	poll(gatherFor, gatherFor, e.mb.hasWork, nil)
+	poll(d, d, e.mb.hasWork, nil)
 }
 
 // roomSpin bounds how long a sender that found a mailbox full polls for room
