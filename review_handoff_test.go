@@ -62,7 +62,11 @@ func TestAskSelfThroughLayersOfContext(t *testing.T) {
 			_, r.request = Request[int](bounded, rt.Engine(), c.Self(), 2)
 			ch := make(chan error, 1)
 			go func() {
-				_, err := tok.Wait(bounded)
+				// Not bounded: its cancel runs as this turn returns,
+				// before the later turn that answers.
+				later, cancel := context.WithTimeout(c3, crossWait)
+				defer cancel()
+				_, err := tok.Wait(later)
 				ch <- err
 			}()
 			// The goroutine's wait ends once a later turn answers: after
