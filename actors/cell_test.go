@@ -569,8 +569,10 @@ func TestTurnGathersAStream(t *testing.T) {
 // TestGatherTimeAdapts: a cell's gather starts at gatherMin, doubles up to
 // gatherMax while its takes find fewer than gatherBatch envelopes (a
 // quarter of a small mailbox), and halves, down to gatherMin, once they
-// find that many.
+// find that many, and starts from gatherMin again after a take of one or
+// none (a conversation, not a stream).
 func TestGatherTimeAdapts(t *testing.T) {
+	us := time.Microsecond
 	for _, tc := range []struct {
 		name   string
 		size   int
@@ -581,30 +583,24 @@ func TestGatherTimeAdapts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &Cell[int]{size: tc.size}
-			c.last = 2
-			want := gatherMin
-			if got := c.gatherTime(); got != want {
-				t.Fatalf("first gather %v, want %v", got, want)
-			}
-			c.last = tc.target - 1
-			for want < gatherMax {
-				want *= 2
-				if got := c.gatherTime(); got != want {
-					t.Fatalf("after a take of %d: gather %v, want %v", c.last, got, want)
+			var got []time.Duration
+			gather := func(n, last int) {
+				c.last = int32(last)
+				for range n {
+					got = append(got, c.gatherTime())
 				}
 			}
-			if got := c.gatherTime(); got != gatherMax {
-				t.Fatalf("past gatherMax: %v", got)
-			}
-			c.last = tc.target
-			for want > gatherMin {
-				want /= 2
-				if got := c.gatherTime(); got != want {
-					t.Fatalf("after a take of %d: gather %v, want %v", c.last, got, want)
-				}
-			}
-			if got := c.gatherTime(); got != gatherMin {
-				t.Fatalf("below gatherMin: %v", got)
+			gather(7, tc.target-1) // small takes: doubling to the top
+			gather(6, tc.target)   // full takes: halving to the floor
+			c.mu.Lock()
+			c.takeLocked() // a take of none: from gatherMin again
+			c.mu.Unlock()
+			gather(2, 2)
+			want := []time.Duration{2 * us, 4 * us, 8 * us, 16 * us, 32 * us, 32 * us, 32 * us,
+				32 * us, 16 * us, 8 * us, 4 * us, 2 * us, 2 * us,
+				2 * us, 4 * us}
+			if !slices.Equal(got, want) {
+				t.Fatalf("gathers %v, want %v", got, want)
 			}
 		})
 	}
