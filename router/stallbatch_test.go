@@ -33,42 +33,20 @@ func TestStallStealKeepsBatchOrder(t *testing.T) {
 				return nil
 			}
 		}
-		gate0, gate1 := make(chan struct{}), make(chan struct{})
-		stuck := testkit.NewJob(1, func(context.Context) error { <-gate0; return nil })
-		busy := testkit.NewJob(2, func(context.Context) error { <-gate1; return nil })
 		a := testkit.NewJob(3, record("a"))
 		b := &pausedPlaced{Job: testkit.NewJob(4, record("b")), resume: make(chan struct{}), waiting: make(chan struct{})}
-		execs[1].Accept(busy.Task())
-		if res := execs[1].Push(busy); res != actors.Pushed {
-			t.Fatalf("push: %v", res)
-		}
-		batch := []actors.Job{stuck, a, b}
-		for _, j := range batch {
-			execs[0].Accept(j.Task())
-		}
-		if n, res := execs[0].PushAll(batch); n != len(batch) {
-			t.Fatalf("push all: %d, %v", n, res)
-		}
-		synctest.Wait() // executor 0's owner took all three as its batch and runs stuck
+		st := newStuckBatch(t, execs, a, b)
 		execs[0].SetHealth(actors.Stalled, true)
 		b.armed.Store(true)
 		moved := make(chan int)
 		go func() { moved <- r.Stalled(execs[0]) }()
-		<-b.waiting  // a moved to executor 1, behind busy; b not yet
-		close(gate0) // the stuck handler returns: its owner goes on with its batch
+		<-b.waiting     // a moved to executor 1, behind busy; b not yet
+		close(st.gate0) // the stuck handler returns: its owner goes on with its batch
 		synctest.Wait()
 		close(b.resume)
 		<-moved
-		close(gate1)
-		for _, j := range []actors.Job{stuck, busy, a, b} {
-			<-j.Task().Finished()
-		}
-		for _, e := range execs {
-			e.Mailbox().Close()
-		}
-		if err := g.Wait(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		close(st.gate1)
+		st.finish(t, g, a, b)
 		mu.Lock()
 		defer mu.Unlock()
 		if !slices.Equal(ran, []string{"a", "b"}) {
@@ -95,42 +73,62 @@ func TestStallMovedTokensRunWhereMoved(t *testing.T) {
 				return nil
 			}
 		}
-		gate0, gate1 := make(chan struct{}), make(chan struct{})
-		stuck := testkit.NewJob(1, func(context.Context) error { <-gate0; return nil })
-		busy := testkit.NewJob(2, func(context.Context) error { <-gate1; return nil })
 		a, b := testkit.NewJob(3, record("a")), testkit.NewJob(4, record("b"))
-		execs[1].Accept(busy.Task())
-		if res := execs[1].Push(busy); res != actors.Pushed {
-			t.Fatalf("push: %v", res)
-		}
-		batch := []actors.Job{stuck, a, b}
-		for _, j := range batch {
-			execs[0].Accept(j.Task())
-		}
-		if n, res := execs[0].PushAll(batch); n != len(batch) {
-			t.Fatalf("push all: %d, %v", n, res)
-		}
-		synctest.Wait() // executor 0's owner took all three as its batch and runs stuck
+		st := newStuckBatch(t, execs, a, b)
 		execs[0].SetHealth(actors.Stalled, true)
 		if moved := r.Stalled(execs[0]); moved != 2 {
 			t.Fatalf("the stall moved %d tokens, want a and b", moved)
 		}
-		close(gate0) // the stuck handler returns: its owner goes on with its batch
+		close(st.gate0) // the stuck handler returns: its owner goes on with its batch
 		synctest.Wait()
-		close(gate1)
-		for _, j := range []actors.Job{stuck, busy, a, b} {
-			<-j.Task().Finished()
-		}
-		for _, e := range execs {
-			e.Mailbox().Close()
-		}
-		if err := g.Wait(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		close(st.gate1)
+		st.finish(t, g, a, b)
 		mu.Lock()
 		defer mu.Unlock()
 		if ranOn["a"] != 1 || ranOn["b"] != 1 {
 			t.Fatalf("moved tokens ran on %v, want executor 1, where they moved", ranOn)
 		}
 	})
+}
+
+// stuckBatch is a stall's scene: executor 1 runs busy until gate1 closes,
+// and executor 0's owner took stuck, a and b as its batch and runs stuck
+// until gate0 closes.
+type stuckBatch struct {
+	gate0, gate1 chan struct{}
+	stuck, busy  actors.Job
+}
+
+func newStuckBatch(t *testing.T, execs []*actors.Executor, a, b actors.Job) *stuckBatch {
+	t.Helper()
+	st := &stuckBatch{gate0: make(chan struct{}), gate1: make(chan struct{})}
+	st.stuck = testkit.NewJob(1, func(context.Context) error { <-st.gate0; return nil })
+	st.busy = testkit.NewJob(2, func(context.Context) error { <-st.gate1; return nil })
+	execs[1].Accept(st.busy.Task())
+	if res := execs[1].Push(st.busy); res != actors.Pushed {
+		t.Fatalf("push: %v", res)
+	}
+	batch := []actors.Job{st.stuck, a, b}
+	for _, j := range batch {
+		execs[0].Accept(j.Task())
+	}
+	if n, res := execs[0].PushAll(batch); n != len(batch) {
+		t.Fatalf("push all: %d, %v", n, res)
+	}
+	synctest.Wait() // executor 0's owner took all three as its batch and runs stuck
+	return st
+}
+
+// finish waits for every token of the scene to finish and for g to stop.
+func (st *stuckBatch) finish(t *testing.T, g *actors.Group, a, b actors.Job) {
+	t.Helper()
+	for _, j := range []actors.Job{st.stuck, st.busy, a, b} {
+		<-j.Task().Finished()
+	}
+	for _, e := range g.Executors() {
+		e.Mailbox().Close()
+	}
+	if err := g.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
