@@ -49,14 +49,7 @@ func TestSubmitAllLeftoverWhenItsShareLeavesTheRange(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-		default:
-			t.Fatal("SubmitAll still waits, with the Light range (executor 3) empty")
-		}
+		requireReturned(t, done, "SubmitAll still waits, with the Light range (executor 3) empty")
 		if got := execs[3].Mailbox().Len(); got != 1 {
 			t.Fatalf("executor 3 holds %d jobs, want job 4", got)
 		}

@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -357,14 +358,7 @@ func TestUnanchoredLeadWaitsForAnyExecutor(t *testing.T) {
 			synctest.Wait() // both full: it waits
 			popRefill(t, execs[free].Mailbox())
 			synctest.Wait()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatal(err)
-				}
-			default:
-				t.Fatalf("room freed on executor %d did not let the waiting lead in", free)
-			}
+			requireReturned(t, done, fmt.Sprintf("room freed on executor %d did not let the waiting lead in", free))
 		})
 	}
 }
@@ -397,13 +391,20 @@ func TestKeyWaitsWhereItsPinMoved(t *testing.T) {
 			mb.Pop()
 		}
 		synctest.Wait()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-		default:
-			t.Fatal("room freed where the pin moved did not let the key's token in")
-		}
+		requireReturned(t, done, "room freed where the pin moved did not let the key's token in")
 	})
+}
+
+// requireReturned fails the test with why unless the submit that sends
+// its outcome on done has returned, with no error.
+func requireReturned(t *testing.T, done <-chan error, why string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatal(why)
+	}
 }
