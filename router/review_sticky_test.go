@@ -39,14 +39,8 @@ func stickyRouter(t *testing.T, n, cap int, ttl time.Duration, clock *int64) *Ro
 // first, queued, so one key's tokens ran on two executors at once.
 func TestHashedKeyPinnedWhereItsTokensRun(t *testing.T) {
 	var clock int64
-	r := stickyRouter(t, 3, 1, time.Second, &clock)
-	rule := &Rule{Weight: Heavy, Keyed: true}
+	r, rule := fullPinTable(t, &clock)
 	bg := context.Background()
-	full := &Ticket{Key: 1}
-	if err := r.Submit(bg, rule, full, newJob()); err != nil {
-		t.Fatal(err)
-	}
-	r.Release(full) // the table's only pin: idle, not yet expired
 	set := r.Eligible(Heavy)
 	// A key whose hash and the staggered choice for its second token differ
 	// (the second placement takes position pos+1).
@@ -81,14 +75,8 @@ func TestHashedKeyPinnedWhereItsTokensRun(t *testing.T) {
 // hashed for ever.
 func TestResolvedHashedTokenEndsHashing(t *testing.T) {
 	var clock int64
-	r := stickyRouter(t, 3, 1, time.Second, &clock)
-	rule := &Rule{Weight: Heavy, Keyed: true}
+	r, rule := fullPinTable(t, &clock)
 	bg := context.Background()
-	full := &Ticket{Key: 1}
-	if err := r.Submit(bg, rule, full, newJob()); err != nil {
-		t.Fatal(err)
-	}
-	r.Release(full) // the table's only pin: idle, not yet expired
 	hashed := &Ticket{Key: 2}
 	if err := r.Submit(bg, rule, hashed, newJob()); err != nil {
 		t.Fatal(err)
@@ -111,4 +99,19 @@ func TestResolvedHashedTokenEndsHashing(t *testing.T) {
 	if got := j.Task().Executor().Index(); !tk.Pinned || got != want {
 		t.Fatalf("new key pinned %v on %d, want the staggered %d: the hashed token was released", tk.Pinned, got, want)
 	}
+}
+
+// fullPinTable is a router of 3 executors whose pin table, of one pin
+// idle for a second at most (on clock), holds key 1's idle pin, not yet
+// expired; rule is a keyed Heavy op's.
+func fullPinTable(t *testing.T, clock *int64) (*Router, *Rule) {
+	t.Helper()
+	r := stickyRouter(t, 3, 1, time.Second, clock)
+	rule := &Rule{Weight: Heavy, Keyed: true}
+	full := &Ticket{Key: 1}
+	if err := r.Submit(context.Background(), rule, full, newJob()); err != nil {
+		t.Fatal(err)
+	}
+	r.Release(full)
+	return r, rule
 }
