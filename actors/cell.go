@@ -864,7 +864,12 @@ func (c *Cell[E]) trim(x *Executor, parked bool) {
 		return // at work again (its next idle lists it again), or stranded with envelopes
 	}
 	if !parked && c.takes != c.trimTakes {
-		return // at work since it was listed: its next idle lists it again
+		// At work since it was listed, and idle again: that idle did not
+		// list it (it was listed still), and no next idle may come, so it
+		// stays listed, for x's park or its next trimAge.
+		c.trimOn, c.trimTakes = x, c.takes
+		x.addTrim(c)
+		return
 	}
 	if cap(c.q) > cellKeep {
 		c.q = nil

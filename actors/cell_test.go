@@ -407,8 +407,8 @@ func TestTrimWithoutPark(t *testing.T) {
 
 // TestTrimKeepsAStreamThatPauses: a cell listed on an executor that keeps
 // finding work, and that had a turn since it was listed (a stream with
-// pauses), keeps its queues at trimAge and is listed again at its next
-// idle; the executor's park trims it. Before, a stream to a counter
+// pauses), keeps its queues at trimAge and stays listed; the executor's
+// park trims it. Before, a stream to a counter
 // regrew its queues (250 KB, 60 page faults) every trimAge.
 func TestTrimKeepsAStreamThatPauses(t *testing.T) {
 	_, e := startOneExecutor(t)
@@ -432,13 +432,58 @@ func TestTrimKeepsAStreamThatPauses(t *testing.T) {
 	if cap(c.batch) != 4*cellKeep && cap(c.q) != 4*cellKeep {
 		t.Fatalf("a stream that paused was trimmed at trimAge: capacities %d and %d", cap(c.batch), cap(c.q))
 	}
-	if c.trimOn != nil {
-		t.Fatal("a cell kept at trimAge is still marked listed: its next idle would not list it again")
+	e.trimMu.Lock()
+	listed := slices.Contains(e.trims, trimmer(c))
+	e.trimMu.Unlock()
+	if c.trimOn != e || !listed {
+		t.Fatalf("a cell kept at trimAge: marked listed on %p, on e's list %v; want both (see TestTrimAStreamThatStopped)", c.trimOn, listed)
 	}
 	idleAfterATurn()
 	e.trimListed(true)
 	if cap(c.batch) > cellKeep || cap(c.q) > cellKeep {
 		t.Fatalf("the executor parked and the cell kept capacities %d and %d", cap(c.batch), cap(c.q))
+	}
+}
+
+// TestTrimAStreamThatStopped: a cell kept at trimAge because it had a turn
+// since it was listed, whose turn had ended by then (a stream that paused,
+// ran on and stopped), stays listed: its executor's park trims it, or, on
+// an executor that never parks, the next trimAge. From a review: the
+// cell was taken off the list, and with no next idle to list it again it
+// kept its grown queues for as long as no message came.
+func TestTrimAStreamThatStopped(t *testing.T) {
+	for _, parks := range []bool{true, false} {
+		_, e := startOneExecutor(t)
+		for e.idleState.Load() != idleParked {
+			runtime.Gosched() // parked, its owner trims nothing but what the test asks
+		}
+		c := NewCell[int](e, 1024, &recorder{})
+		idleAfterATurn := func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.setPhase(cellActive)
+			c.takeLocked() // the turn's take
+			c.batch, c.bpos = make([]int, 4*cellKeep), 4*cellKeep
+			if idle, _, _ := c.endTurnLocked(); !idle || c.trimOn != e {
+				t.Fatalf("a drained cell: idle %v, listed on %p; want idle, on %p", idle, c.trimOn, e)
+			}
+		}
+		idleAfterATurn() // listed
+		idleAfterATurn() // the stream went on, and stopped
+		from := e.trimFrom.Load()
+		e.trimDue(func() int64 { return from + int64(trimAge) })
+		if cap(c.batch) != 4*cellKeep {
+			t.Fatalf("a cell with a turn since it was listed was trimmed at trimAge: capacity %d", cap(c.batch))
+		}
+		if parks {
+			e.trimListed(true)
+		} else {
+			from = e.trimFrom.Load()
+			e.trimDue(func() int64 { return from + int64(trimAge) })
+		}
+		if cap(c.batch) > cellKeep {
+			t.Fatalf("parks %v: the stopped stream's cell kept capacity %d", parks, cap(c.batch))
+		}
 	}
 }
 
