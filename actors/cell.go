@@ -713,11 +713,11 @@ func (c *Cell[E]) refill(pos int, took bool) {
 
 // gatherTime is how long this turn gathers the stream's next batch:
 // gatherMin at first, then twice the last gather's while the takes find
-// fewer envelopes than gatherBatch
-// (or a quarter of the mailbox, so that the sender seldom waits for room: only a rate that more than
-// doubles within a gather fills the rest),
-// half as long once they find more, within gatherMin and gatherMax, and
-// from gatherMin again after a take of one or none (takeLocked): a fast
+// fewer envelopes than gatherBatch (or a quarter of the mailbox, so that
+// the sender seldom waits for room: only a rate that more than doubles
+// within a gather fills the rest), half as long once they find more,
+// within gatherMin and gatherMax, and from gatherMin again after a take
+// of one or none (takeLocked): a fast
 // stream gathers its batch in a few microseconds, a slower one waits
 // longer for it, and a conversation (ping-pong) whose take finds two now
 // and then waits gatherMin, not what its chance pairs grew to (gather
