@@ -87,7 +87,9 @@ func (g *Group) Context() context.Context {
 // ignore Add's error and read Wait's. A panic in op's [WithStickyKey]
 // function goes on to Add's caller, as it does from Submit, and is the
 // group's error too (a [*PanicError]). A nil group, or one not made by
-// [NewGroup], is an error too, and there is no group to record it.
+// [NewGroup], is an error too, and there is no group to record it. Once
+// Wait returned the group takes no more tokens: Add returns an error
+// wrapping [context.Canceled] that says so.
 func Add[A, R any](g *Group, op *Op[A, R], arg A) (*Token[R], error) {
 	if g.unusable() {
 		return nil, errors.New("coregate: Add to a nil *Group or one not made by NewGroup")
@@ -121,6 +123,9 @@ func Go[R any](g *Group, fn func(context.Context) (R, error)) (*Token[R], error)
 func join[R any](g *Group, submit func() (*Token[R], error)) (*Token[R], error) {
 	if g.nilCtx {
 		return nil, ErrNilContext
+	}
+	if context.Cause(g.ctx) == errGroupDone {
+		return nil, g.failed(fmt.Errorf("coregate: the group's Wait returned, so it takes no more tokens (make a new one with NewGroup): %w", context.Canceled))
 	}
 	g.mu.Lock()
 	if g.n == 0 {

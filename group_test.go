@@ -69,6 +69,13 @@ func TestGroupWaitsForAll(t *testing.T) {
 		}
 	}
 	require.ErrorIs(t, context.Cause(g.Context()), errGroupDone)
+	// A group is done once Wait returned: Add and Go say so, and what to
+	// do, not only "context canceled".
+	_, err := Add(g, add, 1)
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorContains(t, err, "Wait returned")
+	_, err = Go(g, func(context.Context) (int, error) { return 0, nil })
+	require.ErrorContains(t, err, "NewGroup")
 }
 
 // TestGroupFirstErrorCancelsTheRest: the first failure cancels the group:
