@@ -391,8 +391,8 @@ func (r *Ref[M, R]) signal(ch *chan struct{}, over *bool) <-chan struct{} {
 // an error for a nil runtime or one not made by [Start], a stopped runtime
 // ([ErrStopped]), an empty name or one a live actor has ([ErrNameTaken];
 // so is one whose PID an actor of a stopped runtime of the same name and
-// engine holds, its Receive running on past that Stop), a nil factory, a nil option, or options that do not fit an actor (see each
-// option).
+// engine holds, its Receive running on past that Stop), a nil factory, a
+// nil option, or options that do not fit an actor (see each option).
 //
 // Spawn calls newActor once itself, on the caller's goroutine: a panic in
 // it is returned as an error wrapping a [*PanicError], and a nil value (a
