@@ -411,19 +411,9 @@ func TestTrimWithoutPark(t *testing.T) {
 // park trims it. Before, a stream to a counter
 // regrew its queues (250 KB, 60 page faults) every trimAge.
 func TestTrimKeepsAStreamThatPauses(t *testing.T) {
-	_, e := startOneExecutor(t)
+	e := parkedExecutor(t)
 	c := NewCell[int](e, 1024, &recorder{})
-	idleAfterATurn := func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.setPhase(cellActive)
-		c.takeLocked() // the turn's take
-		c.batch, c.bpos = make([]int, 4*cellKeep), 4*cellKeep
-		if idle, _, _ := c.endTurnLocked(); !idle || c.trimOn != e {
-			t.Fatalf("a drained cell: idle %v, listed on %p; want idle, on %p", idle, c.trimOn, e)
-		}
-	}
-	idleAfterATurn()
+	idleAfterATurn(t, c, e)
 	from := e.trimFrom.Load()
 	c.mu.Lock()
 	c.takeLocked() // a turn since it was listed
@@ -438,7 +428,7 @@ func TestTrimKeepsAStreamThatPauses(t *testing.T) {
 	if c.trimOn != e || !listed {
 		t.Fatalf("a cell kept at trimAge: marked listed on %p, on e's list %v; want both (see TestTrimAStreamThatStopped)", c.trimOn, listed)
 	}
-	idleAfterATurn()
+	idleAfterATurn(t, c, e)
 	e.trimListed(true)
 	if cap(c.batch) > cellKeep || cap(c.q) > cellKeep {
 		t.Fatalf("the executor parked and the cell kept capacities %d and %d", cap(c.batch), cap(c.q))
@@ -453,23 +443,10 @@ func TestTrimKeepsAStreamThatPauses(t *testing.T) {
 // kept its grown queues for as long as no message came.
 func TestTrimAStreamThatStopped(t *testing.T) {
 	for _, parks := range []bool{true, false} {
-		_, e := startOneExecutor(t)
-		for e.idleState.Load() != idleParked {
-			runtime.Gosched() // parked, its owner trims nothing but what the test asks
-		}
+		e := parkedExecutor(t)
 		c := NewCell[int](e, 1024, &recorder{})
-		idleAfterATurn := func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			c.setPhase(cellActive)
-			c.takeLocked() // the turn's take
-			c.batch, c.bpos = make([]int, 4*cellKeep), 4*cellKeep
-			if idle, _, _ := c.endTurnLocked(); !idle || c.trimOn != e {
-				t.Fatalf("a drained cell: idle %v, listed on %p; want idle, on %p", idle, c.trimOn, e)
-			}
-		}
-		idleAfterATurn() // listed
-		idleAfterATurn() // the stream went on, and stopped
+		idleAfterATurn(t, c, e) // listed
+		idleAfterATurn(t, c, e) // the stream went on, and stopped
 		from := e.trimFrom.Load()
 		e.trimDue(func() int64 { return from + int64(trimAge) })
 		if cap(c.batch) != 4*cellKeep {
@@ -484,6 +461,31 @@ func TestTrimAStreamThatStopped(t *testing.T) {
 		if cap(c.batch) > cellKeep {
 			t.Fatalf("parks %v: the stopped stream's cell kept capacity %d", parks, cap(c.batch))
 		}
+	}
+}
+
+// parkedExecutor starts an executor and waits until it parked: its owner
+// then trims nothing but what the test asks.
+func parkedExecutor(t *testing.T) *Executor {
+	t.Helper()
+	_, e := startOneExecutor(t)
+	for e.idleState.Load() != idleParked {
+		runtime.Gosched()
+	}
+	return e
+}
+
+// idleAfterATurn makes c, on e, go idle as a turn that took its queue and
+// drained a grown batch does, which lists it for a trim on e.
+func idleAfterATurn(t *testing.T, c *Cell[int], e *Executor) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setPhase(cellActive)
+	c.takeLocked() // the turn's take
+	c.batch, c.bpos = make([]int, 4*cellKeep), 4*cellKeep
+	if idle, _, _ := c.endTurnLocked(); !idle || c.trimOn != e {
+		t.Fatalf("a drained cell: idle %v, listed on %p; want idle, on %p", idle, c.trimOn, e)
 	}
 }
 
