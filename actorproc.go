@@ -100,9 +100,10 @@ func (a *actorRegistry) add(n *actorNode, parent *actorNode) error {
 	return nil
 }
 
-// pidHeld says why an actor named name may not have pid: a process of the engine has
-// it already, an actor of a stopped runtime of the same name whose Receive
-// runs on past that Stop (its process leaves the engine as it returns).
+// pidHeld says why an actor named name may not have pid: a process of the
+// engine has it already, an actor of a stopped runtime of the same name
+// whose Receive runs on past that Stop (its process leaves the engine as
+// it returns).
 // Hollywood keeps the first process of an ID, so the new actor would have
 // a PID that reaches the old one, then none. Only another runtime's can
 // hold it: one of rt's own leaves the engine before its name is free.

@@ -717,12 +717,11 @@ func (c *Cell[E]) refill(pos int, took bool) {
 // the sender seldom waits for room: only a rate that more than doubles
 // within a gather fills the rest), half as long once they find more,
 // within gatherMin and gatherMax, and from gatherMin again after a take
-// of one or none (takeLocked): a fast
-// stream gathers its batch in a few microseconds, a slower one waits
-// longer for it, and a conversation (ping-pong) whose take finds two now
-// and then waits gatherMin, not what its chance pairs grew to (gather
-// looks only at the executor's mailbox, so the turn waits it out while its
-// peer waits for its reply).
+// of one or none (takeLocked): a fast stream gathers its batch in a few
+// microseconds, a slower one waits longer for it, and a conversation
+// (ping-pong) whose take finds two now and then waits gatherMin, not what
+// its chance pairs grew to (gather looks only at the executor's mailbox,
+// so the turn waits it out while its peer waits for its reply).
 func (c *Cell[E]) gatherTime() time.Duration {
 	d := gatherMin << c.gatherShift
 	if int(c.last) < min(gatherBatch, c.size/4) {
