@@ -435,30 +435,35 @@ func TestFailedRevivalIsDownAgainFakeClock(t *testing.T) {
 	})
 }
 
-// retryJob is a token whose hook retries it left times, at once.
-type retryJob struct {
-	task actors.Task
-	fn   func(context.Context) error
-	left int
+// hookJob is a token running fn whose hook answers a retry with retry.
+type hookJob struct {
+	task  actors.Task
+	fn    func(context.Context) error
+	retry func() (time.Duration, bool)
 	actors.HookBase
 }
 
-func newRetryJob(id uint64, retries int, fn func(context.Context) error) *retryJob {
-	j := &retryJob{fn: fn, left: retries}
+func newHookJob(id uint64, fn func(context.Context) error, retry func() (time.Duration, bool)) *hookJob {
+	j := &hookJob{fn: fn, retry: retry}
 	j.task.Init(context.Background(), id, nil, j)
 	return j
 }
 
-func (j *retryJob) Task() *actors.Task            { return &j.task }
-func (j *retryJob) Run(ctx context.Context) error { return j.fn(ctx) }
-func (j *retryJob) Resolved(*actors.Task)         {}
-func (j *retryJob) Anchor() any                   { return nil }
-func (j *retryJob) Retry(actors.Outcome, error) (time.Duration, bool) {
-	if j.left == 0 {
-		return 0, false
-	}
-	j.left--
-	return 0, true
+func (j *hookJob) Task() *actors.Task                                { return &j.task }
+func (j *hookJob) Run(ctx context.Context) error                     { return j.fn(ctx) }
+func (j *hookJob) Resolved(*actors.Task)                             {}
+func (j *hookJob) Anchor() any                                       { return nil }
+func (j *hookJob) Retry(actors.Outcome, error) (time.Duration, bool) { return j.retry() }
+
+// newRetryJob is a token whose hook retries it retries times, at once.
+func newRetryJob(id uint64, retries int, fn func(context.Context) error) *hookJob {
+	return newHookJob(id, fn, func() (time.Duration, bool) {
+		if retries == 0 {
+			return 0, false
+		}
+		retries--
+		return 0, true
+	})
 }
 
 // TestRetriedTokenIsNotAStallFakeClock: a token retried at once after each
@@ -742,26 +747,10 @@ func TestNoStallBeforeRevivedFakeClock(t *testing.T) {
 	})
 }
 
-// badHookJob is a token whose hook panics when asked for a retry: a hook
-// failing after its handler returned, outside the handler's recover.
-type badHookJob struct {
-	task actors.Task
-	fn   func(context.Context) error
-	actors.HookBase
-}
-
-func newBadHookJob(id uint64, fn func(context.Context) error) *badHookJob {
-	j := &badHookJob{fn: fn}
-	j.task.Init(context.Background(), id, nil, j)
-	return j
-}
-
-func (j *badHookJob) Task() *actors.Task            { return &j.task }
-func (j *badHookJob) Run(ctx context.Context) error { return j.fn(ctx) }
-func (j *badHookJob) Resolved(*actors.Task)         {}
-func (j *badHookJob) Anchor() any                   { return nil }
-func (j *badHookJob) Retry(actors.Outcome, error) (time.Duration, bool) {
-	panic("retry hook failed")
+// newBadHookJob is a token whose hook panics when asked for a retry: a
+// hook failing after its handler returned, outside the handler's recover.
+func newBadHookJob(id uint64, fn func(context.Context) error) *hookJob {
+	return newHookJob(id, fn, func() (time.Duration, bool) { panic("retry hook failed") })
 }
 
 // TestHookFailureResolvesItsTokenFakeClock: a token's hook that panics
