@@ -234,9 +234,6 @@ type actorHandle interface {
 	// executor is the executor the actor is on now: the one it moved to
 	// when its own went down, before it ran a turn there.
 	executor() *actors.Executor
-	// asked says t is an Ask to the actor and the caller runs the
-	// actor's turn (see actors.Cell.InTurn).
-	asked(t *actors.Task) bool
 	// inTurn says the caller runs the actor's turn.
 	inTurn() bool
 	// handing returns the actor's executor and whether its running turn
@@ -269,28 +266,28 @@ func (r *Ref[M, R]) executor() *actors.Executor { return r.cell.Executor() }
 
 func (r *Ref[M, R]) handing() (*actors.Executor, bool) { return r.cell.Executor(), r.cell.Ending() }
 
-func (r *Ref[M, R]) asked(t *actors.Task) bool { return t.Of(&r.info) && r.cell.InTurn() }
-
 func (r *Ref[M, R]) inTurn() bool { return r.cell.InTurn() }
 
-// waitsOnItself returns an error wrapping ErrAskSelf when a Wait on t, a
-// token not begun, is called from the turn of the actor t is an Ask to:
-// ctx is the actor's context (or derives from it), and the caller is the
-// goroutine running the actor's turn (another goroutine with its context,
-// one the turn started or another handler, waits for the later turn that
-// answers it). Only a later turn can answer it, so the wait would last as long as
-// ctx.
-func waitsOnItself(ctx context.Context, t *actors.Task) error {
-	n := turnOf(ctx)
-	if n == nil || !n.h.asked(t) {
+// waitsOnItself returns an error wrapping ErrAskSelf when a Wait on t is
+// called from the turn of the actor t is an Ask to, before that turn began
+// it (see actors.Task.WaitsOnItself): only a later turn can answer it, so
+// the wait would last as long as its context, whatever context that is (the
+// actor's, a server's Background). The caller is the goroutine running the
+// turn: another goroutine, one the turn started or another handler, with
+// the actor's context or any other, waits for the later turn that answers
+// it.
+func waitsOnItself(t *actors.Task) error {
+	if !t.WaitsOnItself() {
 		return nil
 	}
-	return fmt.Errorf("%w: actor %q would wait for a turn of its own", ErrAskSelf, n.name)
+	return fmt.Errorf("%w: actor %q would wait for a turn of its own", ErrAskSelf, t.OpName())
 }
 
 // requestsItself returns an error wrapping ErrAskSelf when a Request to pid
-// on engine e is called from a turn of the actor pid names, as
-// waitsOnItself does for its own Ask: only a later turn could answer it.
+// on engine e is called from a turn of the actor pid names with its
+// context, as waitsOnItself does for its own Ask: only a later turn could
+// answer it. It looks before the Request blocks and sends; with another
+// context the actor's process refuses it as it is sent (see actorProc.Send).
 func requestsItself(ctx context.Context, e *actor.Engine, pid *actor.PID) error {
 	n := turnOf(ctx)
 	if n == nil || n.rt.engine != e || !n.pid.Equals(pid) || !n.h.inTurn() {
@@ -460,6 +457,7 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	size := cmpOr(cfg.mailbox, DefaultActorMailbox)
 	r.weight = cfg.weight
 	r.cell = actors.NewCell[envelope[M, R]](exec, size, (*cellHost[M, R])(r))
+	r.info.Turns = r.cell // its Asks begin in its turns (see waitsOnItself)
 	if cfg.parent == nil && cfg.onExec == 0 {
 		// Placed by weight: it floats within its range (see Ref.Executor).
 		r.floats = true
@@ -599,9 +597,9 @@ func (r *Ref[M, R]) unusable() bool { return r == nil || r.cell == nil }
 // arrive in the order sent. A failure of
 // Receive on msg has no one to go to: it restarts the actor, as for Ask. It
 // returns ErrActorStopped once the actor stopped. An actor telling itself in
-// its own turn (with its context, or one derived from it) does not wait:
-// only a later turn of its own makes room, so on a full mailbox it gets an
-// error wrapping ErrMailboxFull at once. Tell allocates nothing in steady
+// its own turn (Receive or Started, with any context) does not wait: only a
+// later turn of its own makes room, so on a full mailbox it gets an error
+// wrapping ErrMailboxFull at once. Tell allocates nothing in steady
 // state.
 func (r *Ref[M, R]) Tell(ctx context.Context, msg M) error {
 	if r.unusable() {
@@ -665,9 +663,10 @@ func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
 	}
 	err := r.cell.TryPut(e)
 	if errors.Is(err, actors.ErrMailboxFull) {
-		if r.ownTurn(ctx) {
+		if r.inTurn() {
 			// Only a later turn of the actor takes its queue: the wait for
-			// room would last as long as ctx.
+			// room would last as long as ctx, whatever ctx is (its own, or
+			// a server's Background).
 			return fmt.Errorf("%w: actor %q sends itself a message in its own turn, and only a later turn makes room", ErrMailboxFull, r.own.name)
 		}
 		err = r.cell.Put(ctx, e)
@@ -683,13 +682,6 @@ func turnOf(ctx context.Context) *actorNode {
 	}
 	n, _ := ctx.Value(actors.TurnKey{}).(*actorNode)
 	return n
-}
-
-// ownTurn says the caller runs the actor's own turn (its Receive or
-// Started) with its context, or one derived from it, as waitsOnItself
-// tells.
-func (r *Ref[M, R]) ownTurn(ctx context.Context) bool {
-	return turnOf(ctx) == &r.own && r.inTurn()
 }
 
 // refused is the error of a message its cell did not take, as Tell and Ask

@@ -44,6 +44,14 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 		}
 		return
 	}
+	if sender != nil && isRequest(sender) && r.cell.InTurn() {
+		// A Request of the actor's own turn, with a context not its own
+		// (with its own, Request refused it before sending): only a later
+		// turn could answer it, so it would wait as long as that context.
+		// Sent here on the turn's goroutine, as a local send is.
+		r.own.rt.answer(sender, nil, fmt.Errorf("%w: actor %q would wait for a turn of its own (a Request to itself)", ErrAskSelf, r.own.name))
+		return
+	}
 	err := r.cell.TryPut(envelope[M, R]{msg: m, reply: sender})
 	if err == nil {
 		// Its answer may come once the actor left the registry (a turn's

@@ -65,12 +65,12 @@ var (
 	// another runtime, Stop hands that handler's executor on and waits.)
 	ErrStopFromHandler = errors.New("coregate: Stop called from inside a handler or callback of the runtime, which it would wait for (call it from other code, a goroutine of its own, say)")
 	// ErrAskSelf is returned by [Token.Wait] called inside an actor's turn
-	// (its Receive or Started, with its context or one derived from it) for
-	// an [Ref.Ask] to that same actor that it has not reached: only a later
-	// turn of the actor can answer it, so the wait would last as long as its
-	// context. The Ask stays queued, and is answered in that later turn.
-	// [Request] to the actor's own PID in its turn, with its context, is
-	// refused with it too, and sends nothing.
+	// (its Receive or Started, with any context) for an [Ref.Ask] to that
+	// same actor that it has not reached: only a later turn of the actor
+	// can answer it, so the wait would last as long as its context. The Ask
+	// stays queued, and is answered in that later turn. [Request] to the
+	// actor's own PID in its turn, with any context, is refused with it
+	// too, and the actor does not get the message.
 	ErrAskSelf = errors.New("coregate: an actor waits in its own turn for its own Ask")
 )
 

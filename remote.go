@@ -298,8 +298,9 @@ type reply struct {
 // very executor (a handler of the blocking lane lets another worker start
 // in its place); past [Config.MaxBlocked] it fails with [ErrTooManyBlocked]
 // and sends nothing. An actor's Request to its own PID in its turn, with
-// its context, would wait for a turn of its own: it fails with [ErrAskSelf]
-// and sends nothing. Hollywood's own Request(...).Result() hands nothing
+// any context, would wait for a turn of its own: it fails with [ErrAskSelf]
+// and the actor does not get the message (with a context not its own,
+// Request hands the executor on first, as for any wait). Hollywood's own Request(...).Result() hands nothing
 // on: called there, it holds the executor, and an answer queued behind it
 // comes only after its timeout.
 func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg any) (R, error) {

@@ -27,7 +27,7 @@ type Token[R any] struct {
 // token is of: a handler of runtime A waiting on a token of runtime B hands
 // on A's executor and counts against A's MaxBlocked, so B's handler may in
 // turn wait on a token queued on A behind the caller. An actor waiting in
-// its own turn (with its context, or one derived from it) for its own
+// its own turn (Receive or Started, with any context) for its own
 // [Ref.Ask], which only a later turn of its own can answer, gets
 // [ErrAskSelf] at once.
 //
@@ -43,10 +43,8 @@ func (t *Token[R]) Wait(ctx context.Context) (R, error) {
 	if ctx == nil {
 		return zero, ErrNilContext
 	}
-	if t.task.Queued() {
-		if err := waitsOnItself(ctx, &t.task); err != nil {
-			return zero, err
-		}
+	if err := waitsOnItself(&t.task); err != nil {
+		return zero, err
 	}
 	if err := t.task.Await(ctx); err != nil {
 		return zero, err

@@ -67,7 +67,12 @@ type Op struct {
 	// [Task.Park] to be queued again later, resolved with [Task.Resolve],
 	// or no longer queued. When it did not, the executor claims the token
 	// and runs it. It must be set before the op is first paused.
-	Hold   func(Job) bool
+	Hold func(Job) bool
+	// Turns, when set, runs the one turn that begins the op's tokens: the
+	// [Cell] of an actor, whose Asks they are. That turn waiting for one
+	// of them it has not begun would wait for itself (see
+	// [Task.WaitsOnItself]).
+	Turns  interface{ InTurn() bool }
 	paused atomic.Bool
 }
 
@@ -503,6 +508,14 @@ func Drop(j Job, o Outcome, err error) bool {
 
 // Queued reports whether the token waits to run.
 func (t *Task) Queued() bool { return t.phase() == queued }
+
+// WaitsOnItself reports whether a wait for t by the calling goroutine would
+// wait for itself: t has not begun, and the caller runs the turn that alone
+// begins it ([Op.Turns]), whatever context it would wait with. Cheap for a
+// token begun or done, and for one of an op without turns.
+func (t *Task) WaitsOnItself() bool {
+	return t.phase() == queued && t.op != nil && t.op.Turns != nil && t.op.Turns.InTurn()
+}
 
 // phase returns the token's state without its epoch or retrying mark.
 func (t *Task) phase() uint32 { return t.state.Load() & stateMask }

@@ -1,0 +1,146 @@
+package coregate
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// foreignContexts are contexts an actor's turn may have at hand that are not
+// its ActorContext: a server's or a test's (one with a deadline far off,
+// standing for context.Background, on synctest's clock), and one derived
+// from another actor's context (captured there, as a newcomer might).
+func foreignContexts(other *ActorContext) map[string]func() (context.Context, context.CancelFunc) {
+	return map[string]func() (context.Context, context.CancelFunc){
+		"Background": func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), time.Hour)
+		},
+		"another actor's": func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(other, time.Hour)
+		},
+	}
+}
+
+// selfWaiter does, in its turn (Receive of 0, or Started on a restart),
+// what waits on the actor itself, with a context that is not its own:
+// Wait for its own Ask, Request its own PID, or Tell itself into its full
+// mailbox. It reports the error.
+type selfWaiter struct {
+	rt      *Runtime
+	self    **Ref[int, int]
+	how     string
+	ctx     func() (context.Context, context.CancelFunc)
+	started bool // on a restart, in Started
+	got     chan<- error
+}
+
+func (a *selfWaiter) Started(*ActorContext) error {
+	if a.started {
+		a.got <- a.waitOnItself()
+	}
+	return nil
+}
+
+func (a *selfWaiter) Receive(_ *ActorContext, n int) (int, error) {
+	switch n {
+	case 0:
+		a.got <- a.waitOnItself()
+	case -1:
+		panic("restart")
+	}
+	return n, nil
+}
+
+func (a *selfWaiter) waitOnItself() error {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	self := *a.self
+	switch a.how {
+	case "Wait":
+		tok, err := self.Ask(ctx, 1)
+		if err != nil {
+			return err
+		}
+		_, err = tok.Wait(ctx)
+		return err
+	case "Request":
+		_, err := Request[int](ctx, a.rt.Engine(), self.PID(), 1)
+		return err
+	case "Tell", "Ask":
+		for i := 1; i <= 2; i++ { // the first fits, the second finds the mailbox full
+			var err error
+			if a.how == "Ask" {
+				_, err = self.Ask(ctx, i)
+			} else {
+				err = self.Tell(ctx, i)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// TestWaitOnItselfWithAnotherContext: an actor that, in its own turn
+// (Receive, or Started), waits on itself with a context that is not its own
+// (a server's Background, one derived from another actor's context) gets
+// the error it gets with its own, at once: ErrAskSelf for a Wait on its own
+// Ask and for a Request to its own PID, ErrMailboxFull for a Tell or Ask to
+// itself into its full mailbox. Only a later turn of its own can answer, or
+// make room, so the wait lasted as long as that context: for ever with
+// Background (here its deadline, an hour on synctest's clock), the actor
+// and its executor's goroutine with it. The actor goes on after it.
+func TestWaitOnItselfWithAnotherContext(t *testing.T) {
+	for _, how := range []string{"Wait", "Request", "Tell", "Ask"} {
+		for _, where := range []string{"Receive", "Started"} {
+			for _, ctxName := range []string{"Background", "another actor's"} {
+				t.Run(how+"/"+where+"/"+ctxName, func(t *testing.T) {
+					synctest.Test(t, func(t *testing.T) {
+						testWaitOnItself(t, how, where, ctxName)
+					})
+				})
+			}
+		}
+	}
+}
+
+func testWaitOnItself(t *testing.T, how, where, ctxName string) {
+	rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+	bg := context.Background()
+	defer func() { require.NoError(t, rt.Stop(bg)) }()
+	other := make(chan *ActorContext, 1)
+	otherRef := must(Spawn(rt, "other", func() Actor[int, int] {
+		return funcActor(func(c *ActorContext, n int) (int, error) {
+			other <- c
+			return n, nil
+		})
+	}))
+	must(must(otherRef.Ask(bg, 0)).Wait(bg))
+	ctx := foreignContexts(<-other)[ctxName]
+	got := make(chan error, 1)
+	var self *Ref[int, int]
+	var lives atomic.Int32
+	self = must(Spawn(rt, "narcissus", func() Actor[int, int] {
+		restarted := lives.Add(1) > 1
+		return &selfWaiter{rt: rt, self: &self, how: how, ctx: ctx, started: where == "Started" && restarted, got: got}
+	}, WithMailbox(1)))
+	msg := 0
+	if where == "Started" {
+		msg = -1 // restarts the actor: Started waits on itself
+	}
+	_, _ = must(self.Ask(bg, msg)).Wait(bg)
+	err := <-got
+	switch how {
+	case "Wait", "Request":
+		require.ErrorIs(t, err, ErrAskSelf)
+		require.ErrorContains(t, err, `"narcissus"`)
+	default:
+		require.ErrorIs(t, err, ErrMailboxFull)
+	}
+	require.Equal(t, 42, must(must(self.Ask(bg, 42)).Wait(bg)), "the actor goes on")
+}
