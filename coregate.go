@@ -63,8 +63,9 @@ type Config struct {
 	// 0 means DefaultMaxBlocked. A blocked handler hands its executor to
 	// a helper on the same CPU and holds a goroutine (and, pinned, an OS
 	// thread: Go's limit is 10,000 threads, see debug.SetMaxThreads); past the
-	// bound such a call fails with ErrTooManyBlocked. Valid: 0 to
-	// math.MaxInt32.
+	// bound such a call fails with ErrTooManyBlocked (but for an Every's stop,
+	// which has no error to return and hands on all the same). Valid: 0
+	// to math.MaxInt32.
 	MaxBlocked int
 	// IdleSpin is how long an idle executor stays awake polling its mailbox
 	// before it parks (its first fifth only spinning, then yielding its CPU

@@ -30,7 +30,8 @@ import (
 // stop or ctx ended it (its handler's context is cancelled). stop returns once the loop
 // has ended, so each is not called after it (called from each, it returns
 // at once; from a handler, it hands the handler's executor on while it
-// waits, as [Token.Wait] does); it may be called more than once. [Runtime.Stop] waits for the
+// waits, as [Token.Wait] does, past [Config.MaxBlocked] too, since it has
+// no error to return); it may be called more than once. [Runtime.Stop] waits for the
 // loop as well, until its context ends, and called from each it returns
 // [ErrStopFromHandler]. Each Every holds one goroutine while it runs, however many
 // ticks it waits for. An interval of 0 or less, a nil each or ctx, or a
@@ -95,10 +96,10 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 		default:
 		}
 		// From a handler, hand its executor on first: the last each may
-		// wait on a token queued behind it.
-		if resume, err := actors.Block(); err == nil {
-			defer resume()
-		}
+		// wait on a token queued behind it. Past Config.MaxBlocked too:
+		// stop has no error to return, and holding the executor could
+		// deadlock.
+		defer actors.BlockAnyway()()
 		<-ended
 	}, nil
 }

@@ -144,3 +144,56 @@ func testWaitOnItself(t *testing.T, how, where, ctxName string) {
 	}
 	require.Equal(t, 42, must(must(self.Ask(bg, 42)).Wait(bg)), "the actor goes on")
 }
+
+// TestEveryStopFromAHandlerPastMaxBlocked: an Every's stop called from a
+// handler when Config.MaxBlocked handlers block already still hands the
+// handler's executor on while it waits for the loop (stop has no error to
+// return). It waited holding the executor, so on one core a last each that
+// submitted to the runtime and waited (logging the run, say) waited for a
+// token queued behind that handler, which waited for each: for ever, each
+// waiting with Background (here a context the test ends once it saw the
+// deadlock, on synctest's clock).
+func TestEveryStopFromAHandlerPastMaxBlocked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1, MaxBlocked: 1}))
+		bg := context.Background()
+		defer func() { require.NoError(t, rt.Stop(bg)) }()
+		release := blockOne(t, rt)
+		defer release()
+		started, gate := make(chan struct{}), make(chan struct{})
+		var once atomic.Bool
+		tick := must(Define(rt, "tick", func(context.Context, int) (int, error) {
+			if once.CompareAndSwap(false, true) {
+				close(started)
+				<-gate // past stop: the run is under way as it is called
+			}
+			return 1, nil
+		}, WithBlocking()))
+		logOp := must(Define(rt, "log", func(_ context.Context, x int) (int, error) { return x, nil }))
+		eachCtx, unstick := context.WithCancel(bg) // lets a deadlocked each go
+		defer unstick()
+		var logged []error
+		stop := must(tick.Every(bg, time.Second, 0, func(_ int, err error) {
+			_, werr := must(logOp.Submit(eachCtx, 1)).Wait(eachCtx)
+			logged = append(logged, err, werr)
+		}))
+		<-started
+		ctl := must(Define(rt, "ctl", func(context.Context, int) (int, error) {
+			stop()
+			return 0, nil
+		}))
+		tok := must(ctl.Submit(bg, 0))
+		select {
+		case <-tok.Done():
+		case <-time.After(time.Hour):
+			unstick()
+			close(gate)
+			<-tok.Done()
+			t.Fatal("stop from a handler past MaxBlocked deadlocks")
+		}
+		close(gate)
+		require.Len(t, logged, 2)
+		require.ErrorIs(t, logged[0], context.Canceled)
+		require.NoError(t, logged[1], "each's token ran")
+	})
+}

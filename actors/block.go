@@ -117,18 +117,28 @@ func inAnyHandler() bool {
 // caller's group is aborted (no queue is left to drain).
 func Block() (resume func(), err error) {
 	id := goid()
-	return block(id, ownerOf(id))
+	return block(id, ownerOf(id), true)
+}
+
+// BlockAnyway is Block for a wait that has no error to return (an Every's
+// stop): past the bound on blocked handlers it hands the caller's executor
+// on all the same, and counts it, since holding the executor could
+// deadlock: what the caller waits for may wait on work queued behind it.
+func BlockAnyway() (resume func()) {
+	id := goid()
+	resume, _ = block(id, ownerOf(id), false)
+	return resume
 }
 
 // block is Block for goroutine id, whose worker is w when it owns an
-// executor (see ownerOf).
-func block(id uint64, w *worker) (resume func(), err error) {
+// executor (see ownerOf); past the bound it fails only when bounded.
+func block(id uint64, w *worker, bounded bool) (resume func(), err error) {
 	if w != nil {
 		g := w.e.group
 		if g.aborted.Load() {
 			return noResume, nil
 		}
-		if err := g.countBlocked(); err != nil {
+		if err := g.countBlocked(bounded); err != nil {
 			return nil, err
 		}
 		w.e.handOff(w)
@@ -144,14 +154,14 @@ func block(id uint64, w *worker) (resume func(), err error) {
 		if g.aborted.Load() {
 			return noResume, nil
 		}
-		if err := g.countBlocked(); err != nil {
+		if err := g.countBlocked(bounded); err != nil {
 			return nil, err
 		}
 		return g.uncountBlocked, nil
 	}
 	for _, g := range gs {
 		if g.detached != nil && g.detached.InWorker() {
-			return g.blockDetached()
+			return g.blockDetached(bounded)
 		}
 	}
 	return noResume, nil
@@ -160,11 +170,11 @@ func block(id uint64, w *worker) (resume func(), err error) {
 // blockDetached is block for a worker of g's DetachedPool. Apart from
 // block's loop: a closure there would move the loop's variable to the heap,
 // an allocation for every caller that runs no handler.
-func (g *Group) blockDetached() (resume func(), err error) {
+func (g *Group) blockDetached(bounded bool) (resume func(), err error) {
 	if g.aborted.Load() {
 		return noResume, nil
 	}
-	if err := g.countBlocked(); err != nil {
+	if err := g.countBlocked(bounded); err != nil {
 		return nil, err
 	}
 	back := g.detached.Blocked()
@@ -173,9 +183,10 @@ func (g *Group) blockDetached() (resume func(), err error) {
 
 func noResume() {}
 
-// countBlocked counts a handler of g blocking, or fails past g's bound.
-func (g *Group) countBlocked() error {
-	if g.blocked.Add(1) > g.maxBlocked {
+// countBlocked counts a handler of g blocking, or fails past g's bound
+// when bounded.
+func (g *Group) countBlocked(bounded bool) error {
+	if g.blocked.Add(1) > g.maxBlocked && bounded {
 		g.blocked.Add(-1)
 		return fmt.Errorf("%w (%d)", ErrTooManyBlocked, g.maxBlocked)
 	}

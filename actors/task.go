@@ -383,7 +383,7 @@ func (t *Task) Await(ctx context.Context) error {
 			return nil
 		}
 	}
-	resume, err := block(id, w)
+	resume, err := block(id, w, true)
 	if err != nil {
 		return err
 	}
