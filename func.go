@@ -59,6 +59,11 @@ type funcJob[R any] struct {
 func (j *funcJob[R]) Task() *actors.Task { return &j.tok.task }
 
 func (j *funcJob[R]) Run(ctx context.Context) error {
+	if g, ok := j.watch.(*Group); ok { // for its Wait, as a hookedJob's
+		id := actors.GoID()
+		g.enter(id)
+		defer g.leave(id)
+	}
 	r, err := j.fn(ctx)
 	j.tok.res = r
 	return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 
 	"github.com/coregate/coregate/actors"
@@ -38,6 +39,9 @@ type Group struct {
 	n    int           // tokens added and not yet resolved
 	err  error         // the first error
 	idle chan struct{} // closed while n is 0
+	// runners are the goroutines running its tokens' handlers now (see
+	// enter): Wait called from one of them would wait for itself.
+	runners []uint64
 }
 
 // errGroupDone is the cause of a group's context once Wait returned.
@@ -190,6 +194,30 @@ func (g *Group) done(err error) {
 	}
 }
 
+// enter notes goroutine id running the handler of a token of the group
+// until leave; only for the group's Wait to tell a call from its own token.
+func (g *Group) enter(id uint64) {
+	g.mu.Lock()
+	g.runners = append(g.runners, id)
+	g.mu.Unlock()
+}
+
+// leave ends what enter noted.
+func (g *Group) leave(id uint64) {
+	g.mu.Lock()
+	if i := slices.Index(g.runners, id); i >= 0 {
+		g.runners = slices.Delete(g.runners, i, i+1)
+	}
+	g.mu.Unlock()
+}
+
+// runs says goroutine id runs the handler of a token of the group.
+func (g *Group) runs(id uint64) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Contains(g.runners, id)
+}
+
 // failed records err as the group's error when it is the first.
 func (g *Group) failed(err error) error {
 	g.mu.Lock()
@@ -205,8 +233,10 @@ func (g *Group) failed(err error) error {
 // group's context and returns the first error of the group (nil when none
 // failed). Called from inside a handler it hands the executor on while it
 // waits, as [Token.Wait] does, and returns [ErrTooManyBlocked] when
-// Config.MaxBlocked handlers block already. A nil group, or one not made by
-// [NewGroup], returns an error at once.
+// Config.MaxBlocked handlers block already. Called from the handler of a
+// token of the group, which it would wait for, it returns an error at once
+// (the group goes on). A nil group, or one not made by [NewGroup], returns
+// an error at once.
 func (g *Group) Wait() error {
 	if g.unusable() {
 		return errors.New("coregate: Wait on a nil *Group or one not made by NewGroup")
@@ -217,6 +247,10 @@ func (g *Group) Wait() error {
 	select {
 	case <-idle:
 	default:
+		if g.runs(actors.GoID()) {
+			// Its token ends only once the caller's handler returned.
+			return errors.New("coregate: Wait called from a token of the group, which it would wait for (wait where the group was made, or make the token's work a group of its own)")
+		}
 		if g.rt != nil && g.rt.sup != nil {
 			resume, err := actors.Block()
 			if err != nil {

@@ -611,10 +611,16 @@ func (j *job[A, R]) Run(ctx context.Context) error {
 }
 
 // Run runs the handler as a plain job's does, noting the goroutine that
-// runs it when the op has callbacks (see callBack).
+// runs it when the op has callbacks (see callBack), and for its group (see
+// Group.Wait).
 func (j *hookedJob[A, R]) Run(ctx context.Context) error {
 	if j.op.callbacks.set() {
 		j.runner.Store(actors.GoID())
+	}
+	if g, ok := j.watch.(*Group); ok {
+		id := actors.GoID()
+		g.enter(id)
+		defer g.leave(id)
 	}
 	return j.job.Run(ctx)
 }

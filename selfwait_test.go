@@ -197,3 +197,51 @@ func TestEveryStopFromAHandlerPastMaxBlocked(t *testing.T) {
 		require.NoError(t, logged[1], "each's token ran")
 	})
 }
+
+// TestGroupWaitFromItsOwnToken: a token's handler calling Wait on its own
+// group gets an error at once: the group waits for that token, which ends
+// only once the handler returned. It waited for good (Wait takes no
+// context, so not even the runtime's Stop ended it), as errgroup's Wait
+// called from one of its goroutines does. The group's Wait where it was
+// made returns once the handler returned, with the handler's error. Checked
+// for an op's token, one of the blocking lane, and a Go closure, each also
+// after waiting once (its executor handed on meanwhile).
+func TestGroupWaitFromItsOwnToken(t *testing.T) {
+	for _, kind := range []string{"Add", "Add WithBlocking", "Go", "Add after a wait"} {
+		t.Run(kind, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+				bg := context.Background()
+				defer func() { require.NoError(t, rt.Stop(bg)) }()
+				g := NewGroup(bg, rt)
+				got := make(chan error, 1)
+				side := must(Define(rt, "side", func(_ context.Context, x int) (int, error) { return x, nil }))
+				handler := func(ctx context.Context, _ int) (int, error) {
+					if kind == "Add after a wait" {
+						must(must(side.Submit(ctx, 1)).Wait(ctx)) // queued behind: hands the executor on
+					}
+					err := g.Wait()
+					got <- err
+					return 0, err
+				}
+				switch kind {
+				case "Go":
+					must(Go(g, func(ctx context.Context) (int, error) { return handler(ctx, 0) }))
+				default:
+					var opts []Option
+					if kind == "Add WithBlocking" {
+						opts = append(opts, WithBlocking())
+					}
+					must(Add(g, must(Define(rt, "waitsOnItsGroup", handler, opts...)), 0))
+				}
+				select {
+				case err := <-got:
+					require.ErrorContains(t, err, "token of the group")
+				case <-time.After(time.Hour):
+					t.Fatal("Wait from a token of the group waits for itself")
+				}
+				require.ErrorContains(t, g.Wait(), "token of the group")
+			})
+		})
+	}
+}
