@@ -269,10 +269,10 @@ func (r *Ref[M, R]) handing() (*actors.Executor, bool) { return r.cell.Executor(
 func (r *Ref[M, R]) inTurn() bool { return r.cell.InTurn() }
 
 // waitsOnItself returns an error wrapping ErrAskSelf when a Wait on t is
-// called from the turn of the actor t is an Ask to, before that turn began
-// it (see actors.Task.WaitsOnItself): only a later turn can answer it, so
-// the wait would last as long as its context, whatever context that is (the
-// actor's, a server's Background). The caller is the goroutine running the
+// called from the turn of the actor t is an Ask to, before t is answered
+// (see actors.Task.WaitsOnItself): only a later turn, or the end of the
+// Receive running now, answers it, so the wait would last as long as its
+// context, whatever context that is (the actor's, a server's Background). The caller is the goroutine running the
 // turn: another goroutine, one the turn started or another handler, with
 // the actor's context or any other, waits for the later turn that answers
 // it.

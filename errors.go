@@ -68,9 +68,10 @@ var (
 	// (its Receive or Started, with any context) for an [Ref.Ask] to that
 	// same actor that it has not reached: only a later turn of the actor
 	// can answer it, so the wait would last as long as its context. The Ask
-	// stays queued, and is answered in that later turn. [Request] to the
-	// actor's own PID in its turn, with any context, is refused with it
-	// too, and the actor does not get the message.
+	// stays queued, and is answered in that later turn. So is a Wait in
+	// Receive for the Ask it handles, which is answered as it returns.
+	// [Request] to the actor's own PID in its turn, with any context, is
+	// refused with it too, and the actor does not get the message.
 	ErrAskSelf = errors.New("coregate: an actor waits in its own turn for its own Ask")
 )
 

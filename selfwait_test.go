@@ -245,3 +245,45 @@ func TestGroupWaitFromItsOwnToken(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitOnTheAskItHandles: an actor whose Receive waits for the token of
+// the very Ask it handles (handed to it by its asker, say) gets ErrAskSelf
+// at once, with its own context or any other: the token resolves only once
+// that Receive returned. It waited as long as the context (for ever with
+// Background, here its deadline on synctest's clock).
+func TestWaitOnTheAskItHandles(t *testing.T) {
+	for _, own := range []bool{true, false} {
+		name := "its own context"
+		if !own {
+			name = "Background"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+				bg := context.Background()
+				defer func() { require.NoError(t, rt.Stop(bg)) }()
+				toks := make(chan *Token[int], 1)
+				ref := must(Spawn(rt, "narcissus", func() Actor[int, int] {
+					return funcActor(func(c *ActorContext, n int) (int, error) {
+						if n != 0 {
+							return n, nil
+						}
+						ctx, cancel := context.WithTimeout(bg, time.Hour)
+						defer cancel()
+						if own {
+							ctx, cancel = context.WithTimeout(c, time.Hour)
+							defer cancel()
+						}
+						_, err := (<-toks).Wait(ctx)
+						return 0, err
+					})
+				}))
+				tok := must(ref.Ask(bg, 0))
+				toks <- tok
+				_, err := tok.Wait(bg)
+				require.ErrorIs(t, err, ErrAskSelf)
+				require.Equal(t, 42, must(must(ref.Ask(bg, 42)).Wait(bg)), "the actor goes on")
+			})
+		})
+	}
+}

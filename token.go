@@ -28,8 +28,8 @@ type Token[R any] struct {
 // on A's executor and counts against A's MaxBlocked, so B's handler may in
 // turn wait on a token queued on A behind the caller. An actor waiting in
 // its own turn (Receive or Started, with any context) for its own
-// [Ref.Ask], which only a later turn of its own can answer, gets
-// [ErrAskSelf] at once.
+// [Ref.Ask], which only a later turn of its own can answer, or for the one
+// its Receive handles, answered as it returns, gets [ErrAskSelf] at once.
 //
 // A handler waiting for a sticky key's token no longer holds the executor, so
 // the key's next token may run meanwhile: a sticky key keeps tokens on one

@@ -68,9 +68,9 @@ type Op struct {
 	// or no longer queued. When it did not, the executor claims the token
 	// and runs it. It must be set before the op is first paused.
 	Hold func(Job) bool
-	// Turns, when set, runs the one turn that begins the op's tokens: the
-	// [Cell] of an actor, whose Asks they are. That turn waiting for one
-	// of them it has not begun would wait for itself (see
+	// Turns, when set, runs the one turn that begins and ends the op's
+	// tokens: the [Cell] of an actor, whose Asks they are. That turn
+	// waiting for one of them not done would wait for itself (see
 	// [Task.WaitsOnItself]).
 	Turns  interface{ InTurn() bool }
 	paused atomic.Bool
@@ -510,11 +510,12 @@ func Drop(j Job, o Outcome, err error) bool {
 func (t *Task) Queued() bool { return t.phase() == queued }
 
 // WaitsOnItself reports whether a wait for t by the calling goroutine would
-// wait for itself: t has not begun, and the caller runs the turn that alone
-// begins it ([Op.Turns]), whatever context it would wait with. Cheap for a
-// token begun or done, and for one of an op without turns.
+// wait for itself, whatever context it would wait with: t is not done, and
+// the caller runs the turn that alone begins and ends it ([Op.Turns]): t
+// is queued for a later turn, or it is the message that turn handles now.
+// Cheap for a token done, and for one of an op without turns.
 func (t *Task) WaitsOnItself() bool {
-	return t.phase() == queued && t.op != nil && t.op.Turns != nil && t.op.Turns.InTurn()
+	return t.phase() != done && t.op != nil && t.op.Turns != nil && t.op.Turns.InTurn()
 }
 
 // phase returns the token's state without its epoch or retrying mark.
