@@ -8,7 +8,8 @@
 //
 // Every workload runs on coregate and on the peers in the same process,
 // alternating peer by peer within each repetition, and every measurement
-// checks that each token completed with the right result.
+// checks that each token completed with the right result; one still running
+// after -token-timeout fails the run, as a lost token would hang it.
 //
 // Workloads (-workloads):
 //
@@ -96,6 +97,7 @@ type options struct {
 	maxWave    int
 	probes     int
 	pauseMicro int
+	timeout    time.Duration // the longest one measurement may take
 
 	keys, blockKiB int
 	localityTokens int
@@ -120,6 +122,7 @@ const (
 	maxWave       = 1 << 20     // a wave's tokens are all in flight: a goroutine each for the baseline
 	maxGoroutines = 100_000     // submitters, and the blocking workload's workers
 	maxHeldKiB    = 16 << 20    // the locality workload's state, a fan-out lead's buffer
+	maxTimeout    = 24 * time.Hour
 )
 
 // Suites, as -suite takes them.
@@ -136,7 +139,7 @@ func defaults(quick bool) options {
 		reps: 3, workloads: strings.Join(workloadNames, ","), peers: peerNames(),
 		tokens: 200_000, submitters: 4, cpuTokens: 20_000, cpuMicros: 10,
 		blkTokens: 10_000, blkConc: 1000, blkMillis: 1, minWave: 4, maxWave: 65536,
-		probes: 1000, pauseMicro: 20,
+		probes: 1000, pauseMicro: 20, timeout: 5 * time.Minute,
 		keys: 16, blockKiB: 256, localityTokens: 4000, leads: 400, fanout: 16, bufKiB: 64,
 		suite: suiteTokens, actor: actorsuite.Defaults(quick), actorReps: 5,
 		actorCases: strings.Join(actorsuite.Cases, ","), actorSystems: strings.Join(actorSystemNames, ","),
@@ -229,6 +232,7 @@ func bindFlags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.maxWave, "max-wave", o.maxWave, "waves: largest wave (waves double from -min-wave)")
 	fs.IntVar(&o.probes, "probes", o.probes, "latency: tokens submitted one at a time")
 	fs.IntVar(&o.pauseMicro, "pause-us", o.pauseMicro, "latency: microseconds between probes")
+	fs.DurationVar(&o.timeout, "token-timeout", o.timeout, "tokens: the longest one measurement may take before the run fails (a lost token would otherwise hang it)")
 	fs.IntVar(&o.keys, "keys", o.keys, "locality: keys, each owning a block of state")
 	fs.IntVar(&o.blockKiB, "block-kib", o.blockKiB, "locality: KiB of state per key")
 	fs.IntVar(&o.localityTokens, "locality-tokens", o.localityTokens, "locality: tokens per variant")
@@ -434,6 +438,9 @@ func newSuite(o options, progress io.Writer) (*suite, error) {
 			return nil, fmt.Errorf("-%s must be between %d and %d, got %d", f.name, f.lo, f.hi, f.v)
 		}
 	}
+	if o.timeout <= 0 || o.timeout > maxTimeout {
+		return nil, fmt.Errorf("-token-timeout must be positive and at most %v, got %v", maxTimeout, o.timeout)
+	}
 	if o.maxWave < o.minWave {
 		return nil, fmt.Errorf("waves must satisfy 1 <= -min-wave <= -max-wave, got %d and %d", o.minWave, o.maxWave)
 	}
@@ -529,7 +536,9 @@ func (s *suite) each(workload string, measure func(mk func() peer) ([]sample, er
 			// Config.Cores executors run whatever GOMAXPROCS is, so
 			// -cores above GOMAXPROCS gave coregate-off more executors
 			// than the pools had workers.
-			out, err := measure(func() peer { return p.make(s.cpus) })
+			out, err := bounded(s.o.timeout, func() ([]sample, error) {
+				return measure(func() peer { return p.make(s.cpus) })
+			})
 			if err != nil {
 				return fmt.Errorf("%s, repetition %d: %w", name, rep, err)
 			}
@@ -540,6 +549,33 @@ func (s *suite) each(workload string, measure func(mk func() peer) ([]sample, er
 		}
 	}
 	return nil
+}
+
+// bounded returns what f returns, or an error once f has run for limit.
+// Every peer waits for its tokens without a deadline (a WaitGroup, a
+// future, Token.Wait with context.Background), so a token that a broken
+// peer lost would keep the suite waiting forever, a progress line standing
+// still, instead of failing it. f then goes on in the background; the
+// error ends the run.
+func bounded[T any](limit time.Duration, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-timer.C:
+		var zero T
+		return zero, fmt.Errorf("not done after %v (-token-timeout): a token lost or a peer stuck", limit)
+	}
 }
 
 func one(smp sample, err error) ([]sample, error) { return []sample{smp}, err }

@@ -102,6 +102,8 @@ func TestBadFlags(t *testing.T) {
 		func(o *options) { o.reps = 0 },
 		func(o *options) { o.keys = 0 },
 		func(o *options) { o.pauseMicro = -1 },
+		func(o *options) { o.timeout = 0 },
+		func(o *options) { o.timeout = -time.Second },
 		func(o *options) { o.plotPath = "plot.pdf" },
 		func(o *options) { o.suite = "everything" },
 		func(o *options) { o.suite, o.actorCases = suiteActors, "pingpong,nope" },

@@ -217,7 +217,13 @@ func (s *suite) locality(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer rt.Stop(context.Background())
+	defer func() {
+		// Stopped below once the workloads are done; after a failure,
+		// bounded too, since a stuck token would keep Stop waiting.
+		ctx, cancel := context.WithTimeout(context.Background(), s.o.timeout)
+		defer cancel()
+		rt.Stop(ctx)
+	}()
 	var results []localityResult
 	for _, v := range []struct {
 		name string
@@ -232,7 +238,7 @@ func (s *suite) locality(w io.Writer) error {
 			continue
 		}
 		fmt.Fprintf(s.progress, "\r%-72s", "bench: "+v.name+", coregate")
-		r, err := v.run()
+		r, err := bounded(s.o.timeout, v.run)
 		if err != nil {
 			return fmt.Errorf("%s: %w", v.name, err)
 		}

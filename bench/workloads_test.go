@@ -1,11 +1,15 @@
 package main
 
 import (
+	"io"
 	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -270,5 +274,62 @@ func TestWaveAllocsNotTruncated(t *testing.T) {
 	without, with := perRun(0), perRun(extra)
 	if d := math.Round(with - without); d < extra/2 {
 		t.Fatalf("%d extra allocations in %d rounds of %d tokens counted as %v (%v against %v)", extra, rounds, n, d, with, without)
+	}
+}
+
+// stuckPeer is a goroutine per task that loses token 0: it never runs it,
+// and its batch waits for it until release is closed, as a peer that lost
+// a token waits for it forever. closed is closed when the peer is.
+type stuckPeer struct {
+	goroutinePeer
+	release <-chan struct{}
+	closed  chan<- struct{}
+}
+
+func (p *stuckPeer) batch(lo, hi int, res []int, before func(int)) error {
+	err := p.goroutinePeer.batch(max(lo, 1), hi, res, before)
+	if lo == 0 {
+		<-p.release
+	}
+	return err
+}
+
+func (p *stuckPeer) close() error { close(p.closed); return nil }
+
+// TestLostTokenTimesOut: a peer that never completes a token fails the run
+// once a measurement took -token-timeout, with the workload and the peer
+// named. Found by review: every peer waits for its tokens without a
+// deadline (a WaitGroup, a future, Token.Wait with context.Background), so
+// a token lost by a broken coregate hung the suite on its progress line.
+func TestLostTokenTimesOut(t *testing.T) {
+	release, closed := make(chan struct{}), make(chan struct{})
+	var made atomic.Bool
+	t.Cleanup(func() {
+		close(release) // the stuck measurement ends and closes its peer
+		if made.Load() {
+			<-closed
+		}
+	})
+	saved := peers
+	t.Cleanup(func() { peers = saved })
+	peers = append(slices.Clip(peers), struct {
+		name string
+		make func(int) peer
+		note string
+	}{"stuck", func(int) peer {
+		made.Store(true)
+		return &stuckPeer{release: release, closed: closed}
+	}, "loses token 0"})
+	o := tiny()
+	o.workloads, o.peers, o.timeout = wTiny, "stuck", 50*time.Millisecond
+	errc := make(chan error, 1)
+	go func() { errc <- run(io.Discard, io.Discard, o) }()
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "tiny: stuck, repetition 1: not done after 50ms (-token-timeout)") {
+			t.Fatalf("run returned %v, want a timeout naming the workload and the peer", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the run still waits for the lost token a minute after its 50ms -token-timeout")
 	}
 }
