@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -106,16 +108,21 @@ func buildChild(src, out string) (string, error) {
 
 // run measures p.Case on sys in a fresh child process; with a profile
 // directory, the child writes a CPU profile of the measured part there.
-func (r *actorRunner) run(sys string, p actorsuite.Params, rep int) (actorsuite.Result, error) {
+// The child is killed when ctx ends (the bench was interrupted), when it
+// runs past r.limit, and (on Linux) when the bench dies.
+func (r *actorRunner) run(ctx context.Context, sys string, p actorsuite.Params, rep int) (actorsuite.Result, error) {
 	params, err := json.Marshal(p)
 	if err != nil {
 		return actorsuite.Result{}, err
 	}
 	out := filepath.Join(r.dir, "result.json")
 	os.Remove(out)
-	ctx, cancel := context.WithTimeout(context.Background(), r.limit)
+	ctx, cancel := context.WithTimeout(ctx, r.limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, r.bins[sys])
+	dieWithParent(cmd)
+	runtime.LockOSThread() // the thread dieWithParent ties the child to
+	defer runtime.UnlockOSThread()
 	cmd.Env = append(os.Environ(), actorsuite.EnvSystem+"="+sys, actorsuite.EnvParams+"="+string(params), actorsuite.EnvResult+"="+out)
 	if r.profiles != "" {
 		name := fmt.Sprintf("%s-%s-%d.pprof", strings.ReplaceAll(p.Case, "/", "-"), sys, rep)
@@ -124,6 +131,13 @@ func (r *actorRunner) run(sys string, p actorsuite.Params, rep int) (actorsuite.
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			why := "interrupted"
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				why = fmt.Sprintf("ran past its limit of %v (3x -actor-timeout + 30s)", r.limit)
+			}
+			err = fmt.Errorf("%s: %w", why, err)
+		}
 		return actorsuite.Result{}, fmt.Errorf("%s child for %s: %w\n%s", sys, p.Case, err, tail(output.String(), 4000))
 	}
 	b, err := os.ReadFile(out)
@@ -154,7 +168,15 @@ func twoCPUs() string {
 
 // actors runs the actor suite: every repetition runs every case on every
 // system, one child process each, systems alternating.
+//
+// An interrupt (SIGINT or SIGTERM) kills the running child and removes the
+// children's directory before the bench exits, where the signal's default
+// action left the child measuring on (a child gets the signal too only
+// when it is sent to the whole process group, as a terminal's Ctrl-C is)
+// and the directory, with the protoactor binary, behind.
 func (s *suite) actors(w io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	p := s.o.actor
 	r, err := newActorRunner(s.systems, p, s.progress)
 	if err != nil {
@@ -171,7 +193,7 @@ func (s *suite) actors(w io.Writer) error {
 				var res actorsuite.Result
 				if why := twoCPUs(); c == actorsuite.PingPongCrossCore && why != "" {
 					res = actorsuite.Result{Case: c, System: sys, Skipped: why}
-				} else if res, err = r.run(sys, p, rep); err != nil {
+				} else if res, err = r.run(ctx, sys, p, rep); err != nil {
 					return err
 				}
 				res.Rep = rep

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"debug/buildinfo"
 	"encoding/json"
 	"errors"
@@ -55,7 +56,7 @@ func TestChildWithoutAnts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.close()
-	res, err := r.run("ants-probe", p, 1)
+	res, err := r.run(context.Background(), "ants-probe", p, 1)
 	if err != nil || res.Failure != "" {
 		t.Fatalf("%v %s", err, res.Failure)
 	}

@@ -57,7 +57,9 @@
 // system's garbage, threads and GOMAXPROCS out of another's timings. Nothing
 // needs to be set by hand: `go run ./bench -suite actors` does it all; a
 // machine without the go command or the source can leave protoactor out
-// with -actor-systems coregate,hollywood.
+// with -actor-systems coregate,hollywood. An interrupt (SIGINT, SIGTERM)
+// kills the running child and removes the built children; on Linux a child
+// also dies with a bench that is killed outright.
 package main
 
 import (

@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 	if actorsuite.IsChild() {
 		serveActorChild()
 	}
+	if os.Getenv(envAsParent) != "" {
+		os.Exit(runAsParent())
+	}
 	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
 }
 
