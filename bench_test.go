@@ -73,11 +73,11 @@ func startAdder(b *testing.B, cfg Config) (*Runtime, *Op[int64, int64], *atomic.
 // submitWindowed submits n tokens of 1 with a sliding window and returns the sum
 // of their results.
 func submitWindowed(b *testing.B, op *Op[int64, int64], n int) int64 {
-	ctx := context.Background()
+	ctx, wctx := context.Background(), benchContext(b)
 	var ring [benchWindow]*Token[int64]
 	var got int64
 	wait := func(t *Token[int64]) {
-		v, err := t.Wait(ctx)
+		v, err := t.Wait(wctx)
 		if err != nil {
 			b.Error(err)
 		}
@@ -145,7 +145,7 @@ func BenchmarkSubmit(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ctx := context.Background()
+			ctx, wctx := context.Background(), benchContext(b)
 			toks := make([]*Token[int64], 0, b.N)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -158,7 +158,7 @@ func BenchmarkSubmit(b *testing.B) {
 			}
 			b.StopTimer()
 			for i, t := range toks {
-				if v, err := t.Wait(ctx); err != nil || v != int64(i) {
+				if v, err := t.Wait(wctx); err != nil || v != int64(i) {
 					b.Fatalf("token %d: %d, %v", i, v, err)
 				}
 			}
@@ -180,7 +180,7 @@ func BenchmarkWaitResolved(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx, wctx := context.Background(), benchContext(b)
 	tok, err := op.Submit(ctx, 7)
 	if err != nil {
 		b.Fatal(err)
@@ -189,7 +189,7 @@ func BenchmarkWaitResolved(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if v, err := tok.Wait(ctx); v != 7 || err != nil {
+		if v, err := tok.Wait(wctx); v != 7 || err != nil {
 			b.Fatal(v, err)
 		}
 	}
@@ -233,12 +233,12 @@ func BenchmarkBurst(b *testing.B) {
 func burst(b *testing.B, cfg Config, submit func(*Op[int64, int64], context.Context) []*Token[int64]) {
 	rt, op, sum := startAdder(b, cfg)
 	defer rt.Stop(context.Background())
-	ctx := context.Background()
+	ctx, wctx := context.Background(), benchContext(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	var got int64
 	for _, t := range submit(op, ctx) {
-		v, err := t.Wait(ctx)
+		v, err := t.Wait(wctx)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -246,4 +246,14 @@ func burst(b *testing.B, cfg Config, submit func(*Op[int64, int64], context.Cont
 	}
 	b.StopTimer()
 	checkSum(b, got, sum.Load(), int64(b.N))
+}
+
+// benchContext bounds a benchmark's waits by benchDeadline, so that a lost
+// token fails it rather than hanging until go test's own timeout. Tokens
+// are still submitted with context.Background: a deadline's context there
+// would be each token's parent, on the path the benchmark measures.
+func benchContext(b *testing.B) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), benchDeadline)
+	b.Cleanup(cancel)
+	return ctx
 }

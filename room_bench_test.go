@@ -60,7 +60,7 @@ func benchBlocked(b *testing.B, cfg Config, submitters int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx, wctx := context.Background(), benchContext(b)
 	var ok atomic.Int64
 	var wg sync.WaitGroup
 	b.ReportAllocs()
@@ -77,7 +77,7 @@ func benchBlocked(b *testing.B, cfg Config, submitters int) {
 			var ring [window]*Token[int64]
 			var args [window]int64
 			wait := func(k int) {
-				if v, err := ring[k].Wait(ctx); err != nil || v != 2*args[k] {
+				if v, err := ring[k].Wait(wctx); err != nil || v != 2*args[k] {
 					b.Errorf("token of %d: %d, %v", args[k], v, err)
 					return
 				}
