@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
@@ -179,7 +181,7 @@ func fromWire(m *wire.Call) (Call, error) {
 	}
 	ms := m.GetTimeoutMs()
 	if ms < 0 { // before the multiplication, which a large one overflows
-		return Call{}, fmt.Errorf("%w: op %q: the call's timeout_ms is %d, must be 0 (none) or more", ErrBadArgument, m.GetOp(), ms)
+		return Call{}, fmt.Errorf("%w: op %s: the call's timeout_ms is %d, must be 0 (none) or more", ErrBadArgument, quoteSent(m.GetOp()), ms)
 	}
 	c := Call{Op: m.GetOp(), Timeout: time.Duration(ms) * time.Millisecond}
 	if ms > int64(math.MaxInt64/time.Millisecond) {
@@ -188,14 +190,34 @@ func fromWire(m *wire.Call) (Call, error) {
 	if m.GetArg() != nil {
 		arg, err := m.GetArg().UnmarshalNew()
 		if errors.Is(err, protoregistry.NotFound) {
-			return Call{}, fmt.Errorf("%w: op %q: argument of type %q: %w (is its generated package linked into this process?)", ErrBadArgument, m.GetOp(), m.GetArg().GetTypeUrl(), err)
+			return Call{}, fmt.Errorf("%w: op %s: argument of type %s: %w (is its generated package linked into this process?)", ErrBadArgument, quoteSent(m.GetOp()), quoteSent(m.GetArg().GetTypeUrl()), err)
 		}
 		if err != nil {
-			return Call{}, fmt.Errorf("%w: op %q: argument of type %q: %w", ErrBadArgument, m.GetOp(), m.GetArg().GetTypeUrl(), err)
+			return Call{}, fmt.Errorf("%w: op %s: argument of type %s: %w", ErrBadArgument, quoteSent(m.GetOp()), quoteSent(m.GetArg().GetTypeUrl()), err)
 		}
 		c.Arg = arg
 	}
 	return c, nil
+}
+
+// maxQuoted bounds how many bytes of a name a caller sent (an op's, an
+// argument type's) an answer repeats: the whole name, quoted, could take
+// four times its size (a byte below 0x20 is \x01), and a peer's reader
+// drops a connection whose batch passes 4 MB, the answers it carried with
+// it.
+const maxQuoted = 128
+
+// quoteSent returns name quoted, as %q would, its first maxQuoted bytes only
+// when it is longer, saying how long it is.
+func quoteSent(name string) string {
+	if len(name) <= maxQuoted {
+		return strconv.Quote(name)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut-- // not inside a rune
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(name[:cut]), len(name))
 }
 
 // call submits c's token and answers its outcome to sender, if any; msg is
@@ -205,7 +227,7 @@ func (p *opsProc) call(c Call, msg any, sender *actor.PID) {
 	op := rt.registry.get(c.Op)
 	switch {
 	case op == nil:
-		p.reject(msg, sender, fmt.Errorf("%w %q on runtime %q", ErrUnknownOp, c.Op, rt.name))
+		p.reject(msg, sender, fmt.Errorf("%w %s on runtime %q", ErrUnknownOp, quoteSent(c.Op), rt.name))
 		return
 	case c.Timeout < 0:
 		p.reject(msg, sender, fmt.Errorf("%w: op %q: the call's timeout is %v, must be 0 (none) or more", ErrBadArgument, c.Op, c.Timeout))
