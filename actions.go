@@ -266,7 +266,7 @@ func (p *opsProc) call(c Call, msg any, sender *actor.PID) {
 // reject publishes msg as a dead letter to the ops process and answers err
 // to sender, if any.
 func (p *opsProc) reject(msg any, sender *actor.PID, err error) {
-	p.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: p.pid, Message: msg, Sender: sender})
+	p.rt.deadLetter(p.pid, msg, sender)
 	if sender != nil {
 		p.rt.answer(sender, nil, err)
 	}

@@ -38,7 +38,7 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 	}
 	m, ok := msg.(M)
 	if !ok {
-		r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
+		r.own.rt.deadLetter(r.own.pid, msg, sender)
 		if sender != nil {
 			r.own.rt.answer(sender, nil, fmt.Errorf("%w: actor %q takes %v, not %T", ErrBadArgument, r.own.name, reflect.TypeFor[M](), msg))
 		}
@@ -60,7 +60,7 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 		return
 	}
 	err = refused(err) // as Tell and Ask answer it
-	r.own.rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: r.own.pid, Message: msg, Sender: sender})
+	r.own.rt.deadLetter(r.own.pid, msg, sender)
 	if sender != nil {
 		r.own.rt.answer(sender, nil, fmt.Errorf("coregate: actor %q: %w", r.own.name, err))
 	}

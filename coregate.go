@@ -211,6 +211,7 @@ type Runtime struct {
 	lane      *lane   // the blocking lane of WithBlocking ops
 	callbacks running // callbacks of tokens resolved off their runner (see WithOnFailure)
 	everys    running // the loops of Every, whose last each Stop waits for
+	gone      *gone   // its engine's answerer for processes gone; nil without Remote
 
 	stopping atomic.Bool
 	stopped  chan struct{}
@@ -336,6 +337,7 @@ func Start(cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	rt.execs = group.Executors()
+	rt.gone = goneOf(rt.engine, rt.name) // before any of its processes refuses a message
 	rt.engine.SpawnProc(newOpsProc(rt))
 	return rt, nil
 }

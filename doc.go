@@ -54,9 +54,10 @@
 // processes by PID. Hollywood's remote carries protobuf messages only: an
 // actor's M and R and an op's A and R must be generated protobuf types
 // there, an op is called with a [wire.Call] (its argument packed in an Any),
-// and errors arrive as a [*wire.Error] with a [wire.Code]. A peer that went
-// away answers nothing: the caller's Request ends with its context's error,
-// and the next message dials the peer again. See examples/remote.
+// and errors arrive as a [*wire.Error] with a [wire.Code]. A runtime that
+// stopped still answers, STOPPED or ACTOR_STOPPED (see [Remote]); a peer
+// that went away answers nothing: the caller's Request ends with its
+// context's error, and the next message dials the peer again. See examples/remote.
 //
 // # Placement
 //

@@ -41,6 +41,18 @@ import (
 // too; so does any answer to a remote [Request] that does not marshal.)
 // Remote(nil) is nil: an engine without a remote.
 //
+// A message with a sender that a peer sends to a runtime's ops process
+// or one of its actors once it stopped (its process left the engine, and
+// the name is free to spawn again) is a dead letter, which hollywood
+// answers nothing: Remote answers it at once, as the stopped runtime or
+// actor would, with a *wire.Error of code STOPPED (the ops process) or
+// ACTOR_STOPPED (an actor, or a name no actor had), for the runtimes
+// started on this engine. It does so from the engine's event stream,
+// with a process of the engine (ID coregate/gone, no goroutine) that
+// keeps the name of each runtime started on the engine, nothing per
+// actor. A message of a sender of this engine is not answered so (see
+// [Request]), nor a Tell.
+//
 // Remote also works around a fault of hollywood v1.0.5's remote: a message
 // sent without a sender, batched on the wire with one that has a sender,
 // arrives carrying that other sender, so a Tell to an actor would be
@@ -88,6 +100,8 @@ func (p *protoRemote) Start(e *actor.Engine) error {
 		return err
 	}
 	p.discard = e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), discardID), send: func(any, *actor.PID) {}})
+	g := newGone(e)
+	e.SpawnProc(&proc{pid: g.pid, send: g.receive})
 	p.engine.Store(e)
 	return nil
 }
@@ -277,13 +291,15 @@ type reply struct {
 // of e naming no process (a stopped runtime's, a stopped actor's) is an
 // error at once, also when the process goes away as msg is sent (a plain
 // hollywood process that took msg just before is not waited for then). A
-// process of another engine that is gone, or a peer that
-// went away, answers nothing: Request returns ctx's error, wrapped to name
-// pid, when ctx ends (give it a deadline), and an answer coming later is a
-// dead letter. So does a message too large for the receiving engine's
-// reader (see [Remote]). A pid of another engine when e has no remote
-// transport, a PID with no address, and a nil ctx, engine or PID, are
-// errors.
+// runtime's ops process or actor of another engine that stopped answers
+// at once, where that engine has [Remote]: a *wire.Error of code STOPPED
+// or ACTOR_STOPPED. Any other process of another engine that is gone, or
+// a peer that went away, answers nothing: Request returns ctx's error,
+// wrapped to name pid, when ctx ends (give it a deadline), and an answer
+// coming later is a dead letter. So does a message too large for the
+// receiving engine's reader (see [Remote]). A pid of another engine when
+// e has no remote transport, a PID with no address, and a nil ctx, engine
+// or PID, are errors.
 //
 // ctx bounds the wait, not the work: msg travels as a message, ctx does
 // not, so a Request that gives up (a client gone, a deadline past) leaves

@@ -42,9 +42,101 @@ func crossed(t *testing.T, e *actor.Engine, c *chanRemote) []any {
 	}
 }
 
+// requireCrossed checks that what crossed is one *wire.Error of code code.
+func requireCrossed(t *testing.T, sent []any, code wire.Code, text string) {
+	t.Helper()
+	require.Len(t, sent, 1, "answers: %v", sent)
+	w, ok := sent[0].(*wire.Error)
+	require.True(t, ok, "answered a %T: %v", sent[0], sent[0])
+	require.Equal(t, code, w.GetCode(), "%v", w)
+	require.Contains(t, w.GetMessage(), text)
+}
+
+// TestRemoteAskOfAStoppedRuntime: a peer's call to the ops process of a
+// runtime that stopped, or its message with a sender to an actor that
+// stopped, is answered at once, STOPPED or ACTOR_STOPPED: the processes
+// had left the engine, so what the peer sent was a dead letter that no one
+// answered, and its Request waited out its whole timeout. A message the
+// runtime refused and answered itself (a live runtime's unknown op, an
+// actor's wrong type) is answered once, not again as a dead letter; a
+// peer's Tell and a sender of this engine are not answered (found by the
+// remote-stop review).
+func TestRemoteAskOfAStoppedRuntime(t *testing.T) {
+	c := &chanRemote{sent: make(chan any, 16)}
+	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(Remote(c)))
+	require.NoError(t, err)
+	rt := start(t, Config{Engine: e, Cores: 1, Affinity: Off})
+	must(Define(rt, "id", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) { return v, nil }))
+	ref := must(Spawn(rt, "e", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return echo{} }))
+	peer := actor.NewPID("127.0.0.1:2", "response/7") // a hollywood Request of another engine
+	peerTell := actor.NewPID("127.0.0.1:2", discardID)
+	local := actor.NewPID(e.Address(), "response/8")
+
+	// Refused by the live runtime: its answer only.
+	e.SendLocal(rt.OpsPID(), &wire.Call{Op: "nope"}, peer)
+	requireCrossed(t, crossed(t, e, c), wire.Code_UNKNOWN_OP, "nope")
+	e.SendLocal(ref.PID(), wrapperspb.String("x"), peer)
+	requireCrossed(t, crossed(t, e, c), wire.Code_BAD_ARGUMENT, "takes")
+
+	require.NoError(t, ref.Stop(context.Background()))
+	e.SendLocal(ref.PID(), wrapperspb.Int64(1), peer)
+	requireCrossed(t, crossed(t, e, c), wire.Code_ACTOR_STOPPED, ref.PID().GetID())
+
+	require.NoError(t, rt.Stop(context.Background()))
+	e.SendLocal(rt.OpsPID(), must(wire.NewCall("id", wrapperspb.Int64(1), 0)), peer)
+	requireCrossed(t, crossed(t, e, c), wire.Code_STOPPED, rt.OpsPID().GetID())
+
+	for _, sender := range []*actor.PID{peerTell, local, nil} {
+		e.SendLocal(rt.OpsPID(), must(wire.NewCall("id", wrapperspb.Int64(1), 0)), sender)
+		e.SendLocal(ref.PID(), wrapperspb.Int64(1), sender)
+	}
+	// Nor a process of this engine that is not a runtime's.
+	e.SendLocal(actor.NewPID(e.Address(), "other/ops"), wrapperspb.Int64(1), peer)
+	require.Empty(t, crossed(t, e, c))
+
+	// The names are free: a runtime of the same name answers again.
+	rt2 := start(t, Config{Engine: e, Cores: 1, Affinity: Off})
+	must(Define(rt2, "id", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) { return v, nil }))
+	must(Spawn(rt2, "e", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return echo{} }))
+	e.SendLocal(rt2.OpsPID(), must(wire.NewCall("id", wrapperspb.Int64(5), 0)), peer)
+	e.SendLocal(ref.PID(), wrapperspb.Int64(6), peer)
+	got := make(map[int64]bool)
+	for range 2 {
+		select {
+		case m := <-c.sent:
+			v, ok := m.(*wrapperspb.Int64Value)
+			require.True(t, ok, "answered a %T: %v", m, m)
+			got[v.GetValue()] = true
+		case <-time.After(time.Minute): // bounds a hang: no timing
+			t.Fatal("the new runtime did not answer")
+		}
+	}
+	require.Equal(t, map[int64]bool{5: true, 6: true}, got)
+	require.Empty(t, crossed(t, e, c))
+}
+
+// TestRemoteRequestToAStoppedRuntime: over hollywood's remote on loopback,
+// a peer's Request to the ops process or an actor of a runtime that
+// stopped ends at once with a *wire.Error of code STOPPED or
+// ACTOR_STOPPED, not with its context's deadline.
+func TestRemoteRequestToAStoppedRuntime(t *testing.T) {
+	ea, eb := remoteEngine(t), remoteEngine(t)
+	rt := start(t, Config{Engine: eb, Cores: 1, Affinity: Off})
+	must(Define(rt, "id", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) { return v, nil }))
+	ref := must(Spawn(rt, "e", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return echo{} }))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // bounds a hang: no timing
+	defer cancel()
+	require.NoError(t, rt.Stop(ctx))
+	requireWireAnswers(t, ctx, ea, []wireCase{
+		{"ops", rt.OpsPID(), must(wire.NewCall("id", wrapperspb.Int64(1), 0)), wire.Code_STOPPED, "stopped"},
+		{"actor", ref.PID(), wrapperspb.Int64(1), wire.Code_ACTOR_STOPPED, "stopped"},
+	})
+	require.NoError(t, ctx.Err())
+}
+
 // TestRemoteAnswerEchoesABoundedName: an answer that names what the peer
 // sent (an op that is not there, an argument's type that is not linked
-// here) names at most a bounded prefix of it: the whole name, escaped by
+// here, an actor that is not there) names at most a bounded prefix of it: the whole name, escaped by
 // %q (a byte below 0x20 takes four), pushed the answer past the peer's
 // reader's 4 MB, which dropped the connection with every answer it
 // carried (found by the remote-stop review).
@@ -63,9 +155,14 @@ func TestRemoteAnswerEchoesABoundedName(t *testing.T) {
 		{&wire.Call{Op: huge}, wire.Code_UNKNOWN_OP},
 		{&wire.Call{Op: huge, TimeoutMs: -1}, wire.Code_BAD_ARGUMENT},
 		{&wire.Call{Op: "id", Arg: &anypb.Any{TypeUrl: "type.googleapis.com/" + huge}}, wire.Code_BAD_ARGUMENT},
+		{&wire.Call{Op: "id"}, wire.Code_ACTOR_STOPPED}, // to an actor of that name, not there
 	} {
 		require.Less(t, proto.Size(tc.call), 4<<20, "the call crosses")
-		e.SendLocal(rt.OpsPID(), tc.call, peer)
+		to := rt.OpsPID()
+		if tc.code == wire.Code_ACTOR_STOPPED {
+			to = actor.NewPID(e.Address(), "coregate/actor/"+huge)
+		}
+		e.SendLocal(to, tc.call, peer)
 		sent := crossed(t, e, c)
 		require.Len(t, sent, 1)
 		w, ok := sent[0].(*wire.Error)

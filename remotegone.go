@@ -1,0 +1,165 @@
+package coregate
+
+// What a peer's message to a runtime's process that left the engine is
+// answered: the process is gone, so hollywood makes the message a dead
+// letter, which no one answers.
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/wire"
+	"google.golang.org/protobuf/proto"
+)
+
+// goneID is the ID of the process of an engine with [Remote] that answers
+// a peer whose message to a runtime's ops process or actor found none (see
+// gone).
+const goneID = "coregate/gone"
+
+// gone answers, for the runtimes started on its engine, a peer's message
+// with a sender to their ops process or to one of their actors once it
+// left the engine (a runtime or actor that stopped): STOPPED or
+// ACTOR_STOPPED, at once, where the peer's Request would wait out its
+// whole timeout. It sees the engine's dead letters on its event stream,
+// from the first runtime's Start on (hollywood starts the remote before
+// the stream exists), and keeps no process or goroutine per name, as a
+// tombstone would, kept for ever, in the way of a name spawned again: the
+// names stay free, and a message that found the name taken again reached
+// the new process. It is a process of the engine with no goroutine of its
+// own; Remote's Start spawns it, and it lives as long as the engine.
+//
+// A runtime publishes what it refused and answered itself as dead letters
+// too, maybe after its process left the engine (a message it took as it
+// stopped): so the registry cannot tell them from hollywood's, and the
+// runtime counts them in answered as it publishes them.
+type gone struct {
+	e          *actor.Engine
+	pid        *actor.PID
+	subscribed sync.Once
+
+	mu sync.Mutex
+	// runtimes holds the names of the runtimes started on the engine: a
+	// dead letter to one of their processes is a runtime's, never one of a
+	// process of the user's that happens to have the form.
+	runtimes map[string]struct{}
+	// answered counts, by message, the dead letters a runtime published
+	// for messages it refused and answered itself (see deadLetter): they
+	// are not answered again.
+	answered map[proto.Message]int
+}
+
+// goneOf returns the gone process of engine e, or nil where e has none (no
+// Remote), and makes it answer for the runtime named name.
+func goneOf(e *actor.Engine, name string) *gone {
+	pid := actor.NewPID(e.Address(), goneID)
+	if p, _ := registered(e, pid); p == nil {
+		return nil
+	}
+	var g *gone
+	e.SendLocal(pid, findGone{to: &g}, nil) // its Send runs here: g is set on return
+	if g != nil {
+		g.add(name)
+	}
+	return g
+}
+
+// findGone asks the gone process for itself.
+type findGone struct{ to **gone }
+
+func newGone(e *actor.Engine) *gone {
+	return &gone{e: e, pid: actor.NewPID(e.Address(), goneID), runtimes: make(map[string]struct{}), answered: make(map[proto.Message]int)}
+}
+
+// receive takes what the engine sends the gone process: the events of its
+// stream, and findGone. Anything else (a peer's message) is dropped.
+func (g *gone) receive(msg any, _ *actor.PID) {
+	switch m := msg.(type) {
+	case findGone:
+		*m.to = g
+	case actor.DeadLetterEvent:
+		g.deadLetter(m)
+	}
+}
+
+// add makes g answer for the runtime named name. The first time, before
+// any of its dead letters, g subscribes to the event stream: it sees every
+// event broadcast after that.
+func (g *gone) add(name string) {
+	g.subscribed.Do(func() { g.e.Subscribe(g.pid) })
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.runtimes[name] = struct{}{}
+}
+
+// answers returns the answer a dead letter of msg to target from sender
+// gets from g, or nil: only one with a sender of another engine (not
+// Remote's stand-in for none), a protobuf message that is not an answer
+// itself (every message a peer sends is a pointer), to a runtime's ops
+// process or actor.
+func (g *gone) answers(target *actor.PID, msg any, sender *actor.PID) *wire.Error {
+	_, ok := msg.(proto.Message)
+	_, isAnswer := msg.(*wire.Error)
+	if !ok || isAnswer || reflect.TypeOf(msg).Kind() != reflect.Pointer || // counted by it in answered
+		sender == nil || target == nil ||
+		sender.GetAddress() == g.e.Address() || sender.GetID() == discardID ||
+		target.GetAddress() != g.e.Address() {
+		return nil
+	}
+	id := target.GetID()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for name := range g.runtimes {
+		switch {
+		case id == name+"/ops":
+			return &wire.Error{Code: wire.Code_STOPPED, Message: fmt.Sprintf("coregate: no process %s on %s: runtime %q stopped", quoteSent(id), target.GetAddress(), name)}
+		case strings.HasPrefix(id, name+"/actor/"):
+			return &wire.Error{Code: wire.Code_ACTOR_STOPPED, Message: fmt.Sprintf("coregate: no process %s on %s: the actor stopped (or was never spawned)", quoteSent(id), target.GetAddress())}
+		}
+	}
+	return nil
+}
+
+// refused counts msg, which a runtime refused and answered itself, as its
+// dead letter is published: g does not answer it again.
+func (g *gone) refused(target *actor.PID, msg any, sender *actor.PID) {
+	if g.answers(target, msg, sender) == nil {
+		return // g lets it be: nothing to count
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.answered[msg.(proto.Message)]++
+}
+
+// deadLetter answers ev's sender, unless a runtime did.
+func (g *gone) deadLetter(ev actor.DeadLetterEvent) {
+	w := g.answers(ev.Target, ev.Message, ev.Sender)
+	if w == nil {
+		return
+	}
+	g.mu.Lock()
+	m := ev.Message.(proto.Message)
+	n := g.answered[m]
+	switch {
+	case n > 1:
+		g.answered[m] = n - 1
+	case n == 1:
+		delete(g.answered, m)
+	}
+	g.mu.Unlock()
+	if n == 0 {
+		g.e.Send(ev.Sender, w)
+	}
+}
+
+// deadLetter publishes msg, which the runtime refused, as a dead letter to
+// target, its process.
+func (rt *Runtime) deadLetter(target *actor.PID, msg any, sender *actor.PID) {
+	if rt.gone != nil {
+		rt.gone.refused(target, msg, sender)
+	}
+	rt.engine.BroadcastEvent(actor.DeadLetterEvent{Target: target, Message: msg, Sender: sender})
+}
