@@ -25,8 +25,10 @@ import (
 // [ErrBadArgument] and published as a hollywood DeadLetterEvent, never a
 // panic; so is a panic in the op's [WithStickyKey] function, as a
 // [*PanicError], rather than in the sender's goroutine (for a remote
-// sender, its transport's). Timeout, when above 0, bounds the token as a context deadline
-// would (waiting for room, then running); a negative one is a bad argument.
+// sender, its transport's). Timeout, when above 0, bounds the token as a
+// context deadline would (waiting for room, then running): a call it ends
+// is answered with context.DeadlineExceeded, also while it waits for room,
+// and is not a dead letter. A negative one is a bad argument.
 //
 // Only local senders can send a Call: across processes send a [*wire.Call],
 // whose argument is a protobuf message packed in an Any (see [Remote]).
@@ -241,6 +243,15 @@ func (p *opsProc) call(c Call, msg any, sender *actor.PID) {
 	if err != nil {
 		if cancel != nil {
 			cancel()
+		}
+		if cancel != nil && errors.Is(err, context.DeadlineExceeded) {
+			// Its Timeout ended it as it waited for room: taken, and
+			// ended by its own bound, as a token whose Timeout ends in
+			// the queue is; not a message that found no taker.
+			if sender != nil {
+				rt.answer(sender, nil, err)
+			}
+			return
 		}
 		p.reject(msg, sender, err)
 		return

@@ -2,6 +2,7 @@ package coregate
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +171,65 @@ func TestRemoteAnswerEchoesABoundedName(t *testing.T) {
 		require.Equal(t, tc.code, w.GetCode(), "%.200v", w)
 		require.Less(t, proto.Size(w), 1<<10, "%.200v", w)
 		require.Contains(t, w.GetMessage(), `\x01\x01`, "it names what came")
+	}
+}
+
+// TestRemoteCallTimedOutWaitingForRoom: a call whose Timeout ends while it
+// waits for room in a full range is answered DEADLINE_EXCEEDED, as one
+// whose Timeout ends in the queue is, and is not a dead letter: the ops
+// process took it, and its own bound ended it. It was published as one,
+// a dead letter for every call an overloaded runtime timed out, for a
+// user watching dead letters (found by the remote-stop review).
+func TestRemoteCallTimedOutWaitingForRoom(t *testing.T) {
+	c := &chanRemote{sent: make(chan any, 16)}
+	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(Remote(c)))
+	require.NoError(t, err)
+	rt := start(t, Config{Engine: e, Cores: 1, Affinity: Off, MailboxSize: 1})
+	release := make(chan struct{})
+	running := make(chan struct{}, 1)
+	hold := must(Define(rt, "hold", func(context.Context, *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
+		running <- struct{}{}
+		<-release
+		return wrapperspb.Int64(0), nil
+	}))
+	ctx := context.Background()
+	toks := []*Token[*wrapperspb.Int64Value]{must(hold.Submit(ctx, nil))}
+	<-running
+	for { // until the mailbox is full
+		tok, err := hold.TrySubmit(nil)
+		if errors.Is(err, ErrFull) {
+			break
+		}
+		require.NoError(t, err)
+		toks = append(toks, tok)
+	}
+	events, stop := testkit.Subscribe(e, func(ev any) bool {
+		return testkit.Is[actor.DeadLetterEvent](ev) || testkit.Is[streamMark](ev)
+	})
+	defer stop()
+	peer := actor.NewPID("127.0.0.1:2", "response/7")
+	e.SendLocal(rt.OpsPID(), must(wire.NewCall("hold", wrapperspb.Int64(1), time.Millisecond)), peer)
+	// Refused or accepted, its answer comes as its token resolves: once
+	// it crossed, so did any dead letter.
+	var m any
+	select {
+	case m = <-c.sent:
+	case <-time.After(time.Minute): // bounds a hang: no timing
+		t.Fatal("the call was not answered")
+	}
+	close(release)
+	w, ok := m.(*wire.Error)
+	require.True(t, ok, "answered a %T: %v", m, m)
+	require.Equal(t, wire.Code_DEADLINE_EXCEEDED, w.GetCode(), "%v", w)
+	e.BroadcastEvent(streamMark{})
+	for ev := range events {
+		if _, ok := ev.(streamMark); ok {
+			break
+		}
+		t.Fatalf("the timed-out call was published as a dead letter: %+v", ev)
+	}
+	for _, tok := range toks {
+		_, err := tok.Wait(ctx)
+		require.NoError(t, err)
 	}
 }
