@@ -137,9 +137,14 @@ func (r *Ref[M, R]) refuse(e envelope[M, R]) {
 // restart replaces the actor's value from its factory within its restart
 // intensity, or stops it past it. Its mailbox is kept. A killed actor is
 // not restarted: it stops as its turn ends, and its factory and Started
-// must not run after the runtime's Stop returned.
+// must not run after the runtime's Stop returned. Nor is one whose
+// runtime's Stop gave up draining (its Receive failed as the abort
+// cancelled it): no message reaches it again (deliver refuses them), and
+// its factory and Started would begin after the abort, as no Receive does,
+// and could run on past Stop's return. Its stop, or its kill, runs Stopped
+// on the value that failed.
 func (r *Ref[M, R]) restart(reason error) {
-	if r.killed.Load() != nil {
+	if r.killed.Load() != nil || r.own.rt.sup.Group().Aborted() {
 		return
 	}
 	n, ok := r.window.Allow(time.Now(), supervisor.Policy{MaxRestarts: r.maxRestarts, Window: r.restartWindow})

@@ -1,0 +1,113 @@
+package coregate
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/require"
+)
+
+// lifeLog records an actor's calls in order, across its restarts.
+type lifeLog struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (l *lifeLog) add(s string) {
+	l.mu.Lock()
+	l.log = append(l.log, s)
+	l.mu.Unlock()
+}
+
+func (l *lifeLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.log...)
+}
+
+// cancelledFailer's Receive of 0 waits for its context (a runtime Stop
+// giving up), then panics or calls runtime.Goexit.
+type cancelledFailer struct {
+	l       *lifeLog
+	entered chan struct{}
+	goexit  bool
+}
+
+func (a *cancelledFailer) Started(*ActorContext) error { a.l.add("started"); return nil }
+func (a *cancelledFailer) Stopped(*ActorContext)       { a.l.add("stopped") }
+func (a *cancelledFailer) Receive(c *ActorContext, k int) (int, error) {
+	a.l.add("receive")
+	if k != 0 {
+		return k, nil
+	}
+	a.entered <- struct{}{}
+	<-c.Done()
+	if a.goexit {
+		runtime.Goexit()
+	}
+	panic("cancelled")
+}
+
+// TestCancelledReceiveFailingIsNotRestarted: a Receive that a runtime
+// Stop's abort cancelled, and that then panics or calls runtime.Goexit
+// within the grace, fails its message and stops the actor (Stopped once,
+// on the value that failed), as the abort refuses every message behind it:
+// no restart, whose factory and Started would begin after the abort, with
+// the runtime stopping, and here run on past Stop's return (the factory
+// waits on gate, which the test opens once Stop returned). Found by the
+// lifecycle-across-Stop review: the actor restarted, its factory holding
+// Stop for the grace, named as a Receive still running, then making a
+// value and running Started after Stop returned.
+func TestCancelledReceiveFailingIsNotRestarted(t *testing.T) {
+	t.Run("panic", func(t *testing.T) { testCancelledReceiveFailing(t, false) })
+	t.Run("goexit", func(t *testing.T) { testCancelledReceiveFailing(t, true) })
+}
+
+func testCancelledReceiveFailing(t *testing.T, goexit bool) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1})
+		require.NoError(t, err)
+		l := &lifeLog{}
+		entered, gate := make(chan struct{}, 1), make(chan struct{})
+		made := 0
+		ref := must(Spawn(rt, "failer", func() Actor[int, int] {
+			if made++; made > 1 {
+				<-gate
+			}
+			l.add("made")
+			return &cancelledFailer{l: l, entered: entered, goexit: goexit}
+		}))
+		bg := context.Background()
+		first := must(ref.Ask(bg, 0))
+		<-entered
+		var rest []*Token[int]
+		for k := 1; k <= 3; k++ {
+			rest = append(rest, must(ref.Ask(bg, k)))
+		}
+		ctx, cancel := context.WithCancel(bg)
+		cancel() // the drain gives up at once
+		serr := rt.Stop(ctx)
+		close(gate)
+		_, err = first.Wait(bg)
+		if goexit {
+			require.ErrorIs(t, err, ErrGoexit)
+		} else {
+			var pe *PanicError
+			require.ErrorAs(t, err, &pe)
+		}
+		for _, tok := range rest {
+			_, err := tok.Wait(bg)
+			require.ErrorIs(t, err, ErrActorStopped)
+		}
+		<-ref.doneCh()
+		synctest.Wait()
+		require.Equal(t, []string{"made", "started", "receive", "stopped"}, l.get())
+		require.ErrorContains(t, serr, "1 running handlers cancelled")
+		require.ErrorContains(t, serr, "3 messages queued to actors refused with ErrActorStopped")
+		require.NotContains(t, serr.Error(), "still running")
+		requireBalanced(t, rt)
+	})
+}
