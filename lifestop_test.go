@@ -4,8 +4,10 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -111,3 +113,69 @@ func testCancelledReceiveFailing(t *testing.T, goexit bool) {
 		requireBalanced(t, rt)
 	})
 }
+
+// goexitStopped's Stopped calls runtime.Goexit.
+type goexitStopped struct{ stopped *atomic.Int32 }
+
+func (a *goexitStopped) Receive(_ *ActorContext, k int) (int, error) { return k, nil }
+func (a *goexitStopped) Stopped(*ActorContext) {
+	a.stopped.Add(1)
+	runtime.Goexit()
+}
+
+// TestStoppedGoexitAsTheExecutorEnds: a handler that asks two actors on
+// its own executor queues them on that executor's local run queue; a
+// runtime Stop that gives up while the handler ignores its context kills
+// both (each with a message in its near queue) and returns. When the
+// handler returns, its executor's goroutine ends, and as it ends it hands
+// the local run queue on: the first actor, killed and now idle, stops
+// there, and its Stopped calls runtime.Goexit on that goroutine. The
+// executor's end must go on all the same: the second actor's Ask resolves
+// and its Stopped runs. Found by the lifecycle-across-Stop review: the
+// Goexit cut the executor's end short, leaving the second actor's Ask
+// unresolved and its Stopped never run.
+func TestStoppedGoexitAsTheExecutorEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1})
+		require.NoError(t, err)
+		var firstStopped, secondStopped atomic.Int32
+		first := must(Spawn(rt, "first", func() Actor[int, int] { return &goexitStopped{stopped: &firstStopped} }))
+		second := must(Spawn(rt, "second", func() Actor[int, int] {
+			return &stoppedCounter{stopped: &secondStopped}
+		}))
+		bg := context.Background()
+		synctest.Wait() // both started
+		asked := make(chan [2]*Token[int], 1)
+		gate := make(chan struct{})
+		hold := must(Define(rt, "hold", func(ctx context.Context, _ int) (int, error) {
+			asked <- [2]*Token[int]{must(first.Ask(ctx, 1)), must(second.Ask(ctx, 2))}
+			<-gate // ignores its context past the grace
+			return 0, nil
+		}))
+		held := must(hold.Submit(bg, 0))
+		toks := <-asked
+		ctx, cancel := context.WithCancel(bg)
+		cancel()
+		serr := rt.Stop(ctx)
+		require.ErrorContains(t, serr, `"hold" x1`)
+		close(gate)
+		_, err = held.Wait(bg)
+		require.NoError(t, err)
+		for i, tok := range toks {
+			wctx, wcancel := context.WithTimeout(bg, time.Minute)
+			_, err := tok.Wait(wctx)
+			wcancel()
+			require.ErrorIs(t, err, ErrActorStopped, "Ask %d", i)
+		}
+		synctest.Wait()
+		require.Equal(t, int32(1), firstStopped.Load())
+		require.Equal(t, int32(1), secondStopped.Load())
+		requireBalanced(t, rt)
+	})
+}
+
+// stoppedCounter counts its Stopped calls.
+type stoppedCounter struct{ stopped *atomic.Int32 }
+
+func (a *stoppedCounter) Receive(_ *ActorContext, k int) (int, error) { return k, nil }
+func (a *stoppedCounter) Stopped(*ActorContext)                       { a.stopped.Add(1) }

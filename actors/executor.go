@@ -458,17 +458,21 @@ func (e *Executor) dropSpares() {
 
 // exit ends worker w. An owner's end is reported to the group, which starts a
 // replacement before w leaves, so a stopping group never sees no worker while
-// a replacement is due.
+// a replacement is due. That comes in a deferred call: the local run queue's
+// hand-off may end the goroutine (see flushLocal), and the group must still
+// see w end.
 func (e *Executor) exit(w *worker, err error) {
 	e.leaveBeside(w) // a handler beside the owner that ended in Goexit
+	defer func() {
+		if e.owner.CompareAndSwap(w, nil) {
+			e.mb.attach(false)
+			e.group.onExit(e, err)
+		}
+		e.group.leave(w)
+	}()
 	if e.owns(w) {
 		e.flushLocal()
 	}
-	if e.owner.CompareAndSwap(w, nil) {
-		e.mb.attach(false)
-		e.group.onExit(e, err)
-	}
-	e.group.leave(w)
 }
 
 func (e *Executor) loop(w *worker) {
@@ -670,8 +674,17 @@ func (e *Executor) popLocal() Job {
 // runnable the mailbox refuses (aborted, retired) is unscheduled.
 //
 // It goes on until the queue is empty: what it calls (an actor stopped by
-// Unschedule, an answer sent by Drop) may queue another runnable there.
+// Unschedule, an answer sent by Drop) may queue another runnable there. It
+// goes on too when what it calls ends the goroutine: a killed actor stopped
+// by Unschedule runs its Stopped here, which may call runtime.Goexit, and
+// the runnables behind it would be left, their messages never answered.
 func (e *Executor) flushLocal() {
+	normal := false
+	defer func() {
+		if !normal {
+			e.flushLocal()
+		}
+	}()
 	for e.localPos < len(e.local) {
 		s := e.popLocal().(Scheduled)
 		if n, ok := s.(nearLeaver); ok {
@@ -682,6 +695,7 @@ func (e *Executor) flushLocal() {
 		}
 	}
 	e.local, e.localPos = nil, 0
+	normal = true
 }
 
 // retry queues j again if its hook asks for another attempt, and reports
