@@ -9,7 +9,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/wire"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // lifeLog records an actor's calls in order, across its restarts.
@@ -179,3 +182,75 @@ type stoppedCounter struct{ stopped *atomic.Int32 }
 
 func (a *stoppedCounter) Receive(_ *ActorContext, k int) (int, error) { return k, nil }
 func (a *stoppedCounter) Stopped(*ActorContext)                       { a.stopped.Add(1) }
+
+// panicText is an error whose Error method panics.
+type panicText struct{}
+
+func (panicText) Error() string { panic("Error panicked") }
+
+// panicTexter returns panicText on 1 and panics with it on 2; it counts
+// its Started calls.
+type panicTexter struct{ started *atomic.Int32 }
+
+func (a panicTexter) Started(*ActorContext) error { a.started.Add(1); return nil }
+func (a panicTexter) Receive(_ *ActorContext, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
+	switch v.GetValue() {
+	case 1:
+		return nil, panicText{}
+	case 2:
+		panic(panicText{})
+	}
+	return v, nil
+}
+
+// TestErrorThatCannotBeFormattedAnsweredAsToAnAsk: an actor's failure
+// whose error's Error method panics is answered to a remote caller, encoded
+// within the actor's turn, and the actor fares as for the same failure
+// answered to a local Ask: a panic in Receive restarts it (Started again),
+// an error returned restarts nothing, and the caller gets an answer
+// (PANICKED, FAILED) either way. The panic in Error is the answer's to
+// report, not the actor's: the turn goes on to the restart.
+func TestErrorThatCannotBeFormattedAnsweredAsToAnAsk(t *testing.T) {
+	c := &chanRemote{sent: make(chan any, 1)}
+	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(Remote(c)))
+	require.NoError(t, err)
+	rt := start(t, Config{Engine: e, Cores: 1, Affinity: Off})
+	var started atomic.Int32
+	ref := must(Spawn(rt, "text", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] {
+		return panicTexter{started: &started}
+	}))
+	peer := actor.NewPID("127.0.0.1:2", "response/7") // a hollywood Request of another engine
+	bg := context.Background()
+	_, err = must(ref.Ask(bg, wrapperspb.Int64(0))).Wait(bg) // Started ran
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		v        int64
+		code     wire.Code
+		restarts bool
+	}{{1, wire.Code_FAILED, false}, {2, wire.Code_PANICKED, true}} {
+		// The next message's answer comes after the restart, if any.
+		next := func(what string, before int32) int32 {
+			v, err := must(ref.Ask(bg, wrapperspb.Int64(7))).Wait(bg)
+			require.NoError(t, err, "the actor went on")
+			require.Equal(t, int64(7), v.GetValue())
+			n := started.Load()
+			require.Equal(t, tc.restarts, n == before+1, "%d: %s's restart", tc.v, what)
+			return n
+		}
+		before := started.Load()
+		_, err := must(ref.Ask(bg, wrapperspb.Int64(tc.v))).Wait(bg)
+		require.Error(t, err)
+		before = next("a local Ask", before)
+		e.SendLocal(ref.PID(), wrapperspb.Int64(tc.v), peer) // as hollywood's reader delivers it
+		var m any
+		select {
+		case m = <-c.sent:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d: the remote caller got no answer", tc.v)
+		}
+		w, ok := m.(*wire.Error)
+		require.True(t, ok, "%T", m)
+		require.Equal(t, tc.code, w.GetCode(), "%v", w)
+		next("a remote Request, as the Ask", before)
+	}
+}
