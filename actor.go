@@ -250,10 +250,13 @@ type actorHandle interface {
 // a turn stuck in Receive, the messages queued are refused now, so no Ask
 // among them waits on that Receive; the rest of the turn's batch, which
 // only its goroutine may touch, is refused once that Receive returns.
+// Its Stopped does not run on the caller's goroutine (see runStopped),
+// which may run another actor's Receive or an op's handler (a stop of
+// the actor no executor takes any more).
 func (r *Ref[M, R]) kill(reason error) (now bool) {
 	r.killed.Store(&reason)
 	if r.cell.Idle() {
-		r.finish(reason)
+		r.finishAway(reason)
 		return true
 	}
 	r.closeCell()

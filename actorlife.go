@@ -212,8 +212,17 @@ func (r *Ref[M, R]) try(what string, f func() error) (err error) {
 // finish stops the actor once: its mailbox refuses new messages and the
 // queued ones are answered ErrActorStopped, Stopped runs (on the actor's
 // executor, or on the stopping goroutine once no executor runs), its name
-// and PID are freed, and its children stop (see finished).
-func (r *Ref[M, R]) finish(reason error) {
+// and PID are freed, and its children stop (see finished). It is called
+// from the actor's turn, or as its cell goes idle on its executor.
+func (r *Ref[M, R]) finish(reason error) { r.stop(reason, true) }
+
+// finishAway is finish for a caller outside the actor's turns (kill): its
+// Stopped runs on a goroutine of its own.
+func (r *Ref[M, R]) finishAway(reason error) { r.stop(reason, false) }
+
+// stop is finish; here says Stopped may run on the caller's goroutine
+// when it is one of the executors' (see runStopped).
+func (r *Ref[M, R]) stop(reason error, here bool) {
 	r.once.Do(func() {
 		r.stopping.Store(true)
 		r.stopped.Store(true)
@@ -222,7 +231,7 @@ func (r *Ref[M, R]) finish(reason error) {
 		// Not for an actor stopped before its start was delivered (Stop
 		// came as it was spawned): Started never ran.
 		if s, ok := r.value.(stopper); ok && r.began {
-			r.runStopped(s)
+			r.runStopped(s, here)
 		}
 	})
 }
@@ -294,16 +303,18 @@ func (r *Ref[M, R]) whenTreeEnded(f func()) {
 }
 
 // runStopped runs s.Stopped; a panic in it is dropped, so that the actor is
-// not left half-stopped. On the actor's executor (a turn) it runs there, as
-// Receive does: a runtime.Goexit in it ends the goroutine once finish's
-// deferred rest ran, and the executor replaces the goroutine. Elsewhere (a
-// stopping runtime's goroutine, once no executor runs) it runs on a
-// goroutine of its own, so that a Goexit cannot end the caller's, known as
-// a callback's: the runtime's Stop called from it returns
-// ErrStopFromHandler, as from a turn, rather than wait for the Stop that
-// waits for it here; that Stop waits until its ctx ends, then for a grace,
-// so a Stopped that blocks does not hold it past its ctx.
-func (r *Ref[M, R]) runStopped(s stopper) {
+// not left half-stopped. On the actor's executor (a turn, or its cell going
+// idle there: here is set) it runs there, as Receive does: a
+// runtime.Goexit in it ends the goroutine once finish's deferred rest ran,
+// and the executor replaces the goroutine. Elsewhere (a stopping runtime's
+// goroutine, once no executor runs, or a kill from another actor's turn or
+// an op's handler, whose goroutine a Goexit would end, failing their
+// message) it runs on a goroutine of its own, so that a Goexit cannot end
+// the caller's, known as a callback's: the runtime's Stop called from it
+// returns ErrStopFromHandler, as from a turn, rather than wait for the
+// Stop that waits for it here; that Stop waits until its ctx ends, then
+// for a grace, so a Stopped that blocks does not hold it past its ctx.
+func (r *Ref[M, R]) runStopped(s stopper, here bool) {
 	run := func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -312,7 +323,7 @@ func (r *Ref[M, R]) runStopped(s stopper) {
 		}()
 		s.Stopped(&r.ctx)
 	}
-	if r.own.rt.sup.Group().InHandler() {
+	if here && r.own.rt.sup.Group().InHandler() {
 		run()
 		return
 	}

@@ -254,3 +254,44 @@ func TestErrorThatCannotBeFormattedAnsweredAsToAnAsk(t *testing.T) {
 		next("a remote Request, as the Ask", before)
 	}
 }
+
+// TestStoppedGoexitEndsNotTheStopper: an actor's Receive that a runtime
+// Stop's abort cancelled stops another actor (a ChildOf child, which the
+// runtime's Stop had not stopped yet: children stop after their parents);
+// no executor takes its stop any more, so it stops at once, and its
+// Stopped calls runtime.Goexit. That Goexit ends Stopped's own goroutine,
+// not the Receive that asked for the stop: its Ask resolves with what it
+// returned. Found by the lifecycle-across-Stop review: Stopped ran on the
+// stopper's goroutine, and its Goexit ended that Receive (its Ask failed
+// with ErrGoexit, the rest of it never ran).
+func TestStoppedGoexitEndsNotTheStopper(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1})
+		require.NoError(t, err)
+		var childStopped atomic.Int32
+		pctx := make(chan *ActorContext, 1)
+		must(Spawn(rt, "parent", func() Actor[int, int] { return &parentOf{ctx: pctx} }))
+		child := must(Spawn(rt, "child", func() Actor[int, int] { return &goexitStopped{stopped: &childStopped} }, ChildOf(<-pctx)))
+		entered := make(chan struct{}, 1)
+		stopper := must(Spawn(rt, "stopper", func() Actor[int, int] {
+			return funcActor(func(c *ActorContext, k int) (int, error) {
+				entered <- struct{}{}
+				<-c.Done() // the runtime's Stop gave up
+				_ = child.Stop(c)
+				return 1, nil
+			})
+		}))
+		bg := context.Background()
+		tok := must(stopper.Ask(bg, 0))
+		<-entered
+		ctx, cancel := context.WithCancel(bg)
+		cancel()
+		_ = rt.Stop(ctx)
+		v, err := tok.Wait(bg)
+		require.NoError(t, err)
+		require.Equal(t, 1, v)
+		synctest.Wait()
+		require.Equal(t, int32(1), childStopped.Load())
+		requireBalanced(t, rt)
+	})
+}
