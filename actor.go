@@ -198,6 +198,7 @@ type Ref[M, R any] struct {
 	ctx    ActorContext
 	window supervisor.Window
 	began  bool // its start was delivered: Stopped runs only after it
+	cut    bool // a runtime's Stop that gave up draining refused a message
 
 	// stopped is set once finish began. A turn reads it, and finish may run
 	// off the actor's executor (a kill, an actor no executor could take, a

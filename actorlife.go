@@ -33,7 +33,11 @@ func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
 		r.start()
 		return
 	case envStop:
-		r.finish(r.reason)
+		reason := r.reason
+		if reason == nil && r.cut {
+			reason = ErrStopped // not drained: see ActorStopped
+		}
+		r.finish(reason)
 		return
 	}
 	g := exec.Group()
@@ -44,6 +48,7 @@ func (r *Ref[M, R]) deliver(ctx context.Context, e envelope[M, R]) {
 		// cancelled returns within the grace). Counted for its report.
 		r.refuse(e)
 		r.own.rt.refused.Add(1)
+		r.cut = true
 		return
 	}
 	if e.tok != nil && !e.tok.task.Begin() {

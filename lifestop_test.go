@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/internal/testkit"
 	"github.com/coregate/coregate/wire"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -294,4 +295,53 @@ func TestStoppedGoexitEndsNotTheStopper(t *testing.T) {
 		require.Equal(t, int32(1), childStopped.Load())
 		requireBalanced(t, rt)
 	})
+}
+
+// TestActorStoppedReasonAfterAnAbort: an actor whose messages a runtime
+// Stop refused when it gave up draining (they were queued behind a Receive
+// the abort cancelled, which returned within the grace) was stopped
+// without being drained: its ActorStopped says ErrStopped, as for an
+// actor the Stop killed, whether its stop is reached in that turn or
+// the kill comes first. Found by the lifecycle-across-Stop review: the
+// turn went on to the stop queued behind the refused messages, which
+// announced it with a nil Reason, as for a Stop that drained it.
+func TestActorStoppedReasonAfterAnAbort(t *testing.T) {
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	require.NoError(t, err)
+	events, stop := testkit.Subscribe(engine, func(ev any) bool {
+		s, ok := ev.(ActorStopped)
+		return ok && s.PID.ID == "coregate/actor/watcher"
+	})
+	defer stop()
+	rt, err := Start(Config{Engine: engine, Cores: 1, Affinity: Off})
+	require.NoError(t, err)
+	entered := make(chan struct{}, 1)
+	ref := must(Spawn(rt, "watcher", func() Actor[int, int] {
+		return funcActor(func(c *ActorContext, k int) (int, error) {
+			if k == 0 {
+				entered <- struct{}{}
+				<-c.Done() // until the Stop gives up
+				return 0, c.Err()
+			}
+			return k, nil
+		})
+	}))
+	bg := context.Background()
+	first := must(ref.Ask(bg, 0))
+	<-entered
+	rest := must(ref.Ask(bg, 1))
+	ctx, cancel := context.WithCancel(bg)
+	cancel() // the drain gives up at once
+	require.ErrorContains(t, rt.Stop(ctx), "1 messages queued to actors refused")
+	_, err = first.Wait(bg)
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = rest.Wait(bg)
+	require.ErrorIs(t, err, ErrActorStopped)
+	select {
+	case ev := <-events:
+		require.ErrorIs(t, ev.(ActorStopped).Reason, ErrStopped)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ActorStopped")
+	}
+	requireBalanced(t, rt)
 }
