@@ -146,6 +146,17 @@ func checkResults(res []int, want func(i int) int) error {
 	return nil
 }
 
+// checkRan reports a measurement whose peer ran other than n jobs, which
+// its jobs counted in ran. The result checks cannot tell a token whose job
+// ran twice (or ran, and was reported lost and submitted again): its
+// result is right.
+func checkRan(ran *atomic.Int64, n int) error {
+	if c := ran.Load(); c != int64(n) {
+		return fmt.Errorf("%d jobs ran for %d tokens", c, n)
+	}
+	return nil
+}
+
 func tinyResult(i int) int { return i ^ 0x5bd1 }
 
 // runTiny is issue 15's burst: n tokens whose work is an atomic add and
@@ -171,8 +182,8 @@ func runTiny(mk func() peer, workers, n, submitters int) (sample, error) {
 		if err != nil {
 			return err
 		}
-		if c := counter.Load(); c != int64(n) {
-			return fmt.Errorf("%d of %d tokens ran", c, n)
+		if err := checkRan(&counter, n); err != nil {
+			return err
 		}
 		s = perToken(n, workers, wall, mallocs)
 		return checkResults(res, tinyResult)
@@ -273,12 +284,16 @@ func calibrate(d time.Duration) (iters int, cost time.Duration) {
 // worker, each awaited before the next is submitted (chunked). Efficiency is the ideal parallel time on cpus CPUs (n*cost/cpus) divided by
 // the wall time.
 func runCPU(mk func() peer, workers, cpus, n, iters int, cost time.Duration, want []int) (sample, error) {
-	job := func(i int) int { return spin(i, iters) }
+	var ran atomic.Int64
+	job := func(i int) int { ran.Add(1); return spin(i, iters) }
 	res := noResult(make([]int, n))
 	var s sample
 	err := withPeer(mk, workers, job, func(p peer) error {
 		wall, mallocs, err := timed(func() error { return chunked(p, 0, n, 64*workers, res) })
 		if err != nil {
+			return err
+		}
+		if err := checkRan(&ran, n); err != nil {
 			return err
 		}
 		s = perToken(n, workers, wall, mallocs)
@@ -292,12 +307,16 @@ func runCPU(mk func() peer, workers, cpus, n, iters int, cost time.Duration, wan
 // awaited before the next (chunked). concurrency is also the pools' worker
 // count and coregate's Config.BlockingWorkers (its op runs WithBlocking).
 func runBlocking(mk func() peer, concurrency, n int, d time.Duration) (sample, error) {
-	job := func(i int) int { time.Sleep(d); return i }
+	var ran atomic.Int64
+	job := func(i int) int { ran.Add(1); time.Sleep(d); return i }
 	res := noResult(make([]int, n))
 	var s sample
 	err := withBlockingPeer(mk, concurrency, job, func(p peer) error {
 		wall, mallocs, err := timed(func() error { return chunked(p, 0, n, concurrency, res) })
 		if err != nil {
+			return err
+		}
+		if err := checkRan(&ran, n); err != nil {
 			return err
 		}
 		s = perToken(n, concurrency, wall, mallocs)
@@ -339,11 +358,13 @@ func waveRounds(n int) int { return min(max(waveTokens/n, 1), maxWaveRounds) }
 // request meets a GC once in many requests).
 func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
 	var cur *wave
+	var ran atomic.Int64
 	job := func(i int) int {
 		w := cur
 		w.start[i] = time.Since(w.base)
 		r := i * 2 // the work: tiny, and checkable
 		w.end[i] = time.Since(w.base)
+		ran.Add(1) // outside the token's busy time
 		return r
 	}
 	var out []sample
@@ -358,6 +379,7 @@ func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
 			// One count of allocations over the rounds, whose reads stop
 			// the world: not between rounds.
 			var m0, m1 runtime.MemStats
+			ran.Store(0)
 			runtime.GC()
 			runtime.ReadMemStats(&m0)
 			for r, w := range waves {
@@ -370,6 +392,9 @@ func runWaves(mk func() peer, workers, minWave, maxWave int) ([]sample, error) {
 				w.returned = time.Since(w.base)
 			}
 			runtime.ReadMemStats(&m1)
+			if err := checkRan(&ran, rounds*n); err != nil {
+				return fmt.Errorf("wave %d: %w", n, err)
+			}
 			samples, walls := make([]sample, rounds), make([]int64, rounds)
 			for r, w := range waves {
 				if err := checkResults(results[r], func(i int) int { return 2 * i }); err != nil {
@@ -519,7 +544,9 @@ func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy b
 	start := make([]time.Duration, probes)
 	// The CPUs are read outside the timed span: before the submit time, after the start time.
 	subCPU, startCPU := make([]int, probes), make([]int, probes)
+	var ran atomic.Int64
 	job := func(i int) int {
+		defer ran.Add(1) // after the start time is read
 		if i < probes {
 			start[i] = time.Since(base)
 			startCPU[i] = currentCPU()
@@ -567,6 +594,10 @@ func runLatency(mk func() peer, workers, probes int, pause time.Duration, busy b
 			}
 		}
 		if err != nil {
+			return err
+		}
+		// Each background round is a batch of workers tokens.
+		if err := checkRan(&ran, probes+int(bgRounds.Load())*workers); err != nil {
 			return err
 		}
 		if err := checkResults(res[:probes], func(i int) int { return i }); err != nil {

@@ -38,19 +38,24 @@ func (p *wrongPeer) batch(lo, hi int, res []int, before func(int)) error {
 	return err
 }
 
-// TestLostTokenFails: a token that never ran, or one whose result is
-// wrong, fails every workload, also where its right result is the zero
-// value of an unwritten slot (token 0 of the waves, the blocking and the
-// latency workloads); the same runs on a faithful peer pass, so each
-// failure is the fault's. (The cpu case once expected zeros, so it failed
-// on token 1 whatever the peer did.)
-func TestLostTokenFails(t *testing.T) {
+// twicePeer is a goroutine per task that runs the first token of each
+// batch twice, as a peer that ran a token it then reported lost and
+// resubmitted: every result is right.
+type twicePeer struct{ goroutinePeer }
+
+func (p *twicePeer) batch(lo, hi int, res []int, before func(int)) error {
+	p.job(lo)
+	return p.goroutinePeer.batch(lo, hi, res, before)
+}
+
+// tokenRuns runs each token workload at a tiny size on the peer mk makes.
+func tokenRuns() map[string]func(mk func() peer) error {
 	const cpuIters = 10
 	cpuWant := make([]int, 10)
 	for i := range cpuWant {
 		cpuWant[i] = spin(i, cpuIters)
 	}
-	runs := map[string]func(mk func() peer) error{
+	return map[string]func(mk func() peer) error{
 		"tiny": func(mk func() peer) error { _, err := runTiny(mk, 2, 100, 1); return err },
 		"cpu": func(mk func() peer) error {
 			_, err := runCPU(mk, 2, 2, 10, cpuIters, time.Microsecond, cpuWant)
@@ -61,6 +66,16 @@ func TestLostTokenFails(t *testing.T) {
 		"latency":      func(mk func() peer) error { _, err := runLatency(mk, 2, 5, 0, false, 10); return err },
 		"latency-busy": func(mk func() peer) error { _, err := runLatency(mk, 2, 5, 0, true, 10); return err },
 	}
+}
+
+// TestLostTokenFails: a token that never ran, or one whose result is
+// wrong, fails every workload, also where its right result is the zero
+// value of an unwritten slot (token 0 of the waves, the blocking and the
+// latency workloads); the same runs on a faithful peer pass, so each
+// failure is the fault's. (The cpu case once expected zeros, so it failed
+// on token 1 whatever the peer did.)
+func TestLostTokenFails(t *testing.T) {
+	runs := tokenRuns()
 	for name, run := range runs {
 		if err := run(func() peer { return &goroutinePeer{} }); err != nil {
 			t.Errorf("%s: a faithful peer failed: %v", name, err)
@@ -77,6 +92,38 @@ func TestLostTokenFails(t *testing.T) {
 			t.Errorf("%s: a wrong result passed the check", name)
 		}
 	}
+}
+
+// TestTokenRunTwiceFails: a token whose job ran twice fails every
+// workload, though its result is right. Found by review: only the tiny
+// workload counted the jobs that ran; the others checked results alone.
+func TestTokenRunTwiceFails(t *testing.T) {
+	for name, run := range tokenRuns() {
+		if err := run(func() peer { return &twicePeer{} }); err == nil || !strings.Contains(err.Error(), "jobs ran for") {
+			t.Errorf("%s: a token run twice gave %v, want a count of the jobs that ran", name, err)
+		}
+	}
+	// Through the suite, the failure names the workload, the peer and
+	// the repetition.
+	addPeer(t, "twice", func() peer { return &twicePeer{} })
+	for _, w := range []string{wTiny, wCPU, wBlocking, wWaves, wLatency} {
+		o := tiny()
+		o.workloads, o.peers = w, "twice"
+		if err := run(io.Discard, io.Discard, o); err == nil || !strings.Contains(err.Error(), ": twice, repetition 1: ") || !strings.HasPrefix(err.Error(), w) || !strings.Contains(err.Error(), "jobs ran for") {
+			t.Errorf("%s: the run returned %v, want the workload, the peer and the repetition named", w, err)
+		}
+	}
+}
+
+// addPeer adds a peer to the suite's list for the test.
+func addPeer(t *testing.T, name string, mk func() peer) {
+	saved := peers
+	t.Cleanup(func() { peers = saved })
+	peers = append(slices.Clip(peers), struct {
+		name string
+		make func(int) peer
+		note string
+	}{name, func(int) peer { return mk() }, "a test's"})
 }
 
 // TestPercentileNearestRank checks percentile against the definition, in
@@ -310,16 +357,10 @@ func TestLostTokenTimesOut(t *testing.T) {
 			<-closed
 		}
 	})
-	saved := peers
-	t.Cleanup(func() { peers = saved })
-	peers = append(slices.Clip(peers), struct {
-		name string
-		make func(int) peer
-		note string
-	}{"stuck", func(int) peer {
+	addPeer(t, "stuck", func() peer {
 		made.Store(true)
 		return &stuckPeer{release: release, closed: closed}
-	}, "loses token 0"})
+	})
 	o := tiny()
 	o.workloads, o.peers, o.timeout = wTiny, "stuck", 50*time.Millisecond
 	errc := make(chan error, 1)
