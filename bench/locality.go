@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coregate/coregate"
@@ -22,6 +23,26 @@ type localityResult struct {
 	Plain      []float64 `json:"plain_tokens_per_sec"`
 	AnchoredOn string    `json:"anchored_on"` // how placement used the executors, in the last repetition
 	Spread     string    `json:"plain_on"`
+}
+
+// twiceOp, set by tests, names an op of the locality and fan-out
+// workloads whose first token define runs twice, as a broken runtime
+// might: their checks must catch it.
+var twiceOp string
+
+// define is coregate.Define, but for an op named twiceOp.
+func define[A, R any](rt *coregate.Runtime, name string, fn func(context.Context, A) (R, error), opts ...coregate.Option) (*coregate.Op[A, R], error) {
+	if name == twiceOp {
+		once := fn
+		var ran atomic.Bool
+		fn = func(ctx context.Context, a A) (R, error) {
+			if !ran.Swap(true) {
+				once(ctx, a)
+			}
+			return once(ctx, a)
+		}
+	}
+	return coregate.Define(rt, name, fn, opts...)
 }
 
 // block is the state one key owns. Its mutex is needed by plain placement,
@@ -47,11 +68,11 @@ func runLocality(rt *coregate.Runtime, keys, blockKiB, tokens, reps int) (locali
 		b.mu.Unlock()
 		return k, nil
 	}
-	sticky, err := coregate.Define(rt, "locality-sticky", touch, coregate.WithSticky())
+	sticky, err := define(rt, "locality-sticky", touch, coregate.WithSticky())
 	if err != nil {
 		return localityResult{}, err
 	}
-	plain, err := coregate.Define(rt, "locality-plain", touch)
+	plain, err := define(rt, "locality-plain", touch)
 	if err != nil {
 		return localityResult{}, err
 	}
@@ -90,15 +111,17 @@ func runLocality(rt *coregate.Runtime, keys, blockKiB, tokens, reps int) (locali
 		for i, tok := range toks {
 			k, err := tok.Wait(context.Background())
 			if err != nil || k != seq[i] {
-				return fmt.Errorf("locality token %d: %d, %v", i, k, err)
+				return fmt.Errorf("%s: token %d: %d, %v", v.op.Name(), i, k, err)
 			}
 			perKey[k][tok.Executor()] = true
 		}
 		rate := float64(tokens) / time.Since(start).Seconds()
+		// A token run twice, or lost and run again, touched its block
+		// once more.
 		for k, b := range blocks {
 			for _, w := range b.data {
 				if w != count[k] {
-					return fmt.Errorf("locality: key %d's block holds %d, want %d", k, w, count[k])
+					return fmt.Errorf("%s: key %d's block holds %d, want %d", v.op.Name(), k, w, count[k])
 				}
 			}
 		}
@@ -115,13 +138,17 @@ func runLocality(rt *coregate.Runtime, keys, blockKiB, tokens, reps int) (locali
 // repetition, each pass after a GC. Timed once in a fixed order on a fresh
 // runtime, the first variant paid for the cold start (parked executors, a
 // heap still growing): anchored fan-out measured 1.12-1.25x plain when it
-// ran second and 0.87-0.98x when it ran first.
+// ran second and 0.87-0.98x when it ran first. A pass's error names its
+// repetition, or the warm-up.
 func warmThenTimed(n, reps int, pass func(variant int, record bool) error) error {
 	for rep := range reps + 1 {
 		for i := range n {
 			runtime.GC()
 			if err := pass(i, rep > 0); err != nil {
-				return err
+				if rep == 0 {
+					return fmt.Errorf("warm-up: %w", err)
+				}
+				return fmt.Errorf("repetition %d: %w", rep, err)
 			}
 		}
 	}
@@ -137,27 +164,40 @@ func executorsPerKey(perKey []map[int]bool) string {
 	return fmt.Sprintf("%.1f executors per key", float64(total)/float64(len(perKey)))
 }
 
+// fanOutBuf is a lead's buffer, and the count of its children that ran: a
+// child run twice returns the right sum. The count is the lead's own, not
+// the workload's, so that anchored children stay on their lead's cache
+// lines.
+type fanOutBuf struct {
+	data []uint64
+	ran  atomic.Int64
+}
+
 // runFanOut: each lead writes a buffer of bufKiB and submits children that each
-// sum it; the lead checks their sums. Anchored, the children run on the lead's
-// executor, where the buffer is in cache; unanchored they spread.
+// sum it; the lead checks their sums and their count. Anchored, the children
+// run on the lead's executor, where the buffer is in cache; unanchored they
+// spread.
 func runFanOut(rt *coregate.Runtime, leads, children, bufKiB, reps int) (localityResult, error) {
-	sum := func(_ context.Context, buf []uint64) (uint64, error) {
+	sum := func(_ context.Context, buf *fanOutBuf) (uint64, error) {
 		var s uint64
-		for _, w := range buf {
+		for _, w := range buf.data {
 			s += w
 		}
+		buf.ran.Add(1)
 		return s, nil
 	}
-	child, err := coregate.Define(rt, "fanout-child", sum)
+	child, err := define(rt, "fanout-child", sum)
 	if err != nil {
 		return localityResult{}, err
 	}
+	var leadsRan atomic.Int64
 	lead := func(ctx context.Context, seed int) ([]int, error) {
-		buf := make([]uint64, bufKiB*1024/8)
+		leadsRan.Add(1)
+		buf := &fanOutBuf{data: make([]uint64, bufKiB*1024/8)}
 		var want uint64
-		for i := range buf {
-			buf[i] = uint64(seed + i)
-			want += buf[i]
+		for i := range buf.data {
+			buf.data[i] = uint64(seed + i)
+			want += buf.data[i]
 		}
 		me, _ := coregate.CurrentExecutor(ctx)
 		toks := make([]*coregate.Token[uint64], children)
@@ -179,13 +219,16 @@ func runFanOut(rt *coregate.Runtime, leads, children, bufKiB, reps int) (localit
 			}
 			on = append(on, tok.Executor())
 		}
+		if n := buf.ran.Load(); n != int64(children) {
+			return nil, fmt.Errorf("lead %d: %d children ran, want %d", seed, n, children)
+		}
 		return on, nil
 	}
-	anchored, err := coregate.Define(rt, "fanout-lead-anchored", lead, coregate.WithAnchor("fanout-child"))
+	anchored, err := define(rt, "fanout-lead-anchored", lead, coregate.WithAnchor("fanout-child"))
 	if err != nil {
 		return localityResult{}, err
 	}
-	plain, err := coregate.Define(rt, "fanout-lead-plain", lead)
+	plain, err := define(rt, "fanout-lead-plain", lead)
 	if err != nil {
 		return localityResult{}, err
 	}
@@ -198,6 +241,7 @@ func runFanOut(rt *coregate.Runtime, leads, children, bufKiB, reps int) (localit
 	err = warmThenTimed(len(variants), reps, func(vi int, record bool) error {
 		v := variants[vi]
 		toks := make([]*coregate.Token[[]int], leads)
+		leadsRan.Store(0)
 		start := time.Now()
 		for i := range toks {
 			if toks[i], err = v.op.Submit(context.Background(), i); err != nil {
@@ -208,7 +252,7 @@ func runFanOut(rt *coregate.Runtime, leads, children, bufKiB, reps int) (localit
 		for _, tok := range toks {
 			on, err := tok.Wait(context.Background())
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", v.op.Name(), err)
 			}
 			for _, e := range on[1:] {
 				if e != on[0] {
@@ -216,8 +260,12 @@ func runFanOut(rt *coregate.Runtime, leads, children, bufKiB, reps int) (localit
 				}
 			}
 		}
+		elapsed := time.Since(start)
+		if n := leadsRan.Load(); n != int64(leads) {
+			return fmt.Errorf("%s: %d leads ran, want %d", v.op.Name(), n, leads)
+		}
 		if record {
-			*v.rates = append(*v.rates, float64(res.Tokens)/time.Since(start).Seconds())
+			*v.rates = append(*v.rates, float64(res.Tokens)/elapsed.Seconds())
 			*v.on = fmt.Sprintf("%.0f%% of children away from their lead", 100*float64(away)/float64(leads*children))
 		}
 		return nil
