@@ -27,7 +27,7 @@ var coregateActors = actorsuite.System{
 	},
 	actorsuite.Counting:         cgCounting,
 	actorsuite.Ask:              func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return cgAsk(p, m, 1) },
-	actorsuite.ForkJoinThrough:  cgForkJoin,
+	actorsuite.ForkJoinThrough:  func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return cgForkJoin(p, m, 0) },
 	actorsuite.ForkJoinCreation: cgCreation,
 	actorsuite.Big:              cgBig,
 	actorsuite.Chameneos:        cgChameneos,
@@ -212,25 +212,35 @@ func cgAsk(p actorsuite.Params, m *actorsuite.Meter, step int) (int, error) {
 	})
 }
 
-// cgFJ counts and sums what it receives and reports once it got msgs.
+// cgFJ counts and sums what it receives and reports once it got msgs; it
+// answers its count to cgFJCount.
 type cgFJ struct {
 	i, msgs, count, sum int
 	done                chan<- error
 }
 
-func (a *cgFJ) Receive(_ *coregate.ActorContext, v int) (struct{}, error) {
+// cgFJCount asks a cgFJ for its count: no value sent to it is negative.
+const cgFJCount = -1
+
+func (a *cgFJ) Receive(_ *coregate.ActorContext, v int) (int, error) {
+	if v == cgFJCount {
+		return a.count, nil
+	}
 	a.count++
 	a.sum += v
 	if a.count == a.msgs {
 		a.done <- actorsuite.CheckForkJoin(a.i, a.count, a.sum, a.msgs)
 	}
-	return struct{}{}, nil
+	return a.count, nil
 }
 
-func cgForkJoin(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+// cgForkJoin tells each actor the values 0 to p.FJMessages-1 and, after
+// them, the last one dups more times: the suite's dups is 0, a test's 1
+// to see the check fail.
+func cgForkJoin(p actorsuite.Params, m *actorsuite.Meter, dups int) (int, error) {
 	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
 		done := make(chan error, p.FJActors)
-		refs, err := cgSpawn(rt, "fj", p.FJActors, func(i int) coregate.Actor[int, struct{}] {
+		refs, err := cgSpawn(rt, "fj", p.FJActors, func(i int) coregate.Actor[int, int] {
 			return &cgFJ{i: i, msgs: p.FJMessages, done: done}
 		}, nil)
 		if err != nil {
@@ -244,9 +254,34 @@ func cgForkJoin(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 				}
 			}
 		}
+		for range dups {
+			for _, ref := range refs {
+				if err := ref.Tell(ctx, p.FJMessages-1); err != nil {
+					return 0, err
+				}
+			}
+		}
 		errs, werr := actorsuite.Await(p, done, p.FJActors, "forkjoin actors done")
 		m.Stop()
-		return p.FJActors * p.FJMessages, actorsuite.FirstErr(errs, werr)
+		if err := actorsuite.FirstErr(errs, werr); err != nil {
+			return 0, err
+		}
+		// Each actor's count, once every actor reported: a message
+		// delivered twice after its actor reported.
+		for i, ref := range refs {
+			tok, err := ref.Ask(ctx, cgFJCount)
+			if err != nil {
+				return 0, err
+			}
+			count, err := tok.Wait(ctx)
+			if err != nil {
+				return 0, err
+			}
+			if err := actorsuite.CheckForkJoinAfter(i, count, p.FJMessages); err != nil {
+				return 0, err
+			}
+		}
+		return p.FJActors * p.FJMessages, nil
 	})
 }
 

@@ -25,7 +25,7 @@ var hollywoodActors = actorsuite.System{
 	},
 	actorsuite.Counting:         hwCounting,
 	actorsuite.Ask:              func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return hwAsk(p, m, 1) },
-	actorsuite.ForkJoinThrough:  hwForkJoin,
+	actorsuite.ForkJoinThrough:  func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return hwForkJoin(p, m, 0) },
 	actorsuite.ForkJoinCreation: hwCreation,
 	actorsuite.Big:              hwBig,
 	actorsuite.Chameneos:        hwChameneos,
@@ -188,23 +188,27 @@ func hwAsk(p actorsuite.Params, m *actorsuite.Meter, step int) (int, error) {
 	})
 }
 
-// hwFJ is cgFJ for hollywood.
+// hwFJ is cgFJ for hollywood: it responds its count to a countQuery.
 type hwFJ struct {
 	i, msgs, count, sum int
 	done                chan<- error
 }
 
 func (a *hwFJ) Receive(c *actor.Context) {
-	if v, ok := c.Message().(int); ok {
+	switch v := c.Message().(type) {
+	case int:
 		a.count++
 		a.sum += v
 		if a.count == a.msgs {
 			a.done <- actorsuite.CheckForkJoin(a.i, a.count, a.sum, a.msgs)
 		}
+	case countQuery:
+		c.Respond(a.count)
 	}
 }
 
-func hwForkJoin(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+// hwForkJoin is cgForkJoin for hollywood.
+func hwForkJoin(p actorsuite.Params, m *actorsuite.Meter, dups int) (int, error) {
 	return hwRun(p, func(h *hwEngine) (int, error) {
 		done := make(chan error, p.FJActors)
 		pids := make([]*actor.PID, p.FJActors)
@@ -217,9 +221,26 @@ func hwForkJoin(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 				h.e.Send(pid, v)
 			}
 		}
+		for range dups {
+			for _, pid := range pids {
+				h.e.Send(pid, p.FJMessages-1)
+			}
+		}
 		errs, werr := actorsuite.Await(p, done, p.FJActors, "forkjoin actors done")
 		m.Stop()
-		return p.FJActors * p.FJMessages, actorsuite.FirstErr(errs, werr)
+		if err := actorsuite.FirstErr(errs, werr); err != nil {
+			return 0, err
+		}
+		for i, pid := range pids {
+			count, err := h.e.Request(pid, countQuery{}, p.Timeout).Result()
+			if err != nil {
+				return 0, err
+			}
+			if err := actorsuite.CheckForkJoinAfter(i, count, p.FJMessages); err != nil {
+				return 0, err
+			}
+		}
+		return p.FJActors * p.FJMessages, nil
 	})
 }
 

@@ -31,7 +31,9 @@
 //   - threadring: a token goes Params.RingHops hops around a ring of
 //     Params.RingActors actors.
 //   - forkjoin-throughput: Params.FJActors actors each receive
-//     Params.FJMessages messages, sent round robin from one sender.
+//     Params.FJMessages messages, sent round robin from one sender; after
+//     the measured part each is asked for its count, so a message delivered
+//     twice after its actor reported fails the check too.
 //   - forkjoin-creation: Params.Creations actors are created, each gets one
 //     message and reports back; the rate is actors per second.
 //   - big: Params.BigActors actors each send Params.BigPings pings, one at a

@@ -87,6 +87,14 @@ func CheckForkJoin(i, count, sum, msgs int) error {
 	return nil
 }
 
+// CheckForkJoinAfter checks the count a forkjoin-throughput actor answers
+// once every actor reported, after the measured part: an actor reports
+// when its count reaches msgs, so a message delivered twice after that
+// passes CheckForkJoin.
+func CheckForkJoinAfter(i int, count any, msgs int) error {
+	return Equal(fmt.Sprintf("forkjoin actor %d: messages counted once all reported", i), count, any(msgs))
+}
+
 // CheckCreation checks the ids that forkjoin-creation's actors reported:
 // each of 0 to n-1 once.
 func CheckCreation(ids []int, n int) error {

@@ -40,7 +40,7 @@ var protoactorActors = actorsuite.System{
 	},
 	actorsuite.Counting:         paCounting,
 	actorsuite.Ask:              func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return paAsk(p, m, 1) },
-	actorsuite.ForkJoinThrough:  paForkJoin,
+	actorsuite.ForkJoinThrough:  func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return paForkJoin(p, m, 0) },
 	actorsuite.ForkJoinCreation: paCreation,
 	actorsuite.Big:              paBig,
 	actorsuite.Chameneos:        paChameneos,
@@ -214,23 +214,27 @@ func paAsk(p actorsuite.Params, m *actorsuite.Meter, step int) (int, error) {
 	})
 }
 
-// paFJ is cgFJ for protoactor.
+// paFJ is cgFJ for protoactor: it responds its count to a countQuery.
 type paFJ struct {
 	i, msgs, count, sum int
 	done                chan<- error
 }
 
 func (a *paFJ) Receive(c actor.Context) {
-	if v, ok := c.Message().(int); ok {
+	switch v := c.Message().(type) {
+	case int:
 		a.count++
 		a.sum += v
 		if a.count == a.msgs {
 			a.done <- actorsuite.CheckForkJoin(a.i, a.count, a.sum, a.msgs)
 		}
+	case countQuery:
+		c.Respond(a.count)
 	}
 }
 
-func paForkJoin(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+// paForkJoin is cgForkJoin for protoactor.
+func paForkJoin(p actorsuite.Params, m *actorsuite.Meter, dups int) (int, error) {
 	return paRun(p, func(h *paSystem) (int, error) {
 		done := make(chan error, p.FJActors)
 		pids := make([]*actor.PID, p.FJActors)
@@ -243,9 +247,26 @@ func paForkJoin(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 				h.sys.Root.Send(pid, v)
 			}
 		}
+		for range dups {
+			for _, pid := range pids {
+				h.sys.Root.Send(pid, p.FJMessages-1)
+			}
+		}
 		errs, werr := actorsuite.Await(p, done, p.FJActors, "forkjoin actors done")
 		m.Stop()
-		return p.FJActors * p.FJMessages, actorsuite.FirstErr(errs, werr)
+		if err := actorsuite.FirstErr(errs, werr); err != nil {
+			return 0, err
+		}
+		for i, pid := range pids {
+			count, err := h.sys.Root.RequestFuture(pid, countQuery{}, p.Timeout).Result()
+			if err != nil {
+				return 0, err
+			}
+			if err := actorsuite.CheckForkJoinAfter(i, count, p.FJMessages); err != nil {
+				return 0, err
+			}
+		}
+		return p.FJActors * p.FJMessages, nil
 	})
 }
 

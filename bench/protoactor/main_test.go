@@ -39,3 +39,14 @@ func TestAskWrongReply(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+// TestForkJoinDuplicate: a forkjoin actor's last message delivered twice
+// fails the check, with the actor named.
+func TestForkJoinDuplicate(t *testing.T) {
+	p := actorsuite.Tiny()
+	p.Case = actorsuite.ForkJoinThrough
+	dup := actorsuite.System{p.Case: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return paForkJoin(p, m, 1) }}
+	if r := actorsuite.Run("protoactor", dup, p, ""); !strings.Contains(r.Failure, "forkjoin actor 0: messages counted once all reported: got 41, want 40") || r.Rate() != 0 {
+		t.Fatalf("%+v", r)
+	}
+}
