@@ -8,8 +8,10 @@
 //
 // Every workload runs on coregate and on the peers in the same process,
 // alternating peer by peer within each repetition, and every measurement
-// checks that each token completed with the right result; one still running
-// after -token-timeout fails the run, as a lost token would hang it.
+// checks that each token completed with the right result and that its peer
+// ran as many jobs as tokens were submitted (a job run twice has the right
+// result); one still running after -token-timeout fails the run, as a lost
+// token would hang it.
 //
 // Workloads (-workloads):
 //
