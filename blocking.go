@@ -56,8 +56,10 @@ type lane struct {
 	// slot wakes the first not woken yet, as the executors' actors.Room
 	// does, rather than every waiter (the last to wait got in first).
 	line    []*laneWaiter
-	aborted bool                // Stop gave up draining: nothing runs any more
-	ids     map[uint64]struct{} // the workers' goroutine ids
+	aborted bool // Stop gave up draining: nothing runs any more
+	// ids holds the workers' goroutine ids, for InWorker, which every
+	// blocking wait of the program asks: read without mu.
+	ids goSet
 	// running counts, per token, the workers that took it: a job queued
 	// twice (a Resume of a token held while it waited in the lane) may be
 	// taken by two, and the one that skips it must not forget the other.
@@ -70,7 +72,7 @@ type lane struct {
 
 func newLane(rt *Runtime, workers, bound int) *lane {
 	l := &lane{rt: rt, max: workers, bound: bound, retries: map[*actors.Task]laneRetry{},
-		idle: make(chan struct{}), ids: map[uint64]struct{}{},
+		idle:    make(chan struct{}),
 		running: map[*actors.Task]int{}, taken: map[actors.Job]int{}}
 	close(l.idle)
 	return l
@@ -205,14 +207,15 @@ func (l *lane) deliver(j actors.Job) {
 }
 
 // spawnLocked starts a worker when tokens wait and fewer than max run
-// without blocking.
+// without blocking, with the oldest token to run first: a worker started
+// for a token takes no lock before it runs it.
 func (l *lane) spawnLocked() {
-	if l.workers-l.blocked >= l.max || len(l.q) == l.head {
+	if l.workers-l.blocked >= l.max || len(l.q) == l.head || l.aborted {
 		return
 	}
 	l.busyLocked(+1)
 	l.workers++
-	go l.work()
+	go l.work(l.takeLocked())
 }
 
 // busyLocked counts work (a worker or a waiting retry) in or out, opening
@@ -228,69 +231,74 @@ func (l *lane) busyLocked(delta int) {
 	}
 }
 
-func (l *lane) work() {
+func (l *lane) work(cur actors.Job) {
 	id := actors.GoID()
-	l.mu.Lock()
-	l.ids[id] = struct{}{}
-	l.mu.Unlock()
-	clean := false
+	l.ids.add(id)
+	// cur, the job the worker runs, is counted in running and taken until
+	// the worker's next look at the queue (one lock a token): next then
+	// counts it out.
 	defer func() {
-		l.mu.Lock()
-		delete(l.ids, id)
-		if !clean { // runtime.Goexit in a handler ended this goroutine
-			l.busyLocked(-1)
-			l.workers--
-			l.spawnLocked()
+		l.ids.remove(id)
+		if cur == nil {
+			return // next counted the worker out
 		}
+		// runtime.Goexit in a handler ended this goroutine.
+		l.mu.Lock()
+		l.doneLocked(cur)
+		l.busyLocked(-1)
+		l.workers--
+		l.spawnLocked()
 		l.mu.Unlock()
 	}()
-	for {
-		j, ok := l.next()
-		if !ok {
-			clean = true
-			return
-		}
-		l.run(j)
+	for cur != nil {
+		cur.Task().Executor().RunDetached(cur, l.retryAfter)
+		cur = l.next(cur)
 	}
 }
 
-// run runs j on the calling worker, known as running meanwhile.
-func (l *lane) run(j actors.Job) {
-	t := j.Task()  // counted in l.running by next
-	defer func() { // a Goexit unwinds through here too
-		l.mu.Lock()
-		if l.running[t]--; l.running[t] == 0 {
-			delete(l.running, t)
-		}
-		if l.taken[j]--; l.taken[j] == 0 {
-			delete(l.taken, j)
-		}
-		l.mu.Unlock()
-	}()
-	t.Executor().RunDetached(j, l.retryAfter)
-}
-
-// next takes the oldest waiting token; when none waits the worker is
-// counted out under the same lock, so a push never misses a worker. So is
-// one past max, started while another's handler blocked that runs again.
-func (l *lane) next() (actors.Job, bool) {
+// next counts done, the job the worker ran, out of running and taken, and
+// takes the oldest waiting token. When none waits the worker is counted
+// out under the same lock, so a push never misses a worker, and next
+// returns nil. So is one past max, started while another's handler blocked
+// that runs again.
+func (l *lane) next(done actors.Job) actors.Job {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.doneLocked(done)
 	if l.head == len(l.q) || l.aborted || l.workers-l.blocked > l.max {
 		l.busyLocked(-1)
 		l.workers--
-		return nil, false
+		return nil
 	}
+	return l.takeLocked()
+}
+
+// takeLocked takes the oldest waiting token for a worker to run: counted
+// running and taken under the lock it was taken, so an abort and a scan
+// see it.
+func (l *lane) takeLocked() actors.Job {
 	j := l.q[l.head]
 	l.q[l.head] = nil
 	l.head++
 	if l.head == len(l.q) {
 		l.q, l.head = l.q[:0], 0
 	}
-	l.running[j.Task()]++ // under the lock it was taken: an abort sees it
+	l.running[j.Task()]++
 	l.taken[j]++
 	l.freedLocked()
-	return j, true
+	return j
+}
+
+// doneLocked counts j, which a worker took and ran, out of running and
+// taken.
+func (l *lane) doneLocked(j actors.Job) {
+	t := j.Task()
+	if l.running[t]--; l.running[t] == 0 {
+		delete(l.running, t)
+	}
+	if l.taken[j]--; l.taken[j] == 0 {
+		delete(l.taken, j)
+	}
 }
 
 // retryAfter queues j again after delay; a Stop that gives up on it first
@@ -378,11 +386,7 @@ func (l *lane) Blocked() (resume func()) {
 
 // InWorker reports whether the caller is one of the lane's workers.
 func (l *lane) InWorker() bool {
-	id := actors.GoID()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, ok := l.ids[id]
-	return ok
+	return l.ids.has(actors.GoID())
 }
 
 // queuedOf returns the jobs of op's tokens waiting in the lane (taken by a
@@ -545,3 +549,46 @@ type laneFull struct{}
 
 func (laneFull) Error() string        { return "coregate: the blocking lane is full" }
 func (laneFull) Is(target error) bool { return target == actors.ErrFull }
+
+// goSet is a set of goroutine ids, in stripes, each under its own lock: a
+// lane's workers add and remove themselves as a burst starts and ends
+// them, a thousand at once, and every blocking wait of the program asks.
+// (A sync.Map boxed every id it stored: an allocation a worker.)
+type goSet struct {
+	stripes [goSetStripes]struct {
+		mu  sync.Mutex
+		ids map[uint64]struct{}
+		_   [40]byte // a stripe a cache line
+	}
+}
+
+const goSetStripes = 16
+
+// stripe returns id's stripe, from a multiplicative hash: the ids are
+// addresses of goroutines on most platforms, whose low bits are alike.
+func (s *goSet) stripe(id uint64) int { return int(id * 0x9E3779B97F4A7C15 >> 60) }
+
+func (s *goSet) add(id uint64) {
+	st := &s.stripes[s.stripe(id)]
+	st.mu.Lock()
+	if st.ids == nil {
+		st.ids = make(map[uint64]struct{})
+	}
+	st.ids[id] = struct{}{}
+	st.mu.Unlock()
+}
+
+func (s *goSet) remove(id uint64) {
+	st := &s.stripes[s.stripe(id)]
+	st.mu.Lock()
+	delete(st.ids, id)
+	st.mu.Unlock()
+}
+
+func (s *goSet) has(id uint64) bool {
+	st := &s.stripes[s.stripe(id)]
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	_, ok := st.ids[id]
+	return ok
+}
