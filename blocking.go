@@ -60,20 +60,16 @@ type lane struct {
 	// ids holds the workers' goroutine ids, for InWorker, which every
 	// blocking wait of the program asks: read without mu.
 	ids goSet
-	// running counts, per token, the workers that took it: a job queued
-	// twice (a Resume of a token held while it waited in the lane) may be
-	// taken by two, and the one that skips it must not forget the other.
-	running map[*actors.Task]int
-	// taken counts the jobs the workers took from q and still run: one
-	// taken while its op is paused waits there, not claimed, until the
-	// op's Hold decides, and a scan (queuedOf) must find it.
-	taken map[actors.Job]int
+	// working are the workers, each with the job it took from q and runs:
+	// an abort cancels those, and a scan (queuedOf) must find one taken
+	// while its op is paused, which waits there, not claimed, until the
+	// op's Hold decides. A job queued twice (a Resume of a token held
+	// while it waited in the lane) may be two workers' at once.
+	working []*laneWorker
 }
 
 func newLane(rt *Runtime, workers, bound int) *lane {
-	l := &lane{rt: rt, max: workers, bound: bound, retries: map[*actors.Task]laneRetry{},
-		idle:    make(chan struct{}),
-		running: map[*actors.Task]int{}, taken: map[actors.Job]int{}}
+	l := &lane{rt: rt, max: workers, bound: bound, retries: map[*actors.Task]laneRetry{}, idle: make(chan struct{})}
 	close(l.idle)
 	return l
 }
@@ -215,7 +211,15 @@ func (l *lane) spawnLocked() {
 	}
 	l.busyLocked(+1)
 	l.workers++
-	go l.work(l.takeLocked())
+	w := &laneWorker{at: len(l.working), job: l.takeLocked()}
+	l.working = append(l.working, w)
+	go l.work(w)
+}
+
+// laneWorker is a worker of a lane, listed in its working.
+type laneWorker struct {
+	at  int        // its index in working
+	job actors.Job // the job it runs; nil once it is counted out
 }
 
 // busyLocked counts work (a worker or a waiting retry) in or out, opening
@@ -231,51 +235,59 @@ func (l *lane) busyLocked(delta int) {
 	}
 }
 
-func (l *lane) work(cur actors.Job) {
+func (l *lane) work(w *laneWorker) {
 	id := actors.GoID()
 	l.ids.add(id)
-	// cur, the job the worker runs, is counted in running and taken until
-	// the worker's next look at the queue (one lock a token): next then
-	// counts it out.
 	defer func() {
 		l.ids.remove(id)
-		if cur == nil {
+		if w.job == nil {
 			return // next counted the worker out
 		}
 		// runtime.Goexit in a handler ended this goroutine.
 		l.mu.Lock()
-		l.doneLocked(cur)
-		l.busyLocked(-1)
-		l.workers--
+		l.retireLocked(w)
 		l.spawnLocked()
 		l.mu.Unlock()
 	}()
-	for cur != nil {
-		cur.Task().Executor().RunDetached(cur, l.retryAfter)
-		cur = l.next(cur)
+	// w.job is the worker's until its next look at the queue (one lock a
+	// token).
+	for {
+		w.job.Task().Executor().RunDetached(w.job, l.retryAfter)
+		if !l.next(w) {
+			return
+		}
 	}
 }
 
-// next counts done, the job the worker ran, out of running and taken, and
-// takes the oldest waiting token. When none waits the worker is counted
-// out under the same lock, so a push never misses a worker, and next
-// returns nil. So is one past max, started while another's handler blocked
-// that runs again.
-func (l *lane) next(done actors.Job) actors.Job {
+// next takes the oldest waiting token for w, its last one done, and
+// reports whether it did. When none waits the worker is counted out under
+// the same lock, so a push never misses a worker. So is one past max,
+// started while another's handler blocked that runs again.
+func (l *lane) next(w *laneWorker) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.doneLocked(done)
 	if l.head == len(l.q) || l.aborted || l.workers-l.blocked > l.max {
-		l.busyLocked(-1)
-		l.workers--
-		return nil
+		l.retireLocked(w)
+		return false
 	}
-	return l.takeLocked()
+	w.job = l.takeLocked()
+	return true
 }
 
-// takeLocked takes the oldest waiting token for a worker to run: counted
-// running and taken under the lock it was taken, so an abort and a scan
-// see it.
+// retireLocked counts w out: its job done, it leaves working and the
+// count of workers.
+func (l *lane) retireLocked(w *laneWorker) {
+	last := l.working[len(l.working)-1]
+	last.at, l.working[w.at] = w.at, last
+	l.working[len(l.working)-1] = nil
+	l.working = l.working[:len(l.working)-1]
+	w.job = nil
+	l.busyLocked(-1)
+	l.workers--
+}
+
+// takeLocked takes the oldest waiting token for a worker to run, and
+// wakes a submitter waiting for room.
 func (l *lane) takeLocked() actors.Job {
 	j := l.q[l.head]
 	l.q[l.head] = nil
@@ -283,22 +295,8 @@ func (l *lane) takeLocked() actors.Job {
 	if l.head == len(l.q) {
 		l.q, l.head = l.q[:0], 0
 	}
-	l.running[j.Task()]++
-	l.taken[j]++
 	l.freedLocked()
 	return j
-}
-
-// doneLocked counts j, which a worker took and ran, out of running and
-// taken.
-func (l *lane) doneLocked(j actors.Job) {
-	t := j.Task()
-	if l.running[t]--; l.running[t] == 0 {
-		delete(l.running, t)
-	}
-	if l.taken[j]--; l.taken[j] == 0 {
-		delete(l.taken, j)
-	}
 }
 
 // retryAfter queues j again after delay; a Stop that gives up on it first
@@ -403,13 +401,15 @@ func (l *lane) queuedOf(op *actors.Op, retrying bool, except func(actors.Job) bo
 			js = append(js, j)
 		}
 	}
-	for j := range l.taken {
-		if _, backoff := l.retries[j.Task()]; !backoff {
-			keep(j) // a retry its worker queued is listed below
+	for _, w := range l.working {
+		if _, backoff := l.retries[w.job.Task()]; !backoff {
+			keep(w.job) // a retry its worker queued is listed below
 		}
 	}
-	// Taken before those still in q, and in submit order among them.
+	// Taken before those still in q, and in submit order among them, once
+	// each (two workers may hold one job).
 	slices.SortFunc(js, func(a, b actors.Job) int { return cmp.Compare(a.Task().ID(), b.Task().ID()) })
+	js = slices.Compact(js)
 	for _, j := range l.q[l.head:] {
 		keep(j)
 	}
@@ -419,6 +419,16 @@ func (l *lane) queuedOf(op *actors.Op, retrying bool, except func(actors.Job) bo
 		}
 	}
 	return js
+}
+
+// runningLocked returns the tokens the workers run, as a set (two workers
+// may run one).
+func (l *lane) runningLocked() map[*actors.Task]bool {
+	ts := make(map[*actors.Task]bool, len(l.working))
+	for _, w := range l.working {
+		ts[w.job.Task()] = true
+	}
+	return ts
 }
 
 // stop waits for the lane to drain until ctx ends. Then it resolves what
@@ -454,7 +464,7 @@ func (l *lane) stop(ctx context.Context) (stopped, retries, cancelled int, runni
 	}
 	l.busyLocked(-len(l.retries))
 	clear(l.retries)
-	for t := range l.running {
+	for t := range l.runningLocked() {
 		running = append(running, t)
 	}
 	idle = l.idle
@@ -490,9 +500,10 @@ func (l *lane) stop(ctx context.Context) (stopped, retries, cancelled int, runni
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	still := l.runningLocked()
 	running = nil
 	for _, t := range begun {
-		if _, ok := l.running[t]; ok {
+		if still[t] {
 			running = append(running, t)
 		}
 	}
