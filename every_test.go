@@ -237,6 +237,16 @@ func gatedTick(rt *Runtime) (op *Op[int, int], started, gate chan struct{}) {
 // waited for a token queued behind that handler, which waited for each.
 func TestEveryStopFromAHandler(t *testing.T) {
 	rt := start(t, Config{Cores: 1, Affinity: Off})
+	everyStopFromAHandler(t, rt, time.Nanosecond, pidsTimeout)
+}
+
+// everyStopFromAHandler calls an Every's stop from an op's handler on rt (one
+// executor) while a run of the Every is under way, its each submitting to rt
+// and waiting; it fails the test when the handler's token has not ended
+// after wait (on synctest's clock, an hour), and checks what each logged:
+// the run's cancellation, then its own token's result.
+func everyStopFromAHandler(t *testing.T, rt *Runtime, period, wait time.Duration) {
+	t.Helper()
 	bg := context.Background()
 	started, gate := make(chan struct{}), make(chan struct{})
 	var once atomic.Bool
@@ -251,7 +261,7 @@ func TestEveryStopFromAHandler(t *testing.T) {
 	eachCtx, unstick := context.WithCancel(bg) // lets a deadlocked each go
 	defer unstick()
 	var logged []error
-	stop := must(tick.Every(bg, time.Nanosecond, 0, func(_ int, err error) {
+	stop := must(tick.Every(bg, period, 0, func(_ int, err error) {
 		_, werr := must(logOp.Submit(eachCtx, 1)).Wait(eachCtx)
 		logged = append(logged, err, werr)
 	}))
@@ -263,15 +273,16 @@ func TestEveryStopFromAHandler(t *testing.T) {
 	tok := must(ctl.Submit(bg, 0))
 	select {
 	case <-tok.Done():
-	case <-time.After(pidsTimeout):
+	case <-time.After(wait):
 		unstick()
 		close(gate)
+		<-tok.Done()
 		t.Fatal("stop from a handler deadlocks")
 	}
 	close(gate)
 	require.Len(t, logged, 2)
 	require.ErrorIs(t, logged[0], context.Canceled)
-	require.NoError(t, logged[1])
+	require.NoError(t, logged[1], "each's token ran")
 }
 
 // TestEveryGoesOnAfterAHandlerReturnsErrStopped: a run whose handler

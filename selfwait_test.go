@@ -160,41 +160,7 @@ func TestEveryStopFromAHandlerPastMaxBlocked(t *testing.T) {
 		defer func() { require.NoError(t, rt.Stop(bg)) }()
 		release := blockOne(t, rt)
 		defer release()
-		started, gate := make(chan struct{}), make(chan struct{})
-		var once atomic.Bool
-		tick := must(Define(rt, "tick", func(context.Context, int) (int, error) {
-			if once.CompareAndSwap(false, true) {
-				close(started)
-				<-gate // past stop: the run is under way as it is called
-			}
-			return 1, nil
-		}, WithBlocking()))
-		logOp := must(Define(rt, "log", func(_ context.Context, x int) (int, error) { return x, nil }))
-		eachCtx, unstick := context.WithCancel(bg) // lets a deadlocked each go
-		defer unstick()
-		var logged []error
-		stop := must(tick.Every(bg, time.Second, 0, func(_ int, err error) {
-			_, werr := must(logOp.Submit(eachCtx, 1)).Wait(eachCtx)
-			logged = append(logged, err, werr)
-		}))
-		<-started
-		ctl := must(Define(rt, "ctl", func(context.Context, int) (int, error) {
-			stop()
-			return 0, nil
-		}))
-		tok := must(ctl.Submit(bg, 0))
-		select {
-		case <-tok.Done():
-		case <-time.After(time.Hour):
-			unstick()
-			close(gate)
-			<-tok.Done()
-			t.Fatal("stop from a handler past MaxBlocked deadlocks")
-		}
-		close(gate)
-		require.Len(t, logged, 2)
-		require.ErrorIs(t, logged[0], context.Canceled)
-		require.NoError(t, logged[1], "each's token ran")
+		everyStopFromAHandler(t, rt, time.Second, time.Hour)
 	})
 }
 
