@@ -190,14 +190,19 @@ func fromWire(m *wire.Call) (Call, error) {
 		c.Timeout = math.MaxInt64 // past 292 years: none, in effect
 	}
 	if m.GetArg() != nil {
-		arg, err := m.GetArg().UnmarshalNew()
+		// Resolved here first: for a name that is not a message's (an
+		// enum's), anypb's error quotes the whole URL, where the answer
+		// names a bounded prefix of it (quoteSent); the resolver's does not.
+		_, err := protoregistry.GlobalTypes.FindMessageByURL(m.GetArg().GetTypeUrl())
+		if err == nil || errors.Is(err, protoregistry.NotFound) {
+			c.Arg, err = m.GetArg().UnmarshalNew()
+		}
 		if errors.Is(err, protoregistry.NotFound) {
 			return Call{}, fmt.Errorf("%w: op %s: argument of type %s: %w (is its generated package linked into this process?)", ErrBadArgument, quoteSent(m.GetOp()), quoteSent(m.GetArg().GetTypeUrl()), err)
 		}
 		if err != nil {
 			return Call{}, fmt.Errorf("%w: op %s: argument of type %s: %w", ErrBadArgument, quoteSent(m.GetOp()), quoteSent(m.GetArg().GetTypeUrl()), err)
 		}
-		c.Arg = arg
 	}
 	return c, nil
 }

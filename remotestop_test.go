@@ -137,7 +137,8 @@ func TestRemoteRequestToAStoppedRuntime(t *testing.T) {
 
 // TestRemoteAnswerEchoesABoundedName: an answer that names what the peer
 // sent (an op that is not there, an argument's type that is not linked
-// here, an actor that is not there) names at most a bounded prefix of it: the whole name, escaped by
+// here or names no message, an actor that is not there) names at most a
+// bounded prefix of it: the whole name, escaped by
 // %q (a byte below 0x20 takes four), pushed the answer past the peer's
 // reader's 4 MB, which dropped the connection with every answer it
 // carried (found by the remote-stop review).
@@ -156,6 +157,8 @@ func TestRemoteAnswerEchoesABoundedName(t *testing.T) {
 		{&wire.Call{Op: huge}, wire.Code_UNKNOWN_OP},
 		{&wire.Call{Op: huge, TimeoutMs: -1}, wire.Code_BAD_ARGUMENT},
 		{&wire.Call{Op: "id", Arg: &anypb.Any{TypeUrl: "type.googleapis.com/" + huge}}, wire.Code_BAD_ARGUMENT},
+		// A name that is not a message's: anypb's error quotes the URL.
+		{&wire.Call{Op: "id", Arg: &anypb.Any{TypeUrl: huge + "/coregate.wire.Code"}}, wire.Code_BAD_ARGUMENT},
 		{&wire.Call{Op: "id"}, wire.Code_ACTOR_STOPPED}, // to an actor of that name, not there
 	} {
 		require.Less(t, proto.Size(tc.call), 4<<20, "the call crosses")
