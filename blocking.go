@@ -314,9 +314,9 @@ func (l *lane) retryAfter(j actors.Job, delay time.Duration, o actors.Outcome, e
 		return // resolved already (cancelled): its dropRetry came first
 	}
 	if l.aborted {
-		l.mu.Unlock()
-		t.Resolve(o, err)
-		l.mu.Lock()
+		// Stop took t from the workers as it gave up (the worker holds j
+		// until its next look at the queue), and resolves it with o and
+		// err itself, counted among the retries ([actors.Task.StopNow]).
 		return
 	}
 	// t has no entry here: a retrying token neither starts nor parks (see
@@ -338,6 +338,10 @@ func (l *lane) retryAfter(j actors.Job, delay time.Duration, o actors.Outcome, e
 		delete(l.retries, t)
 	})}
 }
+
+// laneAborted, when a test sets it, runs as Stop has given up draining
+// the lane, before it resolves what it took.
+var laneAborted func()
 
 // laneRetryQueued, when a test sets it, runs as a worker's token, queued
 // again for its retry, has yet to wait out its backoff.
@@ -469,6 +473,9 @@ func (l *lane) stop(ctx context.Context) (stopped, retries, cancelled int, runni
 	}
 	idle = l.idle
 	l.mu.Unlock()
+	if laneAborted != nil {
+		laneAborted()
+	}
 	for _, t := range tasks {
 		if t.Resolve(actors.Stopped, ErrStopped) {
 			stopped++

@@ -458,6 +458,44 @@ func TestStopAsALaneAttemptIsQueuedAgain(t *testing.T) {
 	})
 }
 
+// TestStopAsALaneAttemptIsQueuedAgainAfterTheAbort: as
+// TestStopAsALaneAttemptIsQueuedAgain, but the worker hands the attempt to
+// its backoff after Stop gave up on the lane and before Stop resolves what
+// it took. Stop still reports it among the retries. Found by review: the
+// worker resolved it itself, and Stop, finding it done, counted it as a
+// running handler it cancelled.
+func TestStopAsALaneAttemptIsQueuedAgainAfterTheAbort(t *testing.T) {
+	defer func() { laneRetryQueued, laneAborted = nil, nil }()
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off})
+		require.NoError(t, err)
+		fn, attempts := failing(2)
+		op := must(Define(rt, "lr", fn, WithBlocking(), WithRetry(1, time.Hour)))
+		bg := context.Background()
+		queued := make(chan struct{})
+		// On the worker, its attempt failed: it waits for Stop to give up.
+		laneRetryQueued = func() { <-queued }
+		laneAborted = func() { // Stop gave up: the worker goes on first
+			close(queued)
+			synctest.Wait()
+		}
+		tok := must(op.Submit(bg, 7))
+		synctest.Wait()
+		done, cancel := context.WithCancel(bg)
+		cancel()
+		err = rt.Stop(done)
+		require.ErrorContains(t, err, "1 tokens waiting to retry resolved with their last error")
+		require.NotContains(t, err.Error(), "cancelled")
+		_, err = tok.Wait(bg)
+		require.ErrorIs(t, err, errFlaky)
+		require.Equal(t, int32(1), attempts.Load())
+		s := rt.Stats().Total
+		require.Equal(t, uint64(1), s.Failed)
+		require.Zero(t, s.Stopped)
+		requireBalanced(t, rt)
+	})
+}
+
 // TestCancelledRetryEndsTheDrain: a graceful Stop drains an executor that
 // waits for a retry holding a slot; the retry cancelled in its backoff
 // gives the slot back and wakes the parked executor, which finds its
