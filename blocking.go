@@ -281,6 +281,9 @@ func (l *lane) retireLocked(w *laneWorker) {
 	last.at, l.working[w.at] = w.at, last
 	l.working[len(l.working)-1] = nil
 	l.working = l.working[:len(l.working)-1]
+	if len(l.working) == 0 && cap(l.working) > laneKeep {
+		l.working = nil // a burst's workers gone: not their list's memory
+	}
 	w.job = nil
 	l.busyLocked(-1)
 	l.workers--
@@ -294,10 +297,18 @@ func (l *lane) takeLocked() actors.Job {
 	l.head++
 	if l.head == len(l.q) {
 		l.q, l.head = l.q[:0], 0
+		if cap(l.q) > laneKeep {
+			l.q = nil // a burst drained: its memory goes
+		}
 	}
 	l.freedLocked()
 	return j
 }
+
+// laneKeep is the most a lane's queue and list of workers keep of their
+// memory once they are empty, as nats-server's queues recycle theirs up
+// to a cap: a burst's thousands of slots are given back.
+const laneKeep = 256
 
 // retryAfter queues j again after delay; a Stop that gives up on it first
 // resolves it with o and err, its last attempt's. Meanwhile it holds a slot

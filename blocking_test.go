@@ -401,3 +401,46 @@ func TestBlockingHandlerWaitsOnTheLane(t *testing.T) {
 		require.Zero(t, rt.lane.workers, "workers left once the lane is idle")
 	})
 }
+
+// TestLaneGivesABurstsMemoryBack: once a burst drained, the lane's queue
+// and its list of workers keep at most laneKeep slots of what they grew
+// to (two thousand tokens waiting behind two workers, then a thousand
+// workers at once).
+func TestLaneGivesABurstsMemoryBack(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		workers, burst int
+	}{{"queue", 2, 2000}, {"workers", 1000, 1000}} {
+		t.Run(c.name, func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: c.workers, MailboxSize: 4096})
+			gate := make(chan struct{})
+			op := must(Define(rt, "gated", func(_ context.Context, x int) (int, error) {
+				<-gate
+				return x, nil
+			}, WithBlocking()))
+			bg := context.Background()
+			toks := make([]*Token[int], c.burst)
+			for i := range toks {
+				toks[i] = must(op.Submit(bg, i))
+			}
+			rt.lane.mu.Lock()
+			grew := max(cap(rt.lane.q), cap(rt.lane.working))
+			rt.lane.mu.Unlock()
+			require.Greater(t, grew, laneKeep, "the burst grew the lane")
+			close(gate)
+			for i, tok := range toks {
+				v, err := tok.Wait(bg)
+				require.NoError(t, err)
+				require.Equal(t, i, v)
+			}
+			rt.lane.mu.Lock()
+			idle := rt.lane.idle
+			rt.lane.mu.Unlock()
+			<-idle // every worker gone
+			rt.lane.mu.Lock()
+			defer rt.lane.mu.Unlock()
+			require.LessOrEqual(t, cap(rt.lane.q), laneKeep)
+			require.LessOrEqual(t, cap(rt.lane.working), laneKeep)
+		})
+	}
+}
