@@ -276,10 +276,10 @@ func (r *Ref[M, R]) inTurn() bool { return r.cell.InTurn() }
 // called from the turn of the actor t is an Ask to, before t is answered
 // (see actors.Task.WaitsOnItself): only a later turn, or the end of the
 // Receive running now, answers it, so the wait would last as long as its
-// context, whatever context that is (the actor's, a server's Background). The caller is the goroutine running the
-// turn: another goroutine, one the turn started or another handler, with
-// the actor's context or any other, waits for the later turn that answers
-// it.
+// context, whatever context that is (the actor's, a server's Background).
+// The caller is the goroutine running the turn: another goroutine, one the
+// turn started or another handler, with the actor's context or any other,
+// waits for the later turn that answers it.
 func waitsOnItself(t *actors.Task) error {
 	if !t.WaitsOnItself() {
 		return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"slices"
 	"sync"
 
 	"github.com/coregate/coregate/actors"
@@ -39,9 +38,10 @@ type Group struct {
 	n    int           // tokens added and not yet resolved
 	err  error         // the first error
 	idle chan struct{} // closed while n is 0
-	// runners are the goroutines running its tokens' handlers now (see
-	// enter): Wait called from one of them would wait for itself.
-	runners []uint64
+	// runners counts, by goroutine, the handlers of its tokens running now
+	// (see enter): Wait called from one of them would wait for itself. A
+	// map: a group's tokens on the blocking lane may run a thousand at once.
+	runners map[uint64]int
 }
 
 // errGroupDone is the cause of a group's context once Wait returned.
@@ -198,15 +198,18 @@ func (g *Group) done(err error) {
 // until leave; only for the group's Wait to tell a call from its own token.
 func (g *Group) enter(id uint64) {
 	g.mu.Lock()
-	g.runners = append(g.runners, id)
+	if g.runners == nil {
+		g.runners = make(map[uint64]int)
+	}
+	g.runners[id]++
 	g.mu.Unlock()
 }
 
 // leave ends what enter noted.
 func (g *Group) leave(id uint64) {
 	g.mu.Lock()
-	if i := slices.Index(g.runners, id); i >= 0 {
-		g.runners = slices.Delete(g.runners, i, i+1)
+	if g.runners[id]--; g.runners[id] == 0 {
+		delete(g.runners, id)
 	}
 	g.mu.Unlock()
 }
@@ -215,7 +218,7 @@ func (g *Group) leave(id uint64) {
 func (g *Group) runs(id uint64) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return slices.Contains(g.runners, id)
+	return g.runners[id] > 0
 }
 
 // failed records err as the group's error when it is the first.
