@@ -253,3 +253,28 @@ func TestWaitOnTheAskItHandles(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupWaitAfterItsTokenRan: a goroutine that ran a token of a group,
+// now done, waits on that group from another op's handler: that Wait waits
+// for the group's other tokens, as any, and is no call from its own token
+// (the group counts a handler out as it returns).
+func TestGroupWaitAfterItsTokenRan(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+		bg := context.Background()
+		defer func() { require.NoError(t, rt.Stop(bg)) }()
+		g := NewGroup(bg, rt)
+		member := must(Define(rt, "member", func(context.Context, int) (int, error) { return 0, nil }))
+		must(Add(g, member, 0))
+		synctest.Wait() // member ran on the executor's goroutine and returned
+		release := make(chan struct{})
+		slow := must(Define(rt, "slow", func(context.Context, int) (int, error) { <-release; return 0, nil }, WithBlocking()))
+		must(Add(g, slow, 0))
+		outsider := must(Define(rt, "outsider", func(context.Context, int) (int, error) { return 0, g.Wait() }))
+		tok := must(outsider.Submit(bg, 0))
+		synctest.Wait()
+		close(release)
+		_, err := tok.Wait(bg)
+		require.NoError(t, err)
+	})
+}
