@@ -278,3 +278,33 @@ func TestGroupWaitAfterItsTokenRan(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// TestWaitInItsTurnOnItsAnsweredAsk: an actor's wait, in its own turn, on
+// an Ask to itself that an earlier turn answered returns the answer: only
+// one not answered yet waits on itself (ErrAskSelf).
+func TestWaitInItsTurnOnItsAnsweredAsk(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	var self *Ref[int, int]
+	var held *Token[int]
+	asked := make(chan *Token[int], 1)
+	self = must(Spawn(rt, "self", func() Actor[int, int] {
+		return funcActor(func(c *ActorContext, k int) (int, error) {
+			switch k {
+			case 1: // ask itself; a later turn answers
+				held = must(self.Ask(c, 2))
+				asked <- held
+				return 0, nil
+			case 2:
+				return 20, nil
+			default: // wait on the Ask answered by then
+				return held.Wait(c)
+			}
+		})
+	}))
+	require.NoError(t, self.Tell(bg, 1))
+	<-(<-asked).Done() // answered before the wait is asked for
+	v, err := must(self.Ask(bg, 3)).Wait(bg)
+	require.NoError(t, err)
+	require.Equal(t, 20, v)
+}
