@@ -349,22 +349,9 @@ func TestChildStoppedStopsItsParent(t *testing.T) {
 func TestAbortedStopDeliversNoMoreToAReceiveThatReturned(t *testing.T) {
 	rt, err := Start(Config{Cores: 1, Affinity: Off})
 	require.NoError(t, err)
-	entered := make(chan struct{}, 1)
 	var handled atomic.Int32
-	ref := must(Spawn(rt, "watcher", func() Actor[int, int] {
-		return funcActor(func(c *ActorContext, k int) (int, error) {
-			handled.Add(1)
-			if k == 0 {
-				entered <- struct{}{}
-				<-c.Done() // until the Stop gives up
-				return 0, c.Err()
-			}
-			return k, nil
-		})
-	}))
+	ref, first := watcherInReceive(rt, &handled)
 	bg := context.Background()
-	first := must(ref.Ask(bg, 0))
-	<-entered
 	var rest []*Token[int]
 	for k := 1; k <= 5; k++ {
 		rest = append(rest, must(ref.Ask(bg, k)))
@@ -608,4 +595,26 @@ func TestRestartKeepsChildren(t *testing.T) {
 	require.ErrorIs(t, err, ErrNameTaken)
 	require.NoError(t, par.Stop(bg))
 	require.ErrorIs(t, kid.Tell(bg, 1), ErrActorStopped, "it stopped with its parent")
+}
+
+// watcherInReceive spawns on rt the actor "watcher", which answers k to k
+// and, for 0, waits in Receive until its context ends (a runtime Stop that
+// gives up cancels it) and answers its error; handled counts its Receives.
+// It returns once the watcher's Receive of 0 began, with the Ask of 0.
+func watcherInReceive(rt *Runtime, handled *atomic.Int32) (*Ref[int, int], *Token[int]) {
+	entered := make(chan struct{}, 1)
+	ref := must(Spawn(rt, "watcher", func() Actor[int, int] {
+		return funcActor(func(c *ActorContext, k int) (int, error) {
+			handled.Add(1)
+			if k == 0 {
+				entered <- struct{}{}
+				<-c.Done() // until the Stop gives up
+				return 0, c.Err()
+			}
+			return k, nil
+		})
+	}))
+	first := must(ref.Ask(context.Background(), 0))
+	<-entered
+	return ref, first
 }

@@ -315,20 +315,8 @@ func TestActorStoppedReasonAfterAnAbort(t *testing.T) {
 	defer stop()
 	rt, err := Start(Config{Engine: engine, Cores: 1, Affinity: Off})
 	require.NoError(t, err)
-	entered := make(chan struct{}, 1)
-	ref := must(Spawn(rt, "watcher", func() Actor[int, int] {
-		return funcActor(func(c *ActorContext, k int) (int, error) {
-			if k == 0 {
-				entered <- struct{}{}
-				<-c.Done() // until the Stop gives up
-				return 0, c.Err()
-			}
-			return k, nil
-		})
-	}))
+	ref, first := watcherInReceive(rt, new(atomic.Int32))
 	bg := context.Background()
-	first := must(ref.Ask(bg, 0))
-	<-entered
 	rest := must(ref.Ask(bg, 1))
 	ctx, cancel := context.WithCancel(bg)
 	cancel() // the drain gives up at once
