@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -100,7 +101,10 @@ type Config struct {
 	// Engine hosts the executor and router processes; nil means a new engine.
 	Engine *actor.Engine
 	// Name prefixes the PIDs (<Name>/exec/<i>, <Name>/router); "" means
-	// "coregate". Two runtimes on one engine need different names.
+	// "coregate". Two runtimes on one engine need different names, and a
+	// name has no '/' (Start says so): an actor's PID is
+	// <Name>/actor/<actor name>, so runtimes "a" and "a/actor/b" would
+	// give one PID to two actors.
 	Name string
 	// StickyCap bounds the sticky pin table; 0 means DefaultStickyCap, fewer
 	// than 0 is an error. Past it, new keys are placed by rendezvous hashing
@@ -277,6 +281,9 @@ func Start(cfg Config) (*Runtime, error) {
 	}
 	if cfg.Name == "" {
 		cfg.Name = "coregate"
+	}
+	if strings.Contains(cfg.Name, "/") {
+		return nil, fmt.Errorf("coregate: Config.Name %q has a '/': it would share its PIDs' prefix with another runtime's actors", cfg.Name)
 	}
 	if cfg.Engine == nil {
 		if cfg.Engine, err = actor.NewEngine(actor.NewEngineConfig()); err != nil {

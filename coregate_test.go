@@ -488,6 +488,10 @@ func TestBadInput(t *testing.T) {
 		{Config{Restart: RestartPolicy{Cooldown: -time.Second}}, "restart policy Cooldown is -1s"},
 		{Config{Restart: RestartPolicy{Backoff: -time.Millisecond}}, "restart policy Backoff is -1ms"},
 		{Config{Affinity: Affinity(9)}, "Config.Affinity"},
+		// Found by review: runtimes "a" and "a/actor/b" on one engine gave
+		// one PID to two actors (a's "b/actor/c", a/actor/b's "c"), and a
+		// peer's message to it after a Stop was answered by map order.
+		{Config{Name: "a/actor/b"}, `Config.Name "a/actor/b" has a '/'`},
 	} {
 		_, err := Start(tt.cfg)
 		require.ErrorContains(t, err, tt.want)

@@ -110,15 +110,17 @@ func (g *gone) answers(target *actor.PID, msg any, sender *actor.PID) *wire.Erro
 		return nil
 	}
 	id := target.GetID()
+	name, rest, _ := strings.Cut(id, "/") // a runtime's name has no '/'
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	for name := range g.runtimes {
-		switch {
-		case id == name+"/ops":
-			return &wire.Error{Code: wire.Code_STOPPED, Message: fmt.Sprintf("coregate: no process %s on %s: runtime %q stopped", quoteSent(id), target.GetAddress(), name)}
-		case strings.HasPrefix(id, name+"/actor/"):
-			return &wire.Error{Code: wire.Code_ACTOR_STOPPED, Message: fmt.Sprintf("coregate: no process %s on %s: the actor stopped (or was never spawned)", quoteSent(id), target.GetAddress())}
-		}
+	_, ran := g.runtimes[name]
+	g.mu.Unlock()
+	switch {
+	case !ran:
+		return nil
+	case rest == "ops":
+		return &wire.Error{Code: wire.Code_STOPPED, Message: fmt.Sprintf("coregate: no process %s on %s: runtime %q stopped", quoteSent(id), target.GetAddress(), name)}
+	case strings.HasPrefix(rest, "actor/"):
+		return &wire.Error{Code: wire.Code_ACTOR_STOPPED, Message: fmt.Sprintf("coregate: no process %s on %s: the actor stopped (or was never spawned)", quoteSent(id), target.GetAddress())}
 	}
 	return nil
 }
