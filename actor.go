@@ -679,9 +679,13 @@ func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
 }
 
 // turnOf returns the actor whose context ctx is, or derives from, or nil:
-// most sends from an actor pass its context itself.
+// most sends from an actor pass its context itself. A nil *ActorContext
+// (a unit test's) is no actor's, as a zero one is.
 func turnOf(ctx context.Context) *actorNode {
 	if ac, ok := ctx.(*ActorContext); ok {
+		if ac.zero() {
+			return nil
+		}
 		return ac.node
 	}
 	n, _ := ctx.Value(actors.TurnKey{}).(*actorNode)

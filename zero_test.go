@@ -135,3 +135,32 @@ func TestZeroActorContextIsBackground(t *testing.T) {
 		}
 	})
 }
+
+// TestNilActorContextSends: a nil *ActorContext (what a unit test of a
+// Receive that sends on may pass) works as context.Background for Tell,
+// Ask, Ref.Stop and Request too: each looked for the sending actor's turn
+// through it and panicked on the nil pointer.
+func TestNilActorContextSends(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, StallAfter: -1})
+		_, err := Define(rt, "double", func(_ context.Context, x int) (int, error) { return 2 * x, nil })
+		require.NoError(t, err)
+		ref, err := Spawn(rt, "counter", func() Actor[int, int] { return &counter{} })
+		require.NoError(t, err)
+		var c *ActorContext
+		require.NotPanics(t, func() { require.NoError(t, ref.Tell(c, 1)) })
+		require.NotPanics(t, func() {
+			tok, err := ref.Ask(c, 2)
+			require.NoError(t, err)
+			n, err := tok.Wait(c)
+			require.NoError(t, err)
+			require.Equal(t, 3, n)
+		})
+		require.NotPanics(t, func() {
+			v, err := Request[int](c, rt.Engine(), rt.OpsPID(), Call{Op: "double", Arg: 21})
+			require.NoError(t, err)
+			require.Equal(t, 42, v)
+		})
+		require.NotPanics(t, func() { require.NoError(t, ref.Stop(c)) })
+	})
+}
