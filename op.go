@@ -153,8 +153,8 @@ func WithStickyKey[A any](key func(A) uint64) Option {
 // the ops it declares join that seed too. The seed is released when the
 // lead and all its children have resolved; a child submitted after that is
 // placed as an ordinary token, since its lead's work is over and there is
-// nothing left to stay near. The lead's first Submit reports a declared name
-// that no op of the runtime defines.
+// nothing left to stay near. The lead's Submit reports a declared name
+// that no op of the runtime defines, until one does.
 func WithAnchor(externalCalls ...string) Option {
 	return func(c *opConfig) { c.ops, c.lead, c.calls = append(c.ops, "WithAnchor"), true, externalCalls }
 }
@@ -361,8 +361,8 @@ func (op *Op[A, R]) Weight() Weight {
 // then returns ctx's error; a ctx already done is returned at once, with no
 // token. After Stop it returns [ErrStopped], and [ErrNoExecutor] while every
 // executor of the runtime is down. A nil op gives [ErrNilOp], a nil ctx
-// [ErrNilContext]. A lead's first Submit reports a declared external call
-// that no op of the runtime defines.
+// [ErrNilContext]. A lead's Submit reports a declared external call that
+// no op of the runtime defines, until one does.
 //
 // Submit allocates once: the token.
 func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
