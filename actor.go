@@ -433,6 +433,13 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	if err := pidHeld(rt, name, pid); err != nil {
 		return nil, err
 	}
+	// Before the factory, as the name: a Spawn refused for where it
+	// would run (OnExecutor out of range, a parent of another runtime)
+	// runs no factory either.
+	exec, err := rt.actorExecutor(name, cfg)
+	if err != nil {
+		return nil, err
+	}
 	// Before the actor is listed or registered: a factory that fails
 	// leaves nothing behind, and the name may be spawned again.
 	value, err := callFactory(newActor)
@@ -441,10 +448,6 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	}
 	if isNilActor(value) {
 		return nil, fmt.Errorf("coregate: actor %q: the factory returned nil", name)
-	}
-	exec, err := rt.actorExecutor(name, cfg)
-	if err != nil {
-		return nil, err
 	}
 	r := &Ref[M, R]{
 		info: actors.Op{Name: name}, newActor: newActor, value: value,

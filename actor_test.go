@@ -425,6 +425,23 @@ func TestRuntimeStopStopsActors(t *testing.T) {
 	requireBalanced(t, rt)
 }
 
+// TestSpawnRefusedRunsNoFactory: a Spawn refused for its options runs no
+// factory, as one refused for a name taken does: OnExecutor past the last
+// executor, and ChildOf a parent of another runtime, were found only once
+// the factory had run, so its side effects happened for an actor never
+// spawned.
+func TestSpawnRefusedRunsNoFactory(t *testing.T) {
+	rt := start(t, Config{Cores: 2, Affinity: Off})
+	_, parent := spawnParent(t, start(t, Config{Name: "other", Cores: 1, Affinity: Off}), "parent")
+	made := 0
+	mk := func() Actor[int, int] { made++; return &counter{} }
+	_, err := Spawn(rt, "x", mk, OnExecutor(2))
+	require.ErrorContains(t, err, "OnExecutor(2) is out of range")
+	_, err = Spawn(rt, "x", mk, ChildOf(parent))
+	require.ErrorContains(t, err, "of another runtime")
+	require.Zero(t, made, "the factory ran for a Spawn refused")
+}
+
 // TestSpawnBadInput: bad input is an error, never a panic.
 func TestSpawnBadInput(t *testing.T) {
 	rt := start(t, Config{Cores: 2, Affinity: Off})
