@@ -31,10 +31,14 @@ type PerCore[S any] struct {
 
 type perCoreSlot[S any] struct {
 	ready atomic.Bool
-	mu    sync.Mutex    // held only while init runs
-	maker atomic.Uint64 // the goroutine running init, or 0
-	v     S
-	_     [64]byte // neighbours' values stay off this slot's cache line
+	mu    sync.Mutex
+	// making is closed when the init under way returns (or panics); nil
+	// while none runs. A channel, not a lock held across init: a Get
+	// waiting for another handler's init must still see its context end.
+	making chan struct{}
+	maker  uint64 // the goroutine running init, or 0
+	v      S
+	_      [64]byte // neighbours' values stay off this slot's cache line
 }
 
 // NewPerCore returns a PerCore on rt whose values init makes. A nil runtime
@@ -59,8 +63,9 @@ func NewPerCore[S any](rt *Runtime, init func(executor int) S) (*PerCore[S], err
 // beside its next handlers. A panic in init goes to the caller (failing its
 // token) and the next Get tries again. init may wait (on a token, say): a Get
 // on the same executor meanwhile waits for it as [Token.Wait] does, handing
-// the executor on, and fails like Wait with [ErrTooManyBlocked]. A Get from
-// init itself, which would wait for itself, is an error.
+// the executor on until init returns or ctx ends (ctx's error), and fails
+// like Wait with [ErrTooManyBlocked]. A Get from init itself, which would
+// wait for itself, is an error.
 func (p *PerCore[S]) Get(ctx context.Context) (*S, error) {
 	switch {
 	case p == nil || p.rt == nil:
@@ -79,35 +84,59 @@ func (p *PerCore[S]) Get(ctx context.Context) (*S, error) {
 	}
 	s := &p.slots[e.Index()]
 	if !s.ready.Load() {
-		if err := s.make(e, p.init); err != nil {
+		if err := s.make(ctx, e, p.init); err != nil {
 			return nil, err
 		}
 	}
 	return &s.v, nil
 }
 
-func (s *perCoreSlot[S]) make(e *actors.Executor, init func(int) S) error {
-	if !s.mu.TryLock() {
-		if s.maker.Load() == actors.GoID() {
+func (s *perCoreSlot[S]) make(ctx context.Context, e *actors.Executor, init func(int) S) error {
+	for {
+		s.mu.Lock()
+		switch {
+		case s.ready.Load():
+			s.mu.Unlock()
+			return nil
+		case s.making == nil:
+			s.makeLocked(e.Index(), init)
+			return nil
+		case s.maker == actors.GoID():
+			s.mu.Unlock()
 			return errors.New("coregate: PerCore.Get from its own init, which makes the value it asks for")
 		}
+		making := s.making
+		s.mu.Unlock()
 		// init runs in a handler of e that blocked (in Wait, say) and
 		// handed e on: wait for it the same way, so that e goes on draining
-		// its queue, where what init waits for may be queued behind us.
+		// its queue, where what init waits for may be queued behind us,
+		// and until ctx ends, as Token.Wait does.
 		resume, err := actors.Block()
 		if err != nil {
 			return err
 		}
+		select {
+		case <-making:
+			resume()
+		case <-ctx.Done():
+			resume()
+			return ctx.Err()
+		}
+	}
+}
+
+// makeLocked runs init for executor i on the calling goroutine; the caller
+// holds mu, which it releases while init runs.
+func (s *perCoreSlot[S]) makeLocked(i int, init func(int) S) {
+	done := make(chan struct{})
+	s.making, s.maker = done, actors.GoID()
+	s.mu.Unlock()
+	defer func() { // also when init panics, or calls runtime.Goexit
 		s.mu.Lock()
-		resume()
-	}
-	defer s.mu.Unlock()
-	i := e.Index()
-	if !s.ready.Load() {
-		s.maker.Store(actors.GoID())
-		defer s.maker.Store(0)
-		s.v = init(i)
-		s.ready.Store(true)
-	}
-	return nil
+		s.making, s.maker = nil, 0
+		s.mu.Unlock()
+		close(done)
+	}()
+	s.v = init(i)
+	s.ready.Store(true)
 }

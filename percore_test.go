@@ -230,3 +230,50 @@ func TestPerCoreValueOutlivesARestart(t *testing.T) {
 	require.Equal(t, 3, must(must(count.Submit(bg, 0)).Wait(bg)), "the restarted executor's handler got the value made before")
 	require.Equal(t, int32(1), inits.Load(), "init ran once")
 }
+
+// TestPerCoreGetWaitingForInitEndsWithItsContext: a Get that waits for
+// init running in another handler of its executor (blocked in a Wait)
+// returns its context's error once that context ends, as Token.Wait does,
+// so a handler cancelled meanwhile (by Token.Cancel, its deadline, or
+// Stop) is not held until init returns. Found by review: the wait was a
+// mutex, deaf to the context.
+func TestPerCoreGetWaitingForInitEndsWithItsContext(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	release := make(chan struct{})
+	slow := must(Define(rt, "slow", func(context.Context, int) (int, error) {
+		<-release // slow I/O that init waits for
+		return 5, nil
+	}, WithBlocking()))
+	initWaits := make(chan struct{})
+	pc := must(NewPerCore(rt, func(int) int {
+		tok := must(slow.Submit(bg, 0))
+		close(initWaits)
+		return must(tok.Wait(bg)) // hands the executor on
+	}))
+	entered := make(chan struct{}, 2)
+	get := must(Define(rt, "get", func(ctx context.Context, _ int) (int, error) {
+		entered <- struct{}{}
+		v, err := pc.Get(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return *v, nil
+	}))
+	first := must(get.Submit(bg, 0))
+	<-initWaits
+	<-entered
+	other := must(get.Submit(bg, 0))
+	<-entered // its handler runs, beside init's, and asks for the value
+	other.Cancel()
+	select {
+	case <-other.Done():
+	case <-time.After(pidsTimeout): // detects the hang; not a synchronisation
+		close(release)
+		t.Fatal("a cancelled handler waited in Get for init to return")
+	}
+	_, err := other.Wait(bg)
+	require.ErrorIs(t, err, context.Canceled)
+	close(release)
+	require.Equal(t, 5, must(first.Wait(bg)))
+}
