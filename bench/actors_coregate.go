@@ -17,13 +17,13 @@ import (
 // staggered placement except where a case names executors.
 var coregateActors = actorsuite.System{
 	actorsuite.PingPongOneCore: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
-		return cgRing(p, m, coregate.Config{}, 2, 2*p.Rounds, func(int) coregate.Option { return coregate.OnExecutor(0) })
+		return cgRing(p, m, coregate.Config{}, 2, 2*p.Rounds, func(int) coregate.Option { return coregate.OnExecutor(0) }, 0)
 	},
 	actorsuite.PingPongCrossCore: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
-		return cgRing(p, m, coregate.Config{Cores: 2}, 2, 2*p.Rounds, coregate.OnExecutor)
+		return cgRing(p, m, coregate.Config{Cores: 2}, 2, 2*p.Rounds, coregate.OnExecutor, 0)
 	},
 	actorsuite.ThreadRing: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
-		return cgRing(p, m, coregate.Config{}, p.RingActors, p.RingHops, nil)
+		return cgRing(p, m, coregate.Config{}, p.RingActors, p.RingHops, nil, 0)
 	},
 	actorsuite.Counting:         cgCounting,
 	actorsuite.Ask:              func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return cgAsk(p, m, 1) },
@@ -31,7 +31,7 @@ var coregateActors = actorsuite.System{
 	actorsuite.ForkJoinCreation: cgCreation,
 	actorsuite.Big:              cgBig,
 	actorsuite.Chameneos:        cgChameneos,
-	actorsuite.Bank:             cgBank,
+	actorsuite.Bank:             func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return cgBank(p, m, 0) },
 }
 
 // cgRuntime runs body on a fresh runtime, stops it and checks that every
@@ -70,18 +70,50 @@ func cgSpawn[M, R any](rt *coregate.Runtime, prefix string, n int, newActor func
 	return refs, nil
 }
 
-// cgHop is a ring member: it passes n-1 to next and reports on done at 0.
-// The member with a meter records the time between its messages: with two
-// members, the round trip.
-type cgHop struct {
-	next  *coregate.Ref[int, struct{}]
-	recvd int
-	m     *actorsuite.Meter
-	last  time.Time
-	done  chan<- error
+// cgAskAll asks every actor of refs q, all before waiting for any answer,
+// and returns the answers in refs' order: the queries after a case's
+// measured part.
+func cgAskAll[M, R any](ctx context.Context, q M, refs ...*coregate.Ref[M, R]) ([]R, error) {
+	toks := make([]*coregate.Token[R], len(refs))
+	for i, ref := range refs {
+		tok, err := ref.Ask(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("asking actor %d after the measured part: %w", i, err)
+		}
+		toks[i] = tok
+	}
+	out := make([]R, len(refs))
+	for i, tok := range toks {
+		v, err := tok.Wait(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("asking actor %d after the measured part: %w", i, err)
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
-func (a *cgHop) Receive(c *coregate.ActorContext, n int) (struct{}, error) {
+// cgCount asks an actor of the ring, forkjoin-throughput or
+// forkjoin-creation for its count of messages: no value sent to them is
+// negative.
+const cgCount = -1
+
+// cgHop is a ring member: it passes n-1 to next and reports on done at 0;
+// it answers its count to cgCount. The member with a meter records the time
+// between its messages: with two members, the round trip.
+type cgHop struct {
+	next, self *coregate.Ref[int, int]
+	recvd      int
+	m          *actorsuite.Meter
+	last       time.Time
+	done       chan<- error
+	late       int // copies of 0 it sends itself at 0: the suite's 0, a test's 1 to see the check fail
+}
+
+func (a *cgHop) Receive(c *coregate.ActorContext, n int) (int, error) {
+	if n == cgCount {
+		return a.recvd, nil
+	}
 	a.recvd++
 	if a.m != nil {
 		now := time.Now()
@@ -91,16 +123,24 @@ func (a *cgHop) Receive(c *coregate.ActorContext, n int) (struct{}, error) {
 		a.last = now
 	}
 	if n == 0 {
+		// Queued before the report, so before the check's query.
+		for ; a.late > 0; a.late-- {
+			if err := a.self.Tell(c, 0); err != nil {
+				a.done <- err
+				return 0, nil
+			}
+		}
 		a.done <- nil
 	} else if err := a.next.Tell(c, n-1); err != nil {
 		a.done <- err
 	}
-	return struct{}{}, nil
+	return 0, nil
 }
 
 // cgRing passes a token hops hops around a ring of k actors placed with
 // place(i) (nil: staggered); a ring of 2 is ping-pong, timed per round trip.
-func cgRing(p actorsuite.Params, m *actorsuite.Meter, cfg coregate.Config, k, hops int, place func(int) coregate.Option) (int, error) {
+// The actor the token ends at sends itself late copies of its last message.
+func cgRing(p actorsuite.Params, m *actorsuite.Meter, cfg coregate.Config, k, hops int, place func(int) coregate.Option, late int) (int, error) {
 	return cgRuntime(p, cfg, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
 		done := make(chan error, 1)
 		hopv := make([]*cgHop, k)
@@ -108,7 +148,7 @@ func cgRing(p actorsuite.Params, m *actorsuite.Meter, cfg coregate.Config, k, ho
 		if place != nil {
 			opts = func(i int) []coregate.Option { return []coregate.Option{place(i)} }
 		}
-		refs, err := cgSpawn(rt, "hop", k, func(i int) coregate.Actor[int, struct{}] {
+		refs, err := cgSpawn(rt, "hop", k, func(i int) coregate.Actor[int, int] {
 			hopv[i] = &cgHop{done: done}
 			return hopv[i]
 		}, opts)
@@ -116,8 +156,9 @@ func cgRing(p actorsuite.Params, m *actorsuite.Meter, cfg coregate.Config, k, ho
 			return 0, err
 		}
 		for i, h := range hopv {
-			h.next = refs[(i+1)%k]
+			h.next, h.self = refs[(i+1)%k], refs[i]
 		}
+		hopv[hops%k].late = late
 		if k == 2 {
 			hopv[0].m = m
 			m.Reserve(hops / 2)
@@ -131,11 +172,13 @@ func cgRing(p actorsuite.Params, m *actorsuite.Meter, cfg coregate.Config, k, ho
 		if err := actorsuite.FirstErr(errs, werr); err != nil {
 			return 0, err
 		}
-		recvd := make([]int, k)
-		for i, h := range hopv {
-			recvd[i] = h.recvd
+		// Each actor's count once the token returned: also a hop
+		// delivered twice after that.
+		recvd, err := cgAskAll(ctx, cgCount, refs...)
+		if err != nil {
+			return 0, err
 		}
-		return hops, actorsuite.CheckRing(recvd, hops)
+		return hops, actorsuite.CheckRingAfter(recvd, hops)
 	})
 }
 
@@ -213,17 +256,14 @@ func cgAsk(p actorsuite.Params, m *actorsuite.Meter, step int) (int, error) {
 }
 
 // cgFJ counts and sums what it receives and reports once it got msgs; it
-// answers its count to cgFJCount.
+// answers its count to cgCount.
 type cgFJ struct {
 	i, msgs, count, sum int
 	done                chan<- error
 }
 
-// cgFJCount asks a cgFJ for its count: no value sent to it is negative.
-const cgFJCount = -1
-
 func (a *cgFJ) Receive(_ *coregate.ActorContext, v int) (int, error) {
-	if v == cgFJCount {
+	if v == cgCount {
 		return a.count, nil
 	}
 	a.count++
@@ -268,15 +308,11 @@ func cgForkJoin(p actorsuite.Params, m *actorsuite.Meter, dups int) (int, error)
 		}
 		// Each actor's count, once every actor reported: a message
 		// delivered twice after its actor reported.
-		for i, ref := range refs {
-			tok, err := ref.Ask(ctx, cgFJCount)
-			if err != nil {
-				return 0, err
-			}
-			count, err := tok.Wait(ctx)
-			if err != nil {
-				return 0, err
-			}
+		counts, err := cgAskAll(ctx, cgCount, refs...)
+		if err != nil {
+			return 0, err
+		}
+		for i, count := range counts {
 			if err := actorsuite.CheckForkJoinAfter(i, count, p.FJMessages); err != nil {
 				return 0, err
 			}
@@ -285,20 +321,28 @@ func cgForkJoin(p actorsuite.Params, m *actorsuite.Meter, dups int) (int, error)
 	})
 }
 
-// cgOnce reports the one message it gets.
-type cgOnce struct{ done chan<- int }
+// cgOnce reports the one message it gets; it answers its count to cgCount.
+type cgOnce struct {
+	recvd int
+	done  chan<- int
+}
 
-func (a *cgOnce) Receive(_ *coregate.ActorContext, id int) (struct{}, error) {
+func (a *cgOnce) Receive(_ *coregate.ActorContext, id int) (int, error) {
+	if id == cgCount {
+		return a.recvd, nil
+	}
+	a.recvd++
 	a.done <- id
-	return struct{}{}, nil
+	return 0, nil
 }
 
 func cgCreation(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
 		done := make(chan int, p.Creations)
-		newOnce := func() coregate.Actor[int, struct{}] { return &cgOnce{done: done} }
+		newOnce := func() coregate.Actor[int, int] { return &cgOnce{done: done} }
+		refs := make([]*coregate.Ref[int, int], p.Creations)
 		m.Start()
-		for i := range p.Creations {
+		for i := range refs {
 			ref, err := coregate.Spawn(rt, "once"+strconv.Itoa(i), newOnce)
 			if err != nil {
 				return 0, err
@@ -306,29 +350,41 @@ func cgCreation(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 			if err := ref.Tell(ctx, i); err != nil {
 				return 0, err
 			}
+			refs[i] = ref
 		}
 		ids, werr := actorsuite.Await(p, done, p.Creations, "created actors' reports")
 		m.Stop()
 		if werr != nil {
 			return 0, werr
 		}
-		return p.Creations, actorsuite.CheckCreation(ids, p.Creations)
+		if err := actorsuite.CheckCreation(ids, p.Creations); err != nil {
+			return 0, err
+		}
+		recvd, err := cgAskAll(ctx, cgCount, refs...)
+		if err != nil {
+			return 0, err
+		}
+		return p.Creations, actorsuite.CheckCreationAfter(recvd)
 	})
 }
 
-// cgBigActor pings random others one at a time and answers their pings.
+// cgBigActor pings random others one at a time and answers their pings;
+// it answers its counts to BigQuery.
 type cgBigActor struct {
 	i, pings, pongs int
 	p               actorsuite.Params
-	peers           []*coregate.Ref[actorsuite.BigMsg, struct{}]
+	peers           []*coregate.Ref[actorsuite.BigMsg, actorsuite.BigCount]
 	rng             *rand.Rand
 	done            chan<- error
 }
 
-func (a *cgBigActor) Receive(c *coregate.ActorContext, msg actorsuite.BigMsg) (struct{}, error) {
+func (a *cgBigActor) Receive(c *coregate.ActorContext, msg actorsuite.BigMsg) (actorsuite.BigCount, error) {
 	var err error
 	switch {
 	case msg.From < 0:
+		if msg.From == actorsuite.BigQuery {
+			return actorsuite.BigCount{Pings: a.pings, Pongs: a.pongs}, nil
+		}
 		err = a.ping(c)
 	case msg.Ping:
 		a.pings++
@@ -343,7 +399,7 @@ func (a *cgBigActor) Receive(c *coregate.ActorContext, msg actorsuite.BigMsg) (s
 	if err != nil {
 		a.done <- err
 	}
-	return struct{}{}, nil
+	return actorsuite.BigCount{}, nil
 }
 
 func (a *cgBigActor) ping(c *coregate.ActorContext) error {
@@ -354,7 +410,7 @@ func cgBig(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
 		done := make(chan error, p.BigActors)
 		as := make([]*cgBigActor, p.BigActors)
-		refs, err := cgSpawn(rt, "big", p.BigActors, func(i int) coregate.Actor[actorsuite.BigMsg, struct{}] {
+		refs, err := cgSpawn(rt, "big", p.BigActors, func(i int) coregate.Actor[actorsuite.BigMsg, actorsuite.BigCount] {
 			as[i] = &cgBigActor{i: i, p: p, rng: actorsuite.BigRand(p, i), done: done}
 			return as[i]
 		}, nil)
@@ -366,7 +422,7 @@ func cgBig(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		}
 		m.Start()
 		for _, ref := range refs {
-			if err := ref.Tell(ctx, actorsuite.BigMsg{From: -1}); err != nil {
+			if err := ref.Tell(ctx, actorsuite.BigMsg{From: actorsuite.BigStart}); err != nil {
 				return 0, err
 			}
 		}
@@ -375,46 +431,60 @@ func cgBig(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		if err := actorsuite.FirstErr(errs, werr); err != nil {
 			return 0, err
 		}
-		return 2 * p.BigActors * p.BigPings, actorsuite.CheckBig(p, func(i int) (int, int) { return as[i].pings, as[i].pongs })
+		counts, err := cgAskAll(ctx, actorsuite.BigMsg{From: actorsuite.BigQuery}, refs...)
+		if err != nil {
+			return 0, err
+		}
+		return 2 * p.BigActors * p.BigPings, actorsuite.CheckBigAfter(p, counts)
 	})
 }
 
-// cgMall pairs the creatures that come to it until no meetings are left.
+// cgMall pairs the creatures that come to it until no meetings are left;
+// it answers its count of meets to ChamCount.
 type cgMall struct {
-	left, waiting int
-	color         actorsuite.Color
-	creatures     []*coregate.Ref[actorsuite.ChamMsg, struct{}]
+	left, waiting, meets int
+	color                actorsuite.Color
+	creatures            []*coregate.Ref[actorsuite.ChamMsg, int]
 }
 
-func (a *cgMall) Receive(c *coregate.ActorContext, msg actorsuite.ChamMsg) (struct{}, error) {
+func (a *cgMall) Receive(c *coregate.ActorContext, msg actorsuite.ChamMsg) (int, error) {
+	if msg.Kind == actorsuite.ChamCount {
+		return a.meets, nil
+	}
+	a.meets++
 	switch {
 	case a.left == 0:
-		return struct{}{}, a.creatures[msg.From].Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamExit})
+		return 0, a.creatures[msg.From].Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamExit})
 	case a.waiting < 0:
 		a.waiting, a.color = msg.From, msg.Color
-		return struct{}{}, nil
+		return 0, nil
 	}
 	a.left--
 	first := a.waiting
 	a.waiting = -1
-	return struct{}{}, a.creatures[first].Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamMatched, Color: msg.Color, From: msg.From})
+	return 0, a.creatures[first].Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamMatched, Color: msg.Color, From: msg.From})
 }
 
-// cgCreature goes to the mall, changes colour at each meeting and goes back.
+// cgCreature goes to the mall, changes colour at each meeting and goes back;
+// it answers its count of messages to ChamCount.
 type cgCreature struct {
-	i     int
-	color actorsuite.Color
-	seen  actorsuite.CreatureReport
-	mall  *coregate.Ref[actorsuite.ChamMsg, struct{}]
-	peers []*coregate.Ref[actorsuite.ChamMsg, struct{}]
-	done  chan<- actorsuite.CreatureReport
+	i, recvd int
+	color    actorsuite.Color
+	seen     actorsuite.CreatureReport
+	mall     *coregate.Ref[actorsuite.ChamMsg, int]
+	peers    []*coregate.Ref[actorsuite.ChamMsg, int]
+	done     chan<- actorsuite.CreatureReport
 }
 
-func (a *cgCreature) Receive(c *coregate.ActorContext, msg actorsuite.ChamMsg) (struct{}, error) {
+func (a *cgCreature) Receive(c *coregate.ActorContext, msg actorsuite.ChamMsg) (int, error) {
+	if msg.Kind == actorsuite.ChamCount {
+		return a.recvd, nil
+	}
+	a.recvd++
 	switch msg.Kind {
 	case actorsuite.ChamExit:
 		a.done <- a.seen
-		return struct{}{}, nil
+		return 0, nil
 	case actorsuite.ChamMatched, actorsuite.ChamChange:
 		a.seen.Meetings++
 		if msg.From == a.i {
@@ -422,24 +492,24 @@ func (a *cgCreature) Receive(c *coregate.ActorContext, msg actorsuite.ChamMsg) (
 		}
 		if msg.Kind == actorsuite.ChamMatched {
 			if err := a.peers[msg.From].Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamChange, Color: a.color, From: a.i}); err != nil {
-				return struct{}{}, err
+				return 0, err
 			}
 		}
 		a.color = actorsuite.Complement(a.color, msg.Color)
 	}
-	return struct{}{}, a.mall.Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamMeet, Color: a.color, From: a.i})
+	return 0, a.mall.Tell(c, actorsuite.ChamMsg{Kind: actorsuite.ChamMeet, Color: a.color, From: a.i})
 }
 
 func cgChameneos(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
 		done := make(chan actorsuite.CreatureReport, p.Creatures)
 		mall := &cgMall{left: p.Meetings, waiting: -1}
-		mallRef, err := coregate.Spawn(rt, "mall", func() coregate.Actor[actorsuite.ChamMsg, struct{}] { return mall })
+		mallRef, err := coregate.Spawn(rt, "mall", func() coregate.Actor[actorsuite.ChamMsg, int] { return mall })
 		if err != nil {
 			return 0, err
 		}
 		cs := make([]*cgCreature, p.Creatures)
-		refs, err := cgSpawn(rt, "creature", p.Creatures, func(i int) coregate.Actor[actorsuite.ChamMsg, struct{}] {
+		refs, err := cgSpawn(rt, "creature", p.Creatures, func(i int) coregate.Actor[actorsuite.ChamMsg, int] {
 			cs[i] = &cgCreature{i: i, color: actorsuite.Color(i % 3), mall: mallRef, done: done}
 			return cs[i]
 		}, nil)
@@ -461,39 +531,65 @@ func cgChameneos(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		if werr != nil {
 			return 0, werr
 		}
-		return p.Meetings, actorsuite.CheckChameneos(p, seen)
+		if err := actorsuite.CheckChameneos(p, seen); err != nil {
+			return 0, err
+		}
+		// Every creature home: nothing more is sent to them or the mall.
+		query := actorsuite.ChamMsg{Kind: actorsuite.ChamCount}
+		recvd, err := cgAskAll(ctx, query, refs...)
+		if err != nil {
+			return 0, err
+		}
+		meets, err := cgAskAll(ctx, query, mallRef)
+		if err != nil {
+			return 0, err
+		}
+		return p.Meetings, actorsuite.CheckChameneosAfter(p, recvd, meets[0])
 	})
 }
 
-// cgTeller sends every transfer at once and reports when all are done.
+// cgTeller sends every transfer at once and reports when all ended; it
+// answers how many ended to BankEnded.
 type cgTeller struct {
 	transfers []actorsuite.Transfer
 	accounts  []*coregate.Ref[actorsuite.BankMsg, int]
+	self      *coregate.Ref[actorsuite.BankMsg, int]
 	finished  int
 	done      chan<- error
+	late      int // copies of the last end it sends itself: the suite's 0, a test's 1 to see the check fail
 }
 
-func (a *cgTeller) Receive(c *coregate.ActorContext, msg actorsuite.BankMsg) (struct{}, error) {
-	if msg.Kind == actorsuite.BankStart {
+func (a *cgTeller) Receive(c *coregate.ActorContext, msg actorsuite.BankMsg) (int, error) {
+	switch msg.Kind {
+	case actorsuite.BankStart:
 		for _, t := range a.transfers {
 			if err := a.accounts[t.From].Tell(c, actorsuite.BankMsg{Kind: actorsuite.BankDebit, Amount: t.Amount, To: t.To}); err != nil {
 				a.done <- err
-				return struct{}{}, err
+				return 0, err
 			}
 		}
-		return struct{}{}, nil
+		return 0, nil
+	case actorsuite.BankEnded:
+		return a.finished, nil
 	}
 	if a.finished++; a.finished == len(a.transfers) {
+		// Queued before the report, so before the check's query.
+		for ; a.late > 0; a.late-- {
+			if err := a.self.Tell(c, msg); err != nil {
+				a.done <- err
+				return 0, err
+			}
+		}
 		a.done <- nil
 	}
-	return struct{}{}, nil
+	return 0, nil
 }
 
 // cgAccount debits and passes the credit on, credits and tells the teller.
 type cgAccount struct {
 	balance  int
 	accounts []*coregate.Ref[actorsuite.BankMsg, int]
-	teller   *coregate.Ref[actorsuite.BankMsg, struct{}]
+	teller   *coregate.Ref[actorsuite.BankMsg, int]
 }
 
 func (a *cgAccount) Receive(c *coregate.ActorContext, msg actorsuite.BankMsg) (int, error) {
@@ -508,7 +604,8 @@ func (a *cgAccount) Receive(c *coregate.ActorContext, msg actorsuite.BankMsg) (i
 	return a.balance, nil
 }
 
-func cgBank(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+// cgBank runs bank; the teller sends itself late copies of the last end.
+func cgBank(p actorsuite.Params, m *actorsuite.Meter, late int) (int, error) {
 	return cgRuntime(p, coregate.Config{}, func(ctx context.Context, rt *coregate.Runtime) (int, error) {
 		done := make(chan error, 1)
 		// The teller sends every transfer in one turn: mailboxes that hold
@@ -516,11 +613,12 @@ func cgBank(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		// waits, handing its executor to a spare thread each time; the case
 		// still completes, at about a sixth of the rate (measured).
 		room := coregate.WithMailbox(p.Transactions + 1)
-		teller := &cgTeller{transfers: actorsuite.Transfers(p), done: done}
-		tellerRef, err := coregate.Spawn(rt, "teller", func() coregate.Actor[actorsuite.BankMsg, struct{}] { return teller }, room)
+		teller := &cgTeller{transfers: actorsuite.Transfers(p), done: done, late: late}
+		tellerRef, err := coregate.Spawn(rt, "teller", func() coregate.Actor[actorsuite.BankMsg, int] { return teller }, room)
 		if err != nil {
 			return 0, err
 		}
+		teller.self = tellerRef
 		accts := make([]*cgAccount, p.Accounts)
 		refs, err := cgSpawn(rt, "account", p.Accounts, func(i int) coregate.Actor[actorsuite.BankMsg, int] {
 			accts[i] = &cgAccount{balance: actorsuite.InitialBalance, teller: tellerRef}
@@ -542,16 +640,19 @@ func cgBank(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		if err := actorsuite.FirstErr(errs, werr); err != nil {
 			return 0, err
 		}
-		balances := make([]int, p.Accounts)
-		for i, ref := range refs {
-			tok, err := ref.Ask(ctx, actorsuite.BankMsg{Kind: actorsuite.BankBalance})
-			if err != nil {
-				return 0, err
-			}
-			if balances[i], err = tok.Wait(ctx); err != nil {
-				return 0, err
-			}
+		// Every transfer ended: nothing more is sent to the accounts or
+		// the teller.
+		balances, err := cgAskAll(ctx, actorsuite.BankMsg{Kind: actorsuite.BankBalance}, refs...)
+		if err != nil {
+			return 0, err
 		}
-		return p.Transactions, actorsuite.CheckBank(p, balances)
+		if err := actorsuite.CheckBank(p, balances); err != nil {
+			return 0, err
+		}
+		ended, err := cgAskAll(ctx, actorsuite.BankMsg{Kind: actorsuite.BankEnded}, tellerRef)
+		if err != nil {
+			return 0, err
+		}
+		return p.Transactions, actorsuite.CheckBankAfter(p, ended[0])
 	})
 }

@@ -18,10 +18,10 @@ import (
 // GOMAXPROCS. bench/protoactor mirrors these cases; why they are not shared
 // is in its package doc (a shared layer slowed both libraries down).
 var hollywoodActors = actorsuite.System{
-	actorsuite.PingPongOneCore:   func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return hwRing(p, m, 2, 2*p.Rounds) },
-	actorsuite.PingPongCrossCore: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return hwRing(p, m, 2, 2*p.Rounds) },
+	actorsuite.PingPongOneCore:   func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return hwRing(p, m, 2, 2*p.Rounds, 0) },
+	actorsuite.PingPongCrossCore: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return hwRing(p, m, 2, 2*p.Rounds, 0) },
 	actorsuite.ThreadRing: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
-		return hwRing(p, m, p.RingActors, p.RingHops)
+		return hwRing(p, m, p.RingActors, p.RingHops, 0)
 	},
 	actorsuite.Counting:         hwCounting,
 	actorsuite.Ask:              func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return hwAsk(p, m, 1) },
@@ -29,7 +29,7 @@ var hollywoodActors = actorsuite.System{
 	actorsuite.ForkJoinCreation: hwCreation,
 	actorsuite.Big:              hwBig,
 	actorsuite.Chameneos:        hwChameneos,
-	actorsuite.Bank:             hwBank,
+	actorsuite.Bank:             func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return hwBank(p, m, 0) },
 }
 
 // hwEngine is an engine and every actor a case spawned on it.
@@ -64,18 +64,38 @@ func (h *hwEngine) spawn(r actor.Receiver, kind string) *actor.PID {
 	return pid
 }
 
-// hwHop is cgHop for hollywood.
+// askEach requests q of each of pids and returns the answers in pids'
+// order: the queries after a case's measured part. One at a time:
+// hollywood names a Response by a random 31-bit number, and of many
+// pending at once two may share one.
+func (h *hwEngine) askEach(p actorsuite.Params, q any, pids ...*actor.PID) ([]any, error) {
+	out := make([]any, len(pids))
+	for i, pid := range pids {
+		v, err := h.e.Request(pid, q, p.Timeout).Result()
+		if err != nil {
+			return nil, fmt.Errorf("asking actor %d after the measured part: %w", i, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// hwHop is cgHop for hollywood: it responds its count to a countQuery.
 type hwHop struct {
 	next  *actor.PID
 	recvd int
 	m     *actorsuite.Meter
 	last  time.Time
 	done  chan<- error
+	late  int
 }
 
 func (a *hwHop) Receive(c *actor.Context) {
 	n, ok := c.Message().(int)
 	if !ok {
+		if _, ok := c.Message().(countQuery); ok {
+			c.Respond(a.recvd)
+		}
 		return
 	}
 	a.recvd++
@@ -87,13 +107,17 @@ func (a *hwHop) Receive(c *actor.Context) {
 		a.last = now
 	}
 	if n == 0 {
+		for ; a.late > 0; a.late-- {
+			c.Send(c.PID(), 0)
+		}
 		a.done <- nil
 		return
 	}
 	c.Send(a.next, n-1)
 }
 
-func hwRing(p actorsuite.Params, m *actorsuite.Meter, k, hops int) (int, error) {
+// hwRing is cgRing for hollywood.
+func hwRing(p actorsuite.Params, m *actorsuite.Meter, k, hops, late int) (int, error) {
 	return hwRun(p, func(h *hwEngine) (int, error) {
 		done := make(chan error, 1)
 		hopv := make([]*hwHop, k)
@@ -105,6 +129,7 @@ func hwRing(p actorsuite.Params, m *actorsuite.Meter, k, hops int) (int, error) 
 		for i, hop := range hopv {
 			hop.next = pids[(i+1)%k]
 		}
+		hopv[hops%k].late = late
 		if k == 2 {
 			hopv[0].m = m
 			m.Reserve(hops / 2)
@@ -116,11 +141,11 @@ func hwRing(p actorsuite.Params, m *actorsuite.Meter, k, hops int) (int, error) 
 		if err := actorsuite.FirstErr(errs, werr); err != nil {
 			return 0, err
 		}
-		recvd := make([]int, k)
-		for i, hop := range hopv {
-			recvd[i] = hop.recvd
+		recvd, err := h.askEach(p, countQuery{}, pids...)
+		if err != nil {
+			return 0, err
 		}
-		return hops, actorsuite.CheckRing(recvd, hops)
+		return hops, actorsuite.CheckRingAfter(recvd, hops)
 	})
 }
 
@@ -231,11 +256,11 @@ func hwForkJoin(p actorsuite.Params, m *actorsuite.Meter, dups int) (int, error)
 		if err := actorsuite.FirstErr(errs, werr); err != nil {
 			return 0, err
 		}
-		for i, pid := range pids {
-			count, err := h.e.Request(pid, countQuery{}, p.Timeout).Result()
-			if err != nil {
-				return 0, err
-			}
+		counts, err := h.askEach(p, countQuery{}, pids...)
+		if err != nil {
+			return 0, err
+		}
+		for i, count := range counts {
 			if err := actorsuite.CheckForkJoinAfter(i, count, p.FJMessages); err != nil {
 				return 0, err
 			}
@@ -244,12 +269,20 @@ func hwForkJoin(p actorsuite.Params, m *actorsuite.Meter, dups int) (int, error)
 	})
 }
 
-// hwOnce reports the one int it gets.
-type hwOnce struct{ done chan<- int }
+// hwOnce reports the one int it gets and responds its count to a
+// countQuery.
+type hwOnce struct {
+	recvd int
+	done  chan<- int
+}
 
 func (a *hwOnce) Receive(c *actor.Context) {
-	if id, ok := c.Message().(int); ok {
+	switch id := c.Message().(type) {
+	case int:
+		a.recvd++
 		a.done <- id
+	case countQuery:
+		c.Respond(a.recvd)
 	}
 }
 
@@ -269,11 +302,19 @@ func hwCreation(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		if werr != nil {
 			return 0, werr
 		}
-		return p.Creations, actorsuite.CheckCreation(ids, p.Creations)
+		if err := actorsuite.CheckCreation(ids, p.Creations); err != nil {
+			return 0, err
+		}
+		recvd, err := h.askEach(p, countQuery{}, h.pids...)
+		if err != nil {
+			return 0, err
+		}
+		return p.Creations, actorsuite.CheckCreationAfter(recvd)
 	})
 }
 
-// hwBigActor is cgBigActor for hollywood.
+// hwBigActor is cgBigActor for hollywood: it responds its counts to a
+// countQuery.
 type hwBigActor struct {
 	i, pings, pongs int
 	p               actorsuite.Params
@@ -286,6 +327,9 @@ func (a *hwBigActor) Receive(c *actor.Context) {
 	msg, ok := c.Message().(actorsuite.BigMsg)
 	switch {
 	case !ok:
+		if _, ok := c.Message().(countQuery); ok {
+			c.Respond(actorsuite.BigCount{Pings: a.pings, Pongs: a.pongs})
+		}
 	case msg.From < 0:
 		a.ping(c)
 	case msg.Ping:
@@ -315,28 +359,39 @@ func hwBig(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		}
 		m.Start()
 		for _, pid := range pids {
-			h.e.Send(pid, actorsuite.BigMsg{From: -1})
+			h.e.Send(pid, actorsuite.BigMsg{From: actorsuite.BigStart})
 		}
 		errs, werr := actorsuite.Await(p, done, p.BigActors, "big actors done")
 		m.Stop()
 		if err := actorsuite.FirstErr(errs, werr); err != nil {
 			return 0, err
 		}
-		return 2 * p.BigActors * p.BigPings, actorsuite.CheckBig(p, func(i int) (int, int) { return as[i].pings, as[i].pongs })
+		counts, err := h.askEach(p, countQuery{}, pids...)
+		if err != nil {
+			return 0, err
+		}
+		return 2 * p.BigActors * p.BigPings, actorsuite.CheckBigAfter(p, counts)
 	})
 }
 
-// hwMall is cgMall for hollywood.
+// hwMall is cgMall for hollywood: it responds its count of meets to a
+// countQuery.
 type hwMall struct {
-	left, waiting int
-	color         actorsuite.Color
-	creatures     []*actor.PID
+	left, waiting, meets int
+	color                actorsuite.Color
+	creatures            []*actor.PID
 }
 
 func (a *hwMall) Receive(c *actor.Context) {
 	msg, ok := c.Message().(actorsuite.ChamMsg)
+	if !ok {
+		if _, ok := c.Message().(countQuery); ok {
+			c.Respond(a.meets)
+		}
+		return
+	}
+	a.meets++
 	switch {
-	case !ok:
 	case a.left == 0:
 		c.Send(a.creatures[msg.From], actorsuite.ChamMsg{Kind: actorsuite.ChamExit})
 	case a.waiting < 0:
@@ -348,21 +403,26 @@ func (a *hwMall) Receive(c *actor.Context) {
 	}
 }
 
-// hwCreature is cgCreature for hollywood.
+// hwCreature is cgCreature for hollywood: it responds its count of
+// messages to a countQuery.
 type hwCreature struct {
-	i     int
-	color actorsuite.Color
-	seen  actorsuite.CreatureReport
-	mall  *actor.PID
-	peers []*actor.PID
-	done  chan<- actorsuite.CreatureReport
+	i, recvd int
+	color    actorsuite.Color
+	seen     actorsuite.CreatureReport
+	mall     *actor.PID
+	peers    []*actor.PID
+	done     chan<- actorsuite.CreatureReport
 }
 
 func (a *hwCreature) Receive(c *actor.Context) {
 	msg, ok := c.Message().(actorsuite.ChamMsg)
 	if !ok {
+		if _, ok := c.Message().(countQuery); ok {
+			c.Respond(a.recvd)
+		}
 		return
 	}
+	a.recvd++
 	switch msg.Kind {
 	case actorsuite.ChamExit:
 		a.done <- a.seen
@@ -397,28 +457,47 @@ func hwChameneos(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		if werr != nil {
 			return 0, werr
 		}
-		return p.Meetings, actorsuite.CheckChameneos(p, seen)
+		if err := actorsuite.CheckChameneos(p, seen); err != nil {
+			return 0, err
+		}
+		recvd, err := h.askEach(p, countQuery{}, pids...)
+		if err != nil {
+			return 0, err
+		}
+		meets, err := h.askEach(p, countQuery{}, mall)
+		if err != nil {
+			return 0, err
+		}
+		return p.Meetings, actorsuite.CheckChameneosAfter(p, recvd, meets[0])
 	})
 }
 
-// hwTeller is cgTeller for hollywood.
+// hwTeller is cgTeller for hollywood: it responds how many transfers
+// ended to a countQuery.
 type hwTeller struct {
 	transfers []actorsuite.Transfer
 	accounts  []*actor.PID
 	finished  int
 	done      chan<- error
+	late      int
 }
 
 func (a *hwTeller) Receive(c *actor.Context) {
 	msg, ok := c.Message().(actorsuite.BankMsg)
 	switch {
 	case !ok:
+		if _, ok := c.Message().(countQuery); ok {
+			c.Respond(a.finished)
+		}
 	case msg.Kind == actorsuite.BankStart:
 		for _, t := range a.transfers {
 			c.Send(a.accounts[t.From], actorsuite.BankMsg{Kind: actorsuite.BankDebit, Amount: t.Amount, To: t.To})
 		}
 	default:
 		if a.finished++; a.finished == len(a.transfers) {
+			for ; a.late > 0; a.late-- {
+				c.Send(c.PID(), msg)
+			}
 			a.done <- nil
 		}
 	}
@@ -446,11 +525,12 @@ func (a *hwAccount) Receive(c *actor.Context) {
 	}
 }
 
-func hwBank(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+// hwBank is cgBank for hollywood.
+func hwBank(p actorsuite.Params, m *actorsuite.Meter, late int) (int, error) {
 	return hwRun(p, func(h *hwEngine) (int, error) {
 		done := make(chan error, 1)
 		pids := make([]*actor.PID, p.Accounts)
-		tellerPID := h.spawn(&hwTeller{transfers: actorsuite.Transfers(p), accounts: pids, done: done}, "teller")
+		tellerPID := h.spawn(&hwTeller{transfers: actorsuite.Transfers(p), accounts: pids, done: done, late: late}, "teller")
 		for i := range pids {
 			pids[i] = h.spawn(&hwAccount{balance: actorsuite.InitialBalance, accounts: pids, teller: tellerPID}, "account")
 		}
@@ -461,18 +541,25 @@ func hwBank(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		if err := actorsuite.FirstErr(errs, werr); err != nil {
 			return 0, err
 		}
+		answers, err := h.askEach(p, actorsuite.BankMsg{Kind: actorsuite.BankBalance}, pids...)
+		if err != nil {
+			return 0, err
+		}
 		balances := make([]int, p.Accounts)
-		for i, pid := range pids {
-			v, err := h.e.Request(pid, actorsuite.BankMsg{Kind: actorsuite.BankBalance}, p.Timeout).Result()
-			if err != nil {
-				return 0, err
-			}
+		for i, v := range answers {
 			b, ok := v.(int)
 			if !ok {
 				return 0, fmt.Errorf("bank: account %d answered %T, want int", i, v)
 			}
 			balances[i] = b
 		}
-		return p.Transactions, actorsuite.CheckBank(p, balances)
+		if err := actorsuite.CheckBank(p, balances); err != nil {
+			return 0, err
+		}
+		ended, err := h.askEach(p, countQuery{}, tellerPID)
+		if err != nil {
+			return 0, err
+		}
+		return p.Transactions, actorsuite.CheckBankAfter(p, ended[0])
 	})
 }

@@ -31,9 +31,7 @@
 //   - threadring: a token goes Params.RingHops hops around a ring of
 //     Params.RingActors actors.
 //   - forkjoin-throughput: Params.FJActors actors each receive
-//     Params.FJMessages messages, sent round robin from one sender; after
-//     the measured part each is asked for its count, so a message delivered
-//     twice after its actor reported fails the check too.
+//     Params.FJMessages messages, sent round robin from one sender.
 //   - forkjoin-creation: Params.Creations actors are created, each gets one
 //     message and reports back; the rate is actors per second.
 //   - big: Params.BigActors actors each send Params.BigPings pings, one at a
@@ -46,6 +44,14 @@
 //     Params.Accounts account actors (debit, then credit, then done to the
 //     teller), then every balance is asked for and checked; the rate is
 //     transactions per second.
+//
+// A case's actors report when their last expected message arrives, and
+// the measured part ends there. After it, every case but counting (which
+// ends on such a request) and ask (which checks every reply) asks each of
+// its actors, through its mailbox and once every sender to it is done, what
+// it received, and checks the answers ([CheckRingAfter],
+// [CheckForkJoinAfter] and the like): a message delivered twice after its
+// actor reported fails the check too.
 package actorsuite
 
 import (

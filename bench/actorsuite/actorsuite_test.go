@@ -13,11 +13,20 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRingWant(t *testing.T) {
 	// A token of 5 around 2 actors: hops 0, 2, 4 reach actor 0; 1, 3, 5 actor 1.
-	if err := CheckRing([]int{3, 3}, 5); err != nil {
+	if err := CheckRingAfter([]int{3, 3}, 5); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckRing([]int{3, 2}, 5); err == nil {
+	if err := CheckRingAfter([]any{3, 3}, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckRingAfter([]int{3, 2}, 5); err == nil {
 		t.Fatal("a lost message passed the ring's check")
+	}
+	if err := CheckRingAfter([]int{3, 4}, 5); err == nil || !strings.Contains(err.Error(), "ring actor 1 of 2: messages received, asked once the token returned: got 4, want 3") {
+		t.Fatalf("a message delivered twice: %v", err)
+	}
+	if err := CheckRingAfter([]any{3, int64(3)}, 5); err == nil || !strings.Contains(err.Error(), "got 3 (int64), want the int 3") {
+		t.Fatalf("an answer not an int: %v", err)
 	}
 	// Fewer hops than actors: the last ones get nothing.
 	if got := []int{RingWant(0, 5, 2), RingWant(2, 5, 2), RingWant(3, 5, 2)}; got[0] != 1 || got[1] != 1 || got[2] != 0 {
@@ -37,9 +46,25 @@ func TestChecks(t *testing.T) {
 		{"creation right", CheckCreation([]int{2, 0, 1}, 3), true},
 		{"creation an id twice", CheckCreation([]int{2, 2, 1}, 3), false},
 		{"creation one missing", CheckCreation([]int{0, 1}, 3), false},
+		{"creation after right", CheckCreationAfter([]int{1, 1, 1}), true},
+		{"creation after untyped right", CheckCreationAfter([]any{1, 1}), true},
+		{"creation after one twice", CheckCreationAfter([]int{1, 2, 1}), false},
+		{"creation after untyped not an int", CheckCreationAfter([]any{1, nil}), false},
 		{"chameneos right", CheckChameneos(Params{Meetings: 3}, []CreatureReport{{Meetings: 4}, {Meetings: 2}}), true},
 		{"chameneos a meeting lost", CheckChameneos(Params{Meetings: 3}, []CreatureReport{{Meetings: 4}, {Meetings: 1}}), false},
 		{"chameneos met itself", CheckChameneos(Params{Meetings: 1}, []CreatureReport{{Meetings: 2, Self: 1}}), false},
+		// 3 meetings among 2 creatures: each got a start, 3 meetings and
+		// an exit; the mall 2 starts' meets and 6 meetings' meets.
+		{"chameneos after right", CheckChameneosAfter(Params{Creatures: 2, Meetings: 3}, []int{5, 5}, 8), true},
+		{"chameneos after untyped right", CheckChameneosAfter(Params{Creatures: 2, Meetings: 3}, []any{6, 4}, any(8)), true},
+		{"chameneos after a creature's message twice", CheckChameneosAfter(Params{Creatures: 2, Meetings: 3}, []int{5, 6}, 8), false},
+		{"chameneos after a meet twice", CheckChameneosAfter(Params{Creatures: 2, Meetings: 3}, []int{5, 5}, 9), false},
+		{"chameneos after a creature missing", CheckChameneosAfter(Params{Creatures: 2, Meetings: 3}, []int{10}, 8), false},
+		{"chameneos after no start or exit", CheckChameneosAfter(Params{Creatures: 2, Meetings: 3}, []int{9, 1}, 8), false},
+		{"chameneos after not an int", CheckChameneosAfter(Params{Creatures: 2, Meetings: 3}, []any{5, int64(5)}, any(8)), false},
+		{"bank after right", CheckBankAfter(Params{Transactions: 100}, 100), true},
+		{"bank after an end twice", CheckBankAfter(Params{Transactions: 100}, 101), false},
+		{"bank after not an int", CheckBankAfter(Params{Transactions: 100}, "100"), false},
 		{"ask right", CheckAsk(7, 8), true},
 		{"ask wrong", CheckAsk(7, 7), false},
 		{"ask untyped right", CheckAskAny(300, any(301)), true},
@@ -61,13 +86,31 @@ func TestChecks(t *testing.T) {
 	if total != p.BigActors*p.BigPings {
 		t.Fatalf("big: %d pings expected in all, want %d", total, p.BigActors*p.BigPings)
 	}
-	counts := func(i int) (int, int) { return want[i], p.BigPings }
-	if err := CheckBig(p, counts); err != nil {
+	counts := make([]BigCount, p.BigActors)
+	untyped := make([]any, p.BigActors)
+	for i := range counts {
+		counts[i] = BigCount{Pings: want[i], Pongs: p.BigPings}
+		untyped[i] = counts[i]
+	}
+	if err := CheckBigAfter(p, counts); err != nil {
 		t.Fatal(err)
 	}
-	want[0]++
-	if CheckBig(p, counts) == nil {
-		t.Fatal("a wrong ping count passed big's check")
+	if err := CheckBigAfter(p, untyped); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		counts []any
+		want   string
+	}{
+		{"a ping twice", append([]any{BigCount{want[0] + 1, p.BigPings}}, untyped[1:]...), "big actor 0"},
+		{"a pong twice", append(untyped[:len(untyped)-1:len(untyped)-1], BigCount{want[p.BigActors-1], p.BigPings + 1}), "big actor 5"},
+		{"not a BigCount", append([]any{[2]int{want[0], p.BigPings}}, untyped[1:]...), "[2]int"},
+		{"an actor missing", untyped[1:], "actors that answered: got 5, want 6"},
+	} {
+		if err := CheckBigAfter(p, c.counts); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error naming %s", c.name, err, c.want)
+		}
 	}
 }
 

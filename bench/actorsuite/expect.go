@@ -67,11 +67,13 @@ func RingWant(i, k, hops int) int {
 	return (hops-i)/k + 1
 }
 
-// CheckRing checks every ring member's count of received messages.
-func CheckRing(recvd []int, hops int) error {
+// CheckRingAfter checks the count of messages each ring member answers
+// once the token returned, after the measured part: recvd[i] is member i's
+// answer, as its system returned it.
+func CheckRingAfter[T any](recvd []T, hops int) error {
 	for i, n := range recvd {
-		if want := RingWant(i, len(recvd), hops); n != want {
-			return fmt.Errorf("ring actor %d of %d received %d messages, want %d", i, len(recvd), n, want)
+		if err := equalInt(fmt.Sprintf("ring actor %d of %d: messages received, asked once the token returned", i, len(recvd)), n, RingWant(i, len(recvd), hops)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -108,6 +110,18 @@ func CheckCreation(ids []int, n int) error {
 	return Equal("forkjoin-creation: actors that reported", len(ids), n)
 }
 
+// CheckCreationAfter checks the count of messages each forkjoin-creation
+// actor answers once every actor reported, after the measured part: its
+// one message, so one delivered twice after its actor reported fails.
+func CheckCreationAfter[T any](recvd []T) error {
+	for i, n := range recvd {
+		if err := equalInt(fmt.Sprintf("forkjoin-creation actor %d: messages received, asked once all reported", i), n, 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // BigRand is the sequence of ping targets of big's actor i.
 func BigRand(p Params, i int) *rand.Rand {
 	return rand.New(rand.NewPCG(p.Seed, uint64(i)))
@@ -135,12 +149,23 @@ func BigWant(p Params) []int {
 	return want
 }
 
-// CheckBig checks the pings each big actor received and the pongs each got,
-// as counts(i) gives them.
-func CheckBig(p Params, counts func(i int) (pings, pongs int)) error {
-	for i, want := range BigWant(p) {
-		if pings, pongs := counts(i); pings != want || pongs != p.BigPings {
-			return fmt.Errorf("big actor %d received %d pings and %d pongs, want %d and %d", i, pings, pongs, want, p.BigPings)
+// BigCount is what a big actor answers when asked after the measured part:
+// the pings and the pongs it received.
+type BigCount struct{ Pings, Pongs int }
+
+// CheckBigAfter checks the counts each big actor answers once every actor
+// reported, after the measured part: counts[i] is actor i's answer, as its
+// system returned it. An actor reports at its last pong, so a ping or pong
+// delivered twice after that fails here.
+func CheckBigAfter[T any](p Params, counts []T) error {
+	if err := Equal("big: actors that answered", len(counts), p.BigActors); err != nil {
+		return err
+	}
+	want := BigWant(p)
+	for i, v := range counts {
+		c, ok := any(v).(BigCount)
+		if !ok || c.Pings != want[i] || c.Pongs != p.BigPings {
+			return fmt.Errorf("big actor %d: received %+v (%T), asked once all reported, want %+v", i, v, v, BigCount{want[i], p.BigPings})
 		}
 	}
 	return nil
@@ -175,6 +200,29 @@ func CheckChameneos(p Params, cs []CreatureReport) error {
 		total += c.Meetings
 	}
 	return Equal("chameneos: meetings counted by the creatures", total, 2*p.Meetings)
+}
+
+// CheckChameneosAfter checks the counts of messages the creatures and the
+// mall answer once every creature was sent home, after the measured part:
+// a creature gets its start, one message a meeting and its exit; the mall
+// a meet after each start and after each creature's meeting. The creatures
+// report at their exit, so a message delivered twice after that fails here.
+func CheckChameneosAfter[T any](p Params, creatures []T, mall T) error {
+	if err := Equal("chameneos: creatures that answered", len(creatures), p.Creatures); err != nil {
+		return err
+	}
+	total := 0
+	for i, v := range creatures {
+		n, ok := any(v).(int)
+		if !ok || n < 2 {
+			return fmt.Errorf("chameneos: creature %d received %v (%T) messages, asked once all were sent home; want an int of at least 2 (its start and exit)", i, v, v)
+		}
+		total += n
+	}
+	if err := Equal("chameneos: messages the creatures received, asked once all were sent home", total, 2*(p.Creatures+p.Meetings)); err != nil {
+		return err
+	}
+	return equalInt("chameneos: meets the mall received, asked once all creatures were sent home", mall, p.Creatures+2*p.Meetings)
 }
 
 // Transfer is one bank transaction: Amount moves From one account To another.
@@ -214,4 +262,20 @@ func CheckBank(p Params, balances []int) error {
 		total += b
 	}
 	return Equal("bank: total balance", total, p.Accounts*InitialBalance)
+}
+
+// CheckBankAfter checks the count of ended transfers the teller answers
+// once it reported, after the measured part: it reports when the count
+// reaches p.Transactions, so an end delivered twice after that fails here.
+func CheckBankAfter(p Params, teller any) error {
+	return equalInt("bank: transfers the teller saw end, asked once it reported", teller, p.Transactions)
+}
+
+// equalInt fails unless got, an answer as its system returned it, is the
+// int want.
+func equalInt(what string, got any, want int) error {
+	if _, ok := got.(int); !ok {
+		return fmt.Errorf("%s: got %v (%T), want the int %d", what, got, got, want)
+	}
+	return Equal(what, got, any(want))
 }

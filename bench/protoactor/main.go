@@ -33,10 +33,10 @@ import (
 // Protoactor has no placement: its one-core and cross-core ping-pong differ
 // only by GOMAXPROCS.
 var protoactorActors = actorsuite.System{
-	actorsuite.PingPongOneCore:   func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return paRing(p, m, 2, 2*p.Rounds) },
-	actorsuite.PingPongCrossCore: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return paRing(p, m, 2, 2*p.Rounds) },
+	actorsuite.PingPongOneCore:   func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return paRing(p, m, 2, 2*p.Rounds, 0) },
+	actorsuite.PingPongCrossCore: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return paRing(p, m, 2, 2*p.Rounds, 0) },
 	actorsuite.ThreadRing: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
-		return paRing(p, m, p.RingActors, p.RingHops)
+		return paRing(p, m, p.RingActors, p.RingHops, 0)
 	},
 	actorsuite.Counting:         paCounting,
 	actorsuite.Ask:              func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return paAsk(p, m, 1) },
@@ -44,7 +44,7 @@ var protoactorActors = actorsuite.System{
 	actorsuite.ForkJoinCreation: paCreation,
 	actorsuite.Big:              paBig,
 	actorsuite.Chameneos:        paChameneos,
-	actorsuite.Bank:             paBank,
+	actorsuite.Bank:             func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return paBank(p, m, 0) },
 }
 
 // main serves the one measurement its parent asked for.
@@ -90,18 +90,37 @@ func (h *paSystem) spawn(r actor.Actor) *actor.PID {
 	return pid
 }
 
-// paHop is cgHop for protoactor.
+// askEach requests q of each of pids and returns the answers in pids'
+// order: the queries after a case's measured part. One at a time, as
+// hollywood's askEach.
+func (h *paSystem) askEach(p actorsuite.Params, q any, pids ...*actor.PID) ([]any, error) {
+	out := make([]any, len(pids))
+	for i, pid := range pids {
+		v, err := h.sys.Root.RequestFuture(pid, q, p.Timeout).Result()
+		if err != nil {
+			return nil, fmt.Errorf("asking actor %d after the measured part: %w", i, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// paHop is cgHop for protoactor: it responds its count to a countQuery.
 type paHop struct {
 	next  *actor.PID
 	recvd int
 	m     *actorsuite.Meter
 	last  time.Time
 	done  chan<- error
+	late  int
 }
 
 func (a *paHop) Receive(c actor.Context) {
 	n, ok := c.Message().(int)
 	if !ok {
+		if _, ok := c.Message().(countQuery); ok {
+			c.Respond(a.recvd)
+		}
 		return
 	}
 	a.recvd++
@@ -113,13 +132,17 @@ func (a *paHop) Receive(c actor.Context) {
 		a.last = now
 	}
 	if n == 0 {
+		for ; a.late > 0; a.late-- {
+			c.Send(c.Self(), 0)
+		}
 		a.done <- nil
 		return
 	}
 	c.Send(a.next, n-1)
 }
 
-func paRing(p actorsuite.Params, m *actorsuite.Meter, k, hops int) (int, error) {
+// paRing is cgRing for protoactor.
+func paRing(p actorsuite.Params, m *actorsuite.Meter, k, hops, late int) (int, error) {
 	return paRun(p, func(h *paSystem) (int, error) {
 		done := make(chan error, 1)
 		hopv := make([]*paHop, k)
@@ -131,6 +154,7 @@ func paRing(p actorsuite.Params, m *actorsuite.Meter, k, hops int) (int, error) 
 		for i, hop := range hopv {
 			hop.next = pids[(i+1)%k]
 		}
+		hopv[hops%k].late = late
 		if k == 2 {
 			hopv[0].m = m
 			m.Reserve(hops / 2)
@@ -142,11 +166,11 @@ func paRing(p actorsuite.Params, m *actorsuite.Meter, k, hops int) (int, error) 
 		if err := actorsuite.FirstErr(errs, werr); err != nil {
 			return 0, err
 		}
-		recvd := make([]int, k)
-		for i, hop := range hopv {
-			recvd[i] = hop.recvd
+		recvd, err := h.askEach(p, countQuery{}, pids...)
+		if err != nil {
+			return 0, err
 		}
-		return hops, actorsuite.CheckRing(recvd, hops)
+		return hops, actorsuite.CheckRingAfter(recvd, hops)
 	})
 }
 
@@ -257,11 +281,11 @@ func paForkJoin(p actorsuite.Params, m *actorsuite.Meter, dups int) (int, error)
 		if err := actorsuite.FirstErr(errs, werr); err != nil {
 			return 0, err
 		}
-		for i, pid := range pids {
-			count, err := h.sys.Root.RequestFuture(pid, countQuery{}, p.Timeout).Result()
-			if err != nil {
-				return 0, err
-			}
+		counts, err := h.askEach(p, countQuery{}, pids...)
+		if err != nil {
+			return 0, err
+		}
+		for i, count := range counts {
 			if err := actorsuite.CheckForkJoinAfter(i, count, p.FJMessages); err != nil {
 				return 0, err
 			}
@@ -270,12 +294,20 @@ func paForkJoin(p actorsuite.Params, m *actorsuite.Meter, dups int) (int, error)
 	})
 }
 
-// paOnce reports the one int it gets.
-type paOnce struct{ done chan<- int }
+// paOnce reports the one int it gets and responds its count to a
+// countQuery.
+type paOnce struct {
+	recvd int
+	done  chan<- int
+}
 
 func (a *paOnce) Receive(c actor.Context) {
-	if id, ok := c.Message().(int); ok {
+	switch id := c.Message().(type) {
+	case int:
+		a.recvd++
 		a.done <- id
+	case countQuery:
+		c.Respond(a.recvd)
 	}
 }
 
@@ -295,11 +327,19 @@ func paCreation(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		if werr != nil {
 			return 0, werr
 		}
-		return p.Creations, actorsuite.CheckCreation(ids, p.Creations)
+		if err := actorsuite.CheckCreation(ids, p.Creations); err != nil {
+			return 0, err
+		}
+		recvd, err := h.askEach(p, countQuery{}, h.pids...)
+		if err != nil {
+			return 0, err
+		}
+		return p.Creations, actorsuite.CheckCreationAfter(recvd)
 	})
 }
 
-// paBigActor is cgBigActor for protoactor.
+// paBigActor is cgBigActor for protoactor: it responds its counts to a
+// countQuery.
 type paBigActor struct {
 	i, pings, pongs int
 	p               actorsuite.Params
@@ -312,6 +352,9 @@ func (a *paBigActor) Receive(c actor.Context) {
 	msg, ok := c.Message().(actorsuite.BigMsg)
 	switch {
 	case !ok:
+		if _, ok := c.Message().(countQuery); ok {
+			c.Respond(actorsuite.BigCount{Pings: a.pings, Pongs: a.pongs})
+		}
 	case msg.From < 0:
 		a.ping(c)
 	case msg.Ping:
@@ -341,28 +384,39 @@ func paBig(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		}
 		m.Start()
 		for _, pid := range pids {
-			h.sys.Root.Send(pid, actorsuite.BigMsg{From: -1})
+			h.sys.Root.Send(pid, actorsuite.BigMsg{From: actorsuite.BigStart})
 		}
 		errs, werr := actorsuite.Await(p, done, p.BigActors, "big actors done")
 		m.Stop()
 		if err := actorsuite.FirstErr(errs, werr); err != nil {
 			return 0, err
 		}
-		return 2 * p.BigActors * p.BigPings, actorsuite.CheckBig(p, func(i int) (int, int) { return as[i].pings, as[i].pongs })
+		counts, err := h.askEach(p, countQuery{}, pids...)
+		if err != nil {
+			return 0, err
+		}
+		return 2 * p.BigActors * p.BigPings, actorsuite.CheckBigAfter(p, counts)
 	})
 }
 
-// paMall is cgMall for protoactor.
+// paMall is cgMall for protoactor: it responds its count of meets to a
+// countQuery.
 type paMall struct {
-	left, waiting int
-	color         actorsuite.Color
-	creatures     []*actor.PID
+	left, waiting, meets int
+	color                actorsuite.Color
+	creatures            []*actor.PID
 }
 
 func (a *paMall) Receive(c actor.Context) {
 	msg, ok := c.Message().(actorsuite.ChamMsg)
+	if !ok {
+		if _, ok := c.Message().(countQuery); ok {
+			c.Respond(a.meets)
+		}
+		return
+	}
+	a.meets++
 	switch {
-	case !ok:
 	case a.left == 0:
 		c.Send(a.creatures[msg.From], actorsuite.ChamMsg{Kind: actorsuite.ChamExit})
 	case a.waiting < 0:
@@ -374,21 +428,26 @@ func (a *paMall) Receive(c actor.Context) {
 	}
 }
 
-// paCreature is cgCreature for protoactor.
+// paCreature is cgCreature for protoactor: it responds its count of
+// messages to a countQuery.
 type paCreature struct {
-	i     int
-	color actorsuite.Color
-	seen  actorsuite.CreatureReport
-	mall  *actor.PID
-	peers []*actor.PID
-	done  chan<- actorsuite.CreatureReport
+	i, recvd int
+	color    actorsuite.Color
+	seen     actorsuite.CreatureReport
+	mall     *actor.PID
+	peers    []*actor.PID
+	done     chan<- actorsuite.CreatureReport
 }
 
 func (a *paCreature) Receive(c actor.Context) {
 	msg, ok := c.Message().(actorsuite.ChamMsg)
 	if !ok {
+		if _, ok := c.Message().(countQuery); ok {
+			c.Respond(a.recvd)
+		}
 		return
 	}
+	a.recvd++
 	switch msg.Kind {
 	case actorsuite.ChamExit:
 		a.done <- a.seen
@@ -423,28 +482,47 @@ func paChameneos(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		if werr != nil {
 			return 0, werr
 		}
-		return p.Meetings, actorsuite.CheckChameneos(p, seen)
+		if err := actorsuite.CheckChameneos(p, seen); err != nil {
+			return 0, err
+		}
+		recvd, err := h.askEach(p, countQuery{}, pids...)
+		if err != nil {
+			return 0, err
+		}
+		meets, err := h.askEach(p, countQuery{}, mall)
+		if err != nil {
+			return 0, err
+		}
+		return p.Meetings, actorsuite.CheckChameneosAfter(p, recvd, meets[0])
 	})
 }
 
-// paTeller is cgTeller for protoactor.
+// paTeller is cgTeller for protoactor: it responds how many transfers
+// ended to a countQuery.
 type paTeller struct {
 	transfers []actorsuite.Transfer
 	accounts  []*actor.PID
 	finished  int
 	done      chan<- error
+	late      int
 }
 
 func (a *paTeller) Receive(c actor.Context) {
 	msg, ok := c.Message().(actorsuite.BankMsg)
 	switch {
 	case !ok:
+		if _, ok := c.Message().(countQuery); ok {
+			c.Respond(a.finished)
+		}
 	case msg.Kind == actorsuite.BankStart:
 		for _, t := range a.transfers {
 			c.Send(a.accounts[t.From], actorsuite.BankMsg{Kind: actorsuite.BankDebit, Amount: t.Amount, To: t.To})
 		}
 	default:
 		if a.finished++; a.finished == len(a.transfers) {
+			for ; a.late > 0; a.late-- {
+				c.Send(c.Self(), msg)
+			}
 			a.done <- nil
 		}
 	}
@@ -472,11 +550,12 @@ func (a *paAccount) Receive(c actor.Context) {
 	}
 }
 
-func paBank(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+// paBank is cgBank for protoactor.
+func paBank(p actorsuite.Params, m *actorsuite.Meter, late int) (int, error) {
 	return paRun(p, func(h *paSystem) (int, error) {
 		done := make(chan error, 1)
 		pids := make([]*actor.PID, p.Accounts)
-		tellerPID := h.spawn(&paTeller{transfers: actorsuite.Transfers(p), accounts: pids, done: done})
+		tellerPID := h.spawn(&paTeller{transfers: actorsuite.Transfers(p), accounts: pids, done: done, late: late})
 		for i := range pids {
 			pids[i] = h.spawn(&paAccount{balance: actorsuite.InitialBalance, accounts: pids, teller: tellerPID})
 		}
@@ -487,18 +566,25 @@ func paBank(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
 		if err := actorsuite.FirstErr(errs, werr); err != nil {
 			return 0, err
 		}
+		answers, err := h.askEach(p, actorsuite.BankMsg{Kind: actorsuite.BankBalance}, pids...)
+		if err != nil {
+			return 0, err
+		}
 		balances := make([]int, p.Accounts)
-		for i, pid := range pids {
-			v, err := h.sys.Root.RequestFuture(pid, actorsuite.BankMsg{Kind: actorsuite.BankBalance}, p.Timeout).Result()
-			if err != nil {
-				return 0, err
-			}
+		for i, v := range answers {
 			b, ok := v.(int)
 			if !ok {
 				return 0, fmt.Errorf("bank: account %d answered %T, want int", i, v)
 			}
 			balances[i] = b
 		}
-		return p.Transactions, actorsuite.CheckBank(p, balances)
+		if err := actorsuite.CheckBank(p, balances); err != nil {
+			return 0, err
+		}
+		ended, err := h.askEach(p, countQuery{}, tellerPID)
+		if err != nil {
+			return 0, err
+		}
+		return p.Transactions, actorsuite.CheckBankAfter(p, ended[0])
 	})
 }

@@ -50,3 +50,29 @@ func TestForkJoinDuplicate(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+// TestLateDuplicate: a message delivered twice after a case's last
+// expected one fails the check made after the measured part: the actor
+// that gets the ring's last hop, or the teller that gets the last
+// transfer's end, sends itself a copy before it reports.
+func TestLateDuplicate(t *testing.T) {
+	for _, c := range []struct {
+		c    string
+		f    actorsuite.Func
+		want string
+	}{
+		{actorsuite.ThreadRing, func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
+			return paRing(p, m, p.RingActors, p.RingHops, 1)
+		}, "ring actor 2 of 7: messages received, asked once the token returned: got 16, want 15"},
+		{actorsuite.Bank, func(p actorsuite.Params, m *actorsuite.Meter) (int, error) { return paBank(p, m, 1) },
+			"bank: transfers the teller saw end, asked once it reported: got 101, want 100"},
+	} {
+		t.Run(c.c, func(t *testing.T) {
+			p := actorsuite.Tiny()
+			p.Case = c.c
+			if r := actorsuite.Run("protoactor", actorsuite.System{c.c: c.f}, p, ""); !strings.Contains(r.Failure, c.want) || r.Rate() != 0 {
+				t.Fatalf("%+v", r)
+			}
+		})
+	}
+}
