@@ -459,7 +459,7 @@ func TestSpawnBadInput(t *testing.T) {
 			return err
 		}, "the factory returned nil"},
 		{"out of range", func() error { _, err := Spawn(rt, "x", mk, OnExecutor(2)); return err }, "OnExecutor(2) is out of range"},
-		{"negative executor", func() error { _, err := Spawn(rt, "x", mk, OnExecutor(-1)); return err }, "out of range"},
+		{"negative executor", func() error { _, err := Spawn(rt, "x", mk, OnExecutor(-1)); return err }, "OnExecutor(-1) is out of range: the runtime has"},
 		{"op option", func() error { _, err := Spawn(rt, "x", mk, WithSticky()); return err }, "WithSticky applies to ops, not actors"},
 		{"nil option", func() error { _, err := Spawn(rt, "x", mk, nil); return err }, "option 1 is nil"},
 		{"ChildOf nil", func() error { _, err := Spawn(rt, "x", mk, ChildOf(nil)); return err }, "ChildOf needs"},

@@ -193,8 +193,8 @@ func (rt *Runtime) actorExecutor(name string, cfg opConfig) (*actors.Executor, e
 		// have moved off an executor that went down since, and that
 		// executor may be back by now.
 		return cfg.parent.h.executor(), nil
-	case cfg.onExec > 0:
-		if cfg.onExec > len(rt.execs) {
+	case cfg.onExecSet:
+		if cfg.onExec <= 0 || cfg.onExec > len(rt.execs) {
 			return nil, fmt.Errorf("coregate: actor %q: OnExecutor(%d) is out of range: the runtime has %d executors", name, cfg.onExec-1, len(rt.execs))
 		}
 		return rt.execs[cfg.onExec-1], nil

@@ -713,8 +713,6 @@ func actorOptions(name string, opts []Option) (opConfig, error) {
 		return cfg, fmt.Errorf("coregate: actor %q: %s applies to ops, not actors", name, cfg.ops[0])
 	case !cfg.weight.Valid():
 		return cfg, fmt.Errorf("coregate: actor %q has unknown weight %v (want Heavy, Medium or Light)", name, cfg.weight)
-	case cfg.onExecSet && cfg.onExec <= 0:
-		return cfg, fmt.Errorf("coregate: actor %q: OnExecutor(%d) is out of range", name, cfg.onExec-1)
 	case cfg.parent != nil && cfg.parent.exec.Load() == 0:
 		return cfg, fmt.Errorf("coregate: actor %q: ChildOf needs the context a parent actor received", name)
 	case cfg.parent != nil && cfg.onExecSet:
