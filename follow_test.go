@@ -269,3 +269,46 @@ func TestFollowAllocatesNothing(t *testing.T) {
 	require.LessOrEqual(t, allocs, 8.0, "allocations per %d Tells", 4*n)
 	require.Positive(t, moves.Load(), "the actor never moved")
 }
+
+// TestFollowerLeavesAStalledExecutor: an actor placed by weight that
+// followed a hand-off away from its home is sent a message from plain code
+// while the executor it followed to is stalled in a token: it goes home,
+// healthy, instead of waiting there as long as the stall while its home
+// has nothing to do (the mirror of TestActorStaysOffAStalledHome).
+func TestFollowerLeavesAStalledExecutor(t *testing.T) {
+	engine := must(actor.NewEngine(actor.NewEngineConfig()))
+	stalled, unsubscribe := testkit.Subscribe(engine, testkit.Is[supervisor.ExecutorStalled])
+	defer unsubscribe()
+	rt := start(t, Config{Engine: engine, Cores: 2, Affinity: Off, StallAfter: 10 * time.Millisecond})
+	bg := context.Background()
+	ran := make(chan [2]any, 4)
+	var none *Ref[int, int]
+	must(Spawn(rt, "first", func() Actor[int, int] { return &counter{} }))
+	b := must(Spawn(rt, "b", func() Actor[int, int] { return &hop{next: &none, ran: ran} }))
+	require.Equal(t, 1, b.Executor(), "staggered placement: the second actor on executor 1")
+	a := must(Spawn(rt, "a", func() Actor[int, int] { return sendTo{&b} }, OnExecutor(0)))
+	must(must(b.Ask(bg, 0)).Wait(bg))
+	<-ran
+	waitIdle(b)
+	must(must(a.Ask(bg, 0)).Wait(bg)) // its last message: b follows it to executor 0
+	require.Equal(t, 0, (<-ran)[0], "b, handed a message by a on executor 0, ran on")
+	waitIdle(b)
+	require.Equal(t, 0, b.Executor())
+
+	// Executor 0, where b is now, stalls in a token.
+	gate := make(chan struct{})
+	defer close(gate)
+	stall := must(Define(rt, "stall", func(context.Context, int) (int, error) { <-gate; return 0, nil }, OnExecutor(0)))
+	must(stall.Submit(bg, 0))
+	require.Equal(t, 0, (<-stalled).(supervisor.ExecutorStalled).Index)
+
+	tok := must(b.Ask(bg, 0))
+	select {
+	case got := <-ran:
+		require.Equal(t, 1, got[0], "b ran off its home")
+	case <-time.After(5 * time.Second):
+		t.Fatal("b's message waits on the stalled executor it followed to")
+	}
+	must(tok.Wait(bg))
+	require.Equal(t, 1, b.Executor())
+}

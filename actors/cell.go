@@ -493,6 +493,7 @@ func (c *Cell[E]) scheduleLocked() error {
 	if s := c.state.Load(); s&phaseMask != cellIdle || !c.state.CompareAndSwap(s, s&^phaseMask|cellScheduled) {
 		return nil // scheduled already, or the active turn schedules the next
 	}
+	c.leaveStallLocked()
 	return c.placeLocked()
 }
 

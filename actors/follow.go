@@ -94,3 +94,17 @@ func (c *Cell[E]) GoHome(x *Executor) {
 		c.exec.Store(c.home)
 	}
 }
+
+// leaveStallLocked sends a floating cell, just scheduled from idle, home
+// when the executor it followed a hand-off to is stalled in a token and
+// its home is healthy: its envelope would wait there as long as the stall
+// while its home has nothing to do. GoHome's rule the other way round, for
+// the senders GoHome does not see (plain code, an actor on another
+// executor): a stalled executor gets no unpinned work, and a floating cell
+// is unpinned. An executor restarting keeps its actors, and one down is
+// left by placeLocked.
+func (c *Cell[E]) leaveStallLocked() {
+	if x := c.exec.Load(); c.home != nil && c.home != x && x.Health()&Stalled != 0 && c.home.Healthy() {
+		c.setExec(c.home)
+	}
+}

@@ -173,3 +173,47 @@ func TestGoHome(t *testing.T) {
 		t.Fatal("the cell went home to a stalled executor")
 	}
 }
+
+// TestFollowerLeavesAStall: an idle floating cell away from home, on an
+// executor marked stalled, goes home (healthy) as a put from outside
+// schedules it; a pinned cell stays, and so does a floating one whose
+// home is not healthy either.
+func TestFollowerLeavesAStall(t *testing.T) {
+	x, y := startTwoExecutors(t)
+	x.SetHealth(Stalled, true)
+	defer x.SetHealth(Stalled, false)
+	w := &where{on: make(chan *Executor, 1)}
+	c := NewCell[int](x, 16, w)
+	c.Float(y, 0)
+	if err := c.TryPut(0); err != nil {
+		t.Fatal(err)
+	}
+	w.wantDelivered(t, 1, y)
+	if c.Executor() != y {
+		t.Fatal("the cell stayed on the stalled executor")
+	}
+
+	pinned := NewCell[int](x, 16, w)
+	gate := make(chan struct{})
+	if x.Push(newJob(1, func(context.Context) error { <-gate; return nil })) != Pushed {
+		t.Fatal("push refused")
+	}
+	if err := pinned.TryPut(0); err != nil {
+		t.Fatal(err)
+	}
+	if pinned.Executor() != x {
+		t.Fatal("a pinned cell left its stalled executor")
+	}
+	y.SetHealth(Stalled, true)
+	c = NewCell[int](x, 16, w)
+	c.Float(y, 0)
+	if err := c.TryPut(0); err != nil {
+		t.Fatal(err)
+	}
+	if c.Executor() != x {
+		t.Fatal("the cell went home to a stalled executor")
+	}
+	y.SetHealth(Stalled, false)
+	close(gate)
+	w.wantDelivered(t, 2, x)
+}
