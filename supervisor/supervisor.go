@@ -308,7 +308,9 @@ func (s *Supervisor) down(e *actors.Executor, reason error, restarts int) {
 	case sl.cooldown == 0 || !sl.down && now.Sub(sl.upSince) >= s.policy.Window: // not a failed revival
 		sl.cooldown = s.policy.Cooldown
 	default:
-		sl.cooldown = min(2*sl.cooldown, s.policy.MaxCooldown)
+		// min(2*cooldown, MaxCooldown), without doubling past the largest
+		// Duration: wrapped, a huge cool-down would revive at once.
+		sl.cooldown += min(sl.cooldown, s.policy.MaxCooldown-sl.cooldown)
 	}
 	cool := sl.cooldown
 	sl.down, sl.reason, sl.window = true, reason, window{}

@@ -937,3 +937,39 @@ func TestCooldownResetsAfterAWindowUpFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// TestHugeCooldownDoesNotOverflowFakeClock: a cool-down of more than half
+// the largest Duration, doubled as the executor goes down again, stays at
+// MaxCooldown instead of wrapping to a negative (or zero) cool-down that
+// revives the executor at once, a restart storm the policy was set to
+// prevent.
+func TestHugeCooldownDoesNotOverflowFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const huge = time.Duration(1) << 62 // above MaxInt64/2: doubled, it wraps
+		s, e, events := startFake(t, Config{Restart: Policy{MaxRestarts: NoRestarts, Cooldown: huge}})
+		f := injectLoopFaults(t, e)
+		next(t, events) // started
+		f.crash(t)
+		if down, ok := next(t, events).(ExecutorDown); !ok || down.Cooldown != huge {
+			t.Fatalf("first down: %#v, want a cool-down of %v", down, huge)
+		}
+		time.Sleep(huge)
+		synctest.Wait()
+		if ev, ok := next(t, events).(ExecutorRevived); !ok {
+			t.Fatalf("want ExecutorRevived after the cool-down, got %#v", ev)
+		}
+		f.crash(t) // within the window: the cool-down doubles, capped
+		if down, ok := next(t, events).(ExecutorDown); !ok || down.Cooldown != huge {
+			t.Fatalf("second down: %#v, want the cool-down capped at %v", down, huge)
+		}
+		synctest.Wait()
+		select {
+		case ev := <-events:
+			t.Fatalf("at once after the second down: %#v", ev)
+		default:
+		}
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
