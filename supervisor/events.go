@@ -58,8 +58,11 @@ type ExecutorRecovered struct {
 
 // ExecutorDown is published when an executor failed past its restart policy:
 // it is out of service, the weight ranges are recomputed over the live
-// executors, its Rerouted queued tokens were moved to them, and it is tried
-// again after Cooldown (unless the runtime stops first).
+// executors, what was queued on it was moved to them (Rerouted counts the
+// jobs: its tokens, and the actors scheduled there, each once; a token that
+// had moved here before counts again, unlike Stats' Rerouted, which counts
+// each token once, where it was accepted), and it is tried again after
+// Cooldown (unless the runtime stops first).
 type ExecutorDown struct {
 	Index, CPU int        // the executor's index and the CPU it runs on
 	PID        *actor.PID // the executor's PID
