@@ -119,7 +119,13 @@ func (l *lane) submit(ctx context.Context, rule *router.Rule, j actors.Job, how 
 		}
 		select {
 		case <-w.c:
+			if laneWaited != nil {
+				laneWaited(true)
+			}
 		case <-ctx.Done():
+			if laneWaited != nil {
+				laneWaited(false)
+			}
 			l.mu.Lock()
 			l.leaveLocked(w)
 			l.mu.Unlock()
@@ -127,6 +133,11 @@ func (l *lane) submit(ctx context.Context, rule *router.Rule, j actors.Job, how 
 		}
 	}
 }
+
+// laneWaited, when a test sets it, runs as a submitter waiting for room
+// in the lane was woken (woken), or its context ended, before it looks at
+// the lane again.
+var laneWaited func(woken bool)
 
 // laneWaiter is a submitter's place in the lane's line.
 type laneWaiter struct {

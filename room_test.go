@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -239,5 +241,81 @@ func TestLaneSubmittersWaitInLine(t *testing.T) {
 		require.Zero(t, laneLine(rt))
 		release(2, 10)
 		require.NoError(t, <-stopped)
+	}
+}
+
+// TestLaneWaiterPassesOnItsWake: a submitter waiting for room in a full
+// blocking lane, woken for a freed slot, that does not take it leaves no
+// slot free while another waits: one whose context ended as the wake came
+// wakes the next in line as it leaves, and one that found the slot taken
+// first (by a submitter that did not wait) is woken again by the next.
+func TestLaneWaiterPassesOnItsWake(t *testing.T) {
+	defer func() { laneWaited = nil }()
+	for _, leaves := range []bool{true, false} {
+		synctest.Test(t, func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1, MailboxSize: 1})
+			gates := []chan struct{}{make(chan struct{}), make(chan struct{})}
+			release := func(x int) {
+				select {
+				case <-gates[x]:
+				default:
+					close(gates[x])
+				}
+			}
+			t.Cleanup(func() { release(0); release(1) }) // before start's Stop, on a failure
+			started := make(chan int, 8)
+			op := must(Define(rt, "lane", func(_ context.Context, x int) (int, error) {
+				started <- x
+				if x < len(gates) {
+					<-gates[x]
+				}
+				return x, nil
+			}, WithBlocking()))
+			bg := context.Background()
+			must(op.Submit(bg, 0))
+			require.Equal(t, 0, <-started)
+			must(op.Submit(bg, 1)) // the lane is full
+			submit := func(ctx context.Context, x int) <-chan error {
+				errs := make(chan error, 1)
+				go func() {
+					_, err := op.Submit(ctx, x)
+					errs <- err
+				}()
+				synctest.Wait() // it waits in line
+				return errs
+			}
+			admitted := func(errs <-chan error) {
+				t.Helper()
+				select {
+				case err := <-errs:
+					require.NoError(t, err)
+				case <-time.After(time.Minute):
+					t.Fatal("a slot was free, and the submitter waiting for it was never woken")
+				}
+			}
+			if leaves {
+				leaving, leave := context.WithCancel(bg)
+				first, next := submit(leaving, 9), submit(bg, 10)
+				laneWaited = func(bool) { // its context ended: the worker takes 1, which wakes it
+					laneWaited = nil
+					release(0)
+					<-started
+				}
+				leave()
+				require.ErrorIs(t, <-first, context.Canceled)
+				admitted(next)
+				return
+			}
+			first := submit(bg, 9)
+			laneWaited = func(bool) { // woken: the slot goes to one that does not wait
+				laneWaited = nil
+				must(op.TrySubmit(11))
+			}
+			release(0)
+			require.Equal(t, 1, <-started)
+			synctest.Wait() // it found no room and waits again
+			release(1)      // the worker takes 11
+			admitted(first)
+		})
 	}
 }
