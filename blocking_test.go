@@ -444,3 +444,75 @@ func TestLaneGivesABurstsMemoryBack(t *testing.T) {
 		})
 	}
 }
+
+// TestBlockingGoexitHandsTheLaneOn: a lane handler that calls
+// runtime.Goexit ends its worker, and the tokens queued behind it still
+// run, with one worker.
+func TestBlockingGoexitHandsTheLaneOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1})
+		ctx := context.Background()
+		gate := make(chan struct{})
+		op := must(Define(rt, "exit", func(_ context.Context, x int) (int, error) {
+			if x == 0 {
+				<-gate
+				runtime.Goexit()
+			}
+			return x, nil
+		}, WithBlocking()))
+		exits := must(op.Submit(ctx, 0))
+		synctest.Wait() // the one worker runs it
+		next := must(op.Submit(ctx, 1))
+		close(gate)
+		_, err := exits.Wait(ctx)
+		require.ErrorIs(t, err, ErrGoexit)
+		waited, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		v, err := next.Wait(waited)
+		require.NoError(t, err, "the token queued behind it never ran")
+		require.Equal(t, 1, v)
+	})
+}
+
+// TestBlockingResumedWorkerPastMaxRetires: a worker started in the place
+// of one whose handler blocked makes one more than BlockingWorkers once
+// that handler runs again; the first of the two to look at the queue
+// afterwards leaves, so the tokens queued meanwhile still run one at a
+// time.
+func TestBlockingResumedWorkerPastMaxRetires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1})
+		ctx := context.Background()
+		g := newGated(t, rt)
+		inner := make(chan struct{})
+		t.Cleanup(func() { // before start's Stop, on a failure
+			for _, c := range []chan struct{}{inner, g.gate} {
+				select {
+				case <-c:
+				default:
+					close(c)
+				}
+			}
+		})
+		var outer *Op[int, int]
+		outer = must(Define(rt, "outer", func(ctx context.Context, x int) (int, error) {
+			if x == 1 {
+				<-inner
+				return 1, nil
+			}
+			return must(outer.Submit(ctx, 1)).Wait(ctx) // hands the worker's place on
+		}, WithBlocking()))
+		tok := must(outer.Submit(ctx, 0))
+		synctest.Wait() // 0 waits on 1, which a second worker runs
+		gated := []*Token[int]{must(g.op.Submit(ctx, 0)), must(g.op.Submit(ctx, 1))}
+		close(inner)
+		require.Equal(t, 1, must(tok.Wait(ctx)))
+		synctest.Wait()
+		require.Equal(t, int32(1), g.running.Load(), "two workers past BlockingWorkers (1) went on")
+		close(g.gate)
+		for _, tok := range gated {
+			must(tok.Wait(ctx))
+		}
+		require.Equal(t, int32(1), g.most.Load())
+	})
+}

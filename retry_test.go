@@ -524,3 +524,33 @@ func TestCancelledRetryEndsTheDrain(t *testing.T) {
 		requireBalanced(t, rt)
 	})
 }
+
+// TestLaneRetryCancelledInFlight: a lane token cancelled as its failed
+// attempt is queued again for its retry, before its backoff begins, is
+// resolved Cancelled and leaves nothing behind: no backoff holds a slot of
+// the lane's bound or keeps a graceful Stop waiting.
+func TestLaneRetryCancelledInFlight(t *testing.T) {
+	defer func() { laneRetryQueued = nil }()
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, MailboxSize: 1})
+		fn, attempts := failing(1)
+		op := must(Define(rt, "lc", fn, WithBlocking(), WithRetry(1, time.Hour)))
+		toks := make(chan *Token[int], 1)
+		laneRetryQueued = func() { // on the worker: the token is cancelled meanwhile
+			laneRetryQueued = nil
+			require.True(t, (<-toks).Cancel())
+		}
+		bg := context.Background()
+		tok := must(op.Submit(bg, 7))
+		toks <- tok
+		_, err := tok.Wait(bg)
+		require.ErrorIs(t, err, ErrCancelled)
+		synctest.Wait() // the worker is done with it
+		_, err = op.TrySubmit(8)
+		require.NoError(t, err, "the cancelled token's backoff holds the lane's one slot")
+		stopAt := time.Now()
+		require.NoError(t, rt.Stop(bg))
+		require.Zero(t, time.Since(stopAt), "Stop waited out the cancelled token's backoff")
+		require.Equal(t, int32(2), attempts.Load(), "7's one attempt, and 8")
+	})
+}
