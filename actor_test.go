@@ -1722,3 +1722,62 @@ func TestSpawnStartTakesNoRoom(t *testing.T) {
 	must(held.Wait(ctx))
 	require.Equal(t, 5, must(must(ref.Ask(ctx, 0)).Wait(ctx)), "the message sent behind the start")
 }
+
+// TestStopBeforeTheStartRunsNoStopped: an actor whose start is still
+// queued behind a busy executor when a Stop gives up draining never
+// starts, and its Stopped does not run either: Stopped pairs with Started.
+func TestStopBeforeTheStartRunsNoStopped(t *testing.T) {
+	rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1})
+	require.NoError(t, err)
+	bg := context.Background()
+	in := make(chan struct{})
+	busy := must(Define(rt, "busy", func(ctx context.Context, _ int) (int, error) {
+		close(in)
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}))
+	must(busy.Submit(bg, 0))
+	<-in // the one executor is busy: the actor's start waits behind
+	var started, stopped atomic.Int32
+	must(Spawn(rt, "unstarted", func() Actor[int, int] { return &lifeCount{started: &started, stopped: &stopped} }))
+	done, cancel := context.WithCancel(bg)
+	cancel()
+	require.Error(t, rt.Stop(done))
+	require.Zero(t, started.Load(), "Started ran")
+	require.Zero(t, stopped.Load(), "Stopped ran for an actor never started")
+	requireBalanced(t, rt)
+}
+
+// TestActorFailingAsStopDrainsRefusesUncounted: an actor that stops at a
+// failure while a graceful Stop drains refuses the messages queued behind
+// it, as at any time; the Stop cut nothing short and reports nothing. Only
+// a kill's refusals count for its report.
+func TestActorFailingAsStopDrainsRefusesUncounted(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	in, gate := make(chan struct{}), make(chan struct{})
+	ref := must(Spawn(rt, "fails", func() Actor[int, int] {
+		return funcActor(func(_ *ActorContext, k int) (int, error) {
+			if k == 0 {
+				close(in)
+				<-gate
+				panic("failed")
+			}
+			return k, nil
+		})
+	}, WithRestartPolicy(RestartPolicy{MaxRestarts: NoRestarts})))
+	bg := context.Background()
+	failed := must(ref.Ask(bg, 0))
+	<-in
+	require.NoError(t, ref.Tell(bg, 1))
+	require.NoError(t, ref.Tell(bg, 2))
+	stopErr := make(chan error, 1)
+	go func() { stopErr <- rt.Stop(bg) }()
+	for !rt.stopping.Load() {
+		runtime.Gosched()
+	}
+	close(gate)
+	var pe *PanicError
+	_, err := failed.Wait(bg)
+	require.ErrorAs(t, err, &pe)
+	require.NoError(t, <-stopErr, "the actor's own stop refused what it held: no Stop cut it short")
+}

@@ -618,3 +618,33 @@ func watcherInReceive(rt *Runtime, handled *atomic.Int32) (*Ref[int, int], *Toke
 	<-entered
 	return ref, first
 }
+
+// TestAbortedStopRestartsNoActor: an actor whose Receive fails as a Stop
+// that gave up draining cancelled it is not restarted: its factory and
+// Started would run after the abort, and could run on past Stop's return.
+func TestAbortedStopRestartsNoActor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off})
+		require.NoError(t, err)
+		var lives atomic.Int32
+		in := make(chan struct{}, 1)
+		ref := must(Spawn(rt, "fails", func() Actor[int, int] {
+			lives.Add(1)
+			return funcActor(func(c *ActorContext, _ int) (int, error) {
+				in <- struct{}{}
+				<-c.Done()
+				panic("cancelled")
+			})
+		}))
+		bg := context.Background()
+		tok := must(ref.Ask(bg, 0))
+		<-in
+		ctx, cancel := context.WithCancel(bg)
+		cancel()
+		require.Error(t, rt.Stop(ctx))
+		var pe *PanicError
+		_, err = tok.Wait(bg)
+		require.ErrorAs(t, err, &pe)
+		require.Equal(t, int32(1), lives.Load(), "restarted after the runtime's Stop gave up draining")
+	})
+}

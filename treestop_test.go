@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -145,4 +146,64 @@ func holdingActor(t *testing.T, rt *Runtime) (release func()) {
 	require.NoError(t, holder.Tell(context.Background(), 1))
 	<-running
 	return func() { close(hold) }
+}
+
+// TestStoppedChildLeavesItsParent: a ChildOf child whose tree stopped
+// leaves its parent's children, so a long-lived parent does not keep every
+// child it ever had.
+func TestStoppedChildLeavesItsParent(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	kids := make(chan *Ref[int, int], 1)
+	parent := must(Spawn(rt, "parent", func() Actor[int, int] {
+		return funcActor(func(c *ActorContext, k int) (int, error) {
+			kid, err := Spawn(rt, "kid"+strconv.Itoa(k), func() Actor[int, int] {
+				return funcActor(func(_ *ActorContext, k int) (int, error) { return k, nil })
+			}, ChildOf(c))
+			kids <- kid
+			return k, err
+		})
+	}))
+	for k := range 3 {
+		must(must(parent.Ask(bg, k)).Wait(bg))
+		require.NoError(t, (<-kids).Stop(bg))
+	}
+	parent.own.mu.Lock()
+	defer parent.own.mu.Unlock()
+	require.Empty(t, parent.own.children, "stopped children kept by their parent")
+}
+
+// TestParentWhoseChildEndedAsItStoppedEnds: a parent that lists a ChildOf
+// child as it stops, whose child's tree ends before the parent asks to hear
+// of it, hears of it at once: the parent's tree ends, and its Stop returns.
+func TestParentWhoseChildEndedAsItStoppedEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off})
+		bg := context.Background()
+		kids := make(chan *Ref[int, int], 1)
+		parent := must(Spawn(rt, "parent", func() Actor[int, int] {
+			return funcActor(func(c *ActorContext, k int) (int, error) {
+				kid, err := Spawn(rt, "kid", func() Actor[int, int] {
+					return funcActor(func(_ *ActorContext, k int) (int, error) { return k, nil })
+				}, ChildOf(c))
+				kids <- kid
+				return k, err
+			})
+		}))
+		must(must(parent.Ask(bg, 0)).Wait(bg))
+		kid := <-kids
+		hook := func(_ *Runtime, name string) {
+			if name == "parent" { // it listed kid: kid's tree ends before it goes on
+				if err := kid.Stop(bg); err != nil {
+					t.Error(err)
+				}
+				<-kid.treeCh()
+			}
+		}
+		testNameFreed.Store(&hook)
+		defer testNameFreed.Store(nil)
+		ctx, cancel := context.WithTimeout(bg, time.Minute)
+		defer cancel()
+		require.NoError(t, parent.Stop(ctx), "the parent's tree never ended")
+	})
 }
