@@ -217,14 +217,15 @@ func (s *Supervisor) crashed(e *actors.Executor, reason error, launch bool) {
 	}
 	s.mu.Lock()
 	sl := &s.slots[e.Index()]
-	delay, restarts, down := sl.window.admit(time.Now(), s.policy, jitter)
-	if sl.down {
-		// Its revival failed to launch: the half-open try failed, so it is
-		// down again, its cool-down doubled. Restarting it instead would
-		// leave it recorded down, which Stop does not relaunch, with a
-		// reopened mailbox nothing drains.
-		down = true
-	} else if down && s.stopping && !launch && sl.stopRestarts < s.policy.MaxRestarts {
+	// A revival that failed to launch (sl.down: the half-open try failed)
+	// is down again, its cool-down doubled, with no restart counted since
+	// it came back. Restarting it instead would leave it recorded down,
+	// which Stop does not relaunch, with a reopened mailbox nothing drains.
+	delay, restarts, down := time.Duration(0), 0, true
+	if !sl.down {
+		delay, restarts, down = sl.window.admit(time.Now(), s.policy, jitter)
+	}
+	if !sl.down && down && s.stopping && !launch && sl.stopRestarts < s.policy.MaxRestarts {
 		// Restarted at once instead, as any failure while stopping: its
 		// queue, moved, could only reach executors that drained and
 		// refuse it, and Stop would cut those tokens short. Not a launch
