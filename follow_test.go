@@ -155,31 +155,9 @@ func (s sendTo) Receive(c *ActorContext, n int) (int, error) { return 0, (*s.to)
 // message waited there as long as the stall, while the executor it was on
 // ran on (found by review).
 func TestActorStaysOffAStalledHome(t *testing.T) {
-	engine := must(actor.NewEngine(actor.NewEngineConfig()))
-	stalled, unsubscribe := testkit.Subscribe(engine, testkit.Is[supervisor.ExecutorStalled])
-	defer unsubscribe()
-	rt := start(t, Config{Engine: engine, Cores: 2, Affinity: Off, StallAfter: 10 * time.Millisecond})
-	bg := context.Background()
-	ran := make(chan [2]any, 4)
-	var none *Ref[int, int]
-	must(Spawn(rt, "first", func() Actor[int, int] { return &counter{} }))
-	b := must(Spawn(rt, "b", func() Actor[int, int] { return &hop{next: &none, ran: ran} }))
-	require.Equal(t, 1, b.Executor(), "staggered placement: the second actor on executor 1")
-	a := must(Spawn(rt, "a", func() Actor[int, int] { return sendTo{&b} }, OnExecutor(0)))
-	must(must(b.Ask(bg, 0)).Wait(bg))
-	<-ran
-	waitIdle(b)
-	must(must(a.Ask(bg, 0)).Wait(bg)) // its last message: b follows it to executor 0
-	require.Equal(t, 0, (<-ran)[0], "b, handed a message by a on executor 0, ran on")
-	waitIdle(b)
-	require.Equal(t, 0, b.Executor())
-
-	// Executor 1, b's home, stalls in a token.
-	gate := make(chan struct{})
-	defer close(gate)
-	stall := must(Define(rt, "stall", func(context.Context, int) (int, error) { <-gate; return 0, nil }, OnExecutor(1)))
-	must(stall.Submit(bg, 0))
-	require.Equal(t, 1, (<-stalled).(supervisor.ExecutorStalled).Index)
+	f := followedAway(t)
+	rt, a, ran, bg := f.rt, f.a, f.ran, context.Background()
+	f.stall(1) // b's home
 
 	// a takes two messages in one turn: it sends to b from the first with
 	// the second to come.
@@ -276,31 +254,9 @@ func TestFollowAllocatesNothing(t *testing.T) {
 // healthy, instead of waiting there as long as the stall while its home
 // has nothing to do (the mirror of TestActorStaysOffAStalledHome).
 func TestFollowerLeavesAStalledExecutor(t *testing.T) {
-	engine := must(actor.NewEngine(actor.NewEngineConfig()))
-	stalled, unsubscribe := testkit.Subscribe(engine, testkit.Is[supervisor.ExecutorStalled])
-	defer unsubscribe()
-	rt := start(t, Config{Engine: engine, Cores: 2, Affinity: Off, StallAfter: 10 * time.Millisecond})
-	bg := context.Background()
-	ran := make(chan [2]any, 4)
-	var none *Ref[int, int]
-	must(Spawn(rt, "first", func() Actor[int, int] { return &counter{} }))
-	b := must(Spawn(rt, "b", func() Actor[int, int] { return &hop{next: &none, ran: ran} }))
-	require.Equal(t, 1, b.Executor(), "staggered placement: the second actor on executor 1")
-	a := must(Spawn(rt, "a", func() Actor[int, int] { return sendTo{&b} }, OnExecutor(0)))
-	must(must(b.Ask(bg, 0)).Wait(bg))
-	<-ran
-	waitIdle(b)
-	must(must(a.Ask(bg, 0)).Wait(bg)) // its last message: b follows it to executor 0
-	require.Equal(t, 0, (<-ran)[0], "b, handed a message by a on executor 0, ran on")
-	waitIdle(b)
-	require.Equal(t, 0, b.Executor())
-
-	// Executor 0, where b is now, stalls in a token.
-	gate := make(chan struct{})
-	defer close(gate)
-	stall := must(Define(rt, "stall", func(context.Context, int) (int, error) { <-gate; return 0, nil }, OnExecutor(0)))
-	must(stall.Submit(bg, 0))
-	require.Equal(t, 0, (<-stalled).(supervisor.ExecutorStalled).Index)
+	f := followedAway(t)
+	b, ran, bg := f.b, f.ran, context.Background()
+	f.stall(0) // where b is now
 
 	tok := must(b.Ask(bg, 0))
 	select {
@@ -311,4 +267,46 @@ func TestFollowerLeavesAStalledExecutor(t *testing.T) {
 	}
 	must(tok.Wait(bg))
 	require.Equal(t, 1, b.Executor())
+}
+
+// followed is the scene of the stalled-executor follow tests: b, placed by
+// weight on executor 1, followed a hand-off from a (pinned to executor 0)
+// to executor 0 and is idle there; ran gets b's runs.
+type followed struct {
+	t       *testing.T
+	rt      *Runtime
+	a, b    *Ref[int, int]
+	ran     chan [2]any
+	stalled <-chan any
+}
+
+func followedAway(t *testing.T) *followed {
+	engine := must(actor.NewEngine(actor.NewEngineConfig()))
+	stalled, unsubscribe := testkit.Subscribe(engine, testkit.Is[supervisor.ExecutorStalled])
+	t.Cleanup(unsubscribe)
+	f := &followed{t: t, ran: make(chan [2]any, 4), stalled: stalled}
+	f.rt = start(t, Config{Engine: engine, Cores: 2, Affinity: Off, StallAfter: 10 * time.Millisecond})
+	bg := context.Background()
+	var none *Ref[int, int]
+	must(Spawn(f.rt, "first", func() Actor[int, int] { return &counter{} }))
+	f.b = must(Spawn(f.rt, "b", func() Actor[int, int] { return &hop{next: &none, ran: f.ran} }))
+	require.Equal(t, 1, f.b.Executor(), "staggered placement: the second actor on executor 1")
+	f.a = must(Spawn(f.rt, "a", func() Actor[int, int] { return sendTo{&f.b} }, OnExecutor(0)))
+	must(must(f.b.Ask(bg, 0)).Wait(bg))
+	<-f.ran
+	waitIdle(f.b)
+	must(must(f.a.Ask(bg, 0)).Wait(bg)) // its last message: b follows it to executor 0
+	require.Equal(t, 0, (<-f.ran)[0], "b, handed a message by a on executor 0, ran on")
+	waitIdle(f.b)
+	require.Equal(t, 0, f.b.Executor())
+	return f
+}
+
+// stall makes executor i stall in a token until the test ends.
+func (f *followed) stall(i int) {
+	gate := make(chan struct{})
+	f.t.Cleanup(func() { close(gate) })
+	stall := must(Define(f.rt, "stall", func(context.Context, int) (int, error) { <-gate; return 0, nil }, OnExecutor(i)))
+	must(stall.Submit(context.Background(), 0))
+	require.Equal(f.t, i, (<-f.stalled).(supervisor.ExecutorStalled).Index)
 }
