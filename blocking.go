@@ -263,6 +263,9 @@ func (l *lane) work(w *laneWorker) {
 	// w.job is the worker's until its next look at the queue (one lock a
 	// token).
 	for {
+		if laneTook != nil {
+			laneTook()
+		}
 		w.job.Task().Executor().RunDetached(w.job, l.retryAfter)
 		if !l.next(w) {
 			return
@@ -364,6 +367,10 @@ func (l *lane) retryAfter(j actors.Job, delay time.Duration, o actors.Outcome, e
 // laneAborted, when a test sets it, runs as Stop has given up draining
 // the lane, before it resolves what it took.
 var laneAborted func()
+
+// laneTook, when a test sets it, runs as a worker has taken a token and
+// has yet to begin it.
+var laneTook func()
 
 // laneRetryQueued, when a test sets it, runs as a worker's token, queued
 // again for its retry, has yet to wait out its backoff.

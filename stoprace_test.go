@@ -207,6 +207,47 @@ func TestLaneAbortGap(t *testing.T) {
 	}
 }
 
+// TestStopAsALaneTokenIsTakenNotBegun: a Stop whose context has ended
+// that comes as a lane worker has taken a token and has yet to begin it
+// resolves it with ErrStopped and reports it among the stopped tokens, not
+// as a handler it cancelled: its handler never runs, and Stop's report and
+// Stats add up.
+func TestStopAsALaneTokenIsTakenNotBegun(t *testing.T) {
+	defer func() { laneTook = nil }()
+	rt, err := Start(Config{Cores: 1, Affinity: Off, StallAfter: -1})
+	require.NoError(t, err)
+	var ran atomic.Bool
+	op := must(Define(rt, "op", func(context.Context, int) (int, error) {
+		ran.Store(true)
+		return 0, nil
+	}, WithBlocking()))
+	bg := context.Background()
+	took, begin := make(chan struct{}), make(chan struct{})
+	laneTook = func() { // on the worker: it waits to begin until Stop resolved the token
+		close(took)
+		<-begin
+	}
+	tok := must(op.Submit(bg, 0))
+	<-took
+	go func() {
+		_, _ = tok.Wait(bg)
+		close(begin)
+	}()
+	done, cancel := context.WithCancel(bg)
+	cancel()
+	err = rt.Stop(done)
+	var se *supervisor.StopError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, 1, se.Stopped, "%v", err)
+	require.Zero(t, se.Cancelled, "%v", err)
+	require.Empty(t, se.Running)
+	_, err = tok.Wait(bg)
+	require.ErrorIs(t, err, ErrStopped)
+	require.False(t, ran.Load(), "its handler ran after Stop resolved it")
+	require.Equal(t, uint64(1), rt.Stats().Total.Stopped)
+	requireBalanced(t, rt)
+}
+
 // TestStopReportsCancelledHandlers: Stop's context ends while the only
 // work is one running handler (of an op, of the blocking lane, or an
 // actor's Receive) that returns as soon as its context is cancelled,
