@@ -348,6 +348,12 @@ func (h *cellHost[M, R]) idle() {
 // of another test's runtime may still be stopping.
 var testIdle atomic.Pointer[func(rt *Runtime, name string, idle func())]
 
+// testStrandedKill, when set by a test, is called in place of the kill of
+// a stop that no executor could take (the actor stranded) with the
+// actor's runtime and name, and the kill it stands for. Atomic: actors of
+// another test's runtime may still be stopping.
+var testStrandedKill atomic.Pointer[func(rt *Runtime, name string, kill func())]
+
 // doneCh returns a channel closed once the actor stopped.
 func (r *Ref[M, R]) doneCh() <-chan struct{} { return r.signal(&r.done, &r.ended) }
 
@@ -783,7 +789,11 @@ func (r *Ref[M, R]) stopWith(reason error) <-chan struct{} {
 				// stops, since a handler its drain waits for may wait on a
 				// message queued here (closeCell counts what it refuses for
 				// the runtime's Stop).
-				r.kill(reason)
+				if f := testStrandedKill.Load(); f != nil {
+					(*f)(r.own.rt, r.own.name, func() { r.kill(reason) })
+				} else {
+					r.kill(reason)
+				}
 			}
 		}
 	}

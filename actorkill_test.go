@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -186,4 +187,51 @@ func testKillAfterAStaleIdle(t *testing.T, follow bool) {
 	<-ref.doneCh()
 	<-s.stopped
 	require.False(t, s.overlap.Load(), "Stopped ran while a Receive of the actor ran")
+}
+
+// TestStrandedKillDuringAReceiveIsNotRestarted: a runtime's Stop finds an
+// actor stranded on its only executor, down, and kills it; the executor
+// comes back from its cool-down in between and the actor's Receive begins
+// before the kill, which leaves the actor's stop to that turn's end. When
+// that Receive then panics the actor stops (Stopped once) rather than
+// restarting from its factory and running Started again: the kill, not an
+// abort of the runtime's Stop (which drains here), is what says so.
+func TestStrandedKillDuringAReceiveIsNotRestarted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, arms := startOneDownable(t)
+		var started, stopped, made atomic.Int32
+		entered, gate := make(chan struct{}, 1), make(chan struct{})
+		ref := must(Spawn(rt, "stranded", func() Actor[int, int] {
+			made.Add(1)
+			return &lifecycle{started: &started, stopped: &stopped, entered: entered, gate: gate}
+		}))
+		bg := context.Background()
+		synctest.Wait() // started and idle
+		block := make(chan struct{})
+		must(must(Define(rt, "block", func(context.Context, int) (int, error) { <-block; return 0, nil })).Submit(bg, 0))
+		synctest.Wait()
+		tok := must(ref.Ask(bg, 1)) // the actor is queued behind the blocker
+		arms.Store(2)               // the loop fails twice: restart, then down
+		close(block)
+		synctest.Wait()
+		require.True(t, rt.Executors()[0].Down)
+		hook := func(hrt *Runtime, name string, kill func()) {
+			if hrt == rt && name == "stranded" {
+				<-entered // the cool-down ended: the executor is back, the Receive runs
+				defer close(gate)
+			}
+			kill()
+		}
+		testStrandedKill.Store(&hook)
+		defer testStrandedKill.Store(nil)
+		require.NoError(t, rt.Stop(bg), "the drain, not an abort")
+		var pe *PanicError
+		_, err := tok.Wait(bg)
+		require.ErrorAs(t, err, &pe)
+		<-ref.doneCh()
+		require.Equal(t, int32(1), made.Load(), "the killed actor was restarted")
+		require.Equal(t, int32(1), started.Load(), "Started ran again on the killed actor")
+		require.Equal(t, int32(1), stopped.Load())
+		requireBalanced(t, rt)
+	})
 }
