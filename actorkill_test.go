@@ -43,19 +43,14 @@ func TestKilledActorIsNotRestarted(t *testing.T) {
 func testKilledActorIsNotRestarted(t *testing.T, goexit bool) {
 	rt, err := Start(Config{Cores: 1, Affinity: Off})
 	require.NoError(t, err)
-	var started, stopped, made atomic.Int32
-	entered, gate := make(chan struct{}, 1), make(chan struct{})
-	ref := must(Spawn(rt, "killed", func() Actor[int, int] {
-		made.Add(1)
-		return &lifecycle{started: &started, stopped: &stopped, entered: entered, gate: gate, goexit: goexit}
-	}))
+	life, ref := spawnLifecycle(rt, "killed", goexit)
 	bg := context.Background()
 	first := must(ref.Ask(bg, 0))
-	<-entered
+	<-life.entered
 	ctx, cancel := context.WithTimeout(bg, 10*time.Millisecond)
 	defer cancel()
 	require.ErrorContains(t, rt.Stop(ctx), `"actor:killed" x1`)
-	close(gate)
+	close(life.gate)
 	_, err = first.Wait(bg)
 	if goexit {
 		require.ErrorIs(t, err, ErrGoexit)
@@ -63,10 +58,34 @@ func testKilledActorIsNotRestarted(t *testing.T, goexit bool) {
 		var pe *PanicError
 		require.ErrorAs(t, err, &pe)
 	}
+	life.requireRanOnce(t, rt, ref)
+}
+
+// lifeCounts counts a lifecycle actor's factory, Started and Stopped runs.
+type lifeCounts struct {
+	made, started, stopped atomic.Int32
+	entered, gate          chan struct{}
+}
+
+// spawnLifecycle spawns on rt a lifecycle actor named name: its Receive
+// enters, waits for gate, then panics (or calls runtime.Goexit).
+func spawnLifecycle(rt *Runtime, name string, goexit bool) (*lifeCounts, *Ref[int, int]) {
+	c := &lifeCounts{entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	ref := must(Spawn(rt, name, func() Actor[int, int] {
+		c.made.Add(1)
+		return &lifecycle{started: &c.started, stopped: &c.stopped, entered: c.entered, gate: c.gate, goexit: goexit}
+	}))
+	return c, ref
+}
+
+// requireRanOnce: once ref stopped, its factory, Started and Stopped ran
+// once each (its Receive failing after the kill restarted nothing), and
+// rt's counts balance.
+func (c *lifeCounts) requireRanOnce(t *testing.T, rt *Runtime, ref *Ref[int, int]) {
 	<-ref.doneCh()
-	require.Equal(t, int32(1), made.Load(), "the factory ran after the runtime stopped")
-	require.Equal(t, int32(1), started.Load(), "Started ran after the runtime stopped")
-	require.Equal(t, int32(1), stopped.Load())
+	require.Equal(t, int32(1), c.made.Load(), "the factory ran again: the killed actor was restarted")
+	require.Equal(t, int32(1), c.started.Load(), "Started ran again on the killed actor")
+	require.Equal(t, int32(1), c.stopped.Load())
 	requireBalanced(t, rt)
 }
 
@@ -199,12 +218,7 @@ func testKillAfterAStaleIdle(t *testing.T, follow bool) {
 func TestStrandedKillDuringAReceiveIsNotRestarted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt, arms := startOneDownable(t)
-		var started, stopped, made atomic.Int32
-		entered, gate := make(chan struct{}, 1), make(chan struct{})
-		ref := must(Spawn(rt, "stranded", func() Actor[int, int] {
-			made.Add(1)
-			return &lifecycle{started: &started, stopped: &stopped, entered: entered, gate: gate}
-		}))
+		life, ref := spawnLifecycle(rt, "stranded", false)
 		bg := context.Background()
 		synctest.Wait() // started and idle
 		block := make(chan struct{})
@@ -217,8 +231,8 @@ func TestStrandedKillDuringAReceiveIsNotRestarted(t *testing.T) {
 		require.True(t, rt.Executors()[0].Down)
 		hook := func(hrt *Runtime, name string, kill func()) {
 			if hrt == rt && name == "stranded" {
-				<-entered // the cool-down ended: the executor is back, the Receive runs
-				defer close(gate)
+				<-life.entered // the cool-down ended: the executor is back, the Receive runs
+				defer close(life.gate)
 			}
 			kill()
 		}
@@ -228,10 +242,6 @@ func TestStrandedKillDuringAReceiveIsNotRestarted(t *testing.T) {
 		var pe *PanicError
 		_, err := tok.Wait(bg)
 		require.ErrorAs(t, err, &pe)
-		<-ref.doneCh()
-		require.Equal(t, int32(1), made.Load(), "the killed actor was restarted")
-		require.Equal(t, int32(1), started.Load(), "Started ran again on the killed actor")
-		require.Equal(t, int32(1), stopped.Load())
-		requireBalanced(t, rt)
+		life.requireRanOnce(t, rt, ref)
 	})
 }
