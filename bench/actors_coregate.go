@@ -312,12 +312,7 @@ func cgForkJoin(p actorsuite.Params, m *actorsuite.Meter, dups int) (int, error)
 		if err != nil {
 			return 0, err
 		}
-		for i, count := range counts {
-			if err := actorsuite.CheckForkJoinAfter(i, count, p.FJMessages); err != nil {
-				return 0, err
-			}
-		}
-		return p.FJActors * p.FJMessages, nil
+		return p.FJActors * p.FJMessages, actorsuite.CheckForkJoinAfter(counts, p.FJMessages)
 	})
 }
 

@@ -89,12 +89,17 @@ func CheckForkJoin(i, count, sum, msgs int) error {
 	return nil
 }
 
-// CheckForkJoinAfter checks the count a forkjoin-throughput actor answers
-// once every actor reported, after the measured part: an actor reports
-// when its count reaches msgs, so a message delivered twice after that
-// passes CheckForkJoin.
-func CheckForkJoinAfter(i int, count any, msgs int) error {
-	return Equal(fmt.Sprintf("forkjoin actor %d: messages counted once all reported", i), count, any(msgs))
+// CheckForkJoinAfter checks the counts the forkjoin-throughput actors
+// answer once every actor reported, after the measured part: an actor
+// reports when its count reaches msgs, so a message delivered twice after
+// that passes CheckForkJoin.
+func CheckForkJoinAfter[T any](counts []T, msgs int) error {
+	for i, count := range counts {
+		if err := Equal(fmt.Sprintf("forkjoin actor %d: messages counted once all reported", i), any(count), any(msgs)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CheckCreation checks the ids that forkjoin-creation's actors reported:
