@@ -267,6 +267,9 @@ func (l *lane) work(w *laneWorker) {
 			laneTook()
 		}
 		w.job.Task().Executor().RunDetached(w.job, l.retryAfter)
+		if laneRan != nil {
+			laneRan()
+		}
 		if !l.next(w) {
 			return
 		}
@@ -372,6 +375,10 @@ var laneAborted func()
 // has yet to begin it.
 var laneTook func()
 
+// laneRan, when a test sets it, runs as a worker's token is done with, and
+// the worker has yet to look at the queue again.
+var laneRan func()
+
 // laneRetryQueued, when a test sets it, runs as a worker's token, queued
 // again for its retry, has yet to wait out its backoff.
 var laneRetryQueued func()
@@ -455,13 +462,28 @@ func (l *lane) queuedOf(op *actors.Op, retrying bool, except func(actors.Job) bo
 }
 
 // runningLocked returns the tokens the workers run, as a set (two workers
-// may run one).
+// may run one). Not one its worker is done with and has yet to count out
+// (next): resolved, or handed to its retry's backoff, which Stop resolves
+// and counts as a retry. Stop cancelled neither.
 func (l *lane) runningLocked() map[*actors.Task]bool {
 	ts := make(map[*actors.Task]bool, len(l.working))
 	for _, w := range l.working {
-		ts[w.job.Task()] = true
+		t := w.job.Task()
+		if _, backoff := l.retries[t]; !backoff && !resolved(t) {
+			ts[t] = true
+		}
 	}
 	return ts
+}
+
+// resolved reports whether t reached its outcome.
+func resolved(t *actors.Task) bool {
+	select {
+	case <-t.Finished():
+		return true
+	default:
+		return false
+	}
 }
 
 // stop waits for the lane to drain until ctx ends. Then it resolves what
@@ -490,6 +512,9 @@ func (l *lane) stop(ctx context.Context) (stopped, retries, cancelled int, runni
 	}
 	clear(l.q)
 	l.q, l.head = nil, 0
+	for t := range l.runningLocked() { // before the retries go
+		running = append(running, t)
+	}
 	waiting := make(map[*actors.Task]laneRetry, len(l.retries))
 	for t, r := range l.retries {
 		r.timer.Stop()
@@ -497,9 +522,6 @@ func (l *lane) stop(ctx context.Context) (stopped, retries, cancelled int, runni
 	}
 	l.busyLocked(-len(l.retries))
 	clear(l.retries)
-	for t := range l.runningLocked() {
-		running = append(running, t)
-	}
 	idle = l.idle
 	l.mu.Unlock()
 	if laneAborted != nil {
