@@ -497,7 +497,10 @@ func (rt *Runtime) Stats() Stats {
 // it returned; so a nil from Stop means that it cancelled no handler),
 // handlers still running by op, and actors whose Receive still
 // runs: such an actor is stopped as it returns, and the messages left in its
-// turn are refused with ErrActorStopped). It is not nil either when an
+// turn are refused with ErrActorStopped; an actor that a handler still
+// running told on its own executor is named so too, since the messages wait
+// in that handler's turn: they are refused as it returns, not counted in
+// Refused). It is not nil either when an
 // executor went down as the runtime drained and its queue, moved to
 // executors that had drained already, was resolved with ErrStopped. Stop may be called more than once
 // and from several goroutines: the first call stops the runtime and later
