@@ -211,7 +211,11 @@ func parseOptions(name string, args []string, errOut io.Writer) (options, error)
 		return o, err
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q: the bench takes flags only (-h lists them)", fs.Arg(0))
+		// Said here, as the flag package says its own errors: main exits
+		// without printing a parse error.
+		err := fmt.Errorf("unexpected argument %q: the bench takes flags only (-h lists them)", fs.Arg(0))
+		fmt.Fprintln(errOut, err)
+		return o, err
 	}
 	return o, nil
 }

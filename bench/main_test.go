@@ -164,8 +164,14 @@ func TestOutputsCheckedBeforeTheRun(t *testing.T) {
 			t.Errorf("newSuite(%+v) succeeded, want an error", o)
 		}
 	}
-	if _, err := parseOptions("bench", []string{"-quick", "extra"}, io.Discard); err == nil || !strings.Contains(err.Error(), `"extra"`) {
+	var said strings.Builder
+	if _, err := parseOptions("bench", []string{"-quick", "extra"}, &said); err == nil || !strings.Contains(err.Error(), `"extra"`) {
 		t.Errorf("a stray argument: %v, want an error naming it", err)
+	}
+	// main exits 2 on a parse error without printing it, as the flag
+	// package has printed its own: a stray argument must be said too.
+	if !strings.Contains(said.String(), `"extra"`) {
+		t.Errorf("a stray argument wrote %q to the error output, want it named", said.String())
 	}
 }
 
