@@ -5,7 +5,6 @@ package coregate
 
 import (
 	"fmt"
-	"reflect"
 	"slices"
 	"sync"
 
@@ -36,11 +35,12 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 		go func() { <-r.stopWith(nil); cancel() }()
 		return
 	}
-	m, ok := msg.(M)
-	if !ok {
+	// A nil is M's nil where M has one, as a Call's nil argument is an op's.
+	m, err := argAs[M](msg)
+	if err != nil {
 		r.own.rt.deadLetter(r.own.pid, msg, sender)
 		if sender != nil {
-			r.own.rt.answer(sender, nil, fmt.Errorf("%w: actor %q takes %v, not %T", ErrBadArgument, r.own.name, reflect.TypeFor[M](), msg))
+			r.own.rt.answer(sender, nil, fmt.Errorf("%w: actor %q %w", ErrBadArgument, r.own.name, err))
 		}
 		return
 	}
@@ -52,7 +52,7 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 		r.own.rt.answer(sender, nil, fmt.Errorf("%w: actor %q would wait for a turn of its own (a Request to itself)", ErrAskSelf, r.own.name))
 		return
 	}
-	err := r.cell.TryPut(envelope[M, R]{msg: m, reply: sender})
+	err = r.cell.TryPut(envelope[M, R]{msg: m, reply: sender})
 	if err == nil {
 		// Its answer may come once the actor left the registry (a turn's
 		// rest refused after its stop): a Request must wait for it.

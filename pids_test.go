@@ -482,3 +482,34 @@ func TestActorPIDWrongTypeNamesInterfaceM(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "1s", s)
 }
+
+// nilActor says whether its message is nil.
+type nilActor[M any] struct{}
+
+func (nilActor[M]) Receive(_ *ActorContext, m M) (bool, error) {
+	return any(m) == nil || isNilPointer(m), nil
+}
+
+func isNilPointer[M any](m M) bool { p, ok := any(m).(*int); return ok && p == nil }
+
+// TestActorPIDTakesNilOfNilableM: a nil message sent by PID to an actor
+// whose M can be nil (an interface, a pointer) is that M's nil, as a Call's
+// nil argument is an op's; it was refused with ErrBadArgument ("takes
+// interface {}, not <nil>"), though a Tell of the same nil is delivered.
+func TestActorPIDTakesNilOfNilableM(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), pidsTimeout)
+	defer cancel()
+	anyRef := must(Spawn(rt, "nil-any", func() Actor[any, bool] { return nilActor[any]{} }))
+	isNil, err := Request[bool](ctx, rt.Engine(), anyRef.PID(), nil)
+	require.NoError(t, err)
+	require.True(t, isNil)
+	ptrRef := must(Spawn(rt, "nil-ptr", func() Actor[*int, bool] { return nilActor[*int]{} }))
+	isNil, err = Request[bool](ctx, rt.Engine(), ptrRef.PID(), nil)
+	require.NoError(t, err)
+	require.True(t, isNil)
+	intRef := must(Spawn(rt, "nil-int", func() Actor[int, bool] { return nilActor[int]{} }))
+	_, err = Request[bool](ctx, rt.Engine(), intRef.PID(), nil)
+	require.ErrorIs(t, err, ErrBadArgument)
+	require.ErrorContains(t, err, `actor "nil-int" takes int, not nil`)
+}
