@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -318,6 +319,15 @@ func (h *cellHost[M, R]) Home() *actors.Executor {
 	return nil
 }
 
+// Fits says x is in the actor's weight range over the live executors, the
+// one its tokens get: a floating actor follows and goes home only there,
+// so executors going down keep it off those its class no longer uses (the
+// class offset counts live positions, not indexes).
+func (h *cellHost[M, R]) Fits(x *actors.Executor) bool {
+	_, ok := slices.BinarySearch(h.own.rt.router.Eligible(h.weight), x.Index())
+	return ok
+}
+
 // Drop answers an envelope that will not be delivered as refused.
 func (h *cellHost[M, R]) Drop(e envelope[M, R]) { (*Ref[M, R])(h).refuse(e) }
 
@@ -378,17 +388,18 @@ func (r *Ref[M, R]) signal(ch *chan struct{}, over *bool) <-chan struct{} {
 // whose state is a value from newActor, and returns its Ref. The actor is
 // placed with [OnExecutor], [ChildOf] or [WithWeight] (staggered in the
 // class's range, Heavy by default). [OnExecutor] and [ChildOf] pin it; one
-// placed by weight follows hand-offs within its range: another actor's turn
-// that sends it the last message that turn knows of, on an executor with
-// nothing else queued, brings it, idle, to that executor, where it runs next
-// (as Pony runs an actor on the scheduler of the actor that woke it), so a
-// chain of actors passing one message along runs on one core instead of
-// crossing CPUs at every hop; sent to by an actor beside it with more to do,
-// it goes back to its executor of placement (unless that one is stalled,
-// restarting or down), so under load the chain spreads out again. It runs
-// once the sender's Receive returns: a Receive that sends and then works
-// for long holds it up (send last, or pin it). The actor is restarted from
-// newActor under
+// placed by weight follows hand-offs within its range (over the live
+// executors, as its tokens'): another actor's turn that sends it the last
+// message that turn knows of, on an executor with nothing else queued,
+// brings it, idle, to that executor, where it runs next (as Pony runs an
+// actor on the scheduler of the actor that woke it), so a chain of actors
+// passing one message along runs on one core instead of crossing CPUs at
+// every hop; sent to by an actor beside it with more to do, it goes back to
+// its executor of placement (unless that one is stalled, restarting, down
+// or out of its range), so under load the chain spreads out again. It
+// runs once the sender's Receive returns: a Receive that sends and then
+// works for long holds it up (send last, or pin it). The actor is
+// restarted from newActor under
 // [WithRestartPolicy] (the package defaults otherwise, 10 restarts a
 // minute, whatever Config.Restart says). It is a hollywood process with PID
 // <Config.Name>/actor/<name>: a message of type M sent there is handled as
@@ -474,7 +485,7 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 	if cfg.parent == nil && cfg.onExec == 0 {
 		// Placed by weight: it floats within its range (see Ref.Executor).
 		r.floats = true
-		r.cell.Float(exec, min(int(cfg.weight), len(rt.execs)-1))
+		r.cell.Float(exec)
 	}
 	if err := rt.actors.add(&r.own, cfg.parent); err != nil {
 		return nil, err

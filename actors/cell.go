@@ -90,11 +90,10 @@ type Cell[E any] struct {
 	last        int32
 	gatherShift uint8
 	// ending says the running turn delivers its last known envelope (see
-	// Ending); home and lo are set for a floating cell (see Float).
+	// Ending); home is set for a floating cell (see Float).
 	ending           atomic.Bool
 	takes, trimTakes uint16
 	home             *Executor
-	lo               int
 }
 
 // cellKeep bounds the queue slices a cell keeps once its executor parks, in
@@ -146,6 +145,9 @@ type Host[E any] interface {
 	Deliver(ctx context.Context, e E)
 	// Home returns a live executor for a cell whose executor went down, or nil.
 	Home() *Executor
+	// Fits reports whether a floating cell (see [Cell.Float]) may go to x:
+	// x is in its weight range over the live executors.
+	Fits(x *Executor) bool
 	// Idle is called after the cell went idle: on the executor after a turn,
 	// or where it was unscheduled (an executor that could not run it). It
 	// comes once the cell's lock is let go, so a later turn may have begun

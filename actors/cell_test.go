@@ -30,7 +30,8 @@ func (r *recorder) Deliver(_ context.Context, e int) {
 	r.delivered++
 }
 
-func (r *recorder) Home() *Executor { return nil }
+func (r *recorder) Home() *Executor     { return nil }
+func (r *recorder) Fits(*Executor) bool { return true }
 
 func (r *recorder) Drop(int) {}
 
@@ -162,8 +163,9 @@ func (l *log) Drop(e int) {
 	l.seen <- e
 }
 
-func (l *log) Home() *Executor { return nil }
-func (l *log) Idle()           {}
+func (l *log) Home() *Executor     { return nil }
+func (l *log) Fits(*Executor) bool { return true }
+func (l *log) Idle()               {}
 
 func (l *log) lists() (delivered, dropped []int) {
 	l.mu.Lock()
@@ -273,6 +275,7 @@ type countHost struct {
 func (h *countHost) Deliver(context.Context, int) { h.mu.Lock(); h.delivered++; h.mu.Unlock() }
 func (h *countHost) Drop(int)                     { h.mu.Lock(); h.dropped++; h.mu.Unlock() }
 func (h *countHost) Home() *Executor              { return nil }
+func (h *countHost) Fits(*Executor) bool          { return true }
 func (h *countHost) Idle()                        {}
 
 // TestAbortLeavesNearToTheOwner (found in review): Group.Abort returns the
@@ -498,6 +501,7 @@ type lingerHost struct {
 
 func (h *lingerHost) Deliver(_ context.Context, v int) { h.at[v] = h.e.lingers }
 func (h *lingerHost) Home() *Executor                  { return nil }
+func (h *lingerHost) Fits(*Executor) bool              { return true }
 func (h *lingerHost) Drop(int)                         {}
 func (h *lingerHost) Idle()                            {}
 
@@ -567,9 +571,10 @@ func (h *gatherHost) Deliver(ctx context.Context, v int) {
 		}
 	}
 }
-func (h *gatherHost) Home() *Executor { return nil }
-func (h *gatherHost) Drop(int)        {}
-func (h *gatherHost) Idle()           {}
+func (h *gatherHost) Home() *Executor     { return nil }
+func (h *gatherHost) Fits(*Executor) bool { return true }
+func (h *gatherHost) Drop(int)            {}
+func (h *gatherHost) Idle()               {}
 
 // TestTurnGathersAStream: a turn whose last take found a stream (two
 // envelopes or more) and whose next envelope is there gathers before it
@@ -653,11 +658,16 @@ func TestGatherTimeAdapts(t *testing.T) {
 	}
 }
 
-// where is a test Host that reports the executor each delivery ran on.
-type where struct{ on chan *Executor }
+// where is a test Host that reports the executor each delivery ran on;
+// a floating cell fits the executors from lo up.
+type where struct {
+	on chan *Executor
+	lo int
+}
 
 func (w *where) Deliver(ctx context.Context, _ int) { w.on <- ExecutorOf(ctx) }
 func (w *where) Home() *Executor                    { return nil }
+func (w *where) Fits(x *Executor) bool              { return x.index >= w.lo }
 func (w *where) Drop(int)                           {}
 func (w *where) Idle()                              {}
 
@@ -799,9 +809,10 @@ func (h *seqHost) Deliver(_ context.Context, v int) {
 	}
 	h.note(&h.got, v)
 }
-func (h *seqHost) Home() *Executor { return nil }
-func (h *seqHost) Drop(v int)      { h.note(&h.dropped, v) }
-func (h *seqHost) Idle()           {}
+func (h *seqHost) Home() *Executor     { return nil }
+func (h *seqHost) Fits(*Executor) bool { return true }
+func (h *seqHost) Drop(v int)          { h.note(&h.dropped, v) }
+func (h *seqHost) Idle()               {}
 
 // TestNearDoesNotPassLocked: one sender's envelopes keep their order when
 // it sends first as the owner of the cell's executor (near), then from a
@@ -1091,6 +1102,7 @@ type endingHost struct {
 
 func (h *endingHost) Deliver(_ context.Context, v int) { h.ending[v] = h.c.Ending() }
 func (h *endingHost) Home() *Executor                  { return nil }
+func (h *endingHost) Fits(*Executor) bool              { return true }
 func (h *endingHost) Drop(int)                         {}
 func (h *endingHost) Idle()                            {}
 
@@ -1122,7 +1134,8 @@ type homeHost struct {
 	home atomic.Pointer[Executor]
 }
 
-func (h *homeHost) Home() *Executor { return h.home.Load() }
+func (h *homeHost) Home() *Executor     { return h.home.Load() }
+func (h *homeHost) Fits(*Executor) bool { return true }
 
 // TestStrandedAsAnExecutorComesBack: the router found no live executor
 // for a cell queued on an executor that went down (Home nil), and before
@@ -1201,8 +1214,9 @@ func (h *overlapHost) Deliver(context.Context, int) {
 	}
 	h.running.Add(-1)
 }
-func (h *overlapHost) Home() *Executor { return nil }
-func (h *overlapHost) Drop(int)        {}
+func (h *overlapHost) Home() *Executor     { return nil }
+func (h *overlapHost) Fits(*Executor) bool { return true }
+func (h *overlapHost) Drop(int)            {}
 func (h *overlapHost) Idle() {
 	select {
 	case h.idle <- struct{}{}:

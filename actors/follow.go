@@ -12,11 +12,12 @@ package actors
 // floating cell beside it goes back to its home executor instead, so that
 // under load the chain spreads over the executors it was placed on.
 
-// Float makes the cell floating: home is the executor its placement chose,
-// and lo the lowest executor index of its weight range, which it never
-// leaves. Called once, before the cell takes its first envelope.
-func (c *Cell[E]) Float(home *Executor, lo int) {
-	c.home, c.lo = home, lo
+// Float makes the cell floating: home is the executor its placement chose.
+// It goes only where its host's Fits allows: its weight range, recomputed
+// over the live executors as executors go down and come back, as a
+// token's is. Called once, before the cell takes its first envelope.
+func (c *Cell[E]) Float(home *Executor) {
+	c.home = home
 }
 
 // Ending reports whether the cell's running turn delivers the last envelope
@@ -36,8 +37,9 @@ func (c *Cell[E]) setEnding(last bool) {
 
 // Follow queues e near on x, the executor of a sender whose turn is ending
 // (see Ending), moving the cell there, when the cell floats, is idle on
-// another executor of x's group, x is in its weight range and has nothing
-// else queued, and the caller is x's owner. It reports whether it did;
+// another executor of x's group, x is in its weight range over the live
+// executors (see [Host]'s Fits) and has nothing else queued, and the
+// caller is x's owner. It reports whether it did;
 // otherwise the caller sends the usual way.
 //
 // It takes the lock: the cell's executor trims an idle cell's queues under
@@ -46,7 +48,7 @@ func (c *Cell[E]) Follow(x *Executor, e E) bool {
 	// A look without the lock first: most sends find the cell busy, or
 	// beside them, or the sender's executor with more to run.
 	if s := c.state.Load(); c.home == nil || s&phaseMask != cellIdle || s&^phaseMask == execBits(x) ||
-		x.index < c.lo || !x.Runs() || x.group.aborted.Load() || x.localPos != len(x.local) || x.mb.pending() {
+		!x.Runs() || x.group.aborted.Load() || x.localPos != len(x.local) || x.mb.pending() || !c.host.Fits(x) {
 		return false
 	}
 	if followLooked != nil {
@@ -79,9 +81,10 @@ var followLooked func()
 // on x, away from home, and the caller is x's owner, whose turn has more to
 // do (see the file's comment): the caller's send then queues it there. Not
 // to a home that is not healthy (stalled in a token, restarting, down):
-// the cell would wait there while x runs on.
+// the cell would wait there while x runs on; nor to one outside its range
+// now that executors went down (see Float).
 func (c *Cell[E]) GoHome(x *Executor) {
-	if c.home == nil || c.home == x || c.state.Load() != execBits(x)|cellIdle || !x.Runs() || !c.home.Healthy() {
+	if c.home == nil || c.home == x || c.state.Load() != execBits(x)|cellIdle || !x.Runs() || !c.home.Healthy() || !c.host.Fits(c.home) {
 		return
 	}
 	c.mu.Lock()
@@ -97,14 +100,14 @@ func (c *Cell[E]) GoHome(x *Executor) {
 
 // leaveStallLocked sends a floating cell, just scheduled from idle, home
 // when the executor it followed a hand-off to is stalled in a token and
-// its home is healthy: its envelope would wait there as long as the stall
-// while its home has nothing to do. GoHome's rule the other way round, for
+// its home is healthy (and in its range: see Float): its envelope would
+// wait there as long as the stall while its home has nothing to do. GoHome's rule the other way round, for
 // the senders GoHome does not see (plain code, an actor on another
 // executor): a stalled executor gets no unpinned work, and a floating cell
 // is unpinned. An executor restarting keeps its actors, and one down is
 // left by placeLocked.
 func (c *Cell[E]) leaveStallLocked() {
-	if x := c.exec.Load(); c.home != nil && c.home != x && x.Health()&Stalled != 0 && c.home.Healthy() {
+	if x := c.exec.Load(); c.home != nil && c.home != x && x.Health()&Stalled != 0 && c.home.Healthy() && c.host.Fits(c.home) {
 		c.setExec(c.home)
 	}
 }

@@ -27,8 +27,8 @@ func TestFollowRefuses(t *testing.T) {
 	x, y := startTwoExecutors(t)
 	w := &where{on: make(chan *Executor, 16)}
 	floating := func(on *Executor, lo int) *Cell[int] {
-		c := NewCell[int](on, 16, w)
-		c.Float(on, lo)
+		c := NewCell[int](on, 16, &where{on: w.on, lo: lo})
+		c.Float(on)
 		return c
 	}
 	if c := floating(y, 0); !followAsOwner(t, c, x, 0, nil) || c.Executor() != x {
@@ -138,15 +138,15 @@ func TestFollowRefuses(t *testing.T) {
 
 // TestGoHome: an idle floating cell away from home goes home when the
 // owner of its executor says so, not when its home is unhealthy (it would
-// wait there), nor for a caller that is not the owner, nor for the owner
-// of another group's executor of the same index (a Tell from an actor of
-// another runtime: found by review).
+// wait there) or outside its range, nor for a caller that is not the
+// owner, nor for the owner of another group's executor of the same index
+// (a Tell from an actor of another runtime: found by review).
 func TestGoHome(t *testing.T) {
 	x, y := startTwoExecutors(t)
 	w := &where{on: make(chan *Executor, 1)}
 	away := func() *Cell[int] {
 		c := NewCell[int](x, 16, w)
-		c.Float(y, 0)
+		c.Float(y)
 		return c
 	}
 	c := away()
@@ -165,6 +165,13 @@ func TestGoHome(t *testing.T) {
 	if c.Executor() != x {
 		t.Fatal("an executor of another group sent the cell home")
 	}
+	w.lo = 2 // y, its home, left its range (executors went down)
+	c = away()
+	runOn(t, x, func() { c.GoHome(x) })
+	if c.Executor() != x {
+		t.Fatal("the cell went home outside its range")
+	}
+	w.lo = 0
 	y.SetHealth(Stalled, true)
 	defer y.SetHealth(Stalled, false)
 	c = away()
@@ -184,7 +191,7 @@ func TestFollowerLeavesAStall(t *testing.T) {
 	defer x.SetHealth(Stalled, false)
 	w := &where{on: make(chan *Executor, 1)}
 	c := NewCell[int](x, 16, w)
-	c.Float(y, 0)
+	c.Float(y)
 	if err := c.TryPut(0); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +213,7 @@ func TestFollowerLeavesAStall(t *testing.T) {
 	}
 	y.SetHealth(Stalled, true)
 	c = NewCell[int](x, 16, w)
-	c.Float(y, 0)
+	c.Float(y)
 	if err := c.TryPut(0); err != nil {
 		t.Fatal(err)
 	}
