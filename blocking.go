@@ -350,11 +350,15 @@ func (l *lane) retryAfter(j actors.Job, delay time.Duration, o actors.Outcome, e
 	// t has no entry here: a retrying token neither starts nor parks (see
 	// actors.Task.RetryDue) until its timer below queues it again.
 	l.busyLocked(+1)
-	l.retries[t] = laneRetry{job: j, o: o, err: err, timer: time.AfterFunc(delay, func() {
+	unwatch := t.WatchBackoff()
+	l.retries[t] = laneRetry{job: j, o: o, err: err, unwatch: unwatch, timer: time.AfterFunc(delay, func() {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if _, ok := l.retries[t]; !ok {
 			return // Stop resolved it, or it was resolved (dropRetry)
+		}
+		if unwatch != nil {
+			unwatch() // queued again, it is checked against its context as it runs
 		}
 		// Queued before the retry stops counting as work, under one lock:
 		// the lane never looks idle in between, which let Stop return with
@@ -385,10 +389,19 @@ var laneRetryQueued func()
 
 // laneRetry is a token of the lane waiting out a retry backoff.
 type laneRetry struct {
-	job   actors.Job
-	timer *time.Timer
-	o     actors.Outcome // its last attempt's outcome and error
-	err   error
+	job     actors.Job
+	timer   *time.Timer
+	unwatch func() bool    // ends its watch on the submitter's context, or nil (see actors.Task.WatchBackoff)
+	o       actors.Outcome // its last attempt's outcome and error
+	err     error
+}
+
+// stop stops r's timer and its watch.
+func (r laneRetry) stop() {
+	r.timer.Stop()
+	if r.unwatch != nil {
+		r.unwatch()
+	}
 }
 
 // dropRetry forgets the retry t waits out a backoff for, if any: t was
@@ -397,7 +410,7 @@ func (l *lane) dropRetry(t *actors.Task) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if r, ok := l.retries[t]; ok {
-		r.timer.Stop()
+		r.stop()
 		l.busyLocked(-1)
 		delete(l.retries, t)
 		l.freedLocked()
@@ -517,7 +530,7 @@ func (l *lane) stop(ctx context.Context) (stopped, retries, cancelled int, runni
 	}
 	waiting := make(map[*actors.Task]laneRetry, len(l.retries))
 	for t, r := range l.retries {
-		r.timer.Stop()
+		r.stop()
 		waiting[t] = r
 	}
 	l.busyLocked(-len(l.retries))

@@ -166,7 +166,9 @@ func WithAnchor(externalCalls ...string) Option {
 // times, after backoff (doubled for each further retry, at most
 // [MaxRetryBackoff]). Only the final attempt's outcome reaches the token, and
 // the counts record one outcome per token. A cancelled token, or one whose
-// submitter's context ended, is not retried. A runtime's Stop waits for the
+// submitter's context ended, is not retried; one waiting out a backoff
+// when that happens resolves at once, with [ErrCancelled] or the
+// context's error. A runtime's Stop waits for the
 // retries waiting out a backoff as it drains; one still waiting when Stop's
 // context ends resolves with its last attempt's error. Negative retries or
 // backoff make Define fail.

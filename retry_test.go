@@ -554,3 +554,74 @@ func TestLaneRetryCancelledInFlight(t *testing.T) {
 		require.Equal(t, int32(2), attempts.Load(), "7's one attempt, and 8")
 	})
 }
+
+// TestRetryBackoffEndsWithItsContext: a token waiting out a retry backoff
+// whose submitter's context ends resolves at once with that context's
+// error, as Token.Cancel resolves it, on an executor and on the blocking
+// lane: it waited out the backoff (up to MaxRetryBackoff) first, holding
+// its slot and keeping a graceful Stop waiting (found by review).
+func TestRetryBackoffEndsWithItsContext(t *testing.T) {
+	for _, opts := range [][]Option{{}, {WithBlocking()}} {
+		synctest.Test(t, func(t *testing.T) {
+			rt, err := Start(Config{Cores: 1, Affinity: Off})
+			require.NoError(t, err)
+			fn, attempts := failing(1)
+			var failed atomic.Int32
+			op := must(Define(rt, "rc", fn, append(opts, WithRetry(1, time.Hour),
+				WithOnFailure(func(_ int, err error) {
+					require.ErrorIs(t, err, context.Canceled)
+					failed.Add(1)
+				}))...))
+			ctx, cancel := context.WithCancel(context.Background())
+			tok := must(op.Submit(ctx, 1))
+			synctest.Wait()
+			require.Equal(t, int32(1), attempts.Load())
+			endAt := time.Now()
+			cancel()
+			bg := context.Background()
+			_, err = tok.Wait(bg)
+			require.ErrorIs(t, err, context.Canceled)
+			require.Zero(t, time.Since(endAt), "the token waited out its backoff")
+			require.NoError(t, rt.Stop(bg))
+			require.Zero(t, time.Since(endAt), "Stop waited for the backoff of a token resolved")
+			synctest.Wait()
+			require.Equal(t, int32(1), attempts.Load(), "it ran again")
+			require.Equal(t, int32(1), failed.Load(), "its callback ran once")
+			require.Equal(t, uint64(1), rt.Stats().Total.Cancelled)
+			requireBalanced(t, rt)
+		})
+	}
+}
+
+// TestRetryBackoffEndsWithItsParent: a child token waiting out a retry
+// backoff resolves as its parent handler returns, whose end cancels the
+// child's context, and its watch on that context ends with it.
+func TestRetryBackoffEndsWithItsParent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt, err := Start(Config{Cores: 1, Affinity: Off})
+		require.NoError(t, err)
+		fn, attempts := failing(1)
+		child := must(Define(rt, "child", fn, WithBlocking(), WithRetry(1, time.Hour)))
+		release := make(chan struct{})
+		toks := make(chan *Token[int], 1)
+		parent := must(Define(rt, "parent", func(ctx context.Context, x int) (int, error) {
+			toks <- must(child.Submit(ctx, x))
+			<-release
+			return 0, nil
+		}))
+		bg := context.Background()
+		ptok := must(parent.Submit(bg, 1))
+		tok := <-toks
+		synctest.Wait() // the child failed once and waits out its backoff
+		require.Equal(t, int32(1), attempts.Load())
+		endAt := time.Now()
+		close(release)
+		must(ptok.Wait(bg))
+		_, err = tok.Wait(bg)
+		require.ErrorIs(t, err, context.Canceled)
+		require.Zero(t, time.Since(endAt), "the child waited out its backoff")
+		require.NoError(t, rt.Stop(bg))
+		require.Equal(t, int32(1), attempts.Load())
+		requireBalanced(t, rt)
+	})
+}

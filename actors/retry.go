@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -22,11 +23,20 @@ type retries struct {
 }
 
 type pendingRetry struct {
-	timer *time.Timer
-	exec  *Executor
-	job   Job
-	o     Outcome
-	err   error
+	timer   *time.Timer
+	unwatch func() bool // ends its watch on the submitter's context, or nil (see Task.WatchBackoff)
+	exec    *Executor
+	job     Job
+	o       Outcome
+	err     error
+}
+
+// stop stops p's timer and its watch.
+func (p *pendingRetry) stop() {
+	p.timer.Stop()
+	if p.unwatch != nil {
+		p.unwatch()
+	}
 }
 
 // schedule queues j again on e after delay. Its state is already queued, so
@@ -51,10 +61,10 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 		// parked as it waited did before Park refused a retrying token:
 		// the entry replaced gives its slot back, or the old timer,
 		// finding itself replaced, would keep it for ever.
-		old.timer.Stop()
+		old.stop()
 		old.exec.mb.unhold()
 	}
-	p := &pendingRetry{exec: e, job: j, o: o, err: err}
+	p := &pendingRetry{exec: e, job: j, o: o, err: err, unwatch: t.WatchBackoff()}
 	p.timer = time.AfterFunc(delay, func() {
 		r.mu.Lock()
 		if r.pending[t] != p {
@@ -65,6 +75,9 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 		r.firing.Add(1)
 		r.mu.Unlock()
 		defer r.firing.Done()
+		if p.unwatch != nil {
+			p.unwatch() // queued again, it is checked against its context as it runs
+		}
 		e.requeue(j, o, err)
 	})
 	r.pending[t] = p
@@ -72,6 +85,21 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 	if !t.Queued() {
 		r.drop(t) // resolved (cancelled) before its entry was there to drop
 	}
+}
+
+// WatchBackoff resolves t, which waits out a retry backoff, as soon as its
+// submitter's context ends, with that context's error, as Cancel resolves
+// it at once: it would otherwise be checked against its context only as
+// it is about to run, and hold its slot (and a graceful Stop) until its
+// backoff ends, up to a minute later. The backoff's owner calls it as the
+// backoff begins, and the stop it returns (nil for a context that never
+// ends) as the backoff ends, however it ends; the token's hook drops the
+// backoff as the watch resolves it.
+func (t *Task) WatchBackoff() (stop func() bool) {
+	if t.parent.Done() == nil {
+		return nil
+	}
+	return context.AfterFunc(t.parent, func() { t.Resolve(Cancelled, t.parent.Err()) })
 }
 
 // askRetry asks h, t's hook, whether to run t again after an attempt that
@@ -130,7 +158,7 @@ func (r *retries) drop(t *Task) {
 	delete(r.pending, t)
 	r.mu.Unlock()
 	if p != nil {
-		p.timer.Stop()
+		p.stop()
 		p.exec.mb.unhold()
 	}
 }
@@ -147,7 +175,7 @@ func (g *Group) StopRetries() int {
 	r.mu.Unlock()
 	n := 0
 	for t, p := range pending { // resolved without the lock: a token's hook drops its retry
-		p.timer.Stop()
+		p.stop()
 		p.exec.mb.unhold()
 		if t.Resolve(p.o, p.err) {
 			n++
