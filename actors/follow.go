@@ -23,9 +23,12 @@ func (c *Cell[E]) Float(home *Executor) {
 // Ending reports whether the cell's running turn delivers the last envelope
 // it knows of: its batch and near queue are spent and no sender queued one
 // since (a turn that began on a batch left from the last turn knows nothing
-// of the queue until it takes it). Meant for the turn's own goroutine (a
-// Receive sending on), as the cell's turns keep it.
-func (c *Cell[E]) Ending() bool { return c.ending.Load() }
+// of the queue until it takes it). It is false but on the goroutine running
+// that turn (a Receive sending on): the flag outlives the turn that set it,
+// and the actor's context outlives both, kept by a handler that runs on the
+// actor's executor later or while the turn waits, whose sends are no turn's
+// hand-off.
+func (c *Cell[E]) Ending() bool { return c.ending.Load() && c.InTurn() }
 
 // setEnding records, before each delivery, whether the envelope is the
 // turn's last known one; stored only when it changes (about twice a batch).
