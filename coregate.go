@@ -550,6 +550,9 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		}
 		rt.stopErr = withLane(ctx, supErr, laneStopped, laneRetries, laneCancelled, laneRunning)
 		rt.pauses.settle() // a Submit to a paused op still holding its token resolves it
+		// A delayed or held token that the watch on its submitter's context
+		// took before Stop could is resolved by that watch: not yet, maybe.
+		rt.sup.Group().AwaitWatched()
 		// A kill runs the actor's Stopped off the executors and waits for
 		// it (its children stop after it) until ctx ends, then for the
 		// grace a cancelled handler gets.

@@ -95,7 +95,10 @@ func (ds *delays) add(ctx context.Context, rt *Runtime, rule *router.Rule, tk *r
 	d.exec.Accept(j.Task())
 	heap.Push(&ds.q, d)
 	if ctx.Done() != nil {
-		d.watch = context.AfterFunc(ctx, func() { ds.drop(d, actors.Cancelled, ctx.Err()) })
+		d.watch = context.AfterFunc(ctx, func() {
+			defer j.Task().Watching()() // from before it leaves the heap, where Stop looks
+			ds.drop(d, actors.Cancelled, ctx.Err())
+		})
 	}
 	if ds.q[0] == d {
 		ds.arm(time.Until(d.at))

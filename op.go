@@ -639,6 +639,9 @@ func (j *hookedJob[A, R]) Placement() (*router.Rule, *router.Ticket) {
 // of the argument, which a retry or a callback would have needed, tells its
 // watcher and calls its op's callback.
 func (j *hookedJob[A, R]) Resolved(t *actors.Task) {
+	if hookResolving != nil {
+		hookResolving(t)
+	}
 	if j.tries.Load() > 0 { // resolved while waiting out a backoff (cancelled): its timer need not hold Stop up
 		j.op.dropRetry(t)
 	}
@@ -653,6 +656,10 @@ func (j *hookedJob[A, R]) Resolved(t *actors.Task) {
 		j.callBack(t, arg)
 	}
 }
+
+// hookResolving, when a test sets it, runs as a hooked token resolves,
+// once its outcome is decided and before its hook tells anyone.
+var hookResolving func(*actors.Task)
 
 // Settled tells the watcher the token's waiters were woken.
 func (j *hookedJob[A, R]) Settled(t *actors.Task) {

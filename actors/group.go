@@ -112,6 +112,7 @@ type Group struct {
 	spinners   spinners
 	waiting    waitingGauge // goroutines waiting for a P, as the pollers see it
 	detached   DetachedPool // GroupConfig.Detached, or nil
+	watches    watches      // tokens a watch on their submitter's context is resolving
 
 	wmu     sync.Mutex
 	workers map[*worker]struct{}
