@@ -234,8 +234,11 @@ func (g *Group) failed(err error) error {
 
 // Wait blocks until every token added so far has resolved, then cancels the
 // group's context and returns the first error of the group (nil when none
-// failed). Called from inside a handler it hands the executor on while it
-// waits, as [Token.Wait] does, and returns [ErrTooManyBlocked] when
+// failed). An Add or Go running at the same time as Wait, from outside
+// the group's tokens, may come after Wait found the group done, as with a
+// sync.WaitGroup: add before you wait (a token adding from its handler is
+// always waited for, since it has not resolved yet). Called from inside a
+// handler it hands the executor on while it waits, as [Token.Wait] does, and returns [ErrTooManyBlocked] when
 // Config.MaxBlocked handlers block already. Called from the handler of a
 // token of the group, which it would wait for, it returns an error at once
 // (the group goes on). A nil group, or one not made by [NewGroup], returns
