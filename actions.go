@@ -117,20 +117,35 @@ func (r *opRegistry) get(name string) opCaller {
 // proc is a hollywood process made of its send function: Invoke treats
 // each envelope as a Send, and it has no goroutine or state of its own.
 type proc struct {
-	pid  *actor.PID
-	send func(msg any, sender *actor.PID)
+	pid    *actor.PID
+	engine *actor.Engine // where a refused Poison is published
+	send   func(msg any, sender *actor.PID)
 }
 
 func (p *proc) Start()          {}
 func (p *proc) PID() *actor.PID { return p.pid }
 func (p *proc) Shutdown()       {}
 func (p *proc) Send(_ *actor.PID, msg any, sender *actor.PID) {
-	p.send(msg, sender)
+	p.deliver(msg, sender)
 }
 func (p *proc) Invoke(msgs []actor.Envelope) {
 	for _, m := range msgs {
-		p.send(m.Msg, m.Sender)
+		p.deliver(m.Msg, m.Sender)
 	}
+}
+
+// deliver hands msg to send, but for hollywood's Poison and Stop: the
+// process lives as long as what it serves (a runtime, an engine, a
+// Request), so it refuses them as the executors do and completes their
+// context, where send would drop the pill (a wait on the context would
+// never end) or take it for an answer.
+func (p *proc) deliver(msg any, sender *actor.PID) {
+	if cancel, graceful, ok := actors.PoisonPill(msg); ok {
+		p.engine.BroadcastEvent(actors.PoisonRefused{PID: p.pid, Graceful: graceful})
+		cancel()
+		return
+	}
+	p.send(msg, sender)
 }
 
 // opsProc is a runtime's ops process: it runs the calls it is sent.
@@ -142,11 +157,12 @@ type opsProc struct {
 // newOpsProc returns rt's ops process, to register with its engine.
 func newOpsProc(rt *Runtime) *proc {
 	p := &opsProc{rt: rt, pid: rt.OpsPID()}
-	return &proc{pid: p.pid, send: p.receive}
+	return &proc{pid: p.pid, engine: rt.engine, send: p.receive}
 }
 
-// receive runs a call: a [Call] or a [*wire.Call]. Poison and Stop are
-// refused (stop the runtime to stop it); anything else is a dead letter.
+// receive runs a call: a [Call] or a [*wire.Call]; anything else is a
+// dead letter. (Poison and Stop never reach it: proc refuses them, and
+// the runtime's Stop stops it.)
 func (p *opsProc) receive(msg any, sender *actor.PID) {
 	var c Call
 	switch m := msg.(type) {
@@ -165,11 +181,6 @@ func (p *opsProc) receive(msg any, sender *actor.PID) {
 			return
 		}
 	default:
-		if cancel, graceful, ok := actors.PoisonPill(msg); ok {
-			p.rt.engine.BroadcastEvent(actors.PoisonRefused{PID: p.pid, Graceful: graceful})
-			cancel()
-			return
-		}
 		p.reject(msg, sender, fmt.Errorf("%w: %v takes a coregate.Call or a *wire.Call, not %T", ErrBadArgument, p.pid, msg))
 		return
 	}

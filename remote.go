@@ -99,9 +99,9 @@ func (p *protoRemote) Start(e *actor.Engine) error {
 	if err := p.Remoter.Start(e); err != nil {
 		return err
 	}
-	p.discard = e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), discardID), send: func(any, *actor.PID) {}})
+	p.discard = e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), discardID), engine: e, send: func(any, *actor.PID) {}})
 	g := newGone(e)
-	e.SpawnProc(&proc{pid: g.pid, send: g.receive})
+	e.SpawnProc(&proc{pid: g.pid, engine: e, send: g.receive})
 	p.engine.Store(e)
 	return nil
 }
@@ -357,7 +357,8 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	answers := make(chan any, 1)
 	var taken atomic.Bool // the process took msg: an answer comes
 	a := e.SpawnProc(&proc{
-		pid: actor.NewPID(e.Address(), requestPrefix+strconv.FormatUint(requestIDs.Add(1), 10)),
+		pid:    actor.NewPID(e.Address(), requestPrefix+strconv.FormatUint(requestIDs.Add(1), 10)),
+		engine: e,
 		send: func(msg any, _ *actor.PID) {
 			if _, ok := msg.(requestTaken); ok {
 				taken.Store(true)

@@ -376,10 +376,12 @@ func (g *Group) Running() []*Task {
 }
 
 // PoisonRefused is published when hollywood's Poison or Stop is sent to a PID
-// the runtime owns (an executor or its router). Nothing is stopped or lost;
-// the context Poison returned is done. Stop the runtime to stop them.
+// the runtime owns (an executor, its router, its ops process) or one of
+// the processes coregate adds to an engine (Remote's, a Request's). Nothing
+// is stopped or lost; the context Poison returned is done. Stop the runtime
+// to stop its processes.
 type PoisonRefused struct {
-	PID      *actor.PID // the executor's or router's PID the message was sent to
+	PID      *actor.PID // the PID the message was sent to
 	Graceful bool       // Poison rather than Stop
 }
 
