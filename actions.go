@@ -156,7 +156,7 @@ type opsProc struct {
 
 // newOpsProc returns rt's ops process, to register with its engine.
 func newOpsProc(rt *Runtime) *proc {
-	p := &opsProc{rt: rt, pid: rt.OpsPID()}
+	p := &opsProc{rt: rt, pid: actor.NewPID(rt.engine.Address(), rt.name+"/ops")} // before rt.sup is set: OpsPID says nil
 	return &proc{pid: p.pid, engine: rt.engine, send: p.receive}
 }
 

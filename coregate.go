@@ -100,8 +100,10 @@ type Config struct {
 	Affinity Affinity
 	// Engine hosts the executor and router processes; nil means a new engine.
 	Engine *actor.Engine
-	// Name prefixes the PIDs (<Name>/exec/<i>, <Name>/router); "" means
-	// "coregate". Two runtimes on one engine need different names, and a
+	// Name prefixes the PIDs (<Name>/exec/<i>, <Name>/router, <Name>/ops);
+	// "" means "coregate". Two runtimes on one engine need different names
+	// (Start refuses a name one of whose PIDs the engine has already, also
+	// when two Starts race for it), and a
 	// name has no '/' (Start says so): an actor's PID is
 	// <Name>/actor/<actor name>, so runtimes "a" and "a/actor/b" would
 	// give one PID to two actors.
@@ -332,6 +334,17 @@ func Start(cfg Config) (*Runtime, error) {
 		group.Unregister()
 		return nil, fmt.Errorf("%w (give each runtime on an engine its own Config.Name)", err)
 	}
+	// The ops process before the executors run, so that a Start refused
+	// for its PID has nothing to stop; until Start returns it has no op to
+	// run, and refuses every call.
+	rt.gone = goneOf(rt.engine, rt.name) // before any of its processes refuses a message
+	ops := newOpsProc(rt)
+	if !actors.Claim(rt.engine, ops) {
+		rt.router.Unregister()
+		group.Release()
+		group.Unregister()
+		return nil, fmt.Errorf("coregate: PID %s/ops is already registered on this engine (give each runtime on an engine its own Config.Name)", cfg.Name)
+	}
 	rt.sup, err = supervisor.Start(supervisor.Config{
 		Group:      group,
 		Room:       rt.room,
@@ -340,12 +353,11 @@ func Start(cfg Config) (*Runtime, error) {
 		Reroute:    rt.router,
 	})
 	if err != nil {
+		rt.engine.Registry.Remove(ops.pid)
 		rt.router.Unregister()
 		return nil, err
 	}
 	rt.execs = group.Executors()
-	rt.gone = goneOf(rt.engine, rt.name) // before any of its processes refuses a message
-	rt.engine.SpawnProc(newOpsProc(rt))
 	return rt, nil
 }
 

@@ -107,3 +107,34 @@ func TestPoisonOfARequestIsNotItsAnswer(t *testing.T) {
 	require.NoError(t, a.err)
 	require.Equal(t, 42, a.v)
 }
+
+// idle is a hollywood actor that takes every message and does nothing.
+type idle struct{}
+
+func (idle) Receive(*actor.Context) {}
+
+// TestStartRefusesAHeldOpsPID: a name whose ops PID (<name>/ops) is a
+// process of the engine already is refused, as one whose executors' or
+// router's PIDs are: hollywood keeps the first process of an ID, so the
+// runtime's OpsPID reached the other process, and its Stop removed that
+// process from the engine. The refused Start leaves the engine as it was,
+// and the name starts once the PID is free.
+func TestStartRefusesAHeldOpsPID(t *testing.T) {
+	e := must(actor.NewEngine(actor.NewEngineConfig()))
+	held := e.Spawn(func() actor.Receiver { return idle{} }, "held", actor.WithID("ops"))
+	_, err := Start(Config{Engine: e, Cores: 1, Name: "held"})
+	require.ErrorContains(t, err, "held/ops is already registered")
+	require.Same(t, held, e.Registry.GetPID("held", "ops"), "the refused Start took the process's PID")
+	for _, id := range []string{"router", "exec/0"} {
+		require.Nil(t, e.Registry.GetPID("held", id), "the refused Start left %s registered", id)
+	}
+	select {
+	case <-e.Poison(held).Done():
+	case <-time.After(pidsTimeout):
+		t.Fatal("the held process did not stop")
+	}
+	rt := start(t, Config{Engine: e, Cores: 1, Name: "held"})
+	require.NotNil(t, e.Registry.GetPID("held", "ops"))
+	require.NoError(t, rt.Stop(context.Background()))
+	require.Nil(t, e.Registry.GetPID("held", "ops"))
+}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,11 +184,6 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	g.abort, g.cancel = context.WithCancel(context.Background())
 	kind := cfg.Name + "/exec"
 	for i, cpu := range cfg.CPUs {
-		if cfg.Engine.Registry.GetPID(kind, strconv.Itoa(i)) != nil {
-			g.Unregister()
-			g.cancel()
-			return nil, fmt.Errorf("coregate: PID %s/%d is already registered on this engine", kind, i)
-		}
 		e := &Executor{
 			group: g,
 			index: i,
@@ -197,11 +193,30 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 		}
 		e.mb.index = i
 		e.ctx = &turnCtx{g.abort, e}
+		if !Claim(cfg.Engine, e) {
+			g.Unregister() // the executors claimed so far, not e
+			g.cancel()
+			return nil, fmt.Errorf("coregate: PID %s/%d is already registered on this engine", kind, i)
+		}
 		g.execs = append(g.execs, e)
-		cfg.Engine.SpawnProc(e)
 	}
 	listGroup(g) // for Block, until Release
 	return g, nil
+}
+
+// Claim registers p with e unless e has a process of p's ID already, and
+// reports whether p is registered. Hollywood keeps the first process of an
+// ID and drops a later one without saying so to its caller, so the
+// registry is looked at again after the spawn: a look before it alone
+// leaves a runtime started at the same time under the same name free to
+// take the ID in between, and both would go on sharing it.
+func Claim(e *actor.Engine, p actor.Processer) bool {
+	kind, id, _ := strings.Cut(p.PID().GetID(), "/")
+	if e.Registry.GetPID(kind, id) != nil {
+		return false // not spawned: hollywood would publish and log a duplicate
+	}
+	e.SpawnProc(p)
+	return e.Registry.GetPID(kind, id) == p.PID()
 }
 
 // Executors returns the group's executors, index order. Do not modify the slice.

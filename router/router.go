@@ -52,9 +52,6 @@ func (v *view) eligible(w Weight) []int { return Eligible(w, v.live) }
 // seeds. room must be the Room the executors' mailboxes notify.
 func New(g *actors.Group, name string, room *actors.Room, sticky *anchor.Sticky, seeds *anchor.Seeds) (*Router, error) {
 	engine := g.Engine()
-	if engine.Registry.GetPID(name, "router") != nil {
-		return nil, fmt.Errorf("router: PID %s/router is already registered on this engine", name)
-	}
 	r := &Router{
 		pid:    actor.NewPID(engine.Address(), name+"/router"),
 		engine: engine,
@@ -78,7 +75,9 @@ func New(g *actors.Group, name string, room *actors.Room, sticky *anchor.Sticky,
 	for i := range r.fitOnly {
 		r.fitOnly[i] = func(e int) bool { return e == i }
 	}
-	engine.SpawnProc(r)
+	if !actors.Claim(engine, r) {
+		return nil, fmt.Errorf("router: PID %s/router is already registered on this engine", name)
+	}
 	return r, nil
 }
 
