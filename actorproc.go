@@ -32,7 +32,9 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 	// A pill first: an actor of any M (an interface) would take it for a
 	// message.
 	if cancel, _, ok := actors.PoisonPill(msg); ok {
-		go func() { <-r.stopWith(nil); cancel() }()
+		// Done once the whole tree stopped, as Ref.Stop from plain code
+		// waits for it: a child's name is free once the context is done.
+		go func() { r.stopWith(nil); <-r.treeCh(); cancel() }()
 		return
 	}
 	// A nil is M's nil where M has one, as a Call's nil argument is an op's.

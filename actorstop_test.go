@@ -257,6 +257,46 @@ func (s *gatedStopped) Stopped(c *ActorContext) {
 	_, _ = tok.Wait(c)
 }
 
+// TestPoisonOfAParentEndsWithItsTree: hollywood's Poison of an actor's PID
+// stops it as Ref.Stop from plain code does (the README says so), so the
+// context Poison returned is done once the actor's ChildOf children
+// stopped too, not as the parent alone stopped. Found by review: a child's
+// name could still be taken once Poison's context was done.
+func TestPoisonOfAParentEndsWithItsTree(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := must(Start(Config{Cores: 1, Affinity: Off, StallAfter: -1}))
+		bg := context.Background()
+		gate := make(chan struct{})
+		hold := must(Define(rt, "hold", func(ctx context.Context, x int) (int, error) { <-gate; return x, nil }, WithBlocking()))
+		stopping := make(chan struct{})
+		made := make(chan any, 1)
+		kids := map[string]func() Actor[string, int]{
+			"g": func() Actor[string, int] { return &gatedStopped{op: hold, stopping: stopping} },
+		}
+		p := must(Spawn(rt, "p", func() Actor[string, int] { return &treeSpawner{rt: rt, kids: kids, made: made} }))
+		must(must(p.Ask(bg, "g")).Wait(bg))
+		g := (<-made).(*Ref[string, int])
+
+		poisoned := rt.Engine().Poison(p.PID())
+		<-stopping // the child's Stopped waits on gate
+		<-p.doneCh()
+		synctest.Wait()
+		select {
+		case <-poisoned.Done():
+			t.Error("Poison's context was done with the parent's child still stopping")
+		default:
+		}
+		close(gate)
+		<-poisoned.Done()
+		select {
+		case <-g.doneCh():
+		default:
+			t.Fatal("Poison's context was done before the child stopped")
+		}
+		require.NoError(t, rt.Stop(bg))
+	})
+}
+
 // TestParentStopWaitsForAChildMidStop: P -> C -> G (ChildOf each). C is
 // being stopped (its Stopped ran, G's Stopped still runs), then P is
 // stopped: P's Stop waits for C's tree, G with it. Found by review: C left
