@@ -20,6 +20,12 @@ type retries struct {
 	pending map[*Task]*pendingRetry
 	stopped bool
 	firing  sync.WaitGroup // timers that left pending and are queueing their job
+	// cut counts the retries resolved with their last attempt's outcome
+	// outside pending once the runtime gave up draining: on their way to
+	// their backoff as retries stopped, or due as the mailbox aborted.
+	// Neither Abort nor StopRetries found them: the next StopRetries
+	// reports them, or a Stop would say it cut nothing short.
+	cut int
 }
 
 type pendingRetry struct {
@@ -53,7 +59,7 @@ func (r *retries) schedule(e *Executor, j Job, delay time.Duration, o Outcome, e
 	if r.stopped {
 		r.mu.Unlock()
 		e.mb.unhold()
-		t.Resolve(o, err)
+		r.cutShort(t, o, err)
 		return
 	}
 	if old := r.pending[t]; old != nil {
@@ -145,7 +151,18 @@ func (e *Executor) requeue(j Job, o Outcome, err error) {
 	case Gone:
 		e.group.redirect(j)
 	case Closed:
-		j.Task().Resolve(o, err)
+		e.group.retries.cutShort(j.Task(), o, err)
+	}
+}
+
+// cutShort resolves t, a retry that will not run because the runtime gave
+// up draining, with o and err, its last attempt's, and counts it for
+// StopRetries. Resolved without the lock: a token's hook drops its retry.
+func (r *retries) cutShort(t *Task, o Outcome, err error) {
+	if t.Resolve(o, err) {
+		r.mu.Lock()
+		r.cut++
+		r.mu.Unlock()
 	}
 }
 
@@ -168,7 +185,10 @@ func (r *retries) drop(t *Task) {
 
 // StopRetries resolves every token waiting out a retry backoff with the
 // outcome of its last attempt, returns how many, and returns once no retry
-// timer is still queueing a job.
+// timer is still queueing a job. The count includes the retries the
+// runtime's abort cut short since the last call, on their way to their
+// backoff or due, which their runners or timers resolved: call it again
+// once the executors' goroutines are done to count those of their runners.
 func (g *Group) StopRetries() int {
 	r := &g.retries
 	r.mu.Lock()
@@ -185,5 +205,9 @@ func (g *Group) StopRetries() int {
 		}
 	}
 	r.firing.Wait()
+	r.mu.Lock()
+	n += r.cut
+	r.cut = 0
+	r.mu.Unlock()
 	return n
 }

@@ -183,3 +183,85 @@ func TestAbortAsAFailedAttemptIsQueuedAgain(t *testing.T) {
 		}
 	})
 }
+
+// TestStopCountsARetryItCutShortOnItsWay: a Stop that gives up draining
+// (Abort, then StopRetries) as a failed attempt is on its way to its
+// backoff, after the runner looked for an abort and before it queued the
+// token again, resolves that retry with the attempt's error: Abort and
+// StopRetries, read again once the runner is done, count it among the
+// retries. Abort found the token running, StopRetries found no backoff
+// yet, and the runner, finding retries stopped (delay > 0) or the mailbox
+// aborted (no delay), resolved it uncounted: the supervisor's Stop
+// returned nil although it cut a retry short (found by review).
+func TestStopCountsARetryItCutShortOnItsWay(t *testing.T) {
+	for _, delay := range []time.Duration{time.Hour, 0} {
+		t.Run(delay.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				g, e := startOneExecutor(t)
+				attempts := 0
+				h := &retryHook{delay: delay}
+				j := newRetried(h, &attempts)
+				stopped, retries := 0, 0
+				h.during = func() { // the runner decides on its retry: Stop gives up
+					if attempts == 1 {
+						stopped, retries = g.Abort()
+						retries += g.StopRetries()
+					}
+				}
+				if e.Push(j) != Pushed {
+					t.Fatal("push refused")
+				}
+				<-j.task.Finished()
+				synctest.Wait() // the runner is done with it
+				retries += g.StopRetries()
+				if stopped != 0 || retries != 1 {
+					t.Errorf("Stop counted %d stopped and %d retries, want 0 and 1", stopped, retries)
+				}
+				if err := j.task.Result(); !errors.Is(err, errAttempt) {
+					t.Errorf("resolved with %v, want the attempt's error", err)
+				}
+				if attempts != 1 {
+					t.Errorf("%d attempts, want 1", attempts)
+				}
+			})
+		})
+	}
+}
+
+// TestStopCountsARetryDueAsItGivesUp: a Stop that gives up draining as a
+// retry's backoff ends, after its timer took it out of the backoffs and
+// before it queued the token again, resolves it with its last attempt's
+// error and counts it among the retries once the timer is done
+// (StopRetries waits for it). The mailbox, aborted, refused the retry,
+// which resolved uncounted (found by review).
+func TestStopCountsARetryDueAsItGivesUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g *Group
+		stopped, retries := -1, -1
+		g = startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off}, Hooks{
+			Follow: func(Job) *Executor { // the timer queues the retry: Stop gives up
+				stopped, retries = g.Abort()
+				return nil
+			},
+		})
+		e := g.Executors()[0]
+		attempts := 0
+		j := newRetried(&retryHook{delay: time.Second}, &attempts)
+		if e.Push(j) != Pushed {
+			t.Fatal("push refused")
+		}
+		synctest.Wait()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		retries += g.StopRetries()
+		if stopped != 0 || retries != 1 {
+			t.Errorf("Stop counted %d stopped and %d retries, want 0 and 1", stopped, retries)
+		}
+		if err := j.task.Result(); !errors.Is(err, errAttempt) {
+			t.Errorf("resolved with %v, want the attempt's error", err)
+		}
+		if attempts != 1 {
+			t.Errorf("%d attempts, want 1", attempts)
+		}
+	})
+}

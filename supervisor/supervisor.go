@@ -384,6 +384,8 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	}
 	// After a drain the only retries left wait on an executor that is down:
 	// no draining owner waited for the slot they hold. They never ran again.
+	// After an abort, this also counts the retries whose runners the abort
+	// cut short on their way to their backoff, done by the grace's end.
 	if n := s.group.StopRetries(); n > 0 {
 		if stop == nil {
 			stop = &StopError{Cause: ErrDownWhileDraining}

@@ -975,3 +975,40 @@ func TestHugeCooldownDoesNotOverflowFakeClock(t *testing.T) {
 		}
 	})
 }
+
+// TestStopReportsARetryCutShortOnItsWayFakeClock: Stop's context ends as a
+// failed attempt is on its way to its backoff (its runner asked its hook,
+// after it looked for an abort, before it queued the token again). The
+// retry never runs: Stop resolves it with the attempt's error and reports
+// it among the retries. It returned nil, as if every token had reached its
+// own outcome (found by review).
+func TestStopReportsARetryCutShortOnItsWayFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, e, events := startFake(t, Config{})
+		next(t, events) // started
+		errAttempt := errors.New("attempt failed")
+		asked := make(chan struct{})
+		j := newHookJob(1, func(context.Context) error { return errAttempt }, func() (time.Duration, bool) {
+			close(asked)
+			<-s.group.Context().Done() // Stop gave up (Abort)
+			// Stop is on to its grace by the time it wakes: the abort
+			// and the backoffs' stop are behind it.
+			time.Sleep(time.Nanosecond)
+			return time.Hour, true
+		})
+		if e.Push(j) != actors.Pushed {
+			t.Fatal("push refused")
+		}
+		<-asked
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		err := s.Stop(ctx)
+		if !errors.Is(j.Task().Result(), errAttempt) {
+			t.Fatalf("resolved with %v, want the attempt's error", j.Task().Result())
+		}
+		var se *StopError
+		if !errors.As(err, &se) || se.Retries != 1 || se.Stopped != 0 {
+			t.Fatalf("Stop = %v, want a StopError with one retry resolved", err)
+		}
+	})
+}
