@@ -5,10 +5,12 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/internal/testkit"
 	"github.com/stretchr/testify/require"
 )
@@ -328,6 +330,46 @@ func TestCallbackGoexitOnAHelperOrTheLane(t *testing.T) {
 				require.Equal(t, x, v)
 			}
 			require.NoError(t, rt.Stop(bg))
+		})
+	}
+}
+
+// TestCallbackOfAnAttemptCancelledAsItIsRetried: a token cancelled as its
+// failed attempt is queued again for its retry (its hook allowed one, its
+// backoff has yet to begin) resolves with that attempt's error on the
+// goroutine that ran it, and its failure callback runs there, before its
+// waiters wake, as for any token that ran. The callback ran on a goroutine
+// of its own, possibly after Wait returned (found by review).
+func TestCallbackOfAnAttemptCancelledAsItIsRetried(t *testing.T) {
+	defer func() { retryAsked = nil }()
+	for _, blocking := range []bool{false, true} {
+		t.Run(map[bool]string{false: "executor", true: "lane"}[blocking], func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off})
+			fn, attempts := failing(2)
+			var runner, caller atomic.Uint64
+			opts := []Option{WithRetry(1, time.Hour), WithOnFailure(func(int, error) { caller.Store(actors.GoID()) })}
+			if blocking {
+				opts = append(opts, WithBlocking())
+			}
+			op := must(Define(rt, "c", func(ctx context.Context, x int) (int, error) {
+				runner.Store(actors.GoID())
+				return fn(ctx, x)
+			}, opts...))
+			toks := make(chan *Token[int], 1)
+			retryAsked = func() { // on the runner: the token is cancelled meanwhile
+				retryAsked = nil
+				if (<-toks).Cancel() {
+					t.Error("Cancel resolved a token still running")
+				}
+			}
+			bg := context.Background()
+			tok := must(op.Submit(bg, 7))
+			toks <- tok
+			_, err := tok.Wait(bg)
+			require.ErrorIs(t, err, errFlaky)
+			require.NotZero(t, caller.Load(), "Wait returned before the callback ran")
+			require.Equal(t, runner.Load(), caller.Load(), "the callback ran off the goroutine that ran the token")
+			require.Equal(t, int32(1), attempts.Load())
 		})
 	}
 }

@@ -705,7 +705,25 @@ func (j *hookedJob[A, R]) Retry(actors.Outcome, error) (time.Duration, bool) {
 	for k := 1; k < tries && d < MaxRetryBackoff; k++ {
 		d *= 2
 	}
+	if retryAsked != nil {
+		retryAsked()
+	}
 	return min(d, MaxRetryBackoff), true
+}
+
+// retryAsked, when a test sets it, runs on a failed attempt's runner as
+// the token's hook has allowed another attempt, before the token is queued
+// again.
+var retryAsked func()
+
+// Kept makes the goroutine that ran the token's failed attempt its
+// resolver again, which Retry let go of: a Cancel came as the token was
+// queued again, and that goroutine resolves it with the attempt's outcome,
+// so the callback runs there before the waiters wake.
+func (j *hookedJob[A, R]) Kept(*actors.Task) {
+	if j.op.callbacks.set() {
+		j.runner.Store(actors.GoID())
+	}
 }
 
 // actorOptions applies opts for an actor named name and checks they apply.

@@ -47,8 +47,7 @@ func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration, o O
 		}
 		t.requeue(o, err)
 		if t.cancel.isFired() { // as in Executor.retry
-			t.Resolve(o, err)
-			return true
+			return t.keep(h, o, err)
 		}
 		again(j, delay, o, err)
 		return true

@@ -718,8 +718,7 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 	t.requeued()
 	t.requeue(o, err)
 	if t.cancel.isFired() { // Cancel came as it ended (see Task.Cancel): this attempt's outcome is its last
-		t.Resolve(o, err)
-		return true
+		return t.keep(h, o, err)
 	}
 	if retryQueued != nil {
 		retryQueued()

@@ -127,6 +127,18 @@ func (t *Task) askRetry(h Hook, o Outcome, err error) (delay time.Duration, agai
 	return delay, again, false
 }
 
+// keep resolves t, queued again for the retry its hook h allowed, with o
+// and err, its failed attempt's, on that attempt's runner, and reports that
+// it is resolved: a Cancel came as it was queued again, so this attempt is
+// its last. A [Keeper] hook is told first, as the token ran.
+func (t *Task) keep(h Hook, o Outcome, err error) bool {
+	if k, ok := h.(Keeper); ok {
+		k.Kept(t)
+	}
+	t.Resolve(o, err)
+	return true
+}
+
 // requeue puts a retried job into the slot it holds at the tail of e's
 // mailbox, elsewhere when e is down or its placement moved off e (the
 // group's follow hook), or resolves it with its last attempt's outcome once

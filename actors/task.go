@@ -202,6 +202,16 @@ type Settler interface {
 	Settled(t *Task)
 }
 
+// Keeper is a [Hook] told when the runner of a failed attempt whose Retry
+// allowed another resolves the token itself after all, with that attempt's
+// outcome: a Cancel came as the token was queued again (see
+// [Task.Cancel]). Kept is called on that runner just before: a hook that
+// let go of its runner in Retry (a callback's, which runs on the goroutine
+// that ran the token) takes it back.
+type Keeper interface {
+	Kept(t *Task)
+}
+
 // AnchorKey is the context key under which a handler's context answers its
 // hook's Anchor, so tokens submitted with that context (or one derived from
 // it) find it.
