@@ -33,7 +33,7 @@ func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration, o O
 		return
 	}
 	t.moved.Or(detachedBit)
-	retry := func(j Job, o Outcome, err error) bool {
+	retry := func(j Job, o Outcome, err error, _ bool) bool {
 		h := t.hook()
 		if h == nil || e.group.aborted.Load() || t.cancel.isFired() || t.ctxErr() != nil {
 			return false
@@ -52,8 +52,8 @@ func (e *Executor) RunDetached(j Job, again func(j Job, delay time.Duration, o O
 		again(j, delay, o, err)
 		return true
 	}
-	o, err := invoke(j, t, retry, nil) // the lane counts what its abort cut short
-	if (o == Failed || o == Panicked) && retry(j, o, err) {
+	o, err, _ := invoke(j, t, retry, nil) // the lane counts what its abort cut short
+	if (o == Failed || o == Panicked) && retry(j, o, err, false) {
 		return
 	}
 	t.finish(o, err)

@@ -523,8 +523,8 @@ func (e *Executor) run(w *worker, j Job) {
 		return
 	}
 	e.running.Store(t)
-	o, err := invoke(j, t, e.retry, e.group)
-	if (o == Failed || o == Panicked) && e.retry(j, o, err) {
+	o, err, cut := invoke(j, t, e.retry, e.group)
+	if (o == Failed || o == Panicked) && e.retry(j, o, err, cut) {
 		return
 	}
 	t.finish(o, err)
@@ -536,18 +536,18 @@ func (e *Executor) run(w *worker, j Job) {
 // runs the inner defer and keeps unwinding, past the line after it. A Goexit
 // resolves (or, when retry queues it again, retries) the token here, then
 // goes on ending the goroutine. A handler that ends, however it ends, after
-// g (nil: not counted here) aborted is counted as cut short: its context
-// was cancelled as it ran.
-func invoke(j Job, t *Task, retry func(Job, Outcome, error) bool, g *Group) (o Outcome, err error) {
+// g (nil: not counted here) aborted is counted as cut short (cut): its
+// context was cancelled as it ran, and it is not retried.
+func invoke(j Job, t *Task, retry func(j Job, o Outcome, err error, cut bool) bool, g *Group) (o Outcome, err error, cut bool) {
 	normal, recovered := false, false
 	defer func() {
-		if g != nil && g.aborted.Load() {
+		if cut = g != nil && g.aborted.Load(); cut {
 			g.cancelled.Add(1) // also for a Goexit, which ends the goroutine here
 		}
 		if normal || recovered {
 			return
 		}
-		if !retry(j, Failed, ErrGoexit) {
+		if !retry(j, Failed, ErrGoexit, cut) {
 			t.finish(Failed, ErrGoexit)
 		}
 	}()
@@ -570,7 +570,7 @@ func invoke(j Job, t *Task, retry func(Job, Outcome, error) bool, g *Group) (o O
 		normal = true
 	}()
 	recovered = !normal
-	return o, err
+	return o, err, cut
 }
 
 // turn runs one turn of s. A panic escaping it is recovered (the runnable
@@ -700,11 +700,18 @@ func (e *Executor) flushLocal() {
 
 // retry queues j again if its hook asks for another attempt, and reports
 // whether it did, or resolved j (its hook failed, see Task.askRetry). A
-// cancelled token or an aborting runtime is not retried.
-func (e *Executor) retry(j Job, o Outcome, err error) bool {
+// cancelled token is not retried, nor one whose handler ended after the
+// abort (cut: counted as a handler cancelled). One that ended before is
+// asked for even once the abort came: a retry it allows is cut short, and
+// counted so, on its way to its backoff (see Abort, retries.schedule and
+// Executor.requeue), else a Stop would say it cut nothing short.
+func (e *Executor) retry(j Job, o Outcome, err error, cut bool) bool {
+	if retryLooking != nil {
+		retryLooking()
+	}
 	t := j.Task()
 	h := t.hook()
-	if h == nil || e.group.aborted.Load() || t.cancel.isFired() || t.ctxErr() != nil {
+	if h == nil || cut || t.cancel.isFired() || t.ctxErr() != nil {
 		return false
 	}
 	delay, again, resolved := t.askRetry(h, o, err)
@@ -726,6 +733,10 @@ func (e *Executor) retry(j Job, o Outcome, err error) bool {
 	e.group.retries.schedule(e, j, delay, o, err)
 	return true
 }
+
+// retryLooking, when a test sets it, runs as a failed attempt's handler
+// has returned, before its executor looks whether to retry it.
+var retryLooking func()
 
 // retryQueued, when a test sets it, runs as a failed attempt's token is
 // queued again for its retry, before its backoff is scheduled.

@@ -265,3 +265,68 @@ func TestStopCountsARetryDueAsItGivesUp(t *testing.T) {
 		}
 	})
 }
+
+// TestStopCountsARetryItCutShortAsTheAttemptEnds: a Stop that gives up
+// draining (Abort, then StopRetries) as a failed attempt's handler has
+// returned, before its executor looks whether to retry it, cuts that retry
+// short: the token resolves with the attempt's error, counted among the
+// retries, once. The executor, finding the abort, resolved it uncounted,
+// as if it were its last attempt: the handler returned before the abort,
+// so it was not counted as a handler cancelled either (found by review).
+func TestStopCountsARetryItCutShortAsTheAttemptEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, e := startOneExecutor(t)
+		attempts := 0
+		j := newRetried(&retryHook{delay: time.Hour}, &attempts)
+		stopped, retries := 0, 0
+		retryLooking = func() {
+			retryLooking = nil
+			stopped, retries = g.Abort()
+			retries += g.StopRetries()
+		}
+		defer func() { retryLooking = nil }()
+		if e.Push(j) != Pushed {
+			t.Fatal("push refused")
+		}
+		<-j.task.Finished()
+		synctest.Wait() // the runner is done with it
+		retries += g.StopRetries()
+		if n := g.Cancelled(); stopped != 0 || retries+n != 1 {
+			t.Errorf("Stop counted %d stopped, %d retries and %d handlers cancelled; want the token once", stopped, retries, n)
+		}
+		if err := j.task.Result(); !errors.Is(err, errAttempt) {
+			t.Errorf("resolved with %v, want the attempt's error", err)
+		}
+		if attempts != 1 {
+			t.Errorf("%d attempts, want 1", attempts)
+		}
+	})
+}
+
+// TestAbortDuringAFailedAttemptCountsItOnce: a failed attempt whose
+// handler returned after the abort is counted once, as a handler the abort
+// cancelled, and not retried: its retry is not cut short a second time.
+func TestAbortDuringAFailedAttemptCountsItOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, e := startOneExecutor(t)
+		attempts, stopped, retries := 0, 0, 0
+		j := &testJob{fn: func(context.Context) error {
+			attempts++
+			stopped, retries = g.Abort()
+			return errAttempt
+		}}
+		j.task.Init(context.Background(), 1, nil, &retryHook{delay: time.Hour})
+		if e.Push(j) != Pushed {
+			t.Fatal("push refused")
+		}
+		<-j.task.Finished()
+		synctest.Wait()
+		retries += g.StopRetries()
+		if n := g.Cancelled(); stopped != 0 || retries != 0 || n != 1 {
+			t.Errorf("Stop counted %d stopped, %d retries and %d handlers cancelled; want 0, 0 and 1", stopped, retries, n)
+		}
+		if err := j.task.Result(); !errors.Is(err, errAttempt) || attempts != 1 {
+			t.Errorf("resolved with %v after %d attempts, want the attempt's error after 1", err, attempts)
+		}
+	})
+}
