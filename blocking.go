@@ -22,7 +22,8 @@ const DefaultBlockingWorkers = 256
 // work comes and gone when it is done) in front of a queue bounded like a
 // mailbox (Config.MailboxSize). Handlers that sleep, call slow APIs or do
 // file I/O then never occupy a core's executor. The tokens are counted on an
-// executor picked as for the op's weight, and cancel, retry, Pause, Map,
+// executor picked as for the op's weight (so, like other ops', they fail
+// with ErrNoExecutor while no executor of that range is up), and cancel, retry, Pause, Map,
 // groups, SubmitAfter and Stop behave as for other ops; SubmitFirst puts a
 // token at the head of the lane, TrySubmit fails with ErrFull when the lane
 // is full. A handler of the lane that blocks on other tokens ([Token.Wait],
