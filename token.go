@@ -52,7 +52,10 @@ func (t *Token[R]) Wait(ctx context.Context) (R, error) {
 	return t.res, t.task.Result()
 }
 
-// Done returns a channel that is closed once the token is resolved.
+// Done returns a channel that is closed once the token is resolved. A
+// receive from it inside a handler or a Receive does not hand the executor
+// on, as [Token.Wait] does: on a token queued behind that handler on its
+// executor it waits for good. There, call Wait.
 func (t *Token[R]) Done() <-chan struct{} {
 	if t.unusable() {
 		return nil
