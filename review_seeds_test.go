@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"sync"
+	"sync/atomic"
 
+	"github.com/cespare/xxhash/v2"
+	"github.com/coregate/coregate/anchor"
 	"github.com/stretchr/testify/require"
 )
 
@@ -292,5 +295,64 @@ func TestSeedChildKeyPanicLeavesNoShare(t *testing.T) {
 		s := rt.Stats()
 		require.Zero(t, s.Seeds)
 		require.Equal(t, uint64(1), s.SeedsReleased)
+	})
+}
+
+// TestHashedKeyedLeadKeepsItsSeedWhileLive: with the pin table full, a
+// Light sticky lead is placed by hashing on executor 2 of four (Light's
+// range is 2-3). Its first attempt leaves a child running there and fails.
+// Executor 0 goes down, so Light's range, recomputed over executors 1 to
+// 3, is executor 3 alone. The retry followed the hash over the new range
+// and moved the seed to 3 while executor 2, live, still ran the child: the
+// lead's second attempt and its next child ran on 3, the seed split.
+func TestHashedKeyedLeadKeepsItsSeedWhileLive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		arms := failLoopsOf(t, 0)
+		rt := start(t, Config{Cores: 4, Affinity: Off, IdleSpin: -1, StallAfter: -1, StickyCap: 1, StickyTTL: time.Hour,
+			Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Hour}})
+		bg := context.Background()
+		gate := make(chan struct{})
+		open := sync.OnceFunc(func() { close(gate) })
+		defer open() // a failed check must not leave the child blocked
+		fill := must(Define(rt, "fill", where[int], WithSticky()))
+		poke := must(Define(rt, "poke", where[int], OnExecutor(0)))
+		child := must(Define(rt, "child", func(ctx context.Context, block bool) (int, error) {
+			if block {
+				<-gate
+			}
+			return where(ctx, 0)
+		}))
+		var first, second *Token[int]
+		var attempts atomic.Int32
+		lead := must(Define(rt, "lead", func(ctx context.Context, _ uint64) (int, error) {
+			if attempts.Add(1) == 1 {
+				first = must(child.Submit(context.WithoutCancel(ctx), true))
+				return 0, errors.New("first attempt fails")
+			}
+			second = must(child.Submit(ctx, false))
+			second.Wait(ctx) //nolint:errcheck // checked by the test
+			return where(ctx, 0)
+		}, WithWeight(Light), WithStickyKey(func(k uint64) uint64 { return k }), WithAnchor("child"), WithRetry(1, time.Minute)))
+		// A key that hashing puts on executor 2 of Light's range 2-3.
+		k := uint64(0)
+		for anchor.Rendezvous(anchor.MixKey(xxhash.Sum64String("lead"), k), []int{2, 3}) != 2 {
+			k++
+		}
+		run(t, fill, bg, 0) // the one pin: the lead's key is hashed
+		ltok := requireOn(t, 2, must(lead.Submit(bg, k)))
+		synctest.Wait() // the first attempt failed; its child runs on 2
+		require.Equal(t, uint64(1), rt.Stats().KeysHashed)
+		arms.Store(2)
+		must(poke.Submit(bg, 0))
+		synctest.Wait()
+		require.True(t, rt.Executors()[0].Down)
+		time.Sleep(time.Minute) // the retry is due
+		synctest.Wait()
+		open()
+		ran := must(ltok.Wait(bg))
+		require.Equal(t, 2, must(first.Wait(bg)))
+		require.Equal(t, 2, must(second.Wait(bg)), "the lead's children ran on two executors")
+		require.Equal(t, 2, ran, "the lead's retry left its seed's executor")
+		require.Zero(t, rt.Stats().Seeds)
 	})
 }

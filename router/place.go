@@ -225,18 +225,24 @@ func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 	seedFrom := -1 // the executor a keyed lead's own seed moves off
 	if tk.Seed != nil {
 		exec := tk.Seed.Executor()
+		if !tk.Pinned && v.isLive[exec] {
+			// A keyed lead hashed past the pin table's cap stays with
+			// its seed too: it has no pin to follow, only a hash that a
+			// range recomputed over other executors changes, and moved
+			// by it the seed would leave its children queued or running
+			// where it was.
+			return exec
+		}
 		if !rule.Keyed || !tk.Pinned && !tk.Hashed {
-			if v.isLive[exec] {
-				return exec
-			}
 			next := Decide(v.live, r.healthy, Weight(tk.Seed.Class), -1, r.next(Weight(tk.Seed.Class)))
 			if next < 0 {
 				return -1
 			}
 			return tk.Seed.Move(exec, next)
 		}
-		// A keyed lead placed by its key: its own seed moves where the
-		// key's pin does, or the key's leads, each moving its seed on
+		// A keyed lead placed by its key's pin (or hashed, its seed's
+		// executor down): its own seed moves where the key's pin (or
+		// hash) does, or the key's leads, each moving its seed on
 		// its own, would run on several executors. It follows the pin
 		// even when its seed is live: a child moved off a down executor
 		// before it (a retry of the lead queued behind its children)
