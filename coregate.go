@@ -112,8 +112,10 @@ type Config struct {
 	// than 0 is an error. Past it, new keys are placed by rendezvous hashing
 	// instead of getting a pin.
 	StickyCap int
-	// StickyTTL is how long a pin with nothing in flight is kept; 0 means
-	// DefaultStickyTTL, negative is an error.
+	// StickyTTL is how long a pin with nothing in flight is kept at least;
+	// 0 means DefaultStickyTTL, negative is an error. Such pins are evicted
+	// as a new key finds the table full (looked for at most once a quarter
+	// of the TTL), so Stats.Pins stays at its peak until then.
 	StickyTTL time.Duration
 	// SeedCap bounds the live seeds; 0 means DefaultSeedCap, fewer than 0 is
 	// an error. Past it, new leads run unanchored.
@@ -189,10 +191,10 @@ type Stats struct {
 	Executors []Counts // index i is executor i
 
 	Pins            int    // live sticky pins
-	PinsEvicted     uint64 // pins evicted after idling past StickyTTL
+	PinsEvicted     uint64 // pins evicted after idling past StickyTTL (looked for as the table fills)
 	KeysHashed      uint64 // sticky placements by hashing because the pin table was full
 	Seeds           int    // live seeds
-	SeedsReleased   uint64 // seeds whose lead and children all resolved
+	SeedsReleased   uint64 // seeds whose lead and children all resolved (a lead refused at its submit too)
 	LeadsUnanchored uint64 // leads run without a seed because the seed table was full
 }
 
