@@ -206,6 +206,10 @@ type Ref[M, R any] struct {
 	// Spawn whose start could not be queued) while a message queued in that
 	// moment reaches a turn: atomic, a plain load on amd64 and arm64.
 	stopped atomic.Bool
+	// stoppedBy is the goroutine that runs Stopped off the executors (see
+	// runStopped) while it runs, for a Stop of the actor from there; 0
+	// otherwise. A goroutine's id may be reused once it ended.
+	stoppedBy atomic.Uint64
 
 	weight   Weight // where a moved actor goes
 	floats   bool   // placed by weight, not pinned: it follows hand-offs (see put)
@@ -272,6 +276,13 @@ func (r *Ref[M, R]) executor() *actors.Executor { return r.cell.Executor() }
 func (r *Ref[M, R]) handing() (*actors.Executor, bool) { return r.cell.Executor(), r.cell.Ending() }
 
 func (r *Ref[M, R]) inTurn() bool { return r.cell.InTurn() }
+
+// inStopped says the caller runs the actor's Stopped off the executors (a
+// Stopped on its executor runs in a turn: see inTurn).
+func (r *Ref[M, R]) inStopped() bool {
+	by := r.stoppedBy.Load()
+	return by != 0 && by == actors.GoID()
+}
 
 // waitsOnItself returns an error wrapping ErrAskSelf when a Wait on t is
 // called from the turn of the actor t is an Ask to, before t is answered
@@ -746,9 +757,10 @@ func (r *Ref[M, R]) Stop(ctx context.Context) error {
 		return ErrNilContext
 	}
 	done := r.stopWith(nil)
-	if turnOf(ctx) == &r.own || r.inTurn() {
-		// It stops after this turn: waiting for it here would never end,
-		// whatever ctx the turn passed (its own, or a server's Background).
+	if turnOf(ctx) == &r.own || r.inTurn() || r.inStopped() {
+		// It stops after this turn, or this Stopped: waiting for it here
+		// would never end, whatever ctx the turn passed (its own, or a
+		// server's Background).
 		return nil
 	}
 	if !r.own.rt.inHandler() {

@@ -335,6 +335,8 @@ func (r *Ref[M, R]) runStopped(s stopper, here bool) {
 	ended := make(chan struct{})
 	r.own.rt.callbacks.run(func() {
 		defer close(ended)
+		r.stoppedBy.Store(actors.GoID())
+		defer r.stoppedBy.Store(0)
 		run()
 	})
 	var giveUp <-chan struct{} // nil, never ready, but in a runtime's Stop

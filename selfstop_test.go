@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -81,4 +83,51 @@ func TestStopItselfWithAnotherContext(t *testing.T) {
 			require.ErrorIs(t, err, ErrActorStopped)
 		})
 	}
+}
+
+// TestStopItselfFromAStoppedOffTheExecutors: an actor stranded on a down
+// executor is stopped where its Stop is called (kill), its Stopped on a
+// goroutine of its own, and a Stop of itself from that Stopped, with a
+// context not its own, returns at once, as from a turn. It waited for the
+// very Stopped it was called from: for ever, and with it the Stop that
+// stopped the actor, whatever that Stop's context.
+func TestStopItselfFromAStoppedOffTheExecutors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		arms := failLoops(t)
+		rt := must(Start(Config{Cores: 1, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1, Cooldown: time.Hour}}))
+		bg := context.Background()
+		// Its Stop's context stands for Background: cancelled only at the
+		// end, for a Stop that still waits to return.
+		never, release := context.WithCancel(bg)
+		var self atomic.Pointer[Ref[int, int]]
+		stopped := make(chan error, 1)
+		ready := make(chan struct{})
+		self.Store(must(Spawn(rt, "quitter", func() Actor[int, int] {
+			return &stopsItself{self: &self, ctx: never, where: "Stopped", stopped: stopped, ready: ready}
+		})))
+		close(ready)
+		ref := self.Load()
+		must(must(ref.Ask(bg, 1)).Wait(bg)) // started: its Stopped will run
+		noop := must(Define(rt, "noop", func(context.Context, int) (int, error) { return 0, nil }))
+		arms.Store(2) // the loop fails twice: restart, then down
+		_, _ = noop.Submit(bg, 0)
+		synctest.Wait()
+		require.True(t, rt.Executors()[0].Down)
+
+		ctx, cancel := context.WithTimeout(bg, time.Minute)
+		defer cancel()
+		ended := make(chan error, 1)
+		go func() { ended <- ref.Stop(ctx) }()
+		synctest.Wait()
+		select {
+		case err := <-stopped:
+			require.NoError(t, err, "Stop of itself from its Stopped")
+		default:
+			release()
+			t.Errorf("Stop of itself from a Stopped run off the executors waits: then %v", <-stopped)
+		}
+		require.NoError(t, <-ended)
+		release()
+		require.NoError(t, rt.Stop(bg))
+	})
 }
