@@ -206,9 +206,9 @@ type Ref[M, R any] struct {
 	// Spawn whose start could not be queued) while a message queued in that
 	// moment reaches a turn: atomic, a plain load on amd64 and arm64.
 	stopped atomic.Bool
-	// stoppedBy is the goroutine that runs Stopped off the executors (see
-	// runStopped) while it runs, for a Stop of the actor from there; 0
-	// otherwise. A goroutine's id may be reused once it ended.
+	// stoppedBy is the goroutine that runs Stopped (see runStopped) while
+	// it runs, for a Stop of the actor from there, outside a turn; 0
+	// otherwise, since a goroutine's id may be reused once it ended.
 	stoppedBy atomic.Uint64
 
 	weight   Weight // where a moved actor goes
@@ -277,8 +277,8 @@ func (r *Ref[M, R]) handing() (*actors.Executor, bool) { return r.cell.Executor(
 
 func (r *Ref[M, R]) inTurn() bool { return r.cell.InTurn() }
 
-// inStopped says the caller runs the actor's Stopped off the executors (a
-// Stopped on its executor runs in a turn: see inTurn).
+// inStopped says the caller runs the actor's Stopped: in a turn, or
+// outside one (off the executors, or on one as a kill completes).
 func (r *Ref[M, R]) inStopped() bool {
 	by := r.stoppedBy.Load()
 	return by != 0 && by == actors.GoID()

@@ -321,6 +321,10 @@ func (r *Ref[M, R]) whenTreeEnded(f func()) {
 // for a grace, so a Stopped that blocks does not hold it past its ctx.
 func (r *Ref[M, R]) runStopped(s stopper, here bool) {
 	run := func() {
+		// Not a turn, even on the executor (a kill completed as the turn
+		// ended): a Stop of itself from Stopped looks here (inStopped).
+		r.stoppedBy.Store(actors.GoID())
+		defer r.stoppedBy.Store(0)
 		defer func() {
 			if p := recover(); p != nil {
 				r.own.rt.engine.BroadcastEvent(CallbackPanicked{Value: p, Stack: debug.Stack(), Actor: r.own.pid})
@@ -335,8 +339,6 @@ func (r *Ref[M, R]) runStopped(s stopper, here bool) {
 	ended := make(chan struct{})
 	r.own.rt.callbacks.run(func() {
 		defer close(ended)
-		r.stoppedBy.Store(actors.GoID())
-		defer r.stoppedBy.Store(0)
 		run()
 	})
 	var giveUp <-chan struct{} // nil, never ready, but in a runtime's Stop

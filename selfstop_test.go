@@ -20,6 +20,7 @@ type stopsItself struct {
 	where   string
 	stopped chan error
 	ready   <-chan struct{} // closed once self is stored
+	gate    <-chan struct{} // Receive of 2 waits for it, ignoring its context
 }
 
 func (s *stopsItself) Started(*ActorContext) error {
@@ -33,6 +34,9 @@ func (s *stopsItself) Started(*ActorContext) error {
 func (s *stopsItself) Receive(_ *ActorContext, n int) (int, error) {
 	if s.where == "Receive" && n == 1 {
 		s.stopped <- s.self.Load().Stop(s.ctx)
+	}
+	if n == 2 {
+		<-s.gate
 	}
 	return n, nil
 }
@@ -129,5 +133,41 @@ func TestStopItselfFromAStoppedOffTheExecutors(t *testing.T) {
 		require.NoError(t, <-ended)
 		release()
 		require.NoError(t, rt.Stop(bg))
+	})
+}
+
+// TestStopItselfFromAStoppedAfterAStuckReceive: an actor whose Receive
+// ran on past a runtime's Stop is stopped as that Receive returns, its
+// Stopped on the executor's goroutine once the turn ended, and a Stop of
+// itself from that Stopped, with a context not its own, returns at once.
+func TestStopItselfFromAStoppedAfterAStuckReceive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := must(Start(Config{Cores: 1, Affinity: Off, StallAfter: -1}))
+		bg := context.Background()
+		never, release := context.WithCancel(bg)
+		defer release()
+		var self atomic.Pointer[Ref[int, int]]
+		stopped := make(chan error, 1)
+		ready := make(chan struct{})
+		gate := make(chan struct{})
+		self.Store(must(Spawn(rt, "quitter", func() Actor[int, int] {
+			return &stopsItself{self: &self, ctx: never, where: "Stopped", stopped: stopped, ready: ready, gate: gate}
+		})))
+		close(ready)
+		ref := self.Load()
+		require.NoError(t, ref.Tell(bg, 2)) // held at the gate, past the Stop
+		synctest.Wait()
+		ended, cancel := context.WithCancel(bg)
+		cancel()
+		require.Error(t, rt.Stop(ended), "a Receive runs on")
+		close(gate)
+		synctest.Wait()
+		select {
+		case err := <-stopped:
+			require.NoError(t, err, "Stop of itself from its Stopped")
+		default:
+			release()
+			t.Errorf("Stop of itself from a Stopped after a stuck Receive waits: then %v", <-stopped)
+		}
 	})
 }
