@@ -28,7 +28,8 @@ import (
 // sender, its transport's). Timeout, when above 0, bounds the token as a
 // context deadline would (waiting for room, then running): a call it ends
 // is answered with context.DeadlineExceeded, also while it waits for room,
-// and is not a dead letter. A negative one is a bad argument.
+// and at once while it waits in its queue (the token then never runs), and
+// is not a dead letter. A negative one is a bad argument.
 //
 // Only local senders can send a Call: across processes send a [*wire.Call],
 // whose argument is a protobuf message packed in an Any (see [Remote]).
@@ -67,12 +68,12 @@ func (rt *Runtime) OpsPID() *actor.PID {
 // opCaller is an op with its types erased, as the ops process calls it.
 type opCaller interface {
 	// submitAny submits a token with arg, which must be the op's argument
-	// type, and returns a channel closed when it is resolved and a function
-	// giving its outcome then: the result, or the error.
-	submitAny(ctx context.Context, arg any) (done <-chan struct{}, outcome func() (any, error), err error)
+	// type, and returns its task and a function giving its outcome once it
+	// is resolved: the result, or the error.
+	submitAny(ctx context.Context, arg any) (t *actors.Task, outcome func() (any, error), err error)
 }
 
-func (op *Op[A, R]) submitAny(ctx context.Context, arg any) (<-chan struct{}, func() (any, error), error) {
+func (op *Op[A, R]) submitAny(ctx context.Context, arg any) (*actors.Task, func() (any, error), error) {
 	a, err := argAs[A](arg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: op %q %w", ErrBadArgument, op.info.Name, err)
@@ -81,7 +82,7 @@ func (op *Op[A, R]) submitAny(ctx context.Context, arg any) (<-chan struct{}, fu
 	if err != nil {
 		return nil, nil, err
 	}
-	return tok.Done(), func() (any, error) {
+	return &tok.task, func() (any, error) {
 		return tok.Wait(context.Background()) // resolved already: returns at once
 	}, nil
 }
@@ -255,7 +256,7 @@ func (p *opsProc) call(c Call, msg any, sender *actor.PID) {
 	if c.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 	}
-	done, outcome, err := op.submitAny(ctx, c.Arg)
+	t, outcome, err := op.submitAny(ctx, c.Arg)
 	if err != nil {
 		if cancel != nil {
 			cancel()
@@ -279,15 +280,39 @@ func (p *opsProc) call(c Call, msg any, sender *actor.PID) {
 	// process left the registry: a Request must wait for it.
 	rt.took(sender)
 	go func() {
-		<-done
 		if cancel != nil {
+			expireAt(ctx, t)
 			cancel()
+		} else {
+			<-t.Finished()
 		}
 		if sender != nil {
 			r, err := outcome()
 			rt.answer(sender, r, err)
 		}
 	}()
+}
+
+// expireAt returns once t, the token of a call bounded by ctx's deadline,
+// is resolved, resolving it itself as the deadline passes if it has not
+// started, as an executor reaching it would: queued behind a busy handler,
+// it would otherwise keep the call's answer, and what waits for it (a
+// remote caller's Request), until the executor is free, long past the
+// call's Timeout. A running token's handler has its context ended, and is
+// waited for.
+func expireAt(ctx context.Context, t *actors.Task) {
+	select {
+	case <-t.Finished():
+		return
+	case <-ctx.Done():
+	}
+	if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) { // not the runtime's abort, which Stop resolves
+		func() {
+			defer t.Watching()() // a Stop that finds it taken waits for its outcome
+			t.Resolve(actors.Cancelled, err)
+		}()
+	}
+	<-t.Finished()
 }
 
 // reject publishes msg as a dead letter to the ops process and answers err

@@ -196,6 +196,45 @@ func TestCallTimeoutEndsTheHandler(t *testing.T) {
 	require.Equal(t, int64(1), must(wire.NewCall("block", wrapperspb.Int64(1), time.Microsecond)).GetTimeoutMs(), "a timeout under 1 ms is not none")
 }
 
+// TestCallTimeoutAnswersAQueuedCall: a call whose Timeout passes while its
+// token is queued behind a busy handler is answered DeadlineExceeded then,
+// and its token never runs. Found by review: the answer waited until the
+// executor reached the token, however long after the Timeout that was.
+func TestCallTimeoutAnswersAQueuedCall(t *testing.T) {
+	rt := start(t, Config{Cores: 1})
+	gate, running := make(chan struct{}), make(chan struct{})
+	hold := must(Define(rt, "hold", func(context.Context, int) (int, error) {
+		close(running)
+		<-gate // ignores its context: the executor is busy until the gate opens
+		return 0, nil
+	}))
+	ran := make(chan int, 1)
+	must(Define(rt, "square", func(_ context.Context, x int) (int, error) {
+		ran <- x
+		return x * x, nil
+	}))
+	held := must(hold.Submit(context.Background(), 0))
+	<-running
+	answered := make(chan error, 1)
+	go func() {
+		_, err := Request[int](context.Background(), rt.Engine(), rt.OpsPID(), Call{Op: "square", Arg: 3, Timeout: time.Millisecond})
+		answered <- err
+	}()
+	var err error
+	select {
+	case err = <-answered:
+	case <-time.After(10 * time.Second): // a bound on a failure, never reached otherwise
+		close(gate)
+		t.Fatalf("no answer while the executor was busy, past the call's timeout: %v", <-answered)
+	}
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	close(gate)
+	must(held.Wait(context.Background()))
+	require.NoError(t, rt.Stop(context.Background()))
+	require.Empty(t, ran, "the call's token ran after its timeout")
+	require.Equal(t, uint64(1), rt.Stats().Total.Cancelled)
+}
+
 func TestCallWithoutSenderRuns(t *testing.T) {
 	rt := start(t, Config{Cores: 1})
 	got := make(chan string, 2)
