@@ -141,23 +141,31 @@ func block(id uint64, w *worker, bounded bool) (resume func(), err error) {
 		if err := g.countBlocked(bounded); err != nil {
 			return nil, err
 		}
+		w.blocks++
 		w.e.handOff(w)
-		return g.uncountBlocked, nil
+		return w.unblock, nil
 	}
 	gs := listed()
 	for _, g := range gs {
-		if g.handlerOf(id) == nil {
+		w := g.handlerOf(id)
+		if w == nil {
 			continue
 		}
 		// It handed its executor on before: no hand-off, but it holds its
-		// goroutine (a pinned thread) all the same, so it counts too.
+		// goroutine (a pinned thread) all the same, so it counts too,
+		// once: inside a Block of its own it is counted already.
 		if g.aborted.Load() {
 			return noResume, nil
+		}
+		if w.blocks > 0 {
+			w.blocks++
+			return w.unnest, nil
 		}
 		if err := g.countBlocked(bounded); err != nil {
 			return nil, err
 		}
-		return g.uncountBlocked, nil
+		w.blocks++
+		return w.unblock, nil
 	}
 	for _, g := range gs {
 		if g.detached != nil && g.detached.InWorker() {
@@ -195,3 +203,12 @@ func (g *Group) countBlocked(bounded bool) error {
 
 // uncountBlocked counts a handler of g that stopped blocking.
 func (g *Group) uncountBlocked() { g.blocked.Add(-1) }
+
+// unblock ends w's outermost Block (see worker.blocks).
+func (w *worker) unblock() {
+	w.blocks--
+	w.e.group.uncountBlocked()
+}
+
+// unnest ends a Block of w's inside another of its own: not counted.
+func (w *worker) unnest() { w.blocks-- }

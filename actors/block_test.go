@@ -125,3 +125,50 @@ func TestAwaitPrefersTheOutcome(t *testing.T) {
 		}
 	}
 }
+
+// TestNestedBlockCountsOnce: a handler that blocks inside its own block (a
+// Request, blocked, whose Tell then waits for room) is one handler held:
+// with MaxBlocked 1 the inner Block must not be refused, nor count it
+// twice. Found by review: each Block counted, so the inner one failed with
+// ErrTooManyBlocked though one handler blocked.
+func TestNestedBlockCountsOnce(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, MaxBlocked: 1, Affinity: Off}, Hooks{})
+	e := g.Executors()[0]
+	var inner error
+	var counted [2]int32
+	j := newJob(1, func(context.Context) error {
+		outer, err := Block()
+		if err != nil {
+			return err
+		}
+		defer outer()
+		counted[0] = g.blocked.Load()
+		resume, err := Block()
+		if inner = err; err != nil {
+			return nil
+		}
+		counted[1] = g.blocked.Load()
+		resume()
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if e.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	if err := j.Task().Await(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Task().Result(); err != nil {
+		t.Fatal(err)
+	}
+	if inner != nil {
+		t.Fatalf("the nested Block was refused: %v", inner)
+	}
+	if counted != [2]int32{1, 1} {
+		t.Fatalf("blocked handlers counted %v in the outer and inner block, want [1 1]", counted)
+	}
+	if n := g.blocked.Load(); n != 0 {
+		t.Fatalf("%d handlers still counted as blocked", n)
+	}
+}

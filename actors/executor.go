@@ -134,6 +134,10 @@ type worker struct {
 	// It handed its executor on and finishes its handler beside the new
 	// owner, holding the mailbox's drain (see Mailbox.holdDrain). Its own.
 	beside bool
+	// blocks counts its Blocks under way (see block), nested ones too (a
+	// Request, blocked, whose Tell then waits for room): only the
+	// outermost counts against MaxBlocked. Its own.
+	blocks int
 }
 
 // Index returns the executor's position in its group.
