@@ -3,6 +3,7 @@ package coregate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/coregate/coregate/actors"
 	"github.com/stretchr/testify/require"
 )
 
@@ -515,4 +517,29 @@ func TestBlockingResumedWorkerPastMaxRetires(t *testing.T) {
 		}
 		require.Equal(t, int32(1), g.most.Load())
 	})
+}
+
+// TestNestedBlockOnTheLaneCountsOnce: a lane handler blocking inside its
+// own block (a Request, blocked, whose Tell then waits for room) is one
+// handler held, as on an executor (actors' TestNestedBlockCountsOnce):
+// with MaxBlocked 1 the inner block is not refused.
+func TestNestedBlockOnTheLaneCountsOnce(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, MaxBlocked: 1})
+	op := must(Define(rt, "nests", func(context.Context, int) (int, error) {
+		outer, err := actors.Block()
+		if err != nil {
+			return 0, err
+		}
+		defer outer()
+		inner, err := actors.Block()
+		if err != nil {
+			return 0, fmt.Errorf("inner: %w", err)
+		}
+		inner()
+		return 1, nil
+	}, WithBlocking()))
+	bg := context.Background()
+	for range 2 { // and the count came back to 0 after the first
+		require.Equal(t, 1, must(must(op.Submit(bg, 0)).Wait(bg)))
+	}
 }

@@ -178,15 +178,38 @@ func block(id uint64, w *worker, bounded bool) (resume func(), err error) {
 // blockDetached is block for a worker of g's DetachedPool. Apart from
 // block's loop: a closure there would move the loop's variable to the heap,
 // an allocation for every caller that runs no handler.
+// A Block inside one of the same worker's own (a Request, blocked, whose
+// Tell then waits for room) is not counted again, as on an executor (see
+// worker.blocks).
 func (g *Group) blockDetached(bounded bool) (resume func(), err error) {
 	if g.aborted.Load() {
 		return noResume, nil
 	}
+	id := goid()
+	g.detachedMu.Lock()
+	defer g.detachedMu.Unlock()
+	if g.detachedBlocks[id] > 0 {
+		g.detachedBlocks[id]++
+		return func() { g.detachedBlock(id, -1) }, nil
+	}
 	if err := g.countBlocked(bounded); err != nil {
 		return nil, err
 	}
+	if g.detachedBlocks == nil {
+		g.detachedBlocks = make(map[uint64]int)
+	}
+	g.detachedBlocks[id] = 1
 	back := g.detached.Blocked()
-	return func() { back(); g.uncountBlocked() }, nil
+	return func() { back(); g.detachedBlock(id, -1); g.uncountBlocked() }, nil
+}
+
+// detachedBlock adds d to the Blocks under way of the detached worker id.
+func (g *Group) detachedBlock(id uint64, d int) {
+	g.detachedMu.Lock()
+	if g.detachedBlocks[id] += d; g.detachedBlocks[id] == 0 {
+		delete(g.detachedBlocks, id)
+	}
+	g.detachedMu.Unlock()
 }
 
 func noResume() {}

@@ -113,7 +113,12 @@ type Group struct {
 	spinners   spinners
 	waiting    waitingGauge // goroutines waiting for a P, as the pollers see it
 	detached   DetachedPool // GroupConfig.Detached, or nil
-	watches    watches      // tokens a watch on their submitter's context is resolving
+	// detachedBlocks counts, by goroutine id, the Blocks under way of the
+	// detached pool's workers, nested ones too: only the outermost counts
+	// (see blockDetached).
+	detachedMu     sync.Mutex
+	detachedBlocks map[uint64]int
+	watches        watches // tokens a watch on their submitter's context is resolving
 
 	wmu     sync.Mutex
 	workers map[*worker]struct{}
