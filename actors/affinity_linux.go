@@ -4,9 +4,7 @@ package actors
 
 import (
 	"fmt"
-	"os"
 	"slices"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,21 +12,29 @@ import (
 // AllowedCPUs returns the CPUs this process may run on, ascending. Containers
 // give sets like {2,4}; executor i runs on AllowedCPUs()[i], never on CPU i.
 //
-// The set is read once, at the first call, from the main thread: an executor may
-// be started on the main thread and pin it, after which the main thread's mask
-// no longer says what the process may use.
+// The set is read at each call, so that a process moved to other CPUs as it
+// runs (taskset -a -p, a container's cpuset changed) starts its next
+// runtime on those, and from a goroutine of its own: left unlocked, it runs
+// on a thread no executor pinned, while the caller may be a handler on a
+// pinned executor, and the main thread, whose mask the process ID reads,
+// may have been taken and pinned by an executor (and stays pinned once that
+// executor ended: Go parks a locked main thread instead of ending it).
 func AllowedCPUs() ([]int, error) {
-	cpus, err := allowedOnce()
-	return slices.Clone(cpus), err
-}
-
-var allowedOnce = sync.OnceValues(func() ([]int, error) {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(os.Getpid(), &set); err != nil {
-		return nil, fmt.Errorf("coregate: reading allowed CPUs: %w", err)
+	type result struct {
+		cpus []int
+		err  error
 	}
-	return cpusOf(&set), nil
-})
+	read := make(chan result, 1)
+	go func() {
+		cpus, err := ThreadCPUs()
+		read <- result{cpus, err}
+	}()
+	r := <-read
+	if r.err != nil {
+		return nil, fmt.Errorf("coregate: reading allowed CPUs: %w", r.err)
+	}
+	return r.cpus, nil
+}
 
 // ThreadCPUs returns the affinity mask of the calling thread. Called from inside a
 // running token on a pinned executor, it is exactly that executor's CPU.
