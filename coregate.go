@@ -234,6 +234,9 @@ type Runtime struct {
 
 // Start validates cfg, starts one executor per CPU and returns the runtime.
 func Start(cfg Config) (*Runtime, error) {
+	if !cfg.Affinity.Valid() { // first: the CPUs' bounds depend on it
+		return nil, fmt.Errorf("coregate: Config.Affinity is %v, want BestEffort, Strict or Off", cfg.Affinity)
+	}
 	cpus, err := cfg.cpus()
 	if err != nil {
 		return nil, err
@@ -279,9 +282,6 @@ func Start(cfg Config) (*Runtime, error) {
 	}
 	if cfg.StickyTTL == 0 {
 		cfg.StickyTTL = DefaultStickyTTL
-	}
-	if !cfg.Affinity.Valid() {
-		return nil, fmt.Errorf("coregate: Config.Affinity is %v, want BestEffort, Strict or Off", cfg.Affinity)
 	}
 	if cfg.Name == "" {
 		cfg.Name = "coregate"
@@ -377,10 +377,10 @@ func (cfg Config) cpus() ([]int, error) {
 		return nil, fmt.Errorf("coregate: Config.Cores is %d, must be 0 (all allowed CPUs) or more", cfg.Cores)
 	case cfg.CPUs != nil:
 		return cfg.chosenCPUs(allowed)
+	case cfg.Cores > len(allowed) && cfg.Affinity != Off: // pinned, the bound that matters
+		return nil, fmt.Errorf("coregate: Config.Cores is %d but only %d CPUs are allowed: %v (Affinity Off allows more)", cfg.Cores, len(allowed), allowed)
 	case cfg.Cores > actors.MaxExecutors:
 		return nil, fmt.Errorf("coregate: Config.Cores is %d, at most %d", cfg.Cores, actors.MaxExecutors)
-	case cfg.Cores > len(allowed) && cfg.Affinity != Off:
-		return nil, fmt.Errorf("coregate: Config.Cores is %d but only %d CPUs are allowed: %v (Affinity Off allows more)", cfg.Cores, len(allowed), allowed)
 	case cfg.Cores > 0 && cfg.Affinity == Off:
 		cpus := make([]int, cfg.Cores)
 		for i := range cpus {

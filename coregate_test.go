@@ -476,6 +476,11 @@ func TestBadInput(t *testing.T) {
 		{Config{Cores: len(allowed) + 1}, "CPUs are allowed: ["},
 		// A cell's state word holds its executor's index in 24 bits.
 		{Config{Cores: actors.MaxExecutors + 1, Affinity: Off}, "Config.Cores is 16777217, at most 16777216"},
+		// Found by review: pinned, the allowed CPUs are the bound, not the
+		// 16 Mi of Affinity Off; and a bad Affinity was reported as Cores
+		// above the CPUs that "Affinity Off allows more" of.
+		{Config{Cores: actors.MaxExecutors + 1}, fmt.Sprintf("Config.Cores is 16777217 but only %d CPUs are allowed", len(allowed))},
+		{Config{Cores: len(allowed) + 1, Affinity: Affinity(9)}, "Config.Affinity is Affinity(9)"},
 		{Config{MailboxSize: -5}, "Config.MailboxSize is -5"},
 		// Found by trying: this once died of "out of memory" in Start.
 		{Config{MailboxSize: 1 << 40}, "Config.MailboxSize is 1099511627776, must be 0 (default) to 16777216"},
