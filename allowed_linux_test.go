@@ -27,6 +27,7 @@ func TestStartFollowsANarrowedCPUSet(t *testing.T) {
 		t.Skipf("needs 2 allowed CPUs to take one away, has %v", allowed)
 	}
 	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0)) // not updated by the runtime as the set changes
+	t.Cleanup(runtime.SetDefaultGOMAXPROCS)
 	last := allowed[len(allowed)-1]
 	setProcessCPUs(t, []int{last})
 	t.Cleanup(func() { setProcessCPUs(t, allowed) })
