@@ -25,21 +25,7 @@ func TestStaleHandOffDoesNotDrawAnActor(t *testing.T) {
 			return 0, nil
 		})
 	}, OnExecutor(0)))
-	ran := make(chan int, 4)
-	var b *Ref[int, int]
-	for i := 0; b == nil; i++ {
-		r := must(Spawn(rt, "b"+string(rune('0'+i)), func() Actor[int, int] {
-			return funcActor(func(c *ActorContext, _ int) (int, error) {
-				e, _ := CurrentExecutor(c)
-				ran <- e
-				return 0, nil
-			})
-		}))
-		if r.Executor() == 1 {
-			b = r
-		}
-	}
-	waitIdle(b)
+	b, ran := floaterOnExecutor1(t, rt)
 	must(must(a.Ask(bg, 0)).Wait(bg))
 	c := <-kept
 	waitIdle(a) // its turn is over
@@ -73,21 +59,7 @@ func TestHandOffWhileTheTurnWaits(t *testing.T) {
 			return must(gate.Submit(c, 0)).Wait(c)
 		})
 	}, OnExecutor(0)))
-	ran := make(chan int, 4)
-	var b *Ref[int, int]
-	for i := 0; b == nil; i++ {
-		r := must(Spawn(rt, "b"+string(rune('0'+i)), func() Actor[int, int] {
-			return funcActor(func(c *ActorContext, _ int) (int, error) {
-				e, _ := CurrentExecutor(c)
-				ran <- e
-				return 0, nil
-			})
-		}))
-		if r.Executor() == 1 {
-			b = r
-		}
-	}
-	waitIdle(b)
+	b, ran := floaterOnExecutor1(t, rt)
 	asked := must(a.Ask(bg, 0))
 	c := <-kept // a's turn goes on to wait for gate
 	told := must(Define(rt, "told", func(context.Context, int) (int, error) {
@@ -98,4 +70,25 @@ func TestHandOffWhileTheTurnWaits(t *testing.T) {
 	require.Equal(t, 1, b.Executor())
 	free()
 	must(asked.Wait(bg))
+}
+
+// floaterOnExecutor1 spawns floating actors until one is placed on
+// executor 1, and returns it, idle, with the channel its Receive reports
+// its executor on.
+func floaterOnExecutor1(t *testing.T, rt *Runtime) (*Ref[int, int], chan int) {
+	t.Helper()
+	ran := make(chan int, 4)
+	for i := 0; ; i++ {
+		r := must(Spawn(rt, "b"+string(rune('0'+i)), func() Actor[int, int] {
+			return funcActor(func(c *ActorContext, _ int) (int, error) {
+				e, _ := CurrentExecutor(c)
+				ran <- e
+				return 0, nil
+			})
+		}))
+		if r.Executor() == 1 {
+			waitIdle(r)
+			return r, ran
+		}
+	}
 }

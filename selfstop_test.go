@@ -123,13 +123,7 @@ func TestStopItselfFromAStoppedOffTheExecutors(t *testing.T) {
 		ended := make(chan error, 1)
 		go func() { ended <- ref.Stop(ctx) }()
 		synctest.Wait()
-		select {
-		case err := <-stopped:
-			require.NoError(t, err, "Stop of itself from its Stopped")
-		default:
-			release()
-			t.Errorf("Stop of itself from a Stopped run off the executors waits: then %v", <-stopped)
-		}
+		requireStoppedItself(t, stopped, release, "run off the executors")
 		require.NoError(t, <-ended)
 		release()
 		require.NoError(t, rt.Stop(bg))
@@ -162,12 +156,20 @@ func TestStopItselfFromAStoppedAfterAStuckReceive(t *testing.T) {
 		require.Error(t, rt.Stop(ended), "a Receive runs on")
 		close(gate)
 		synctest.Wait()
-		select {
-		case err := <-stopped:
-			require.NoError(t, err, "Stop of itself from its Stopped")
-		default:
-			release()
-			t.Errorf("Stop of itself from a Stopped after a stuck Receive waits: then %v", <-stopped)
-		}
+		requireStoppedItself(t, stopped, release, "after a stuck Receive")
 	})
+}
+
+// requireStoppedItself checks that the Stop of itself an actor's Stopped
+// made (reported on stopped) returned at once, with nil; release ends the
+// context it waits with, so that a failing Stop returns too.
+func requireStoppedItself(t *testing.T, stopped chan error, release func(), where string) {
+	t.Helper()
+	select {
+	case err := <-stopped:
+		require.NoError(t, err, "Stop of itself from its Stopped")
+	default:
+		release()
+		t.Errorf("Stop of itself from a Stopped %s waits: then %v", where, <-stopped)
+	}
 }

@@ -65,12 +65,7 @@ func TestCancelAsAnAttemptEnds(t *testing.T) {
 		if cancelled {
 			t.Error("Cancel reported it resolved a token that was running")
 		}
-		if err := j.task.Result(); !errors.Is(err, errAttempt) {
-			t.Errorf("resolved with %v, want the attempt's error", err)
-		}
-		if attempts != 1 {
-			t.Errorf("%d attempts, want 1", attempts)
-		}
+		checkLastAttempt(t, j, attempts)
 	})
 }
 
@@ -217,12 +212,7 @@ func TestStopCountsARetryItCutShortOnItsWay(t *testing.T) {
 				if stopped != 0 || retries != 1 {
 					t.Errorf("Stop counted %d stopped and %d retries, want 0 and 1", stopped, retries)
 				}
-				if err := j.task.Result(); !errors.Is(err, errAttempt) {
-					t.Errorf("resolved with %v, want the attempt's error", err)
-				}
-				if attempts != 1 {
-					t.Errorf("%d attempts, want 1", attempts)
-				}
+				checkLastAttempt(t, j, attempts)
 			})
 		})
 	}
@@ -257,12 +247,7 @@ func TestStopCountsARetryDueAsItGivesUp(t *testing.T) {
 		if stopped != 0 || retries != 1 {
 			t.Errorf("Stop counted %d stopped and %d retries, want 0 and 1", stopped, retries)
 		}
-		if err := j.task.Result(); !errors.Is(err, errAttempt) {
-			t.Errorf("resolved with %v, want the attempt's error", err)
-		}
-		if attempts != 1 {
-			t.Errorf("%d attempts, want 1", attempts)
-		}
+		checkLastAttempt(t, j, attempts)
 	})
 }
 
@@ -294,12 +279,7 @@ func TestStopCountsARetryItCutShortAsTheAttemptEnds(t *testing.T) {
 		if n := g.Cancelled(); stopped != 0 || retries+n != 1 {
 			t.Errorf("Stop counted %d stopped, %d retries and %d handlers cancelled; want the token once", stopped, retries, n)
 		}
-		if err := j.task.Result(); !errors.Is(err, errAttempt) {
-			t.Errorf("resolved with %v, want the attempt's error", err)
-		}
-		if attempts != 1 {
-			t.Errorf("%d attempts, want 1", attempts)
-		}
+		checkLastAttempt(t, j, attempts)
 	})
 }
 
@@ -329,4 +309,16 @@ func TestAbortDuringAFailedAttemptCountsItOnce(t *testing.T) {
 			t.Errorf("resolved with %v after %d attempts, want the attempt's error after 1", err, attempts)
 		}
 	})
+}
+
+// checkLastAttempt checks that j ran once and resolved with that attempt's
+// error: its retry was cut short.
+func checkLastAttempt(t *testing.T, j *testJob, attempts int) {
+	t.Helper()
+	if err := j.task.Result(); !errors.Is(err, errAttempt) {
+		t.Errorf("resolved with %v, want the attempt's error", err)
+	}
+	if attempts != 1 {
+		t.Errorf("%d attempts, want 1", attempts)
+	}
 }
