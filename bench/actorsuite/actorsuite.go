@@ -18,8 +18,8 @@
 //   - pingpong/one-core, pingpong/cross-core: two actors bounce a counter,
 //     Params.Rounds round trips (2 messages each); p50 is the round trip. One
 //     core: the child runs with GOMAXPROCS=1 (coregate: both actors on its one
-//     executor). Cross-core: two CPUs (coregate: the actors on executors 0 and
-//     1; the others: wherever the Go scheduler puts them).
+//     executor). Cross-core: GOMAXPROCS=2 (coregate: the actors on executors
+//     0 and 1; the others: wherever the Go scheduler puts them).
 //   - counting: one sender (the child's main goroutine) tells one actor
 //     Params.Count increments, then asks it for the count.
 //   - ask: the child's main goroutine, outside any actor, makes Params.Asks
@@ -294,8 +294,15 @@ func Run(name string, sys System, p Params, profile string) (res Result) {
 		res.Failure = err.Error()
 		return res
 	}
-	if p.Case == PingPongOneCore {
+	// Ping-pong runs every system on the CPUs its name says: coregate's
+	// executors follow Config, but hollywood and protoactor spread over
+	// every P, so cross-core on a larger machine would give them all its
+	// CPUs against coregate's two.
+	switch p.Case {
+	case PingPongOneCore:
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	case PingPongCrossCore:
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	}
 	m := &Meter{profile: profile}
 	defer func() {

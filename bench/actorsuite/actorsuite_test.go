@@ -2,6 +2,7 @@ package actorsuite
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -250,6 +251,32 @@ func TestP50(t *testing.T) {
 		}}
 		if r := Run("x", sys, p, ""); r.Failure != "" || r.P50Ns != c.want {
 			t.Errorf("p50 of %v: %d (%s), want %d", c.samples, r.P50Ns, r.Failure, c.want)
+		}
+	}
+}
+
+// TestPingPongGOMAXPROCS: each ping-pong case runs every system on the
+// CPUs its name says, whatever the child's GOMAXPROCS: one for one-core,
+// two for cross-core. Cross-core once kept the machine's GOMAXPROCS, so on
+// a machine of more than two CPUs hollywood and protoactor had all of
+// them while coregate ran on two executors.
+func TestPingPongGOMAXPROCS(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	for c, want := range map[string]int{PingPongOneCore: 1, PingPongCrossCore: 2} {
+		p := Tiny()
+		p.Case = c
+		got := 0
+		sys := System{c: func(_ Params, m *Meter) (int, error) {
+			got = runtime.GOMAXPROCS(0)
+			m.Start()
+			m.Stop()
+			return 1, nil
+		}}
+		if r := Run("x", sys, p, ""); r.Failure != "" || got != want {
+			t.Errorf("%s ran with GOMAXPROCS %d (%s), want %d", c, got, r.Failure, want)
+		}
+		if n := runtime.GOMAXPROCS(0); n != 4 {
+			t.Errorf("after %s, GOMAXPROCS %d, want 4 back", c, n)
 		}
 	}
 }
