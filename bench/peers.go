@@ -273,6 +273,9 @@ func (p *coregatePeer) start(cfg coregate.Config, job func(int) int, opts ...cor
 		return err
 	}
 	p.op, err = coregate.Define(p.rt, "job", func(_ context.Context, i int) (int, error) { return job(i), nil }, opts...)
+	if err != nil {
+		_ = p.rt.Stop(context.Background()) // the peer is not opened: no close follows
+	}
 	return err
 }
 
