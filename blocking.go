@@ -477,17 +477,25 @@ func (l *lane) queuedOf(op *actors.Op, retrying bool, except func(actors.Job) bo
 
 // runningLocked returns the tokens the workers run, as a set (two workers
 // may run one). Not one its worker is done with and has yet to count out
-// (next): resolved, or handed to its retry's backoff, which Stop resolves
-// and counts as a retry. Stop cancelled neither.
+// (next): resolved, handed to its retry's backoff, which Stop resolves
+// and counts as a retry, or queued again as that backoff ended, which
+// Stop resolves and counts as queued. Stop cancelled none of them.
 func (l *lane) runningLocked() map[*actors.Task]bool {
 	ts := make(map[*actors.Task]bool, len(l.working))
 	for _, w := range l.working {
 		t := w.job.Task()
-		if _, backoff := l.retries[t]; !backoff && !resolved(t) {
+		if _, backoff := l.retries[t]; !backoff && !resolved(t) && !l.queuedLocked(t) {
 			ts[t] = true
 		}
 	}
 	return ts
+}
+
+// queuedLocked reports whether t waits in the lane's queue. Only a token
+// in its queued phase is looked for (a worker's, taken and not begun, or
+// due again after its backoff): a scan at Stop, not on the hot path.
+func (l *lane) queuedLocked(t *actors.Task) bool {
+	return t.Queued() && slices.ContainsFunc(l.q[l.head:], func(j actors.Job) bool { return j.Task() == t })
 }
 
 // resolved reports whether t reached its outcome.
@@ -520,15 +528,15 @@ func (l *lane) stop(ctx context.Context) (stopped, retries, cancelled int, runni
 	}
 	l.mu.Lock()
 	l.aborted = true
+	for t := range l.runningLocked() { // before the queue and the retries go
+		running = append(running, t)
+	}
 	tasks := make([]*actors.Task, 0, len(l.q)-l.head)
 	for _, j := range l.q[l.head:] {
 		tasks = append(tasks, j.Task())
 	}
 	clear(l.q)
 	l.q, l.head = nil, 0
-	for t := range l.runningLocked() { // before the retries go
-		running = append(running, t)
-	}
 	waiting := make(map[*actors.Task]laneRetry, len(l.retries))
 	for t, r := range l.retries {
 		r.stop()

@@ -2,6 +2,7 @@ package coregate
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -59,4 +60,44 @@ func TestStopCountsALaneRetryOnce(t *testing.T) {
 	_, err := tok.Wait(bg)
 	require.ErrorIs(t, err, errFlaky)
 	requireLaneRetryStopped(t, rt, serr, attempts)
+}
+
+// TestStopCountsALaneRetryDueOnce: a Stop whose context has ended comes
+// as a lane worker's token, its failed attempt's backoff over, waits in
+// the lane's queue again while the worker, holding it still, has yet to
+// look at the queue. Stop resolves it as queued, with ErrStopped, and
+// counts it once: not also as a handler it cancelled, since none ran.
+func TestStopCountsALaneRetryDueOnce(t *testing.T) {
+	defer func() { laneRan, laneAborted = nil, nil }()
+	rt := must(Start(Config{Cores: 1, Affinity: Off, StallAfter: -1, BlockingWorkers: 1}))
+	fn, attempts := failing(2)
+	op := must(Define(rt, "lrd", fn, WithBlocking(), WithRetry(1, time.Nanosecond)))
+	ran, gate := make(chan struct{}), make(chan struct{})
+	laneRan = func() { // on the only worker, the retry in its backoff: it waits until Stop gave up
+		close(ran)
+		<-gate
+	}
+	laneAborted = func() { close(gate) }
+	bg := context.Background()
+	tok := must(op.Submit(bg, 7))
+	<-ran
+	l := rt.lane
+	for { // the backoff ends and queues the token again; no worker is free to take it
+		l.mu.Lock()
+		due := len(l.q)-l.head == 1
+		l.mu.Unlock()
+		if due {
+			break
+		}
+		runtime.Gosched()
+	}
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	serr := rt.Stop(ctx)
+	require.ErrorContains(t, serr, "; 1 queued tokens resolved with ErrStopped")
+	require.NotContains(t, serr.Error(), "cancelled")
+	_, err := tok.Wait(bg)
+	require.ErrorIs(t, err, ErrStopped)
+	require.Equal(t, int32(1), attempts.Load())
+	requireBalanced(t, rt)
 }
