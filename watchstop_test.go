@@ -109,3 +109,66 @@ func TestStopWaitsForAWatchResolvingAToken(t *testing.T) {
 		})
 	}
 }
+
+// TestStopWaitsForACallTimeoutResolvingItsToken: a call's Timeout that
+// passes while its token is queued resolves the token on the goroutine
+// that answers the call, as the watches above do: once that goroutine took
+// the token, a Stop that drained past it must wait for its outcome, and
+// for the WithOnFailure callback it starts, before it returns nil.
+func TestStopWaitsForACallTimeoutResolvingItsToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+		bg := context.Background()
+		free, running := make(chan struct{}), make(chan struct{})
+		hold := must(Define(rt, "hold", func(context.Context, int) (int, error) {
+			close(running)
+			<-free // ignores its context: the call's token stays queued
+			return 0, nil
+		}))
+		failed := make(chan error, 1)
+		must(Define(rt, "square", func(_ context.Context, x int) (int, error) { return x * x, nil },
+			WithOnFailure(func(_ int, err error) { failed <- err })))
+		held := must(hold.Submit(bg, 0))
+		<-running
+		taken, release := make(chan *actors.Task, 1), make(chan struct{})
+		hookResolving = func(t *actors.Task) {
+			taken <- t
+			<-release
+		}
+		defer func() { hookResolving = nil }()
+		answered := make(chan error, 1)
+		go func() {
+			_, err := Request[int](bg, rt.Engine(), rt.OpsPID(), Call{Op: "square", Arg: 3, Timeout: time.Second})
+			answered <- err
+		}()
+		tok := <-taken // its Timeout passed: the token's outcome is decided, not yet recorded
+
+		stopped := make(chan error, 1)
+		go func() { stopped <- rt.Stop(bg) }()
+		close(free) // the drain runs past the taken token
+		synctest.Wait()
+		select {
+		case err := <-stopped:
+			select {
+			case <-tok.Finished():
+			default:
+				t.Errorf("Stop returned %v with the call's token not resolved", err)
+			}
+		default:
+		}
+		close(release)
+		if t.Failed() {
+			return
+		}
+		require.ErrorIs(t, <-answered, context.DeadlineExceeded)
+		require.NoError(t, <-stopped)
+		select {
+		case err := <-failed:
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+		default:
+			t.Fatal("Stop returned nil before the call's WithOnFailure callback ran")
+		}
+		must(held.Wait(bg))
+		requireBalanced(t, rt)
+	})
+}
