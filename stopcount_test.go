@@ -18,12 +18,7 @@ func TestStopCountsNoLaneTokenDoneBeforeItGaveUp(t *testing.T) {
 	defer func() { laneRan, laneAborted = nil, nil }()
 	rt := must(Start(Config{Cores: 1, Affinity: Off, StallAfter: -1}))
 	op := must(Define(rt, "op", func(context.Context, int) (int, error) { return 1, nil }, WithBlocking()))
-	ran, gate := make(chan struct{}), make(chan struct{})
-	laneRan = func() { // on the worker, its token done: it waits until Stop gave up
-		close(ran)
-		<-gate
-	}
-	laneAborted = func() { close(gate) }
+	ran := holdLaneWorkerUntilStop()
 	bg := context.Background()
 	tok := must(op.Submit(bg, 0))
 	<-ran
@@ -44,12 +39,7 @@ func TestStopCountsALaneRetryOnce(t *testing.T) {
 	rt := must(Start(Config{Cores: 1, Affinity: Off, StallAfter: -1}))
 	fn, attempts := failing(2)
 	op := must(Define(rt, "lr", fn, WithBlocking(), WithRetry(1, time.Hour)))
-	ran, gate := make(chan struct{}), make(chan struct{})
-	laneRan = func() { // on the worker, the retry in its backoff: it waits until Stop gave up
-		close(ran)
-		<-gate
-	}
-	laneAborted = func() { close(gate) }
+	ran := holdLaneWorkerUntilStop()
 	bg := context.Background()
 	tok := must(op.Submit(bg, 7))
 	<-ran
@@ -72,12 +62,7 @@ func TestStopCountsALaneRetryDueOnce(t *testing.T) {
 	rt := must(Start(Config{Cores: 1, Affinity: Off, StallAfter: -1, BlockingWorkers: 1}))
 	fn, attempts := failing(2)
 	op := must(Define(rt, "lrd", fn, WithBlocking(), WithRetry(1, time.Nanosecond)))
-	ran, gate := make(chan struct{}), make(chan struct{})
-	laneRan = func() { // on the only worker, the retry in its backoff: it waits until Stop gave up
-		close(ran)
-		<-gate
-	}
-	laneAborted = func() { close(gate) }
+	ran := holdLaneWorkerUntilStop()
 	bg := context.Background()
 	tok := must(op.Submit(bg, 7))
 	<-ran
@@ -100,4 +85,18 @@ func TestStopCountsALaneRetryDueOnce(t *testing.T) {
 	require.ErrorIs(t, err, ErrStopped)
 	require.Equal(t, int32(1), attempts.Load())
 	requireBalanced(t, rt)
+}
+
+// holdLaneWorkerUntilStop makes a lane worker, done with its token and yet
+// to look at the queue again, wait there until Stop gives up on the lane;
+// the channel it returns is closed as the worker gets there. The caller
+// resets laneRan and laneAborted.
+func holdLaneWorkerUntilStop() (ran chan struct{}) {
+	ran, gate := make(chan struct{}), make(chan struct{})
+	laneRan = func() {
+		close(ran)
+		<-gate
+	}
+	laneAborted = func() { close(gate) }
+	return ran
 }
