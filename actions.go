@@ -307,10 +307,7 @@ func expireAt(ctx context.Context, t *actors.Task) {
 	case <-ctx.Done():
 	}
 	if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) { // not the runtime's abort, which Stop resolves
-		func() {
-			defer t.Watching()() // a Stop that finds it taken waits for its outcome
-			t.Resolve(actors.Cancelled, err)
-		}()
+		t.CancelWatched(err)
 	}
 	<-t.Finished()
 }

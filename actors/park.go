@@ -86,10 +86,7 @@ func (t *Task) WatchHeld() {
 	if parent.Done() == nil {
 		return
 	}
-	stop := context.AfterFunc(parent, func() {
-		defer t.Watching()()
-		t.Resolve(Cancelled, parent.Err())
-	})
+	stop := context.AfterFunc(parent, func() { t.CancelWatched(parent.Err()) })
 	if old := t.extra().held.Swap(&stop); old != nil {
 		(*old)() // held again without an Unpark in between: one watch is enough
 	}

@@ -105,10 +105,7 @@ func (t *Task) WatchBackoff() (stop func() bool) {
 	if t.parent.Done() == nil {
 		return nil
 	}
-	return context.AfterFunc(t.parent, func() {
-		defer t.Watching()() // a Stop that finds it taken waits for its outcome
-		t.Resolve(Cancelled, t.parent.Err())
-	})
+	return context.AfterFunc(t.parent, func() { t.CancelWatched(t.parent.Err()) })
 }
 
 // askRetry asks h, t's hook, whether to run t again after an attempt that

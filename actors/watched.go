@@ -35,6 +35,14 @@ func (t *Task) Watching() (done func()) {
 	return func() { w.add(-1) }
 }
 
+// CancelWatched resolves t as Cancelled with err, the end of a context a
+// watch of t's saw, counted as [Task.Watching] says: a Stop that finds t
+// taken meanwhile waits for its outcome. It reports whether it resolved t.
+func (t *Task) CancelWatched(err error) bool {
+	defer t.Watching()()
+	return t.Resolve(Cancelled, err)
+}
+
 // AwaitWatched returns once no watch is resolving a token of g (see
 // [Task.Watching]). A stopping runtime calls it once it tried to
 // resolve every token itself: a token a watch took first is then resolved
