@@ -174,8 +174,10 @@ type ExecutorInfo struct {
 	PinError error      // why it is not pinned, under BestEffort
 	// Health: Restarting while a replacement waits out its backoff, Stalled
 	// while a token or an actor's turn runs past Config.StallAfter, Down once
-	// past its restart policy, until its cool-down brings it back. Unpinned
-	// work avoids an executor with any of them.
+	// past its restart policy (and its queue moved: Restarting meanwhile),
+	// until its cool-down brings it back. Work sent to an executor seen Down
+	// goes to a live one at once. Unpinned work avoids an executor with any
+	// of them.
 	Restarting, Stalled, Down bool
 }
 

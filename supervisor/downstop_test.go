@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -86,6 +87,60 @@ func TestDownRacingStopCutsNothingShort(t *testing.T) {
 			if err := j.Task().Result(); err != nil {
 				t.Fatalf("token %d resolved with %v, want it run", i, err)
 			}
+		}
+	})
+}
+
+// TestDownShownOnceItsQueueMoved: an executor is shown Down only once its
+// mailbox refuses work, and out of service (Restarting) while its queue
+// moves. Found by a flaky test at the root: an actor spawned OnExecutor
+// onto an executor seen Down was queued there, announced there, and moved
+// by the down a moment later.
+func TestDownShownOnceItsQueueMoved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		engine, err := actor.NewEngine(actor.NewEngineConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		room := actors.NewRoom()
+		g, err := actors.NewGroup(actors.GroupConfig{Engine: engine, Name: "t", CPUs: []int{0, 0}, MailboxSize: 8, Room: room, Affinity: actors.Off, IdleSpin: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := router.New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Unregister()
+		gd := &gatedDown{Router: r, entered: make(chan struct{}), gate: make(chan struct{})}
+		s, err := Start(Config{Group: g, Room: room, Restart: Policy{MaxRestarts: NoRestarts, Cooldown: time.Hour}, Reroute: gd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := s.Executors()[0]
+		f := injectLoopFaults(t, e)
+		f.armed.Store(1)
+		j := testkit.NewJob(1, nil)
+		e.Accept(j.Task())
+		push(t, e, j) // wakes the loop, which fails: down (no restarts)
+		<-gd.entered
+		moving := e.Health()
+		close(gd.gate)
+		if moving&actors.Down != 0 || moving&actors.Restarting == 0 {
+			t.Fatalf("health %v while its queue moves: want Restarting, not Down", moving)
+		}
+		for e.Health()&actors.Down == 0 {
+			synctest.Wait()
+			runtime.Gosched()
+		}
+		if res := e.Schedule(nil); res != actors.Gone {
+			t.Fatalf("Schedule on an executor shown Down: %v, want Gone", res)
+		}
+		if h := e.Health(); h&actors.Restarting != 0 {
+			t.Fatalf("health %v once down: still Restarting", h)
+		}
+		if err := s.Stop(context.Background()); err != nil {
+			t.Fatalf("Stop: %v", err)
 		}
 	})
 }

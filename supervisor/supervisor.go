@@ -299,9 +299,13 @@ func (s *Supervisor) relaunch(e *actors.Executor) {
 // cool-down after which it is tried again: doubling from the policy's
 // Cooldown to MaxCooldown, back to Cooldown once it stayed up a whole Window.
 func (s *Supervisor) down(e *actors.Executor, reason error, restarts int) {
+	// Out of service (Restarting) while its queue moves, and Down only once
+	// its mailbox refuses: work a caller sends it after seeing Down (an
+	// actor spawned OnExecutor) goes elsewhere at once, not by the move.
+	e.SetHealth(actors.Restarting, true)
+	moved := s.reroute.Down(e)
 	e.SetHealth(actors.Down, true)
 	e.SetHealth(actors.Restarting, false)
-	moved := s.reroute.Down(e)
 	s.mu.Lock()
 	sl := &s.slots[e.Index()]
 	now := time.Now()
