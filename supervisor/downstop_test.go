@@ -28,6 +28,32 @@ func (g *gatedDown) Down(e *actors.Executor) int {
 	return g.Router.Down(e)
 }
 
+// startGatedDown starts a supervisor of two unpinned executors with no
+// restarts, whose router's Down is gated; the caller unregisters the router.
+func startGatedDown(t *testing.T) (*Supervisor, *router.Router, *gatedDown) {
+	t.Helper()
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := actors.NewRoom()
+	g, err := actors.NewGroup(actors.GroupConfig{Engine: engine, Name: "t", CPUs: []int{0, 0}, MailboxSize: 8, Room: room, Affinity: actors.Off, IdleSpin: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := router.New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gd := &gatedDown{Router: r, entered: make(chan struct{}), gate: make(chan struct{})}
+	s, err := Start(Config{Group: g, Room: room, Restart: Policy{MaxRestarts: NoRestarts, Cooldown: time.Hour}, Reroute: gd})
+	if err != nil {
+		r.Unregister()
+		t.Fatal(err)
+	}
+	return s, r, gd
+}
+
 // TestDownRacingStopCutsNothingShort: an executor goes down just before a
 // graceful Stop begins, its queue not yet moved when Stop closes the
 // mailboxes. Stop let the other executor drain and exit first, so the
@@ -38,24 +64,7 @@ func (g *gatedDown) Down(e *actors.Executor) int {
 // before it closes the mailboxes.
 func TestDownRacingStopCutsNothingShort(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		engine, err := actor.NewEngine(actor.NewEngineConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		room := actors.NewRoom()
-		g, err := actors.NewGroup(actors.GroupConfig{Engine: engine, Name: "t", CPUs: []int{0, 0}, MailboxSize: 8, Room: room, Affinity: actors.Off, IdleSpin: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := router.New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
-		if err != nil {
-			t.Fatal(err)
-		}
-		gd := &gatedDown{Router: r, entered: make(chan struct{}), gate: make(chan struct{})}
-		s, err := Start(Config{Group: g, Room: room, Restart: Policy{MaxRestarts: NoRestarts, Cooldown: time.Hour}, Reroute: gd})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, r, gd := startGatedDown(t)
 		defer r.Unregister()
 		e := s.Executors()[0]
 		release := make(chan struct{})
@@ -98,25 +107,8 @@ func TestDownRacingStopCutsNothingShort(t *testing.T) {
 // by the down a moment later.
 func TestDownShownOnceItsQueueMoved(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		engine, err := actor.NewEngine(actor.NewEngineConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		room := actors.NewRoom()
-		g, err := actors.NewGroup(actors.GroupConfig{Engine: engine, Name: "t", CPUs: []int{0, 0}, MailboxSize: 8, Room: room, Affinity: actors.Off, IdleSpin: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := router.New(g, "t", room, anchor.NewSticky(64, time.Minute, nil), anchor.NewSeeds(64))
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, r, gd := startGatedDown(t)
 		defer r.Unregister()
-		gd := &gatedDown{Router: r, entered: make(chan struct{}), gate: make(chan struct{})}
-		s, err := Start(Config{Group: g, Room: room, Restart: Policy{MaxRestarts: NoRestarts, Cooldown: time.Hour}, Reroute: gd})
-		if err != nil {
-			t.Fatal(err)
-		}
 		e := s.Executors()[0]
 		f := injectLoopFaults(t, e)
 		f.armed.Store(1)
