@@ -187,23 +187,33 @@ func (r *Router) pushLeft(b *batch, w Weight) actors.PushResult {
 		for more := true; more; {
 			more = false
 			for _, i := range ins {
-				m := 0
-				for k := b.next; k < b.n && m < allChunk; k++ {
-					if !b.placed(k) {
-						chunk[m], ks[m] = b.job(k), k
-						m++
+				m, k := 0, b.next
+				for ; k < b.n && m < allChunk; k++ {
+					if b.placed(k) {
+						continue
 					}
+					if k < b.last[i] && r.ordered(b, v, set, k) {
+						// A later job of the batch is queued on i: k
+						// goes elsewhere, and what follows it waits,
+						// each job judged by its own share, not by the
+						// chunk's first.
+						break
+					}
+					chunk[m], ks[m] = b.job(k), k
+					m++
 				}
 				if m == 0 {
+					if k < b.n {
+						continue
+					}
 					b.next, res = b.n, actors.Pushed
 					return true
 				}
-				if ks[0] < b.last[i] && r.ordered(b, v, set, ks[0]) {
-					continue // a later job of the batch is queued there
-				}
 				got, why := r.execs[i].PushAll(chunk[:m])
 				if got > 0 {
-					b.last[i] = ks[got-1]
+					// Not lower: the jobs pushed may come before
+					// one the share queued there.
+					b.last[i] = max(b.last[i], ks[got-1])
 				}
 				if got == m {
 					b.next = ks[m-1] + 1
