@@ -109,6 +109,7 @@ type pause struct {
 	closed  bool         // the runtime stopped: nothing is held any more
 	rt      *Runtime     // set when first paused, and registered with rt
 	held    []actors.Job // parked, in the order they were held
+	prune   int          // the length of held at which pruneLocked looks again
 	resumes uint32       // Resumes that queued held tokens again, stamped on their jobs
 }
 
@@ -136,6 +137,7 @@ func (p *pause) holdParked(j actors.Job, deliver func(actors.Job)) {
 	on, closed := p.info.Paused(), p.closed
 	if on && !closed {
 		p.held = append(p.held, j)
+		p.pruneLocked()
 		j.Task().WatchHeld()
 	}
 	p.mu.Unlock()
@@ -190,6 +192,7 @@ func (p *pause) holdTaken(j actors.Job, lane bool) bool {
 			}
 		}
 		p.held = slices.Insert(p.held, at, j)
+		p.pruneLocked()
 		t.WatchHeld()
 	}
 	p.mu.Unlock()
@@ -234,8 +237,27 @@ func (p *pause) parkLocked(j actors.Job) bool {
 		return false
 	}
 	p.held = append(p.held, j)
+	p.pruneLocked()
 	j.Task().WatchHeld()
 	return true
+}
+
+// minHeldPrune is the fewest held tokens among which a pause looks for
+// resolved ones to let go.
+const minHeldPrune = 64
+
+// pruneLocked lets go of the held tokens resolved while held (cancelled,
+// or their submitters' contexts ended) once the list has doubled since it
+// last looked: Resume would pass them by, and until then each would keep
+// what it holds, so a long pause under calls that time out would grow
+// without bound. Amortized, it costs O(1) a token held. The caller holds
+// mu.
+func (p *pause) pruneLocked() {
+	if len(p.held) < max(p.prune, minHeldPrune) {
+		return
+	}
+	p.held = slices.DeleteFunc(p.held, func(j actors.Job) bool { return !j.Task().Parked() })
+	p.prune = 2 * len(p.held)
 }
 
 // drop resolves every held token with o and err, holds no more, and

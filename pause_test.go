@@ -625,3 +625,37 @@ func TestPauseReadsARetryCountAsItRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelledHeldTokensAreLetGo: held tokens that resolve while their op
+// stays paused (their submitters' contexts end, or Token.Cancel) are let
+// go by the pause, so a long pause under a steady flow of calls that time
+// out holds memory for the tokens still held, not for every one submitted
+// since it began. Found by review: each stayed in the pause's list, with
+// its argument, until Resume or Stop.
+func TestCancelledHeldTokensAreLetGo(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	bg := context.Background()
+	rec := newRunLog(t, rt, "rec")
+	rec.op.Pause()
+	kept := must(rec.op.Submit(bg, -1))
+	for i := range 1000 {
+		ctx, cancel := context.WithCancel(bg)
+		tok := must(rec.op.Submit(ctx, i))
+		if i%2 == 0 {
+			cancel() // a Call's timeout, say
+		} else {
+			tok.Cancel()
+		}
+		<-tok.Done()
+		cancel()
+	}
+	p := &rec.op.pause
+	p.mu.Lock()
+	n := len(p.held)
+	p.mu.Unlock()
+	require.LessOrEqual(t, n, 2*minHeldPrune, "the pause keeps resolved tokens")
+	requirePending(t, kept)
+	rec.op.Resume()
+	require.Equal(t, -1, must(kept.Wait(bg)))
+	require.Equal(t, []int{-1}, rec.order())
+}

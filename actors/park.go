@@ -12,6 +12,10 @@ const parked uint32 = 3
 // when it was a retry not queued again yet (see [Task.RetryDue]).
 func (t *Task) Park() bool { return t.move(queued, parked) }
 
+// Parked reports whether the token is held off the queues by [Task.Park]
+// and has not been unparked or resolved since.
+func (t *Task) Parked() bool { return t.phase() == parked }
+
 // SetPaused pauses the op, or ends its pause. Parking the tokens queued
 // before is the caller's business; from now on an executor (or a lane's
 // worker) that takes one of the op's queued tokens to run offers it to
