@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/router"
@@ -33,6 +34,10 @@ type Group struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	nilCtx bool // made with a nil context: every token is refused
+	// waited is set once Wait returned: the group takes no more tokens.
+	// Not read from the context's cause, which is the first failure when
+	// a token failed.
+	waited atomic.Bool
 
 	mu   sync.Mutex
 	n    int           // tokens added and not yet resolved
@@ -128,7 +133,7 @@ func join[R any](g *Group, submit func() (*Token[R], error)) (*Token[R], error) 
 	if g.nilCtx {
 		return nil, ErrNilContext
 	}
-	if context.Cause(g.ctx) == errGroupDone {
+	if g.waited.Load() {
 		return nil, g.failed(fmt.Errorf("coregate: the group's Wait returned, so it takes no more tokens (make a new one with NewGroup): %w", context.Canceled))
 	}
 	g.mu.Lock()
@@ -266,6 +271,7 @@ func (g *Group) Wait() error {
 		}
 		<-idle
 	}
+	g.waited.Store(true)
 	g.cancel(errGroupDone)
 	g.mu.Lock()
 	defer g.mu.Unlock()

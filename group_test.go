@@ -247,3 +247,25 @@ func TestGroupAddWhoseKeyPanics(t *testing.T) {
 	require.ErrorIs(t, g.Wait(), ErrGoexit)
 	require.Zero(t, rt.Stats().Total.Submitted)
 }
+
+// TestGroupRefusesAddAfterAFailedWait: once Wait returned, Add and Go say
+// the group is done, whether or not a token failed. After a failure the
+// group's context carried the failure as its cause, not that Wait had
+// returned, so the check missed it: the token went on to Submit, which
+// refused it with a bare context.Canceled that did not say why.
+func TestGroupRefusesAddAfterAFailedWait(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	boom := errors.New("boom")
+	op := must(Define(rt, "fails", func(context.Context, int) (int, error) { return 0, boom }))
+	g := NewGroup(context.Background(), rt)
+	_, _ = Add(g, op, 1)
+	require.ErrorIs(t, g.Wait(), boom)
+	_, err := Add(g, op, 2)
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorContains(t, err, "Wait returned")
+	_, err = Go(g, func(context.Context) (int, error) { return 0, nil })
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorContains(t, err, "Wait returned")
+	require.ErrorIs(t, g.Wait(), boom, "the group's first error stays")
+	require.Equal(t, uint64(1), rt.Stats().Total.Submitted)
+}
