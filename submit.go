@@ -39,7 +39,9 @@ func (op *Op[A, R]) TrySubmit(arg A) (*Token[R], error) {
 // submitted one at a time.
 //
 // On error (Submit's errors) the tokens of the arguments already queued are
-// returned, and nil in place of each of the others; those queued run.
+// returned, and nil in place of each of the others; those queued run
+// (when the error is ctx's end, they share ctx: those not yet started
+// resolve with its error).
 func (op *Op[A, R]) SubmitAll(ctx context.Context, args []A) ([]*Token[R], error) {
 	if err := op.admit(ctx); err != nil {
 		return make([]*Token[R], len(args)), err // none submitted: nil for each

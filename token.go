@@ -30,6 +30,10 @@ type Token[R any] struct {
 // its own turn (Receive or Started, with any context) for its own
 // [Ref.Ask], which only a later turn of its own can answer, or for the one
 // its Receive handles, answered as it returns, gets [ErrAskSelf] at once.
+// Only the handler's own goroutine hands its executor on: a Wait on a
+// goroutine the handler waits for (one it started, or the coroutine of
+// an [iter.Pull] over [Map]) is a plain wait, and the handler holds the
+// executor meanwhile, so a token queued behind it never starts.
 //
 // A handler waiting for a sticky key's token no longer holds the executor, so
 // the key's next token may run meanwhile: a sticky key keeps tokens on one
