@@ -20,24 +20,47 @@ import (
 	"github.com/coregate/coregate"
 )
 
+// shutdownBound is how long a shutdown may take: past it, the requests still in
+// flight are cut short and the runtime stops what is left.
+const shutdownBound = 10 * time.Second
+
 // Main is an example server's main: it starts a runtime, has build make
 // the server on it, and serves on -addr (127.0.0.1:8080 by default) until
 // SIGINT or SIGTERM, then calls shutdown, which must stop the runtime too.
 func Main(build func(rt *coregate.Runtime) (srv *http.Server, shutdown func(context.Context) error, err error)) {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	flag.Parse()
-	rt, err := coregate.Start(coregate.Config{})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if err := run(ctx, ln, os.Stdout, shutdownBound, build); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run is Main past its flags and signals: it serves on ln until ctx ends,
+// shuts down within bound, and reports to out. The report comes whatever
+// the shutdown returned: a shutdown past its bound, the one that stops
+// tokens, is when it matters most.
+func run(ctx context.Context, ln net.Listener, out io.Writer, bound time.Duration,
+	build func(rt *coregate.Runtime) (*http.Server, func(context.Context) error, error)) error {
+	rt, err := coregate.Start(coregate.Config{})
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	srv, shutdown, err := build(rt)
 	if err != nil {
-		log.Fatal(err)
+		ln.Close()
+		return errors.Join(err, rt.Stop(context.Background()))
 	}
-	if err := Until(*addr, srv, shutdown); err != nil {
-		log.Fatal(err)
-	}
-	Report(os.Stdout, rt.Stats().Total)
+	fmt.Fprintf(out, "listening on http://%s\n", ln.Addr())
+	err = until(ctx, ln, srv, shutdown, bound)
+	Report(out, rt.Stats().Total)
+	return err
 }
 
 // Report writes how the runtime's accepted tokens ended, every one
@@ -48,15 +71,11 @@ func Report(w io.Writer, c coregate.Counts) {
 		c.Submitted, c.Succeeded, c.Failed, c.Panicked, c.Cancelled, c.Stopped)
 }
 
-// Until serves srv on addr until SIGINT or SIGTERM, or a failure of Serve,
-// then calls shutdown with a 10 s bound. It prints the address it listens on.
-func Until(addr string, srv *http.Server, shutdown func(context.Context) error) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// until serves srv on ln until ctx ends or Serve fails, then calls
+// shutdown within bound.
+func until(ctx context.Context, ln net.Listener, srv *http.Server, shutdown func(context.Context) error, bound time.Duration) error {
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
 	failed := make(chan error, 1)
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -64,11 +83,10 @@ func Until(addr string, srv *http.Server, shutdown func(context.Context) error) 
 			stop()
 		}
 	}()
-	fmt.Printf("listening on http://%s\n", ln.Addr())
 	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	err = shutdown(sctx)
+	err := shutdown(sctx)
 	select {
 	case ferr := <-failed:
 		return errors.Join(ferr, err)
