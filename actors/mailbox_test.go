@@ -313,7 +313,8 @@ func TestMailboxWakesOnlyParked(t *testing.T) {
 }
 
 // TestMailboxPushAll: a push of many is refused by a closed or retired
-// mailbox as Push is, and wakes a parked consumer once.
+// mailbox as Push is, wakes a parked consumer once, and counts what it took
+// as pushed, as Push does each.
 func TestMailboxPushAll(t *testing.T) {
 	js := []Job{newJob(1, nil), newJob(2, nil), newJob(3, nil)}
 	m := NewMailbox(8, nil)
@@ -326,10 +327,21 @@ func TestMailboxPushAll(t *testing.T) {
 	if len(m.wake) != 1 {
 		t.Fatalf("wake channel holds %d signals, want 1", len(m.wake))
 	}
+	if pushed, n := m.counts(); pushed != 3 || n != 3 {
+		t.Fatalf("after pushAll of 3: pushed %d, queued %d; want 3 and 3 (Stats counts them submitted)", pushed, n)
+	}
 	for _, want := range js {
 		if j, _ := m.Pop(); j != want {
 			t.Fatal("pushAll is not FIFO")
 		}
+	}
+	// Past the bound it takes what fits and counts those alone.
+	f := NewMailbox(2, nil)
+	if n, res := f.pushAll(js); n != 2 || res != Full {
+		t.Fatalf("pushAll of 3 into 2 slots = %d %v, want 2 Full", n, res)
+	}
+	if pushed, n := f.counts(); pushed != 2 || n != 2 {
+		t.Fatalf("after a pushAll that took 2: pushed %d, queued %d; want 2 and 2", pushed, n)
 	}
 	m.Close()
 	if n, res := m.pushAll(js); n != 0 || res != Closed {
