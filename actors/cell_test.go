@@ -927,6 +927,46 @@ func TestStrandedFullCellPlacedAgain(t *testing.T) {
 	}
 }
 
+// TestPlaceStrandedPlacesAnIdleCell: a cell left stranded (its executor
+// went down with the cell queued, when no other could take it) is placed
+// again by Group.PlaceStranded once an executor is back, with no sender to
+// come: its envelope, an Ask maybe, would otherwise wait for good.
+func TestPlaceStrandedPlacesAnIdleCell(t *testing.T) {
+	retired := make(chan []Job, 1)
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off},
+		Hooks{OnExit: func(e *Executor, err error) { retired <- e.Retire() }})
+	e := g.Executors()[0]
+	h := newSeqHost(1)
+	c := NewCell[int](e, 4, h)
+	gate := make(chan struct{})
+	if e.Push(newJob(1, func(context.Context) error { <-gate; runtime.Goexit(); return nil })) != Pushed {
+		t.Fatal("push refused")
+	}
+	if err := c.TryPut(0); err != nil { // the cell queued behind the token
+		t.Fatal(err)
+	}
+	close(gate) // the owner ends and its executor is retired (down)
+	for _, j := range <-retired {
+		Drop(j, Failed, ErrNoExecutor) // as the router does when no executor is live
+	}
+	if !c.stranded.Load() || c.phase() != cellIdle {
+		t.Fatal("the cell is not stranded")
+	}
+	e.mb.Reopen() // back after its cool-down
+	if err := e.Launch(); err != nil {
+		t.Fatal(err)
+	}
+	g.PlaceStranded()
+	select {
+	case <-h.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stranded cell's envelope was not delivered once its executor was back")
+	}
+	if !slices.Equal(h.got, []int{0}) {
+		t.Fatalf("delivered %v, want [0]", h.got)
+	}
+}
+
 // TestNearBurstMemoryGivenBack (found in review): the near queue trades
 // slices with the locked one (mergeNearLocked), so a burst's slice can end
 // up as near's: here a near burst past Throughput, merged into a queue a
