@@ -382,6 +382,44 @@ func TestTrimKeepsStrandedEnvelopes(t *testing.T) {
 	}
 }
 
+// TestCloseTakesTheRestOfAPassedBatch: a turn that reached Throughput
+// passes the turn with the rest of its batch left, the cell queued again;
+// a Close before that next turn runs returns those envelopes too, in
+// order, ahead of the queue, for the caller to resolve: no turn is active
+// to deliver them, and an Ask among them would wait for good.
+func TestCloseTakesTheRestOfAPassedBatch(t *testing.T) {
+	g, err := NewGroup(GroupConfig{Engine: newEngine(t), Name: "t", CPUs: []int{0}, MailboxSize: 8, Affinity: Off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Unregister()
+	e := g.Executors()[0] // not launched: the test plays its owner
+	h := newSeqHost(Throughput + 3)
+	c := NewCell[int](e, Throughput+3, h)
+	for v := range Throughput + 2 {
+		if err := c.TryPut(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j, ok := e.mb.Pop(); !ok || j != Job(c) {
+		t.Fatalf("popped %v, %v; want the cell scheduled", j, ok)
+	}
+	c.Turn(context.Background()) // Throughput delivered, the turn passed
+	if err := c.TryPut(Throughput + 2); err != nil {
+		t.Fatal(err)
+	}
+	if c.Active() {
+		t.Fatal("the cell is still active after its turn")
+	}
+	want := []int{Throughput, Throughput + 1, Throughput + 2}
+	if left := c.Close(); !slices.Equal(left, want) {
+		t.Fatalf("Close returned %v, want %v (the passed batch's rest, then the queue)", left, want)
+	}
+	if len(h.got) != Throughput {
+		t.Fatalf("delivered %d, want %d", len(h.got), Throughput)
+	}
+}
+
 // TestTrimWithoutPark: an executor that keeps finding work, and so never
 // parks, trims the cells listed on it once the first is trimAge old, as it
 // runs out of work; before that it keeps them. From a review: the list,
