@@ -322,3 +322,27 @@ func checkLastAttempt(t *testing.T, j *testJob, attempts int) {
 		t.Errorf("%d attempts, want 1", attempts)
 	}
 }
+
+// TestRetriedCountsEachRetry: every failed attempt queued again for its
+// retry counts in the executor's Retried, and a last attempt that is not
+// retried does not. The next attempt runs the same token (pointer and ID),
+// so the count is what tells the supervisor's watchdog that the token it
+// sampled ended: without it, two attempts each short of the stall
+// threshold would look like one token running past it.
+func TestRetriedCountsEachRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, e := startOneExecutor(t)
+		attempts := 0
+		j := newRetried(&retryHook{delay: time.Millisecond}, &attempts)
+		if e.Push(j) != Pushed {
+			t.Fatal("push refused")
+		}
+		<-j.task.Finished()
+		if attempts != 2 {
+			t.Fatalf("%d attempts, want 2", attempts)
+		}
+		if n := e.Retried(); n != 1 {
+			t.Fatalf("Retried() = %d after one retry, want 1", n)
+		}
+	})
+}
