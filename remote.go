@@ -59,7 +59,8 @@ import (
 // answered to someone else's Request. Remote sends such messages from
 // <address>/coregate/discard instead, a process of the engine that drops
 // what it gets; a runtime answers it nothing, so a Tell's answer does not
-// cross back.
+// cross back. (A Request to discard, or to gone, is answered at once with
+// an error wrapping [ErrBadArgument]: neither takes a message.)
 //
 // So across processes an actor's M and R, and an op's A and R, must be
 // protobuf messages (pointers to generated types), linked into both
@@ -99,7 +100,8 @@ func (p *protoRemote) Start(e *actor.Engine) error {
 	if err := p.Remoter.Start(e); err != nil {
 		return err
 	}
-	p.discard = e.SpawnProc(&proc{pid: actor.NewPID(e.Address(), discardID), engine: e, send: func(any, *actor.PID) {}})
+	discard := actor.NewPID(e.Address(), discardID)
+	p.discard = e.SpawnProc(&proc{pid: discard, engine: e, send: func(_ any, sender *actor.PID) { takesNone(e, discard, sender) }})
 	g := newGone(e)
 	e.SpawnProc(&proc{pid: g.pid, engine: e, send: g.receive})
 	p.engine.Store(e)
@@ -254,6 +256,24 @@ func wireError(err error) (w *wire.Error) {
 		}
 	}
 	return &wire.Error{Code: code, Message: strings.ToValidUTF8(err.Error(), "\uFFFD")}
+}
+
+// takesNone answers sender, when it is a [Request] (of e or another
+// engine), that pid, a process of e that takes no message (Remote's
+// discard and gone), took none: the Request would otherwise wait out its
+// context. Only a Request: another process (a hollywood actor answering
+// a Tell that came from discard) may answer an answer, and the two would
+// pass errors back and forth for good.
+func takesNone(e *actor.Engine, pid, sender *actor.PID) {
+	if sender == nil || !isRequest(sender) {
+		return
+	}
+	err := fmt.Errorf("%w: %v takes no messages", ErrBadArgument, pid)
+	var v any = reply{err: err}
+	if sender.GetAddress() != e.Address() {
+		v = wireError(err)
+	}
+	e.Send(sender, v)
 }
 
 // requestIDs numbers the answer processes of Request.

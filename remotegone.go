@@ -75,13 +75,16 @@ func newGone(e *actor.Engine) *gone {
 }
 
 // receive takes what the engine sends the gone process: the events of its
-// stream, and findGone. Anything else (a peer's message) is dropped.
-func (g *gone) receive(msg any, _ *actor.PID) {
+// stream, and findGone. Anything else (a peer's message) is dropped, a
+// Request's answered (see takesNone).
+func (g *gone) receive(msg any, sender *actor.PID) {
 	switch m := msg.(type) {
 	case findGone:
 		*m.to = g
 	case actor.DeadLetterEvent:
 		g.deadLetter(m)
+	default:
+		takesNone(g.e, g.pid, sender)
 	}
 }
 
