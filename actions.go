@@ -24,7 +24,8 @@ import (
 // type is answered with an error wrapping [ErrUnknownOp] or
 // [ErrBadArgument] and published as a hollywood DeadLetterEvent, never a
 // panic; so is a panic in the op's [WithStickyKey] function, as a
-// [*PanicError], rather than in the sender's goroutine (for a remote
+// [*PanicError], and a runtime.Goexit there, as an error wrapping
+// [ErrGoexit], rather than in the sender's goroutine (for a remote
 // sender, its transport's). Timeout, when above 0, bounds the token as a
 // context deadline would (waiting for room, then running): a call it ends
 // is answered with context.DeadlineExceeded, also while it waits for room,

@@ -137,7 +137,9 @@ func WithSticky() Option {
 // goroutine at each Submit: a panic in it goes on to Submit's caller (and
 // Add's, Map's and SubmitAll's) with no token accepted for that argument
 // (SubmitAll's earlier ones stay queued); [Op.Every] and named actions
-// answer it as a [*PanicError] instead.
+// answer it as a [*PanicError] instead, and a runtime.Goexit in it with
+// an error wrapping [ErrGoexit] (they run key on a goroutine of its own,
+// so that it ends no goroutine of theirs).
 func WithStickyKey[A any](key func(A) uint64) Option {
 	return func(c *opConfig) { c.ops, c.sticky, c.keyFn = append(c.ops, "WithStickyKey"), true, key }
 }
@@ -193,6 +195,7 @@ type Op[A, R any] struct {
 	fn        func(context.Context, A) (R, error)
 	rule      router.Rule
 	keyOf     func(*A) uint64     // nil unless sticky
+	userKey   bool                // keyOf runs the user's code (WithStickyKey)
 	declared  map[string]struct{} // a lead's external calls: the ops whose tokens join its seed
 	checked   atomic.Bool         // a lead's declared calls were all found defined
 	hooked    bool                // its tokens carry a hook: keyed, a lead, retried, pinned or called back
@@ -317,6 +320,7 @@ func (op *Op[A, R]) configureAnchors(cfg opConfig) error {
 		}
 		opHash := xxhash.Sum64String(op.info.Name)
 		op.keyOf = func(a *A) uint64 { return anchor.MixKey(opHash, key(*a)) }
+		op.userKey = true
 	case cfg.sticky:
 		keyer, err := anchor.NewKeyer[A]()
 		if err != nil {
@@ -376,22 +380,67 @@ func (op *Op[A, R]) Submit(ctx context.Context, arg A) (*Token[R], error) {
 // *PanicError, for the runtime's own submitters (Every's loop, the ops
 // process on its sender's goroutine, a remote transport's), where no
 // caller could recover it.
+//
+// A runtime.Goexit in the key function would end that goroutine, which no
+// recover stops (a remote transport's reader: its connection dropped with
+// what it carried, and hollywood's remote Stop waiting for it for good),
+// so the key is made on a goroutine of its own, and a Goexit there fails
+// the submit with an error wrapping ErrGoexit.
 func (op *Op[A, R]) submitCaught(ctx context.Context, arg A) (tok *Token[R], err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			tok, err = nil, &PanicError{Value: p, Stack: debug.Stack()}
 		}
 	}()
+	if op.userKey {
+		key, err := op.keyApart(arg)
+		if err != nil {
+			return nil, err
+		}
+		return op.submitKeyed(ctx, arg, router.How{}, nil, func(*A) uint64 { return key })
+	}
 	return op.Submit(ctx, arg)
+}
+
+// keyApart returns arg's key, made on a goroutine of its own (see
+// submitCaught): a panic there is a *PanicError, a runtime.Goexit an
+// error wrapping ErrGoexit.
+func (op *Op[A, R]) keyApart(arg A) (key uint64, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		returned := false
+		defer func() {
+			if returned {
+				return
+			}
+			if p := recover(); p != nil {
+				err = &PanicError{Value: p, Stack: debug.Stack()}
+				return
+			}
+			// Unwinding with nothing to recover: a Goexit.
+			err = fmt.Errorf("%w in the WithStickyKey function of op %q", ErrGoexit, op.info.Name)
+		}()
+		key = op.keyOf(&arg)
+		returned = true
+	}()
+	<-done
+	return key, err
 }
 
 // submitWith is Submit queueing as how says, with w (when not nil) told of
 // the token's outcome.
 func (op *Op[A, R]) submitWith(ctx context.Context, arg A, how router.How, w watcher) (*Token[R], error) {
+	return op.submitKeyed(ctx, arg, how, w, op.keyOf)
+}
+
+// submitKeyed is submitWith with keyOf giving the token's sticky key (op's
+// own, or one made already).
+func (op *Op[A, R]) submitKeyed(ctx context.Context, arg A, how router.How, w watcher, keyOf func(*A) uint64) (*Token[R], error) {
 	if err := op.admit(ctx); err != nil {
 		return nil, err
 	}
-	h := op.prepare(ctx, arg, w)
+	h := op.prepare(ctx, arg, w, keyOf)
 	if h == nil {
 		j := &job[A, R]{op: op, arg: arg}
 		return op.submit(ctx, j, j, nil, nil, how)
@@ -424,13 +473,14 @@ func (op *Op[A, R]) admit(ctx context.Context) error {
 
 // prepare returns the hooked job for a token of arg submitted with ctx, or
 // nil when a plain job will do: no seed, no actor nearby, no sticky key,
-// lead, retry or watcher.
-func (op *Op[A, R]) prepare(ctx context.Context, arg A, w watcher) *hookedJob[A, R] {
+// lead, retry or watcher. keyOf gives the key of a sticky op (op.keyOf,
+// or a key made already).
+func (op *Op[A, R]) prepare(ctx context.Context, arg A, w watcher, keyOf func(*A) uint64) *hookedJob[A, R] {
 	var h *hookedJob[A, R]
 	if op.keyOf != nil {
 		// The key first: a key function that panics has joined no seed.
 		h = &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}}
-		h.ticket.Key = op.keyOf(&h.arg)
+		h.ticket.Key = keyOf(&h.arg)
 	}
 	// The seed of the lead whose context this is comes first, when the lead
 	// declared this op among its external calls.

@@ -2,6 +2,7 @@ package coregate
 
 import (
 	"context"
+	"runtime"
 	"testing"
 
 	"github.com/anthdm/hollywood/actor"
@@ -30,4 +31,52 @@ func TestRequestToRemotesOwnProcesses(t *testing.T) {
 		require.ErrorAs(t, err, &w, "remote Request to %v: %v", pid, err)
 		require.Equal(t, wire.Code_BAD_ARGUMENT, w.GetCode(), "%v", w)
 	}
+}
+
+// goexitKey is a WithStickyKey function that calls runtime.Goexit for a
+// negative argument.
+func goexitKey(v *wrapperspb.Int64Value) uint64 {
+	if v.GetValue() < 0 {
+		runtime.Goexit()
+	}
+	return uint64(v.GetValue())
+}
+
+// TestCallWithGoexitInStickyKey: a Call to an op whose WithStickyKey
+// function calls runtime.Goexit is answered with an error wrapping
+// ErrGoexit (FAILED across processes), as a panic there is answered with a
+// *PanicError, and the goroutine that delivered it goes on. The key ran on
+// that goroutine, and no recover stops a Goexit: a local sender's goroutine
+// ended inside its Request; a remote call ended hollywood's reader of the
+// connection, so it got no answer, what the connection carried was lost,
+// and the remote's Stop then waited for good (found by the answers review).
+func TestCallWithGoexitInStickyKey(t *testing.T) {
+	ea, eb := remoteEngine(t), remoteEngine(t)
+	rt := start(t, Config{Engine: eb, Cores: 1, Affinity: Off})
+	must(Define(rt, "k", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) {
+		return v, nil
+	}, WithStickyKey(goexitKey)))
+	ctx, cancel := context.WithTimeout(context.Background(), pidsTimeout) // bounds a hang: no timing
+	defer cancel()
+
+	var err error
+	returned := false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err = Request[*wrapperspb.Int64Value](ctx, eb, rt.OpsPID(), Call{Op: "k", Arg: wrapperspb.Int64(-1)})
+		returned = true
+	}()
+	<-done
+	require.True(t, returned, "the Goexit ended the local sender's goroutine")
+	require.ErrorIs(t, err, ErrGoexit)
+
+	_, err = Request[*wrapperspb.Int64Value](ctx, ea, rt.OpsPID(), must(wire.NewCall("k", wrapperspb.Int64(-1), 0)))
+	var w *wire.Error
+	require.ErrorAs(t, err, &w, "remote: %v", err)
+	require.Equal(t, wire.Code_FAILED, w.GetCode(), "%v", w)
+	require.ErrorContains(t, err, "Goexit")
+	v, err := Request[*wrapperspb.Int64Value](ctx, ea, rt.OpsPID(), must(wire.NewCall("k", wrapperspb.Int64(2), 0)))
+	require.NoError(t, err)
+	require.Equal(t, int64(2), v.GetValue())
 }
