@@ -221,7 +221,7 @@ type Runtime struct {
 	lane      *lane   // the blocking lane of WithBlocking ops
 	callbacks running // callbacks of tokens resolved off their runner (see WithOnFailure)
 	everys    running // the loops of Every, whose last each Stop waits for
-	gone      *gone   // its engine's answerer for processes gone; nil without Remote
+	gone      *gone   // its engine's answerer for processes gone (peers' only with Remote)
 
 	stopping atomic.Bool
 	stopped  chan struct{}

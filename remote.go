@@ -102,7 +102,7 @@ func (p *protoRemote) Start(e *actor.Engine) error {
 	}
 	discard := actor.NewPID(e.Address(), discardID)
 	p.discard = e.SpawnProc(&proc{pid: discard, engine: e, send: func(_ any, sender *actor.PID) { takesNone(e, discard, sender) }})
-	g := newGone(e)
+	g := newGone(e, true)
 	e.SpawnProc(&proc{pid: g.pid, engine: e, send: g.receive})
 	p.engine.Store(e)
 	return nil
@@ -309,8 +309,11 @@ type reply struct {
 // by the *wire.Error's Code (errors.As): errors.Is with this package's
 // errors ([ErrStopped], ...) holds only for answers of this process. A pid
 // of e naming no process (a stopped runtime's, a stopped actor's) is an
-// error at once, also when the process goes away as msg is sent (a plain
-// hollywood process that took msg just before is not waited for then). A
+// error at once, wrapping ErrStopped for the ops process of a runtime
+// started on e and [ErrActorStopped] for one of its actors (as a Request
+// that raced the stop gets from the runtime), also when the process goes
+// away as msg is sent (a plain hollywood process that took msg just
+// before is not waited for then). A
 // runtime's ops process or actor of another engine that stopped answers
 // at once, where that engine has [Remote]: a *wire.Error of code STOPPED
 // or ACTOR_STOPPED. Any other process of another engine that is gone, or
@@ -358,7 +361,7 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	}
 	seen, known := registered(e, pid)
 	if known && seen == nil {
-		return zero, fmt.Errorf("coregate: no process %v on this engine (a name never spawned, or an actor or runtime that stopped)", pid)
+		return zero, noProcess(e, pid, "a name never spawned, or an actor or runtime that stopped")
 	}
 	if pid.GetAddress() != e.Address() && e.Address() == actor.LocalLookupAddr {
 		return zero, fmt.Errorf("coregate: %v is of another engine, and this one has no remote transport (see Remote)", pid)
@@ -410,7 +413,7 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 			case v := <-answers:
 				return requestAnswer[R](e, pid, v)
 			default:
-				return zero, fmt.Errorf("coregate: no process %v on this engine (it stopped as the Request was sent)", pid)
+				return zero, noProcess(e, pid, "it stopped as the Request was sent")
 			}
 		}
 	}
@@ -420,6 +423,21 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 	case <-ctx.Done():
 		return zero, fmt.Errorf("coregate: no answer from %v: %w", pid, ctx.Err())
 	}
+}
+
+// noProcess is the error of a Request to pid, a process of e that is not
+// there (why says why, maybe): for a runtime's ops process or actor, it
+// wraps ErrStopped or ErrActorStopped, as the runtime's own refusals do
+// (a Request that raced the stop got those) and as a peer's gets their
+// codes.
+func noProcess(e *actor.Engine, pid *actor.PID, why string) error {
+	err := fmt.Errorf("coregate: no process %v on this engine (%s)", pid, why)
+	if g := goneFor(e); g != nil {
+		if stopped := g.stopped(pid); stopped != nil {
+			err = fmt.Errorf("%w: %w", err, stopped)
+		}
+	}
+	return err
 }
 
 // requestAnswer is the result of a Request to pid from engine e that was

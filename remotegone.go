@@ -30,7 +30,9 @@ const goneID = "coregate/gone"
 // tombstone would, kept for ever, in the way of a name spawned again: the
 // names stay free, and a message that found the name taken again reached
 // the new process. It is a process of the engine with no goroutine of its
-// own; Remote's Start spawns it, and it lives as long as the engine.
+// own; Remote's Start spawns it (or, on an engine without Remote, the
+// first runtime's Start, for [Request] alone), and it lives as long as the
+// engine.
 //
 // A runtime publishes what it refused and answered itself as dead letters
 // too, maybe after its process left the engine (a message it took as it
@@ -39,6 +41,7 @@ const goneID = "coregate/gone"
 type gone struct {
 	e          *actor.Engine
 	pid        *actor.PID
+	remote     bool // Remote's: it answers peers (else Start's, for Request alone)
 	subscribed sync.Once
 
 	mu sync.Mutex
@@ -52,26 +55,43 @@ type gone struct {
 	answered map[proto.Message]int
 }
 
-// goneOf returns the gone process of engine e, or nil where e has none (no
-// Remote), and makes it answer for the runtime named name.
+// goneOf returns the gone process of engine e, and makes it answer for
+// the runtime named name. An engine without Remote gets one too, with no
+// subscription (no peer's message reaches it): a local [Request] to a
+// process of a runtime that stopped learns from it that it stopped.
 func goneOf(e *actor.Engine, name string) *gone {
+	goneSpawn.Lock()
+	g := goneFor(e)
+	if g == nil {
+		g = newGone(e, false)
+		e.SpawnProc(&proc{pid: g.pid, engine: e, send: g.receive})
+	}
+	goneSpawn.Unlock()
+	g.add(name)
+	return g
+}
+
+// goneSpawn keeps two runtimes starting on one engine without Remote from
+// both spawning its gone process.
+var goneSpawn sync.Mutex
+
+// goneFor returns the gone process of engine e, or nil where e has none
+// (no Remote, and no runtime started on it yet).
+func goneFor(e *actor.Engine) *gone {
 	pid := actor.NewPID(e.Address(), goneID)
 	if p, _ := registered(e, pid); p == nil {
 		return nil
 	}
 	var g *gone
 	e.SendLocal(pid, findGone{to: &g}, nil) // its Send runs here: g is set on return
-	if g != nil {
-		g.add(name)
-	}
 	return g
 }
 
 // findGone asks the gone process for itself.
 type findGone struct{ to **gone }
 
-func newGone(e *actor.Engine) *gone {
-	return &gone{e: e, pid: actor.NewPID(e.Address(), goneID), runtimes: make(map[string]struct{}), answered: make(map[proto.Message]int)}
+func newGone(e *actor.Engine, remote bool) *gone {
+	return &gone{e: e, pid: actor.NewPID(e.Address(), goneID), remote: remote, runtimes: make(map[string]struct{}), answered: make(map[proto.Message]int)}
 }
 
 // receive takes what the engine sends the gone process: the events of its
@@ -92,7 +112,9 @@ func (g *gone) receive(msg any, sender *actor.PID) {
 // any of its dead letters, g subscribes to the event stream: it sees every
 // event broadcast after that.
 func (g *gone) add(name string) {
-	g.subscribed.Do(func() { g.e.Subscribe(g.pid) })
+	if g.remote {
+		g.subscribed.Do(func() { g.e.Subscribe(g.pid) })
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.runtimes[name] = struct{}{}
@@ -106,14 +128,29 @@ func (g *gone) add(name string) {
 func (g *gone) answers(target *actor.PID, msg any, sender *actor.PID) *wire.Error {
 	_, ok := msg.(proto.Message)
 	_, isAnswer := msg.(*wire.Error)
-	if !ok || isAnswer || reflect.TypeOf(msg).Kind() != reflect.Pointer || // counted by it in answered
+	if !g.remote || !ok || isAnswer || reflect.TypeOf(msg).Kind() != reflect.Pointer || // counted by it in answered
 		sender == nil || target == nil ||
 		sender.GetAddress() == g.e.Address() || sender.GetID() == discardID ||
 		target.GetAddress() != g.e.Address() {
 		return nil
 	}
 	id := target.GetID()
-	name, rest, _ := strings.Cut(id, "/") // a runtime's name has no '/'
+	switch g.stopped(target) {
+	case ErrStopped:
+		name, _, _ := strings.Cut(id, "/")
+		return &wire.Error{Code: wire.Code_STOPPED, Message: fmt.Sprintf("coregate: no process %s on %s: runtime %q stopped", quoteSent(id), target.GetAddress(), name)}
+	case ErrActorStopped:
+		return &wire.Error{Code: wire.Code_ACTOR_STOPPED, Message: fmt.Sprintf("coregate: no process %s on %s: the actor stopped (or was never spawned)", quoteSent(id), target.GetAddress())}
+	}
+	return nil
+}
+
+// stopped returns the error a message to target, a process of g's engine
+// that is not there, stands for: ErrStopped for the ops process of a
+// runtime started on the engine, ErrActorStopped for one of its actors (or
+// a name no actor had), nil for any other.
+func (g *gone) stopped(target *actor.PID) error {
+	name, rest, _ := strings.Cut(target.GetID(), "/") // a runtime's name has no '/'
 	g.mu.Lock()
 	_, ran := g.runtimes[name]
 	g.mu.Unlock()
@@ -121,9 +158,9 @@ func (g *gone) answers(target *actor.PID, msg any, sender *actor.PID) *wire.Erro
 	case !ran:
 		return nil
 	case rest == "ops":
-		return &wire.Error{Code: wire.Code_STOPPED, Message: fmt.Sprintf("coregate: no process %s on %s: runtime %q stopped", quoteSent(id), target.GetAddress(), name)}
+		return ErrStopped
 	case strings.HasPrefix(rest, "actor/"):
-		return &wire.Error{Code: wire.Code_ACTOR_STOPPED, Message: fmt.Sprintf("coregate: no process %s on %s: the actor stopped (or was never spawned)", quoteSent(id), target.GetAddress())}
+		return ErrActorStopped
 	}
 	return nil
 }

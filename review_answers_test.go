@@ -80,3 +80,44 @@ func TestCallWithGoexitInStickyKey(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(2), v.GetValue())
 }
+
+// TestLocalRequestToAStoppedRuntime: a Request of the engine to a stopped
+// runtime's ops process, or to a stopped actor, fails at once with an
+// error wrapping ErrStopped or ErrActorStopped, on an engine with Remote
+// or without, and also when the process goes as the Request is sent. It
+// was a plain "no process" error, though a Request that raced the stop
+// got those errors from the runtime itself, and a peer's gets their codes
+// (found by the answers review). A PID no runtime's has the form of stays
+// a plain error.
+func TestLocalRequestToAStoppedRuntime(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), pidsTimeout) // bounds a hang: no timing
+	defer cancel()
+	for _, withRemote := range []bool{false, true} {
+		e, err := actor.NewEngine(actor.NewEngineConfig())
+		require.NoError(t, err)
+		if withRemote {
+			e = remoteEngine(t)
+		}
+		rt := must(Start(Config{Engine: e, Cores: 1, Affinity: Off, Name: "rt"}))
+		ref := must(Spawn(rt, "a", func() Actor[int, int] { return &counter{} }))
+		require.NoError(t, ref.Stop(ctx))
+		_, err = Request[int](ctx, e, ref.PID(), 1)
+		require.ErrorIs(t, err, ErrActorStopped, "remote %v", withRemote)
+		require.ErrorContains(t, err, "no process")
+		_, err = Request[int](ctx, e, actor.NewPID(e.Address(), "rt/actor/never"), 1)
+		require.ErrorIs(t, err, ErrActorStopped, "remote %v", withRemote)
+
+		ops := rt.OpsPID()
+		sendingHook(t, false, func() { require.NoError(t, rt.Stop(ctx)) })
+		_, err = Request[int](ctx, e, ops, Call{Op: "none"})
+		require.ErrorIs(t, err, ErrStopped, "stopped as it was sent; remote %v", withRemote)
+		testRequestSending = nil
+		_, err = Request[int](ctx, e, ops, Call{Op: "none"})
+		require.ErrorIs(t, err, ErrStopped, "remote %v", withRemote)
+		require.ErrorContains(t, err, "no process")
+
+		_, err = Request[int](ctx, e, actor.NewPID(e.Address(), "other/ops"), Call{})
+		require.ErrorContains(t, err, "no process")
+		require.NotErrorIs(t, err, ErrStopped)
+	}
+}
