@@ -41,7 +41,7 @@ func (op *Op[A, R]) SubmitAfter(ctx context.Context, d time.Duration, arg A) (*T
 	// The token tells its wait when it resolves, so a cancelled one leaves
 	// the heap at once rather than when it would have been due.
 	w := &delayed{at: time.Now().Add(d), ds: &op.rt.delays, pause: &op.pause, deliver: op.deliver}
-	h := op.prepare(ctx, arg, w, op.keyOf)
+	h := op.prepare(ctx, arg, w, nil)
 	h.tok.task.Init(ctx, op.rt.ids.Add(1), &op.info, h)
 	if err := op.rt.delays.add(ctx, op.rt, &op.rule, &h.ticket, h, w); err != nil {
 		return nil, err

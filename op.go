@@ -431,11 +431,11 @@ func (op *Op[A, R]) keyApart(arg A) (key uint64, err error) {
 // submitWith is Submit queueing as how says, with w (when not nil) told of
 // the token's outcome.
 func (op *Op[A, R]) submitWith(ctx context.Context, arg A, how router.How, w watcher) (*Token[R], error) {
-	return op.submitKeyed(ctx, arg, how, w, op.keyOf)
+	return op.submitKeyed(ctx, arg, how, w, nil)
 }
 
-// submitKeyed is submitWith with keyOf giving the token's sticky key (op's
-// own, or one made already).
+// submitKeyed is submitWith with keyOf, when not nil, giving the token's
+// sticky key in op.keyOf's place (one made already).
 func (op *Op[A, R]) submitKeyed(ctx context.Context, arg A, how router.How, w watcher, keyOf func(*A) uint64) (*Token[R], error) {
 	if err := op.admit(ctx); err != nil {
 		return nil, err
@@ -473,13 +473,16 @@ func (op *Op[A, R]) admit(ctx context.Context) error {
 
 // prepare returns the hooked job for a token of arg submitted with ctx, or
 // nil when a plain job will do: no seed, no actor nearby, no sticky key,
-// lead, retry or watcher. keyOf gives the key of a sticky op (op.keyOf,
-// or a key made already).
+// lead, retry or watcher. keyOf, when not nil, gives the key of a sticky
+// op in op.keyOf's place (one made already).
 func (op *Op[A, R]) prepare(ctx context.Context, arg A, w watcher, keyOf func(*A) uint64) *hookedJob[A, R] {
 	var h *hookedJob[A, R]
 	if op.keyOf != nil {
 		// The key first: a key function that panics has joined no seed.
 		h = &hookedJob[A, R]{job: job[A, R]{op: op, arg: arg}}
+		if keyOf == nil {
+			keyOf = op.keyOf
+		}
 		h.ticket.Key = keyOf(&h.arg)
 	}
 	// The seed of the lead whose context this is comes first, when the lead
