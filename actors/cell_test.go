@@ -476,6 +476,33 @@ func TestTrimKeepsAStreamThatPauses(t *testing.T) {
 	}
 }
 
+// TestTrimKeepingAStreamAllocatesNothing: an executor that keeps finding
+// work, with a stream's cell listed on it that had a turn since, keeps the
+// cell listed at each trimAge without allocating. Before, trimListed
+// dropped the list and the cell listed again allocated it afresh: one
+// allocation for every pause of the stream past trimAge, which failed
+// TestActorStreamKeepsItsQueue on a loaded machine (bursts 10 ms apart).
+func TestTrimKeepingAStreamAllocatesNothing(t *testing.T) {
+	e := parkedExecutor(t)
+	c := NewCell[int](e, 1024, &recorder{})
+	idleAfterATurn(t, c, e) // listed
+	pause := func() {
+		c.mu.Lock()
+		c.takeLocked() // a turn since it was listed
+		c.mu.Unlock()
+		from := e.trimFrom.Load()
+		e.trimDue(func() int64 { return from + int64(trimAge) }) // kept, listed again
+	}
+	pause()
+	pause()
+	if n := testing.AllocsPerRun(100, pause); n != 0 {
+		t.Fatalf("keeping a listed stream at trimAge allocated %v times, want 0", n)
+	}
+	if cap(c.batch) != 4*cellKeep && cap(c.q) != 4*cellKeep || c.trimOn != e {
+		t.Fatalf("the stream's cell: capacities %d and %d, listed on %p; want kept, listed on %p", cap(c.batch), cap(c.q), c.trimOn, e)
+	}
+}
+
 // TestTrimAStreamThatStopped: a cell kept at trimAge because it had a turn
 // since it was listed, whose turn had ended by then (a stream that paused,
 // ran on and stopped), stays listed: its executor's park trims it, or, on

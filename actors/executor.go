@@ -75,6 +75,9 @@ type Executor struct {
 	trimMu   sync.Mutex
 	trims    []trimmer
 	trimFrom atomic.Int64 // 0 while none is listed
+	// The list's other array: trimListed walks one while cells list again
+	// on the other, so a stream kept at each trimAge allocates no list.
+	trimSpare []trimmer
 }
 
 // trimmer is an idle cell that may give memory back (see Cell.trim).
@@ -111,17 +114,30 @@ var epoch = time.Now()
 // nanotime is a monotonic clock in nanoseconds, never 0.
 func nanotime() int64 { return int64(time.Since(epoch)) + 1 }
 
+// trimKeep bounds the trim list's array kept for reuse, in cells: the list
+// of a burst over many actors gives its memory back.
+const trimKeep = 1024
+
 // trimListed trims the listed cells, as the owner parks (parked) or once
 // the first listed is trimAge old.
 func (e *Executor) trimListed(parked bool) {
 	e.trimMu.Lock()
 	ts := e.trims
-	e.trims = nil
+	e.trims, e.trimSpare = e.trimSpare, nil
 	e.trimFrom.Store(0)
 	e.trimMu.Unlock()
 	for _, t := range ts {
 		t.trim(e, parked)
 	}
+	if cap(ts) > trimKeep {
+		return
+	}
+	clear(ts) // the array is kept, not the cells it listed
+	e.trimMu.Lock()
+	if e.trimSpare == nil {
+		e.trimSpare = ts[:0]
+	}
+	e.trimMu.Unlock()
 }
 
 // worker is one goroutine of an executor: its owner, or a handler that handed
