@@ -46,6 +46,7 @@ func sleeperOptions(timeout time.Duration) options {
 	o.suite, o.actorSystems, o.actorCases, o.actorReps = suiteActors, "sleeper", actorsuite.Counting, 1
 	o.actor = actorsuite.Tiny()
 	o.actor.Timeout = timeout
+	o.noCrossCPU = true // readReady's minute is for the child alone
 	return o
 }
 
