@@ -98,7 +98,8 @@ type Config struct {
 	// Affinity is the pinning mode; the zero value is BestEffort. Strict
 	// makes a failed pin fail Start; Off neither locks nor pins.
 	Affinity Affinity
-	// Engine hosts the executor and router processes; nil means a new engine.
+	// Engine hosts the executor and router processes; nil means a new engine,
+	// and one not made by actor.NewEngine (a zero Engine) is an error.
 	Engine *actor.Engine
 	// Name prefixes the PIDs (<Name>/exec/<i>, <Name>/router, <Name>/ops);
 	// "" means "coregate". Two runtimes on one engine need different names
@@ -291,10 +292,14 @@ func Start(cfg Config) (*Runtime, error) {
 	if strings.Contains(cfg.Name, "/") {
 		return nil, fmt.Errorf("coregate: Config.Name %q has a '/': it would share its PIDs' prefix with another runtime's actors", cfg.Name)
 	}
-	if cfg.Engine == nil {
+	switch {
+	case cfg.Engine == nil:
 		if cfg.Engine, err = actor.NewEngine(actor.NewEngineConfig()); err != nil {
 			return nil, fmt.Errorf("coregate: starting engine: %w", err)
 		}
+	case cfg.Engine.Registry == nil:
+		// A zero Engine has no registry to spawn the executors in.
+		return nil, errors.New("coregate: Config.Engine is not made by actor.NewEngine")
 	}
 	if _, err := cfg.Restart.Resolve(); err != nil {
 		return nil, err

@@ -321,8 +321,8 @@ type reply struct {
 // wrapped to name pid, when ctx ends (give it a deadline), and an answer
 // coming later is a dead letter. So does a message too large for the
 // receiving engine's reader (see [Remote]). A pid of another engine when
-// e has no remote transport, a PID with no address, and a nil ctx, engine
-// or PID, are errors.
+// e has no remote transport, a PID with no address, a nil ctx, engine
+// or PID, and an engine not made by actor.NewEngine, are errors.
 //
 // ctx bounds the wait, not the work: msg travels as a message, ctx does
 // not, so a Request that gives up (a client gone, a deadline past) leaves
@@ -349,6 +349,8 @@ func Request[R any](ctx context.Context, e *actor.Engine, pid *actor.PID, msg an
 		return zero, ErrNilContext
 	case e == nil:
 		return zero, errors.New("coregate: Request on a nil *actor.Engine")
+	case e.Registry == nil:
+		return zero, errors.New("coregate: Request on an *actor.Engine not made by actor.NewEngine")
 	case pid == nil:
 		return zero, errors.New("coregate: Request to a nil *actor.PID")
 	case pid.GetAddress() == "":

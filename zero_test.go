@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
 	"github.com/stretchr/testify/require"
 )
@@ -163,4 +164,32 @@ func TestNilActorContextSends(t *testing.T) {
 		})
 		require.NotPanics(t, func() { require.NoError(t, ref.Stop(c)) })
 	})
+}
+
+// TestZeroEngineIsAnError: a zero actor.Engine (one not made by
+// actor.NewEngine) given to Start, as Config.Engine, or to Request is an
+// error naming it: both panicked on its nil registry.
+func TestZeroEngineIsAnError(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, StallAfter: -1})
+	must(Define(rt, "id", func(_ context.Context, x int) (int, error) { return x, nil }))
+	for _, tt := range []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"Start", func() error {
+			_, err := Start(Config{Engine: &actor.Engine{}, Cores: 1, Affinity: Off})
+			return err
+		}, "coregate: Config.Engine is not made by actor.NewEngine"},
+		{"Request", func() error {
+			_, err := Request[int](context.Background(), &actor.Engine{}, rt.OpsPID(), Call{Op: "id", Arg: 1})
+			return err
+		}, "coregate: Request on an *actor.Engine not made by actor.NewEngine"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			require.NotPanics(t, func() { err = tt.call() })
+			require.EqualError(t, err, tt.want)
+		})
+	}
 }
