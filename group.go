@@ -91,9 +91,9 @@ func (g *Group) Context() context.Context {
 
 // Add submits a token of op for arg to the group, with the group's context.
 // An error submitting it (the runtime stopped, the group's context ended, a
-// nil op, an op of another runtime than the group's) is returned and is
-// also the group's error, as if the token had failed; so a caller may
-// ignore Add's error and read Wait's. A panic in op's [WithStickyKey]
+// nil or zero op ([ErrNilOp]), an op of another runtime than the group's)
+// is returned and is also the group's error, as if the token had failed;
+// so a caller may ignore Add's error and read Wait's. A panic in op's [WithStickyKey]
 // function goes on to Add's caller, as it does from Submit, and is the
 // group's error too (a [*PanicError]). A nil group, or one not made by
 // [NewGroup], is an error too, and there is no group to record it. Once
@@ -104,8 +104,9 @@ func Add[A, R any](g *Group, op *Op[A, R], arg A) (*Token[R], error) {
 		return nil, errors.New("coregate: Add to a nil *Group or one not made by NewGroup")
 	}
 	switch {
-	case op == nil:
-		return nil, g.failed(errors.New("coregate: Add of a nil *Op"))
+	case op.unusable():
+		// Before the runtime check: a zero op has no runtime either.
+		return nil, g.failed(fmt.Errorf("%w given to Add (nil, or not made by Define)", ErrNilOp))
 	case op.rt != g.rt:
 		// Wait, inside a handler, hands on the executor of the group's
 		// runtime only: a token of another runtime could be queued behind

@@ -193,3 +193,19 @@ func TestZeroEngineIsAnError(t *testing.T) {
 		})
 	}
 }
+
+// TestAddOfZeroOpIsErrNilOp: Add of a zero Op, as of a nil one, answers
+// ErrNilOp, as the Op's own methods do. It said the op was of another
+// runtime than the group's.
+func TestAddOfZeroOpIsErrNilOp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off, StallAfter: -1})
+		for _, op := range []*Op[int, int]{{}, nil} {
+			g := NewGroup(context.Background(), rt)
+			_, err := Add(g, op, 1)
+			require.ErrorIs(t, err, ErrNilOp)
+			require.NotContains(t, err.Error(), "another runtime")
+			require.ErrorIs(t, g.Wait(), ErrNilOp)
+		}
+	})
+}
