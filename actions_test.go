@@ -620,3 +620,15 @@ func TestRequestFromABlockingHandlerToTheLane(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 36, v)
 }
+
+// TestNamesAreUTF8: why Start, Spawn and Define refuse a name that is not
+// valid UTF-8 (their bad-input tests): a PID or a call naming it does not
+// marshal, so hollywood's remote writer would drop what it carries.
+func TestNamesAreUTF8(t *testing.T) {
+	_, err := proto.Marshal(actor.NewPID("127.0.0.1:1", "coregate/actor/a\xffb"))
+	require.Error(t, err, "a PID whose ID is not UTF-8 marshals")
+	call, err := wire.NewCall("a\xffb", &wire.Error{}, 0)
+	require.NoError(t, err)
+	_, err = proto.Marshal(call)
+	require.Error(t, err, "a call naming an op not UTF-8 marshals")
+}

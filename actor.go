@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
@@ -418,7 +419,7 @@ func (r *Ref[M, R]) signal(ch *chan struct{}, over *bool) <-chan struct{} {
 // has one (engine.Request's, or a hollywood actor's Context.Send, which
 // sends with its own PID), as hollywood's Respond would send it. It returns
 // an error for a nil runtime or one not made by [Start], a stopped runtime
-// ([ErrStopped]), an empty name or one a live actor has ([ErrNameTaken];
+// ([ErrStopped]), an empty name, one not valid UTF-8, or one a live actor has ([ErrNameTaken];
 // so is one whose PID an actor of a stopped runtime of the same name and
 // engine holds, its Receive running on past that Stop), a nil factory, a
 // nil option, or options that do not fit an actor (see each option).
@@ -441,6 +442,8 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 		return nil, ErrStopped
 	case name == "":
 		return nil, errors.New("coregate: actor name is empty")
+	case !utf8.ValidString(name):
+		return nil, fmt.Errorf("coregate: actor name %q is not valid UTF-8%s", name, pidUTF8)
 	case newActor == nil:
 		return nil, fmt.Errorf("coregate: actor %q has a nil factory", name)
 	}

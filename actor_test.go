@@ -453,6 +453,9 @@ func TestSpawnBadInput(t *testing.T) {
 	}{
 		{"nil runtime", func() error { _, err := Spawn[int, int](nil, "x", mk); return err }, "nil *Runtime"},
 		{"empty name", func() error { _, err := Spawn(rt, "", mk); return err }, "name is empty"},
+		// Found by review: its PID does not marshal, so hollywood's remote
+		// writer dropped what was sent to or from it (see TestNamesAreUTF8).
+		{"name not UTF-8", func() error { _, err := Spawn(rt, "a\xffb", mk); return err }, `actor name "a\xffb" is not valid UTF-8`},
 		{"nil factory", func() error { _, err := Spawn[int, int](rt, "x", nil); return err }, "nil factory"},
 		{"factory returns nil", func() error {
 			_, err := Spawn(rt, "x", func() Actor[int, int] { return nil })

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
@@ -107,7 +108,8 @@ type Config struct {
 	// when two Starts race for it), and a
 	// name has no '/' (Start says so): an actor's PID is
 	// <Name>/actor/<actor name>, so runtimes "a" and "a/actor/b" would
-	// give one PID to two actors.
+	// give one PID to two actors. It is valid UTF-8, as every PID must be
+	// to cross hollywood's remote transport.
 	Name string
 	// StickyCap bounds the sticky pin table; 0 means DefaultStickyCap, fewer
 	// than 0 is an error. Past it, new keys are placed by rendezvous hashing
@@ -181,6 +183,9 @@ type ExecutorInfo struct {
 	// of them.
 	Restarting, Stalled, Down bool
 }
+
+// pidUTF8 says why a name in a PID must be valid UTF-8.
+const pidUTF8 = ": a PID's ID must be, or hollywood's remote transport drops what it sends to or from that PID"
 
 // Counts are token counts, per executor or in total. Once Stop has returned
 // nil, Submitted == Succeeded + Failed + Panicked + Cancelled + Stopped; when
@@ -291,6 +296,9 @@ func Start(cfg Config) (*Runtime, error) {
 	}
 	if strings.Contains(cfg.Name, "/") {
 		return nil, fmt.Errorf("coregate: Config.Name %q has a '/': it would share its PIDs' prefix with another runtime's actors", cfg.Name)
+	}
+	if !utf8.ValidString(cfg.Name) {
+		return nil, fmt.Errorf("coregate: Config.Name %q is not valid UTF-8%s", cfg.Name, pidUTF8)
 	}
 	switch {
 	case cfg.Engine == nil:

@@ -497,6 +497,7 @@ func TestBadInput(t *testing.T) {
 		// one PID to two actors (a's "b/actor/c", a/actor/b's "c"), and a
 		// peer's message to it after a Stop was answered by map order.
 		{Config{Name: "a/actor/b"}, `Config.Name "a/actor/b" has a '/'`},
+		{Config{Name: "a\xffb"}, `Config.Name "a\xffb" is not valid UTF-8`}, // see TestNamesAreUTF8
 	} {
 		_, err := Start(tt.cfg)
 		require.ErrorContains(t, err, tt.want)
@@ -506,6 +507,8 @@ func TestBadInput(t *testing.T) {
 	id := func(_ context.Context, x int) (int, error) { return x, nil }
 	_, err := Define(rt, "", id)
 	require.ErrorContains(t, err, "name is empty")
+	_, err = Define(rt, "a\xffb", id) // see TestNamesAreUTF8
+	require.ErrorContains(t, err, `op name "a\xffb" is not valid UTF-8`)
 	_, err = Define[int, int](rt, "nil", nil)
 	require.ErrorContains(t, err, "nil function")
 	_, err = Define(rt, "weird", id, WithWeight(Weight(7)))

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/coregate/coregate/actors"
@@ -236,7 +237,7 @@ func (r *opRegistry) add(name string, op opCaller) error {
 
 // Define defines an op named name on rt, run by fn. Names are unique per
 // runtime. It returns an error for a nil runtime or one not made by [Start],
-// a stopped runtime ([ErrStopped]), an empty name or one an op has
+// a stopped runtime ([ErrStopped]), an empty name, one not valid UTF-8, or one an op has
 // ([ErrNameTaken]), a nil fn, a nil option, or options that do not fit the
 // op (see each option).
 func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, error), opts ...Option) (*Op[A, R], error) {
@@ -251,6 +252,9 @@ func Define[A, R any](rt *Runtime, name string, fn func(context.Context, A) (R, 
 	}
 	if name == "" {
 		return nil, errors.New("coregate: op name is empty")
+	}
+	if !utf8.ValidString(name) {
+		return nil, fmt.Errorf("coregate: op name %q is not valid UTF-8: a call names its op in a protobuf string, which must be", name)
 	}
 	if fn == nil {
 		return nil, fmt.Errorf("coregate: op %q has a nil function", name)
