@@ -58,3 +58,30 @@ func TestPausedTokenDeclinedByHoldRuns(t *testing.T) {
 		t.Fatalf("ran %v, result %v: want run, nil", ran, j.task.Result())
 	}
 }
+
+// TestTokenClaimedAsTheAbortComesIsStopped: a token its executor claims
+// just as Abort comes (after the loop last looked, before the claim's own
+// look) does not run: it is resolved and counted Stopped, as Abort counts
+// those still queued, not Cancelled (a handler cut short). Paused, the op's
+// Hold is the moment between the two looks.
+func TestTokenClaimedAsTheAbortComesIsStopped(t *testing.T) {
+	g, e := startOneExecutor(t)
+	ran := false
+	op := &Op{Name: "p", Hold: func(Job) bool {
+		g.aborted.Store(true) // Abort's first step, as Stop comes from another goroutine
+		return false
+	}}
+	j := &testJob{fn: func(context.Context) error { ran = true; return nil }}
+	j.task.Init(context.Background(), 1, op, nil)
+	op.SetPaused(true)
+	if e.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-j.task.Finished()
+	if ran || !errors.Is(j.task.Result(), ErrStopped) {
+		t.Fatalf("ran %v, result %v: want not run, ErrStopped", ran, j.task.Result())
+	}
+	if c := e.Counts(); c.Stopped != 1 || c.Cancelled != 0 {
+		t.Fatalf("counts %+v: want it Stopped, not Cancelled", c)
+	}
+}
