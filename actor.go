@@ -115,6 +115,16 @@ func (n *actorNode) join(string) (*anchor.Seed, map[string]struct{}) { return ni
 // near is the executor the actor's tokens stay on.
 func (n *actorNode) near() int { return int(n.exec.Load()) }
 
+// descends says n is a child of a, or a child's child, and so on.
+func (n *actorNode) descends(a *actorNode) bool {
+	for p := n.parent; p != nil; p = p.parent {
+		if p == a {
+			return true
+		}
+	}
+	return false
+}
+
 func (n *actorNode) runtime() *Runtime { return n.rt }
 
 // ErrActorStopped answers Tell and Ask to an actor that stopped (by Stop, past
@@ -748,7 +758,10 @@ func refused(err error) error {
 // The actor stopping itself (from its own Started, Receive or Stopped, with
 // any context, or with its ActorContext, or a context derived from it,
 // anywhere) returns at once: it stops once the current message is handled
-// and those queued before the stop. From a handler or a callback (an op's
+// and those queued before the stop. So does a descendant ([ChildOf])
+// stopping it with its own ActorContext (or one derived from it): it stops
+// after, with the tree, and meanwhile answers what the actor's Stopped
+// asks it. From a handler or a callback (an op's
 // handler, a Receive or Stopped, an Every's each), Stop waits for the
 // actor alone, its children stopping after it: one of them may be the
 // caller.
@@ -764,6 +777,12 @@ func (r *Ref[M, R]) Stop(ctx context.Context) error {
 		// It stops after this turn, or this Stopped: waiting for it here
 		// would never end, whatever ctx the turn passed (its own, or a
 		// server's Background).
+		return nil
+	}
+	if n := turnOf(ctx); n != nil && n.descends(&r.own) {
+		// A descendant's turn stopping its ancestor stops after it, with
+		// the tree: waiting here, it would answer nothing the ancestor's
+		// Stopped asks it until ctx ended.
 		return nil
 	}
 	if !r.own.rt.inHandler() {

@@ -3,6 +3,7 @@ package coregate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -201,7 +202,8 @@ func (p *spawnsStopper) Receive(c *ActorContext, _ int) (int, error) {
 
 // TestChildStopsItsParent: a child's Receive that stops its parent does not
 // wait for the tree, its own stop among it, which waits for that Receive:
-// it returns at once, as an actor stopping itself does, and both stop.
+// it returns at once (see TestChildStoppingItsParentAnswersItsStopped),
+// and both stop.
 func TestChildStopsItsParent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
@@ -212,6 +214,77 @@ func TestChildStopsItsParent(t *testing.T) {
 		child := <-made
 		_, err := must(child.Ask(bg, par)).Wait(bg)
 		require.NoError(t, err)
+		synctest.Wait()
+		for _, done := range []<-chan struct{}{par.doneCh(), child.doneCh()} {
+			select {
+			case <-done:
+			default:
+				t.Fatal("the parent or its child did not stop")
+			}
+		}
+		require.NoError(t, rt.Stop(bg))
+	})
+}
+
+// stopsParentOrAnswers stops the parent whose Ref it gets, from its own
+// Receive, with its ActorContext; a nil Ref it answers 7.
+type stopsParentOrAnswers struct{}
+
+func (stopsParentOrAnswers) Receive(c *ActorContext, par *Ref[int, int]) (int, error) {
+	if par == nil {
+		return 7, nil
+	}
+	return 0, par.Stop(c)
+}
+
+// asksChildWhenStopped spawns, on its first message, a child that stops
+// it; its Stopped asks that child and sends on what it got.
+type asksChildWhenStopped struct {
+	rt    *Runtime
+	child *Ref[*Ref[int, int], int]
+	made  chan *Ref[*Ref[int, int], int]
+	got   chan error
+}
+
+func (p *asksChildWhenStopped) Receive(c *ActorContext, _ int) (int, error) {
+	ref, err := Spawn(p.rt, "stopper", func() Actor[*Ref[int, int], int] { return stopsParentOrAnswers{} }, ChildOf(c))
+	if err != nil {
+		return 0, err
+	}
+	p.child = ref
+	p.made <- ref
+	return 0, nil
+}
+
+func (p *asksChildWhenStopped) Stopped(c *ActorContext) {
+	ctx, cancel := context.WithTimeout(c, time.Minute)
+	defer cancel()
+	tok, err := p.child.Ask(ctx, nil)
+	if err == nil {
+		var v int
+		if v, err = tok.Wait(ctx); err == nil && v != 7 {
+			err = fmt.Errorf("answered %d, want 7", v)
+		}
+	}
+	p.got <- err
+}
+
+// TestChildStoppingItsParentAnswersItsStopped: a child's Receive stopping
+// its parent with its ActorContext returns at once, as the parent stopping
+// itself would, so the parent's Stopped asking that child is answered.
+// Found by review: the Stop waited for the parent, whose Stopped waited
+// for the child's answer, until the Ask's context ended.
+func TestChildStoppingItsParentAnswersItsStopped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+		bg := context.Background()
+		made, got := make(chan *Ref[*Ref[int, int], int], 1), make(chan error, 1)
+		par := must(Spawn(rt, "parent", func() Actor[int, int] { return &asksChildWhenStopped{rt: rt, made: made, got: got} }))
+		must(must(par.Ask(bg, 0)).Wait(bg))
+		child := <-made
+		_, err := must(child.Ask(bg, par)).Wait(bg)
+		require.NoError(t, err)
+		require.NoError(t, <-got, "the parent's Stopped asking its child")
 		synctest.Wait()
 		for _, done := range []<-chan struct{}{par.doneCh(), child.doneCh()} {
 			select {
