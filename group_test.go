@@ -269,3 +269,39 @@ func TestGroupRefusesAddAfterAFailedWait(t *testing.T) {
 	require.ErrorIs(t, g.Wait(), boom, "the group's first error stays")
 	require.Equal(t, uint64(1), rt.Stats().Total.Submitted)
 }
+
+// TestGroupRefusedAddCancelsTheGroup: an Add that submits nothing (the
+// runtime stopped, or the op's key function panicked) is the group's error
+// as a failed token is, so it cancels the group's context at once, with
+// that error as its cause: the group's other tokens see it before Wait.
+func TestGroupRefusedAddCancelsTheGroup(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ctx := context.Background()
+	cancelled := func(g *Group) error {
+		t.Helper()
+		select {
+		case <-g.Context().Done():
+			return context.Cause(g.Context())
+		default:
+			t.Fatal("the refused Add left the group's context going")
+			return nil
+		}
+	}
+
+	panics := must(Define(rt, "panics", func(context.Context, int) (int, error) { return 1, nil },
+		WithStickyKey(func(int) uint64 { panic("no key") })))
+	g := NewGroup(ctx, rt)
+	require.Panics(t, func() { _, _ = Add(g, panics, 1) })
+	var pe *PanicError
+	require.ErrorAs(t, cancelled(g), &pe)
+	require.Equal(t, "no key", pe.Value)
+	require.ErrorAs(t, g.Wait(), &pe)
+
+	op := must(Define(rt, "op", func(context.Context, int) (int, error) { return 1, nil }))
+	require.NoError(t, rt.Stop(ctx))
+	g = NewGroup(ctx, rt)
+	_, err := Add(g, op, 1)
+	require.ErrorIs(t, err, ErrStopped)
+	require.ErrorIs(t, cancelled(g), ErrStopped)
+	require.ErrorIs(t, g.Wait(), ErrStopped)
+}
