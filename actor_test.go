@@ -335,7 +335,11 @@ func TestChildOfPlacementAndCascade(t *testing.T) {
 	bg := context.Background()
 	require.Equal(t, 2, must(must(par.Ask(bg, 0)).Wait(bg)))
 	require.Equal(t, 2, child.Executor())
-	require.NoError(t, par.Stop(bg))
+	// Bounded: a parent whose stop does not reach its child waits for its
+	// tree for good, and the test should fail, not time out.
+	sctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	defer cancel()
+	require.NoError(t, par.Stop(sctx), "the parent's tree stops")
 	select {
 	case <-child.doneCh():
 	default:
