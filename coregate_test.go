@@ -30,7 +30,17 @@ func start(t *testing.T, cfg Config) *Runtime {
 	rt, err := Start(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		_ = rt.Stop(context.Background())
+		ctx := context.Background()
+		if t.Failed() {
+			// A check failed and the test left, maybe with a handler
+			// blocked on a gate it never opened: the bound cancels it,
+			// so the failure is reported rather than the package's
+			// timeout.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+		}
+		_ = rt.Stop(ctx)
 		requireBalanced(t, rt)
 	})
 	return rt
