@@ -191,6 +191,7 @@ func (l *lane) acceptLocked(rule *router.Rule, j actors.Job, first bool) error {
 		return ErrNoExecutor
 	}
 	l.rt.execs[i].Accept(j.Task())
+	l.compactLocked()
 	if first {
 		l.q = slices.Insert(l.q, l.head, j)
 	} else {
@@ -198,6 +199,22 @@ func (l *lane) acceptLocked(rule *router.Rule, j actors.Job, first bool) error {
 	}
 	l.spawnLocked()
 	return nil
+}
+
+// compactLocked moves the waiting tokens to the front of the queue when it
+// is full and they fill at most half of it, before a token is added. A
+// lane under steady load, whose workers take a token as submitters add
+// the next, never drains (takeLocked's reset), and the slots taken before
+// its head would otherwise stay, its memory growing by one a token for as
+// long as the load lasts. Each move copies no more tokens than were taken
+// since the last one.
+func (l *lane) compactLocked() {
+	if len(l.q) < cap(l.q) || 2*l.head < len(l.q) {
+		return
+	}
+	n := copy(l.q, l.q[l.head:])
+	clear(l.q[n:])
+	l.q, l.head = l.q[:n], 0
 }
 
 // deliver queues j, accepted before and held meanwhile (delayed, paused or
@@ -209,6 +226,7 @@ func (l *lane) deliver(j actors.Job) {
 		j.Task().Resolve(actors.Stopped, ErrStopped)
 		return
 	}
+	l.compactLocked()
 	l.q = append(l.q, j)
 	l.spawnLocked()
 	l.mu.Unlock()
@@ -365,6 +383,7 @@ func (l *lane) retryAfter(j actors.Job, delay time.Duration, o actors.Outcome, e
 		// the lane never looks idle in between, which let Stop return with
 		// the token unresolved.
 		t.RetryDue()
+		l.compactLocked()
 		l.q = append(l.q, j)
 		l.spawnLocked()
 		l.busyLocked(-1)

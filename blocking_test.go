@@ -543,3 +543,48 @@ func TestNestedBlockOnTheLaneCountsOnce(t *testing.T) {
 		require.Equal(t, 1, must(must(op.Submit(bg, 0)).Wait(bg)))
 	}
 }
+
+// TestLaneQueueThatNeverDrainsStaysBounded: a lane under steady load,
+// whose worker takes a token as a submitter queues the next, never finds
+// its queue empty; its memory stays within a few times the tokens that
+// wait. Found by review: the queue kept every slot its workers had taken
+// until it drained, and grew by one a token for as long as it did not.
+func TestLaneQueueThatNeverDrainsStaysBounded(t *testing.T) {
+	const bound = 4
+	rt := start(t, Config{Cores: 1, Affinity: Off, BlockingWorkers: 1, MailboxSize: bound})
+	ctx := context.Background()
+	started, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	op := must(Define(rt, "steady", func(_ context.Context, x int) (int, error) {
+		select {
+		case started <- struct{}{}:
+			<-release
+		case <-done:
+		}
+		return x, nil
+	}, WithBlocking()))
+	var toks []*Token[int]
+	for i := range bound + 1 { // one running, the lane full behind it
+		toks = append(toks, must(op.Submit(ctx, i)))
+	}
+	<-started
+	for i := range 4 * laneKeep {
+		release <- struct{}{} // its worker takes the next token ...
+		<-started
+		toks = append(toks, must(op.Submit(ctx, i))) // ... and one more fills the lane
+		if i%2 == 0 {
+			release <- struct{}{}
+			<-started
+			toks = append(toks, must(op.SubmitFirst(ctx, i)))
+		}
+	}
+	rt.lane.mu.Lock()
+	n, held := cap(rt.lane.q), rt.lane.heldLocked()
+	rt.lane.mu.Unlock()
+	close(done)
+	close(release)
+	for _, tok := range toks {
+		must(tok.Wait(ctx))
+	}
+	require.Equal(t, bound, held, "the lane stayed full")
+	require.LessOrEqual(t, n, 4*bound, "the queue's memory grew with the tokens that went through it")
+}
