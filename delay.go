@@ -221,8 +221,9 @@ func (rt *Runtime) deliver(j actors.Job) {
 }
 
 // stop resolves every waiting token with ErrStopped, refuses new ones and
-// ends the loops of Every; it returns how many it resolved.
-func (ds *delays) stop() int {
+// ends the loops of Every. They are not counted in Stop's error: waiting,
+// none was cut short, as a paused op's held tokens are not.
+func (ds *delays) stop() {
 	ds.mu.Lock()
 	ds.stopped = true
 	if ds.timer != nil {
@@ -243,16 +244,12 @@ func (ds *delays) stop() int {
 	if delivering != nil {
 		<-delivering // a fire that popped due tokens has delivered them
 	}
-	n := 0
 	for _, d := range q {
 		if d.watch != nil {
 			d.watch()
 		}
-		if d.job.Task().Resolve(actors.Stopped, ErrStopped) {
-			n++
-		}
+		d.job.Task().Resolve(actors.Stopped, ErrStopped)
 	}
-	return n
 }
 
 // done returns a channel closed once the runtime stops.

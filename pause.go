@@ -337,14 +337,12 @@ func (ps *pauses) add(p *pause) bool {
 
 // stop resolves every held token with ErrStopped; nothing is held after it,
 // and no op registers to hold any.
-func (ps *pauses) stop() int {
+func (ps *pauses) stop() {
 	ps.mu.Lock()
 	ps.stopped = true
 	list := ps.list
 	ps.mu.Unlock()
-	n := 0
 	for _, p := range list {
-		n += p.drop(actors.Stopped, ErrStopped)
+		p.drop(actors.Stopped, ErrStopped)
 	}
-	return n
 }
