@@ -169,3 +169,21 @@ func FuzzEncodingInjective(f *testing.F) {
 		}
 	})
 }
+
+// TestFloatKeysByTheirBits: floats key by their bits, as the README and
+// Encoder say: 0 and -0 are two keys though == holds, and a NaN keys like
+// itself though it is not == to itself.
+func TestFloatKeysByTheirBits(t *testing.T) {
+	k, err := NewKeyer[float64]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero, negZero, nan := 0.0, math.Copysign(0, -1), math.NaN()
+	if k.Key("op", &zero) == k.Key("op", &negZero) {
+		t.Error("0 and -0 key alike")
+	}
+	nan2 := nan
+	if k.Key("op", &nan) != k.Key("op", &nan2) {
+		t.Error("a NaN keys unlike itself")
+	}
+}
