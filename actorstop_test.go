@@ -214,16 +214,23 @@ func TestChildStopsItsParent(t *testing.T) {
 		child := <-made
 		_, err := must(child.Ask(bg, par)).Wait(bg)
 		require.NoError(t, err)
-		synctest.Wait()
-		for _, done := range []<-chan struct{}{par.doneCh(), child.doneCh()} {
-			select {
-			case <-done:
-			default:
-				t.Fatal("the parent or its child did not stop")
-			}
-		}
-		require.NoError(t, rt.Stop(bg))
+		requireBothStopped(t, rt, par.doneCh(), child.doneCh())
 	})
+}
+
+// requireBothStopped waits for the bubble to settle, requires the parent
+// and its child stopped, and stops rt.
+func requireBothStopped(t *testing.T, rt *Runtime, parent, child <-chan struct{}) {
+	t.Helper()
+	synctest.Wait()
+	for _, done := range []<-chan struct{}{parent, child} {
+		select {
+		case <-done:
+		default:
+			t.Fatal("the parent or its child did not stop")
+		}
+	}
+	require.NoError(t, rt.Stop(context.Background()))
 }
 
 // stopsParentOrAnswers stops the parent whose Ref it gets, from its own
@@ -285,15 +292,7 @@ func TestChildStoppingItsParentAnswersItsStopped(t *testing.T) {
 		_, err := must(child.Ask(bg, par)).Wait(bg)
 		require.NoError(t, err)
 		require.NoError(t, <-got, "the parent's Stopped asking its child")
-		synctest.Wait()
-		for _, done := range []<-chan struct{}{par.doneCh(), child.doneCh()} {
-			select {
-			case <-done:
-			default:
-				t.Fatal("the parent or its child did not stop")
-			}
-		}
-		require.NoError(t, rt.Stop(bg))
+		requireBothStopped(t, rt, par.doneCh(), child.doneCh())
 	})
 }
 

@@ -970,17 +970,7 @@ func TestStrandedFullCellPlacedAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	close(gate) // the owner ends and its executor is retired (down)
-	for _, j := range <-retired {
-		Drop(j, Failed, ErrNoExecutor) // as the router does when no executor is live
-	}
-	if !c.stranded.Load() || c.phase() != cellIdle {
-		t.Fatal("the cell is not stranded")
-	}
-	e.mb.Reopen() // back after its cool-down
-	if err := e.Launch(); err != nil {
-		t.Fatal(err)
-	}
+	strandAndRevive(t, e, c, gate, retired)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.Put(ctx, 2); err != nil {
@@ -989,6 +979,25 @@ func TestStrandedFullCellPlacedAgain(t *testing.T) {
 	<-h.done
 	if !slices.Equal(h.got, []int{0, 1, 2}) {
 		t.Fatalf("delivered %v, want [0 1 2]", h.got)
+	}
+}
+
+// strandAndRevive opens gate for the token queued on e ahead of c, which
+// ends e's owner with runtime.Goexit: e is retired (down) with c queued,
+// what the retire took is dropped as the router does when no executor is
+// live, c must be stranded, and e comes back after its cool-down.
+func strandAndRevive(t *testing.T, e *Executor, c *Cell[int], gate chan struct{}, retired <-chan []Job) {
+	t.Helper()
+	close(gate)
+	for _, j := range <-retired {
+		Drop(j, Failed, ErrNoExecutor)
+	}
+	if !c.stranded.Load() || c.phase() != cellIdle {
+		t.Fatal("the cell is not stranded")
+	}
+	e.mb.Reopen()
+	if err := e.Launch(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -1010,17 +1019,7 @@ func TestPlaceStrandedPlacesAnIdleCell(t *testing.T) {
 	if err := c.TryPut(0); err != nil { // the cell queued behind the token
 		t.Fatal(err)
 	}
-	close(gate) // the owner ends and its executor is retired (down)
-	for _, j := range <-retired {
-		Drop(j, Failed, ErrNoExecutor) // as the router does when no executor is live
-	}
-	if !c.stranded.Load() || c.phase() != cellIdle {
-		t.Fatal("the cell is not stranded")
-	}
-	e.mb.Reopen() // back after its cool-down
-	if err := e.Launch(); err != nil {
-		t.Fatal(err)
-	}
+	strandAndRevive(t, e, c, gate, retired)
 	g.PlaceStranded()
 	select {
 	case <-h.done:
