@@ -773,13 +773,14 @@ func (r *Ref[M, R]) Stop(ctx context.Context) error {
 		return ErrNilContext
 	}
 	done := r.stopWith(nil)
-	if turnOf(ctx) == &r.own || r.inTurn() || r.inStopped() {
+	turn := turnOf(ctx)
+	if turn == &r.own || r.inTurn() || r.inStopped() {
 		// It stops after this turn, or this Stopped: waiting for it here
 		// would never end, whatever ctx the turn passed (its own, or a
 		// server's Background).
 		return nil
 	}
-	if n := turnOf(ctx); n != nil && n.descends(&r.own) {
+	if turn != nil && turn.descends(&r.own) {
 		// A descendant's turn stopping its ancestor stops after it, with
 		// the tree: waiting here, it would answer nothing the ancestor's
 		// Stopped asks it until ctx ended.
