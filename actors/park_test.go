@@ -6,6 +6,21 @@ import (
 	"testing"
 )
 
+// pushPaused pauses op, pushes a token of it onto e and waits for the token
+// to resolve; it returns the token's job and whether its handler ran.
+func pushPaused(t *testing.T, e *Executor, op *Op) (*testJob, bool) {
+	t.Helper()
+	ran := false
+	j := &testJob{fn: func(context.Context) error { ran = true; return nil }}
+	j.task.Init(context.Background(), 1, op, nil)
+	op.SetPaused(true)
+	if e.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-j.task.Finished()
+	return j, ran
+}
+
 // TestHoldSeesThePausedTokenUnclaimed: an executor offers a token of a
 // paused op to Hold before it claims it, still queued, so that a Resume
 // coming before Hold decides finds it in its queue (claimed first, it ran
@@ -15,9 +30,6 @@ import (
 func TestHoldSeesThePausedTokenUnclaimed(t *testing.T) {
 	_, e := startOneExecutor(t)
 	op := &Op{Name: "p"}
-	ran := false
-	j := &testJob{fn: func(context.Context) error { ran = true; return nil }}
-	j.task.Init(context.Background(), 1, op, nil)
 	var queued, cancelled, parked bool
 	held := make(chan struct{}) // Cancel fires Finished before Hold is through
 	op.Hold = func(h Job) bool {
@@ -27,11 +39,7 @@ func TestHoldSeesThePausedTokenUnclaimed(t *testing.T) {
 		parked = h.Task().Park()
 		return true
 	}
-	op.SetPaused(true)
-	if e.Push(j) != Pushed {
-		t.Fatal("push refused")
-	}
-	<-j.task.Finished()
+	j, ran := pushPaused(t, e, op)
 	<-held
 	if !queued || !cancelled || parked {
 		t.Fatalf("in Hold: queued %v, cancelled %v, parked %v: want queued, cancelled, not parked", queued, cancelled, parked)
@@ -46,14 +54,7 @@ func TestHoldSeesThePausedTokenUnclaimed(t *testing.T) {
 func TestPausedTokenDeclinedByHoldRuns(t *testing.T) {
 	_, e := startOneExecutor(t)
 	op := &Op{Name: "p", Hold: func(Job) bool { return false }}
-	ran := false
-	j := &testJob{fn: func(context.Context) error { ran = true; return nil }}
-	j.task.Init(context.Background(), 1, op, nil)
-	op.SetPaused(true)
-	if e.Push(j) != Pushed {
-		t.Fatal("push refused")
-	}
-	<-j.task.Finished()
+	j, ran := pushPaused(t, e, op)
 	if !ran || j.task.Result() != nil {
 		t.Fatalf("ran %v, result %v: want run, nil", ran, j.task.Result())
 	}
@@ -66,18 +67,11 @@ func TestPausedTokenDeclinedByHoldRuns(t *testing.T) {
 // Hold is the moment between the two looks.
 func TestTokenClaimedAsTheAbortComesIsStopped(t *testing.T) {
 	g, e := startOneExecutor(t)
-	ran := false
 	op := &Op{Name: "p", Hold: func(Job) bool {
 		g.aborted.Store(true) // Abort's first step, as Stop comes from another goroutine
 		return false
 	}}
-	j := &testJob{fn: func(context.Context) error { ran = true; return nil }}
-	j.task.Init(context.Background(), 1, op, nil)
-	op.SetPaused(true)
-	if e.Push(j) != Pushed {
-		t.Fatal("push refused")
-	}
-	<-j.task.Finished()
+	j, ran := pushPaused(t, e, op)
 	if ran || !errors.Is(j.task.Result(), ErrStopped) {
 		t.Fatalf("ran %v, result %v: want not run, ErrStopped", ran, j.task.Result())
 	}
