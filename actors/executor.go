@@ -36,6 +36,7 @@ type Executor struct {
 	owner     atomic.Pointer[worker]
 	health    atomic.Uint32 // Health bits
 	idleState atomic.Uint32 // idleBusy, idleSpinning or idleParked
+	claims    atomic.Uint32 // cheap pushes that claimed it since it last went idle (see Claim)
 	_         [64]byte
 	running   atomic.Pointer[Task] // the owner's token: the last it started, nil while it waits
 	_         [56]byte
@@ -48,6 +49,7 @@ type Executor struct {
 	localPos  int
 	fromLocal bool          // the last job came from local: the mailbox goes next
 	woke      bool          // a token the owner resolved woke its waiter: it is queued on the owner's P
+	ticks     uint32        // tokens the owners started, for sampling their ops' cost (Op.sampleDue)
 	lingers   int           // turns that lingered (see linger), for tests
 	gathers   int           // turns that gathered (see gather), for tests
 	stats     counters      // each count on its own line
@@ -543,7 +545,15 @@ func (e *Executor) run(w *worker, j Job) {
 		return
 	}
 	e.running.Store(t)
+	e.ticks++
+	var begun int64
+	if t.op.sampleDue(e.ticks) {
+		begun = nanotime()
+	}
 	o, err, cut := invoke(j, t, e.retry, e.group)
+	if begun != 0 {
+		t.op.observe(nanotime() - begun)
+	}
 	if (o == Failed || o == Panicked) && e.retry(j, o, err, cut) {
 		return
 	}

@@ -216,6 +216,7 @@ func (e *Executor) idle() bool {
 			return gave
 		}
 		for left := g.spin; left > 0; first = 0 {
+			e.claims.Store(0)
 			e.idleState.Store(idleSpinning)
 			start := time.Now()
 			if poll(left, first, e.mb.hasWork, giveUp) || !gave {
@@ -236,6 +237,7 @@ func (e *Executor) idle() bool {
 		}
 	}
 	e.trimListed(true) // nothing to do for a while: idle cells give a burst's memory back
+	e.claims.Store(0)
 	e.idleState.Store(idleParked)
 	defer e.idleState.Store(idleBusy)
 	switch e.mb.park() { // closed, aborted or empty: park tells which
@@ -251,14 +253,42 @@ func (e *Executor) idle() bool {
 // starts at once without waking a thread.
 func (e *Executor) Awake() bool { return e.idleState.Load() == idleSpinning }
 
-// Claim takes an awake executor for one push: it reports whether the
-// executor was polling, and from then on it no longer counts as awake, so
-// that a burst is not all sent to one poller before it has noticed the
-// first push (it may be off its CPU meanwhile).
-func (e *Executor) Claim() bool {
-	// Load first: a failed CAS still takes the line from the executor.
-	return e.idleState.Load() == idleSpinning && e.idleState.CompareAndSwap(idleSpinning, idleBusy)
+// Claim takes the executor for one push in place of a parked one, and
+// reports whether it did. A polling executor takes a token; from then on it
+// no longer counts as awake, so that a burst is not all sent to one poller
+// before it has noticed the first push (it may be off its CPU meanwhile).
+// A token of a cheap op ([Op.Cheap]) may also go to a running executor of
+// a group that polls, unless the last token it started since it was idle
+// is not cheap, and a polling one stays claimable for it: up to claimMax of
+// them between two of the executor's idle spells. (Without polling, an
+// executor that keeps up with a burst parks between its tokens and would
+// take all of them, every push meeting the consumer's lines. An actor's
+// turn is not told apart: a long one may keep the claimed tokens waiting.) A few tiny tokens run sooner queued behind
+// each other than on a thread woken for them (tens of microseconds on a
+// VM), and a small fan-out then never waits for a wake-up; a long burst
+// still spreads, since the ninth goes where staggering sends it.
+func (e *Executor) Claim(cheap bool) bool {
+	switch e.idleState.Load() {
+	case idleSpinning:
+		if !cheap {
+			return e.idleState.CompareAndSwap(idleSpinning, idleBusy)
+		}
+	case idleBusy:
+		if !cheap || e.group.spin <= 0 || e.owner.Load() == nil {
+			return false
+		}
+		if t := e.running.Load(); t != nil && !t.Cheap() {
+			return false // not behind a token that may run long
+		}
+	default:
+		return false
+	}
+	return e.claims.Add(1) <= claimMax
 }
+
+// claimMax bounds the cheap tokens sent to one executor in place of parked
+// ones between two of its idle spells (see Claim).
+const claimMax = 8
 
 // Asleep reports whether the executor is parked: a push to it wakes a thread.
 func (e *Executor) Asleep() bool { return e.idleState.Load() == idleParked }

@@ -74,6 +74,42 @@ type Op struct {
 	// [Task.WaitsOnItself]).
 	Turns  interface{ InTurn() bool }
 	paused atomic.Bool
+	_      [64]byte      // executors write the cost below, and read paused for every token
+	cost   atomic.Int64  // a token's run time, ns: a moving average of samples
+	costs  atomic.Uint32 // samples taken
+}
+
+// The router may send a token of a cheap op (its tokens run in under
+// cheapCost on average, sampled) to a busy executor rather than wake a
+// parked one (see [Executor.Claim]). An executor times the first
+// firstSamples tokens of each op it runs and then one token in sampleEvery.
+const (
+	cheapCost    = 2 * time.Microsecond
+	firstSamples = 4
+	sampleEvery  = 16
+)
+
+// Cheap reports whether o's tokens are known to run in under cheapCost on
+// average. An op no token of which has been timed yet is taken as cheap,
+// as most are: a handful of its first tokens may then queue behind each
+// other on one executor instead of waking another.
+func (o *Op) Cheap() bool { return o != nil && o.cost.Load() < int64(cheapCost) }
+
+// sampleDue reports whether the owner whose token count is tick should time
+// this token of o.
+func (o *Op) sampleDue(tick uint32) bool {
+	return o != nil && (tick%sampleEvery == 0 || o.costs.Load() < firstSamples)
+}
+
+// observe adds a token's run time to o's average (a quarter of each new
+// sample). Executors that sample at once may lose one another's update: the
+// average only steers placement.
+func (o *Op) observe(d int64) {
+	c := o.cost.Load()
+	if o.costs.Add(1) > 1 {
+		d = c + (d-c)/4
+	}
+	o.cost.Store(d)
 }
 
 // Outcome is how a token ended. Every accepted token ends with exactly one.
@@ -323,6 +359,9 @@ func (t *Task) ID() uint64 { return t.id }
 
 // Of reports whether t is a token of op.
 func (t *Task) Of(op *Op) bool { return t.op == op }
+
+// Cheap reports whether the token's op is cheap ([Op.Cheap]).
+func (t *Task) Cheap() bool { return t.op.Cheap() }
 
 // Executor returns the executor the token is placed on: the one it was pushed
 // onto, or the one it was moved to when that executor went down. It is nil

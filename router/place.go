@@ -74,7 +74,7 @@ func Decide(live []int, healthy func(int) bool, w Weight, seed int, pos uint64) 
 // load a token then starts at once on an executor that polls its mailbox
 // instead of waiting tens of microseconds for a thread to wake, and light
 // work gathers on few executors; a burst is still spread by staggering, since
-// busy executors are neither asleep nor awake.
+// busy executors are not asleep, and awake takes one for a few tokens at most.
 func Awake(set []int, pos uint64, asleep, awake func(int) bool) int {
 	if len(set) == 0 || !asleep(Candidate(set, pos, 0)) {
 		return -1

@@ -117,11 +117,14 @@ func (r *Router) TryPlace(w Weight, j actors.Job) (int, actors.PushResult) {
 	return r.tryPlaceAt(w, r.next(w), j, How{})
 }
 
-// awake is [Awake] over the router's executors; the executor it returns is
-// claimed (see [actors.Executor.Claim]).
-func (r *Router) awake(set []int, pos uint64) int {
+// awake is [Awake] over the router's executors for job j; the executor it
+// returns is claimed (see [actors.Executor.Claim]: a busy one may be, for a
+// token of a cheap op).
+func (r *Router) awake(set []int, pos uint64, j actors.Job) int {
+	t := j.Task()
+	cheap := t != nil && t.Cheap()
 	return Awake(set, pos, func(i int) bool { return r.execs[i].Asleep() },
-		func(i int) bool { return r.execs[i].Healthy() && r.execs[i].Claim() })
+		func(i int) bool { return r.execs[i].Healthy() && r.execs[i].Claim(cheap) })
 }
 
 // tryPlaceAt is TryPlace at position pos.
@@ -131,7 +134,7 @@ func (r *Router) tryPlaceAt(w Weight, pos uint64, j actors.Job, how How) (int, a
 	if len(set) == 0 {
 		return -1, actors.NoExecutor
 	}
-	if i := r.awake(set, pos); i >= 0 {
+	if i := r.awake(set, pos, j); i >= 0 {
 		if got := how.push(r.execs[i], j); got == actors.Pushed || got == actors.Closed {
 			return i, got
 		}

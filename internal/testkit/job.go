@@ -13,9 +13,13 @@ type Job struct {
 }
 
 // NewJob returns a job with the given id and function.
-func NewJob(id uint64, fn func(ctx context.Context) error) *Job {
+func NewJob(id uint64, fn func(ctx context.Context) error) *Job { return NewJobOf(&op, id, fn) }
+
+// NewJobOf returns a job of op (whose cost the executors learn, see
+// [actors.Op.Cheap]) with the given id and function.
+func NewJobOf(op *actors.Op, id uint64, fn func(ctx context.Context) error) *Job {
 	j := &Job{Fn: fn}
-	j.task.Init(context.Background(), id, &op, nil)
+	j.task.Init(context.Background(), id, op, nil)
 	return j
 }
 

@@ -1,0 +1,191 @@
+package actors
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestOpCost: an op's cost is its first sample, then a moving average
+// (a quarter of each new sample); an op not timed yet, or timed under
+// cheapCost, is cheap; a nil op is not. Executors time an op's first
+// firstSamples tokens, then one in sampleEvery.
+func TestOpCost(t *testing.T) {
+	var o Op
+	if !o.Cheap() {
+		t.Fatal("an op never timed is not cheap")
+	}
+	var none *Op
+	if none.Cheap() || none.sampleDue(0) {
+		t.Fatal("a nil op is cheap or sampled")
+	}
+	o.observe(int64(8 * time.Microsecond))
+	if got := o.cost.Load(); got != int64(8*time.Microsecond) {
+		t.Fatalf("cost after one sample %v, want 8µs", time.Duration(got))
+	}
+	if o.Cheap() {
+		t.Fatal("an op whose token took 8µs is cheap")
+	}
+	o.observe(0)
+	if got := o.cost.Load(); got != int64(6*time.Microsecond) {
+		t.Fatalf("cost after 8µs and 0 %v, want 6µs", time.Duration(got))
+	}
+	for range 20 {
+		o.observe(int64(100 * time.Nanosecond))
+	}
+	if !o.Cheap() {
+		t.Fatalf("an op whose tokens took 100ns since is not cheap (cost %v)", time.Duration(o.cost.Load()))
+	}
+	var fresh Op
+	for tick := range uint32(firstSamples) {
+		if !fresh.sampleDue(tick*sampleEvery + 1) {
+			t.Fatalf("token %d of a fresh op not sampled", tick)
+		}
+		fresh.observe(1)
+	}
+	if fresh.sampleDue(1) || !fresh.sampleDue(sampleEvery) {
+		t.Fatal("past its first samples an op is not sampled one token in sampleEvery")
+	}
+}
+
+// TestClaim: what a push in place of a parked executor may claim. A parked
+// executor never; a polling one once for a token that is not cheap, and up
+// to claimMax cheap ones; a running one (of a polling group) up to claimMax
+// cheap ones, unless the token it runs is not cheap. An executor without
+// an owner, or of a group that does not poll, takes no cheap token at work.
+func TestClaim(t *testing.T) {
+	cfg := GroupConfig{Engine: newEngine(t), Name: "t", CPUs: []int{0}, MailboxSize: 8, Affinity: Off, IdleSpin: DefaultIdleSpin}
+	g, err := NewGroup(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Release)
+	e := g.Executors()[0] // never started: its states are set by hand
+	claims := func(cheap bool) int {
+		n := 0
+		for n <= 2*claimMax && e.Claim(cheap) {
+			n++
+		}
+		return n
+	}
+	set := func(state uint32, owner bool, running *Task) {
+		e.idleState.Store(state)
+		e.claims.Store(0)
+		if owner {
+			e.owner.Store(&worker{e: e})
+		} else {
+			e.owner.Store(nil)
+		}
+		e.running.Store(running)
+	}
+	var cheapOp, longOp Op
+	longOp.observe(int64(time.Millisecond))
+	long := newJob(1, nil)
+	long.task.op = &longOp
+	quick := newJob(2, nil)
+	quick.task.op = &cheapOp
+
+	set(idleParked, true, nil)
+	if n := claims(true) + claims(false); n != 0 {
+		t.Fatalf("a parked executor took %d claims", n)
+	}
+	set(idleSpinning, true, nil)
+	if n := claims(false); n != 1 || e.idleState.Load() != idleBusy {
+		t.Fatalf("a polling executor took %d claims of a token not cheap (want 1), then state %d", n, e.idleState.Load())
+	}
+	set(idleSpinning, true, nil)
+	if n := claims(true); n != claimMax || !e.Awake() {
+		t.Fatalf("a polling executor took %d cheap claims, want %d, and stays awake", n, claimMax)
+	}
+	for _, running := range []*Task{nil, &quick.task} {
+		set(idleBusy, true, running)
+		if n := claims(true); n != claimMax {
+			t.Fatalf("an executor at work (running %v) took %d cheap claims, want %d", running, n, claimMax)
+		}
+		set(idleBusy, true, running)
+		if n := claims(false); n != 0 {
+			t.Fatalf("an executor at work took %d claims of a token not cheap", n)
+		}
+	}
+	set(idleBusy, true, &long.task)
+	if n := claims(true); n != 0 {
+		t.Fatalf("an executor running a long token took %d cheap claims", n)
+	}
+	set(idleBusy, false, nil)
+	if n := claims(true); n != 0 {
+		t.Fatalf("an executor without an owner took %d cheap claims", n)
+	}
+	set(idleBusy, true, nil)
+	g.spin = 0
+	if n := claims(true); n != 0 {
+		t.Fatalf("an executor at work in a group that does not poll took %d cheap claims", n)
+	}
+	set(idleBusy, false, nil)
+}
+
+// TestClaimsRenewedByIdleSpell: an executor that begins to poll has given
+// back the claims it took, so a small fan-out after each idle spell may
+// gather on it again.
+func TestClaimsRenewedByIdleSpell(t *testing.T) {
+	cfg := GroupConfig{Engine: newEngine(t), Name: "t", CPUs: []int{0}, MailboxSize: 8, Affinity: Off, IdleSpin: MaxIdleSpin}
+	g, err := NewGroup(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Release)
+	e := g.Executors()[0] // never started: idle runs on a goroutine of the test's
+	for try := 0; ; try++ {
+		e.claims.Store(claimMax)
+		done := make(chan bool)
+		go func() { done <- e.idle() }()
+		for !e.Awake() && !e.Asleep() {
+			runtime.Gosched()
+		}
+		polled, left := e.Awake(), e.claims.Load()
+		if e.Push(newJob(uint64(try), nil)) != Pushed { // ends the poll, or wakes the parked
+			t.Fatal("push refused")
+		}
+		if !<-done {
+			t.Fatal("idle reported the executor must exit")
+		}
+		if _, ok := e.mb.pop(); !ok {
+			t.Fatal("the job pushed was not queued")
+		}
+		if polled {
+			if left != 0 {
+				t.Fatalf("a polling executor kept %d claims from before its idle spell", left)
+			}
+			return
+		}
+		if try == 100 {
+			t.Fatal("never saw the executor polling")
+		}
+	}
+}
+
+// TestExecutorTimesItsTokens: an executor times an op's first tokens (and
+// then one in sampleEvery), so the op's cost is known.
+func TestExecutorTimesItsTokens(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off}, Hooks{})
+	e := g.Executors()[0]
+	var op Op
+	for i := range firstSamples {
+		j := newJob(uint64(i), func(context.Context) error {
+			for start := time.Now(); time.Since(start) < 2*cheapCost; {
+			}
+			return nil
+		})
+		j.task.op = &op
+		if e.Push(j) != Pushed {
+			t.Fatal("push refused")
+		}
+		<-j.Task().Finished()
+	}
+	if got := op.costs.Load(); got != firstSamples {
+		t.Fatalf("%d of the op's first %d tokens timed, want every one", got, firstSamples)
+	}
+	if op.Cheap() {
+		t.Fatalf("an op whose tokens spin %v is cheap (cost %v)", 2*cheapCost, time.Duration(op.cost.Load()))
+	}
+}
