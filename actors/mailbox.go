@@ -51,33 +51,40 @@ const maxKeep = 1 << 16
 // edge such as a go statement. [Mailbox.Pop] serves any other caller while no
 // executor is attached.
 type Mailbox struct {
-	cmu      sync.Mutex // held by Pop, and to attach or detach the executor
-	attached bool       // an executor's owner consumes; written under cmu
-	mu       sync.Mutex
-	q        []Job
-	n        int // held against the bound: len(q), the batch until refill, held
-	held     int // slots of retries waiting out a backoff
-	beside   int // handlers that handed the consumer's role on and still run: a drain waits for them
-	taken    int // batch entries no longer counted in n (Abort, Retire) since the last refill
-	keep     int // the largest slice capacity kept once drained
-	size     int
-	parked   bool
-	closed   bool // refuses pushes
-	aborted  bool // the consumer stops taking batches
-	drained  bool // closed and drained: its consumer exited, everything is refused
-	gone     bool // retired: refuses every push, even requeues
-	pushed   uint64
-	ready    atomic.Int32 // len(q), or -1 once closed: what a polling consumer reads without the lock
-	wake     chan struct{}
-	room     *Room
-	index    int         // its executor's: what a Room's waiters fit
-	nfront   int         // jobs pushed to the head (PushFront) at the start of q
-	hasFront atomic.Bool // nfront > 0: the consumer merges them ahead of its batch
+	// What a push writes, and the count a polling consumer reads, on one
+	// cache line: the struct is 192 bytes, a size class the allocator
+	// places on line boundaries, so a push from another CPU takes one line
+	// from the consumer instead of two (TestMailboxLayout).
+	mu      sync.Mutex
+	q       []Job
+	n       int // held against the bound: len(q), the batch until refill, held
+	pushed  uint64
+	ready   atomic.Int32 // len(q), or -1 once closed: what a polling consumer reads without the lock
+	parked  bool
+	closed  bool // refuses pushes
+	aborted bool // the consumer stops taking batches
+	drained bool // closed and drained: its consumer exited, everything is refused
+	gone    bool // retired: refuses every push, even requeues
+
+	// Read by a push, written seldom.
+	size   int
+	held   int // slots of retries waiting out a backoff
+	beside int // handlers that handed the consumer's role on and still run: a drain waits for them
+	keep   int // the largest slice capacity kept once drained
+	wake   chan struct{}
+	room   *Room
+	index  int // its executor's: what a Room's waiters fit
+	nfront int // jobs pushed to the head (PushFront) at the start of q
 
 	// consumer side: batch is written under mu, by the consumer only; pos is
 	// the consumer's alone
-	batch []Job
-	pos   int
+	hasFront atomic.Bool // nfront > 0: the consumer merges them ahead of its batch
+	attached bool        // an executor's owner consumes; written under cmu
+	cmu      sync.Mutex  // held by Pop, and to attach or detach the executor
+	taken    int         // batch entries no longer counted in n (Abort, Retire) since the last refill
+	batch    []Job
+	pos      int
+	_        [8]byte // to 192 bytes
 }
 
 // NewMailbox returns an empty mailbox holding at most size jobs, size
