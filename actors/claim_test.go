@@ -189,3 +189,32 @@ func TestExecutorTimesItsTokens(t *testing.T) {
 		t.Fatalf("an op whose tokens spin %v is cheap (cost %v)", 2*cheapCost, time.Duration(op.cost.Load()))
 	}
 }
+
+// gatedTurn is a Scheduled runnable whose turn says it began (in) and
+// waits for gate.
+type gatedTurn struct{ in, gate chan struct{} }
+
+func (g *gatedTurn) Task() *Task               { return nil }
+func (g *gatedTurn) Run(context.Context) error { panic("a Scheduled runnable is not run as a token") }
+func (g *gatedTurn) Unschedule()               {}
+func (g *gatedTurn) Turn(context.Context)      { close(g.in); <-g.gate }
+
+// TestNoClaimBehindATurn: an executor at work on an actor's turn, which may
+// run long, takes no cheap token in place of a parked executor; the watchdog
+// sees no token running.
+func TestNoClaimBehindATurn(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: DefaultIdleSpin}, Hooks{})
+	e := g.Executors()[0]
+	turn := &gatedTurn{in: make(chan struct{}), gate: make(chan struct{})}
+	defer close(turn.gate)
+	if e.Schedule(turn) != Pushed {
+		t.Fatal("schedule refused")
+	}
+	<-turn.in
+	if e.Claim(true) {
+		t.Fatal("an executor running a turn took a cheap token's claim")
+	}
+	if e.Running() != nil {
+		t.Fatalf("Running reports %v during a turn, want no token", e.Running())
+	}
+}

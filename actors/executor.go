@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -606,6 +607,7 @@ func invoke(j Job, t *Task, retry func(j Job, o Outcome, err error, cut bool) bo
 // turn runs one turn of s. A panic escaping it is recovered (the runnable
 // owns its failures); a Goexit goes on ending the goroutine.
 func (e *Executor) turn(s Scheduled) {
+	e.running.Store(inTurn)
 	e.turns++
 	if e.turnsAsked.Load() {
 		e.turnsAsked.Store(false)
@@ -618,6 +620,16 @@ func (e *Executor) turn(s Scheduled) {
 	}()
 	s.Turn(e.ctx)
 }
+
+// inTurn is what the owner's running token reads while it runs a turn: no
+// token's, of an op never cheap, so that [Executor.Claim] does not queue a
+// cheap token behind a turn that may run long.
+var inTurn = func() *Task {
+	op := &Op{Name: "turn"}
+	op.cost.Store(math.MaxInt64)
+	op.costs.Store(firstSamples)
+	return &Task{op: op}
+}()
 
 // TurnPanicked is published when a panic escapes a [Scheduled] runnable's
 // turn; the executor goes on.

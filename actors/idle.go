@@ -254,19 +254,23 @@ func (e *Executor) idle() bool {
 func (e *Executor) Awake() bool { return e.idleState.Load() == idleSpinning }
 
 // Claim takes the executor for one push in place of a parked one, and
-// reports whether it did. A polling executor takes a token; from then on it
-// no longer counts as awake, so that a burst is not all sent to one poller
-// before it has noticed the first push (it may be off its CPU meanwhile).
-// A token of a cheap op ([Op.Cheap]) may also go to a running executor of
-// a group that polls, unless the last token it started since it was idle
-// is not cheap, and a polling one stays claimable for it: up to claimMax of
-// them between two of the executor's idle spells. (Without polling, an
-// executor that keeps up with a burst parks between its tokens and would
-// take all of them, every push meeting the consumer's lines. An actor's
-// turn is not told apart: a long one may keep the claimed tokens waiting.) A few tiny tokens run sooner queued behind
-// each other than on a thread woken for them (tens of microseconds on a
-// VM), and a small fan-out then never waits for a wake-up; a long burst
-// still spreads, since the ninth goes where staggering sends it.
+// reports whether it did.
+//
+// A polling executor takes a token, and from then on no longer counts as
+// awake, so that a burst is not all sent to one poller before it has
+// noticed the first push (it may be off its CPU meanwhile).
+//
+// A token of a cheap op ([Op.Cheap]) may also go to a running executor,
+// and a polling one stays claimable for it: up to claimMax of them between
+// two of the executor's idle spells. A few tiny tokens run sooner queued
+// behind each other than on a thread woken for them (tens of microseconds
+// on a VM), so a small fan-out never waits for a wake-up; a long burst
+// still spreads, since the ninth goes where staggering sends it. Not
+// behind a token that is not cheap (the last one the executor started
+// since it was idle) or an actor's turn (which may run long), and not in a
+// group that does not poll: there an executor that keeps up with a burst
+// parks between its tokens and would take all of them, every push meeting
+// the consumer's cache lines.
 func (e *Executor) Claim(cheap bool) bool {
 	switch e.idleState.Load() {
 	case idleSpinning:
