@@ -476,6 +476,12 @@ func TestStopDrainsAndIsIdempotent(t *testing.T) {
 	requireBalanced(t, rt)
 }
 
+// above32 is 1<<31: past what a 32-bit field holds. (On a 32-bit platform,
+// where no int is, it wraps to a negative count, bad input all the same.)
+var above32 = int(above32Wide)
+
+var above32Wide int64 = math.MaxInt32 + 1
+
 func TestBadInput(t *testing.T) {
 	allowed := must(actors.AllowedCPUs())
 	for _, tt := range []struct {
@@ -493,11 +499,11 @@ func TestBadInput(t *testing.T) {
 		{Config{Cores: len(allowed) + 1, Affinity: Affinity(9)}, "Config.Affinity is Affinity(9)"},
 		{Config{MailboxSize: -5}, "Config.MailboxSize is -5"},
 		// Found by trying: this once died of "out of memory" in Start.
-		{Config{MailboxSize: 1 << 40}, "Config.MailboxSize is 1099511627776, must be 0 (default) to 16777216"},
+		{Config{MailboxSize: 1 << 30}, "Config.MailboxSize is 1073741824, must be 0 (default) to 16777216"},
 		{Config{MaxBlocked: -1}, "Config.MaxBlocked is -1"},
 		// Found by review: the group keeps it in 32 bits, so math.MaxInt
 		// (meant as "no bound") silently became the default, 1,000.
-		{Config{MaxBlocked: math.MaxInt32 + 1}, "Config.MaxBlocked is 2147483648, must be 0 (default) to 2147483647"},
+		{Config{MaxBlocked: above32}, fmt.Sprintf("Config.MaxBlocked is %d, must be 0 (default) to 2147483647", above32)},
 		{Config{IdleSpin: MaxIdleSpin + 1}, "Config.IdleSpin is 10.000001ms"},
 		{Config{Spinners: -1}, "Config.Spinners is -1"},
 		{Config{Restart: RestartPolicy{Cooldown: -time.Second}}, "restart policy Cooldown is -1s"},
@@ -633,7 +639,7 @@ func TestDefineBadOptions(t *testing.T) {
 	require.NoError(t, defineErr[int](rt, "both sticky", WithSticky(), WithStickyKey(func(int) uint64 { return 0 })))
 	require.NoError(t, defineErr[struct{}](rt, "sticky empty struct", WithSticky()))
 	require.NoError(t, defineErr[[0]map[int]int](rt, "sticky empty array", WithSticky()))
-	require.NoError(t, defineErr[[1 << 62]struct{}](rt, "sticky huge empty array", WithSticky()))
+	require.NoError(t, defineErr[[math.MaxInt / 2]struct{}](rt, "sticky huge empty array", WithSticky()))
 	// The failures above registered nothing.
 	require.NoError(t, defineErr[int](rt, "x"))
 }

@@ -299,7 +299,7 @@ func TestGaugeReadingAllocatesNothing(t *testing.T) {
 // bits, so math.MaxInt (meant as "no bound") became -1 and no executor ever
 // polled.
 func TestSpinnersAboveExecutorsMeansAll(t *testing.T) {
-	for _, n := range []int{3, 1 << 31, math.MaxInt} {
+	for _, n := range []int{3, math.MaxInt32, math.MaxInt} {
 		g, err := NewGroup(GroupConfig{Engine: newEngine(t), Name: "t", CPUs: []int{0, 0, 0}, MailboxSize: 16, Affinity: Off, Spinners: n})
 		if err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package anchor
 import (
 	"bytes"
 	"crypto/sha256"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func TestEncodableEdgeTypes(t *testing.T) {
 	for _, typ := range []reflect.Type{
 		reflect.TypeFor[struct{}](),
 		reflect.TypeFor[[0]map[int]int](),
-		reflect.TypeFor[[1 << 62]struct{}](),
+		reflect.TypeFor[[math.MaxInt / 2]struct{}](),
 		reflect.TypeFor[[1 << 16]bool](),
 	} {
 		if _, err := NewEncoder(typ); err != nil {
