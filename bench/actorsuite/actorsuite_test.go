@@ -208,7 +208,7 @@ func TestValidate(t *testing.T) {
 		{func(p *Params) { p.Accounts = 1 }, "-accounts"},
 		{func(p *Params) { p.Timeout = 0 }, "-actor-timeout"},
 		{func(p *Params) { p.Timeout = 1_000_000 * time.Hour }, "-actor-timeout"}, // the parent's limit, 3x, overflowed
-		{func(p *Params) { p.Count = 1 << 40 }, "-count"},
+		{func(p *Params) { p.Count = maxHeld + 1 }, "-count"},
 		{func(p *Params) { p.FJActors, p.FJMessages = 1000, 1_000_000 }, "-fj-messages"},
 	} {
 		p := Tiny()
