@@ -27,6 +27,7 @@ const shutdownBound = 10 * time.Second
 // Main is an example server's main: it starts a runtime, has build make
 // the server on it, and serves on -addr (127.0.0.1:8080 by default) until
 // SIGINT or SIGTERM, then calls shutdown, which must stop the runtime too.
+// A second signal during the shutdown ends the process at once.
 func Main(build func(rt *coregate.Runtime) (srv *http.Server, shutdown func(context.Context) error, err error)) {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	flag.Parse()
@@ -36,7 +37,13 @@ func Main(build func(rt *coregate.Runtime) (srv *http.Server, shutdown func(cont
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := run(ctx, ln, os.Stdout, shutdownBound, build); err != nil {
+	// From the shutdown on, a second signal ends the process, as the
+	// default does: the signals are no longer caught.
+	released := func(rt *coregate.Runtime) (*http.Server, func(context.Context) error, error) {
+		srv, shutdown, err := build(rt)
+		return srv, func(ctx context.Context) error { stop(); return shutdown(ctx) }, err
+	}
+	if err := run(ctx, ln, os.Stdout, shutdownBound, released); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -1,13 +1,19 @@
 package serve
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,7 +21,86 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "slow-shutdown" {
+		slowShutdown()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// childEnv, in a copy of the test binary's environment, makes it run Main
+// (see TestSecondSignalEndsAShutdown).
+const childEnv = "SERVE_TEST_CHILD"
+
+// slowShutdown runs Main with a shutdown that waits out its whole bound.
+func slowShutdown() {
+	os.Args = []string{os.Args[0], "-addr", "127.0.0.1:0"}
+	Main(func(rt *coregate.Runtime) (*http.Server, func(context.Context) error, error) {
+		return &http.Server{}, func(ctx context.Context) error {
+			fmt.Println("shutting down")
+			<-ctx.Done()
+			return rt.Stop(context.Background())
+		}, nil
+	})
+}
+
+// TestSecondSignalEndsAShutdown: a second SIGINT during a shutdown ends
+// the process at once, as a user pressing Ctrl-C twice expects, instead of
+// waiting out the shutdown's bound. Found by review: Main caught every
+// signal until it returned.
+func TestSecondSignalEndsAShutdown(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("sends signals to a child process: Linux only")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=slow-shutdown")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	lines := bufio.NewScanner(out)
+	await := func(prefix string) {
+		t.Helper()
+		for lines.Scan() {
+			if strings.HasPrefix(lines.Text(), prefix) {
+				return
+			}
+		}
+		_ = cmd.Process.Kill()
+		t.Fatalf("the child ended its output before %q", prefix)
+	}
+	await("listening on")
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	await("shutting down")
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_, _ = io.Copy(io.Discard, out)
+		exited <- cmd.Wait()
+	}()
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("the child exited with %v, want killed by the second signal", err)
+		}
+		if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+			t.Fatalf("the child ended with %v, want killed by SIGINT", err)
+		}
+	case <-time.After(shutdownBound / 2):
+		_ = cmd.Process.Kill()
+		<-exited
+		t.Fatal("the child was still shutting down after a second SIGINT")
+	}
+}
 
 // TestReport: the line printed at the end accounts for every token
 // accepted, not just those that succeeded: clients that went away leave
