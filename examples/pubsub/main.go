@@ -295,17 +295,27 @@ func (h *hub) subscribe(w http.ResponseWriter, r *http.Request) {
 func stream(ctx context.Context, w http.ResponseWriter, s *subscriber, writeTimeout time.Duration) {
 	rc := http.NewResponseController(w)
 	var mu sync.Mutex // orders the deadlines the loop and ctx's end set
+	returned := false // under mu: w is not to be touched once stream returns
 	deadline := func() {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
+		case returned:
 		case ctx.Err() != nil:
 			_ = rc.SetWriteDeadline(time.Unix(1, 0)) // in the past: writes fail at once
 		case writeTimeout > 0:
 			_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		}
 	}
-	defer context.AfterFunc(ctx, deadline)()
+	stopDeadline := context.AfterFunc(ctx, deadline)
+	defer func() {
+		// ctx may have ended as the loop did, its deadline already on its
+		// way: it must not reach w after the handler returned.
+		stopDeadline()
+		mu.Lock()
+		returned = true
+		mu.Unlock()
+	}()
 	write := func(format string, args ...any) error {
 		deadline()
 		if _, err := fmt.Fprintf(w, format, args...); err != nil {
