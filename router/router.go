@@ -121,10 +121,13 @@ func (r *Router) TryPlace(w Weight, j actors.Job) (int, actors.PushResult) {
 // returns is claimed (see [actors.Executor.Claim]: a busy one may be, for a
 // token of a cheap op).
 func (r *Router) awake(set []int, pos uint64, j actors.Job) int {
-	t := j.Task()
-	cheap := t != nil && t.Cheap()
 	return Awake(set, pos, func(i int) bool { return r.execs[i].Asleep() },
-		func(i int) bool { return r.execs[i].Healthy() && r.execs[i].Claim(cheap) })
+		func(i int) bool {
+			// Asked only when the staggered choice is asleep: a burst's
+			// submits, to busy executors, do not read the op's cost.
+			t := j.Task()
+			return r.execs[i].Healthy() && r.execs[i].Claim(t != nil && t.Cheap())
+		})
 }
 
 // tryPlaceAt is TryPlace at position pos.
