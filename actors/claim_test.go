@@ -52,8 +52,9 @@ func TestOpCost(t *testing.T) {
 // TestClaim: what a push in place of a parked executor may claim. A parked
 // executor never; a polling one once for a token that is not cheap, and up
 // to claimMax cheap ones; a running one (of a polling group) up to claimMax
-// cheap ones, unless the token it runs is not cheap. An executor without
-// an owner, or of a group that does not poll, takes no cheap token at work.
+// cheap ones, unless the token it runs is not cheap or of an op never
+// timed. An executor without an owner, or of a group that does not poll,
+// takes no cheap token at work.
 func TestClaim(t *testing.T) {
 	cfg := GroupConfig{Engine: newEngine(t), Name: "t", CPUs: []int{0}, MailboxSize: 8, Affinity: Off, IdleSpin: DefaultIdleSpin}
 	g, err := NewGroup(cfg)
@@ -79,12 +80,15 @@ func TestClaim(t *testing.T) {
 		}
 		e.running.Store(running)
 	}
-	var cheapOp, longOp Op
+	var cheapOp, longOp, freshOp Op
 	longOp.observe(int64(time.Millisecond))
+	cheapOp.observe(int64(100 * time.Nanosecond))
 	long := newJob(1, nil)
 	long.task.op = &longOp
 	quick := newJob(2, nil)
 	quick.task.op = &cheapOp
+	fresh := newJob(3, nil)
+	fresh.task.op = &freshOp // never timed: its token may run for any time
 
 	set(idleParked, true, nil)
 	if n := claims(true) + claims(false); n != 0 {
@@ -111,6 +115,10 @@ func TestClaim(t *testing.T) {
 	set(idleBusy, true, &long.task)
 	if n := claims(true); n != 0 {
 		t.Fatalf("an executor running a long token took %d cheap claims", n)
+	}
+	set(idleBusy, true, &fresh.task)
+	if n := claims(true); n != 0 {
+		t.Fatalf("an executor running a token of an op never timed took %d cheap claims", n)
 	}
 	set(idleBusy, false, nil)
 	if n := claims(true); n != 0 {

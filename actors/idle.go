@@ -266,11 +266,12 @@ func (e *Executor) Awake() bool { return e.idleState.Load() == idleSpinning }
 // behind each other than on a thread woken for them (tens of microseconds
 // on a VM), so a small fan-out never waits for a wake-up; a long burst
 // still spreads, since the ninth goes where staggering sends it. Not
-// behind a token that is not cheap (the last one the executor started
-// since it was idle) or an actor's turn (which may run long), and not in a
-// group that does not poll: there an executor that keeps up with a burst
-// parks between its tokens and would take all of them, every push meeting
-// the consumer's cache lines.
+// behind a token that is not known to be cheap (the last one the executor
+// started since it was idle: its op not cheap, or never timed, as when that
+// token is its op's first or runs until its context ends) or an actor's
+// turn (which may run long), and not in a group that does not poll: there
+// an executor that keeps up with a burst parks between its tokens and
+// would take all of them, every push meeting the consumer's cache lines.
 func (e *Executor) Claim(cheap bool) bool {
 	switch e.idleState.Load() {
 	case idleSpinning:
@@ -281,8 +282,8 @@ func (e *Executor) Claim(cheap bool) bool {
 		if !cheap || e.group.spin <= 0 || e.owner.Load() == nil {
 			return false
 		}
-		if t := e.running.Load(); t != nil && !t.Cheap() {
-			return false // not behind a token that may run long
+		if t := e.running.Load(); t != nil && !t.op.timedCheap() {
+			return false // not behind a token that may run long, or whose op was never timed
 		}
 	default:
 		return false

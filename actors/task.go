@@ -89,11 +89,20 @@ const (
 	sampleEvery  = 16
 )
 
-// Cheap reports whether o's tokens are known to run in under cheapCost on
-// average. An op no token of which has been timed yet is taken as cheap,
-// as most are: a handful of its first tokens may then queue behind each
-// other on one executor instead of waking another.
+// Cheap reports whether o's tokens run in under cheapCost on average, as
+// far as is known. An op no token of which has been timed yet is taken as
+// cheap, as most are: a handful of its first tokens may then queue behind
+// each other on one executor instead of waking another.
 func (o *Op) Cheap() bool { return o != nil && o.cost.Load() < int64(cheapCost) }
+
+// timedCheap is Cheap for an op at least one token of which was timed: a
+// token running whose op is not may run for any time (the op's first, or
+// one that loops until its context ends), so no cheap token is queued
+// behind it (see [Executor.Claim]).
+func (o *Op) timedCheap() bool {
+	// costs first: observe stores a first sample's cost before it counts it.
+	return o != nil && o.costs.Load() > 0 && o.cost.Load() < int64(cheapCost)
+}
 
 // sampleDue reports whether the owner whose token count is tick should time
 // this token of o.
@@ -105,11 +114,12 @@ func (o *Op) sampleDue(tick uint32) bool {
 // sample). Executors that sample at once may lose one another's update: the
 // average only steers placement.
 func (o *Op) observe(d int64) {
-	c := o.cost.Load()
-	if o.costs.Add(1) > 1 {
+	if o.costs.Load() > 0 {
+		c := o.cost.Load()
 		d = c + (d-c)/4
 	}
 	o.cost.Store(d)
+	o.costs.Add(1) // after the cost: timedCheap reads a counted sample's
 }
 
 // Outcome is how a token ended. Every accepted token ends with exactly one.
