@@ -307,7 +307,7 @@ func stream(ctx context.Context, w http.ResponseWriter, s *subscriber, writeTime
 			_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		}
 	}
-	stopDeadline := context.AfterFunc(ctx, deadline)
+	stopDeadline := afterFunc(ctx, deadline)
 	defer func() {
 		// ctx may have ended as the loop did, its deadline already on its
 		// way: it must not reach w after the handler returned.
@@ -350,6 +350,10 @@ func stream(ctx context.Context, w http.ResponseWriter, s *subscriber, writeTime
 		}
 	}
 }
+
+// afterFunc is [context.AfterFunc]; a test holds back the functions it
+// runs, to have them run after the stream returned.
+var afterFunc = context.AfterFunc
 
 // lineBreaks turns each line break of server-sent events (CRLF, CR, LF)
 // into LF: a CR left in a data line would end it on the client, so an

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -457,4 +458,66 @@ func TestEventTooLarge(t *testing.T) {
 	leave()
 	r.stopServing(t)
 	r.requireResolved(t)
+}
+
+// TestDeadlineNeverReachesAReturnedStream: ctx's end sets a write deadline
+// on a goroutine of its own, which may run after stream returned; it must
+// not touch the writer then (net/http forbids it: a kept-alive connection
+// may be serving the next request). The deadline function is held back
+// until stream returned, the worst order the scheduler may pick.
+func TestDeadlineNeverReachesAReturnedStream(t *testing.T) {
+	release, ran := make(chan struct{}), make(chan struct{})
+	afterFunc = func(ctx context.Context, f func()) func() bool {
+		return context.AfterFunc(ctx, func() {
+			<-release
+			f()
+			close(ran)
+		})
+	}
+	defer func() { afterFunc = context.AfterFunc }()
+	w := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder(), flushed: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		stream(ctx, w, &subscriber{events: make(chan string)}, time.Minute)
+		w.mu.Lock()
+		w.returned = true
+		w.mu.Unlock()
+	}()
+	<-w.flushed // ": subscribed" is out: the loop waits
+	cancel()    // the deadline function is under way, held back
+	<-returned
+	close(release)
+	<-ran
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.late != 0 {
+		t.Fatalf("%d write deadlines set after stream returned", w.late)
+	}
+}
+
+// deadlineRecorder is a ResponseRecorder that counts the write deadlines
+// set after the handler returned.
+type deadlineRecorder struct {
+	*httptest.ResponseRecorder
+	flushed  chan struct{} // closed at the first Flush
+	once     sync.Once
+	mu       sync.Mutex
+	returned bool
+	late     int
+}
+
+func (w *deadlineRecorder) Flush() {
+	w.ResponseRecorder.Flush()
+	w.once.Do(func() { close(w.flushed) })
+}
+
+func (w *deadlineRecorder) SetWriteDeadline(time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.returned {
+		w.late++
+	}
+	return nil
 }
