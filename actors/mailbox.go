@@ -76,8 +76,9 @@ type Mailbox struct {
 	index  int // its executor's: what a Room's waiters fit
 	nfront int // jobs pushed to the head (PushFront) at the start of q
 
-	// consumer side: batch is written under mu, by the consumer only; pos is
-	// the consumer's alone
+	// The consumer's side, but hasFront (set by a PushFront, read at every
+	// pop): batch is written under mu, by the consumer only; pos is the
+	// consumer's alone.
 	hasFront atomic.Bool // nfront > 0: the consumer merges them ahead of its batch
 	attached bool        // an executor's owner consumes; written under cmu
 	cmu      sync.Mutex  // held by Pop, and to attach or detach the executor

@@ -73,6 +73,7 @@ func TestSecondSignalEndsAShutdown(t *testing.T) {
 			}
 		}
 		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 		t.Fatalf("the child ended its output before %q", prefix)
 	}
 	await("listening on")
