@@ -758,8 +758,10 @@ func (j *hookedJob[A, R]) Retry(actors.Outcome, error) (time.Duration, bool) {
 		// its identity (a g's address) go to one that holds a lock.
 		j.runner.Store(0)
 	}
+	// A zero backoff stays zero: doubling it once per try so far would
+	// cost an op retried without end time quadratic in its failures.
 	d := j.op.backoff
-	for k := 1; k < tries && d < MaxRetryBackoff; k++ {
+	for k := 1; k < tries && d > 0 && d < MaxRetryBackoff; k++ {
 		d *= 2
 	}
 	if retryAsked != nil {

@@ -3,12 +3,14 @@ package coregate
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/coregate/coregate/actors"
 	"github.com/stretchr/testify/require"
 )
 
@@ -144,6 +146,32 @@ func TestRetryBadInput(t *testing.T) {
 	require.ErrorContains(t, err, "must not be negative")
 	_, err = Define(rt, "negb", where[int], WithRetry(1, -time.Second))
 	require.ErrorContains(t, err, "must not be negative")
+}
+
+// TestRetryWithoutBackoffCostsNoMoreLater: with a backoff of 0, asking
+// for another attempt costs the same at the millionth try as at the first.
+// Retry doubled the zero backoff once per try so far, a loop that never
+// left early since zero never reaches MaxRetryBackoff: an op retried
+// without end (WithRetry(math.MaxInt, 0), a flaky dependency) spent time
+// quadratic in its failures on its executor. The tries are set far past
+// what a test could run, so the old loop never returns.
+func TestRetryWithoutBackoffCostsNoMoreLater(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off, StallAfter: -1})
+	op := must(Define(rt, "forever", where[int], WithRetry(math.MaxInt, 0)))
+	j := &hookedJob[int, int]{job: job[int, int]{op: op}}
+	j.tries.Store(int64(math.MaxInt - 1))
+	asked := make(chan time.Duration, 1)
+	go func() {
+		d, ok := j.Retry(actors.Failed, errFlaky)
+		require.True(t, ok)
+		asked <- d
+	}()
+	select {
+	case d := <-asked:
+		require.Zero(t, d)
+	case <-time.After(10 * time.Second): // a bound on the failure, not a wait for the answer
+		t.Fatal("Retry with a zero backoff loops over the tries so far")
+	}
 }
 
 // failing returns a handler that fails its first n attempts, then returns
