@@ -56,19 +56,24 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 	quit := op.rt.delays.done()
 	ticker := time.NewTicker(interval)
 	ended := make(chan struct{})
-	var loop atomic.Uint64 // the loop goroutine's id, so stop can tell a call from each
+	var loop atomic.Uint64 // the loop goroutine's id, so stop can tell a call from each; 0 between two
 	// Counted by the runtime before it starts, so that Stop, which closes
 	// quit first, finds every loop that may still call each; refused once
 	// Stop began, so that no loop starts after Stop looked for them.
 	var run func()
 	run = func() {
-		loop.Store(actors.GoID())
+		loop.Store(everyGoID())
 		goexit := true
 		defer func() {
 			if goexit {
 				// each called runtime.Goexit, which ends this goroutine
 				// alone: the ticks go on, on another one counted before
 				// this one is counted out, so that Stop finds the loop.
+				// Its id is forgotten first: a goroutine started once
+				// this one ended may get its address (see actors.GoID)
+				// before the next one says who it is, and its stop would
+				// pass for a call from each and not wait.
+				loop.Store(0)
 				op.rt.everys.run(run)
 				return
 			}
@@ -87,7 +92,7 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 	}
 	return func() {
 		cancel()
-		if actors.GoID() == loop.Load() {
+		if everyGoID() == loop.Load() {
 			return
 		}
 		select {
@@ -103,6 +108,10 @@ func (op *Op[A, R]) Every(ctx context.Context, interval time.Duration, arg A, ea
 		<-ended
 	}, nil
 }
+
+// everyGoID is [actors.GoID]; a test makes a goroutine pass for one that
+// ended.
+var everyGoID = actors.GoID
 
 // ticks runs Every's loop until runCtx ends, quit is closed or the runtime
 // stops: a run of op for arg at each tick, its outcome passed to each.

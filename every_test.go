@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/internal/testkit"
 	"github.com/stretchr/testify/require"
 )
@@ -93,6 +94,68 @@ func TestEveryEachGoexitIsContained(t *testing.T) {
 	stop()
 	require.NoError(t, rt.Stop(context.Background()))
 	require.Empty(t, calls, "each is not called after stop")
+}
+
+// TestEveryStopWaitsAcrossAGoexit: after a runtime.Goexit in each, the
+// loop goes on on a new goroutine, and a stop from any other goroutine
+// waits for it, even one that got the ended goroutine's identity (the
+// address of its g, which Go reuses) before the new one said who it is.
+// The seam plays that reuse: the new loop goroutine is held before it
+// tells its identity, and the stopper reads as the ended one. Found by
+// review: the ended goroutine's identity stayed until the next took its
+// place, and a stop with it returned at once, as if called from each,
+// while the loop still ran.
+func TestEveryStopWaitsAcrossAGoexit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 1, Affinity: Off})
+		op := must(Define(rt, "tick", func(context.Context, int) (int, error) { return 7, nil }))
+		var first, stopper atomic.Uint64
+		hold := make(chan struct{})
+		everyGoID = func() uint64 {
+			id := actors.GoID()
+			switch {
+			case id == stopper.Load():
+				return first.Load() // a goroutine on the ended one's g
+			case first.CompareAndSwap(0, id):
+				return id // the first loop goroutine
+			}
+			<-hold // the next loop goroutine, held before it says who it is
+			return id
+		}
+		released := false
+		defer func() {
+			if !released { // a failure: let the held loop go on, and end
+				close(hold)
+			}
+			everyGoID = actors.GoID
+		}()
+		var calls atomic.Int32
+		stop := must(op.Every(context.Background(), time.Millisecond, 0, func(int, error) {
+			if calls.Add(1) == 1 {
+				runtime.Goexit()
+			}
+		}))
+		time.Sleep(time.Millisecond)
+		synctest.Wait() // each ended its goroutine; the next one is held
+		require.EqualValues(t, 1, calls.Load())
+		returned := make(chan struct{})
+		go func() {
+			stopper.Store(actors.GoID())
+			stop()
+			close(returned)
+		}()
+		synctest.Wait()
+		select {
+		case <-returned:
+			t.Fatal("stop returned while the loop still ran: it passed for a call from each")
+		default:
+		}
+		close(hold)
+		released = true
+		<-returned
+		require.NoError(t, rt.Stop(context.Background()))
+		require.EqualValues(t, 1, calls.Load(), "each is not called after stop")
+	})
 }
 
 // TestEveryKeyPanicIsContained: a panic in the op's own code that runs on
