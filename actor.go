@@ -822,7 +822,14 @@ func (r *Ref[M, R]) Stop(ctx context.Context) error {
 func (r *Ref[M, R]) stopWith(reason error) <-chan struct{} {
 	if r.stopping.CompareAndSwap(false, true) {
 		r.reason = reason
-		if err := r.cell.TryPutLast(envelope[M, R]{kind: envStop}); err != nil {
+		put := r.cell.TryPutLast
+		if !r.own.rt.stopping.Load() {
+			// An actor stranded with messages (no executor live) stops
+			// after them once an executor is back, as Stop says; a
+			// stopping runtime kills it instead (see below).
+			put = r.cell.TryPutLastStranded
+		}
+		if err := put(envelope[M, R]{kind: envStop}); err != nil {
 			if errors.Is(err, actors.ErrMailboxFull) {
 				go func() {
 					err := r.cell.PutLast(context.Background(), envelope[M, R]{kind: envStop})

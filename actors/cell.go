@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 )
 
@@ -297,10 +298,18 @@ func (c *Cell[E]) wait(ctx context.Context, room chan struct{}) error {
 
 // TryPut queues e if there is room, without waiting; it reports whether it
 // did (ErrMailboxFull when full, or as Put).
-func (c *Cell[E]) TryPut(e E) error { return c.tryPut(e, false) }
+func (c *Cell[E]) TryPut(e E) error { return c.tryPut(e, false, false) }
 
 // TryPutLast is TryPut for the last envelope, as PutLast.
-func (c *Cell[E]) TryPutLast(e E) error { return c.tryPut(e, true) }
+func (c *Cell[E]) TryPutLast(e E) error { return c.tryPut(e, true, false) }
+
+// TryPutLastStranded is TryPutLast, but where no executor takes the cell
+// and envelopes are left in it (stranded, see unplacedLocked) e is queued
+// behind them all the same: an executor back in service places the cell
+// with them (PlaceStranded), so that the last envelope (an actor's stop)
+// comes after what was accepted before it rather than have the caller
+// refuse those unseen.
+func (c *Cell[E]) TryPutLastStranded(e E) error { return c.tryPut(e, true, true) }
 
 // TryPutFirst queues a fresh cell's first envelope (an actor's start)
 // outside its bound, which is for the envelopes of its senders: they find
@@ -321,7 +330,7 @@ func (c *Cell[E]) TryPutFirst(e E) error {
 	return err
 }
 
-func (c *Cell[E]) tryPut(e E, last bool) error {
+func (c *Cell[E]) tryPut(e E, last, strand bool) error {
 	if !last && c.putNear(e) {
 		return nil
 	}
@@ -336,7 +345,12 @@ func (c *Cell[E]) tryPut(e E, last bool) error {
 			err = perr
 		}
 	default:
-		if err = c.appendLocked(e); err == nil && last {
+		err = c.appendLocked(e)
+		if strand && errors.Is(err, ErrNoExecutor) && c.stranded.Load() && (len(c.q) > 0 || c.bpos < len(c.batch)) {
+			c.q = append(c.q, e) // placed with the rest (strandLocked listed the cell)
+			err = nil
+		}
+		if err == nil && last {
 			c.sealed.Store(true)
 		}
 	}
