@@ -236,7 +236,8 @@ func (c *Cell[E]) Put(ctx context.Context, e E) error { return c.put(ctx, e, fal
 // PutLast is Put for the last envelope the cell takes (an actor's stop):
 // once it is queued the cell is sealed, and puts after it are refused with
 // ErrCellClosed, so that nothing a put accepted waits behind it. It never
-// goes near: a sender on the locked path could pass it there.
+// goes near: a sender on the locked path could pass it there. Unlike Put,
+// it waits for room also while no executor is live.
 func (c *Cell[E]) PutLast(ctx context.Context, e E) error { return c.put(ctx, e, true) }
 
 // refuses says the cell takes no more envelopes: closed, or sealed.
@@ -263,10 +264,13 @@ func (c *Cell[E]) put(ctx context.Context, e E, last bool) error {
 			}
 			return err
 		}
-		if err := c.placeStrandedLocked(); err != nil {
+		if err := c.placeStrandedLocked(); err != nil && !(last && errors.Is(err, ErrNoExecutor)) {
 			c.mu.Unlock()
 			return err
 		}
+		// The last envelope waits for room also while no executor is
+		// live: the cell is listed stranded, and the turn an executor
+		// back in service gives it makes room (Close ends the wait).
 		if c.room == nil {
 			c.room = make(chan struct{})
 		}
@@ -308,7 +312,8 @@ func (c *Cell[E]) TryPutLast(e E) error { return c.tryPut(e, true, false) }
 // behind them all the same: an executor back in service places the cell
 // with them (PlaceStranded), so that the last envelope (an actor's stop)
 // comes after what was accepted before it rather than have the caller
-// refuse those unseen.
+// refuse those unseen. A full cell answers ErrMailboxFull then, stranded
+// or not: PutLast waits for room, as long as the cell is stranded too.
 func (c *Cell[E]) TryPutLastStranded(e E) error { return c.tryPut(e, true, true) }
 
 // TryPutFirst queues a fresh cell's first envelope (an actor's start)
@@ -341,8 +346,8 @@ func (c *Cell[E]) tryPut(e E, last, strand bool) error {
 		err = ErrCellClosed
 	case len(c.q)-c.over >= c.size:
 		err = ErrMailboxFull
-		if perr := c.placeStrandedLocked(); perr != nil {
-			err = perr
+		if perr := c.placeStrandedLocked(); perr != nil && !(strand && errors.Is(perr, ErrNoExecutor)) {
+			err = perr // stranded: the caller's PutLast waits for room (see put)
 		}
 	default:
 		err = c.appendLocked(e)
