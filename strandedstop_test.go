@@ -32,6 +32,9 @@ func TestStopOfStrandedActorKeepsItsMessages(t *testing.T) {
 		close(gate)
 		synctest.Wait()
 		require.True(t, rt.Executors()[0].Down)
+		require.ErrorIs(t, ref.Tell(bg, 10), ErrNoExecutor, "no executor is up")
+		_, err := ref.Ask(bg, 10)
+		require.ErrorIs(t, err, ErrNoExecutor, "no executor is up")
 		ctx, cancel := context.WithTimeout(bg, 2*time.Second) // past the cool-down
 		defer cancel()
 		require.NoError(t, ref.Stop(ctx))
