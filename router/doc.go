@@ -26,7 +26,9 @@
 // took); [Decide] is the precedence as a pure function and [Router.Submit]
 // places and pushes every kind of token with it. Keyed and anchored tokens are
 // placed under a read lock that moving a down executor's queue takes for
-// writing, so no token of a key or seed overtakes the ones being moved.
+// writing, so no token of a key or seed overtakes the ones being moved; an
+// executor coming back up takes it too, so each such placement sees one
+// set of live executors throughout.
 //
 // The router also moves queued work: it implements the supervisor's Rerouter
 // ([Router.Down], [Router.Up], [Router.Stalled], [Router.Redirect]), placing

@@ -222,6 +222,9 @@ func (r *Router) waitRoom(ctx context.Context, how How, w Weight, push func() (i
 // counting again. The caller holds the read lock on moves (or the write lock).
 func (r *Router) target(rule *Rule, tk *Ticket, j actors.Job) int {
 	v := r.view.Load()
+	if viewLoaded != nil {
+		viewLoaded()
+	}
 	seedFrom := -1 // the executor a keyed lead's own seed moves off
 	if tk.Seed != nil {
 		exec := tk.Seed.Executor()
@@ -349,9 +352,15 @@ func (r *Router) Down(e *actors.Executor) int {
 
 // Up puts an executor back from down into the ranges: submitters waiting
 // for room may place on it, and actors left with messages when no executor
-// was live go on it or another.
+// was live go on it or another. Like Down, it changes the view under the
+// write lock on moves: a keyed or anchored token placed under the read
+// lock sees one view throughout, or one placed with the executor still
+// down would move its pin or seed off it while a token placed with it
+// back up followed them there.
 func (r *Router) Up(e *actors.Executor) {
+	r.moving.Lock()
 	r.setLive(e.Index(), true)
+	r.moving.Unlock()
 	r.room.Notify()
 	e.Group().PlaceStranded()
 }
@@ -427,6 +436,10 @@ func (r *Router) Follow(j actors.Job) *actors.Executor {
 	}
 	return nil
 }
+
+// viewLoaded, when a test sets it, runs as target has loaded the view it
+// places by, before it reads a seed or pin.
+var viewLoaded func()
 
 // anchored returns j's rule and ticket when j follows a sticky pin or a
 // seed, else a nil ticket.
