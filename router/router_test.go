@@ -37,7 +37,9 @@ func TestRangeTable(t *testing.T) {
 		{1, span{0, 0}, span{0, 0}, span{0, 0}},
 		{2, span{0, 1}, span{1, 1}, span{1, 1}},
 		{3, span{0, 2}, span{1, 2}, span{2, 2}},
+		{4, span{0, 3}, span{1, 3}, span{2, 3}},
 		{8, span{0, 7}, span{1, 7}, span{2, 7}},
+		{16, span{0, 15}, span{1, 15}, span{2, 15}},
 	}
 	for _, tt := range tests {
 		for w, want := range map[Weight]span{Heavy: tt.heavy, Medium: tt.medium, Light: tt.light} {
