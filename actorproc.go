@@ -4,9 +4,11 @@ package coregate
 // registry of live names, and the executor a new actor goes to.
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/coregate/coregate/actors"
@@ -182,6 +184,32 @@ func (a *actorRegistry) all() []*actorNode {
 	}
 	slices.SortFunc(out, func(x, y *actorNode) int { return depth[x] - depth[y] })
 	return out
+}
+
+// childrenStopped waits until every ChildOf child among ns, the actors of
+// a stopping runtime, and its tree stopped, or until ctx ends. Its parent
+// told it to stop once its own Stopped returned, so every parent's
+// Stopped has run by then too.
+func childrenStopped(ctx context.Context, ns []*actorNode) {
+	left := new(atomic.Int64)
+	left.Store(1) // this call's own, so that all closes once
+	all := make(chan struct{})
+	ended := func() {
+		if left.Add(-1) == 0 {
+			close(all)
+		}
+	}
+	for _, n := range ns {
+		if n.parent != nil {
+			left.Add(1)
+			n.h.whenTreeEnded(ended)
+		}
+	}
+	ended()
+	select {
+	case <-all:
+	case <-ctx.Done():
+	}
 }
 
 // actorExecutor is where a new actor goes: OnExecutor, its parent's executor,

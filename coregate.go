@@ -503,7 +503,10 @@ func (rt *Runtime) Stats() Stats {
 // now on, tokens waiting out [Op.SubmitAfter]'s delay or held by [Op.Pause]
 // resolve with ErrStopped at once, the loops of [Op.Every] end, and the
 // executors drain their queues, and the retries waiting out a backoff, until
-// ctx ends. If ctx ends first, every token still queued is
+// ctx ends. Actors stop behind the messages queued to them, a [ChildOf]
+// child once its parent's Stopped returned and before the executors
+// drain, so that the parent's Stopped may still ask a child on another
+// executor. If ctx ends first, every token still queued is
 // resolved with ErrStopped at once (so nothing waits on a token no executor
 // will run), every retry waiting out a backoff with its last attempt's error,
 // and the contexts of running handlers are cancelled and given
@@ -565,12 +568,17 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		// Actors stop behind the messages queued to them, drained with the
 		// executors; those the drain did not reach stop at once after it.
 		// A ChildOf child stops with its parent, after the parent's
-		// Stopped, which may still ask it.
-		for _, n := range rt.actors.all() {
+		// Stopped, which may still ask it: the children stop before the
+		// executors drain, since a child's executor may be another than
+		// its parent's (a parent placed by weight follows hand-offs), and
+		// with nothing queued it would drain and exit first.
+		live := rt.actors.all()
+		for _, n := range live {
 			if n.parent == nil {
 				n.h.stopWith(nil)
 			}
 		}
+		childrenStopped(ctx, live)
 		laneStopped, laneRetries, laneCancelled, laneRunning := rt.lane.stop(ctx)
 		supErr := rt.sup.Stop(ctx)
 		counted := 0 // of the group's cancelled handlers and turns, by the supervisor

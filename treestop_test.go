@@ -207,3 +207,64 @@ func TestParentWhoseChildEndedAsItStoppedEnds(t *testing.T) {
 		require.NoError(t, parent.Stop(ctx), "the parent's tree never ended")
 	})
 }
+
+// gatedAsksKid spawns a ChildOf child on a 1 and, in its Stopped, waits
+// for gate and then asks that child, sending what it got.
+type gatedAsksKid struct {
+	rt   *Runtime
+	kid  *Ref[int, int]
+	gate chan struct{}
+	got  chan error
+}
+
+func (p *gatedAsksKid) Receive(c *ActorContext, x int) (int, error) {
+	if x != 1 {
+		return 0, nil
+	}
+	kid, err := Spawn(p.rt, "kid", func() Actor[int, int] { return &counter{} }, ChildOf(c))
+	p.kid = kid
+	return 0, err
+}
+
+func (p *gatedAsksKid) Stopped(c *ActorContext) {
+	<-p.gate
+	tok, err := p.kid.Ask(c, 7)
+	if err == nil {
+		_, err = tok.Wait(c)
+	}
+	p.got <- err
+}
+
+// TestRuntimeStopKeepsAPartedChildForItsParent: a parent placed by weight
+// that followed a hand-off away from its ChildOf child (pinned where the
+// parent was) may still ask that child from its Stopped as a runtime's
+// Stop drains, as ChildOf says. The child's executor, with nothing queued,
+// drained and exited as soon as Stop closed the mailboxes, before the
+// parent's Stopped ran on the other one: its Ask to the child was refused
+// with ErrActorStopped, and the child was killed from the parent's turn.
+// Stop now lets every actor stop (its tree with it) before the executors
+// drain. It runs in a synctest bubble: synctest.Wait lets the child's
+// executor drain, if it would, before the parent asks.
+func TestRuntimeStopKeepsAPartedChildForItsParent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := must(Start(Config{Cores: 2, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+		bg := context.Background()
+		p := &gatedAsksKid{rt: rt, gate: make(chan struct{}), got: make(chan error, 1)}
+		par := must(Spawn(rt, "parent", func() Actor[int, int] { return p }))
+		must(must(par.Ask(bg, 1)).Wait(bg))
+		home := par.Executor()
+		sender := must(Spawn(rt, "sender", func() Actor[*Ref[int, int], int] { return relay{} }, OnExecutor(1-home)))
+		synctest.Wait() // the parent's turn ended: it is idle
+		must(must(sender.Ask(bg, par)).Wait(bg))
+		synctest.Wait()
+		require.Equal(t, 1-home, par.Executor(), "the parent followed the hand-off")
+		require.Equal(t, home, p.kid.Executor(), "the child stays where it was spawned")
+
+		stopped := make(chan error, 1)
+		go func() { stopped <- rt.Stop(bg) }()
+		synctest.Wait() // the parent's Stopped waits for the gate
+		close(p.gate)
+		require.NoError(t, <-p.got, "the parent's Stopped asking its child")
+		require.NoError(t, <-stopped)
+	})
+}
