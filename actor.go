@@ -475,8 +475,8 @@ func Spawn[M, R any](rt *Runtime, name string, newActor func() Actor[M, R], opts
 		return nil, err
 	}
 	// Before the factory, as the name: a Spawn refused for where it
-	// would run (OnExecutor out of range, a parent of another runtime)
-	// runs no factory either.
+	// would run (OnExecutor out of range, a parent of another runtime or
+	// one that stopped) runs no factory either.
 	exec, err := rt.actorExecutor(name, cfg)
 	if err != nil {
 		return nil, err

@@ -464,6 +464,12 @@ func TestSpawnRefusedRunsNoFactory(t *testing.T) {
 	require.ErrorContains(t, err, "OnExecutor(2) is out of range")
 	_, err = Spawn(rt, "x", mk, ChildOf(parent))
 	require.ErrorContains(t, err, "of another runtime")
+	// ChildOf a parent that stopped (found by review: refused only once
+	// the factory had run).
+	stopped, gone := spawnParent(t, rt, "gone")
+	require.NoError(t, stopped.Stop(context.Background()))
+	_, err = Spawn(rt, "x", mk, ChildOf(gone))
+	require.ErrorIs(t, err, ErrActorStopped)
 	require.Zero(t, made, "the factory ran for a Spawn refused")
 }
 

@@ -134,6 +134,13 @@ func (a *actorRegistry) has(name string) bool {
 	return ok
 }
 
+// listed says n is live: its name is n's.
+func (a *actorRegistry) listed(n *actorNode) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.names[n.name] == n
+}
+
 // leaveParent takes n, whose tree stopped, out of its parent's children:
 // not before, so that a parent stopping meanwhile waits for n's tree too.
 func (a *actorRegistry) leaveParent(n *actorNode) {
@@ -218,6 +225,9 @@ func (rt *Runtime) actorExecutor(name string, cfg opConfig) (*actors.Executor, e
 	switch {
 	case cfg.parent != nil && cfg.parent.rt != rt:
 		return nil, fmt.Errorf("coregate: actor %q: ChildOf a parent %q of another runtime (%q, not %q)", name, cfg.parent.name, cfg.parent.rt.name, rt.name)
+	case cfg.parent != nil && !rt.actors.listed(cfg.parent):
+		// Before the factory too; add checks it again under its lock.
+		return nil, fmt.Errorf("coregate: actor %q: its parent %q stopped: %w", name, cfg.parent.name, ErrActorStopped)
 	case cfg.parent != nil:
 		// Where the parent is now, not where it last ran a turn: it may
 		// have moved off an executor that went down since, and that
