@@ -24,6 +24,13 @@ func (op *Op[A, R]) CancelQueued() int {
 	js := op.queued(true, nil)
 	held := p.held
 	p.held = nil
+	if len(held) > 0 {
+		// Out of the list, where Stop looks (pauses.stop), before they are
+		// resolved: counted as a watch resolving them is, so that a Stop
+		// meanwhile waits for them (AwaitWatched) rather than return with
+		// them unresolved. One count covers them all: it is their group's.
+		defer held[0].Task().Watching()()
+	}
 	p.mu.Unlock()
 	if cancelQueuedTook != nil {
 		cancelQueuedTook()

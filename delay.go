@@ -306,6 +306,14 @@ func (ds *delays) cancelOf(op *actors.Op) int {
 	}
 	delivering := ds.deliveringLocked()
 	ds.mu.Unlock()
+	if len(out) > 0 {
+		// Before drop takes them off the heap, where Stop looks
+		// (delays.stop), until they are resolved: counted as a watch
+		// resolving them is, so that a Stop meanwhile waits for them
+		// (AwaitWatched) rather than return with them unresolved. One
+		// count covers them all: it is their group's.
+		defer out[0].job.Task().Watching()()
+	}
 	n := 0
 	for _, d := range out {
 		if ds.drop(d, actors.Cancelled, ErrCancelled) {

@@ -1,0 +1,92 @@
+package coregate
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// stopSeen is what a Stop saw as it returned: its error, whether tok was
+// resolved, and the counts.
+type stopSeen struct {
+	err      error
+	resolved bool
+	counts   Counts
+}
+
+// stopBeside starts rt.Stop on a goroutine of its own and lets it run as far
+// as it goes (synctest.Wait) while the caller holds up whatever it is in
+// the middle of; the channel gets what Stop saw as it returned.
+func stopBeside(rt *Runtime, tok *Token[int]) <-chan stopSeen {
+	seen := make(chan stopSeen, 1)
+	go func() {
+		err := rt.Stop(context.Background())
+		s := stopSeen{err: err, counts: rt.Stats().Total}
+		select {
+		case <-tok.Done():
+			s.resolved = true
+		default:
+		}
+		seen <- s
+	}()
+	synctest.Wait()
+	return seen
+}
+
+// TestCancelQueuedOfHeldRacingStop: CancelQueued takes a paused op's held
+// tokens under the pause's lock and resolves them after. A Stop in between
+// found nothing held (pauses.stop) and nothing queued (the drain), and
+// returned with them unresolved: Stats after Stop counted them accepted and
+// in no outcome.
+func TestCancelQueuedOfHeldRacingStop(t *testing.T) {
+	for name, opts := range map[string][]Option{"executors": nil, "blocking lane": {WithBlocking()}} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1}))
+				bg := context.Background()
+				op := must(Define(rt, "op", func(context.Context, int) (int, error) { return 1, nil }, opts...))
+				op.Pause()
+				tok := must(op.Submit(bg, 0))
+				var seen <-chan stopSeen
+				cancelQueuedTook = func() {
+					cancelQueuedTook = nil
+					seen = stopBeside(rt, tok)
+				}
+				defer func() { cancelQueuedTook = nil }()
+				require.Equal(t, 1, op.CancelQueued())
+				s := <-seen
+				require.NoError(t, s.err)
+				require.True(t, s.resolved, "Stop returned with a held token unresolved")
+				require.True(t, balanced(s.counts), "counts after Stop: %+v", s.counts)
+			})
+		})
+	}
+}
+
+// TestCancelQueuedOfDelayedRacingStop: CancelQueued takes a token waiting
+// out SubmitAfter's delay off the heap and resolves it after. A Stop in
+// between found the heap without it and returned with it unresolved.
+func TestCancelQueuedOfDelayedRacingStop(t *testing.T) {
+	for name, opts := range map[string][]Option{"executors": nil, "blocking lane": {WithBlocking()}} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1}))
+				op := must(Define(rt, "op", func(context.Context, int) (int, error) { return 1, nil }, opts...))
+				var tok *Token[int]
+				var seen <-chan stopSeen
+				// The watch's stop runs in drop, once the token left the
+				// heap, before it is resolved.
+				ctx := newStopHookCtx(func() { seen = stopBeside(rt, tok) })
+				tok = must(op.SubmitAfter(ctx, time.Hour, 0))
+				require.Equal(t, 1, op.CancelQueued())
+				s := <-seen
+				require.NoError(t, s.err)
+				require.True(t, s.resolved, "Stop returned with a delayed token unresolved")
+				require.True(t, balanced(s.counts), "counts after Stop: %+v", s.counts)
+			})
+		})
+	}
+}
