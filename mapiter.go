@@ -166,6 +166,14 @@ func (w *inOrder[A, R]) cancelAll() { cancelInFlight(slices.Values(w.toks)) }
 // behind the one running.
 func cancelInFlight[R any](toks iter.Seq[*Token[R]]) {
 	byLatest := latestFirst(toks)
+	if len(byLatest) == 0 {
+		return
+	}
+	// Counted as a watch resolving them is (see actors.Task.Watching),
+	// as Token.Cancel is: a Stop that finds one taken, its outcome not yet
+	// recorded, waits for it. One count covers them all: it is their
+	// group's.
+	defer byLatest[0].task.Watching()()
 	for _, tok := range byLatest {
 		tok.task.Resolve(actors.Cancelled, ErrCancelled)
 	}

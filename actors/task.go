@@ -398,6 +398,13 @@ func (t *Task) Result() error {
 // [ErrCancelled] and will not run; a running token has its context cancelled. It
 // reports whether the token was resolved by this call.
 func (t *Task) Cancel() bool {
+	// Counted as a watch resolving t is ([Task.Watching]): a Stop that
+	// finds t taken by this claim, its outcome not yet recorded, waits
+	// for it rather than return with t unresolved and its hook (a
+	// callback) still to run. Not through Watching's func: no allocation.
+	w := &t.exec.group.watches
+	w.add(1)
+	defer w.add(-1)
 	for {
 		if t.Resolve(Cancelled, ErrCancelled) {
 			return true

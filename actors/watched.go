@@ -28,7 +28,9 @@ func (w *watches) add(d int) {
 // token's, see [Task.WatchHeld], or a delayed one's), until the func it
 // returns is called: call it before the watch takes t out of anywhere a
 // Stop looks, and the func once t's outcome is recorded, so that
-// [Group.AwaitWatched] waits for it.
+// [Group.AwaitWatched] waits for it. Any other resolver but Stop's own
+// counts itself so too ([Task.Cancel], a cancel of queued tokens); one
+// count may cover several tokens of the group.
 func (t *Task) Watching() (done func()) {
 	w := &t.exec.group.watches
 	w.add(1)
