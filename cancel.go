@@ -22,20 +22,21 @@ func (op *Op[A, R]) CancelQueued() int {
 	p := &op.pause
 	p.mu.Lock()
 	js := op.queued(true, nil)
-	held := p.held
+	all := append(js, p.held...)
 	p.held = nil
-	if len(held) > 0 {
-		// Out of the list, where Stop looks (pauses.stop), before they are
-		// resolved: counted as a watch resolving them is, so that a Stop
-		// meanwhile waits for them (AwaitWatched) rather than return with
-		// them unresolved. One count covers them all: it is their group's.
-		defer held[0].Task().Watching()()
+	if len(all) > 0 {
+		// Counted as a watch resolving them is, before the held leave the
+		// list where Stop looks (pauses.stop) and before any is taken, so
+		// that a Stop meanwhile (its drain passing one taken here) waits
+		// for them (AwaitWatched) rather than return with them unresolved.
+		// One count covers them all: it is their group's.
+		defer all[0].Task().Watching()()
 	}
 	p.mu.Unlock()
 	if cancelQueuedTook != nil {
 		cancelQueuedTook()
 	}
-	for _, j := range append(js, held...) {
+	for _, j := range all {
 		if j.Task().Resolve(actors.Cancelled, ErrCancelled) {
 			n++
 		}

@@ -93,17 +93,21 @@ func TestCancelQueuedOfDelayedRacingStop(t *testing.T) {
 	}
 }
 
-// TestStopWaitsForACancelResolvingAToken: a Cancel (Token.Cancel, or a
-// Map's end cancelling what it has in flight) takes a queued token and
-// only then records its outcome. A Stop whose drain ran past the taken
-// token in between returned nil with the token unresolved and its
-// WithOnFailure callback still to come, as it did for a watch on the
-// submitter's context (TestStopWaitsForAWatchResolvingAToken).
+// TestStopWaitsForACancelResolvingAToken: a Cancel (Token.Cancel,
+// CancelQueued, or a Map's end cancelling what it has in flight) takes a
+// queued token and only then records its outcome. A Stop whose drain ran
+// past the taken token in between returned nil with the token unresolved
+// and its WithOnFailure callback still to come, as it did for a watch on
+// the submitter's context (TestStopWaitsForAWatchResolvingAToken).
 func TestStopWaitsForACancelResolvingAToken(t *testing.T) {
 	cases := map[string]func(op *Op[int, int]){
 		"Token.Cancel": func(op *Op[int, int]) {
 			tok := must(op.Submit(context.Background(), 3))
 			go tok.Cancel()
+		},
+		"CancelQueued": func(op *Op[int, int]) {
+			must(op.Submit(context.Background(), 3))
+			go op.CancelQueued()
 		},
 		"Map": func(op *Op[int, int]) {
 			ctx, cancel := context.WithCancel(context.Background())
