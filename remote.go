@@ -47,7 +47,9 @@ import (
 // answers nothing: Remote answers it at once, as the stopped runtime or
 // actor would, with a *wire.Error of code STOPPED (the ops process) or
 // ACTOR_STOPPED (an actor, or a name no actor had), for the runtimes
-// started on this engine. It does so from the engine's event stream,
+// started on this engine, whatever address the peer names the engine by
+// (hollywood's reader delivers by ID, so one listening on ":4000" is
+// reached as "10.0.0.5:4000"). It does so from the engine's event stream,
 // with a process of the engine (ID coregate/gone, no goroutine) that
 // keeps the name of each runtime started on the engine, nothing per
 // actor. A message of a sender of this engine is not answered so (see
@@ -94,6 +96,7 @@ type protoRemote struct {
 	actor.Remoter
 	engine  atomic.Pointer[actor.Engine] // for dead letters; set by Start
 	discard *actor.PID
+	gone    *gone // set by Start, before engine
 }
 
 func (p *protoRemote) Start(e *actor.Engine) error {
@@ -102,8 +105,8 @@ func (p *protoRemote) Start(e *actor.Engine) error {
 	}
 	discard := actor.NewPID(e.Address(), discardID)
 	p.discard = e.SpawnProc(&proc{pid: discard, engine: e, send: func(_ any, sender *actor.PID) { takesNone(e, discard, sender) }})
-	g := newGone(e, true)
-	e.SpawnProc(&proc{pid: g.pid, engine: e, send: g.receive})
+	p.gone = newGone(e, true)
+	e.SpawnProc(&proc{pid: p.gone.pid, engine: e, send: p.gone.receive})
 	p.engine.Store(e)
 	return nil
 }
@@ -150,6 +153,10 @@ func (p *protoRemote) refuse(pid *actor.PID, msg any, sender *actor.PID, why *wi
 	if e == nil {
 		return // not started: nothing can cross yet
 	}
+	// Not a peer's message to a runtime of this engine that stopped, which
+	// gone answers whatever address it names (pid is of another engine,
+	// maybe a runtime of the same name): counted, so gone lets it be.
+	p.gone.refused(pid, msg, sender)
 	e.BroadcastEvent(actor.DeadLetterEvent{Target: pid, Message: msg, Sender: sender})
 	if sender != nil && sender.GetAddress() == e.Address() {
 		e.SendLocal(sender, why, nil)

@@ -37,7 +37,10 @@ const goneID = "coregate/gone"
 // A runtime publishes what it refused and answered itself as dead letters
 // too, maybe after its process left the engine (a message it took as it
 // stopped): so the registry cannot tell them from hollywood's, and the
-// runtime counts them in answered as it publishes them.
+// runtime counts them in answered as it publishes them. So does Remote,
+// for what it keeps off the wire: its target, of another engine, may have
+// the ID of a runtime's process here, and g looks at IDs only (see
+// answers).
 type gone struct {
 	e          *actor.Engine
 	pid        *actor.PID
@@ -124,14 +127,17 @@ func (g *gone) add(name string) {
 // gets from g, or nil: only one with a sender of another engine (not
 // Remote's stand-in for none), a protobuf message that is not an answer
 // itself (every message a peer sends is a pointer), to a runtime's ops
-// process or actor.
+// process or actor. Whatever address target has: hollywood's reader
+// delivers a peer's message by ID alone, so a peer that names the engine
+// otherwise than its listen address (a wildcard ":4000", a host name)
+// reaches the live processes, and its dead letter is as much this
+// engine's.
 func (g *gone) answers(target *actor.PID, msg any, sender *actor.PID) *wire.Error {
 	_, ok := msg.(proto.Message)
 	_, isAnswer := msg.(*wire.Error)
 	if !g.remote || !ok || isAnswer || reflect.TypeOf(msg).Kind() != reflect.Pointer || // counted by it in answered
 		sender == nil || target == nil ||
-		sender.GetAddress() == g.e.Address() || sender.GetID() == discardID ||
-		target.GetAddress() != g.e.Address() {
+		sender.GetAddress() == g.e.Address() || sender.GetID() == discardID {
 		return nil
 	}
 	id := target.GetID()
@@ -165,8 +171,9 @@ func (g *gone) stopped(target *actor.PID) error {
 	return nil
 }
 
-// refused counts msg, which a runtime refused and answered itself, as its
-// dead letter is published: g does not answer it again.
+// refused counts msg, which a runtime refused and answered itself (or
+// Remote kept off the wire), as its dead letter is published: g does not
+// answer it again.
 func (g *gone) refused(target *actor.PID, msg any, sender *actor.PID) {
 	if g.answers(target, msg, sender) == nil {
 		return // g lets it be: nothing to count

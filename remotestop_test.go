@@ -236,3 +236,51 @@ func TestRemoteCallTimedOutWaitingForRoom(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// TestRemoteAskOfAStoppedRuntimeByAnotherAddress: a peer's message to the
+// ops process or an actor of a runtime that stopped is answered at once
+// also when the peer names the engine by another address than the one it
+// listens on (a wildcard ":4000", a host name): hollywood's reader
+// delivers by ID, so the live runtime answered it, but its dead letter,
+// whose target's address was not the engine's, was answered by no one,
+// and the peer's Request waited out its whole timeout. A message this
+// engine's Remote keeps off the wire, to a peer's process of that form,
+// is still not answered so: it never reached the peer (found by the
+// remote review).
+func TestRemoteAskOfAStoppedRuntimeByAnotherAddress(t *testing.T) {
+	c := &chanRemote{sent: make(chan any, 16)}
+	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(Remote(c)))
+	require.NoError(t, err)
+	rt := start(t, Config{Engine: e, Cores: 1, Affinity: Off})
+	must(Define(rt, "id", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) { return v, nil }))
+	ref := must(Spawn(rt, "e", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return echo{} }))
+	peer := actor.NewPID("127.0.0.1:2", "response/7") // a hollywood Request of another engine
+	const as = "localhost:1"                          // e listens on 127.0.0.1:1
+	ops := actor.NewPID(as, rt.OpsPID().GetID())
+	act := actor.NewPID(as, ref.PID().GetID())
+
+	e.SendLocal(ops, must(wire.NewCall("id", wrapperspb.Int64(3), 0)), peer)
+	select {
+	case m := <-c.sent:
+		v, ok := m.(*wrapperspb.Int64Value)
+		require.True(t, ok && v.GetValue() == 3, "answered %v", m)
+	case <-time.After(time.Minute): // bounds a hang: no timing
+		t.Fatal("the live runtime did not answer a PID of another address")
+	}
+
+	require.NoError(t, ref.Stop(context.Background()))
+	e.SendLocal(act, wrapperspb.Int64(1), peer)
+	requireCrossed(t, crossed(t, e, c), wire.Code_ACTOR_STOPPED, ref.PID().GetID())
+
+	require.NoError(t, rt.Stop(context.Background()))
+	e.SendLocal(ops, must(wire.NewCall("id", wrapperspb.Int64(1), 0)), peer)
+	requireCrossed(t, crossed(t, e, c), wire.Code_STOPPED, rt.OpsPID().GetID())
+
+	// A message Remote refuses to send (not protobuf) to a peer's runtime
+	// of the same name, with a sender of a third engine: a dead letter
+	// here, no answer of a stopped runtime.
+	other := actor.NewPID("127.0.0.1:3", rt.OpsPID().GetID())
+	e.SendWithSender(other, "not protobuf", peer)
+	e.SendWithSender(actor.NewPID("127.0.0.1:3", ref.PID().GetID()), wrapperspb.String("bad \xff"), peer)
+	require.Empty(t, crossed(t, e, c))
+}
