@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"strings"
@@ -283,8 +284,15 @@ func takesNone(e *actor.Engine, pid, sender *actor.PID) {
 	e.Send(sender, v)
 }
 
-// requestIDs numbers the answer processes of Request.
+// requestIDs numbers the answer processes of Request, from a random start:
+// a process restarted on the address of one that died with Requests in
+// flight would otherwise give its first Requests their IDs, and a peer's
+// late answer to an old one would be taken for the new one's. Two
+// processes' counts meet only by a chance of about one in 2^64 per
+// Request.
 var requestIDs atomic.Uint64
+
+func init() { requestIDs.Store(rand.Uint64()) }
 
 // requestPrefix begins the ID of every answer process of Request.
 const requestPrefix = "coregate/request/"
@@ -326,7 +334,8 @@ type reply struct {
 // or ACTOR_STOPPED. Any other process of another engine that is gone, or
 // a peer that went away, answers nothing: Request returns ctx's error,
 // wrapped to name pid, when ctx ends (give it a deadline), and an answer
-// coming later is a dead letter. So does a message too large for the
+// coming later is a dead letter, in this process or in one restarted on
+// its address (no two number their Requests alike). So does a message too large for the
 // receiving engine's reader (see [Remote]). A pid of another engine when
 // e has no remote transport, a PID with no address, a nil ctx, engine
 // or PID, and an engine not made by actor.NewEngine, are errors.
