@@ -7,7 +7,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/coregate/coregate/actors"
 	"github.com/stretchr/testify/require"
 )
 
@@ -122,54 +121,7 @@ func TestStopWaitsForACancelResolvingAToken(t *testing.T) {
 	for name, cancel := range cases {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
-				bg := context.Background()
-				free, running := make(chan struct{}), make(chan struct{})
-				hold := must(Define(rt, "hold", func(context.Context, int) (int, error) {
-					close(running)
-					<-free // ignores its context: the token behind it stays queued
-					return 0, nil
-				}))
-				failed := make(chan error, 1)
-				op := must(Define(rt, "square", func(_ context.Context, x int) (int, error) { return x * x, nil },
-					WithOnFailure(func(_ int, err error) { failed <- err })))
-				held := must(hold.Submit(bg, 0))
-				<-running
-				taken, release := make(chan *actors.Task, 1), make(chan struct{})
-				hookResolving = func(t *actors.Task) {
-					taken <- t
-					<-release
-				}
-				defer func() { hookResolving = nil }()
-				cancel(op)
-				tok := <-taken // cancelled: its outcome is decided, not yet recorded
-
-				stopped := make(chan error, 1)
-				go func() { stopped <- rt.Stop(bg) }()
-				close(free) // the drain runs past the taken token
-				synctest.Wait()
-				select {
-				case err := <-stopped:
-					select {
-					case <-tok.Finished():
-					default:
-						t.Errorf("Stop returned %v with the cancelled token not resolved", err)
-					}
-				default:
-				}
-				close(release)
-				if t.Failed() {
-					return
-				}
-				require.NoError(t, <-stopped)
-				select {
-				case err := <-failed:
-					require.ErrorIs(t, err, ErrCancelled)
-				default:
-					t.Fatal("Stop returned nil before the cancelled token's WithOnFailure callback ran")
-				}
-				must(held.Wait(bg))
-				requireBalanced(t, rt)
+				stopPastATakenToken(t, "the cancelled token", ErrCancelled, cancel, nil)
 			})
 		})
 	}

@@ -117,58 +117,75 @@ func TestStopWaitsForAWatchResolvingAToken(t *testing.T) {
 // for the WithOnFailure callback it starts, before it returns nil.
 func TestStopWaitsForACallTimeoutResolvingItsToken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
-		bg := context.Background()
-		free, running := make(chan struct{}), make(chan struct{})
-		hold := must(Define(rt, "hold", func(context.Context, int) (int, error) {
-			close(running)
-			<-free // ignores its context: the call's token stays queued
-			return 0, nil
-		}))
-		failed := make(chan error, 1)
-		must(Define(rt, "square", func(_ context.Context, x int) (int, error) { return x * x, nil },
-			WithOnFailure(func(_ int, err error) { failed <- err })))
-		held := must(hold.Submit(bg, 0))
-		<-running
-		taken, release := make(chan *actors.Task, 1), make(chan struct{})
-		hookResolving = func(t *actors.Task) {
-			taken <- t
-			<-release
-		}
-		defer func() { hookResolving = nil }()
 		answered := make(chan error, 1)
-		go func() {
-			_, err := Request[int](bg, rt.Engine(), rt.OpsPID(), Call{Op: "square", Arg: 3, Timeout: time.Second})
-			answered <- err
-		}()
-		tok := <-taken // its Timeout passed: the token's outcome is decided, not yet recorded
-
-		stopped := make(chan error, 1)
-		go func() { stopped <- rt.Stop(bg) }()
-		close(free) // the drain runs past the taken token
-		synctest.Wait()
-		select {
-		case err := <-stopped:
-			select {
-			case <-tok.Finished():
-			default:
-				t.Errorf("Stop returned %v with the call's token not resolved", err)
-			}
-		default:
-		}
-		close(release)
-		if t.Failed() {
-			return
-		}
-		require.ErrorIs(t, <-answered, context.DeadlineExceeded)
-		require.NoError(t, <-stopped)
-		select {
-		case err := <-failed:
-			require.ErrorIs(t, err, context.DeadlineExceeded)
-		default:
-			t.Fatal("Stop returned nil before the call's WithOnFailure callback ran")
-		}
-		must(held.Wait(bg))
-		requireBalanced(t, rt)
+		stopPastATakenToken(t, "the call's token", context.DeadlineExceeded, func(square *Op[int, int]) {
+			go func() {
+				_, err := Request[int](context.Background(), square.rt.Engine(), square.rt.OpsPID(), Call{Op: "square", Arg: 3, Timeout: time.Second})
+				answered <- err
+			}()
+		}, func() { require.ErrorIs(t, <-answered, context.DeadlineExceeded) })
 	})
+}
+
+// stopPastATakenToken is the case of a resolver other than Stop that takes
+// a queued token and records its outcome later (a Cancel, a call's
+// Timeout), in a synctest bubble: on a one-core runtime whose executor
+// runs a token that ignores its context, take makes the resolver take a
+// token of square (an op with a WithOnFailure callback) queued behind it,
+// held there by hookResolving. Stop then drains past the token, and must
+// not return before its outcome is recorded and the callback got want.
+// what names the token in failures; after, when not nil, runs once the
+// resolver went on.
+func stopPastATakenToken(t *testing.T, what string, want error, take func(square *Op[int, int]), after func()) {
+	rt := must(Start(Config{Cores: 1, Affinity: Off, IdleSpin: -1, StallAfter: -1}))
+	bg := context.Background()
+	free, running := make(chan struct{}), make(chan struct{})
+	hold := must(Define(rt, "hold", func(context.Context, int) (int, error) {
+		close(running)
+		<-free // ignores its context: the token behind it stays queued
+		return 0, nil
+	}))
+	failed := make(chan error, 1)
+	square := must(Define(rt, "square", func(_ context.Context, x int) (int, error) { return x * x, nil },
+		WithOnFailure(func(_ int, err error) { failed <- err })))
+	held := must(hold.Submit(bg, 0))
+	<-running
+	taken, release := make(chan *actors.Task, 1), make(chan struct{})
+	hookResolving = func(t *actors.Task) {
+		taken <- t
+		<-release
+	}
+	defer func() { hookResolving = nil }()
+	take(square)
+	tok := <-taken // its outcome is decided, not yet recorded
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- rt.Stop(bg) }()
+	close(free) // the drain runs past the taken token
+	synctest.Wait()
+	select {
+	case err := <-stopped:
+		select {
+		case <-tok.Finished():
+		default:
+			t.Errorf("Stop returned %v with %s not resolved", err, what)
+		}
+	default:
+	}
+	close(release)
+	if t.Failed() {
+		return
+	}
+	if after != nil {
+		after()
+	}
+	require.NoError(t, <-stopped)
+	select {
+	case err := <-failed:
+		require.ErrorIs(t, err, want)
+	default:
+		t.Fatalf("Stop returned nil before the WithOnFailure callback of %s ran", what)
+	}
+	must(held.Wait(bg))
+	requireBalanced(t, rt)
 }
