@@ -63,13 +63,7 @@ func requireCrossed(t *testing.T, sent []any, code wire.Code, text string) {
 // peer's Tell and a sender of this engine are not answered (found by the
 // remote-stop review).
 func TestRemoteAskOfAStoppedRuntime(t *testing.T) {
-	c := &chanRemote{sent: make(chan any, 16)}
-	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(Remote(c)))
-	require.NoError(t, err)
-	rt := start(t, Config{Engine: e, Cores: 1, Affinity: Off})
-	must(Define(rt, "id", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) { return v, nil }))
-	ref := must(Spawn(rt, "e", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return echo{} }))
-	peer := actor.NewPID("127.0.0.1:2", "response/7") // a hollywood Request of another engine
+	c, e, rt, ref, peer := remoteEcho(t)
 	peerTell := actor.NewPID("127.0.0.1:2", discardID)
 	local := actor.NewPID(e.Address(), "response/8")
 
@@ -237,6 +231,20 @@ func TestRemoteCallTimedOutWaitingForRoom(t *testing.T) {
 	}
 }
 
+// remoteEcho starts a one-core runtime on an engine whose Remote sends to
+// a chanRemote, with an op "id" and an actor "e" that answer what they
+// get, and returns them with the PID of a hollywood Request of another
+// engine.
+func remoteEcho(t *testing.T) (*chanRemote, *actor.Engine, *Runtime, *Ref[*wrapperspb.Int64Value, *wrapperspb.Int64Value], *actor.PID) {
+	c := &chanRemote{sent: make(chan any, 16)}
+	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(Remote(c)))
+	require.NoError(t, err)
+	rt := start(t, Config{Engine: e, Cores: 1, Affinity: Off})
+	must(Define(rt, "id", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) { return v, nil }))
+	ref := must(Spawn(rt, "e", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return echo{} }))
+	return c, e, rt, ref, actor.NewPID("127.0.0.1:2", "response/7")
+}
+
 // TestRemoteAskOfAStoppedRuntimeByAnotherAddress: a peer's message to the
 // ops process or an actor of a runtime that stopped is answered at once
 // also when the peer names the engine by another address than the one it
@@ -248,14 +256,8 @@ func TestRemoteCallTimedOutWaitingForRoom(t *testing.T) {
 // is still not answered so: it never reached the peer (found by the
 // remote review).
 func TestRemoteAskOfAStoppedRuntimeByAnotherAddress(t *testing.T) {
-	c := &chanRemote{sent: make(chan any, 16)}
-	e, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(Remote(c)))
-	require.NoError(t, err)
-	rt := start(t, Config{Engine: e, Cores: 1, Affinity: Off})
-	must(Define(rt, "id", func(_ context.Context, v *wrapperspb.Int64Value) (*wrapperspb.Int64Value, error) { return v, nil }))
-	ref := must(Spawn(rt, "e", func() Actor[*wrapperspb.Int64Value, *wrapperspb.Int64Value] { return echo{} }))
-	peer := actor.NewPID("127.0.0.1:2", "response/7") // a hollywood Request of another engine
-	const as = "localhost:1"                          // e listens on 127.0.0.1:1
+	c, e, rt, ref, peer := remoteEcho(t)
+	const as = "localhost:1" // e listens on 127.0.0.1:1
 	ops := actor.NewPID(as, rt.OpsPID().GetID())
 	act := actor.NewPID(as, ref.PID().GetID())
 
