@@ -94,7 +94,7 @@ func (a *actorRegistry) add(n *actorNode, parent *actorNode) error {
 		// Checked with the parent's children under the same lock as its
 		// stop takes them (remove): a child is either stopped with its
 		// parent or refused here.
-		return fmt.Errorf("coregate: actor %q: its parent %q stopped: %w", n.name, parent.name, ErrActorStopped)
+		return parentStopped(n.name, parent)
 	}
 	if a.names == nil {
 		a.names = make(map[string]*actorNode)
@@ -219,6 +219,12 @@ func childrenStopped(ctx context.Context, ns []*actorNode) {
 	}
 }
 
+// parentStopped is the error of a Spawn of name ChildOf a parent that
+// stopped.
+func parentStopped(name string, parent *actorNode) error {
+	return fmt.Errorf("coregate: actor %q: its parent %q stopped: %w", name, parent.name, ErrActorStopped)
+}
+
 // actorExecutor is where a new actor goes: OnExecutor, its parent's executor,
 // or staggered selection in its weight class.
 func (rt *Runtime) actorExecutor(name string, cfg opConfig) (*actors.Executor, error) {
@@ -227,7 +233,7 @@ func (rt *Runtime) actorExecutor(name string, cfg opConfig) (*actors.Executor, e
 		return nil, fmt.Errorf("coregate: actor %q: ChildOf a parent %q of another runtime (%q, not %q)", name, cfg.parent.name, cfg.parent.rt.name, rt.name)
 	case cfg.parent != nil && !rt.actors.listed(cfg.parent):
 		// Before the factory too; add checks it again under its lock.
-		return nil, fmt.Errorf("coregate: actor %q: its parent %q stopped: %w", name, cfg.parent.name, ErrActorStopped)
+		return nil, parentStopped(name, cfg.parent)
 	case cfg.parent != nil:
 		// Where the parent is now, not where it last ran a turn: it may
 		// have moved off an executor that went down since, and that

@@ -351,7 +351,7 @@ func (c *Cell[E]) tryPut(e E, last, strand bool) error {
 		}
 	default:
 		err = c.appendLocked(e)
-		if strand && errors.Is(err, ErrNoExecutor) && c.stranded.Load() && (len(c.q) > 0 || c.bpos < len(c.batch)) {
+		if strand && errors.Is(err, ErrNoExecutor) && c.stranded.Load() && c.leftLocked() {
 			c.q = append(c.q, e) // placed with the rest (strandLocked listed the cell)
 			err = nil
 		}
@@ -543,10 +543,13 @@ func (c *Cell[E]) placeLocked() error {
 	}
 }
 
+// leftLocked says envelopes are queued, or left in the batch.
+func (c *Cell[E]) leftLocked() bool { return len(c.q) > 0 || c.bpos < len(c.batch) }
+
 // unplacedLocked makes a cell no executor took idle again, marking it
 // stranded when envelopes are left (for Close).
 func (c *Cell[E]) unplacedLocked() {
-	c.stranded.Store(len(c.q) > 0 || c.bpos < len(c.batch)) // before idle: putNear reads them in that order
+	c.stranded.Store(c.leftLocked()) // before idle: putNear reads them in that order
 	c.setPhase(cellIdle)
 	if g := c.exec.Load().group; c.stranded.Load() && !g.aborted.Load() {
 		// No sender may come to place it: an executor back in service does.

@@ -255,7 +255,7 @@ func (c *Cell[E]) endTurnLocked() (idle bool, drop []E, err error) {
 	if c.closed.Load() {
 		drop = c.takeLeftLocked()
 	}
-	if len(c.q) > 0 || c.bpos < len(c.batch) {
+	if c.leftLocked() {
 		c.setPhase(cellScheduled)
 		// An error here leaves the envelopes to Close: the runtime stops.
 		err = c.placeLocked()
@@ -309,7 +309,7 @@ func (c *Cell[E]) trim(x *Executor, parked bool) {
 		// may make it near, and run it, without the lock.
 		return
 	}
-	if c.phase() != cellIdle || len(c.q) > 0 || c.bpos < len(c.batch) {
+	if c.phase() != cellIdle || c.leftLocked() {
 		return // at work again (its next idle lists it again), or stranded with envelopes
 	}
 	if !parked && c.takes != c.trimTakes {
