@@ -56,12 +56,16 @@ func (p *actorProc[M, R]) Send(_ *actor.PID, msg any, sender *actor.PID) {
 		r.own.rt.answer(sender, nil, fmt.Errorf("%w: actor %q would wait for a turn of its own (a Request to itself)", ErrAskSelf, r.own.name))
 		return
 	}
-	err = r.cell.TryPut(envelope[M, R]{msg: m, reply: sender})
-	if err == nil {
-		// Its answer may come once the actor left the registry (a turn's
-		// rest refused after its stop): a Request must wait for it.
-		r.own.rt.took(sender)
-		return
+	err = ErrActorStopped // once its Stop began, as Tell and Ask answer
+	if !r.stopping.Load() {
+		err = r.cell.TryPut(envelope[M, R]{msg: m, reply: sender})
+		if err == nil {
+			// Its answer may come once the actor left the registry (a
+			// turn's rest refused after its stop): a Request must wait
+			// for it.
+			r.own.rt.took(sender)
+			return
+		}
 	}
 	err = refused(err) // as Tell and Ask answer it
 	r.own.rt.deadLetter(r.own.pid, msg, sender)

@@ -760,3 +760,26 @@ func TestAbortedStopRestartsNoActor(t *testing.T) {
 		require.Equal(t, int32(1), lives.Load(), "restarted after the runtime's Stop gave up draining")
 	})
 }
+
+// TestRequestToAStoppingActorIsRefused: once an actor's Stop began, a
+// hollywood Send or Request to it is refused with ErrActorStopped, as Tell
+// and Ask are: a Request while the stop waited for room in the full
+// mailbox was answered as a full mailbox, and one that found room before
+// the stop's envelope did was delivered after Stop began.
+func TestRequestToAStoppingActorIsRefused(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	g, ref, first := fullMailbox(t, rt)
+	bg := context.Background()
+	stopped := make(chan error, 1)
+	go func() { stopped <- ref.Stop(bg) }()
+	for !ref.stopping.Load() { // its stop waits for room: the mailbox is full
+		runtime.Gosched()
+	}
+	require.ErrorIs(t, ref.Tell(bg, 3), ErrActorStopped)
+	_, err := Request[int](bg, rt.Engine(), ref.PID(), 3)
+	require.ErrorIs(t, err, ErrActorStopped)
+	close(g.gate)
+	require.Equal(t, 1, must(first.Wait(bg)))
+	require.NoError(t, <-stopped)
+	require.Equal(t, uint64(1), rt.Stats().Total.Succeeded, "the Ask only: the Request never ran")
+}
