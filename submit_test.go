@@ -78,6 +78,33 @@ func TestSubmitFirstRunsAheadOfTheQueue(t *testing.T) {
 	require.Equal(t, []int{11, 10, 1, 2, 3}, rec.order())
 }
 
+// TestSubmitFirstRunsAheadOfTheBatchInProgress: a token submitted first
+// goes ahead of the rest of the batch its executor is working through, not
+// only of what is still queued (README, "submit first"): the batch
+// [b2 1 2 3] is taken once b1 returns, and 10, submitted first while b2
+// runs, runs before 1, 2 and 3.
+func TestSubmitFirstRunsAheadOfTheBatchInProgress(t *testing.T) {
+	rt := start(t, Config{Cores: 1, Affinity: Off})
+	ctx := context.Background()
+	b1 := newBlocker(t, rt, "b1")
+	b2 := newBlocker(t, rt, "b2")
+	rec := newRunLog(t, rt, "rec")
+	must(b1.op.Submit(ctx, 0))
+	<-b1.started
+	toks := []*Token[int]{must(b2.op.Submit(ctx, 0))}
+	for i := 1; i <= 3; i++ {
+		toks = append(toks, must(rec.op.Submit(ctx, i)))
+	}
+	close(b1.gate)
+	<-b2.started
+	toks = append(toks, must(rec.op.SubmitFirst(ctx, 10)))
+	close(b2.gate)
+	for _, tok := range toks {
+		must(tok.Wait(ctx))
+	}
+	require.Equal(t, []int{10, 1, 2, 3}, rec.order())
+}
+
 // TestTrySubmitFullFailsAtOnce: with every mailbox of the range full,
 // TrySubmit fails at once with ErrFull naming the op, where Submit would
 // wait; once there is room it succeeds. Nothing refused is counted.
