@@ -49,7 +49,9 @@ type actorRunner struct {
 	profiles string            // where CPU profiles go, or ""
 }
 
-func newActorRunner(systems []string, p actorsuite.Params, progress io.Writer) (*actorRunner, error) {
+// newActorRunner builds the children that are not this binary; ctx's end
+// (the bench was interrupted) stops a build.
+func newActorRunner(ctx context.Context, systems []string, p actorsuite.Params, progress io.Writer) (*actorRunner, error) {
 	dir, err := os.MkdirTemp("", "coregate-bench-actors-")
 	if err != nil {
 		return nil, err
@@ -66,9 +68,12 @@ func newActorRunner(systems []string, p actorsuite.Params, progress io.Writer) (
 			continue
 		}
 		fmt.Fprintf(progress, "\r%-72s", "bench: building the "+sys+" child (go build, cached after the first time)")
-		bin, err := buildChild(protoactorDir(), filepath.Join(dir, sys+"-child"))
+		bin, err := buildChild(ctx, protoactorDir(), filepath.Join(dir, sys+"-child"))
 		if err != nil {
 			r.close()
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%s: %w", sys, err)
+			}
 			return nil, fmt.Errorf("%s: %w (leave it out with -actor-systems)", sys, err)
 		}
 		r.bins[sys] = bin
@@ -82,8 +87,11 @@ func (r *actorRunner) close() { os.RemoveAll(r.dir) }
 // with the race detector where this binary has it: the coregate and
 // hollywood children are copies of this binary, and a protoactor child
 // without the detector's instrumentation would run several times faster
-// than they for that alone.
-func buildChild(src, out string) (string, error) {
+// than they for that alone. When ctx ends the go command is interrupted,
+// so that it removes its work directory, and killed if it is still there
+// 10 s later: the bench once caught an interrupt and waited for the whole
+// build, a minute or more from a cold cache, before it noticed.
+func buildChild(ctx context.Context, src, out string) (string, error) {
 	if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
 		return "", fmt.Errorf("its child's source is not at %s: %w", src, err)
 	}
@@ -98,9 +106,14 @@ func buildChild(src, out string) (string, error) {
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	cmd := exec.Command(goCmd, append(args, ".")...)
+	cmd := exec.CommandContext(ctx, goCmd, append(args, ".")...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = src
 	if b, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("interrupted: %w", err)
+		}
 		return "", fmt.Errorf("go build in %s: %w\n%s", src, err, b)
 	}
 	return out, nil
@@ -169,8 +182,9 @@ func twoCPUs() string {
 // actors runs the actor suite: every repetition runs every case on every
 // system, one child process each, systems alternating.
 //
-// An interrupt (SIGINT or SIGTERM) kills the running child and removes the
-// children's directory before the bench exits, where the signal's default
+// An interrupt (SIGINT or SIGTERM) kills the running child (or stops the
+// build of the protoactor child) and removes the children's directory
+// before the bench exits, where the signal's default
 // action left the child measuring on (a child gets the signal too only
 // when it is sent to the whole process group, as a terminal's Ctrl-C is)
 // and the directory, with the protoactor binary, behind.
@@ -178,7 +192,7 @@ func (s *suite) actors(w io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	p := s.o.actor
-	r, err := newActorRunner(s.systems, p, s.progress)
+	r, err := newActorRunner(ctx, s.systems, p, s.progress)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func init() {
 func TestChildWithoutAnts(t *testing.T) {
 	p := actorsuite.Tiny()
 	p.Case = actorsuite.Counting
-	r, err := newActorRunner([]string{"ants-probe"}, p, io.Discard)
+	r, err := newActorRunner(context.Background(), []string{"ants-probe"}, p, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestActorSuite(t *testing.T) {
 // under -race the coregate and hollywood children, copies of the bench,
 // were instrumented and protoactor's was not.
 func TestChildBuiltLikeTheBench(t *testing.T) {
-	bin, err := buildChild(protoactorDir(), filepath.Join(t.TempDir(), "protoactor-child"))
+	bin, err := buildChild(context.Background(), protoactorDir(), filepath.Join(t.TempDir(), "protoactor-child"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -44,6 +45,50 @@ func TestInterruptKillsChild(t *testing.T) {
 	}
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("child %d: %v, want it gone once the run returned", pid, err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the children's directory %s: %v, want it removed", dir, err)
+	}
+}
+
+// TestInterruptStopsBuild: SIGTERM to the bench while it builds the
+// protoactor child stops the go command and fails the run at once,
+// removing the children's directory. Found by review: the build ran
+// without the interrupt's context, so the bench, which had caught the
+// signal, waited for the whole build (a minute or more from a cold cache)
+// before it noticed.
+func TestInterruptStopsBuild(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	script := fmt.Sprintf("#!/bin/sh\nexec %q \"$@\"\n", self)
+	if err := os.WriteFile(filepath.Join(bin, "go"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	ready := filepath.Join(t.TempDir(), "ready")
+	t.Setenv(envStuckGo, ready)
+	o := sleeperOptions(time.Minute)
+	o.actorSystems = "protoactor"
+	errc := make(chan error, 1)
+	go func() { errc <- run(io.Discard, io.Discard, o) }()
+	pid, dir := readReady(t, ready)
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) }) // where the bench left it
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "interrupted") {
+			t.Fatalf("run returned %v, want an interrupted build", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the bench still builds its child a minute after SIGTERM")
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("go command %d: %v, want it gone once the run returned", pid, err)
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the children's directory %s: %v, want it removed", dir, err)

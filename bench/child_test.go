@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 const (
 	envSleeperReady = "COREGATE_BENCH_TEST_SLEEPER_READY"
 	envAsParent     = "COREGATE_BENCH_TEST_AS_PARENT"
+	envStuckGo      = "COREGATE_BENCH_TEST_STUCK_GO" // the file a stuck go command writes its pid and output directory to
 )
 
 // The sleeper system's one case says where it runs, then waits for an
@@ -77,4 +79,27 @@ func readReady(t *testing.T, path string) (pid int, dir string) {
 			t.Fatalf("no sleeper child measured within a minute: %v", err)
 		}
 	}
+}
+
+// stuckGo is the go command of TestInterruptStopsBuild, run by a script
+// named go: it says where it runs and which directory it builds into, as
+// readReady reads it, then waits for an interrupt, as a go build of a cold
+// cache would run on for a minute, and exits failing. Notify takes SIGINT
+// even where this process was started with it ignored.
+func stuckGo() int {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	out := ""
+	for i, a := range os.Args[:len(os.Args)-1] {
+		if a == "-o" {
+			out = os.Args[i+1]
+		}
+	}
+	line := fmt.Sprintf("%d %s", os.Getpid(), filepath.Dir(out))
+	ready := os.Getenv(envStuckGo)
+	if os.WriteFile(ready+".tmp", []byte(line), 0o644) != nil || os.Rename(ready+".tmp", ready) != nil {
+		return 2
+	}
+	<-sig
+	return 1
 }

@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envAsParent) != "" {
 		os.Exit(runAsParent())
 	}
+	if os.Getenv(envStuckGo) != "" {
+		os.Exit(stuckGo())
+	}
 	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
 }
 
