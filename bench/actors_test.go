@@ -32,6 +32,12 @@ func init() {
 		}
 	}
 	linkedActorSystems["broken"] = brokenActors
+	// A system whose child dies before it writes a result, as one that
+	// crashed would.
+	linkedActorSystems["crasher"] = actorsuite.System{actorsuite.Counting: func(actorsuite.Params, *actorsuite.Meter) (int, error) {
+		os.Exit(3)
+		return 0, nil
+	}}
 	// A system that fails its one case if any goroutine of ants runs in
 	// the child while it measures.
 	linkedActorSystems["ants-probe"] = actorsuite.System{actorsuite.Counting: func(p actorsuite.Params, m *actorsuite.Meter) (int, error) {
@@ -311,5 +317,28 @@ func TestSkippedNotClaimedChecked(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "2 measurements checked their result, 2 skipped") {
 		t.Fatalf("output does not count the skipped measurements apart:\n%s", out.String())
+	}
+}
+
+// TestTokenJSONKeptWhenActorsFail: with -suite all, an actor suite that
+// ends without a result (a child that crashed, a protoactor build that
+// failed, an interrupt) still leaves the token suite's measurements in the
+// -json file, as a failed check does. Found by review: the run returned
+// before writing it, minutes of token measurements lost.
+func TestTokenJSONKeptWhenActorsFail(t *testing.T) {
+	saved := actorSystemNames
+	actorSystemNames = append([]string{"crasher"}, saved...)
+	t.Cleanup(func() { actorSystemNames = saved })
+	o := tinyActors(t)
+	o.suite, o.workloads, o.peers, o.plotPath = suiteAll, "tiny", "goroutine", ""
+	o.actorSystems, o.actorCases = "crasher", "counting"
+	err := run(io.Discard, io.Discard, o)
+	if err == nil || !strings.Contains(err.Error(), "crasher child for counting") {
+		t.Fatalf("run returned %v, want the crashed child named", err)
+	}
+	var raw struct{ Samples []sample }
+	readJSON(t, o.jsonPath, &raw)
+	if len(raw.Samples) != 2 {
+		t.Fatalf("%d token samples in the JSON, want the 2 of the tiny workload", len(raw.Samples))
 	}
 }
