@@ -98,7 +98,7 @@ func (s *suite) waveTables(w io.Writer) {
 		waves = append(waves, n)
 		total += waveRounds(n) * n
 	}
-	fmt.Fprintf(w, "\ndoubling waves (%d to %d tokens, each size run in up to %d rounds (%d tokens at most) and shown by its median round, %d in all, each timed from before its first submit to its last result in the submitter's hands; p50 and p99: a token's submit to the end of its job)\n", s.o.minWave, s.o.maxWave, maxWaveRounds, waveTokens, total)
+	fmt.Fprintf(w, "\ndoubling waves (%d to %d tokens, each size run in up to %d rounds (%d tokens at most) and shown by its median round, %d in all, each timed from before its first submit to its last result in the submitter's hands; p50 and p99: a token's submit to the end of its job)\n", s.o.minWave, s.o.maxWave, maxWaveRounds, max(waveTokens, s.o.maxWave), total)
 	for _, t := range []struct {
 		name string
 		f    func(sample) float64
