@@ -4,7 +4,8 @@
 //
 //	POST /publish?topic=news   the body is the event (MaxEvent bytes at most);
 //	                           answers how many got it
-//	GET  /subscribe?topic=news an event stream (text/event-stream)
+//	GET  /subscribe?topic=news an event stream (text/event-stream); a HEAD
+//	                           gets its headers and subscribes nobody
 //
 // Slow subscribers never stall fast ones. A topic hands each event to each
 // subscriber's buffer (Buffer events) without waiting; a subscriber whose
@@ -272,18 +273,37 @@ func (h *hub) publish(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *hub) subscribe(w http.ResponseWriter, r *http.Request) {
-	s, leave, err := h.join(r.Context(), r.URL.Query().Get("topic"))
+	name := r.URL.Query().Get("topic")
+	if r.Method == http.MethodHead {
+		// The mux serves HEAD here too. A HEAD's body is discarded and
+		// writes to it never fail, so a stream would deliver nothing, stay
+		// subscribed (counted in every publish's answer) for as long as its
+		// client kept the connection, and hold that connection: it gets
+		// the headers alone.
+		if err := validTopic(name); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		streamHeaders(w)
+		return
+	}
+	s, leave, err := h.join(r.Context(), name)
 	if err != nil {
 		http.Error(w, err.Error(), statusOf(err))
 		return
 	}
 	defer leave()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
+	streamHeaders(w)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(h.closing, cancel)()
 	stream(ctx, w, s, h.writeTimeout)
+}
+
+// streamHeaders sets the headers of an event stream.
+func streamHeaders(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
 }
 
 // stream writes s's events to w as server-sent events until s ends or ctx

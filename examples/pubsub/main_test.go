@@ -521,3 +521,32 @@ func (w *deadlineRecorder) SetWriteDeadline(time.Time) error {
 	}
 	return nil
 }
+
+// TestHeadSubscribesNobody: a HEAD of /subscribe (the mux serves HEAD with
+// the GET handler) gets a stream's headers and subscribes nobody. Its body
+// is discarded, so a stream to it delivered nothing while its writes never
+// failed: it stayed subscribed, counted in every publish's answer, for as
+// long as its client kept the connection, and a request the client sent
+// next on that connection was never served. Found by review.
+func TestHeadSubscribesNobody(t *testing.T) {
+	r := start(t, Buffer)
+	// A client of its own: the connection of a HEAD left subscribed serves
+	// nothing more.
+	head := &http.Client{Transport: &http.Transport{}}
+	defer head.CloseIdleConnections()
+	resp, err := head.Head(r.url + "/subscribe?topic=news")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	require.Equal(t, "delivered 0", r.publish(t, "news", "to nobody"), "a HEAD is no subscriber")
+	require.Empty(t, r.liveTopics())
+
+	resp, err = head.Head(r.url + "/subscribe?topic=a/b")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "a HEAD gets the status a GET would")
+
+	r.stopServing(t)
+	r.requireResolved(t)
+}
