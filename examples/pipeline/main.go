@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -74,7 +75,10 @@ func (p *parser) Receive(c *coregate.ActorContext, it item) (totals, error) {
 	if !it.flush {
 		name, v, ok := strings.Cut(it.line, ",")
 		f, err := strconv.ParseFloat(v, 64)
-		it.sensor, it.value, it.bad = name, f, !ok || err != nil || name == ""
+		// NaN and the infinities parse, and would spoil the sensor's
+		// mean and max for good: bad lines too.
+		number := err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
+		it.sensor, it.value, it.bad = name, f, !ok || !number || name == ""
 	}
 	return forward(c, p.next, it)
 }

@@ -88,3 +88,24 @@ func TestBackpressure(t *testing.T) {
 		require.NoError(t, rt.Stop(ctx))
 	})
 }
+
+// TestNotANumberIsBad: a reading that parses as a float but is no number
+// (NaN, an infinity) is a bad line, as garbage is: it made its sensor's
+// mean and max NaN, or infinite, for good.
+func TestNotANumberIsBad(t *testing.T) {
+	rt, err := coregate.Start(coregate.Config{Cores: 1, Affinity: coregate.Off})
+	require.NoError(t, err)
+	ctx := context.Background()
+	defer func() { require.NoError(t, rt.Stop(ctx)) }()
+	p, err := build(rt, 16, nil)
+	require.NoError(t, err)
+	events := make(chan string, 8)
+	for _, line := range []string{"s,10", "s,NaN", "s,+Inf", "s,-inf", "s,20"} {
+		events <- line
+	}
+	close(events)
+	require.NoError(t, p.feed(ctx, events, nil))
+	var out bytes.Buffer
+	require.NoError(t, p.print(ctx, &out))
+	require.Equal(t, "5 events, 3 bad\ns: 2 readings, mean 59.0 F, max 68.0 F\n", out.String())
+}
