@@ -21,21 +21,21 @@ func TestOpCost(t *testing.T) {
 		t.Fatal("a nil op is cheap or sampled")
 	}
 	o.observe(int64(8 * time.Microsecond))
-	if got := o.cost.Load(); got != int64(8*time.Microsecond) {
+	if got := o.samples.Load().cost.Load(); got != int64(8*time.Microsecond) {
 		t.Fatalf("cost after one sample %v, want 8µs", time.Duration(got))
 	}
 	if o.Cheap() {
 		t.Fatal("an op whose token took 8µs is cheap")
 	}
 	o.observe(0)
-	if got := o.cost.Load(); got != int64(6*time.Microsecond) {
+	if got := o.samples.Load().cost.Load(); got != int64(6*time.Microsecond) {
 		t.Fatalf("cost after 8µs and 0 %v, want 6µs", time.Duration(got))
 	}
 	for range 20 {
 		o.observe(int64(100 * time.Nanosecond))
 	}
 	if !o.Cheap() {
-		t.Fatalf("an op whose tokens took 100ns since is not cheap (cost %v)", time.Duration(o.cost.Load()))
+		t.Fatalf("an op whose tokens took 100ns since is not cheap (cost %v)", time.Duration(o.samples.Load().cost.Load()))
 	}
 	var fresh Op
 	for tick := range uint32(firstSamples) {
@@ -193,11 +193,11 @@ func TestExecutorTimesItsTokens(t *testing.T) {
 		}
 		<-j.Task().Finished()
 	}
-	if got := op.costs.Load(); got != firstSamples {
+	if got := op.samples.Load().costs.Load(); got != firstSamples {
 		t.Fatalf("%d of the op's first %d tokens timed, want every one", got, firstSamples)
 	}
 	if op.Cheap() {
-		t.Fatalf("an op whose tokens spin %v is cheap (cost %v)", 2*cheapCost, time.Duration(op.cost.Load()))
+		t.Fatalf("an op whose tokens spin %v is cheap (cost %v)", 2*cheapCost, time.Duration(op.samples.Load().cost.Load()))
 	}
 }
 

@@ -626,8 +626,10 @@ func (e *Executor) turn(s Scheduled) {
 // cheap token behind a turn that may run long.
 var inTurn = func() *Task {
 	op := &Op{Name: "turn"}
-	op.cost.Store(math.MaxInt64)
-	op.costs.Store(firstSamples)
+	s := new(opSamples)
+	s.cost.Store(math.MaxInt64)
+	s.costs.Store(firstSamples)
+	op.samples.Store(s)
 	return &Task{op: op}
 }()
 

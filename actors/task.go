@@ -74,9 +74,19 @@ type Op struct {
 	// [Task.WaitsOnItself]).
 	Turns  interface{ InTurn() bool }
 	paused atomic.Bool
-	_      [64]byte      // executors write the cost below, and read paused for every token
-	cost   atomic.Int64  // a token's run time, ns: a moving average of samples
-	costs  atomic.Uint32 // samples taken
+	// samples is the op's timing, made by its first sample: executors
+	// write it, and read paused for every token, so it has a cache line
+	// of its own; and it is not in the Op itself, of which every actor
+	// holds one (its Asks'), never timed.
+	samples atomic.Pointer[opSamples]
+}
+
+// opSamples is an op's sampled cost: 64 bytes, a size class whose objects
+// each take a cache line of their own.
+type opSamples struct {
+	cost  atomic.Int64  // a token's run time, ns: a moving average of samples
+	costs atomic.Uint32 // samples taken
+	_     [52]byte
 }
 
 // The router may send a token of a cheap op (its tokens run in under
@@ -93,33 +103,54 @@ const (
 // far as is known. An op no token of which has been timed yet is taken as
 // cheap, as most are: a handful of its first tokens may then queue behind
 // each other on one executor instead of waking another.
-func (o *Op) Cheap() bool { return o != nil && o.cost.Load() < int64(cheapCost) }
+func (o *Op) Cheap() bool {
+	if o == nil {
+		return false
+	}
+	s := o.samples.Load()
+	return s == nil || s.cost.Load() < int64(cheapCost)
+}
 
 // timedCheap is Cheap for an op at least one token of which was timed: a
 // token running whose op is not may run for any time (the op's first, or
 // one that loops until its context ends), so no cheap token is queued
 // behind it (see [Executor.Claim]).
 func (o *Op) timedCheap() bool {
+	if o == nil {
+		return false
+	}
 	// costs first: observe stores a first sample's cost before it counts it.
-	return o != nil && o.costs.Load() > 0 && o.cost.Load() < int64(cheapCost)
+	s := o.samples.Load()
+	return s != nil && s.costs.Load() > 0 && s.cost.Load() < int64(cheapCost)
 }
 
 // sampleDue reports whether the owner whose token count is tick should time
 // this token of o.
 func (o *Op) sampleDue(tick uint32) bool {
-	return o != nil && (tick%sampleEvery == 0 || o.costs.Load() < firstSamples)
+	if o == nil {
+		return false
+	}
+	s := o.samples.Load()
+	return s == nil || tick%sampleEvery == 0 || s.costs.Load() < firstSamples
 }
 
 // observe adds a token's run time to o's average (a quarter of each new
 // sample). Executors that sample at once may lose one another's update: the
 // average only steers placement.
 func (o *Op) observe(d int64) {
-	if o.costs.Load() > 0 {
-		c := o.cost.Load()
+	s := o.samples.Load()
+	if s == nil {
+		s = new(opSamples)
+		if !o.samples.CompareAndSwap(nil, s) {
+			s = o.samples.Load()
+		}
+	}
+	if s.costs.Load() > 0 {
+		c := s.cost.Load()
 		d = c + (d-c)/4
 	}
-	o.cost.Store(d)
-	o.costs.Add(1) // after the cost: timedCheap reads a counted sample's
+	s.cost.Store(d)
+	s.costs.Add(1) // after the cost: timedCheap reads a counted sample's
 }
 
 // Outcome is how a token ended. Every accepted token ends with exactly one.
