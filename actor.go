@@ -579,6 +579,11 @@ var testSpawnQueued func(stopped <-chan struct{})
 // another test's runtime may still be stopping.
 var testNameFreed atomic.Pointer[func(rt *Runtime, name string)]
 
+// testRegistered, when set by a test, is called by register with the
+// actor's PID once it is a process of the engine and before its
+// ActorStarted is announced.
+var testRegistered func(pid *actor.PID)
+
 // register makes the actor a process of the engine and announces it
 // (ActorStarted), after Started is queued, so that a message by PID comes
 // after it. An actor that stopped meanwhile (its Started failed, or its
@@ -593,6 +598,9 @@ func (r *Ref[M, R]) register(exec int) {
 	r.registered = true
 	e := r.own.rt.engine
 	e.SpawnProc(&actorProc[M, R]{r})
+	if testRegistered != nil {
+		testRegistered(r.own.pid)
+	}
 	e.BroadcastEvent(ActorStarted{PID: r.own.pid, Executor: exec})
 }
 

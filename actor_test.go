@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1814,4 +1815,67 @@ func TestActorFailingAsStopDrainsRefusesUncounted(t *testing.T) {
 	_, err := failed.Wait(bg)
 	require.ErrorAs(t, err, &pe)
 	require.NoError(t, <-stopErr, "the actor's own stop refused what it held: no Stop cut it short")
+}
+
+// TestActorRestartedAfterStarted: an actor's ActorRestarted comes after its
+// ActorStarted on the event stream, also when a message sent to its PID in
+// Spawn's registration window (registered, not yet announced) fails its
+// Receive. The restart went on to announce itself ahead of the start (found
+// by review). The hook holds the window open until the restart has either
+// announced itself (the fault) or waits for the announcement.
+func TestActorRestartedAfterStarted(t *testing.T) {
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	require.NoError(t, err)
+	mine := func(ev any) bool {
+		switch ev := ev.(type) {
+		case ActorStarted:
+			return ev.PID.ID == "coregate/actor/window"
+		case ActorRestarted:
+			return ev.PID.ID == "coregate/actor/window"
+		}
+		return false
+	}
+	events, stop := testkit.Subscribe(engine, mine)
+	defer stop()
+	restarts, stopRestarts := testkit.Subscribe(engine, func(ev any) bool {
+		_, ok := ev.(ActorRestarted)
+		return ok && mine(ev)
+	})
+	defer stopRestarts()
+	rt := start(t, Config{Engine: engine, Cores: 1, Affinity: Off})
+	testRegistered = func(pid *actor.PID) {
+		engine.Send(pid, "panic")
+		for {
+			select {
+			case <-restarts:
+				return // announced ahead of the start
+			default:
+			}
+			if waitingRestart() {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+	var lives atomic.Int32
+	ref, err := Spawn(rt, "window", func() Actor[string, int] { return &moody{lives: &lives} })
+	testRegistered = nil
+	require.NoError(t, err)
+	require.Equal(t, []string{"coregate.ActorStarted", "coregate.ActorRestarted"}, eventTypes(t, events, 2))
+	bg := context.Background()
+	require.Equal(t, 1, must(must(ref.Ask(bg, "")).Wait(bg)), "the restarted actor goes on")
+	require.Equal(t, int32(2), lives.Load(), "started, then restarted")
+}
+
+// waitingRestart reports whether a goroutine is in an actor's restart,
+// waiting for a lock.
+func waitingRestart() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, ").restart(") && strings.Contains(g, "sync.(*Mutex).Lock") {
+			return true
+		}
+	}
+	return false
 }

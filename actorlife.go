@@ -173,7 +173,12 @@ func (r *Ref[M, R]) restart(reason error) {
 		return
 	}
 	r.value = v
+	// A message by PID may fail Receive between the actor's registration
+	// and its ActorStarted, which register announces holding mu: the
+	// restart is announced after the start.
+	r.mu.Lock()
 	r.own.rt.engine.BroadcastEvent(ActorRestarted{PID: r.own.pid, Reason: reason, Restarts: n})
+	r.mu.Unlock()
 	r.start()
 }
 
