@@ -56,7 +56,8 @@ type Cell[E any] struct {
 	room       chan struct{} // closed when a turn frees room; made only while senders wait
 	// turnBy is the goroutine (see goid) that runs the active turn: the
 	// owner of the executor that began it, which keeps it while it waits
-	// beside a new owner (see InTurn).
+	// beside a new owner (see InTurn); 0 from the turn's end until the
+	// next turn notes its own.
 	turnBy atomic.Uint64
 	// over is how many envelopes of q the bound does not count: a fresh
 	// cell's first (see TryPutFirst), until a turn takes it.

@@ -227,8 +227,10 @@ func (c *Cell[E]) endTurn() {
 // passTurn reports that the turn goes on with them.
 func (c *Cell[E]) passTurn() (goOn bool) {
 	c.mu.Lock()
+	by := c.turnBy.Load()
 	idle, drop, err := c.endTurnLocked()
 	if errors.Is(err, ErrStopped) && !c.exec.Load().group.aborted.Load() {
+		c.turnBy.Store(by)
 		c.setPhase(cellActive) // before stranded is cleared: putNear reads them in the other order
 		c.stranded.Store(false)
 		c.mu.Unlock()
@@ -255,6 +257,11 @@ func (c *Cell[E]) endTurnLocked() (idle bool, drop []E, err error) {
 	if c.closed.Load() {
 		drop = c.takeLeftLocked()
 	}
+	// Before the cell leaves active: its next turn may begin on another
+	// goroutine at once, active before it notes itself (markTurn), and
+	// until then InTurn must not name this one, which may go on to run
+	// another turn that waits on this cell.
+	c.turnBy.Store(0)
 	if c.leftLocked() {
 		c.setPhase(cellScheduled)
 		// An error here leaves the envelopes to Close: the runtime stops.
@@ -341,7 +348,7 @@ func (c *Cell[E]) Active() bool { return c.phase() == cellActive }
 // the executor of ctx.
 func (c *Cell[E]) markTurn(ctx context.Context) {
 	if e := ExecutorOf(ctx); e != nil {
-		if w := e.owner.Load(); w != nil && c.turnBy.Load() != w.id {
+		if w := e.owner.Load(); w != nil {
 			c.turnBy.Store(w.id)
 		}
 	}
