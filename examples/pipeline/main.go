@@ -31,6 +31,10 @@ func main() {
 	}
 }
 
+// MaxCelsius bounds a reading, either side of zero: past any sensor's, and
+// so far from float64's limit that no sum of readings overflows.
+const MaxCelsius = 1e6
+
 // item travels down the pipeline. A flush asks for the totals: it is queued
 // behind everything sent before it, stage by stage.
 type item struct {
@@ -75,9 +79,11 @@ func (p *parser) Receive(c *coregate.ActorContext, it item) (totals, error) {
 	if !it.flush {
 		name, v, ok := strings.Cut(it.line, ",")
 		f, err := strconv.ParseFloat(v, 64)
-		// NaN and the infinities parse, and would spoil the sensor's
-		// mean and max for good: bad lines too.
-		number := err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
+		// NaN, the infinities and readings past MaxCelsius parse, and
+		// would spoil the sensor's mean and max for good (1e308 is +Inf
+		// once converted, and smaller ones overflow the sum): bad lines
+		// too. NaN fails the comparison.
+		number := err == nil && math.Abs(f) <= MaxCelsius
 		it.sensor, it.value, it.bad = name, f, !ok || !number || name == ""
 	}
 	return forward(c, p.next, it)

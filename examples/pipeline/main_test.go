@@ -109,3 +109,25 @@ func TestNotANumberIsBad(t *testing.T) {
 	require.NoError(t, p.print(ctx, &out))
 	require.Equal(t, "5 events, 3 bad\ns: 2 readings, mean 59.0 F, max 68.0 F\n", out.String())
 }
+
+// TestOutOfRangeIsBad: a reading that is a finite float but far past any
+// temperature is a bad line too: 1e308 °C is +Inf °F once converted, and
+// readings short of that still overflow their sensor's sum, so its mean and
+// max were NaN, or infinite, for good. Found by review.
+func TestOutOfRangeIsBad(t *testing.T) {
+	rt, err := coregate.Start(coregate.Config{Cores: 1, Affinity: coregate.Off})
+	require.NoError(t, err)
+	ctx := context.Background()
+	defer func() { require.NoError(t, rt.Stop(ctx)) }()
+	p, err := build(rt, 16, nil)
+	require.NoError(t, err)
+	events := make(chan string, 8)
+	for _, line := range []string{"s,10", "s,1e308", "s,-1e308", "s,1e307", "s,1e307", "s,20"} {
+		events <- line
+	}
+	close(events)
+	require.NoError(t, p.feed(ctx, events, nil))
+	var out bytes.Buffer
+	require.NoError(t, p.print(ctx, &out))
+	require.Equal(t, "6 events, 4 bad\ns: 2 readings, mean 59.0 F, max 68.0 F\n", out.String())
+}
