@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/coregate/coregate"
 	"github.com/coregate/coregate/bench/actorsuite"
 )
 
@@ -396,8 +397,17 @@ func (s *suite) validActorOptions() error {
 	if s.cases, err = pick("-actor-cases", s.o.actorCases, actorsuite.Cases); err != nil {
 		return err
 	}
-	s.systems, err = pick("-actor-systems", s.o.actorSystems, actorSystemNames)
-	return err
+	if s.systems, err = pick("-actor-systems", s.o.actorSystems, actorSystemNames); err != nil {
+		return err
+	}
+	// coregate's bank gives every mailbox room for the whole burst (see
+	// cgBank), and a mailbox holds at most coregate.MaxMailboxSize: past
+	// it, its Spawn would fail after every case before it had run.
+	if most := coregate.MaxMailboxSize - 1; slices.Contains(s.cases, actorsuite.Bank) &&
+		slices.Contains(s.systems, "coregate") && s.o.actor.Transactions > most {
+		return fmt.Errorf("-transactions must be at most %d for coregate's bank (its mailboxes hold the whole burst), got %d", most, s.o.actor.Transactions)
+	}
+	return nil
 }
 
 // pick returns the names listed in flag, each known, in known's order.

@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coregate/coregate"
 	"github.com/coregate/coregate/bench/actorsuite"
 	"go.uber.org/goleak"
 )
@@ -425,5 +427,31 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBankTransactionsFitCoregatesMailbox: coregate's bank gives each
+// mailbox room for the whole burst, and a mailbox holds at most
+// coregate.MaxMailboxSize, so a -transactions past it is a flag error before
+// anything runs. Found by review: it passed the check and failed only when
+// coregate's bank spawned its teller, after every case before it had run.
+func TestBankTransactionsFitCoregatesMailbox(t *testing.T) {
+	too := strconv.Itoa(coregate.MaxMailboxSize)
+	o, err := parseOptions("bench", []string{"-suite", suiteActors, "-transactions", too}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newSuite(o, io.Discard); err == nil || !strings.Contains(err.Error(), "-transactions ") {
+		t.Errorf("-transactions %s: %v, want an error naming -transactions", too, err)
+	}
+	// Only coregate's bank holds the burst in its mailboxes.
+	for _, args := range [][]string{{"-actor-systems", "hollywood"}, {"-actor-cases", "counting"}} {
+		o, err := parseOptions("bench", append([]string{"-suite", suiteActors, "-transactions", too}, args...), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := newSuite(o, io.Discard); err != nil {
+			t.Errorf("-transactions %s %q: %v", too, args, err)
+		}
 	}
 }
