@@ -40,7 +40,7 @@ type Cell[E any] struct {
 	// idle to near checks the executor in the same compare-and-swap (see
 	// putNearOn). It changes under mu, but for putNear's idle to near and
 	// the near turn's near to active, both by CAS.
-	state  atomic.Uint32
+	state  atomic.Uint64
 	closed atomic.Bool // written under mu
 	// sealed is set, under mu, as the last envelope is queued (PutLast):
 	// puts after it are refused, as once closed.
@@ -56,8 +56,7 @@ type Cell[E any] struct {
 	room       chan struct{} // closed when a turn frees room; made only while senders wait
 	// turnBy is the goroutine (see goid) that runs the active turn: the
 	// owner of the executor that began it, which keeps it while it waits
-	// beside a new owner (see InTurn); 0 from the turn's end until the
-	// next turn notes its own.
+	// beside a new owner (see InTurn).
 	turnBy atomic.Uint64
 	// over is how many envelopes of q the bound does not count: a fresh
 	// cell's first (see TryPutFirst), until a turn takes it.
@@ -102,7 +101,7 @@ type Cell[E any] struct {
 // envelopes: a stream reuses them, a burst gives its memory back.
 const cellKeep = Throughput
 
-type cellState = uint32
+type cellState = uint64
 
 const (
 	cellIdle      cellState = iota // not queued anywhere, nothing queued (but where no executor could take it)
@@ -112,34 +111,40 @@ const (
 )
 
 // The state word's low phaseBits hold the phase; the executor's index is
-// above them.
+// above them, below tagShift; above tagShift, while the cell is active, the
+// tag of the goroutine that began the turn (see turnTag), set by the same
+// compare-and-swap that makes the cell active, and cleared as it leaves
+// active.
 const (
 	phaseBits = 8
 	phaseMask = 1<<phaseBits - 1
+	tagShift  = 32
+	execMask  = (1<<tagShift - 1) &^ phaseMask
 )
 
 // phase returns the cell's cellState.
 func (c *Cell[E]) phase() cellState { return c.state.Load() & phaseMask }
 
-// setPhase changes the phase, keeping the executor bits. Never called while
+// setPhase changes the phase, keeping the executor bits (and clearing the
+// turn's tag: the phase it sets is not active but in tests). Never called while
 // the cell is idle and may be sent to: idle is the one phase another writer
 // (putNear) leaves by CAS without the lock. (Tests set the phase of cells
 // no one sends to.)
-func (c *Cell[E]) setPhase(p cellState) { c.state.Store(c.state.Load()&^phaseMask | p) }
+func (c *Cell[E]) setPhase(p cellState) { c.state.Store(c.state.Load()&execMask | p) }
 
 // setExec moves the cell to executor e, under mu while the cell is
 // scheduled or active: no one else writes the state then.
 func (c *Cell[E]) setExec(e *Executor) {
 	c.exec.Store(e)
-	c.state.Store(c.state.Load()&phaseMask | execBits(e))
+	c.state.Store(c.state.Load()&^execMask | execBits(e))
 }
 
 // execBits is e's index in the state word.
-func execBits(e *Executor) uint32 { return uint32(e.index) << phaseBits }
+func execBits(e *Executor) cellState { return cellState(e.index) << phaseBits }
 
 // MaxExecutors bounds a group's executors: a cell's state word holds the
-// index of its executor in 32 - phaseBits bits.
-const MaxExecutors = 1 << (32 - phaseBits)
+// index of its executor in tagShift - phaseBits bits.
+const MaxExecutors = 1 << (tagShift - phaseBits)
 
 // Host is the typed half of an actor, which its cell calls.
 type Host[E any] interface {
@@ -207,7 +212,7 @@ func (c *Cell[E]) putNearOn(x *Executor, e E) bool {
 	// and then near is another owner's, or making it near here would run
 	// its next turn on x.
 	s := c.state.Load()
-	if s&^phaseMask != execBits(x) {
+	if s&execMask != execBits(x) {
 		return false
 	}
 	switch s & phaseMask {
@@ -216,7 +221,7 @@ func (c *Cell[E]) putNearOn(x *Executor, e E) bool {
 			return false
 		}
 	case cellIdle:
-		if c.stranded.Load() || !c.state.CompareAndSwap(s, s&^phaseMask|cellNear) {
+		if c.stranded.Load() || !c.state.CompareAndSwap(s, s&execMask|cellNear) {
 			return false
 		}
 		// Queued even while the group aborts: the owner's run or, as it
@@ -512,7 +517,7 @@ func (c *Cell[E]) mergeNearLocked() {
 // one when its executor went down.
 func (c *Cell[E]) scheduleLocked() error {
 	// Load first: a failed CAS still takes the line from the turn.
-	if s := c.state.Load(); s&phaseMask != cellIdle || !c.state.CompareAndSwap(s, s&^phaseMask|cellScheduled) {
+	if s := c.state.Load(); s&phaseMask != cellIdle || !c.state.CompareAndSwap(s, s&execMask|cellScheduled) {
 		return nil // scheduled already, or the active turn schedules the next
 	}
 	c.leaveStallLocked()
@@ -571,7 +576,7 @@ func (c *Cell[E]) strandLocked() (again bool) {
 		return false
 	}
 	s := c.state.Load()
-	return c.state.CompareAndSwap(s, s&^phaseMask|cellScheduled)
+	return c.state.CompareAndSwap(s, s&execMask|cellScheduled)
 }
 
 // placeStranded places a cell left stranded (see unplacedLocked) again, for

@@ -50,7 +50,7 @@ func (c *Cell[E]) setEnding(last bool) {
 func (c *Cell[E]) Follow(x *Executor, e E) bool {
 	// A look without the lock first: most sends find the cell busy, or
 	// beside them, or the sender's executor with more to run.
-	if s := c.state.Load(); c.home == nil || s&phaseMask != cellIdle || s&^phaseMask == execBits(x) ||
+	if s := c.state.Load(); c.home == nil || s&phaseMask != cellIdle || s&execMask == execBits(x) ||
 		!x.Runs() || x.group.aborted.Load() || x.localPos != len(x.local) || x.mb.pending() || !c.host.Fits(x) {
 		return false
 	}
@@ -59,7 +59,7 @@ func (c *Cell[E]) Follow(x *Executor, e E) bool {
 	}
 	c.mu.Lock()
 	s := c.state.Load()
-	ok := s&phaseMask == cellIdle && s&^phaseMask != execBits(x) && !c.refuses() &&
+	ok := s&phaseMask == cellIdle && s&execMask != execBits(x) && !c.refuses() &&
 		!c.stranded.Load() && c.exec.Load().group == x.group &&
 		c.state.CompareAndSwap(s, execBits(x)|cellNear)
 	if ok {

@@ -22,7 +22,9 @@ func (h *probeHost) Idle()                        { h.idle <- struct{}{} }
 // ended turn's goroutine was still named: a handler running on it, waiting
 // on an Ask to that cell's actor, would be answered ErrAskSelf (found by the
 // review of waits inside turns). The next turn's begin is made here by hand,
-// on the owner that ran the first: the window lies between two lines.
+// on the owner that ran the first (as the compare-and-swap that begins a
+// turn on another goroutine leaves the state word): the window lies between
+// two lines.
 func TestInTurnNotForAnEndedTurn(t *testing.T) {
 	_, e := startOneExecutor(t)
 	a := &probeHost{deliver: func() {}, idle: make(chan struct{}, 1)}
@@ -31,7 +33,7 @@ func TestInTurnNotForAnEndedTurn(t *testing.T) {
 	b := &probeHost{idle: make(chan struct{}, 1)}
 	b.deliver = func() {
 		s := ca.state.Load()
-		ca.state.Store(s&^phaseMask | cellActive) // a next turn, begun
+		ca.state.Store(s&execMask | cellActive | goTag(goid()+8)) // a next turn, begun on another goroutine
 		inTurn = ca.InTurn()
 		ca.state.Store(s)
 	}

@@ -24,22 +24,23 @@ func (c *Cell[E]) Run(context.Context) error { return nil }
 func (c *Cell[E]) Turn(ctx context.Context) {
 	// A cell queued near is on this owner's local run queue, and only this
 	// owner touches near: its turn starts without the lock.
+	w := turnOwner(ctx)
 	s := c.state.Load()
-	near := s&phaseMask == cellNear && c.state.CompareAndSwap(s, s&^phaseMask|cellActive)
+	near := s&phaseMask == cellNear && c.state.CompareAndSwap(s, s&execMask|cellActive|w.tag())
 	if near {
-		c.markTurn(ctx)
+		c.markTurn(w)
 	}
 	took := false
 	if !near {
 		c.mu.Lock()
-		if c.activate() == cellActive {
+		if c.activate(w.tag()) == cellActive {
 			c.mu.Unlock()
 			return // the active turn schedules the next
 		}
 		if e := ExecutorOf(ctx); e != nil && e != c.exec.Load() {
 			c.setExec(e)
 		}
-		c.markTurn(ctx)
+		c.markTurn(w)
 		if c.stranded.Load() {
 			c.stranded.Store(false)
 		}
@@ -113,12 +114,16 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 	}
 }
 
-// activate makes the cell active, under mu, and returns the phase it was
-// in. A CAS, not a store: putNear may be leaving idle meanwhile.
-func (c *Cell[E]) activate() cellState {
+// activate makes the cell active for the turn tagged tag, under mu, and
+// returns the phase it was in. A CAS, not a store: putNear may be leaving
+// idle meanwhile. An active cell keeps its turn's tag.
+func (c *Cell[E]) activate(tag cellState) cellState {
 	for {
 		s := c.state.Load()
-		if c.state.CompareAndSwap(s, s&^phaseMask|cellActive) {
+		if s&phaseMask == cellActive {
+			return cellActive
+		}
+		if c.state.CompareAndSwap(s, s&execMask|cellActive|tag) {
 			return s & phaseMask
 		}
 	}
@@ -227,11 +232,12 @@ func (c *Cell[E]) endTurn() {
 // passTurn reports that the turn goes on with them.
 func (c *Cell[E]) passTurn() (goOn bool) {
 	c.mu.Lock()
-	by := c.turnBy.Load()
+	tag := c.state.Load() &^ (execMask | phaseMask)
 	idle, drop, err := c.endTurnLocked()
 	if errors.Is(err, ErrStopped) && !c.exec.Load().group.aborted.Load() {
-		c.turnBy.Store(by)
-		c.setPhase(cellActive) // before stranded is cleared: putNear reads them in the other order
+		// Active again, with the turn's tag: before stranded is cleared,
+		// as putNear reads them in the other order.
+		c.state.Store(c.state.Load()&execMask | cellActive | tag)
 		c.stranded.Store(false)
 		c.mu.Unlock()
 		return true
@@ -257,11 +263,6 @@ func (c *Cell[E]) endTurnLocked() (idle bool, drop []E, err error) {
 	if c.closed.Load() {
 		drop = c.takeLeftLocked()
 	}
-	// Before the cell leaves active: its next turn may begin on another
-	// goroutine at once, active before it notes itself (markTurn), and
-	// until then InTurn must not name this one, which may go on to run
-	// another turn that waits on this cell.
-	c.turnBy.Store(0)
 	if c.leftLocked() {
 		c.setPhase(cellScheduled)
 		// An error here leaves the envelopes to Close: the runtime stops.
@@ -344,17 +345,43 @@ func (c *Cell[E]) trim(x *Executor, parked bool) {
 // moment's answer, exact for the turn's own goroutine.
 func (c *Cell[E]) Active() bool { return c.phase() == cellActive }
 
-// markTurn notes the goroutine that runs the turn beginning: the owner of
-// the executor of ctx.
-func (c *Cell[E]) markTurn(ctx context.Context) {
+// turnOwner returns the goroutine that runs a turn with ctx: the owner of
+// ctx's executor, or nil.
+func turnOwner(ctx context.Context) *worker {
 	if e := ExecutorOf(ctx); e != nil {
-		if w := e.owner.Load(); w != nil {
-			c.turnBy.Store(w.id)
-		}
+		return e.owner.Load()
+	}
+	return nil
+}
+
+// tag is w's goroutine's tag in a cell's state word while it runs the
+// cell's turn (see InTurn): the low 32 bits of its id, never 0; 0 for nil.
+func (w *worker) tag() cellState {
+	if w == nil {
+		return 0
+	}
+	return goTag(w.id)
+}
+
+// goTag is the tag of goroutine g (see worker.tag).
+func goTag(g uint64) cellState { return cellState(uint32(g)|1) << tagShift }
+
+// markTurn notes w, the goroutine that runs the turn beginning (written
+// only when it changed: most turns run on the goroutine of the last).
+func (c *Cell[E]) markTurn(w *worker) {
+	if w != nil && c.turnBy.Load() != w.id {
+		c.turnBy.Store(w.id)
 	}
 }
 
 // InTurn reports whether the caller's goroutine runs the cell's active
 // turn (also while it waits beside its executor's next owner): not
-// another handler, nor a goroutine the turn started.
-func (c *Cell[E]) InTurn() bool { return c.Active() && c.turnBy.Load() == goid() }
+// another handler, nor a goroutine the turn started. The state word's tag
+// says which goroutine began the active turn from the moment it did,
+// before markTurn notes it in turnBy: in between, turnBy still names the
+// goroutine of a turn that ended, which may be running another turn that
+// waits on this cell. turnBy tells apart goroutines whose tags are alike.
+func (c *Cell[E]) InTurn() bool {
+	s, g := c.state.Load(), goid()
+	return s&phaseMask == cellActive && s&^(execMask|phaseMask) == goTag(g) && c.turnBy.Load() == g
+}
