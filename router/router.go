@@ -126,7 +126,11 @@ func (r *Router) awake(set []int, pos uint64, j actors.Job) int {
 			// Asked only when the staggered choice is asleep: a burst's
 			// submits, to busy executors, do not read the op's cost.
 			t := j.Task()
-			return r.execs[i].Healthy() && r.execs[i].Claim(t != nil && t.Cheap())
+			var cost int64
+			if t != nil {
+				cost = t.ClaimCost()
+			}
+			return r.execs[i].Healthy() && r.execs[i].Claim(cost)
 		})
 }
 
