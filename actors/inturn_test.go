@@ -24,8 +24,23 @@ func (h *probeHost) Idle()                        { h.idle <- struct{}{} }
 // review of waits inside turns). The next turn's begin is made here by hand,
 // on the owner that ran the first (as the compare-and-swap that begins a
 // turn on another goroutine leaves the state word): the window lies between
-// two lines.
+// two lines. The next turn's goroutine is any other, or one whose id
+// differs in its lowest bit alone (the owners of a group's executors are
+// started one after another, and often have such ids): their tags were
+// alike, and turnBy, still the ended turn's, told them apart no better.
 func TestInTurnNotForAnEndedTurn(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		other func(g uint64) uint64
+	}{
+		{"another goroutine", func(g uint64) uint64 { return g + 8 }},
+		{"a goroutine a bit apart", func(g uint64) uint64 { return g ^ 1 }},
+	} {
+		t.Run(c.name, func(t *testing.T) { testInTurnNotForAnEndedTurn(t, c.other) })
+	}
+}
+
+func testInTurnNotForAnEndedTurn(t *testing.T, other func(g uint64) uint64) {
 	_, e := startOneExecutor(t)
 	a := &probeHost{deliver: func() {}, idle: make(chan struct{}, 1)}
 	ca := NewCell[int](e, 8, a)
@@ -33,7 +48,7 @@ func TestInTurnNotForAnEndedTurn(t *testing.T) {
 	b := &probeHost{idle: make(chan struct{}, 1)}
 	b.deliver = func() {
 		s := ca.state.Load()
-		ca.state.Store(s&execMask | cellActive | goTag(goid()+8)) // a next turn, begun on another goroutine
+		ca.state.Store(s&execMask | cellActive | goTag(other(goid()))) // a next turn, begun on another goroutine
 		inTurn = ca.InTurn()
 		ca.state.Store(s)
 	}

@@ -355,7 +355,8 @@ func turnOwner(ctx context.Context) *worker {
 }
 
 // tag is w's goroutine's tag in a cell's state word while it runs the
-// cell's turn (see InTurn): the low 32 bits of its id, never 0; 0 for nil.
+// cell's turn (see InTurn): the low 31 bits of its id above a bit always
+// set, never 0; 0 for nil.
 func (w *worker) tag() cellState {
 	if w == nil {
 		return 0
@@ -363,8 +364,12 @@ func (w *worker) tag() cellState {
 	return goTag(w.id)
 }
 
-// goTag is the tag of goroutine g (see worker.tag).
-func goTag(g uint64) cellState { return cellState(uint32(g)|1) << tagShift }
+// goTag is the tag of goroutine g (see worker.tag). The id is shifted
+// past the bit that keeps the tag from 0, not folded into it: goroutines
+// started one after another, as a group's owners are, have ids that differ
+// in the lowest bit alone, and in the moment before a turn's markTurn
+// turnBy cannot tell them apart (it names the last turn's goroutine).
+func goTag(g uint64) cellState { return cellState(uint32(g)<<1|1) << tagShift }
 
 // markTurn notes w, the goroutine that runs the turn beginning (written
 // only when it changed: most turns run on the goroutine of the last).
@@ -380,7 +385,8 @@ func (c *Cell[E]) markTurn(w *worker) {
 // says which goroutine began the active turn from the moment it did,
 // before markTurn notes it in turnBy: in between, turnBy still names the
 // goroutine of a turn that ended, which may be running another turn that
-// waits on this cell. turnBy tells apart goroutines whose tags are alike.
+// waits on this cell. turnBy tells apart goroutines whose tags are alike
+// (ids 2^31 apart) once markTurn ran.
 func (c *Cell[E]) InTurn() bool {
 	s, g := c.state.Load(), goid()
 	return s&phaseMask == cellActive && s&^(execMask|phaseMask) == goTag(g) && c.turnBy.Load() == g
