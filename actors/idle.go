@@ -178,11 +178,18 @@ type spinners struct {
 // enter reports whether one more executor may poll; leave ends a poll that
 // entered.
 func (s *spinners) enter() bool {
-	if s.n.Add(1) <= s.max {
-		return true
+	// A compare-and-swap, not an add taken back when over: the count never
+	// reads more than max (TestIdleExecutorsPollWithinBound reads it), and
+	// a refused poll writes nothing.
+	for {
+		n := s.n.Load()
+		if n >= s.max {
+			return false
+		}
+		if s.n.CompareAndSwap(n, n+1) {
+			return true
+		}
 	}
-	s.n.Add(-1)
-	return false
 }
 
 func (s *spinners) leave() { s.n.Add(-1) }
