@@ -72,8 +72,8 @@
 // when goroutines wait for one, and costs CPU while it polls; IdleSpin -1
 // turns polling off. A token of a cheap op (its tokens, as the executors time
 // them, run under 2 µs on average) may also go to an executor at work on a
-// cheap token, up to 16 µs of their sampled cost between two of its idle
-// spells: a small fan-out of tiny tokens then runs where a thread is awake.
+// cheap token, up to eight between two of its idle spells: a small fan-out of
+// tiny tokens then runs where a thread is awake.
 //
 // Precedence is seed, then sticky pin, then that staggered selection. An op
 // defined [WithSticky] (or [WithStickyKey]) sends every token of a key (its name

@@ -50,11 +50,11 @@ func TestOpCost(t *testing.T) {
 }
 
 // TestClaim: what a push in place of a parked executor may claim. A parked
-// executor never; a polling one once for a token that is not cheap, and
-// cheap ones up to claimBudget of their cost; a running one (of a polling
-// group) cheap ones up to claimBudget, unless the token it runs is not
-// cheap or of an op never timed. An executor without an owner, or of a
-// group that does not poll, takes no cheap token at work.
+// executor never; a polling one once for a token that is not cheap, and up
+// to claimMax cheap ones; a running one (of a polling group) up to claimMax
+// cheap ones, unless the token it runs is not cheap or of an op never
+// timed. An executor without an owner, or of a group that does not poll,
+// takes no cheap token at work.
 func TestClaim(t *testing.T) {
 	cfg := GroupConfig{Engine: newEngine(t), Name: "t", CPUs: []int{0}, MailboxSize: 8, Affinity: Off, IdleSpin: DefaultIdleSpin}
 	g, err := NewGroup(cfg)
@@ -63,9 +63,9 @@ func TestClaim(t *testing.T) {
 	}
 	t.Cleanup(g.Release)
 	e := g.Executors()[0] // never started: its states are set by hand
-	claims := func(cost int64) int {
+	claims := func(cheap bool) int {
 		n := 0
-		for n <= 2*int(claimBudget/claimFloor) && e.Claim(cost) {
+		for n <= 2*claimMax && e.Claim(cheap) {
 			n++
 		}
 		return n
@@ -89,71 +89,47 @@ func TestClaim(t *testing.T) {
 	quick.task.op = &cheapOp
 	fresh := newJob(3, nil)
 	fresh.task.op = &freshOp // never timed: its token may run for any time
-	cheap, tiny := cheapOp.ClaimCost(), int64(claimFloor)
-	fits := int(claimBudget / claimFloor)
 
 	set(idleParked, true, nil)
-	if n := claims(cheap) + claims(0); n != 0 {
+	if n := claims(true) + claims(false); n != 0 {
 		t.Fatalf("a parked executor took %d claims", n)
 	}
 	set(idleSpinning, true, nil)
-	if n := claims(0); n != 1 || e.idleState.Load() != idleBusy {
+	if n := claims(false); n != 1 || e.idleState.Load() != idleBusy {
 		t.Fatalf("a polling executor took %d claims of a token not cheap (want 1), then state %d", n, e.idleState.Load())
 	}
 	set(idleSpinning, true, nil)
-	if n := claims(cheap); n != fits || !e.Awake() {
-		t.Fatalf("a polling executor took %d claims of tokens costing %v, want %d, and stays awake", n, time.Duration(cheap), fits)
+	if n := claims(true); n != claimMax || !e.Awake() {
+		t.Fatalf("a polling executor took %d cheap claims, want %d, and stays awake", n, claimMax)
 	}
 	for _, running := range []*Task{nil, &quick.task} {
 		set(idleBusy, true, running)
-		if n := claims(tiny); n != fits {
-			t.Fatalf("an executor at work (running %v) took %d claims of tokens costing %v, want %d", running, n, claimFloor, fits)
+		if n := claims(true); n != claimMax {
+			t.Fatalf("an executor at work (running %v) took %d cheap claims, want %d", running, n, claimMax)
 		}
 		set(idleBusy, true, running)
-		if n := claims(int64(cheapCost) - 1); n != 8 {
-			t.Fatalf("an executor at work took %d claims of tokens just cheap, want 8", n)
-		}
-		set(idleBusy, true, running)
-		if n := claims(0); n != 0 {
+		if n := claims(false); n != 0 {
 			t.Fatalf("an executor at work took %d claims of a token not cheap", n)
 		}
 	}
 	set(idleBusy, true, &long.task)
-	if n := claims(tiny); n != 0 {
+	if n := claims(true); n != 0 {
 		t.Fatalf("an executor running a long token took %d cheap claims", n)
 	}
 	set(idleBusy, true, &fresh.task)
-	if n := claims(tiny); n != 0 {
+	if n := claims(true); n != 0 {
 		t.Fatalf("an executor running a token of an op never timed took %d cheap claims", n)
 	}
 	set(idleBusy, false, nil)
-	if n := claims(tiny); n != 0 {
+	if n := claims(true); n != 0 {
 		t.Fatalf("an executor without an owner took %d cheap claims", n)
 	}
 	set(idleBusy, true, nil)
 	g.spin = 0
-	if n := claims(tiny); n != 0 {
+	if n := claims(true); n != 0 {
 		t.Fatalf("an executor at work in a group that does not poll took %d cheap claims", n)
 	}
 	set(idleBusy, false, nil)
-}
-
-// TestClaimCost: a token counts its op's sampled cost against a claim
-// budget, at least claimFloor; an op never timed counts cheapCost; one not
-// cheap, or a nil op, counts 0 (not claimable at work).
-func TestClaimCost(t *testing.T) {
-	var fresh, tiny, some, long Op
-	tiny.observe(10)
-	some.observe(int64(time.Microsecond))
-	long.observe(int64(cheapCost))
-	for _, c := range []struct {
-		op   *Op
-		want time.Duration
-	}{{&fresh, cheapCost}, {&tiny, claimFloor}, {&some, time.Microsecond}, {&long, 0}, {nil, 0}} {
-		if got := time.Duration(c.op.ClaimCost()); got != c.want {
-			t.Errorf("claim cost %v, want %v", got, c.want)
-		}
-	}
 }
 
 // TestClaimsRenewedByIdleSpell: an executor that begins to poll has given
@@ -171,7 +147,7 @@ func TestClaimsRenewedByIdleSpell(t *testing.T) {
 	t.Cleanup(g.Release)
 	e := g.Executors()[0] // never started: idle runs on a goroutine of the test's
 	for try := 0; ; try++ {
-		e.claims.Store(int64(claimBudget))
+		e.claims.Store(claimMax)
 		done := make(chan bool)
 		go func() { done <- e.idle() }()
 		for !e.Awake() && !e.Asleep() {
@@ -246,7 +222,7 @@ func TestNoClaimBehindATurn(t *testing.T) {
 		t.Fatal("schedule refused")
 	}
 	<-turn.in
-	if e.Claim(int64(claimFloor)) {
+	if e.Claim(true) {
 		t.Fatal("an executor running a turn took a cheap token's claim")
 	}
 	if e.Running() != nil {

@@ -37,7 +37,7 @@ type Executor struct {
 	owner     atomic.Pointer[worker]
 	health    atomic.Uint32 // Health bits
 	idleState atomic.Uint32 // idleBusy, idleSpinning or idleParked
-	claims    atomic.Int64  // the cost of the cheap pushes that claimed it since it last went idle (see Claim)
+	claims    atomic.Uint32 // cheap pushes that claimed it since it last went idle (see Claim)
 	_         [64]byte
 	running   atomic.Pointer[Task] // the owner's token: the last it started, nil while it waits
 	_         [56]byte

@@ -261,34 +261,32 @@ func (e *Executor) idle() bool {
 func (e *Executor) Awake() bool { return e.idleState.Load() == idleSpinning }
 
 // Claim takes the executor for one push in place of a parked one, and
-// reports whether it did. cost is what the token counts against the
-// executor's claim budget ([Op.ClaimCost]): 0 for a token not cheap.
+// reports whether it did.
 //
 // A polling executor takes a token, and from then on no longer counts as
 // awake, so that a burst is not all sent to one poller before it has
 // noticed the first push (it may be off its CPU meanwhile).
 //
 // A token of a cheap op ([Op.Cheap]) may also go to a running executor,
-// and a polling one stays claimable for it: up to claimBudget of their
-// sampled cost between two of the executor's idle spells. A few tiny tokens
-// run sooner queued behind each other than on a thread woken for them
-// (tens of microseconds on a VM), so a small fan-out never waits for a
-// wake-up; a long burst still spreads, since once the budget is spent its
-// tokens go where staggering sends them. Not behind a token that is not
-// known to be cheap (the last one the executor started since it was idle:
-// its op not cheap, or never timed, as when that token is its op's first
-// or runs until its context ends) or an actor's turn (which may run long),
-// and not in a group that does not poll: there an executor that keeps up
-// with a burst parks between its tokens and would take all of them, every
-// push meeting the consumer's cache lines.
-func (e *Executor) Claim(cost int64) bool {
+// and a polling one stays claimable for it: up to claimMax of them between
+// two of the executor's idle spells. A few tiny tokens run sooner queued
+// behind each other than on a thread woken for them (tens of microseconds
+// on a VM), so a small fan-out never waits for a wake-up; a long burst
+// still spreads, since the ninth goes where staggering sends it. Not
+// behind a token that is not known to be cheap (the last one the executor
+// started since it was idle: its op not cheap, or never timed, as when that
+// token is its op's first or runs until its context ends) or an actor's
+// turn (which may run long), and not in a group that does not poll: there
+// an executor that keeps up with a burst parks between its tokens and
+// would take all of them, every push meeting the consumer's cache lines.
+func (e *Executor) Claim(cheap bool) bool {
 	switch e.idleState.Load() {
 	case idleSpinning:
-		if cost <= 0 {
+		if !cheap {
 			return e.idleState.CompareAndSwap(idleSpinning, idleBusy)
 		}
 	case idleBusy:
-		if cost <= 0 || e.group.spin <= 0 || e.owner.Load() == nil {
+		if !cheap || e.group.spin <= 0 || e.owner.Load() == nil {
 			return false
 		}
 		if t := e.running.Load(); t != nil && !t.op.timedCheap() {
@@ -297,15 +295,12 @@ func (e *Executor) Claim(cost int64) bool {
 	default:
 		return false
 	}
-	// Spent, the budget is only read: a burst's submits past it write no
-	// line of the executor's.
-	return e.claims.Load() < int64(claimBudget) && e.claims.Add(cost) <= int64(claimBudget)
+	return e.claims.Add(1) <= claimMax
 }
 
-// claimBudget bounds the sampled cost of the cheap tokens sent to one
-// executor in place of parked ones between two of its idle spells (see
-// Claim): eight tokens at the most a cheap one costs, many more tiny ones.
-const claimBudget = 8 * cheapCost
+// claimMax bounds the cheap tokens sent to one executor in place of parked
+// ones between two of its idle spells (see Claim).
+const claimMax = 8
 
 // Asleep reports whether the executor is parked: a push to it wakes a thread.
 func (e *Executor) Asleep() bool { return e.idleState.Load() == idleParked }

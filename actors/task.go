@@ -97,10 +97,6 @@ const (
 	cheapCost    = 2 * time.Microsecond
 	firstSamples = 4
 	sampleEvery  = 16
-
-	// claimFloor is the least a cheap token counts against a claim budget:
-	// about what an executor spends on a token beside its op's own time.
-	claimFloor = 250 * time.Nanosecond
 )
 
 // Cheap reports whether o's tokens run in under cheapCost on average, as
@@ -113,28 +109,6 @@ func (o *Op) Cheap() bool {
 	}
 	s := o.samples.Load()
 	return s == nil || s.cost.Load() < int64(cheapCost)
-}
-
-// ClaimCost returns what a token of o counts against the budget of an
-// executor taking it in place of a parked one (see [Executor.Claim]): its
-// sampled cost, at least claimFloor; cheapCost for an op never timed; 0
-// for an op that is not cheap (nor a nil op).
-func (o *Op) ClaimCost() int64 {
-	if o == nil {
-		return 0
-	}
-	s := o.samples.Load()
-	if s == nil {
-		return int64(cheapCost)
-	}
-	switch c := s.cost.Load(); {
-	case c >= int64(cheapCost):
-		return 0
-	case c < int64(claimFloor):
-		return int64(claimFloor)
-	default:
-		return c
-	}
 }
 
 // timedCheap is Cheap for an op at least one token of which was timed: a
@@ -427,9 +401,8 @@ func (t *Task) ID() uint64 { return t.id }
 // Of reports whether t is a token of op.
 func (t *Task) Of(op *Op) bool { return t.op == op }
 
-// ClaimCost is what the token counts against a busy executor's claim
-// budget ([Op.ClaimCost]).
-func (t *Task) ClaimCost() int64 { return t.op.ClaimCost() }
+// Cheap reports whether the token's op is cheap ([Op.Cheap]).
+func (t *Task) Cheap() bool { return t.op.Cheap() }
 
 // Executor returns the executor the token is placed on: the one it was pushed
 // onto, or the one it was moved to when that executor went down. It is nil

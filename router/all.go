@@ -131,7 +131,7 @@ func (b *batch) skip() {
 func (r *Router) pushShares(b *batch, set []int) {
 	to := make([]*actors.Executor, b.s)
 	b.to = Shares(set, b.pos, b.n, func(i int) bool { return r.execs[i].Asleep() },
-		func(i int) bool { return r.execs[i].Healthy() && r.execs[i].Claim(0) })
+		func(i int) bool { return r.execs[i].Healthy() && r.execs[i].Claim(false) })
 	for c, i := range b.to {
 		if e := r.execs[i]; e.Healthy() {
 			to[c] = e // else left for pushLeft, which tries healthy executors first

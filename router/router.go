@@ -126,11 +126,7 @@ func (r *Router) awake(set []int, pos uint64, j actors.Job) int {
 			// Asked only when the staggered choice is asleep: a burst's
 			// submits, to busy executors, do not read the op's cost.
 			t := j.Task()
-			var cost int64
-			if t != nil {
-				cost = t.ClaimCost()
-			}
-			return r.execs[i].Healthy() && r.execs[i].Claim(cost)
+			return r.execs[i].Healthy() && r.execs[i].Claim(t != nil && t.Cheap())
 		})
 }
 
