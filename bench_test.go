@@ -2,6 +2,7 @@ package coregate
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -256,4 +257,71 @@ func benchContext(b *testing.B) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), benchDeadline)
 	b.Cleanup(cancel)
 	return ctx
+}
+
+// BenchmarkWaves measures issue 15's small fan-out: waves of n tiny tokens
+// (an atomic add with a result) submitted one by one, then all awaited,
+// wave after wave, b.N tokens in all (the last wave may be short); beside
+// it the same waves as n goroutines and a WaitGroup. ns/token is a token's
+// share of its wave's time, submit to the last result in hand. Every
+// result and the total are checked before it reports.
+func BenchmarkWaves(b *testing.B) {
+	for _, n := range []int{8, 16, 32} {
+		b.Run(fmt.Sprintf("tokens=%d/coregate", n), func(b *testing.B) {
+			rt, op, sum := startAdder(b, Config{})
+			defer func() {
+				if err := rt.Stop(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}()
+			ctx, wctx := context.Background(), benchContext(b)
+			toks := make([]*Token[int64], n)
+			var got int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; done += n {
+				w := toks[:min(n, b.N-done)]
+				for i := range w {
+					t, err := op.Submit(ctx, 1)
+					if err != nil {
+						b.Fatal(err)
+					}
+					w[i] = t
+				}
+				for _, t := range w {
+					v, err := t.Wait(wctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					got += v
+				}
+			}
+			b.StopTimer()
+			checkSum(b, got, sum.Load(), int64(b.N))
+		})
+		b.Run(fmt.Sprintf("tokens=%d/goroutines", n), func(b *testing.B) {
+			var sum atomic.Int64
+			results := make([]int64, n)
+			var wg sync.WaitGroup
+			var got int64
+			b.ReportAllocs()
+			for done := 0; done < b.N; done += n {
+				w := results[:min(n, b.N-done)]
+				for i := range w {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						sum.Add(1)
+						w[i] = 1
+					}()
+				}
+				wg.Wait()
+				for _, v := range w {
+					got += v
+				}
+			}
+			b.StopTimer()
+			checkSum(b, got, sum.Load(), int64(b.N))
+		})
+	}
 }
