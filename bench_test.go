@@ -237,16 +237,22 @@ func burst(b *testing.B, cfg Config, submit func(*Op[int64, int64], context.Cont
 	ctx, wctx := context.Background(), benchContext(b)
 	b.ReportAllocs()
 	b.ResetTimer()
-	var got int64
-	for _, t := range submit(op, ctx) {
-		v, err := t.Wait(wctx)
+	got := waitAll(b, wctx, submit(op, ctx))
+	b.StopTimer()
+	checkSum(b, got, sum.Load(), int64(b.N))
+}
+
+// waitAll waits for toks and returns the sum of their results.
+func waitAll(b *testing.B, ctx context.Context, toks []*Token[int64]) int64 {
+	var sum int64
+	for _, t := range toks {
+		v, err := t.Wait(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
-		got += v
+		sum += v
 	}
-	b.StopTimer()
-	checkSum(b, got, sum.Load(), int64(b.N))
+	return sum
 }
 
 // benchContext bounds a benchmark's waits by benchDeadline, so that a lost
@@ -288,13 +294,7 @@ func BenchmarkWaves(b *testing.B) {
 					}
 					w[i] = t
 				}
-				for _, t := range w {
-					v, err := t.Wait(wctx)
-					if err != nil {
-						b.Fatal(err)
-					}
-					got += v
-				}
+				got += waitAll(b, wctx, w)
 			}
 			b.StopTimer()
 			checkSum(b, got, sum.Load(), int64(b.N))
