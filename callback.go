@@ -91,7 +91,13 @@ func (op *Op[A, R]) configureCallbacks(cfg opConfig) error {
 func (j *hookedJob[A, R]) callBack(t *actors.Task, arg A) {
 	op := j.op
 	res, err := j.tok.res, t.Result()
-	if j.runner.Load() == actors.GoID() {
+	if id := actors.GoID(); j.runner.Load() == id {
+		if g, ok := j.watch.(*Group); ok {
+			// Before the token settles: the group's Wait from the
+			// callback would wait for it, as from its handler.
+			g.enter(id)
+			defer g.leave(id)
+		}
 		op.callBackNow(t.ID(), arg, res, err)
 		return
 	}

@@ -373,3 +373,33 @@ func TestCallbackOfAnAttemptCancelledAsItIsRetried(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupWaitFromACallbackOfItsToken: a callback that runs on the
+// handler's goroutine, before the token settles, and calls Wait on the
+// token's own group gets an error at once, as the token's handler does: the
+// group waits for that very token, which settles only once the callback
+// returned. It waited for good, holding the executor (or the lane's
+// worker).
+func TestGroupWaitFromACallbackOfItsToken(t *testing.T) {
+	for _, blocking := range []bool{false, true} {
+		t.Run(map[bool]string{false: "executor", true: "lane"}[blocking], func(t *testing.T) {
+			rt := start(t, Config{Cores: 1, Affinity: Off})
+			bg := context.Background()
+			g := NewGroup(bg, rt)
+			inner := make(chan error, 1)
+			opts := []Option{WithOnDone(func(int, int) { inner <- g.Wait() })}
+			if blocking {
+				opts = append(opts, WithBlocking())
+			}
+			op := must(Define(rt, "id", func(_ context.Context, x int) (int, error) { return x, nil }, opts...))
+			must(Add(g, op, 1))
+			select {
+			case err := <-inner:
+				require.ErrorContains(t, err, "Wait called from a token of the group")
+			case <-time.After(10 * time.Second):
+				t.Fatal("Group.Wait from the callback of its token waited for the token")
+			}
+			require.NoError(t, g.Wait())
+		})
+	}
+}

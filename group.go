@@ -246,8 +246,9 @@ func (g *Group) failed(err error) error {
 // always waited for, since it has not resolved yet). Called from inside a
 // handler it hands the executor on while it waits, as [Token.Wait] does, and returns [ErrTooManyBlocked] when
 // Config.MaxBlocked handlers block already. Called from the handler of a
-// token of the group, which it would wait for, it returns an error at once
-// (the group goes on). A nil group, or one not made by [NewGroup], returns
+// token of the group, which it would wait for, or from its [WithOnDone] or
+// [WithOnFailure] callback on the handler's goroutine (before the token
+// settles), it returns an error at once (the group goes on). A nil group, or one not made by [NewGroup], returns
 // an error at once.
 func (g *Group) Wait() error {
 	if g.unusable() {
