@@ -143,8 +143,9 @@ type (
 		Executor int        // the index of the executor it runs on
 	}
 	// ActorRestarted is published when a panic or runtime.Goexit in Receive
-	// restarted an actor from its factory; Restarts counts those within its
-	// policy's window.
+	// restarted an actor from its factory, always after its ActorStarted
+	// (also for a message sent to its PID as Spawn registered it); Restarts
+	// counts those within its policy's window.
 	ActorRestarted struct {
 		PID      *actor.PID // the actor's PID
 		Reason   error      // the failure: a [*PanicError] or [ErrGoexit]
