@@ -117,7 +117,7 @@ func inAnyHandler() bool {
 // caller's group is aborted (no queue is left to drain).
 func Block() (resume func(), err error) {
 	id := goid()
-	return block(id, ownerOf(id), true)
+	return block(id, ownerOf(id), true, nil)
 }
 
 // BlockAnyway is Block for a wait that has no error to return (an Every's
@@ -126,14 +126,19 @@ func Block() (resume func(), err error) {
 // deadlock: what the caller waits for may wait on work queued behind it.
 func BlockAnyway() (resume func()) {
 	id := goid()
-	resume, _ = block(id, ownerOf(id), false)
+	resume, _ = block(id, ownerOf(id), false, nil)
 	return resume
 }
 
 // block is Block for goroutine id, whose worker is w when it owns an
-// executor (see ownerOf); past the bound it fails only when bounded.
-func block(id uint64, w *worker, bounded bool) (resume func(), err error) {
+// executor (see ownerOf); past the bound it fails only when bounded. It
+// fails with ErrWaitSelf when the caller runs the handler of t, the token
+// it would wait for (nil: none).
+func block(id uint64, w *worker, bounded bool, t *Task) (resume func(), err error) {
 	if w != nil {
+		if t != nil && w.e.running.Load() == t {
+			return nil, ErrWaitSelf
+		}
 		g := w.e.group
 		if g.aborted.Load() {
 			return noResume, nil
@@ -150,6 +155,9 @@ func block(id uint64, w *worker, bounded bool) (resume func(), err error) {
 		w := g.handlerOf(id)
 		if w == nil {
 			continue
+		}
+		if t != nil && w.kept.Load() == t {
+			return nil, ErrWaitSelf
 		}
 		// It handed its executor on before: no hand-off, but it holds its
 		// goroutine (a pinned thread) all the same, so it counts too,

@@ -31,6 +31,10 @@ var (
 	// runtime allows block already: each holds a goroutine and, when pinned, an OS
 	// thread, and Go ends the process past its thread limit.
 	ErrTooManyBlocked = errors.New("coregate: too many handlers blocked at once; nesting this deep cannot be served")
+	// ErrWaitSelf is returned by a wait, from a token's handler running on
+	// an executor, for that very token: it resolves only once the handler
+	// returned.
+	ErrWaitSelf = errors.New("coregate: a handler waits for its own token, which resolves only once it returns")
 )
 
 // PanicError is the error of a token whose handler panicked.

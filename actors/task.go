@@ -480,7 +480,7 @@ func (t *Task) Await(ctx context.Context) error {
 			return nil
 		}
 	}
-	resume, err := block(id, w, true)
+	resume, err := block(id, w, true, t)
 	if err != nil {
 		return err
 	}
