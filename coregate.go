@@ -542,7 +542,9 @@ func (rt *Runtime) Stats() Stats {
 // goroutine. Called from a handler of another runtime, it hands that
 // handler's executor on while it waits, as [Token.Wait] does (a handler it
 // drains may wait on work queued there); past that runtime's
-// [Config.MaxBlocked] it returns [ErrTooManyBlocked] and stops nothing.
+// [Config.MaxBlocked] it returns [ErrTooManyBlocked] and stops nothing
+// (a runtime that stopped already returns its result at once, from
+// anywhere).
 // When ctx ends before those callbacks or loops return, its error
 // says so (unless it already says what ctx cut short).
 func (rt *Runtime) Stop(ctx context.Context) error {
@@ -554,6 +556,11 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	}
 	if rt.inHandler() {
 		return ErrStopFromHandler
+	}
+	select {
+	case <-rt.stopped:
+		return rt.stopErr // nothing to wait for: no hand-off, nothing counted
+	default:
 	}
 	// From a handler of another runtime: its executor goes on meanwhile,
 	// since a handler the drain waits for may wait on work queued there.

@@ -318,3 +318,26 @@ func TestCrossRuntimeSubmitIgnoresOtherPlacement(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 4, v, "leaf ran on A's executor 0")
 }
+
+// TestStopOfAStoppedRuntimeFromAFullHandler: a handler of A calling Stop
+// of B, which stopped already, gets B's result at once, also while A's
+// MaxBlocked handlers block: Stop handed A's executor on (and counted a
+// blocked handler) before it looked, so it answered ErrTooManyBlocked for
+// a runtime it had nothing to wait for (found by review).
+func TestStopOfAStoppedRuntimeFromAFullHandler(t *testing.T) {
+	a, b, ctx := twoRuntimes(t, Config{Cores: 1, Affinity: Off, MaxBlocked: 1}, Config{Cores: 1, Affinity: Off})
+	require.NoError(t, b.Stop(ctx))
+	held := must(Define(a, "held", where[int]))
+	held.Pause()
+	heldTok := must(held.Submit(ctx, 0))
+	waiter := must(Define(a, "waiter", func(hctx context.Context, _ int) (int, error) { return heldTok.Wait(hctx) }))
+	stopper := must(Define(a, "stopper", func(context.Context, int) (int, error) { return 0, b.Stop(ctx) }))
+	waitTok := must(waiter.Submit(ctx, 0))
+	// A has one executor: the stopper runs once the waiter blocked and
+	// handed it on, with A's one blocked handler taken.
+	_, err := must(stopper.Submit(ctx, 0)).Wait(ctx)
+	require.NoError(t, err, "Stop of a stopped runtime, from a handler of a runtime at its MaxBlocked")
+	held.Resume()
+	_, err = waitTok.Wait(ctx)
+	require.NoError(t, err)
+}
