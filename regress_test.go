@@ -23,32 +23,37 @@ import (
 // executor 1 by its retry timer (requeue -> Gone -> Redirect -> Adopt). It was
 // accepted on 0 and moved, so executor 0's Rerouted must count it. runHere
 // left moved = 0+1 after the first attempt, so Adopt's prev&^sentBit == 0 test
-// no longer sees a first move.
+// no longer sees a first move. In a synctest bubble: the backoff cannot run
+// out before executor 0 is down, however slow the machine.
 func TestRetriedTokenMovedOffDownIsRerouted(t *testing.T) {
-	rt := start(t, Config{Cores: 2, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1}, IdleSpin: -1})
-	downs, stop := testkit.Subscribe(rt.Engine(), testkit.Is[supervisor.ExecutorDown])
-	defer stop()
-	bg := context.Background()
-	_, crash, _ := executor0Ops(t, rt)
-	at0 := alternate(t, rt)
-	var attempts atomic.Int32
-	var ranOn atomic.Int32
-	flaky := must(Define(rt, "flaky", func(ctx context.Context, x int) (int, error) {
-		if attempts.Add(1) == 1 {
-			return 0, errors.New("flaky")
-		}
-		e, _ := CurrentExecutor(ctx)
-		ranOn.Store(int32(e))
-		return x, nil
-	}, WithRetry(1, 300*time.Millisecond)))
-	tok := at0(must(flaky.Submit(bg, 5)))
-	require.Eventually(t, func() bool { return attempts.Load() == 1 }, time.Second, time.Millisecond)
-	at0(must(crash.Submit(bg, 0)))
-	at0(must(crash.Submit(bg, 0)))
-	<-downs
-	require.Equal(t, 5, must(tok.Wait(bg)))
-	require.Equal(t, int32(1), ranOn.Load(), "the retry ran on executor 1")
-	require.Equal(t, uint64(1), rt.Stats().Executors[0].Rerouted, "the retried token moved off executor 0")
+	synctest.Test(t, func(t *testing.T) {
+		rt := start(t, Config{Cores: 2, Affinity: Off, StallAfter: -1, Restart: RestartPolicy{MaxRestarts: 1}, IdleSpin: -1})
+		downs, stop := testkit.Subscribe(rt.Engine(), testkit.Is[supervisor.ExecutorDown])
+		defer stop()
+		bg := context.Background()
+		_, crash, _ := executor0Ops(t, rt)
+		at0 := alternate(t, rt)
+		var attempts atomic.Int32
+		var ranOn atomic.Int32
+		failed := make(chan struct{})
+		flaky := must(Define(rt, "flaky", func(ctx context.Context, x int) (int, error) {
+			if attempts.Add(1) == 1 {
+				close(failed)
+				return 0, errors.New("flaky")
+			}
+			e, _ := CurrentExecutor(ctx)
+			ranOn.Store(int32(e))
+			return x, nil
+		}, WithRetry(1, 300*time.Millisecond)))
+		tok := at0(must(flaky.Submit(bg, 5)))
+		<-failed // the first attempt failed on executor 0: the retry waits out its backoff there
+		at0(must(crash.Submit(bg, 0)))
+		at0(must(crash.Submit(bg, 0)))
+		<-downs
+		require.Equal(t, 5, must(tok.Wait(bg)))
+		require.Equal(t, int32(1), ranOn.Load(), "the retry ran on executor 1")
+		require.Equal(t, uint64(1), rt.Stats().Executors[0].Rerouted, "the retried token moved off executor 0")
+	})
 }
 
 // TestPerCoreKeptContextOnAnotherExecutor: a handler's context kept
