@@ -38,7 +38,8 @@ type Cell[E any] struct {
 	// state holds the cell's phase (a cellState) in its low phaseBits and
 	// the index of its executor above them, so that putNear's move from
 	// idle to near checks the executor in the same compare-and-swap (see
-	// putNearOn). It changes under mu, but for putNear's idle to near and
+	// putNearOn), and while active its turn's goroutine's tag (see
+	// InTurn). It changes under mu, but for putNear's idle to near and
 	// the near turn's near to active, both by CAS.
 	state  atomic.Uint64
 	closed atomic.Bool // written under mu
@@ -112,7 +113,7 @@ const (
 
 // The state word's low phaseBits hold the phase; the executor's index is
 // above them, below tagShift; above tagShift, while the cell is active, the
-// tag of the goroutine that began the turn (see turnTag), set by the same
+// tag of the goroutine that began the turn (see goTag), set by the same
 // compare-and-swap that makes the cell active, and cleared as it leaves
 // active.
 const (
