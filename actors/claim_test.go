@@ -79,6 +79,10 @@ func TestClaim(t *testing.T) {
 			e.owner.Store(nil)
 		}
 		e.running.Store(running)
+		e.runningOp.Store(nil)
+		if running != nil {
+			e.runningOp.Store(running.op)
+		}
 	}
 	var cheapOp, longOp, freshOp Op
 	longOp.observe(int64(time.Millisecond))
@@ -227,5 +231,36 @@ func TestNoClaimBehindATurn(t *testing.T) {
 	}
 	if e.Running() != nil {
 		t.Fatalf("Running reports %v during a turn, want no token", e.Running())
+	}
+}
+
+// TestNoClaimBehindALongToken: an executor running a token of an op timed
+// long takes no cheap token's claim, and once a cheap op's token runs
+// there it does: the op of what the owner runs is published as it changes
+// (runningOp), and read by Claim in place of the token itself.
+func TestNoClaimBehindALongToken(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: DefaultIdleSpin}, Hooks{})
+	e := g.Executors()[0]
+	var longOp, cheapOp Op
+	longOp.observe(int64(time.Millisecond))
+	cheapOp.observe(int64(100 * time.Nanosecond))
+	for _, c := range []struct {
+		op   *Op
+		want bool
+	}{{&longOp, false}, {&cheapOp, true}, {&longOp, false}} {
+		in, gate := make(chan struct{}), make(chan struct{})
+		j := newJob(1, func(context.Context) error { close(in); <-gate; return nil })
+		j.task.op = c.op
+		if e.Push(j) != Pushed {
+			t.Fatal("push refused")
+		}
+		<-in
+		e.claims.Store(0)
+		got := e.Claim(true)
+		close(gate)
+		<-j.Task().Finished()
+		if got != c.want {
+			t.Fatalf("an executor running a token of an op timed %v: claimed %v, want %v", time.Duration(c.op.samples.Load().cost.Load()), got, c.want)
+		}
 	}
 }

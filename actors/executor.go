@@ -38,6 +38,11 @@ type Executor struct {
 	health    atomic.Uint32 // Health bits
 	idleState atomic.Uint32 // idleBusy, idleSpinning or idleParked
 	claims    atomic.Uint32 // cheap pushes that claimed it since it last went idle (see Claim)
+	// runningOp is the op of the token the owner runs (see Claim), turn's
+	// for an actor's turn, nil while it waits: written only when it
+	// changes (see noteOp), so a stream of one op's tokens leaves the line
+	// to the submitters that read it.
+	runningOp atomic.Pointer[Op]
 	_         [64]byte
 	running   atomic.Pointer[Task] // the owner's token: the last it started, nil while it waits
 	_         [56]byte
@@ -51,6 +56,7 @@ type Executor struct {
 	fromLocal bool          // the last job came from local: the mailbox goes next
 	woke      bool          // a token the owner resolved woke its waiter: it is queued on the owner's P
 	ticks     uint32        // tokens the owners started, for sampling their ops' cost (Op.sampleDue)
+	lastOp    *Op           // runningOp, the owners' copy on a line of theirs: only owners touch it, one at a time
 	lingers   int           // turns that lingered (see linger), for tests
 	gathers   int           // turns that gathered (see gather), for tests
 	stats     counters      // each count on its own line
@@ -406,6 +412,7 @@ func (e *Executor) main(ready chan<- error, starting *worker) {
 	w.id = goid()
 	entered()
 	e.running.Store(nil) // the previous owner may have ended inside a token
+	e.noteOp(nil)
 	e.mb.attach(true)
 	e.owner.Store(w)
 	if ready != nil {
@@ -463,6 +470,7 @@ func (e *Executor) park(w *worker) bool {
 		return false
 	}
 	e.running.Store(nil)
+	e.noteOp(nil)
 	e.owner.Store(w) // handOff reserved it for w
 	return true
 }
@@ -508,6 +516,7 @@ func (e *Executor) loop(w *worker) {
 			continue
 		}
 		e.running.Store(nil)
+		e.noteOp(nil)
 		if !e.idle() {
 			return
 		}
@@ -546,6 +555,7 @@ func (e *Executor) run(w *worker, j Job) {
 		return
 	}
 	e.running.Store(t)
+	e.noteOp(t.op)
 	e.ticks++
 	var begun int64
 	if t.op.sampleDue(e.ticks) {
@@ -608,6 +618,7 @@ func invoke(j Job, t *Task, retry func(j Job, o Outcome, err error, cut bool) bo
 // owns its failures); a Goexit goes on ending the goroutine.
 func (e *Executor) turn(s Scheduled) {
 	e.running.Store(inTurn)
+	e.noteOp(inTurn.op)
 	e.turns++
 	if e.turnsAsked.Load() {
 		e.turnsAsked.Store(false)
@@ -619,6 +630,15 @@ func (e *Executor) turn(s Scheduled) {
 		}
 	}()
 	s.Turn(e.ctx)
+}
+
+// noteOp publishes op as the op of what the owner runs, when it changed
+// (see runningOp).
+func (e *Executor) noteOp(op *Op) {
+	if e.lastOp != op {
+		e.lastOp = op
+		e.runningOp.Store(op)
+	}
 }
 
 // inTurn is what the owner's running token reads while it runs a turn: no

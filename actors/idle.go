@@ -289,7 +289,7 @@ func (e *Executor) Claim(cheap bool) bool {
 		if !cheap || e.group.spin <= 0 || e.owner.Load() == nil {
 			return false
 		}
-		if t := e.running.Load(); t != nil && !t.op.timedCheap() {
+		if op := e.runningOp.Load(); op != nil && !op.timedCheap() {
 			return false // not behind a token that may run long, or whose op was never timed
 		}
 	default:
