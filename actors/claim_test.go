@@ -264,3 +264,25 @@ func TestNoClaimBehindALongToken(t *testing.T) {
 		}
 	}
 }
+
+// TestNoClaimBehindATokenOfNoOp: a token whose op is nil (Task.Init allows
+// it) is not cheap (see TestOpCost) and may run for any time, so an
+// executor running one takes no cheap token's claim: runningOp must not
+// read nil, which says the owner runs nothing.
+func TestNoClaimBehindATokenOfNoOp(t *testing.T) {
+	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: DefaultIdleSpin}, Hooks{})
+	e := g.Executors()[0]
+	in, gate := make(chan struct{}), make(chan struct{})
+	j := newJob(1, func(context.Context) error { close(in); <-gate; return nil })
+	if e.Push(j) != Pushed {
+		t.Fatal("push refused")
+	}
+	<-in
+	e.claims.Store(0)
+	got := e.Claim(true)
+	close(gate)
+	<-j.Task().Finished()
+	if got {
+		t.Fatal("an executor running a token of no op took a cheap token's claim")
+	}
+}

@@ -38,10 +38,10 @@ type Executor struct {
 	health    atomic.Uint32 // Health bits
 	idleState atomic.Uint32 // idleBusy, idleSpinning or idleParked
 	claims    atomic.Uint32 // cheap pushes that claimed it since it last went idle (see Claim)
-	// runningOp is the op of the token the owner runs (see Claim), turn's
-	// for an actor's turn, nil while it waits: written only when it
-	// changes (see noteOp), so a stream of one op's tokens leaves the line
-	// to the submitters that read it.
+	// runningOp is the op of the token the owner runs (see Claim; noOp for
+	// one of no op), turn's for an actor's turn, nil while it waits: written
+	// only when it changes (see noteOp), so a stream of one op's tokens
+	// leaves the line to the submitters that read it.
 	runningOp atomic.Pointer[Op]
 	_         [64]byte
 	running   atomic.Pointer[Task] // the owner's token: the last it started, nil while it waits
@@ -555,7 +555,11 @@ func (e *Executor) run(w *worker, j Job) {
 		return
 	}
 	e.running.Store(t)
-	e.noteOp(t.op)
+	if t.op != nil {
+		e.noteOp(t.op)
+	} else {
+		e.noteOp(noOp)
+	}
 	e.ticks++
 	var begun int64
 	if t.op.sampleDue(e.ticks) {
@@ -640,6 +644,10 @@ func (e *Executor) noteOp(op *Op) {
 		e.runningOp.Store(op)
 	}
 }
+
+// noOp is runningOp for a token of no op: never timed, so not cheap, as
+// a nil op is not (runningOp's nil says the owner runs nothing).
+var noOp = new(Op)
 
 // inTurn is what the owner's running token reads while it runs a turn: no
 // token's, of an op never cheap, so that [Executor.Claim] does not queue a
