@@ -237,7 +237,10 @@ func TestNoClaimBehindATurn(t *testing.T) {
 // TestNoClaimBehindALongToken: an executor running a token of an op timed
 // long takes no cheap token's claim, and once a cheap op's token runs
 // there it does: the op of what the owner runs is published as it changes
-// (runningOp), and read by Claim in place of the token itself.
+// (runningOp), and read by Claim in place of the token itself. Nor behind
+// a token of no op (Task.Init allows it), which is not cheap (see
+// TestOpCost) and may run for any time: runningOp must not read nil for
+// it, which says the owner runs nothing (found by review).
 func TestNoClaimBehindALongToken(t *testing.T) {
 	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: DefaultIdleSpin}, Hooks{})
 	e := g.Executors()[0]
@@ -245,9 +248,10 @@ func TestNoClaimBehindALongToken(t *testing.T) {
 	longOp.observe(int64(time.Millisecond))
 	cheapOp.observe(int64(100 * time.Nanosecond))
 	for _, c := range []struct {
+		name string
 		op   *Op
 		want bool
-	}{{&longOp, false}, {&cheapOp, true}, {&longOp, false}} {
+	}{{"long", &longOp, false}, {"cheap", &cheapOp, true}, {"long", &longOp, false}, {"of no op", nil, false}, {"cheap", &cheapOp, true}} {
 		in, gate := make(chan struct{}), make(chan struct{})
 		j := newJob(1, func(context.Context) error { close(in); <-gate; return nil })
 		j.task.op = c.op
@@ -260,29 +264,7 @@ func TestNoClaimBehindALongToken(t *testing.T) {
 		close(gate)
 		<-j.Task().Finished()
 		if got != c.want {
-			t.Fatalf("an executor running a token of an op timed %v: claimed %v, want %v", time.Duration(c.op.samples.Load().cost.Load()), got, c.want)
+			t.Fatalf("an executor running a token %s: claimed %v, want %v", c.name, got, c.want)
 		}
-	}
-}
-
-// TestNoClaimBehindATokenOfNoOp: a token whose op is nil (Task.Init allows
-// it) is not cheap (see TestOpCost) and may run for any time, so an
-// executor running one takes no cheap token's claim: runningOp must not
-// read nil, which says the owner runs nothing.
-func TestNoClaimBehindATokenOfNoOp(t *testing.T) {
-	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: DefaultIdleSpin}, Hooks{})
-	e := g.Executors()[0]
-	in, gate := make(chan struct{}), make(chan struct{})
-	j := newJob(1, func(context.Context) error { close(in); <-gate; return nil })
-	if e.Push(j) != Pushed {
-		t.Fatal("push refused")
-	}
-	<-in
-	e.claims.Store(0)
-	got := e.Claim(true)
-	close(gate)
-	<-j.Task().Finished()
-	if got {
-		t.Fatal("an executor running a token of no op took a cheap token's claim")
 	}
 }
