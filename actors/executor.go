@@ -40,7 +40,7 @@ type Executor struct {
 	claims    atomic.Uint32 // cheap pushes that claimed it since it last went idle (see Claim)
 	// runningOp is the op of the token the owner runs (see Claim; noOp for
 	// one of no op), turn's for an actor's turn, nil while it waits: written
-	// only when it changes (see noteOp), so a stream of one op's tokens
+	// only when it changes (see setRunning), so a stream of one op's tokens
 	// leaves the line to the submitters that read it.
 	runningOp atomic.Pointer[Op]
 	_         [64]byte
@@ -411,8 +411,7 @@ func (e *Executor) main(ready chan<- error, starting *worker) {
 	}
 	w.id = goid()
 	entered()
-	e.running.Store(nil) // the previous owner may have ended inside a token
-	e.noteOp(nil)
+	e.setRunning(nil) // the previous owner may have ended inside a token
 	e.mb.attach(true)
 	e.owner.Store(w)
 	if ready != nil {
@@ -469,8 +468,7 @@ func (e *Executor) park(w *worker) bool {
 	if !<-w.wake {
 		return false
 	}
-	e.running.Store(nil)
-	e.noteOp(nil)
+	e.setRunning(nil)
 	e.owner.Store(w) // handOff reserved it for w
 	return true
 }
@@ -515,8 +513,7 @@ func (e *Executor) loop(w *worker) {
 			e.run(w, j)
 			continue
 		}
-		e.running.Store(nil)
-		e.noteOp(nil)
+		e.setRunning(nil)
 		if !e.idle() {
 			return
 		}
@@ -554,12 +551,7 @@ func (e *Executor) run(w *worker, j Job) {
 		t.finish(Stopped, ErrStopped)
 		return
 	}
-	e.running.Store(t)
-	if t.op != nil {
-		e.noteOp(t.op)
-	} else {
-		e.noteOp(noOp)
-	}
+	e.setRunning(t)
 	e.ticks++
 	var begun int64
 	if t.op.sampleDue(e.ticks) {
@@ -621,8 +613,7 @@ func invoke(j Job, t *Task, retry func(j Job, o Outcome, err error, cut bool) bo
 // turn runs one turn of s. A panic escaping it is recovered (the runnable
 // owns its failures); a Goexit goes on ending the goroutine.
 func (e *Executor) turn(s Scheduled) {
-	e.running.Store(inTurn)
-	e.noteOp(inTurn.op)
+	e.setRunning(inTurn)
 	e.turns++
 	if e.turnsAsked.Load() {
 		e.turnsAsked.Store(false)
@@ -636,9 +627,17 @@ func (e *Executor) turn(s Scheduled) {
 	s.Turn(e.ctx)
 }
 
-// noteOp publishes op as the op of what the owner runs, when it changed
-// (see runningOp).
-func (e *Executor) noteOp(op *Op) {
+// setRunning records t as the owner's token (nil while it waits) and
+// publishes its op, when it changed (see runningOp).
+func (e *Executor) setRunning(t *Task) {
+	e.running.Store(t)
+	op := noOp
+	switch {
+	case t == nil:
+		op = nil
+	case t.op != nil:
+		op = t.op
+	}
 	if e.lastOp != op {
 		e.lastOp = op
 		e.runningOp.Store(op)
