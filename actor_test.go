@@ -1845,7 +1845,7 @@ func TestActorRestartedAfterStarted(t *testing.T) {
 	rt := start(t, Config{Engine: engine, Cores: 1, Affinity: Off})
 	testRegistered = func(pid *actor.PID) {
 		engine.Send(pid, "panic")
-		for {
+		for deadline := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
 			select {
 			case <-restarts:
 				return // announced ahead of the start
@@ -1854,7 +1854,10 @@ func TestActorRestartedAfterStarted(t *testing.T) {
 			if waitingRestart() {
 				return
 			}
-			runtime.Gosched()
+			if time.Now().After(deadline) {
+				t.Error("the message by PID restarted no actor")
+				return
+			}
 		}
 	}
 	var lives atomic.Int32
