@@ -244,17 +244,24 @@ func TestNoClaimBehindATurn(t *testing.T) {
 func TestNoClaimBehindALongToken(t *testing.T) {
 	g := startGroup(t, GroupConfig{CPUs: []int{0}, MailboxSize: 16, Affinity: Off, IdleSpin: DefaultIdleSpin}, Hooks{})
 	e := g.Executors()[0]
-	var longOp, cheapOp Op
-	longOp.observe(int64(time.Millisecond))
-	cheapOp.observe(int64(100 * time.Nanosecond))
+	// Each token's op is made afresh: the executor times the tokens it
+	// runs, and one held at the gate would make its op's cost long.
+	opOf := func(cost time.Duration) *Op {
+		if cost < 0 {
+			return nil // a token of no op
+		}
+		op := new(Op)
+		op.observe(int64(cost))
+		return op
+	}
 	for _, c := range []struct {
 		name string
-		op   *Op
+		cost time.Duration
 		want bool
-	}{{"long", &longOp, false}, {"cheap", &cheapOp, true}, {"long", &longOp, false}, {"of no op", nil, false}, {"cheap", &cheapOp, true}} {
+	}{{"long", time.Millisecond, false}, {"cheap", 100 * time.Nanosecond, true}, {"long", time.Millisecond, false}, {"of no op", -1, false}, {"cheap", 100 * time.Nanosecond, true}} {
 		in, gate := make(chan struct{}), make(chan struct{})
 		j := newJob(1, func(context.Context) error { close(in); <-gate; return nil })
-		j.task.op = c.op
+		j.task.op = opOf(c.cost)
 		if e.Push(j) != Pushed {
 			t.Fatal("push refused")
 		}
