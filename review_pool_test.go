@@ -37,6 +37,15 @@ func stopBeside(rt *Runtime, tok *Token[int]) <-chan stopSeen {
 	return seen
 }
 
+// requireStopResolved requires that the Stop s saw returned nil with its
+// token (what) resolved and the counts balanced.
+func requireStopResolved(t *testing.T, s stopSeen, what string) {
+	t.Helper()
+	require.NoError(t, s.err)
+	require.True(t, s.resolved, "Stop returned with %s unresolved", what)
+	require.True(t, balanced(s.counts), "counts after Stop: %+v", s.counts)
+}
+
 // TestCancelQueuedOfHeldRacingStop: CancelQueued takes a paused op's held
 // tokens under the pause's lock and resolves them after. A Stop in between
 // found nothing held (pauses.stop) and nothing queued (the drain), and
@@ -58,10 +67,7 @@ func TestCancelQueuedOfHeldRacingStop(t *testing.T) {
 				}
 				defer func() { cancelQueuedTook = nil }()
 				require.Equal(t, 1, op.CancelQueued())
-				s := <-seen
-				require.NoError(t, s.err)
-				require.True(t, s.resolved, "Stop returned with a held token unresolved")
-				require.True(t, balanced(s.counts), "counts after Stop: %+v", s.counts)
+				requireStopResolved(t, <-seen, "a held token")
 			})
 		})
 	}
@@ -83,10 +89,7 @@ func TestCancelQueuedOfDelayedRacingStop(t *testing.T) {
 				ctx := newStopHookCtx(func() { seen = stopBeside(rt, tok) })
 				tok = must(op.SubmitAfter(ctx, time.Hour, 0))
 				require.Equal(t, 1, op.CancelQueued())
-				s := <-seen
-				require.NoError(t, s.err)
-				require.True(t, s.resolved, "Stop returned with a delayed token unresolved")
-				require.True(t, balanced(s.counts), "counts after Stop: %+v", s.counts)
+				requireStopResolved(t, <-seen, "a delayed token")
 			})
 		})
 	}
