@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Throughput is how many messages an actor handles in one turn before the
@@ -398,6 +399,7 @@ func (c *Cell[E]) nudge() {
 // e is taken back, so an error always means e was not queued.
 func (c *Cell[E]) appendLocked(e E) error {
 	c.q = append(c.q, e)
+	prefetchAhead(c.q)
 	if c.phase() == cellNear && !c.lockedNear.Load() {
 		c.lockedNear.Store(true)
 	}
@@ -631,3 +633,31 @@ func (c *Cell[E]) Idle() bool {
 	defer c.mu.Unlock()
 	return c.phase() == cellIdle
 }
+
+// prefetchAhead asks the CPU for the cache line prefetchBytes past
+// q's end, within its capacity, for writing: the line the sender's appends
+// reach a few envelopes later.
+//
+// A stream's queue reuses the spent batch the turn on another CPU read and
+// cleared, so each of its lines is in that CPU's cache when the sender
+// appends to it. Fetched there by the append's store, the line's transfer
+// is waited for in full at the unlock (a locked instruction drains the
+// store buffer), once every line's worth of envelopes: in the counting
+// benchmark (one sender, 32-byte envelopes) the sender's Unlock held 18%
+// of the CPU samples, and a message took 118 ns (median of eight runs,
+// cross-CPU round trip about 230 ns); fetched ahead, the transfer overlaps
+// the sends before it: 92 ns, in eight runs interleaved with those.
+func prefetchAhead[E any](q []E) {
+	var e E
+	size := int(unsafe.Sizeof(e))
+	if size == 0 {
+		return
+	}
+	if n := len(q) + max(1, prefetchBytes/size); n < cap(q) {
+		prefetchw(unsafe.Pointer(&q[:cap(q)][n]))
+	}
+}
+
+// prefetchBytes is how far past the queue's end prefetchAhead reaches: four
+// lines (128 to 1024 measured alike).
+const prefetchBytes = 256

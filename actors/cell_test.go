@@ -1351,3 +1351,33 @@ func TestTurnOfActiveCellReturns(t *testing.T) {
 	}
 	<-h.idle // the active turn delivered 1, and the cell is idle
 }
+
+// TestPrefetchAheadStaysInCapacity: a sender's append asks for a line
+// ahead of the queue's end, for envelopes of every size, at every length
+// up to a full backing array, and never reaches past its capacity.
+func TestPrefetchAheadStaysInCapacity(t *testing.T) {
+	prefetchEvery[struct{}](t)
+	prefetchEvery[byte](t)
+	prefetchEvery[[8]byte](t)
+	prefetchEvery[[40]byte](t)
+	prefetchEvery[[prefetchBytes - 1]byte](t)
+	prefetchEvery[[prefetchBytes]byte](t)
+	prefetchEvery[[prefetchBytes + 8]byte](t)
+}
+
+func prefetchEvery[E any](t *testing.T) {
+	t.Helper()
+	for _, c := range []int{0, 1, 2, 3, 7, 8, 9, 64, 65} {
+		for n := 0; n <= c; n++ {
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						var e E
+						t.Fatalf("%T: len %d, cap %d: %v", e, n, c, p)
+					}
+				}()
+				prefetchAhead(make([]E, n, c))
+			}()
+		}
+	}
+}
