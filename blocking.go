@@ -58,9 +58,10 @@ type lane struct {
 	// does, rather than every waiter (the last to wait got in first).
 	line    []*laneWaiter
 	aborted bool // Stop gave up draining: nothing runs any more
-	// ids holds the workers' goroutine ids, for InWorker, which every
-	// blocking wait of the program asks: read without mu.
-	ids goSet
+	// ids holds the workers by their goroutine ids, for InWorker and
+	// Running, which every blocking wait of the program asks: read
+	// without mu.
+	ids workerSet
 	// working are the workers, each with the job it took from q and runs:
 	// an abort cancels those, and a scan (queuedOf) must find one taken
 	// while its op is paused, which waits there, not claimed, until the
@@ -267,7 +268,7 @@ func (l *lane) busyLocked(delta int) {
 
 func (l *lane) work(w *laneWorker) {
 	id := actors.GoID()
-	l.ids.add(id)
+	l.ids.add(id, w)
 	defer func() {
 		l.ids.remove(id)
 		if w.job == nil {
@@ -457,7 +458,22 @@ func (l *lane) Blocked() (resume func()) {
 
 // InWorker reports whether the caller is one of the lane's workers.
 func (l *lane) InWorker() bool {
-	return l.ids.has(actors.GoID())
+	_, in := l.Running()
+	return in
+}
+
+// Running reports whether the caller is one of the lane's workers and, when
+// it is, the token it runs (a handler of that token calls it: its worker's
+// job is written only by the worker itself).
+func (l *lane) Running() (t *actors.Task, in bool) {
+	w := l.ids.get(actors.GoID())
+	if w == nil {
+		return nil, false
+	}
+	if w.job != nil {
+		t = w.job.Task()
+	}
+	return t, true
 }
 
 // queuedOf returns the jobs of op's tokens waiting in the lane (taken by a
@@ -660,45 +676,46 @@ type laneFull struct{}
 func (laneFull) Error() string        { return "coregate: the blocking lane is full" }
 func (laneFull) Is(target error) bool { return target == actors.ErrFull }
 
-// goSet is a set of goroutine ids, in stripes, each under its own lock: a
-// lane's workers add and remove themselves as a burst starts and ends
-// them, a thousand at once, and every blocking wait of the program asks.
-// (A sync.Map boxed every id it stored: an allocation a worker.)
-type goSet struct {
-	stripes [goSetStripes]struct {
+// workerSet holds a lane's workers by goroutine id, in stripes, each under
+// its own lock: a lane's workers add and remove themselves as a burst
+// starts and ends them, a thousand at once, and every blocking wait of the
+// program asks. (A sync.Map boxed every id it stored: an allocation a
+// worker.)
+type workerSet struct {
+	stripes [workerSetStripes]struct {
 		mu  sync.Mutex
-		ids map[uint64]struct{}
+		ids map[uint64]*laneWorker
 		_   [40]byte // a stripe a cache line
 	}
 }
 
-const goSetStripes = 16
+const workerSetStripes = 16
 
 // stripe returns id's stripe, from a multiplicative hash: the ids are
 // addresses of goroutines on most platforms, whose low bits are alike.
-func (s *goSet) stripe(id uint64) int { return int(id * 0x9E3779B97F4A7C15 >> 60) }
+func (s *workerSet) stripe(id uint64) int { return int(id * 0x9E3779B97F4A7C15 >> 60) }
 
-func (s *goSet) add(id uint64) {
+func (s *workerSet) add(id uint64, w *laneWorker) {
 	st := &s.stripes[s.stripe(id)]
 	st.mu.Lock()
 	if st.ids == nil {
-		st.ids = make(map[uint64]struct{})
+		st.ids = make(map[uint64]*laneWorker)
 	}
-	st.ids[id] = struct{}{}
+	st.ids[id] = w
 	st.mu.Unlock()
 }
 
-func (s *goSet) remove(id uint64) {
+func (s *workerSet) remove(id uint64) {
 	st := &s.stripes[s.stripe(id)]
 	st.mu.Lock()
 	delete(st.ids, id)
 	st.mu.Unlock()
 }
 
-func (s *goSet) has(id uint64) bool {
+// get returns the worker of goroutine id, or nil.
+func (s *workerSet) get(id uint64) *laneWorker {
 	st := &s.stripes[s.stripe(id)]
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	_, ok := st.ids[id]
-	return ok
+	return st.ids[id]
 }

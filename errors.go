@@ -33,10 +33,9 @@ var (
 	// handler holds a goroutine and, pinned, an OS thread.
 	ErrTooManyBlocked = actors.ErrTooManyBlocked
 	// ErrWaitSelf is returned by [Token.Wait] called from the token's own
-	// handler on an executor (directly, or after the handler waited on
-	// something else), which it would wait for: the token resolves only
-	// once the handler returned. (On the blocking lane such a Wait waits
-	// until its context ends.)
+	// handler, on an executor or on the blocking lane (directly, or after
+	// the handler waited on something else), which it would wait for: the
+	// token resolves only once the handler returned.
 	ErrWaitSelf = actors.ErrWaitSelf
 	// ErrFull is wrapped by the error of [Op.TrySubmit] when every executor
 	// the token may go to is full, or the blocking lane of a [WithBlocking]

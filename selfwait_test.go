@@ -311,38 +311,47 @@ func TestWaitInItsTurnOnItsAnsweredAsk(t *testing.T) {
 	require.Equal(t, 20, v)
 }
 
-// TestWaitForItsOwnToken: a handler on an executor that waits for its own
-// token (handed to it, as a list of pending tokens that holds it would be)
-// gets ErrWaitSelf at once, as its first wait (the executor's owner) and
-// after a wait on another token (a handler that handed its executor on):
-// the token resolves only once the handler returned, and the Wait waited
+// TestWaitForItsOwnToken: a handler that waits for its own token (handed
+// to it, as a list of pending tokens that holds it would be) gets
+// ErrWaitSelf at once, as its first wait (an executor's owner, or a
+// blocking lane's worker) and after a wait on another token (a handler
+// that handed its executor on, or a lane worker counted blocked): the
+// token resolves only once the handler returned, and the Wait waited
 // until its context ended, holding a goroutine and the runtime's Stop.
 func TestWaitForItsOwnToken(t *testing.T) {
-	for _, first := range []bool{false, true} {
-		t.Run(map[bool]string{false: "owner", true: "after-a-wait"}[first], func(t *testing.T) {
-			rt := start(t, Config{Cores: 1, Affinity: Off})
-			bg := context.Background()
-			child := must(Define(rt, "child", func(_ context.Context, x int) (int, error) { return x, nil }))
-			me := make(chan *Token[int], 1)
-			op := must(Define(rt, "self", func(ctx context.Context, x int) (int, error) {
-				if first {
-					if _, err := must(child.Submit(ctx, 1)).Wait(ctx); err != nil {
-						return 0, err
+	for _, lane := range []bool{false, true} {
+		for _, first := range []bool{false, true} {
+			name := map[bool]string{false: "executor", true: "lane"}[lane] + "/" +
+				map[bool]string{false: "first-wait", true: "after-a-wait"}[first]
+			t.Run(name, func(t *testing.T) {
+				rt := start(t, Config{Cores: 1, Affinity: Off})
+				bg := context.Background()
+				child := must(Define(rt, "child", func(_ context.Context, x int) (int, error) { return x, nil }))
+				me := make(chan *Token[int], 1)
+				var opts []Option
+				if lane {
+					opts = append(opts, WithBlocking())
+				}
+				op := must(Define(rt, "self", func(ctx context.Context, x int) (int, error) {
+					if first {
+						if _, err := must(child.Submit(ctx, 1)).Wait(ctx); err != nil {
+							return 0, err
+						}
 					}
-				}
-				wctx, cancel := context.WithTimeout(bg, 10*time.Second)
-				defer cancel()
-				_, err := (<-me).Wait(wctx)
-				if !errors.Is(err, ErrWaitSelf) {
-					return 0, fmt.Errorf("a Wait for its own token: %v, want ErrWaitSelf", err)
-				}
-				return x, nil
-			}))
-			tok := must(op.Submit(bg, 7))
-			me <- tok
-			v, err := tok.Wait(bg)
-			require.NoError(t, err)
-			require.Equal(t, 7, v)
-		})
+					wctx, cancel := context.WithTimeout(bg, 10*time.Second)
+					defer cancel()
+					_, err := (<-me).Wait(wctx)
+					if !errors.Is(err, ErrWaitSelf) {
+						return 0, fmt.Errorf("a Wait for its own token: %v, want ErrWaitSelf", err)
+					}
+					return x, nil
+				}, opts...))
+				tok := must(op.Submit(bg, 7))
+				me <- tok
+				v, err := tok.Wait(bg)
+				require.NoError(t, err)
+				require.Equal(t, 7, v)
+			})
+		}
 	}
 }

@@ -30,7 +30,7 @@ type Token[R any] struct {
 // its own turn (Receive or Started, with any context) for its own
 // [Ref.Ask], which only a later turn of its own can answer, or for the one
 // its Receive handles, answered as it returns, gets [ErrAskSelf] at once;
-// a handler on an executor waiting for its own token gets [ErrWaitSelf].
+// a handler waiting for its own token gets [ErrWaitSelf].
 // Only the handler's own goroutine hands its executor on: a Wait on a
 // goroutine the handler waits for (one it started, or the coroutine of
 // an [iter.Pull] over [Map]) is a plain wait, and the handler holds the

@@ -176,7 +176,13 @@ func block(id uint64, w *worker, bounded bool, t *Task) (resume func(), err erro
 		return w.unblock, nil
 	}
 	for _, g := range gs {
-		if g.detached != nil && g.detached.InWorker() {
+		if g.detached == nil {
+			continue
+		}
+		if running, in := g.detached.Running(); in {
+			if t != nil && running == t {
+				return nil, ErrWaitSelf
+			}
 			return g.blockDetached(bounded)
 		}
 	}

@@ -66,7 +66,7 @@ func TestReleaseUnlistsGroup(t *testing.T) {
 // fakePool is a DetachedPool none of whose workers ever calls.
 type fakePool struct{}
 
-func (fakePool) InWorker() bool           { return false }
+func (fakePool) Running() (*Task, bool)   { return nil, false }
 func (fakePool) Blocked() (resume func()) { return func() {} }
 
 // TestBlockOutsideHandlersAllocatesNothing: Block from a goroutine that runs

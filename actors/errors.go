@@ -32,8 +32,8 @@ var (
 	// thread, and Go ends the process past its thread limit.
 	ErrTooManyBlocked = errors.New("coregate: too many handlers blocked at once; nesting this deep cannot be served")
 	// ErrWaitSelf is returned by a wait, from a token's handler running on
-	// an executor, for that very token: it resolves only once the handler
-	// returned.
+	// an executor or a worker of the group's DetachedPool, for that very
+	// token: it resolves only once the handler returned.
 	ErrWaitSelf = errors.New("coregate: a handler waits for its own token, which resolves only once it returns")
 )
 

@@ -57,8 +57,9 @@ type GroupConfig struct {
 // work queued behind it would wait for good, as an executor's handler would
 // without its hand-off, unless the pool starts another in its place.
 type DetachedPool interface {
-	// InWorker reports whether the caller is one of the pool's workers.
-	InWorker() bool
+	// Running reports whether the caller is one of the pool's workers and,
+	// when it is, the task it runs (nil between tasks).
+	Running() (t *Task, in bool)
 	// Blocked tells the pool that the calling worker blocks until resume
 	// is called; meanwhile it does not count against the pool's bound.
 	Blocked() (resume func())
