@@ -847,8 +847,17 @@ func (t *Task) startWatch() {
 	}
 }
 
+// stopWaits, when a test sets it, runs as stop finds the watch locked
+// (startWatch registering its AfterFuncs), before stop waits for it.
+var stopWaits func()
+
 func (w *watch) stop() {
-	w.mu.Lock()
+	if !w.mu.TryLock() {
+		if stopWaits != nil {
+			stopWaits()
+		}
+		w.mu.Lock()
+	}
 	defer w.mu.Unlock()
 	if w.stopped {
 		return

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // afterFuncCtx is a context that never ends and counts the
@@ -41,18 +40,22 @@ func TestWatchRacingWakeIsStopped(t *testing.T) {
 	ctx := &afterFuncCtx{Context: context.Background(), done: make(chan struct{})}
 	tk := newJob(1, nil).Task()
 	tk.parent, tk.exec = ctx, e
-	resolved := make(chan struct{})
+	resolved, waits := make(chan struct{}), make(chan struct{})
+	// Once: startWatch's own stop, after it, may find the wake's lock too.
+	stopWaits = sync.OnceFunc(func() { close(waits) })
 	watchInstalled = func() {
 		go func() {
 			tk.Resolve(Succeeded, nil)
 			close(resolved)
 		}()
-		select { // the wake runs to its end, or waits for the watch
+		// The wake has found the watch: it ran to its end, or its stop
+		// found the watch locked and waits for the registrations.
+		select {
 		case <-resolved:
-		case <-time.After(50 * time.Millisecond):
+		case <-waits:
 		}
 	}
-	defer func() { watchInstalled = nil }()
+	defer func() { watchInstalled, stopWaits = nil, nil }()
 	tk.startWatch()
 	<-resolved
 	if l := ctx.live.Load(); l != 0 {
