@@ -446,48 +446,69 @@ func TestDownDuringStopCutsNothingShort(t *testing.T) {
 }
 
 // TestStallStealRacingStop: a steal off a stalled executor that races a
-// graceful Stop, whose other executors drain and exit while tokens are
-// moved to them one by one, cuts none short: a token the drained executor
-// refuses goes back to the stalled one. They were resolved with ErrStopped
-// while Stop, whose context never ended, returned nil (found by review; a
-// stress test, failing within a few trials before).
+// graceful Stop, whose other executor drains while tokens are moved to it
+// one by one, cuts none short: a token the drained executor refuses goes
+// back to the stalled one. They were resolved with ErrStopped while Stop,
+// whose context never ended, returned nil (found by review). The faults
+// seam holds the watchdog's steal once it has moved a token, Stop starts
+// there, and the steal goes on once executor 1 has drained. Executor 1's
+// ExecutorStopped waits for the watchdog, which the steal holds: the test
+// learns of the drain through the seam too.
 func TestStallStealRacingStop(t *testing.T) {
-	for trial := 0; trial < 10 && !t.Failed(); trial++ {
+	synctest.Test(t, func(t *testing.T) {
 		rt, err := Start(Config{Cores: 2, Affinity: Off, StallAfter: 10 * time.Millisecond, IdleSpin: -1})
 		require.NoError(t, err)
 		bg := context.Background()
-		stopErr := make(chan error, 1)
-		started, submitted := make(chan struct{}), make(chan struct{})
-		lag := time.Duration(trial) * 20 * time.Microsecond
-		slow := must(Define(rt, "slow", func(ctx context.Context, _ int) (int, error) {
-			close(started)
-			<-submitted // Stop only once every token is in: a slow submit met ErrStopped
-			e, _ := CurrentExecutor(ctx)
-			for !rt.Executors()[e].Stalled {
-				runtime.Gosched()
+		held, goOn, drained, release := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+		let, unblock := sync.OnceFunc(func() { close(goOn) }), sync.OnceFunc(func() { close(release) })
+		t.Cleanup(unblock) // a failed test must not leave Stop waiting on the stall
+		t.Cleanup(let)
+		holding := false // on the watchdog's goroutine only
+		t.Cleanup(faults.SetSteal(func(moved int) {
+			if moved == 1 && !holding {
+				holding = true
+				close(held)
+				<-goOn
 			}
-			for end := time.Now().Add(lag); time.Now().Before(end); {
+		}))
+		t.Cleanup(faults.SetDrained(func(exec int) {
+			if exec == 1 {
+				close(drained)
 			}
-			go func() { stopErr <- rt.Stop(bg) }()
-			time.Sleep(50 * time.Millisecond) // stalled on while Stop drains the other executor
-			return 0, nil
-		}, WithWeight(Light)))
-		fast := must(Define(rt, "fast", where[int], WithWeight(Light)))
-		s := must(slow.Submit(bg, 0))
-		<-started
-		toks := make([]*Token[int], 2000)
+		}))
+		at0 := alternate(t, rt)
+		slow := must(Define(rt, "slow", func(context.Context, int) (int, error) { <-release; return 0, nil }))
+		fast := must(Define(rt, "fast", where[int]))
+		s := at0(must(slow.Submit(bg, 0)))
+		synctest.Wait() // executor 0 runs slow: the tokens below queue behind it
+		toks := make([]*Token[int], 3)
 		for i := range toks {
-			toks[i] = must(fast.Submit(bg, 0))
+			toks[i] = at0(must(fast.Submit(bg, 0)))
 		}
-		close(submitted)
+		select {
+		case <-held: // the stall's steal moved toks[0] to executor 1 and waits
+		case <-time.After(time.Minute):
+			t.Fatal("no steal moved a token off the stalled executor")
+		}
+		stopErr := make(chan error, 1)
+		go func() { stopErr <- rt.Stop(bg) }()
+		<-drained // executor 1 ran toks[0] and refuses what comes next
+		let()     // the steal goes on: toks[1:] go back to executor 0
+		unblock()
 		must(s.Wait(bg))
 		require.NoError(t, <-stopErr)
 		for i, tok := range toks {
-			_, err := tok.Wait(bg)
-			require.NoError(t, err, "trial %d: token %d cut short by a Stop that returned nil", trial, i)
+			e, err := tok.Wait(bg)
+			require.NoError(t, err, "token %d cut short by a Stop that returned nil", i)
+			want := 0 // given back to the stalled executor
+			if i == 0 {
+				want = 1 // moved by the steal before Stop
+			}
+			require.Equal(t, want, e, "token %d ran on executor %d", i, e)
 		}
+		require.EqualValues(t, 1, rt.Stats().Executors[0].Rerouted, "the steal moved one token")
 		requireBalanced(t, rt)
-	}
+	})
 }
 
 // TestStallStealAnnouncesRoom: a steal that moves a stalled executor's

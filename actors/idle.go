@@ -5,6 +5,8 @@ import (
 	"runtime/metrics"
 	"sync/atomic"
 	"time"
+
+	"github.com/coregate/coregate/internal/faults"
 )
 
 // An idle executor first polls its mailbox for a while, yielding its CPU to
@@ -250,7 +252,10 @@ func (e *Executor) idle() bool {
 	switch e.mb.park() { // closed, aborted or empty: park tells which
 	case Parked:
 		<-e.mb.wake
-	case Drained, Aborted:
+	case Drained:
+		faults.Drained(e.index)
+		return false
+	case Aborted:
 		return false
 	}
 	return true

@@ -6,6 +6,7 @@ import (
 
 	"github.com/coregate/coregate/actors"
 	"github.com/coregate/coregate/anchor"
+	"github.com/coregate/coregate/internal/faults"
 )
 
 // Rule is an op's placement rule, fixed when the op is defined.
@@ -458,6 +459,9 @@ func anchored(j actors.Job) (*Rule, *Ticket) {
 func (r *Router) moveAll(jobs []actors.Job, back *actors.Executor) int {
 	moved := 0
 	for _, j := range jobs {
+		if back != nil {
+			faults.Steal(moved) // a test holds the steal here to race Stop
+		}
 		if r.reroute(j, back) {
 			moved++
 		}
