@@ -74,6 +74,11 @@ func BenchmarkActors(b *testing.B) {
 		b.Run("coregate-nopoll", func(b *testing.B) { benchCoregateCounting(b, Config{IdleSpin: -1}) })
 		b.Run("hollywood", benchHollywoodCounting)
 	})
+	b.Run("counting-request-context", func(b *testing.B) {
+		// As counting, the sender's context a request's: eight values over
+		// the deadline, as a server's middleware leaves it.
+		b.Run("coregate", func(b *testing.B) { benchCoregateCountingDeep(b, Config{}, 1, 8) })
+	})
 	b.Run("counting8", func(b *testing.B) {
 		b.Run("coregate", func(b *testing.B) { benchCoregateCountingFrom(b, Config{}, 8) })
 		b.Run("hollywood", func(b *testing.B) { benchHollywoodCountingFrom(b, 8) })
@@ -325,8 +330,19 @@ func benchCoregateCounting(b *testing.B, cfg Config) { benchCoregateCountingFrom
 // benchCoregateCountingFrom is counting with the b.N tells split over
 // senders goroutines.
 func benchCoregateCountingFrom(b *testing.B, cfg Config, senders int) {
+	benchCoregateCountingDeep(b, cfg, senders, 0)
+}
+
+type benchKey int
+
+// benchCoregateCountingDeep is benchCoregateCountingFrom with depth values
+// added to the senders' context.
+func benchCoregateCountingDeep(b *testing.B, cfg Config, senders, depth int) {
 	ref, ctx, stop := spawnSum(b, cfg)
 	defer stop()
+	for i := range depth {
+		ctx = context.WithValue(ctx, benchKey(i), i)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	if senders == 1 { // no closure call in the way

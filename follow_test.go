@@ -14,18 +14,26 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// hop records where each message ran and passes n-1 on to next while n > 0.
+// hop records where each message ran and passes n-1 on to next while n > 0,
+// with its context or, when derive is set, one derived from it.
 type hop struct {
-	next **Ref[int, int]
-	ran  chan [2]any // the executor, the thread's CPUs
+	next   **Ref[int, int]
+	ran    chan [2]any // the executor, the thread's CPUs
+	derive bool
 }
+
+type hopKey struct{}
 
 func (h *hop) Receive(c *ActorContext, n int) (int, error) {
 	e, _ := CurrentExecutor(c)
 	mask, _ := actors.ThreadCPUs()
 	h.ran <- [2]any{e, mask}
 	if n > 0 {
-		return 0, (*h.next).Tell(c, n-1)
+		ctx := context.Context(c)
+		if h.derive {
+			ctx = context.WithValue(c, hopKey{}, n)
+		}
+		return 0, (*h.next).Tell(ctx, n-1)
 	}
 	return 0, nil
 }
@@ -69,13 +77,20 @@ func waitIdle[M, R any](r *Ref[M, R]) {
 // started and idle.
 func twoHomes(t *testing.T) (rt *Runtime, a, b *Ref[int, int], ranA, ranB chan [2]any) {
 	t.Helper()
+	return twoHomesPassing(t, false)
+}
+
+// twoHomesPassing is twoHomes with the actors passing on with a context
+// derived from theirs when derive is set.
+func twoHomesPassing(t *testing.T, derive bool) (rt *Runtime, a, b *Ref[int, int], ranA, ranB chan [2]any) {
+	t.Helper()
 	if runtime.GOOS != "linux" || runtime.NumCPU() < 2 {
 		t.Skip("needs two pinned executors (two CPUs, Linux): the test watches an actor move between them")
 	}
 	rt = start(t, Config{Cores: 2, Affinity: Strict})
 	ranA, ranB = make(chan [2]any, 64), make(chan [2]any, 64)
-	a = must(Spawn(rt, "a", func() Actor[int, int] { return &hop{next: &b, ran: ranA} }))
-	b = must(Spawn(rt, "b", func() Actor[int, int] { return &hop{next: &a, ran: ranB} }))
+	a = must(Spawn(rt, "a", func() Actor[int, int] { return &hop{next: &b, ran: ranA, derive: derive} }))
+	b = must(Spawn(rt, "b", func() Actor[int, int] { return &hop{next: &a, ran: ranB, derive: derive} }))
 	require.Equal(t, 0, a.Executor(), "staggered placement: the first actor on executor 0")
 	require.Equal(t, 1, b.Executor(), "staggered placement: the second on executor 1")
 	bg := context.Background()
@@ -121,6 +136,21 @@ func TestActorFollowsAHandOff(t *testing.T) {
 	requireRanOn(t, rt, 0, <-ranA, "a")
 	requireRanOn(t, rt, 1, <-ranB, "b, sent to by a with more to do,")
 	requireRanOn(t, rt, 0, <-ranA, "a")
+}
+
+// TestActorFollowsAHandOffWithADerivedContext: a hand-off sent with a
+// context derived from the sender's ActorContext (a value added, as a
+// handler adds a deadline) is followed as one sent with the ActorContext
+// itself: the sender's turn is found in the context, which is searched
+// for a caller that owns an executor.
+func TestActorFollowsAHandOffWithADerivedContext(t *testing.T) {
+	rt, a, b, ranA, ranB := twoHomesPassing(t, true)
+	require.NoError(t, a.Tell(context.Background(), 3)) // a 3, b 2, a 1, b 0
+	for range 2 {
+		requireRanOn(t, rt, 0, <-ranA, "a")
+		requireRanOn(t, rt, 0, <-ranB, "b, handed a message by a on executor 0,")
+	}
+	require.Equal(t, 0, b.Executor())
 }
 
 // TestPlacedActorsDoNotFollow: an actor pinned with OnExecutor, and one

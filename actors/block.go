@@ -79,6 +79,10 @@ func (g *Group) ownerOf(id uint64) *worker {
 	return nil
 }
 
+// OwnsExecutor reports whether the calling goroutine owns an executor of
+// any group.
+func OwnsExecutor() bool { return ownerOf(goid()) != nil }
+
 // inAnyHandler reports whether the calling goroutine runs a handler of any
 // group of the process (see [Group.InHandler]).
 func inAnyHandler() bool {
