@@ -139,9 +139,10 @@ type Config struct {
 	// handler blocks in a wait (counted against MaxBlocked) does not count
 	// meanwhile, so another may start in its place.
 	BlockingWorkers int
-	// StallAfter is how long one token, or one actor's turn, may run before its
-	// executor is reported stalled (ExecutorStalled) and gets no unpinned work
-	// until it ends.
+	// StallAfter is how long one token, or one actor's turn (64 messages; a
+	// turn that goes on past them, with nothing else waiting, counts as a new
+	// one), may run before its executor is reported stalled
+	// (ExecutorStalled) and gets no unpinned work until it ends.
 	// 0 means DefaultStallAfter; a negative value turns the watchdog off.
 	StallAfter time.Duration
 }

@@ -9,6 +9,7 @@ import (
 
 // Throughput is how many messages an actor handles in one turn before the
 // others on its executor get theirs (fairness, as Pony and Akka batch).
+// With none waiting, the turn goes on instead (see Executor.goOn).
 const Throughput = 64
 
 // Cell is the runtime half of an actor: a bounded FIFO queue of envelopes E

@@ -614,17 +614,39 @@ func invoke(j Job, t *Task, retry func(j Job, o Outcome, err error, cut bool) bo
 // owns its failures); a Goexit goes on ending the goroutine.
 func (e *Executor) turn(s Scheduled) {
 	e.setRunning(inTurn)
-	e.turns++
-	if e.turnsAsked.Load() {
-		e.turnsAsked.Store(false)
-		e.turnsSeen.Store(e.turns)
-	}
+	e.countTurn()
 	defer func() {
 		if r := recover(); r != nil {
 			e.group.engine.BroadcastEvent(TurnPanicked{Index: e.index, Value: r})
 		}
 	}()
 	s.Turn(e.ctx)
+}
+
+// countTurn counts a turn begun, publishing the count when the watchdog
+// asked for it (see Turns). Owner only.
+func (e *Executor) countTurn() {
+	e.turns++
+	if e.turnsAsked.Load() {
+		e.turnsAsked.Store(false)
+		e.turnsSeen.Store(e.turns)
+	}
+}
+
+// goOn reports whether a turn that reached Throughput, run by the calling
+// goroutine, may go on instead of passing: the caller owns the executor,
+// the group goes on, and nothing else waits here (no cell on the local
+// queue, nothing in the mailbox; a spent batch's slots are given back).
+// Passing would only schedule the cell again and take it back, the
+// cell's lock twice and the mailbox once for every Throughput envelopes
+// of a stream. Going on counts as a turn begun, so the watchdog sees the
+// same progress as from a pass.
+func (e *Executor) goOn() bool {
+	if !e.Runs() || e.group.aborted.Load() || e.localPos != len(e.local) || !e.mb.quiet() {
+		return false
+	}
+	e.countTurn()
+	return true
 }
 
 // setRunning records t as the owner's token (nil while it waits) and

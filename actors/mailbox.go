@@ -313,6 +313,26 @@ func (m *Mailbox) pop() (Job, bool) {
 
 func (m *Mailbox) refill() (Job, bool) {
 	m.mu.Lock()
+	free := m.releaseLocked()
+	var j Job
+	ok := !m.aborted && len(m.q) > 0
+	if ok {
+		m.clearFront() // they lead q, and so the batch
+		m.batch, m.q = m.q, m.batch
+		m.setReady()
+		j = m.batch[0]
+	}
+	m.pos = 1
+	m.mu.Unlock()
+	if free > 0 && m.room != nil {
+		m.room.freed(m, free)
+	}
+	return j, ok
+}
+
+// releaseLocked gives the consumer's spent batch back, empty, and returns
+// how many slots that freed under the bound.
+func (m *Mailbox) releaseLocked() int {
 	consumed := len(m.batch) - m.taken
 	m.n -= consumed
 	m.taken = 0
@@ -321,22 +341,32 @@ func (m *Mailbox) refill() (Job, bool) {
 	if cap(spent) > m.keep {
 		spent = nil
 	}
-	m.batch = spent
-	var j Job
-	ok := !m.aborted && len(m.q) > 0
-	if ok {
-		m.clearFront() // they lead q, and so the batch
-		m.batch, m.q = m.q, spent
-		m.setReady()
-		j = m.batch[0]
+	m.batch, m.pos = spent, 0
+	return min(consumed, m.size-m.n) // a requeue past the bound may hold some
+}
+
+// quiet reports, for the attached consumer, whether nothing is queued for
+// it. A spent batch's slots are given back first: producers may be
+// waiting for them, and a consumer that goes on with what it runs would
+// hold them meanwhile.
+func (m *Mailbox) quiet() bool {
+	if m.pending() || m.hasFront.Load() {
+		return false
 	}
-	m.pos = 1
-	free := min(consumed, m.size-m.n) // a requeue past the bound may hold some
+	if !m.spent() {
+		return true
+	}
+	m.mu.Lock()
+	if len(m.q) > 0 || m.aborted {
+		m.mu.Unlock()
+		return false
+	}
+	free := m.releaseLocked()
 	m.mu.Unlock()
 	if free > 0 && m.room != nil {
 		m.room.freed(m, free)
 	}
-	return j, ok
+	return true
 }
 
 // hasRoom reports whether a push would find room now.

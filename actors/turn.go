@@ -105,6 +105,9 @@ func (c *Cell[E]) Turn(ctx context.Context) {
 			c.setEnding(pos == len(batch) && took && !c.fresh.Load())
 			host.Deliver(ctx, e)
 		}
+		if c.exec.Load().goOn() {
+			continue // nothing else waits: no pass (see Executor.goOn)
+		}
 		done = true
 		c.bpos = pos
 		if !c.passTurn() {
