@@ -735,8 +735,8 @@ func (r *Ref[M, R]) put(ctx context.Context, e envelope[M, R]) error {
 // its sender or go home: both happen only on the goroutine that owns the
 // sender's executor (Cell.Follow and Cell.GoHome ask), so a caller that
 // owns no executor is no actor's sender here, and its context, perhaps a
-// request's many layers deep, is not searched (8 layers took a Tell from
-// 110 to 140-150 ns).
+// request's many layers deep, is not searched (eight values over a
+// deadline made a Tell 105-123 ns against 77-104 with a plain context).
 func senderOf(ctx context.Context) *actorNode {
 	if _, ok := ctx.(*ActorContext); !ok && !actors.OwnsExecutor() {
 		return nil

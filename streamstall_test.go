@@ -54,17 +54,35 @@ func TestLongStreamIsNoStall(t *testing.T) {
 	})
 }
 
-// logger appends its name to a shared log for each message.
+// eventLog records names in order, from any goroutine.
+type eventLog struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (l *eventLog) add(name string) {
+	l.mu.Lock()
+	l.names = append(l.names, name)
+	l.mu.Unlock()
+}
+
+// index returns where name was first recorded, or -1.
+func (l *eventLog) index(name string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Index(l.names, name)
+}
+
+// logger records its name for each message, after a nap when nap is set.
 type logger struct {
 	name string
-	log  *[]string
-	mu   *sync.Mutex
+	log  *eventLog
+	nap  time.Duration
 }
 
 func (l *logger) Receive(_ *ActorContext, _ int) (int, error) {
-	l.mu.Lock()
-	*l.log = append(*l.log, l.name)
-	l.mu.Unlock()
+	time.Sleep(l.nap)
+	l.log.add(l.name)
 	return 0, nil
 }
 
@@ -77,10 +95,9 @@ func (l *logger) Receive(_ *ActorContext, _ int) (int, error) {
 func TestStreamPassesToAnotherActor(t *testing.T) {
 	rt := start(t, Config{Cores: 1, Affinity: Off, MailboxSize: 1024})
 	bg := context.Background()
-	var mu sync.Mutex
-	var log []string
-	a := must(Spawn(rt, "a", func() Actor[int, int] { return &logger{name: "a", log: &log, mu: &mu} }))
-	b := must(Spawn(rt, "b", func() Actor[int, int] { return &logger{name: "b", log: &log, mu: &mu} }))
+	var log eventLog
+	a := must(Spawn(rt, "a", func() Actor[int, int] { return &logger{name: "a", log: &log} }))
+	b := must(Spawn(rt, "b", func() Actor[int, int] { return &logger{name: "b", log: &log} }))
 	gate, held := make(chan struct{}), make(chan struct{})
 	hold := must(Define(rt, "hold", func(context.Context, int) (int, error) { close(held); <-gate; return 0, nil }))
 	tok := must(hold.Submit(bg, 0))
@@ -94,9 +111,7 @@ func TestStreamPassesToAnotherActor(t *testing.T) {
 	must(tok.Wait(bg))
 	must(last.Wait(bg))
 	must(must(a.Ask(bg, 0)).Wait(bg))
-	mu.Lock()
-	defer mu.Unlock()
-	at := slices.Index(log, "b")
+	at := log.index("b")
 	require.GreaterOrEqual(t, at, 0)
 	require.LessOrEqual(t, at, 2*actors.Throughput, "b's message waited behind %d of a's stream", at)
 }
@@ -109,15 +124,9 @@ func TestStreamGivesBackItsSlot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := start(t, Config{Cores: 1, Affinity: Off, IdleSpin: -1, MailboxSize: 1})
 		bg := context.Background()
-		var mu sync.Mutex
-		var log []string
-		a := must(Spawn(rt, "a", func() Actor[int, int] { return &napLogger{logger{name: "a", log: &log, mu: &mu}} }))
-		op := must(Define(rt, "tok", func(context.Context, int) (int, error) {
-			mu.Lock()
-			log = append(log, "tok")
-			mu.Unlock()
-			return 0, nil
-		}))
+		var log eventLog
+		a := must(Spawn(rt, "a", func() Actor[int, int] { return &logger{name: "a", log: &log, nap: time.Millisecond} }))
+		op := must(Define(rt, "tok", func(context.Context, int) (int, error) { log.add("tok"); return 0, nil }))
 		const n = 10 * actors.Throughput
 		for i := range n {
 			require.NoError(t, a.Tell(bg, i))
@@ -126,17 +135,7 @@ func TestStreamGivesBackItsSlot(t *testing.T) {
 		tok := must(op.Submit(bg, 0))
 		must(tok.Wait(bg))
 		must(must(a.Ask(bg, 0)).Wait(bg))
-		mu.Lock()
-		defer mu.Unlock()
-		at := slices.Index(log, "tok")
+		at := log.index("tok")
 		require.Less(t, at, n, "the token waited for the whole stream")
 	})
-}
-
-// napLogger is a logger that sleeps a millisecond over each message.
-type napLogger struct{ logger }
-
-func (l *napLogger) Receive(c *ActorContext, k int) (int, error) {
-	time.Sleep(time.Millisecond)
-	return l.logger.Receive(c, k)
 }
