@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -200,7 +201,15 @@ func TestCallTimeoutEndsTheHandler(t *testing.T) {
 // token is queued behind a busy handler is answered DeadlineExceeded then,
 // and its token never runs. Found by review: the answer waited until the
 // executor reached the token, however long after the Timeout that was.
+// In a synctest bubble the Timeout runs out only once the call's token is
+// queued and everything waits: under load, 1 ms of real time could pass
+// before the ops process submitted it (answered DeadlineExceeded all the
+// same, but with no token: a full .ci/run saw Cancelled 0).
 func TestCallTimeoutAnswersAQueuedCall(t *testing.T) {
+	synctest.Test(t, testCallTimeoutAnswersAQueuedCall)
+}
+
+func testCallTimeoutAnswersAQueuedCall(t *testing.T) {
 	rt := start(t, Config{Cores: 1})
 	gate, running := make(chan struct{}), make(chan struct{})
 	hold := must(Define(rt, "hold", func(context.Context, int) (int, error) {
